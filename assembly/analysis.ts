@@ -1,0 +1,340 @@
+// Format-independent analysis: every reader (the text tokenizer here, the TypeScript binary readers via
+// event batches) ends in onEvent(). It pairs each kvm_exit with the next kvm_entry of the same host
+// thread and bins the handling time per (thread, reason) into log-linear histograms.
+import {
+  EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_LOST, EV_OTHER, EV_SCHED_SWITCH, EV_SCHED_WAKEUP,
+  WAKE_WAITED, WAKE_VALID, EXITF_FAILED_VMENTRY,
+  TH_STRIDE, TH_FILE, TH_TID, TH_TGID, TH_VCPU, TH_COMM, TH_LAST_CPU, TH_STATE, TH_PEND_REASON, TH_PEND_TS,
+  TH_LAST_ENTRY_TS, TH_GUEST, TH_HOST, TH_FIRST_TS, TH_LAST_TS, TH_EXITS, TH_HANDLED, TH_ENTRIES,
+  TH_LEADING_ENTRY, TH_ENTRY_NO_EXIT, TH_EXIT_NO_ENTRY, TH_LOST_RESETS, TH_PEND_WHERE, TH_PEND_FLAGS,
+  TH_BACKWARDS, TH_WAKE_POLL, TH_WAKE_WAIT, TH_WAKE_POLL_NS, TH_WAKE_WAIT_NS, TH_WAKE_INVALID, TH_EVENTS,
+  TH_KVM_EVENTS, TH_PENDING_AT_END,
+  ST_NONE, ST_GUEST, ST_HOST, ST_GAP,
+  BIN_STRIDE, BIN_THREAD, BIN_REASON, BIN_SEEN, BIN_HANDLED, BIN_SUM, BIN_MIN, BIN_MAX, BIN_SUMSQ, BIN_HIST,
+  BIN_FAILED, HIST_BUCKETS, TOP_STRIDE,
+  C_EVENTS, C_LOST_MARKERS, C_LOST_EVENTS, C_FIRST_TS, C_LAST_TS, C_COUNT,
+} from "./constants";
+import { zalloc, regrow, hash2 } from "./mem";
+import { countName } from "./dict";
+
+// ---- global counters (per file; TypeScript snapshots them when a file ends) ----
+export const counters: usize = zalloc(C_COUNT * 8);
+export function counterAdd(i: i32, v: i64): void {
+  const p = counters + (<usize>i << 3);
+  store<i64>(p, load<i64>(p) + v);
+}
+export function counterSet(i: i32, v: i64): void { store<i64>(counters + (<usize>i << 3), v); }
+export function counterGet(i: i32): i64 { return load<i64>(counters + (<usize>i << 3)); }
+
+export let fileId: i32 = 0;
+
+// ---- threads ----
+let threads: usize = 0;
+let threadCap: i32 = 0;
+export let threadCount: i32 = 0;
+let thTable: usize = 0; // i32 index + 1
+let thTableCap: i32 = 0;
+let lastTid: i32 = 0x7fffffff;
+let lastTidFile: i32 = -1;
+let lastThread: i32 = -1;
+
+// ---- bins and histograms ----
+let bins: usize = 0;
+let binCap: i32 = 0;
+export let binCount: i32 = 0;
+let binTable: usize = 0;
+let binTableCap: i32 = 0;
+let hists: usize = 0; // u32 counts, HIST_BUCKETS per bin
+
+// ---- top-N slowest handled exits (a min-heap on duration) ----
+let top: usize = 0;
+export let topCap: i32 = 0;
+export let topCount: i32 = 0;
+
+export function analysisInit(topN: i32): void {
+  threadCap = 256;
+  threads = zalloc(<usize>threadCap * TH_STRIDE);
+  threadCount = 0;
+  thTableCap = 1024;
+  thTable = zalloc(<usize>thTableCap * 4);
+  binCap = 256;
+  bins = zalloc(<usize>binCap * BIN_STRIDE);
+  hists = zalloc(<usize>binCap * HIST_BUCKETS * 4);
+  binCount = 0;
+  binTableCap = 1024;
+  binTable = zalloc(<usize>binTableCap * 4);
+  topCap = topN;
+  top = zalloc(<usize>(topN + 1) * TOP_STRIDE);
+  topCount = 0;
+  lastTid = 0x7fffffff;
+  lastThread = -1;
+  lastTidFile = -1;
+}
+
+export function threadsPtr(): usize { return threads; }
+export function binsPtr(): usize { return bins; }
+export function histsPtr(): usize { return hists; }
+export function topPtr(): usize { return top; }
+
+export function setFile(id: i32): void {
+  fileId = id;
+  lastTid = 0x7fffffff;
+  lastThread = -1;
+  lastTidFile = -1;
+  memory.fill(counters, 0, C_COUNT * 8);
+  counterSet(C_FIRST_TS, i64.MAX_VALUE);
+  counterSet(C_LAST_TS, i64.MIN_VALUE);
+}
+
+function thGrowTable(): void {
+  const nc = thTableCap << 1;
+  const nt = zalloc(<usize>nc * 4);
+  const mask = nc - 1;
+  for (let i = 0; i < threadCount; i++) {
+    const t = threads + <usize>i * TH_STRIDE;
+    let s = <i32>(hash2(load<i32>(t + TH_FILE), load<i32>(t + TH_TID)) & <u32>mask);
+    while (load<i32>(nt + (<usize>s << 2)) != 0) s = (s + 1) & mask;
+    store<i32>(nt + (<usize>s << 2), i + 1);
+  }
+  thTable = nt;
+  thTableCap = nc;
+}
+
+/** The index of the thread record of `tid` in the current file, created on first sight. */
+export function threadOf(tid: i32, tgid: i32): i32 {
+  if (tid == lastTid && lastTidFile == fileId) return lastThread;
+  const mask = thTableCap - 1;
+  let s = <i32>(hash2(fileId, tid) & <u32>mask);
+  while (true) {
+    const v = load<i32>(thTable + (<usize>s << 2));
+    if (v == 0) break;
+    const t = threads + <usize>(v - 1) * TH_STRIDE;
+    if (load<i32>(t + TH_TID) == tid && load<i32>(t + TH_FILE) == fileId) {
+      lastTid = tid; lastTidFile = fileId; lastThread = v - 1;
+      return v - 1;
+    }
+    s = (s + 1) & mask;
+  }
+  if (threadCount == threadCap) {
+    threads = regrow(threads, <usize>threadCap * TH_STRIDE, <usize>threadCap * 2 * TH_STRIDE);
+    threadCap <<= 1;
+  }
+  const idx = threadCount++;
+  const t = threads + <usize>idx * TH_STRIDE;
+  store<i32>(t + TH_FILE, fileId);
+  store<i32>(t + TH_TID, tid);
+  store<i32>(t + TH_TGID, tgid);
+  store<i32>(t + TH_VCPU, -1);
+  store<i32>(t + TH_COMM, -1);
+  store<i32>(t + TH_LAST_CPU, -1);
+  store<i32>(t + TH_STATE, ST_NONE);
+  store<i64>(t + TH_FIRST_TS, i64.MAX_VALUE);
+  store<i64>(t + TH_LAST_TS, i64.MIN_VALUE);
+  store<i32>(thTable + (<usize>s << 2), idx + 1);
+  if (threadCount * 2 > thTableCap) thGrowTable();
+  lastTid = tid; lastTidFile = fileId; lastThread = idx;
+  return idx;
+}
+
+export function threadPtr(idx: i32): usize { return threads + <usize>idx * TH_STRIDE; }
+
+function binGrowTable(): void {
+  const nc = binTableCap << 1;
+  const nt = zalloc(<usize>nc * 4);
+  const mask = nc - 1;
+  for (let i = 0; i < binCount; i++) {
+    const b = bins + <usize>i * BIN_STRIDE;
+    let s = <i32>(hash2(load<i32>(b + BIN_THREAD), load<i32>(b + BIN_REASON)) & <u32>mask);
+    while (load<i32>(nt + (<usize>s << 2)) != 0) s = (s + 1) & mask;
+    store<i32>(nt + (<usize>s << 2), i + 1);
+  }
+  binTable = nt;
+  binTableCap = nc;
+}
+
+function binOf(thread: i32, reason: i32): usize {
+  const mask = binTableCap - 1;
+  let s = <i32>(hash2(thread, reason) & <u32>mask);
+  while (true) {
+    const v = load<i32>(binTable + (<usize>s << 2));
+    if (v == 0) break;
+    const b = bins + <usize>(v - 1) * BIN_STRIDE;
+    if (load<i32>(b + BIN_THREAD) == thread && load<i32>(b + BIN_REASON) == reason) return b;
+    s = (s + 1) & mask;
+  }
+  if (binCount == binCap) {
+    bins = regrow(bins, <usize>binCap * BIN_STRIDE, <usize>binCap * 2 * BIN_STRIDE);
+    hists = regrow(hists, <usize>binCap * HIST_BUCKETS * 4, <usize>binCap * 2 * HIST_BUCKETS * 4);
+    binCap <<= 1;
+  }
+  const idx = binCount++;
+  const b = bins + <usize>idx * BIN_STRIDE;
+  store<i32>(b + BIN_THREAD, thread);
+  store<i32>(b + BIN_REASON, reason);
+  store<i64>(b + BIN_MIN, i64.MAX_VALUE);
+  store<i64>(b + BIN_MAX, i64.MIN_VALUE);
+  store<i32>(b + BIN_HIST, idx);
+  store<i32>(binTable + (<usize>s << 2), idx + 1);
+  if (binCount * 2 > binTableCap) binGrowTable();
+  return b;
+}
+
+/** Histogram bucket of a non-negative value. */
+// @ts-ignore: decorator
+@inline export function bucketOf(v: i64): i32 {
+  if (v < 128) return v < 0 ? 0 : <i32>v;
+  const e = 63 - <i32>clz<i64>(v);
+  if (e > 45) return HIST_BUCKETS - 1;
+  const shift = e - 6;
+  const sub = <i32>(v >> shift);
+  return 128 + (e - 7) * 64 + (sub - 64);
+}
+
+function topInsert(d: i64, ts: i64, where: i64, thread: i32, reason: i32): void {
+  if (topCap <= 0) return;
+  if (topCount < topCap) {
+    // sift up
+    let i = topCount++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const pp = top + <usize>parent * TOP_STRIDE;
+      if (load<i64>(pp) <= d) break;
+      memory.copy(top + <usize>i * TOP_STRIDE, pp, TOP_STRIDE);
+      i = parent;
+    }
+    const p = top + <usize>i * TOP_STRIDE;
+    store<i64>(p, d); store<i64>(p + 8, ts); store<i64>(p + 16, where); store<i32>(p + 24, thread); store<i32>(p + 28, reason);
+    return;
+  }
+  if (d <= load<i64>(top)) return;
+  // replace the root, sift down
+  let i = 0;
+  while (true) {
+    const l = 2 * i + 1;
+    if (l >= topCount) break;
+    let c = l;
+    if (l + 1 < topCount && load<i64>(top + <usize>(l + 1) * TOP_STRIDE) < load<i64>(top + <usize>l * TOP_STRIDE)) c = l + 1;
+    const cp = top + <usize>c * TOP_STRIDE;
+    if (load<i64>(cp) >= d) break;
+    memory.copy(top + <usize>i * TOP_STRIDE, cp, TOP_STRIDE);
+    i = c;
+  }
+  const p = top + <usize>i * TOP_STRIDE;
+  store<i64>(p, d); store<i64>(p + 8, ts); store<i64>(p + 16, where); store<i32>(p + 24, thread); store<i32>(p + 28, reason);
+}
+
+/** Events were lost on `cpu` (-1: on an unknown CPU): pairing across the gap would be wrong. */
+function lostOn(cpu: i32, n: i64): void {
+  counterAdd(C_LOST_MARKERS, 1);
+  counterAdd(C_LOST_EVENTS, n);
+  for (let i = 0; i < threadCount; i++) {
+    const t = threads + <usize>i * TH_STRIDE;
+    if (load<i32>(t + TH_FILE) != fileId) continue;
+    if (cpu >= 0 && load<i32>(t + TH_LAST_CPU) != cpu) continue;
+    const st = load<i32>(t + TH_STATE);
+    if (st == ST_GUEST || st == ST_HOST) {
+      store<i32>(t + TH_STATE, ST_GAP);
+      store<i32>(t + TH_LOST_RESETS, load<i32>(t + TH_LOST_RESETS) + 1);
+    }
+  }
+}
+
+/** One event from any reader. */
+export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu: i32, a: i64, b: i64, c: i32, name: i32, where: i64): void {
+  counterAdd(C_EVENTS, 1);
+  if (name >= 0) countName(name);
+  if (kind == EV_LOST) { lostOn(cpu, a); return; }
+  if (ts < counterGet(C_FIRST_TS)) counterSet(C_FIRST_TS, ts);
+  if (ts > counterGet(C_LAST_TS)) counterSet(C_LAST_TS, ts);
+  if (kind == EV_OTHER) return;
+  const ti = threadOf(tid, tgid);
+  const t = threads + <usize>ti * TH_STRIDE;
+  store<i32>(t + TH_EVENTS, load<i32>(t + TH_EVENTS) + 1);
+  if (tgid >= 0 && load<i32>(t + TH_TGID) < 0) store<i32>(t + TH_TGID, tgid);
+  if (cpu >= 0) store<i32>(t + TH_LAST_CPU, cpu);
+  if (kind == EV_EXIT) {
+    if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
+    if (ts < load<i64>(t + TH_FIRST_TS)) store<i64>(t + TH_FIRST_TS, ts);
+    if (ts > load<i64>(t + TH_LAST_TS)) store<i64>(t + TH_LAST_TS, ts);
+    store<i32>(t + TH_EXITS, load<i32>(t + TH_EXITS) + 1);
+    const bn = binOf(ti, <i32>a);
+    store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
+    if (c & EXITF_FAILED_VMENTRY) store<i32>(bn + BIN_FAILED, load<i32>(bn + BIN_FAILED) + 1);
+    const st = load<i32>(t + TH_STATE);
+    if (st == ST_HOST) {
+      store<i32>(t + TH_EXIT_NO_ENTRY, load<i32>(t + TH_EXIT_NO_ENTRY) + 1);
+    } else if (st == ST_GUEST) {
+      const g = ts - load<i64>(t + TH_LAST_ENTRY_TS);
+      if (g >= 0) store<i64>(t + TH_GUEST, load<i64>(t + TH_GUEST) + g);
+    }
+    store<i32>(t + TH_STATE, ST_HOST);
+    store<i32>(t + TH_PEND_REASON, <i32>a);
+    store<i64>(t + TH_PEND_TS, ts);
+    store<i64>(t + TH_PEND_WHERE, where);
+    store<i32>(t + TH_PEND_FLAGS, c);
+    return;
+  }
+  if (kind == EV_ENTRY) {
+    // perf kvm stat learns a thread's vCPU from its kvm_entry
+    if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
+    if (ts < load<i64>(t + TH_FIRST_TS)) store<i64>(t + TH_FIRST_TS, ts);
+    if (ts > load<i64>(t + TH_LAST_TS)) store<i64>(t + TH_LAST_TS, ts);
+    store<i32>(t + TH_ENTRIES, load<i32>(t + TH_ENTRIES) + 1);
+    const st = load<i32>(t + TH_STATE);
+    if (st == ST_HOST) {
+      const d = ts - load<i64>(t + TH_PEND_TS);
+      if (d < 0) {
+        store<i32>(t + TH_BACKWARDS, load<i32>(t + TH_BACKWARDS) + 1);
+      } else {
+        const reason = load<i32>(t + TH_PEND_REASON);
+        const bn = binOf(ti, reason);
+        store<i32>(bn + BIN_HANDLED, load<i32>(bn + BIN_HANDLED) + 1);
+        store<i64>(bn + BIN_SUM, load<i64>(bn + BIN_SUM) + d);
+        if (d < load<i64>(bn + BIN_MIN)) store<i64>(bn + BIN_MIN, d);
+        if (d > load<i64>(bn + BIN_MAX)) store<i64>(bn + BIN_MAX, d);
+        const df = <f64>d;
+        store<f64>(bn + BIN_SUMSQ, load<f64>(bn + BIN_SUMSQ) + df * df);
+        const hp = hists + (<usize>load<i32>(bn + BIN_HIST) * HIST_BUCKETS + <usize>bucketOf(d)) * 4;
+        store<u32>(hp, load<u32>(hp) + 1);
+        store<i64>(t + TH_HOST, load<i64>(t + TH_HOST) + d);
+        store<i32>(t + TH_HANDLED, load<i32>(t + TH_HANDLED) + 1);
+        topInsert(d, load<i64>(t + TH_PEND_TS), load<i64>(t + TH_PEND_WHERE), ti, reason);
+      }
+    } else if (st == ST_NONE) {
+      store<i32>(t + TH_LEADING_ENTRY, 1);
+    } else if (st == ST_GUEST) {
+      store<i32>(t + TH_ENTRY_NO_EXIT, load<i32>(t + TH_ENTRY_NO_EXIT) + 1);
+    }
+    store<i32>(t + TH_STATE, ST_GUEST);
+    store<i64>(t + TH_LAST_ENTRY_TS, ts);
+    return;
+  }
+  if (kind == EV_SCHED_SWITCH || kind == EV_SCHED_WAKEUP) return;
+  store<i32>(t + TH_KVM_EVENTS, load<i32>(t + TH_KVM_EVENTS) + 1);
+  if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
+  if (kind == EV_VCPU_WAKEUP) {
+    if (c & WAKE_WAITED) {
+      store<i32>(t + TH_WAKE_WAIT, load<i32>(t + TH_WAKE_WAIT) + 1);
+      store<i64>(t + TH_WAKE_WAIT_NS, load<i64>(t + TH_WAKE_WAIT_NS) + a);
+    } else {
+      store<i32>(t + TH_WAKE_POLL, load<i32>(t + TH_WAKE_POLL) + 1);
+      store<i64>(t + TH_WAKE_POLL_NS, load<i64>(t + TH_WAKE_POLL_NS) + a);
+    }
+    if (!(c & WAKE_VALID)) store<i32>(t + TH_WAKE_INVALID, load<i32>(t + TH_WAKE_INVALID) + 1);
+  }
+}
+
+/** End of input: mark threads whose last exit never saw its entry. */
+export function finishFile(): void {
+  for (let i = 0; i < threadCount; i++) {
+    const t = threads + <usize>i * TH_STRIDE;
+    if (load<i32>(t + TH_FILE) == fileId && load<i32>(t + TH_STATE) == ST_HOST) store<i32>(t + TH_PENDING_AT_END, 1);
+  }
+}
+
+/** Set a thread's comm (dictionary id) if it has none yet. */
+export function nameThread(tid: i32, tgid: i32, comm: i32): void {
+  const t = threads + <usize>threadOf(tid, tgid) * TH_STRIDE;
+  if (load<i32>(t + TH_COMM) < 0) store<i32>(t + TH_COMM, comm);
+  if (tgid >= 0 && load<i32>(t + TH_TGID) < 0) store<i32>(t + TH_TGID, tgid);
+}

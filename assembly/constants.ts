@@ -1,0 +1,140 @@
+// Constants shared by the WebAssembly core (assembly/) and the TypeScript front end (src/).
+// This file must stay valid both as AssemblyScript and as TypeScript: plain integer constants only.
+
+// ---- event kinds (column `kind` of an event batch) ----
+export const EV_EXIT = 1; // kvm_exit: a = reason key (dictionary id), b = guest rip, c = flags (EXITF_*)
+export const EV_ENTRY = 2; // kvm_entry: b = rip
+export const EV_VCPU_WAKEUP = 3; // kvm_vcpu_wakeup: a = ns (whole halt), c = WAKE_* flags
+export const EV_HALT_POLL_NS = 4; // kvm_halt_poll_ns: a = new window, b = old window, c = 1 grow / 0 shrink
+export const EV_WAIT_LAPIC_EXPIRE = 5; // kvm_wait_lapic_expire: a = delta (signed), c = 1 early / 0 late
+export const EV_MSR = 6; // kvm_msr: a = index, b = data, c = MSRF_* flags
+export const EV_PIO = 7; // kvm_pio: a = port, b = value, c = 1 write / 0 read
+export const EV_MMIO = 8; // kvm_mmio: a = gpa, b = value, c = MMIO_* type
+export const EV_USERSPACE_EXIT = 9; // kvm_userspace_exit: a = KVM_EXIT_* code
+export const EV_SCHED_SWITCH = 10; // sched_switch: a = next tid, b = prev state bits, c = prev tid
+export const EV_SCHED_WAKEUP = 11; // sched_wakeup / sched_waking: a = woken tid, c = target cpu
+export const EV_PLE_WINDOW = 12; // kvm_ple_window_update: a = new, b = old
+export const EV_LOST = 13; // lost-events marker on `cpu`: a = number lost (0 = unknown)
+export const EV_OTHER = 14; // any other event: counted per name only
+export const EV_KIND_COUNT = 15;
+
+// exit flags
+export const EXITF_FAILED_VMENTRY = 1;
+export const EXITF_NO_VCPU = 2; // the rendering did not carry the vcpu id (trace-cmd kvm plugin, old kernels)
+
+// kvm_vcpu_wakeup flags
+export const WAKE_WAITED = 1; // "wait" (blocked), else "poll" (successful poll)
+export const WAKE_VALID = 2; // "polling valid"
+
+// ---- input formats (text) ----
+export const FMT_FTRACE = 1; // /sys/kernel/tracing/trace or trace_pipe
+export const FMT_TRACECMD = 2; // trace-cmd report
+export const FMT_PERF = 3; // perf script
+export const FMT_BINARY = 9; // events pushed as batches by a TypeScript reader
+
+// ---- clock units of the timestamps in a file ----
+export const CLOCK_NS = 1; // sec.frac, converted to integer ns
+export const CLOCK_RAW = 2; // bare integers (x86-tsc cycles, or counter clocks)
+
+// ---- skipped-line kinds (data quality) ----
+export const SKIP_UNRECOGNIZED = 0; // not a trace event line at all
+export const SKIP_BAD_TIMESTAMP = 1;
+export const SKIP_EXIT_NO_REASON = 2; // kvm_exit without "reason <name>"
+export const SKIP_ENTRY_BAD = 3; // kvm_entry without a parsable body
+export const SKIP_TRUNCATED = 4; // the file ended inside a line
+export const SKIP_BAD_PAYLOAD = 5; // a known event whose fields did not parse
+export const SKIP_MIXED_CLOCK = 6; // sec.frac and raw counter timestamps in one file
+export const SKIP_KIND_COUNT = 7;
+
+// ---- errors returned by the core (negative return values) ----
+export const ERR_NONE = 0;
+export const ERR_BINARY = -1; // NUL or other control bytes in a text trace
+export const ERR_LINE_TOO_LONG = -2; // a line longer than the input arena
+export const ERR_STRICT = -3; // --strict and a line was skipped
+
+// ---- layout of the core's result tables (byte offsets inside one record) ----
+// thread table: one record per (file, host thread)
+export const TH_STRIDE = 192;
+export const TH_FILE = 0; // i32
+export const TH_TID = 4; // i32
+export const TH_TGID = 8; // i32 (-1 unknown)
+export const TH_VCPU = 12; // i32 (-1 unknown)
+export const TH_COMM = 16; // i32 dictionary id (-1 unknown)
+export const TH_LAST_CPU = 20; // i32
+export const TH_STATE = 24; // i32 ST_*
+export const TH_PEND_REASON = 28; // i32
+export const TH_PEND_TS = 32; // i64
+export const TH_LAST_ENTRY_TS = 40; // i64
+export const TH_GUEST = 48; // i64 sum of guest intervals (entry -> next exit)
+export const TH_HOST = 56; // i64 sum of handled exits' durations (exit -> next entry)
+export const TH_FIRST_TS = 64; // i64 first kvm_exit/kvm_entry
+export const TH_LAST_TS = 72; // i64 last kvm_exit/kvm_entry
+export const TH_EXITS = 80; // i32 kvm_exit events
+export const TH_HANDLED = 84; // i32 exits followed by their kvm_entry
+export const TH_ENTRIES = 88; // i32 kvm_entry events
+export const TH_LEADING_ENTRY = 92; // i32 1 when the thread's first kvm event was an entry
+export const TH_ENTRY_NO_EXIT = 96; // i32 entries after an entry (their exit is missing)
+export const TH_EXIT_NO_ENTRY = 100; // i32 exits followed by another exit
+export const TH_LOST_RESETS = 104; // i32 pairing states dropped because events were lost on the thread's CPU
+export const TH_PEND_WHERE = 112; // i64
+export const TH_PEND_FLAGS = 120; // i32
+export const TH_BACKWARDS = 124; // i32 entries earlier than their exit (clock went backwards)
+export const TH_WAKE_POLL = 128; // i32 kvm_vcpu_wakeup "poll"
+export const TH_WAKE_WAIT = 132; // i32 kvm_vcpu_wakeup "wait"
+export const TH_WAKE_POLL_NS = 136; // i64
+export const TH_WAKE_WAIT_NS = 144; // i64
+export const TH_WAKE_INVALID = 152; // i32 "polling invalid"
+export const TH_EVENTS = 156; // i32 events of any kind on this thread
+export const TH_KVM_EVENTS = 160; // i32 kvm events other than exit/entry (msr, pio, wakeup, ...)
+export const TH_PENDING_AT_END = 164; // i32 set by finish(): 1 if an exit was still pending
+
+// thread pairing states
+export const ST_NONE = 0; // no kvm_exit/kvm_entry seen yet
+export const ST_GUEST = 1; // last was kvm_entry: in guest mode
+export const ST_HOST = 2; // last was kvm_exit: handling it
+export const ST_GAP = 3; // events were lost: state unknown until the next entry
+
+// bin table: one record per (thread, exit reason key)
+export const BIN_STRIDE = 64;
+export const BIN_THREAD = 0; // i32 thread index
+export const BIN_REASON = 4; // i32 dictionary id of the reason as written in the trace
+export const BIN_SEEN = 8; // i32 kvm_exit events
+export const BIN_HANDLED = 12; // i32 exits followed by their entry
+export const BIN_SUM = 16; // i64 total handling time
+export const BIN_MIN = 24; // i64
+export const BIN_MAX = 32; // i64
+export const BIN_SUMSQ = 40; // f64 sum of squared durations
+export const BIN_HIST = 48; // i32 index of the bin's histogram
+export const BIN_FAILED = 52; // i32 exits with FAILED_VMENTRY
+
+// log-linear histogram: values < 128 exact, then 64 sub-buckets per power of two (<= 0.78% error at the
+// bucket's midpoint); values of 2^46 and above share the last bucket (min/max/sum stay exact).
+export const HIST_SUB_BITS = 6;
+export const HIST_BUCKETS = 2624; // 128 + (45 - 7 + 1) * 64
+
+// top-N slowest exits: records of (duration i64, exit ts i64, where i64, thread i32, reason i32)
+export const TOP_STRIDE = 32;
+
+// skipped-line table: per SKIP_* kind
+export const SK_STRIDE = 128;
+export const SK_COUNT = 0; // i64
+export const SK_FILE = 8; // i32
+export const SK_LINE = 16; // i64
+export const SK_COL = 24; // i32
+export const SK_LEN = 28; // i32 excerpt length
+export const SK_TEXT = 32; // up to 96 bytes of the first such line
+export const SK_TEXT_MAX = 96;
+
+// global counters (i64 each), read with counters()
+export const C_LINES = 0;
+export const C_EVENTS = 1;
+export const C_COMMENTS = 2; // header and comment lines
+export const C_BLANK = 3;
+export const C_LOST_MARKERS = 4;
+export const C_LOST_EVENTS = 5; // sum of the numbers the markers state
+export const C_FIRST_TS = 6;
+export const C_LAST_TS = 7;
+export const C_BYTES = 8;
+export const C_CLOCK = 9; // CLOCK_* of the current file
+export const C_BACKWARDS = 10; // events whose timestamp is before their CPU's previous one
+export const C_COUNT = 16;

@@ -1,0 +1,667 @@
+// The text tokenizer: raw ftrace (`trace`, `trace_pipe`), `trace-cmd report` and `perf script` lines,
+// scanned straight from the input arena. Line ends are found 16 bytes at a time with wasm SIMD.
+//
+// Header shapes accepted (copied from real captures):
+//   ftrace, record-tgid:   "             vmm-193     (    188) [001] d..1.     7.334239: kvm_entry: vcpu 1, rip 0x10000"
+//   ftrace, no tgid:       "             vmm-10892   [001] d..2.  1150.196070: sched_switch: prev_comm=vmm ..."
+//   ftrace 4.x flags:      "       challenge-24797 [003] d..1 83184.290326: kvm_entry: vcpu 0"
+//   unknown comm:          " <...>-62567 [030] 2758596.349023: kvm_entry:            vcpu 0"
+//   trace-cmd, instance:   "cap:              vmm-193   [001]     7.335242: kvm_exit:             reason EXIT_NPF rip 0x10000 info 200000006 1000"
+//   trace-cmd, comm space: "       CPU 1/KVM-453725 [004] 22149.950355: kvm_entry:             vcpu 1 rip 0xffffffff9431c00b"
+//   trace-cmd, x86-tsc:    " qemu-system-x86-533825 [005]303280081900681: kvm_halt_poll_ns:     vcpu 0: halt_poll_ns 0 (shrink 10000)"
+//   perf script:           "             vmm   193 [001]     7.301836:                       kvm:kvm_exit: vcpu 1 reason npf rip ..."
+//   perf script pid/tid:   "            qemu  1234/1240 [001]  770.850287: kvm:kvm_entry: vcpu 0, rip 0x100146"
+//   perf, comm with space: "       fc_vcpu 1  599500 [039] 1377662.550600: kvm:kvm_entry:  vcpu 1 rip 0xffffffff81036706"
+//   perf, no comm/tid:     "    [001]   770.850287:                      kvm:kvm_entry: vcpu 0, rip 0x100146"
+//   lost events:           "CPU:1 [LOST 1234 EVENTS]"
+// kvm_exit bodies:
+//   5.10+:   "vcpu 0 reason msr rip 0x10050 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000"
+//   6.x:     "... error_code 0x00000000 requests 0x0000000000000000"
+//   VMX:     "vcpu 0 reason EXCEPTION_NMI rip 0xfd0bd info1 0x... info2 0x... intr_info 0x80000306 error_code 0x00000000"
+//   failed:  "vcpu 0 reason INVALID_STATE FAILED_VMENTRY rip 0x..."   (the flag stays part of the reason name)
+//   old:     "reason EXTERNAL_INTERRUPT rip 0x100 info 0 800000f6"
+//   plugin:  "reason EXIT_NPF rip 0x10000 info 200000006 1000"  /  "reason UNKNOWN (123) rip ..."
+//   arm64:   "IRQ: HSR_EC: 0x0000 (UNKNOWN), PC: 0xffff87259e30"
+import {
+  EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
+  EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_LOST, EV_OTHER,
+  EXITF_FAILED_VMENTRY, EXITF_NO_VCPU, WAKE_WAITED, WAKE_VALID,
+  FMT_TRACECMD, CLOCK_NS, CLOCK_RAW,
+  SKIP_UNRECOGNIZED, SKIP_BAD_TIMESTAMP, SKIP_EXIT_NO_REASON, SKIP_ENTRY_BAD, SKIP_TRUNCATED, SKIP_BAD_PAYLOAD,
+  SKIP_MIXED_CLOCK, SKIP_KIND_COUNT,
+  ERR_NONE, ERR_BINARY, ERR_STRICT,
+  SK_STRIDE, SK_COUNT, SK_FILE, SK_LINE, SK_COL, SK_LEN, SK_TEXT, SK_TEXT_MAX,
+  C_LINES, C_COMMENTS, C_BLANK, C_CLOCK, C_BYTES,
+  TH_COMM, TH_STRIDE,
+} from "./constants";
+import { zalloc } from "./mem";
+import { intern, DICT_MAX } from "./dict";
+import { onEvent, counterAdd, counterGet, counterSet, fileId, threadOf, threadPtr } from "./analysis";
+
+// ---- state of the current text file ----
+let fmt: i32 = 0;
+let lineNo: i64 = 0;
+let strict: bool = false;
+let skippingLong: bool = false;
+export let errLine: i64 = 0;
+export let errCol: i32 = 0;
+export let errKind: i32 = 0;
+
+// skipped-line table, SKIP_KIND_COUNT records
+export const skips: usize = zalloc(SKIP_KIND_COUNT * SK_STRIDE);
+
+// event name id -> EV_* kind (0 = not a kvm/sched event we decode)
+const kindOf: usize = zalloc(DICT_MAX);
+let idExit: i32 = -1;
+
+function internStr(s: string): i32 {
+  const n = s.length;
+  const p = heap.alloc(n);
+  for (let i = 0; i < n; i++) store<u8>(p + <usize>i, <u8>s.charCodeAt(i));
+  return intern(p, n);
+}
+
+function known(name: string, kind: i32): void {
+  const id = internStr(name);
+  store<u8>(kindOf + <usize>id, <u8>kind);
+  if (kind == EV_EXIT) idExit = id;
+}
+
+/** Register the event names the tokenizer decodes (after dictInit). */
+export function textInit(): void {
+  memory.fill(skips, 0, SKIP_KIND_COUNT * SK_STRIDE);
+  known("kvm_exit", EV_EXIT);
+  known("kvm_entry", EV_ENTRY);
+  known("kvm_vcpu_wakeup", EV_VCPU_WAKEUP);
+  known("kvm_halt_poll_ns", EV_HALT_POLL_NS);
+  known("kvm_wait_lapic_expire", EV_WAIT_LAPIC_EXPIRE);
+  known("kvm_msr", EV_MSR);
+  known("kvm_pio", EV_PIO);
+  known("kvm_mmio", EV_MMIO);
+  known("kvm_userspace_exit", EV_USERSPACE_EXIT);
+  known("sched_switch", EV_SCHED_SWITCH);
+  known("sched_wakeup", EV_SCHED_WAKEUP);
+  known("sched_waking", EV_SCHED_WAKEUP);
+  known("kvm_ple_window_update", EV_PLE_WINDOW);
+}
+
+export function beginText(format: i32, strictMode: bool): void {
+  fmt = format;
+  lineNo = 0;
+  strict = strictMode;
+  skippingLong = false;
+}
+
+export function textLines(): i64 { return lineNo; }
+
+// ---- small scanners; results that do not fit the return value go through these globals ----
+let rp: usize = 0; // position after the last parsed token
+let rneg: bool = false;
+
+// @ts-ignore: decorator
+@inline function isDigit(c: u32): bool { return c - 48 < 10; }
+// @ts-ignore: decorator
+@inline function isSpace(c: u32): bool { return c == 32 || c == 9; }
+
+function skipSp(p: usize, e: usize): usize {
+  while (p < e && isSpace(load<u8>(p))) p++;
+  return p;
+}
+
+/** Decimal unsigned at p; sets rp; returns -1 if no digit. */
+function dec(p: usize, e: usize): i64 {
+  let v: i64 = 0;
+  const s = p;
+  while (p < e) {
+    const d = <u32>load<u8>(p) - 48;
+    if (d >= 10) break;
+    v = v * 10 + <i64>d;
+    p++;
+  }
+  rp = p;
+  return p == s ? -1 : v;
+}
+
+/** Signed decimal; sets rp and rneg (false if no digits). */
+function sdec(p: usize, e: usize): i64 {
+  let neg = false;
+  if (p < e && load<u8>(p) == 45) { neg = true; p++; }
+  const v = dec(p, e);
+  rneg = v >= 0;
+  return neg ? -v : v;
+}
+
+/** Hex number with optional 0x; sets rp; rneg=false when no digit. */
+function hex(p: usize, e: usize): i64 {
+  if (p + 1 < e && load<u8>(p) == 48 && (load<u8>(p + 1) | 0x20) == 120) p += 2;
+  let v: i64 = 0;
+  const s = p;
+  while (p < e) {
+    const c = <u32>load<u8>(p);
+    let d: u32 = 0;
+    if (c - 48 < 10) d = c - 48;
+    else if ((c | 0x20) - 97 < 6) d = (c | 0x20) - 87;
+    else break;
+    v = (v << 4) | <i64>d;
+    p++;
+  }
+  rp = p;
+  rneg = p != s;
+  return v;
+}
+
+/** Does the ASCII string s occur at p (within e)? */
+function at(p: usize, e: usize, s: string): bool {
+  const n = s.length;
+  if (p + <usize>n > e) return false;
+  for (let i = 0; i < n; i++) if (<i32>load<u8>(p + <usize>i) != s.charCodeAt(i)) return false;
+  return true;
+}
+
+/** First position of s in [p, e), or 0 if absent. */
+function find(p: usize, e: usize, s: string): usize {
+  const n = <usize>s.length;
+  if (n == 0 || p + n > e) return 0;
+  const c0 = <u8>s.charCodeAt(0);
+  const last = e - n;
+  for (let q = p; q <= last; q++) {
+    if (load<u8>(q) == c0 && at(q, e, s)) return q;
+  }
+  return 0;
+}
+
+// ---- skipped lines ----
+let lastSkipKind: i32 = -1;
+
+function skipLine(kind: i32, ls: usize, le: usize, col: usize): bool {
+  lastSkipKind = kind;
+  const r = skips + <usize>kind * SK_STRIDE;
+  const n = load<i64>(r + SK_COUNT);
+  store<i64>(r + SK_COUNT, n + 1);
+  if (n == 0) {
+    store<i32>(r + SK_FILE, fileId);
+    store<i64>(r + SK_LINE, lineNo);
+    store<i32>(r + SK_COL, <i32>(col - ls) + 1);
+    let len = <i32>(le - ls);
+    if (len > SK_TEXT_MAX) len = SK_TEXT_MAX;
+    store<i32>(r + SK_LEN, len);
+    memory.copy(r + SK_TEXT, ls, len);
+  }
+  if (strict) {
+    errLine = lineNo;
+    errCol = <i32>(col - ls) + 1;
+    errKind = kind;
+    // keep this occurrence's text for the error message
+    let len = <i32>(le - ls);
+    if (len > SK_TEXT_MAX) len = SK_TEXT_MAX;
+    store<i32>(r + SK_FILE, fileId);
+    store<i64>(r + SK_LINE, lineNo);
+    store<i32>(r + SK_COL, errCol);
+    store<i32>(r + SK_LEN, len);
+    memory.copy(r + SK_TEXT, ls, len);
+    return true;
+  }
+  return false;
+}
+
+/** A skip reported by a TypeScript reader (binary formats). */
+export function skipExternal(kind: i32, where: i64, p: usize, len: i32): void {
+  const r = skips + <usize>kind * SK_STRIDE;
+  const n = load<i64>(r + SK_COUNT);
+  store<i64>(r + SK_COUNT, n + 1);
+  if (n == 0) {
+    store<i32>(r + SK_FILE, fileId);
+    store<i64>(r + SK_LINE, where);
+    store<i32>(r + SK_COL, 0);
+    if (len > SK_TEXT_MAX) len = SK_TEXT_MAX;
+    store<i32>(r + SK_LEN, len);
+    memory.copy(r + SK_TEXT, p, len);
+  }
+}
+
+// ---- one line ----
+// Returns true when the caller must stop (strict mode error).
+function parseLine(ls: usize, le: usize): bool {
+  if (le > ls && load<u8>(le - 1) == 13) le--; // CRLF
+  let p = skipSp(ls, le);
+  if (p == le) { counterAdd(C_BLANK, 1); return false; }
+  const c0 = load<u8>(p);
+  if (c0 == 35) { counterAdd(C_COMMENTS, 1); return false; } // '#'
+
+  // find the CPU field "[NNN]"
+  let q = p;
+  let cpuOpen: usize = 0;
+  while (q < le) {
+    if (load<u8>(q) == 91) { // '['
+      let r = q + 1;
+      while (r < le && isDigit(load<u8>(r))) r++;
+      if (r > q + 1 && r < le && load<u8>(r) == 93) { cpuOpen = q; break; }
+      // "CPU:1 [LOST 1234 EVENTS]"
+      if (at(q + 1, le, "LOST ")) {
+        const cp = find(p, q, "CPU:");
+        let cpu: i32 = -1;
+        if (cp) { const v = dec(cp + 4, q); if (v >= 0) cpu = <i32>v; }
+        const nLost = dec(q + 6, le);
+        onEvent(EV_LOST, 0, -1, -1, cpu, -1, nLost < 0 ? 0 : nLost, 0, 0, -1, lineNo);
+        return false;
+      }
+    }
+    q++;
+  }
+  if (!cpuOpen) {
+    // trace-cmd report preamble: "cpus=2", "version = 6", "CPU 0 is empty", "CPU0 data recorded at offset=..."
+    if (at(p, le, "cpus=") || at(p, le, "version = ") || (at(p, le, "CPU") && (find(p, le, "is empty") || find(p, le, "data recorded")))) {
+      counterAdd(C_COMMENTS, 1);
+      return false;
+    }
+    return skipLine(SKIP_UNRECOGNIZED, ls, le, p);
+  }
+  let cpuEnd = cpuOpen + 1;
+  const cpu = <i32>dec(cpuEnd, le);
+  cpuEnd = rp + 1; // after ']'
+
+  // ---- task part: [p, he) ----
+  let he = cpuOpen;
+  while (he > p && isSpace(load<u8>(he - 1))) he--;
+  let tgid: i32 = -1;
+  if (he > p && load<u8>(he - 1) == 41) { // ')': record-tgid column "(    188)" or "(-------)"
+    let o = he - 1;
+    while (o > p && load<u8>(o) != 40) o--;
+    const v = dec(skipSp(o + 1, he), he);
+    if (v >= 0) tgid = <i32>v;
+    he = o;
+    while (he > p && isSpace(load<u8>(he - 1))) he--;
+  }
+  let hs = p;
+  if (fmt == FMT_TRACECMD) {
+    // instance prefix "cap:" of a trace-cmd buffer
+    let s = hs;
+    while (s < he && !isSpace(load<u8>(s))) s++;
+    if (s < he && s > hs && load<u8>(s - 1) == 58) hs = skipSp(s, he);
+  }
+  let tid: i32 = -1;
+  let cs = hs;
+  let ce = hs;
+  if (he > hs) {
+    let d = he;
+    while (d > hs && isDigit(load<u8>(d - 1))) d--;
+    if (d < he && d > hs && load<u8>(d - 1) == 45) { // "comm-pid"
+      tid = <i32>dec(d, he);
+      ce = d - 1;
+    } else if (d < he) { // perf: "comm tid" or "comm pid/tid"
+      let ts0 = d;
+      if (ts0 > hs && load<u8>(ts0 - 1) == 47) { // '/'
+        let d2 = ts0 - 1;
+        while (d2 > hs && isDigit(load<u8>(d2 - 1))) d2--;
+        const pid = dec(d2, ts0 - 1);
+        if (pid >= 0) tgid = <i32>pid;
+        tid = <i32>dec(ts0, he);
+        ts0 = d2;
+      } else {
+        tid = <i32>dec(d, he);
+      }
+      ce = ts0;
+      while (ce > hs && isSpace(load<u8>(ce - 1))) ce--;
+    } else {
+      ce = he; // no tid at all
+    }
+  }
+
+  // ---- timestamp: optional irq-flags column, then "sec.frac:" or a bare counter "NNN:" ----
+  let t = skipSp(cpuEnd, le);
+  let ts: i64 = 0;
+  let clock: i32 = 0;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const sec = dec(t, le);
+    if (sec >= 0) {
+      let r = rp;
+      if (r < le && load<u8>(r) == 46) { // '.'
+        const fs = r + 1;
+        let frac: i64 = 0;
+        let nd = 0;
+        r = fs;
+        while (r < le && isDigit(load<u8>(r))) {
+          if (nd < 9) { frac = frac * 10 + <i64>(load<u8>(r) - 48); nd++; }
+          r++;
+        }
+        if (r < le && load<u8>(r) == 58 && r > fs) {
+          while (nd < 9) { frac *= 10; nd++; }
+          ts = sec * 1000000000 + frac;
+          clock = CLOCK_NS;
+          t = r + 1;
+          break;
+        }
+      } else if (r < le && load<u8>(r) == 58) {
+        ts = sec;
+        clock = CLOCK_RAW;
+        t = r + 1;
+        break;
+      }
+    }
+    if (attempt == 0) { // skip the flags token ("d..1.", "....", "dNh2.")
+      while (t < le && !isSpace(load<u8>(t))) t++;
+      t = skipSp(t, le);
+    }
+  }
+  if (clock == 0) return skipLine(SKIP_BAD_TIMESTAMP, ls, le, t);
+  const fileClock = <i32>counterGet(C_CLOCK);
+  if (fileClock == 0) counterSet(C_CLOCK, clock);
+  else if (fileClock != clock) return skipLine(SKIP_MIXED_CLOCK, ls, le, t);
+
+  // ---- event name: up to the first ':' followed by a space or the line end ("kvm:kvm_exit:" in perf) ----
+  let ns = skipSp(t, le);
+  let ne = ns;
+  let nameStart = ns;
+  while (ne < le) {
+    const c = load<u8>(ne);
+    if (c == 58) {
+      if (ne + 1 == le || isSpace(load<u8>(ne + 1))) break;
+      nameStart = ne + 1; // system prefix "kvm:"
+    } else if (isSpace(c)) break;
+    ne++;
+  }
+  if (ne == nameStart) return skipLine(SKIP_UNRECOGNIZED, ls, le, ns);
+  const name = intern(nameStart, <i32>(ne - nameStart));
+  const kind = <i32>load<u8>(kindOf + <usize>name);
+  let b = ne < le ? ne + 1 : le; // payload
+  b = skipSp(b, le);
+
+  if (kind == 0) {
+    onEvent(EV_OTHER, ts, tid, tgid, cpu, -1, 0, 0, 0, name, lineNo);
+    return false;
+  }
+  // the thread's comm, once, from its first kvm event
+  if (tid >= 0 && ce > cs) {
+    const th = threadPtr(threadOf(tid, tgid));
+    if (load<i32>(th + TH_COMM) < 0) store<i32>(th + TH_COMM, intern(cs, <i32>(ce - cs)));
+  }
+
+  if (kind == EV_EXIT) {
+    let vcpu: i32 = -1;
+    let flags: i32 = 0;
+    let x = b;
+    if (at(x, le, "vcpu ")) {
+      const v = dec(x + 5, le);
+      if (v >= 0) vcpu = <i32>v;
+      x = skipSp(rp, le);
+    } else flags |= EXITF_NO_VCPU;
+    let rs: usize = 0;
+    let re: usize = 0;
+    if (at(x, le, "reason ")) {
+      rs = skipSp(x + 7, le);
+      // the reason runs to " rip" (it may hold "UNKNOWN (123)" or "INVALID_STATE FAILED_VMENTRY")
+      const rip = find(rs, le, " rip ");
+      if (rip) re = rip;
+      else { re = rs; while (re < le && !isSpace(load<u8>(re))) re++; }
+      while (re > rs && isSpace(load<u8>(re - 1))) re--;
+    } else {
+      // arm64: "IRQ: HSR_EC: ..." / "TRAP: HSR_EC: ..."
+      let y = x;
+      while (y < le && load<u8>(y) >= 65 && load<u8>(y) <= 90) y++;
+      if (y > x && y < le && load<u8>(y) == 58 && find(y, le, "HSR_EC")) { rs = x; re = y; }
+    }
+    if (re <= rs) return skipLine(SKIP_EXIT_NO_REASON, ls, le, x);
+    if (re - rs > 15 && at(re - 14, le, "FAILED_VMENTRY")) flags |= EXITF_FAILED_VMENTRY;
+    let ripv: i64 = 0;
+    const rp0 = find(re, le, "rip ");
+    if (rp0) ripv = hex(rp0 + 4, le);
+    onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>intern(rs, <i32>(re - rs)), ripv, flags, name, lineNo);
+    return false;
+  }
+  if (kind == EV_ENTRY) {
+    let vcpu: i32 = -1;
+    if (at(b, le, "vcpu ")) {
+      const v = dec(b + 5, le);
+      if (v < 0) return skipLine(SKIP_ENTRY_BAD, ls, le, b + 5);
+      vcpu = <i32>v;
+    } else if (b < le && !at(b, le, "PC: ")) {
+      return skipLine(SKIP_ENTRY_BAD, ls, le, b);
+    }
+    let ripv: i64 = 0;
+    const r0 = find(b, le, "rip ");
+    if (r0) ripv = hex(r0 + 4, le);
+    onEvent(EV_ENTRY, ts, tid, tgid, cpu, vcpu, 0, ripv, 0, name, lineNo);
+    return false;
+  }
+  if (kind == EV_VCPU_WAKEUP) {
+    // "poll time 12345 ns, polling valid" / "wait time 678 ns, polling invalid"
+    let c: i32 = 0;
+    if (at(b, le, "wait")) c |= WAKE_WAITED;
+    else if (!at(b, le, "poll")) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    const tp = find(b, le, "time ");
+    const v = tp ? dec(tp + 5, le) : -1;
+    if (v < 0) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    if (!find(rp, le, "invalid")) c |= WAKE_VALID;
+    onEvent(EV_VCPU_WAKEUP, ts, tid, tgid, cpu, -1, v, 0, c, name, lineNo);
+    return false;
+  }
+  if (kind == EV_HALT_POLL_NS) {
+    // "vcpu 0: halt_poll_ns 10000 (grow 0)"
+    const vp = find(b, le, "vcpu ");
+    const vcpu = vp ? <i32>dec(vp + 5, le) : -1;
+    const hp = find(b, le, "halt_poll_ns ");
+    if (!hp) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    const nw = dec(hp + 13, le);
+    const g = find(rp, le, "grow ");
+    const s: usize = g ? 0 : find(rp, le, "shrink ");
+    if (nw < 0 || (!g && !s)) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    const old = g ? dec(g + 5, le) : dec(s + 7, le);
+    onEvent(EV_HALT_POLL_NS, ts, tid, tgid, cpu, vcpu, nw, old, g ? 1 : 0, name, lineNo);
+    return false;
+  }
+  if (kind == EV_WAIT_LAPIC_EXPIRE) {
+    // "vcpu 0: delta 1234 (late)"
+    const vp = find(b, le, "vcpu ");
+    const vcpu = vp ? <i32>dec(vp + 5, le) : -1;
+    const dp = find(b, le, "delta ");
+    if (!dp) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    const d = sdec(dp + 6, le);
+    if (!rneg) return skipLine(SKIP_BAD_PAYLOAD, ls, le, dp + 6);
+    onEvent(EV_WAIT_LAPIC_EXPIRE, ts, tid, tgid, cpu, vcpu, d, 0, find(rp, le, "early") ? 1 : 0, name, lineNo);
+    return false;
+  }
+  if (kind == EV_MSR) {
+    // "msr_write 6e0 = 0x1234" / "msr_read 802 = 0x1" (optionally " (#GP)")
+    let c: i32 = 0;
+    let x: usize;
+    if (at(b, le, "msr_write ")) { c = 1; x = b + 10; }
+    else if (at(b, le, "msr_read ")) x = b + 9;
+    else return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    const idx = hex(x, le);
+    if (!rneg) return skipLine(SKIP_BAD_PAYLOAD, ls, le, x);
+    const eq = find(rp, le, "= ");
+    const data = eq ? hex(eq + 2, le) : 0;
+    if (find(rp, le, "#GP")) c |= 2;
+    onEvent(EV_MSR, ts, tid, tgid, cpu, -1, idx, data, c, name, lineNo);
+    return false;
+  }
+  if (kind == EV_PIO) {
+    // "pio_write at 0x501 size 1 count 1 val 0x5"
+    let c: i32 = 0;
+    if (at(b, le, "pio_write")) c = 1;
+    else if (!at(b, le, "pio_read")) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    const ap = find(b, le, "at ");
+    if (!ap) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    const port = hex(ap + 3, le);
+    const vp = find(rp, le, "val ");
+    const val = vp ? hex(vp + 4, le) : 0;
+    onEvent(EV_PIO, ts, tid, tgid, cpu, -1, port, val, c, name, lineNo);
+    return false;
+  }
+  if (kind == EV_MMIO) {
+    // "mmio write len 4 gpa 0xfee000b0 val 0x0"
+    let c: i32 = 0;
+    if (find(b, le, "write")) c = 1;
+    const gp = find(b, le, "gpa ");
+    if (!gp) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    const gpa = hex(gp + 4, le);
+    const vp = find(rp, le, "val ");
+    const val = vp ? hex(vp + 4, le) : 0;
+    onEvent(EV_MMIO, ts, tid, tgid, cpu, -1, gpa, val, c, name, lineNo);
+    return false;
+  }
+  if (kind == EV_USERSPACE_EXIT) {
+    // "reason KVM_EXIT_IO (2)"
+    const op = find(b, le, "(");
+    const v = op ? dec(op + 1, le) : -1;
+    onEvent(EV_USERSPACE_EXIT, ts, tid, tgid, cpu, -1, v, 0, 0, name, lineNo);
+    return false;
+  }
+  if (kind == EV_SCHED_SWITCH) {
+    // "prev_comm=vmm prev_pid=10892 prev_prio=120 prev_state=D ==> next_comm=swapper/1 next_pid=0 next_prio=120"
+    // plugin: "sh:177 [120] S ==> kworker/1:1:35 [120]"
+    const arrow = find(b, le, " ==> ");
+    if (!arrow) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    let prev: i64 = -1;
+    let next: i64 = -1;
+    let state: i64 = 0;
+    const pp = find(b, arrow, "prev_pid=");
+    if (pp) {
+      prev = dec(pp + 9, arrow);
+      const sp = find(b, arrow, "prev_state=");
+      if (sp && sp + 11 < arrow) state = <i64>load<u8>(sp + 11);
+      const np = find(arrow, le, "next_pid=");
+      if (np) next = dec(np + 9, le);
+    } else {
+      // plugin form: the pid follows the last ':' before " ["
+      const lb = find(b, arrow, " [");
+      if (lb) { let k = lb; while (k > b && load<u8>(k - 1) != 58) k--; prev = dec(k, lb); }
+      const rb = find(arrow, le, " [");
+      if (rb) { let k = rb; while (k > arrow && load<u8>(k - 1) != 58) k--; next = dec(k, rb); }
+      const sb = find(b, arrow, "] ");
+      if (sb) state = <i64>load<u8>(sb + 2);
+    }
+    if (prev < 0 || next < 0) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    onEvent(EV_SCHED_SWITCH, ts, tid, tgid, cpu, -1, next, state, <i32>prev, name, lineNo);
+    return false;
+  }
+  if (kind == EV_SCHED_WAKEUP) {
+    // "comm=sh pid=177 prio=120 target_cpu=001" / plugin "sh:177 [120] CPU:001"
+    let pid: i64 = -1;
+    let tc: i64 = -1;
+    const pp = find(b, le, "pid=");
+    if (pp) {
+      pid = dec(pp + 4, le);
+      const tp = find(b, le, "target_cpu=");
+      if (tp) tc = dec(tp + 11, le);
+    } else {
+      const lb = find(b, le, " [");
+      if (lb) { let k = lb; while (k > b && load<u8>(k - 1) != 58) k--; pid = dec(k, lb); }
+      const cp = find(b, le, "CPU:");
+      if (cp) tc = dec(cp + 4, le);
+    }
+    if (pid < 0) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    onEvent(EV_SCHED_WAKEUP, ts, tid, tgid, cpu, -1, pid, 0, <i32>tc, name, lineNo);
+    return false;
+  }
+  if (kind == EV_PLE_WINDOW) {
+    // "vcpu 0 old 4096 new 8192 (growed)"
+    const vp = find(b, le, "vcpu ");
+    const vcpu = vp ? <i32>dec(vp + 5, le) : -1;
+    const op = find(b, le, "old ");
+    const np = find(b, le, "new ");
+    if (!op || !np) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    const old = dec(op + 4, le);
+    const nw = dec(np + 4, le);
+    onEvent(EV_PLE_WINDOW, ts, tid, tgid, cpu, vcpu, nw, old, 0, name, lineNo);
+    return false;
+  }
+  onEvent(EV_OTHER, ts, tid, tgid, cpu, -1, 0, 0, 0, name, lineNo);
+  return false;
+}
+
+/**
+ * Scan [base, base+len) of the input arena. Complete lines are parsed; the bytes of a line that is not
+ * finished yet are left for the caller to carry into the next chunk (returns the number consumed).
+ * With `last` set the remainder is parsed as a final line without newline. Negative: ERR_* code.
+ */
+export function scanText(base: usize, len: i32, last: bool, arenaFull: bool): i32 {
+  const end = base + <usize>len;
+  let ls = base;
+  let p = base;
+  const nl = i8x16.splat(10);
+  const ctl = i8x16.splat(9);
+  if (skippingLong) {
+    // the rest of an over-long line from the previous chunk
+    while (p < end && load<u8>(p) != 10) p++;
+    if (p == end) { counterAdd(C_BYTES, len); return len; }
+    skippingLong = false;
+    p++;
+    ls = p;
+  }
+  while (true) {
+    // find the next '\n' (and any control byte that says this is not text)
+    let found: usize = 0;
+    while (p + 16 <= end) {
+      const v = v128.load(p);
+      const m = i8x16.bitmask(v128.or(i8x16.eq(v, nl), i8x16.lt_u(v, ctl)));
+      if (m != 0) {
+        const q = p + <usize>ctz(m);
+        const c = load<u8>(q);
+        if (c == 10) { found = q; break; }
+        lineNo++;
+        errLine = lineNo; errCol = <i32>(q - ls) + 1; errKind = -1;
+        return ERR_BINARY;
+      }
+      p += 16;
+    }
+    if (!found) {
+      while (p < end) {
+        const c = load<u8>(p);
+        if (c == 10) { found = p; break; }
+        if (c < 9) {
+          lineNo++;
+          errLine = lineNo; errCol = <i32>(p - ls) + 1; errKind = -1;
+          return ERR_BINARY;
+        }
+        p++;
+      }
+    }
+    if (!found) break;
+    lineNo++;
+    counterAdd(C_LINES, 1);
+    if (parseLine(ls, found)) return ERR_STRICT;
+    p = found + 1;
+    ls = p;
+  }
+  // ls..end is an unfinished line
+  if (last && ls < end) {
+    lineNo++;
+    counterAdd(C_LINES, 1);
+    let before: i64 = 0;
+    for (let k = 0; k < SKIP_KIND_COUNT; k++) before += load<i64>(skips + <usize>k * SK_STRIDE);
+    const wasStrict = strict;
+    strict = false;
+    parseLine(ls, end);
+    strict = wasStrict;
+    // a last line without newline that did not parse was most likely cut off: say so instead
+    let after: i64 = 0;
+    let kind = -1;
+    for (let k = 0; k < SKIP_KIND_COUNT; k++) {
+      const n = load<i64>(skips + <usize>k * SK_STRIDE);
+      after += n;
+      if (n > 0 && kind < 0 && lastSkipKind == k) kind = k;
+    }
+    if (after > before && kind >= 0) {
+      const r = skips + <usize>kind * SK_STRIDE;
+      store<i64>(r + SK_COUNT, load<i64>(r + SK_COUNT) - 1);
+      if (skipLine(SKIP_TRUNCATED, ls, end, ls)) return ERR_STRICT;
+    }
+    counterAdd(C_BYTES, len);
+    return len;
+  }
+  if (ls == base && !last && arenaFull) {
+    // no newline in a whole arena: an over-long line; skip it and what follows up to its newline
+    lineNo++;
+    counterAdd(C_LINES, 1);
+    if (skipLine(SKIP_UNRECOGNIZED, ls, end, ls)) return ERR_STRICT;
+    skippingLong = true;
+    counterAdd(C_BYTES, len);
+    return len;
+  }
+  const used = <i32>(ls - base);
+  counterAdd(C_BYTES, used);
+  return used;
+}
+
+export { ERR_NONE };

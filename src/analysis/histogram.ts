@@ -1,0 +1,105 @@
+/**
+ * The log-linear histogram of the core (assembly/analysis.ts bucketOf): values below 128 are exact, then
+ * 64 buckets per power of two, so a bucket's midpoint is within 0.78% of any value in it.
+ */
+import { HIST_BUCKETS } from '../../assembly/constants.js';
+
+export function bucketOf(v: number): number {
+  if (v < 128) return v < 0 ? 0 : Math.floor(v);
+  const e = Math.floor(Math.log2(v));
+  // Math.log2 can round up just below a power of two
+  const ee = 2 ** e > v ? e - 1 : e;
+  if (ee > 45) return HIST_BUCKETS - 1;
+  const shift = ee - 6;
+  const sub = Math.floor(v / 2 ** shift);
+  return 128 + (ee - 7) * 64 + (sub - 64);
+}
+
+/** [lo, hi) of bucket i. */
+export function bucketBounds(i: number): [number, number] {
+  if (i < 128) return [i, i + 1];
+  const e = 7 + ((i - 128) >> 6);
+  const sub = 64 + ((i - 128) & 63);
+  const shift = e - 6;
+  return [sub * 2 ** shift, (sub + 1) * 2 ** shift];
+}
+
+/** The value reported for bucket i: exact below 128, else the midpoint. */
+export function bucketValue(i: number): number {
+  if (i < 128) return i;
+  const [lo, hi] = bucketBounds(i);
+  return (lo + hi - 1) / 2;
+}
+
+export class Histogram {
+  readonly counts = new Float64Array(HIST_BUCKETS);
+  n = 0;
+  sum = 0;
+  sumsq = 0;
+  min = Infinity;
+  max = -Infinity;
+
+  /** Add a core histogram whose values are in the same unit. */
+  addCounts(h: Uint32Array, n: number, sum: number, sumsq: number, min: number, max: number): void {
+    for (let i = 0; i < h.length; i++) if (h[i]) this.counts[i]! += h[i]!;
+    this.n += n;
+    this.sum += sum;
+    this.sumsq += sumsq;
+    if (n > 0) {
+      this.min = Math.min(this.min, min);
+      this.max = Math.max(this.max, max);
+    }
+  }
+
+  /** Add a core histogram recorded in another unit, scaled by `k` (e.g. TSC cycles -> ns). */
+  addScaled(h: Uint32Array, k: number, n: number, sum: number, sumsq: number, min: number, max: number): void {
+    if (k === 1) return this.addCounts(h, n, sum, sumsq, min, max);
+    for (let i = 0; i < h.length; i++) if (h[i]) this.counts[bucketOf(bucketValue(i) * k)]! += h[i]!;
+    this.n += n;
+    this.sum += sum * k;
+    this.sumsq += sumsq * k * k;
+    if (n > 0) {
+      this.min = Math.min(this.min, min * k);
+      this.max = Math.max(this.max, max * k);
+    }
+  }
+
+  merge(o: Histogram): void {
+    for (let i = 0; i < o.counts.length; i++) if (o.counts[i]) this.counts[i]! += o.counts[i]!;
+    this.n += o.n;
+    this.sum += o.sum;
+    this.sumsq += o.sumsq;
+    this.min = Math.min(this.min, o.min);
+    this.max = Math.max(this.max, o.max);
+  }
+
+  /** The q-quantile (0 < q <= 1) by nearest rank, clamped to the exact min and max. */
+  quantile(q: number): number {
+    if (this.n === 0) return NaN;
+    const rank = Math.max(1, Math.ceil(q * this.n));
+    let c = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      c += this.counts[i]!;
+      if (c >= rank) return Math.min(this.max, Math.max(this.min, bucketValue(i)));
+    }
+    return this.max;
+  }
+
+  mean(): number {
+    return this.n ? this.sum / this.n : NaN;
+  }
+
+  /** Sample standard deviation. */
+  stddev(): number {
+    if (this.n < 2) return 0;
+    const m = this.sum / this.n;
+    return Math.sqrt(Math.max(0, (this.sumsq - this.n * m * m) / (this.n - 1)));
+  }
+
+  /** Non-empty buckets as [lo, hi, count] (for JSON and charts). */
+  buckets(): Array<[number, number, number]> {
+    const out: Array<[number, number, number]> = [];
+    for (let i = 0; i < this.counts.length; i++) if (this.counts[i]) out.push([...bucketBounds(i), this.counts[i]!]);
+    return out;
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * The TypeScript side of the WebAssembly core: it owns the module's memory.
+ *
+ *   text:   fs.readSync(fd, core.arena()) -> core.scan(n) -> tokenizer + analysis, all inside wasm
+ *   binary: reader -> Core.push() (EventSink) -> batch columns in wasm memory -> consumeBatch(n)
+ *   end:    core.tables() reads the thread, bin, histogram, top-N, skip and dictionary tables
+ *
+ * Memory may grow during any export call, which detaches earlier views of `memory.buffer`: every view
+ * is rebuilt after calls that can allocate (intern, scan, consumeBatch).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as K from '../../assembly/constants.js';
+import type { EventSink } from './sink.js';
+import { reasonName } from '../analysis/reasons.js';
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  init(arena: number, batch: number, topN: number): void;
+  inputPtr(): number;
+  inputSize(): number;
+  scratchPtr(): number;
+  scratchSize(): number;
+  batchPtrs(): number;
+  batchCapacity(): number;
+  beginFile(id: number, format: number, strict: number): void;
+  endFile(): void;
+  scan(len: number, last: number): number;
+  consumeBatch(n: number): void;
+  intern(len: number): number;
+  nameThread(tid: number, tgid: number, comm: number): void;
+  skip(kind: number, where: bigint, len: number): void;
+  countersPtr(): number;
+  threadsBase(): number;
+  threadsCount(): number;
+  binsBase(): number;
+  binsCount(): number;
+  histsBase(): number;
+  topBase(): number;
+  topSize(): number;
+  skipsBase(): number;
+  dictBase(): number;
+  dictSize(): number;
+  dictBytesBase(): number;
+  dictOverflowed(): bigint;
+  errorLine(): bigint;
+  errorCol(): number;
+  errorKind(): number;
+  linesRead(): bigint;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/** The package root (where package.json is), found from this module's location in src/ or dist/src/. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'assembly'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('kvmtax: cannot find the package root (package.json) above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+function module(): WebAssembly.Module {
+  if (!compiled) {
+    const file = path.join(packageRoot(), 'build', 'kvmtax.wasm');
+    if (!fs.existsSync(file)) throw new Error(`kvmtax: ${file} is missing: run "npm run build" first`);
+    compiled = new WebAssembly.Module(fs.readFileSync(file));
+  }
+  return compiled;
+}
+
+export interface CoreOptions {
+  /** bytes read per scan call (default 4 MiB) */
+  arenaBytes?: number;
+  /** events per batch for binary readers */
+  batch?: number;
+  /** slowest exits kept */
+  topN?: number;
+}
+
+/** Per-file counters, snapshotted when a file ends. */
+export interface FileCounters {
+  lines: number;
+  events: number;
+  comments: number;
+  blank: number;
+  lostMarkers: number;
+  lostEvents: number;
+  firstTs: bigint;
+  lastTs: bigint;
+  bytes: number;
+  clock: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: false });
+
+export class Core implements EventSink {
+  private readonly ex: Exports;
+  private mem!: DataView;
+  private u8!: Uint8Array;
+  readonly arenaBytes: number;
+  private fileIndex = -1;
+  private reasonCache = new Map<number, number>();
+  // batch columns
+  private bn = 0;
+  private bcap = 0;
+  private cols!: {
+    kind: Int32Array; ts: BigInt64Array; tid: Int32Array; tgid: Int32Array; cpu: Int32Array; vcpu: Int32Array;
+    a: BigInt64Array; b: BigInt64Array; c: Int32Array; name: Int32Array; where: BigInt64Array;
+  };
+  private colPtrs: number[] = [];
+
+  constructor(opts: CoreOptions = {}) {
+    const inst = new WebAssembly.Instance(module(), {
+      env: {
+        abort: (_m: number, _f: number, line: number, col: number) => {
+          throw new Error(`kvmtax core aborted at assembly line ${line}:${col}`);
+        },
+      },
+    });
+    this.ex = inst.exports as unknown as Exports;
+    this.arenaBytes = opts.arenaBytes ?? 4 << 20;
+    this.ex.init(this.arenaBytes, opts.batch ?? 8192, opts.topN ?? 100);
+    this.bcap = this.ex.batchCapacity();
+    const p = this.ex.batchPtrs();
+    this.refresh();
+    this.colPtrs = Array.from({ length: 11 }, (_, i) => this.mem.getUint32(p + 4 * i, true));
+    this.refreshCols();
+  }
+
+  private refresh(): void {
+    const buf = this.ex.memory.buffer;
+    if (!this.u8 || this.u8.buffer !== buf) {
+      this.mem = new DataView(buf);
+      this.u8 = new Uint8Array(buf);
+      if (this.colPtrs.length) this.refreshCols();
+    }
+  }
+
+  private refreshCols(): void {
+    const buf = this.ex.memory.buffer;
+    const [k, ts, tid, tgid, cpu, vcpu, a, b, c, name, where] = this.colPtrs as [number, number, number, number, number, number, number, number, number, number, number];
+    const n = this.bcap;
+    this.cols = {
+      kind: new Int32Array(buf, k, n), ts: new BigInt64Array(buf, ts, n), tid: new Int32Array(buf, tid, n),
+      tgid: new Int32Array(buf, tgid, n), cpu: new Int32Array(buf, cpu, n), vcpu: new Int32Array(buf, vcpu, n),
+      a: new BigInt64Array(buf, a, n), b: new BigInt64Array(buf, b, n), c: new Int32Array(buf, c, n),
+      name: new Int32Array(buf, name, n), where: new BigInt64Array(buf, where, n),
+    };
+  }
+
+  // ---------------------------------------------------------------- text input
+  /** Start a text file: its lines go through scan(). */
+  beginTextFile(fileIndex: number, format: number, strict: boolean): void {
+    this.flush();
+    this.fileIndex = fileIndex;
+    this.ex.beginFile(fileIndex, format, strict ? 1 : 0);
+  }
+
+  /** A view of the input arena: read file bytes straight into it. */
+  arena(): Uint8Array {
+    this.refresh();
+    return new Uint8Array(this.ex.memory.buffer, this.ex.inputPtr(), this.arenaBytes);
+  }
+
+  /** Tokenize the first `len` arena bytes; returns the bytes consumed, or a negative K.ERR_* code. */
+  scan(len: number, last: boolean): number {
+    const r = this.ex.scan(len, last ? 1 : 0);
+    this.refresh();
+    return r;
+  }
+
+  errorPosition(): { line: number; col: number; kind: number } {
+    return { line: Number(this.ex.errorLine()), col: this.ex.errorCol(), kind: this.ex.errorKind() };
+  }
+
+  /** End the current file and return its counters. */
+  endFile(): FileCounters {
+    this.flush();
+    this.ex.endFile();
+    const p = this.ex.countersPtr();
+    const g = (i: number) => this.mem.getBigInt64(p + 8 * i, true);
+    return {
+      lines: Number(g(K.C_LINES)), events: Number(g(K.C_EVENTS)), comments: Number(g(K.C_COMMENTS)),
+      blank: Number(g(K.C_BLANK)), lostMarkers: Number(g(K.C_LOST_MARKERS)), lostEvents: Number(g(K.C_LOST_EVENTS)),
+      firstTs: g(K.C_FIRST_TS), lastTs: g(K.C_LAST_TS), bytes: Number(g(K.C_BYTES)), clock: Number(g(K.C_CLOCK)),
+    };
+  }
+
+  // ---------------------------------------------------------------- EventSink (binary readers)
+  private binaryClock = K.CLOCK_NS;
+  private fileCount = 0;
+  /** Number the next file gets; the caller keeps file metadata by this index. */
+  nextFileIndex(): number { return this.fileCount++; }
+
+  beginFile(_name: string, clock: number): void {
+    this.flush();
+    this.fileIndex = this.fileIndexForBinary ?? this.nextFileIndex();
+    this.fileIndexForBinary = undefined;
+    this.ex.beginFile(this.fileIndex, K.FMT_BINARY, 0);
+    this.binaryClock = clock;
+    const p = this.ex.countersPtr();
+    this.mem.setBigInt64(p + 8 * K.C_CLOCK, BigInt(clock), true);
+  }
+  /** The index the next beginFile() call uses (set by the input driver). */
+  fileIndexForBinary: number | undefined;
+
+  private writeScratch(s: string): number {
+    this.refresh();
+    const max = this.ex.scratchSize();
+    const bytes = enc.encode(s);
+    const n = Math.min(bytes.length, max);
+    this.u8.set(bytes.subarray(0, n), this.ex.scratchPtr());
+    return n;
+  }
+
+  intern(s: string): number {
+    const n = this.writeScratch(s);
+    const id = this.ex.intern(n);
+    this.refresh();
+    return id;
+  }
+
+  reasonKey(isa: number, code: number): number {
+    const k = isa * 0x1_0000_0000 + (code >>> 0);
+    let id = this.reasonCache.get(k);
+    if (id === undefined) {
+      id = this.intern(reasonName(isa, code));
+      this.reasonCache.set(k, id);
+    }
+    return id;
+  }
+
+  push(kind: number, ts: bigint, tid: number, tgid: number, cpu: number, vcpu: number,
+       a: bigint, b: bigint, c: number, name: number, where: number): void {
+    const i = this.bn;
+    const cl = this.cols;
+    cl.kind[i] = kind; cl.ts[i] = ts; cl.tid[i] = tid; cl.tgid[i] = tgid; cl.cpu[i] = cpu; cl.vcpu[i] = vcpu;
+    cl.a[i] = a; cl.b[i] = b; cl.c[i] = c; cl.name[i] = name; cl.where[i] = BigInt(where);
+    if (++this.bn === this.bcap) this.flush();
+  }
+
+  /** Hand the pending batch to the core. */
+  flush(): void {
+    if (this.bn > 0) {
+      const n = this.bn;
+      this.bn = 0;
+      this.ex.consumeBatch(n);
+      this.refresh();
+    }
+  }
+
+  nameThread(tid: number, tgid: number, comm: string): void {
+    this.flush();
+    const id = this.intern(comm);
+    this.ex.nameThread(tid, tgid, id);
+    this.refresh();
+  }
+
+  skip(kind: number, where: number, excerpt: string): void {
+    this.flush();
+    const n = this.writeScratch(excerpt);
+    this.ex.skip(kind, BigInt(where), n);
+    this.refresh();
+  }
+
+  // ---------------------------------------------------------------- results
+  /** Raw result tables, copied out of wasm memory. */
+  tables(): CoreTables {
+    this.flush();
+    this.refresh();
+    const m = this.mem;
+    const u8 = this.u8;
+    const dictN = this.ex.dictSize();
+    const dictBase = this.ex.dictBase();
+    const dictBytes = this.ex.dictBytesBase();
+    const strings: string[] = new Array(dictN);
+    const nameCounts: number[] = new Array(dictN);
+    for (let i = 0; i < dictN; i++) {
+      const e = dictBase + i * 24;
+      const off = m.getInt32(e, true);
+      const len = m.getInt32(e + 4, true);
+      strings[i] = dec.decode(u8.subarray(dictBytes + off, dictBytes + off + len));
+      nameCounts[i] = Number(m.getBigInt64(e + 16, true));
+    }
+    const threads: ThreadRec[] = [];
+    const tb = this.ex.threadsBase();
+    for (let i = 0, n = this.ex.threadsCount(); i < n; i++) {
+      const t = tb + i * K.TH_STRIDE;
+      const i32 = (o: number) => m.getInt32(t + o, true);
+      const i64 = (o: number) => m.getBigInt64(t + o, true);
+      threads.push({
+        file: i32(K.TH_FILE), tid: i32(K.TH_TID), tgid: i32(K.TH_TGID), vcpu: i32(K.TH_VCPU), comm: i32(K.TH_COMM),
+        state: i32(K.TH_STATE), guest: i64(K.TH_GUEST), host: i64(K.TH_HOST), firstTs: i64(K.TH_FIRST_TS),
+        lastTs: i64(K.TH_LAST_TS), exits: i32(K.TH_EXITS), handled: i32(K.TH_HANDLED), entries: i32(K.TH_ENTRIES),
+        leadingEntry: i32(K.TH_LEADING_ENTRY), entryNoExit: i32(K.TH_ENTRY_NO_EXIT), exitNoEntry: i32(K.TH_EXIT_NO_ENTRY),
+        lostResets: i32(K.TH_LOST_RESETS), backwards: i32(K.TH_BACKWARDS), wakePoll: i32(K.TH_WAKE_POLL),
+        wakeWait: i32(K.TH_WAKE_WAIT), wakePollNs: i64(K.TH_WAKE_POLL_NS), wakeWaitNs: i64(K.TH_WAKE_WAIT_NS),
+        wakeInvalid: i32(K.TH_WAKE_INVALID), events: i32(K.TH_EVENTS), kvmEvents: i32(K.TH_KVM_EVENTS),
+        pendingAtEnd: i32(K.TH_PENDING_AT_END),
+      });
+    }
+    const bins: BinRec[] = [];
+    const bb = this.ex.binsBase();
+    const hb = this.ex.histsBase();
+    for (let i = 0, n = this.ex.binsCount(); i < n; i++) {
+      const b = bb + i * K.BIN_STRIDE;
+      const h = m.getInt32(b + K.BIN_HIST, true);
+      bins.push({
+        thread: m.getInt32(b + K.BIN_THREAD, true), reason: m.getInt32(b + K.BIN_REASON, true),
+        seen: m.getInt32(b + K.BIN_SEEN, true), handled: m.getInt32(b + K.BIN_HANDLED, true),
+        sum: m.getBigInt64(b + K.BIN_SUM, true), min: m.getBigInt64(b + K.BIN_MIN, true),
+        max: m.getBigInt64(b + K.BIN_MAX, true), sumsq: m.getFloat64(b + K.BIN_SUMSQ, true),
+        failed: m.getInt32(b + K.BIN_FAILED, true),
+        hist: new Uint32Array(this.ex.memory.buffer.slice(hb + h * K.HIST_BUCKETS * 4, hb + (h + 1) * K.HIST_BUCKETS * 4)),
+      });
+    }
+    const top: TopRec[] = [];
+    const tp = this.ex.topBase();
+    for (let i = 0, n = this.ex.topSize(); i < n; i++) {
+      const r = tp + i * K.TOP_STRIDE;
+      top.push({
+        duration: m.getBigInt64(r, true), ts: m.getBigInt64(r + 8, true), where: Number(m.getBigInt64(r + 16, true)),
+        thread: m.getInt32(r + 24, true), reason: m.getInt32(r + 28, true),
+      });
+    }
+    const skips: SkipRec[] = [];
+    const sb = this.ex.skipsBase();
+    for (let k = 0; k < K.SKIP_KIND_COUNT; k++) {
+      const r = sb + k * K.SK_STRIDE;
+      const count = Number(m.getBigInt64(r + K.SK_COUNT, true));
+      if (count === 0) continue;
+      const len = m.getInt32(r + K.SK_LEN, true);
+      skips.push({
+        kind: k, count, file: m.getInt32(r + K.SK_FILE, true), line: Number(m.getBigInt64(r + K.SK_LINE, true)),
+        col: m.getInt32(r + K.SK_COL, true), excerpt: dec.decode(u8.subarray(r + K.SK_TEXT, r + K.SK_TEXT + len)),
+      });
+    }
+    return { strings, nameCounts, threads, bins, top, skips, dictOverflowed: Number(this.ex.dictOverflowed()) };
+  }
+
+  /** The skip record of one kind (for strict-mode errors). */
+  skipRecord(kind: number): SkipRec | undefined {
+    return this.tables().skips.find((s) => s.kind === kind);
+  }
+}
+
+export interface ThreadRec {
+  file: number; tid: number; tgid: number; vcpu: number; comm: number; state: number;
+  guest: bigint; host: bigint; firstTs: bigint; lastTs: bigint;
+  exits: number; handled: number; entries: number; leadingEntry: number; entryNoExit: number; exitNoEntry: number;
+  lostResets: number; backwards: number; wakePoll: number; wakeWait: number; wakePollNs: bigint; wakeWaitNs: bigint;
+  wakeInvalid: number; events: number; kvmEvents: number; pendingAtEnd: number;
+}
+export interface BinRec {
+  thread: number; reason: number; seen: number; handled: number; sum: bigint; min: bigint; max: bigint;
+  sumsq: number; failed: number; hist: Uint32Array;
+}
+export interface TopRec { duration: bigint; ts: bigint; where: number; thread: number; reason: number }
+export interface SkipRec { kind: number; count: number; file: number; line: number; col: number; excerpt: string }
+export interface CoreTables {
+  strings: string[];
+  nameCounts: number[];
+  threads: ThreadRec[];
+  bins: BinRec[];
+  top: TopRec[];
+  skips: SkipRec[];
+  dictOverflowed: number;
+}

@@ -1,0 +1,44 @@
+/**
+ * Binary captures, recognized by their magic bytes: perf.data ("PERFILE2", tools/perf/Documentation/
+ * perf.data-file-format.txt), trace-cmd's trace.dat ("\x17\x08\x44tracing", trace-cmd.dat.v7.5.txt) and
+ * Perfetto protobuf traces (perfetto/protos/perfetto/trace/trace.proto).
+ */
+import type { EventSink } from '../core/sink.js';
+import { KvmtaxError } from '../core/errors.js';
+
+export const BINARY_FORMATS = ['perf.data', 'trace.dat', 'perfetto'];
+
+const ascii = (b: Uint8Array, from: number, to: number) => String.fromCharCode(...b.subarray(from, to));
+
+/** The binary format of a file's first bytes, if it is one. */
+export function detectBinary(head: Uint8Array, name: string): string | undefined {
+  if (head.length >= 8 && ascii(head, 0, 8) === 'PERFILE2') return 'perf.data';
+  if (head.length >= 10 && head[0] === 0x17 && head[1] === 0x08 && head[2] === 0x44 && ascii(head, 3, 10) === 'tracing') return 'trace.dat';
+  // a Perfetto trace is a sequence of `TracePacket packet = 1` fields: tag 0x0a, then a length varint
+  if (/\.(pftrace|perfetto-trace|perfetto)$/.test(name.replace(/\.(gz|xz)$/, '')) || (head[0] === 0x0a && head.length > 2 && looksLikePerfetto(head))) return 'perfetto';
+  return undefined;
+}
+
+function looksLikePerfetto(h: Uint8Array): boolean {
+  // walk a few top-level fields: each must be field 1, wire type 2, with a length inside the head
+  let p = 0;
+  for (let k = 0; k < 3 && p < h.length; k++) {
+    if (h[p] !== 0x0a) return false;
+    p++;
+    let len = 0, shift = 0;
+    for (;;) {
+      if (p >= h.length || shift > 28) return k > 0;
+      const c = h[p++]!;
+      len |= (c & 0x7f) << shift;
+      if (!(c & 0x80)) break;
+      shift += 7;
+    }
+    p += len;
+  }
+  return true;
+}
+
+/** Read a binary capture into the sink; returns metadata worth showing in the report. */
+export function readBinary(format: string, file: string, _sink: EventSink, display: string): Record<string, string | number> {
+  throw new KvmtaxError(`${format} files cannot be read yet: convert it to text first (perf script / trace-cmd report) and pass that`, display ?? file);
+}

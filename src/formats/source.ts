@@ -1,0 +1,161 @@
+/**
+ * Byte sources: a plain file (read with fs.readSync straight into the caller's buffer: no copy), stdin,
+ * and transparently decompressed .gz (node:zlib) and .xz (xz-decompress, a streaming WebAssembly
+ * decoder: no native addon to build) files. Compression is recognized by magic bytes, not by name.
+ */
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import { Readable } from 'node:stream';
+import xz from 'xz-decompress';
+import { KvmtaxError } from '../core/errors.js';
+
+export interface ByteSource {
+  /** Display name for messages. */
+  readonly name: string;
+  /** A path readable at offsets (plain files only): binary readers use it directly. */
+  readonly path?: string;
+  /** "gzip", "xz" or undefined. */
+  readonly compression?: string;
+  /** The first bytes of the (decompressed) content, at most HEAD_BYTES. */
+  readonly head: Uint8Array;
+  /** Read up to `len` bytes into dst[off..]; 0 at the end. */
+  read(dst: Uint8Array, off: number, len: number): Promise<number>;
+  close(): void;
+}
+
+export const HEAD_BYTES = 64 * 1024;
+
+const GZIP = [0x1f, 0x8b];
+const XZ = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+function startsWith(b: Uint8Array, magic: number[]): boolean {
+  return b.length >= magic.length && magic.every((m, i) => b[i] === m);
+}
+
+class FdSource implements ByteSource {
+  readonly head: Uint8Array;
+  private pos = 0;
+  constructor(readonly name: string, private fd: number, readonly path?: string) {
+    const h = Buffer.alloc(HEAD_BYTES);
+    const n = fs.readSync(fd, h, 0, HEAD_BYTES, 0);
+    this.head = h.subarray(0, n);
+  }
+  async read(dst: Uint8Array, off: number, len: number): Promise<number> {
+    const n = fs.readSync(this.fd, dst, off, len, this.pos);
+    this.pos += n;
+    return n;
+  }
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}
+
+/** A source over an async iterable of chunks (decompressors, stdin). */
+class StreamSource implements ByteSource {
+  head: Uint8Array = new Uint8Array(0);
+  private it: AsyncIterator<Uint8Array>;
+  private pending: Uint8Array = new Uint8Array(0);
+  private done = false;
+  constructor(readonly name: string, iterable: AsyncIterable<Uint8Array>, readonly compression?: string, private onClose?: () => void) {
+    this.it = iterable[Symbol.asyncIterator]();
+  }
+  async fillHead(): Promise<void> {
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    while (n < HEAD_BYTES) {
+      const c = await this.next();
+      if (!c) break;
+      parts.push(c);
+      n += c.length;
+    }
+    const all = Buffer.concat(parts);
+    this.head = all.subarray(0, Math.min(all.length, HEAD_BYTES));
+    this.pending = all;
+  }
+  private async next(): Promise<Uint8Array | undefined> {
+    if (this.done) return undefined;
+    try {
+      const r = await this.it.next();
+      if (r.done) { this.done = true; return undefined; }
+      return r.value;
+    } catch (e) {
+      throw new KvmtaxError(`cannot decompress ${this.compression ?? 'input'}: ${(e as Error).message}`, this.name);
+    }
+  }
+  async read(dst: Uint8Array, off: number, len: number): Promise<number> {
+    let got = 0;
+    while (got < len) {
+      if (this.pending.length === 0) {
+        const c = await this.next();
+        if (!c) break;
+        this.pending = c;
+      }
+      const k = Math.min(len - got, this.pending.length);
+      dst.set(this.pending.subarray(0, k), off + got);
+      this.pending = this.pending.subarray(k);
+      got += k;
+      if (got > 0 && this.pending.length === 0 && got >= len / 2) break;
+    }
+    return got;
+  }
+  close(): void {
+    this.onClose?.();
+  }
+}
+
+/** Open a file ('-' for stdin), decompressing .gz and .xz content transparently. */
+export async function openSource(file: string): Promise<ByteSource> {
+  if (file === '-') {
+    const s = new StreamSource('<stdin>', process.stdin as AsyncIterable<Uint8Array>);
+    await s.fillHead();
+    return wrapCompressed(s, '<stdin>');
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new KvmtaxError(err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message, file);
+  }
+  if (fs.fstatSync(fd).isDirectory()) {
+    fs.closeSync(fd);
+    throw new KvmtaxError('is a directory', file);
+  }
+  const src = new FdSource(file, fd, file);
+  return wrapCompressed(src, file);
+}
+
+async function wrapCompressed(src: ByteSource, name: string): Promise<ByteSource> {
+  if (startsWith(src.head, GZIP)) {
+    const raw = rawStream(src, name);
+    const gunzip = zlib.createGunzip();
+    raw.pipe(gunzip);
+    const s = new StreamSource(name, gunzip, 'gzip', () => { raw.destroy(); src.close(); });
+    await s.fillHead();
+    return s;
+  }
+  if (startsWith(src.head, XZ)) {
+    const raw = rawStream(src, name);
+    const web = Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>;
+    const xs = new xz.XzReadableStream(web) as unknown as AsyncIterable<Uint8Array>;
+    const s = new StreamSource(name, xs, 'xz', () => { raw.destroy(); src.close(); });
+    await s.fillHead();
+    return s;
+  }
+  return src;
+}
+
+/** The raw bytes of a source as a Node stream (for the decompressors). */
+function rawStream(src: ByteSource, _name: string): Readable {
+  const chunk = 1 << 20;
+  return new Readable({
+    async read() {
+      const b = Buffer.alloc(chunk);
+      try {
+        const n = await src.read(b, 0, chunk);
+        this.push(n > 0 ? b.subarray(0, n) : null);
+      } catch (e) {
+        this.destroy(e as Error);
+      }
+    },
+  });
+}

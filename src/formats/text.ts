@@ -1,0 +1,101 @@
+/**
+ * Text traces: raw ftrace (the kernel's tracefs `trace` / `trace_pipe` files, format defined by
+ * kernel/trace/trace_output.c), `trace-cmd report` (trace-cmd's Documentation/trace-cmd/trace-cmd-report.1)
+ * and `perf script` (tools/perf/builtin-script.c) default output. The tokenizing itself happens in the
+ * WebAssembly core (assembly/text.ts); this module recognizes which of the three a file is and streams
+ * its bytes into the core's input arena.
+ */
+import * as K from '../../assembly/constants.js';
+import type { Core } from '../core/core.js';
+import { KvmtaxError, excerpt } from '../core/errors.js';
+import type { ByteSource } from './source.js';
+
+export const TEXT_FORMATS: Record<string, number> = { ftrace: K.FMT_FTRACE, 'trace-cmd': K.FMT_TRACECMD, perf: K.FMT_PERF };
+export const TEXT_FORMAT_NAMES: Record<number, string> = { [K.FMT_FTRACE]: 'ftrace', [K.FMT_TRACECMD]: 'trace-cmd', [K.FMT_PERF]: 'perf' };
+
+// perf script:  "vmm   193 [001]     7.301836:    kvm:kvm_exit: vcpu 1 ..." (system:event)
+const PERF_LINE = /\[\d+\]\s+\d+(?:\.\d+)?:\s+[\w-]+:[\w-]+:/;
+// ftrace:       "vmm-193 (  188) [001] d..1.     7.334239: kvm_entry: ..." (irq-flags column, tgid column)
+const FTRACE_LINE = /\[\d+\]\s+[.a-zA-Z0-9]{4,5}\s+\d+(?:\.\d+)?:\s/;
+const TGID_COL = /-\d+\s+\(\s*(?:\d+|-+)\)\s+\[\d+\]/;
+// trace-cmd:    "cap:   vmm-193   [001]     7.335242: kvm_exit:   reason EXIT_NPF ..."
+const EVENT_LINE = /\[\d+\]\s*\d+(?:\.\d+)?:\s+\w+:/;
+
+/** Which text format `head` is, or undefined when it is none of them. */
+export function detectTextFormat(head: string): number | undefined {
+  const lines = head.split('\n', 400);
+  if (lines.some((l) => l.startsWith('# tracer:'))) return K.FMT_FTRACE;
+  if (lines[0]?.startsWith('cpus=')) return K.FMT_TRACECMD;
+  let perf = 0, ftrace = 0, plain = 0;
+  for (const l of lines) {
+    if (PERF_LINE.test(l)) perf++;
+    else if (FTRACE_LINE.test(l) || TGID_COL.test(l)) ftrace++;
+    else if (EVENT_LINE.test(l)) plain++;
+  }
+  if (perf === 0 && ftrace === 0 && plain === 0) return undefined;
+  if (perf >= ftrace && perf >= plain) return K.FMT_PERF;
+  if (ftrace >= plain) return K.FMT_FTRACE;
+  return K.FMT_TRACECMD;
+}
+
+/** Does the head look like text at all (no NUL bytes, mostly printable)? */
+export function looksLikeText(head: Uint8Array): boolean {
+  const n = Math.min(head.length, 8192);
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const c = head[i]!;
+    if (c === 0) return false;
+    if (c < 9 || (c > 13 && c < 32)) bad++;
+  }
+  return bad * 100 <= n;
+}
+
+const SKIP_WHAT: Record<number, string> = {
+  [K.SKIP_UNRECOGNIZED]: 'expected a trace event line "<task>-<pid> [<cpu>] <timestamp>: <event>: ..."',
+  [K.SKIP_BAD_TIMESTAMP]: 'expected a timestamp "<sec>.<frac>:" after the CPU field',
+  [K.SKIP_EXIT_NO_REASON]: 'kvm_exit: expected "reason <name>"',
+  [K.SKIP_ENTRY_BAD]: 'kvm_entry: expected "vcpu <n>"',
+  [K.SKIP_TRUNCATED]: 'the file ends inside this line (truncated)',
+  [K.SKIP_BAD_PAYLOAD]: 'the event\'s fields did not parse',
+  [K.SKIP_MIXED_CLOCK]: 'a raw counter timestamp in a file of sec.frac timestamps (or the reverse)',
+};
+export function skipDescription(kind: number): string {
+  return SKIP_WHAT[kind] ?? `skipped (kind ${kind})`;
+}
+
+/**
+ * Stream a text source through the core. The arena is filled with fs.readSync (plain files) and a line
+ * cut by the chunk end is carried to the start of the arena for the next scan.
+ * `chunkBytes` (tests) limits how many new bytes are read per scan, to exercise chunk boundaries.
+ */
+export async function scanTextSource(core: Core, src: ByteSource, fileIndex: number, format: number,
+  strict: boolean, chunkBytes?: number): Promise<void> {
+  core.beginTextFile(fileIndex, format, strict);
+  let carry = 0;
+  for (;;) {
+    const arena = core.arena();
+    const room = core.arenaBytes - carry;
+    const want = chunkBytes ? Math.min(chunkBytes, room) : room;
+    const n = want > 0 ? await src.read(arena, carry, want) : 0;
+    const total = carry + n;
+    const last = n === 0 && want > 0;
+    // a full arena without a newline is an over-long line: the core skips it (and says so)
+    const used = core.scan(total, last);
+    if (used < 0) throw scanError(core, src.name, used);
+    if (last) break;
+    carry = total - used;
+    if (carry > 0 && used > 0) core.arena().copyWithin(0, used, total);
+  }
+}
+
+function scanError(core: Core, file: string, code: number): KvmtaxError {
+  const pos = core.errorPosition();
+  if (code === K.ERR_BINARY) {
+    return new KvmtaxError('binary data in a text trace (a control byte; is this a perf.data or trace.dat file that lost its header?)', file, pos.line, pos.col);
+  }
+  if (code === K.ERR_STRICT) {
+    const rec = core.skipRecord(pos.kind);
+    return new KvmtaxError(`${skipDescription(pos.kind)} (got ${excerpt(rec?.excerpt.slice(pos.col - 1) ?? '')}) [--strict]`, file, pos.line, pos.col);
+  }
+  return new KvmtaxError(`internal scanner error ${code}`, file, pos.line, pos.col);
+}
