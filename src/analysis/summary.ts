@@ -386,6 +386,10 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     notes.push('the trace has no kvm_exit/kvm_entry events: exit reasons, handling times and the exit tax cannot be measured from it' +
       (Object.keys(sorted).some((n) => n.startsWith('kvm_')) ? ' (its other kvm events are counted below)' : ''));
   }
+  const entries = t.threads.reduce((n, th) => n + th.entries, 0);
+  if (seenAll > 0 && entries === 0) {
+    notes.push('the trace has kvm_exit events but no kvm_entry: exits are counted, but handling times (and the exit tax) need kvm_entry too');
+  }
   if (t.dictOverflowed) notes.push(`${t.dictOverflowed} events carried names beyond the ${1 << 16}-name dictionary limit and were counted as "(too many names)"`);
   const isaAll = inputs.map((_, i) => isaOf(i));
   const isa = isaAll.every((x) => x === ISA_VMX) ? 'vmx' : isaAll.every((x) => x === ISA_SVM) ? 'svm' : 'unknown';

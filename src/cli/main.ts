@@ -7,11 +7,13 @@ import { hideBin } from 'yargs/helpers';
 import * as report from './report.js';
 import { KvmtaxError, EXIT_INTERNAL, EXIT_USAGE } from '../core/errors.js';
 import { version } from '../pipeline.js';
+import { STDIN } from '../formats/source.js';
 
 export async function main(args: string[]): Promise<number> {
   let usage = false;
   try {
-    await yargs(args)
+    // yargs drops a bare "-" positional: carry it as a token the readers know as stdin
+    await yargs(args.map((a) => (a === '-' ? STDIN : a)))
       .scriptName('kvmtax')
       .command(report)
       .demandCommand(1, 'name a command: report')

@@ -24,6 +24,8 @@ export interface ByteSource {
 }
 
 export const HEAD_BYTES = 64 * 1024;
+/** How the CLI passes a "-" argument (standard input) through its parser. */
+export const STDIN = '\u0000stdin';
 
 const GZIP = [0x1f, 0x8b];
 const XZ = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
@@ -104,7 +106,7 @@ class StreamSource implements ByteSource {
 
 /** Open a file ('-' for stdin), decompressing .gz and .xz content transparently. */
 export async function openSource(file: string): Promise<ByteSource> {
-  if (file === '-') {
+  if (file === '-' || file === STDIN) {
     const s = new StreamSource('<stdin>', process.stdin as AsyncIterable<Uint8Array>);
     await s.fillHead();
     return wrapCompressed(s, '<stdin>');

@@ -1,0 +1,29 @@
+/** The JSON report of real captures validates against schema/report.schema.json. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import Ajv from 'ajv';
+import { analyze } from '../src/pipeline.js';
+import { render } from '../src/cli/report.js';
+import { ROOT, TRACES } from './helpers/paths.js';
+
+const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'report.schema.json'), 'utf8'));
+const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
+
+describe('JSON schema', () => {
+  it.each([
+    ['svm-D-small/trace.txt.xz'], ['svm-D-small/trace-cmd-report.txt.xz'], ['svm-D-small/perf-kvm-script.txt.xz'],
+    ['svm-B-disable-exits/trace.txt.xz'], ['pvm-08-small/trace.txt.xz'],
+  ])('%s validates', async (f) => {
+    const r = await analyze([path.join(TRACES, f)], { histograms: true, top: 20 });
+    const json = JSON.parse(render(r, 'json', false));
+    const ok = validate(json);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+  });
+  it('rejects a report with a missing field (the schema is not vacuous)', async () => {
+    const r = JSON.parse(render(await analyze([path.join(TRACES, 'svm-D-small/trace.txt.xz')]), 'json', false));
+    delete r.reasons[0].exits_handled;
+    expect(validate(r)).toBe(false);
+  });
+});
