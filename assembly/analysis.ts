@@ -332,9 +332,9 @@ export function finishFile(): void {
   }
 }
 
-/** Set a thread's comm (dictionary id) if it has none yet. */
+/** Name a thread (comm as a dictionary id): the latest name a reader learns wins (exec renames). */
 export function nameThread(tid: i32, tgid: i32, comm: i32): void {
   const t = threads + <usize>threadOf(tid, tgid) * TH_STRIDE;
-  if (load<i32>(t + TH_COMM) < 0) store<i32>(t + TH_COMM, comm);
+  store<i32>(t + TH_COMM, comm);
   if (tgid >= 0 && load<i32>(t + TH_TGID) < 0) store<i32>(t + TH_TGID, tgid);
 }

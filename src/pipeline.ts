@@ -22,6 +22,8 @@ export interface AnalyzeOptions {
   isa?: number;
   top?: number;
   histograms?: boolean;
+  /** trace.dat: the buffer (instance) to read */
+  buffer?: string;
   /** tests: new bytes per scan call, to exercise chunk boundaries */
   chunkBytes?: number;
 }
@@ -69,7 +71,7 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions): Promi
     }
     try {
       core.fileIndexForBinary = idx;
-      const meta = readBinary(binary, p, core, src.name);
+      const meta = readBinary(binary, p, core, src.name, { buffer: opts.buffer });
       const c = core.endFile();
       return {
         file: src.name, format: binary, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',

@@ -2,13 +2,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import Ajv from 'ajv';
+import AjvModule from 'ajv';
 import { analyze } from '../src/pipeline.js';
 import { render } from '../src/cli/report.js';
 import { ROOT, TRACES } from './helpers/paths.js';
 
 const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'report.schema.json'), 'utf8'));
-const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
+// ajv is CommonJS: under NodeNext its class is the default export's `default`
+const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
+const validate = new (Ajv as unknown as new (o: object) => { compile(s: object): { (d: unknown): boolean; errors?: unknown } })({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
 
 describe('JSON schema', () => {
   it.each([

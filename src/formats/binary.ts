@@ -5,6 +5,9 @@
  */
 import type { EventSink } from '../core/sink.js';
 import { KvmtaxError } from '../core/errors.js';
+import { FormatError } from './tracefs-format.js';
+import { readTraceDat } from './tracedat.js';
+import { readPerfData } from './perfdata.js';
 
 export const BINARY_FORMATS = ['perf.data', 'trace.dat', 'perfetto'];
 
@@ -39,6 +42,32 @@ function looksLikePerfetto(h: Uint8Array): boolean {
 }
 
 /** Read a binary capture into the sink; returns metadata worth showing in the report. */
-export function readBinary(format: string, file: string, _sink: EventSink, display: string): Record<string, string | number> {
-  throw new KvmtaxError(`${format} files cannot be read yet: convert it to text first (perf script / trace-cmd report) and pass that`, display ?? file);
+export function readBinary(format: string, file: string, sink: EventSink, display: string,
+  opts: { buffer?: string } = {}): Record<string, string | number> {
+  try {
+    switch (format) {
+      case 'trace.dat': {
+        const i = readTraceDat(file, sink, { buffer: opts.buffer });
+        const meta: Record<string, string | number> = { version: i.version, cpus: i.cpus, clock: i.clock, buffer: i.buffer || '(top)', buffers: i.buffers.map((b) => b || '(top)').join(',') };
+        if (i.compression) meta.compression = i.compression;
+        if (i.lostEvents) meta.lost_events = i.lostEvents;
+        return meta;
+      }
+      case 'perf.data': {
+        const i = readPerfData(file, sink);
+        const meta: Record<string, string | number> = { pipe_mode: i.pipeMode ? 'yes' : 'no', samples: i.samples };
+        if (i.hostname) meta.hostname = i.hostname;
+        if (i.osRelease) meta.os_release = i.osRelease;
+        if (i.cmdline) meta.cmdline = i.cmdline;
+        if (i.nrCpus) meta.nr_cpus = i.nrCpus;
+        if (i.lost) meta.lost = i.lost;
+        return meta;
+      }
+      default:
+        throw new KvmtaxError(`${format} files cannot be read yet`, display);
+    }
+  } catch (e) {
+    if (e instanceof FormatError) throw new KvmtaxError(e.message, display, undefined, undefined, e.offset);
+    throw e;
+  }
 }

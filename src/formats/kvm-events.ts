@@ -1,0 +1,313 @@
+/**
+ * Mapping from raw tracepoint records (decoded with their tracefs event format) to sink events.
+ * Shared by the trace.dat and perf.data readers.
+ *
+ * For every registered format a small specialised decoder is built once (field offsets resolved, the event
+ * name interned); decode() then only reads the few fields each sink event kind needs.
+ */
+import type { EventSink } from '../core/sink.js';
+import type { EventFormat, FormatField } from './tracefs-format.js';
+import { readString } from './tracefs-format.js';
+import {
+  EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
+  EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_OTHER,
+  EXITF_FAILED_VMENTRY, EXITF_NO_VCPU, WAKE_WAITED, WAKE_VALID,
+  SKIP_BAD_PAYLOAD, SKIP_UNRECOGNIZED,
+} from '../../assembly/constants.js';
+
+type Decode = (bytes: Uint8Array, view: DataView, base: number, size: number, ts: bigint, cpu: number,
+  tgidOf: (tid: number) => number, where: number) => void;
+
+/** Reader of an integer field as a JS number (sizes 1, 2, 4; 8-byte fields are converted, exact below 2^53). */
+type NumReader = (view: DataView, base: number) => number;
+/** Reader of an integer field as a bigint. */
+type BigReader = (view: DataView, base: number) => bigint;
+
+const ZERO_NUM: NumReader = () => 0;
+const ZERO_BIG: BigReader = () => 0n;
+
+function numReader(f: FormatField | undefined, le: boolean): NumReader {
+  if (!f) return ZERO_NUM;
+  const o = f.offset;
+  switch (f.size) {
+    case 1: return f.signed ? (v, b) => v.getInt8(b + o) : (v, b) => v.getUint8(b + o);
+    case 2: return f.signed ? (v, b) => v.getInt16(b + o, le) : (v, b) => v.getUint16(b + o, le);
+    case 4: return f.signed ? (v, b) => v.getInt32(b + o, le) : (v, b) => v.getUint32(b + o, le);
+    case 8: return f.signed ? (v, b) => Number(v.getBigInt64(b + o, le)) : (v, b) => Number(v.getBigUint64(b + o, le));
+    default: return ZERO_NUM;
+  }
+}
+
+function bigReader(f: FormatField | undefined, le: boolean): BigReader {
+  if (!f) return ZERO_BIG;
+  const o = f.offset;
+  switch (f.size) {
+    case 1: return f.signed ? (v, b) => BigInt(v.getInt8(b + o)) : (v, b) => BigInt(v.getUint8(b + o));
+    case 2: return f.signed ? (v, b) => BigInt(v.getInt16(b + o, le)) : (v, b) => BigInt(v.getUint16(b + o, le));
+    case 4: return f.signed ? (v, b) => BigInt(v.getInt32(b + o, le)) : (v, b) => BigInt(v.getUint32(b + o, le));
+    case 8: return f.signed ? (v, b) => v.getBigInt64(b + o, le) : (v, b) => v.getBigUint64(b + o, le);
+    default: return ZERO_BIG;
+  }
+}
+
+/** The smallest record size holding every fixed field the decoder may read. */
+function minSize(fmt: EventFormat): number {
+  let m = 0;
+  for (const f of fmt.commonFields) m = Math.max(m, f.offset + f.size);
+  for (const f of fmt.fields) m = Math.max(m, f.offset + f.size);
+  return m;
+}
+
+/** Guess the ISA of a kvm_exit format without an `isa` field from its print fmt (VMX unless it looks like SVM). */
+function guessIsa(fmt: EventFormat): number {
+  const p = fmt.printFmt;
+  if (/EXCEPTION_NMI|EXTERNAL_INTERRUPT|EPT_VIOLATION/.test(p)) return 1;
+  if (/"npf"|"vmrun"|SVM_EXIT|"read_cr0"/.test(p)) return 2;
+  return 1;
+}
+
+export class KvmEventDecoder {
+  private readonly decoders: (Decode | undefined)[] = [];
+  private readonly names = new Map<number, string>();
+  private typeOffset = 0;
+  private typeSize = 2;
+  private readonly reasonCache = new Map<number, number>();
+  private readonly comms = new Map<number, string>();
+
+  constructor(private readonly sink: EventSink, private readonly littleEndian: boolean) {}
+
+  /** Register the formats found in the file (all of them; unknown events are counted as EV_OTHER by name). */
+  addFormat(fmt: EventFormat): void {
+    const ct = fmt.field('common_type');
+    if (ct) {
+      this.typeOffset = ct.offset;
+      this.typeSize = ct.size;
+    }
+    this.names.set(fmt.id, fmt.name);
+    this.decoders[fmt.id] = this.build(fmt);
+  }
+
+  /** The name of a registered event id (undefined when unknown). */
+  nameOf(id: number): string | undefined {
+    return this.names.get(id);
+  }
+
+  /** The event id (common_type) of a raw record, or -1 when the record is too short. */
+  typeOf(view: DataView, base: number, size: number): number {
+    const o = this.typeOffset;
+    if (size < o + this.typeSize || base + o + this.typeSize > view.byteLength) return -1;
+    switch (this.typeSize) {
+      case 1: return view.getUint8(base + o);
+      case 4: return view.getUint32(base + o, this.littleEndian);
+      default: return view.getUint16(base + o, this.littleEndian);
+    }
+  }
+
+  /** Decode one raw tracepoint record (bytes[base .. base+size)) whose common_type selects the format. */
+  decode(bytes: Uint8Array, view: DataView, base: number, size: number, ts: bigint, cpu: number,
+         tgidOf: (tid: number) => number, where: number): void {
+    const id = this.typeOf(view, base, size);
+    const d = id >= 0 ? this.decoders[id] : undefined;
+    if (d === undefined) {
+      this.sink.skip(SKIP_UNRECOGNIZED, where, id < 0 ? `record of ${size} bytes without an event type` : `unknown event type id ${id}`);
+      return;
+    }
+    d(bytes, view, base, size, ts, cpu, tgidOf, where);
+  }
+
+  private reasonKey(isa: number, code: number): number {
+    const k = isa * 4294967296 + code;
+    let v = this.reasonCache.get(k);
+    if (v === undefined) {
+      v = this.sink.reasonKey(isa, code);
+      this.reasonCache.set(k, v);
+    }
+    return v;
+  }
+
+  private build(fmt: EventFormat): Decode {
+    const sink = this.sink;
+    const le = this.littleEndian;
+    const nameId = sink.intern(fmt.name);
+    const need = minSize(fmt);
+    const pidR = numReader(fmt.field('common_pid'), le);
+    const vcpuF = fmt.field('vcpu_id');
+    const vcpuR = vcpuF ? numReader(vcpuF, le) : (): number => -1;
+    const F = (n: string): FormatField | undefined => fmt.field(n);
+    const fname = fmt.name;
+
+    // the generic wrapper: size check, pid, vcpu; `body` computes kind, a, b, c
+    const bad = (where: number, size: number): void => {
+      sink.skip(SKIP_BAD_PAYLOAD, where, `${fname}: record of ${size} bytes, format needs ${need}`);
+    };
+
+    switch (fmt.name) {
+      case 'kvm_exit': {
+        const reasonF = F('exit_reason');
+        if (!reasonF) break; // arm64 and others: counted as EV_OTHER
+        const reasonR = numReader(reasonF, le);
+        const ripR = bigReader(F('guest_rip'), le);
+        const isaF = F('isa');
+        const isaR = isaF ? numReader(isaF, le) : undefined;
+        const fixedIsa = guessIsa(fmt);
+        const baseFlags = vcpuF ? 0 : EXITF_NO_VCPU;
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          const isa = isaR ? isaR(view, base) : fixedIsa;
+          const raw = reasonR(view, base) >>> 0;
+          let c = baseFlags;
+          let code = raw;
+          if (isa === 1) {
+            code = raw & 0xffff;
+            if (raw & 0x80000000) c |= EXITF_FAILED_VMENTRY;
+          }
+          sink.push(EV_EXIT, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), BigInt(this.reasonKey(isa, code)),
+            ripR(view, base), c, nameId, where);
+        };
+      }
+      case 'kvm_entry': {
+        const ripR = bigReader(F('rip'), le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          sink.push(EV_ENTRY, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), 0n, ripR(view, base), 0, nameId, where);
+        };
+      }
+      case 'kvm_vcpu_wakeup': {
+        const nsR = bigReader(F('ns'), le);
+        const waitedR = numReader(F('waited'), le);
+        const validR = numReader(F('valid'), le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          const c = (waitedR(view, base) ? WAKE_WAITED : 0) | (validR(view, base) ? WAKE_VALID : 0);
+          sink.push(EV_VCPU_WAKEUP, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), nsR(view, base), 0n, c, nameId, where);
+        };
+      }
+      case 'kvm_halt_poll_ns': {
+        const newR = bigReader(F('new'), le);
+        const oldR = bigReader(F('old'), le);
+        const growR = numReader(F('grow'), le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          sink.push(EV_HALT_POLL_NS, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), newR(view, base), oldR(view, base),
+            growR(view, base) ? 1 : 0, nameId, where);
+        };
+      }
+      case 'kvm_wait_lapic_expire': {
+        const df = F('delta');
+        const deltaR = bigReader(df ? { ...df, signed: true } : undefined, le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          const d = deltaR(view, base);
+          sink.push(EV_WAIT_LAPIC_EXPIRE, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), d, 0n, d < 0n ? 1 : 0, nameId, where);
+        };
+      }
+      case 'kvm_msr': {
+        const ecxR = bigReader(F('ecx'), le);
+        const dataR = bigReader(F('data'), le);
+        const writeR = numReader(F('write'), le);
+        const excR = numReader(F('exception'), le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          const c = (writeR(view, base) ? 1 : 0) | (excR(view, base) ? 2 : 0);
+          sink.push(EV_MSR, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), ecxR(view, base), dataR(view, base), c, nameId, where);
+        };
+      }
+      case 'kvm_pio': {
+        const portR = bigReader(F('port'), le);
+        const vf = F('val') ?? F('data');
+        // val may be an array (older kernels: data bytes): read the first element
+        const valF = vf && vf.isArray && !vf.isDynamic && vf.arrayLen > 0
+          ? { ...vf, size: vf.size / vf.arrayLen, isArray: false } : vf && !vf.isDynamic ? vf : undefined;
+        const valR = bigReader(valF, le);
+        const rwR = numReader(F('rw'), le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          sink.push(EV_PIO, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), portR(view, base), valR(view, base),
+            rwR(view, base) ? 1 : 0, nameId, where);
+        };
+      }
+      case 'kvm_mmio': {
+        const gpaR = bigReader(F('gpa'), le);
+        const valR = bigReader(F('val'), le);
+        const typeR = numReader(F('type'), le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          sink.push(EV_MMIO, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), gpaR(view, base), valR(view, base),
+            typeR(view, base), nameId, where);
+        };
+      }
+      case 'kvm_userspace_exit': {
+        const reasonR = bigReader(F('reason'), le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          sink.push(EV_USERSPACE_EXIT, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), reasonR(view, base), 0n, 0, nameId, where);
+        };
+      }
+      case 'kvm_ple_window_update': {
+        const newR = bigReader(F('new'), le);
+        const oldR = bigReader(F('old'), le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          sink.push(EV_PLE_WINDOW, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), newR(view, base), oldR(view, base), 0,
+            nameId, where);
+        };
+      }
+      case 'sched_switch': {
+        const nextR = numReader(F('next_pid'), le);
+        const prevR = numReader(F('prev_pid'), le);
+        const stateR = bigReader(F('prev_state'), le);
+        const prevComm = F('prev_comm');
+        const nextComm = F('next_comm');
+        return (bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const prev = prevR(view, base);
+          const next = nextR(view, base);
+          if (prevComm) this.noteComm(prev, bytes, base, prevComm, tgidOf);
+          if (nextComm) this.noteComm(next, bytes, base, nextComm, tgidOf);
+          sink.push(EV_SCHED_SWITCH, ts, prev, tgidOf(prev), cpu, -1, BigInt(next), stateR(view, base), prev, nameId, where);
+        };
+      }
+      case 'sched_wakeup':
+      case 'sched_waking': {
+        const pidF = F('pid');
+        const wpidR = numReader(pidF, le);
+        const targetR = numReader(F('target_cpu'), le);
+        const comm = F('comm');
+        return (bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          const woken = wpidR(view, base);
+          if (comm) this.noteComm(woken, bytes, base, comm, tgidOf);
+          sink.push(EV_SCHED_WAKEUP, ts, tid, tgidOf(tid), cpu, -1, BigInt(woken), 0n, targetR(view, base), nameId, where);
+        };
+      }
+      default:
+        break;
+    }
+    return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+      // EV_OTHER only needs the common fields
+      if (size < 8 && size < need) return bad(where, size);
+      const tid = pidR(view, base);
+      sink.push(EV_OTHER, ts, tid, tgidOf(tid), cpu, vcpuF && size >= need ? vcpuR(view, base) : -1, 0n, 0n, 0, nameId, where);
+    };
+  }
+
+  /** Name a thread from a comm field of a sched event, once per change of its comm. */
+  private noteComm(tid: number, bytes: Uint8Array, base: number, f: FormatField, tgidOf: (tid: number) => number): void {
+    if (tid <= 0) return;
+    const comm = readString(bytes, base, f, this.littleEndian);
+    if (comm === '' || this.comms.get(tid) === comm) return;
+    this.comms.set(tid, comm);
+    this.sink.nameThread(tid, tgidOf(tid), comm);
+  }
+}

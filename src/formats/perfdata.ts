@@ -1,0 +1,1089 @@
+/**
+ * Reader of perf.data files (magic PERFILE2): `perf record`, `perf kvm stat record`, and pipe mode
+ * (`perf record -o - > file`).
+ *
+ * Where the format is defined (facts taken from the Linux tree, code written from scratch):
+ *   tools/perf/Documentation/perf.data-file-format.txt   file header, feature sections, pipe mode, user records
+ *   tools/include/uapi/linux/perf_event.h                 perf_event_attr, PERF_RECORD_* and PERF_SAMPLE_* layouts
+ *   tools/perf/util/header.c                              attr entries (attr + ids section), feature payloads
+ *   tools/perf/util/trace-event-read.c                    the embedded tracing data (HEADER_TRACING_DATA)
+ *   tools/perf/util/session.c, ordered-events.c           record processing and the time ordering by rounds
+ *
+ * Data flow:
+ *
+ *   file header -> attrs (+ ids) -> features (tracing data = event formats, EVENT_DESC names, host info)
+ *   data section, read in large chunks: record -> [sample fields] -> round queue (sorted by time at each
+ *   FINISHED_ROUND, as perf does) -> KvmEventDecoder (RAW tracepoint record) -> EventSink
+ *
+ * Layouts this module relies on (all integers in the byte order the magic reveals):
+ *
+ *   file header  magic[8] "PERFILE2" | u64 size (104; 16 = pipe mode) | u64 attr_size
+ *                | attrs{off,size} | data{off,size} | event_types{off,size} | u64 features[4]
+ *   attr entry   perf_event_attr (attr.size bytes) | ids{off,size} -> u64 ids[]        (attr_size apart)
+ *   features     at data.off + data.size: one {off,size} per set feature bit, in bit order
+ *   record       u32 type | u16 misc | u16 size | payload
+ *   SAMPLE (9)   [IDENTIFIER] [IP] [pid,tid] [TIME] [ADDR] [ID] [STREAM_ID] [cpu,res] [PERIOD] [READ]
+ *                [CALLCHAIN nr + ips] [RAW u32 size + data] ...     (present when the sample_type bit is set)
+ *   other kernel records, when sample_id_all: trailer [pid,tid] [TIME] [ID] [STREAM_ID] [cpu,res] [IDENTIFIER]
+ *
+ * Real header of a capture (svm-D-small/perf-kvm.data, `perf report --header-only`):
+ *   # event : name = kvm:kvm_exit, , id = { 13, 14 }, type = 2, size = 128, config = 0x58b,
+ *     sample_type = IP|TID|TIME|CPU|PERIOD|RAW|IDENTIFIER, read_format = ID|LOST, sample_id_all = 1
+ */
+import * as fs from 'node:fs';
+import type { EventSink } from '../core/sink.js';
+import { FormatError, parseEventFormat, type EventFormat } from './tracefs-format.js';
+import { KvmEventDecoder } from './kvm-events.js';
+import { CLOCK_NS, EV_LOST, EV_OTHER, SKIP_BAD_PAYLOAD, SKIP_UNRECOGNIZED } from '../../assembly/constants.js';
+
+// ---- record types (perf_event.h, perf.data-file-format.txt) ----
+const REC_LOST = 2;
+const REC_COMM = 3;
+const REC_EXIT = 4;
+const REC_FORK = 7;
+const REC_SAMPLE = 9;
+const REC_LOST_SAMPLES = 13;
+const REC_HEADER_ATTR = 64;
+const REC_HEADER_EVENT_TYPE = 65;
+const REC_HEADER_TRACING_DATA = 66;
+const REC_FINISHED_ROUND = 68;
+const REC_AUXTRACE = 71;
+const REC_EVENT_UPDATE = 78;
+const REC_HEADER_FEATURE = 80;
+const REC_COMPRESSED = 81;
+
+// ---- sample_type bits ----
+const S_IP = 1 << 0;
+const S_TID = 1 << 1;
+const S_TIME = 1 << 2;
+const S_ADDR = 1 << 3;
+const S_READ = 1 << 4;
+const S_CALLCHAIN = 1 << 5;
+const S_ID = 1 << 6;
+const S_CPU = 1 << 7;
+const S_PERIOD = 1 << 8;
+const S_STREAM_ID = 1 << 9;
+const S_RAW = 1 << 10;
+const S_IDENTIFIER = 1 << 16;
+
+// ---- read_format bits ----
+const RF_TOTAL_TIME_ENABLED = 1 << 0;
+const RF_TOTAL_TIME_RUNNING = 1 << 1;
+const RF_ID = 1 << 2;
+const RF_GROUP = 1 << 3;
+const RF_LOST = 1 << 4;
+
+// ---- feature bits ----
+const FEAT_TRACING_DATA = 1;
+const FEAT_HOSTNAME = 3;
+const FEAT_OSRELEASE = 4;
+const FEAT_NRCPUS = 7;
+const FEAT_CMDLINE = 11;
+const FEAT_EVENT_DESC = 12;
+
+const PERF_TYPE_TRACEPOINT = 2;
+const ATTR_SIZE_VER0 = 64;
+const FILE_HEADER_SIZE = 104;
+const PIPE_HEADER_SIZE = 16;
+const EVENT_UPDATE_NAME = 2;
+
+const MAGIC = 'PERFILE2';
+const MAGIC_SWAPPED = '2ELIFREP';
+
+const latin1 = new TextDecoder('latin1');
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** True when `head` (the first 8 bytes or more of a file) starts with the perf.data magic, either byte order. */
+export function isPerfData(head: Uint8Array): boolean {
+  if (head.length < 8) return false;
+  const m = latin1.decode(head.subarray(0, 8));
+  return m === MAGIC || m === MAGIC_SWAPPED;
+}
+
+/** What readPerfData learned about the file besides the events it pushed. */
+export interface PerfDataInfo {
+  pipeMode: boolean;
+  /** PERF_RECORD_SAMPLE records processed */
+  samples: number;
+  /** samples per event name (tracepoints by their bare name, e.g. "kvm_exit"; others as perf names them) */
+  events: Record<string, number>;
+  /** events the kernel reported as lost (PERF_RECORD_LOST + PERF_RECORD_LOST_SAMPLES) */
+  lost: number;
+  hostname?: string;
+  osRelease?: string;
+  cmdline?: string;
+  nrCpus?: number;
+}
+
+/** Tuning knobs (tests use small values to exercise chunk boundaries and the queue bound). */
+export interface PerfDataOptions {
+  /** bytes read from the data section per read (default 16 MiB) */
+  chunkSize?: number;
+  /**
+   * upper bound of records held by the reorder queue; when a file has no FINISHED_ROUND records the queue
+   * is half-flushed by time beyond this, as perf does when it reaches its memory limit (default 4 M)
+   */
+  maxQueued?: number;
+}
+
+/** One perf_event_attr of the file, with what the reader needs of it. */
+interface Attr {
+  index: number;
+  type: number;
+  config: bigint;
+  sampleType: number;
+  readFormat: number;
+  sampleIdAll: boolean;
+  /** perf's name, e.g. "kvm:kvm_exit" (EVENT_UPDATE > EVENT_DESC > tracing data > EVENT_TYPE) */
+  name: string;
+  /** the name an EVENT_UPDATE record gave (pipe mode), or "" */
+  updName: string;
+  /** the key of PerfDataInfo.events and the name pushed for non-tracepoint samples */
+  key: string;
+  nameId: number;
+  ids: number[];
+}
+
+/** The embedded tracing data (trace-event-read.c). */
+interface TracingData {
+  littleEndian: boolean;
+  formats: EventFormat[];
+  savedCmdlines: Map<number, string>;
+}
+
+// ---- small byte helpers ----
+
+function u64n(view: DataView, off: number, le: boolean): number {
+  const lo = view.getUint32(off + (le ? 0 : 4), le);
+  const hi = view.getUint32(off + (le ? 4 : 0), le);
+  return hi * 4294967296 + lo;
+}
+
+function cstr(bytes: Uint8Array, start: number, end: number): string {
+  let e = start;
+  while (e < end && bytes[e] !== 0) e++;
+  return utf8.decode(bytes.subarray(start, e));
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+function truncated(what: string, off: number): FormatError {
+  return new FormatError(`perf.data: truncated ${what} at offset ${off}`, off);
+}
+
+/**
+ * A bounds-checked cursor over a byte array that belongs to a file region starting at `fileBase`
+ * (errors report file offsets).
+ */
+class Cursor {
+  readonly view: DataView;
+  constructor(readonly bytes: Uint8Array, public pos: number, readonly end: number, readonly le: boolean,
+              readonly fileBase: number, readonly what: string) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  private need(n: number): void {
+    if (n < 0 || this.pos + n > this.end) throw truncated(this.what, this.fileBase + this.pos);
+  }
+  u8(): number {
+    this.need(1);
+    return this.bytes[this.pos++]!;
+  }
+  u32(le = this.le): number {
+    this.need(4);
+    const v = this.view.getUint32(this.pos, le);
+    this.pos += 4;
+    return v;
+  }
+  u64(le = this.le): number {
+    this.need(8);
+    const v = u64n(this.view, this.pos, le);
+    this.pos += 8;
+    return v;
+  }
+  take(n: number): Uint8Array {
+    if (!Number.isSafeInteger(n)) throw truncated(this.what, this.fileBase + this.pos);
+    this.need(n);
+    const b = this.bytes.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+  skip(n: number): void {
+    this.take(n);
+  }
+  /** NUL-terminated string */
+  cstring(): string {
+    const start = this.pos;
+    while (this.pos < this.end && this.bytes[this.pos] !== 0) this.pos++;
+    if (this.pos >= this.end) throw truncated(this.what, this.fileBase + start);
+    const s = utf8.decode(this.bytes.subarray(start, this.pos));
+    this.pos++;
+    return s;
+  }
+  /** perf_header_string: u32 len, then len bytes holding a NUL-terminated string */
+  headerString(): string {
+    const len = this.u32();
+    const b = this.take(len);
+    return cstr(b, 0, b.length);
+  }
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+}
+
+// ---- perf_event_attr ----
+
+/** Decode the fields the reader needs from a perf_event_attr at bytes[off..off+size). */
+function parseAttr(bytes: Uint8Array, off: number, size: number, le: boolean, fileOff: number, index: number): Attr {
+  if (size < ATTR_SIZE_VER0 || off + size > bytes.length) throw truncated('perf_event_attr', fileOff);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = v.getUint32(off, le);
+  const config = v.getBigUint64(off + 8, le);
+  const sampleType = u64n(v, off + 24, le);
+  const readFormat = u64n(v, off + 32, le);
+  // bitfield word at offset 40; sample_id_all is bit 18 in declaration order. Bitfields are allocated from
+  // the least significant bit on little-endian machines, from the most significant bit on big-endian ones
+  // (perf swaps them by reversing the bits of each byte), so the bit is in byte 2 either way.
+  const flagsByte = bytes[off + 40 + 2]!;
+  const sampleIdAll = le ? (flagsByte & (1 << 2)) !== 0 : (flagsByte & (1 << 5)) !== 0;
+  return { index, type, config, sampleType, readFormat, sampleIdAll, name: '', updName: '', key: '', nameId: -1, ids: [] };
+}
+
+/** The size of a perf_event_attr from its own size field (0 = the first ABI, 64 bytes). */
+function attrSizeOf(view: DataView, off: number, le: boolean): number {
+  const s = view.getUint32(off + 4, le);
+  return s === 0 ? ATTR_SIZE_VER0 : s;
+}
+
+// ---- tracing data (HEADER_TRACING_DATA) ----
+
+/**
+ * Parse the tracing data perf embeds (trace-event-read.c trace_report):
+ *   "\x17\x08\x44tracing" | version "0.6\0" | u8 big_endian | u8 long_size | u32 page_size
+ *   "header_page\0" u64 size + text | "header_event\0" u64 size + text
+ *   u32 count { u64 size + ftrace format text }
+ *   u32 systems { system "\0" | u32 count { u64 size + format text } }
+ *   u32 size + kallsyms | u32 size + printk formats | (version >= 0.6) u64 size + saved cmdlines
+ * Integers use the byte order of the big_endian byte.
+ */
+function parseTracingData(bytes: Uint8Array, fileOff: number, sink: EventSink): TracingData {
+  const what = 'tracing data';
+  const c0 = new Cursor(bytes, 0, bytes.length, true, fileOff, what);
+  const magic = c0.take(10);
+  if (magic[0] !== 0x17 || magic[1] !== 0x08 || magic[2] !== 0x44 || latin1.decode(magic.subarray(3)) !== 'tracing') {
+    throw new FormatError('perf.data: tracing data without its "\\x17\\x08\\x44tracing" magic', fileOff);
+  }
+  const version = c0.cstring();
+  const bigEndian = c0.u8() !== 0;
+  const le = !bigEndian;
+  const c = new Cursor(bytes, c0.pos, bytes.length, le, fileOff, what);
+  c.u8(); // long size
+  c.u32(); // page size
+  const tag1 = c.cstring();
+  if (tag1 !== 'header_page') throw new FormatError(`perf.data: tracing data: expected "header_page", got "${tag1.slice(0, 20)}"`, fileOff + c.pos);
+  c.skip(c.u64());
+  const tag2 = c.cstring();
+  if (tag2 !== 'header_event') throw new FormatError(`perf.data: tracing data: expected "header_event", got "${tag2.slice(0, 20)}"`, fileOff + c.pos);
+  c.skip(c.u64());
+  const formats: EventFormat[] = [];
+  const addFormat = (system: string, at: number, text: string): void => {
+    try {
+      formats.push(parseEventFormat(text, system));
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      // perf itself goes on when one format does not parse; its events are then reported as unknown
+      sink.skip(SKIP_BAD_PAYLOAD, fileOff + at, `event format of ${system}: ${e.message}`.slice(0, 200));
+    }
+  };
+  const nFtrace = c.u32();
+  for (let i = 0; i < nFtrace; i++) {
+    const size = c.u64();
+    const at = c.pos;
+    addFormat('ftrace', at, latin1.decode(c.take(size)));
+  }
+  const nSystems = c.u32();
+  for (let i = 0; i < nSystems; i++) {
+    const system = c.cstring();
+    const count = c.u32();
+    for (let j = 0; j < count; j++) {
+      const size = c.u64();
+      const at = c.pos;
+      addFormat(system, at, utf8.decode(c.take(size)));
+    }
+  }
+  c.skip(c.u32()); // kallsyms
+  c.skip(c.u32()); // ftrace_printk
+  const savedCmdlines = new Map<number, string>();
+  if (parseFloat(version) >= 0.6 && c.remaining >= 8) {
+    const text = utf8.decode(c.take(c.u64()));
+    for (const line of text.split('\n')) {
+      const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+      if (m) savedCmdlines.set(Number(m[1]), m[2]!);
+    }
+  }
+  return { littleEndian: le, formats, savedCmdlines };
+}
+
+// ---- the reader ----
+
+/** A queued record: what delivery needs, decoded when the record was read. */
+interface Entry {
+  ts: bigint;
+  seq: number;
+  rec: number; // REC_* type
+  attr: Attr | null;
+  pid: number;
+  tid: number;
+  cpu: number;
+  /** RAW data: offset in the queue arena (-1 = none) and size; LOST: the count */
+  off: number;
+  len: number;
+  where: number;
+  str: string;
+}
+
+const CHUNK_DEFAULT = 16 << 20;
+const MAX_QUEUED_DEFAULT = 4 << 20;
+
+class PerfDataReader {
+  private le = true;
+  private readonly attrs: Attr[] = [];
+  private readonly byId = new Map<number, Attr>();
+  /** tracepoint config (format id) -> name from HEADER_EVENT_TYPE */
+  private readonly eventTypeNames = new Map<string, string>();
+  private descNames: { name: string; ids: number[] }[] = [];
+  private tracing: TracingData | null = null;
+  private decoder: KvmEventDecoder | null = null;
+  private readonly formatsById = new Map<number, EventFormat>();
+  private readonly pidOf = new Map<number, number>();
+  private readonly comms = new Map<number, string>();
+  private readonly info: PerfDataInfo = { pipeMode: false, samples: 0, events: {}, lost: 0 };
+  private readonly lostNameId: number;
+  private attrsResolved = false;
+
+  // the reorder queue (ordered-events.c): records with a timestamp wait until a FINISHED_ROUND lets them out
+  private queue: Entry[] = [];
+  private seq = 0;
+  private maxTs = 0n;
+  private nextFlush = 0n;
+  private lastTs = 0n;
+  private arena = new Uint8Array(1 << 16);
+  private arenaView = new DataView(this.arena.buffer);
+  private arenaUsed = 0;
+  private spare = new Uint8Array(1 << 16);
+
+  // the sample being delivered (tgidOf prefers its pid)
+  private curTid = -2;
+  private curPid = -1;
+  private readonly tgidOf = (tid: number): number => {
+    if (tid === this.curTid) return this.curPid;
+    return this.pidOf.get(tid) ?? -1;
+  };
+
+  private readonly chunkSize: number;
+  private readonly maxQueued: number;
+
+  constructor(private readonly fd: number, private readonly fileSize: number, private readonly seekable: boolean,
+              private readonly sink: EventSink, opts: PerfDataOptions) {
+    this.chunkSize = Math.max(opts.chunkSize ?? CHUNK_DEFAULT, 64);
+    this.maxQueued = Math.max(opts.maxQueued ?? MAX_QUEUED_DEFAULT, 1);
+    this.lostNameId = sink.intern('lost');
+  }
+
+  /** Read exactly `len` bytes at `off` (seekable input only). */
+  private readAt(off: number, len: number, what: string): Uint8Array {
+    if (!Number.isSafeInteger(off) || !Number.isSafeInteger(len) || off < 0 || len < 0 || off + len > this.fileSize) {
+      throw new FormatError(`perf.data: ${what} [${off}, ${off + len}) lies beyond the end of the file (${this.fileSize} bytes)`,
+        Math.min(off, this.fileSize));
+    }
+    const b = new Uint8Array(len);
+    let got = 0;
+    while (got < len) {
+      const n = fs.readSync(this.fd, b, got, len - got, off + got);
+      if (n <= 0) throw truncated(what, off + got);
+      got += n;
+    }
+    return b;
+  }
+
+  run(): PerfDataInfo {
+    const head = new Uint8Array(PIPE_HEADER_SIZE);
+    let got = 0;
+    while (got < PIPE_HEADER_SIZE) {
+      const n = fs.readSync(this.fd, head, got, PIPE_HEADER_SIZE - got, this.seekable ? got : null);
+      if (n <= 0) break;
+      got += n;
+    }
+    if (got < 8 || !isPerfData(head)) throw new FormatError('perf.data: not a perf.data file (no PERFILE2 magic)', 0);
+    if (got < PIPE_HEADER_SIZE) throw truncated('file header', got);
+    this.le = latin1.decode(head.subarray(0, 8)) === MAGIC;
+    const hv = new DataView(head.buffer);
+    const hsize = u64n(hv, 8, this.le);
+    if (hsize === PIPE_HEADER_SIZE) {
+      this.info.pipeMode = true;
+      this.processData(PIPE_HEADER_SIZE, this.seekable ? this.fileSize : Number.MAX_SAFE_INTEGER, !this.seekable);
+    } else {
+      if (!this.seekable) throw new FormatError('perf.data: a file-mode perf.data must be read from a regular file', 8);
+      if (hsize < FILE_HEADER_SIZE) throw new FormatError(`perf.data: bad header size ${hsize}`, 8);
+      this.readFileHeader();
+    }
+    this.finish();
+    return this.info;
+  }
+
+  // ---- file mode ----
+
+  private readFileHeader(): void {
+    const le = this.le;
+    const h = this.readAt(0, FILE_HEADER_SIZE, 'file header');
+    const v = new DataView(h.buffer);
+    const attrSize = u64n(v, 16, le);
+    const attrsOff = u64n(v, 24, le);
+    const attrsSize = u64n(v, 32, le);
+    const dataOff = u64n(v, 40, le);
+    const dataSize = u64n(v, 48, le);
+    if (dataOff + dataSize > this.fileSize) {
+      throw new FormatError(`perf.data: truncated file: the data section ends at ${dataOff + dataSize} but the file has ${this.fileSize} bytes`,
+        this.fileSize);
+    }
+    if (dataSize === 0 && this.fileSize > dataOff && u64n(v, 72, le) === 0) {
+      throw new FormatError('perf.data: the header was never completed (data size 0): perf record did not finish writing this file',
+        40);
+    }
+    // attrs: { perf_event_attr (attr.size bytes); perf_file_section ids }, attr_size apart
+    if (attrsSize > 0) {
+      if (attrSize < ATTR_SIZE_VER0 + 16) throw new FormatError(`perf.data: bad attr_size ${attrSize}`, 16);
+      const ab = this.readAt(attrsOff, attrsSize, 'attrs section');
+      const av = new DataView(ab.buffer);
+      const n = Math.floor(attrsSize / attrSize);
+      for (let i = 0; i < n; i++) {
+        const o = i * attrSize;
+        const sz = attrSizeOf(av, o, le);
+        if (sz + 16 > attrSize) throw new FormatError(`perf.data: attr ${i} of ${sz} bytes does not fit attr_size ${attrSize}`, attrsOff + o);
+        const attr = parseAttr(ab, o, sz, le, attrsOff + o, this.attrs.length);
+        const idsOff = u64n(av, o + sz, le);
+        const idsSize = u64n(av, o + sz + 8, le);
+        if (idsSize > 0) {
+          const ib = this.readAt(idsOff, idsSize, `ids of attr ${i}`);
+          const iv = new DataView(ib.buffer);
+          for (let k = 0; k + 8 <= idsSize; k += 8) attr.ids.push(u64n(iv, k, le));
+        }
+        this.addAttr(attr);
+      }
+    }
+    // feature sections: a perf_file_section per set bit, right after the data section
+    const featOff = dataOff + dataSize;
+    const bits: number[] = [];
+    for (let w = 0; w < 4; w++) {
+      const lo = v.getUint32(72 + w * 8 + (le ? 0 : 4), le);
+      const hi = v.getUint32(72 + w * 8 + (le ? 4 : 0), le);
+      for (let b = 0; b < 32; b++) {
+        if (lo & (1 << b)) bits.push(w * 64 + b);
+        if (hi & (1 << b)) bits.push(w * 64 + 32 + b);
+      }
+    }
+    bits.sort((a, b) => a - b);
+    if (bits.length > 0) {
+      const table = this.readAt(featOff, bits.length * 16, 'feature section table');
+      const tv = new DataView(table.buffer);
+      for (let i = 0; i < bits.length; i++) {
+        const off = u64n(tv, i * 16, le);
+        const size = u64n(tv, i * 16 + 8, le);
+        const feat = bits[i]!;
+        if (!this.wantsFeature(feat)) continue;
+        const payload = this.readAt(off, size, `feature section ${feat}`);
+        this.processFeature(feat, payload, off);
+      }
+    }
+    this.processData(dataOff, dataOff + dataSize, false);
+  }
+
+  private wantsFeature(feat: number): boolean {
+    return feat === FEAT_TRACING_DATA || feat === FEAT_HOSTNAME || feat === FEAT_OSRELEASE || feat === FEAT_NRCPUS
+      || feat === FEAT_CMDLINE || feat === FEAT_EVENT_DESC;
+  }
+
+  /** A feature payload: the content of a feature section, or of a pipe-mode HEADER_FEATURE record. */
+  private processFeature(feat: number, b: Uint8Array, fileOff: number): void {
+    const c = new Cursor(b, 0, b.length, this.le, fileOff, `feature section ${feat}`);
+    switch (feat) {
+      case FEAT_TRACING_DATA:
+        this.setTracing(parseTracingData(b, fileOff, this.sink));
+        break;
+      case FEAT_HOSTNAME:
+        this.info.hostname = c.headerString();
+        break;
+      case FEAT_OSRELEASE:
+        this.info.osRelease = c.headerString();
+        break;
+      case FEAT_NRCPUS:
+        // u32 nr_cpus_available (written first by perf's write_nrcpus), u32 nr_cpus_online
+        this.info.nrCpus = c.u32();
+        break;
+      case FEAT_CMDLINE: {
+        // a string list: u32 nr, then nr perf_header_strings (perf's path, then its arguments)
+        const n = c.u32();
+        const parts: string[] = [];
+        for (let i = 0; i < n; i++) parts.push(c.headerString());
+        this.info.cmdline = parts.join(' ');
+        break;
+      }
+      case FEAT_EVENT_DESC: {
+        // u32 nr, u32 attr_size, nr x { attr (attr_size), u32 nr_ids, perf_header_string name, u64 ids[nr_ids] }
+        const n = c.u32();
+        const attrSize = c.u32();
+        const descs: { name: string; ids: number[] }[] = [];
+        for (let i = 0; i < n; i++) {
+          c.skip(attrSize);
+          const nIds = c.u32();
+          const name = c.headerString();
+          const ids: number[] = [];
+          for (let k = 0; k < nIds; k++) ids.push(c.u64());
+          descs.push({ name, ids });
+        }
+        this.descNames = descs;
+        this.attrsResolved = false;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private setTracing(t: TracingData): void {
+    this.tracing = t;
+    this.decoder = new KvmEventDecoder(this.sink, t.littleEndian);
+    for (const f of t.formats) {
+      this.decoder.addFormat(f);
+      this.formatsById.set(f.id, f);
+    }
+    this.attrsResolved = false;
+  }
+
+  private addAttr(attr: Attr): void {
+    this.attrs.push(attr);
+    for (const id of attr.ids) this.byId.set(id, attr);
+    this.attrsResolved = false;
+  }
+
+  /** Name every attr from the best source available: EVENT_DESC/EVENT_UPDATE, the tracing formats, EVENT_TYPE. */
+  private resolveAttrs(): void {
+    this.attrsResolved = true;
+    for (let i = 0; i < this.attrs.length; i++) {
+      const a = this.attrs[i]!;
+      let name = a.updName;
+      if (name === '') {
+        const byIds = this.descNames.find(d => d.ids.length > 0 && a.ids.length > 0 && d.ids[0] === a.ids[0]);
+        const d = byIds ?? (this.descNames.length === this.attrs.length ? this.descNames[i] : undefined);
+        if (d) name = d.name;
+      }
+      let key = '';
+      if (a.type === PERF_TYPE_TRACEPOINT) {
+        const f = a.config <= 0xffffffffn ? this.formatsById.get(Number(a.config)) : undefined;
+        if (f) {
+          key = f.name;
+          if (name === '') name = `${f.system}:${f.name}`;
+        } else {
+          const t = this.eventTypeNames.get(a.config.toString());
+          if (name === '' && t) name = t;
+        }
+      }
+      if (name === '') name = `type${a.type}:${hex(Number(a.config & 0xffffffffn))}`;
+      if (key === '') key = a.type === PERF_TYPE_TRACEPOINT && name.includes(':') ? name.slice(name.indexOf(':') + 1) : name;
+      if (key !== a.key) {
+        a.key = key;
+        a.nameId = this.sink.intern(key);
+      }
+      a.name = name;
+    }
+  }
+
+  // ---- the data stream ----
+
+  /**
+   * Process the records of [start, end). `stream`: the input is not seekable (a pipe), read it sequentially
+   * until EOF.
+   */
+  private processData(start: number, end: number, stream: boolean): void {
+    const le = this.le;
+    let buf = new Uint8Array(Math.min(this.chunkSize, Math.max(end - start, 64)));
+    let view = new DataView(buf.buffer);
+    let bufStart = start; // file offset of buf[0]
+    let bufLen = 0;
+    let eof = false;
+    let readPos = start;
+    /** make bytes [off, off+n) available in buf; false when the input ends first */
+    const ensure = (off: number, n: number): boolean => {
+      if (off + n <= bufStart + bufLen) return true;
+      // keep [off, bufStart+bufLen), read more after it
+      const keep = bufStart + bufLen - off;
+      if (n > buf.length) {
+        const nb = new Uint8Array(Math.max(n, buf.length * 2));
+        nb.set(buf.subarray(off - bufStart, bufLen));
+        buf = nb;
+        view = new DataView(buf.buffer);
+      } else if (keep > 0) {
+        buf.copyWithin(0, off - bufStart, bufLen);
+      }
+      bufStart = off;
+      bufLen = Math.max(keep, 0);
+      while (bufLen < n && !eof) {
+        const want = Math.min(buf.length - bufLen, end - readPos);
+        if (want <= 0) {
+          eof = true;
+          break;
+        }
+        const r = fs.readSync(this.fd, buf, bufLen, want, stream ? null : readPos);
+        if (r <= 0) {
+          eof = true;
+          break;
+        }
+        bufLen += r;
+        readPos += r;
+      }
+      return bufLen >= n;
+    };
+
+    let off = start;
+    while (off < end) {
+      if (!ensure(off, 8)) {
+        if (stream && bufStart + bufLen === off) break; // a pipe ends between records
+        throw truncated('record', off);
+      }
+      let p = off - bufStart;
+      const type = view.getUint32(p, le);
+      const size = view.getUint16(p + 6, le);
+      if (size < 8) throw new FormatError(`perf.data: bad record size ${size} (type ${type}) at offset ${off}`, off);
+      if (off + size > end || !ensure(off, size)) throw truncated('record', off);
+      p = off - bufStart;
+      let extra = 0; // payload that follows the record (pipe-mode tracing data, AUX data)
+      switch (type) {
+        case REC_SAMPLE:
+          this.onSample(buf, view, p, size, off);
+          break;
+        case REC_FINISHED_ROUND:
+          this.flushRound();
+          break;
+        case REC_COMM:
+        case REC_FORK:
+        case REC_EXIT:
+        case REC_LOST:
+        case REC_LOST_SAMPLES:
+          this.onKernelRecord(type, buf, view, p, size, off);
+          break;
+        case REC_HEADER_ATTR: {
+          if (size < 8 + ATTR_SIZE_VER0) throw truncated('HEADER_ATTR record', off);
+          const sz = attrSizeOf(view, p + 8, le);
+          if (8 + sz > size) throw truncated('HEADER_ATTR record', off);
+          const attr = parseAttr(buf, p + 8, sz, le, off + 8, this.attrs.length);
+          for (let q = p + 8 + sz; q + 8 <= p + size; q += 8) attr.ids.push(u64n(view, q, le));
+          this.addAttr(attr);
+          break;
+        }
+        case REC_HEADER_EVENT_TYPE: {
+          // u64 event_id; char name[64]
+          if (size >= 16) {
+            const id = view.getBigUint64(p + 8, le);
+            this.eventTypeNames.set(id.toString(), cstr(buf, p + 16, p + size));
+            this.attrsResolved = false;
+          }
+          break;
+        }
+        case REC_HEADER_TRACING_DATA: {
+          // u32 size (+ u32 pad); the tracing data follows the record, padded to 8 bytes
+          if (size < 12) throw truncated('HEADER_TRACING_DATA record', off);
+          extra = view.getUint32(p + 8, le);
+          if (off + size + extra > end || !ensure(off + size, extra)) throw truncated('tracing data', off + size);
+          const q = off + size - bufStart;
+          this.setTracing(parseTracingData(buf.slice(q, q + extra), off + size, this.sink));
+          break;
+        }
+        case REC_HEADER_FEATURE: {
+          if (size < 16) throw truncated('HEADER_FEATURE record', off);
+          const feat = u64n(view, p + 8, le);
+          if (this.wantsFeature(feat)) this.processFeature(feat, buf.slice(p + 16, p + size), off + 16);
+          break;
+        }
+        case REC_EVENT_UPDATE: {
+          // u64 type; u64 id; data (NAME: a string)
+          if (size >= 24 && u64n(view, p + 8, le) === EVENT_UPDATE_NAME) {
+            const a = this.byId.get(u64n(view, p + 16, le));
+            if (a) {
+              a.updName = cstr(buf, p + 24, p + size);
+              this.attrsResolved = false;
+            }
+          }
+          break;
+        }
+        case REC_AUXTRACE:
+          // u64 size of the AUX data that follows the record
+          if (size < 16) throw truncated('AUXTRACE record', off);
+          extra = u64n(view, p + 8, le);
+          break;
+        case REC_COMPRESSED:
+          throw new FormatError('perf.data: compressed records (perf record -z) are not supported; ' +
+            'record without -z, or decompress first with: perf inject -i IN -o OUT', off);
+        default:
+          break; // MMAP, MMAP2, THROTTLE, ID_INDEX, TIME_CONV, FINISHED_INIT, ...: not needed
+      }
+      if (!Number.isSafeInteger(extra) || off + size + extra > end) throw truncated('record payload', off);
+      if (extra > 0 && stream) {
+        // a pipe cannot seek: consume the payload
+        let left = extra;
+        let at = off + size;
+        while (left > 0) {
+          const n = Math.min(left, buf.length);
+          if (!ensure(at, n)) throw truncated('record payload', at);
+          at += n;
+          left -= n;
+        }
+      } else if (extra > 0) {
+        // skip it; the next ensure() refills from the new offset
+        if (off + size + extra > bufStart + bufLen) {
+          bufStart = off + size + extra;
+          bufLen = 0;
+          readPos = bufStart;
+        }
+      }
+      off += size + extra;
+    }
+  }
+
+  /** PERF_RECORD_SAMPLE: decode every field sample_type says is present, in order, up to RAW. */
+  private onSample(buf: Uint8Array, view: DataView, p: number, size: number, where: number): void {
+    if (!this.attrsResolved) this.resolveAttrs();
+    const le = this.le;
+    const end = p + size;
+    const attr = this.attrOfSample(view, p, size, where);
+    if (!attr) return;
+    const st = attr.sampleType;
+    let q = p + 8;
+    const need = (n: number, what: string): void => {
+      if (q + n > end) {
+        throw new FormatError(`perf.data: sample at offset ${where}: ${what} runs past the end of its ${size}-byte record`, where);
+      }
+    };
+    let pid = -1;
+    let tid = -1;
+    let ts = 0n;
+    let hasTime = false;
+    let cpu = -1;
+    if (st & S_IDENTIFIER) { need(8, 'IDENTIFIER'); q += 8; }
+    if (st & S_IP) { need(8, 'IP'); q += 8; }
+    if (st & S_TID) {
+      need(8, 'TID');
+      pid = view.getInt32(q, le);
+      tid = view.getInt32(q + 4, le);
+      q += 8;
+    }
+    if (st & S_TIME) {
+      need(8, 'TIME');
+      ts = view.getBigUint64(q, le);
+      hasTime = true;
+      q += 8;
+    }
+    if (st & S_ADDR) { need(8, 'ADDR'); q += 8; }
+    if (st & S_ID) { need(8, 'ID'); q += 8; }
+    if (st & S_STREAM_ID) { need(8, 'STREAM_ID'); q += 8; }
+    if (st & S_CPU) {
+      need(8, 'CPU');
+      cpu = view.getUint32(q, le);
+      q += 8;
+    }
+    if (st & S_PERIOD) { need(8, 'PERIOD'); q += 8; }
+    if (st & S_READ) {
+      const rf = attr.readFormat;
+      const per = 8 + (rf & RF_ID ? 8 : 0) + (rf & RF_LOST ? 8 : 0);
+      if (rf & RF_GROUP) {
+        need(8, 'READ');
+        const nr = u64n(view, q, le);
+        q += 8;
+        const fixed = (rf & RF_TOTAL_TIME_ENABLED ? 8 : 0) + (rf & RF_TOTAL_TIME_RUNNING ? 8 : 0);
+        need(fixed, 'READ');
+        q += fixed;
+        if (nr > (end - q) / per) need(Number.MAX_SAFE_INTEGER, 'READ');
+        q += nr * per;
+      } else {
+        const n = per + (rf & RF_TOTAL_TIME_ENABLED ? 8 : 0) + (rf & RF_TOTAL_TIME_RUNNING ? 8 : 0);
+        need(n, 'READ');
+        q += n;
+      }
+    }
+    if (st & S_CALLCHAIN) {
+      need(8, 'CALLCHAIN');
+      const nr = u64n(view, q, le);
+      q += 8;
+      if (nr > (end - q) / 8) need(Number.MAX_SAFE_INTEGER, 'CALLCHAIN');
+      q += nr * 8;
+    }
+    let rawOff = -1;
+    let rawSize = 0;
+    if (st & S_RAW) {
+      need(4, 'RAW size');
+      rawSize = view.getUint32(q, le);
+      q += 4;
+      need(rawSize, 'RAW data');
+      rawOff = q;
+    }
+    if (tid >= 0 && pid >= 0) this.pidOf.set(tid, pid);
+    if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) {
+      let aoff = -1;
+      if (rawOff >= 0) {
+        aoff = this.arenaAlloc(rawSize);
+        this.arena.set(buf.subarray(rawOff, rawOff + rawSize), aoff);
+      }
+      this.enqueue({ ts, seq: this.seq++, rec: REC_SAMPLE, attr, pid, tid, cpu, off: aoff, len: rawSize, where, str: '' });
+    } else {
+      // perf delivers records without a usable timestamp at once (ordered_events__queue -> -ETIME)
+      this.deliverSample(attr, hasTime ? ts : this.lastTs, pid, tid, cpu, buf, view, rawOff, rawSize, where);
+    }
+  }
+
+  /** The attr of a sample: the only one, or the one its IDENTIFIER / ID names. */
+  private attrOfSample(view: DataView, p: number, size: number, where: number): Attr | null {
+    const attrs = this.attrs;
+    if (attrs.length === 0) throw new FormatError(`perf.data: sample at offset ${where} before any event attribute`, where);
+    if (attrs.length === 1) return attrs[0]!;
+    const first = attrs[0]!.sampleType;
+    let pos = -1;
+    if (first & S_IDENTIFIER) pos = 8;
+    else if (first & S_ID) {
+      pos = 8;
+      if (first & S_IP) pos += 8;
+      if (first & S_TID) pos += 8;
+      if (first & S_TIME) pos += 8;
+      if (first & S_ADDR) pos += 8;
+    }
+    if (pos < 0) return attrs[0]!;
+    if (pos + 8 > size) throw new FormatError(`perf.data: sample at offset ${where} too short for its event id`, where);
+    const id = u64n(view, p + pos, this.le);
+    const a = this.byId.get(id);
+    if (!a) {
+      this.sink.skip(SKIP_UNRECOGNIZED, where, `perf.data: sample with unknown event id ${id}`);
+      return null;
+    }
+    return a;
+  }
+
+  /** Non-sample kernel records: COMM, FORK, EXIT, LOST, LOST_SAMPLES (+ the sample_id trailer for the time). */
+  private onKernelRecord(type: number, buf: Uint8Array, view: DataView, p: number, size: number, where: number): void {
+    const le = this.le;
+    const end = p + size;
+    const bad = (): FormatError => new FormatError(`perf.data: record of type ${type} at offset ${where} is too short (${size} bytes)`, where);
+    let pid = -1;
+    let tid = -1;
+    let count = 0;
+    let str = '';
+    let body = 8;
+    switch (type) {
+      case REC_COMM: {
+        // u32 pid, tid; char comm[] (NUL-terminated, padded to 8)
+        if (size < 16) throw bad();
+        pid = view.getInt32(p + 8, le);
+        tid = view.getInt32(p + 12, le);
+        let e = p + 16;
+        while (e < end && buf[e] !== 0) e++;
+        str = utf8.decode(buf.subarray(p + 16, e));
+        body = ((e + 1 - p) + 7) & ~7;
+        break;
+      }
+      case REC_FORK:
+      case REC_EXIT:
+        // u32 pid, ppid, tid, ptid; u64 time
+        if (size < 32) throw bad();
+        pid = view.getInt32(p + 8, le);
+        tid = view.getInt32(p + 16, le);
+        body = 32;
+        break;
+      case REC_LOST:
+        // u64 id; u64 lost
+        if (size < 24) throw bad();
+        count = u64n(view, p + 16, le);
+        body = 24;
+        break;
+      case REC_LOST_SAMPLES:
+        // u64 lost
+        if (size < 16) throw bad();
+        count = u64n(view, p + 8, le);
+        body = 16;
+        break;
+    }
+    // sample_id trailer, read backwards from the end: IDENTIFIER, CPU, STREAM_ID, ID, TIME, TID
+    let ts = 0n;
+    let hasTime = false;
+    let cpu = -1;
+    let idTid = -1;
+    if (this.attrs.length > 0) {
+      let attr = this.attrs[0]!;
+      if (attr.sampleIdAll) {
+        let q = end;
+        if (attr.sampleType & S_IDENTIFIER && this.attrs.length > 1 && q - 8 >= p + body) {
+          const a = this.byId.get(u64n(view, q - 8, le));
+          if (a) attr = a;
+        }
+        const st = attr.sampleType;
+        const ok = (n: number): boolean => q - n >= p + body;
+        if (st & S_IDENTIFIER) { if (!ok(8)) throw bad(); q -= 8; }
+        if (st & S_CPU) { if (!ok(8)) throw bad(); q -= 8; cpu = view.getUint32(q, le); }
+        if (st & S_STREAM_ID) { if (!ok(8)) throw bad(); q -= 8; }
+        if (st & S_ID) { if (!ok(8)) throw bad(); q -= 8; }
+        if (st & S_TIME) { if (!ok(8)) throw bad(); q -= 8; ts = view.getBigUint64(q, le); hasTime = true; }
+        if (st & S_TID) { if (!ok(8)) throw bad(); q -= 8; idTid = view.getInt32(q + 4, le); }
+      }
+    }
+    if (type === REC_LOST || type === REC_LOST_SAMPLES) tid = idTid;
+    const e: Entry = { ts, seq: this.seq++, rec: type, attr: null, pid, tid, cpu, off: -1, len: count, where, str };
+    if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) this.enqueue(e);
+    else {
+      e.ts = this.lastTs;
+      this.deliver(e);
+    }
+  }
+
+  // ---- the reorder queue ----
+
+  private arenaAlloc(n: number): number {
+    if (this.arenaUsed + n > this.arena.length) {
+      let cap = this.arena.length * 2;
+      while (cap < this.arenaUsed + n) cap *= 2;
+      const na = new Uint8Array(cap);
+      na.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = na;
+      this.arenaView = new DataView(na.buffer);
+    }
+    const o = this.arenaUsed;
+    this.arenaUsed += n;
+    return o;
+  }
+
+  private enqueue(e: Entry): void {
+    this.queue.push(e);
+    if (e.ts > this.maxTs) this.maxTs = e.ts;
+    if (this.queue.length >= this.maxQueued) this.flushHalf();
+  }
+
+  /** FINISHED_ROUND: deliver what is not later than the newest time seen before the previous round. */
+  private flushRound(): void {
+    const limit = this.nextFlush;
+    if (limit !== 0n) this.flushUpTo(limit);
+    this.nextFlush = this.maxTs;
+  }
+
+  /** The queue is full (no rounds in the file): deliver its older half by time, as perf does at its memory limit. */
+  private flushHalf(): void {
+    let lo = this.queue[0]!.ts;
+    let hi = lo;
+    for (const e of this.queue) {
+      if (e.ts < lo) lo = e.ts;
+      if (e.ts > hi) hi = e.ts;
+    }
+    this.flushUpTo(lo + (hi - lo) / 2n);
+  }
+
+  private flushUpTo(limit: bigint): void {
+    const q = this.queue;
+    if (q.length === 0) return;
+    q.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));
+    let k = 0;
+    while (k < q.length && q[k]!.ts <= limit) {
+      this.deliver(q[k]!);
+      k++;
+    }
+    if (k === 0) return;
+    const rest = q.slice(k);
+    this.queue = rest;
+    // compact the arena: copy the raw data of the records still waiting
+    let need = 0;
+    for (const e of rest) if (e.off >= 0) need += e.len;
+    if (this.spare.length < need) this.spare = new Uint8Array(Math.max(need, this.spare.length * 2));
+    let o = 0;
+    for (const e of rest) {
+      if (e.off < 0) continue;
+      this.spare.set(this.arena.subarray(e.off, e.off + e.len), o);
+      e.off = o;
+      o += e.len;
+    }
+    const t = this.arena;
+    this.arena = this.spare;
+    this.spare = t;
+    this.arenaView = new DataView(this.arena.buffer);
+    this.arenaUsed = o;
+  }
+
+  private deliver(e: Entry): void {
+    if (e.ts > this.lastTs) this.lastTs = e.ts;
+    switch (e.rec) {
+      case REC_SAMPLE:
+        this.deliverSample(e.attr!, e.ts, e.pid, e.tid, e.cpu, this.arena, this.arenaView, e.off, e.len, e.where);
+        break;
+      case REC_COMM:
+        if (e.tid >= 0) {
+          this.pidOf.set(e.tid, e.pid);
+          if (this.comms.get(e.tid) !== e.str) {
+            this.comms.set(e.tid, e.str);
+            this.sink.nameThread(e.tid, e.pid, e.str);
+          }
+        }
+        break;
+      case REC_FORK:
+        if (e.tid >= 0) this.pidOf.set(e.tid, e.pid);
+        break;
+      case REC_LOST:
+      case REC_LOST_SAMPLES:
+        this.info.lost += e.len;
+        this.sink.push(EV_LOST, e.ts, e.tid, e.tid >= 0 ? this.tgidOf(e.tid) : -1, e.cpu, -1, BigInt(e.len), 0n, 0,
+          this.lostNameId, e.where);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private deliverSample(attr: Attr, ts: bigint, pid: number, tid: number, cpu: number, bytes: Uint8Array, view: DataView,
+                        rawOff: number, rawSize: number, where: number): void {
+    if (ts > this.lastTs) this.lastTs = ts;
+    if (!this.attrsResolved) this.resolveAttrs();
+    this.info.samples++;
+    this.info.events[attr.key] = (this.info.events[attr.key] ?? 0) + 1;
+    this.curTid = tid;
+    this.curPid = pid;
+    if (rawOff >= 0 && attr.type === PERF_TYPE_TRACEPOINT && this.decoder) {
+      this.decoder.decode(bytes, view, rawOff, rawSize, ts, cpu, this.tgidOf, where);
+    } else {
+      this.sink.push(EV_OTHER, ts, tid, tid >= 0 ? pid : -1, cpu, -1, 0n, 0n, 0, attr.nameId, where);
+    }
+    this.curTid = -2;
+  }
+
+  private finish(): void {
+    // the final flush: everything still queued, in time order
+    if (this.queue.length > 0) this.flushUpTo(0xffffffffffffffffn);
+    if (!this.attrsResolved) this.resolveAttrs();
+    // threads perf never saw a COMM for, named from the saved cmdlines of the tracing data
+    if (this.tracing) {
+      for (const [tid, comm] of this.tracing.savedCmdlines) {
+        if (!this.comms.has(tid)) {
+          this.comms.set(tid, comm);
+          this.sink.nameThread(tid, this.pidOf.get(tid) ?? -1, comm);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Read a perf.data file (file mode or pipe mode) and push its events to `sink`.
+ * Throws FormatError (with the byte offset) when the file is truncated or malformed.
+ */
+export function readPerfData(path: string, sink: EventSink, opts: PerfDataOptions = {}): PerfDataInfo {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const st = fs.fstatSync(fd);
+    sink.beginFile(path, CLOCK_NS);
+    const r = new PerfDataReader(fd, st.size, st.isFile(), sink, opts);
+    return r.run();
+  } finally {
+    fs.closeSync(fd);
+  }
+}
