@@ -13,9 +13,18 @@ import {
   BIN_STRIDE, BIN_THREAD, BIN_REASON, BIN_SEEN, BIN_HANDLED, BIN_SUM, BIN_MIN, BIN_MAX, BIN_SUMSQ, BIN_HIST,
   BIN_FAILED, HIST_BUCKETS, TOP_STRIDE,
   C_EVENTS, C_LOST_MARKERS, C_LOST_EVENTS, C_FIRST_TS, C_LAST_TS, C_COUNT,
+  EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO, EV_PLE_WINDOW,
+  TH_HP_WINDOW, TH_HP_START_WIN, TH_HP_FLAGS, TH_HP_ATTEMPTED, TH_HP_SUCCESS, TH_HP_INVALID, TH_HP_SUCCESS_NS,
+  TH_HP_FAIL_NS, TH_HP_WAIT_NS, TH_HP_GROWS, TH_HP_SHRINKS, TH_HP_FLIPS, TH_HP_LASTDIR, TH_HP_MAX, TH_HP_WIN_TS,
+  TH_HP_WIN_AREA, TH_PRE_WAKES, TH_PRE_POLLS, TH_PRE_POLL_NS, TH_PRE_WAITS, TH_PRE_INVALID, TH_PRE_WAIT_NS,
+  TH_WAKE_TS, TH_SCHED_WAKE_TS, TH_RUNNABLE_TS, TH_PREEMPT_GUEST, TH_PREEMPT_HOST, TH_SLEEPS, TH_PLE_GROWS,
+  TH_PLE_SHRINKS, TH_PLE_LAST, TH_PEND_SUB, TH_LAPIC, TH_SWITCH_IN, TH_HALT_WAKES, TH_HP_FIRST_TS,
+  HPF_KNOWN, HPF_CHANGED, M_HALT_POLL_OK, M_HALT_WAIT, M_HALT_BLOCKED, M_LAPIC_EARLY, M_LAPIC_LATE,
+  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
+  BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
-import { countName } from "./dict";
+import { countName, intern } from "./dict";
 
 // ---- global counters (per file; TypeScript snapshots them when a file ends) ----
 export const counters: usize = zalloc(C_COUNT * 8);
@@ -130,6 +139,10 @@ export function threadOf(tid: i32, tgid: i32): i32 {
   store<i32>(t + TH_STATE, ST_NONE);
   store<i64>(t + TH_FIRST_TS, i64.MAX_VALUE);
   store<i64>(t + TH_LAST_TS, i64.MIN_VALUE);
+  store<i64>(t + TH_WAKE_TS, i64.MIN_VALUE);
+  store<i64>(t + TH_SCHED_WAKE_TS, i64.MIN_VALUE);
+  store<i64>(t + TH_RUNNABLE_TS, i64.MIN_VALUE);
+  store<i32>(t + TH_PEND_SUB, -1);
   store<i32>(thTable + (<usize>s << 2), idx + 1);
   if (threadCount * 2 > thTableCap) thGrowTable();
   lastTid = tid; lastTidFile = fileId; lastThread = idx;
@@ -177,6 +190,51 @@ function binOf(thread: i32, reason: i32): usize {
   store<i32>(binTable + (<usize>s << 2), idx + 1);
   if (binCount * 2 > binTableCap) binGrowTable();
   return b;
+}
+
+/** Add one value to a bin: count, sum, min, max, sum of squares, histogram. */
+function accumulate(bn: usize, d: i64): void {
+  store<i32>(bn + BIN_HANDLED, load<i32>(bn + BIN_HANDLED) + 1);
+  store<i64>(bn + BIN_SUM, load<i64>(bn + BIN_SUM) + d);
+  if (d < load<i64>(bn + BIN_MIN)) store<i64>(bn + BIN_MIN, d);
+  if (d > load<i64>(bn + BIN_MAX)) store<i64>(bn + BIN_MAX, d);
+  const df = <f64>d;
+  store<f64>(bn + BIN_SUMSQ, load<f64>(bn + BIN_SUMSQ) + df * df);
+  const hp = hists + (<usize>load<i32>(bn + BIN_HIST) * HIST_BUCKETS + <usize>bucketOf(d)) * 4;
+  store<u32>(hp, load<u32>(hp) + 1);
+}
+
+function metric(ti: i32, m: i32, v: i64): void {
+  if (v < 0) v = 0;
+  accumulate(binOf(ti, m), v);
+}
+
+/** A thread that has shown itself as a vCPU thread (any kvm event). */
+function isVcpu(t: usize): bool {
+  return load<i32>(t + TH_EXITS) + load<i32>(t + TH_ENTRIES) + load<i32>(t + TH_KVM_EVENTS) > 0;
+}
+
+// ---- sub-keys: "msr 0x6e0 w", "pio 0x80 w", "mmio 0xfee000b0 r" as dictionary ids ----
+const keyBuf: usize = zalloc(64);
+function subKey(kind: i32, v: i64, write: bool): i32 {
+  let p = keyBuf;
+  // prefix
+  if (kind == EV_MSR) { store<u8>(p, 109); store<u8>(p + 1, 115); store<u8>(p + 2, 114); p += 3; } // "msr"
+  else if (kind == EV_PIO) { store<u8>(p, 112); store<u8>(p + 1, 105); store<u8>(p + 2, 111); p += 3; } // "pio"
+  else { store<u8>(p, 109); store<u8>(p + 1, 109); store<u8>(p + 2, 105); store<u8>(p + 3, 111); p += 4; } // "mmio"
+  store<u8>(p, 32); store<u8>(p + 1, 48); store<u8>(p + 2, 120); p += 3; // " 0x"
+  let n = 1;
+  let x = <u64>v >> 4;
+  while (x != 0) { n++; x >>= 4; }
+  for (let i = n - 1; i >= 0; i--) {
+    const d = <u32>((<u64>v >> (<u64>i * 4)) & 15);
+    store<u8>(p, <u8>(d < 10 ? 48 + d : 87 + d));
+    p++;
+  }
+  store<u8>(p, 32);
+  store<u8>(p + 1, write ? 119 : 114); // "w" / "r"
+  p += 2;
+  return intern(keyBuf, <i32>(p - keyBuf));
 }
 
 /** Histogram bucket of a non-negative value. */
@@ -246,7 +304,13 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   if (kind == EV_LOST) { lostOn(cpu, a); return; }
   if (ts < counterGet(C_FIRST_TS)) counterSet(C_FIRST_TS, ts);
   if (ts > counterGet(C_LAST_TS)) counterSet(C_LAST_TS, ts);
-  if (kind == EV_OTHER) return;
+  if (kind == EV_OTHER) {
+    if (vcpu >= 0 && tid >= 0) {
+      const o = threads + <usize>threadOf(tid, tgid) * TH_STRIDE;
+      if (load<i32>(o + TH_VCPU) < 0) store<i32>(o + TH_VCPU, vcpu);
+    }
+    return;
+  }
   const ti = threadOf(tid, tgid);
   const t = threads + <usize>ti * TH_STRIDE;
   store<i32>(t + TH_EVENTS, load<i32>(t + TH_EVENTS) + 1);
@@ -272,6 +336,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     store<i64>(t + TH_PEND_TS, ts);
     store<i64>(t + TH_PEND_WHERE, where);
     store<i32>(t + TH_PEND_FLAGS, c);
+    store<i32>(t + TH_PEND_SUB, -1);
     return;
   }
   if (kind == EV_ENTRY) {
@@ -287,15 +352,9 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
         store<i32>(t + TH_BACKWARDS, load<i32>(t + TH_BACKWARDS) + 1);
       } else {
         const reason = load<i32>(t + TH_PEND_REASON);
-        const bn = binOf(ti, reason);
-        store<i32>(bn + BIN_HANDLED, load<i32>(bn + BIN_HANDLED) + 1);
-        store<i64>(bn + BIN_SUM, load<i64>(bn + BIN_SUM) + d);
-        if (d < load<i64>(bn + BIN_MIN)) store<i64>(bn + BIN_MIN, d);
-        if (d > load<i64>(bn + BIN_MAX)) store<i64>(bn + BIN_MAX, d);
-        const df = <f64>d;
-        store<f64>(bn + BIN_SUMSQ, load<f64>(bn + BIN_SUMSQ) + df * df);
-        const hp = hists + (<usize>load<i32>(bn + BIN_HIST) * HIST_BUCKETS + <usize>bucketOf(d)) * 4;
-        store<u32>(hp, load<u32>(hp) + 1);
+        accumulate(binOf(ti, reason), d);
+        const sub = load<i32>(t + TH_PEND_SUB);
+        if (sub >= 0) accumulate(binOf(ti, sub | SUBKEY_FLAG), d);
         store<i64>(t + TH_HOST, load<i64>(t + TH_HOST) + d);
         store<i32>(t + TH_HANDLED, load<i32>(t + TH_HANDLED) + 1);
         topInsert(d, load<i64>(t + TH_PEND_TS), load<i64>(t + TH_PEND_WHERE), ti, reason);
@@ -307,21 +366,189 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     }
     store<i32>(t + TH_STATE, ST_GUEST);
     store<i64>(t + TH_LAST_ENTRY_TS, ts);
+    const wt = load<i64>(t + TH_WAKE_TS);
+    const swt = load<i64>(t + TH_SCHED_WAKE_TS);
+    store<i64>(t + TH_WAKE_TS, i64.MIN_VALUE);
+    store<i64>(t + TH_SCHED_WAKE_TS, i64.MIN_VALUE);
+    if (wt != i64.MIN_VALUE) metric(ti, M_WAKE_TO_ENTRY, ts - wt);
+    if (swt != i64.MIN_VALUE) metric(ti, M_SCHED_WAKE_TO_ENTRY, ts - swt);
     return;
   }
-  if (kind == EV_SCHED_SWITCH || kind == EV_SCHED_WAKEUP) return;
+  if (kind == EV_SCHED_SWITCH) { schedSwitch(ts, <i32>a, <i32>b, c); return; }
+  if (kind == EV_SCHED_WAKEUP) { schedWakeup(ts, <i32>a); return; }
   store<i32>(t + TH_KVM_EVENTS, load<i32>(t + TH_KVM_EVENTS) + 1);
   if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
-  if (kind == EV_VCPU_WAKEUP) {
-    if (c & WAKE_WAITED) {
-      store<i32>(t + TH_WAKE_WAIT, load<i32>(t + TH_WAKE_WAIT) + 1);
-      store<i64>(t + TH_WAKE_WAIT_NS, load<i64>(t + TH_WAKE_WAIT_NS) + a);
-    } else {
-      store<i32>(t + TH_WAKE_POLL, load<i32>(t + TH_WAKE_POLL) + 1);
-      store<i64>(t + TH_WAKE_POLL_NS, load<i64>(t + TH_WAKE_POLL_NS) + a);
-    }
-    if (!(c & WAKE_VALID)) store<i32>(t + TH_WAKE_INVALID, load<i32>(t + TH_WAKE_INVALID) + 1);
+  if (kind == EV_VCPU_WAKEUP) { haltWakeup(ti, ts, a, c); return; }
+  if (kind == EV_HALT_POLL_NS) { haltPollNs(t, ts, a, b, c); return; }
+  if (kind == EV_MSR || kind == EV_PIO || kind == EV_MMIO) {
+    const sub = subKey(kind, a, (c & 1) != 0);
+    const bn = binOf(ti, sub | SUBKEY_FLAG);
+    store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
+    const t2 = threads + <usize>ti * TH_STRIDE;
+    if (load<i32>(t2 + TH_STATE) == ST_HOST && load<i32>(t2 + TH_PEND_SUB) < 0) store<i32>(t2 + TH_PEND_SUB, sub);
+    return;
   }
+  if (kind == EV_WAIT_LAPIC_EXPIRE) {
+    store<i32>(t + TH_LAPIC, load<i32>(t + TH_LAPIC) + 1);
+    if (a < 0) metric(ti, M_LAPIC_EARLY, -a);
+    else metric(ti, M_LAPIC_LATE, a);
+    return;
+  }
+  if (kind == EV_PLE_WINDOW) {
+    if (a > b) store<i32>(t + TH_PLE_GROWS, load<i32>(t + TH_PLE_GROWS) + 1);
+    else if (a < b) store<i32>(t + TH_PLE_SHRINKS, load<i32>(t + TH_PLE_SHRINKS) + 1);
+    store<i32>(t + TH_PLE_LAST, <i32>a);
+  }
+}
+
+/** kvm_vcpu_wakeup: the end of a halt of `n` ns (poll + blocked). */
+function haltWakeup(ti: i32, ts: i64, n: i64, c: i32): void {
+  let t = threads + <usize>ti * TH_STRIDE;
+  store<i32>(t + TH_HALT_WAKES, load<i32>(t + TH_HALT_WAKES) + 1);
+  const poll = (c & WAKE_WAITED) == 0;
+  const valid = (c & WAKE_VALID) != 0;
+  if (poll) {
+    store<i32>(t + TH_WAKE_POLL, load<i32>(t + TH_WAKE_POLL) + 1);
+    store<i64>(t + TH_WAKE_POLL_NS, load<i64>(t + TH_WAKE_POLL_NS) + n);
+  } else {
+    store<i32>(t + TH_WAKE_WAIT, load<i32>(t + TH_WAKE_WAIT) + 1);
+    store<i64>(t + TH_WAKE_WAIT_NS, load<i64>(t + TH_WAKE_WAIT_NS) + n);
+  }
+  if (!valid) store<i32>(t + TH_WAKE_INVALID, load<i32>(t + TH_WAKE_INVALID) + 1);
+  store<i64>(t + TH_WAKE_TS, ts);
+  // the halt happened inside the pending exit (HLT): explain its handling time
+  if (load<i32>(t + TH_STATE) == ST_HOST) {
+    const bn = binOf(ti, load<i32>(t + TH_PEND_REASON));
+    store<i32>(bn + BIN_WAKES, load<i32>(bn + BIN_WAKES) + 1);
+    if (poll) {
+      store<i32>(bn + BIN_WAKE_POLLS, load<i32>(bn + BIN_WAKE_POLLS) + 1);
+      store<i64>(bn + BIN_WAKE_POLL_NS, load<i64>(bn + BIN_WAKE_POLL_NS) + n);
+    } else store<i64>(bn + BIN_WAKE_WAIT_NS, load<i64>(bn + BIN_WAKE_WAIT_NS) + n);
+  }
+  const flags = load<i32>(t + TH_HP_FLAGS);
+  store<i32>(t + TH_HP_FLAGS, flags & ~HPF_CHANGED);
+  if (!(flags & HPF_KNOWN)) {
+    // the window is not known yet: it is the "old" of the first kvm_halt_poll_ns, settled then
+    store<i32>(t + TH_PRE_WAKES, load<i32>(t + TH_PRE_WAKES) + 1);
+    if (poll) {
+      store<i32>(t + TH_PRE_POLLS, load<i32>(t + TH_PRE_POLLS) + 1);
+      store<i64>(t + TH_PRE_POLL_NS, load<i64>(t + TH_PRE_POLL_NS) + n);
+      if (!valid) store<i32>(t + TH_PRE_INVALID, load<i32>(t + TH_PRE_INVALID) + 1);
+      metric(ti, M_HALT_POLL_OK, n);
+    } else {
+      store<i32>(t + TH_PRE_WAITS, load<i32>(t + TH_PRE_WAITS) + 1);
+      store<i64>(t + TH_PRE_WAIT_NS, load<i64>(t + TH_PRE_WAIT_NS) + n);
+      metric(ti, M_HALT_WAIT, n);
+    }
+    return;
+  }
+  // kvm_vcpu_halt(): it polls when the window is non-zero at the halt's start; the halt "succeeds" when
+  // the vCPU never blocked; a failed poll polled the whole window, then blocked (halt_wait_ns)
+  const w = (flags & HPF_CHANGED) ? load<i64>(t + TH_HP_START_WIN) : load<i64>(t + TH_HP_WINDOW);
+  if (w > 0) {
+    store<i32>(t + TH_HP_ATTEMPTED, load<i32>(t + TH_HP_ATTEMPTED) + 1);
+    if (poll) {
+      store<i32>(t + TH_HP_SUCCESS, load<i32>(t + TH_HP_SUCCESS) + 1);
+      // KVM adds only the polling part (poll_end - start); the traced halt time also counts a wake-up
+      // that came after the poll loop ended but before the vCPU blocked: this sum is an upper bound
+      store<i64>(t + TH_HP_SUCCESS_NS, load<i64>(t + TH_HP_SUCCESS_NS) + n);
+      if (!valid) store<i32>(t + TH_HP_INVALID, load<i32>(t + TH_HP_INVALID) + 1);
+      metric(ti, M_HALT_POLL_OK, n);
+    } else {
+      const f = w < n ? w : n;
+      store<i64>(t + TH_HP_FAIL_NS, load<i64>(t + TH_HP_FAIL_NS) + f);
+      store<i64>(t + TH_HP_WAIT_NS, load<i64>(t + TH_HP_WAIT_NS) + (n - f));
+      metric(ti, M_HALT_WAIT, n);
+      metric(ti, M_HALT_BLOCKED, n - f);
+    }
+    metric(ti, M_HALT_POLL_ATTEMPT_WIN, w);
+  } else if (!poll) {
+    store<i64>(t + TH_HP_WAIT_NS, load<i64>(t + TH_HP_WAIT_NS) + n);
+    metric(ti, M_HALT_WAIT, n);
+    metric(ti, M_HALT_BLOCKED, n);
+  }
+}
+
+/** kvm_halt_poll_ns: the window grew or shrank (at the end of a halt, before its kvm_vcpu_wakeup). */
+function haltPollNs(t: usize, ts: i64, nw: i64, old: i64, grow: i32): void {
+  let flags = load<i32>(t + TH_HP_FLAGS);
+  if (!(flags & HPF_CHANGED)) {
+    store<i64>(t + TH_HP_START_WIN, old);
+    flags |= HPF_CHANGED;
+  }
+  if (!(flags & HPF_KNOWN)) {
+    flags |= HPF_KNOWN;
+    // settle the halts seen before: they all started with this window
+    const waits = <i64>load<i32>(t + TH_PRE_WAITS);
+    const waitNs = load<i64>(t + TH_PRE_WAIT_NS);
+    if (old > 0) {
+      store<i32>(t + TH_HP_ATTEMPTED, load<i32>(t + TH_HP_ATTEMPTED) + load<i32>(t + TH_PRE_WAKES));
+      store<i32>(t + TH_HP_SUCCESS, load<i32>(t + TH_HP_SUCCESS) + load<i32>(t + TH_PRE_POLLS));
+      store<i32>(t + TH_HP_INVALID, load<i32>(t + TH_HP_INVALID) + load<i32>(t + TH_PRE_INVALID));
+      store<i64>(t + TH_HP_SUCCESS_NS, load<i64>(t + TH_HP_SUCCESS_NS) + load<i64>(t + TH_PRE_POLL_NS));
+      let f = waits * old;
+      if (f > waitNs) f = waitNs;
+      store<i64>(t + TH_HP_FAIL_NS, load<i64>(t + TH_HP_FAIL_NS) + f);
+      store<i64>(t + TH_HP_WAIT_NS, load<i64>(t + TH_HP_WAIT_NS) + waitNs - f);
+    } else {
+      store<i64>(t + TH_HP_WAIT_NS, load<i64>(t + TH_HP_WAIT_NS) + waitNs);
+    }
+    store<i64>(t + TH_HP_FIRST_TS, ts);
+    store<i64>(t + TH_HP_WIN_TS, ts);
+  } else {
+    const dt = ts - load<i64>(t + TH_HP_WIN_TS);
+    if (dt > 0) store<f64>(t + TH_HP_WIN_AREA, load<f64>(t + TH_HP_WIN_AREA) + <f64>load<i64>(t + TH_HP_WINDOW) * <f64>dt);
+    store<i64>(t + TH_HP_WIN_TS, ts);
+  }
+  store<i32>(t + TH_HP_FLAGS, flags);
+  store<i64>(t + TH_HP_WINDOW, nw);
+  if (nw > load<i64>(t + TH_HP_MAX)) store<i64>(t + TH_HP_MAX, nw);
+  const dir = grow ? 1 : 2;
+  const last = load<i32>(t + TH_HP_LASTDIR);
+  if (last != 0 && last != dir) store<i32>(t + TH_HP_FLIPS, load<i32>(t + TH_HP_FLIPS) + 1);
+  store<i32>(t + TH_HP_LASTDIR, dir);
+  if (grow) store<i32>(t + TH_HP_GROWS, load<i32>(t + TH_HP_GROWS) + 1);
+  else store<i32>(t + TH_HP_SHRINKS, load<i32>(t + TH_HP_SHRINKS) + 1);
+}
+
+/** sched_switch from `prev` (state: first letter of prev_state) to `next`. */
+function schedSwitch(ts: i64, next: i32, state: i32, prev: i32): void {
+  if (prev >= 0) {
+    const pi = threadOf(prev, -1);
+    const p = threads + <usize>pi * TH_STRIDE;
+    if (isVcpu(p)) {
+      if (state == 82) { // 'R': preempted, still runnable
+        if (load<i64>(p + TH_RUNNABLE_TS) == i64.MIN_VALUE) store<i64>(p + TH_RUNNABLE_TS, ts);
+        const st = load<i32>(p + TH_STATE);
+        if (st == ST_GUEST) store<i32>(p + TH_PREEMPT_GUEST, load<i32>(p + TH_PREEMPT_GUEST) + 1);
+        else store<i32>(p + TH_PREEMPT_HOST, load<i32>(p + TH_PREEMPT_HOST) + 1);
+      } else {
+        store<i32>(p + TH_SLEEPS, load<i32>(p + TH_SLEEPS) + 1);
+      }
+    }
+  }
+  if (next >= 0) {
+    const ni = threadOf(next, -1);
+    const n = threads + <usize>ni * TH_STRIDE;
+    if (isVcpu(n)) {
+      store<i32>(n + TH_SWITCH_IN, load<i32>(n + TH_SWITCH_IN) + 1);
+      const r = load<i64>(n + TH_RUNNABLE_TS);
+      if (r != i64.MIN_VALUE) {
+        store<i64>(n + TH_RUNNABLE_TS, i64.MIN_VALUE);
+        metric(ni, M_RUN_DELAY, ts - r);
+      }
+    }
+  }
+}
+
+/** sched_wakeup / sched_waking of `pid`. */
+function schedWakeup(ts: i64, pid: i32): void {
+  if (pid < 0) return;
+  const wi = threadOf(pid, -1);
+  const w = threads + <usize>wi * TH_STRIDE;
+  if (!isVcpu(w)) return;
+  if (load<i64>(w + TH_RUNNABLE_TS) == i64.MIN_VALUE) store<i64>(w + TH_RUNNABLE_TS, ts);
+  if (load<i32>(w + TH_STATE) == ST_HOST && load<i64>(w + TH_SCHED_WAKE_TS) == i64.MIN_VALUE) store<i64>(w + TH_SCHED_WAKE_TS, ts);
 }
 
 /** End of input: mark threads whose last exit never saw its entry. */

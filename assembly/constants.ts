@@ -54,7 +54,7 @@ export const ERR_STRICT = -3; // --strict and a line was skipped
 
 // ---- layout of the core's result tables (byte offsets inside one record) ----
 // thread table: one record per (file, host thread)
-export const TH_STRIDE = 192;
+export const TH_STRIDE = 384;
 export const TH_FILE = 0; // i32
 export const TH_TID = 4; // i32
 export const TH_TGID = 8; // i32 (-1 unknown)
@@ -87,6 +87,59 @@ export const TH_WAKE_INVALID = 152; // i32 "polling invalid"
 export const TH_EVENTS = 156; // i32 events of any kind on this thread
 export const TH_KVM_EVENTS = 160; // i32 kvm events other than exit/entry (msr, pio, wakeup, ...)
 export const TH_PENDING_AT_END = 164; // i32 set by finish(): 1 if an exit was still pending
+// halt polling, rebuilt the way virt/kvm/kvm_main.c kvm_vcpu_halt() counts it
+export const TH_HP_WINDOW = 176; // i64 the vCPU's halt_poll_ns now (from kvm_halt_poll_ns; KVM starts it at 0)
+export const TH_HP_START_WIN = 184; // i64 the window the halt in progress started with (old of its grow/shrink)
+export const TH_HP_FLAGS = 192; // i32 HPF_*
+export const TH_HP_ATTEMPTED = 196; // i32 halts that polled (window > 0): halt_attempted_poll
+export const TH_HP_SUCCESS = 200; // i32 "poll" wake-ups of halts that polled: halt_successful_poll
+export const TH_HP_INVALID = 204; // i32 successful polls whose wake-up was invalid: halt_poll_invalid
+export const TH_HP_SUCCESS_NS = 208; // i64 halt time of successful polls: halt_poll_success_ns
+export const TH_HP_FAIL_NS = 216; // i64 polling part of failed polls (the window): halt_poll_fail_ns
+export const TH_HP_WAIT_NS = 224; // i64 blocked part of waits: halt_wait_ns
+export const TH_HP_GROWS = 232; // i32
+export const TH_HP_SHRINKS = 236; // i32
+export const TH_HP_FLIPS = 240; // i32 a grow after a shrink or a shrink after a grow
+export const TH_HP_LASTDIR = 244; // i32 1 grow, 2 shrink
+export const TH_HP_MAX = 248; // i64 largest window seen
+export const TH_HP_WIN_TS = 256; // i64 when the window last changed
+export const TH_HP_WIN_AREA = 264; // f64 integral of the window over time (for its time-weighted mean)
+export const TH_PRE_WAKES = 272; // i32 wake-ups before the first kvm_halt_poll_ns (window not yet known)
+export const TH_PRE_POLLS = 276; // i32
+export const TH_PRE_POLL_NS = 280; // i64
+export const TH_PRE_WAITS = 288; // i32
+export const TH_PRE_INVALID = 292; // i32
+export const TH_PRE_WAIT_NS = 296; // i64
+export const TH_WAKE_TS = 304; // i64 last kvm_vcpu_wakeup not yet followed by kvm_entry (I64 MIN: none)
+export const TH_SCHED_WAKE_TS = 312; // i64 sched_wakeup of this thread while in the host, not yet followed by kvm_entry
+export const TH_RUNNABLE_TS = 320; // i64 runnable since (woken or preempted), not yet switched in
+export const TH_PREEMPT_GUEST = 328; // i32 preempted (switched out runnable) while its last kvm event was kvm_entry
+export const TH_PREEMPT_HOST = 332; // i32 preempted while handling an exit
+export const TH_SLEEPS = 336; // i32 switched out not runnable (blocked)
+export const TH_PLE_GROWS = 340; // i32 kvm_ple_window_update grows
+export const TH_PLE_SHRINKS = 344; // i32
+export const TH_PLE_LAST = 348; // i32 last PLE window
+export const TH_PEND_SUB = 352; // i32 sub-key (msr/port/mmio dictionary id) of the pending exit, -1 none
+export const TH_LAPIC = 356; // i32 kvm_wait_lapic_expire events
+export const TH_SWITCH_IN = 360; // i32 times switched in
+export const TH_HALT_WAKES = 364; // i32 wake-ups of this thread (kvm_vcpu_wakeup)
+export const TH_HP_FIRST_TS = 368; // i64 when the window was first known (first kvm_halt_poll_ns)
+
+export const HPF_KNOWN = 1; // a kvm_halt_poll_ns event has told the window
+export const HPF_CHANGED = 2; // the window changed during the halt in progress
+
+// metric bins: (thread, M_*) records in the bin table, with histograms, besides the exit reasons
+export const M_HALT_POLL_OK = -2; // whole halt time of successful polls
+export const M_HALT_WAIT = -3; // whole halt time of halts that blocked
+export const M_HALT_BLOCKED = -4; // blocked part of those (halt time - window)
+export const M_LAPIC_EARLY = -5; // kvm_wait_lapic_expire: |delta| when early (guest TSC cycles)
+export const M_LAPIC_LATE = -6; // delta when late (guest TSC cycles)
+export const M_WAKE_TO_ENTRY = -7; // kvm_vcpu_wakeup -> next kvm_entry
+export const M_SCHED_WAKE_TO_ENTRY = -8; // sched_wakeup of a halted vCPU thread -> next kvm_entry
+export const M_RUN_DELAY = -9; // runnable (woken or preempted) -> switched in
+export const M_HALT_POLL_ATTEMPT_WIN = -10; // the window each polling halt started with
+/** sub-key bins: reason field = dictionary id | SUBKEY_FLAG ("msr 0x6e0 w", "pio 0x80 w", "mmio 0xfee000b0 r") */
+export const SUBKEY_FLAG = 0x40000000;
 
 // thread pairing states
 export const ST_NONE = 0; // no kvm_exit/kvm_entry seen yet
@@ -95,7 +148,7 @@ export const ST_HOST = 2; // last was kvm_exit: handling it
 export const ST_GAP = 3; // events were lost: state unknown until the next entry
 
 // bin table: one record per (thread, exit reason key)
-export const BIN_STRIDE = 64;
+export const BIN_STRIDE = 96;
 export const BIN_THREAD = 0; // i32 thread index
 export const BIN_REASON = 4; // i32 dictionary id of the reason as written in the trace
 export const BIN_SEEN = 8; // i32 kvm_exit events
@@ -106,6 +159,10 @@ export const BIN_MAX = 32; // i64
 export const BIN_SUMSQ = 40; // f64 sum of squared durations
 export const BIN_HIST = 48; // i32 index of the bin's histogram
 export const BIN_FAILED = 52; // i32 exits with FAILED_VMENTRY
+export const BIN_WAKE_POLL_NS = 56; // i64 kvm_vcpu_wakeup "poll" halt time inside these exits
+export const BIN_WAKE_WAIT_NS = 64; // i64 kvm_vcpu_wakeup "wait" halt time inside these exits
+export const BIN_WAKES = 72; // i32 wake-ups inside these exits
+export const BIN_WAKE_POLLS = 76; // i32 of which "poll"
 
 // log-linear histogram: values < 128 exact, then 64 sub-buckets per power of two (<= 0.78% error at the
 // bucket's midpoint); values of 2^46 and above share the last bucket (min/max/sum stay exact).

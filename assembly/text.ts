@@ -367,7 +367,13 @@ function parseLine(ls: usize, le: usize): bool {
   b = skipSp(b, le);
 
   if (kind == 0) {
-    onEvent(EV_OTHER, ts, tid, tgid, cpu, -1, 0, 0, 0, name, lineNo);
+    // other kvm events on a vCPU thread may tell its vCPU id ("kvm_hv_timer_state: vcpu_id 0 hv_timer 1")
+    let vcpu: i32 = -1;
+    if (at(nameStart, ne, "kvm_") && at(b, le, "vcpu")) {
+      const v = dec(skipSp(at(b, le, "vcpu_id ") ? b + 8 : b + 4, le), le);
+      if (v >= 0) vcpu = <i32>v;
+    }
+    onEvent(EV_OTHER, ts, tid, tgid, cpu, vcpu, 0, 0, 0, name, lineNo);
     return false;
   }
   // the thread's comm, once, from its first kvm event

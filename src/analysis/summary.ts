@@ -14,6 +14,7 @@ import * as K from '../../assembly/constants.js';
 import type { CoreTables, ThreadRec } from '../core/core.js';
 import { Histogram } from './histogram.js';
 import { canonicalReason, isaOfName, isIdleReason, ISA_SVM, ISA_UNKNOWN, ISA_VMX } from './reasons.js';
+import { buildExtras, type Extras, type Who } from './extras.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -145,7 +146,7 @@ export interface Quality {
   dictionary_overflow: number;
 }
 
-export interface Report {
+export interface Report extends Extras {
   kvmtax: { version: string; schema: number };
   unit: 'ns' | 'cycles';
   inputs: InputInfo[];
@@ -176,7 +177,7 @@ const SKIP_KINDS: Record<number, string> = {
   [K.SKIP_MIXED_CLOCK]: 'mixed-clock',
 };
 
-function stats(h: Histogram): Stats {
+export function stats(h: Histogram): Stats {
   if (h.n === 0) {
     return { min_ns: null, mean_ns: null, p50_ns: null, p90_ns: null, p99_ns: null, p999_ns: null, max_ns: null, stddev_ns: null, rsd_mean_pct: null };
   }
@@ -219,8 +220,9 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   }
 
   // ---- the instruction set of each file decides how numeric reasons read ----
+  const reasonBins = t.bins.filter((b) => b.reason >= 0 && (b.reason & K.SUBKEY_FLAG) === 0);
   const fileIsa = inputs.map(() => [0, 0, 0]);
-  for (const b of t.bins) {
+  for (const b of reasonBins) {
     const th = t.threads[b.thread]!;
     fileIsa[th.file]![isaOfName(t.strings[b.reason]!)]! += b.seen;
   }
@@ -243,7 +245,11 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   // ---- per reason (all threads) and per thread x reason ----
   const byReason = new Map<string, { h: Histogram; seen: number; failed: number }>();
   const byThread = new Map<number, Map<string, { h: Histogram; seen: number }>>();
-  for (const b of t.bins) {
+  // halted time: the halts (kvm_vcpu_wakeup: polling and blocked) inside HLT exits, when the trace has
+  // them; otherwise all of the HLT exits' handling time
+  const haveWakeups = t.threads.some((th) => th.haltWakes > 0);
+  const haltedOfThread = new Map<number, number>();
+  for (const b of reasonBins) {
     const th = t.threads[b.thread]!;
     const reason = reasonOf(th.file, b.reason);
     const k = scale[th.file]!;
@@ -258,6 +264,13 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     if (!tr) tm.set(reason, (tr = { h: new Histogram(), seen: 0 }));
     tr.seen += b.seen;
     tr.h.addScaled(b.hist, k, b.handled, Number(b.sum), b.sumsq, Number(b.min), Number(b.max));
+    if (isIdleReason(reason)) {
+      const idle = haveWakeups ? Math.min(Number(b.sum) * k, Number(b.wakePollNs) + Number(b.wakeWaitNs)) : Number(b.sum) * k;
+      haltedOfThread.set(b.thread, (haltedOfThread.get(b.thread) ?? 0) + idle);
+    }
+  }
+  if (!haveWakeups && [...byReason.keys()].some(isIdleReason)) {
+    notes.push('no kvm_vcpu_wakeup events: all of the HLT exits\' handling time is counted as halted (idle); with them, only the halts themselves are');
   }
 
   // ---- the time spans ----
@@ -296,17 +309,15 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   const tgidComm = new Map<string, string>();
   for (const th of t.threads) if (th.tid === th.tgid && th.comm >= 0) tgidComm.set(`${th.file}:${th.tgid}`, t.strings[th.comm]!);
   let guestAll = 0, haltedAll = 0, wallAll = 0;
+  const vcpuRowOf = new Map<number, VcpuRow>();
   for (let i = 0; i < t.threads.length; i++) {
     const th = t.threads[i]!;
     if (th.exits === 0 && th.entries === 0 && th.kvmEvents === 0) continue;
     const k = scale[th.file]!;
     const tm = byThread.get(i) ?? new Map<string, { h: Histogram; seen: number }>();
-    let halted = 0;
+    const halted = haltedOfThread.get(i) ?? 0;
     const rs: VcpuRow['top_reasons'] = [];
-    for (const [reason, r] of tm) {
-      if (isIdleReason(reason)) halted += r.h.sum;
-      rs.push({ reason, exits_handled: r.h.n, total_ns: r.h.sum });
-    }
+    for (const [reason, r] of tm) rs.push({ reason, exits_handled: r.h.n, total_ns: r.h.sum });
     rs.sort((a, b) => b.total_ns - a.total_ns || cmp(a.reason, b.reason));
     const host = Number(th.host) * k;
     const guest = Number(th.guest) * k;
@@ -330,6 +341,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
       vmMap.set(vmKey, vm);
     }
     vm.vcpus.push(row);
+    vcpuRowOf.set(i, row);
     vm.exits_handled += th.handled;
     vm.host_ns += host;
     vm.overhead_ns += overhead;
@@ -398,6 +410,18 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   const lostEvents = inputs.reduce((s, f) => s + f.lost_events, 0);
   if (lostMarkers > 0) notes.push(`events were lost (${lostMarkers} markers${lostEvents ? `, ${lostEvents} events` : ''}): exits and entries across each gap are not paired`);
 
+  // vCPU threads in report order, and who each is
+  const order: number[] = [];
+  for (const vm of vms) for (const c of vm.vcpus) for (const [ti, row] of vcpuRowOf) if (row === c) order.push(ti);
+  const who = (ti: number): Who => {
+    const th = t.threads[ti]!;
+    return { pid: th.tgid >= 0 ? th.tgid : null, vcpu: th.vcpu >= 0 ? th.vcpu : null, tid: th.tid, comm: str(th.comm) };
+  };
+  const extras = buildExtras({
+    tables: t, vcpuThreads: order, who, scale, reasonOf, tscNs: opt.tscKhz ? 1e6 / opt.tscKhz : undefined,
+    events: sorted, overheadNs: hostAll - haltedAll, stats,
+  });
+
   return {
     kvmtax: { version: opt.version, schema: SCHEMA_VERSION },
     unit,
@@ -417,6 +441,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
       lost: { markers: lostMarkers, events: lostEvents }, skipped, dictionary_overflow: t.dictOverflowed,
     },
     notes,
+    ...extras,
   };
 }
 

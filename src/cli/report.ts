@@ -5,7 +5,7 @@ import { analyze } from '../pipeline.js';
 import { KvmtaxError } from '../core/errors.js';
 import { TEXT_FORMATS } from '../formats/text.js';
 import { BINARY_FORMATS } from '../formats/binary.js';
-import { sections } from '../report/sections.js';
+import { sections, SECTION_NAMES, DEFAULT_SECTIONS, type ViewOptions } from '../report/sections.js';
 import { renderTables } from '../report/table.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderCsv } from '../report/csv.js';
@@ -22,7 +22,8 @@ interface Args {
   tscKhz?: number;
   isa?: string;
   top: number;
-  by?: string;
+  by?: string[];
+  sections?: string;
   histograms: boolean;
   output?: string;
 }
@@ -39,7 +40,8 @@ export function builder(y: Argv): Argv<Args> {
     .option('tsc-khz', { type: 'number', describe: 'TSC rate for trace_clock=x86-tsc timestamps (raw cycles)' })
     .option('isa', { type: 'string', choices: ['vmx', 'svm'], describe: 'exit-reason table for numeric reasons (default: from the names in the trace)' })
     .option('top', { type: 'number', default: 10, describe: 'how many of the slowest exits to list' })
-    .option('by', { type: 'string', choices: ['reason', 'vcpu'], describe: 'vcpu: add the vCPU x reason matrix' })
+    .option('by', { type: 'string', array: true, choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write' })
+    .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')})` })
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }) as unknown as Argv<Args>;
 }
@@ -58,16 +60,52 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     format: inputFormat, strict: argv.strict, tscKhz: argv.tscKhz, isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined,
     top: argv.top, histograms: argv.histograms,
   });
-  const text = render(report, out, argv.by === 'vcpu');
+  const by = argv.by ?? [];
+  let only: Set<string> | undefined;
+  if (argv.sections) {
+    only = new Set(argv.sections.split(',').map((x) => x.trim()).filter(Boolean));
+    const bad = [...only].filter((x) => !SECTION_NAMES.includes(x));
+    if (bad.length) throw new KvmtaxError(`unknown section "${bad[0]}" (known: ${SECTION_NAMES.join(', ')})`, undefined, undefined, undefined, undefined, 2);
+  }
+  const text = render(report, out, { by, sections: only });
   if (argv.output) fs.writeFileSync(argv.output, text);
   else process.stdout.write(text);
 }
 
-export function render(report: Report, format: string, byVcpu: boolean): string {
+export const BY_KEYS = ['reason', 'vcpu', 'msr', 'port', 'mmio'];
+
+/** What to show: breakdowns (--by) and sections (--sections). A boolean means --by vcpu (older callers). */
+export interface RenderView { by?: string[]; sections?: Set<string> }
+
+/** The sections a view shows: the default ones, or those named, plus what --by asks for. */
+export function viewOf(v: RenderView | boolean): ViewOptions {
+  const view: RenderView = typeof v === 'boolean' ? { by: v ? ['vcpu'] : [] } : v;
+  const shown = new Set(view.sections ?? DEFAULT_SECTIONS);
+  for (const b of view.by ?? []) if (b !== 'reason' && b !== 'vcpu') shown.add(b);
+  return { byVcpu: (view.by ?? []).includes('vcpu'), sections: shown };
+}
+
+/** JSON keeps every section unless --sections names some. */
+function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
+  if (!sectionsNamed) return JSON.stringify(report, null, 2) + '\n';
+  const keep: Record<string, unknown> = {};
+  const alwaysKept = ['kvmtax', 'unit', 'inputs', 'isa', 'notes'];
+  const sectionKeys: Record<string, string[]> = { summary: ['totals'], exits: ['reasons'], vcpus: ['vms'], top: ['top'], quality: ['quality'] };
+  for (const [k, val] of Object.entries(report)) {
+    const named = [...sectionsNamed].some((sec) => (sectionKeys[sec] ?? [sec]).includes(k));
+    if (alwaysKept.includes(k) || named) keep[k] = val;
+  }
+  return JSON.stringify(keep, null, 2) + '\n';
+}
+
+export function render(report: Report, format: string, v: RenderView | boolean): string {
+  const view = viewOf(v);
+  const named = typeof v === 'boolean' ? undefined : v.sections;
+  const csvTable = typeof v === 'boolean' ? (v ? 'vcpu' : 'reason') : (v.by ?? []).filter((b) => b !== 'reason').pop() ?? 'reason';
   switch (format) {
-    case 'json': return JSON.stringify(report, null, 2) + '\n';
-    case 'csv': return renderCsv(report, byVcpu);
-    case 'md': return renderMarkdown(sections(report, { byVcpu }));
-    default: return renderTables(sections(report, { byVcpu }));
+    case 'json': return jsonOf(report, named);
+    case 'csv': return renderCsv(report, csvTable);
+    case 'md': return renderMarkdown(sections(report, view));
+    default: return renderTables(sections(report, view));
   }
 }

@@ -291,18 +291,11 @@ export class Core implements EventSink {
     const tb = this.ex.threadsBase();
     for (let i = 0, n = this.ex.threadsCount(); i < n; i++) {
       const t = tb + i * K.TH_STRIDE;
-      const i32 = (o: number) => m.getInt32(t + o, true);
-      const i64 = (o: number) => m.getBigInt64(t + o, true);
-      threads.push({
-        file: i32(K.TH_FILE), tid: i32(K.TH_TID), tgid: i32(K.TH_TGID), vcpu: i32(K.TH_VCPU), comm: i32(K.TH_COMM),
-        state: i32(K.TH_STATE), guest: i64(K.TH_GUEST), host: i64(K.TH_HOST), firstTs: i64(K.TH_FIRST_TS),
-        lastTs: i64(K.TH_LAST_TS), exits: i32(K.TH_EXITS), handled: i32(K.TH_HANDLED), entries: i32(K.TH_ENTRIES),
-        leadingEntry: i32(K.TH_LEADING_ENTRY), entryNoExit: i32(K.TH_ENTRY_NO_EXIT), exitNoEntry: i32(K.TH_EXIT_NO_ENTRY),
-        lostResets: i32(K.TH_LOST_RESETS), backwards: i32(K.TH_BACKWARDS), wakePoll: i32(K.TH_WAKE_POLL),
-        wakeWait: i32(K.TH_WAKE_WAIT), wakePollNs: i64(K.TH_WAKE_POLL_NS), wakeWaitNs: i64(K.TH_WAKE_WAIT_NS),
-        wakeInvalid: i32(K.TH_WAKE_INVALID), events: i32(K.TH_EVENTS), kvmEvents: i32(K.TH_KVM_EVENTS),
-        pendingAtEnd: i32(K.TH_PENDING_AT_END),
-      });
+      const rec: Record<string, number | bigint> = {};
+      for (const [name, off, type] of THREAD_FIELDS) {
+        rec[name] = type === 'i32' ? m.getInt32(t + off, true) : type === 'i64' ? m.getBigInt64(t + off, true) : m.getFloat64(t + off, true);
+      }
+      threads.push(rec as unknown as ThreadRec);
     }
     const bins: BinRec[] = [];
     const bb = this.ex.binsBase();
@@ -315,7 +308,9 @@ export class Core implements EventSink {
         seen: m.getInt32(b + K.BIN_SEEN, true), handled: m.getInt32(b + K.BIN_HANDLED, true),
         sum: m.getBigInt64(b + K.BIN_SUM, true), min: m.getBigInt64(b + K.BIN_MIN, true),
         max: m.getBigInt64(b + K.BIN_MAX, true), sumsq: m.getFloat64(b + K.BIN_SUMSQ, true),
-        failed: m.getInt32(b + K.BIN_FAILED, true),
+        failed: m.getInt32(b + K.BIN_FAILED, true), wakes: m.getInt32(b + K.BIN_WAKES, true),
+        wakePolls: m.getInt32(b + K.BIN_WAKE_POLLS, true), wakePollNs: m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true),
+        wakeWaitNs: m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true),
         hist: new Uint32Array(this.ex.memory.buffer.slice(hb + h * K.HIST_BUCKETS * 4, hb + (h + 1) * K.HIST_BUCKETS * 4)),
       });
     }
@@ -349,16 +344,43 @@ export class Core implements EventSink {
   }
 }
 
+/** The thread record fields TypeScript reads, by name, offset and type (assembly/constants.ts TH_*). */
+const THREAD_FIELDS: Array<[keyof ThreadRec, number, 'i32' | 'i64' | 'f64']> = [
+  ['file', K.TH_FILE, 'i32'], ['tid', K.TH_TID, 'i32'], ['tgid', K.TH_TGID, 'i32'], ['vcpu', K.TH_VCPU, 'i32'],
+  ['comm', K.TH_COMM, 'i32'], ['state', K.TH_STATE, 'i32'], ['guest', K.TH_GUEST, 'i64'], ['host', K.TH_HOST, 'i64'],
+  ['firstTs', K.TH_FIRST_TS, 'i64'], ['lastTs', K.TH_LAST_TS, 'i64'], ['exits', K.TH_EXITS, 'i32'],
+  ['handled', K.TH_HANDLED, 'i32'], ['entries', K.TH_ENTRIES, 'i32'], ['leadingEntry', K.TH_LEADING_ENTRY, 'i32'],
+  ['entryNoExit', K.TH_ENTRY_NO_EXIT, 'i32'], ['exitNoEntry', K.TH_EXIT_NO_ENTRY, 'i32'], ['lostResets', K.TH_LOST_RESETS, 'i32'],
+  ['backwards', K.TH_BACKWARDS, 'i32'], ['wakePoll', K.TH_WAKE_POLL, 'i32'], ['wakeWait', K.TH_WAKE_WAIT, 'i32'],
+  ['wakePollNs', K.TH_WAKE_POLL_NS, 'i64'], ['wakeWaitNs', K.TH_WAKE_WAIT_NS, 'i64'], ['wakeInvalid', K.TH_WAKE_INVALID, 'i32'],
+  ['events', K.TH_EVENTS, 'i32'], ['kvmEvents', K.TH_KVM_EVENTS, 'i32'], ['pendingAtEnd', K.TH_PENDING_AT_END, 'i32'],
+  ['hpWindow', K.TH_HP_WINDOW, 'i64'], ['hpFlags', K.TH_HP_FLAGS, 'i32'], ['hpAttempted', K.TH_HP_ATTEMPTED, 'i32'],
+  ['hpSuccess', K.TH_HP_SUCCESS, 'i32'], ['hpInvalid', K.TH_HP_INVALID, 'i32'], ['hpSuccessNs', K.TH_HP_SUCCESS_NS, 'i64'],
+  ['hpFailNs', K.TH_HP_FAIL_NS, 'i64'], ['hpWaitNs', K.TH_HP_WAIT_NS, 'i64'], ['hpGrows', K.TH_HP_GROWS, 'i32'],
+  ['hpShrinks', K.TH_HP_SHRINKS, 'i32'], ['hpFlips', K.TH_HP_FLIPS, 'i32'], ['hpMax', K.TH_HP_MAX, 'i64'],
+  ['hpWinTs', K.TH_HP_WIN_TS, 'i64'], ['hpWinArea', K.TH_HP_WIN_AREA, 'f64'], ['hpFirstTs', K.TH_HP_FIRST_TS, 'i64'],
+  ['preWakes', K.TH_PRE_WAKES, 'i32'], ['preInvalid', K.TH_PRE_INVALID, 'i32'],
+  ['preemptGuest', K.TH_PREEMPT_GUEST, 'i32'], ['preemptHost', K.TH_PREEMPT_HOST, 'i32'], ['sleeps', K.TH_SLEEPS, 'i32'],
+  ['pleGrows', K.TH_PLE_GROWS, 'i32'], ['pleShrinks', K.TH_PLE_SHRINKS, 'i32'], ['pleLast', K.TH_PLE_LAST, 'i32'],
+  ['lapic', K.TH_LAPIC, 'i32'], ['switchIn', K.TH_SWITCH_IN, 'i32'], ['haltWakes', K.TH_HALT_WAKES, 'i32'],
+];
+
 export interface ThreadRec {
   file: number; tid: number; tgid: number; vcpu: number; comm: number; state: number;
   guest: bigint; host: bigint; firstTs: bigint; lastTs: bigint;
   exits: number; handled: number; entries: number; leadingEntry: number; entryNoExit: number; exitNoEntry: number;
   lostResets: number; backwards: number; wakePoll: number; wakeWait: number; wakePollNs: bigint; wakeWaitNs: bigint;
   wakeInvalid: number; events: number; kvmEvents: number; pendingAtEnd: number;
+  hpWindow: bigint; hpFlags: number; hpAttempted: number; hpSuccess: number; hpInvalid: number; hpSuccessNs: bigint;
+  hpFailNs: bigint; hpWaitNs: bigint; hpGrows: number; hpShrinks: number; hpFlips: number; hpMax: bigint;
+  hpWinTs: bigint; hpWinArea: number; hpFirstTs: bigint; preWakes: number; preInvalid: number;
+  preemptGuest: number; preemptHost: number; sleeps: number; pleGrows: number; pleShrinks: number; pleLast: number;
+  lapic: number; switchIn: number; haltWakes: number;
 }
 export interface BinRec {
   thread: number; reason: number; seen: number; handled: number; sum: bigint; min: bigint; max: bigint;
   sumsq: number; failed: number; hist: Uint32Array;
+  wakes: number; wakePolls: number; wakePollNs: bigint; wakeWaitNs: bigint;
 }
 export interface TopRec { duration: bigint; ts: bigint; where: number; thread: number; reason: number }
 export interface SkipRec { kind: number; count: number; file: number; line: number; col: number; excerpt: string }

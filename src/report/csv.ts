@@ -1,6 +1,6 @@
 /**
- * CSV with raw numbers (ns, counts): per reason by default, or one row per (VM, vCPU, reason) with
- * --by vcpu. RFC 4180 quoting.
+ * CSV with raw numbers (ns, counts): per reason by default, one row per (VM, vCPU, reason) with
+ * --by vcpu, per MSR / port / MMIO key with --by msr|port|mmio. RFC 4180 quoting.
  */
 import type { Report } from '../analysis/summary.js';
 
@@ -11,9 +11,16 @@ function cell(v: unknown): string {
 }
 const STATS = ['min_ns', 'mean_ns', 'p50_ns', 'p90_ns', 'p99_ns', 'p999_ns', 'max_ns', 'stddev_ns'] as const;
 
-export function renderCsv(r: Report, byVcpu: boolean): string {
+export function renderCsv(r: Report, table: string | boolean): string {
   const lines: string[] = [];
-  if (byVcpu) {
+  const which = table === true ? 'vcpu' : table === false ? 'reason' : table;
+  if (which === 'msr' || which === 'port' || which === 'mmio') {
+    const k = r[which];
+    lines.push(['key', 'name', 'dir', 'events', 'exits_handled', 'total_ns', ...STATS].join(','));
+    if (k.available) for (const x of k.keys) lines.push([x.key, x.name, x.dir, x.events, x.exits_handled, x.total_ns, ...STATS.map((s) => x[s])].map(cell).join(','));
+    return lines.join('\n') + '\n';
+  }
+  if (which === 'vcpu') {
     lines.push(['file', 'pid', 'vcpu', 'tid', 'comm', 'reason', 'exits_seen', 'exits_handled', 'total_ns', ...STATS].join(','));
     for (const vm of r.vms) {
       for (const c of vm.vcpus) {

@@ -3,6 +3,7 @@
  * (CSV and JSON use the raw numbers instead).
  */
 import type { Report, Stats } from '../analysis/summary.js';
+import type { Who } from '../analysis/extras.js';
 
 export interface Table {
   title: string;
@@ -19,7 +20,12 @@ export interface Table {
 export interface ViewOptions {
   byVcpu?: boolean;
   top?: number;
+  /** which sections to show (SECTION_NAMES); default: DEFAULT_SECTIONS */
+  sections?: Set<string>;
 }
+
+export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'top', 'quality'];
+export const DEFAULT_SECTIONS = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'sched', 'top', 'quality'];
 
 /** A duration for people: ns below 1 us, then us / ms / s with 2-3 decimals. */
 export function dur(v: number | null, unit: 'ns' | 'cycles' = 'ns'): string {
@@ -44,7 +50,13 @@ function statCells(s: Stats, unit: 'ns' | 'cycles'): string[] {
   return [s.min_ns, s.mean_ns, s.p50_ns, s.p90_ns, s.p99_ns, s.p999_ns, s.max_ns].map((v) => dur(v, unit));
 }
 
+const vcpuName = (w: Who) => `${w.pid === null ? '' : `${w.pid}/`}${w.vcpu === null ? '?' : w.vcpu} (${w.tid})`;
+const p5099 = (s: Stats, u: 'ns' | 'cycles' = 'ns') => (s.p50_ns === null ? '-' : `${dur(s.p50_ns, u)} / ${dur(s.p99_ns, u)}`);
+const cnt = (n: number | null) => (n === null ? '-' : String(n));
+
 export function sections(r: Report, v: ViewOptions = {}): Table[] {
+  const show = v.sections ?? new Set(DEFAULT_SECTIONS);
+  if (v.byVcpu) show.add('vcpus');
   const out: Table[] = [];
   const u = r.unit;
   const t = r.totals;
@@ -60,10 +72,10 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
     );
   }
   for (const n of r.notes) lead.push(`note: ${n}`);
-  out.push({ title: `kvmtax ${r.kvmtax.version} report`, lead, header: [], align: '', rows: [] });
+  if (show.has('summary')) out.push({ title: `kvmtax ${r.kvmtax.version} report`, lead, header: [], align: '', rows: [] });
 
   // ---- per reason ----
-  if (r.reasons.length) {
+  if (show.has('exits') && r.reasons.length) {
     out.push({
       title: 'Exit reasons (all VMs, all vCPUs)',
       header: ['reason', 'seen', 'handled', 'exits/s', 'exits%', 'total', 'host%', 'min', 'mean', 'p50', 'p90', 'p99', 'p99.9', 'max', '+-'],
@@ -87,7 +99,7 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
       ]);
     }
   }
-  if (vrows.length) {
+  if (show.has('vcpus') && vrows.length) {
     out.push({
       title: 'vCPUs (grouped by VM)',
       header: ['VM', 'vcpu', 'tid', 'comm', 'exits', 'exits/s', 'guest%', 'halted%', 'tax%', 'host', 'overhead', 'top reasons (time)'],
@@ -111,8 +123,10 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
     out.push({ title: 'vCPU x reason', header: ['pid', 'vcpu', 'tid', 'reason', 'seen', 'handled', 'total', 'mean', 'p50', 'p99', 'max'], align: 'rrrlrrrrrrr', rows });
   }
 
+  extraSections(r, show, out);
+
   // ---- slowest exits ----
-  if (r.top.length) {
+  if (show.has('top') && r.top.length) {
     out.push({
       title: `Slowest exits (top ${r.top.length})`,
       header: ['time', 'pid', 'vcpu', 'tid', 'reason', 'duration', 'where'],
@@ -136,6 +150,104 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
   ];
   if (q.skipped.length === 0) ql.push('skipped lines: none');
   for (const s of q.skipped) ql.push(`skipped: ${s.count} x ${s.what} (${s.kind}), first at ${s.first}: ${JSON.stringify(s.excerpt)}`);
-  out.push({ title: 'Data quality', lead: ql, header: [], align: '', rows: [] });
+  if (show.has('quality')) out.push({ title: 'Data quality', lead: ql, header: [], align: '', rows: [] });
   return out;
+}
+
+function unavailable(title: string, x: { reason: string }): Table {
+  return { title, lead: [`not available: ${x.reason}`], header: [], align: '', rows: [] };
+}
+
+/** Halt polling, timers, IPIs, MSR / port / MMIO keys and scheduling. */
+function extraSections(r: Report, show: Set<string>, out: Table[]): void {
+  const u = r.unit;
+  if (show.has('halt')) {
+    const h = r.halt;
+    if (!h.available) out.push(unavailable('Halt polling', h));
+    else {
+      const hints = h.vcpus.flatMap((c) => c.hints.map((x) => `hint: vCPU ${vcpuName(c)}: ${x}`));
+      out.push({
+        title: 'Halt polling (KVM\'s names: halt_attempted_poll, halt_successful_poll, ...)',
+        lead: [`from: ${h.source.join(', ')}`, ...h.notes.map((n) => `note: ${n}`)],
+        header: ['vCPU (pid/vcpu (tid))', 'halts', 'attempted_poll', 'successful_poll', 'poll_invalid', 'success%', 'waits', 'poll_success', 'wait+poll_fail', 'poll ok p50/p99', 'halt blocked p50/p99', 'window settled/max/mean', 'grow/shrink/flip'],
+        align: 'lrrrrrrrrrrrr',
+        rows: h.vcpus.map((c) => [
+          vcpuName(c), String(c.halts), String(c.halt_attempted_poll), String(c.halt_successful_poll), String(c.halt_poll_invalid),
+          pct(c.success_rate), String(c.wait_wakeups), dur(c.halt_poll_success_ns), dur(c.halt_wait_ns_plus_poll_fail_ns),
+          p5099(c.poll_success), p5099(c.halt_blocked),
+          c.window.known ? `${dur(c.window.settled_ns)} / ${dur(c.window.max_ns)} / ${dur(c.window.mean_ns)}` : 'not traced',
+          `${c.window.grows}/${c.window.shrinks}/${c.window.flips}`,
+        ]),
+        foot: hints,
+      });
+      const split = h.vcpus.filter((c) => c.hlt_split);
+      if (split.length) {
+        out.push({
+          title: 'HLT exits: handling time split into the halt (polling, blocked) and the rest',
+          header: ['vCPU', 'HLT exits', 'HLT time', 'polling (woke in poll)', 'blocked (waited)', 'rest (exit handling)'],
+          align: 'lrrrrr',
+          rows: split.map((c) => [vcpuName(c), String(c.hlt_split!.exits_handled), dur(c.hlt_split!.total_ns, u), dur(c.hlt_split!.poll_ns), dur(c.hlt_split!.wait_ns), dur(c.hlt_split!.other_ns, u)]),
+        });
+      }
+    }
+  }
+  if (show.has('timers')) {
+    const t = r.timers;
+    if (!t.available) out.push(unavailable('Timers', t));
+    else {
+      out.push({
+        title: 'Timers',
+        lead: [`from: ${t.source.join(', ')}`, ...t.notes.map((n) => `note: ${n}`),
+          ...(t.exitless_timer_ns !== null ? [`an exitless timer would remove ${dur(t.exitless_timer_ns, u)} of host time (TSC-deadline writes + PREEMPTION_TIMER exits), ${pct(t.exitless_timer_share_of_overhead)} of the handling overhead`] : [])],
+        header: ['vCPU', 'lapic early n', 'early p50/p99', 'late n', 'late p50/p99', 'TSC_DEADLINE writes', 'their exits', 'PREEMPTION_TIMER', 'its time', 'wakeup->entry p50/p99', 'sched_wakeup->entry p50/p99'],
+        align: 'lrrrrrrrrrr',
+        rows: t.vcpus.map((c) => {
+          const l = c.lapic_expire;
+          return [vcpuName(c), l ? String(l.early) : '-', l ? p5099(l.early_stats, l.unit) : '-', l ? String(l.late) : '-', l ? p5099(l.late_stats, l.unit) : '-',
+            cnt(c.tsc_deadline_writes), c.tsc_deadline_exits_ns === null ? '-' : dur(c.tsc_deadline_exits_ns, u), cnt(c.preemption_timer_exits),
+            c.preemption_timer_ns === null ? '-' : dur(c.preemption_timer_ns, u), c.wake_to_entry ? p5099(c.wake_to_entry, u) : '-',
+            c.sched_wake_to_entry ? p5099(c.sched_wake_to_entry, u) : '-'];
+        }),
+      });
+    }
+  }
+  if (show.has('ipi')) {
+    const x = r.ipi;
+    if (!x.available) out.push(unavailable('IPIs', x));
+    else {
+      out.push({
+        title: 'IPIs',
+        lead: [`from: ${x.source.join(', ')}`, ...x.notes.map((n) => `note: ${n}`),
+          ...(x.exitless_ipi_ns !== null ? [`an exitless IPI would remove ${dur(x.exitless_ipi_ns, u)} of host time, ${pct(x.exitless_ipi_share_of_overhead)} of the handling overhead`] : [])],
+        header: ['vCPU', 'x2APIC ICR writes', 'their exits', 'APIC_WRITE exits', 'their time'],
+        align: 'lrrrr',
+        rows: x.vcpus.map((c) => [vcpuName(c), cnt(c.icr_writes), c.icr_exits_ns === null ? '-' : dur(c.icr_exits_ns, u), cnt(c.apic_write_exits), c.apic_write_ns === null ? '-' : dur(c.apic_write_ns, u)]),
+      });
+    }
+  }
+  for (const [name, title] of [['msr', 'MSR accesses (kvm_msr)'], ['port', 'Port I/O (kvm_pio)'], ['mmio', 'MMIO (kvm_mmio)']] as const) {
+    if (!show.has(name)) continue;
+    const k = r[name];
+    if (!k.available) { out.push(unavailable(title, k)); continue; }
+    out.push({
+      title: `${title}: exits and handling time per key, all vCPUs`,
+      header: ['key', 'name', 'r/w', 'events', 'handled', 'total', 'mean', 'p50', 'p99', 'max'],
+      align: 'lllrrrrrrr',
+      rows: k.keys.map((x) => [x.key, x.name ?? '', x.dir, String(x.events), cnt(x.exits_handled), x.total_ns === null ? '-' : dur(x.total_ns, u), dur(x.mean_ns, u), dur(x.p50_ns, u), dur(x.p99_ns, u), dur(x.max_ns, u)]),
+    });
+  }
+  if (show.has('sched')) {
+    const x = r.sched;
+    if (!x.available) out.push(unavailable('vCPU scheduling', x));
+    else {
+      out.push({
+        title: 'vCPU scheduling (double scheduling)',
+        lead: [`from: ${x.source.join(', ')}`, ...x.notes.map((n) => `note: ${n}`)],
+        header: ['vCPU', 'switched in', 'slept', 'preempted in guest', 'preempted in host', 'run delay p50/p99', 'run delay max', 'PAUSE exits', 'PLE grow/shrink/last'],
+        align: 'lrrrrrrrr',
+        rows: x.vcpus.map((c) => [vcpuName(c), String(c.switched_in), String(c.slept), String(c.preempted_in_guest), String(c.preempted_in_host),
+          p5099(c.run_delay, u), dur(c.run_delay.max_ns, u), cnt(c.pause_exits), c.ple_window ? `${c.ple_window.grows}/${c.ple_window.shrinks}/${c.ple_window.last}` : '-']),
+      });
+    }
+  }
 }
