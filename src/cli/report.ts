@@ -9,9 +9,10 @@ import { sections, SECTION_NAMES, DEFAULT_SECTIONS, type ViewOptions } from '../
 import { renderTables } from '../report/table.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderCsv } from '../report/csv.js';
+import { renderHtml } from '../report/html.js';
 import type { Report } from '../analysis/summary.js';
 
-export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'md'];
+export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'md', 'html'];
 const INPUT_FORMATS = [...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS];
 
 interface Args {
@@ -58,7 +59,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (!(argv.top >= 0)) throw new KvmtaxError('--top must be 0 or more', undefined, undefined, undefined, undefined, 2);
   const report = await analyze(argv.traces, {
     format: inputFormat, strict: argv.strict, tscKhz: argv.tscKhz, isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined,
-    top: argv.top, histograms: argv.histograms,
+    top: argv.top, histograms: argv.histograms || out === 'html',
   });
   const by = argv.by ?? [];
   let only: Set<string> | undefined;
@@ -106,6 +107,7 @@ export function render(report: Report, format: string, v: RenderView | boolean):
     case 'json': return jsonOf(report, named);
     case 'csv': return renderCsv(report, csvTable);
     case 'md': return renderMarkdown(sections(report, view));
+    case 'html': return renderHtml(report, { view });
     default: return renderTables(sections(report, view));
   }
 }
