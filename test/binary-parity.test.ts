@@ -33,6 +33,11 @@ describe.skipIf(!HAVE_SHARED)('binary captures equal their text twins (../shared
     expect(counts(bin)).toEqual(counts(txt));
     closeTimes(bin, txt);
     expect(bin.vms.flatMap((v) => v.vcpus.map((c) => [c.tid, c.vcpu, c.exits_seen]))).toEqual(txt.vms.flatMap((v) => v.vcpus.map((c) => [c.tid, c.vcpu, c.exits_seen])));
+    // sched_switch prev_state: raw bits in the binary, letters in the text
+    const sched = (r: Report) => (r.sched.available ? r.sched.vcpus.map((c) => [c.tid, c.switched_in, c.slept, c.preempted_in_guest, c.preempted_in_host]) : []);
+    expect(sched(bin)).toEqual(sched(txt));
+    const halt = (r: Report) => (r.halt.available ? r.halt.vcpus.map((c) => [c.tid, c.halts, c.halt_attempted_poll, c.halt_successful_poll, c.halt_wait_ns_plus_poll_fail_ns]) : []);
+    expect(halt(bin)).toEqual(halt(txt));
   });
   it.each(['svm-D-small', 'svm-A-baseline', 'svm-B-disable-exits', 'svm-F-haltpoll-2ms'])('%s perf-kvm.data = perf kvm stat report and its --ns script, exactly', async (dir) => {
     const bin = await analyze([twin(dir, 'perf-kvm.data')]);

@@ -31,7 +31,7 @@ async function check(dir: string): Promise<void> {
     const h = r.halt.available ? (r.halt as HaltSection).vcpus.find((v) => v.tid === tid) : undefined;
     if (!h) {
       // no halt in the trace for this vCPU (cpu-pm: HLT does not exit)
-      expect(s.halt_successful_poll + s.halt_attempted_poll + s.halt_wait_ns, `vCPU tid ${tid}`).toBe(0);
+      expect(s.halt_successful_poll! + s.halt_attempted_poll! + s.halt_wait_ns!, `vCPU tid ${tid}`).toBe(0);
       continue;
     }
     expect(h.halt_successful_poll, `${tid} halt_successful_poll`).toBe(s.halt_successful_poll);

@@ -132,7 +132,7 @@ describe.skipIf(!have)('KvmEventDecoder on the 6.18 formats', () => {
       [EV_MMIO, -1, 0xfee000b0n, 0n, 2, 500],
       [EV_USERSPACE_EXIT, -1, 2n, 0n, 0, 500],
       [EV_PLE_WINDOW, 1, 8192n, 4096n, 0, 500],
-      [EV_SCHED_SWITCH, -1, 0n, 1n, 500, 500],
+      [EV_SCHED_SWITCH, -1, 0n, 83n, 500, 500], // prev_state 1 (TASK_INTERRUPTIBLE) is "S", as the text prints it
       [EV_SCHED_WAKEUP, -1, 500n, 0n, 3, 0],
     ]);
     // comms seen in sched events name their threads, once per change

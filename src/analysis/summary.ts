@@ -398,6 +398,9 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     notes.push('the trace has no kvm_exit/kvm_entry events: exit reasons, handling times and the exit tax cannot be measured from it' +
       (Object.keys(sorted).some((n) => n.startsWith('kvm_')) ? ' (its other kvm events are counted below)' : ''));
   }
+  if (byReason.has('(reason not recorded)')) {
+    notes.push('some exits were recorded without their reason (Perfetto\'s typed kvm_exit carries only arm64 fields): per-vCPU exit counts, handling and guest times are exact, but the split by reason is not, and their halt time counts as overhead (the exit tax is an upper bound); record kvm:kvm_exit as a generic event to keep the reasons');
+  }
   const entries = t.threads.reduce((n, th) => n + th.entries, 0);
   if (seenAll > 0 && entries === 0) {
     notes.push('the trace has kvm_exit events but no kvm_entry: exits are counted, but handling times (and the exit tax) need kvm_entry too');

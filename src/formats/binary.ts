@@ -8,6 +8,7 @@ import { KvmtaxError } from '../core/errors.js';
 import { FormatError } from './tracefs-format.js';
 import { readTraceDat } from './tracedat.js';
 import { readPerfData } from './perfdata.js';
+import { readPerfetto } from './perfetto.js';
 
 export const BINARY_FORMATS = ['perf.data', 'trace.dat', 'perfetto'];
 
@@ -61,6 +62,19 @@ export function readBinary(format: string, file: string, sink: EventSink, displa
         if (i.cmdline) meta.cmdline = i.cmdline;
         if (i.nrCpus) meta.nr_cpus = i.nrCpus;
         if (i.lost) meta.lost = i.lost;
+        if (i.guestSamples) meta.guest_samples = i.guestSamples;
+        return meta;
+      }
+      case 'perfetto': {
+        const i = readPerfetto(file, sink);
+        const meta: Record<string, string | number> = { packets: i.packets, ftrace_bundles: i.bundles, cpus: i.cpus, ftrace_events: i.ftraceEvents };
+        if (i.compressedPackets) meta.compressed_packets = i.compressedPackets;
+        if (i.compactSched) meta.compact_sched_events = i.compactSched;
+        if (i.genericEvents) meta.generic_events = i.genericEvents;
+        if (i.denseGenericEvents) meta.dense_generic_events = i.denseGenericEvents;
+        if (i.lostBundles) meta.lost_bundles = i.lostBundles;
+        if (i.overrun) meta.ftrace_overrun = i.overrun;
+        if (i.exitsWithoutReason) meta.exits_without_reason = i.exitsWithoutReason;
         return meta;
       }
       default:

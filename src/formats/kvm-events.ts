@@ -18,6 +18,19 @@ import {
 type Decode = (bytes: Uint8Array, view: DataView, base: number, size: number, ts: bigint, cpu: number,
   tgidOf: (tid: number) => number, where: number) => void;
 
+/**
+ * The first letter sched_switch prints for a raw prev_state (include/trace/events/sched.h): the low
+ * byte holds the TASK_REPORT bits S D T t X Z P I; none set is R (runnable: preempted, "R+" when the
+ * TASK_REPORT_MAX preemption bit is set). The core takes the character code, as the text readers give it.
+ */
+export function stateLetter(raw: number): number {
+  const low = raw & 0xff;
+  if (low === 0) return 82; // 'R'
+  const letters = 'SDTtXZPI';
+  for (let i = 0; i < 8; i++) if (low & (1 << i)) return letters.charCodeAt(i);
+  return 63; // '?'
+}
+
 /** Reader of an integer field as a JS number (sizes 1, 2, 4; 8-byte fields are converted, exact below 2^53). */
 type NumReader = (view: DataView, base: number) => number;
 /** Reader of an integer field as a bigint. */
@@ -274,7 +287,7 @@ export class KvmEventDecoder {
           const next = nextR(view, base);
           if (prevComm) this.noteComm(prev, bytes, base, prevComm, tgidOf);
           if (nextComm) this.noteComm(next, bytes, base, nextComm, tgidOf);
-          sink.push(EV_SCHED_SWITCH, ts, prev, tgidOf(prev), cpu, -1, BigInt(next), stateR(view, base), prev, nameId, where);
+          sink.push(EV_SCHED_SWITCH, ts, prev, tgidOf(prev), cpu, -1, BigInt(next), BigInt(stateLetter(Number(stateR(view, base)))), prev, nameId, where);
         };
       }
       case 'sched_wakeup':

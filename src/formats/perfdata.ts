@@ -29,12 +29,25 @@
  * Real header of a capture (svm-D-small/perf-kvm.data, `perf report --header-only`):
  *   # event : name = kvm:kvm_exit, , id = { 13, 14 }, type = 2, size = 128, config = 0x58b,
  *     sample_type = IP|TID|TIME|CPU|PERIOD|RAW|IDENTIFIER, read_format = ID|LOST, sample_id_all = 1
+ *
+ * Behaviour worth knowing (checked against `perf script` of the real captures, event by event):
+ * - Order: records with a time wait in a queue; at each FINISHED_ROUND the ones not later than the newest
+ *   time seen before the PREVIOUS round are delivered sorted by (time, file order); the rest at the end.
+ *   Records without a usable time (0, or no TIME bit) are delivered at once, as perf does.
+ * - Thread of an event = the tracepoint's common_pid (the decoder's choice). perf script shows ":-1 -1" for
+ *   samples whose pid/tid perf could not resolve (an exiting thread); the raw record still names it.
+ * - Samples flagged as guest mode (misc GUEST_KERNEL/USER: host tracepoints fired while a vCPU was in guest
+ *   mode) are kept; perf script hides them without --guest (svm-B: 12 sched_wakeup). See skipGuestSamples.
+ * - `where` of every pushed event is the byte offset of its record in the file.
+ * - Pipe mode: also readable from a real pipe or FIFO; a stream that does not end with a FINISHED_ROUND is
+ *   reported as probably cut short (sink.skip SKIP_TRUNCATED).
+ * - Not supported: compressed records (perf record -z, PERF_RECORD_COMPRESSED) -> FormatError.
  */
 import * as fs from 'node:fs';
 import type { EventSink } from '../core/sink.js';
 import { FormatError, parseEventFormat, type EventFormat } from './tracefs-format.js';
 import { KvmEventDecoder } from './kvm-events.js';
-import { CLOCK_NS, EV_LOST, EV_OTHER, SKIP_BAD_PAYLOAD, SKIP_UNRECOGNIZED } from '../../assembly/constants.js';
+import { CLOCK_NS, EV_LOST, EV_OTHER, SKIP_BAD_PAYLOAD, SKIP_TRUNCATED, SKIP_UNRECOGNIZED } from '../../assembly/constants.js';
 
 // ---- record types (perf_event.h, perf.data-file-format.txt) ----
 const REC_LOST = 2;
@@ -81,6 +94,11 @@ const FEAT_NRCPUS = 7;
 const FEAT_CMDLINE = 11;
 const FEAT_EVENT_DESC = 12;
 
+// ---- header.misc ----
+const MISC_CPUMODE_MASK = 7;
+const MISC_GUEST_KERNEL = 4;
+const MISC_GUEST_USER = 5;
+
 const PERF_TYPE_TRACEPOINT = 2;
 const ATTR_SIZE_VER0 = 64;
 const FILE_HEADER_SIZE = 104;
@@ -109,6 +127,12 @@ export interface PerfDataInfo {
   events: Record<string, number>;
   /** events the kernel reported as lost (PERF_RECORD_LOST + PERF_RECORD_LOST_SAMPLES) */
   lost: number;
+  /**
+   * samples whose cpumode says "guest" (misc GUEST_KERNEL/GUEST_USER): host tracepoints that fired while a vCPU
+   * was in guest mode, e.g. a sched_wakeup from an interrupt (real capture svm-B: 12). They are real host events
+   * and are pushed like the others; `perf script` hides them unless run with --guest (see skipGuestSamples).
+   */
+  guestSamples: number;
   hostname?: string;
   osRelease?: string;
   cmdline?: string;
@@ -124,6 +148,8 @@ export interface PerfDataOptions {
    * is half-flushed by time beyond this, as perf does when it reaches its memory limit (default 4 M)
    */
   maxQueued?: number;
+  /** drop guest-mode samples as `perf script` does by default (default false: keep them, see guestSamples) */
+  skipGuestSamples?: boolean;
 }
 
 /** One perf_event_attr of the file, with what the reader needs of it. */
@@ -142,6 +168,51 @@ interface Attr {
   key: string;
   nameId: number;
   ids: number[];
+  /** byte offsets in a PERF_RECORD_SAMPLE of this attr (from the record start; -1 = absent) */
+  layout: SampleLayout;
+}
+
+interface SampleLayout {
+  tid: number;
+  time: number;
+  cpu: number;
+  /** where the fields after PERIOD (READ, CALLCHAIN, RAW, ...) start */
+  fixedEnd: number;
+}
+
+/** The fixed part of a sample: IDENTIFIER IP TID TIME ADDR ID STREAM_ID CPU PERIOD, 8 bytes each when present. */
+function sampleLayout(st: number): SampleLayout {
+  let o = 8;
+  let tid = -1;
+  let time = -1;
+  let cpu = -1;
+  if (st & S_IDENTIFIER) o += 8;
+  if (st & S_IP) o += 8;
+  if (st & S_TID) { tid = o; o += 8; }
+  if (st & S_TIME) { time = o; o += 8; }
+  if (st & S_ADDR) o += 8;
+  if (st & S_ID) o += 8;
+  if (st & S_STREAM_ID) o += 8;
+  if (st & S_CPU) { cpu = o; o += 8; }
+  if (st & S_PERIOD) o += 8;
+  return { tid, time, cpu, fixedEnd: o };
+}
+
+/** The name of the fixed sample field that does not fit a record of `size` bytes. */
+function fieldAt(st: number, size: number): string {
+  const names: [number, string][] = [[S_IDENTIFIER, 'IDENTIFIER'], [S_IP, 'IP'], [S_TID, 'TID'], [S_TIME, 'TIME'],
+    [S_ADDR, 'ADDR'], [S_ID, 'ID'], [S_STREAM_ID, 'STREAM_ID'], [S_CPU, 'CPU'], [S_PERIOD, 'PERIOD']];
+  let o = 8;
+  for (const [bit, name] of names) {
+    if (!(st & bit)) continue;
+    if (o + 8 > size) return name;
+    o += 8;
+  }
+  return 'sample';
+}
+
+function overrun(where: number, size: number, what: string): never {
+  throw new FormatError(`perf.data: sample at offset ${where}: ${what} runs past the end of its ${size}-byte record`, where);
 }
 
 /** The embedded tracing data (trace-event-read.c). */
@@ -247,7 +318,8 @@ function parseAttr(bytes: Uint8Array, off: number, size: number, le: boolean, fi
   // (perf swaps them by reversing the bits of each byte), so the bit is in byte 2 either way.
   const flagsByte = bytes[off + 40 + 2]!;
   const sampleIdAll = le ? (flagsByte & (1 << 2)) !== 0 : (flagsByte & (1 << 5)) !== 0;
-  return { index, type, config, sampleType, readFormat, sampleIdAll, name: '', updName: '', key: '', nameId: -1, ids: [] };
+  return { index, type, config, sampleType, readFormat, sampleIdAll, name: '', updName: '', key: '', nameId: -1, ids: [],
+    layout: sampleLayout(sampleType) };
 }
 
 /** The size of a perf_event_attr from its own size field (0 = the first ABI, 64 bytes). */
@@ -330,6 +402,8 @@ function parseTracingData(bytes: Uint8Array, fileOff: number, sink: EventSink): 
 /** A queued record: what delivery needs, decoded when the record was read. */
 interface Entry {
   ts: bigint;
+  /** ts as a number, for a fast sort while every time in the file is below 2^53 ns (104 days of uptime) */
+  tsn: number;
   seq: number;
   rec: number; // REC_* type
   attr: Attr | null;
@@ -344,6 +418,7 @@ interface Entry {
 }
 
 const CHUNK_DEFAULT = 16 << 20;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MAX_QUEUED_DEFAULT = 4 << 20;
 
 class PerfDataReader {
@@ -358,12 +433,13 @@ class PerfDataReader {
   private readonly formatsById = new Map<number, EventFormat>();
   private readonly pidOf = new Map<number, number>();
   private readonly comms = new Map<number, string>();
-  private readonly info: PerfDataInfo = { pipeMode: false, samples: 0, events: {}, lost: 0 };
+  private readonly info: PerfDataInfo = { pipeMode: false, samples: 0, events: {}, lost: 0, guestSamples: 0 };
   private readonly lostNameId: number;
   private attrsResolved = false;
 
   // the reorder queue (ordered-events.c): records with a timestamp wait until a FINISHED_ROUND lets them out
   private queue: Entry[] = [];
+  private bigTimes = false;
   private seq = 0;
   private maxTs = 0n;
   private nextFlush = 0n;
@@ -383,11 +459,13 @@ class PerfDataReader {
 
   private readonly chunkSize: number;
   private readonly maxQueued: number;
+  private readonly skipGuest: boolean;
 
   constructor(private readonly fd: number, private readonly fileSize: number, private readonly seekable: boolean,
               private readonly sink: EventSink, opts: PerfDataOptions) {
     this.chunkSize = Math.max(opts.chunkSize ?? CHUNK_DEFAULT, 64);
     this.maxQueued = Math.max(opts.maxQueued ?? MAX_QUEUED_DEFAULT, 1);
+    this.skipGuest = opts.skipGuestSamples ?? false;
     this.lostNameId = sink.intern('lost');
   }
 
@@ -491,6 +569,10 @@ class PerfDataReader {
         const off = u64n(tv, i * 16, le);
         const size = u64n(tv, i * 16 + 8, le);
         const feat = bits[i]!;
+        if (off + size > this.fileSize) {
+          throw new FormatError(`perf.data: truncated file: feature section ${feat} [${off}, ${off + size}) lies beyond the end of the file (${this.fileSize} bytes)`,
+            Math.min(off, this.fileSize));
+        }
         if (!this.wantsFeature(feat)) continue;
         const payload = this.readAt(off, size, `feature section ${feat}`);
         this.processFeature(feat, payload, off);
@@ -646,6 +728,11 @@ class PerfDataReader {
     };
 
     let off = start;
+    // perf ends every pass over its buffers with a FINISHED_ROUND: kernel records after the last one at the end
+    // of a pipe-mode stream mean it was cut short (a file-mode header has the authoritative data size)
+    let rounds = 0;
+    let afterRound = 0;
+    let lastType = -1;
     while (off < end) {
       if (!ensure(off, 8)) {
         if (stream && bufStart + bufLen === off) break; // a pipe ends between records
@@ -658,6 +745,11 @@ class PerfDataReader {
       if (off + size > end || !ensure(off, size)) throw truncated('record', off);
       p = off - bufStart;
       let extra = 0; // payload that follows the record (pipe-mode tracing data, AUX data)
+      lastType = type;
+      if (type === REC_FINISHED_ROUND) {
+        rounds++;
+        afterRound = 0;
+      } else if (type < REC_HEADER_ATTR) afterRound++;
       switch (type) {
         case REC_SAMPLE:
           this.onSample(buf, view, p, size, off);
@@ -748,6 +840,13 @@ class PerfDataReader {
       }
       off += size + extra;
     }
+    if (this.info.pipeMode) {
+      if (this.attrs.length === 0) throw new FormatError('perf.data: the pipe-mode stream ends before its first event attribute', off);
+      if (lastType !== REC_FINISHED_ROUND) {
+        this.sink.skip(SKIP_TRUNCATED, off, `perf.data: the pipe-mode stream ends ${afterRound} records after ` +
+          `${rounds ? 'its last FINISHED_ROUND' : 'its start, without a FINISHED_ROUND'}: it was probably cut short`);
+      }
+    }
   }
 
   /** PERF_RECORD_SAMPLE: decode every field sample_type says is present, in order, up to RAW. */
@@ -757,73 +856,50 @@ class PerfDataReader {
     const end = p + size;
     const attr = this.attrOfSample(view, p, size, where);
     if (!attr) return;
+    const cpumode = view.getUint16(p + 4, le) & MISC_CPUMODE_MASK;
+    if (cpumode === MISC_GUEST_KERNEL || cpumode === MISC_GUEST_USER) {
+      this.info.guestSamples++;
+      if (this.skipGuest) return;
+    }
+    // the fields up to PERIOD have fixed places (Attr.layout); READ (group) and CALLCHAIN vary in length
+    const L = attr.layout;
+    if (L.fixedEnd > size) overrun(where, size, fieldAt(attr.sampleType, size));
+    const pid = L.tid >= 0 ? view.getInt32(p + L.tid, le) : -1;
+    const tid = L.tid >= 0 ? view.getInt32(p + L.tid + 4, le) : -1;
+    const hasTime = L.time >= 0;
+    const ts = hasTime ? view.getBigUint64(p + L.time, le) : 0n;
+    const cpu = L.cpu >= 0 ? view.getUint32(p + L.cpu, le) : -1;
+    let q = p + L.fixedEnd;
     const st = attr.sampleType;
-    let q = p + 8;
-    const need = (n: number, what: string): void => {
-      if (q + n > end) {
-        throw new FormatError(`perf.data: sample at offset ${where}: ${what} runs past the end of its ${size}-byte record`, where);
-      }
-    };
-    let pid = -1;
-    let tid = -1;
-    let ts = 0n;
-    let hasTime = false;
-    let cpu = -1;
-    if (st & S_IDENTIFIER) { need(8, 'IDENTIFIER'); q += 8; }
-    if (st & S_IP) { need(8, 'IP'); q += 8; }
-    if (st & S_TID) {
-      need(8, 'TID');
-      pid = view.getInt32(q, le);
-      tid = view.getInt32(q + 4, le);
-      q += 8;
-    }
-    if (st & S_TIME) {
-      need(8, 'TIME');
-      ts = view.getBigUint64(q, le);
-      hasTime = true;
-      q += 8;
-    }
-    if (st & S_ADDR) { need(8, 'ADDR'); q += 8; }
-    if (st & S_ID) { need(8, 'ID'); q += 8; }
-    if (st & S_STREAM_ID) { need(8, 'STREAM_ID'); q += 8; }
-    if (st & S_CPU) {
-      need(8, 'CPU');
-      cpu = view.getUint32(q, le);
-      q += 8;
-    }
-    if (st & S_PERIOD) { need(8, 'PERIOD'); q += 8; }
     if (st & S_READ) {
       const rf = attr.readFormat;
       const per = 8 + (rf & RF_ID ? 8 : 0) + (rf & RF_LOST ? 8 : 0);
+      const times = (rf & RF_TOTAL_TIME_ENABLED ? 8 : 0) + (rf & RF_TOTAL_TIME_RUNNING ? 8 : 0);
       if (rf & RF_GROUP) {
-        need(8, 'READ');
+        if (q + 8 + times > end) overrun(where, size, 'READ');
         const nr = u64n(view, q, le);
-        q += 8;
-        const fixed = (rf & RF_TOTAL_TIME_ENABLED ? 8 : 0) + (rf & RF_TOTAL_TIME_RUNNING ? 8 : 0);
-        need(fixed, 'READ');
-        q += fixed;
-        if (nr > (end - q) / per) need(Number.MAX_SAFE_INTEGER, 'READ');
+        q += 8 + times;
+        if (nr > (end - q) / per) overrun(where, size, 'READ');
         q += nr * per;
       } else {
-        const n = per + (rf & RF_TOTAL_TIME_ENABLED ? 8 : 0) + (rf & RF_TOTAL_TIME_RUNNING ? 8 : 0);
-        need(n, 'READ');
-        q += n;
+        if (q + per + times > end) overrun(where, size, 'READ');
+        q += per + times;
       }
     }
     if (st & S_CALLCHAIN) {
-      need(8, 'CALLCHAIN');
+      if (q + 8 > end) overrun(where, size, 'CALLCHAIN');
       const nr = u64n(view, q, le);
       q += 8;
-      if (nr > (end - q) / 8) need(Number.MAX_SAFE_INTEGER, 'CALLCHAIN');
+      if (nr > (end - q) / 8) overrun(where, size, 'CALLCHAIN');
       q += nr * 8;
     }
     let rawOff = -1;
     let rawSize = 0;
     if (st & S_RAW) {
-      need(4, 'RAW size');
+      if (q + 4 > end) overrun(where, size, 'RAW size');
       rawSize = view.getUint32(q, le);
       q += 4;
-      need(rawSize, 'RAW data');
+      if (rawSize > end - q) overrun(where, size, 'RAW data');
       rawOff = q;
     }
     if (tid >= 0 && pid >= 0) this.pidOf.set(tid, pid);
@@ -831,9 +907,11 @@ class PerfDataReader {
       let aoff = -1;
       if (rawOff >= 0) {
         aoff = this.arenaAlloc(rawSize);
-        this.arena.set(buf.subarray(rawOff, rawOff + rawSize), aoff);
+        const a = this.arena;
+        if (rawSize <= 256) for (let i = 0; i < rawSize; i++) a[aoff + i] = buf[rawOff + i]!;
+        else a.set(buf.subarray(rawOff, rawOff + rawSize), aoff);
       }
-      this.enqueue({ ts, seq: this.seq++, rec: REC_SAMPLE, attr, pid, tid, cpu, off: aoff, len: rawSize, where, str: '' });
+      this.enqueue({ ts, tsn: 0, seq: this.seq++, rec: REC_SAMPLE, attr, pid, tid, cpu, off: aoff, len: rawSize, where, str: '' });
     } else {
       // perf delivers records without a usable timestamp at once (ordered_events__queue -> -ETIME)
       this.deliverSample(attr, hasTime ? ts : this.lastTs, pid, tid, cpu, buf, view, rawOff, rawSize, where);
@@ -933,7 +1011,7 @@ class PerfDataReader {
       }
     }
     if (type === REC_LOST || type === REC_LOST_SAMPLES) tid = idTid;
-    const e: Entry = { ts, seq: this.seq++, rec: type, attr: null, pid, tid, cpu, off: -1, len: count, where, str };
+    const e: Entry = { ts, tsn: 0, seq: this.seq++, rec: type, attr: null, pid, tid, cpu, off: -1, len: count, where, str };
     if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) this.enqueue(e);
     else {
       e.ts = this.lastTs;
@@ -958,6 +1036,8 @@ class PerfDataReader {
   }
 
   private enqueue(e: Entry): void {
+    e.tsn = Number(e.ts);
+    if (e.ts > MAX_SAFE) this.bigTimes = true;
     this.queue.push(e);
     if (e.ts > this.maxTs) this.maxTs = e.ts;
     if (this.queue.length >= this.maxQueued) this.flushHalf();
@@ -984,7 +1064,8 @@ class PerfDataReader {
   private flushUpTo(limit: bigint): void {
     const q = this.queue;
     if (q.length === 0) return;
-    q.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));
+    if (this.bigTimes) q.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));
+    else q.sort((a, b) => a.tsn - b.tsn || a.seq - b.seq);
     let k = 0;
     while (k < q.length && q[k]!.ts <= limit) {
       this.deliver(q[k]!);
