@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import * as report from './report.js';
+import * as compare from './compare.js';
 import { KvmtaxError, EXIT_INTERNAL, EXIT_USAGE } from '../core/errors.js';
 import { version } from '../pipeline.js';
 import { STDIN } from '../formats/source.js';
@@ -16,6 +17,7 @@ export async function main(args: string[]): Promise<number> {
     await yargs(args.map((a) => (a === '-' ? STDIN : a)))
       .scriptName('kvmtax')
       .command(report)
+      .command(compare)
       .demandCommand(1, 'name a command: report')
       .strict()
       .version(version())

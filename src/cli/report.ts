@@ -10,6 +10,8 @@ import { renderTables } from '../report/table.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderCsv } from '../report/csv.js';
 import { renderHtml } from '../report/html.js';
+import { renderWhatIf } from '../report/compare-whatif.js';
+import { whatIf, WHAT_IF_SCENARIOS, type WhatIfScenario } from '../analysis/whatif.js';
 import type { Report } from '../analysis/summary.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'md', 'html'];
@@ -25,6 +27,7 @@ interface Args {
   top: number;
   by?: string[];
   sections?: string;
+  whatIf?: string;
   histograms: boolean;
   output?: string;
 }
@@ -44,6 +47,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('by', { type: 'string', array: true, choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write' })
     .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')})` })
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
+    .option('what-if', { type: 'string', choices: WHAT_IF_SCENARIOS, describe: 'forecast what cpu-pm, an exitless timer or exitless IPIs would change (printed after the report; JSON: a what_if member)' })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }) as unknown as Argv<Args>;
 }
 
@@ -68,7 +72,12 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     const bad = [...only].filter((x) => !SECTION_NAMES.includes(x));
     if (bad.length) throw new KvmtaxError(`unknown section "${bad[0]}" (known: ${SECTION_NAMES.join(', ')})`, undefined, undefined, undefined, undefined, 2);
   }
-  const text = render(report, out, { by, sections: only });
+  let text = render(report, out, { by, sections: only });
+  if (argv.whatIf) {
+    const scenario = argv.whatIf as WhatIfScenario;
+    if (out === 'json') text = JSON.stringify({ ...JSON.parse(text), what_if: whatIf(report, scenario) }, null, 2) + '\n';
+    else if (out !== 'html') text += '\n' + renderWhatIf(report, scenario, out);
+  }
   if (argv.output) fs.writeFileSync(argv.output, text);
   else process.stdout.write(text);
 }

@@ -1,0 +1,126 @@
+/**
+ * `kvmtax compare A... --vs B...`: two sides (each one or more traces, or the VMs of traces with
+ * --split vm) side by side, with the spread and Welch's test over runs, and a --fail-if gate
+ * (exit 3 when a rule is breached; grammar in src/analysis/failif.ts).
+ */
+import fs from 'node:fs';
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { analyze, version, type AnalyzeOptions } from '../pipeline.js';
+import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
+import { TEXT_FORMATS } from '../formats/text.js';
+import { BINARY_FORMATS } from '../formats/binary.js';
+import { compare, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/compare.js';
+import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, parseRules } from '../analysis/failif.js';
+import { fmtValue, renderCompareTable } from '../report/compare-table.js';
+import { renderCompareMarkdown } from '../report/compare-markdown.js';
+import { renderCompareJson } from '../report/compare-json.js';
+import { renderCompareCsv } from '../report/compare-csv.js';
+
+export const COMPARE_FORMATS = ['table', 'md', 'json', 'csv'];
+const INPUT_FORMATS = [...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS];
+
+interface Args {
+  traces: string[];
+  vs: string[];
+  labels?: string;
+  split: string;
+  format: string;
+  failIf?: string[];
+  inputFormat?: string;
+  strict: boolean;
+  tscKhz?: number;
+  isa?: string;
+  output?: string;
+}
+
+export const command = 'compare <traces..>';
+export const describe = 'compare runs: the traces before (A...) vs after (--vs B...), per exit reason and overall, with a --fail-if gate';
+
+export function builder(y: Argv): Argv<Args> {
+  return y
+    .positional('traces', { type: 'string', array: true, describe: 'the "before" side: one or more traces (each a run)' })
+    .option('vs', { type: 'string', array: true, demandOption: true, describe: 'the "after" side: one or more traces (each a run)' })
+    .option('labels', { type: 'string', describe: 'names of the two sides, e.g. base,cpupm (default: before,after)' })
+    .option('split', { type: 'string', choices: ['file', 'vm'], default: 'file', describe: 'what a run is: each trace (file) or each VM of the traces (vm)' })
+    .option('format', { alias: 'f', type: 'string', choices: COMPARE_FORMATS, default: 'table', describe: 'output format' })
+    .option('fail-if', {
+      type: 'string', array: true,
+      describe: 'exit 3 when a rule holds: FIGURE OP THRESHOLD, e.g. "tax > +5%" (relative change), "tax > +2pp", ' +
+        '"p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000", "p99(msr) > 200us", "cv(tax) > 10%", "p50(io) >= 1.2x"',
+    })
+    .option('input-format', { alias: 'from', type: 'string', choices: INPUT_FORMATS, describe: 'input format (default: detected from the content)' })
+    .option('strict', { type: 'boolean', default: false, describe: 'any skipped line is an error' })
+    .option('tsc-khz', { type: 'number', describe: 'TSC rate for trace_clock=x86-tsc timestamps (raw cycles)' })
+    .option('isa', { type: 'string', choices: ['vmx', 'svm'], describe: 'exit-reason table for numeric reasons (default: from the names in the trace)' })
+    .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
+    .example('$0 compare base.txt.xz --vs cpupm.txt.xz --labels base,cpupm', 'two single runs')
+    .example('$0 compare base/*.dat --vs cpupm/*.dat -f md --fail-if "tax > +5%"', 'several runs a side, Markdown, a gate') as unknown as Argv<Args>;
+}
+
+const usage = (msg: string) => new KvmtaxError(msg, undefined, undefined, undefined, undefined, EXIT_USAGE);
+
+export function parseLabels(s: string | undefined): [string, string] {
+  if (s === undefined) return ['before', 'after'];
+  const parts = s.split(',').map((x) => x.trim());
+  if (parts.length !== 2 || parts.some((x) => x === '') || parts[0] === parts[1]) {
+    throw usage(`--labels "${s}": expected two different names separated by a comma, e.g. --labels base,cpupm`);
+  }
+  return parts as [string, string];
+}
+
+/** Read one side: its traces together (the pooled figures) and its runs (per trace, or per VM). */
+export async function loadSide(files: string[], label: string, split: 'file' | 'vm', opts: AnalyzeOptions): Promise<SideInput> {
+  const o = { ...opts, histograms: true };
+  const pooled = await analyze(files, o);
+  let runs;
+  if (split === 'vm') runs = pooled.vms.filter((vm) => vm.vcpus.some((c) => c.exits_seen > 0)).map((vm) => viewOfVm(vm, pooled));
+  else if (files.length === 1) runs = [viewOfReport(pooled)];
+  else runs = await Promise.all(files.map(async (f) => viewOfReport(await analyze([f], o))));
+  return { label, pooled, runs };
+}
+
+export interface CompareArgs {
+  before: string[];
+  after: string[];
+  labels?: string;
+  split?: 'file' | 'vm';
+  failIf?: string[];
+  analyze?: AnalyzeOptions;
+}
+
+/** The whole command without the output: parse the rules first (usage errors before any reading). */
+export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparison; breach: string | null; warnings: string[] }> {
+  const labels = parseLabels(a.labels);
+  const rules = parseRules(a.failIf ?? []);
+  const split = a.split ?? 'file';
+  const sa = await loadSide(a.before, labels[0], split, a.analyze ?? {});
+  const sb = await loadSide(a.after, labels[1], split, a.analyze ?? {});
+  const comparison = compare(sa, sb, { split, version: version() });
+  checkRules(rules, comparison);
+  const results = evaluateRules(rules, comparison, (v, u) => fmtValue(v, u, comparison.unit));
+  const warnings = results.filter((r) => r.status === 'not evaluated').map((r) => `--fail-if "${r.rule}" not evaluated: ${r.detail}`);
+  return { comparison, breach: breachMessage(results), warnings };
+}
+
+export function renderComparison(c: Comparison, format: string): string {
+  switch (format) {
+    case 'json': return renderCompareJson(c);
+    case 'csv': return renderCompareCsv(c);
+    case 'md': return renderCompareMarkdown(c);
+    default: return renderCompareTable(c);
+  }
+}
+
+export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
+  if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw usage('--tsc-khz must be a positive number');
+  if (!argv.vs?.length) throw usage('--vs needs at least one trace: kvmtax compare A... --vs B...');
+  const { comparison, breach, warnings } = await runCompare({
+    before: argv.traces, after: argv.vs, labels: argv.labels, split: argv.split as 'file' | 'vm', failIf: argv.failIf,
+    analyze: { format: argv.inputFormat, strict: argv.strict, tscKhz: argv.tscKhz, isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined },
+  });
+  const text = renderComparison(comparison, argv.format);
+  if (argv.output) fs.writeFileSync(argv.output, text);
+  else process.stdout.write(text);
+  for (const w of warnings) process.stderr.write(`kvmtax: warning: ${w}\n`);
+  if (breach) throw new KvmtaxError(breach, undefined, undefined, undefined, undefined, EXIT_BREACH);
+}
