@@ -24,7 +24,7 @@ import {
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
-import { countName, intern } from "./dict";
+import { countName, internCached } from "./dict";
 
 // ---- global counters (per file; TypeScript snapshots them when a file ends) ----
 export const counters: usize = zalloc(C_COUNT * 8);
@@ -234,7 +234,7 @@ function subKey(kind: i32, v: i64, write: bool): i32 {
   store<u8>(p, 32);
   store<u8>(p + 1, write ? 119 : 114); // "w" / "r"
   p += 2;
-  return intern(keyBuf, <i32>(p - keyBuf));
+  return internCached(keyBuf, <i32>(p - keyBuf));
 }
 
 /** Histogram bucket of a non-negative value. */

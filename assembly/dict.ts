@@ -32,6 +32,7 @@ export function dictInit(): void {
   overflowId = -1;
   overflowed = 0;
   overflowId = intern(changetype<usize>(OVERFLOW_NAME), OVERFLOW_NAME_LEN, true);
+  memory.fill(cachePtr, 0, CACHE_SLOTS * 4);
 }
 
 // "(too many names)" as raw bytes
@@ -99,3 +100,34 @@ export function countName(id: i32): void {
 export function dictEntries(): usize { return entries; }
 export function dictCount(): i32 { return count; }
 export function dictBytes(): usize { return bytes; }
+
+// A direct-mapped cache in front of the dictionary for the short strings every line carries (event
+// names, exit reasons): keyed by length and the first 8 bytes, verified in full before use.
+const CACHE_SLOTS: i32 = 256;
+const cacheKey: usize = zalloc(CACHE_SLOTS * 8);
+const cacheLen: usize = zalloc(CACHE_SLOTS * 4);
+const cacheId: usize = zalloc(CACHE_SLOTS * 4);
+const cachePtr: usize = zalloc(CACHE_SLOTS * 4); // dictionary copy is not addressable here: keep our own
+const cacheBytes: usize = zalloc(CACHE_SLOTS * 32);
+
+/** intern() with a cache for strings of at most 32 bytes. */
+export function internCached(p: usize, len: i32): i32 {
+  if (len > 32 || len <= 0) return intern(p, len);
+  let k: u64;
+  if (len >= 8) k = load<u64>(p);
+  else { k = 0; for (let i = 0; i < len; i++) k |= (<u64>load<u8>(p + <usize>i)) << (<u64>i * 8); }
+  let h = <u32>(k ^ (k >> 29) ^ (k >> 41)) * 0x9e3779b1 ^ <u32>len;
+  const slot = <usize>((h >> 24) & <u32>(CACHE_SLOTS - 1));
+  if (load<u64>(cacheKey + slot * 8) == k && load<i32>(cacheLen + slot * 4) == len && load<i32>(cachePtr + slot * 4) != 0) {
+    if (len <= 8 || memory.compare(cacheBytes + slot * 32, p, len) == 0) return load<i32>(cacheId + slot * 4);
+  }
+  const id = intern(p, len);
+  store<u64>(cacheKey + slot * 8, k);
+  store<i32>(cacheLen + slot * 4, len);
+  store<i32>(cacheId + slot * 4, id);
+  store<i32>(cachePtr + slot * 4, 1);
+  memory.copy(cacheBytes + slot * 32, p, len);
+  return id;
+}
+
+

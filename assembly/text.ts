@@ -35,7 +35,7 @@ import {
   TH_COMM, TH_STRIDE,
 } from "./constants";
 import { zalloc } from "./mem";
-import { intern, DICT_MAX } from "./dict";
+import { intern, internCached, DICT_MAX } from "./dict";
 import { onEvent, counterAdd, counterGet, counterSet, fileId, threadOf, threadPtr } from "./analysis";
 
 // ---- state of the current text file ----
@@ -108,6 +108,29 @@ function skipSp(p: usize, e: usize): usize {
   return p;
 }
 
+/** Skip spaces 16 bytes at a time (the arena has 64 bytes of slack past any line end). */
+function skipSpWide(p: usize, e: usize): usize {
+  const sp = i8x16.splat(32);
+  while (p + 16 <= e) {
+    const m = i8x16.bitmask(i8x16.ne(v128.load(p), sp));
+    if (m != 0) return p + <usize>ctz(m) < e ? skipSp(p + <usize>ctz(m), e) : e;
+    p += 16;
+  }
+  return skipSp(p, e);
+}
+
+/** First '[' in [p, e), or e. */
+function findBracket(p: usize, e: usize): usize {
+  const br = i8x16.splat(91);
+  while (p + 16 <= e) {
+    const m = i8x16.bitmask(i8x16.eq(v128.load(p), br));
+    if (m != 0) return p + <usize>ctz(m);
+    p += 16;
+  }
+  while (p < e && load<u8>(p) != 91) p++;
+  return p;
+}
+
 /** Decimal unsigned at p; sets rp; returns -1 if no digit. */
 function dec(p: usize, e: usize): i64 {
   let v: i64 = 0;
@@ -151,10 +174,13 @@ function hex(p: usize, e: usize): i64 {
 }
 
 /** Does the ASCII string s occur at p (within e)? */
-function at(p: usize, e: usize, s: string): bool {
+// @ts-ignore: decorator
+@inline function at(p: usize, e: usize, s: string): bool {
   const n = s.length;
   if (p + <usize>n > e) return false;
-  for (let i = 0; i < n; i++) if (<i32>load<u8>(p + <usize>i) != s.charCodeAt(i)) return false;
+  // the literal is UTF-16 in static memory: compare its low bytes
+  const q = changetype<usize>(s);
+  for (let i = 0; i < n; i++) if (load<u8>(p + <usize>i) != load<u8>(q + (<usize>i << 1))) return false;
   return true;
 }
 
@@ -223,7 +249,7 @@ export function skipExternal(kind: i32, where: i64, p: usize, len: i32): void {
 // Returns true when the caller must stop (strict mode error).
 function parseLine(ls: usize, le: usize): bool {
   if (le > ls && load<u8>(le - 1) == 13) le--; // CRLF
-  let p = skipSp(ls, le);
+  let p = skipSpWide(ls, le);
   if (p == le) { counterAdd(C_BLANK, 1); return false; }
   const c0 = load<u8>(p);
   if (c0 == 35) { counterAdd(C_COMMENTS, 1); return false; } // '#'
@@ -232,7 +258,8 @@ function parseLine(ls: usize, le: usize): bool {
   let q = p;
   let cpuOpen: usize = 0;
   while (q < le) {
-    if (load<u8>(q) == 91) { // '['
+    q = findBracket(q, le);
+    if (q < le) { // '['
       let r = q + 1;
       while (r < le && isDigit(load<u8>(r))) r++;
       if (r > q + 1 && r < le && load<u8>(r) == 93) { cpuOpen = q; break; }
@@ -361,7 +388,7 @@ function parseLine(ls: usize, le: usize): bool {
     ne++;
   }
   if (ne == nameStart) return skipLine(SKIP_UNRECOGNIZED, ls, le, ns);
-  const name = intern(nameStart, <i32>(ne - nameStart));
+  const name = internCached(nameStart, <i32>(ne - nameStart));
   const kind = <i32>load<u8>(kindOf + <usize>name);
   let b = ne < le ? ne + 1 : le; // payload
   b = skipSp(b, le);
@@ -395,10 +422,14 @@ function parseLine(ls: usize, le: usize): bool {
     let re: usize = 0;
     if (at(x, le, "reason ")) {
       rs = skipSp(x + 7, le);
-      // the reason runs to " rip" (it may hold "UNKNOWN (123)" or "INVALID_STATE FAILED_VMENTRY")
-      const rip = find(rs, le, " rip ");
-      if (rip) re = rip;
-      else { re = rs; while (re < le && !isSpace(load<u8>(re))) re++; }
+      // the reason runs to " rip" (it may hold "UNKNOWN (123)" or "INVALID_STATE FAILED_VMENTRY"):
+      // usually one token, so look right after it before searching
+      re = rs;
+      while (re < le && !isSpace(load<u8>(re))) re++;
+      if (re < le && !at(re, le, " rip ")) {
+        const rip = find(re, le, " rip ");
+        if (rip) re = rip;
+      }
       while (re > rs && isSpace(load<u8>(re - 1))) re--;
     } else {
       // arm64: "IRQ: HSR_EC: ..." / "TRAP: HSR_EC: ..."
@@ -409,9 +440,8 @@ function parseLine(ls: usize, le: usize): bool {
     if (re <= rs) return skipLine(SKIP_EXIT_NO_REASON, ls, le, x);
     if (re - rs > 15 && at(re - 14, le, "FAILED_VMENTRY")) flags |= EXITF_FAILED_VMENTRY;
     let ripv: i64 = 0;
-    const rp0 = find(re, le, "rip ");
-    if (rp0) ripv = hex(rp0 + 4, le);
-    onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>intern(rs, <i32>(re - rs)), ripv, flags, name, lineNo);
+    if (at(re, le, " rip ")) ripv = hex(re + 5, le);
+    onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>internCached(rs, <i32>(re - rs)), ripv, flags, name, lineNo);
     return false;
   }
   if (kind == EV_ENTRY) {
@@ -424,8 +454,11 @@ function parseLine(ls: usize, le: usize): bool {
       return skipLine(SKIP_ENTRY_BAD, ls, le, b);
     }
     let ripv: i64 = 0;
-    const r0 = find(b, le, "rip ");
-    if (r0) ripv = hex(r0 + 4, le);
+    let r0 = rp;
+    if (r0 < le && load<u8>(r0) == 44) r0++; // ','
+    r0 = skipSp(r0, le);
+    if (at(r0, le, "rip ")) ripv = hex(r0 + 4, le);
+    else { const r1 = find(b, le, "rip "); if (r1) ripv = hex(r1 + 4, le); }
     onEvent(EV_ENTRY, ts, tid, tgid, cpu, vcpu, 0, ripv, 0, name, lineNo);
     return false;
   }
@@ -516,20 +549,25 @@ function parseLine(ls: usize, le: usize): bool {
   if (kind == EV_SCHED_SWITCH) {
     // "prev_comm=vmm prev_pid=10892 prev_prio=120 prev_state=D ==> next_comm=swapper/1 next_pid=0 next_prio=120"
     // plugin: "sh:177 [120] S ==> kworker/1:1:35 [120]"
-    const arrow = find(b, le, " ==> ");
-    if (!arrow) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
     let prev: i64 = -1;
     let next: i64 = -1;
     let state: i64 = 0;
-    const pp = find(b, arrow, "prev_pid=");
-    if (pp) {
-      prev = dec(pp + 9, arrow);
-      const sp = find(b, arrow, "prev_state=");
-      if (sp && sp + 11 < arrow) state = <i64>load<u8>(sp + 11);
-      const np = find(arrow, le, "next_pid=");
-      if (np) next = dec(np + 9, le);
+    if (at(b, le, "prev_comm=")) {
+      // kernel format, fields in a fixed order: scan forward once
+      const pp = find(b + 10, le, " prev_pid=");
+      if (pp) {
+        prev = dec(pp + 10, le);
+        const sp = find(rp, le, " prev_state=");
+        if (sp) {
+          if (sp + 12 < le) state = <i64>load<u8>(sp + 12);
+          const np = find(sp + 12, le, " next_pid=");
+          if (np) next = dec(np + 10, le);
+        }
+      }
     } else {
-      // plugin form: the pid follows the last ':' before " ["
+      // plugin form "sh:177 [120] S ==> kworker/1:1:35 [120]": the pid follows the last ':' before " ["
+      const arrow = find(b, le, " ==> ");
+      if (!arrow) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
       const lb = find(b, arrow, " [");
       if (lb) { let k = lb; while (k > b && load<u8>(k - 1) != 58) k--; prev = dec(k, lb); }
       const rb = find(arrow, le, " [");
