@@ -22,6 +22,8 @@ import {
   HPF_KNOWN, HPF_CHANGED, M_HALT_POLL_OK, M_HALT_WAIT, M_HALT_BLOCKED, M_LAPIC_EARLY, M_LAPIC_LATE,
   M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
+  TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
+  ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
 import { countName, internCached } from "./dict";
@@ -80,6 +82,68 @@ export function analysisInit(topN: i32): void {
   lastTidFile = -1;
 }
 
+// ---- rows (optional): one record per handled exit / halt / lapic event, drained by TypeScript ----
+let rows: usize = 0;
+export let rowCap: i32 = 0;
+export let rowCount: i32 = 0;
+export function rowsInit(cap: i32): void {
+  rowCap = cap;
+  rows = cap > 0 ? zalloc(<usize>cap * ROW_STRIDE) : 0;
+  rowCount = 0;
+}
+export function rowsPtr(): usize { return rows; }
+export function rowsReset(): void { rowCount = 0; }
+/** Is there room for the rows one more event can produce? */
+export function rowsRoom(): bool { return rowCap == 0 || rowCount < rowCap; }
+function row(kind: i32, ts: i64, dur: i64, aux: i64, where: i64, thread: i32, key: i32, sub: i32): void {
+  if (rowCap == 0 || rowCount >= rowCap) return;
+  const r = rows + <usize>rowCount * ROW_STRIDE;
+  store<i64>(r + ROW_TS, ts); store<i64>(r + ROW_DUR, dur); store<i64>(r + ROW_AUX, aux); store<i64>(r + ROW_WHERE, where);
+  store<i32>(r + ROW_THREAD, thread); store<i32>(r + ROW_KEY, key); store<i32>(r + ROW_SUB, sub); store<i32>(r + ROW_KIND, kind);
+  rowCount++;
+}
+
+// ---- timeline: exits per bucket per thread, one bucket width per file (doubles as time goes on) ----
+let tl: usize = 0;
+let tlCap: i32 = 0; // threads' worth of buckets
+let tlUsed: i32 = 0;
+let tlWidth: i64 = TL_START_WIDTH;
+let tlOrigin: i64 = i64.MIN_VALUE;
+function tlBuckets(t: usize): usize {
+  let off = load<i32>(t + TH_TL_PTR);
+  if (off == 0) {
+    if (tlUsed == tlCap) {
+      const nc = tlCap == 0 ? 16 : tlCap * 2;
+      tl = regrow(tl, <usize>tlCap * TL_BUCKETS * 4, <usize>nc * TL_BUCKETS * 4);
+      tlCap = nc;
+    }
+    off = 1 + tlUsed++ * TL_BUCKETS * 4; // +1 so that 0 means none
+    store<i32>(t + TH_TL_PTR, off);
+  }
+  return tl + <usize>(off - 1);
+}
+function tlCount(t: usize, ts: i64): void {
+  if (tlOrigin == i64.MIN_VALUE) tlOrigin = ts;
+  let d = ts - tlOrigin;
+  if (d < 0) d = 0;
+  while (d / tlWidth >= TL_BUCKETS) {
+    // double the width: merge bucket pairs of every thread of this file
+    for (let i = 0; i < threadCount; i++) {
+      const o = threads + <usize>i * TH_STRIDE;
+      if (load<i32>(o + TH_FILE) != fileId || load<i32>(o + TH_TL_PTR) == 0) continue;
+      const b = tl + <usize>(load<i32>(o + TH_TL_PTR) - 1);
+      for (let k = 0; k < TL_BUCKETS / 2; k++) {
+        store<u32>(b + <usize>k * 4, load<u32>(b + <usize>(2 * k) * 4) + load<u32>(b + <usize>(2 * k + 1) * 4));
+      }
+      memory.fill(b + <usize>(TL_BUCKETS / 2) * 4, 0, TL_BUCKETS * 2);
+    }
+    tlWidth *= 2;
+  }
+  const b = tlBuckets(t) + <usize>(d / tlWidth) * 4;
+  store<u32>(b, load<u32>(b) + 1);
+}
+export function timelinePtr(): usize { return tl; }
+
 export function threadsPtr(): usize { return threads; }
 export function binsPtr(): usize { return bins; }
 export function histsPtr(): usize { return hists; }
@@ -91,6 +155,8 @@ export function setFile(id: i32): void {
   lastThread = -1;
   lastTidFile = -1;
   memory.fill(counters, 0, C_COUNT * 8);
+  tlWidth = TL_START_WIDTH;
+  tlOrigin = i64.MIN_VALUE;
   counterSet(C_FIRST_TS, i64.MAX_VALUE);
   counterSet(C_LAST_TS, i64.MIN_VALUE);
 }
@@ -325,12 +391,15 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
     if (c & EXITF_FAILED_VMENTRY) store<i32>(bn + BIN_FAILED, load<i32>(bn + BIN_FAILED) + 1);
     const st = load<i32>(t + TH_STATE);
+    let guestBefore: i64 = -1;
     if (st == ST_HOST) {
       store<i32>(t + TH_EXIT_NO_ENTRY, load<i32>(t + TH_EXIT_NO_ENTRY) + 1);
     } else if (st == ST_GUEST) {
       const g = ts - load<i64>(t + TH_LAST_ENTRY_TS);
-      if (g >= 0) store<i64>(t + TH_GUEST, load<i64>(t + TH_GUEST) + g);
+      if (g >= 0) { store<i64>(t + TH_GUEST, load<i64>(t + TH_GUEST) + g); guestBefore = g; }
     }
+    store<i64>(t + TH_PEND_GUEST, guestBefore);
+    tlCount(t, ts);
     store<i32>(t + TH_STATE, ST_HOST);
     store<i32>(t + TH_PEND_REASON, <i32>a);
     store<i64>(t + TH_PEND_TS, ts);
@@ -358,6 +427,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
         store<i64>(t + TH_HOST, load<i64>(t + TH_HOST) + d);
         store<i32>(t + TH_HANDLED, load<i32>(t + TH_HANDLED) + 1);
         topInsert(d, load<i64>(t + TH_PEND_TS), load<i64>(t + TH_PEND_WHERE), ti, reason);
+        row(ROWK_EXIT, load<i64>(t + TH_PEND_TS), d, load<i64>(t + TH_PEND_GUEST), load<i64>(t + TH_PEND_WHERE), ti, reason, sub);
       }
     } else if (st == ST_NONE) {
       store<i32>(t + TH_LEADING_ENTRY, 1);
@@ -378,7 +448,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   if (kind == EV_SCHED_WAKEUP) { schedWakeup(ts, <i32>a); return; }
   store<i32>(t + TH_KVM_EVENTS, load<i32>(t + TH_KVM_EVENTS) + 1);
   if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
-  if (kind == EV_VCPU_WAKEUP) { haltWakeup(ti, ts, a, c); return; }
+  if (kind == EV_VCPU_WAKEUP) { haltWakeup(ti, ts, a, c, where); return; }
   if (kind == EV_HALT_POLL_NS) { haltPollNs(t, ts, a, b, c); return; }
   if (kind == EV_MSR || kind == EV_PIO || kind == EV_MMIO) {
     const sub = subKey(kind, a, (c & 1) != 0);
@@ -390,6 +460,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   }
   if (kind == EV_WAIT_LAPIC_EXPIRE) {
     store<i32>(t + TH_LAPIC, load<i32>(t + TH_LAPIC) + 1);
+    row(ROWK_LAPIC, ts, a, -1, where, ti, -1, -1);
     if (a < 0) metric(ti, M_LAPIC_EARLY, -a);
     else metric(ti, M_LAPIC_LATE, a);
     return;
@@ -402,8 +473,14 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
 }
 
 /** kvm_vcpu_wakeup: the end of a halt of `n` ns (poll + blocked). */
-function haltWakeup(ti: i32, ts: i64, n: i64, c: i32): void {
+function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
   let t = threads + <usize>ti * TH_STRIDE;
+  {
+    const f = load<i32>(t + TH_HP_FLAGS);
+    const known = (f & HPF_KNOWN) != 0;
+    const w = known ? ((f & HPF_CHANGED) ? load<i64>(t + TH_HP_START_WIN) : load<i64>(t + TH_HP_WINDOW)) : -1;
+    row(ROWK_HALT, ts, n, w, where, ti, c, -1);
+  }
   store<i32>(t + TH_HALT_WAKES, load<i32>(t + TH_HALT_WAKES) + 1);
   const poll = (c & WAKE_WAITED) == 0;
   const valid = (c & WAKE_VALID) != 0;
@@ -555,6 +632,10 @@ function schedWakeup(ts: i64, pid: i32): void {
 export function finishFile(): void {
   for (let i = 0; i < threadCount; i++) {
     const t = threads + <usize>i * TH_STRIDE;
+    if (load<i32>(t + TH_FILE) == fileId) {
+      store<i64>(t + TH_TL_WIDTH, tlWidth);
+      store<i64>(t + TH_TL_ORIGIN, tlOrigin);
+    }
     if (load<i32>(t + TH_FILE) == fileId && load<i32>(t + TH_STATE) == ST_HOST) store<i32>(t + TH_PENDING_AT_END, 1);
   }
 }

@@ -54,7 +54,7 @@ export const ERR_STRICT = -3; // --strict and a line was skipped
 
 // ---- layout of the core's result tables (byte offsets inside one record) ----
 // thread table: one record per (file, host thread)
-export const TH_STRIDE = 384;
+export const TH_STRIDE = 416;
 export const TH_FILE = 0; // i32
 export const TH_TID = 4; // i32
 export const TH_TGID = 8; // i32 (-1 unknown)
@@ -124,6 +124,10 @@ export const TH_LAPIC = 356; // i32 kvm_wait_lapic_expire events
 export const TH_SWITCH_IN = 360; // i32 times switched in
 export const TH_HALT_WAKES = 364; // i32 wake-ups of this thread (kvm_vcpu_wakeup)
 export const TH_HP_FIRST_TS = 368; // i64 when the window was first known (first kvm_halt_poll_ns)
+export const TH_PEND_GUEST = 376; // i64 guest time before the pending exit (-1 unknown)
+export const TH_TL_WIDTH = 384; // i64 timeline bucket width (ticks), set when the file ends
+export const TH_TL_ORIGIN = 392; // i64 timeline origin (the file's first timestamp)
+export const TH_TL_PTR = 168; // i32 byte offset of the thread's TL_BUCKETS u32 exit counts (0: none)
 
 export const HPF_KNOWN = 1; // a kvm_halt_poll_ns event has told the window
 export const HPF_CHANGED = 2; // the window changed during the halt in progress
@@ -195,3 +199,21 @@ export const C_BYTES = 8;
 export const C_CLOCK = 9; // CLOCK_* of the current file
 export const C_BACKWARDS = 10; // events whose timestamp is before their CPU's previous one
 export const C_COUNT = 16;
+
+// timeline: exits per time bucket per thread; the bucket width doubles (merging pairs) to keep TL_BUCKETS
+export const TL_BUCKETS = 512;
+export const TL_START_WIDTH = 1000000; // 1 ms at ns timestamps
+
+// rows: one record per handled exit, per halt and per kvm_wait_lapic_expire, streamed to TypeScript
+export const ROW_STRIDE = 48;
+export const ROW_TS = 0; // i64 exit (or event) timestamp, ticks
+export const ROW_DUR = 8; // i64 handling time (exit rows), halt time (halt rows), delta (lapic rows)
+export const ROW_AUX = 16; // i64 guest time before the exit (-1 unknown) / the halt's poll window (-1 unknown)
+export const ROW_WHERE = 24; // i64 line or record of the exit
+export const ROW_THREAD = 32; // i32 thread index
+export const ROW_KEY = 36; // i32 reason (dictionary id) / WAKE_* flags for halts
+export const ROW_SUB = 40; // i32 sub-key (dictionary id of "msr 0x6e0 w" ...) or -1
+export const ROW_KIND = 44; // i32 ROWK_*
+export const ROWK_EXIT = 1;
+export const ROWK_HALT = 2;
+export const ROWK_LAPIC = 3;

@@ -11,7 +11,7 @@ import { zalloc } from "./mem";
 import { dictInit, intern as dictIntern, dictEntries, dictCount, dictBytes, overflowed } from "./dict";
 import {
   analysisInit, onEvent, setFile, finishFile, counters, threadCount, binCount, topCount, threadsPtr,
-  binsPtr, histsPtr, topPtr, nameThread as nameTh,
+  binsPtr, histsPtr, topPtr, nameThread as nameTh, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom,
 } from "./analysis";
 import { textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
 
@@ -81,16 +81,22 @@ export function endFile(): void { finishFile(); }
 export function scan(len: i32, last: bool): i32 {
   return scanText(input, len, last, len >= inputCap);
 }
+/** scan() from `off` bytes into the arena (after a stop for a full row buffer). */
+export function scanFrom(off: i32, len: i32, last: bool): i32 {
+  return scanText(input + <usize>off, len, last, off == 0 && len >= inputCap);
+}
 
-/** Hand `n` events of the batch columns to the analysis. */
-export function consumeBatch(n: i32): void {
-  for (let i = 0; i < n; i++) {
+/** Hand events [from, n) of the batch columns to the analysis; stops early (returns where) when the row buffer is full. */
+export function consumeBatch(from: i32, n: i32): i32 {
+  for (let i = from; i < n; i++) {
+    if (!rowsRoom()) return i;
     const o4 = <usize>i << 2;
     const o8 = <usize>i << 3;
     onEvent(load<i32>(bKind + o4), load<i64>(bTs + o8), load<i32>(bTid + o4), load<i32>(bTgid + o4),
       load<i32>(bCpu + o4), load<i32>(bVcpu + o4), load<i64>(bA + o8), load<i64>(bB + o8),
       load<i32>(bC + o4), load<i32>(bName + o4), load<i64>(bWhere + o8));
   }
+  return n;
 }
 
 /** Intern the `len` bytes at the scratch area. */
@@ -118,3 +124,10 @@ export function errorLine(): i64 { return errLine; }
 export function errorCol(): i32 { return errCol; }
 export function errorKind(): i32 { return errKind; }
 export function linesRead(): i64 { return textLines(); }
+
+/** Turn on row output: up to `cap` rows (ROW_STRIDE bytes each) between two drains. */
+export function setRows(cap: i32): void { rowsInit(cap); }
+export function rowsBase(): usize { return rowsPtr(); }
+export function rowsCount(): i32 { return rowCount; }
+export function rowsClear(): void { rowsReset(); }
+export function timelineBase(): usize { return timelinePtr(); }

@@ -36,7 +36,7 @@ import {
 } from "./constants";
 import { zalloc } from "./mem";
 import { intern, internCached, DICT_MAX } from "./dict";
-import { onEvent, counterAdd, counterGet, counterSet, fileId, threadOf, threadPtr } from "./analysis";
+import { onEvent, counterAdd, counterGet, counterSet, fileId, threadOf, threadPtr, rowsRoom } from "./analysis";
 
 // ---- state of the current text file ----
 let fmt: i32 = 0;
@@ -634,6 +634,12 @@ export function scanText(base: usize, len: i32, last: bool, arenaFull: bool): i3
     ls = p;
   }
   while (true) {
+    // the row buffer is full: stop here; TypeScript drains it and calls again
+    if (!rowsRoom()) {
+      const used = <i32>(ls - base);
+      counterAdd(C_BYTES, used);
+      return used;
+    }
     // find the next '\n' (and any control byte that says this is not text)
     let found: usize = 0;
     while (p + 16 <= end) {
@@ -669,6 +675,11 @@ export function scanText(base: usize, len: i32, last: bool, arenaFull: bool): i3
     ls = p;
   }
   // ls..end is an unfinished line
+  if (last && ls < end && !rowsRoom()) {
+    const used = <i32>(ls - base);
+    counterAdd(C_BYTES, used);
+    return used;
+  }
   if (last && ls < end) {
     lineNo++;
     counterAdd(C_LINES, 1);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as K from '../assembly/constants.js';
-import { Core, packageRoot } from './core/core.js';
+import { Core, packageRoot, type RowSink } from './core/core.js';
 import { KvmtaxError, excerpt } from './core/errors.js';
 import { openSource, type ByteSource } from './formats/source.js';
 import { detectTextFormat, looksLikeText, scanTextSource, TEXT_FORMATS, TEXT_FORMAT_NAMES } from './formats/text.js';
@@ -26,6 +26,10 @@ export interface AnalyzeOptions {
   buffer?: string;
   /** tests: new bytes per scan call, to exercise chunk boundaries */
   chunkBytes?: number;
+  /** stream every handled exit, halt and lapic event out as rows (src/analysis/rows.ts) */
+  rows?: RowSink;
+  /** tests: rows held between two drains */
+  rowCapacity?: number;
 }
 
 let versionCache: string | undefined;
@@ -38,7 +42,7 @@ export function version(): string {
 
 export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promise<Report> {
   if (files.length === 0) throw new KvmtaxError('no input files');
-  const core = new Core({ topN: Math.max(opts.top ?? 10, 10) });
+  const core = new Core({ topN: Math.max(opts.top ?? 10, 10), rows: opts.rows, rowCapacity: opts.rowCapacity });
   const inputs: InputInfo[] = [];
   for (const file of files) {
     const src = await openSource(file);

@@ -146,7 +146,15 @@ export interface Quality {
   dictionary_overflow: number;
 }
 
+export interface Timeline {
+  /** bucket width in ns (or cycles); buckets start at the trace clock's t_ns */
+  bucket_ns: number;
+  vcpus: Array<{ file_index: number; pid: number | null; vcpu: number | null; tid: number; buckets: Array<[number, number]> }>;
+}
+
 export interface Report extends Extras {
+  /** exits per time bucket per vCPU (empty buckets left out) */
+  timeline: Timeline;
   kvmtax: { version: string; schema: number };
   unit: 'ns' | 'cycles';
   inputs: InputInfo[];
@@ -425,8 +433,36 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     events: sorted, overheadNs: hostAll - haltedAll, stats,
   });
 
+  // ---- timeline: each file's buckets, regrouped to the widest bucket of all files ----
+  let bucketNs = 0;
+  for (const ti of order) {
+    const th = t.threads[ti]!;
+    if (th.timeline) bucketNs = Math.max(bucketNs, Number(th.tlWidth) * scale[th.file]!);
+  }
+  const timeline: Timeline = { bucket_ns: bucketNs, vcpus: [] };
+  for (const ti of order) {
+    const th = t.threads[ti]!;
+    if (!th.timeline || bucketNs === 0) continue;
+    const k = scale[th.file]!;
+    const origin = Number(th.tlOrigin);
+    const width = Number(th.tlWidth);
+    const per = new Map<number, number>();
+    th.timeline.forEach((n, i) => {
+      if (!n) return;
+      const t0 = (origin + i * width) * k;
+      const b = Math.floor((t0 - origin * k) / bucketNs);
+      per.set(b, (per.get(b) ?? 0) + n);
+    });
+    const w = who(ti);
+    timeline.vcpus.push({
+      file_index: th.file, pid: w.pid, vcpu: w.vcpu, tid: w.tid,
+      buckets: [...per.entries()].sort((a, b) => a[0] - b[0]).map(([b, n]) => [Math.round(origin * k + b * bucketNs), n]),
+    });
+  }
+
   return {
     kvmtax: { version: opt.version, schema: SCHEMA_VERSION },
+    timeline,
     unit,
     inputs,
     isa,

@@ -27,7 +27,13 @@ interface Exports {
   beginFile(id: number, format: number, strict: number): void;
   endFile(): void;
   scan(len: number, last: number): number;
-  consumeBatch(n: number): void;
+  scanFrom(off: number, len: number, last: number): number;
+  setRows(cap: number): void;
+  rowsBase(): number;
+  rowsCount(): number;
+  rowsClear(): void;
+  timelineBase(): number;
+  consumeBatch(from: number, n: number): number;
   intern(len: number): number;
   nameThread(tid: number, tgid: number, comm: number): void;
   skip(kind: number, where: bigint, len: number): void;
@@ -79,7 +85,15 @@ export interface CoreOptions {
   batch?: number;
   /** slowest exits kept */
   topN?: number;
+  /** receive every handled exit, halt and lapic event as rows (exporters, SQL) */
+  rows?: RowSink;
+  /** rows held between two drains (tests use tiny values) */
+  rowCapacity?: number;
 }
+
+/** A batch of rows in core memory (valid only during the call): ROW_* fields at base + i * ROW_STRIDE. */
+export interface RowBatch { view: DataView; base: number; count: number }
+export type RowSink = (b: RowBatch, core: Core) => void;
 
 /** Per-file counters, snapshotted when a file ends. */
 export interface FileCounters {
@@ -105,6 +119,8 @@ export class Core implements EventSink {
   readonly arenaBytes: number;
   private fileIndex = -1;
   private reasonCache = new Map<number, number>();
+  private rowSink: RowSink | undefined;
+  private rowCap = 0;
   // batch columns
   private bn = 0;
   private bcap = 0;
@@ -125,6 +141,11 @@ export class Core implements EventSink {
     this.ex = inst.exports as unknown as Exports;
     this.arenaBytes = opts.arenaBytes ?? 4 << 20;
     this.ex.init(this.arenaBytes, opts.batch ?? 8192, opts.topN ?? 100);
+    if (opts.rows) {
+      this.rowSink = opts.rows;
+      this.rowCap = opts.rowCapacity ?? Math.max(opts.batch ?? 8192, 65536);
+      this.ex.setRows(this.rowCap);
+    }
     this.bcap = this.ex.batchCapacity();
     const p = this.ex.batchPtrs();
     this.refresh();
@@ -169,9 +190,30 @@ export class Core implements EventSink {
 
   /** Tokenize the first `len` arena bytes; returns the bytes consumed, or a negative K.ERR_* code. */
   scan(len: number, last: boolean): number {
-    const r = this.ex.scan(len, last ? 1 : 0);
+    if (!this.rowSink) {
+      const r = this.ex.scan(len, last ? 1 : 0);
+      this.refresh();
+      return r;
+    }
+    // with rows on, the core stops when its row buffer is full: drain it and go on
+    let off = 0;
+    for (;;) {
+      const r = this.ex.scanFrom(off, len - off, last ? 1 : 0);
+      this.refresh();
+      if (r < 0) return r;
+      const full = this.ex.rowsCount() >= this.rowCap;
+      this.drainRows();
+      off += r;
+      if (!full || off >= len) return off;
+    }
+  }
+
+  private drainRows(): void {
+    const n = this.ex.rowsCount();
+    if (!this.rowSink || n === 0) return;
     this.refresh();
-    return r;
+    this.rowSink({ view: this.mem, base: this.ex.rowsBase(), count: n }, this);
+    this.ex.rowsClear();
   }
 
   errorPosition(): { line: number; col: number; kind: number } {
@@ -249,8 +291,11 @@ export class Core implements EventSink {
     if (this.bn > 0) {
       const n = this.bn;
       this.bn = 0;
-      this.ex.consumeBatch(n);
-      this.refresh();
+      for (let done = 0; done < n;) {
+        done = this.ex.consumeBatch(done, n);
+        this.refresh();
+        this.drainRows();
+      }
     }
   }
 
@@ -295,6 +340,11 @@ export class Core implements EventSink {
       for (const [name, off, type] of THREAD_FIELDS) {
         rec[name] = type === 'i32' ? m.getInt32(t + off, true) : type === 'i64' ? m.getBigInt64(t + off, true) : m.getFloat64(t + off, true);
       }
+      const tlOff = m.getInt32(t + K.TH_TL_PTR, true);
+      if (tlOff > 0) {
+        const base = this.ex.timelineBase() + tlOff - 1;
+        rec.timeline = new Uint32Array(this.ex.memory.buffer.slice(base, base + K.TL_BUCKETS * 4)) as unknown as number;
+      }
       threads.push(rec as unknown as ThreadRec);
     }
     const bins: BinRec[] = [];
@@ -338,6 +388,33 @@ export class Core implements EventSink {
     return { strings, nameCounts, threads, bins, top, skips, dictOverflowed: Number(this.ex.dictOverflowed()) };
   }
 
+  private strCache = new Map<number, string>();
+  /** A dictionary string by id (cached; for streaming consumers of rows). */
+  stringOf(id: number): string {
+    let v = this.strCache.get(id);
+    if (v === undefined) {
+      this.refresh();
+      const e = this.ex.dictBase() + id * 24;
+      const off = this.mem.getInt32(e, true);
+      const len = this.mem.getInt32(e + 4, true);
+      const b = this.ex.dictBytesBase() + off;
+      v = dec.decode(this.u8.subarray(b, b + len));
+      this.strCache.set(id, v);
+    }
+    return v;
+  }
+
+  /** Who a thread record is, as known so far (for streaming consumers of rows). */
+  threadIdentity(idx: number): { file: number; tid: number; tgid: number; vcpu: number; comm: string | null } {
+    this.refresh();
+    const t = this.ex.threadsBase() + idx * K.TH_STRIDE;
+    const comm = this.mem.getInt32(t + K.TH_COMM, true);
+    return {
+      file: this.mem.getInt32(t + K.TH_FILE, true), tid: this.mem.getInt32(t + K.TH_TID, true), tgid: this.mem.getInt32(t + K.TH_TGID, true),
+      vcpu: this.mem.getInt32(t + K.TH_VCPU, true), comm: comm >= 0 ? this.stringOf(comm) : null,
+    };
+  }
+
   /** The skip record of one kind (for strict-mode errors). */
   skipRecord(kind: number): SkipRec | undefined {
     return this.tables().skips.find((s) => s.kind === kind);
@@ -363,6 +440,7 @@ const THREAD_FIELDS: Array<[keyof ThreadRec, number, 'i32' | 'i64' | 'f64']> = [
   ['preemptGuest', K.TH_PREEMPT_GUEST, 'i32'], ['preemptHost', K.TH_PREEMPT_HOST, 'i32'], ['sleeps', K.TH_SLEEPS, 'i32'],
   ['pleGrows', K.TH_PLE_GROWS, 'i32'], ['pleShrinks', K.TH_PLE_SHRINKS, 'i32'], ['pleLast', K.TH_PLE_LAST, 'i32'],
   ['lapic', K.TH_LAPIC, 'i32'], ['switchIn', K.TH_SWITCH_IN, 'i32'], ['haltWakes', K.TH_HALT_WAKES, 'i32'],
+  ['tlWidth', K.TH_TL_WIDTH, 'i64'], ['tlOrigin', K.TH_TL_ORIGIN, 'i64'],
 ];
 
 export interface ThreadRec {
@@ -376,6 +454,8 @@ export interface ThreadRec {
   hpWinTs: bigint; hpWinArea: number; hpFirstTs: bigint; preWakes: number; preInvalid: number;
   preemptGuest: number; preemptHost: number; sleeps: number; pleGrows: number; pleShrinks: number; pleLast: number;
   lapic: number; switchIn: number; haltWakes: number;
+  /** exits per timeline bucket (TL_BUCKETS), when the thread had exits */
+  timeline?: Uint32Array; tlWidth: bigint; tlOrigin: bigint;
 }
 export interface BinRec {
   thread: number; reason: number; seen: number; handled: number; sum: bigint; min: bigint; max: bigint;

@@ -1,0 +1,74 @@
+/**
+ * Rows: every handled exit, every halt and every kvm_wait_lapic_expire as one record, streamed out of the
+ * core while it reads (never all held in memory). Schema version 1 (documented in README "Rows"):
+ *
+ *   kind          'exit' | 'halt' | 'lapic'
+ *   file          input file index
+ *   pid, tid      VM process (null when the trace does not say) and host thread
+ *   vcpu, comm    vCPU id and thread name, as known when the row was made (null: not yet known)
+ *   ts            trace time of the exit / wake-up / event (ns, or ticks for raw-clock traces)
+ *   duration      exit: handling time (exit -> next entry); halt: halt time (poll + blocked, ns);
+ *                 lapic: delta in guest TSC cycles (negative: early)
+ *   guest_before  exit: guest time before it (previous entry -> exit), null unknown;
+ *                 halt: the poll window the halt started with (ns), null unknown
+ *   reason        exit: canonical exit reason; halt: 'poll' | 'wait' (+ ' invalid'); lapic: null
+ *   key           exit: MSR / port / MMIO sub-key ("msr 0x6e0 w"), null when none
+ *   where         line (text) or record number (binary) of the exit
+ */
+import * as K from '../../assembly/constants.js';
+import type { Core, RowBatch } from '../core/core.js';
+import { canonicalReason, isaOfName } from './reasons.js';
+
+export const ROWS_SCHEMA_VERSION = 1;
+
+export interface Row {
+  kind: 'exit' | 'halt' | 'lapic';
+  file: number;
+  pid: number | null;
+  tid: number;
+  vcpu: number | null;
+  comm: string | null;
+  ts: number;
+  duration: number;
+  guest_before: number | null;
+  reason: string | null;
+  key: string | null;
+  where: number;
+}
+
+/** Decode a row batch (valid only during the RowSink call). `isa` fixes numeric reasons (1 VMX, 2 SVM). */
+export function decodeRows(b: RowBatch, core: Core, isa?: number): Row[] {
+  const out: Row[] = new Array(b.count);
+  const v = b.view;
+  const who = new Map<number, ReturnType<Core['threadIdentity']>>();
+  const reason = new Map<number, string>();
+  for (let i = 0; i < b.count; i++) {
+    const r = b.base + i * K.ROW_STRIDE;
+    const kind = v.getInt32(r + K.ROW_KIND, true);
+    const ti = v.getInt32(r + K.ROW_THREAD, true);
+    let w = who.get(ti);
+    if (!w) who.set(ti, (w = core.threadIdentity(ti)));
+    const key = v.getInt32(r + K.ROW_KEY, true);
+    const sub = v.getInt32(r + K.ROW_SUB, true);
+    const aux = Number(v.getBigInt64(r + K.ROW_AUX, true));
+    let rs: string | null = null;
+    if (kind === K.ROWK_EXIT) {
+      rs = reason.get(key) ?? null;
+      if (rs === null) {
+        const raw = core.stringOf(key);
+        rs = canonicalReason(raw, isa ?? isaOfName(raw));
+        reason.set(key, rs);
+      }
+    } else if (kind === K.ROWK_HALT) {
+      rs = (key & K.WAKE_WAITED ? 'wait' : 'poll') + (key & K.WAKE_VALID ? '' : ' invalid');
+    }
+    out[i] = {
+      kind: kind === K.ROWK_EXIT ? 'exit' : kind === K.ROWK_HALT ? 'halt' : 'lapic',
+      file: w.file, pid: w.tgid >= 0 ? w.tgid : null, tid: w.tid, vcpu: w.vcpu >= 0 ? w.vcpu : null, comm: w.comm,
+      ts: Number(v.getBigInt64(r + K.ROW_TS, true)), duration: Number(v.getBigInt64(r + K.ROW_DUR, true)),
+      guest_before: aux >= 0 ? aux : null, reason: rs, key: sub >= 0 ? core.stringOf(sub) : null,
+      where: Number(v.getBigInt64(r + K.ROW_WHERE, true)),
+    };
+  }
+  return out;
+}
