@@ -30,6 +30,8 @@ export interface AnalyzeOptions {
   rows?: RowSink;
   /** tests: rows held between two drains */
   rowCapacity?: number;
+  /** called as input bytes are read: (bytes of this file, its index) */
+  onProgress?: (bytes: number, fileIndex: number) => void;
 }
 
 let versionCache: string | undefined;
@@ -102,7 +104,7 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions): Promi
       throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got ${excerpt(first)})`, src.name, 1, 1);
     }
   }
-  await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes);
+  await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes, opts.onProgress && ((n) => opts.onProgress!(n, idx)));
   const c = core.endFile();
   if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {
     const rec = core.tables().skips.find((s) => s.file === idx);

@@ -10,6 +10,16 @@ import { renderTables } from '../report/table.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderCsv } from '../report/csv.js';
 import { renderHtml } from '../report/html.js';
+import { Progress } from './progress.js';
+
+/** The inputs' total size on disk, when all are plain files (compressed ones count as their file size). */
+function totalSize(files: string[]): number | undefined {
+  let n = 0;
+  for (const f of files) {
+    try { n += fs.statSync(f).size; } catch { return undefined; }
+  }
+  return n || undefined;
+}
 import { renderWhatIf } from '../report/compare-whatif.js';
 import { whatIf, WHAT_IF_SCENARIOS, type WhatIfScenario } from '../analysis/whatif.js';
 import type { Report } from '../analysis/summary.js';
@@ -28,6 +38,7 @@ interface Args {
   by?: string[];
   sections?: string;
   whatIf?: string;
+  quiet: boolean;
   histograms: boolean;
   output?: string;
 }
@@ -47,6 +58,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('by', { type: 'string', array: true, choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write' })
     .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')})` })
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress line on stderr' })
     .option('what-if', { type: 'string', choices: WHAT_IF_SCENARIOS, describe: 'forecast what cpu-pm, an exitless timer or exitless IPIs would change (printed after the report; JSON: a what_if member)' })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }) as unknown as Argv<Args>;
 }
@@ -61,7 +73,10 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   }
   if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw new KvmtaxError('--tsc-khz must be a positive number', undefined, undefined, undefined, undefined, 2);
   if (!(argv.top >= 0)) throw new KvmtaxError('--top must be 0 or more', undefined, undefined, undefined, undefined, 2);
+  const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
+  const done: number[] = [];
   const report = await analyze(argv.traces, {
+    onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
     format: inputFormat, strict: argv.strict, tscKhz: argv.tscKhz, isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined,
     top: argv.top, histograms: argv.histograms || out === 'html',
   });
@@ -72,6 +87,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     const bad = [...only].filter((x) => !SECTION_NAMES.includes(x));
     if (bad.length) throw new KvmtaxError(`unknown section "${bad[0]}" (known: ${SECTION_NAMES.join(', ')})`, undefined, undefined, undefined, undefined, 2);
   }
+  progress?.done();
   let text = render(report, out, { by, sections: only });
   if (argv.whatIf) {
     const scenario = argv.whatIf as WhatIfScenario;

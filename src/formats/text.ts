@@ -69,7 +69,8 @@ export function skipDescription(kind: number): string {
  * `chunkBytes` (tests) limits how many new bytes are read per scan, to exercise chunk boundaries.
  */
 export async function scanTextSource(core: Core, src: ByteSource, fileIndex: number, format: number,
-  strict: boolean, chunkBytes?: number): Promise<void> {
+  strict: boolean, chunkBytes?: number, onProgress?: (bytesRead: number) => void): Promise<void> {
+  let readSoFar = 0;
   core.beginTextFile(fileIndex, format, strict);
   let carry = 0;
   for (;;) {
@@ -77,6 +78,8 @@ export async function scanTextSource(core: Core, src: ByteSource, fileIndex: num
     const room = core.arenaBytes - carry;
     const want = chunkBytes ? Math.min(chunkBytes, room) : room;
     const n = want > 0 ? await src.read(arena, carry, want) : 0;
+    readSoFar += n;
+    onProgress?.(readSoFar);
     const total = carry + n;
     const last = n === 0 && want > 0;
     // a full arena without a newline is an over-long line: the core skips it (and says so)
