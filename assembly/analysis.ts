@@ -23,6 +23,7 @@ import {
   M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
+  TH_PREF_WAKES, TH_PREF_WAKE_POLLS, TH_PREF_POLL_NS, TH_PREF_WAIT_NS, TH_PREF_SUB, TH_HP_FIRST_OLD, TH_PREF_SWAKE_TS, TH_PREF_PREEMPT, M_PRE_WAIT, TH_HP_FIRSTDIR, TH_PK_SWITCH_IN, TH_PK_SLEEPS, TH_PK_PREEMPT, M_PK_RUN_DELAY,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
@@ -143,6 +144,9 @@ function tlCount(t: usize, ts: i64): void {
   store<u32>(b, load<u32>(b) + 1);
 }
 export function timelinePtr(): usize { return tl; }
+/** For a slice of a file read by a worker: use the whole file's timeline origin. */
+export function setTimelineOrigin(ts: i64): void { tlOrigin = ts; }
+export function timelineOrigin(): i64 { return tlOrigin; }
 
 export function threadsPtr(): usize { return threads; }
 export function binsPtr(): usize { return bins; }
@@ -209,6 +213,8 @@ export function threadOf(tid: i32, tgid: i32): i32 {
   store<i64>(t + TH_SCHED_WAKE_TS, i64.MIN_VALUE);
   store<i64>(t + TH_RUNNABLE_TS, i64.MIN_VALUE);
   store<i32>(t + TH_PEND_SUB, -1);
+  store<i32>(t + TH_PREF_SUB, -1);
+  store<i64>(t + TH_PREF_SWAKE_TS, i64.MIN_VALUE);
   store<i32>(thTable + (<usize>s << 2), idx + 1);
   if (threadCount * 2 > thTableCap) thGrowTable();
   lastTid = tid; lastTidFile = fileId; lastThread = idx;
@@ -276,9 +282,16 @@ function metric(ti: i32, m: i32, v: i64): void {
 }
 
 /** A thread that has shown itself as a vCPU thread (any kvm event). */
-function isVcpu(t: usize): bool {
+function kvmSeen(t: usize): bool {
   return load<i32>(t + TH_EXITS) + load<i32>(t + TH_ENTRIES) + load<i32>(t + TH_KVM_EVENTS) > 0;
 }
+/** Follow this thread's scheduling: a vCPU thread, or any thread in a later slice of a file. */
+function isVcpu(t: usize): bool {
+  return trackAll || kvmSeen(t);
+}
+/** A worker reading a later slice of a file does not know yet which threads are vCPUs: it tracks all. */
+export let trackAll: bool = false;
+export function setTrackAll(on: bool): void { trackAll = on; }
 
 // ---- sub-keys: "msr 0x6e0 w", "pio 0x80 w", "mmio 0xfee000b0 r" as dictionary ids ----
 const keyBuf: usize = zalloc(64);
@@ -370,6 +383,8 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   if (kind == EV_LOST) { lostOn(cpu, a); return; }
   if (ts < counterGet(C_FIRST_TS)) counterSet(C_FIRST_TS, ts);
   if (ts > counterGet(C_LAST_TS)) counterSet(C_LAST_TS, ts);
+  // the timeline starts at the file's first event (a slice of a file is given its file's origin)
+  if (tlOrigin == i64.MIN_VALUE) tlOrigin = ts;
   if (kind == EV_OTHER) {
     if (vcpu >= 0 && tid >= 0) {
       const o = threads + <usize>threadOf(tid, tgid) * TH_STRIDE;
@@ -449,13 +464,15 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   store<i32>(t + TH_KVM_EVENTS, load<i32>(t + TH_KVM_EVENTS) + 1);
   if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
   if (kind == EV_VCPU_WAKEUP) { haltWakeup(ti, ts, a, c, where); return; }
-  if (kind == EV_HALT_POLL_NS) { haltPollNs(t, ts, a, b, c); return; }
+  if (kind == EV_HALT_POLL_NS) { haltPollNs(ti, ts, a, b, c); return; }
   if (kind == EV_MSR || kind == EV_PIO || kind == EV_MMIO) {
     const sub = subKey(kind, a, (c & 1) != 0);
     const bn = binOf(ti, sub | SUBKEY_FLAG);
     store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
     const t2 = threads + <usize>ti * TH_STRIDE;
-    if (load<i32>(t2 + TH_STATE) == ST_HOST && load<i32>(t2 + TH_PEND_SUB) < 0) store<i32>(t2 + TH_PEND_SUB, sub);
+    const st2 = load<i32>(t2 + TH_STATE);
+    if (st2 == ST_HOST && load<i32>(t2 + TH_PEND_SUB) < 0) store<i32>(t2 + TH_PEND_SUB, sub);
+    else if (st2 == ST_NONE && load<i32>(t2 + TH_PREF_SUB) < 0) store<i32>(t2 + TH_PREF_SUB, sub);
     return;
   }
   if (kind == EV_WAIT_LAPIC_EXPIRE) {
@@ -493,6 +510,14 @@ function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
   }
   if (!valid) store<i32>(t + TH_WAKE_INVALID, load<i32>(t + TH_WAKE_INVALID) + 1);
   store<i64>(t + TH_WAKE_TS, ts);
+  // before the thread's first exit/entry: kept apart for merging slices of a file
+  if (load<i32>(t + TH_STATE) == ST_NONE) {
+    store<i32>(t + TH_PREF_WAKES, load<i32>(t + TH_PREF_WAKES) + 1);
+    if (poll) {
+      store<i32>(t + TH_PREF_WAKE_POLLS, load<i32>(t + TH_PREF_WAKE_POLLS) + 1);
+      store<i64>(t + TH_PREF_POLL_NS, load<i64>(t + TH_PREF_POLL_NS) + n);
+    } else store<i64>(t + TH_PREF_WAIT_NS, load<i64>(t + TH_PREF_WAIT_NS) + n);
+  }
   // the halt happened inside the pending exit (HLT): explain its handling time
   if (load<i32>(t + TH_STATE) == ST_HOST) {
     const bn = binOf(ti, load<i32>(t + TH_PEND_REASON));
@@ -516,6 +541,7 @@ function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
       store<i32>(t + TH_PRE_WAITS, load<i32>(t + TH_PRE_WAITS) + 1);
       store<i64>(t + TH_PRE_WAIT_NS, load<i64>(t + TH_PRE_WAIT_NS) + n);
       metric(ti, M_HALT_WAIT, n);
+      metric(ti, M_PRE_WAIT, n);
     }
     return;
   }
@@ -547,7 +573,8 @@ function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
 }
 
 /** kvm_halt_poll_ns: the window grew or shrank (at the end of a halt, before its kvm_vcpu_wakeup). */
-function haltPollNs(t: usize, ts: i64, nw: i64, old: i64, grow: i32): void {
+function haltPollNs(ti: i32, ts: i64, nw: i64, old: i64, grow: i32): void {
+  const t = threads + <usize>ti * TH_STRIDE;
   let flags = load<i32>(t + TH_HP_FLAGS);
   if (!(flags & HPF_CHANGED)) {
     store<i64>(t + TH_HP_START_WIN, old);
@@ -570,7 +597,9 @@ function haltPollNs(t: usize, ts: i64, nw: i64, old: i64, grow: i32): void {
     } else {
       store<i64>(t + TH_HP_WAIT_NS, load<i64>(t + TH_HP_WAIT_NS) + waitNs);
     }
+    settlePreWaits(ti, old);
     store<i64>(t + TH_HP_FIRST_TS, ts);
+    store<i64>(t + TH_HP_FIRST_OLD, old);
     store<i64>(t + TH_HP_WIN_TS, ts);
   } else {
     const dt = ts - load<i64>(t + TH_HP_WIN_TS);
@@ -582,10 +611,64 @@ function haltPollNs(t: usize, ts: i64, nw: i64, old: i64, grow: i32): void {
   if (nw > load<i64>(t + TH_HP_MAX)) store<i64>(t + TH_HP_MAX, nw);
   const dir = grow ? 1 : 2;
   const last = load<i32>(t + TH_HP_LASTDIR);
+  if (last == 0) store<i32>(t + TH_HP_FIRSTDIR, dir);
   if (last != 0 && last != dir) store<i32>(t + TH_HP_FLIPS, load<i32>(t + TH_HP_FLIPS) + 1);
   store<i32>(t + TH_HP_LASTDIR, dir);
   if (grow) store<i32>(t + TH_HP_GROWS, load<i32>(t + TH_HP_GROWS) + 1);
   else store<i32>(t + TH_HP_SHRINKS, load<i32>(t + TH_HP_SHRINKS) + 1);
+}
+
+/** The waits seen before the window was known blocked for their halt time less the window `w`. */
+function settlePreWaits(ti: i32, w: i64): void {
+  const mask = binTableCap - 1;
+  let s = <i32>(hash2(ti, M_PRE_WAIT) & <u32>mask);
+  let pre: usize = 0;
+  while (true) {
+    const v = load<i32>(binTable + (<usize>s << 2));
+    if (v == 0) break;
+    const b = bins + <usize>(v - 1) * BIN_STRIDE;
+    if (load<i32>(b + BIN_THREAD) == ti && load<i32>(b + BIN_REASON) == M_PRE_WAIT) { pre = b; break; }
+    s = (s + 1) & mask;
+  }
+  if (!pre || load<i32>(pre + BIN_HANDLED) == 0) return;
+  const preIdx = (pre - bins) / BIN_STRIDE;
+  const blocked = binOf(ti, M_HALT_BLOCKED); // may move the bin and histogram tables
+  const pre2 = bins + preIdx * BIN_STRIDE;
+  const ph2 = hists + <usize>load<i32>(pre2 + BIN_HIST) * HIST_BUCKETS * 4;
+  if (w == 0) {
+    // exact: each wait blocked for its whole halt
+    const bh = hists + <usize>load<i32>(blocked + BIN_HIST) * HIST_BUCKETS * 4;
+    for (let i = 0; i < HIST_BUCKETS; i++) store<u32>(bh + <usize>i * 4, load<u32>(bh + <usize>i * 4) + load<u32>(ph2 + <usize>i * 4));
+    store<i32>(blocked + BIN_HANDLED, load<i32>(blocked + BIN_HANDLED) + load<i32>(pre2 + BIN_HANDLED));
+    store<i64>(blocked + BIN_SUM, load<i64>(blocked + BIN_SUM) + load<i64>(pre2 + BIN_SUM));
+    store<f64>(blocked + BIN_SUMSQ, load<f64>(blocked + BIN_SUMSQ) + load<f64>(pre2 + BIN_SUMSQ));
+    if (load<i64>(pre2 + BIN_MIN) < load<i64>(blocked + BIN_MIN)) store<i64>(blocked + BIN_MIN, load<i64>(pre2 + BIN_MIN));
+    if (load<i64>(pre2 + BIN_MAX) > load<i64>(blocked + BIN_MAX)) store<i64>(blocked + BIN_MAX, load<i64>(pre2 + BIN_MAX));
+  } else {
+    // each wait blocked for its halt time less the window: taken at the bucket's value
+    for (let i = 0; i < HIST_BUCKETS; i++) {
+      const n = load<u32>(ph2 + <usize>i * 4);
+      if (n == 0) continue;
+      const v = bucketValueOf(i) - w;
+      for (let k: u32 = 0; k < n; k++) accumulate(blocked, v < 0 ? 0 : v);
+    }
+  }
+  // emptied
+  memory.fill(ph2, 0, HIST_BUCKETS * 4);
+  store<i32>(pre2 + BIN_HANDLED, 0);
+  store<i64>(pre2 + BIN_SUM, 0);
+  store<f64>(pre2 + BIN_SUMSQ, 0);
+  store<i64>(pre2 + BIN_MIN, i64.MAX_VALUE);
+  store<i64>(pre2 + BIN_MAX, i64.MIN_VALUE);
+}
+
+/** The representative value of histogram bucket i (exact below 128, else its midpoint). */
+function bucketValueOf(i: i32): i64 {
+  if (i < 128) return <i64>i;
+  const e = 7 + ((i - 128) >> 6);
+  const sub = <i64>(64 + ((i - 128) & 63));
+  const shift = <i64>(e - 6);
+  return ((sub << shift) + ((sub + 1) << shift) - 1) / 2;
 }
 
 /** sched_switch from `prev` (state: first letter of prev_state) to `next`. */
@@ -594,11 +677,16 @@ function schedSwitch(ts: i64, next: i32, state: i32, prev: i32): void {
     const pi = threadOf(prev, -1);
     const p = threads + <usize>pi * TH_STRIDE;
     if (isVcpu(p)) {
+      const pk = !kvmSeen(p); // a later slice, before this thread's first kvm event
       if (state == 82) { // 'R': preempted, still runnable
         if (load<i64>(p + TH_RUNNABLE_TS) == i64.MIN_VALUE) store<i64>(p + TH_RUNNABLE_TS, ts);
         const st = load<i32>(p + TH_STATE);
-        if (st == ST_GUEST) store<i32>(p + TH_PREEMPT_GUEST, load<i32>(p + TH_PREEMPT_GUEST) + 1);
+        if (pk) store<i32>(p + TH_PK_PREEMPT, load<i32>(p + TH_PK_PREEMPT) + 1);
+        else if (st == ST_GUEST) store<i32>(p + TH_PREEMPT_GUEST, load<i32>(p + TH_PREEMPT_GUEST) + 1);
+        else if (st == ST_NONE) store<i32>(p + TH_PREF_PREEMPT, load<i32>(p + TH_PREF_PREEMPT) + 1);
         else store<i32>(p + TH_PREEMPT_HOST, load<i32>(p + TH_PREEMPT_HOST) + 1);
+      } else if (pk) {
+        store<i32>(p + TH_PK_SLEEPS, load<i32>(p + TH_PK_SLEEPS) + 1);
       } else {
         store<i32>(p + TH_SLEEPS, load<i32>(p + TH_SLEEPS) + 1);
       }
@@ -608,11 +696,13 @@ function schedSwitch(ts: i64, next: i32, state: i32, prev: i32): void {
     const ni = threadOf(next, -1);
     const n = threads + <usize>ni * TH_STRIDE;
     if (isVcpu(n)) {
-      store<i32>(n + TH_SWITCH_IN, load<i32>(n + TH_SWITCH_IN) + 1);
+      const pk = !kvmSeen(n);
+      if (pk) store<i32>(n + TH_PK_SWITCH_IN, load<i32>(n + TH_PK_SWITCH_IN) + 1);
+      else store<i32>(n + TH_SWITCH_IN, load<i32>(n + TH_SWITCH_IN) + 1);
       const r = load<i64>(n + TH_RUNNABLE_TS);
       if (r != i64.MIN_VALUE) {
         store<i64>(n + TH_RUNNABLE_TS, i64.MIN_VALUE);
-        metric(ni, M_RUN_DELAY, ts - r);
+        metric(ni, pk ? M_PK_RUN_DELAY : M_RUN_DELAY, ts - r);
       }
     }
   }
@@ -625,7 +715,9 @@ function schedWakeup(ts: i64, pid: i32): void {
   const w = threads + <usize>wi * TH_STRIDE;
   if (!isVcpu(w)) return;
   if (load<i64>(w + TH_RUNNABLE_TS) == i64.MIN_VALUE) store<i64>(w + TH_RUNNABLE_TS, ts);
-  if (load<i32>(w + TH_STATE) == ST_HOST && load<i64>(w + TH_SCHED_WAKE_TS) == i64.MIN_VALUE) store<i64>(w + TH_SCHED_WAKE_TS, ts);
+  const st = load<i32>(w + TH_STATE);
+  if (st == ST_HOST && load<i64>(w + TH_SCHED_WAKE_TS) == i64.MIN_VALUE) store<i64>(w + TH_SCHED_WAKE_TS, ts);
+  else if (st == ST_NONE && load<i64>(w + TH_PREF_SWAKE_TS) == i64.MIN_VALUE) store<i64>(w + TH_PREF_SWAKE_TS, ts);
 }
 
 /** End of input: mark threads whose last exit never saw its entry. */

@@ -54,7 +54,7 @@ export const ERR_STRICT = -3; // --strict and a line was skipped
 
 // ---- layout of the core's result tables (byte offsets inside one record) ----
 // thread table: one record per (file, host thread)
-export const TH_STRIDE = 416;
+export const TH_STRIDE = 472;
 export const TH_FILE = 0; // i32
 export const TH_TID = 4; // i32
 export const TH_TGID = 8; // i32 (-1 unknown)
@@ -128,6 +128,21 @@ export const TH_PEND_GUEST = 376; // i64 guest time before the pending exit (-1 
 export const TH_TL_WIDTH = 384; // i64 timeline bucket width (ticks), set when the file ends
 export const TH_TL_ORIGIN = 392; // i64 timeline origin (the file's first timestamp)
 export const TH_TL_PTR = 168; // i32 byte offset of the thread's TL_BUCKETS u32 exit counts (0: none)
+// what came before the thread's first kvm_exit/kvm_entry (a slice of a file: it may belong to an exit
+// pending at the end of the previous slice)
+export const TH_PREF_WAKES = 400; // i32 kvm_vcpu_wakeup before the first exit/entry
+export const TH_PREF_WAKE_POLLS = 404; // i32
+export const TH_PREF_POLL_NS = 408; // i64
+export const TH_PREF_WAIT_NS = 416; // i64
+export const TH_PREF_SUB = 424; // i32 first msr/pio/mmio key before the first exit/entry, -1 none
+export const TH_HP_FIRST_OLD = 432; // i64 the old window of the first kvm_halt_poll_ns (the window the thread had before)
+export const TH_PREF_SWAKE_TS = 440; // i64 first sched_wakeup before the first exit/entry (I64 MIN: none)
+export const TH_PREF_PREEMPT = 448; // i32 preemptions before the first exit/entry
+export const TH_HP_FIRSTDIR = 452; // i32 direction of the first kvm_halt_poll_ns (1 grow, 2 shrink)
+// a later slice follows every thread's scheduling before it knows which are vCPUs: kept apart until then
+export const TH_PK_SWITCH_IN = 456; // i32 switched in before the thread's first kvm event
+export const TH_PK_SLEEPS = 460; // i32
+export const TH_PK_PREEMPT = 464; // i32
 
 export const HPF_KNOWN = 1; // a kvm_halt_poll_ns event has told the window
 export const HPF_CHANGED = 2; // the window changed during the halt in progress
@@ -142,6 +157,8 @@ export const M_WAKE_TO_ENTRY = -7; // kvm_vcpu_wakeup -> next kvm_entry
 export const M_SCHED_WAKE_TO_ENTRY = -8; // sched_wakeup of a halted vCPU thread -> next kvm_entry
 export const M_RUN_DELAY = -9; // runnable (woken or preempted) -> switched in
 export const M_HALT_POLL_ATTEMPT_WIN = -10; // the window each polling halt started with
+export const M_PK_RUN_DELAY = -12; // run delays before the thread's first kvm event (later slices)
+export const M_PRE_WAIT = -11; // halt time of waits seen before the window was known (settled into M_HALT_BLOCKED)
 /** sub-key bins: reason field = dictionary id | SUBKEY_FLAG ("msr 0x6e0 w", "pio 0x80 w", "mmio 0xfee000b0 r") */
 export const SUBKEY_FLAG = 0x40000000;
 

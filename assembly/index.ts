@@ -11,7 +11,7 @@ import { zalloc } from "./mem";
 import { dictInit, intern as dictIntern, dictEntries, dictCount, dictBytes, overflowed } from "./dict";
 import {
   analysisInit, onEvent, setFile, finishFile, counters, threadCount, binCount, topCount, threadsPtr,
-  binsPtr, histsPtr, topPtr, nameThread as nameTh, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom,
+  binsPtr, histsPtr, topPtr, nameThread as nameTh, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
 } from "./analysis";
 import { textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
 
@@ -131,3 +131,6 @@ export function rowsBase(): usize { return rowsPtr(); }
 export function rowsCount(): i32 { return rowCount; }
 export function rowsClear(): void { rowsReset(); }
 export function timelineBase(): usize { return timelinePtr(); }
+export function setOrigin(ts: i64): void { setTimelineOrigin(ts); }
+export function origin(): i64 { return timelineOrigin(); }
+export function trackAllThreads(on: bool): void { setTrackAll(on); }

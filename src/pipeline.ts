@@ -7,9 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as K from '../assembly/constants.js';
-import { Core, packageRoot, type RowSink } from './core/core.js';
+import { Worker } from 'node:worker_threads';
+import { Core, packageRoot, type RowSink, type FileCounters } from './core/core.js';
+import { mergeTables, mergeCounters, type Part } from './core/merge.js';
+import type { SliceJob } from './core/worker.js';
 import { KvmtaxError, excerpt } from './core/errors.js';
-import { openSource, type ByteSource } from './formats/source.js';
+import { openSource, HEAD_BYTES, type ByteSource } from './formats/source.js';
 import { detectTextFormat, looksLikeText, scanTextSource, TEXT_FORMATS, TEXT_FORMAT_NAMES } from './formats/text.js';
 import { detectBinary, readBinary, BINARY_FORMATS } from './formats/binary.js';
 import { summarize, type InputInfo, type Report } from './analysis/summary.js';
@@ -32,6 +35,10 @@ export interface AnalyzeOptions {
   rowCapacity?: number;
   /** called as input bytes are read: (bytes of this file, its index) */
   onProgress?: (bytes: number, fileIndex: number) => void;
+  /** worker threads for a plain text file (line-aligned slices, merged exactly); 1: none */
+  jobs?: number;
+  /** files smaller than this are read by one thread even with jobs > 1 (default 16 MiB) */
+  jobsMinBytes?: number;
 }
 
 let versionCache: string | undefined;
@@ -46,20 +53,23 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
   if (files.length === 0) throw new KvmtaxError('no input files');
   const core = new Core({ topN: Math.max(opts.top ?? 10, 10), rows: opts.rows, rowCapacity: opts.rowCapacity });
   const inputs: InputInfo[] = [];
+  const sliced: Part[] = [];
+  const topN = Math.max(opts.top ?? 10, 10);
   for (const file of files) {
     const src = await openSource(file);
     try {
-      inputs.push(await readOne(core, src, opts));
+      inputs.push(await readOne(core, src, opts, sliced, topN));
     } finally {
       src.close();
     }
   }
-  return summarize(core.tables(), inputs, {
+  const tables = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN) : core.tables();
+  return summarize(tables, inputs, {
     tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, version: version(),
   });
 }
 
-async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions): Promise<InputInfo> {
+async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced: Part[], topN: number): Promise<InputInfo> {
   const idx = core.nextFileIndex();
   const forced = opts.format;
   const binary = forced ? (BINARY_FORMATS.includes(forced) ? forced : undefined) : detectBinary(src.head, src.name);
@@ -104,10 +114,19 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions): Promi
       throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got ${excerpt(first)})`, src.name, 1, 1);
     }
   }
-  await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes, opts.onProgress && ((n) => opts.onProgress!(n, idx)));
-  const c = core.endFile();
+  const jobs = opts.jobs ?? 1;
+  const size = src.path && !src.compression ? fs.statSync(src.path).size : 0;
+  let c: FileCounters;
+  if (jobs > 1 && !opts.rows && size >= (opts.jobsMinBytes ?? 16 << 20)) {
+    const r = await readSlices(src, idx, fmt, opts, jobs, size, topN);
+    sliced.push(...r.parts);
+    c = r.counters;
+  } else {
+    await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes, opts.onProgress && ((n) => opts.onProgress!(n, idx)));
+    c = core.endFile();
+  }
   if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {
-    const rec = core.tables().skips.find((s) => s.file === idx);
+    const rec = [...core.tables().skips, ...sliced.flatMap((p) => p.tables.skips)].find((s) => s.file === idx);
     throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, src.name, rec?.line ?? 1, rec?.col ?? 1);
   }
   return {
@@ -115,6 +134,52 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions): Promi
     lines: c.lines, bytes: c.bytes, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
     last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents,
   };
+}
+
+/**
+ * Read a plain text file in `jobs` line-aligned slices, one worker thread and WebAssembly core each.
+ * Every slice's timeline starts at the file's first event, found by scanning the head first.
+ */
+async function readSlices(src: ByteSource, idx: number, fmt: number, opts: AnalyzeOptions, jobs: number, size: number, topN: number): Promise<{ parts: Part[]; counters: FileCounters }> {
+  const file = src.path!;
+  const head = new Core({ arenaBytes: Math.max(src.head.length, 4096) });
+  head.beginTextFile(0, fmt, false);
+  head.arena().set(src.head);
+  head.scan(src.head.length, src.head.length < HEAD_BYTES);
+  const origin = head.timelineOrigin();
+  // line-aligned cut points
+  const cuts = [0];
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.alloc(1 << 16);
+  for (let k = 1; k < jobs; k++) {
+    const at = Math.floor((k * size) / jobs);
+    if (at <= cuts[cuts.length - 1]!) continue;
+    const n = fs.readSync(fd, buf, 0, buf.length, at);
+    const nl = buf.subarray(0, n).indexOf(10);
+    if (nl >= 0 && at + nl + 1 < size) cuts.push(at + nl + 1);
+  }
+  fs.closeSync(fd);
+  cuts.push(size);
+  const worker = path.join(packageRoot(), 'dist', 'src', 'core', 'worker.js');
+  if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
+  const results = await Promise.all(cuts.slice(0, -1).map((start, k) => new Promise<{ ok: boolean; counters?: FileCounters; tables?: Part['tables']; error?: { message: string; line?: number; col?: number; internal?: boolean } }>((resolve, reject) => {
+    const job: SliceJob = { file, start, end: cuts[k + 1]!, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin };
+    const w = new Worker(worker, { workerData: job });
+    w.once('message', (m) => { resolve(m); void w.terminate(); });
+    w.once('error', reject);
+  })));
+  let lineOffset = 0;
+  const parts: Part[] = [];
+  for (const r of results) {
+    if (!r.ok) {
+      const e = r.error!;
+      if (e.internal) throw new Error(e.message);
+      throw new KvmtaxError(e.message, src.name, e.line !== undefined ? e.line + lineOffset : undefined, e.col);
+    }
+    parts.push({ tables: r.tables!, lineOffset });
+    lineOffset += r.counters!.lines;
+  }
+  return { parts, counters: mergeCounters(results.map((r) => r.counters!)) };
 }
 
 function hexHead(b: Uint8Array): string {

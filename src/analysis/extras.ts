@@ -177,6 +177,11 @@ function hist(b: BinRec | undefined, k: number): Histogram {
   return h;
 }
 
+function mergeHist(a: Histogram, b: Histogram): Histogram {
+  a.merge(b);
+  return a;
+}
+
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1e6) / 1e6 : null);
 
 export function buildExtras(ctx: ExtraContext): Extras {
@@ -244,7 +249,8 @@ export function buildExtras(ctx: ExtraContext): Extras {
         success_rate: ratio(th.hpSuccess, attempted),
         poll_success: ctx.stats(hist(m.get(K.M_HALT_POLL_OK), 1)),
         halt_blocked: ctx.stats(hist(m.get(K.M_HALT_WAIT), 1)),
-        blocked: ctx.stats(hist(m.get(K.M_HALT_BLOCKED), 1)),
+        // a vCPU whose window was never traced: its waits are taken to have blocked for their whole halt
+        blocked: ctx.stats(known ? hist(m.get(K.M_HALT_BLOCKED), 1) : mergeHist(hist(m.get(K.M_HALT_BLOCKED), 1), hist(m.get(K.M_PRE_WAIT), 1))),
         window: {
           known, grows: th.hpGrows, shrinks: th.hpShrinks, flips: th.hpFlips,
           settled_ns: known ? Number(th.hpWindow) : null, max_ns: known ? Number(th.hpMax) : null,
@@ -359,7 +365,7 @@ export function buildExtras(ctx: ExtraContext): Extras {
       const m = binsOf(ti).metrics;
       const pause = reasonTotal(ti, ['PAUSE_INSTRUCTION', 'pause']);
       vcpus.push({
-        ...ctx.who(ti), switched_in: th.switchIn, slept: th.sleeps, preempted_in_guest: th.preemptGuest, preempted_in_host: th.preemptHost,
+        ...ctx.who(ti), switched_in: th.switchIn, slept: th.sleeps, preempted_in_guest: th.preemptGuest, preempted_in_host: th.preemptHost + th.prefPreempt,
         run_delay: ctx.stats(hist(m.get(K.M_RUN_DELAY), ctx.scale[th.file]!)), pause_exits: timed ? pause.n : null,
         ple_window: has(ctx, 'kvm_ple_window_update') ? { grows: th.pleGrows, shrinks: th.pleShrinks, last: th.pleLast } : null,
       });

@@ -39,6 +39,7 @@ interface Args {
   sections?: string;
   whatIf?: string;
   quiet: boolean;
+  jobs: number;
   histograms: boolean;
   output?: string;
 }
@@ -58,6 +59,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('by', { type: 'string', array: true, choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write' })
     .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')})` })
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
+    .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file of 16 MiB or more: line-aligned slices, merged exactly' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress line on stderr' })
     .option('what-if', { type: 'string', choices: WHAT_IF_SCENARIOS, describe: 'forecast what cpu-pm, an exitless timer or exitless IPIs would change (printed after the report; JSON: a what_if member)' })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }) as unknown as Argv<Args>;
@@ -72,13 +74,14 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     else throw new KvmtaxError(`unknown --format "${f}" (output: ${OUTPUT_FORMATS.join(', ')}; input: ${INPUT_FORMATS.join(', ')})`, undefined, undefined, undefined, undefined, 2);
   }
   if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw new KvmtaxError('--tsc-khz must be a positive number', undefined, undefined, undefined, undefined, 2);
+  if (!(Number.isInteger(argv.jobs) && argv.jobs >= 1 && argv.jobs <= 64)) throw new KvmtaxError('--jobs must be a whole number from 1 to 64', undefined, undefined, undefined, undefined, 2);
   if (!(argv.top >= 0)) throw new KvmtaxError('--top must be 0 or more', undefined, undefined, undefined, undefined, 2);
   const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
   const done: number[] = [];
   const report = await analyze(argv.traces, {
     onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
     format: inputFormat, strict: argv.strict, tscKhz: argv.tscKhz, isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined,
-    top: argv.top, histograms: argv.histograms || out === 'html',
+    top: argv.top, histograms: argv.histograms || out === 'html', jobs: argv.jobs,
   });
   const by = argv.by ?? [];
   let only: Set<string> | undefined;

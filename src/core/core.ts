@@ -33,6 +33,9 @@ interface Exports {
   rowsCount(): number;
   rowsClear(): void;
   timelineBase(): number;
+  setOrigin(ts: bigint): void;
+  trackAllThreads(on: number): void;
+  origin(): bigint;
   consumeBatch(from: number, n: number): number;
   intern(len: number): number;
   nameThread(tid: number, tgid: number, comm: number): void;
@@ -415,6 +418,12 @@ export class Core implements EventSink {
     };
   }
 
+  /** A slice of a file starts the timeline at the whole file's first event. */
+  setTimelineOrigin(ts: bigint): void { this.ex.setOrigin(ts); }
+  timelineOrigin(): bigint { return this.ex.origin(); }
+  /** A later slice of a file: follow the scheduling of every thread (which are vCPUs is known only later). */
+  trackAllThreads(on: boolean): void { this.ex.trackAllThreads(on ? 1 : 0); }
+
   /** The skip record of one kind (for strict-mode errors). */
   skipRecord(kind: number): SkipRec | undefined {
     return this.tables().skips.find((s) => s.kind === kind);
@@ -441,6 +450,17 @@ const THREAD_FIELDS: Array<[keyof ThreadRec, number, 'i32' | 'i64' | 'f64']> = [
   ['pleGrows', K.TH_PLE_GROWS, 'i32'], ['pleShrinks', K.TH_PLE_SHRINKS, 'i32'], ['pleLast', K.TH_PLE_LAST, 'i32'],
   ['lapic', K.TH_LAPIC, 'i32'], ['switchIn', K.TH_SWITCH_IN, 'i32'], ['haltWakes', K.TH_HALT_WAKES, 'i32'],
   ['tlWidth', K.TH_TL_WIDTH, 'i64'], ['tlOrigin', K.TH_TL_ORIGIN, 'i64'],
+  // the state a slice of a file ends in (merging worker slices, src/core/merge.ts)
+  ['lastCpu', K.TH_LAST_CPU, 'i32'], ['pendReason', K.TH_PEND_REASON, 'i32'], ['pendTs', K.TH_PEND_TS, 'i64'],
+  ['lastEntryTs', K.TH_LAST_ENTRY_TS, 'i64'], ['pendWhere', K.TH_PEND_WHERE, 'i64'], ['pendFlags', K.TH_PEND_FLAGS, 'i32'],
+  ['pendSub', K.TH_PEND_SUB, 'i32'], ['pendGuest', K.TH_PEND_GUEST, 'i64'], ['wakeTs', K.TH_WAKE_TS, 'i64'],
+  ['schedWakeTs', K.TH_SCHED_WAKE_TS, 'i64'], ['runnableTs', K.TH_RUNNABLE_TS, 'i64'], ['hpStartWin', K.TH_HP_START_WIN, 'i64'],
+  ['hpLastDir', K.TH_HP_LASTDIR, 'i32'], ['prePolls', K.TH_PRE_POLLS, 'i32'], ['prePollNs', K.TH_PRE_POLL_NS, 'i64'],
+  ['preWaits', K.TH_PRE_WAITS, 'i32'], ['preWaitNs', K.TH_PRE_WAIT_NS, 'i64'],
+  ['prefWakes', K.TH_PREF_WAKES, 'i32'], ['prefWakePolls', K.TH_PREF_WAKE_POLLS, 'i32'], ['prefPollNs', K.TH_PREF_POLL_NS, 'i64'],
+  ['prefWaitNs', K.TH_PREF_WAIT_NS, 'i64'], ['prefSub', K.TH_PREF_SUB, 'i32'], ['hpFirstOld', K.TH_HP_FIRST_OLD, 'i64'],
+  ['prefSwakeTs', K.TH_PREF_SWAKE_TS, 'i64'], ['prefPreempt', K.TH_PREF_PREEMPT, 'i32'], ['hpFirstDir', K.TH_HP_FIRSTDIR, 'i32'],
+  ['pkSwitchIn', K.TH_PK_SWITCH_IN, 'i32'], ['pkSleeps', K.TH_PK_SLEEPS, 'i32'], ['pkPreempt', K.TH_PK_PREEMPT, 'i32'],
 ];
 
 export interface ThreadRec {
@@ -456,6 +476,11 @@ export interface ThreadRec {
   lapic: number; switchIn: number; haltWakes: number;
   /** exits per timeline bucket (TL_BUCKETS), when the thread had exits */
   timeline?: Uint32Array; tlWidth: bigint; tlOrigin: bigint;
+  lastCpu: number; pendReason: number; pendTs: bigint; lastEntryTs: bigint; pendWhere: bigint; pendFlags: number;
+  pendSub: number; pendGuest: bigint; wakeTs: bigint; schedWakeTs: bigint; runnableTs: bigint; hpStartWin: bigint;
+  hpLastDir: number; prePolls: number; prePollNs: bigint; preWaits: number; preWaitNs: bigint;
+  prefWakes: number; prefWakePolls: number; prefPollNs: bigint; prefWaitNs: bigint; prefSub: number; hpFirstOld: bigint;
+  prefSwakeTs: bigint; prefPreempt: number; hpFirstDir: number; pkSwitchIn: number; pkSleeps: number; pkPreempt: number;
 }
 export interface BinRec {
   thread: number; reason: number; seen: number; handled: number; sum: bigint; min: bigint; max: bigint;

@@ -69,9 +69,10 @@ export function skipDescription(kind: number): string {
  * `chunkBytes` (tests) limits how many new bytes are read per scan, to exercise chunk boundaries.
  */
 export async function scanTextSource(core: Core, src: ByteSource, fileIndex: number, format: number,
-  strict: boolean, chunkBytes?: number, onProgress?: (bytesRead: number) => void): Promise<void> {
+  strict: boolean, chunkBytes?: number, onProgress?: (bytesRead: number) => void, origin?: bigint): Promise<void> {
   let readSoFar = 0;
   core.beginTextFile(fileIndex, format, strict);
+  if (origin !== undefined) core.setTimelineOrigin(origin);
   let carry = 0;
   for (;;) {
     const arena = core.arena();
