@@ -87,7 +87,7 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced
     }
     try {
       core.fileIndexForBinary = idx;
-      const meta = readBinary(binary, p, core, src.name, { buffer: opts.buffer });
+      const meta = await readBinary(binary, p, core, src.name, { buffer: opts.buffer });
       const c = core.endFile();
       return {
         file: src.name, format: binary, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',

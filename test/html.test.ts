@@ -89,7 +89,7 @@ describe('html report: built safely', () => {
     const r = await reportOf('traces/svm-D-small/trace.txt.xz');
     for (const withTimeline of [false, true]) {
       // the report carries its own timeline now; the variant without one drops it
-      const rr = withTimeline ? { ...r, timeline: await timelineOf(path.join(ROOT, 'traces/svm-D-small/trace.txt.xz'), r) } : ({ ...r, timeline: undefined } as unknown as typeof r);
+      const rr = withTimeline ? ({ ...r, timeline: await timelineOf(path.join(ROOT, 'traces/svm-D-small/trace.txt.xz'), r) } as unknown as typeof r) : ({ ...r, timeline: undefined } as unknown as typeof r);
       const html = renderHtml(rr);
       const csp = cspOf(html);
       expect(csp).toMatch(/default-src 'none'/);

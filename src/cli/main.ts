@@ -2,29 +2,50 @@
  * kvmtax command line. Exit codes: 0 success, 1 bad input (the message says file:line:col),
  * 2 usage error, 70 internal error (a bug: printed with its stack trace).
  */
-import yargs from 'yargs';
+import fs from 'node:fs';
+import path from 'node:path';
+import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import * as report from './report.js';
-import * as compare from './compare.js';
 import { KvmtaxError, EXIT_INTERNAL, EXIT_USAGE } from '../core/errors.js';
-import { version } from '../pipeline.js';
 import { STDIN } from '../formats/source.js';
+import { packageRoot } from '../core/core.js';
+
+/**
+ * The commands, each loaded only when it runs: `sql` and the Parquet export pull in DuckDB (a native
+ * module that takes a third of a second to load), which `report` must not pay for at start-up.
+ */
+const COMMANDS: Array<[name: string, usage: string, describe: string, load: () => Promise<CommandModule>]> = [
+  ['report', 'report <traces..>', 'exit-tax report of KVM host traces', async () => (await import('./report.js')) as unknown as CommandModule],
+  ['compare', 'compare <traces..>', 'compare runs before and after a change (e.g. cpu-pm off vs on) and gate regressions', async () => (await import('./compare.js')) as unknown as CommandModule],
+  ['export', 'export <traces..>', 'export a trace as a Perfetto timeline, Parquet or Arrow', async () => (await import('./export.js')) as unknown as CommandModule],
+  ['sql', 'sql [query] [traces..]', 'SQL over every exit, halt and timer event (embedded DuckDB)', async () => (await import('./sql.js')) as unknown as CommandModule],
+  ['merge', 'merge <reports..>', 'merge per-host JSON reports exactly', async () => (await import('./merge.js')) as unknown as CommandModule],
+];
+
+function version(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 export async function main(args: string[]): Promise<number> {
   let usage = false;
   try {
     // yargs drops a bare "-" positional: carry it as a token the readers know as stdin
-    await yargs(args.map((a) => (a === '-' ? STDIN : a)))
-      .scriptName('kvmtax')
-      .command(report)
-      .command(compare)
-      .demandCommand(1, 'name a command: report')
+    const y = yargs(args.map((a) => (a === '-' ? STDIN : a))).scriptName('kvmtax');
+    const wanted = args.find((a) => !a.startsWith('-'));
+    for (const [name, usage, describe, load] of COMMANDS) {
+      if (name === wanted) y.command(await load());
+      else y.command(usage, describe, () => {}, () => {});
+    }
+    await y
+      .demandCommand(1, `name a command: ${COMMANDS.map((c) => c[0]).join(', ')}`)
       .strict()
       .version(version())
       .help()
       .wrap(Math.min(110, process.stdout.columns || 110))
       .fail((msg, err) => {
-        if (err) throw err;
+        // yargs' own validation errors (YError) are usage errors like the messages it gives without one
+        if (err && err.name !== 'YError') throw err;
+        if (err && !msg) msg = err.message;
         usage = true;
         throw new KvmtaxError(msg, undefined, undefined, undefined, undefined, EXIT_USAGE);
       })

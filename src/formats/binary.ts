@@ -6,9 +6,6 @@
 import type { EventSink } from '../core/sink.js';
 import { KvmtaxError } from '../core/errors.js';
 import { FormatError } from './tracefs-format.js';
-import { readTraceDat } from './tracedat.js';
-import { readPerfData } from './perfdata.js';
-import { readPerfetto } from './perfetto.js';
 
 export const BINARY_FORMATS = ['perf.data', 'trace.dat', 'perfetto'];
 
@@ -43,11 +40,13 @@ function looksLikePerfetto(h: Uint8Array): boolean {
 }
 
 /** Read a binary capture into the sink; returns metadata worth showing in the report. */
-export function readBinary(format: string, file: string, sink: EventSink, display: string,
-  opts: { buffer?: string } = {}): Record<string, string | number> {
+export async function readBinary(format: string, file: string, sink: EventSink, display: string,
+  opts: { buffer?: string } = {}): Promise<Record<string, string | number>> {
+  // each reader (and what it needs: zstd, protobufjs) is loaded only when a file of its format comes
   try {
     switch (format) {
       case 'trace.dat': {
+        const { readTraceDat } = await import('./tracedat.js');
         const i = readTraceDat(file, sink, { buffer: opts.buffer });
         const meta: Record<string, string | number> = { version: i.version, cpus: i.cpus, clock: i.clock, buffer: i.buffer || '(top)', buffers: i.buffers.map((b) => b || '(top)').join(',') };
         if (i.compression) meta.compression = i.compression;
@@ -55,6 +54,7 @@ export function readBinary(format: string, file: string, sink: EventSink, displa
         return meta;
       }
       case 'perf.data': {
+        const { readPerfData } = await import('./perfdata.js');
         const i = readPerfData(file, sink);
         const meta: Record<string, string | number> = { pipe_mode: i.pipeMode ? 'yes' : 'no', samples: i.samples };
         if (i.hostname) meta.hostname = i.hostname;
@@ -66,6 +66,7 @@ export function readBinary(format: string, file: string, sink: EventSink, displa
         return meta;
       }
       case 'perfetto': {
+        const { readPerfetto } = await import('./perfetto.js');
         const i = readPerfetto(file, sink);
         const meta: Record<string, string | number> = { packets: i.packets, ftrace_bundles: i.bundles, cpus: i.cpus, ftrace_events: i.ftraceEvents };
         if (i.compressedPackets) meta.compressed_packets = i.compressedPackets;
@@ -81,7 +82,14 @@ export function readBinary(format: string, file: string, sink: EventSink, displa
         throw new KvmtaxError(`${format} files cannot be read yet`, display);
     }
   } catch (e) {
-    if (e instanceof FormatError) throw new KvmtaxError(e.message, display, undefined, undefined, e.offset);
+    // messages quote bytes of the input (names, tags): escape control bytes so the error stays one line
+    // (fuzz-found: perfdata-4779bdf818, tracedat-085c3b9d98)
+    if (e instanceof FormatError) throw new KvmtaxError(oneLine(e.message), display, undefined, undefined, e.offset);
     throw e;
   }
+}
+
+/** A message with its control bytes (newlines, CR, NUL...) escaped as \xNN. */
+export function oneLine(msg: string): string {
+  return msg.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
-import xz from 'xz-decompress';
 import { KvmtaxError } from '../core/errors.js';
 
 export interface ByteSource {
@@ -138,6 +137,7 @@ async function wrapCompressed(src: ByteSource, name: string): Promise<ByteSource
   if (startsWith(src.head, XZ)) {
     const raw = rawStream(src, name);
     const web = Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>;
+    const xz = (await import('xz-decompress')).default; // loaded only for .xz input
     const xs = new xz.XzReadableStream(web) as unknown as AsyncIterable<Uint8Array>;
     const s = new StreamSource(name, xs, 'xz', () => { raw.destroy(); src.close(); });
     await s.fillHead();
