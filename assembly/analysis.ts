@@ -23,7 +23,7 @@ import {
   M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
-  TH_PREF_WAKES, TH_PREF_WAKE_POLLS, TH_PREF_POLL_NS, TH_PREF_WAIT_NS, TH_PREF_SUB, TH_HP_FIRST_OLD, TH_PREF_SWAKE_TS, TH_PREF_PREEMPT, M_PRE_WAIT, TH_HP_FIRSTDIR, TH_PK_SWITCH_IN, TH_PK_SLEEPS, TH_PK_PREEMPT, M_PK_RUN_DELAY,
+  TH_PREF_WAKES, TH_PREF_WAKE_POLLS, TH_PREF_POLL_NS, TH_PREF_WAIT_NS, TH_PREF_SUB, TH_HP_FIRST_OLD, TH_PREF_SWAKE_TS, TH_PREF_PREEMPT, M_PRE_WAIT, TH_HP_FIRSTDIR, TH_PK_SWITCH_IN, TH_PK_SLEEPS, TH_PK_PREEMPT, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
@@ -171,6 +171,7 @@ function thGrowTable(): void {
   const mask = nc - 1;
   for (let i = 0; i < threadCount; i++) {
     const t = threads + <usize>i * TH_STRIDE;
+    if (load<i32>(t + TH_REPLACED)) continue;
     let s = <i32>(hash2(load<i32>(t + TH_FILE), load<i32>(t + TH_TID)) & <u32>mask);
     while (load<i32>(nt + (<usize>s << 2)) != 0) s = (s + 1) & mask;
     store<i32>(nt + (<usize>s << 2), i + 1);
@@ -181,7 +182,11 @@ function thGrowTable(): void {
 
 /** The index of the thread record of `tid` in the current file, created on first sight. */
 export function threadOf(tid: i32, tgid: i32): i32 {
-  if (tid == lastTid && lastTidFile == fileId) return lastThread;
+  if (tid == lastTid && lastTidFile == fileId) {
+    if (tgid < 0) return lastThread;
+    const c = load<i32>(threads + <usize>lastThread * TH_STRIDE + TH_TGID);
+    if (c < 0 || c == tgid) return lastThread;
+  }
   const mask = thTableCap - 1;
   let s = <i32>(hash2(fileId, tid) & <u32>mask);
   while (true) {
@@ -189,11 +194,22 @@ export function threadOf(tid: i32, tgid: i32): i32 {
     if (v == 0) break;
     const t = threads + <usize>(v - 1) * TH_STRIDE;
     if (load<i32>(t + TH_TID) == tid && load<i32>(t + TH_FILE) == fileId) {
+      const known = load<i32>(t + TH_TGID);
+      if (tgid >= 0 && known >= 0 && known != tgid) {
+        // the tid was reused by a new process: a new thread from here on (this slot will point at it)
+        store<i32>(t + TH_REPLACED, 1);
+        return newThread(tid, tgid, s);
+      }
       lastTid = tid; lastTidFile = fileId; lastThread = v - 1;
       return v - 1;
     }
     s = (s + 1) & mask;
   }
+  return newThread(tid, tgid, s);
+}
+
+/** A new thread record, put in hash slot `s` (empty, or the record of a tid that was reused). */
+function newThread(tid: i32, tgid: i32, s: i32): i32 {
   if (threadCount == threadCap) {
     threads = regrow(threads, <usize>threadCap * TH_STRIDE, <usize>threadCap * 2 * TH_STRIDE);
     threadCap <<= 1;
@@ -215,8 +231,10 @@ export function threadOf(tid: i32, tgid: i32): i32 {
   store<i32>(t + TH_PEND_SUB, -1);
   store<i32>(t + TH_PREF_SUB, -1);
   store<i64>(t + TH_PREF_SWAKE_TS, i64.MIN_VALUE);
+  store<i64>(t + TH_PREV_TS, i64.MIN_VALUE);
+  const reuse = load<i32>(thTable + (<usize>s << 2)) != 0;
   store<i32>(thTable + (<usize>s << 2), idx + 1);
-  if (threadCount * 2 > thTableCap) thGrowTable();
+  if (!reuse && threadCount * 2 > thTableCap) thGrowTable();
   lastTid = tid; lastTidFile = fileId; lastThread = idx;
   return idx;
 }
@@ -262,6 +280,24 @@ function binOf(thread: i32, reason: i32): usize {
   store<i32>(binTable + (<usize>s << 2), idx + 1);
   if (binCount * 2 > binTableCap) binGrowTable();
   return b;
+}
+
+/**
+ * The thread's wall time grows by each forward step between its exits and entries. A step back of
+ * more than JUMP_BACK is a new capture (two files concatenated): pairing starts over, and it is counted.
+ */
+function step(t: usize, ts: i64): void {
+  const prev = load<i64>(t + TH_PREV_TS);
+  store<i64>(t + TH_PREV_TS, ts);
+  if (prev == i64.MIN_VALUE) return;
+  const d = ts - prev;
+  if (d >= 0) store<i64>(t + TH_WALL, load<i64>(t + TH_WALL) + d);
+  else if (-d > JUMP_BACK) {
+    store<i32>(t + TH_JUMPS, load<i32>(t + TH_JUMPS) + 1);
+    const st = load<i32>(t + TH_STATE);
+    if (st == ST_HOST) store<i32>(t + TH_JUMP_DROPS, load<i32>(t + TH_JUMP_DROPS) + 1);
+    if (st == ST_GUEST || st == ST_HOST) store<i32>(t + TH_STATE, ST_GAP);
+  }
 }
 
 /** Add one value to a bin: count, sum, min, max, sum of squares, histogram. */
@@ -397,6 +433,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   store<i32>(t + TH_EVENTS, load<i32>(t + TH_EVENTS) + 1);
   if (tgid >= 0 && load<i32>(t + TH_TGID) < 0) store<i32>(t + TH_TGID, tgid);
   if (cpu >= 0) store<i32>(t + TH_LAST_CPU, cpu);
+  if (kind == EV_EXIT || kind == EV_ENTRY) step(t, ts);
   if (kind == EV_EXIT) {
     if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
     if (ts < load<i64>(t + TH_FIRST_TS)) store<i64>(t + TH_FIRST_TS, ts);

@@ -140,6 +140,8 @@ export interface Quality {
     leading_entries: number;
     lost_resets: number;
     backwards: number;
+    /** exits pending when the thread's clock jumped back (a second capture): never paired */
+    jump_resets: number;
   };
   lost: { markers: number; events: number };
   skipped: SkipRow[];
@@ -281,17 +283,22 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     notes.push('no kvm_vcpu_wakeup events: all of the HLT exits\' handling time is counted as halted (idle); with them, only the halts themselves are');
   }
 
-  // ---- the time spans ----
+  // ---- the time spans: a file's span is its longest vCPU wall time (the kvm events' own time, not
+  // stretched by lines of another clock mixed in); without vCPU threads, its first to last event ----
   let spanNs = 0;
   let firstTs: number | null = null;
   let lastTs: number | null = null;
+  const vcpuWall = inputs.map(() => 0);
+  for (const th of t.threads) if (th.exits + th.entries > 0) vcpuWall[th.file] = Math.max(vcpuWall[th.file]!, Number(th.wall));
   inputs.forEach((f, i) => {
     if (f.first_ts !== null && f.last_ts !== null && f.last_ts >= f.first_ts) {
-      spanNs += (f.last_ts - f.first_ts) * scale[i]!;
+      spanNs += (vcpuWall[i]! > 0 ? vcpuWall[i]! : f.last_ts - f.first_ts) * scale[i]!;
       firstTs = firstTs === null ? f.first_ts : Math.min(firstTs, f.first_ts);
       lastTs = lastTs === null ? f.last_ts : Math.max(lastTs, f.last_ts);
     }
   });
+  const jumps = t.threads.reduce((n, th) => n + th.jumps, 0);
+  if (jumps > 0) notes.push(`timestamps jumped back ${jumps} time(s) on vCPU threads (two captures concatenated?): pairing started over at each jump, and wall times leave the jumps out`);
   const perSecond = (n: number, ns: number) => (unit === 'ns' && ns > 0 ? Math.round((n / (ns / 1e9)) * 10) / 10 : null);
 
   let hostAll = 0;
@@ -329,7 +336,8 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     rs.sort((a, b) => b.total_ns - a.total_ns || cmp(a.reason, b.reason));
     const host = Number(th.host) * k;
     const guest = Number(th.guest) * k;
-    const wall = th.lastTs >= th.firstTs && th.exits + th.entries > 0 ? Number(th.lastTs - th.firstTs) * k : 0;
+    // the sum of forward steps between its exits and entries (a second capture's jump back is not time)
+    const wall = th.exits + th.entries > 0 ? Number(th.wall) * k : 0;
     const overhead = host - halted;
     const row: VcpuRow = {
       vcpu: th.vcpu >= 0 ? th.vcpu : null, tid: th.tid, comm: str(th.comm), exits_seen: th.exits, exits_handled: th.handled,
@@ -386,7 +394,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   t.nameCounts.forEach((n, i) => { if (n > 0) byName[t.strings[i]!] = n; });
   const sorted: Record<string, number> = {};
   for (const k of Object.keys(byName).sort((a, b) => byName[b]! - byName[a]! || cmp(a, b))) sorted[k] = byName[k]!;
-  const un = { exits_pending_at_end: 0, exits_without_entry: 0, entries_without_exit: 0, leading_entries: 0, lost_resets: 0, backwards: 0 };
+  const un = { exits_pending_at_end: 0, exits_without_entry: 0, entries_without_exit: 0, leading_entries: 0, lost_resets: 0, backwards: 0, jump_resets: 0 };
   for (const th of t.threads as ThreadRec[]) {
     un.exits_pending_at_end += th.pendingAtEnd;
     un.exits_without_entry += th.exitNoEntry;
@@ -394,6 +402,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     un.leading_entries += th.leadingEntry;
     un.lost_resets += th.lostResets;
     un.backwards += th.backwards;
+    un.jump_resets += th.jumpDrops;
   }
   const lines = inputs.every((f) => f.lines !== undefined) ? inputs.reduce((s, f) => s + (f.lines ?? 0), 0) : null;
   const skipped: SkipRow[] = t.skips.map((s) => {

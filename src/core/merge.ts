@@ -32,7 +32,7 @@ const SUMS: Array<keyof ThreadRec> = [
   'guest', 'host', 'exits', 'handled', 'entries', 'entryNoExit', 'exitNoEntry', 'lostResets', 'backwards', 'wakePoll',
   'wakeWait', 'wakePollNs', 'wakeWaitNs', 'wakeInvalid', 'events', 'kvmEvents', 'hpAttempted', 'hpSuccess', 'hpInvalid',
   'hpSuccessNs', 'hpFailNs', 'hpWaitNs', 'hpGrows', 'hpShrinks', 'hpFlips', 'preemptGuest', 'preemptHost', 'sleeps',
-  'pleGrows', 'pleShrinks', 'lapic', 'switchIn', 'haltWakes',
+  'pleGrows', 'pleShrinks', 'lapic', 'switchIn', 'haltWakes', 'wall', 'jumps', 'jumpDrops',
 ];
 
 export function mergeTables(parts: Part[], topN: number): CoreTables {
@@ -82,8 +82,16 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
     const tmap: number[] = [];
     const joins: Array<[number, ThreadRec]> = [];
     t.threads.forEach((x, i) => {
-      const key = `${x.file}:${x.tid}`;
-      const at = tIndex.get(key);
+      // a record whose tid a new process reused (the core keeps it, but looks up the newer one) never
+      // continues into a later part; nor does a record of another process than the one known for the tid
+      let key = `${x.file}:${x.tid}`;
+      if (x.replaced) key = `${key}:replaced:${parts.indexOf(part)}:${i}`;
+      let at = tIndex.get(key);
+      if (at !== undefined && x.tgid >= 0 && threads[at]!.tgid >= 0 && threads[at]!.tgid !== x.tgid) {
+        tIndex.set(`${key}:replaced:${at}`, at);
+        tIndex.delete(key);
+        at = undefined;
+      }
       const rec: ThreadRec = {
         ...x, comm: x.comm >= 0 ? map[x.comm]! : -1, pendReason: remap(x.pendReason), pendSub: x.pendSub >= 0 ? map[x.pendSub]! : -1,
         prefSub: x.prefSub >= 0 ? map[x.prefSub]! : -1, pendWhere: x.pendWhere + BigInt(part.lineOffset),
@@ -123,6 +131,17 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
   /** `b` (a later slice of the same thread) continues `a` (everything before it). */
   function joinThread(a: ThreadRec, b: ThreadRec, ai: number): void {
     const firstIsEntry = b.leadingEntry === 1;
+    // wall time across the cut: from a's last exit/entry to b's first (a jump back is a new capture)
+    if (a.prevTs !== MIN && b.exits + b.entries > 0) {
+      const d = b.firstTs - a.prevTs;
+      if (d >= 0n) a.wall += d;
+      else if (-d > BigInt(K.JUMP_BACK)) {
+        a.jumps++;
+        if (a.state === K.ST_HOST) { a.jumpDrops++; a.pendingAtEnd = 0; }
+        if (a.state === K.ST_GUEST || a.state === K.ST_HOST) a.state = K.ST_GAP;
+      }
+    }
+    if (b.prevTs !== MIN) a.prevTs = b.prevTs;
     const firstIsExit = !firstIsEntry && b.exits + b.entries > 0;
     let leading = b.leadingEntry;
     if (a.state === K.ST_HOST && b.exits + b.entries + b.prefWakes + (b.prefSub >= 0 ? 1 : 0) > 0) {

@@ -161,8 +161,21 @@ class Cur {
     return this.limit - this.pos;
   }
 
+  /**
+   * "truncated <what> at offset N". An offset read from the file may point past its end (a cut file, a
+   * corrupt pointer): then the message says so and the error's offset is the end of the file, a place
+   * that exists (fuzz-found: tracedat-93e4163178).
+   */
+  truncated(what: string, off: number): FormatError {
+    const size = this.file?.size;
+    if (size !== undefined && off > size) {
+      return new FormatError(`truncated ${what}: offset ${off} is beyond the end of the file (${size} bytes)`, size);
+    }
+    return new FormatError(`truncated ${what} at offset ${off}`, off);
+  }
+
   private ensure(n: number, what: string): number {
-    if (this.pos + n > this.limit) throw new FormatError(`truncated ${what} at offset ${this.fileOff()}`, this.fileOff());
+    if (this.pos + n > this.limit) throw this.truncated(what, this.fileOff());
     if (this.mem) return this.pos;
     const rel = this.pos - this.bufStart;
     if (rel < 0 || rel + n > this.buf.length) {
@@ -170,7 +183,7 @@ class Cur {
       this.buf = this.file!.readUpTo(this.pos, Math.min(len, this.limit - this.pos));
       this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
       this.bufStart = this.pos;
-      if (this.buf.length < n) throw new FormatError(`truncated ${what} at offset ${this.pos}`, this.pos);
+      if (this.buf.length < n) throw this.truncated(what, this.pos);
     }
     return this.pos - this.bufStart;
   }
@@ -205,9 +218,7 @@ class Cur {
     return this.view.getBigUint64(i, this.le);
   }
   bytes(n: number, what: string): Uint8Array {
-    if (!(n >= 0) || this.pos + n > this.limit) {
-      throw new FormatError(`truncated ${what} at offset ${this.fileOff()}`, this.fileOff());
-    }
+    if (!(n >= 0) || this.pos + n > this.limit) throw this.truncated(what, this.fileOff());
     if (this.mem) {
       const b = this.mem.subarray(this.pos, this.pos + n);
       this.pos += n;
@@ -218,9 +229,7 @@ class Cur {
     return b;
   }
   skip(n: number, what: string): void {
-    if (!(n >= 0) || this.pos + n > this.limit) {
-      throw new FormatError(`truncated ${what} at offset ${this.fileOff()}`, this.fileOff());
-    }
+    if (!(n >= 0) || this.pos + n > this.limit) throw this.truncated(what, this.fileOff());
     this.pos += n;
   }
   /** NUL-terminated string (at most `max` bytes) */
@@ -228,7 +237,7 @@ class Cur {
     const start = this.pos;
     const out: number[] = [];
     for (;;) {
-      if (this.pos >= this.limit) throw new FormatError(`truncated ${what} at offset ${this.fileOff(start)}`, this.fileOff(start));
+      if (this.pos >= this.limit) throw this.truncated(what, this.fileOff(start));
       const c = this.u8(what);
       if (c === 0) break;
       out.push(c);

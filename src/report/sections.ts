@@ -144,7 +144,7 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
     `events by name: ${Object.entries(q.events_by_name).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
     q.exit_entry_present
       ? `unpaired: ${un.exits_pending_at_end} exits still pending at the end, ${un.exits_without_entry} exits followed by another exit, ${un.entries_without_exit} entries without their exit, ${un.leading_entries} threads starting with an entry` +
-        (un.backwards ? `, ${un.backwards} entries earlier than their exit` : '') + (un.lost_resets ? `, ${un.lost_resets} pairings dropped at lost-event gaps` : '')
+        (un.backwards ? `, ${un.backwards} entries earlier than their exit` : '') + (un.lost_resets ? `, ${un.lost_resets} pairings dropped at lost-event gaps` : '') + (un.jump_resets ? `, ${un.jump_resets} exits left unpaired where the clock jumped back` : '')
       : 'kvm_exit/kvm_entry: absent from this trace',
     `lost events: ${q.lost.markers ? `${q.lost.markers} markers, ${q.lost.events} events` : 'none reported'}`,
   ];
