@@ -23,7 +23,7 @@ import {
   M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
-  TH_PREF_WAKES, TH_PREF_WAKE_POLLS, TH_PREF_POLL_NS, TH_PREF_WAIT_NS, TH_PREF_SUB, TH_HP_FIRST_OLD, TH_PREF_SWAKE_TS, TH_PREF_PREEMPT, M_PRE_WAIT, TH_HP_FIRSTDIR, TH_PK_SWITCH_IN, TH_PK_SLEEPS, TH_PK_PREEMPT, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS,
+  TH_PREF_WAKES, TH_PREF_WAKE_POLLS, TH_PREF_POLL_NS, TH_PREF_WAIT_NS, TH_PREF_SUB, TH_HP_FIRST_OLD, TH_PREF_SWAKE_TS, TH_PREF_PREEMPT, M_PRE_WAIT, TH_HP_FIRSTDIR, TH_PK_SWITCH_IN, TH_PK_SLEEPS, TH_PK_PREEMPT, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
@@ -441,6 +441,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     store<i32>(t + TH_EXITS, load<i32>(t + TH_EXITS) + 1);
     const bn = binOf(ti, <i32>a);
     store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
+    const binIdx = <i32>((bn - bins) / BIN_STRIDE);
     if (c & EXITF_FAILED_VMENTRY) store<i32>(bn + BIN_FAILED, load<i32>(bn + BIN_FAILED) + 1);
     const st = load<i32>(t + TH_STATE);
     let guestBefore: i64 = -1;
@@ -458,6 +459,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     store<i64>(t + TH_PEND_WHERE, where);
     store<i32>(t + TH_PEND_FLAGS, c);
     store<i32>(t + TH_PEND_SUB, -1);
+    store<i32>(t + TH_PEND_BIN, binIdx);
     return;
   }
   if (kind == EV_ENTRY) {
@@ -473,7 +475,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
         store<i32>(t + TH_BACKWARDS, load<i32>(t + TH_BACKWARDS) + 1);
       } else {
         const reason = load<i32>(t + TH_PEND_REASON);
-        accumulate(binOf(ti, reason), d);
+        accumulate(bins + <usize>load<i32>(t + TH_PEND_BIN) * BIN_STRIDE, d);
         const sub = load<i32>(t + TH_PEND_SUB);
         if (sub >= 0) accumulate(binOf(ti, sub | SUBKEY_FLAG), d);
         store<i64>(t + TH_HOST, load<i64>(t + TH_HOST) + d);

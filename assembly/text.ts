@@ -439,9 +439,8 @@ function parseLine(ls: usize, le: usize): bool {
     }
     if (re <= rs) return skipLine(SKIP_EXIT_NO_REASON, ls, le, x);
     if (re - rs > 15 && at(re - 14, le, "FAILED_VMENTRY")) flags |= EXITF_FAILED_VMENTRY;
-    let ripv: i64 = 0;
-    if (at(re, le, " rip ")) ripv = hex(re + 5, le);
-    onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>internCached(rs, <i32>(re - rs)), ripv, flags, name, lineNo);
+    // the guest rip is not used by any figure (rows point at the line instead): not parsed
+    onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>internCached(rs, <i32>(re - rs)), 0, flags, name, lineNo);
     return false;
   }
   if (kind == EV_ENTRY) {
@@ -453,13 +452,7 @@ function parseLine(ls: usize, le: usize): bool {
     } else if (b < le && !at(b, le, "PC: ")) {
       return skipLine(SKIP_ENTRY_BAD, ls, le, b);
     }
-    let ripv: i64 = 0;
-    let r0 = rp;
-    if (r0 < le && load<u8>(r0) == 44) r0++; // ','
-    r0 = skipSp(r0, le);
-    if (at(r0, le, "rip ")) ripv = hex(r0 + 4, le);
-    else { const r1 = find(b, le, "rip "); if (r1) ripv = hex(r1 + 4, le); }
-    onEvent(EV_ENTRY, ts, tid, tgid, cpu, vcpu, 0, ripv, 0, name, lineNo);
+    onEvent(EV_ENTRY, ts, tid, tgid, cpu, vcpu, 0, 0, 0, name, lineNo);
     return false;
   }
   if (kind == EV_VCPU_WAKEUP) {
