@@ -56,7 +56,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('tsc-khz', { type: 'number', describe: 'TSC rate for trace_clock=x86-tsc timestamps (raw cycles)' })
     .option('isa', { type: 'string', choices: ['vmx', 'svm'], describe: 'exit-reason table for numeric reasons (default: from the names in the trace)' })
     .option('top', { type: 'number', default: 10, describe: 'how many of the slowest exits to list' })
-    .option('by', { type: 'string', array: true, choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write' })
+    .option('by', { type: 'string', array: true, choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write (or --sections halt|timers|ipi|sched)' })
     .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')})` })
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
     .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file of 16 MiB or more: line-aligned slices, merged exactly' })
@@ -130,7 +130,11 @@ function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
 export function render(report: Report, format: string, v: RenderView | boolean): string {
   const view = viewOf(v);
   const named = typeof v === 'boolean' ? undefined : v.sections;
-  const csvTable = typeof v === 'boolean' ? (v ? 'vcpu' : 'reason') : (v.by ?? []).filter((b) => b !== 'reason').pop() ?? 'reason';
+  // CSV writes one table: --sections NAME picks a section's (halt, timers, ipi, sched, msr, port, mmio,
+  // vcpus, exits), else the last --by, else the reasons
+  const named1 = named && named.size === 1 ? [...named][0]! : undefined;
+  const sectionTable = named1 === 'vcpus' ? 'vcpu' : named1 === 'exits' ? 'reason' : named1 && ['halt', 'timers', 'ipi', 'sched', 'msr', 'port', 'mmio'].includes(named1) ? named1 : undefined;
+  const csvTable = typeof v === 'boolean' ? (v ? 'vcpu' : 'reason') : sectionTable ?? (v.by ?? []).filter((b) => b !== 'reason').pop() ?? 'reason';
   switch (format) {
     case 'json': return jsonOf(report, named);
     case 'csv': return renderCsv(report, csvTable);

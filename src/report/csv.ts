@@ -1,6 +1,8 @@
 /**
  * CSV with raw numbers (ns, counts): per reason by default, one row per (VM, vCPU, reason) with
- * --by vcpu, per MSR / port / MMIO key with --by msr|port|mmio. RFC 4180 quoting.
+ * --by vcpu, per MSR / port / MMIO key with --by msr|port|mmio, and one row per vCPU for the halt,
+ * timers, ipi and sched sections (--sections NAME): nested figures become dotted column names
+ * (poll_success.p99_ns). A section the trace has no events for is one row saying why. RFC 4180 quoting.
  */
 import type { Report } from '../analysis/summary.js';
 
@@ -11,9 +13,34 @@ function cell(v: unknown): string {
 }
 const STATS = ['min_ns', 'mean_ns', 'p50_ns', 'p90_ns', 'p99_ns', 'p999_ns', 'max_ns', 'stddev_ns'] as const;
 
+/** Nested objects as dotted columns; arrays of objects (top_reasons) as "a b;c d". */
+function flatten(o: Record<string, unknown>, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+  for (const [k, v] of Object.entries(o)) {
+    const key = prefix + k;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flatten(v as Record<string, unknown>, key + '.', out);
+    else if (Array.isArray(v)) out[key] = v.map((x) => (typeof x === 'object' && x !== null ? Object.values(x).join(' ') : String(x))).join(';');
+    else out[key] = v;
+  }
+  return out;
+}
+
+export const PER_VCPU_SECTIONS = ['halt', 'timers', 'ipi', 'sched'] as const;
+
+function perVcpuSection(r: Report, name: (typeof PER_VCPU_SECTIONS)[number]): string {
+  const sec = r[name];
+  if (!sec.available) return `section,available,reason
+${[name, false, sec.reason].map(cell).join(',')}
+`;
+  const rows = (sec.vcpus as unknown as Array<Record<string, unknown>>).map((v) => flatten(v));
+  const cols: string[] = [];
+  for (const row of rows) for (const k of Object.keys(row)) if (!cols.includes(k)) cols.push(k);
+  return [cols.join(','), ...rows.map((row) => cols.map((c) => cell(row[c])).join(','))].join('\n') + '\n';
+}
+
 export function renderCsv(r: Report, table: string | boolean): string {
   const lines: string[] = [];
   const which = table === true ? 'vcpu' : table === false ? 'reason' : table;
+  if ((PER_VCPU_SECTIONS as readonly string[]).includes(which)) return perVcpuSection(r, which as (typeof PER_VCPU_SECTIONS)[number]);
   if (which === 'msr' || which === 'port' || which === 'mmio') {
     const k = r[which];
     lines.push(['key', 'name', 'dir', 'events', 'exits_handled', 'total_ns', ...STATS].join(','));
