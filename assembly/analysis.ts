@@ -56,7 +56,28 @@ let binCap: i32 = 0;
 export let binCount: i32 = 0;
 let binTable: usize = 0;
 let binTableCap: i32 = 0;
-let hists: usize = 0; // u32 counts, HIST_BUCKETS per bin
+// histograms: u32 counts, HIST_BUCKETS per bin, in blocks of HIST_BLOCK that are never moved (growing
+// one contiguous array by doubling would leave every old copy behind in the stub runtime's memory)
+const HIST_BLOCK: i32 = 64;
+let histBlocks: usize = 0; // usize pointers, one per block
+let histBlockCap: i32 = 0;
+let histBlockCount: i32 = 0;
+/** Address of histogram h. */
+// @ts-ignore: decorator
+@inline export function histAddr(h: i32): usize {
+  return load<usize>(histBlocks + (<usize>(h / HIST_BLOCK) << alignof<usize>())) + <usize>(h % HIST_BLOCK) * HIST_BUCKETS * 4;
+}
+function ensureHist(h: i32): void {
+  while (h / HIST_BLOCK >= histBlockCount) {
+    if (histBlockCount == histBlockCap) {
+      const nc = histBlockCap == 0 ? 16 : histBlockCap * 2;
+      histBlocks = regrow(histBlocks, <usize>histBlockCap << alignof<usize>(), <usize>nc << alignof<usize>());
+      histBlockCap = nc;
+    }
+    store<usize>(histBlocks + (<usize>histBlockCount << alignof<usize>()), zalloc(<usize>HIST_BLOCK * HIST_BUCKETS * 4));
+    histBlockCount++;
+  }
+}
 
 // ---- top-N slowest handled exits (a min-heap on duration) ----
 let top: usize = 0;
@@ -71,7 +92,7 @@ export function analysisInit(topN: i32): void {
   thTable = zalloc(<usize>thTableCap * 4);
   binCap = 256;
   bins = zalloc(<usize>binCap * BIN_STRIDE);
-  hists = zalloc(<usize>binCap * HIST_BUCKETS * 4);
+  histBlocks = 0; histBlockCap = 0; histBlockCount = 0;
   binCount = 0;
   binTableCap = 1024;
   binTable = zalloc(<usize>binTableCap * 4);
@@ -150,7 +171,7 @@ export function timelineOrigin(): i64 { return tlOrigin; }
 
 export function threadsPtr(): usize { return threads; }
 export function binsPtr(): usize { return bins; }
-export function histsPtr(): usize { return hists; }
+export function histPtr(h: i32): usize { return histAddr(h); }
 export function topPtr(): usize { return top; }
 
 export function setFile(id: i32): void {
@@ -267,7 +288,6 @@ function binOf(thread: i32, reason: i32): usize {
   }
   if (binCount == binCap) {
     bins = regrow(bins, <usize>binCap * BIN_STRIDE, <usize>binCap * 2 * BIN_STRIDE);
-    hists = regrow(hists, <usize>binCap * HIST_BUCKETS * 4, <usize>binCap * 2 * HIST_BUCKETS * 4);
     binCap <<= 1;
   }
   const idx = binCount++;
@@ -277,6 +297,7 @@ function binOf(thread: i32, reason: i32): usize {
   store<i64>(b + BIN_MIN, i64.MAX_VALUE);
   store<i64>(b + BIN_MAX, i64.MIN_VALUE);
   store<i32>(b + BIN_HIST, idx);
+  ensureHist(idx);
   store<i32>(binTable + (<usize>s << 2), idx + 1);
   if (binCount * 2 > binTableCap) binGrowTable();
   return b;
@@ -308,7 +329,7 @@ function accumulate(bn: usize, d: i64): void {
   if (d > load<i64>(bn + BIN_MAX)) store<i64>(bn + BIN_MAX, d);
   const df = <f64>d;
   store<f64>(bn + BIN_SUMSQ, load<f64>(bn + BIN_SUMSQ) + df * df);
-  const hp = hists + (<usize>load<i32>(bn + BIN_HIST) * HIST_BUCKETS + <usize>bucketOf(d)) * 4;
+  const hp = histAddr(load<i32>(bn + BIN_HIST)) + (<usize>bucketOf(d) << 2);
   store<u32>(hp, load<u32>(hp) + 1);
 }
 
@@ -673,10 +694,10 @@ function settlePreWaits(ti: i32, w: i64): void {
   const preIdx = (pre - bins) / BIN_STRIDE;
   const blocked = binOf(ti, M_HALT_BLOCKED); // may move the bin and histogram tables
   const pre2 = bins + preIdx * BIN_STRIDE;
-  const ph2 = hists + <usize>load<i32>(pre2 + BIN_HIST) * HIST_BUCKETS * 4;
+  const ph2 = histAddr(load<i32>(pre2 + BIN_HIST));
   if (w == 0) {
     // exact: each wait blocked for its whole halt
-    const bh = hists + <usize>load<i32>(blocked + BIN_HIST) * HIST_BUCKETS * 4;
+    const bh = histAddr(load<i32>(blocked + BIN_HIST));
     for (let i = 0; i < HIST_BUCKETS; i++) store<u32>(bh + <usize>i * 4, load<u32>(bh + <usize>i * 4) + load<u32>(ph2 + <usize>i * 4));
     store<i32>(blocked + BIN_HANDLED, load<i32>(blocked + BIN_HANDLED) + load<i32>(pre2 + BIN_HANDLED));
     store<i64>(blocked + BIN_SUM, load<i64>(blocked + BIN_SUM) + load<i64>(pre2 + BIN_SUM));

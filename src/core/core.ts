@@ -45,7 +45,7 @@ interface Exports {
   threadsCount(): number;
   binsBase(): number;
   binsCount(): number;
-  histsBase(): number;
+  histBase(h: number): number;
   topBase(): number;
   topSize(): number;
   skipsBase(): number;
@@ -352,7 +352,6 @@ export class Core implements EventSink {
     }
     const bins: BinRec[] = [];
     const bb = this.ex.binsBase();
-    const hb = this.ex.histsBase();
     for (let i = 0, n = this.ex.binsCount(); i < n; i++) {
       const b = bb + i * K.BIN_STRIDE;
       const h = m.getInt32(b + K.BIN_HIST, true);
@@ -364,7 +363,7 @@ export class Core implements EventSink {
         failed: m.getInt32(b + K.BIN_FAILED, true), wakes: m.getInt32(b + K.BIN_WAKES, true),
         wakePolls: m.getInt32(b + K.BIN_WAKE_POLLS, true), wakePollNs: m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true),
         wakeWaitNs: m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true),
-        hist: new Uint32Array(this.ex.memory.buffer.slice(hb + h * K.HIST_BUCKETS * 4, hb + (h + 1) * K.HIST_BUCKETS * 4)),
+        hist: new Uint32Array(this.ex.memory.buffer.slice(this.ex.histBase(h), this.ex.histBase(h) + K.HIST_BUCKETS * 4)),
       });
     }
     const top: TopRec[] = [];
