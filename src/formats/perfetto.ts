@@ -31,6 +31,7 @@
  * the per-reason split do not. A capture whose kvm_exit is a generic event (older Perfetto, or the dense encoding
  * of a Perfetto that does not know the event) keeps the exit reason.
  */
+import { KWayMerge } from './kway.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -627,38 +628,16 @@ class PerfettoReader {
 
   /** Push every event, CPUs merged by timestamp (equal timestamps: lower CPU first). */
   emitAll(): void {
-    const heap = [...this.cursors.values()].sort((a, b) => a.cpu - b.cpu).filter((c) => this.fill(c));
     const key = (c: CpuCursor): bigint => c.items[c.head]!.ts;
-    const less = (a: CpuCursor, b: CpuCursor): boolean => key(a) < key(b) || (key(a) === key(b) && a.cpu < b.cpu);
-    const down = (i: number): void => {
-      const n = heap.length;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) return;
-        let m = l;
-        if (l + 1 < n && less(heap[l + 1]!, heap[l]!)) m = l + 1;
-        if (!less(heap[m]!, heap[i]!)) return;
-        const t = heap[i]!;
-        heap[i] = heap[m]!;
-        heap[m] = t;
-        i = m;
-      }
-    };
-    for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
-    while (heap.length > 0) {
-      const c = heap[0]!;
+    const merge = new KWayMerge([...this.cursors.values()].sort((a, b) => a.cpu - b.cpu).filter((c) => this.fill(c)),
+      (a, b) => key(a) < key(b) || (key(a) === key(b) && a.cpu < b.cpu));
+    while (merge.size > 0) {
+      const c = merge.top();
       const it = c.items[c.head++]!;
       if (it.ts > c.last) c.last = it.ts;
       this.emit(it);
-      if (this.fill(c)) {
-        down(0);
-      } else {
-        const last = heap.pop()!;
-        if (heap.length > 0) {
-          heap[0] = last;
-          down(0);
-        }
-      }
+      if (this.fill(c)) merge.advanced();
+      else merge.drop();
     }
   }
 

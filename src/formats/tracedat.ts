@@ -22,6 +22,7 @@
  * The per-CPU streams are merged in timestamp order (ties: lower CPU first) and every record is handed to a
  * KvmEventDecoder, which pushes one sink event per record.
  */
+import { KWayMerge } from './kway.js';
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
@@ -1061,27 +1062,10 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
   let lostEvents = 0;
   let lostName = -1;
 
-  // binary min-heap over (recTs, cpu)
-  const heap = cursors;
-  const less = (a: CpuCursor, b: CpuCursor): boolean => a.recTs < b.recTs || (a.recTs === b.recTs && a.cpu < b.cpu);
-  const down = (i: number): void => {
-    const n = heap.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) return;
-      let m = l;
-      if (l + 1 < n && less(heap[l + 1]!, heap[l]!)) m = l + 1;
-      if (!less(heap[m]!, heap[i]!)) return;
-      const t = heap[i]!;
-      heap[i] = heap[m]!;
-      heap[m] = t;
-      i = m;
-    }
-  };
-  for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
-
-  while (heap.length > 0) {
-    const c = heap[0]!;
+  // CPUs merged by (recTs, cpu), as trace-cmd does
+  const merge = new KWayMerge(cursors, (a, b) => a.recTs < b.recTs || (a.recTs === b.recTs && a.cpu < b.cpu));
+  while (merge.size > 0) {
+    const c = merge.top();
     const ts = convert ? convert(c.recTs) : c.recTs;
     events++;
     if (c.recLost >= 0) {
@@ -1090,15 +1074,8 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
       sink.push(EV_LOST, ts, -1, -1, c.cpu, -1, BigInt(c.recLost), 0n, 0, lostName, events);
     }
     decoder.decode(c.bytes, c.view, c.recBase, c.recLen, ts, c.cpu, tgidOf, events);
-    if (c.advance()) {
-      down(0);
-    } else {
-      const last = heap.pop()!;
-      if (heap.length > 0) {
-        heap[0] = last;
-        down(0);
-      }
-    }
+    if (c.advance()) merge.advanced();
+    else merge.drop();
   }
 
   const info: TraceDatInfo = {
