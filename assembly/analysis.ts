@@ -23,7 +23,7 @@ import {
   M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
-  TH_PREF_WAKES, TH_PREF_WAKE_POLLS, TH_PREF_POLL_NS, TH_PREF_WAIT_NS, TH_PREF_SUB, TH_HP_FIRST_OLD, TH_PREF_SWAKE_TS, TH_PREF_PREEMPT, M_PRE_WAIT, TH_HP_FIRSTDIR, TH_PK_SWITCH_IN, TH_PK_SLEEPS, TH_PK_PREEMPT, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN,
+  TH_PREF_WAKES, TH_PREF_WAKE_POLLS, TH_PREF_POLL_NS, TH_PREF_WAIT_NS, TH_PREF_SUB, TH_HP_FIRST_OLD, TH_PREF_SWAKE_TS, TH_PREF_PREEMPT, M_PRE_WAIT, TH_HP_FIRSTDIR, TH_PK_SWITCH_IN, TH_PK_SLEEPS, TH_PK_PREEMPT, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
@@ -453,7 +453,15 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   const t = threads + <usize>ti * TH_STRIDE;
   store<i32>(t + TH_EVENTS, load<i32>(t + TH_EVENTS) + 1);
   if (tgid >= 0 && load<i32>(t + TH_TGID) < 0) store<i32>(t + TH_TGID, tgid);
-  if (cpu >= 0) store<i32>(t + TH_LAST_CPU, cpu);
+  if (cpu >= 0) {
+    // where the thread runs: pinned vCPUs stay on one host CPU
+    const last = load<i32>(t + TH_LAST_CPU);
+    if (last != cpu) {
+      if (last >= 0) store<i32>(t + TH_MIGRATIONS, load<i32>(t + TH_MIGRATIONS) + 1);
+      store<i64>(t + TH_CPU_MASK, load<i64>(t + TH_CPU_MASK) | (<i64>1 << <i64>(cpu < 63 ? cpu : 63)));
+      store<i32>(t + TH_LAST_CPU, cpu);
+    }
+  }
   if (kind == EV_EXIT || kind == EV_ENTRY) step(t, ts);
   if (kind == EV_EXIT) {
     if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);

@@ -54,7 +54,7 @@ export const ERR_STRICT = -3; // --strict and a line was skipped
 
 // ---- layout of the core's result tables (byte offsets inside one record) ----
 // thread table: one record per (file, host thread)
-export const TH_STRIDE = 512;
+export const TH_STRIDE = 528;
 export const TH_FILE = 0; // i32
 export const TH_TID = 4; // i32
 export const TH_TGID = 8; // i32 (-1 unknown)
@@ -146,6 +146,8 @@ export const TH_PK_PREEMPT = 464; // i32
 export const TH_WALL = 472; // i64 wall time: the sum of forward steps between the thread's kvm_exit/kvm_entry events
 export const TH_PREV_TS = 480; // i64 the thread's previous kvm_exit/kvm_entry timestamp (in file order)
 export const TH_JUMPS = 488; // i32 times its timestamps jumped back by more than JUMP_BACK (a second capture?)
+export const TH_CPU_MASK = 504; // i64 host CPUs the thread ran on (bit n: CPU n; CPUs 63 and up share bit 63)
+export const TH_MIGRATIONS = 512; // i32 times it was seen on another CPU than before
 export const TH_PEND_BIN = 500; // i32 bin index of the pending exit's reason (saves a lookup at its entry)
 export const TH_JUMP_DROPS = 496; // i32 exits pending when the clock jumped back (never paired)
 export const TH_REPLACED = 492; // i32 1 when a new process reused this tid: lookups go to the newer record

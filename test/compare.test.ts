@@ -132,7 +132,8 @@ describe('compare: crafted traces with known differences', () => {
     expect(p.flags).toEqual(['differently sized: 2 vs 1 vCPUs']);
     expect(p.vcpus.map((x) => [x.vcpu, x.before?.tax, x.after?.tax])).toEqual([[0, 0.1, 0.25], [1, 0.2, undefined]]);
     expect(p.vcpus[0]!.delta_tax).toBeCloseTo(0.15, 9);
-    expect(c.notes).toContain('pinning is not checked: the report does not say which host CPUs each vCPU thread ran on');
+    // the report now says which host CPUs each vCPU thread ran on: pinning is checked
+    expect(c.notes).not.toContain('pinning is not checked: the report does not say which host CPUs each vCPU thread ran on');
   });
 });
 
@@ -162,7 +163,8 @@ describe('compare: real captures (cpu-pm off vs on)', () => {
     expect(fig(c, 'guest').after).toBeCloseTo(0.6146, 4);
     expect(c.vm_pairs).toHaveLength(1);
     expect(c.vm_pairs[0]!.vcpus.map((v) => v.vcpu)).toEqual([0, 1]);
-    expect(c.vm_pairs[0]!.flags).toEqual([]);
+    // the SVM captures' VMM did not pin its vCPU threads (they ran on both host CPUs of the L1 guest)
+    expect(c.vm_pairs[0]!.flags).toEqual(['unpinned: before vCPU 0 on CPUs 0,1; before vCPU 1 on CPUs 0,1; after vCPU 1 on CPUs 0,1']);
   });
 
   const goldens: Array<[string, string[], string[], string, string[]]> = [

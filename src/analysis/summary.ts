@@ -87,6 +87,9 @@ export interface VcpuRow {
   guest_share: number | null;
   halted_share: number | null;
   top_reasons: Array<{ reason: string; exits_handled: number; total_ns: number }>;
+  /** host CPUs the thread ran on (63 stands for 63 and up), and how often it moved */
+  cpus: number[];
+  migrations: number;
   reasons?: Array<{ reason: string; exits_seen: number; exits_handled: number } & Stats & { total_ns: number }>;
   kvm_events: number;
 }
@@ -344,6 +347,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
       exits_per_s: perSecond(th.exits, wall), wall_ns: wall, guest_ns: guest, host_ns: host, halted_ns: halted,
       overhead_ns: overhead, tax: ratio(overhead, wall), guest_share: ratio(guest, wall), halted_share: ratio(halted, wall),
       top_reasons: rs.slice(0, 3), kvm_events: th.kvmEvents,
+      cpus: [...Array(64).keys()].filter((c) => (th.cpuMask >> BigInt(c)) & 1n), migrations: th.migrations,
     };
     row.reasons = [...tm.entries()]
       .map(([reason, r]) => ({ reason, exits_seen: r.seen, exits_handled: r.h.n, total_ns: r.h.sum, ...stats(r.h) }))

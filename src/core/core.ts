@@ -461,7 +461,7 @@ const THREAD_FIELDS: Array<[keyof ThreadRec, number, 'i32' | 'i64' | 'f64']> = [
   ['prefSwakeTs', K.TH_PREF_SWAKE_TS, 'i64'], ['prefPreempt', K.TH_PREF_PREEMPT, 'i32'], ['hpFirstDir', K.TH_HP_FIRSTDIR, 'i32'],
   ['pkSwitchIn', K.TH_PK_SWITCH_IN, 'i32'], ['pkSleeps', K.TH_PK_SLEEPS, 'i32'], ['pkPreempt', K.TH_PK_PREEMPT, 'i32'],
   ['wall', K.TH_WALL, 'i64'], ['prevTs', K.TH_PREV_TS, 'i64'], ['jumps', K.TH_JUMPS, 'i32'], ['replaced', K.TH_REPLACED, 'i32'],
-  ['jumpDrops', K.TH_JUMP_DROPS, 'i32'],
+  ['jumpDrops', K.TH_JUMP_DROPS, 'i32'], ['cpuMask', K.TH_CPU_MASK, 'i64'], ['migrations', K.TH_MIGRATIONS, 'i32'],
 ];
 
 export interface ThreadRec {
@@ -482,7 +482,7 @@ export interface ThreadRec {
   hpLastDir: number; prePolls: number; prePollNs: bigint; preWaits: number; preWaitNs: bigint;
   prefWakes: number; prefWakePolls: number; prefPollNs: bigint; prefWaitNs: bigint; prefSub: number; hpFirstOld: bigint;
   prefSwakeTs: bigint; prefPreempt: number; hpFirstDir: number; pkSwitchIn: number; pkSleeps: number; pkPreempt: number;
-  wall: bigint; prevTs: bigint; jumps: number; replaced: number; jumpDrops: number;
+  wall: bigint; prevTs: bigint; jumps: number; replaced: number; jumpDrops: number; cpuMask: bigint; migrations: number;
 }
 export interface BinRec {
   thread: number; reason: number; seen: number; handled: number; sum: bigint; min: bigint; max: bigint;

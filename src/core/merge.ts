@@ -32,7 +32,7 @@ const SUMS: Array<keyof ThreadRec> = [
   'guest', 'host', 'exits', 'handled', 'entries', 'entryNoExit', 'exitNoEntry', 'lostResets', 'backwards', 'wakePoll',
   'wakeWait', 'wakePollNs', 'wakeWaitNs', 'wakeInvalid', 'events', 'kvmEvents', 'hpAttempted', 'hpSuccess', 'hpInvalid',
   'hpSuccessNs', 'hpFailNs', 'hpWaitNs', 'hpGrows', 'hpShrinks', 'hpFlips', 'preemptGuest', 'preemptHost', 'sleeps',
-  'pleGrows', 'pleShrinks', 'lapic', 'switchIn', 'haltWakes', 'wall', 'jumps', 'jumpDrops',
+  'pleGrows', 'pleShrinks', 'lapic', 'switchIn', 'haltWakes', 'wall', 'jumps', 'jumpDrops', 'migrations',
 ];
 
 export function mergeTables(parts: Part[], topN: number): CoreTables {
@@ -226,6 +226,8 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
     }
     for (const f of SUMS) (a as unknown as Record<string, number | bigint>)[f] = (a[f] as never as number) + (b[f] as never as number);
     if (b.hpMax > a.hpMax) a.hpMax = b.hpMax;
+    // a move from the CPU a ended on to the one b started on is not seen: at most one per cut
+    a.cpuMask |= b.cpuMask;
     if (b.firstTs < a.firstTs) a.firstTs = b.firstTs;
     if (b.lastTs > a.lastTs) a.lastTs = b.lastTs;
     if (a.tgid < 0) a.tgid = b.tgid;

@@ -53,6 +53,8 @@ function statCells(s: Stats, unit: 'ns' | 'cycles'): string[] {
 const vcpuName = (w: Who) => `${w.pid === null ? '' : `${w.pid}/`}${w.vcpu === null ? '?' : w.vcpu} (${w.tid})`;
 const p5099 = (s: Stats, u: 'ns' | 'cycles' = 'ns') => (s.p50_ns === null ? '-' : `${dur(s.p50_ns, u)} / ${dur(s.p99_ns, u)}`);
 const cnt = (n: number | null) => (n === null ? '-' : String(n));
+/** "3" for a pinned thread, "0,1 (5 moves)" for one that moved; 63 stands for 63 and up. */
+const cpuList = (cpus: number[], moves: number) => (cpus.length === 0 ? '-' : cpus.map((c) => (c === 63 ? '63+' : String(c))).join(',') + (moves > 0 ? ` (${moves} moves)` : ''));
 
 export function sections(r: Report, v: ViewOptions = {}): Table[] {
   const show = v.sections ?? new Set(DEFAULT_SECTIONS);
@@ -93,7 +95,7 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
   for (const vm of r.vms) {
     for (const c of vm.vcpus) {
       vrows.push([
-        vm.name, c.vcpu === null ? '?' : String(c.vcpu), String(c.tid), c.comm ?? '?', String(c.exits_seen), rate(c.exits_per_s),
+        vm.name, c.vcpu === null ? '?' : String(c.vcpu), String(c.tid), c.comm ?? '?', cpuList(c.cpus, c.migrations), String(c.exits_seen), rate(c.exits_per_s),
         pct(c.guest_share), pct(c.halted_share), pct(c.tax), dur(c.host_ns, u), dur(c.overhead_ns, u),
         c.top_reasons.map((x) => `${x.reason} ${dur(x.total_ns, u)}`).join(', ') || (c.kvm_events ? `(${c.kvm_events} other kvm events)` : '-'),
       ]);
@@ -102,8 +104,8 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
   if (show.has('vcpus') && vrows.length) {
     out.push({
       title: 'vCPUs (grouped by VM)',
-      header: ['VM', 'vcpu', 'tid', 'comm', 'exits', 'exits/s', 'guest%', 'halted%', 'tax%', 'host', 'overhead', 'top reasons (time)'],
-      align: 'lrrlrrrrrrrl',
+      header: ['VM', 'vcpu', 'tid', 'comm', 'host CPUs', 'exits', 'exits/s', 'guest%', 'halted%', 'tax%', 'host', 'overhead', 'top reasons (time)'],
+      align: 'lrrllrrrrrrrl',
       rows: vrows,
       foot: ['tax% = exit-handling time that is not HLT (idle), as a share of the vCPU thread\'s wall time between its first and last kvm event'],
     });
