@@ -130,6 +130,7 @@ let tl: usize = 0;
 let tlCap: i32 = 0; // threads' worth of buckets
 let tlUsed: i32 = 0;
 let tlWidth: i64 = TL_START_WIDTH;
+let tlLimit: i64 = TL_START_WIDTH * TL_BUCKETS; // timestamps from the origin below this fit the buckets
 let tlOrigin: i64 = i64.MIN_VALUE;
 function tlBuckets(t: usize): usize {
   let off = load<i32>(t + TH_TL_PTR);
@@ -148,7 +149,7 @@ function tlCount(t: usize, ts: i64): void {
   if (tlOrigin == i64.MIN_VALUE) tlOrigin = ts;
   let d = ts - tlOrigin;
   if (d < 0) d = 0;
-  while (d / tlWidth >= TL_BUCKETS) {
+  while (d >= tlLimit) {
     // double the width: merge bucket pairs of every thread of this file
     for (let i = 0; i < threadCount; i++) {
       const o = threads + <usize>i * TH_STRIDE;
@@ -160,6 +161,7 @@ function tlCount(t: usize, ts: i64): void {
       memory.fill(b + <usize>(TL_BUCKETS / 2) * 4, 0, TL_BUCKETS * 2);
     }
     tlWidth *= 2;
+    tlLimit = tlWidth * TL_BUCKETS;
   }
   const b = tlBuckets(t) + <usize>(d / tlWidth) * 4;
   store<u32>(b, load<u32>(b) + 1);
@@ -181,6 +183,7 @@ export function setFile(id: i32): void {
   lastTidFile = -1;
   memory.fill(counters, 0, C_COUNT * 8);
   tlWidth = TL_START_WIDTH;
+  tlLimit = TL_START_WIDTH * TL_BUCKETS;
   tlOrigin = i64.MIN_VALUE;
   counterSet(C_FIRST_TS, i64.MAX_VALUE);
   counterSet(C_LAST_TS, i64.MIN_VALUE);

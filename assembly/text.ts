@@ -338,6 +338,11 @@ function parseLine(ls: usize, le: usize): bool {
   let t = skipSp(cpuEnd, le);
   let ts: i64 = 0;
   let clock: i32 = 0;
+  // the irq-flags column ("d..1.", "....") starts with a letter or a dot: skip it without trying it as a number
+  if (t < le && !isDigit(load<u8>(t))) {
+    while (t < le && !isSpace(load<u8>(t))) t++;
+    t = skipSp(t, le);
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     const sec = dec(t, le);
     if (sec >= 0) {
