@@ -147,6 +147,8 @@ export interface ExtraContext {
   /** total handling overhead (host time that is not halted), for shares */
   overheadNs: number;
   stats(h: Histogram): Stats;
+  /** each input's last timestamp (for threads without exits/entries, e.g. the window's time-weighted mean) */
+  fileLastTs: Array<number | null>;
 }
 
 function has(ctx: ExtraContext, ...names: string[]): boolean {
@@ -223,7 +225,8 @@ export function buildExtras(ctx: ExtraContext): Extras {
       const known = (th.hpFlags & K.HPF_KNOWN) !== 0;
       const m = binsOf(ti).metrics;
       const attempted = th.hpAttempted;
-      const lastTs = Number(th.lastTs);
+      // the window holds until the thread's last exit/entry, or the end of its file when it has none
+      const lastTs = th.exits + th.entries > 0 ? Number(th.lastTs) : (ctx.fileLastTs[th.file] ?? Number(th.hpWinTs));
       const winSpan = known ? lastTs - Number(th.hpFirstTs) : 0;
       const area = th.hpWinArea + (known ? Number(th.hpWindow) * Math.max(0, lastTs - Number(th.hpWinTs)) : 0);
       const hints: string[] = [];

@@ -443,7 +443,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   };
   const extras = buildExtras({
     tables: t, vcpuThreads: order, who, scale, reasonOf, tscNs: opt.tscKhz ? 1e6 / opt.tscKhz : undefined,
-    events: sorted, overheadNs: hostAll - haltedAll, stats,
+    events: sorted, overheadNs: hostAll - haltedAll, stats, fileLastTs: inputs.map((f) => f.last_ts),
   });
 
   // ---- timeline: each file's buckets, regrouped to the widest bucket of all files ----
