@@ -6,9 +6,8 @@
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { analyze, version, type AnalyzeOptions } from '../pipeline.js';
+import { withInputOptions, inputOptions } from './input-options.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
-import { TEXT_FORMATS } from '../formats/text.js';
-import { BINARY_FORMATS } from '../formats/binary.js';
 import { compare, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/compare.js';
 import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, parseRules } from '../analysis/failif.js';
 import { fmtValue, renderCompareTable } from '../report/compare-table.js';
@@ -17,7 +16,6 @@ import { renderCompareJson } from '../report/compare-json.js';
 import { renderCompareCsv } from '../report/compare-csv.js';
 
 export const COMPARE_FORMATS = ['table', 'md', 'json', 'csv'];
-const INPUT_FORMATS = [...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS];
 
 interface Args {
   traces: string[];
@@ -37,7 +35,7 @@ export const command = 'compare <traces..>';
 export const describe = 'compare runs: the traces before (A...) vs after (--vs B...), per exit reason and overall, with a --fail-if gate';
 
 export function builder(y: Argv): Argv<Args> {
-  return y
+  return withInputOptions(y)
     .positional('traces', { type: 'string', array: true, describe: 'the "before" side: one or more traces (each a run)' })
     .option('vs', { type: 'string', array: true, demandOption: true, describe: 'the "after" side: one or more traces (each a run)' })
     .option('labels', { type: 'string', describe: 'names of the two sides, e.g. base,cpupm (default: before,after)' })
@@ -48,10 +46,6 @@ export function builder(y: Argv): Argv<Args> {
       describe: 'exit 3 when a rule holds: FIGURE OP THRESHOLD, e.g. "tax > +5%" (relative change), "tax > +2pp", ' +
         '"p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000", "p99(msr) > 200us", "cv(tax) > 10%", "p50(io) >= 1.2x"',
     })
-    .option('input-format', { alias: 'from', type: 'string', choices: INPUT_FORMATS, describe: 'input format (default: detected from the content)' })
-    .option('strict', { type: 'boolean', default: false, describe: 'any skipped line is an error' })
-    .option('tsc-khz', { type: 'number', describe: 'TSC rate for trace_clock=x86-tsc timestamps (raw cycles)' })
-    .option('isa', { type: 'string', choices: ['vmx', 'svm'], describe: 'exit-reason table for numeric reasons (default: from the names in the trace)' })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
     .example('$0 compare base.txt.xz --vs cpupm.txt.xz --labels base,cpupm', 'two single runs')
     .example('$0 compare base/*.dat --vs cpupm/*.dat -f md --fail-if "tax > +5%"', 'several runs a side, Markdown, a gate') as unknown as Argv<Args>;
@@ -112,11 +106,10 @@ export function renderComparison(c: Comparison, format: string): string {
 }
 
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
-  if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw usage('--tsc-khz must be a positive number');
   if (!argv.vs?.length) throw usage('--vs needs at least one trace: kvmtax compare A... --vs B...');
   const { comparison, breach, warnings } = await runCompare({
     before: argv.traces, after: argv.vs, labels: argv.labels, split: argv.split as 'file' | 'vm', failIf: argv.failIf,
-    analyze: { format: argv.inputFormat, strict: argv.strict, tscKhz: argv.tscKhz, isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined },
+    analyze: inputOptions(argv),
   });
   const text = renderComparison(comparison, argv.format);
   if (argv.output) fs.writeFileSync(argv.output, text);

@@ -9,13 +9,11 @@
  * Exit codes as `kvmtax report`: 0 written, 1 bad input, 2 usage error, 70 internal error.
  */
 import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { withInputOptions, inputOptions } from './input-options.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
-import { TEXT_FORMATS } from '../formats/text.js';
-import { BINARY_FORMATS } from '../formats/binary.js';
 import { exportPerfetto, parseWindow, DEFAULT_BUCKET_NS, type TimeWindow } from '../export/perfetto.js';
 import type { AnalyzeOptions } from '../pipeline.js';
 
-const INPUT_FORMATS = [...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS];
 
 interface Args {
   traces: string[];
@@ -37,7 +35,7 @@ export const command = 'export <traces..>';
 export const describe = 'write every handled exit, halt and lapic event out for other tools (--perfetto: a timeline for ui.perfetto.dev)';
 
 export function builder(y: Argv): Argv<Args> {
-  return y
+  return withInputOptions(y, '; required for such captures')
     .positional('traces', { type: 'string', array: true, describe: 'trace files (as for report); several go into one output with their VMs kept apart' })
     .option('perfetto', { type: 'string', describe: 'write a Perfetto trace (.pftrace) to this file: per VM a process, per vCPU a thread with guest / exit / halt slices, exits/s and halt-poll window counters' })
     .option('parquet', { type: 'string', describe: 'write the rows as Parquet: a DIR gets exits.parquet, halts.parquet and lapic.parquet; a FILE.parquet the exits (schema: kvmtax sql --schema)' })
@@ -45,10 +43,6 @@ export function builder(y: Argv): Argv<Args> {
     .option('host', { type: 'string', describe: 'the host column of Parquet/Arrow rows (default: this machine\'s hostname)' })
     .option('window', { type: 'string', describe: 'export only START,END of the trace clock: seconds as the trace prints them (7.3,7.5) or with a unit s|ms|us|ns (7300ms,7500000000ns); either side may be empty' })
     .option('bucket-ms', { type: 'number', default: DEFAULT_BUCKET_NS / 1e6, describe: 'width of the exits/s counter buckets (ms)' })
-    .option('input-format', { alias: 'from', type: 'string', choices: INPUT_FORMATS, describe: 'input format (default: detected from the content)' })
-    .option('strict', { type: 'boolean', default: false, describe: 'any skipped line is an error' })
-    .option('tsc-khz', { type: 'number', describe: 'TSC rate for trace_clock=x86-tsc timestamps (raw cycles); required for such captures' })
-    .option('isa', { type: 'string', choices: ['vmx', 'svm'], describe: 'exit-reason table for numeric reasons (default: from the names in the trace)' })
     .option('buffer', { type: 'string', describe: 'trace.dat: the buffer (instance) to read' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'do not print what was written' }) as unknown as Argv<Args>;
 }
@@ -59,12 +53,10 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (argv.perfetto === undefined && argv.parquet === undefined && argv.arrow === undefined) throw usage('name what to export: --perfetto FILE, --parquet DIR|FILE or --arrow DIR|FILE');
   if (argv.parquet === '' || argv.arrow === '') throw usage('--parquet/--arrow: name the DIR or FILE to write');
   if (argv.perfetto === '') throw usage('--perfetto: name the FILE to write');
-  if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw usage('--tsc-khz must be a positive number');
   if (!(argv.bucketMs > 0)) throw usage('--bucket-ms must be a positive number');
   const window: TimeWindow | undefined = argv.window !== undefined ? parseWindow(argv.window) : undefined;
   const analyzeOpts: Omit<AnalyzeOptions, 'rows'> = {
-    format: argv.inputFormat, strict: argv.strict, tscKhz: argv.tscKhz, buffer: argv.buffer,
-    isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined,
+    ...inputOptions(argv), buffer: argv.buffer,
   };
   const say = (s: string) => { if (!argv.quiet) process.stderr.write(s + '\n'); };
 

@@ -2,9 +2,8 @@
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { analyze } from '../pipeline.js';
+import { withInputOptions, inputOptions, INPUT_FORMATS } from './input-options.js';
 import { KvmtaxError } from '../core/errors.js';
-import { TEXT_FORMATS } from '../formats/text.js';
-import { BINARY_FORMATS } from '../formats/binary.js';
 import { sections, SECTION_NAMES, DEFAULT_SECTIONS, type ViewOptions } from '../report/sections.js';
 import { renderTables } from '../report/table.js';
 import { renderMarkdown } from '../report/markdown.js';
@@ -25,7 +24,6 @@ import { whatIf, WHAT_IF_SCENARIOS, type WhatIfScenario } from '../analysis/what
 import type { Report } from '../analysis/summary.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'md', 'html'];
-const INPUT_FORMATS = [...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS];
 
 interface Args {
   traces: string[];
@@ -48,13 +46,9 @@ export const command = 'report <traces..>';
 export const describe = 'exit-tax report of KVM host traces (ftrace text, trace-cmd report, perf script; .gz/.xz; - for stdin)';
 
 export function builder(y: Argv): Argv<Args> {
-  return y
+  return withInputOptions(y)
     .positional('traces', { type: 'string', array: true, describe: 'trace files; several give one report with their VMs kept apart' })
     .option('format', { alias: 'f', type: 'string', array: true, describe: `output: ${OUTPUT_FORMATS.join('|')} (an input format name here sets --input-format)` })
-    .option('input-format', { alias: 'from', type: 'string', choices: INPUT_FORMATS, describe: 'input format (default: detected from the content)' })
-    .option('strict', { type: 'boolean', default: false, describe: 'any skipped line is an error' })
-    .option('tsc-khz', { type: 'number', describe: 'TSC rate for trace_clock=x86-tsc timestamps (raw cycles)' })
-    .option('isa', { type: 'string', choices: ['vmx', 'svm'], describe: 'exit-reason table for numeric reasons (default: from the names in the trace)' })
     .option('top', { type: 'number', default: 10, describe: 'how many of the slowest exits to list' })
     .option('by', { type: 'string', array: true, choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write (or --sections halt|timers|ipi|sched)' })
     .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')})` })
@@ -73,14 +67,13 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     else if (INPUT_FORMATS.includes(f)) inputFormat = f;
     else throw new KvmtaxError(`unknown --format "${f}" (output: ${OUTPUT_FORMATS.join(', ')}; input: ${INPUT_FORMATS.join(', ')})`, undefined, undefined, undefined, undefined, 2);
   }
-  if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw new KvmtaxError('--tsc-khz must be a positive number', undefined, undefined, undefined, undefined, 2);
   if (!(Number.isInteger(argv.jobs) && argv.jobs >= 1 && argv.jobs <= 64)) throw new KvmtaxError('--jobs must be a whole number from 1 to 64', undefined, undefined, undefined, undefined, 2);
   if (!(argv.top >= 0)) throw new KvmtaxError('--top must be 0 or more', undefined, undefined, undefined, undefined, 2);
   const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
   const done: number[] = [];
   const report = await analyze(argv.traces, {
     onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
-    format: inputFormat, strict: argv.strict, tscKhz: argv.tscKhz, isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined,
+    ...inputOptions(argv, inputFormat),
     top: argv.top, histograms: argv.histograms || out === 'html', jobs: argv.jobs,
   });
   const by = argv.by ?? [];

@@ -8,15 +8,13 @@
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { withInputOptions, inputOptions } from './input-options.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
-import { TEXT_FORMATS } from '../formats/text.js';
-import { BINARY_FORMATS } from '../formats/binary.js';
 import { loadRows, openDuck } from '../export/duckdb.js';
 import { describeSchema, schemaJson, SUMMARY_TABLES } from '../export/rows-schema.js';
 import type { Report } from '../analysis/summary.js';
 
 export const SQL_FORMATS = ['table', 'json', 'csv'];
-const INPUT_FORMATS = [...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS];
 
 interface Args {
   query?: string;
@@ -37,7 +35,7 @@ export const command = 'sql [query] [traces..]';
 export const describe = 'SQL over every exit, halt and lapic event of the traces (tables exits, halts, lapic, reasons, vcpus) in an embedded DuckDB';
 
 export function builder(y: Argv): Argv<Args> {
-  return y
+  return withInputOptions(y)
     .positional('query', { type: 'string', describe: 'one SQL statement (DuckDB\'s dialect)' })
     .positional('traces', { type: 'string', array: true, describe: 'trace files (as for report); several are kept apart by their file column' })
     .option('schema', { type: 'boolean', default: false, describe: 'describe the tables (names, columns, types, meaning) and exit; with -f json as JSON' })
@@ -45,10 +43,6 @@ export function builder(y: Argv): Argv<Args> {
     .option('host', { type: 'string', describe: 'the host column (default: this host\'s name)' })
     .option('db', { type: 'string', describe: 'keep the loaded rows in this DuckDB database file (open it later with duckdb FILE)' })
     .option('memory-limit', { type: 'string', describe: 'DuckDB\'s memory limit, e.g. 4GB (past it DuckDB spills to disk)' })
-    .option('input-format', { alias: 'from', type: 'string', choices: INPUT_FORMATS, describe: 'input format (default: detected from the content)' })
-    .option('strict', { type: 'boolean', default: false, describe: 'any skipped line is an error' })
-    .option('tsc-khz', { type: 'number', describe: 'TSC rate for trace_clock=x86-tsc timestamps (raw cycles)' })
-    .option('isa', { type: 'string', choices: ['vmx', 'svm'], describe: 'exit-reason table for numeric reasons (default: from the names in the trace)' })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
     .example('$0 sql "SELECT reason, count(*), quantile_disc(handling_ns, 0.99) FROM exits GROUP BY ALL ORDER BY 2 DESC" trace.txt.xz', 'exits and p99 per reason')
     .example('$0 sql "SELECT * FROM exits WHERE handling_ns > 1e6 AND vcpu = 3" trace.dat', 'exits longer than 1 ms on vCPU 3')
@@ -64,10 +58,8 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   } else {
     if (!argv.query) throw usage('give a query: kvmtax sql "SELECT ..." TRACE... (kvmtax sql --schema lists the tables)');
     if (!argv.traces?.length) throw usage('give one or more traces after the query');
-    if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw usage('--tsc-khz must be a positive number');
     const res = await runSql(argv.query, argv.traces, {
-      host: argv.host, db: argv.db, memoryLimit: argv.memoryLimit, format: argv.inputFormat, strict: argv.strict, tscKhz: argv.tscKhz,
-      isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined,
+      host: argv.host, db: argv.db, memoryLimit: argv.memoryLimit, ...inputOptions(argv),
     });
     text = renderResult(res, argv.format);
   }

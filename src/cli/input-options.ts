@@ -1,0 +1,30 @@
+/** The input options every command that reads traces shares (report, compare, export, sql). */
+import type { Argv } from 'yargs';
+import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
+import { TEXT_FORMATS } from '../formats/text.js';
+import { BINARY_FORMATS } from '../formats/binary.js';
+import type { AnalyzeOptions } from '../pipeline.js';
+
+export const INPUT_FORMATS = [...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS];
+
+export interface InputArgs {
+  inputFormat?: string;
+  strict: boolean;
+  tscKhz?: number;
+  isa?: string;
+}
+
+/** --input-format, --strict, --tsc-khz and --isa. */
+export function withInputOptions<T>(y: Argv<T>, tscNote = ''): Argv<T> {
+  return y
+    .option('input-format', { alias: 'from', type: 'string', choices: INPUT_FORMATS, describe: 'input format (default: detected from the content)' })
+    .option('strict', { type: 'boolean', default: false, describe: 'any skipped line is an error' })
+    .option('tsc-khz', { type: 'number', describe: `TSC rate for trace_clock=x86-tsc timestamps (raw cycles)${tscNote}` })
+    .option('isa', { type: 'string', choices: ['vmx', 'svm'], describe: 'exit-reason table for numeric reasons (default: from the names in the trace)' }) as unknown as Argv<T>;
+}
+
+/** The analyze() options they give; a bad --tsc-khz is a usage error. */
+export function inputOptions(argv: InputArgs, format = argv.inputFormat): Pick<AnalyzeOptions, 'format' | 'strict' | 'tscKhz' | 'isa'> {
+  if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw new KvmtaxError('--tsc-khz must be a positive number', undefined, undefined, undefined, undefined, EXIT_USAGE);
+  return { format, strict: argv.strict, tscKhz: argv.tscKhz, isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined };
+}
