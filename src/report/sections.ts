@@ -107,7 +107,7 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
       header: ['VM', 'vcpu', 'tid', 'comm', 'host CPUs', 'exits', 'exits/s', 'guest%', 'halted%', 'tax%', 'host', 'overhead', 'top reasons (time)'],
       align: 'lrrllrrrrrrrl',
       rows: vrows,
-      foot: ['tax% = exit-handling time that is not HLT (idle), as a share of the vCPU thread\'s wall time between its first and last kvm event'],
+      foot: ['tax% = exit-handling time that is not HLT (idle), as a share of the vCPU thread\'s wall time (its first to its last exit or entry, leaving out any jump back of the clock)'],
     });
   }
 
