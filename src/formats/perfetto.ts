@@ -785,7 +785,7 @@ class PerfettoReader {
   }
 
   /** Kernel field names and values -> sink event (the mapping of kvm-events.ts). */
-  private map(ev: string, name: number, f: Fields, ts: bigint, tid: number, cpu: number, where: number): Item {
+  private map(ev: string, name: number, f: Fields, ts: bigint, tid: number, cpu: number, where: number): Item | undefined {
     const big = (k: string): bigint | undefined => {
       const v = f.get(k);
       return typeof v === 'bigint' ? v : undefined;
@@ -827,7 +827,13 @@ class PerfettoReader {
         return item(EV_ENTRY, 0n, big('rip') ?? big('vcpu_pc') ?? 0n, 0);
       case 'kvm_vcpu_wakeup': {
         const c = (big('waited') ? WAKE_WAITED : 0) | (big('valid') ? WAKE_VALID : 0);
-        return item(EV_VCPU_WAKEUP, big('ns') ?? 0n, 0n, c);
+        const ns = big('ns') ?? 0n;
+        // as in kvm-events.ts: a negative or centuries-long halt time is a damaged record
+        if (ns < 0n || ns >= 1n << 62n) {
+          this.sink.skip(SKIP_BAD_PAYLOAD, where, `kvm_vcpu_wakeup: time ${ns} ns`);
+          return undefined;
+        }
+        return item(EV_VCPU_WAKEUP, ns, 0n, c);
       }
       case 'kvm_halt_poll_ns':
         return item(EV_HALT_POLL_NS, big('new') ?? 0n, big('old') ?? 0n, big('grow') ? 1 : 0);
