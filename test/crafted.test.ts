@@ -178,6 +178,16 @@ describe('timestamps', () => {
     expect(r.top[0]!.duration_ns).toBe(10000);
   });
 
+  it('skips a timestamp too large to be one (it would overflow the differences), and says so', async () => {
+    const r = await report(HDR +
+      L(5, '10.000000001', 'kvm_entry: vcpu 0, rip 0x1') +
+      L(5, '9999999999999.000000123', 'kvm_exit: vcpu 0 reason hlt rip 0x1 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0') +
+      L(5, '123456789012345678901234:', 'kvm_exit: vcpu 0 reason hlt rip 0x1 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0').replace(': kvm_exit', ' kvm_exit') +
+      L(5, '10.000001000', 'kvm_entry: vcpu 0, rip 0x1'));
+    expect(r.quality.skipped.map((s) => [s.kind, s.count])).toEqual([['bad-timestamp', 2]]);
+    expect(r.totals.exits_seen).toBe(0);
+  });
+
   it('parses sec.nsec', async () => {
     const r = await report(HDR +
       L(5, '10.000000001', 'kvm_entry: vcpu 0, rip 0x1') +

@@ -113,6 +113,7 @@ export interface FileCounters {
 }
 
 const enc = new TextEncoder();
+const MAX_TS = 1n << 62n;
 const dec = new TextDecoder('utf-8', { fatal: false });
 
 export class Core implements EventSink {
@@ -282,6 +283,12 @@ export class Core implements EventSink {
 
   push(kind: number, ts: bigint, tid: number, tgid: number, cpu: number, vcpu: number,
        a: bigint, b: bigint, c: number, name: number, where: number): void {
+    // a time below 0 or beyond 2^62 ns (146 years) is damage, and would overflow the core's differences
+    // (fuzz-found: perfdata-50e48c0aee, a sample time with one byte changed)
+    if ((ts < 0n || ts >= MAX_TS) && kind !== K.EV_LOST) {
+      this.skip(K.SKIP_BAD_TIMESTAMP, where, `${name >= 0 ? this.stringOf(name) : "event"}: timestamp ${ts} out of range`);
+      return;
+    }
     const i = this.bn;
     const cl = this.cols;
     cl.kind[i] = kind; cl.ts[i] = ts; cl.tid[i] = tid; cl.tgid[i] = tgid; cl.cpu[i] = cpu; cl.vcpu[i] = vcpu;
