@@ -39,6 +39,13 @@ function looksLikePerfetto(h: Uint8Array): boolean {
   return true;
 }
 
+/** The entries that say something (not undefined, empty or zero): metadata shows only what a file has. */
+function present(o: Record<string, string | number | undefined>): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(o)) if (v) out[k] = v;
+  return out;
+}
+
 /** Read a binary capture into the sink; returns metadata worth showing in the report. */
 export async function readBinary(format: string, file: string, sink: EventSink, display: string,
   opts: { buffer?: string } = {}): Promise<Record<string, string | number>> {
@@ -48,35 +55,30 @@ export async function readBinary(format: string, file: string, sink: EventSink, 
       case 'trace.dat': {
         const { readTraceDat } = await import('./tracedat.js');
         const i = readTraceDat(file, sink, { buffer: opts.buffer });
-        const meta: Record<string, string | number> = { version: i.version, cpus: i.cpus, clock: i.clock, buffer: i.buffer || '(top)', buffers: i.buffers.map((b) => b || '(top)').join(',') };
-        if (i.compression) meta.compression = i.compression;
-        if (i.lostEvents) meta.lost_events = i.lostEvents;
-        return meta;
+        return {
+          version: i.version, cpus: i.cpus, clock: i.clock, buffer: i.buffer || '(top)', buffers: i.buffers.map((b) => b || '(top)').join(','),
+          ...present({ compression: i.compression, lost_events: i.lostEvents }),
+        };
       }
       case 'perf.data': {
         const { readPerfData } = await import('./perfdata.js');
         const i = readPerfData(file, sink);
-        const meta: Record<string, string | number> = { pipe_mode: i.pipeMode ? 'yes' : 'no', samples: i.samples };
-        if (i.hostname) meta.hostname = i.hostname;
-        if (i.osRelease) meta.os_release = i.osRelease;
-        if (i.cmdline) meta.cmdline = i.cmdline;
-        if (i.nrCpus) meta.nr_cpus = i.nrCpus;
-        if (i.lost) meta.lost = i.lost;
-        if (i.guestSamples) meta.guest_samples = i.guestSamples;
-        return meta;
+        return {
+          pipe_mode: i.pipeMode ? 'yes' : 'no', samples: i.samples,
+          ...present({ hostname: i.hostname, os_release: i.osRelease, cmdline: i.cmdline, nr_cpus: i.nrCpus, lost: i.lost, guest_samples: i.guestSamples }),
+        };
       }
       case 'perfetto': {
         const { readPerfetto } = await import('./perfetto.js');
         const i = readPerfetto(file, sink);
-        const meta: Record<string, string | number> = { packets: i.packets, ftrace_bundles: i.bundles, cpus: i.cpus, ftrace_events: i.ftraceEvents };
-        if (i.compressedPackets) meta.compressed_packets = i.compressedPackets;
-        if (i.compactSched) meta.compact_sched_events = i.compactSched;
-        if (i.genericEvents) meta.generic_events = i.genericEvents;
-        if (i.denseGenericEvents) meta.dense_generic_events = i.denseGenericEvents;
-        if (i.lostBundles) meta.lost_bundles = i.lostBundles;
-        if (i.overrun) meta.ftrace_overrun = i.overrun;
-        if (i.exitsWithoutReason) meta.exits_without_reason = i.exitsWithoutReason;
-        return meta;
+        return {
+          packets: i.packets, ftrace_bundles: i.bundles, cpus: i.cpus, ftrace_events: i.ftraceEvents,
+          ...present({
+            compressed_packets: i.compressedPackets, compact_sched_events: i.compactSched, generic_events: i.genericEvents,
+            dense_generic_events: i.denseGenericEvents, lost_bundles: i.lostBundles, ftrace_overrun: i.overrun,
+            exits_without_reason: i.exitsWithoutReason,
+          }),
+        };
       }
       default:
         throw new KvmtaxError(`${format} files cannot be read yet`, display);
