@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { analyze, version, type AnalyzeOptions } from '../pipeline.js';
+import { listOf } from './repeat.js';
 import { withInputOptions, inputOptions } from './input-options.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { compare, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/compare.js';
@@ -23,7 +24,7 @@ interface Args {
   labels?: string;
   split: string;
   format: string;
-  failIf?: string[];
+  failIf?: string | string[];
   inputFormat?: string;
   strict: boolean;
   tscKhz?: number;
@@ -42,7 +43,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('split', { type: 'string', choices: ['file', 'vm'], default: 'file', describe: 'what a run is: each trace (file) or each VM of the traces (vm)' })
     .option('format', { alias: 'f', type: 'string', choices: COMPARE_FORMATS, default: 'table', describe: 'output format' })
     .option('fail-if', {
-      type: 'string', array: true,
+      type: 'string',
       describe: 'exit 3 when a rule holds: FIGURE OP THRESHOLD, e.g. "tax > +5%" (relative change), "tax > +2pp", ' +
         '"p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000", "p99(msr) > 200us", "cv(tax) > 10%", "p50(io) >= 1.2x"',
     })
@@ -108,7 +109,7 @@ export function renderComparison(c: Comparison, format: string): string {
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (!argv.vs?.length) throw usage('--vs needs at least one trace: kvmtax compare A... --vs B...');
   const { comparison, breach, warnings } = await runCompare({
-    before: argv.traces, after: argv.vs, labels: argv.labels, split: argv.split as 'file' | 'vm', failIf: argv.failIf,
+    before: argv.traces, after: argv.vs, labels: argv.labels, split: argv.split as 'file' | 'vm', failIf: listOf(argv.failIf),
     analyze: inputOptions(argv),
   });
   const text = renderComparison(comparison, argv.format);

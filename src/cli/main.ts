@@ -9,6 +9,7 @@ import { hideBin } from 'yargs/helpers';
 import { KvmtaxError, EXIT_INTERNAL, EXIT_USAGE } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
 import { packageRoot } from '../core/core.js';
+import { lastValueWins } from './repeat.js';
 
 /**
  * The commands, each loaded only when it runs: `sql` and the Parquet export pull in DuckDB (a native
@@ -30,7 +31,7 @@ export async function main(args: string[]): Promise<number> {
   let usage = false;
   try {
     // yargs drops a bare "-" positional: carry it as a token the readers know as stdin
-    const y = yargs(args.map((a) => (a === '-' ? STDIN : a))).scriptName('kvmtax');
+    const y = yargs(positionalsAfterDashDash(args).map((a) => (a === '-' ? STDIN : a))).scriptName('kvmtax');
     const wanted = args.find((a) => !a.startsWith('-'));
     for (const [name, usage, describe, load] of COMMANDS) {
       if (name === wanted) y.command(await load());
@@ -38,6 +39,7 @@ export async function main(args: string[]): Promise<number> {
     }
     await y
       .demandCommand(1, `name a command: ${COMMANDS.map((c) => c[0]).join(', ')}`)
+      .middleware(lastValueWins, true)
       .strict()
       .version(version())
       .help()
@@ -64,6 +66,20 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
+
+/**
+ * `kvmtax report -f json -- TRACE`: yargs leaves what follows `--` out of the command's positionals, so
+ * those words move in front of the options, right after the command; a path that starts with "-" is
+ * written as "./-name" (the same file), so that it cannot be taken for an option.
+ */
+export function positionalsAfterDashDash(args: string[]): string[] {
+  const i = args.indexOf('--');
+  if (i < 0) return args;
+  const cmd = args.findIndex((a) => !a.startsWith('-'));
+  const tail = args.slice(i + 1).map((a) => (a !== '-' && a.startsWith('-') ? `./${a}` : a));
+  if (cmd < 0 || cmd > i) return [...args.slice(0, i), ...tail];
+  return [...args.slice(0, cmd + 1), ...tail, ...args.slice(cmd + 1, i)];
+}
 
 export function run(): void {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); });

@@ -10,6 +10,7 @@ import { renderMarkdown } from '../report/markdown.js';
 import { renderCsv } from '../report/csv.js';
 import { renderHtml } from '../report/html.js';
 import { Progress } from './progress.js';
+import { listOf } from './repeat.js';
 
 /** The inputs' total size on disk, when all are plain files (compressed ones count as their file size). */
 function totalSize(files: string[]): number | undefined {
@@ -27,13 +28,13 @@ export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'md', 'html'];
 
 interface Args {
   traces: string[];
-  format?: string[];
+  format?: string | string[];
   inputFormat?: string;
   strict: boolean;
   tscKhz?: number;
   isa?: string;
   top: number;
-  by?: string[];
+  by?: string | string[];
   sections?: string;
   whatIf?: string;
   quiet: boolean;
@@ -48,9 +49,9 @@ export const describe = 'exit-tax report of KVM host traces (ftrace text, trace-
 export function builder(y: Argv): Argv<Args> {
   return withInputOptions(y)
     .positional('traces', { type: 'string', array: true, describe: 'trace files; several give one report with their VMs kept apart' })
-    .option('format', { alias: 'f', type: 'string', array: true, describe: `output: ${OUTPUT_FORMATS.join('|')} (an input format name here sets --input-format)` })
+    .option('format', { alias: 'f', type: 'string', describe: `output: ${OUTPUT_FORMATS.join('|')} (an input format name here sets --input-format)` })
     .option('top', { type: 'number', default: 10, describe: 'how many of the slowest exits to list' })
-    .option('by', { type: 'string', array: true, choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write (or --sections halt|timers|ipi|sched)' })
+    .option('by', { type: 'string', choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write (or --sections halt|timers|ipi|sched)' })
     .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')})` })
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
     .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file of 16 MiB or more: line-aligned slices, merged exactly' })
@@ -62,7 +63,7 @@ export function builder(y: Argv): Argv<Args> {
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   let out = 'table';
   let inputFormat = argv.inputFormat;
-  for (const f of argv.format ?? []) {
+  for (const f of listOf(argv.format)) {
     if (OUTPUT_FORMATS.includes(f)) out = f;
     else if (INPUT_FORMATS.includes(f)) inputFormat = f;
     else throw new KvmtaxError(`unknown --format "${f}" (output: ${OUTPUT_FORMATS.join(', ')}; input: ${INPUT_FORMATS.join(', ')})`, undefined, undefined, undefined, undefined, 2);
@@ -76,7 +77,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     ...inputOptions(argv, inputFormat),
     top: argv.top, histograms: argv.histograms || out === 'html', jobs: argv.jobs,
   });
-  const by = argv.by ?? [];
+  const by = listOf(argv.by);
   let only: Set<string> | undefined;
   if (argv.sections) {
     only = new Set(argv.sections.split(',').map((x) => x.trim()).filter(Boolean));
