@@ -12,6 +12,11 @@ import type { Terms } from './terms.js';
 export const MARGIN = 0.05;
 /** The residual band is widened on each side by this share of its spread. */
 export const WIDEN = 0.25;
+/**
+ * The least half-width of a range measured on pairs of one lever (pp): two runs of the same settings
+ * differ too (repeated A baselines: 1.3 pp apart), so one pair cannot give a narrower range.
+ */
+export const DELTA_FLOOR_PP = 2;
 export const CALIBRATED_ON = 'calibrated on emulated SVM only (kvm_amd in QEMU TCG: no AVIC, no posted interrupts, no pause filter; durations 10-50x hardware)';
 
 export interface CpuPmFit { box: Box; point: CpuPmParams; band: Band; pairs: string[] }
@@ -53,7 +58,7 @@ export function fitDelta(lever: string, pairs: Pair[] = PAIRS, leaveOut?: string
   const w = use.map((p) => p.after.wall_ns / p.before.wall_ns - 1);
   const wid = (v: number[]): [number, number] => {
     const lo = Math.min(...v), hi = Math.max(...v);
-    const m = MARGIN * Math.max(Math.abs(lo), Math.abs(hi), 1);
+    const m = Math.max(MARGIN * Math.max(Math.abs(lo), Math.abs(hi)), WIDEN * (hi - lo), DELTA_FLOOR_PP);
     return [lo - m, hi + m];
   };
   return { tax_pp: wid(d), wall: [Math.min(...w) - MARGIN, Math.max(...w) + MARGIN], pairs: use.map((p) => p.name) };

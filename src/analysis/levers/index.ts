@@ -4,3 +4,4 @@ export { forecastCpuPm, observeCpuPm, boxOf, type CpuPmForecast, type CpuPmParam
 export { fitCpuPm, fitDelta, looCpuPm, CALIBRATED_ON, MARGIN, type LooRow } from './calibration.js';
 export { buildLevers, cpuPmForecast, hostFacts, type Lever, type LeversSection, type Combination, type Range } from './levers.js';
 export { PAIR_LIST, type PairSpec } from './pair-list.js';
+export { checkForecast, FORECAST_LEVERS, type ForecastCheck, type CheckRow } from './check.js';

@@ -282,7 +282,12 @@ export function buildLevers(r: Report): LeversSection {
     );
     L.preconditions.push('Intel IPIv (Sapphire Rapids, Linux 5.19+) or AMD AVIC: exitless only to running targets; a halted target still needs a wake-up', 'the PV send-IPI hypercall (kvm-pv-ipi) still exits once, but replaces one ICR write per destination in x2APIC physical mode');
     L.enable.push('kvm_intel.enable_ipiv=1 (default on IPIv hardware), kvm_amd.avic=1; guest: PV send-IPI is on by default (nopvipi turns it off)');
-    if (!ip) { L.status = 'cannot-judge'; L.verdict = 'no kvm_msr/kvm_exit events'; L.record.push('kvm:kvm_msr', 'kvm:kvm_apic_ipi', 'kvm:kvm_exit', 'kvm:kvm_entry'); }
+    const apicWrites = ip ? ip.vcpus.reduce((s, c) => s + (c.apic_write_exits ?? 0), 0) : 0;
+    if (!ip || (!r.quality.events_by_name['kvm_msr'] && apicWrites === 0)) {
+      L.status = 'cannot-judge';
+      L.verdict = ip ? 'no kvm_msr events: x2APIC ICR writes cannot be told from other MSR exits' : 'no kvm_msr/kvm_exit events';
+      L.record.push('kvm:kvm_msr', 'kvm:kvm_apic_ipi', ...(ip ? [] : ['kvm:kvm_exit', 'kvm:kvm_entry']));
+    }
     else {
       L.effect.basis = 'bound';
       const d = t.wall_ns ? icrNs / t.wall_ns : 0;
