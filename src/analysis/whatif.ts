@@ -175,7 +175,7 @@ export function whatIf(r: Report, scenario: WhatIfScenario = 'cpu-pm'): WhatIf {
     calibration: CALIBRATED_ON + '; pairs ' + fittedOn.join(', '),
     tax_point: f.tax.point === null ? null : r6(f.tax.point),
   };
-  if (shared) out.not_advised = `${host.evidence[0]}: a vCPU idling in guest mode keeps the CPU from the others; no upper end is forecast (our SMP=1 pairs ran 4-7x longer)`;
+  if (shared) out.not_advised = `${host.evidence[0]}: a vCPU idling in guest mode keeps the CPU from the others; no upper end is forecast (our SMP=1 pairs ran 5-7x longer)`;
   return out;
 }
 

@@ -36,15 +36,16 @@ export function fitCpuPm(pairs: Pair[] = PAIRS, leaveOut?: string): CpuPmFit {
   // [min, max] of the residuals, widened on each side by WIDEN of their spread (the min and max of n
   // pairs hold a new pair only about (n-1)/(n+1) of the time), and their median as the centre
   const med = (v: number[]) => { const w = [...v].sort((a, b) => a - b); return w.length % 2 ? w[(w.length - 1) / 2]! : (w[w.length / 2 - 1]! + w[w.length / 2]!) / 2; };
-  const span = (v: number[], floor: number): [number, number, number] => {
+  const span = (v: number[], floor: number, widen: number): [number, number, number] => {
     const lo = Math.min(...v), hi = Math.max(...v);
-    const m = Math.max(floor, WIDEN * (hi - lo));
+    const m = Math.max(floor, widen * (hi - lo));
     return [lo - m, med(v), hi + m];
   };
+  // the tax band is the one leave-one-out checks, widened; exits/s and wall: the pairs' own min and max
   const band: Band = {
-    tax_pp: span(res.map((x) => x.tax_pp), 0.5),
-    exits_per_s: span(res.map((x) => x.exits_per_s), MARGIN),
-    wall: span(res.map((x) => x.wall), MARGIN),
+    tax_pp: span(res.map((x) => x.tax_pp), 0.5, WIDEN),
+    exits_per_s: span(res.map((x) => x.exits_per_s), MARGIN, 0),
+    wall: span(res.map((x) => x.wall), MARGIN, 0),
   };
   return { box, point, band, pairs: use.map((p) => p.name) };
 }

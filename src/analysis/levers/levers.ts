@@ -52,6 +52,8 @@ export interface HostFacts {
   /** every vCPU thread stayed on one host CPU of its own */
   pinned: boolean;
   evidence: string[];
+  /** host kernel (and other) versions, when the trace says (perf.data's os_release); empty otherwise */
+  versions: string[];
 }
 
 export interface Absolute {
@@ -111,7 +113,9 @@ export function hostFacts(r: Report): HostFacts {
     const p99 = Math.max(0, ...r.sched.vcpus.map((c) => c.run_delay.p99_ns ?? 0));
     ev.push(`sched_switch: ${pre} preemptions of vCPU threads; run delay p99 up to ${fmtNs(p99)}`);
   } else ev.push('no sched_switch events: preemptions and run delay unknown (record sched:sched_switch, sched:sched_wakeup)');
-  return { vcpu_threads: n, shared, pinned, evidence: ev };
+  const versions = [...new Set(r.inputs.flatMap((f) => (f.meta && f.meta.os_release !== undefined ? [`host kernel ${String(f.meta.os_release)} (${f.file})`] : [])))];
+  if (!versions.length) ev.push('the trace does not say the host kernel or QEMU version (perf.data records the kernel: os_release)');
+  return { vcpu_threads: n, shared, pinned, evidence: ev, versions };
 }
 
 function range(low: number | null, point: number | null, high: number | null): Range { return { low, point, high }; }
@@ -167,7 +171,8 @@ export function buildLevers(r: Report): LeversSection {
       'no posted interrupts / AVIC (as in the calibration pairs): each wake-up of an idling vCPU costs an interrupt exit; with them the added exits shrink and the range is high',
     ];
     L.preconditions.push('dedicated, pinned host CPUs: one host CPU per vCPU, nothing else runs there (the vCPU never gives its CPU back)');
-    L.risks.push('the host sees 100% busy CPUs; host halt-polling and PLE stop; on shared or unpinned CPUs a test report found higher latency and lower throughput, and our SMP=1 pairs ran 4x longer');
+    L.risks.push('the host sees 100% busy CPUs; host halt-polling and PLE stop; on shared or unpinned CPUs a test report found higher latency and lower throughput, and our SMP=1 pairs ran 5-7x longer',
+      'migration: QEMU cpu-pm=on also shows MWAIT to the guest; the destination must allow it and give the same dedicated CPUs');
     L.interactions.push('removes PAUSE exits (so PLE / directed yield) and host halt-polling; exitless timer (pi_inject_timer) needs HLT/MWAIT in the guest, i.e. this lever');
     L.enable.push('QEMU: -overcommit cpu-pm=on', 'libvirt: <qemu:commandline> -overcommit cpu-pm=on, with <vcpupin> for every vCPU', 'VMM: KVM_ENABLE_CAP(KVM_CAP_X86_DISABLE_EXITS, HLT|MWAIT|PAUSE|CSTATE) before creating vCPUs');
     L.calibration = CALIBRATED_ON;
@@ -176,7 +181,7 @@ export function buildLevers(r: Report): LeversSection {
       L.verdict = 'no HLT, MWAIT or PAUSE exits in this trace: nothing for cpu-pm to remove (already on?)';
     } else if (host.shared) {
       L.status = 'not-advised';
-      L.verdict = 'vCPU threads share host CPUs: a vCPU idling in guest mode keeps its CPU from the other vCPUs (no narrow range: our SMP=1 pairs ran 4x longer)';
+      L.verdict = 'vCPU threads share host CPUs: a vCPU idling in guest mode keeps its CPU from the other vCPUs (no narrow range: our SMP=1 pairs ran 5-7x longer)';
       L.effect.basis = 'none';
       L.effect.tax_after = range(f.tax.low, null, null);
       L.effect.delta_pp = range(tax === null || f.tax.low === null ? null : pp(f.tax.low - tax), null, null);
