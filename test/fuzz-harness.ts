@@ -21,7 +21,7 @@ import crypto from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import * as K from '../assembly/constants.js';
-import { Core } from '../src/core/core.js';
+import { Core } from '../src/wasm/core.js';
 import { KvmtaxError, excerpt } from '../src/core/errors.js';
 import { detectTextFormat, looksLikeText, scanTextSource, TEXT_FORMAT_NAMES } from '../src/formats/text.js';
 import { detectBinary, readBinary } from '../src/formats/binary.js';

@@ -1,5 +1,5 @@
 /**
- * --jobs: worker threads over line-aligned slices of one file, merged (src/core/merge.ts). The merged
+ * --jobs: worker threads over line-aligned slices of one file, merged (src/wasm/merge.ts). The merged
  * report must equal the one-thread report: the exits cut at a slice boundary still pair, halts and
  * keys before a slice's first exit/entry belong to the exit pending before it, the halt-poll window
  * carries over, the timeline merges exactly. The one documented exception: a run delay whose wake-up

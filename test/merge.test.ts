@@ -14,7 +14,7 @@ import { analyze } from '../src/pipeline.js';
 import { decodeRows, type Row } from '../src/analysis/rows.js';
 import { render } from '../src/cli/report.js';
 import { mergeReports } from '../src/analysis/merge.js';
-import { bucketOf } from '../src/analysis/histogram.js';
+import { bucketOf } from '../src/core/histogram.js';
 import type { Report } from '../src/analysis/summary.js';
 import { ROOT, TRACES, tmpTrace } from './helpers/paths.js';
 

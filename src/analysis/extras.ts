@@ -9,8 +9,8 @@
  * `available: false` and the reason, never as zeros.
  */
 import * as K from '../../assembly/constants.js';
-import type { BinRec, CoreTables, ThreadRec } from '../core/core.js';
-import { Histogram } from './histogram.js';
+import type { BinRec, CoreTables, ThreadRec } from '../wasm/core.js';
+import { Histogram } from '../core/histogram.js';
 import type { Stats } from './summary.js';
 
 export interface Who { pid: number | null; vcpu: number | null; tid: number; comm: string | null }

@@ -27,7 +27,7 @@
  */
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { figureDef, FIGURES, findFigure, sectionUnit, SPREADS, type Comparison, type ComparedFigure, type FigureUnit, type Spread } from './compare.js';
-import { canonicalReason, ISA_SVM, ISA_VMX } from './reasons.js';
+import { canonicalReason, ISA_SVM, ISA_VMX } from '../core/reasons.js';
 
 /** A --fail-if rule breached. */
 export const EXIT_BREACH = 3;

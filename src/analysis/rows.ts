@@ -16,8 +16,8 @@
  *   where         line (text) or record number (binary) of the exit
  */
 import * as K from '../../assembly/constants.js';
-import type { Core, RowBatch } from '../core/core.js';
-import { canonicalReason, isaOfName } from './reasons.js';
+import type { Core, RowBatch } from '../wasm/core.js';
+import { canonicalReason, isaOfName } from '../core/reasons.js';
 
 export const ROWS_SCHEMA_VERSION = 1;
 

@@ -11,9 +11,9 @@
  *   overhead   = host time - halted;  exit tax = overhead / wall
  */
 import * as K from '../../assembly/constants.js';
-import type { CoreTables, ThreadRec } from '../core/core.js';
-import { Histogram } from './histogram.js';
-import { canonicalReason, isaOfName, isIdleReason, ISA_SVM, ISA_UNKNOWN, ISA_VMX } from './reasons.js';
+import type { CoreTables, ThreadRec } from '../wasm/core.js';
+import { Histogram } from '../core/histogram.js';
+import { canonicalReason, isaOfName, isIdleReason, ISA_SVM, ISA_UNKNOWN, ISA_VMX } from '../core/reasons.js';
 import { buildExtras, type Extras, type Who } from './extras.js';
 
 export const SCHEMA_VERSION = 1;

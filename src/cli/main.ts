@@ -8,7 +8,7 @@ import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { KvmtaxError, EXIT_INTERNAL, EXIT_USAGE } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
-import { packageRoot } from '../core/core.js';
+import { packageRoot } from '../core/package-root.js';
 import { lastValueWins } from './repeat.js';
 
 /**

@@ -1,10 +1,10 @@
 /**
  * A worker thread reading one line-aligned slice of a text trace with its own WebAssembly core
- * (--jobs). It posts back the core's tables and counters; src/core/merge.ts joins the slices.
+ * (--jobs). It posts back the core's tables and counters; src/wasm/merge.ts joins the slices.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
-import { Core } from './core.js';
+import { Core } from '../wasm/core.js';
 import { KvmtaxError } from './errors.js';
 import { scanTextSource } from '../formats/text.js';
 import type { ByteSource } from '../formats/source.js';

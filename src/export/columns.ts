@@ -1,12 +1,12 @@
 /**
- * Rows straight out of the core (RowBatch, src/core/core.ts) into column batches of the three row tables
+ * Rows straight out of the core (RowBatch, src/wasm/core.ts) into column batches of the three row tables
  * (src/export/rows-schema.ts), ready for DuckDB's appender or an Arrow record batch: integers in typed
  * arrays, strings (reason, sub-key, comm) as ids into one dictionary, host and file by file index. No
  * object is made per row; a batch is handed on when it is full (64k rows), so memory stays flat.
  */
 import * as K from '../../assembly/constants.js';
-import type { Core, RowBatch, RowSink } from '../core/core.js';
-import { canonicalReason, isaOfName } from '../analysis/reasons.js';
+import type { Core, RowBatch, RowSink } from '../wasm/core.js';
+import { canonicalReason, isaOfName } from '../core/reasons.js';
 
 /** A staging column: i32 or i64, and whether a negative value means null. */
 export interface StageColumn { name: string; kind: 'i32' | 'i64'; nullIfNegative: boolean; str?: boolean }

@@ -16,7 +16,7 @@
 import { deflateSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import { perfettoRoot } from '../../src/formats/perfetto.js';
-import { SVM_REASONS, VMX_REASONS } from '../../src/analysis/reason-tables.js';
+import { SVM_REASONS, VMX_REASONS } from '../../src/core/reason-tables.js';
 
 /** One event line of raw ftrace text. */
 export interface TextEvent {

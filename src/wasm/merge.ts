@@ -17,7 +17,7 @@
  */
 import * as K from '../../assembly/constants.js';
 import type { BinRec, CoreTables, FileCounters, SkipRec, ThreadRec, TopRec } from './core.js';
-import { bucketOf, bucketValue } from '../analysis/histogram.js';
+import { bucketOf, bucketValue } from '../core/histogram.js';
 
 export interface Part {
   tables: CoreTables;

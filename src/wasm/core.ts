@@ -10,10 +10,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as K from '../../assembly/constants.js';
-import type { EventSink } from './sink.js';
-import { reasonName } from '../analysis/reasons.js';
+import { packageRoot } from '../core/package-root.js';
+import type { EventSink } from '../core/sink.js';
+import { reasonName } from '../core/reasons.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -60,17 +60,6 @@ interface Exports {
 }
 
 let compiled: WebAssembly.Module | undefined;
-
-/** The package root (where package.json is), found from this module's location in src/ or dist/src/. */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'assembly'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('kvmtax: cannot find the package root (package.json) above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
 
 function module(): WebAssembly.Module {
   if (!compiled) {
@@ -456,7 +445,7 @@ const THREAD_FIELDS: Array<[keyof ThreadRec, number, 'i32' | 'i64' | 'f64']> = [
   ['pleGrows', K.TH_PLE_GROWS, 'i32'], ['pleShrinks', K.TH_PLE_SHRINKS, 'i32'], ['pleLast', K.TH_PLE_LAST, 'i32'],
   ['lapic', K.TH_LAPIC, 'i32'], ['switchIn', K.TH_SWITCH_IN, 'i32'], ['haltWakes', K.TH_HALT_WAKES, 'i32'],
   ['tlWidth', K.TH_TL_WIDTH, 'i64'], ['tlOrigin', K.TH_TL_ORIGIN, 'i64'],
-  // the state a slice of a file ends in (merging worker slices, src/core/merge.ts)
+  // the state a slice of a file ends in (merging worker slices, src/wasm/merge.ts)
   ['lastCpu', K.TH_LAST_CPU, 'i32'], ['pendReason', K.TH_PEND_REASON, 'i32'], ['pendTs', K.TH_PEND_TS, 'i64'],
   ['lastEntryTs', K.TH_LAST_ENTRY_TS, 'i64'], ['pendWhere', K.TH_PEND_WHERE, 'i64'], ['pendFlags', K.TH_PEND_FLAGS, 'i32'],
   ['pendSub', K.TH_PEND_SUB, 'i32'], ['pendGuest', K.TH_PEND_GUEST, 'i64'], ['wakeTs', K.TH_WAKE_TS, 'i64'],
