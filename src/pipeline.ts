@@ -87,8 +87,7 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced
       fs.closeSync(out);
     }
     try {
-      core.fileIndexForBinary = idx;
-      const meta = await readBinary(binary, p, core, src.name, { buffer: opts.buffer });
+      const meta = await readBinary(binary, p, core.sinkFor(idx), src.name, { buffer: opts.buffer });
       const c = core.endFile();
       return {
         file: src.name, format: binary, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',

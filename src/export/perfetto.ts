@@ -40,7 +40,7 @@
  * instant rely on. Timestamps are ns of the capture's clock (sent as BOOTTIME, the default clock); raw TSC
  * captures are converted with --tsc-khz and refused without it. Whether a file's clock is raw, and whether it
  * is text (line numbers) or binary (record numbers), is read from the core's counters while its rows come
- * (peekCounters: the core has no public getter for them yet) and checked against the report at the end.
+ * (Core.fileCounters()) and checked against the report at the end.
  *
  * Not (yet) in the trace, and why:
  *   - rip and the exit info fields: rows do not carry them (the `line` annotation names the line that has them);
@@ -59,7 +59,8 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import * as K from '../../assembly/constants.js';
 import { packageRoot } from '../core/package-root.js';
-import type { Core, RowBatch } from '../wasm/core.js';
+import type { Core } from '../wasm/core.js';
+import type { RowBatch } from '../wasm/rows.js';
 import { KvmtaxError } from '../core/errors.js';
 import { analyze, type AnalyzeOptions } from '../pipeline.js';
 import { decodeRows, type Row } from '../analysis/rows.js';
@@ -319,22 +320,22 @@ export class PerfettoExporter {
   /** The RowSink of analyze(). */
   readonly onRows = (b: RowBatch, core: Core): void => {
     const rows = decodeRows(b, core, this.opts.isa);
-    for (const r of rows) this.row(r, core, b.view);
+    for (const r of rows) this.row(r, core);
   };
 
   // ---- per file: clock and kind ----
 
-  private fileOf(r: Row, core: Core, view: DataView): FileInfo {
+  private fileOf(r: Row, core: Core): FileInfo {
     let f = this.files[r.file];
     if (!f || !f.decided) {
       const given = this.opts.names?.[r.file] ?? this.inputs[r.file] ?? `input ${r.file}`;
       const name = given === '-' || given.startsWith('\u0000') ? '<stdin>' : given;
-      const peek = peekCounters(core, view);
-      const raw = peek?.clock === K.CLOCK_RAW;
+      const peek = core.fileCounters();
+      const raw = peek.clock === K.CLOCK_RAW;
       if (raw && !this.opts.tscKhz) {
         throw new KvmtaxError('the timestamps are raw TSC cycles (trace_clock=x86-tsc): give --tsc-khz to convert them to ns for Perfetto', name);
       }
-      f = { scale: raw ? 1e6 / this.opts.tscKhz! : 1, decided: peek !== undefined && peek.clock !== 0, binary: peek !== undefined && peek.lines === 0, name };
+      f = { scale: raw ? 1e6 / this.opts.tscKhz! : 1, decided: peek.clock !== 0, binary: peek.lines === 0, name };
       this.files[r.file] = f;
     }
     return f;
@@ -414,8 +415,8 @@ export class PerfettoExporter {
 
   private inWindow(ts: number): boolean { return ts >= this.win.start && ts < this.win.end; }
 
-  private row(r: Row, core: Core, view: DataView): void {
-    const f = this.fileOf(r, core, view);
+  private row(r: Row, core: Core): void {
+    const f = this.fileOf(r, core);
     const t = this.threadOf(r);
     if (r.kind === 'exit') {
       this.exit(t, r, f);
@@ -629,19 +630,6 @@ export class PerfettoExporter {
     this.out.discard();
     fs.rmSync(this.tmp, { force: true });
   }
-}
-
-/**
- * Peek at the current file's counters in the core (its clock, and lines read: 0 for binary input), which
- * the core has no public getter for yet (wanted: Core.fileClock() / Core.fileCounters()). undefined when
- * the core is not laid out as expected.
- */
-function peekCounters(core: Core, view: DataView): { clock: number; lines: number } | undefined {
-  const ex = (core as unknown as { ex?: { countersPtr?: () => number } }).ex;
-  if (!ex || typeof ex.countersPtr !== 'function') return undefined;
-  const p = ex.countersPtr();
-  if (typeof p !== 'number' || p <= 0 || p + 8 * (K.C_CLOCK + 1) > view.byteLength) return undefined;
-  return { clock: Number(view.getBigInt64(p + 8 * K.C_CLOCK, true)), lines: Number(view.getBigInt64(p + 8 * K.C_LINES, true)) };
 }
 
 /** Analyze `files` and write the Perfetto trace to `out`; returns the report and what was written. */

@@ -13,6 +13,7 @@ import path from 'node:path';
 import * as K from '../../assembly/constants.js';
 import { packageRoot } from '../core/package-root.js';
 import type { EventSink } from '../core/sink.js';
+import { RowBatch } from './rows.js';
 import { reasonName } from '../core/reasons.js';
 
 interface Exports {
@@ -83,8 +84,6 @@ export interface CoreOptions {
   rowCapacity?: number;
 }
 
-/** A batch of rows in core memory (valid only during the call): ROW_* fields at base + i * ROW_STRIDE. */
-export interface RowBatch { view: DataView; base: number; count: number }
 export type RowSink = (b: RowBatch, core: Core) => void;
 
 /** Per-file counters, snapshotted when a file ends. */
@@ -105,12 +104,11 @@ const enc = new TextEncoder();
 const MAX_TS = 1n << 62n;
 const dec = new TextDecoder('utf-8', { fatal: false });
 
-export class Core implements EventSink {
+export class Core {
   private readonly ex: Exports;
   private mem!: DataView;
   private u8!: Uint8Array;
   readonly arenaBytes: number;
-  private fileIndex = -1;
   private reasonCache = new Map<number, number>();
   private rowSink: RowSink | undefined;
   private rowCap = 0;
@@ -171,7 +169,6 @@ export class Core implements EventSink {
   /** Start a text file: its lines go through scan(). */
   beginTextFile(fileIndex: number, format: number, strict: boolean): void {
     this.flush();
-    this.fileIndex = fileIndex;
     this.ex.beginFile(fileIndex, format, strict ? 1 : 0);
   }
 
@@ -205,7 +202,7 @@ export class Core implements EventSink {
     const n = this.ex.rowsCount();
     if (!this.rowSink || n === 0) return;
     this.refresh();
-    this.rowSink({ view: this.mem, base: this.ex.rowsBase(), count: n }, this);
+    this.rowSink(new RowBatch(this.mem, this.ex.rowsBase(), n), this);
     this.ex.rowsClear();
   }
 
@@ -226,23 +223,28 @@ export class Core implements EventSink {
     };
   }
 
-  // ---------------------------------------------------------------- EventSink (binary readers)
-  private binaryClock = K.CLOCK_NS;
+  /** The current file's clock (K.CLOCK_*; 0 while a text file has not shown it yet) and lines read (0 for binary input). */
+  fileCounters(): { clock: number; lines: number } {
+    this.refresh();
+    const p = this.ex.countersPtr();
+    return { clock: Number(this.mem.getBigInt64(p + 8 * K.C_CLOCK, true)), lines: Number(this.mem.getBigInt64(p + 8 * K.C_LINES, true)) };
+  }
+
+  // ---------------------------------------------------------------- binary input (the EventSink calls)
   private fileCount = 0;
   /** Number the next file gets; the caller keeps file metadata by this index. */
   nextFileIndex(): number { return this.fileCount++; }
 
-  beginFile(_name: string, clock: number): void {
+  /** Start binary file `index` (from nextFileIndex()); `clock` is K.CLOCK_NS or K.CLOCK_RAW. Events follow through push(). */
+  beginFile(index: number, clock: number): void {
     this.flush();
-    this.fileIndex = this.fileIndexForBinary ?? this.nextFileIndex();
-    this.fileIndexForBinary = undefined;
-    this.ex.beginFile(this.fileIndex, K.FMT_BINARY, 0);
-    this.binaryClock = clock;
+    this.ex.beginFile(index, K.FMT_BINARY, 0);
     const p = this.ex.countersPtr();
     this.mem.setBigInt64(p + 8 * K.C_CLOCK, BigInt(clock), true);
   }
-  /** The index the next beginFile() call uses (set by the input driver). */
-  fileIndexForBinary: number | undefined;
+
+  /** The EventSink a binary reader fills file `index` through (its beginFile(name, clock) starts that file). */
+  sinkFor(index: number): EventSink { return new FileSink(this, index); }
 
   private writeScratch(s: string): number {
     this.refresh();
@@ -423,6 +425,20 @@ export class Core implements EventSink {
   skipRecord(kind: number): SkipRec | undefined {
     return this.tables().skips.find((s) => s.kind === kind);
   }
+}
+
+/** One binary file's EventSink: the reader names the clock, the caller has already numbered the file. */
+class FileSink implements EventSink {
+  constructor(private readonly core: Core, private readonly index: number) {}
+  beginFile(_name: string, clock: number): void { this.core.beginFile(this.index, clock); }
+  intern(s: string): number { return this.core.intern(s); }
+  reasonKey(isa: number, code: number): number { return this.core.reasonKey(isa, code); }
+  push(kind: number, ts: bigint, tid: number, tgid: number, cpu: number, vcpu: number,
+       a: bigint, b: bigint, c: number, name: number, where: number): void {
+    this.core.push(kind, ts, tid, tgid, cpu, vcpu, a, b, c, name, where);
+  }
+  nameThread(tid: number, tgid: number, comm: string): void { this.core.nameThread(tid, tgid, comm); }
+  skip(kind: number, where: number, excerpt: string): void { this.core.skip(kind, where, excerpt); }
 }
 
 /** The thread record fields TypeScript reads, by name, offset and type (assembly/constants.ts TH_*). */
