@@ -3,7 +3,7 @@
  * 100-byte chunk size (chunk boundaries inside lines) and must give the identical report.
  */
 import { describe, expect, it } from 'vitest';
-import { analyze, type AnalyzeOptions } from '../src/pipeline.js';
+import { analyze, type AnalyzeOptions } from '../src/pipeline/analyze.js';
 import { KvmtaxError } from '../src/core/errors.js';
 import type { Report } from '../src/analysis/summary.js';
 import { tmpTrace } from './helpers/paths.js';

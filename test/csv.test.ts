@@ -1,7 +1,7 @@
 /** Every figure of the halt, timers, ipi and sched sections is also in CSV (one row per vCPU). */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { render } from '../src/cli/report.js';
 import { TRACES } from './helpers/paths.js';
 

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { openSource } from '../src/formats/source.js';
 import { decodeRows, type Row } from '../src/analysis/rows.js';
 import type { Report } from '../src/analysis/summary.js';

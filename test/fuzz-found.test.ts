@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { FOUND, outcome, runBinaryReader } from './fuzz-harness.js';
 
 const FORMAT: Record<string, string> = { tracedat: 'trace.dat', perfdata: 'perf.data', perfetto: 'perfetto' };

@@ -28,7 +28,7 @@ import { detectBinary, readBinary } from '../src/formats/binary.js';
 import type { EventSink } from '../src/core/sink.js';
 import { HEAD_BYTES, openSource, type ByteSource } from '../src/formats/source.js';
 import { summarize, type InputInfo, type Report } from '../src/analysis/summary.js';
-import { analyze, version, type AnalyzeOptions } from '../src/pipeline.js';
+import { analyze, version, type AnalyzeOptions } from '../src/pipeline/analyze.js';
 import { ROOT } from './helpers/paths.js';
 
 export const FOUND = path.join(ROOT, 'test', 'fixtures', 'fuzz-found');

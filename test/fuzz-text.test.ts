@@ -17,7 +17,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { TRACES } from './helpers/paths.js';
 import {
   frac, fuzz, isBinary, lineStarts, mutate, mutationArb, outcome, readAll, runs, runText, sameOutcome, scratchDir, type Mutation,

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { render } from '../src/cli/report.js';
 import { ROOT } from './helpers/paths.js';
 

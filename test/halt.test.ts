@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import type { HaltSection } from '../src/analysis/extras.js';
 import { HAVE_SHARED, SHARED, TRACES, tmpTrace } from './helpers/paths.js';
 

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { render } from '../src/cli/report.js';
 import { openSource } from '../src/formats/source.js';
 import { sections } from '../src/report/sections.js';

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { openSource } from '../src/formats/source.js';
 import { HAVE_SHARED, SHARED, TRACES, tmpTrace } from './helpers/paths.js';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import AjvModule from 'ajv';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { decodeRows, type Row } from '../src/analysis/rows.js';
 import { render } from '../src/cli/report.js';
 import { mergeReports } from '../src/analysis/merge.js';

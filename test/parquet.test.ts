@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { tableFromIPC } from 'apache-arrow';
 import { parquetReadObjects, parquetMetadata } from 'hyparquet';
 import { decompress as zstd } from 'fzstd';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { decodeRows, type Row } from '../src/analysis/rows.js';
 import { exportParquet } from '../src/export/parquet.js';
 import { openDuck } from '../src/export/duckdb.js';

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { ROOT } from './helpers/paths.js';
 import { checkReport, scratchDir } from './fuzz-harness.js';
 

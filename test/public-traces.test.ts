@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { HAVE_SHARED, SHARED } from './helpers/paths.js';
 
 const HIP = path.join(SHARED, 'public-traces', 'hip24-masterarbeit');

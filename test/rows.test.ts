@@ -1,7 +1,7 @@
 /** Rows streamed out of the core equal the report they make (src/analysis/rows.ts). */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { decodeRows, type Row } from '../src/analysis/rows.js';
 import { HAVE_SHARED, SHARED, TRACES } from './helpers/paths.js';
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import AjvModule from 'ajv';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { render } from '../src/cli/report.js';
 import { ROOT, TRACES } from './helpers/paths.js';
 

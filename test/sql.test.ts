@@ -1,7 +1,7 @@
 /** `kvmtax sql`: SQL over the rows of real captures gives the report's own figures. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { runSql, renderResult } from '../src/cli/sql.js';
 import { main } from '../src/cli/main.js';
 import { describeSchema, TABLES } from '../src/export/rows-schema.js';

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { whatIf } from '../src/analysis/whatif.js';
 import { ROOT, TRACES } from './helpers/paths.js';
 

@@ -1,7 +1,7 @@
 /** --what-if cpu-pm: the forecast from one baseline report, on a crafted trace and on the real svm-A capture. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../src/pipeline.js';
+import { analyze } from '../src/pipeline/analyze.js';
 import { whatIf } from '../src/analysis/whatif.js';
 import { renderWhatIf } from '../src/report/compare-whatif.js';
 import { TRACES, tmpTrace } from './helpers/paths.js';

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { analyze, version, type AnalyzeOptions } from '../pipeline.js';
+import { analyze, version, type AnalyzeOptions } from '../pipeline/analyze.js';
 import { listOf } from './repeat.js';
 import { withInputOptions, inputOptions } from './input-options.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';

@@ -12,7 +12,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { withInputOptions, inputOptions } from './input-options.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { exportPerfetto, parseWindow, DEFAULT_BUCKET_NS, type TimeWindow } from '../export/perfetto.js';
-import type { AnalyzeOptions } from '../pipeline.js';
+import type { AnalyzeOptions } from '../pipeline/analyze.js';
 
 
 interface Args {

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { TEXT_FORMATS } from '../formats/text.js';
 import { BINARY_FORMATS } from '../formats/binary.js';
-import type { AnalyzeOptions } from '../pipeline.js';
+import type { AnalyzeOptions } from '../pipeline/analyze.js';
 
 export const INPUT_FORMATS = [...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS];
 

@@ -1,7 +1,7 @@
 /** `kvmtax report TRACE...`: the exit-tax report of one or more traces. */
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { analyze } from '../pipeline.js';
+import { analyze } from '../pipeline/analyze.js';
 import { withInputOptions, inputOptions, INPUT_FORMATS } from './input-options.js';
 import { KvmtaxError } from '../core/errors.js';
 import { sections, SECTION_NAMES, DEFAULT_SECTIONS, type ViewOptions } from '../report/sections.js';

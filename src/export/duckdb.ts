@@ -8,7 +8,7 @@
  */
 import os from 'node:os';
 import { DuckDBInstance, DuckDBDataChunk, INTEGER, BIGINT, type DuckDBConnection, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
-import { analyze, type AnalyzeOptions } from '../pipeline.js';
+import { analyze, type AnalyzeOptions } from '../pipeline/analyze.js';
 import type { Report } from '../analysis/summary.js';
 import { RowColumns, STAGE, type ColumnBatch, type TableName } from './columns.js';
 

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KvmtaxError } from '../core/errors.js';
-import { analyze, type AnalyzeOptions } from '../pipeline.js';
+import { analyze, type AnalyzeOptions } from '../pipeline/analyze.js';
 import type { Report } from '../analysis/summary.js';
 import { RowColumns, type TableName } from './columns.js';
 import { loadRows, openDuck, selectOf } from './duckdb.js';

@@ -62,7 +62,7 @@ import { packageRoot } from '../core/package-root.js';
 import type { Core } from '../wasm/core.js';
 import type { RowBatch } from '../wasm/rows.js';
 import { KvmtaxError } from '../core/errors.js';
-import { analyze, type AnalyzeOptions } from '../pipeline.js';
+import { analyze, type AnalyzeOptions } from '../pipeline/analyze.js';
 import { decodeRows, type Row } from '../analysis/rows.js';
 import type { Report } from '../analysis/summary.js';
 

@@ -1,11 +1,11 @@
 /**
  * A worker thread reading one line-aligned slice of a text trace with its own WebAssembly core
- * (--jobs). It posts back the core's tables and counters; src/wasm/merge.ts joins the slices.
+ * (--jobs). It posts back the core's tables and counters; jobs.ts starts it, src/wasm/merge.ts joins the slices.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import { Core } from '../wasm/core.js';
-import { KvmtaxError } from './errors.js';
+import { KvmtaxError } from '../core/errors.js';
 import { scanTextSource } from '../formats/text.js';
 import type { ByteSource } from '../formats/source.js';
 
