@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../src/pipeline/analyze.js';
-import type { Report } from '../src/analysis/summary.js';
+import type { Report } from '../src/analysis/types.js';
 import { HAVE_SHARED, SHARED } from './helpers/paths.js';
 import { perfVmexitTable } from './helpers/perf-kvm-stat.js';
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../src/pipeline/analyze.js';
-import type { Report } from '../src/analysis/summary.js';
+import type { Report } from '../src/analysis/types.js';
 import { HAVE_SHARED, SHARED, TRACES } from './helpers/paths.js';
 import { countsReasons, perfVmexitTable } from './helpers/perf-kvm-stat.js';
 

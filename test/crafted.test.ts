@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyze, type AnalyzeOptions } from '../src/pipeline/analyze.js';
 import { KvmtaxError } from '../src/core/errors.js';
-import type { Report } from '../src/analysis/summary.js';
+import type { Report } from '../src/analysis/types.js';
 import { tmpTrace } from './helpers/paths.js';
 
 async function report(text: string, opts: AnalyzeOptions = {}): Promise<Report> {

@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { analyze } from '../src/pipeline/analyze.js';
 import { openSource } from '../src/formats/source.js';
 import { decodeRows, type Row } from '../src/analysis/rows.js';
-import type { Report } from '../src/analysis/summary.js';
+import type { Report } from '../src/analysis/types.js';
 import {
   exportPerfetto, parseWindow, perfettoTrackRoot, COUNTER, INSTANT, SLICE_BEGIN, SLICE_END, SEQUENCE_ID,
   PID_STRIDE, QUALITY_TRACK_UUID, UNKNOWN_PID, type PerfettoStats,

@@ -27,7 +27,8 @@ import { detectTextFormat, looksLikeText, scanTextSource, TEXT_FORMAT_NAMES } fr
 import { detectBinary, readBinary } from '../src/formats/binary.js';
 import type { EventSink } from '../src/core/sink.js';
 import { HEAD_BYTES, openSource, type ByteSource } from '../src/formats/source.js';
-import { summarize, type InputInfo, type Report } from '../src/analysis/summary.js';
+import { summarize } from '../src/analysis/summary.js';
+import type { InputInfo, Report } from '../src/analysis/types.js';
 import { analyze, version, type AnalyzeOptions } from '../src/pipeline/analyze.js';
 import { ROOT } from './helpers/paths.js';
 

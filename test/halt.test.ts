@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../src/pipeline/analyze.js';
-import type { HaltSection } from '../src/analysis/extras.js';
+import type { HaltSection } from '../src/analysis/types.js';
 import { HAVE_SHARED, SHARED, TRACES, tmpTrace } from './helpers/paths.js';
 
 interface KvmStats { tid: number; s: Record<string, number> }

@@ -16,7 +16,7 @@ import { render } from '../src/cli/report.js';
 import { openSource } from '../src/formats/source.js';
 import { sections } from '../src/report/sections.js';
 import { esc, jsonForScript, renderHtml, type Timeline } from '../src/report/html.js';
-import type { Report } from '../src/analysis/summary.js';
+import type { Report } from '../src/analysis/types.js';
 import { ROOT } from './helpers/paths.js';
 import { ARTIFACTS, BROWSER_REQUIRED, CHROMIUM, HAVE_CHROMIUM, openHtml } from './helpers/browser.js';
 

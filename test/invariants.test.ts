@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { Report } from '../src/analysis/summary.js';
+import type { Report } from '../src/analysis/types.js';
 import { analyze } from '../src/pipeline/analyze.js';
 import { HAVE_SHARED, SHARED, TRACES } from './helpers/paths.js';
 import { checkReport, FUZZ_SEED, lineStarts, readAll, runs, runText } from './fuzz-harness.js';

@@ -15,7 +15,7 @@ import { decodeRows, type Row } from '../src/analysis/rows.js';
 import { render } from '../src/cli/report.js';
 import { mergeReports } from '../src/analysis/merge.js';
 import { bucketOf } from '../src/core/histogram.js';
-import type { Report } from '../src/analysis/summary.js';
+import type { Report } from '../src/analysis/types.js';
 import { ROOT, TRACES, tmpTrace } from './helpers/paths.js';
 
 const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'report.schema.json'), 'utf8'));

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Report } from '../src/analysis/summary.js';
+import type { Report } from '../src/analysis/types.js';
 import { analyze } from '../src/pipeline/analyze.js';
 import { checkReport, PATHOLOGICAL } from './fuzz-harness.js';
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { analyze } from '../src/pipeline/analyze.js';
-import type { Report } from '../src/analysis/summary.js';
+import type { Report } from '../src/analysis/types.js';
 import { openSource } from '../src/formats/source.js';
 import { readPerfetto, perfettoRoot, REASON_NOT_RECORDED } from '../src/formats/perfetto.js';
 import { FormatError } from '../src/formats/tracefs-format.js';

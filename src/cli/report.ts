@@ -22,7 +22,7 @@ function totalSize(files: string[]): number | undefined {
 }
 import { renderWhatIf } from '../report/compare-whatif.js';
 import { whatIf, WHAT_IF_SCENARIOS, type WhatIfScenario } from '../analysis/whatif.js';
-import type { Report } from '../analysis/summary.js';
+import type { Report } from '../analysis/types.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'md', 'html'];
 

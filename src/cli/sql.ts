@@ -12,7 +12,7 @@ import { withInputOptions, inputOptions } from './input-options.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { loadRows, openDuck } from '../export/duckdb.js';
 import { describeSchema, schemaJson, SUMMARY_TABLES } from '../export/rows-schema.js';
-import type { Report } from '../analysis/summary.js';
+import type { Report } from '../analysis/types.js';
 
 export const SQL_FORMATS = ['table', 'json', 'csv'];
 

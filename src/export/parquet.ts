@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KvmtaxError } from '../core/errors.js';
 import { analyze, type AnalyzeOptions } from '../pipeline/analyze.js';
-import type { Report } from '../analysis/summary.js';
+import type { Report } from '../analysis/types.js';
 import { RowColumns, type TableName } from './columns.js';
 import { loadRows, openDuck, selectOf } from './duckdb.js';
 import { ArrowTableWriter } from './arrow.js';

@@ -64,7 +64,7 @@ import type { RowBatch } from '../wasm/rows.js';
 import { KvmtaxError } from '../core/errors.js';
 import { analyze, type AnalyzeOptions } from '../pipeline/analyze.js';
 import { decodeRows, type Row } from '../analysis/rows.js';
-import type { Report } from '../analysis/summary.js';
+import type { Report } from '../analysis/types.js';
 
 // TrackEvent.Type, TracePacket.SequenceFlags, CounterDescriptor.Unit (perfetto-track.proto)
 export const SLICE_BEGIN = 1;

@@ -11,7 +11,8 @@ import { packageRoot } from '../core/package-root.js';
 import { mergeTables, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { openSource } from '../formats/source.js';
-import { summarize, type InputInfo, type Report } from '../analysis/summary.js';
+import { summarize } from '../analysis/summary.js';
+import type { InputInfo, Report } from '../analysis/types.js';
 import { readOne } from './read-input.js';
 
 export interface AnalyzeOptions {

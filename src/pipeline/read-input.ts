@@ -13,7 +13,7 @@ import { KvmtaxError, excerpt } from '../core/errors.js';
 import type { ByteSource } from '../formats/source.js';
 import { detectTextFormat, looksLikeText, scanTextSource, TEXT_FORMATS, TEXT_FORMAT_NAMES } from '../formats/text.js';
 import { detectBinary, readBinary, BINARY_FORMATS } from '../formats/binary.js';
-import type { InputInfo } from '../analysis/summary.js';
+import type { InputInfo } from '../analysis/types.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { readSlices } from './jobs.js';
 
