@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../src/pipeline/analyze.js';
-import { render } from '../src/cli/report.js';
+import { render } from '../src/report/render.js';
 import { TRACES } from './helpers/paths.js';
 
 const parse = (csv: string) => csv.trim().split('\n').map((l) => l.split(','));

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../src/pipeline/analyze.js';
-import { render } from '../src/cli/report.js';
+import { render } from '../src/report/render.js';
 import { ROOT } from './helpers/paths.js';
 
 const cases: Array<[string, string, string, boolean]> = [
@@ -28,7 +28,7 @@ describe('golden reports', () => {
     process.chdir(ROOT);
     try {
       const r = await analyze([rel], { top: 10 });
-      await expect(render(r, format, byVcpu)).toMatchFileSnapshot(path.join(ROOT, 'test', 'golden', golden));
+      await expect(render(r, format, { by: byVcpu ? ['vcpu'] : [] })).toMatchFileSnapshot(path.join(ROOT, 'test', 'golden', golden));
     } finally {
       process.chdir(prev);
     }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../src/pipeline/analyze.js';
-import { render } from '../src/cli/report.js';
+import { render } from '../src/report/render.js';
 import { openSource } from '../src/formats/source.js';
 import { sections } from '../src/report/sections.js';
 import { esc, jsonForScript, renderHtml, type Timeline } from '../src/report/html.js';
@@ -135,7 +135,7 @@ browserSuite('html report in a real browser (chromium)', () => {
       // ---- the data the page carries is the JSON report ----
       const embedded = await p.evaluate(() => JSON.parse(document.getElementById('kvmtax-data')!.textContent!));
       expect(embedded).toEqual(JSON.parse(JSON.stringify({ ...r, timeline })));
-      expect(JSON.parse(render(r, 'json', false))).toEqual(JSON.parse(JSON.stringify(r)));
+      expect(JSON.parse(render(r, 'json', {}))).toEqual(JSON.parse(JSON.stringify(r)));
 
       // ---- headline cards ----
       const cards = await p.$$eval('.card', (els) => els.map((e) => [e.getAttribute('data-key'), e.getAttribute('data-v')]));

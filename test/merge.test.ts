@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import AjvModule from 'ajv';
 import { analyze } from '../src/pipeline/analyze.js';
 import { decodeRows, type Row } from '../src/analysis/rows.js';
-import { render } from '../src/cli/report.js';
+import { render } from '../src/report/render.js';
 import { mergeReports } from '../src/analysis/merge.js';
 import { bucketOf } from '../src/core/histogram.js';
 import type { Report } from '../src/analysis/types.js';
@@ -22,7 +22,7 @@ const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'report.sche
 const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
 const validate = new (Ajv as unknown as new (o: object) => { compile(s: object): { (d: unknown): boolean; errors?: unknown } })({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
 
-const json = async (files: string[]) => JSON.parse(render(await analyze(files, { histograms: true, top: 20 }), 'json', false)) as Report;
+const json = async (files: string[]) => JSON.parse(render(await analyze(files, { histograms: true, top: 20 }), 'json', {})) as Report;
 const EV = /^\s*.+?-(\d+)\s.*?\[\d+\].*?\s(kvm_exit|kvm_entry):/;
 
 /** Cut the text near the middle where fewest exits are pending; the lines (1-based) of the pending exits. */
@@ -111,7 +111,7 @@ describe('kvmtax merge', () => {
   it('refuses another schema version, and reports without histograms', async () => {
     const r = await json([path.join(TRACES, 'svm-D-small/trace.txt.xz')]);
     expect(() => mergeReports([r, { ...r, kvmtax: { version: '9', schema: 99 } }], ['a.json', 'b.json'])).toThrow(/b\.json: report schema 99/);
-    const plain = JSON.parse(render(await analyze([path.join(TRACES, 'svm-D-small/trace.txt.xz')]), 'json', false));
+    const plain = JSON.parse(render(await analyze([path.join(TRACES, 'svm-D-small/trace.txt.xz')]), 'json', {}));
     expect(() => mergeReports([r, plain], ['a.json', 'b.json'])).toThrow(/b\.json: .*--histograms/);
     expect(() => mergeReports([{ hello: 1 }], ['x.json'])).toThrow(/not a kvmtax JSON report/);
   });

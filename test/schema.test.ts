@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import AjvModule from 'ajv';
 import { analyze } from '../src/pipeline/analyze.js';
-import { render } from '../src/cli/report.js';
+import { render } from '../src/report/render.js';
 import { ROOT, TRACES } from './helpers/paths.js';
 
 const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'report.schema.json'), 'utf8'));
@@ -18,13 +18,13 @@ describe('JSON schema', () => {
     ['svm-B-disable-exits/trace.txt.xz'], ['pvm-08-small/trace.txt.xz'],
   ])('%s validates', async (f) => {
     const r = await analyze([path.join(TRACES, f)], { histograms: true, top: 20 });
-    const json = JSON.parse(render(r, 'json', false));
+    const json = JSON.parse(render(r, 'json', {}));
     const ok = validate(json);
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
   });
   it('rejects a report with a missing field (the schema is not vacuous)', async () => {
-    const r = JSON.parse(render(await analyze([path.join(TRACES, 'svm-D-small/trace.txt.xz')]), 'json', false));
+    const r = JSON.parse(render(await analyze([path.join(TRACES, 'svm-D-small/trace.txt.xz')]), 'json', {}));
     delete r.reasons[0].exits_handled;
     expect(validate(r)).toBe(false);
   });

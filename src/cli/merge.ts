@@ -7,7 +7,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
 import { mergeReports, MergeError } from '../analysis/merge.js';
-import { render, OUTPUT_FORMATS } from './report.js';
+import { render, OUTPUT_FORMATS } from '../report/render.js';
 
 interface Args {
   reports: string[];
