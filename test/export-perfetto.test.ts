@@ -17,9 +17,10 @@ import { openSource } from '../src/formats/source.js';
 import { decodeRows, type Row } from '../src/analysis/rows.js';
 import type { Report } from '../src/analysis/types.js';
 import {
-  exportPerfetto, parseWindow, perfettoTrackRoot, COUNTER, INSTANT, SLICE_BEGIN, SLICE_END, SEQUENCE_ID,
+  exportPerfetto, perfettoTrackRoot, COUNTER, INSTANT, SLICE_BEGIN, SLICE_END, SEQUENCE_ID,
   PID_STRIDE, QUALITY_TRACK_UUID, UNKNOWN_PID, type PerfettoStats,
 } from '../src/export/perfetto.js';
+import { parseWindow } from '../src/cli/window.js';
 import { HAVE_SHARED, ROOT, SHARED, TRACES, tmpTrace } from './helpers/paths.js';
 
 // ---------------------------------------------------------------------------------------------------------

@@ -82,21 +82,21 @@ export async function runText(bytes: Uint8Array, name: string, opts: AnalyzeOpti
   const core = new Core({ topN: Math.max(opts.top ?? 10, 10), arenaBytes: opts.arenaBytes ?? 64 * 1024 });
   const src = new MemSource(name, bytes);
   const idx = core.nextFileIndex();
-  if (src.head.length === 0) throw new KvmtaxError('empty file: expected a trace', src.name, 1, 1);
+  if (src.head.length === 0) throw new KvmtaxError('empty file: expected a trace', { file: src.name, line: 1, col: 1 });
   if (!looksLikeText(src.head)) {
-    throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got binary data)`, src.name, undefined, undefined, 0);
+    throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got binary data)`, { file: src.name, offset: 0 });
   }
   const head = Buffer.from(src.head).toString('latin1');
   const fmt = detectTextFormat(head);
   if (fmt === undefined) {
     const first = head.split('\n').find((l) => l.trim() !== '') ?? '';
-    throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got ${excerpt(first)})`, src.name, 1, 1);
+    throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got ${excerpt(first)})`, { file: src.name, line: 1, col: 1 });
   }
   await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes);
   const c = core.endFile();
   if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {
     const rec = core.tables().skips.find((s) => s.file === idx);
-    throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, src.name, rec?.line ?? 1, rec?.col ?? 1);
+    throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, { file: src.name, line: rec?.line ?? 1, col: rec?.col ?? 1 });
   }
   const info: InputInfo = {
     file: src.name, format: TEXT_FORMAT_NAMES[fmt]!, compression: undefined, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',

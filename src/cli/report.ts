@@ -60,10 +60,10 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   for (const f of listOf(argv.format)) {
     if (OUTPUT_FORMATS.includes(f)) out = f;
     else if (INPUT_FORMATS.includes(f)) inputFormat = f;
-    else throw new KvmtaxError(`unknown --format "${f}" (output: ${OUTPUT_FORMATS.join(', ')}; input: ${INPUT_FORMATS.join(', ')})`, undefined, undefined, undefined, undefined, 2);
+    else throw KvmtaxError.usage(`unknown --format "${f}" (output: ${OUTPUT_FORMATS.join(', ')}; input: ${INPUT_FORMATS.join(', ')})`);
   }
-  if (!(Number.isInteger(argv.jobs) && argv.jobs >= 1 && argv.jobs <= 64)) throw new KvmtaxError('--jobs must be a whole number from 1 to 64', undefined, undefined, undefined, undefined, 2);
-  if (!(argv.top >= 0)) throw new KvmtaxError('--top must be 0 or more', undefined, undefined, undefined, undefined, 2);
+  if (!(Number.isInteger(argv.jobs) && argv.jobs >= 1 && argv.jobs <= 64)) throw KvmtaxError.usage('--jobs must be a whole number from 1 to 64');
+  if (!(argv.top >= 0)) throw KvmtaxError.usage('--top must be 0 or more');
   const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
   const done: number[] = [];
   const report = await analyze(argv.traces, {
@@ -76,7 +76,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (argv.sections) {
     only = new Set(argv.sections.split(',').map((x) => x.trim()).filter(Boolean));
     const bad = [...only].filter((x) => !SECTION_NAMES.includes(x));
-    if (bad.length) throw new KvmtaxError(`unknown section "${bad[0]}" (known: ${SECTION_NAMES.join(', ')})`, undefined, undefined, undefined, undefined, 2);
+    if (bad.length) throw KvmtaxError.usage(`unknown section "${bad[0]}" (known: ${SECTION_NAMES.join(', ')})`);
   }
   progress?.done();
   let text = render(report, out, { by, sections: only });

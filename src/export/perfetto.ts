@@ -186,7 +186,7 @@ class PacketWriter {
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const why = err.code === 'ENOENT' ? 'no such directory' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
-      throw new KvmtaxError(`cannot write: ${why}`, shown);
+      throw new KvmtaxError(`cannot write: ${why}`, { file: shown });
     }
   }
 
@@ -312,7 +312,7 @@ export class PerfettoExporter {
     this.bucketNs = opts.bucketNs ?? DEFAULT_BUCKET_NS;
     if (!(this.bucketNs > 0)) throw new KvmtaxError('the exits/s bucket must be longer than 0 ns');
     this.tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
-    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new KvmtaxError('cannot write: is a directory', file);
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new KvmtaxError('cannot write: is a directory', { file });
     this.out = new PacketWriter(this.tmp, file);
     this.out.descriptor({ uuid: QUALITY_TRACK_UUID, name: 'kvmtax: data quality' });
   }
@@ -333,7 +333,7 @@ export class PerfettoExporter {
       const peek = core.fileCounters();
       const raw = peek.clock === K.CLOCK_RAW;
       if (raw && !this.opts.tscKhz) {
-        throw new KvmtaxError('the timestamps are raw TSC cycles (trace_clock=x86-tsc): give --tsc-khz to convert them to ns for Perfetto', name);
+        throw new KvmtaxError('the timestamps are raw TSC cycles (trace_clock=x86-tsc): give --tsc-khz to convert them to ns for Perfetto', { file: name });
       }
       f = { scale: raw ? 1e6 / this.opts.tscKhz! : 1, decided: peek.clock !== 0, binary: peek.lines === 0, name };
       this.files[r.file] = f;
@@ -593,7 +593,7 @@ export class PerfettoExporter {
       report.inputs.forEach((inp, i) => {
         const f = this.files[i];
         if (inp.clock === 'raw' && !this.opts.tscKhz) {
-          throw new KvmtaxError('the timestamps are raw TSC cycles (trace_clock=x86-tsc): give --tsc-khz to convert them to ns for Perfetto', inp.file);
+          throw new KvmtaxError('the timestamps are raw TSC cycles (trace_clock=x86-tsc): give --tsc-khz to convert them to ns for Perfetto', { file: inp.file });
         }
         if (f && !f.decided && (inp.clock === 'raw') !== (f.scale !== 1)) {
           throw new Error(`perfetto export: the clock of ${inp.file} was not known while its rows were written`);
@@ -645,36 +645,4 @@ export async function exportPerfetto(
     throw e;
   }
   return { report, stats: ex.finish(report) };
-}
-
-/**
- * Parse a --window value "START,END": each a number of seconds (as the trace prints its timestamps:
- * 7.5, 7.345521) or a number with a unit (s, ms, us, ns: 7345521000ns); either may be left empty for the
- * trace's start or end. Returns ns of the trace clock, [start, end).
- */
-export function parseWindow(s: string): TimeWindow {
-  const parts = s.split(',');
-  if (parts.length !== 2) throw new KvmtaxError(`--window: expected START,END (got ${JSON.stringify(s)})`, undefined, undefined, undefined, undefined, 2);
-  const one = (p: string, open: number): number => {
-    const v = p.trim();
-    if (v === '') return open;
-    const m = /^(\d+(?:\.\d*)?|\.\d+)(s|ms|us|ns)?$/.exec(v);
-    if (!m) throw new KvmtaxError(`--window: expected seconds (7.5) or a number with a unit s, ms, us or ns (got ${JSON.stringify(v)})`, undefined, undefined, undefined, undefined, 2);
-    const unit = m[2] ?? 's';
-    if (unit === 'ns') {
-      if (!/^\d+$/.test(m[1]!)) throw new KvmtaxError(`--window: ns are whole numbers (got ${JSON.stringify(v)})`, undefined, undefined, undefined, undefined, 2);
-      return Number(m[1]);
-    }
-    return toNs(m[1]!, unit === 's' ? 9 : unit === 'ms' ? 6 : 3);
-  };
-  const w = { start: one(parts[0]!, -Infinity), end: one(parts[1]!, Infinity) };
-  if (!(w.start < w.end)) throw new KvmtaxError(`--window: START must be before END (got ${JSON.stringify(s)})`, undefined, undefined, undefined, undefined, 2);
-  return w;
-}
-
-/** A decimal string times 10^digits, exactly (no binary rounding: 7.345521 s is 7345521000 ns). */
-function toNs(dec: string, digits: number): number {
-  const [i = '', frac = ''] = dec.split('.');
-  const f = (frac + '0'.repeat(digits)).slice(0, digits);
-  return Number((i || '0') + f);
 }

@@ -51,7 +51,7 @@ export async function readSlices(src: ByteSource, idx: number, fmt: number, opts
     if (!r.ok) {
       const e = r.error!;
       if (e.internal) throw new Error(e.message);
-      throw new KvmtaxError(e.message, src.name, e.line !== undefined ? e.line + lineOffset : undefined, e.col);
+      throw new KvmtaxError(e.message, { file: src.name, line: e.line !== undefined ? e.line + lineOffset : undefined, col: e.col });
     }
     parts.push({ tables: r.tables!, lineOffset });
     lineOffset += r.counters!.lines;

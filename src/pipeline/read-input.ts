@@ -51,15 +51,15 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
     fmt = TEXT_FORMATS[forced];
     if (fmt === undefined) throw new KvmtaxError(`unknown format "${forced}" (known: ${[...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS].join(', ')})`);
   } else {
-    if (src.head.length === 0) throw new KvmtaxError('empty file: expected a trace', src.name, 1, 1);
+    if (src.head.length === 0) throw new KvmtaxError('empty file: expected a trace', { file: src.name, line: 1, col: 1 });
     if (!looksLikeText(src.head)) {
-      throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got binary data ${hexHead(src.head)})`, src.name, undefined, undefined, 0);
+      throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got binary data ${hexHead(src.head)})`, { file: src.name, offset: 0 });
     }
     const head = Buffer.from(src.head).toString('latin1');
     fmt = detectTextFormat(head);
     if (fmt === undefined) {
       const first = head.split('\n').find((l) => l.trim() !== '') ?? '';
-      throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got ${excerpt(first)})`, src.name, 1, 1);
+      throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got ${excerpt(first)})`, { file: src.name, line: 1, col: 1 });
     }
   }
   const jobs = opts.jobs ?? 1;
@@ -75,7 +75,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
   }
   if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {
     const rec = [...core.tables().skips, ...sliced.flatMap((p) => p.tables.skips)].find((s) => s.file === idx);
-    throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, src.name, rec?.line ?? 1, rec?.col ?? 1);
+    throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, { file: src.name, line: rec?.line ?? 1, col: rec?.col ?? 1 });
   }
   return {
     file: src.name, format: TEXT_FORMAT_NAMES[fmt]!, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',

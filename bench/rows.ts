@@ -1,17 +1,17 @@
 /**
- * Bench line of the row exports (issue 9): `node dist/src/export/bench-rows.js TRACE [OUTDIR]`
+ * Bench line of the row exports: `node dist/bench/rows.js TRACE [OUTDIR]`
  * prints the Parquet and Arrow export rates (rows/s, input MB/s, output bytes) and the time of a
  * per-reason SQL query over the trace's rows in the embedded DuckDB.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { exportParquet } from './parquet.js';
-import { loadRows, openDuck } from './duckdb.js';
+import { exportParquet } from '../src/export/parquet.js';
+import { loadRows, openDuck } from '../src/export/duckdb.js';
 
 async function main(): Promise<void> {
   const [trace, outArg] = process.argv.slice(2);
-  if (!trace) throw new Error('usage: node dist/src/export/bench-rows.js TRACE [OUTDIR]');
+  if (!trace) throw new Error('usage: node dist/bench/rows.js TRACE [OUTDIR]');
   const mb = fs.statSync(trace).size / 1e6;
   const out = outArg ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-bench-rows-'));
   const line = (what: string, rows: number, s: number, bytes: number) =>
