@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { analyze } = await import(path.join(ROOT, 'dist/src/pipeline.js'));
+const { analyze } = await import(path.join(ROOT, 'dist/src/pipeline/analyze.js'));
 const { termsOf } = await import(path.join(ROOT, 'dist/src/analysis/levers/terms.js'));
 const { PAIR_LIST } = await import(path.join(ROOT, 'dist/src/analysis/levers/pair-list.js'));
 const out = [];

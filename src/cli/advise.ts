@@ -1,14 +1,14 @@
 /** `kvmtax advise TRACE...`: the levers section on its own, short: which lever to pull, and how. */
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { analyze } from '../pipeline.js';
+import { analyze } from '../pipeline/analyze.js';
 import { withInputOptions, inputOptions } from './input-options.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { buildLevers } from '../analysis/levers/index.js';
 import { adviseTables, leverTables } from '../report/levers.js';
 import { renderTables } from '../report/table.js';
 import { renderMarkdown } from '../report/markdown.js';
-import { render } from './report.js';
+import { render } from '../report/render.js';
 
 export const ADVISE_FORMATS = ['table', 'md', 'json', 'html'];
 

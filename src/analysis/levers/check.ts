@@ -3,7 +3,7 @@
  * section's own ranges) against what "after" measured, figure by figure: in the range or not. Absolute
  * figures come along, because a share can hide a slowdown (a similar tax over a run twice as long).
  */
-import type { Report } from '../summary.js';
+import type { Report } from '../types.js';
 import { buildLevers, type Range } from './levers.js';
 import { termsOf } from './terms.js';
 

@@ -3,7 +3,7 @@
  * a range (only where real before/after pairs calibrate it), preconditions, risks, how to turn it on,
  * and the combinations where levers interact. `kvmtax report --sections levers` and `kvmtax advise`.
  */
-import type { Report } from '../summary.js';
+import type { Report } from '../types.js';
 import { termsOf, type Terms } from './terms.js';
 import { forecastCpuPm, type CpuPmForecast } from './cpupm.js';
 import { CALIBRATED_ON, fitCpuPm, fitDelta } from './calibration.js';

@@ -11,8 +11,8 @@
  *   interrupt_* the host-interrupt exits (EXTERNAL_INTERRUPT / interrupt)
  *   units       units of work the trace marks: port 0x502 writes (the capture VMM's "phase end"), or null
  */
-import type { Report, VcpuRow } from '../summary.js';
-import { isIdleReason } from '../reasons.js';
+import type { Report, VcpuRow } from '../types.js';
+import { isIdleReason } from '../../core/reasons.js';
 
 export const CLASSES: Record<string, 'HLT' | 'MWAIT' | 'PAUSE'> = {
   HLT: 'HLT', hlt: 'HLT', 'idle-halt': 'HLT',

@@ -1,0 +1,98 @@
+/**
+ * The lever models against real before/after pairs (traces/, provenance in traces/README.md): the
+ * stored calibration data is what the traces give, each cpu-pm pair is predicted by a fit on the
+ * others (leave-one-out), and the forecasts hold where the issue says they must.
+ */
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { analyze } from '../../src/pipeline/analyze.js';
+import { buildLevers, checkForecast, fitCpuPm, looCpuPm, PAIR_LIST, termsOf } from '../../src/analysis/levers/index.js';
+import { PAIRS } from '../../src/analysis/levers/pairs-data.js';
+import { whatIf } from '../../src/analysis/whatif.js';
+import { ROOT, TRACES } from '../support/paths.js';
+
+const trace = (d: string) => path.join(TRACES, d, 'trace.txt.xz');
+
+describe('calibration pairs', () => {
+  it('pairs-data.ts holds every listed pair, as the traces give it', async () => {
+    expect(PAIRS.map((p) => p.name)).toEqual(PAIR_LIST.map((p) => p.name));
+    for (const p of PAIRS) {
+      expect(termsOf(await analyze([trace(p.from)]))).toEqual(p.before);
+      expect(termsOf(await analyze([trace(p.to)]))).toEqual(p.after);
+    }
+  }, 240_000);
+
+  it('cpu-pm leave-one-out: each pair predicted by a fit on the others', () => {
+    const rows = looCpuPm();
+    expect(rows.map((r) => r.pair)).toEqual(['A->B', 'H->I', 'J->K', 'M->N', 'O->P', 'A2->B2', 'H2->I2']);
+    for (const r of rows) expect(r.fitted_on).not.toContain(r.pair);
+    // svm-A -> svm-B, not fitted on: in the range
+    expect(rows.find((r) => r.pair === 'A->B')!.inside).toBe(true);
+    // measured: 6 of 7 inside; J->K (busy mix, little idle) lands 0.7 pp below its range
+    expect(rows.filter((r) => r.inside).map((r) => r.pair)).toEqual(['A->B', 'H->I', 'M->N', 'O->P', 'A2->B2', 'H2->I2']);
+    const jk = rows.find((r) => r.pair === 'J->K')!;
+    expect(jk.low! - jk.measured_tax).toBeGreaterThan(0);
+    expect(jk.low! - jk.measured_tax).toBeLessThan(0.01);
+  });
+
+  it('cpu-pm on svm-A holds svm-B\'s measured 38.54% (the issue\'s miss: 33.5-35.5%)', async () => {
+    const a = await analyze([trace('svm-A-baseline')]);
+    const b = await analyze([trace('svm-B-disable-exits')]);
+    const w = whatIf(a, 'cpu-pm');
+    expect(b.totals.tax).toBeCloseTo(0.385362, 6);
+    expect(w.estimate.tax_low!).toBeLessThan(b.totals.tax!);
+    expect(w.estimate.tax_high!).toBeGreaterThan(b.totals.tax!);
+    // what-if and levers are one model
+    const cp = buildLevers(a).levers.find((l) => l.id === 'cpu-pm')!;
+    expect(cp.effect.tax_after!.low).toBeCloseTo(w.estimate.tax_low!, 6);
+    expect(cp.effect.tax_after!.high).toBeCloseTo(w.estimate.tax_high!, 6);
+    const c = checkForecast('cpu-pm', a, b);
+    expect(c.rows.map((r) => [r.figure, r.inside])).toEqual([['tax', true], ['exits_per_s', true], ['wall_ns', true]]);
+    expect(c.absolute.after.units).toBe(8);
+  }, 60_000);
+
+  it('SMP=1 (vCPUs on one host CPU): cpu-pm not advised, and the run really got 4-7x longer', async () => {
+    for (const [before, after] of [['svm1-A-baseline', 'svm1-B-disable-exits'], ['svm1-M-small', 'svm1-N-small-cpupm']] as const) {
+      const r = await analyze([trace(before)]);
+      const cp = buildLevers(r).levers.find((l) => l.id === 'cpu-pm')!;
+      expect(cp.status).toBe('not-advised');
+      expect(cp.verdict).toMatch(/share host CPUs/);
+      expect(cp.effect.tax_after!.high).toBeNull();
+      expect(whatIf(r, 'cpu-pm').not_advised).toMatch(/share host CPUs/);
+      const p = PAIRS.find((x) => x.from === before)!;
+      expect(p.after.wall_ns / p.before.wall_ns).toBeGreaterThan(4);
+    }
+  }, 60_000);
+
+  it('the fit uses only the pairs on their own host CPUs', () => {
+    const fit = fitCpuPm();
+    expect(fit.pairs).toEqual(['A->B', 'H->I', 'J->K', 'M->N', 'O->P', 'A2->B2', 'H2->I2']);
+    expect(fit.point.rho).toBe(1);
+    expect(fit.point.omega).toBe(0);
+  });
+
+  it('host halt-polling: svm-A\'s few polls point at a larger window; the A->F pair gives the range', async () => {
+    const a = await analyze([trace('svm-A-baseline')]);
+    const f = await analyze([trace('svm-F-haltpoll-2ms')]);
+    const hp = buildLevers(a).levers.find((l) => l.id === 'host-haltpoll')!;
+    expect(hp.status).toBe('advised-if');
+    expect(hp.verdict).toMatch(/^only 1 of 1111 halts polled/);
+    expect(hp.effect.tax_after!.low!).toBeLessThan(f.totals.tax!);
+    expect(hp.effect.tax_after!.high!).toBeGreaterThan(f.totals.tax!);
+  }, 60_000);
+
+  it('kvmtax compare --forecast cpu-pm and kvmtax advise on real captures', () => {
+    const bin = path.join(ROOT, 'bin/kvmtax.js');
+    const run = spawnSync(process.execPath, [bin, 'compare', 'traces/svm-A-baseline/trace.txt.xz', '--vs', 'traces/svm-B-disable-exits/trace.txt.xz', '--forecast', 'cpu-pm', '-f', 'json'], { cwd: ROOT, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const j = JSON.parse(run.stdout);
+    expect(j.forecast_check.lever).toBe('cpu-pm');
+    expect(j.forecast_check.rows[0]).toMatchObject({ figure: 'tax', inside: true });
+    const adv = spawnSync(process.execPath, [bin, 'advise', 'traces/svm1-A-baseline/trace.txt.xz'], { cwd: ROOT, encoding: 'utf8' });
+    expect(adv.status).toBe(0);
+    expect(adv.stdout).toMatch(/^Levers \(ranked\)\n/);
+    expect(adv.stdout).toMatch(/cpu-pm +not-advised/);
+  });
+});
