@@ -53,7 +53,7 @@ describe('levers: terms of a crafted trace (hand-computed)', () => {
     const r = await analyze([tmpTrace(crafted(1, 2))]);
     const s = buildLevers(r);
     expect(s.available).toBe(true);
-    expect(s.host).toMatchObject({ vcpu_threads: 2, shared: false, pinned: true });
+    expect(s.host).toMatchObject({ vcpu_threads: 2, shared: false, pinned: true, apic: 'unknown', versions: [] });
     expect(s.absolute).toMatchObject({ wall_ns: 284000, guest_ns: 99000, host_ns: 185000, halted_ns: 110000, overhead_ns: 75000, exits: 7, units: 1, per_unit: { wall_ns: 284000, exits: 7 } });
     const by = Object.fromEntries(s.levers.map((l) => [l.id, l]));
     expect(Object.keys(by).sort()).toEqual(['cpu-pm', 'exitless-ipi', 'exitless-timer', 'hints-realtime', 'host-haltpoll', 'lapic-advance', 'ple', 'priority-boost']);

@@ -54,6 +54,8 @@ export interface HostFacts {
   evidence: string[];
   /** host kernel (and other) versions, when the trace says (perf.data's os_release); empty otherwise */
   versions: string[];
+  /** APIC virtualization (APICv / AVIC: posted interrupts) as the exits show it */
+  apic: 'virtualized' | 'not-virtualized' | 'unknown';
 }
 
 export interface Absolute {
@@ -106,8 +108,20 @@ export function hostFacts(r: Report): HostFacts {
     }
     if ([...owners.values()].some((k) => k > 1)) pinned = false;
   }
-  if (n === 0) pinned = false;
-  if (!shared) ev.push(pinned ? 'every vCPU thread stayed on a host CPU of its own' : 'vCPU threads moved between host CPUs (not pinned), but never fewer CPUs than vCPUs');
+  if (n === 0) { pinned = false; ev.push('no vCPU thread with kvm_exit/kvm_entry: where vCPUs ran is unknown'); }
+  else if (!shared) ev.push(pinned ? 'every vCPU thread stayed on a host CPU of its own' : 'vCPU threads moved between host CPUs (not pinned), but never fewer CPUs than vCPUs');
+  // APIC virtualization: EOI_INDUCED (VMX virtual-interrupt delivery) or AVIC exits say it is on; x2APIC
+  // EOI writes that exit say the guest's APIC is not virtualized (no posted interrupts to it)
+  const reasons = new Set(r.reasons.map((x) => x.reason));
+  const eoiExits = r.msr.available ? r.msr.keys.filter((k) => k.key === '0x80b' && k.dir === 'w').reduce((a, k) => a + k.events, 0) : 0;
+  let apic: HostFacts['apic'] = 'unknown';
+  if (reasons.has('EOI_INDUCED') || reasons.has('avic_incomplete_ipi') || reasons.has('avic_unaccelerated_access')) {
+    apic = 'virtualized';
+    ev.push(`APIC virtualized (${['EOI_INDUCED', 'avic_incomplete_ipi', 'avic_unaccelerated_access'].filter((x) => reasons.has(x)).join(', ')} exits): posted interrupts reach a vCPU in guest mode without an exit`);
+  } else if (eoiExits > 0) {
+    apic = 'not-virtualized';
+    ev.push(`x2APIC EOI writes exit (${eoiExits}): the guest's APIC is not virtualized (no APICv; AVIC without x2AVIC does not cover x2APIC mode), as on the calibration pairs`);
+  } else ev.push('APIC virtualization unknown from this trace (record kvm:kvm_msr to see whether EOI writes exit)');
   if (r.sched.available) {
     const pre = r.sched.vcpus.reduce((s, c) => s + c.preempted_in_guest + c.preempted_in_host, 0);
     const p99 = Math.max(0, ...r.sched.vcpus.map((c) => c.run_delay.p99_ns ?? 0));
@@ -115,7 +129,7 @@ export function hostFacts(r: Report): HostFacts {
   } else ev.push('no sched_switch events: preemptions and run delay unknown (record sched:sched_switch, sched:sched_wakeup)');
   const versions = [...new Set(r.inputs.flatMap((f) => (f.meta && f.meta.os_release !== undefined ? [`host kernel ${String(f.meta.os_release)} (${f.file})`] : [])))];
   if (!versions.length) ev.push('the trace does not say the host kernel or QEMU version (perf.data records the kernel: os_release)');
-  return { vcpu_threads: n, shared, pinned, evidence: ev, versions };
+  return { vcpu_threads: n, shared, pinned, evidence: ev, versions, apic };
 }
 
 function range(low: number | null, point: number | null, high: number | null): Range { return { low, point, high }; }
@@ -140,7 +154,7 @@ export function buildLevers(r: Report): LeversSection {
   const t = termsOf(r);
   const absolute: Absolute = {
     wall_ns: t.wall_ns, guest_ns: t.guest_ns, host_ns: t.host_ns, halted_ns: t.halted_ns, overhead_ns: t.overhead_ns, exits: t.exits, units: t.units,
-    per_unit: t.units ? { wall_ns: Math.round(t.wall_ns / t.units), exits: Math.round((t.exits / t.units) * 10) / 10 } : null,
+    per_unit: t.units && t.wall_ns > 0 ? { wall_ns: Math.round(t.wall_ns / t.units), exits: Math.round((t.exits / t.units) * 10) / 10 } : null,
   };
   const notes: string[] = [];
   if (!r.quality.exit_entry_present) {
@@ -170,6 +184,7 @@ export function buildLevers(r: Report): LeversSection {
       `point: the medians over the pairs ${fittedOn.join(', ')} (rho ${f.params.rho.toFixed(2)}, kappa ${f.params.kappa.toFixed(2)}, kappa_n ${f.params.kappa_n.toFixed(2)}, omega ${f.params.omega.toFixed(2)}); range: the point plus how far those pairs landed from it, widened by 5%`,
       'no posted interrupts / AVIC (as in the calibration pairs): each wake-up of an idling vCPU costs an interrupt exit; with them the added exits shrink and the range is high',
     ];
+    if (host.apic === 'virtualized') L.effect.assumptions.push('THIS host virtualizes the APIC: timer and IPI wake-ups can be posted without an exit, so expect the low end of the range or below');
     L.preconditions.push('dedicated, pinned host CPUs: one host CPU per vCPU, nothing else runs there (the vCPU never gives its CPU back)');
     L.risks.push('the host sees 100% busy CPUs; host halt-polling and PLE stop; on shared or unpinned CPUs a test report found higher latency and lower throughput, and our SMP=1 pairs ran 5-7x longer',
       'migration: QEMU cpu-pm=on also shows MWAIT to the guest; the destination must allow it and give the same dedicated CPUs');
