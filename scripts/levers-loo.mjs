@@ -23,3 +23,10 @@ for (const r of L.looCpuPm()) {
 const fit = L.fitCpuPm();
 console.log('');
 console.log(`Fit on all ${fit.pairs.length}: kappa ${f2(fit.point.kappa)}, kappa_n ${f2(fit.point.kappa_n)}; tax band ${fit.band.tax_pp.map(f2).join(' / ')} pp (low / centre / high); exits/s x ${fit.band.exits_per_s.map(f2).join(' / ')}; wall x ${fit.band.wall.map(f2).join(' / ')}.`);
+for (const lever of ['haltpoll-2ms', 'haltpoll-off']) {
+  const rows = L.looDelta(lever);
+  if (!rows.length) { console.log(`\n${lever}: one pair only, no leave-one-out.`); continue; }
+  console.log(`\n| ${lever}: left out | tax change measured | range from the others | inside |`);
+  console.log('|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.pair} | ${r.measured_pp.toFixed(2)} pp | ${r.low.toFixed(2)} .. ${r.high.toFixed(2)} pp | ${r.inside ? 'yes' : '**no**'} |`);
+}

@@ -50,6 +50,13 @@ describe('calibration pairs', () => {
     const cp = lv.levers.find((l) => l.id === 'cpu-pm')!;
     expect(cp.effect.tax_after!.low).toBeCloseTo(w.estimate.tax_low!, 6);
     expect(cp.effect.tax_after!.high).toBeCloseTo(w.estimate.tax_high!, 6);
+    // per unit of work: svm-A marks 8 phases (port 0x502)
+    expect(cp.figures.exits_per_unit).toBeCloseTo(18169 / 8, 6);
+    // exitless IPI: the levers' bound and --what-if remove the same ICR-write time
+    const ipi = lv.levers.find((l) => l.id === 'exitless-ipi')!;
+    const wi = whatIf(a, 'exitless-ipi');
+    expect(ipi.effect.tax_after!.low).toBeCloseTo(wi.estimate.tax_low!, 6);
+    expect(ipi.figures.icr_exits_ns).toBe(wi.estimate.removed_overhead_ns);
     const c = checkForecast('cpu-pm', a, b);
     expect(c.rows.map((r) => [r.figure, r.inside])).toEqual([['tax', true], ['exits_per_s', true], ['wall_ns', true]]);
     expect(c.absolute.after.units).toBe(8);

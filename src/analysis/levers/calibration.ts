@@ -94,3 +94,14 @@ export function looCpuPm(pairs: Pair[] = PAIRS): LooRow[] {
 }
 
 export type { Pair, Terms };
+
+/** Leave-one-out over a lever measured only as a change (host halt-polling): the change in tax (pp) of each pair against the range of the others. */
+export function looDelta(lever: string, pairs: Pair[] = PAIRS): Array<{ pair: string; measured_pp: number; low: number; high: number; inside: boolean }> {
+  const mine = pairs.filter((p) => p.lever === lever && p.before.tax !== null && p.after.tax !== null);
+  if (mine.length < 2) return [];
+  return mine.map((p) => {
+    const fit = fitDelta(lever, pairs, p.name)!;
+    const m = 100 * (p.after.tax! - p.before.tax!);
+    return { pair: p.name, measured_pp: m, low: fit.tax_pp[0], high: fit.tax_pp[1], inside: m >= fit.tax_pp[0] && m <= fit.tax_pp[1] };
+  });
+}

@@ -208,6 +208,15 @@ export function buildLevers(r: Report): LeversSection {
       L.effect.delta_pp = tax === null ? null : range(pp(f.tax.low! - tax), pp(f.tax.point! - tax), pp(f.tax.high! - tax));
       L.effect.exits_per_s_after = range(r2(f.exits_per_s.low), r2(f.exits_per_s.point), r2(f.exits_per_s.high));
       L.effect.wall_after_ns = range(f.wall_ns.low, f.wall_ns.point, f.wall_ns.high);
+      if (t.units) {
+        // per unit of work (phases marked by port 0x502): the same forecast divided by the units
+        L.figures.wall_per_unit_ns = t.wall_ns / t.units;
+        L.figures.wall_per_unit_after_low_ns = f.wall_ns.low / t.units;
+        L.figures.wall_per_unit_after_high_ns = f.wall_ns.high / t.units;
+        L.figures.exits_per_unit = t.exits / t.units;
+        L.figures.exits_per_unit_after = f.exits.point / t.units;
+        L.evidence.push({ what: `per unit of work (${t.units} phases)`, value: `vCPU wall ${fmtNs(t.wall_ns / t.units)} -> ${fmtNs(f.wall_ns.low / t.units)} .. ${fmtNs(f.wall_ns.high / t.units)}; exits ${(t.exits / t.units).toFixed(1)} -> ${(f.exits.point / t.units).toFixed(1)}` });
+      }
     }
     levers.push(L);
   }
