@@ -7,7 +7,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline/analyze.js';
-import { buildLevers, checkForecast, fitCpuPm, looCpuPm, PAIR_LIST, termsOf } from '../../src/analysis/levers/index.js';
+import { buildLevers, checkForecast, fitCpuPm, forecastCpuPm, looCpuPm, PAIR_LIST, termsOf } from '../../src/analysis/levers/index.js';
 import { PAIRS } from '../../src/analysis/levers/pairs-data.js';
 import { whatIf } from '../../src/analysis/whatif.js';
 import { ROOT, TRACES } from '../support/paths.js';
@@ -57,6 +57,14 @@ describe('calibration pairs', () => {
     const wi = whatIf(a, 'exitless-ipi');
     expect(ipi.effect.tax_after!.low).toBeCloseTo(wi.estimate.tax_low!, 6);
     expect(ipi.figures.icr_exits_ns).toBe(wi.estimate.removed_overhead_ns);
+    // cpu-pm + posted interrupts + exitless IPI: at best cpu-pm without its added interrupt exits (kappa 0)
+    // and without the ICR-write time; at worst cpu-pm's own range
+    const fit = fitCpuPm();
+    const f0 = forecastCpuPm(termsOf(a), { ...fit.box, kappa: [0, 0] }, { ...fit.point, kappa: 0 }, fit.band);
+    const combo = lv.combinations.find((x) => x.levers.join('+') === 'cpu-pm+exitless-timer+exitless-ipi')!;
+    expect(combo.delta_pp!.low).toBeCloseTo(100 * (f0.tax.low! - wi.estimate.removed_overhead_ns / a.totals.wall_ns - a.totals.tax!), 1);
+    expect(combo.delta_pp!.high).toBe(cp.effect.delta_pp!.high);
+    expect(lv.combinations.map((x) => x.levers.join('+'))).toContain('hints-realtime+host-haltpoll');
     const c = checkForecast('cpu-pm', a, b);
     expect(c.rows.map((r) => [r.figure, r.inside])).toEqual([['tax', true], ['exits_per_s', true], ['wall_ns', true]]);
     expect(c.absolute.after.units).toBe(8);

@@ -181,7 +181,8 @@ export function buildLevers(r: Report): LeversSection {
     );
     L.effect.assumptions = [
       `model (src/analysis/levers/cpupm.ts): overhead' = rho x kept exits + kappa x wake-ups x mean exit cost; wall' = wall + omega x halted; exits' = exits - HLT/MWAIT/PAUSE + kappa_n x wake-ups`,
-      `point: the medians over the pairs ${fittedOn.join(', ')} (rho ${f.params.rho.toFixed(2)}, kappa ${f.params.kappa.toFixed(2)}, kappa_n ${f.params.kappa_n.toFixed(2)}, omega ${f.params.omega.toFixed(2)}); range: the point plus how far those pairs landed from it, widened by 5%`,
+      `kappa ${f.params.kappa.toFixed(2)} and kappa_n ${f.params.kappa_n.toFixed(2)}: the medians over the pairs ${fittedOn.join(', ')}; rho 1 and omega 0 (the kept exits' cost and the wall time drift both ways between runs on the emulator)`,
+      'range: that mechanism plus how far those pairs landed from it (their residuals\' min and max in pp, widened by a quarter of their spread on each side; centre: their median)',
       'no posted interrupts / AVIC (as in the calibration pairs): each wake-up of an idling vCPU costs an interrupt exit; with them the added exits shrink and the range is high',
     ];
     if (host.apic === 'virtualized') L.effect.assumptions.push('THIS host virtualizes the APIC: timer and IPI wake-ups can be posted without an exit, so expect the low end of the range or below');
@@ -436,11 +437,11 @@ export function buildLevers(r: Report): LeversSection {
     const fit = fitCpuPm();
     const f0 = forecastCpuPm(t, { ...fit.box, kappa: [0, 0] }, { ...fit.point, kappa: 0 }, fit.band);
     const icr = ipi.figures.icr_exits_ns ?? 0;
-    const lo = f0.tax.low === null ? null : (f0.overhead_ns.low - icr) / f0.wall_ns.high;
+    const lo = f0.tax.low === null || t.wall_ns === 0 ? null : Math.max(0, f0.tax.low - icr / t.wall_ns);
     combos.push({
       levers: ['cpu-pm', 'exitless-timer', 'exitless-ipi'], basis: 'bound',
       delta_pp: range(lo === null ? null : pp(lo - tax), null, cp.effect.delta_pp!.high),
-      note: 'cpu-pm\'s kept exits (rho x kept, wall as cpu-pm) without the interrupt exits cpu-pm adds and without the ICR-write time at best; cpu-pm\'s own range at worst: a bound, no pair',
+      note: 'at best: cpu-pm\'s range without the interrupt exits it adds (posted timer and IPI interrupts reach the idling vCPU without an exit) and without the ICR-write time; at worst cpu-pm\'s own range: a bound, no pair',
     });
   }
   combos.sort((a, b) => (a.delta_pp?.low ?? 0) - (b.delta_pp?.low ?? 0));
