@@ -131,3 +131,14 @@ export function appendCheck(text: string, c: ForecastCheck, format: string): str
     default: return text + '\n' + renderTables([checkTable(c)]);
   }
 }
+
+/** --sections levers -f csv: the ranking, one row per lever, the ranges as numbers. */
+export function leversCsv(s: LeversSection): string {
+  const q = (x: unknown) => (x === null || x === undefined ? '' : /[",\n]/.test(String(x)) ? `"${String(x).replace(/"/g, '""')}"` : String(x));
+  const rows = [['rank', 'lever', 'status', 'basis', 'delta_pp_low', 'delta_pp_point', 'delta_pp_high', 'tax_after_low', 'tax_after_high', 'exits_per_s_after_low', 'exits_per_s_after_high', 'verdict', 'calibration'].join(',')];
+  for (const l of s.levers) {
+    const d = l.effect.delta_pp, t = l.effect.tax_after, e = l.effect.exits_per_s_after;
+    rows.push([l.rank, l.id, l.status, l.effect.basis, d?.low, d?.point, d?.high, t?.low, t?.high, e?.low, e?.high, l.verdict, l.calibration].map(q).join(','));
+  }
+  return rows.join('\n') + '\n';
+}

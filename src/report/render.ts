@@ -9,6 +9,7 @@ import { renderMarkdown } from './markdown.js';
 import { renderCsv } from './csv.js';
 import { renderHtml } from './html.js';
 import { buildLevers } from '../analysis/levers/index.js';
+import { leversCsv } from './levers.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'md', 'html'];
 
@@ -48,7 +49,7 @@ export function render(report: Report, format: string, v: RenderView): string {
   const csvTable = sectionTable ?? (v.by ?? []).filter((b) => b !== 'reason').pop() ?? 'reason';
   switch (format) {
     case 'json': return jsonOf(report, named);
-    case 'csv': return renderCsv(report, csvTable);
+    case 'csv': return named1 === 'levers' ? leversCsv(buildLevers(report)) : renderCsv(report, csvTable);
     case 'md': return renderMarkdown(sections(report, view));
     case 'html': return renderHtml(report, { view });
     default: return renderTables(sections(report, view));

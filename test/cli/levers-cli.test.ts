@@ -40,6 +40,9 @@ describe('levers in every format', () => {
     expect(h.stdout).toContain('<svg class="chart levers"');
     expect(h.stdout).toContain('data-lever="cpu-pm"');
     expect(h.stdout).toContain('Which lever to pull (ranked)');
+    const csv = kvmtax('report', '-q', A, '--sections', 'levers', '-f', 'csv');
+    expect(csv.stdout.split('\n')[0]).toBe('rank,lever,status,basis,delta_pp_low,delta_pp_point,delta_pp_high,tax_after_low,tax_after_high,exits_per_s_after_low,exits_per_s_after_high,verdict,calibration');
+    expect(csv.stdout.trim().split('\n')).toHaveLength(9);
     const adv = kvmtax('advise', A, '-f', 'json');
     expect(JSON.parse(adv.stdout).levers.available).toBe(true);
   });
