@@ -132,7 +132,7 @@ export function whatIf(r: Report, scenario: WhatIfScenario = 'cpu-pm'): WhatIf {
   const replacement = r.isa === 'vmx' ? 'EXTERNAL_INTERRUPT' : r.isa === 'svm' ? 'interrupt' : r.reasons.some((x) => x.reason === 'EXTERNAL_INTERRUPT') ? 'EXTERNAL_INTERRUPT' : 'interrupt';
   const { terms, forecast: f, fittedOn } = cpuPmForecast(r);
   const host = hostFacts(r);
-  const shared = host.shared;
+  const shared = host.shared || host.contended;
   const fit = fitCpuPm();
 
   // ---- per vCPU: the same model on each thread's own terms ----
@@ -175,7 +175,7 @@ export function whatIf(r: Report, scenario: WhatIfScenario = 'cpu-pm'): WhatIf {
     calibration: CALIBRATED_ON + '; pairs ' + fittedOn.join(', '),
     tax_point: f.tax.point === null ? null : r6(f.tax.point),
   };
-  if (shared) out.not_advised = `${host.evidence[0]}: a vCPU idling in guest mode keeps the CPU from the others; no upper end is forecast (our SMP=1 pairs ran 5-7x longer)`;
+  if (shared) out.not_advised = `${host.evidence.find((e) => /share|preempted/.test(e)) ?? host.evidence[0]}: a vCPU idling in guest mode keeps the CPU from the others; no upper end is forecast (our SMP=1 pairs ran 5-7x longer)`;
   return out;
 }
 

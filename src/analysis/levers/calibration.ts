@@ -17,13 +17,21 @@ export const WIDEN = 0.25;
  * differ too (repeated A baselines: 1.3 pp apart), so one pair cannot give a narrower range.
  */
 export const DELTA_FLOOR_PP = 2;
+/**
+ * A vCPU thread preempted more often than this per second of its wall time does not have its host CPU to
+ * itself. Our captures: at most 12/s on 2 L1 CPUs, 132-459/s where two vCPUs shared one (SMP=1) or
+ * other tasks took the CPU (svm-rep2-M-small: 402/s).
+ */
+export const CONTENDED_PREEMPT_PER_S = 50;
+/** The baseline's vCPUs had their host CPUs to themselves: the pairs the narrow range is fitted on. */
+export const dedicated = (p: Pair) => !p.shared && !(p.before.preempt_per_s_max !== null && p.before.preempt_per_s_max > CONTENDED_PREEMPT_PER_S);
 export const CALIBRATED_ON = 'calibrated on emulated SVM only (kvm_amd in QEMU TCG: no AVIC, no posted interrupts, no pause filter; durations 10-50x hardware)';
 
 export interface CpuPmFit { box: Box; point: CpuPmParams; band: Band; pairs: string[] }
 
 /** The cpu-pm box from the cpu-pm pairs whose vCPUs had their own host CPUs (not overcommitted). */
 export function fitCpuPm(pairs: Pair[] = PAIRS, leaveOut?: string): CpuPmFit {
-  const use = pairs.filter((p) => p.lever === 'cpu-pm' && !p.shared && p.name !== leaveOut);
+  const use = pairs.filter((p) => p.lever === 'cpu-pm' && dedicated(p) && p.name !== leaveOut);
   const obs = use.map((p) => observeCpuPm(p.before, p.after)).filter((o): o is CpuPmParams => o !== null);
   if (obs.length === 0) throw new Error('no cpu-pm calibration pair');
   const { box, point: medians } = boxOf(obs, MARGIN);
@@ -80,7 +88,7 @@ export interface LooRow {
 
 /** Leave-one-out over the cpu-pm pairs (not overcommitted): each predicted by a box fitted on the others. */
 export function looCpuPm(pairs: Pair[] = PAIRS): LooRow[] {
-  const mine = pairs.filter((p) => p.lever === 'cpu-pm' && !p.shared);
+  const mine = pairs.filter((p) => p.lever === 'cpu-pm' && dedicated(p));
   return mine.map((p) => {
     const fit = fitCpuPm(pairs, p.name);
     const f = forecastCpuPm(p.before, fit.box, fit.point, fit.band);

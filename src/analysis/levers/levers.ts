@@ -6,7 +6,7 @@
 import type { Report } from '../types.js';
 import { termsOf, type Terms } from './terms.js';
 import { forecastCpuPm, type CpuPmForecast } from './cpupm.js';
-import { CALIBRATED_ON, fitCpuPm, fitDelta } from './calibration.js';
+import { CALIBRATED_ON, CONTENDED_PREEMPT_PER_S, fitCpuPm, fitDelta } from './calibration.js';
 
 export type LeverStatus = 'advised' | 'advised-if' | 'evidence-only' | 'cannot-judge' | 'not-advised' | 'no-effect';
 export const STATUS_ORDER: LeverStatus[] = ['advised', 'advised-if', 'evidence-only', 'no-effect', 'cannot-judge', 'not-advised'];
@@ -51,6 +51,8 @@ export interface HostFacts {
   shared: boolean;
   /** every vCPU thread stayed on one host CPU of its own */
   pinned: boolean;
+  /** some vCPU thread was preempted more than CONTENDED_PREEMPT_PER_S times a second: its CPU is not its own */
+  contended: boolean;
   evidence: string[];
   /** host kernel (and other) versions, when the trace says (perf.data's os_release); empty otherwise */
   versions: string[];
@@ -122,6 +124,9 @@ export function hostFacts(r: Report): HostFacts {
     apic = 'not-virtualized';
     ev.push(`x2APIC EOI writes exit (${eoiExits}): the guest's APIC is not virtualized (no APICv; AVIC without x2AVIC does not cover x2APIC mode), as on the calibration pairs`);
   } else ev.push('APIC virtualization unknown from this trace (record kvm:kvm_msr to see whether EOI writes exit)');
+  const pps = termsOf(r).preempt_per_s_max;
+  const contended = pps !== null && pps > CONTENDED_PREEMPT_PER_S;
+  if (contended) ev.push(`a vCPU thread was preempted ${pps} times per second of its wall time (over ${CONTENDED_PREEMPT_PER_S}/s): other tasks share its host CPU`);
   if (r.sched.available) {
     const pre = r.sched.vcpus.reduce((s, c) => s + c.preempted_in_guest + c.preempted_in_host, 0);
     const p99 = Math.max(0, ...r.sched.vcpus.map((c) => c.run_delay.p99_ns ?? 0));
@@ -129,7 +134,7 @@ export function hostFacts(r: Report): HostFacts {
   } else ev.push('no sched_switch events: preemptions and run delay unknown (record sched:sched_switch, sched:sched_wakeup)');
   const versions = [...new Set(r.inputs.flatMap((f) => (f.meta && f.meta.os_release !== undefined ? [`host kernel ${String(f.meta.os_release)} (${f.file})`] : [])))];
   if (!versions.length) ev.push('the trace does not say the host kernel or QEMU version (perf.data records the kernel: os_release)');
-  return { vcpu_threads: n, shared, pinned, evidence: ev, versions, apic };
+  return { vcpu_threads: n, shared, pinned, contended, evidence: ev, versions, apic };
 }
 
 function range(low: number | null, point: number | null, high: number | null): Range { return { low, point, high }; }
@@ -195,9 +200,10 @@ export function buildLevers(r: Report): LeversSection {
     if (t.hlt_exits + t.pause_exits + t.mwait_exits === 0) {
       L.status = 'no-effect';
       L.verdict = 'no HLT, MWAIT or PAUSE exits in this trace: nothing for cpu-pm to remove (already on?)';
-    } else if (host.shared) {
+    } else if (host.shared || host.contended) {
       L.status = 'not-advised';
-      L.verdict = 'vCPU threads share host CPUs: a vCPU idling in guest mode keeps its CPU from the other vCPUs (no narrow range: our SMP=1 pairs ran 5-7x longer)';
+      L.verdict = (host.shared ? 'vCPU threads share host CPUs' : 'other tasks preempt the vCPU threads (their host CPUs are not dedicated)') +
+        ': a vCPU idling in guest mode keeps its CPU from the others (no narrow range: our SMP=1 pairs ran 5-7x longer, svm-rep2-M 4x)';
       L.effect.basis = 'none';
       L.effect.tax_after = range(f.tax.low, null, null);
       L.effect.delta_pp = range(tax === null || f.tax.low === null ? null : pp(f.tax.low - tax), null, null);
@@ -264,7 +270,7 @@ export function buildLevers(r: Report): LeversSection {
         L.effect.assumptions.push(`the change measured on the pair(s) ${fit.pairs.join(', ')} (not a model of this trace): polling time counts as halted, so the tax moves little; the wake-up latency saved shortens the run`);
         L.calibration = `${CALIBRATED_ON}; one pair per direction: no leave-one-out possible`;
         L.preconditions.push('host CPU to spare while a vCPU polls (not overcommitted)');
-        if (host.shared) { L.status = 'not-advised'; L.verdict += '; but vCPU threads share host CPUs: polling takes the CPU from the other vCPU'; }
+        if (host.shared || host.contended) { L.status = 'not-advised'; L.verdict += host.shared ? '; but vCPU threads share host CPUs: polling takes the CPU from the other vCPU' : '; but other tasks preempt the vCPU threads: polling takes their CPU'; }
       }
     }
     levers.push(L);
@@ -345,8 +351,8 @@ export function buildLevers(r: Report): LeversSection {
     L.risks.push('the guest polls in guest mode: burns host CPU like cpu-pm, but only for short idle periods');
     L.interactions.push('guest haltpoll turns host halt-polling off (MSR_KVM_POLL_CONTROL); with cpu-pm there are no HLT exits to save');
     L.enable.push('QEMU: -cpu ...,kvm-hint-dedicated=on; guest: cpuidle_haltpoll module (guest_halt_poll_ns, ...)');
-    L.status = t.hlt_exits > 0 ? (host.shared ? 'not-advised' : 'evidence-only') : 'no-effect';
-    L.verdict = host.shared ? 'vCPU threads share host CPUs: the hint promises dedicated CPUs' : t.hlt_exits > 0 ? 'no pair measures it: the HLT exits it would cut are the evidence' : 'no HLT exits';
+    L.status = t.hlt_exits > 0 ? (host.shared || host.contended ? 'not-advised' : 'evidence-only') : 'no-effect';
+    L.verdict = host.shared || host.contended ? (host.shared ? 'vCPU threads share host CPUs' : 'other tasks preempt the vCPU threads') + ': the hint promises dedicated CPUs' : t.hlt_exits > 0 ? 'no pair measures it: the HLT exits it would cut are the evidence' : 'no HLT exits';
     if (r.msr.available === false) L.record.push('kvm:kvm_msr');
     levers.push(L);
   }
@@ -395,7 +401,7 @@ export function buildLevers(r: Report): LeversSection {
       L.record.push('kvm:kvm_ple_window_update', 'kvm:kvm_exit (PAUSE_INSTRUCTION / pause)');
     } else {
       L.status = 'evidence-only';
-      L.verdict = host.shared ? 'overcommitted: PLE and directed yield help spinning vCPUs give way' : 'PAUSE exits on dedicated CPUs are overhead: a larger window, or cpu-pm';
+      L.verdict = host.shared || host.contended ? 'overcommitted: PLE and directed yield help spinning vCPUs give way' : 'PAUSE exits on dedicated CPUs are overhead: a larger window, or cpu-pm';
     }
     levers.push(L);
   }
@@ -411,8 +417,8 @@ export function buildLevers(r: Report): LeversSection {
       const pre = r.sched.vcpus.reduce((s, c) => s + c.preempted_in_guest + c.preempted_in_host, 0);
       L.figures = { run_delay_p99_ns: rd.length ? Math.max(...rd) : null, wake_to_entry_p99_ns: s2e.length ? Math.max(...s2e) : null, preemptions: pre };
       L.evidence.push({ what: 'run delay p99 (runnable -> running)', value: rd.length ? fmtNs(Math.max(...rd)) : '-' }, { what: 'sched_wakeup -> kvm_entry p99', value: s2e.length ? fmtNs(Math.max(...s2e)) : '-' }, { what: 'preemptions', value: String(pre) });
-      L.status = host.shared ? 'advised-if' : 'evidence-only';
-      L.verdict = host.shared ? 'vCPUs share host CPUs: run delay is double scheduling a boost would cut' : 'dedicated CPUs: little double scheduling to cut';
+      L.status = host.shared || host.contended ? 'advised-if' : 'evidence-only';
+      L.verdict = host.shared || host.contended ? (host.shared ? 'vCPUs share host CPUs' : 'other tasks preempt the vCPUs') + ': run delay is double scheduling a boost would cut' : 'dedicated CPUs: little double scheduling to cut';
       L.effect.assumptions.push('shortens wall time (run delay), not exit handling: no tax forecast');
     }
     levers.push(L);

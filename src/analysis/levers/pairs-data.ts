@@ -30,7 +30,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 55942.385587328456,
    "interrupt_exits": 113,
    "interrupt_ns": 3873000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 2.8
   },
   "after": {
    "vcpus": 2,
@@ -52,7 +53,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 56952.762075334416,
    "interrupt_exits": 1445,
    "interrupt_ns": 73817000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 9.8
   }
  },
  {
@@ -82,7 +84,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 44769.50929013816,
    "interrupt_exits": 164,
    "interrupt_ns": 3013000,
-   "units": 3
+   "units": 3,
+   "preempt_per_s_max": 6.1
   },
   "after": {
    "vcpus": 2,
@@ -104,7 +107,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 82925.51376214853,
    "interrupt_exits": 2123,
    "interrupt_ns": 77846000,
-   "units": 3
+   "units": 3,
+   "preempt_per_s_max": 11.8
   }
  },
  {
@@ -134,7 +138,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 50287.57494314658,
    "interrupt_exits": 50,
    "interrupt_ns": 953000,
-   "units": 6
+   "units": 6,
+   "preempt_per_s_max": 7
   },
   "after": {
    "vcpus": 2,
@@ -156,7 +161,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 42843.40931615461,
    "interrupt_exits": 671,
    "interrupt_ns": 17398000,
-   "units": 6
+   "units": 6,
+   "preempt_per_s_max": 18.5
   }
  },
  {
@@ -186,7 +192,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 37503.4628124059,
    "interrupt_exits": 13,
    "interrupt_ns": 193000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 0
   },
   "after": {
    "vcpus": 2,
@@ -208,7 +215,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 121045.56752278376,
    "interrupt_exits": 232,
    "interrupt_ns": 7696000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 7.4
   }
  },
  {
@@ -238,7 +246,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 31930.250189537528,
    "interrupt_exits": 81,
    "interrupt_ns": 6653000,
-   "units": 7
+   "units": 7,
+   "preempt_per_s_max": 3.3
   },
   "after": {
    "vcpus": 1,
@@ -260,7 +269,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 36447.90824204103,
    "interrupt_exits": 232,
    "interrupt_ns": 7173000,
-   "units": 7
+   "units": 7,
+   "preempt_per_s_max": 4.1
   }
  },
  {
@@ -290,7 +300,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 126339.09542978925,
    "interrupt_exits": 225,
    "interrupt_ns": 4758000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 3.6
   },
   "after": {
    "vcpus": 2,
@@ -312,7 +323,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 82823.1618877608,
    "interrupt_exits": 1151,
    "interrupt_ns": 50927000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 7.3
   }
  },
  {
@@ -342,7 +354,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 277934.03648309846,
    "interrupt_exits": 63,
    "interrupt_ns": 12288000,
-   "units": 3
+   "units": 3,
+   "preempt_per_s_max": 11.7
   },
   "after": {
    "vcpus": 2,
@@ -364,7 +377,170 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 312089.33988155425,
    "interrupt_exits": 2338,
    "interrupt_ns": 1707290000,
-   "units": 3
+   "units": 3,
+   "preempt_per_s_max": 20.2
+  }
+ },
+ {
+  "name": "J2->K2",
+  "lever": "cpu-pm",
+  "from": "svm-rep2-J-busy-mix",
+  "to": "svm-rep2-K-busy-mix-cpupm",
+  "shared": false,
+  "what": "J->K again",
+  "before": {
+   "vcpus": 2,
+   "wall_ns": 2796416000,
+   "guest_ns": 827080000,
+   "host_ns": 1969336000,
+   "halted_ns": 497475778,
+   "overhead_ns": 1471860222,
+   "tax": 0.5263380777395066,
+   "exits": 15541,
+   "span_ns": 2228312000,
+   "hlt_exits": 1001,
+   "hlt_rest_ns": 36696222,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 561,
+   "wakes_traced": true,
+   "exit_mean_ns": 98718.11803549319,
+   "interrupt_exits": 71,
+   "interrupt_ns": 1601000,
+   "units": 6,
+   "preempt_per_s_max": 3.6
+  },
+  "after": {
+   "vcpus": 2,
+   "wall_ns": 3254223000,
+   "guest_ns": 1446316000,
+   "host_ns": 1807907000,
+   "halted_ns": 0,
+   "overhead_ns": 1807907000,
+   "tax": 0.5555571944516402,
+   "exits": 15156,
+   "span_ns": 2693895000,
+   "hlt_exits": 0,
+   "hlt_rest_ns": 0,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 0,
+   "wakes_traced": false,
+   "exit_mean_ns": 119302.29642338656,
+   "interrupt_exits": 675,
+   "interrupt_ns": 39251000,
+   "units": 6,
+   "preempt_per_s_max": 16.1
+  }
+ },
+ {
+  "name": "O2->P2",
+  "lever": "cpu-pm",
+  "from": "svm-rep2-O-one-vcpu",
+  "to": "svm-rep2-P-one-vcpu-cpupm",
+  "shared": false,
+  "what": "O->P again",
+  "before": {
+   "vcpus": 1,
+   "wall_ns": 3183407000,
+   "guest_ns": 518334000,
+   "host_ns": 2665073000,
+   "halted_ns": 1112494644,
+   "overhead_ns": 1552578356,
+   "tax": 0.4877096632632899,
+   "exits": 13957,
+   "span_ns": 3183407000,
+   "hlt_exits": 625,
+   "hlt_rest_ns": 123609356,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 259,
+   "wakes_traced": true,
+   "exit_mean_ns": 107191.43350086265,
+   "interrupt_exits": 99,
+   "interrupt_ns": 1513000,
+   "units": 7,
+   "preempt_per_s_max": 11.9
+  },
+  "after": {
+   "vcpus": 1,
+   "wall_ns": 2488952000,
+   "guest_ns": 1007039000,
+   "host_ns": 1481913000,
+   "halted_ns": 0,
+   "overhead_ns": 1481913000,
+   "tax": 0.5953963756633314,
+   "exits": 13626,
+   "span_ns": 2488952000,
+   "hlt_exits": 0,
+   "hlt_rest_ns": 0,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 0,
+   "wakes_traced": false,
+   "exit_mean_ns": 108764.25688073394,
+   "interrupt_exits": 249,
+   "interrupt_ns": 9142000,
+   "units": 7,
+   "preempt_per_s_max": 6.4
+  }
+ },
+ {
+  "name": "M2->N2",
+  "lever": "cpu-pm",
+  "from": "svm-rep2-M-small",
+  "to": "svm-rep2-N-small-cpupm",
+  "shared": false,
+  "what": "M->N again",
+  "before": {
+   "vcpus": 2,
+   "wall_ns": 503295000,
+   "guest_ns": 130805000,
+   "host_ns": 372490000,
+   "halted_ns": 215771006,
+   "overhead_ns": 156718994,
+   "tax": 0.3113859545594532,
+   "exits": 3800,
+   "span_ns": 298176000,
+   "hlt_exits": 326,
+   "hlt_rest_ns": 21104994,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 137,
+   "wakes_traced": true,
+   "exit_mean_ns": 39059.33179723502,
+   "interrupt_exits": 96,
+   "interrupt_ns": 1273000,
+   "units": 8,
+   "preempt_per_s_max": 402.4
+  },
+  "after": {
+   "vcpus": 2,
+   "wall_ns": 2181206000,
+   "guest_ns": 919098000,
+   "host_ns": 1262108000,
+   "halted_ns": 0,
+   "overhead_ns": 1262108000,
+   "tax": 0.578628520185622,
+   "exits": 3917,
+   "span_ns": 1355686000,
+   "hlt_exits": 0,
+   "hlt_rest_ns": 0,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 0,
+   "wakes_traced": false,
+   "exit_mean_ns": 322377.52234993613,
+   "interrupt_exits": 519,
+   "interrupt_ns": 376457000,
+   "units": 8,
+   "preempt_per_s_max": 37.6
   }
  },
  {
@@ -394,7 +570,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 42289.42115768463,
    "interrupt_exits": 99,
    "interrupt_ns": 2329000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 459.3
   },
   "after": {
    "vcpus": 2,
@@ -416,7 +593,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 315192.72424326575,
    "interrupt_exits": 346,
    "interrupt_ns": 960264000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 122.6
   }
  },
  {
@@ -446,7 +624,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 39811.87753596459,
    "interrupt_exits": 104,
    "interrupt_ns": 26718000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 132.2
   },
   "after": {
    "vcpus": 2,
@@ -468,7 +647,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 396954.1682909172,
    "interrupt_exits": 1586,
    "interrupt_ns": 6003237000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 100.7
   }
  },
  {
@@ -498,7 +678,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 55942.385587328456,
    "interrupt_exits": 113,
    "interrupt_ns": 3873000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 2.8
   },
   "after": {
    "vcpus": 2,
@@ -520,7 +701,62 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 51429.142441860466,
    "interrupt_exits": 103,
    "interrupt_ns": 4446000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 3.6
+  }
+ },
+ {
+  "name": "A2->F2",
+  "lever": "haltpoll-2ms",
+  "from": "svm-rep-A-baseline",
+  "to": "svm-rep2-F-haltpoll-2ms",
+  "shared": false,
+  "what": "per-VM halt-poll max 2 ms (baseline and 2 ms run from two later batches)",
+  "before": {
+   "vcpus": 2,
+   "wall_ns": 5782173000,
+   "guest_ns": 1005417000,
+   "host_ns": 4776756000,
+   "halted_ns": 2537800718,
+   "overhead_ns": 2238955282,
+   "tax": 0.38721693072829194,
+   "exits": 18519,
+   "span_ns": 3620830000,
+   "hlt_exits": 1625,
+   "hlt_rest_ns": 104835282,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 806,
+   "wakes_traced": true,
+   "exit_mean_ns": 126339.09542978925,
+   "interrupt_exits": 225,
+   "interrupt_ns": 4758000,
+   "units": 8,
+   "preempt_per_s_max": 3.6
+  },
+  "after": {
+   "vcpus": 2,
+   "wall_ns": 36710391000,
+   "guest_ns": 7441420000,
+   "host_ns": 29268971000,
+   "halted_ns": 15891495430,
+   "overhead_ns": 13377475570,
+   "tax": 0.3644056956516753,
+   "exits": 18675,
+   "span_ns": 21915840000,
+   "hlt_exits": 1626,
+   "hlt_rest_ns": 1114848570,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 657,
+   "wakes_traced": true,
+   "exit_mean_ns": 719342.2303044524,
+   "interrupt_exits": 171,
+   "interrupt_ns": 350561000,
+   "units": 8,
+   "preempt_per_s_max": 20.5
   }
  },
  {
@@ -550,7 +786,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 55942.385587328456,
    "interrupt_exits": 113,
    "interrupt_ns": 3873000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 2.8
   },
   "after": {
    "vcpus": 2,
@@ -572,7 +809,8 @@ export const PAIRS: Pair[] = [
    "exit_mean_ns": 39085.20949634992,
    "interrupt_exits": 127,
    "interrupt_ns": 2365000,
-   "units": 8
+   "units": 8,
+   "preempt_per_s_max": 5.6
   }
  }
 ];

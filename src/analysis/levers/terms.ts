@@ -44,6 +44,8 @@ export interface Terms {
   interrupt_exits: number;
   interrupt_ns: number;
   units: number | null;
+  /** the most any vCPU thread was preempted, per second of its wall time (sched_switch); null without sched events */
+  preempt_per_s_max: number | null;
 }
 
 /** The terms of a report, or of the vCPU threads `only` (tids) in it. */
@@ -54,7 +56,7 @@ export function termsOf(r: Report, only?: Set<number>): Terms {
   const t: Terms = {
     vcpus: rows.length, wall_ns: 0, guest_ns: 0, host_ns: 0, halted_ns: 0, overhead_ns: 0, tax: null, exits: 0,
     span_ns: r.quality.span_ns, hlt_exits: 0, hlt_rest_ns: 0, pause_exits: 0, mwait_exits: 0, stop_ns: 0, wakes: 0,
-    wakes_traced: r.halt.available, exit_mean_ns: null, interrupt_exits: 0, interrupt_ns: 0, units: null,
+    wakes_traced: r.halt.available, exit_mean_ns: null, interrupt_exits: 0, interrupt_ns: 0, units: null, preempt_per_s_max: null,
   };
   let busyNs = 0, busyN = 0;
   for (const c of rows) {
@@ -72,6 +74,15 @@ export function termsOf(r: Report, only?: Set<number>): Terms {
     t.hlt_exits += hltN;
     t.hlt_rest_ns += Math.max(0, hltHost - c.halted_ns);
     t.wakes += r.halt.available ? wakesByTid.get(c.tid) ?? 0 : hltN;
+  }
+  if (r.sched.available) {
+    const wall = new Map(rows.map((c) => [c.tid, c.wall_ns]));
+    let m = 0;
+    for (const c of r.sched.vcpus) {
+      const w = wall.get(c.tid);
+      if (w) m = Math.max(m, (c.preempted_in_guest + c.preempted_in_host) / (w / 1e9));
+    }
+    t.preempt_per_s_max = Math.round(m * 10) / 10;
   }
   t.tax = t.wall_ns > 0 ? t.overhead_ns / t.wall_ns : null;
   t.exit_mean_ns = busyN > 0 ? busyNs / busyN : null;
