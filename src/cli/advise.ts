@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { analyze } from '../pipeline/analyze.js';
 import { withInputOptions, inputOptions } from './input-options.js';
-import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
+import { KvmtaxError } from '../core/errors.js';
 import { buildLevers } from '../analysis/levers/index.js';
 import { adviseTables, leverTables } from '../report/levers.js';
 import { renderTables } from '../report/table.js';
@@ -35,7 +35,7 @@ export function builder(y: Argv): Argv<Args> {
 }
 
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
-  if (!ADVISE_FORMATS.includes(argv.format)) throw new KvmtaxError(`unknown --format "${argv.format}" (${ADVISE_FORMATS.join(', ')})`, undefined, undefined, undefined, undefined, EXIT_USAGE);
+  if (!ADVISE_FORMATS.includes(argv.format)) throw KvmtaxError.usage(`unknown --format "${argv.format}" (${ADVISE_FORMATS.join(', ')})`);
   const report = await analyze(argv.traces, { ...inputOptions(argv, argv.inputFormat), top: 10, histograms: argv.format === 'html' });
   const lv = buildLevers(report);
   let text: string;

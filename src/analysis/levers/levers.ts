@@ -231,7 +231,7 @@ export function buildLevers(r: Report): LeversSection {
   // ---- host halt-polling ----
   {
     const L = base('host-haltpoll', 'host halt-polling (halt_poll_ns, grow, shrink)');
-    L.enable.push('module: kvm.halt_poll_ns=N (default 200000), kvm.halt_poll_ns_grow, kvm.halt_poll_ns_shrink', 'per VM: KVM_CAP_HALT_POLL (QEMU -accel kvm,halt-poll-ns=N... or the VMM)', 'sysfs: /sys/module/kvm/parameters/halt_poll_ns');
+    L.enable.push('module: kvm.halt_poll_ns=N (default 200000), kvm.halt_poll_ns_grow, kvm.halt_poll_ns_shrink', 'per VM: KVM_CAP_HALT_POLL, set by the VMM', 'sysfs: /sys/module/kvm/parameters/halt_poll_ns');
     L.interactions.push('moot under cpu-pm (no HLT exits); the guest\'s cpuidle-haltpoll turns it off through MSR_KVM_POLL_CONTROL');
     L.risks.push('polling burns host CPU that other vCPUs or the host could use; on overcommitted hosts it delays them');
     if (!r.halt.available) {
@@ -288,8 +288,8 @@ export function buildLevers(r: Report): LeversSection {
       { what: 'TSC-deadline writes (still exit)', value: tm ? `${dlN} (${fmtRate(perS(dlN, t))})` : '-' },
       { what: 'PREEMPTION_TIMER exits (removed)', value: tm ? `${ptN}, ${fmtNs(ptNs)}` : '-' },
     );
-    L.preconditions.push('APICv/AVIC with posted interrupts; HLT/MWAIT left to the guest (cpu-pm): KVM turns pi_inject_timer on by itself only then', 'isolated housekeeping CPUs to run the host timers (nohz_full on the vCPU CPUs)');
-    L.enable.push('kvm.pi_inject_timer=1 (auto with cpu-pm and APICv), isolcpus/nohz_full for the vCPU CPUs');
+    L.preconditions.push('APICv/AVIC with posted interrupts; HLT/MWAIT left to the guest (cpu-pm): pi_inject_timer posts timers only then', 'isolated housekeeping CPUs to run the host timers (nohz_full on the vCPU CPUs)');
+    L.enable.push('kvm.pi_inject_timer=1 (default -1: on when the host has nohz_full housekeeping CPUs); used only with APICv/AVIC and HLT/MWAIT in the guest (cpu-pm)');
     L.interactions.push('needs cpu-pm; with cpu-pm it also removes the timer share of the interrupt exits cpu-pm adds');
     if (!tm) { L.status = 'cannot-judge'; L.verdict = 'no timer events'; L.record.push('kvm:kvm_msr', 'kvm:kvm_exit', 'kvm:kvm_entry', 'kvm:kvm_wait_lapic_expire'); }
     else {
@@ -317,7 +317,7 @@ export function buildLevers(r: Report): LeversSection {
       { what: 'ICR writes per IPI (kvm_apic_ipi)', value: ipis ? (icrN / ipis).toFixed(2) : 'no kvm_apic_ipi events' },
     );
     L.preconditions.push('Intel IPIv (Sapphire Rapids, Linux 5.19+) or AMD AVIC: exitless only to running targets; a halted target still needs a wake-up', 'the PV send-IPI hypercall (kvm-pv-ipi) still exits once, but replaces one ICR write per destination in x2APIC physical mode');
-    L.enable.push('kvm_intel.enable_ipiv=1 (default on IPIv hardware), kvm_amd.avic=1; guest: PV send-IPI is on by default (nopvipi turns it off)');
+    L.enable.push('kvm_intel.enable_ipiv=1 (default on IPIv hardware), kvm_amd.avic=1; guest: the PV send-IPI hypercall is used when the host offers KVM_FEATURE_PV_SEND_IPI (QEMU kvm-pv-ipi, on by default)');
     const apicWrites = ip ? ip.vcpus.reduce((s, c) => s + (c.apic_write_exits ?? 0), 0) : 0;
     if (!ip || (!r.quality.events_by_name['kvm_msr'] && apicWrites === 0)) {
       L.status = 'cannot-judge';
