@@ -43,7 +43,7 @@ export function leverTables(s: LeversSection): Table[] {
     header: ['#', 'lever', 'status', 'tax change', 'tax after', 'exits/s after', 'verdict'],
     align: 'rllrrrl',
     rows: s.levers.map((l) => [String(l.rank), l.id, l.status, deltaText(l), rangeText(l.effect.tax_after, pc), rangeText(l.effect.exits_per_s_after, (x) => (x === null ? '-' : x.toFixed(0))), l.verdict]),
-    foot: ['status: advised > advised-if (a precondition to meet first) > evidence-only (no pair calibrates it) > no-effect > cannot-judge (events missing) > not-advised'],
+    foot: ['rank: status first, then the expected cut (a calibrated range\'s centre, half of a bound)', 'status: advised > advised-if (a precondition to meet first) > evidence-only (no pair calibrates it) > no-effect > cannot-judge (events missing) > not-advised'],
   });
   const rows: string[][] = [];
   for (const l of s.levers) {
@@ -89,6 +89,8 @@ export function leversSvg(s: LeversSection, esc: (x: unknown) => string): string
   const inner: string[] = [];
   inner.push(`<line x1="${x(0).toFixed(1)}" y1="4" x2="${x(0).toFixed(1)}" y2="${top + rows.length * rowH}" stroke="#555" stroke-dasharray="3,3"/>`);
   inner.push(`<text x="${x(0).toFixed(1)}" y="12" text-anchor="middle" class="small">0 pp</text>`);
+  if (x(0) - labelW > 60) inner.push(`<text x="${labelW}" y="12" class="small">${esc(pp(lo))}</text>`);
+  if (labelW + axisW - x(0) > 60) inner.push(`<text x="${labelW + axisW}" y="12" text-anchor="end" class="small">${esc(pp(hi))}</text>`);
   rows.forEach((l, i) => {
     const y = top + i * rowH;
     const colour = STATUS_COLOUR[l.status] ?? '#9e9e9e';
@@ -101,7 +103,7 @@ export function leversSvg(s: LeversSection, esc: (x: unknown) => string): string
       inner.push(`<rect class="lever ${esc(l.status)}" data-lever="${esc(l.id)}" x="${x0.toFixed(1)}" y="${y + 5}" width="${w.toFixed(1)}" height="${rowH - 10}" fill="${colour}" fill-opacity="${l.effect.basis === 'bound' ? 0.45 : 0.9}"><title>${esc(`${l.id}: ${deltaText(l)}; ${l.verdict}`)}</title></rect>`);
       if (d.point !== null) inner.push(`<line x1="${x(d.point).toFixed(1)}" y1="${y + 3}" x2="${x(d.point).toFixed(1)}" y2="${y + rowH - 3}" stroke="#000"/>`);
     } else {
-      inner.push(`<text x="${labelW}" y="${y + 16}" class="small">${esc(`${l.status}: ${l.verdict}`.slice(0, 110))}</text>`);
+      inner.push(`<text x="${labelW}" y="${y + 16}" class="small">${esc(`${l.status}: ${l.verdict}`.slice(0, 80))}</text>`);
     }
   });
   return `<svg class="chart levers" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${top + rows.length * rowH + 6}" viewBox="0 0 ${W} ${top + rows.length * rowH + 6}" role="img" aria-label="levers ranked">${inner.join('')}</svg>` +

@@ -425,7 +425,14 @@ export function buildLevers(r: Report): LeversSection {
   }
 
   // ---- rank ----
-  const gain = (l: Lever) => (l.effect.delta_pp ? -(l.effect.delta_pp.low ?? 0) : 0);
+  // expected cut in pp: a calibrated range's centre (or midpoint), half of a bound; none: 0
+  const gain = (l: Lever) => {
+    const d = l.effect.delta_pp;
+    if (!d || d.low === null) return 0;
+    if (l.effect.basis === 'bound') return -d.low / 2;
+    if (l.effect.basis === 'calibrated') return -(d.point ?? (d.high === null ? d.low : (d.low + d.high) / 2));
+    return 0;
+  };
   levers.sort((a, b) => STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status) || gain(b) - gain(a) || a.id.localeCompare(b.id));
   levers.forEach((l, i) => { l.rank = i + 1; });
 
