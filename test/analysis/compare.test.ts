@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import AjvModule from 'ajv';
 import { runCompare, renderComparison } from '../../src/cli/compare.js';
-import type { Comparison } from '../../src/analysis/compare.js';
+import type { Comparison } from '../../src/analysis/runs/compare.js';
 import { HAVE_SHARED, ROOT, SHARED, tmpTrace } from '../support/paths.js';
 
 const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'compare.schema.json'), 'utf8'));

@@ -13,9 +13,9 @@
  *     (counts, sums, min, max, mean and stddev are merged);
  *   - the span of the merged trace is the sum of the inputs' spans (exits_per_s is over it).
  */
-import { stats } from './summary.js';
-import { SCHEMA_VERSION, type Report, type ReasonRow, type Stats, type TopRow, type KeyRow as KeyRowLike } from './types.js';
-import { Histogram, bucketOf } from '../core/histogram.js';
+import { stats } from '../summary.js';
+import { SCHEMA_VERSION, type Report, type ReasonRow, type Stats, type TopRow, type KeyRow as KeyRowLike } from '../types.js';
+import { Histogram, bucketOf } from '../../core/histogram.js';
 
 export class MergeError extends Error {}
 

@@ -24,8 +24,8 @@
  *     svm-B: interrupt exits grew from 113 to 1445): the tax estimate is a range from no such exit (low)
  *     to one per HLT exit at the baseline's mean cost of the interrupt exit reason (high).
  */
-import type { Report, VcpuRow } from './summary.js';
-import { isIdleReason } from '../core/reasons.js';
+import type { Report, VcpuRow } from '../summary.js';
+import { isIdleReason } from '../../core/reasons.js';
 
 export type WhatIfScenario = 'cpu-pm' | 'exitless-timer' | 'exitless-ipi';
 export const WHAT_IF_SCENARIOS: WhatIfScenario[] = ['cpu-pm', 'exitless-timer', 'exitless-ipi'];
