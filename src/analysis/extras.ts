@@ -11,6 +11,7 @@
 import * as K from '../../assembly/constants.js';
 import type { BinRec, CoreTables, ThreadRec } from '../wasm/core.js';
 import { Histogram } from '../core/histogram.js';
+import { ratio } from './numbers.js';
 import type { Stats, Who, Unavailable, HaltVcpu, HaltSection, TimerVcpu, TimerSection, IpiVcpu, IpiSection, KeyRow, KeySection, SchedVcpu, SchedSection, Extras } from './types.js';
 
 // the section types, for modules that still import them from here (new code imports ./types.js)
@@ -86,7 +87,6 @@ function mergeHist(a: Histogram, b: Histogram): Histogram {
   return a;
 }
 
-const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1e6) / 1e6 : null);
 
 export function buildExtras(ctx: ExtraContext): Extras {
   const t = ctx.tables;

@@ -15,17 +15,13 @@ import type { CoreTables, ThreadRec } from '../wasm/core.js';
 import { Histogram } from '../core/histogram.js';
 import { canonicalReason, isaOfName, isIdleReason, ISA_SVM, ISA_UNKNOWN, ISA_VMX } from '../core/reasons.js';
 import { buildExtras } from './extras.js';
+import { SKIP_KINDS } from '../core/skip-kinds.js';
+import { cmp, ratio, round1, round2 } from './numbers.js';
 import { SCHEMA_VERSION, type InputInfo, type SummaryOptions, type Stats, type ReasonRow, type VcpuRow, type VmRow, type TopRow, type SkipRow, type Quality, type Timeline, type Report, type Who } from './types.js';
 
 export { SCHEMA_VERSION } from './types.js';
 // the report's types, for modules that still import them from here (new code imports ./types.js)
 export type * from './types.js';
-
-const SKIP_KINDS: Record<number, string> = {
-  [K.SKIP_UNRECOGNIZED]: 'unrecognized', [K.SKIP_BAD_TIMESTAMP]: 'bad-timestamp', [K.SKIP_EXIT_NO_REASON]: 'exit-without-reason',
-  [K.SKIP_ENTRY_BAD]: 'bad-entry', [K.SKIP_TRUNCATED]: 'truncated', [K.SKIP_BAD_PAYLOAD]: 'bad-fields',
-  [K.SKIP_MIXED_CLOCK]: 'mixed-clock',
-};
 
 export function stats(h: Histogram): Stats {
   if (h.n === 0) {
@@ -34,15 +30,11 @@ export function stats(h: Histogram): Stats {
   const mean = h.mean();
   const sd = h.stddev();
   return {
-    min_ns: h.min, mean_ns: round(mean), p50_ns: round(h.quantile(0.5)), p90_ns: round(h.quantile(0.9)),
-    p99_ns: round(h.quantile(0.99)), p999_ns: round(h.quantile(0.999)), max_ns: h.max, stddev_ns: round(sd),
+    min_ns: h.min, mean_ns: round1(mean), p50_ns: round1(h.quantile(0.5)), p90_ns: round1(h.quantile(0.9)),
+    p99_ns: round1(h.quantile(0.99)), p999_ns: round1(h.quantile(0.999)), max_ns: h.max, stddev_ns: round1(sd),
     rsd_mean_pct: mean > 0 ? round2((100 * sd) / Math.sqrt(h.n) / mean) : 0,
   };
 }
-
-const round = (x: number) => Math.round(x * 10) / 10;
-const round2 = (x: number) => Math.round(x * 100) / 100;
-const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1e6) / 1e6 : null);
 
 /** "sec.nsec" of a ns timestamp (or the raw count). */
 export function fmtTs(ns: number, raw: boolean): string {
@@ -249,7 +241,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   const skipped: SkipRow[] = t.skips.map((s) => {
     const f = inputs[s.file];
     const where = f ? (f.lines !== undefined ? `${f.file}:${s.line}:${s.col}` : `${f.file}: byte ${s.line}`) : '?';
-    return { kind: SKIP_KINDS[s.kind] ?? String(s.kind), what: skipWhat(s.kind), count: s.count, first: where, excerpt: s.excerpt };
+    return { kind: SKIP_KINDS[s.kind]?.name ?? String(s.kind), what: SKIP_KINDS[s.kind]?.what ?? 'skipped', count: s.count, first: where, excerpt: s.excerpt };
   });
   const exitEntry = seenAll > 0 || t.threads.some((th) => th.entries > 0);
   if (!exitEntry) {
@@ -332,21 +324,4 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     notes,
     ...extras,
   };
-}
-
-function skipWhat(kind: number): string {
-  switch (kind) {
-    case K.SKIP_UNRECOGNIZED: return 'not a trace event line';
-    case K.SKIP_BAD_TIMESTAMP: return 'no timestamp after the CPU field';
-    case K.SKIP_EXIT_NO_REASON: return 'kvm_exit without "reason <name>"';
-    case K.SKIP_ENTRY_BAD: return 'kvm_entry without "vcpu <n>"';
-    case K.SKIP_TRUNCATED: return 'the input ends inside this line';
-    case K.SKIP_BAD_PAYLOAD: return 'an event whose fields did not parse';
-    case K.SKIP_MIXED_CLOCK: return 'a timestamp of another clock than the rest of the file';
-    default: return 'skipped';
-  }
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -23,6 +23,7 @@ import type { Report, VmRow, VcpuRow } from '../types.js';
 import { Histogram, bucketOf } from '../../core/histogram.js';
 import { isIdleReason } from '../../core/reasons.js';
 import * as S from './stats.js';
+import { round1, round6 } from '../numbers.js';
 
 export const COMPARE_SCHEMA_VERSION = 1;
 export const CONFIDENCE = 0.95;
@@ -427,8 +428,6 @@ export interface CompareOptions {
   level?: number;
 }
 
-function round1(x: number): number { return Math.round(x * 10) / 10; }
-function round6(x: number): number { return Math.round(x * 1e6) / 1e6; }
 /** Round to 9 significant digits: the JSON stays stable across floating-point noise. */
 function sig(x: number | null): number | null {
   if (x === null || !Number.isFinite(x)) return x;
