@@ -7,9 +7,9 @@ export const EV_ENTRY = 2; // kvm_entry: b = rip
 export const EV_VCPU_WAKEUP = 3; // kvm_vcpu_wakeup: a = ns (whole halt), c = WAKE_* flags
 export const EV_HALT_POLL_NS = 4; // kvm_halt_poll_ns: a = new window, b = old window, c = 1 grow / 0 shrink
 export const EV_WAIT_LAPIC_EXPIRE = 5; // kvm_wait_lapic_expire: a = delta (signed), c = 1 early / 0 late
-export const EV_MSR = 6; // kvm_msr: a = index, b = data, c = MSRF_* flags
+export const EV_MSR = 6; // kvm_msr: a = index, b = data, c = 1 write | 2 #GP (read when bit 0 is clear)
 export const EV_PIO = 7; // kvm_pio: a = port, b = value, c = 1 write / 0 read
-export const EV_MMIO = 8; // kvm_mmio: a = gpa, b = value, c = MMIO_* type
+export const EV_MMIO = 8; // kvm_mmio: a = gpa, b = value, c = 1 write / 0 read
 export const EV_USERSPACE_EXIT = 9; // kvm_userspace_exit: a = KVM_EXIT_* code
 export const EV_SCHED_SWITCH = 10; // sched_switch: a = next tid, b = prev state bits, c = prev tid
 export const EV_SCHED_WAKEUP = 11; // sched_wakeup / sched_waking: a = woken tid, c = target cpu

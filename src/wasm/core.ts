@@ -275,7 +275,6 @@ export class Core {
   push(kind: number, ts: bigint, tid: number, tgid: number, cpu: number, vcpu: number,
        a: bigint, b: bigint, c: number, name: number, where: number): void {
     // a time below 0 or beyond 2^62 ns (146 years) is damage, and would overflow the core's differences
-    // (fuzz-found: perfdata-50e48c0aee, a sample time with one byte changed)
     if ((ts < 0n || ts >= MAX_TS) && kind !== K.EV_LOST) {
       this.skip(K.SKIP_BAD_TIMESTAMP, where, `${name >= 0 ? this.stringOf(name) : "event"}: timestamp ${ts} out of range`);
       return;

@@ -130,7 +130,7 @@ export const SPREADS = ['sd', 'cv'] as const;
 export type Spread = (typeof SPREADS)[number];
 
 /**
- * Figures of the report's other sections (issue 3: halt-polling, timers, IPIs, scheduling). Each reads
+ * Figures of the report's other sections (halt-polling, timers, IPIs, scheduling). Each reads
  * a whole report, or the vCPU rows of one VM (pid) for --split vm; a section the report lacks (or marks
  * `available: false`) gives no value. A new figure is one more entry here; numeric fields of a section
  * not named here are still compared, under their path (see sectionFigures).
