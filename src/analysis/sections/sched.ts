@@ -16,7 +16,7 @@ export function schedSection(ctx: SectionContext): SchedSection | Unavailable {
     const m = ctx.binsOf(ti).metrics;
     const pause = ctx.reasonTotal(ti, ['PAUSE_INSTRUCTION', 'pause']);
     vcpus.push({
-      ...ctx.who(ti), switched_in: th.switchIn, slept: th.sleeps, preempted_in_guest: th.preemptGuest, preempted_in_host: th.preemptHost + th.prefPreempt,
+      ...ctx.who(ti), switched_in: th.switchIn, slept: th.sleeps, preempted_in_guest: th.preemptGuest, preempted_in_host: th.preemptHost + th.preExitPreempts,
       run_delay: ctx.stats(hist(m.get(K.M_RUN_DELAY), ctx.scale[th.file]!)), pause_exits: ctx.timed ? pause.n : null,
       ple_window: ctx.has('kvm_ple_window_update') ? { grows: th.pleGrows, shrinks: th.pleShrinks, last: th.pleLast } : null,
     });
