@@ -18,6 +18,10 @@
  *   runs               a side's traces (--split file, each file one run) or VMs (--split vm)
  *   mean, sd, cv       over the side's runs (sd: n-1; cv = sd / |mean|)
  *   test               Welch's t-test of mean(after runs) - mean(before runs): 95% CI and two-sided p
+ *
+ * Over 500 lines because the figure table (FIGURES, SECTION_FIGURES), the pairing of runs, VMs and vCPUs
+ * and the per-figure statistics are one definition of "a compared figure"; split, each part would need
+ * the others' types and helpers.
  */
 import type { Report, VmRow, VcpuRow } from '../types.js';
 import { Histogram, bucketOf } from '../../core/histogram.js';
