@@ -3,7 +3,7 @@
  * side by side, with their delta and ratio, the reasons that vanished or appeared, the spread of each
  * side over its runs and Welch's test of the difference (stats.ts), and the VMs and vCPUs paired.
  *
- * Pure: it takes Reports (src/analysis/summary.ts) and knows nothing of files or the command line.
+ * Pure: it takes Reports (src/analysis/types.ts) and knows nothing of files or the command line.
  *
  * A compared figure is one entry of FIGURES (core figures, overall and per exit reason). Sections that
  * later versions add to the Report (halt-polling, timers, IPIs: report.halt, report.timers, report.ipi,
