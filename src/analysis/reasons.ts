@@ -85,7 +85,11 @@ export function canonicalReason(raw: string, isa: number): string {
   return raw;
 }
 
-/** Reasons whose host time is the vCPU being idle (halted: polling, then blocked), not overhead. */
+/**
+ * Reasons whose host time is the vCPU being idle (halted: polling, then blocked), not overhead. arm64's WFx (a
+ * trapped WFI or WFE: one exception class for both) takes HLT's place; only its halts (kvm_vcpu_wakeup inside
+ * the exit) count as idle when the trace has them, so a trapped WFE (a yield, no halt) stays overhead.
+ */
 export function isIdleReason(canonical: string): boolean {
-  return canonical === 'HLT' || canonical === 'hlt' || canonical === 'idle-halt';
+  return canonical === 'HLT' || canonical === 'hlt' || canonical === 'idle-halt' || canonical === 'WFx';
 }
