@@ -22,6 +22,7 @@
 //   old:     "reason EXTERNAL_INTERRUPT rip 0x100 info 0 800000f6"
 //   plugin:  "reason EXIT_NPF rip 0x10000 info 200000006 1000"  /  "reason UNKNOWN (123) rip ..."
 //   arm64:   "IRQ: HSR_EC: 0x0000 (UNKNOWN), PC: 0xffff87259e30"                  (reason IRQ)
+//   RISC-V:  "SEPC:0x80200000, SCAUSE:0xa, STVAL:0x0, HTVAL:0x0, HTINST:0x0"      (reason EXC_SUPERVISOR_SYSCALL)
 //   arm64, trace-cmd 3.1 kvm plugin: "<CANT FIND FIELD exit_reason>TRAP: HSR_EC: 0x0016 (HVC64), PC: 0x000000004000008c"
 //            "TRAP: HSR_EC: 0x0024 (DABT_LOW), PC: 0x0000000040000100"         (reason DABT_LOW; Linux 6.1 arm64)
 import {
@@ -451,6 +452,16 @@ function parseLine(ls: usize, le: usize): bool {
       let y = x;
       while (y < le && ((load<u8>(y) >= 65 && load<u8>(y) <= 90) || load<u8>(y) == 95)) y++;
       const hs = y > x && y < le && load<u8>(y) == 58 ? find(y, le, "HSR_EC") : 0;
+      if (y - x == 4 && at(x, le, "SEPC:")) {
+        // RISC-V (arch/riscv/kvm/trace.h): "SEPC:0x80200000, SCAUSE:0xa, STVAL:0x0, HTVAL:0x0, HTINST:0x0";
+        // the reason is "SCAUSE:0x..." (named by src/analysis/reasons.ts)
+        const sc = find(y, le, " SCAUSE:0x");
+        if (sc) {
+          let e = sc + 10;
+          while (e < le && load<u8>(e) != 44 && !isSpace(load<u8>(e))) e++;
+          if (e > sc + 10) { rs = sc + 1; re = e; }
+        }
+      }
       if (hs) {
         rs = x; re = y;
         if (y - x == 4 && at(x, le, "TRAP")) {

@@ -151,3 +151,30 @@ describe('arm64 kvm_exit variants (crafted lines in the kernel\'s exact print fo
       .toEqual(['0x1a', 'SERROR', 'HYP_GONE', 'SMC64', 'IRQ', '0x7']);
   });
 });
+
+describe('RISC-V kvm_exit (CRAFTED: lines in arch/riscv/kvm/trace.h\'s print format; no real RISC-V capture backs this)', () => {
+  const line = (tid: number, ts: string, body: string) =>
+    `             vmm-${tid}     (    140) [001] d....    ${ts}: ${body}\n`;
+  it('names the exit by scause: the interrupt bit gives IRQ_*, the rest EXC_*, an unknown cause its hex', async () => {
+    const t = line(151, '20.000000', 'kvm_entry: PC: 0x0000000080200000')
+      + line(151, '20.000010', 'kvm_exit: SEPC:0x80200004, SCAUSE:0xa, STVAL:0x0, HTVAL:0x0, HTINST:0x0')
+      + line(151, '20.000012', 'kvm_entry: PC: 0x0000000080200008')
+      + line(151, '20.000020', 'kvm_exit: SEPC:0x80200010, SCAUSE:0x8000000000000005, STVAL:0x0, HTVAL:0x0, HTINST:0x0')
+      + line(151, '20.000023', 'kvm_entry: PC: 0x0000000080200010')
+      + line(151, '20.000030', 'kvm_exit: SEPC:0x80200020, SCAUSE:0x15, STVAL:0x10000000, HTVAL:0x4000000, HTINST:0x0')
+      + line(151, '20.000034', 'kvm_entry: PC: 0x0000000080200024')
+      + line(151, '20.000040', 'kvm_exit: SEPC:0x80200030, SCAUSE:0x5, STVAL:0x0, HTVAL:0x0, HTINST:0x0')
+      + line(151, '20.000045', 'kvm_entry: PC: 0x0000000080200034')
+      + line(151, '20.000050', 'kvm_exit: SEPC:0x80200040, SCAUSE:0x3f, STVAL:0x0, HTVAL:0x0, HTINST:0x0')
+      + line(151, '20.000056', 'kvm_entry: PC: 0x0000000080200044');
+    const r = await analyze([tmpTrace(t)]);
+    expect(r.quality.skipped).toEqual([]);
+    expect(r.reasons.map((x) => [x.reason, x.exits_handled, x.total_ns]).sort()).toEqual([
+      ['EXC_LOAD_ACCESS', 1, 5000], ['EXC_LOAD_GUEST_PAGE_FAULT', 1, 4000], ['EXC_SUPERVISOR_SYSCALL', 1, 2000],
+      ['IRQ_S_TIMER', 1, 3000], ['scause 0x3f', 1, 6000]]);
+    // the binary readers' path (kvm-events.ts: scause field) names through the same table
+    const { reasonName, riscvCode, ISA_RISCV } = await import('../src/analysis/reasons.js');
+    expect(reasonName(ISA_RISCV, riscvCode(0x8000000000000005n))).toBe('IRQ_S_TIMER');
+    expect(reasonName(ISA_RISCV, riscvCode(0x16n))).toBe('EXC_VIRTUAL_INST_FAULT');
+  });
+});

@@ -13,6 +13,37 @@ import { VMX_REASONS, SVM_REASONS } from './reason-tables.js';
 export const ISA_UNKNOWN = 0;
 export const ISA_VMX = 1;
 export const ISA_SVM = 2;
+/** RISC-V: the code is scause's cause number, bit 31 set for an interrupt (scause's top bit). */
+export const ISA_RISCV = 4;
+
+/**
+ * RISC-V trap causes (arch/riscv/include/asm/csr.h IRQ_* and EXC_*), named as perf kvm stat's riscv table
+ * (tools/perf/arch/riscv/util/riscv_trap_types.h) names them. The kernel's kvm_exit (arch/riscv/kvm/trace.h)
+ * prints scause as a number ("SEPC:0x..., SCAUSE:0x..., STVAL:..."); no real capture backs this table here.
+ * Unlike perf, which masks the interrupt bit and so names IRQ_S_TIMER and EXC_LOAD_ACCESS (both 5) alike,
+ * an interrupt and an exception of one number stay apart.
+ */
+const RISCV_IRQ = new Map<number, string>([[1, 'S_SOFT'], [2, 'VS_SOFT'], [3, 'M_SOFT'], [5, 'S_TIMER'], [6, 'VS_TIMER'],
+  [7, 'M_TIMER'], [9, 'S_EXT'], [10, 'VS_EXT'], [11, 'M_EXT'], [12, 'S_GEXT'], [13, 'PMU_OVF']]);
+const RISCV_EXC = new Map<number, string>([[0, 'INST_MISALIGNED'], [1, 'INST_ACCESS'], [2, 'INST_ILLEGAL'], [3, 'BREAKPOINT'],
+  [4, 'LOAD_MISALIGNED'], [5, 'LOAD_ACCESS'], [6, 'STORE_MISALIGNED'], [7, 'STORE_ACCESS'], [8, 'SYSCALL'],
+  [9, 'HYPERVISOR_SYSCALL'], [10, 'SUPERVISOR_SYSCALL'], [12, 'INST_PAGE_FAULT'], [13, 'LOAD_PAGE_FAULT'],
+  [15, 'STORE_PAGE_FAULT'], [20, 'INST_GUEST_PAGE_FAULT'], [21, 'LOAD_GUEST_PAGE_FAULT'], [22, 'VIRTUAL_INST_FAULT'],
+  [23, 'STORE_GUEST_PAGE_FAULT']]);
+
+/** The ISA_RISCV code of a 64-bit scause value (as a bigint). */
+export function riscvCode(scause: bigint): number {
+  const irq = (scause >> 63n) & 1n;
+  const cause = Number(scause & 0x7fffffffn);
+  return ((irq ? 0x80000000 : 0) | cause) >>> 0;
+}
+
+function riscvName(code: number): string {
+  const irq = (code & 0x80000000) !== 0;
+  const c = code & 0x7fffffff;
+  const n = (irq ? RISCV_IRQ : RISCV_EXC).get(c);
+  return n ? `${irq ? 'IRQ' : 'EXC'}_${n}` : `scause 0x${irq ? (BigInt(c) | (1n << 63n)).toString(16) : c.toString(16)}`;
+}
 
 const vmxByCode = new Map<number, string>(VMX_REASONS.map(([c, n]) => [c, n]));
 const svmByCode = new Map<number, string>(SVM_REASONS.map(([c, n]) => [c >>> 0, n]));
@@ -61,6 +92,7 @@ export function isaOfName(raw: string): number {
 
 /** The kernel's name of an exit code. */
 export function reasonName(isa: number, code: number): string {
+  if (isa === ISA_RISCV) return riscvName(code >>> 0);
   if (isa === ISA_SVM) return svmByCode.get(code >>> 0) ?? `0x${(code >>> 0).toString(16)}`;
   const basic = code & 0xffff;
   const name = vmxByCode.get(basic) ?? `0x${basic.toString(16)}`;
@@ -72,6 +104,9 @@ export function reasonName(isa: number, code: number): string {
  * other names in it, or --isa) and decides how a bare number is read; it is ignored when the name tells.
  */
 export function canonicalReason(raw: string, isa: number): string {
+  // RISC-V kvm_exit as the text readers take it: "SCAUSE:0x8000000000000005"
+  const rv = /^SCAUSE:0x([0-9a-fA-F]{1,16})$/.exec(raw);
+  if (rv) return riscvName(riscvCode(BigInt(`0x${rv[1]}`)));
   if (raw.endsWith(' FAILED_VMENTRY')) return `${canonicalReason(raw.slice(0, -15), ISA_VMX)} FAILED_VMENTRY`;
   if (raw in PLUGIN_SVM) return reasonName(ISA_SVM, PLUGIN_SVM[raw]!);
   if (raw in OLD_VMX) return reasonName(ISA_VMX, OLD_VMX[raw]!);

@@ -9,6 +9,7 @@ import type { EventSink } from '../core/sink.js';
 import type { EventFormat, FormatField } from './tracefs-format.js';
 import { readString } from './tracefs-format.js';
 import { ARM_EXCEPTION_TRAP, arm64ExitReason, isArm64Exit } from './arm64.js';
+import { ISA_RISCV, riscvCode } from '../analysis/reasons.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
   EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_OTHER,
@@ -159,6 +160,17 @@ export class KvmEventDecoder {
       case 'kvm_exit': {
         const reasonF = F('exit_reason');
         if (!reasonF && isArm64Exit((n) => F(n) !== undefined)) return this.arm64Exit(fmt, need, nameId, pidR, bad);
+        if (!reasonF && F('scause')) {
+          // RISC-V (arch/riscv/kvm/trace.h: sepc, scause, stval, htval, htinst; no vCPU id)
+          const scauseR = bigReader(F('scause'), le);
+          const sepcR = bigReader(F('sepc'), le);
+          return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+            if (size < need) return bad(where, size);
+            const tid = pidR(view, base);
+            sink.push(EV_EXIT, ts, tid, tgidOf(tid), cpu, -1, BigInt(this.reasonKey(ISA_RISCV, riscvCode(BigInt.asUintN(64, scauseR(view, base))))),
+              sepcR(view, base), EXITF_NO_VCPU, nameId, where);
+          };
+        }
         if (!reasonF) break; // others: counted as EV_OTHER
         const reasonR = numReader(reasonF, le);
         const ripR = bigReader(F('guest_rip'), le);
@@ -182,7 +194,7 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_entry': {
-        const ripR = bigReader(F('rip') ?? F('vcpu_pc'), le); // arm64: vcpu_pc
+        const ripR = bigReader(F('rip') ?? F('vcpu_pc') ?? F('pc'), le); // arm64: vcpu_pc, RISC-V: pc
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
