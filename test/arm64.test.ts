@@ -1,6 +1,7 @@
 /**
  * arm64 KVM (issue 18), on the real captures made by scripts/capture-arm64 (traces/arm64-D-small: VHE;
- * traces/arm64-D-small-nvhe: nVHE) and on crafted lines for what they do not show.
+ * traces/arm64-D-small-nvhe: nVHE; traces/arm64-A-baseline: VHE, 10x the work) and on crafted lines for what
+ * they do not show.
  *
  * The oracle is perf kvm stat's own report of the same run. perf 6.1 on arm64 (tools/perf/arch/arm64/util/
  * kvm-stat.c) begins an event at kvm_entry and ends it at kvm_exit, keyed by the exit: its Samples per reason are
@@ -54,7 +55,10 @@ const nvheFiles: Array<[string, string]> = [
   ['perf-kvm.data.xz', 'perf.data'],
 ];
 
-describe.each([['VHE', VHE, vheFiles], ['nVHE', NVHE, nvheFiles]] as const)('real arm64 capture (%s)', (_mode, dir, files) => {
+const BASE = path.join(TRACES, 'arm64-A-baseline');
+const baseFiles: Array<[string, string]> = [['trace.txt.xz', 'ftrace'], ['perf-kvm.data.xz', 'perf.data']];
+
+describe.each([['VHE', VHE, vheFiles], ['nVHE', NVHE, nvheFiles], ['VHE, 10x scale', BASE, baseFiles]] as const)('real arm64 capture (%s)', (_mode, dir, files) => {
   it.each(files)('%s: exits per reason = perf kvm stat report; handled = seen minus the exits pending at the end', async (f, format) => {
     const r = await analyze([path.join(dir, f)]);
     expect(r.inputs[0]!.format).toBe(format);
@@ -89,8 +93,7 @@ describe.each([['VHE', VHE, vheFiles], ['nVHE', NVHE, nvheFiles]] as const)('rea
     }
     // perf kvm stat's recording, binary and --ns text, agrees exactly
     const pk = reps.filter((_, i) => group(files[i]![0]) === 'perf-kvm');
-    expect(pk.length).toBe(2);
-    expect(JSON.stringify(pk[0]!.reasons)).toBe(JSON.stringify(pk[1]!.reasons));
+    if (pk.length === 2) expect(JSON.stringify(pk[0]!.reasons)).toBe(JSON.stringify(pk[1]!.reasons));
   });
 });
 

@@ -6,6 +6,8 @@
 #   (2) perf record -a -e 'kvm:*' -e sched:sched_switch -e sched:sched_wakeup -> perf.data, perf script -> perf-script.txt
 #   (3) perf kvm stat record -a -> perf-kvm.data, perf kvm -i perf-kvm.data stat report -> perf-kvm-stat-report.txt
 # Variant S = smoke test: the VMM alone (no recording), small scale.
+# Variant W = as D, with two busy shell loops running meanwhile: KVM (arm.c, kvm_arch_vcpu_load) clears HCR_EL2.TWE
+#   only while the vCPU thread is the only runnable task on its CPU, so with company WFE traps too.
 v=$1
 VMM=/vmm/vmm
 T=/sys/kernel/tracing
@@ -18,6 +20,7 @@ case $v in
   D) name=D-small;     args="-v 2 -n ${DN:-0.01} -s"; buf=16384 ;;
   A) name=A-baseline;  args="-v 2 -n ${AN:-0.05} -s"; buf=65536 ;;
   C) name=C-haltpoll-off; args="-v 2 -n ${AN:-0.05} -s -p 0"; buf=65536 ;;
+  W) name=W-wfe-trapped; args="-v 2 -n ${DN:-0.01} -s"; buf=16384; busy=2 ;;   # + 2 busy loops: WFE traps
   *) echo "unknown variant $v"; exit 1 ;;
 esac
 name=$name${NAMESUFFIX:-}
@@ -40,8 +43,12 @@ p2=$!
 sleep 5
 echo 1 > $I/tracing_on
 t0=$(date +%s)
+bpids=
+for i in $(seq 1 ${busy:-0}); do sh -c 'while :; do :; done' & bpids="$bpids $!"; done
+[ -n "$bpids" ] && echo "busy loops:$bpids" | tee $O/busy-loops.txt
 timeout 900 $VMM -m $I/trace_marker $args > $O/vmm-output.txt 2>&1
 echo "vmm rc=$? ($(( $(date +%s) - t0 )) s)"
+[ -n "$bpids" ] && kill $bpids
 echo 0 > $I/tracing_on
 sleep 1
 kill -INT $p1 $p2; wait $p1; wait $p2
