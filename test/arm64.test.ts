@@ -181,3 +181,18 @@ describe('RISC-V kvm_exit (CRAFTED: lines in arch/riscv/kvm/trace.h\'s print for
     expect(reasonName(ISA_RISCV, riscvCode(0x16n))).toBe('EXC_VIRTUAL_INST_FAULT');
   });
 });
+
+describe('arm64 in the report', () => {
+  it('says the trace is arm64 and states arm64\'s rules in its notes', async () => {
+    const r = await analyze([path.join(VHE, 'trace.txt.xz')]);
+    expect(r.isa).toBe('arm64');
+    const notes = r.notes.filter((x) => x.startsWith('arm64: '));
+    expect(notes.length).toBe(3);
+    expect(notes.join('\n')).toMatch(/hyp fast path.*emit no kvm_exit\/kvm_entry/);
+    expect(notes.join('\n')).toMatch(/WFx .*takes HLT's place.*only the halts inside a WFx exit/);
+    // x86 traces keep theirs: no arm64 name is a VMX or SVM name
+    const { VMX_REASONS, SVM_REASONS, ARM64_EXCEPTION_CLASSES, ARM64_EXCEPTION_TYPES } = await import('../src/analysis/reason-tables.js');
+    const x86 = new Set([...VMX_REASONS, ...SVM_REASONS].map(([, n]) => n));
+    expect([...ARM64_EXCEPTION_CLASSES, ...ARM64_EXCEPTION_TYPES].map(([, n]) => n).filter((n) => x86.has(n))).toEqual([]);
+  });
+});

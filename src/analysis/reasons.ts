@@ -8,11 +8,13 @@
  *   failed VM entry (VMX):      "INVALID_STATE FAILED_VMENTRY"
  * All become the kernel's own name (reason-tables.ts), which is also what perf kvm stat prints.
  */
-import { VMX_REASONS, SVM_REASONS } from './reason-tables.js';
+import { VMX_REASONS, SVM_REASONS, ARM64_EXCEPTION_CLASSES, ARM64_EXCEPTION_TYPES } from './reason-tables.js';
 
 export const ISA_UNKNOWN = 0;
 export const ISA_VMX = 1;
 export const ISA_SVM = 2;
+/** arm64: exits are named by the readers (src/formats/arm64.ts); no numeric code is ever read as arm64's. */
+export const ISA_ARM64 = 3;
 /** RISC-V: the code is scause's cause number, bit 31 set for an interrupt (scause's top bit). */
 export const ISA_RISCV = 4;
 
@@ -80,8 +82,12 @@ const PLUGIN_SVM: Record<string, number> = {
 /** VMX names older renderings use for a code the kernel now names otherwise. */
 const OLD_VMX: Record<string, number> = { PENDING_INTERRUPT: 7 };
 
+const arm64Names = new Set([...ARM64_EXCEPTION_CLASSES.map(([, n]) => n), ...ARM64_EXCEPTION_TYPES.map(([, n]) => n)]);
+
 /** Which table a name as written belongs to, if it tells. */
 export function isaOfName(raw: string): number {
+  if (arm64Names.has(raw)) return ISA_ARM64;
+  if (/^SCAUSE:0x|^(EXC|IRQ)_[A-Z_]+$|^scause 0x/.test(raw)) return ISA_RISCV;
   const base = raw.replace(/ FAILED_VMENTRY$/, '');
   if (raw.endsWith(' FAILED_VMENTRY')) return ISA_VMX;
   if (base in PLUGIN_SVM) return ISA_SVM;

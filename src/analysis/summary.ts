@@ -13,7 +13,8 @@
 import * as K from '../../assembly/constants.js';
 import type { CoreTables, ThreadRec } from '../core/core.js';
 import { Histogram } from './histogram.js';
-import { canonicalReason, isaOfName, isIdleReason, ISA_SVM, ISA_UNKNOWN, ISA_VMX } from './reasons.js';
+import { canonicalReason, isaOfName, isIdleReason, ISA_ARM64, ISA_RISCV, ISA_SVM, ISA_UNKNOWN, ISA_VMX } from './reasons.js';
+import { archNotes } from './arch-notes.js';
 import { buildExtras, type Extras, type Who } from './extras.js';
 
 export const SCHEMA_VERSION = 1;
@@ -163,7 +164,7 @@ export interface Report extends Extras {
   kvmtax: { version: string; schema: number };
   unit: 'ns' | 'cycles';
   inputs: InputInfo[];
-  isa: 'vmx' | 'svm' | 'unknown';
+  isa: 'vmx' | 'svm' | 'arm64' | 'riscv' | 'unknown';
   totals: {
     exits_seen: number;
     exits_handled: number;
@@ -234,7 +235,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
 
   // ---- the instruction set of each file decides how numeric reasons read ----
   const reasonBins = t.bins.filter((b) => b.reason >= 0 && (b.reason & K.SUBKEY_FLAG) === 0);
-  const fileIsa = inputs.map(() => [0, 0, 0]);
+  const fileIsa = inputs.map(() => [0, 0, 0, 0, 0]);
   for (const b of reasonBins) {
     const th = t.threads[b.thread]!;
     fileIsa[th.file]![isaOfName(t.strings[b.reason]!)]! += b.seen;
@@ -242,7 +243,8 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   const isaOf = (file: number): number => {
     if (opt.isa) return opt.isa;
     const c = fileIsa[file]!;
-    return c[ISA_VMX]! > c[ISA_SVM]! ? ISA_VMX : c[ISA_SVM]! > 0 ? ISA_SVM : ISA_UNKNOWN;
+    return c[ISA_VMX]! > c[ISA_SVM]! ? ISA_VMX : c[ISA_SVM]! > 0 ? ISA_SVM
+      : c[ISA_ARM64]! > 0 ? ISA_ARM64 : c[ISA_RISCV]! > 0 ? ISA_RISCV : ISA_UNKNOWN;
   };
   const canon = new Map<string, string>();
   const reasonOf = (file: number, id: number): string => {
@@ -428,7 +430,8 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   }
   if (t.dictOverflowed) notes.push(`${t.dictOverflowed} events carried names beyond the ${1 << 16}-name dictionary limit and were counted as "(too many names)"`);
   const isaAll = inputs.map((_, i) => isaOf(i));
-  const isa = isaAll.every((x) => x === ISA_VMX) ? 'vmx' : isaAll.every((x) => x === ISA_SVM) ? 'svm' : 'unknown';
+  const isa = isaAll.every((x) => x === ISA_VMX) ? 'vmx' : isaAll.every((x) => x === ISA_SVM) ? 'svm'
+    : isaAll.every((x) => x === ISA_ARM64) ? 'arm64' : isaAll.every((x) => x === ISA_RISCV) ? 'riscv' : 'unknown';
 
   const lostMarkers = inputs.reduce((s, f) => s + f.lost_markers, 0);
   const lostEvents = inputs.reduce((s, f) => s + f.lost_events, 0);
@@ -492,7 +495,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
       exit_entry_present: exitEntry, first_ts: firstTs, last_ts: lastTs, span_ns: spanNs, unpaired: un,
       lost: { markers: lostMarkers, events: lostEvents }, skipped, dictionary_overflow: t.dictOverflowed,
     },
-    notes,
+    notes: [...notes, ...archNotes(isa, reasons, sorted)],
     ...extras,
   };
 }
