@@ -1,6 +1,6 @@
 /**
  * arm64 KVM (issue 18), on the real captures made by scripts/capture-arm64 (traces/arm64-D-small: VHE;
- * traces/arm64-D-small-nvhe: nVHE; traces/arm64-A-baseline: VHE, 10x the work) and on crafted lines for what
+ * traces/arm64-D-small-nvhe: nVHE; traces/arm64-D-small-protected: pKVM; traces/arm64-A-baseline: VHE, 10x the work) and on crafted lines for what
  * they do not show.
  *
  * The oracle is perf kvm stat's own report of the same run. perf 6.1 on arm64 (tools/perf/arch/arm64/util/
@@ -56,9 +56,10 @@ const nvheFiles: Array<[string, string]> = [
 ];
 
 const BASE = path.join(TRACES, 'arm64-A-baseline');
+const PKVM = path.join(TRACES, 'arm64-D-small-protected');
 const baseFiles: Array<[string, string]> = [['trace.txt.xz', 'ftrace'], ['perf-kvm.data.xz', 'perf.data']];
 
-describe.each([['VHE', VHE, vheFiles], ['nVHE', NVHE, nvheFiles], ['VHE, 10x scale', BASE, baseFiles]] as const)('real arm64 capture (%s)', (_mode, dir, files) => {
+describe.each([['VHE', VHE, vheFiles], ['nVHE', NVHE, nvheFiles], ['VHE, 10x scale', BASE, baseFiles], ['pKVM', PKVM, nvheFiles]] as const)('real arm64 capture (%s)', (_mode, dir, files) => {
   it.each(files)('%s: exits per reason = perf kvm stat report; handled = seen minus the exits pending at the end', async (f, format) => {
     const r = await analyze([path.join(dir, f)]);
     expect(r.inputs[0]!.format).toBe(format);

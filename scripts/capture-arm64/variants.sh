@@ -7,7 +7,9 @@
 #   (3) perf kvm stat record -a -> perf-kvm.data, perf kvm -i perf-kvm.data stat report -> perf-kvm-stat-report.txt
 # Variant S = smoke test: the VMM alone (no recording), small scale.
 # Variant W = as D, with two busy shell loops running meanwhile: KVM (arm.c, kvm_arch_vcpu_load) clears HCR_EL2.TWE
-#   only while the vCPU thread is the only runnable task on its CPU, so with company WFE traps too.
+#   only while the vCPU thread is the only runnable task on its CPU, so on hardware WFE would trap. Tried: it does
+#   not under QEMU TCG (wfe_exit_stat=0): TCG's A-profile WFE helper yields without ever taking the HCR_EL2.TWE
+#   trap (and is a plain NOP with -accel tcg,thread=multi), so no capture made this way can show a trapped WFE.
 v=$1
 VMM=/vmm/vmm
 T=/sys/kernel/tracing

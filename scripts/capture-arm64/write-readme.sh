@@ -5,7 +5,7 @@ TOP=${CAPTURE_OUT:-$PWD/arm64-captures}
 b=$1; name=$2; D=$TOP/$name
 args=$(cat $D/vmm-args.txt)
 mode=$(grep -o -E 'kvm \[[0-9]+\]: (VHE mode|Hyp mode|Protected nVHE mode)[^"]*' $D/l1-info.txt | head -1 | sed 's/kvm \[[0-9]*\]: //')
-case "$mode" in VHE*) m="VHE (the host kernel runs at EL2; no kvm-arm.mode given)";; Hyp*) m="nVHE (kvm-arm.mode=nvhe: the host kernel at EL1, KVM's hyp code at EL2)";; *) m="$mode";; esac
+case "$mode" in VHE*) m="VHE (the host kernel runs at EL2; no kvm-arm.mode given)";; Hyp*) m="nVHE (kvm-arm.mode=nvhe: the host kernel at EL1, KVM's hyp code at EL2)";; Protected*) m="protected nVHE, pKVM (kvm-arm.mode=protected)";; *) m="$mode";; esac
 {
 cat <<EOT
 $name
@@ -49,8 +49,9 @@ What to know when reading it:
     names the thread's comm "[guest/<pid>]". perf kvm stat counts them all.
   - perf kvm stat report --vcpu=N: arm64's kvm_exit has no vcpu field, so perf's per-vCPU reports are not per vCPU
     (--vcpu=0 shows every exit, --vcpu=1 none).
-  - WFx: WFI traps (HCR_EL2.TWI) but WFE did not (wfe_exit_stat=0 in vmm-output.txt; KVM 6.1 clears HCR_EL2.TWE while
-    the vCPU thread is the only runnable task on its CPU), so every WFx exit here is a WFI.
+  - WFx: WFI traps (HCR_EL2.TWI); WFE never does here (wfe_exit_stat=0 in vmm-output.txt): KVM 6.1 clears HCR_EL2.TWE
+    while the vCPU thread is the only runnable task on its CPU, and QEMU TCG's WFE never takes the TWE trap anyway
+    (it yields; a NOP under MTTCG). Every WFx exit here is a WFI (kvm_wfx_arm64 "guest executed wfi").
   - Exits handled entirely in the EL2 fast path (fixup_guest_exit: e.g. FP/SIMD, some sysreg and GIC CPU-interface
     traps) never reach handle_exit and emit no kvm_exit/kvm_entry, in VHE and nVHE alike. KVM's own 'exits' statistic
     counts what reached handle_exit, so it equals the kvm_exit count.
