@@ -454,7 +454,7 @@ function parseLine(ls: usize, le: usize): bool {
       const hs = y > x && y < le && load<u8>(y) == 58 ? find(y, le, "HSR_EC") : 0;
       if (y - x == 4 && at(x, le, "SEPC:")) {
         // RISC-V (arch/riscv/kvm/trace.h): "SEPC:0x80200000, SCAUSE:0xa, STVAL:0x0, HTVAL:0x0, HTINST:0x0";
-        // the reason is "SCAUSE:0x..." (named by src/analysis/reasons.ts)
+        // the reason is "SCAUSE:0x..." (named by src/core/reasons.ts)
         const sc = find(y, le, " SCAUSE:0x");
         if (sc) {
           let e = sc + 10;

@@ -14,11 +14,11 @@
  * exception type ("IRQ": a physical interrupt while the guest ran). A value missing from the kernel's table is
  * printed by __print_symbolic as "0x<hex>"; so it is named here.
  *
- * Both tables (src/analysis/reason-tables.ts) are the kernel's own, copied from the print fmt of kvm:kvm_exit of
+ * Both tables (src/core/reason-tables.ts) are the kernel's own, copied from the print fmt of kvm:kvm_exit of
  * a real kernel (Debian linux-image-6.1.0-57-arm64 6.1.192, kept in traces/arm64-D-small/l1-info.txt).
  */
 
-import { ARM64_EXCEPTION_CLASSES, ARM64_EXCEPTION_TYPES } from '../analysis/reason-tables.js';
+import { ARM64_EXCEPTION_CLASSES, ARM64_EXCEPTION_TYPES } from '../core/reason-tables.js';
 
 export { ARM64_EXCEPTION_CLASSES, ARM64_EXCEPTION_TYPES };
 

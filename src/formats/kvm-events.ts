@@ -9,7 +9,7 @@ import type { EventSink } from '../core/sink.js';
 import type { EventFormat, FormatField } from './tracefs-format.js';
 import { readString } from './tracefs-format.js';
 import { ARM_EXCEPTION_TRAP, arm64ExitReason, isArm64Exit } from './arm64.js';
-import { ISA_RISCV, riscvCode } from '../analysis/reasons.js';
+import { ISA_RISCV, riscvCode } from '../core/reasons.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
   EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_OTHER,

@@ -40,7 +40,7 @@ import protobuf from 'protobufjs';
 import { decompress as zstdDecompress } from 'fzstd';
 import type { EventSink } from '../core/sink.js';
 import { KvmtaxError } from '../core/errors.js';
-import { packageRoot } from '../core/core.js';
+import { packageRoot } from '../core/package-root.js';
 import { FormatError } from './tracefs-format.js';
 import { arm64ExitReason } from './arm64.js';
 import {
