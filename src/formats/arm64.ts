@@ -29,11 +29,40 @@ const typeName = new Map(ARM64_EXCEPTION_TYPES);
 const className = new Map(ARM64_EXCEPTION_CLASSES);
 const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
 
+/** Tables to name exits by: the kernel's own, read from the event's print fmt, or the 6.1 ones. */
+export interface Arm64Tables { types: ReadonlyMap<number, string>; classes: ReadonlyMap<number, string> }
+
 /** The reason of an arm64 kvm_exit from its raw `ret` and `esr_ec` fields. */
-export function arm64ExitReason(ret: number, esrEc: number): string {
+export function arm64ExitReason(ret: number, esrEc: number, tables?: Arm64Tables): string {
   const r = ret >>> 0;
-  if (r === ARM_EXCEPTION_TRAP) return className.get(esrEc >>> 0) ?? hex(esrEc);
-  return typeName.get(r) ?? hex(r);
+  if (r === ARM_EXCEPTION_TRAP) return (tables?.classes ?? className).get(esrEc >>> 0) ?? hex(esrEc);
+  return (tables?.types ?? typeName).get(r) ?? hex(r);
+}
+
+/**
+ * The value -> name lists of `__print_symbolic(REC-><field>, { 0, "IRQ" }, { (0x16), "HVC64" }, ...)` in a
+ * format's print fmt, so a trace.dat or perf.data names exits with the tables of the kernel that wrote it (a
+ * later kernel knows more exception classes than 6.1). A field without such a list gives undefined.
+ */
+export function symbolicTable(printFmt: string, field: string): Map<number, string> | undefined {
+  const at = printFmt.indexOf(`__print_symbolic(REC->${field},`);
+  if (at < 0) return undefined;
+  const m = new Map<number, string>();
+  const re = /\{\s*\(?\s*(0x[0-9a-fA-F]+|\d+)\s*\)?\s*,\s*"([^"]*)"\s*\}\s*(,|\))/gy;
+  re.lastIndex = at + `__print_symbolic(REC->${field},`.length;
+  for (;;) {
+    while (re.lastIndex < printFmt.length && /\s/.test(printFmt[re.lastIndex]!)) re.lastIndex++;
+    const x = re.exec(printFmt);
+    if (!x) break;
+    m.set(Number(x[1]) >>> 0, x[2]!);
+    if (x[3] === ')') break;
+  }
+  return m.size > 0 ? m : undefined;
+}
+
+/** The naming tables of a kvm_exit format: its own print fmt's where it has them, else the 6.1 ones. */
+export function arm64Tables(printFmt: string): Arm64Tables {
+  return { types: symbolicTable(printFmt, 'ret') ?? typeName, classes: symbolicTable(printFmt, 'esr_ec') ?? className };
 }
 
 /** A kvm_exit format (field names) is arm64's: `ret` and `esr_ec`, no `exit_reason`. */

@@ -8,7 +8,7 @@
 import type { EventSink } from '../core/sink.js';
 import type { EventFormat, FormatField } from './tracefs-format.js';
 import { readString } from './tracefs-format.js';
-import { ARM_EXCEPTION_TRAP, arm64ExitReason, isArm64Exit } from './arm64.js';
+import { ARM_EXCEPTION_TRAP, arm64ExitReason, arm64Tables, isArm64Exit } from './arm64.js';
 import { ISA_RISCV, riscvCode } from '../core/reasons.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
@@ -333,13 +333,14 @@ export class KvmEventDecoder {
     };
   }
 
-  /** arm64 kvm_exit (ret, esr_ec, vcpu_pc; no vCPU id): named as arm64.ts says. */
+  /** arm64 kvm_exit (ret, esr_ec, vcpu_pc; no vCPU id): named by the format's own symbol tables (arm64.ts). */
   private arm64Exit(fmt: EventFormat, need: number, nameId: number, pidR: NumReader,
                     bad: (where: number, size: number) => void): Decode {
     const le = this.littleEndian;
     const retR = numReader(fmt.field('ret'), le);
     const ecR = numReader(fmt.field('esr_ec'), le);
     const pcR = bigReader(fmt.field('vcpu_pc'), le);
+    const tables = arm64Tables(fmt.printFmt);
     const ids = new Map<number, number>();
     return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
       if (size < need) return bad(where, size);
@@ -348,7 +349,7 @@ export class KvmEventDecoder {
       const ec = ret === ARM_EXCEPTION_TRAP ? ecR(view, base) >>> 0 : 0;
       const k = ret === ARM_EXCEPTION_TRAP ? ec : 0x100000000 + ret;
       let id = ids.get(k);
-      if (id === undefined) { id = this.sink.intern(arm64ExitReason(ret, ec)); ids.set(k, id); }
+      if (id === undefined) { id = this.sink.intern(arm64ExitReason(ret, ec, tables)); ids.set(k, id); }
       this.sink.push(EV_EXIT, ts, tid, tgidOf(tid), cpu, -1, BigInt(id), pcR(view, base), EXITF_NO_VCPU, nameId, where);
     };
   }

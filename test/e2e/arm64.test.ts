@@ -18,7 +18,7 @@ import type { Report } from '../../src/analysis/types.js';
 import { TRACES, tmpTrace } from '../support/paths.js';
 import { perfVmexitTable } from '../support/perf-kvm-stat.js';
 import { buildPerfetto, parseFtraceText } from '../support/perfetto-build.js';
-import { arm64ExitReason } from '../../src/formats/arm64.js';
+import { arm64ExitReason, arm64Tables, symbolicTable, ARM64_EXCEPTION_CLASSES, ARM64_EXCEPTION_TYPES } from '../../src/formats/arm64.js';
 
 const VHE = path.join(TRACES, 'arm64-D-small');
 const NVHE = path.join(TRACES, 'arm64-D-small-nvhe');
@@ -197,5 +197,24 @@ describe('arm64 in the report', () => {
     const { VMX_REASONS, SVM_REASONS, ARM64_EXCEPTION_CLASSES, ARM64_EXCEPTION_TYPES } = await import('../../src/core/reason-tables.js');
     const x86 = new Set([...VMX_REASONS, ...SVM_REASONS].map(([, n]) => n));
     expect([...ARM64_EXCEPTION_CLASSES, ...ARM64_EXCEPTION_TYPES].map(([, n]) => n).filter((n) => x86.has(n))).toEqual([]);
+  });
+});
+
+describe('arm64 naming tables from the format file', () => {
+  it('the real 6.1 kvm_exit print fmt gives exactly the built-in tables', () => {
+    const info = fs.readFileSync(path.join(VHE, 'l1-info.txt'), 'utf8');
+    const fmt = /kvm_exit\/format\n[^]*?print fmt: (.*)\n/.exec(info)![1]!;
+    expect([...symbolicTable(fmt, 'ret')!]).toEqual(ARM64_EXCEPTION_TYPES.map(([c, n]) => [c, n]));
+    expect([...symbolicTable(fmt, 'esr_ec')!]).toEqual(ARM64_EXCEPTION_CLASSES.map(([c, n]) => [c, n]));
+    expect(symbolicTable(fmt, 'vcpu_pc')).toBeUndefined();
+  });
+  it('a kernel whose table knows more classes names them (crafted print fmt)', () => {
+    const fmt = '"%s: HSR_EC: 0x%04x (%s), PC: 0x%016lx", __print_symbolic(REC->ret, {0, "IRQ" }, {2, "TRAP" }), REC->esr_ec, '
+      + '__print_symbolic(REC->esr_ec, { (0x16), "HVC64" }, { (0x1A), "ERET" }), REC->vcpu_pc';
+    const t = arm64Tables(fmt);
+    expect([arm64ExitReason(2, 0x1a, t), arm64ExitReason(2, 0x16, t), arm64ExitReason(2, 0x24, t), arm64ExitReason(0, 0, t)])
+      .toEqual(['ERET', 'HVC64', '0x24', 'IRQ']);
+    // a print fmt without the lists falls back to the 6.1 tables
+    expect(arm64ExitReason(2, 0x24, arm64Tables('"PC: 0x%016lx", REC->vcpu_pc'))).toBe('DABT_LOW');
   });
 });
