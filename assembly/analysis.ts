@@ -265,6 +265,18 @@ function newThread(tid: i32, tgid: i32, s: i32): i32 {
 
 export function threadPtr(idx: i32): usize { return threads + <usize>idx * TH_STRIDE; }
 
+/**
+ * The tokenizer's header cache found thread `idx` for `tid`: if that record is still the live one of
+ * this file, make it the next threadOf()'s answer (one lookup per line) and say so.
+ */
+export function primeThread(idx: i32, tid: i32): bool {
+  if (idx < 0 || idx >= threadCount) return false;
+  const t = threads + <usize>idx * TH_STRIDE;
+  if (load<i32>(t + TH_TID) != tid || load<i32>(t + TH_FILE) != fileId || load<i32>(t + TH_REPLACED) != 0) return false;
+  lastTid = tid; lastTidFile = fileId; lastThread = idx;
+  return true;
+}
+
 function binGrowTable(): void {
   const nc = binTableCap << 1;
   const nt = zalloc(<usize>nc * 4);
