@@ -45,7 +45,7 @@ interface Exports {
   threadsCount(): number;
   binsBase(): number;
   binsCount(): number;
-  histBase(h: number): number;
+  histPage(h: number, page: number): number;
   topBase(): number;
   topSize(): number;
   skipsBase(): number;
@@ -115,6 +115,21 @@ export interface FileCounters {
 const enc = new TextEncoder();
 const MAX_TS = 1n << 62n;
 const dec = new TextDecoder('utf-8', { fatal: false });
+
+const EMPTY_HIST = new Uint32Array(0);
+
+/**
+ * Give bin `b` a `hist` that is made dense from the core when read (enumerable, so structured clone to
+ * and from workers copies it); assigning a histogram replaces the accessor with the value.
+ */
+function lazyHist(b: BinRec, dense: () => Uint32Array): void {
+  // enumerable: structured clone (the workers' tables) reads it, one bin at a time
+  Object.defineProperty(b, 'hist', {
+    enumerable: true, configurable: true,
+    get: dense,
+    set(v: Uint32Array) { Object.defineProperty(this, 'hist', { value: v, writable: true, enumerable: true, configurable: true }); },
+  });
+}
 
 export class Core implements EventSink {
   private readonly ex: Exports;
@@ -358,6 +373,7 @@ export class Core implements EventSink {
       threads.push(rec as unknown as ThreadRec);
     }
     const bins: BinRec[] = [];
+    this.lastHist = -1;
     const bb = this.ex.binsBase();
     for (let i = 0, n = this.ex.binsCount(); i < n; i++) {
       const b = bb + i * K.BIN_STRIDE;
@@ -370,8 +386,12 @@ export class Core implements EventSink {
         failed: m.getInt32(b + K.BIN_FAILED, true), wakes: m.getInt32(b + K.BIN_WAKES, true),
         wakePolls: m.getInt32(b + K.BIN_WAKE_POLLS, true), wakePollNs: m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true),
         wakeWaitNs: m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true),
-        hist: new Uint32Array(this.ex.memory.buffer.slice(this.ex.histBase(h), this.ex.histBase(h) + K.HIST_BUCKETS * 4)),
+        hist: EMPTY_HIST,
       });
+      // the histogram is made dense only when read (a bin's is a few pages of the core's two-level
+      // histogram, a dense copy is 10.5 KB), into a scratch array valid until the next read; consumers
+      // read one bin's at a time (summary, extras, merge); assigning a histogram replaces the accessor
+      lazyHist(bins[i]!, () => this.histDense(h));
     }
     const top: TopRec[] = [];
     const tp = this.ex.topBase();
@@ -396,6 +416,25 @@ export class Core implements EventSink {
     }
     return { strings, nameCounts, threads, bins, top, skips, dictOverflowed: Number(this.ex.dictOverflowed()) };
   }
+
+  /**
+   * Histogram h as HIST_BUCKETS dense counts, in one scratch array reused by every read (a copy per
+   * read of thousands of bins is hundreds of MB of garbage): valid until the next bin's hist is read.
+   */
+  private histDense(h: number): Uint32Array {
+    if (this.lastHist === h) return this.scratch;
+    const out = this.scratch;
+    out.fill(0);
+    const page = 64;
+    for (let pg = 0; pg * page < K.HIST_BUCKETS; pg++) {
+      const p = this.ex.histPage(h, pg);
+      if (p) out.set(new Uint32Array(this.ex.memory.buffer, p, Math.min(page, K.HIST_BUCKETS - pg * page)), pg * page);
+    }
+    this.lastHist = h;
+    return out;
+  }
+  private lastHist = -1;
+  private readonly scratch = new Uint32Array(K.HIST_BUCKETS);
 
   private strCache = new Map<number, string>();
   /** A dictionary string by id (cached; for streaming consumers of rows). */

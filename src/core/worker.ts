@@ -45,7 +45,10 @@ async function run(job: SliceJob): Promise<void> {
   try {
     await scanTextSource(core, src, job.fileIndex, job.format, job.strict, undefined, undefined, job.origin);
     const counters = core.endFile();
-    parentPort!.postMessage({ ok: true, counters, tables: core.tables() });
+    const tables = core.tables();
+    // each bin's histogram is read into one scratch array (core.ts): copies, or the clone shares one
+    for (const b of tables.bins) b.hist = b.hist.slice();
+    parentPort!.postMessage({ ok: true, counters, tables });
   } catch (e) {
     if (e instanceof KvmtaxError) parentPort!.postMessage({ ok: false, error: { message: e.message, line: e.line, col: e.col } });
     else parentPort!.postMessage({ ok: false, error: { message: String((e as Error)?.stack ?? e), internal: true } });
