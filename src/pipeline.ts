@@ -39,6 +39,8 @@ export interface AnalyzeOptions {
   jobs?: number;
   /** files smaller than this are read by one thread even with jobs > 1 (default 16 MiB) */
   jobsMinBytes?: number;
+  /** the core's memory budget in MiB (each worker's too); default DEFAULT_MAX_MEMORY_MB */
+  maxMemoryMb?: number;
 }
 
 let versionCache: string | undefined;
@@ -51,7 +53,7 @@ export function version(): string {
 
 export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promise<Report> {
   if (files.length === 0) throw new KvmtaxError('no input files');
-  const core = new Core({ topN: Math.max(opts.top ?? 10, 10), rows: opts.rows, rowCapacity: opts.rowCapacity });
+  const core = new Core({ topN: Math.max(opts.top ?? 10, 10), rows: opts.rows, rowCapacity: opts.rowCapacity, maxMemoryMb: opts.maxMemoryMb });
   const inputs: InputInfo[] = [];
   const sliced: Part[] = [];
   const topN = Math.max(opts.top ?? 10, 10);
@@ -163,7 +165,7 @@ async function readSlices(src: ByteSource, idx: number, fmt: number, opts: Analy
   const worker = path.join(packageRoot(), 'dist', 'src', 'core', 'worker.js');
   if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
   const results = await Promise.all(cuts.slice(0, -1).map((start, k) => new Promise<{ ok: boolean; counters?: FileCounters; tables?: Part['tables']; error?: { message: string; line?: number; col?: number; internal?: boolean } }>((resolve, reject) => {
-    const job: SliceJob = { file, start, end: cuts[k + 1]!, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin };
+    const job: SliceJob = { file, start, end: cuts[k + 1]!, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin, maxMemoryMb: opts.maxMemoryMb };
     const w = new Worker(worker, { workerData: job });
     w.once('message', (m) => { resolve(m); void w.terminate(); });
     w.once('error', reject);

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import * as K from '../../assembly/constants.js';
 import type { EventSink } from './sink.js';
 import { reasonName } from '../analysis/reasons.js';
+import { KvmtaxError } from './errors.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -92,6 +93,8 @@ export interface CoreOptions {
   rows?: RowSink;
   /** rows held between two drains (tests use tiny values) */
   rowCapacity?: number;
+  /** the run's memory budget in MiB (default DEFAULT_MAX_MEMORY_MB): past it, exit 1 naming --max-memory */
+  maxMemoryMb?: number;
 }
 
 /** A batch of rows in core memory (valid only during the call): ROW_* fields at base + i * ROW_STRIDE. */
@@ -131,7 +134,17 @@ function lazyHist(b: BinRec, dense: () => Uint32Array): void {
   });
 }
 
+/**
+ * A run's memory budget by default (MiB, peak RSS). The core checks its estimate whenever its memory
+ * grows: Node itself (BASE_BYTES), the core's linear memory, and what the JS side builds per thread
+ * after the scan (tables, summary, per-vCPU tables: PER_THREAD_BYTES, measured at 20,000 vCPU threads).
+ */
+export const DEFAULT_MAX_MEMORY_MB = 150;
+const BASE_BYTES = 48 << 20;
+const PER_THREAD_BYTES = 24 << 10;
+
 export class Core implements EventSink {
+  private readonly maxBytes: number;
   private readonly ex: Exports;
   private mem!: DataView;
   private u8!: Uint8Array;
@@ -158,6 +171,7 @@ export class Core implements EventSink {
       },
     });
     this.ex = inst.exports as unknown as Exports;
+    this.maxBytes = (opts.maxMemoryMb ?? DEFAULT_MAX_MEMORY_MB) * 1024 * 1024;
     this.arenaBytes = opts.arenaBytes ?? 4 << 20;
     this.ex.init(this.arenaBytes, opts.batch ?? 8192, opts.topN ?? 100);
     if (opts.rows) {
@@ -175,6 +189,10 @@ export class Core implements EventSink {
   private refresh(): void {
     const buf = this.ex.memory.buffer;
     if (!this.u8 || this.u8.buffer !== buf) {
+      // memory grew: within the budget, or stop with the limit and the option that raises it
+      if (this.u8 && BASE_BYTES + buf.byteLength + this.ex.threadsCount() * PER_THREAD_BYTES > this.maxBytes) {
+        throw new KvmtaxError(`the analysis would need more than ${Math.round(this.maxBytes / 1048576)} MiB of memory (${this.ex.threadsCount()} threads, ${this.ex.binsCount()} thread x reason bins so far); --max-memory MB raises the limit`);
+      }
       this.mem = new DataView(buf);
       this.u8 = new Uint8Array(buf);
       if (this.colPtrs.length) this.refreshCols();

@@ -18,6 +18,7 @@ export interface SliceJob {
   strict: boolean;
   topN: number;
   origin: bigint;
+  maxMemoryMb?: number;
 }
 
 /** Bytes [start, end) of a file. */
@@ -38,7 +39,7 @@ class RangeSource implements ByteSource {
 }
 
 async function run(job: SliceJob): Promise<void> {
-  const core = new Core({ topN: job.topN });
+  const core = new Core({ topN: job.topN, maxMemoryMb: job.maxMemoryMb });
   // a later slice cannot know yet which threads are vCPUs: follow every thread's scheduling
   if (job.start > 0) core.trackAllThreads(true);
   const src = new RangeSource(job.file, job.start, job.end);
