@@ -1,10 +1,10 @@
 /** The input options every command that reads traces shares (report, compare, export, sql). */
 import type { Argv } from 'yargs';
-import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
+import { KvmtaxError } from '../core/errors.js';
 import { TEXT_FORMATS } from '../formats/text.js';
 import { BINARY_FORMATS } from '../formats/binary.js';
-import type { AnalyzeOptions } from '../pipeline.js';
-import { DEFAULT_MAX_MEMORY_MB } from '../core/core.js';
+import type { AnalyzeOptions } from '../pipeline/analyze.js';
+import { DEFAULT_MAX_MEMORY_MB } from '../wasm/core.js';
 
 export const INPUT_FORMATS = [...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS];
 
@@ -28,7 +28,7 @@ export function withInputOptions<T>(y: Argv<T>, tscNote = ''): Argv<T> {
 
 /** The analyze() options they give; a bad --tsc-khz is a usage error. */
 export function inputOptions(argv: InputArgs, format = argv.inputFormat): Pick<AnalyzeOptions, 'format' | 'strict' | 'tscKhz' | 'isa' | 'maxMemoryMb'> {
-  if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw new KvmtaxError('--tsc-khz must be a positive number', undefined, undefined, undefined, undefined, EXIT_USAGE);
-  if (argv.maxMemory !== undefined && !(argv.maxMemory >= 64 && argv.maxMemory <= 65536)) throw new KvmtaxError('--max-memory must be a number of MiB from 64 to 65536', undefined, undefined, undefined, undefined, EXIT_USAGE);
+  if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw KvmtaxError.usage('--tsc-khz must be a positive number');
+  if (argv.maxMemory !== undefined && !(argv.maxMemory >= 64 && argv.maxMemory <= 65536)) throw KvmtaxError.usage('--max-memory must be a number of MiB from 64 to 65536');
   return { format, strict: argv.strict, tscKhz: argv.tscKhz, isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined, maxMemoryMb: argv.maxMemory };
 }
