@@ -63,6 +63,11 @@ interface Exports {
 
 let compiled: WebAssembly.Module | undefined;
 
+/** The compiled module (compiled once per thread; --jobs hands it to its workers). */
+export function wasmModule(): WebAssembly.Module { return module(); }
+/** Use a module compiled elsewhere (a --jobs worker gets the main thread's). */
+export function useModule(m: WebAssembly.Module): void { compiled = m; }
+
 function module(): WebAssembly.Module {
   if (!compiled) {
     const file = path.join(packageRoot(), 'build', 'kvmtax.wasm');
