@@ -331,7 +331,10 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
   for (let run = 0; run < o.runs; run++) {
     for (const c of cs) {
       const m = await measure(c.cmd, c.stdout, tmp);
-      if (m.code !== 0) {
+      // the 150,000-thread shape may stop at the memory budget: exit 1 with the one line naming the option
+      const budgetStop = c.name === 'kvmtax-150k-threads' && m.code === 1 && /--max-memory/.test(m.stderr) && m.stderr.trim().split('\n').length === 1;
+      if (budgetStop && run === 0) notes.push(`kvmtax-150k-threads: stopped at the memory budget (exit 1): ${m.stderr.trim()}`);
+      if (m.code !== 0 && !budgetStop) {
         problems.push(`${c.name}: exit code ${m.code}: ${m.stderr.trim().split('\n').slice(-3).join(' | ')}`);
       }
       c.runs.push(m);
@@ -470,8 +473,11 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
         if (k) { vs = `${(k.wall / r.wall).toFixed(2)}x`; target = `>= 1.7x one job; ${rssTarget(r)}`; verdict = pf(k.wall / r.wall >= 1.7 && r.rss <= RSS_MAX_MB); }
         break;
       }
-      case 'kvmtax-256vcpu': case 'kvmtax-150k-threads':
+      case 'kvmtax-256vcpu':
         target = rssTarget(r); verdict = pf(r.rss <= RSS_MAX_MB);
+        break;
+      case 'kvmtax-150k-threads':
+        target = `${rssTarget(r)}, or exit 1 naming --max-memory`; verdict = pf(r.rss <= RSS_MAX_MB);
         break;
       case 'kvmtax-perf': case 'kvmtax-trace-cmd':
         if (ref) { vs = `${(r.rate / ref.rate).toFixed(2)}x`; target = `same order as ftrace (>= 0.7x); ${rssTarget(r)}`; verdict = pf(r.rate / ref.rate >= 0.7 && r.rss <= RSS_MAX_MB); }
