@@ -458,7 +458,7 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
   for (let attempt = 0; clock == 0 && attempt < 2; attempt++) {
     const sec = dec(t, le);
     // more than 18 digits overflow, and times beyond 2^62 ns (146 years) leave no room to subtract:
-    // such a number is damage, not a time (fuzz-found: perfdata-50e48c0aee, the same in binary input)
+    // such a number is damage, not a time (as Core.push() does for binary input)
     if (sec >= 0 && (rp - t > 18 || sec > 4611686018427387903)) return skipLine(SKIP_BAD_TIMESTAMP, ls, le, t);
     if (sec >= 0) {
       let r = rp;
