@@ -10,6 +10,7 @@ import { KvmtaxError, EXIT_INTERNAL, EXIT_USAGE } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
 import { packageRoot } from '../core/core.js';
 import { lastValueWins } from './repeat.js';
+import { trailing, RUNS_COMMAND } from './trailing.js';
 
 /**
  * The commands, each loaded only when it runs: `sql` and the Parquet export pull in DuckDB (a native
@@ -21,6 +22,7 @@ const COMMANDS: Array<[name: string, usage: string, describe: string, load: () =
   ['export', 'export <traces..>', 'export a trace as a Perfetto timeline, Parquet or Arrow', async () => (await import('./export.js')) as unknown as CommandModule],
   ['sql', 'sql [query] [traces..]', 'SQL over every exit, halt and timer event (embedded DuckDB)', async () => (await import('./sql.js')) as unknown as CommandModule],
   ['merge', 'merge <reports..>', 'merge per-host JSON reports exactly', async () => (await import('./merge.js')) as unknown as CommandModule],
+  ['record', 'record', 'record KVM events with tracefs into a trace.dat (and a host manifest)', async () => (await import('./record.js')) as unknown as CommandModule],
 ];
 
 function version(): string {
@@ -30,6 +32,11 @@ function version(): string {
 export async function main(args: string[]): Promise<number> {
   let usage = false;
   try {
+    const dd = args.indexOf('--');
+    if (dd >= 0 && RUNS_COMMAND.has(args.find((a) => !a.startsWith('-')) ?? '')) {
+      trailing.command = args.slice(dd + 1);
+      args = args.slice(0, dd);
+    }
     // yargs drops a bare "-" positional: carry it as a token the readers know as stdin
     const y = yargs(positionalsAfterDashDash(args).map((a) => (a === '-' ? STDIN : a))).scriptName('kvmtax');
     const wanted = args.find((a) => !a.startsWith('-'));
