@@ -11,6 +11,7 @@ import { renderCsv } from '../report/csv.js';
 import { renderHtml } from '../report/html.js';
 import { Progress } from './progress.js';
 import { listOf } from './repeat.js';
+import { withManifests } from '../record/manifest.js';
 
 /** The inputs' total size on disk, when all are plain files (compressed ones count as their file size). */
 function totalSize(files: string[]): number | undefined {
@@ -91,6 +92,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     if (out === 'json') text = JSON.stringify({ ...JSON.parse(text), what_if: whatIf(report, scenario) }, null, 2) + '\n';
     else if (out !== 'html') text += '\n' + renderWhatIf(report, scenario, out);
   }
+  text = withManifests(text, argv.traces, out);
   if (argv.output) fs.writeFileSync(argv.output, text);
   else process.stdout.write(text);
 }

@@ -180,3 +180,16 @@ export function manifestLines(trace: string, m: Manifest): string[] {
   if (r?.lost) lines.push(`  recording: lost events ${r.lost.overrun + r.lost.dropped} (overrun ${r.lost.overrun}, dropped ${r.lost.dropped}); stopped by ${r.stopped_by ?? '?'}${r.missing_events?.length ? `; missing events: ${r.missing_events.join(', ')}` : ''}`);
   return lines;
 }
+
+/**
+ * The report hook: the host manifests of `kvmtax record` beside the traces, appended to a table or
+ * Markdown report, or a "manifests" member of the JSON one (by trace). No manifest: the text unchanged.
+ */
+export function withManifests(text: string, traces: string[], format: string): string {
+  const found = traces.map((t) => [t, readManifest(t)] as const).filter((x): x is readonly [string, Manifest] => x[1] !== undefined);
+  if (found.length === 0) return text;
+  if (format === 'json') return JSON.stringify({ ...JSON.parse(text), manifests: Object.fromEntries(found) }, null, 2) + '\n';
+  if (format !== 'table' && format !== 'md') return text;
+  const body = found.flatMap(([t, m]) => manifestLines(t, m)).join('\n');
+  return text.replace(/\n*$/, '\n\n') + (format === 'md' ? '```\n' + body + '\n```\n' : body + '\n');
+}
