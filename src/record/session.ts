@@ -23,8 +23,10 @@ export interface SessionOptions {
   pollMs?: number;
   /** replay: pages per CPU per poll (default: all) */
   replayPagesPerPoll?: number;
-  /** called after each poll with the pages read, by CPU */
-  onPages: (pages: Map<number, Uint8Array[]>) => void;
+  /** called after each poll with the pages read, by CPU, and the CPUs that will give no more (a replay's end) */
+  onPages: (pages: Map<number, Uint8Array[]>, exhausted: Set<number>) => void;
+  /** called once the instance is set up, before tracing starts */
+  onStart?: (inst: Instance) => void;
   /** called every tickMs with the time since start (live screens) */
   tickMs?: number;
   onTick?: (elapsedMs: number) => void;
@@ -107,9 +109,10 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
         const pages = r.read(max);
         if (pages.length) { got.set(r.cpu, pages); any = true; }
       }
-      if (any) o.onPages(got);
+      if (any) o.onPages(got, new Set(readers.filter((r) => r.done).map((r) => r.cpu)));
       return any;
     };
+    o.onStart?.(inst);
     inst.start();
     if (o.command?.length) {
       child = spawn(o.command[0]!, o.command.slice(1), { stdio: 'inherit' });
