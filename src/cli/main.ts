@@ -23,6 +23,7 @@ const COMMANDS: Array<[name: string, usage: string, describe: string, load: () =
   ['sql', 'sql [query] [traces..]', 'SQL over every exit, halt and timer event (embedded DuckDB)', async () => (await import('./sql.js')) as unknown as CommandModule],
   ['merge', 'merge <reports..>', 'merge per-host JSON reports exactly', async () => (await import('./merge.js')) as unknown as CommandModule],
   ['live', 'live', 'watch KVM exits live with tracefs: a screen or NDJSON per interval, the full report at the end', async () => (await import('./live.js')) as unknown as CommandModule],
+  ['stats', 'stats', 'KVM\'s own counters as deltas per interval (debugfs per VM, QMP query-stats per vCPU), no tracing', async () => (await import('./stats.js')) as unknown as CommandModule],
   ['record', 'record', 'record KVM events with tracefs into a trace.dat (and a host manifest)', async () => (await import('./record.js')) as unknown as CommandModule],
 ];
 
