@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { traceDatParts } from '../../src/formats/tracedat.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin', 'kvmtax.js');
@@ -56,6 +57,10 @@ describe.skipIf(why !== undefined)('kvmtax record on the real tracefs', () => {
     expect(snapshot()).toEqual(before);
     const n = kvmtaxEvents(out);
     expect(n).toBeGreaterThan(0);
+    // record-tgid was on: the file carries tid -> tgid (sleep is its own process)
+    const parts = traceDatParts(out);
+    expect(parts.tgids.size).toBeGreaterThan(0);
+    expect([...parts.tgids].every(([tid, tgid]) => tid > 0 && tgid > 0)).toBe(true);
     const t = traceCmdEvents(out);
     if (t === undefined) console.warn('trace-cmd is not installed: its count is not compared');
     else expect(t).toBe(n);
