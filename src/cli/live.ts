@@ -5,7 +5,9 @@
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { parsePids } from '../record/session.js';
-import { runLive, parseInterval } from '../record/live.js';
+import fs from 'node:fs';
+import { runLive, runInKernelLive, parseInterval } from '../record/live.js';
+import { KVM_PAIR, SCHED_PAIR } from '../record/in-kernel.js';
 import { eventList } from './record.js';
 import { trailing } from './trailing.js';
 import { render } from './report.js';
@@ -22,6 +24,8 @@ interface Args {
   bufferKb?: number;
   clock?: string;
   replayPages?: number;
+  inKernel: boolean;
+  pair: string;
 }
 
 export const command = 'live';
@@ -38,6 +42,8 @@ export function builder(y: Argv): Argv<Args> {
     .option('tracefs', { type: 'string', describe: 'tracefs mount point (default /sys/kernel/tracing); a directory laid out like tracefs replays its pages' })
     .option('buffer-kb', { type: 'number', describe: 'ring-buffer size per CPU in KiB' })
     .option('clock', { type: 'string', describe: 'trace clock' })
+    .option('in-kernel', { type: 'boolean', default: false, describe: 'aggregate in the kernel: hist triggers and a synthetic event give log2 histograms of kvm_exit -> kvm_entry per pid and reason; no event is copied out' })
+    .option('pair', { type: 'string', choices: ['kvm', 'sched'], default: 'kvm', hidden: true, describe: '--in-kernel: kvm (kvm_exit -> kvm_entry) or sched (sched_waking -> sched_switch, for testing)' })
     .option('replay-pages', { type: 'number', hidden: true, describe: 'replay: pages per CPU per poll' }) as unknown as Argv<Args>;
 }
 
@@ -50,6 +56,21 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   const format = argv.format === 'json' ? 'json' : 'table';
   const write = (s: string): void => { process.stdout.write(s); };
   const log = (s: string): void => { process.stderr.write(s + '\n'); };
+  if (argv.inKernel) {
+    const k = await runInKernelLive({
+      tracefs: argv.tracefs, events: [], pids: parsePids(argv.pid), intervalMs, top: argv.top, format, durationS: argv.duration,
+      command: trailing.command, clock: argv.clock, version: version(), write, log,
+      pair: argv.pair === 'sched' ? SCHED_PAIR : KVM_PAIR, isa: fs.existsSync('/sys/module/kvm_amd') ? 2 : 1,
+    });
+    const cost = { wall_s: Math.round(k.wallS * 1000) / 1000, cpu_s: Math.round(k.cpuS * 1000) / 1000 };
+    if (format === 'json') write(JSON.stringify({ type: 'in-kernel', hits: k.hits, dropped: k.dropped, rows: k.rows, cost }) + '\n');
+    else {
+      write(`kvmtax live --in-kernel: ${k.hits} pairs${k.dropped ? `, ${k.dropped} dropped (histogram full)` : ''}; per pid and reason (log2 buckets, ns):\n`);
+      for (const r of k.rows) write(`  ${r.pid} ${r.reason ?? '-'}: ${r.count}  ${Object.entries(r.buckets).map(([b, n]) => `${b}:${n}`).join(' ')}\n`);
+      write(`kvmtax live: kvmtax's own CPU time ${cost.cpu_s} s in ${cost.wall_s} s\n`);
+    }
+    return;
+  }
   const r = await runLive({
     tracefs: argv.tracefs, events: eventList(argv.event), pids: parsePids(argv.pid), intervalMs, top: argv.top, format,
     durationS: argv.duration, command: trailing.command, replayPages: argv.replayPages, bufferKb: argv.bufferKb, clock: argv.clock,

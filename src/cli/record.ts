@@ -10,7 +10,7 @@ import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { DEFAULT_EVENTS, fsError, lostOf } from '../record/tracefs.js';
 import { runSession, parsePids, Spool } from '../record/session.js';
 import { writeTraceDatV6 } from '../record/tracedat-writer.js';
-import { snapshotManifest, writeManifest, manifestPath, findVmms, vmmInfo, type VmmInfo } from '../record/manifest.js';
+import { snapshotManifest, writeManifest, manifestPath, findVmms, vmmInfo, descendants, type VmmInfo } from '../record/manifest.js';
 import { trailing } from './trailing.js';
 import { listOf } from './repeat.js';
 
@@ -64,7 +64,17 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (!fs.existsSync(dir)) throw new KvmtaxError(`${out}: folder ${dir} does not exist`);
   const pids = parsePids(argv.pid);
   const log = (l: string): void => { process.stderr.write(l + '\n'); };
-  const vmmsNow = (): VmmInfo[] => (pids ?? findVmms()).map((p) => vmmInfo(p)).filter((v): v is VmmInfo => v !== undefined);
+  // the VMMs: --pid, else processes holding a KVM VM, else COMMAND's process tree's VM holders, else COMMAND itself
+  let childPid: number | undefined;
+  const vmmsNow = (): VmmInfo[] => {
+    let list = pids ?? findVmms();
+    if (!pids && childPid !== undefined) {
+      const tree = new Set(descendants(childPid));
+      const inTree = list.filter((p) => tree.has(p));
+      list = inTree.length ? inTree : list.length ? list : [childPid];
+    }
+    return list.map((p) => vmmInfo(p)).filter((v): v is VmmInfo => v !== undefined);
+  };
   const spool = new Spool(out);
   try {
     const manifest = snapshotManifest({ pids });
@@ -72,6 +82,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       tracefs: argv.tracefs, events: eventList(argv.event), pids, bufferKb: argv.bufferKb, clock: argv.clock,
       durationS: argv.duration, command: trailing.command, onPages: (p) => spool.add(p), log,
       // a VMM started by COMMAND holds its VM only once it runs: look for it until found
+      onChild: (pid) => { childPid = pid; },
       tickMs: 250, onTick: () => { if (manifest.vmms.length === 0) manifest.vmms = vmmsNow(); },
     });
     if (manifest.vmms.length === 0) manifest.vmms = vmmsNow();

@@ -9,6 +9,9 @@ import { CLOCK_RAW } from '../../assembly/constants.js';
 import { runSession, type SessionResult } from './session.js';
 import { Tracefs } from './tracefs.js';
 import { jsPageDecoder, type PageDecoder } from './page-decoder.js';
+import { InKernelHist, bucketQuantile, type HistRow, type PairSpec } from './in-kernel.js';
+import { reasonName } from '../analysis/reasons.js';
+import { KvmtaxError } from '../core/errors.js';
 
 export interface LiveOptions {
   tracefs?: string;
@@ -168,3 +171,62 @@ export function parseInterval(s: string | number): number | undefined {
   const v = Number(m[1]) * (m[2] === 'ms' ? 1 : 1000);
   return v > 0 ? v : undefined;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// --in-kernel: hist triggers and a synthetic event instead of pages
+
+export interface InKernelRow { pid: number; reason: string | null; count: number; p50_ns: number | null; p99_ns: number | null; buckets: Record<string, number> }
+
+/** Rows per (pid, reason) from the hist rows: counts, p50/p99 as bucket upper bounds, the buckets. */
+export function inKernelRows(rows: HistRow[], reasonOf: (code: number) => string): InKernelRow[] {
+  const by = new Map<string, { pid: number; reason: number | null; b: Map<number, number> }>();
+  for (const r of rows) {
+    const k = `${r.pid}/${r.reason}`;
+    let e = by.get(k);
+    if (!e) by.set(k, (e = { pid: r.pid, reason: r.reason, b: new Map() }));
+    e.b.set(r.log2, (e.b.get(r.log2) ?? 0) + r.count);
+  }
+  return [...by.values()].map((e) => ({
+    pid: e.pid, reason: e.reason === null ? null : reasonOf(e.reason), count: [...e.b.values()].reduce((s, n) => s + n, 0),
+    p50_ns: bucketQuantile(e.b, 0.5), p99_ns: bucketQuantile(e.b, 0.99),
+    buckets: Object.fromEntries([...e.b].sort((a, b) => a[0] - b[0]).map(([k, n]) => [`2^${k}`, n])),
+  })).sort((a, b) => b.count - a.count || a.pid - b.pid);
+}
+
+export async function runInKernelLive(o: LiveOptions & { pair: PairSpec; isa: number }): Promise<{ rows: InKernelRow[]; hits: number; dropped: number; cpuS: number; wallS: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  let hist: InKernelHist | undefined;
+  let last: ReturnType<InKernelHist['read']> = { rows: [], hits: 0, dropped: 0 };
+  const reasonOf = (c: number): string => reasonName(o.isa, c);
+  const show = (tS: number, final: boolean): void => {
+    const rows = inKernelRows(last.rows, reasonOf);
+    if (o.format === 'json') {
+      if (!final) o.write(JSON.stringify({ type: 'interval', t_s: Math.round(tS * 1000) / 1000, hits: last.hits, dropped: last.dropped, rows: rows.slice(0, o.top) }) + '\n');
+      return;
+    }
+    const tty = process.stdout.isTTY && !final;
+    const lines = [`kvmtax live --in-kernel  t=${tS.toFixed(1)}s  ${o.pair.start.join(':')} -> ${o.pair.end.join(':')}  pairs ${last.hits}${last.dropped ? `  dropped ${last.dropped}` : ''}`, '',
+      `${'pid'.padStart(8)} ${'reason'.padEnd(24)} ${'count'.padStart(10)} ${'p50<='.padStart(10)} ${'p99<='.padStart(10)}`];
+    for (const r of rows.slice(0, o.top)) lines.push(`${String(r.pid).padStart(8)} ${(r.reason ?? '-').slice(0, 24).padEnd(24)} ${String(r.count).padStart(10)} ${fmtNs(r.p50_ns).padStart(10)} ${fmtNs(r.p99_ns).padStart(10)}`);
+    o.write((tty ? '\x1b[H\x1b[2J' : '') + lines.map((l) => l.slice(0, Math.max(20, process.stdout.columns || 100))).join('\n') + '\n\n');
+  };
+  const events = [`${o.pair.start[0]}:${o.pair.start[1]}`, `${o.pair.end[0]}:${o.pair.end[1]}`];
+  await runSession({
+    tracefs: o.tracefs, events, pids: o.pids, durationS: o.durationS, command: o.command, clock: o.clock, noPages: true,
+    pollMs: 50, tickMs: o.intervalMs, log: o.log,
+    onKey: (k) => k === 'q' || k === 'Q',
+    onStart: (inst) => {
+      if (inst.missing.length) throw new KvmtaxError(`event missing: ${inst.missing.join(', ')}: --in-kernel needs both`);
+      hist = new InKernelHist(inst.tfs, inst, o.pair);
+      hist.setup();
+    },
+    onTick: (ms) => { if (hist) { last = hist.read(); show(ms / 1000, false); } },
+    onStop: () => { if (hist) { last = hist.read(); hist.teardown(); } },
+    onPages: () => {},
+  });
+  const u = process.cpuUsage(cpu0);
+  return { rows: inKernelRows(last.rows, reasonOf), hits: last.hits, dropped: last.dropped, cpuS: (u.user + u.system) / 1e6, wallS: (Date.now() - t0) / 1000 };
+}
+
+function fmtNs(ns: number | null): string { return ns === null ? '-' : ns >= 1e6 ? `${(ns / 1e6).toFixed(1)}ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(1)}us` : `${ns}ns`; }

@@ -66,6 +66,23 @@ export function findVmms(proc = '/proc'): number[] {
   return out;
 }
 
+/** pid and its descendants (from /proc/N/stat parent pids), pid first. */
+export function descendants(pid: number, proc = '/proc'): number[] {
+  const kids = new Map<number, number[]>();
+  let names: string[] = [];
+  try { names = fs.readdirSync(proc); } catch { return [pid]; }
+  for (const n of names) {
+    if (!/^\d+$/.test(n)) continue;
+    const st = readOr(path.join(proc, n, 'stat'), '') ?? '';
+    const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+    if (Number.isFinite(ppid)) { const l = kids.get(ppid) ?? []; l.push(Number(n)); kids.set(ppid, l); }
+  }
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length && out.length < 10000) { const p = todo.shift()!; out.push(p); todo.push(...(kids.get(p) ?? [])); }
+  return out;
+}
+
 export function vmmInfo(pid: number, proc = '/proc'): VmmInfo | undefined {
   const base = path.join(proc, String(pid));
   const comm = readOr(path.join(base, 'comm'));

@@ -25,8 +25,14 @@ export interface SessionOptions {
   replayPagesPerPoll?: number;
   /** called after each poll with the pages read, by CPU, and the CPUs that will give no more (a replay's end) */
   onPages: (pages: Map<number, Uint8Array[]>, exhausted: Set<number>) => void;
+  /** called with the pid of COMMAND once it runs */
+  onChild?: (pid: number) => void;
   /** called once the instance is set up, before tracing starts */
   onStart?: (inst: Instance) => void;
+  /** called at the end, before the instance is removed (also on errors) */
+  onStop?: () => void;
+  /** no page readers and no events enabled (in-kernel aggregation) */
+  noPages?: boolean;
   /** called every tickMs with the time since start (live screens) */
   tickMs?: number;
   onTick?: (elapsedMs: number) => void;
@@ -82,7 +88,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const tids = o.pids ? threadsOf(o.pids) : undefined;
   const inst = Instance.create(tfs, {
-    events: o.events, pids: tids, bufferKb: o.bufferKb, clock: o.clock,
+    events: o.events, pids: tids, bufferKb: o.bufferKb, clock: o.clock, enable: !o.noPages,
     onMissing: (e) => log(`kvmtax: event missing: ${e} (this kernel has no such tracepoint), skipped`),
   });
   let stoppedBy = '';
@@ -100,7 +106,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   };
   const t0 = Date.now();
   try {
-    const readers = inst.openReaders();
+    const readers = o.noPages ? [] : inst.openReaders();
     const pollMs = o.pollMs ?? 100;
     const poll = (max: number): boolean => {
       const got = new Map<number, Uint8Array[]>();
@@ -121,6 +127,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
         child!.once('error', (e) => reject(new KvmtaxError(`cannot run ${o.command![0]}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such command' : e.message}`)));
       });
       child.once('exit', (code, sig) => { childStatus = code ?? sig ?? undefined; stop('command'); });
+      if (child.pid !== undefined) o.onChild?.(child.pid);
     }
     if (o.onKey && process.stdin.isTTY) {
       process.stdin.setRawMode(true);
@@ -134,7 +141,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       poll(tfs.real ? Infinity : replayMax);
       const now = Date.now();
       if (o.durationS !== undefined && now - t0 >= o.durationS * 1000) stop('duration');
-      if (!tfs.real && !o.command?.length && readers.every((r) => r.done)) stop('end of replay');
+      if (!tfs.real && !o.command?.length && !o.noPages && readers.every((r) => r.done)) stop('end of replay');
       if (o.onTick && o.tickMs && now - lastTick >= o.tickMs) { lastTick = now; o.onTick(now - t0); }
       if (stoppedBy) break;
       await sleep(pollMs);
@@ -156,7 +163,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   } finally {
     for (const s of sigs) process.removeListener(s, onSig);
     if (stdinRaw) { process.stdin.setRawMode(false); process.stdin.removeListener('data', onData); process.stdin.pause(); }
-    inst.destroy();
+    try { o.onStop?.(); } finally { inst.destroy(); }
   }
 }
 

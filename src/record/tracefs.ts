@@ -150,6 +150,8 @@ export interface InstanceOptions {
   clock?: string;
   /** called for each event the kernel lacks */
   onMissing?: (spec: string) => void;
+  /** false: check the events exist but do not enable them (hist triggers attach to them instead) */
+  enable?: boolean;
 }
 
 /**
@@ -203,7 +205,7 @@ export class Instance {
         inst.set('options/event-fork', '1');
         inst.set('set_event_pid', opts.pids.join(' '));
       }
-      for (const [s, n] of events) inst.set(`events/${s}/${n}/enable`, '1');
+      if (opts.enable !== false) for (const [s, n] of events) inst.set(`events/${s}/${n}/enable`, '1');
     } catch (e) {
       inst.destroy();
       throw e;

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { snapshotManifest, findVmms, manifestLines, writeManifest, manifestPath } from '../../src/record/manifest.js';
+import { snapshotManifest, findVmms, descendants, manifestLines, writeManifest, manifestPath } from '../../src/record/manifest.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -72,6 +72,14 @@ describe('host manifest', () => {
     fs.symlinkSync('anon_inode:kvm-vm', path.join(d, '77/fd/9'));
     fs.symlinkSync('/dev/null', path.join(d, '78/fd/0'));
     expect(findVmms(d)).toEqual([77]);
+  });
+
+  it('follows a command\'s process tree (parent pids in /proc/N/stat)', () => {
+    const d = tree({
+      '10/stat': '10 (sh) S 1 10 10', '11/stat': '11 (qemu) S 10 10 10', '12/stat': '12 (x y) S 11 10 10', '13/stat': '13 (other) S 1 13 13',
+    });
+    expect(descendants(10, d)).toEqual([10, 11, 12]);
+    expect(descendants(13, d)).toEqual([13]);
   });
 
   it('is shown by report beside the trace it belongs to (table and JSON)', () => {
