@@ -29,7 +29,7 @@ function snapshot(): Record<string, string | string[]> {
   return {
     instances: fs.readdirSync(path.join(TFS, 'instances')).sort(),
     tracing_on: r('tracing_on'), set_event: r('set_event'), set_event_pid: r('set_event_pid'), current_tracer: r('current_tracer'),
-    trace_clock: r('trace_clock'), buffer_size_kb: r('buffer_size_kb'), record_tgid: r('options/record-tgid'), event_fork: r('options/event-fork'),
+    trace_clock: r('trace_clock'), synthetic_events: r('synthetic_events'), buffer_size_kb: r('buffer_size_kb'), record_tgid: r('options/record-tgid'), event_fork: r('options/event-fork'),
   };
 }
 
@@ -64,6 +64,22 @@ describe.skipIf(why !== undefined)('kvmtax record on the real tracefs', () => {
     const t = traceCmdEvents(out);
     if (t === undefined) console.warn('trace-cmd is not installed: its count is not compared');
     else expect(t).toBe(n);
+  });
+
+  it('live --in-kernel on sched_waking -> sched_switch: histograms, or one line saying the kernel lacks hist triggers', () => {
+    const before = snapshot();
+    const r = spawnSync(process.execPath, [BIN, 'live', '--in-kernel', '--pair', 'sched', '--tracefs', TFS, '--duration', '1', '-f', 'json'], { encoding: 'utf8' });
+    expect(snapshot()).toEqual(before);
+    if (!fs.existsSync(path.join(TFS, 'synthetic_events'))) {
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^kvmtax: sched:sched_waking has no hist file: this kernel has no hist triggers \(CONFIG_HIST_TRIGGERS\); use kvmtax live without --in-kernel\n$/);
+      console.warn('this kernel has no hist triggers: only the refusal was checked');
+      return;
+    }
+    expect(r.status).toBe(0);
+    const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as { type: string; hits: number; rows: { count: number }[] };
+    expect(last.type).toBe('in-kernel');
+    expect(last.rows.reduce((s, x) => s + x.count, 0)).toBe(last.hits);
   });
 
   it.each(['SIGINT', 'SIGTERM'] as const)('%s ends the recording, writes the file and restores tracefs', async (sig) => {
