@@ -63,9 +63,9 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       pair: argv.pair === 'sched' ? SCHED_PAIR : KVM_PAIR, isa: fs.existsSync('/sys/module/kvm_amd') ? 2 : 1,
     });
     const cost = { wall_s: Math.round(k.wallS * 1000) / 1000, cpu_s: Math.round(k.cpuS * 1000) / 1000 };
-    if (format === 'json') write(JSON.stringify({ type: 'in-kernel', hits: k.hits, dropped: k.dropped, rows: k.rows, cost }) + '\n');
+    if (format === 'json') write(JSON.stringify({ type: 'in-kernel', bucket_unit: k.unit, hits: k.hits, dropped: k.dropped, rows: k.rows, cost }) + '\n');
     else {
-      write(`kvmtax live --in-kernel: ${k.hits} pairs${k.dropped ? `, ${k.dropped} dropped (histogram full)` : ''}; per pid and reason (log2 buckets, ns):\n`);
+      write(`kvmtax live --in-kernel: ${k.hits} pairs${k.dropped ? `, ${k.dropped} dropped (histogram full)` : ''}; per pid and reason (log2 buckets, ${k.unit}):\n`);
       for (const r of k.rows) write(`  ${r.pid} ${r.reason ?? '-'}: ${r.count}  ${Object.entries(r.buckets).map(([b, n]) => `${b}:${n}`).join(' ')}\n`);
       write(`kvmtax live: kvmtax's own CPU time ${cost.cpu_s} s in ${cost.wall_s} s\n`);
     }

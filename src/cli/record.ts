@@ -75,6 +75,13 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     }
     return list.map((p) => vmmInfo(p)).filter((v): v is VmmInfo => v !== undefined);
   };
+  const refresh = (known: VmmInfo[]): VmmInfo[] => known.map((v) => {
+    const now = vmmInfo(v.pid);
+    if (!now) return v;
+    const seen = new Map(v.threads.map((t) => [t.tid, t] as const));
+    for (const t of now.threads) seen.set(t.tid, t);
+    return { ...now, threads: [...seen.values()].sort((a, b) => a.tid - b.tid) };
+  });
   const spool = new Spool(out);
   try {
     const manifest = snapshotManifest({ pids });
@@ -83,9 +90,10 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       durationS: argv.duration, command: trailing.command, onPages: (p) => spool.add(p), log,
       // a VMM started by COMMAND holds its VM only once it runs: look for it until found
       onChild: (pid) => { childPid = pid; },
-      tickMs: 250, onTick: () => { if (manifest.vmms.length === 0) manifest.vmms = vmmsNow(); },
+      // ... and its vCPU threads once created: refresh the VMMs found, keeping threads that have exited
+      tickMs: 250, onTick: () => { manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms); },
     });
-    if (manifest.vmms.length === 0) manifest.vmms = vmmsNow();
+    manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms);
     spool.close();
     const lost = lostOf(res.stats);
     manifest.recording = {

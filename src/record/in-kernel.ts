@@ -75,6 +75,10 @@ export function bucketQuantile(b: Map<number, number>, q: number): number | null
 
 export class InKernelHist {
   readonly synth: string;
+  /** ns per histogram unit: 1 (ns timestamps) or 1000 (.usecs) */
+  unitNs = 1;
+  /** why the ns form was refused, when it was */
+  firstError?: string;
   private triggers: [string, string][] = [];
   private created = false;
   private readonly exitHook = (): void => this.teardown();
@@ -93,7 +97,7 @@ export class InKernelHist {
     try {
       fs.appendFileSync(file, text + '\n');
     } catch (e) {
-      const log = (() => { try { return fs.readFileSync(path.join(this.inst.dir, 'error_log'), 'utf8').trim().split('\n').slice(-2).join(' | '); } catch { return ''; } })();
+      const log = (() => { try { return fs.readFileSync(path.join(this.inst.dir, 'error_log'), 'utf8').trim().split('\n').slice(-3).map((l) => l.trim()).join(' | '); } catch { return ''; } })();
       throw new KvmtaxError(`cannot write "${text}" to ${file}: ${(e as Error).message}${log ? ` (error_log: ${log})` : ''}`);
     }
   }
@@ -114,8 +118,21 @@ export class InKernelHist {
       this.append(f, text);
       this.triggers.push([f, text]);
     };
-    trig(s.start[0], s.start[1], `hist:keys=${s.startKey}:kvmtax_t0=common_timestamp${s.carry ? `,kvmtax_r=${s.carry}` : ''}`);
-    trig(s.end[0], s.end[1], `hist:keys=${s.endKey}:kvmtax_lat=common_timestamp-$kvmtax_t0:onmatch(${s.start[0]}.${s.start[1]}).trace(${this.synth},${s.endKey},${s.carry ? '$kvmtax_r,' : ''}$kvmtax_lat)`);
+    // ns timestamps; kernels that refuse the bare common_timestamp in an expression get .usecs (the
+    // textbook form), and the buckets are then in us
+    for (const unit of ['', '.usecs']) {
+      trig(s.start[0], s.start[1], `hist:keys=${s.startKey}:kvmtax_t0=common_timestamp${unit}${s.carry ? `,kvmtax_r=${s.carry}` : ''}`);
+      try {
+        trig(s.end[0], s.end[1], `hist:keys=${s.endKey}:kvmtax_lat=common_timestamp${unit}-$kvmtax_t0:onmatch(${s.start[0]}.${s.start[1]}).trace(${this.synth},${s.endKey},${s.carry ? '$kvmtax_r,' : ''}$kvmtax_lat)`);
+        this.unitNs = unit === '' ? 1 : 1000;
+        break;
+      } catch (e) {
+        const [f, t] = this.triggers.pop()!;
+        fs.appendFileSync(f, `!${t}\n`);
+        if (unit !== '') throw e;
+        this.firstError = (e as Error).message;
+      }
+    }
     trig('synthetic', this.synth, `hist:keys=pid,${s.carry ? 'reason,' : ''}lat.log2:size=8192`);
   }
 

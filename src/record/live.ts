@@ -178,7 +178,7 @@ export function parseInterval(s: string | number): number | undefined {
 export interface InKernelRow { pid: number; reason: string | null; count: number; p50_ns: number | null; p99_ns: number | null; buckets: Record<string, number> }
 
 /** Rows per (pid, reason) from the hist rows: counts, p50/p99 as bucket upper bounds, the buckets. */
-export function inKernelRows(rows: HistRow[], reasonOf: (code: number) => string): InKernelRow[] {
+export function inKernelRows(rows: HistRow[], reasonOf: (code: number) => string, unitNs = 1): InKernelRow[] {
   const by = new Map<string, { pid: number; reason: number | null; b: Map<number, number> }>();
   for (const r of rows) {
     const k = `${r.pid}/${r.reason}`;
@@ -188,21 +188,22 @@ export function inKernelRows(rows: HistRow[], reasonOf: (code: number) => string
   }
   return [...by.values()].map((e) => ({
     pid: e.pid, reason: e.reason === null ? null : reasonOf(e.reason), count: [...e.b.values()].reduce((s, n) => s + n, 0),
-    p50_ns: bucketQuantile(e.b, 0.5), p99_ns: bucketQuantile(e.b, 0.99),
+    p50_ns: scale(bucketQuantile(e.b, 0.5), unitNs), p99_ns: scale(bucketQuantile(e.b, 0.99), unitNs),
     buckets: Object.fromEntries([...e.b].sort((a, b) => a[0] - b[0]).map(([k, n]) => [`2^${k}`, n])),
   })).sort((a, b) => b.count - a.count || a.pid - b.pid);
 }
 
-export async function runInKernelLive(o: LiveOptions & { pair: PairSpec; isa: number }): Promise<{ rows: InKernelRow[]; hits: number; dropped: number; cpuS: number; wallS: number }> {
+export async function runInKernelLive(o: LiveOptions & { pair: PairSpec; isa: number }): Promise<{ rows: InKernelRow[]; unit: string; hits: number; dropped: number; cpuS: number; wallS: number }> {
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
   let hist: InKernelHist | undefined;
   let last: ReturnType<InKernelHist['read']> = { rows: [], hits: 0, dropped: 0 };
   const reasonOf = (c: number): string => reasonName(o.isa, c);
+  const unit = (): number => hist?.unitNs ?? 1;
   const show = (tS: number, final: boolean): void => {
-    const rows = inKernelRows(last.rows, reasonOf);
+    const rows = inKernelRows(last.rows, reasonOf, unit());
     if (o.format === 'json') {
-      if (!final) o.write(JSON.stringify({ type: 'interval', t_s: Math.round(tS * 1000) / 1000, hits: last.hits, dropped: last.dropped, rows: rows.slice(0, o.top) }) + '\n');
+      if (!final) o.write(JSON.stringify({ type: 'interval', t_s: Math.round(tS * 1000) / 1000, bucket_unit: unit() === 1 ? 'ns' : 'us', hits: last.hits, dropped: last.dropped, rows: rows.slice(0, o.top) }) + '\n');
       return;
     }
     const tty = process.stdout.isTTY && !final;
@@ -220,13 +221,16 @@ export async function runInKernelLive(o: LiveOptions & { pair: PairSpec; isa: nu
       if (inst.missing.length) throw new KvmtaxError(`event missing: ${inst.missing.join(', ')}: --in-kernel needs both`);
       hist = new InKernelHist(inst.tfs, inst, o.pair);
       hist.setup();
+      if (hist.firstError) o.log(`kvmtax: common_timestamp in ns was refused (${hist.firstError}); histograms are in us`);
     },
     onTick: (ms) => { if (hist) { last = hist.read(); show(ms / 1000, false); } },
     onStop: () => { if (hist) { last = hist.read(); hist.teardown(); } },
     onPages: () => {},
   });
   const u = process.cpuUsage(cpu0);
-  return { rows: inKernelRows(last.rows, reasonOf), hits: last.hits, dropped: last.dropped, cpuS: (u.user + u.system) / 1e6, wallS: (Date.now() - t0) / 1000 };
+  return { rows: inKernelRows(last.rows, reasonOf, unit()), unit: unit() === 1 ? 'ns' : 'us', hits: last.hits, dropped: last.dropped, cpuS: (u.user + u.system) / 1e6, wallS: (Date.now() - t0) / 1000 };
 }
+
+function scale(v: number | null, k: number): number | null { return v === null ? null : v * k; }
 
 function fmtNs(ns: number | null): string { return ns === null ? '-' : ns >= 1e6 ? `${(ns / 1e6).toFixed(1)}ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(1)}us` : `${ns}ns`; }
