@@ -10,8 +10,8 @@ import { runLive, runInKernelLive, parseInterval } from '../record/live.js';
 import { KVM_PAIR, SCHED_PAIR } from '../record/in-kernel.js';
 import { eventList } from './record.js';
 import { trailing } from './trailing.js';
-import { render } from './report.js';
-import { version } from '../pipeline.js';
+import { render } from '../report/render.js';
+import { version } from '../pipeline/analyze.js';
 
 interface Args {
   event?: string | string[];

@@ -3,14 +3,14 @@
  * a summary each interval (a top-like screen or one NDJSON object), the full report at the end, and
  * kvmtax's own CPU cost.
  */
-import { Core } from '../core/core.js';
+import { Core } from '../wasm/core.js';
 import { summarize, type Report, type InputInfo } from '../analysis/summary.js';
 import { CLOCK_RAW } from '../../assembly/constants.js';
 import { runSession, type SessionResult } from './session.js';
 import { Tracefs } from './tracefs.js';
 import { jsPageDecoder, type PageDecoder } from './page-decoder.js';
 import { InKernelHist, bucketQuantile, type HistRow, type PairSpec } from './in-kernel.js';
-import { reasonName } from '../analysis/reasons.js';
+import { reasonName } from '../core/reasons.js';
 import { KvmtaxError } from '../core/errors.js';
 
 export interface LiveOptions {
@@ -112,7 +112,7 @@ export async function runLive(o: LiveOptions): Promise<LiveResult> {
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
   const core = new Core({ topN: Math.max(o.top, 10) });
-  core.fileIndexForBinary = core.nextFileIndex();
+  const sink = core.sinkFor(core.nextFileIndex());
   let decoder: PageDecoder | undefined;
   let clockRaw = false;
   let prev: Report | undefined;
@@ -144,7 +144,7 @@ export async function runLive(o: LiveOptions): Promise<LiveResult> {
     onStart: (inst) => {
       meta = { tfs: inst.tfs };
       const f = inst.formats();
-      decoder = jsPageDecoder(core, {
+      decoder = jsPageDecoder(sink, {
         pageSize: inst.tfs.pageSize(), ...f, clock: inst.clock(),
         cmdlines: () => inst.tfs.readOpt('saved_cmdlines') ?? '', tgids: () => inst.tfs.readOpt('saved_tgids') ?? '',
       });

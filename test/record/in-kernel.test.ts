@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseHist, log2Bucket, bucketQuantile } from '../../src/record/in-kernel.js';
 import { inKernelRows } from '../../src/record/live.js';
-import { reasonName } from '../../src/analysis/reasons.js';
+import { reasonName } from '../../src/core/reasons.js';
 
 const HIST = `# event histogram
 #

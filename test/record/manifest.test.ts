@@ -20,7 +20,7 @@ function tree(files: Record<string, string>): string {
 
 function stat(tid: number, comm: string, cpu: number): string {
   // fields 3..52 after "(comm)"; the 39th field (processor) is index 36 after the comm
-  const f = Array.from({ length: 50 }, (_, i) => (i === 0 ? 'S' : '0'));
+  const f: string[] = Array.from({ length: 50 }, (_, i) => (i === 0 ? 'S' : '0'));
   f[36] = String(cpu);
   return `${tid} (${comm}) ${f.join(' ')}\n`;
 }
