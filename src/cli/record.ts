@@ -66,6 +66,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   const log = (l: string): void => { process.stderr.write(l + '\n'); };
   // the VMMs: --pid, else processes holding a KVM VM, else COMMAND's process tree's VM holders, else COMMAND itself
   let childPid: number | undefined;
+  let ticks = 0;
   const vmmsNow = (): VmmInfo[] => {
     let list = pids ?? findVmms();
     if (!pids && childPid !== undefined) {
@@ -91,7 +92,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       // a VMM started by COMMAND holds its VM only once it runs: look for it until found
       onChild: (pid) => { childPid = pid; },
       // ... and its vCPU threads once created: refresh the VMMs found, keeping threads that have exited
-      tickMs: 250, onTick: () => { manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms); },
+      tickMs: 250, onTick: () => { ticks++; manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms); },
     });
     manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms);
     spool.close();
@@ -100,7 +101,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       events: res.events.map(([s, n]) => `${s}:${n}`), missing_events: res.missing, clock: res.clock, cpus: res.cpus.length,
       pages: spool.pages, page_size: res.pageSize, stopped_by: res.stoppedBy, seconds: res.elapsedMs / 1000,
       lost: { overrun: lost.overrun, dropped: lost.dropped, per_cpu: Object.fromEntries([...lost.perCpu].map(([c, v]) => [`cpu${c}`, v])) },
-      tracefs: res.tfs.real ? res.tfs.root : `${res.tfs.root} (replay)`,
+      tracefs: res.tfs.real ? res.tfs.root : `${res.tfs.root} (replay)`, vmm_scans: ticks,
     };
     try {
       writeTraceDatV6(out, {

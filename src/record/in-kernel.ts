@@ -3,7 +3,8 @@
  * through the ring buffer; hist triggers pair a start event with an end event per thread and feed a
  * synthetic event whose own hist trigger keeps log2 buckets of the latency:
  *
- *   synthetic_events                       kvmtax_lat_PID pid_t pid; u32 reason; u64 lat      (global: removed at the end)
+ *   synthetic_events                       kvmtax_lat_PID int pid; unsigned int reason; u64 lat  (the events' own field types;
+ *                                          global: removed at the end)
  *   <start>/trigger (our instance)         hist:keys=common_pid:kvmtax_t0=common_timestamp,kvmtax_r=exit_reason
  *   <end>/trigger                          hist:keys=common_pid:kvmtax_lat=common_timestamp-$kvmtax_t0:
  *                                              onmatch(kvm.kvm_exit).trace(kvmtax_lat_PID,common_pid,$kvmtax_r,$kvmtax_lat)
@@ -97,7 +98,7 @@ export class InKernelHist {
     try {
       fs.appendFileSync(file, text + '\n');
     } catch (e) {
-      const log = (() => { try { return fs.readFileSync(path.join(this.inst.dir, 'error_log'), 'utf8').trim().split('\n').slice(-3).map((l) => l.trim()).join(' | '); } catch { return ''; } })();
+      const log = (() => { try { return fs.readFileSync(path.join(this.inst.dir, 'error_log'), 'utf8').trim().split('\n').slice(-3).join(' | '); } catch { return ''; } })();
       throw new KvmtaxError(`cannot write "${text}" to ${file}: ${(e as Error).message}${log ? ` (error_log: ${log})` : ''}`);
     }
   }
@@ -111,7 +112,10 @@ export class InKernelHist {
     }
     const sf = this.synthFile();
     process.on('exit', this.exitHook);
-    this.append(sf, `${this.synth} pid_t pid; ${s.carry ? 'u32 reason; ' : ''}u64 lat`);
+    // the synthetic fields take the events' own type names: some kernels compare the type strings
+    const pidType = this.fieldType(s.end, s.endKey) ?? 'int';
+    const reasonType = s.carry ? this.fieldType(s.start, s.carry) ?? 'unsigned int' : '';
+    this.append(sf, `${this.synth} ${pidType} pid; ${s.carry ? `${reasonType} reason; ` : ''}u64 lat`);
     this.created = true;
     const trig = (sys: string, ev: string, text: string): void => {
       const f = path.join(this.inst.dir, 'events', sys, ev, 'trigger');
@@ -134,6 +138,13 @@ export class InKernelHist {
       }
     }
     trig('synthetic', this.synth, `hist:keys=pid,${s.carry ? 'reason,' : ''}lat.log2:size=8192`);
+  }
+
+  /** The C type of a field in an event's format ("int", "pid_t", "unsigned int"). */
+  private fieldType(ev: [string, string], name: string): string | undefined {
+    const text = this.tfs.readOpt(`events/${ev[0]}/${ev[1]}/format`) ?? '';
+    for (const m of text.matchAll(/field:([^;]*?)\s+([A-Za-z_]\w*);/g)) if (m[2] === name) return m[1]!.trim();
+    return undefined;
   }
 
   read(): ReturnType<typeof parseHist> {

@@ -160,8 +160,12 @@ export function writeManifest(file: string, m: Manifest): void {
 
 /** The manifest beside a trace, if kvmtax record wrote one (undefined when absent or not ours). */
 export function readManifest(trace: string): Manifest | undefined {
-  let t: string;
-  try { t = fs.readFileSync(manifestPath(trace), 'utf8'); } catch { return undefined; }
+  let t: string | undefined;
+  // beside the trace, or beside its uncompressed name (run.dat.xz: run.dat.manifest.json)
+  for (const f of [manifestPath(trace), manifestPath(trace.replace(/\.(xz|gz)$/, ''))]) {
+    try { t = fs.readFileSync(f, 'utf8'); break; } catch { /* next */ }
+  }
+  if (t === undefined) return undefined;
   try {
     const m = JSON.parse(t) as Manifest;
     return m && m.kvmtax_manifest === 1 ? m : undefined;
@@ -180,7 +184,7 @@ export function manifestLines(trace: string, m: Manifest): string[] {
   const arch = m.modules.kvm_amd ?? m.modules.kvm_intel ?? {};
   const pick = (o: Record<string, string>, ks: string[]): string => ks.filter((k) => k in o).map((k) => `${k}=${clean(o[k]!)}`).join(' ');
   const lines = [
-    `Host manifest (${clean(path.basename(manifestPath(trace)))}, taken ${m.taken_at})`,
+    `Host manifest (beside ${clean(path.basename(trace))}, taken ${m.taken_at})`,
     `  kernel: ${clean(h.uname)}; isolcpus=${h.isolcpus ?? '-'} nohz_full=${h.nohz_full ?? '-'} mitigations=${h.mitigations ?? '(default)'}`,
     `  kvm: ${pick(kvm, ['halt_poll_ns', 'halt_poll_ns_grow', 'halt_poll_ns_shrink', 'enable_pmu', 'lapic_timer_advance']) || '(module parameters not readable)'}`,
   ];

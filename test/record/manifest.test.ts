@@ -91,7 +91,7 @@ describe('host manifest', () => {
     const bin = path.join(ROOT, 'bin', 'kvmtax.js');
     const t = spawnSync(process.execPath, [bin, 'report', '-q', `${trace}.xz`], { encoding: 'utf8' });
     expect(t.status).toBe(0);
-    expect(t.stdout).toMatch(/\nHost manifest \(run\.txt\.xz\.manifest\.json, taken .*\)\n  kernel: .*; isolcpus=managed_irq,domain,2-3 nohz_full=2-3 mitigations=off\n/);
+    expect(t.stdout).toMatch(/\nHost manifest \(beside run\.txt\.xz, taken .*\)\n  kernel: .*; isolcpus=managed_irq,domain,2-3 nohz_full=2-3 mitigations=off\n/);
     const j = spawnSync(process.execPath, [bin, 'report', '-q', '-f', 'json', `${trace}.xz`], { encoding: 'utf8' });
     const r = JSON.parse(j.stdout) as { manifests: Record<string, { host: { nohz_full: string } }>; totals: { exits_seen: number } };
     expect(r.totals.exits_seen).toBe(770);
