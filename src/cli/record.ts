@@ -10,7 +10,8 @@ import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { DEFAULT_EVENTS, fsError, lostOf } from '../record/tracefs.js';
 import { runSession, parsePids, Spool } from '../record/session.js';
 import { writeTraceDatV6 } from '../record/tracedat-writer.js';
-import { snapshotManifest, writeManifest, manifestPath, findVmms, vmmInfo, descendants, type VmmInfo } from '../record/manifest.js';
+import { snapshotManifest, writeManifest, manifestPath, findVmms, vmmInfo, descendants, type VmmInfo, type Manifest } from '../record/manifest.js';
+import type { Instance } from '../record/tracefs.js';
 import { trailing } from './trailing.js';
 import { listOf } from './repeat.js';
 
@@ -24,6 +25,7 @@ interface Args {
   tracefs?: string;
   force: boolean;
   quiet: boolean;
+  flight: boolean;
 }
 
 export const command = 'record';
@@ -39,6 +41,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('clock', { type: 'string', describe: 'trace clock (local, global, mono, x86-tsc...; default: the kernel\'s, local)' })
     .option('tracefs', { type: 'string', describe: 'tracefs mount point (default /sys/kernel/tracing); a directory laid out like tracefs replays its pages' })
     .option('force', { type: 'boolean', default: false, describe: 'replace FILE if it exists' })
+    .option('flight', { type: 'boolean', default: false, describe: 'flight recorder: keep the last --buffer-kb per CPU (overwrite mode, nothing read while running); SIGUSR1 writes it to FILE.N, the end to FILE' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
     .example('kvmtax record -o run.dat -- ./benchmark.sh', 'record while the benchmark runs')
     .example('kvmtax record --pid $(pgrep -d, qemu) --duration 10', 'record the VMs\' threads for 10 s') as unknown as Argv<Args>;
@@ -83,7 +86,33 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     for (const t of now.threads) seen.set(t.tid, t);
     return { ...now, threads: [...seen.values()].sort((a, b) => a.tid - b.tid) };
   });
-  const spool = new Spool(out);
+  let spool = new Spool(out);
+  let inst: Instance | undefined;
+  let snapshots = 0;
+  const written: string[] = [];
+  /** --flight, SIGUSR1: the buffer as it is now, to FILE.N (and its manifest) */
+  const writeSnapshot = (manifest: Manifest): void => {
+    const i = inst!;
+    const file = `${out}.${++snapshots}`;
+    spool.close();
+    const stats = i.stats();
+    const lost = lostOf(stats);
+    const f = i.formats();
+    try {
+      writeTraceDatV6(file, {
+        pageSize: i.tfs.pageSize(), ...f, cmdlines: i.tfs.readOpt('saved_cmdlines') ?? '', tgids: i.tfs.readOpt('saved_tgids') ?? '',
+        clock: i.clock(), cpus: i.tfs.cpus().map((c) => ({ cpu: c, file: spool.cpus().includes(c) ? spool.file(c) : undefined, pages: [] })),
+        cpuStats: stats, uname: manifest.host.uname,
+      });
+      writeManifest(manifestPath(file), { ...manifest, taken_at: new Date().toISOString(), recording: { flight_snapshot: snapshots, pages: spool.pages, lost: { overrun: lost.overrun, dropped: lost.dropped } } });
+    } catch (e) {
+      throw fsError(e, file);
+    }
+    written.push(file);
+    if (!argv.quiet) log(`kvmtax record: flight snapshot ${snapshots}: ${spool.pages} pages to ${file}`);
+    spool.remove();
+    spool = new Spool(out);
+  };
   try {
     const manifest = snapshotManifest({ pids });
     const res = await runSession({
@@ -93,6 +122,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       onChild: (pid) => { childPid = pid; },
       // ... and its vCPU threads once created: refresh the VMMs found, keeping threads that have exited
       tickMs: 250, onTick: () => { ticks++; manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms); },
+      flight: argv.flight, onStart: (i) => { inst = i; }, onSnapshot: (final) => { if (!final) writeSnapshot(manifest); },
     });
     manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms);
     spool.close();
@@ -102,6 +132,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       pages: spool.pages, page_size: res.pageSize, stopped_by: res.stoppedBy, seconds: res.elapsedMs / 1000,
       lost: { overrun: lost.overrun, dropped: lost.dropped, per_cpu: Object.fromEntries([...lost.perCpu].map(([c, v]) => [`cpu${c}`, v])) },
       tracefs: res.tfs.real ? res.tfs.root : `${res.tfs.root} (replay)`, vmm_scans: ticks,
+      ...(argv.flight ? { flight: true, flight_snapshots: written } : {}),
     };
     try {
       writeTraceDatV6(out, {

@@ -33,6 +33,13 @@ export interface SessionOptions {
   onStop?: () => void;
   /** no page readers and no events enabled (in-kernel aggregation) */
   noPages?: boolean;
+  /**
+   * flight recorder: the instance overwrites its oldest pages and nothing reads them while it runs; on
+   * SIGUSR1 (and at the end) tracing pauses, the whole buffer is read (onPages), onSnapshot is called and
+   * tracing resumes
+   */
+  flight?: boolean;
+  onSnapshot?: (final: boolean) => void;
   /** called every tickMs with the time since start (live screens) */
   tickMs?: number;
   onTick?: (elapsedMs: number) => void;
@@ -95,6 +102,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   const stop = (why: string): void => { if (!stoppedBy) stoppedBy = why; };
   const onSig = (sig: NodeJS.Signals): void => stop(sig);
   const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const cleanups: (() => void)[] = [];
   for (const s of sigs) process.on(s, onSig);
   let child: ChildProcess | undefined;
   let childStatus: number | string | undefined;
@@ -106,7 +114,27 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   };
   const t0 = Date.now();
   try {
-    const readers = o.noPages ? [] : inst.openReaders();
+    let readers = o.noPages || o.flight ? [] : inst.openReaders();
+    let snapshot = false;
+    const onUsr1 = (): void => { snapshot = true; };
+    if (o.flight) {
+      inst.set('options/overwrite', '1');
+      process.on('SIGUSR1', onUsr1);
+      cleanups.push(() => process.removeListener('SIGUSR1', onUsr1));
+    }
+    /** pause, read the whole buffer, hand it over, resume */
+    const takeSnapshot = (final: boolean): void => {
+      inst.stop();
+      readers = inst.openReaders();
+      for (let i = 0; i < 100000 && poll(Infinity); i++) { /* drain */ }
+      o.onSnapshot?.(final);
+      if (!final) {
+        for (const r of readers) r.close();
+        readers = [];
+        inst.readers = [];
+        inst.start();
+      }
+    };
     const pollMs = o.pollMs ?? 100;
     const poll = (max: number): boolean => {
       const got = new Map<number, Uint8Array[]>();
@@ -143,12 +171,17 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       if (o.durationS !== undefined && now - t0 >= o.durationS * 1000) stop('duration');
       if (!tfs.real && !o.command?.length && !o.noPages && readers.every((r) => r.done)) stop('end of replay');
       if (o.onTick && o.tickMs && now - lastTick >= o.tickMs) { lastTick = now; o.onTick(now - t0); }
+      if (snapshot && !stoppedBy) { snapshot = false; takeSnapshot(false); }
       if (stoppedBy) break;
       await sleep(pollMs);
     }
-    inst.stop();
-    // what the buffer still holds
-    for (let i = 0; i < 10000 && poll(Infinity); i++) { /* drain */ }
+    if (o.flight) {
+      takeSnapshot(true);
+    } else {
+      inst.stop();
+      // what the buffer still holds
+      for (let i = 0; i < 10000 && poll(Infinity); i++) { /* drain */ }
+    }
     if (child && childStatus === undefined) {
       child.kill('SIGTERM');
       await Promise.race([new Promise((r) => child!.once('exit', r)), sleep(2000)]);
@@ -162,6 +195,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     return res;
   } finally {
     for (const s of sigs) process.removeListener(s, onSig);
+    for (const c of cleanups) c();
     if (stdinRaw) { process.stdin.setRawMode(false); process.stdin.removeListener('data', onData); process.stdin.pause(); }
     try { o.onStop?.(); } finally { inst.destroy(); }
   }

@@ -127,6 +127,15 @@ describe('kvmtax record --tracefs REPLAY', () => {
     expect(m.recording.lost.overrun).toBe(0);
   });
 
+  it('--flight on a replay: the one snapshot at the end holds every page', () => {
+    const tfs = replay();
+    const out = path.join(path.dirname(tfs), 'flight.dat');
+    const r = kvmtax(['record', '--tracefs', tfs, '-o', out, '--flight', '--duration', '0.3']);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/, 33 pages /);
+    expect(reportOf(out)).toEqual(reportOf(DAT));
+  });
+
   it('stores per_cpu/cpuN/stats in the file (trace-cmd report --stat shows them)', () => {
     if (!haveTraceCmd) { console.warn('skipped: trace-cmd is not installed'); return; }
     const tfs = replay();
