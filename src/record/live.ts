@@ -135,7 +135,8 @@ export async function runLive(o: LiveOptions): Promise<LiveResult> {
   };
   const session = await runSession({
     tracefs: o.tracefs, events: o.events, pids: o.pids, durationS: o.durationS, command: o.command, bufferKb: o.bufferKb, clock: o.clock,
-    pollMs: 20, replayPagesPerPoll: o.replayPages ?? 4, tickMs: o.intervalMs, onTick: tick, log: o.log,
+    // each poll decodes a batch, with a fixed cost (the formats): a few polls per interval
+    pollMs: Math.max(20, Math.min(250, o.intervalMs / 4)), replayPagesPerPoll: o.replayPages ?? 4, tickMs: o.intervalMs, onTick: tick, log: o.log,
     onKey: (k) => {
       if (k === 'q' || k === 'Q') return true;
       if (k === 's') sort = SORTS[(SORTS.indexOf(sort) + 1) % SORTS.length]!;

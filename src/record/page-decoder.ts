@@ -108,7 +108,8 @@ export function jsPageDecoder(sink: EventSink, meta: PageMeta, displayName = 'li
         cmdlines: meta.cmdlines(), tgids: meta.tgids(), clock: meta.clock,
         cpus: [...pages].map(([cpu, p]) => ({ cpu, pages: p })),
       };
-      writeTraceDatV6(file, content);
+      // a scratch file read back at once: no fsync
+      writeTraceDatV6(file, content, { fsync: false });
       batch = [];
       pending = [];
       curWhere = -1;

@@ -68,7 +68,7 @@ function cpuBytes(c: TraceDatContent['cpus'][number], pageSize: number): number 
  * Write `content` as a version 6 trace.dat at `out` (through `out`.tmp-PID, renamed when complete).
  * Errors (ENOSPC, EACCES...) propagate as Node errors with their code; the partial file is removed.
  */
-export function writeTraceDatV6(out: string, content: TraceDatContent): void {
+export function writeTraceDatV6(out: string, content: TraceDatContent, opts: { fsync?: boolean } = {}): void {
   const ps = content.pageSize;
   const h = new Out();
   h.bytes(Uint8Array.from([0x17, 0x08, 0x44]));
@@ -160,7 +160,7 @@ export function writeTraceDatV6(out: string, content: TraceDatContent): void {
         }
       }
     }
-    fs.fsyncSync(fd);
+    if (opts.fsync !== false) fs.fsyncSync(fd);
     fs.closeSync(fd);
     fs.renameSync(tmp, out);
   } catch (e) {
