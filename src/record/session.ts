@@ -84,7 +84,8 @@ export function parsePids(v: unknown): number[] | undefined {
     if (!/^\d+$/.test(x)) throw new KvmtaxError(`--pid: "${x}" is not a process id`, undefined, undefined, undefined, undefined, EXIT_USAGE);
     return Number(x);
   });
-  return out.length ? out : undefined;
+  if (!out.length) throw new KvmtaxError('--pid needs process ids (PID,PID...)', undefined, undefined, undefined, undefined, EXIT_USAGE);
+  return out;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
