@@ -21,6 +21,7 @@ const COMMANDS: Array<[name: string, usage: string, describe: string, load: () =
   ['compare', 'compare <traces..>', 'compare runs before and after a change (e.g. cpu-pm off vs on) and gate regressions', async () => (await import('./compare.js')) as unknown as CommandModule],
   ['export', 'export <traces..>', 'export a trace as a Perfetto timeline, Parquet or Arrow', async () => (await import('./export.js')) as unknown as CommandModule],
   ['sql', 'sql [query] [traces..]', 'SQL over every exit, halt and timer event (embedded DuckDB)', async () => (await import('./sql.js')) as unknown as CommandModule],
+  ['advise', 'advise <traces..>', 'which lever to pull: the tax-cutting levers ranked from a trace, with evidence and ranges', async () => (await import('./advise.js')) as unknown as CommandModule],
   ['merge', 'merge <reports..>', 'merge per-host JSON reports exactly', async () => (await import('./merge.js')) as unknown as CommandModule],
   ['live', 'live', 'watch KVM exits live with tracefs: a screen or NDJSON per interval, the full report at the end', async () => (await import('./live.js')) as unknown as CommandModule],
   ['stats', 'stats', 'KVM\'s own counters as deltas per interval (debugfs per VM, QMP query-stats per vCPU), no tracing', async () => (await import('./stats.js')) as unknown as CommandModule],
