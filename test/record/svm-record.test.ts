@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import AjvModule from 'ajv';
 import { log2Bucket } from '../../src/record/in-kernel.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -44,6 +45,23 @@ describe('kvmtax record inside the emulated SVM guest', () => {
     expect(rep.totals.exits_handled).toBe(3748);
     // the VMM is named: record-tgid's saved tgids are in the file
     expect(rep.vms.map((v) => v.pid)).toEqual([204]);
+  });
+
+  it('the report with its manifest validates against schema/report.schema.json', () => {
+    const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'report.schema.json'), 'utf8')) as object;
+    const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
+    const validate = new (Ajv as unknown as new (o: object) => { compile(s: object): { (d: unknown): boolean; errors?: unknown } })({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
+    expect(Object.keys(rep.manifests)).toEqual([path.join(DIR, 'trace.dat.xz')]);
+    const ok = validate(rep);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+  });
+
+  it('compare shows the host manifest of each side', () => {
+    const out = kvmtax(['compare', path.join(DIR, 'trace.dat.xz'), '--vs', path.join(DIR, 'in-kernel-trace.dat.xz')]);
+    expect(out.match(/^Host manifest \(beside (trace|in-kernel-trace)\.dat\.xz, taken /gm)?.length).toBe(2);
+    expect(out).toMatch(/\n {2}VMM 204 vmm: /);
+    expect(out).toMatch(/\n {2}VMM 294 vmm: /);
   });
 
   it('halt-poll figures equal the VMM\'s KVM statistics', () => {
