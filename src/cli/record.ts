@@ -12,6 +12,7 @@ import { runSession, parsePids, Spool } from '../record/session.js';
 import { writeTraceDatV6 } from '../record/tracedat-writer.js';
 import { snapshotManifest, writeManifest, manifestPath, findVmms, vmmInfo, descendants, type VmmInfo, type Manifest } from '../record/manifest.js';
 import type { Instance } from '../record/tracefs.js';
+import { sampleDebugfs } from '../record/kvm-stats.js';
 import { trailing } from './trailing.js';
 import { listOf } from './repeat.js';
 
@@ -26,6 +27,7 @@ interface Args {
   force: boolean;
   quiet: boolean;
   flight: boolean;
+  debugfs: string;
 }
 
 export const command = 'record';
@@ -42,6 +44,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('tracefs', { type: 'string', describe: 'tracefs mount point (default /sys/kernel/tracing); a directory laid out like tracefs replays its pages' })
     .option('force', { type: 'boolean', default: false, describe: 'replace FILE if it exists' })
     .option('flight', { type: 'boolean', default: false, describe: 'flight recorder: keep the last --buffer-kb per CPU (overwrite mode, nothing read while running); SIGUSR1 writes it to FILE.N, the end to FILE' })
+    .option('debugfs', { type: 'string', default: '/sys/kernel/debug', describe: 'where KVM\'s per-VM statistics are sampled during the recording (kvm/<pid>-<fd>/), for the manifest; skipped when absent' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
     .example('kvmtax record -o run.dat -- ./benchmark.sh', 'record while the benchmark runs')
     .example('kvmtax record --pid $(pgrep -d, qemu) --duration 10', 'record the VMs\' threads for 10 s') as unknown as Argv<Args>;
@@ -70,6 +73,21 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   // the VMMs: --pid, else processes holding a KVM VM, else COMMAND's process tree's VM holders, else COMMAND itself
   let childPid: number | undefined;
   let ticks = 0;
+  // KVM's own statistics of the VMs, sampled while recording: the first and the latest sample per VM
+  const kvmStats = new Map<string, { pid: number; first: Map<string, number>; last: Map<string, number>; firstAt: number; lastAt: number }>();
+  const t0 = Date.now();
+  const sampleStats = (vmPids: number[]): void => {
+    if (vmPids.length === 0) return;
+    let vms;
+    try { vms = sampleDebugfs(argv.debugfs, vmPids); } catch { return; }
+    const now = (Date.now() - t0) / 1000;
+    for (const v of vms) {
+      const k = `${v.pid}-${v.fd}`;
+      const e = kvmStats.get(k);
+      if (!e) kvmStats.set(k, { pid: v.pid, first: v.stats, last: v.stats, firstAt: now, lastAt: now });
+      else { e.last = v.stats; e.lastAt = now; }
+    }
+  };
   const vmmsNow = (): VmmInfo[] => {
     let list = pids ?? findVmms();
     if (!pids && childPid !== undefined) {
@@ -121,10 +139,21 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       // a VMM started by COMMAND holds its VM only once it runs: look for it until found
       onChild: (pid) => { childPid = pid; },
       // ... and its vCPU threads once created: refresh the VMMs found, keeping threads that have exited
-      tickMs: 250, onTick: () => { ticks++; manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms); },
+      tickMs: 250, onTick: () => {
+        ticks++;
+        manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms);
+        sampleStats(pids ?? manifest.vmms.map((v) => v.pid));
+      },
       flight: argv.flight, onStart: (i) => { inst = i; }, onSnapshot: (final) => { if (!final) writeSnapshot(manifest); },
     });
     manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms);
+    sampleStats(pids ?? manifest.vmms.map((v) => v.pid));
+    if (kvmStats.size) {
+      manifest.kvm_stats = Object.fromEntries([...kvmStats].map(([k, e]) => [k, {
+        pid: e.pid, source: `${argv.debugfs}/kvm/${k}`, from_s: e.firstAt, to_s: e.lastAt,
+        delta: Object.fromEntries([...e.last].map(([n, v]) => [n, v - (e.first.get(n) ?? 0)])),
+      }]));
+    }
     spool.close();
     const lost = lostOf(res.stats);
     manifest.recording = {

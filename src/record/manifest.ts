@@ -32,7 +32,12 @@ export interface Manifest {
   modules: Record<string, Record<string, string>>;
   vmms: VmmInfo[];
   recording?: Record<string, unknown>;
+  /** KVM's statistics of each VM (debugfs kvm/<pid>-<fd>), their change between the first and last sample while recording */
+  kvm_stats?: Record<string, { pid: number; source: string; from_s: number; to_s: number; delta: Record<string, number> }>;
 }
+
+/** What the trace says of one VM, to set beside KVM's own statistics. */
+export interface TraceFigures { exits: number; halts: number; attempted: number; successful: number }
 
 /** Flags of /proc/cpuinfo that say what the CPU offers KVM. */
 const VIRT_FLAGS = ['vmx', 'svm', 'avic', 'x2avic', 'vnmi', 'npt', 'nrip_save', 'vgif', 'v_vmsave_vmload', 'pausefilter',
@@ -174,11 +179,17 @@ export function readManifest(trace: string): Manifest | undefined {
   }
 }
 
+/** The parts of a report the manifest lines set beside KVM's statistics. */
+export interface ReportLike {
+  vms?: { pid: number | null; file?: string; vcpus: { exits_seen: number }[] }[];
+  halt?: { vcpus?: { pid: number | null; halts: number; halt_attempted_poll: number; halt_successful_poll: number }[] };
+}
+
 /** Names from the host are data: no terminal control characters. */
 function clean(s: string): string { return s.replace(/[\x00-\x1f\x7f-\x9f]/g, '?'); }
 
 /** Text lines for the report: the levers' preconditions at a glance. */
-export function manifestLines(trace: string, m: Manifest): string[] {
+export function manifestLines(trace: string, m: Manifest, figures?: (pid: number) => TraceFigures | undefined): string[] {
   const h = m.host;
   const kvm = m.modules.kvm ?? {};
   const arch = m.modules.kvm_amd ?? m.modules.kvm_intel ?? {};
@@ -198,6 +209,12 @@ export function manifestLines(trace: string, m: Manifest): string[] {
     lines.push(`    ${clean(v.cmdline.join(' ')).slice(0, 200)}`);
   }
   const r = m.recording as { lost?: { overrun: number; dropped: number }; stopped_by?: string; missing_events?: string[] } | undefined;
+  for (const [k, st] of Object.entries(m.kvm_stats ?? {})) {
+    const d = st.delta;
+    const f = figures?.(st.pid);
+    lines.push(`  KVM stats of VM ${k} (debugfs, ${st.from_s.toFixed(1)}-${st.to_s.toFixed(1)} s into the recording): exits ${d.exits ?? '-'}, halt_wakeup ${d.halt_wakeup ?? '-'}, halt_attempted_poll ${d.halt_attempted_poll ?? '-'}, halt_successful_poll ${d.halt_successful_poll ?? '-'}`);
+    if (f) lines.push(`    the trace, whole recording: exits ${f.exits}, halts ${f.halts}, halt_attempted_poll ${f.attempted}, halt_successful_poll ${f.successful}`);
+  }
   if (r?.lost) lines.push(`  recording: lost events ${r.lost.overrun + r.lost.dropped} (overrun ${r.lost.overrun}, dropped ${r.lost.dropped}); stopped by ${r.stopped_by ?? '?'}${r.missing_events?.length ? `; missing events: ${r.missing_events.join(', ')}` : ''}`);
   return lines;
 }
@@ -206,11 +223,20 @@ export function manifestLines(trace: string, m: Manifest): string[] {
  * The report hook: the host manifests of `kvmtax record` beside the traces, appended to a table or
  * Markdown report, or a "manifests" member of the JSON one (by trace). No manifest: the text unchanged.
  */
-export function withManifests(text: string, traces: string[], format: string): string {
+export function withManifests(text: string, traces: string[], format: string, report?: ReportLike): string {
   const found = traces.map((t) => [t, readManifest(t)] as const).filter((x): x is readonly [string, Manifest] => x[1] !== undefined);
   if (found.length === 0) return text;
   if (format === 'json') return JSON.stringify({ ...JSON.parse(text), manifests: Object.fromEntries(found) }, null, 2) + '\n';
   if (format !== 'table' && format !== 'md') return text;
-  const body = found.flatMap(([t, m]) => manifestLines(t, m)).join('\n');
+  const figures = (trace: string) => (pid: number): TraceFigures | undefined => {
+    const vm = report?.vms?.find((v) => v.pid === pid && (v.file === undefined || v.file === trace));
+    if (!vm) return undefined;
+    const halt = (report?.halt?.vcpus ?? []).filter((h) => h.pid === pid);
+    return {
+      exits: vm.vcpus.reduce((s, v) => s + v.exits_seen, 0), halts: halt.reduce((s, h) => s + h.halts, 0),
+      attempted: halt.reduce((s, h) => s + h.halt_attempted_poll, 0), successful: halt.reduce((s, h) => s + h.halt_successful_poll, 0),
+    };
+  };
+  const body = found.flatMap(([t, m]) => manifestLines(t, m, figures(t))).join('\n');
   return text.replace(/\n*$/, '\n\n') + (format === 'md' ? '```\n' + body + '\n```\n' : body + '\n');
 }
