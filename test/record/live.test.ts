@@ -9,12 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { svmDSmallTraceDat } from './svm-d-dat.js';
 import { makeReplayDir } from '../../src/record/replay.js';
 import { parseInterval, screenOf, type IntervalSummary } from '../../src/record/live.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin', 'kvmtax.js');
-const DAT = path.join(ROOT, 'traces/svm-D-small/trace.dat');
+const DAT = svmDSmallTraceDat();
 
 function kvmtax(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 26 });

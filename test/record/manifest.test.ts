@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { svmDSmallTraceDat } from './svm-d-dat.js';
 import { snapshotManifest, findVmms, descendants, manifestLines, writeManifest, manifestPath } from '../../src/record/manifest.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -106,7 +107,7 @@ describe('KVM statistics sampled while recording', () => {
     const tfs = path.join(d, 'tracefs');
     const mk = spawnSync(process.execPath, ['--input-type=module', '-e', `
       import { makeReplayDir } from ${JSON.stringify(path.join(ROOT, 'dist/src/record/replay.js'))};
-      makeReplayDir(${JSON.stringify(path.join(ROOT, 'traces/svm-D-small/trace.dat'))}, ${JSON.stringify(tfs)});`], { encoding: 'utf8' });
+      makeReplayDir(${JSON.stringify(svmDSmallTraceDat())}, ${JSON.stringify(tfs)});`], { encoding: 'utf8' });
     expect(mk.stderr).toBe('');
     fs.writeFileSync(path.join(tfs, 'saved_tgids'), '192 4242\n193 4242\n');
     const dbg = path.join(d, 'debug');

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { svmDSmallTraceDat } from './svm-d-dat.js';
 import { traceDatParts } from '../../src/formats/tracedat.js';
 import { writeTraceDatV6 } from '../../src/record/tracedat-writer.js';
 import { makeReplayDir, splitStats } from '../../src/record/replay.js';
@@ -17,7 +18,7 @@ import { lostOf } from '../../src/record/tracefs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin', 'kvmtax.js');
-const DAT = path.join(ROOT, 'traces/svm-D-small/trace.dat');
+const DAT = svmDSmallTraceDat();
 const STATS = path.join(ROOT, 'traces/svm-D-small/ftrace-per-cpu-stats.txt');
 
 function kvmtax(args: string[], opts: { cwd?: string } = {}) {
