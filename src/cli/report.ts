@@ -9,6 +9,7 @@ import { SECTION_NAMES, DEFAULT_SECTIONS } from '../report/sections.js';
 import { render, OUTPUT_FORMATS } from '../report/render.js';
 import { Progress } from './progress.js';
 import { listOf } from './repeat.js';
+import { withManifests, type ReportLike } from '../record/manifest.js';
 
 /** The inputs' total size on disk, when all are plain files (compressed ones count as their file size). */
 function totalSize(files: string[]): number | undefined {
@@ -95,6 +96,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       text = JSON.stringify({ ...JSON.parse(text), what_if: w.length === 1 ? w[0] : w }, null, 2) + '\n';
     } else if (out !== 'html') for (const sc of scenarios) text += '\n' + renderWhatIf(report, sc, out);
   }
+  text = withManifests(text, argv.traces, out, report as unknown as ReportLike);
   if (argv.output) fs.writeFileSync(argv.output, text);
   else process.stdout.write(text);
 }
