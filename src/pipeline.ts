@@ -13,6 +13,7 @@ import { mergeTables, mergeCounters, type Part } from './core/merge.js';
 import type { SliceJob } from './core/worker.js';
 import { KvmtaxError, excerpt } from './core/errors.js';
 import { openSource, HEAD_BYTES, type ByteSource } from './formats/source.js';
+import { registerScratch, releaseScratch } from './core/scratch.js';
 import { detectTextFormat, looksLikeText, scanTextSource, TEXT_FORMATS, TEXT_FORMAT_NAMES } from './formats/text.js';
 import { detectBinary, readBinary, BINARY_FORMATS } from './formats/binary.js';
 import { summarize, type InputInfo, type Report } from './analysis/summary.js';
@@ -79,6 +80,7 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced
     let tmp: string | undefined;
     if (!p) {
       tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-'));
+      registerScratch(tmp);
       p = path.join(tmp, path.basename(src.name).replace(/\.(xz|gz)$/, '') || 'input');
       const out = fs.openSync(p, 'w');
       const buf = Buffer.alloc(1 << 20);
@@ -95,7 +97,7 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced
         last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents, meta,
       };
     } finally {
-      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+      if (tmp) { fs.rmSync(tmp, { recursive: true, force: true }); releaseScratch(tmp); }
     }
   }
   let fmt: number | undefined;
@@ -122,7 +124,8 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced
     sliced.push(...r.parts);
     c = r.counters;
   } else {
-    await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes, opts.onProgress && ((n) => opts.onProgress!(n, idx)));
+    // progress of a compressed file: its compressed position (the total is its size on disk)
+    await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes, opts.onProgress && ((n) => opts.onProgress!(src.rawPosition?.() ?? n, idx)));
     c = core.endFile();
   }
   if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {

@@ -8,6 +8,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { analyze, version, type AnalyzeOptions } from '../pipeline.js';
 import { listOf } from './repeat.js';
 import { withInputOptions, inputOptions } from './input-options.js';
+import { writeOutput } from './output.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { compare, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/compare.js';
 import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, parseRules } from '../analysis/failif.js';
@@ -113,8 +114,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     analyze: inputOptions(argv),
   });
   const text = renderComparison(comparison, argv.format);
-  if (argv.output) fs.writeFileSync(argv.output, text);
-  else process.stdout.write(text);
+  await writeOutput(text, argv.output, [...argv.traces, ...argv.vs]);
   for (const w of warnings) process.stderr.write(`kvmtax: warning: ${w}\n`);
   if (breach) throw new KvmtaxError(breach, undefined, undefined, undefined, undefined, EXIT_BREACH);
 }

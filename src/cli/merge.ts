@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { writeOutput } from './output.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
 import { mergeReports, MergeError } from '../analysis/merge.js';
@@ -48,6 +49,5 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     throw e;
   }
   const text = render(merged, argv.format, { by: [] });
-  if (argv.output) fs.writeFileSync(argv.output, text);
-  else process.stdout.write(text);
+  await writeOutput(text, argv.output, argv.reports);
 }

@@ -11,6 +11,10 @@ import { renderCsv } from '../report/csv.js';
 import { renderHtml } from '../report/html.js';
 import { Progress } from './progress.js';
 import { listOf } from './repeat.js';
+import { target, writeOutput } from './output.js';
+
+/** --top's bound: each listed exit costs a row in the core's memory. */
+export const MAX_TOP = 100000;
 
 /** The inputs' total size on disk, when all are plain files (compressed ones count as their file size). */
 function totalSize(files: string[]): number | undefined {
@@ -36,7 +40,7 @@ interface Args {
   top: number;
   by?: string | string[];
   sections?: string;
-  whatIf?: string;
+  whatIf?: string | string[];
   quiet: boolean;
   jobs: number;
   histograms: boolean;
@@ -56,7 +60,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
     .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file of 16 MiB or more: line-aligned slices, merged exactly' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress line on stderr' })
-    .option('what-if', { type: 'string', choices: WHAT_IF_SCENARIOS, describe: 'forecast what cpu-pm, an exitless timer or exitless IPIs would change (printed after the report; JSON: a what_if member)' })
+    .option('what-if', { type: 'string', describe: `forecast what cpu-pm, an exitless timer or exitless IPIs would change (${WHAT_IF_SCENARIOS.join('|')}; repeat for several; printed after the report; JSON: a what_if member, an array when several)` })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }) as unknown as Argv<Args>;
 }
 
@@ -69,7 +73,11 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     else throw new KvmtaxError(`unknown --format "${f}" (output: ${OUTPUT_FORMATS.join(', ')}; input: ${INPUT_FORMATS.join(', ')})`, undefined, undefined, undefined, undefined, 2);
   }
   if (!(Number.isInteger(argv.jobs) && argv.jobs >= 1 && argv.jobs <= 64)) throw new KvmtaxError('--jobs must be a whole number from 1 to 64', undefined, undefined, undefined, undefined, 2);
-  if (!(argv.top >= 0)) throw new KvmtaxError('--top must be 0 or more', undefined, undefined, undefined, undefined, 2);
+  if (!(Number.isInteger(argv.top) && argv.top >= 0 && argv.top <= MAX_TOP)) throw new KvmtaxError(`--top must be a whole number from 0 to ${MAX_TOP}`, undefined, undefined, undefined, undefined, 2);
+  const whatIfs = [...new Set(listOf(argv.whatIf))];
+  for (const w of whatIfs) if (!WHAT_IF_SCENARIOS.includes(w as WhatIfScenario)) throw new KvmtaxError(`--what-if: unknown scenario "${w}" (known: ${WHAT_IF_SCENARIOS.join(', ')})`, undefined, undefined, undefined, undefined, 2);
+  // checked before the traces are read: a bad -o is not found after minutes of reading
+  target(argv.output, argv.traces, '-o');
   const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
   const done: number[] = [];
   const report = await analyze(argv.traces, {
@@ -86,13 +94,13 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   }
   progress?.done();
   let text = render(report, out, { by, sections: only });
-  if (argv.whatIf) {
-    const scenario = argv.whatIf as WhatIfScenario;
-    if (out === 'json') text = JSON.stringify({ ...JSON.parse(text), what_if: whatIf(report, scenario) }, null, 2) + '\n';
-    else if (out !== 'html') text += '\n' + renderWhatIf(report, scenario, out);
+  if (whatIfs.length) {
+    // JSON: one scenario is an object (as before), several an array in the order given
+    const forecasts = whatIfs.map((w) => whatIf(report, w as WhatIfScenario));
+    if (out === 'json') text = JSON.stringify({ ...JSON.parse(text), what_if: forecasts.length === 1 ? forecasts[0] : forecasts }, null, 2) + '\n';
+    else if (out !== 'html') for (const w of whatIfs) text += '\n' + renderWhatIf(report, w as WhatIfScenario, out);
   }
-  if (argv.output) fs.writeFileSync(argv.output, text);
-  else process.stdout.write(text);
+  await writeOutput(text, argv.output, argv.traces);
 }
 
 export const BY_KEYS = ['reason', 'vcpu', 'msr', 'port', 'mmio'];
