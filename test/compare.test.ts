@@ -263,6 +263,8 @@ describe('kvmtax compare (command line)', () => {
     const out = tmpTrace('', 'cmp.csv');
     const r = kvmtax(['compare', A, '--vs', B, '-f', 'csv', '-o', out]);
     expect(r.code).toBe(0);
-    expect(fs.readFileSync(out, 'utf8')).toMatch(/^scope,figure,reason,key,unit,presence,before_before,after_after,delta,/);
+    expect(fs.readFileSync(out, 'utf8')).toMatch(/^scope,figure,reason,key,unit,presence,before,after,delta,/);
+    // the labels are columns of their own, not parts of the column names
+    expect(fs.readFileSync(out, "utf8").split("\n")[1]).toMatch(/,before,after$/);
   });
 });

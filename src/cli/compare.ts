@@ -9,6 +9,7 @@ import { analyze, version, type AnalyzeOptions } from '../pipeline.js';
 import { listOf } from './repeat.js';
 import { withInputOptions, inputOptions } from './input-options.js';
 import { writeOutput } from './output.js';
+import { tableWidth, WIDE_OPTION } from './width.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { compare, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/compare.js';
 import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, parseRules } from '../analysis/failif.js';
@@ -31,6 +32,7 @@ interface Args {
   tscKhz?: number;
   isa?: string;
   output?: string;
+  wide?: boolean;
 }
 
 export const command = 'compare <traces..>';
@@ -48,6 +50,7 @@ export function builder(y: Argv): Argv<Args> {
       describe: 'exit 3 when a rule holds: FIGURE OP THRESHOLD, e.g. "tax > +5%" (relative change), "tax > +2pp", ' +
         '"p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000", "p99(msr) > 200us", "cv(tax) > 10%", "p50(io) >= 1.2x"',
     })
+    .option('wide', WIDE_OPTION)
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
     .example('$0 compare base.txt.xz --vs cpupm.txt.xz --labels base,cpupm', 'two single runs')
     .example('$0 compare base/*.dat --vs cpupm/*.dat -f md --fail-if "tax > +5%"', 'several runs a side, Markdown, a gate') as unknown as Argv<Args>;
@@ -98,12 +101,12 @@ export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparis
   return { comparison, breach: breachMessage(results), warnings };
 }
 
-export function renderComparison(c: Comparison, format: string): string {
+export function renderComparison(c: Comparison, format: string, width?: number): string {
   switch (format) {
     case 'json': return renderCompareJson(c);
     case 'csv': return renderCompareCsv(c);
     case 'md': return renderCompareMarkdown(c);
-    default: return renderCompareTable(c);
+    default: return renderCompareTable(c, width);
   }
 }
 
@@ -113,7 +116,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     before: argv.traces, after: argv.vs, labels: argv.labels, split: argv.split as 'file' | 'vm', failIf: listOf(argv.failIf),
     analyze: inputOptions(argv),
   });
-  const text = renderComparison(comparison, argv.format);
+  const text = renderComparison(comparison, argv.format, tableWidth(argv.wide));
   await writeOutput(text, argv.output, [...argv.traces, ...argv.vs]);
   for (const w of warnings) process.stderr.write(`kvmtax: warning: ${w}\n`);
   if (breach) throw new KvmtaxError(breach, undefined, undefined, undefined, undefined, EXIT_BREACH);

@@ -12,6 +12,7 @@ import { renderHtml } from '../report/html.js';
 import { Progress } from './progress.js';
 import { listOf } from './repeat.js';
 import { target, writeOutput } from './output.js';
+import { tableWidth, WIDE_OPTION } from './width.js';
 
 /** --top's bound: each listed exit costs a row in the core's memory. */
 export const MAX_TOP = 100000;
@@ -45,6 +46,7 @@ interface Args {
   jobs: number;
   histograms: boolean;
   output?: string;
+  wide?: boolean;
 }
 
 export const command = 'report <traces..>';
@@ -61,6 +63,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file of 16 MiB or more: line-aligned slices, merged exactly' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress line on stderr' })
     .option('what-if', { type: 'string', describe: `forecast what cpu-pm, an exitless timer or exitless IPIs would change (${WHAT_IF_SCENARIOS.join('|')}; repeat for several; printed after the report; JSON: a what_if member, an array when several)` })
+    .option('wide', WIDE_OPTION)
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }) as unknown as Argv<Args>;
 }
 
@@ -93,12 +96,13 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     if (bad.length) throw new KvmtaxError(`unknown section "${bad[0]}" (known: ${SECTION_NAMES.join(', ')})`, undefined, undefined, undefined, undefined, 2);
   }
   progress?.done();
-  let text = render(report, out, { by, sections: only });
+  const width = tableWidth(argv.wide);
+  let text = render(report, out, { by, sections: only }, width);
   if (whatIfs.length) {
     // JSON: one scenario is an object (as before), several an array in the order given
     const forecasts = whatIfs.map((w) => whatIf(report, w as WhatIfScenario));
     if (out === 'json') text = JSON.stringify({ ...JSON.parse(text), what_if: forecasts.length === 1 ? forecasts[0] : forecasts }, null, 2) + '\n';
-    else if (out !== 'html') for (const w of whatIfs) text += '\n' + renderWhatIf(report, w as WhatIfScenario, out);
+    else if (out !== 'html') for (const w of whatIfs) text += '\n' + renderWhatIf(report, w as WhatIfScenario, out, width);
   }
   await writeOutput(text, argv.output, argv.traces);
 }
@@ -129,7 +133,8 @@ function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
   return JSON.stringify(keep, null, 2) + '\n';
 }
 
-export function render(report: Report, format: string, v: RenderView | boolean): string {
+/** `width`: fit text tables to it (src/report/table.ts); undefined: every column. */
+export function render(report: Report, format: string, v: RenderView | boolean, width?: number): string {
   const view = viewOf(v);
   const named = typeof v === 'boolean' ? undefined : v.sections;
   // CSV writes one table: --sections NAME picks a section's (halt, timers, ipi, sched, msr, port, mmio,
@@ -142,6 +147,6 @@ export function render(report: Report, format: string, v: RenderView | boolean):
     case 'csv': return renderCsv(report, csvTable);
     case 'md': return renderMarkdown(sections(report, view));
     case 'html': return renderHtml(report, { view });
-    default: return renderTables(sections(report, view));
+    default: return renderTables(sections(report, view), { width });
   }
 }

@@ -13,6 +13,7 @@ import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { loadRows, openDuck } from '../export/duckdb.js';
 import { describeSchema, schemaJson, SUMMARY_TABLES } from '../export/rows-schema.js';
 import type { Report } from '../analysis/summary.js';
+import { csvSafe, lineSafe } from '../report/escape.js';
 import { version } from '../pipeline.js';
 import { commit, registerScratch, releaseScratch, target, tempBeside, writeOutput, type Target } from './output.js';
 
@@ -215,18 +216,20 @@ export function renderResult(r: SqlResult, format: string): string {
     case 'csv': {
       const cell = (v: unknown) => {
         if (v === null || v === undefined) return '';
-        const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+        const s = typeof v === 'object' ? JSON.stringify(v) : typeof v === 'string' ? csvSafe(v) : String(v);
         return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
       };
       return [r.columns.map(cell).join(','), ...r.rows.map((row) => row.map(cell).join(','))].join('\n') + '\n';
     }
     default: {
-      const str = (v: unknown) => (v === null || v === undefined ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+      // values are data: control characters in a comm are shown escaped, never sent to the terminal
+      const str = (v: unknown) => lineSafe(v === null || v === undefined ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v));
       const cells = r.rows.map((row) => row.map(str));
       const num = r.columns.map((_, i) => r.rows.length > 0 && r.rows.every((row) => row[i] === null || typeof row[i] === 'number'));
-      const w = r.columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
+      const cols = r.columns.map(lineSafe);
+      const w = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
       const line = (cs: string[]) => cs.map((c, i) => (num[i] ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd();
-      const out = [line(r.columns), w.map((x) => '-'.repeat(x)).join('  '), ...cells.map(line)];
+      const out = [line(cols), w.map((x) => '-'.repeat(x)).join('  '), ...cells.map(line)];
       out.push(`(${r.rows.length} row${r.rows.length === 1 ? '' : 's'})`);
       return out.join('\n') + '\n';
     }

@@ -178,6 +178,6 @@ export function compareSections(c: Comparison): Table[] {
   return out;
 }
 
-export function renderCompareTable(c: Comparison): string {
-  return renderTables(compareSections(c));
+export function renderCompareTable(c: Comparison, width?: number): string {
+  return renderTables(compareSections(c), { width });
 }

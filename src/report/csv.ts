@@ -5,10 +5,12 @@
  * (poll_success.p99_ns). A section the trace has no events for is one row saying why. RFC 4180 quoting.
  */
 import type { Report } from '../analysis/summary.js';
+import { csvSafe } from './escape.js';
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
-  const s = String(v);
+  // a name from the trace that starts like a formula (=, +, -, @) gets a leading apostrophe
+  const s = typeof v === 'string' ? csvSafe(v) : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 const STATS = ['min_ns', 'mean_ns', 'p50_ns', 'p90_ns', 'p99_ns', 'p999_ns', 'max_ns', 'stddev_ns'] as const;
