@@ -9,7 +9,7 @@ import { hideBin } from 'yargs/helpers';
 import { KvmtaxError, EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE } from '../core/errors.js';
 import { removeScratch, writeError } from './output.js';
 import { STDIN } from '../formats/source.js';
-import { packageRoot } from '../core/core.js';
+import { packageRoot } from '../core/package-root.js';
 import { lastValueWins } from './repeat.js';
 
 /**
@@ -56,7 +56,7 @@ export async function main(args: string[]): Promise<number> {
         if (err && err.name !== 'YError') throw err;
         if (err && !msg) msg = err.message;
         usage = true;
-        throw new KvmtaxError(msg, undefined, undefined, undefined, undefined, EXIT_USAGE);
+        throw KvmtaxError.usage(msg);
       })
       .parseAsync();
     return 0;
