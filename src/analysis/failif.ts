@@ -21,9 +21,11 @@
  * REASON is an exit reason as kvmtax prints it (hlt, msr, EXTERNAL_INTERRUPT, idle-halt, ...); it matches
  * exactly, else ignoring case. Values are the sides' pooled figures (all of a side's traces read as one
  * report), and sd/cv are over a side's runs. A rule whose figure has no value on a side (p99 of a reason
- * that vanished, sd with one run a side) is reported as not evaluated and does not fail the gate; a
- * reason is 0 exits, 0 exits/s and 0 tax on a side where it does not occur. A rule that does not parse,
- * or names an unknown figure, is a usage error (exit 2) pointing at the column.
+ * that vanished, p99(EXTERNAL_INTERRUPT) on an SVM capture, sd with one run a side) is not evaluated:
+ * that fails the gate with EXIT_NOT_EVALUATED (4) unless --allow-missing (then it is a warning), so a CI
+ * gate never passes on a rule it could not check. A breach (3) wins over 4. A reason is 0 exits, 0
+ * exits/s and 0 tax on a side where it does not occur. A rule that does not parse, names an unknown
+ * figure, or a --fail-if with no rule in it ("", ";;") is a usage error (exit 2).
  */
 import { KvmtaxError } from '../core/errors.js';
 import { figureDef, FIGURES, findFigure, sectionUnit, SPREADS, type Comparison, type ComparedFigure, type FigureUnit, type Spread } from './compare.js';
@@ -31,6 +33,8 @@ import { canonicalReason, ISA_SVM, ISA_VMX } from '../core/reasons.js';
 
 /** A --fail-if rule breached. */
 export const EXIT_BREACH = 3;
+/** A --fail-if rule could not be evaluated (and --allow-missing was not given). */
+export const EXIT_NOT_EVALUATED = 4;
 
 export type Op = '>' | '>=' | '<' | '<=';
 export type ThresholdKind = 'value' | 'change' | 'pp' | 'delta' | 'ratio';
@@ -70,7 +74,11 @@ export function parseRule(text: string): Rule {
 /** Parse every rule (each --fail-if may hold several separated by ";"). */
 export function parseRules(texts: readonly string[]): Rule[] {
   const out: Rule[] = [];
-  for (const t of texts) for (const part of t.split(';')) if (part.trim() !== '') out.push(parseRule(part.trim()));
+  for (const t of texts) {
+    const parts = t.split(';').filter((part) => part.trim() !== '');
+    if (!parts.length) throw KvmtaxError.usage(`--fail-if ${JSON.stringify(t)}: no rule in it (a rule is FIGURE OP THRESHOLD, e.g. "tax > +5%"; leave --fail-if out for no gate)`);
+    for (const part of parts) out.push(parseRule(part.trim()));
+  }
   return out;
 }
 

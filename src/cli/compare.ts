@@ -1,7 +1,9 @@
 /**
  * `kvmtax compare A... --vs B...`: two sides (each one or more traces, or the VMs of traces with
  * --split vm) side by side, with the spread and Welch's test over runs, and a --fail-if gate
- * (exit 3 when a rule is breached; grammar in src/analysis/failif.ts).
+ * (grammar in src/analysis/failif.ts). Exit codes: 0 no rule breached, 1 bad input, 2 usage error (a
+ * rule that does not parse, an empty --fail-if), 3 a rule breached, 4 a rule that could not be evaluated
+ * (without --allow-missing), 70 internal error.
  */
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
@@ -12,7 +14,7 @@ import { writeOutput } from './output.js';
 import { tableWidth, WIDE_OPTION } from './width.js';
 import { KvmtaxError } from '../core/errors.js';
 import { compare, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/compare.js';
-import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, parseRules } from '../analysis/failif.js';
+import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, EXIT_NOT_EVALUATED, parseRules } from '../analysis/failif.js';
 import { fmtValue, renderCompareTable } from '../report/compare-table.js';
 import { renderCompareMarkdown } from '../report/compare-markdown.js';
 import { renderCompareJson } from '../report/compare-json.js';
@@ -33,6 +35,7 @@ interface Args {
   isa?: string;
   output?: string;
   wide?: boolean;
+  allowMissing: boolean;
 }
 
 export const command = 'compare <traces..>';
@@ -50,6 +53,7 @@ export function builder(y: Argv): Argv<Args> {
       describe: 'exit 3 when a rule holds: FIGURE OP THRESHOLD, e.g. "tax > +5%" (relative change), "tax > +2pp", ' +
         '"p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000", "p99(msr) > 200us", "cv(tax) > 10%", "p50(io) >= 1.2x"',
     })
+    .option('allow-missing', { type: 'boolean', default: false, describe: `a --fail-if rule that cannot be evaluated (its figure has no value on a side) is a warning; without it the gate fails with exit ${EXIT_NOT_EVALUATED}` })
     .option('wide', WIDE_OPTION)
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
     .example('$0 compare base.txt.xz --vs cpupm.txt.xz --labels base,cpupm', 'two single runs')
@@ -88,7 +92,7 @@ export interface CompareArgs {
 }
 
 /** The whole command without the output: parse the rules first (usage errors before any reading). */
-export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparison; breach: string | null; warnings: string[] }> {
+export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparison; breach: string | null; warnings: string[]; notEvaluated: string[] }> {
   const labels = parseLabels(a.labels);
   const rules = parseRules(a.failIf ?? []);
   const split = a.split ?? 'file';
@@ -97,8 +101,8 @@ export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparis
   const comparison = compare(sa, sb, { split, version: version() });
   checkRules(rules, comparison);
   const results = evaluateRules(rules, comparison, (v, u) => fmtValue(v, u, comparison.unit));
-  const warnings = results.filter((r) => r.status === 'not evaluated').map((r) => `--fail-if "${r.rule}" not evaluated: ${r.detail}`);
-  return { comparison, breach: breachMessage(results), warnings };
+  const notEvaluated = results.filter((r) => r.status === 'not evaluated').map((r) => `--fail-if "${r.rule}" not evaluated: ${r.detail}`);
+  return { comparison, breach: breachMessage(results), warnings: notEvaluated, notEvaluated };
 }
 
 export function renderComparison(c: Comparison, format: string, width?: number): string {
@@ -112,12 +116,18 @@ export function renderComparison(c: Comparison, format: string, width?: number):
 
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (!argv.vs?.length) throw usage('--vs needs at least one trace: kvmtax compare A... --vs B...');
-  const { comparison, breach, warnings } = await runCompare({
+  const { comparison, breach, notEvaluated } = await runCompare({
     before: argv.traces, after: argv.vs, labels: argv.labels, split: argv.split as 'file' | 'vm', failIf: listOf(argv.failIf),
     analyze: inputOptions(argv),
   });
   const text = renderComparison(comparison, argv.format, tableWidth(argv.wide));
   await writeOutput(text, argv.output, [...argv.traces, ...argv.vs]);
-  for (const w of warnings) process.stderr.write(`kvmtax: warning: ${w}\n`);
-  if (breach) throw new KvmtaxError(breach, { exitCode: EXIT_BREACH });
+  if (breach) {
+    for (const w of notEvaluated) process.stderr.write(`kvmtax: warning: ${w}\n`);
+    throw new KvmtaxError(breach, { exitCode: EXIT_BREACH });
+  }
+  if (notEvaluated.length && !argv.allowMissing) {
+    throw new KvmtaxError(`${notEvaluated.join('\n')}\n  (the gate fails on a rule it cannot check: exit ${EXIT_NOT_EVALUATED}; --allow-missing makes this a warning)`, { exitCode: EXIT_NOT_EVALUATED });
+  }
+  for (const w of notEvaluated) process.stderr.write(`kvmtax: warning: ${w}\n`);
 }

@@ -1,6 +1,7 @@
 /**
- * kvmtax command line. Exit codes: 0 success, 1 bad input (the message says file:line:col),
- * 2 usage error, 70 internal error (a bug: printed with its stack trace).
+ * kvmtax command line. Exit codes: 0 success, 1 bad input (the message says file:line:col) or a failed
+ * write, 2 usage error, 3 compare --fail-if: a rule breached, 4 compare --fail-if: a rule could not be
+ * evaluated (without --allow-missing), 70 internal error (a bug: printed with its stack trace).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -230,10 +230,29 @@ describe('kvmtax compare (command line)', () => {
     expect(r.err).toMatch(msg);
     expect(r.out).toMatch(/Gate \(--fail-if\)/);
   });
-  it('rules that hold exit 0; one without a value warns', () => {
-    const r = kvmtax(['compare', A, '--vs', B, '--fail-if', 'tax > +50%', '--fail-if', 'p99(hlt) > +20%', '--fail-if', 'exits_per_s(hlt) > 100']);
-    expect(r.code).toBe(0);
-    expect(r.err).toBe('kvmtax: warning: --fail-if "p99(hlt) > +20%" not evaluated: p99(hlt) has no value on the after side\n');
+  it('rules that hold exit 0; one without a value fails the gate with exit 4, or warns with --allow-missing', () => {
+    const rules = ['--fail-if', 'tax > +50%', '--fail-if', 'p99(hlt) > +20%', '--fail-if', 'exits_per_s(hlt) > 100'];
+    const r = kvmtax(['compare', A, '--vs', B, ...rules]);
+    expect(r.code).toBe(4);
+    expect(r.err).toBe('kvmtax: --fail-if "p99(hlt) > +20%" not evaluated: p99(hlt) has no value on the after side\n' +
+      '  (the gate fails on a rule it cannot check: exit 4; --allow-missing makes this a warning)\n');
+    const allowed = kvmtax(['compare', A, '--vs', B, ...rules, '--allow-missing']);
+    expect(allowed.code).toBe(0);
+    expect(allowed.err).toBe('kvmtax: warning: --fail-if "p99(hlt) > +20%" not evaluated: p99(hlt) has no value on the after side\n');
+    // p99 of a VMX-only reason on an SVM capture: not evaluable either
+    expect(kvmtax(['compare', A, '--vs', B, '--fail-if', 'p99(EXTERNAL_INTERRUPT) > +20%']).code).toBe(4);
+  });
+  it('a breach (3) wins over a rule not evaluated (4)', () => {
+    const r = kvmtax(['compare', A, '--vs', B, '--fail-if', 'p99(hlt) > +20%', '--fail-if', 'tax > +1%']);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/warning: --fail-if "p99\(hlt\) > \+20%" not evaluated/);
+  });
+  it('an empty --fail-if ("", ";;") is a usage error, not "no rules"', () => {
+    for (const rule of ['', ';;', ' ; ']) {
+      const r = kvmtax(['compare', A, '--vs', B, '--fail-if', rule]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/no rule in it/);
+    }
   });
   it('a malformed rule is a usage error (exit 2) pointing at the column, before any trace is read', () => {
     const r = kvmtax(['compare', 'no/such/file', '--vs', B, '--fail-if', 'p99(msr) >> 20%']);
