@@ -165,6 +165,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   for (const th of t.threads) if (th.tid === th.tgid && th.comm >= 0) tgidComm.set(`${th.file}:${th.tgid}`, t.strings[th.comm]!);
   let guestAll = 0, haltedAll = 0, wallAll = 0;
   const vcpuRowOf = new Map<number, VcpuRow>();
+  const vmReasons = new Map<VmRow, Map<string, { h: Histogram; seen: number }>>();
   for (let i = 0; i < t.threads.length; i++) {
     const th = t.threads[i]!;
     if (th.exits === 0 && th.entries === 0 && th.kvmEvents === 0) continue;
@@ -199,6 +200,14 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     }
     vm.vcpus.push(row);
     vcpuRowOf.set(i, row);
+    let vr = vmReasons.get(vm);
+    if (!vr) vmReasons.set(vm, (vr = new Map()));
+    for (const [reason, r] of tm) {
+      let x = vr.get(reason);
+      if (!x) vr.set(reason, (x = { h: new Histogram(), seen: 0 }));
+      x.h.merge(r.h);
+      x.seen += r.seen;
+    }
     vm.exits_handled += th.handled;
     vm.host_ns += host;
     vm.overhead_ns += overhead;
@@ -210,6 +219,9 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   const vms = [...vmMap.values()];
   for (const vm of vms) {
     vm.tax = ratio(vm.overhead_ns, vm.wall_ns);
+    vm.reasons = [...(vmReasons.get(vm) ?? new Map<string, { h: Histogram; seen: number }>()).entries()]
+      .map(([reason, r]) => ({ reason, exits_seen: r.seen, exits_handled: r.h.n, total_ns: r.h.sum, share_host: ratio(r.h.sum, vm.host_ns), ...stats(r.h) }))
+      .sort((a, b) => b.total_ns - a.total_ns || cmp(a.reason, b.reason));
     vm.vcpus.sort((a, b) => (a.vcpu ?? 1e9) - (b.vcpu ?? 1e9) || a.tid - b.tid);
   }
   vms.sort((a, b) => a.fileIndex - b.fileIndex || (a.pid ?? -1) - (b.pid ?? -1));

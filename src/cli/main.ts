@@ -51,7 +51,7 @@ export async function main(args: string[]): Promise<number> {
       .strict()
       .version(version())
       .help()
-      .wrap(Math.min(110, process.stdout.columns || 110))
+      .wrap(Number(process.env.COLUMNS) > 0 ? Number(process.env.COLUMNS) : Math.min(110, process.stdout.columns || 110))
       .fail((msg, err) => {
         // yargs' own validation errors (YError) are usage errors like the messages it gives without one
         if (err && err.name !== 'YError') throw err;

@@ -10,6 +10,7 @@ import { Progress } from './progress.js';
 import { listOf } from './repeat.js';
 import { target, writeOutput } from './output.js';
 import { tableWidth, WIDE_OPTION } from './width.js';
+import { INPUT_FORMATS_HELP, REPORT_EXAMPLES } from './examples.js';
 
 /** --top's bound: each listed exit costs a row in the core's memory. */
 export const MAX_TOP = 100000;
@@ -41,24 +42,29 @@ interface Args {
   histograms: boolean;
   output?: string;
   wide?: boolean;
+  pid?: number;
+  vcpu?: number;
 }
 
 export const command = 'report <traces..>';
-export const describe = 'exit-tax report of KVM host traces (ftrace text, trace-cmd report, perf script; .gz/.xz; - for stdin)';
+export const describe = `exit-tax report of KVM host traces. ${INPUT_FORMATS_HELP}`;
 
 export function builder(y: Argv): Argv<Args> {
   return withInputOptions(y)
     .positional('traces', { type: 'string', array: true, describe: 'trace files; several give one report with their VMs kept apart' })
     .option('format', { alias: 'f', type: 'string', describe: `output: ${OUTPUT_FORMATS.join('|')} (an input format name here sets --input-format)` })
     .option('top', { type: 'number', default: 10, describe: 'how many of the slowest exits to list' })
-    .option('by', { type: 'string', choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write (or --sections halt|timers|ipi|sched)' })
+    .option('by', { type: 'string', choices: BY_KEYS, describe: 'add a breakdown: vm (reasons per VM, as perf kvm stat report -p; shown anyway with several VMs), vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write (or --sections halt|timers|ipi|sched)' })
     .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')})` })
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
     .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file of 16 MiB or more: line-aligned slices, merged exactly' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress line on stderr' })
     .option('what-if', { type: 'string', describe: `forecast what cpu-pm, an exitless timer or exitless IPIs would change (${WHAT_IF_SCENARIOS.join('|')}; repeat for several; printed after the report; JSON: a what_if member, an array when several)` })
+    .option('pid', { alias: 'p', type: 'number', describe: 'only the vCPU threads of this VM process (perf kvm stat report -p)' })
+    .option('vcpu', { type: 'number', describe: 'only this vCPU id (perf kvm stat report --vcpu); with --pid, of that VM' })
     .option('wide', WIDE_OPTION)
-    .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }) as unknown as Argv<Args>;
+    .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
+    .example(REPORT_EXAMPLES) as unknown as Argv<Args>;
 }
 
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
@@ -71,6 +77,9 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   }
   if (!(Number.isInteger(argv.jobs) && argv.jobs >= 1 && argv.jobs <= 64)) throw KvmtaxError.usage('--jobs must be a whole number from 1 to 64');
   if (!(Number.isInteger(argv.top) && argv.top >= 0 && argv.top <= MAX_TOP)) throw KvmtaxError.usage(`--top must be a whole number from 0 to ${MAX_TOP}`);
+  for (const [k, v] of [['--pid', argv.pid], ['--vcpu', argv.vcpu]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw KvmtaxError.usage(`${k} must be a whole number (got ${v})`);
+  }
   const whatIfs = [...new Set(listOf(argv.whatIf))];
   for (const w of whatIfs) if (!WHAT_IF_SCENARIOS.includes(w as WhatIfScenario)) throw KvmtaxError.usage(`--what-if: unknown scenario "${w}" (known: ${WHAT_IF_SCENARIOS.join(', ')})`);
   // checked before the traces are read: a bad -o is not found after minutes of reading
@@ -80,7 +89,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   const report = await analyze(argv.traces, {
     onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
     ...inputOptions(argv, inputFormat),
-    top: argv.top, histograms: argv.histograms || out === 'html', jobs: argv.jobs,
+    top: argv.top, histograms: argv.histograms || out === 'html', jobs: argv.jobs, filter: { pid: argv.pid, vcpu: argv.vcpu },
   });
   const by = listOf(argv.by);
   let only: Set<string> | undefined;
@@ -101,4 +110,4 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   await writeOutput(text, argv.output, argv.traces);
 }
 
-export const BY_KEYS = ['reason', 'vcpu', 'msr', 'port', 'mmio'];
+export const BY_KEYS = ['reason', 'vm', 'vcpu', 'msr', 'port', 'mmio'];

@@ -49,6 +49,15 @@ export function renderCsv(r: Report, table: string | boolean): string {
     if (k.available) for (const x of k.keys) lines.push([x.key, x.name, x.dir, x.events, x.exits_handled, x.total_ns, ...STATS.map((s) => x[s])].map(cell).join(','));
     return lines.join('\n') + '\n';
   }
+  if (which === 'vm') {
+    lines.push(['file', 'pid', 'vm', 'reason', 'exits_seen', 'exits_handled', 'total_ns', 'share_host', ...STATS].join(','));
+    for (const vm of r.vms) {
+      for (const x of vm.reasons ?? []) {
+        lines.push([vm.file, vm.pid, vm.name, x.reason, x.exits_seen, x.exits_handled, x.total_ns, x.share_host, ...STATS.map((k) => x[k])].map(cell).join(','));
+      }
+    }
+    return lines.join('\n') + '\n';
+  }
   if (which === 'vcpu') {
     lines.push(['file', 'pid', 'vcpu', 'tid', 'comm', 'reason', 'exits_seen', 'exits_handled', 'total_ns', ...STATS].join(','));
     for (const vm of r.vms) {

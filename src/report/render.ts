@@ -17,8 +17,8 @@ export interface RenderView { by?: string[]; sections?: Set<string> }
 /** The sections a view shows: the default ones, or those named, plus what --by asks for. */
 export function viewOf(view: RenderView): ViewOptions {
   const shown = new Set(view.sections ?? DEFAULT_SECTIONS);
-  for (const b of view.by ?? []) if (b !== 'reason' && b !== 'vcpu') shown.add(b);
-  return { byVcpu: (view.by ?? []).includes('vcpu'), sections: shown };
+  for (const b of view.by ?? []) if (b !== 'reason' && b !== 'vcpu' && b !== 'vm') shown.add(b);
+  return { byVcpu: (view.by ?? []).includes('vcpu'), byVm: (view.by ?? []).includes('vm'), sections: shown };
 }
 
 /** JSON keeps every section unless --sections names some. */
