@@ -53,6 +53,8 @@ export interface RunView {
   vcpus: number;
   unit: 'ns' | 'cycles';
   exits_seen: number;
+  /** exits followed by their kvm_entry: what report and perf kvm stat count */
+  exits_handled: number;
   exits_per_s: number | null;
   tax: number | null;
   halted_share: number | null;
@@ -105,7 +107,8 @@ export const FIGURES: FigureDef[] = [
   },
   {
     name: 'exits', title: 'exits', unit: 'count', better: 'none', takes: 'both', absentIsZero: true,
-    value: (v, r) => (r === undefined ? v.exits_seen : rf(v, r)?.exits_seen ?? 0), doc: 'kvm_exit events seen',
+    value: (v, r) => (r === undefined ? v.exits_handled : rf(v, r)?.exits_handled ?? 0),
+    doc: 'exits handled (followed by their kvm_entry), as report and perf kvm stat count them',
   },
   {
     name: 'mean', title: 'mean handling', unit: 'ns', better: 'lower', takes: 'both', absentIsZero: false,
@@ -215,6 +218,8 @@ export function sectionUnit(key: string): FigureUnit {
 // Views of runs
 
 /** Numeric fields of the Report's non-core sections, flattened through plain objects (arrays skipped). */
+const INTERNAL_FIGURE = /^timeline(\.|$)|(^|\.)(bucket_ns|origin_ns|schema|version)$/;
+
 export function sectionFigures(r: Report, pid?: number | null): Map<string, number> {
   const out = new Map<string, number>();
   for (const f of SECTION_FIGURES) {
@@ -223,6 +228,8 @@ export function sectionFigures(r: Report, pid?: number | null): Map<string, numb
   }
   if (pid !== undefined) return out;
   const walk = (o: unknown, path: string, depth: number) => {
+    // internal figures (the timeline's bucket width and origin) are settings, not results to compare
+    if (INTERNAL_FIGURE.test(path)) return;
     if (typeof o === 'number' && Number.isFinite(o)) { if (!out.has(path)) out.set(path, o); }
     else if (o && typeof o === 'object' && !Array.isArray(o) && depth < 5) {
       for (const [k, v] of Object.entries(o as Record<string, unknown>)) walk(v, `${path}.${k}`, depth + 1);
@@ -268,7 +275,7 @@ export function viewOfReport(r: Report, id?: string): RunView {
   const vcpus = r.vms.reduce((n, vm) => n + vm.vcpus.filter((c) => c.exits_seen > 0).length, 0);
   return {
     id: id ?? r.inputs.map((f) => f.file).join(' + '), file: r.inputs.map((f) => f.file).join(' + '), vm: null, vcpus,
-    unit: r.unit, exits_seen: r.totals.exits_seen, exits_per_s: r.totals.exits_per_s, tax: r.totals.tax,
+    unit: r.unit, exits_seen: r.totals.exits_seen, exits_handled: r.totals.exits_handled, exits_per_s: r.totals.exits_per_s, tax: r.totals.tax,
     halted_share: r.totals.halted_share, guest_share: r.totals.guest_share, wall_ns: wall,
     mean_ns: s.mean, p50_ns: s.p50, p99_ns: s.p99, reasons, sections: sectionFigures(r),
   };
@@ -282,12 +289,12 @@ export function viewOfReport(r: Report, id?: string): RunView {
 export function viewOfVm(vm: VmRow, r: Report): RunView {
   const reasons = new Map<string, ReasonFigures>();
   const rate = (n: number, wall: number) => (r.unit === 'ns' && wall > 0 ? n / (wall / 1e9) : null);
-  let wall = 0, guest = 0, halted = 0, exits = 0;
+  let wall = 0, guest = 0, halted = 0, exits = 0, handled = 0;
   let eps: number | null = 0;
   let nonIdleN = 0, nonIdleSum = 0;
   const holders = new Map<string, VcpuRow[]>();
   for (const c of vm.vcpus) {
-    wall += c.wall_ns; guest += c.guest_ns; halted += c.halted_ns; exits += c.exits_seen;
+    wall += c.wall_ns; guest += c.guest_ns; halted += c.halted_ns; exits += c.exits_seen; handled += c.exits_handled;
     const e = rate(c.exits_seen, c.wall_ns);
     eps = eps === null || e === null ? (c.exits_seen === 0 ? eps : null) : eps + e;
     for (const x of c.reasons ?? []) {
@@ -315,7 +322,7 @@ export function viewOfVm(vm: VmRow, r: Report): RunView {
   }
   return {
     id: `${vm.file}: ${vm.name}`, file: vm.file, vm: vm.name, vcpus: vm.vcpus.filter((c) => c.exits_seen > 0).length, unit: r.unit,
-    exits_seen: exits, exits_per_s: eps === null ? null : round1(eps), tax: vm.tax, halted_share: wall > 0 ? round6(halted / wall) : null,
+    exits_seen: exits, exits_handled: handled, exits_per_s: eps === null ? null : round1(eps), tax: vm.tax, halted_share: wall > 0 ? round6(halted / wall) : null,
     guest_share: wall > 0 ? round6(guest / wall) : null, wall_ns: wall,
     mean_ns: nonIdleN > 0 ? round1(nonIdleSum / nonIdleN) : null, p50_ns: null, p99_ns: null, reasons,
     sections: vm.pid !== null && r.vms.filter((x) => x.pid === vm.pid).length === 1 ? sectionFigures(r, vm.pid) : new Map(),
