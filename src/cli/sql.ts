@@ -155,6 +155,9 @@ export async function runSql(query: string, traces: string[], o: SqlOptions = {}
     const { report, context } = await loadRows(conn, traces, { ...o, histograms: false });
     await summaryTables(conn, report, context.host);
     if (db) await conn.run(`CREATE TABLE ${MARKER} AS SELECT '${version()}' AS kvmtax_version`);
+    // the query runs without file or network access (no COPY TO, read_csv, ATTACH, httpfs): a query
+    // pasted from elsewhere cannot read or overwrite files; DuckDB cannot turn this back on in a session
+    await conn.run('SET enable_external_access = false');
     let reader;
     try {
       reader = await conn.runAndReadAll(query);

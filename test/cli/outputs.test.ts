@@ -131,6 +131,18 @@ describe('sql --db never deletes what it did not make', () => {
   });
 });
 
+describe('sql runs the query without file access', () => {
+  it('COPY TO, read_csv and turning access back on are refused, one line, exit 1', () => {
+    const dir = tmpDir();
+    const out = path.join(dir, 'x.csv');
+    oneLine(kvmtax(['sql', `COPY (SELECT 1) TO '${out}'`, T]), 1, /file system operations are disabled/);
+    expect(fs.existsSync(out)).toBe(false);
+    oneLine(kvmtax(['sql', "SELECT * FROM read_csv('/etc/passwd')", T]), 1, /file system operations are disabled/);
+    oneLine(kvmtax(['sql', 'SET enable_external_access = true', T]), 1, /Cannot enable external access/);
+    expect(kvmtax(['sql', 'SELECT count(*) AS n FROM exits', T, '-f', 'json']).out).toMatch(/"n": 768/);
+  });
+});
+
 describe('export outputs', () => {
   it('--perfetto - writes the trace to stdout', () => {
     const dir = tmpDir();
