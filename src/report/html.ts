@@ -109,7 +109,7 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
     const v = extra[key];
     if (!v || typeof v !== 'object' || (v as { available?: unknown }).available === false) continue;
     const found: Found[] = [];
-    collect(v, [], null, found, 0);
+    collect(key === 'halt' ? withoutDuplicateBlocked(v) : v, [], null, found, 0);
     if (!found.length) continue;
     const hs = found.filter((f) => f.hist);
     const ss = found.filter((f) => !f.hist);
@@ -175,6 +175,19 @@ function tableId(title: string, i: number): string {
 }
 
 /** A sortable table; cell() may return the inner HTML of a cell (the text is escaped otherwise). */
+/**
+ * The halt section's `blocked` equals `halt_blocked` for every vCPU whose poll window was traced (it
+ * differs only where untraced waits are taken to have blocked): the same distribution is drawn once.
+ */
+function withoutDuplicateBlocked(sec: unknown): unknown {
+  const s = sec as { vcpus?: Array<Record<string, unknown>> };
+  if (!Array.isArray(s.vcpus)) return sec;
+  return {
+    ...s,
+    vcpus: s.vcpus.map((c) => (JSON.stringify(c.blocked) === JSON.stringify(c.halt_blocked) ? { ...c, blocked: undefined } : c)),
+  };
+}
+
 function table(tb: Table, cell?: (row: number, col: number, text: string) => string | undefined): string {
   const al = (i: number) => (tb.align[i] === 'r' ? ' class="r"' : '');
   const th = tb.header.map((h, i) => `<th${al(i)} scope="col" title="click to sort">${esc(h)}</th>`).join('');
@@ -644,13 +657,23 @@ const APP_JS = `
     ctx.restore();
   }
   function width() { return Math.max(320, Math.min(host.clientWidth || 900, 1360)); }
+  // the legend shows each vCPU's rate at the busiest bucket whenever the cursor is off the chart
+  // (uPlot shows "--" there), so the values are readable before any hover
+  var peak = 0, best = -1;
+  xs.forEach(function (_, i) {
+    var s = 0;
+    for (var k = 1; k < cols.length; k++) s += cols[k][i];
+    if (s > best) { best = s; peak = i; }
+  });
+  function keepLegend(u) { if (u.cursor.idx == null && xs.length) u.setLegend({ idx: peak }); }
   var plot = new window.uPlot({
     width: width(), height: 300,
     scales: { x: { time: false } },
     axes: [{ label: ns ? 'time (s, trace clock)' : 'time (trace clock)' }, { label: ns ? 'exits/s' : 'exits per bucket', size: 70 }],
     series: series,
-    hooks: { draw: [marks] },
+    hooks: { draw: [marks], setCursor: [keepLegend] },
   }, cols, host);
+  if (xs.length) plot.setLegend({ idx: peak });
   window.addEventListener('resize', function () { plot.setSize({ width: width(), height: 300 }); });
   Array.prototype.forEach.call(document.querySelectorAll('a.tl-link'), function (a) {
     a.addEventListener('click', function (e) {
