@@ -18,6 +18,14 @@
  *              | NUMBER "x"                  ratio after / before               p99(msr) >= 1.5x
  *   unit      := "%" (share figures: 5% is 0.05) | "ns" | "us" | "ms" | "s" (time figures)
  *
+ * A rule may be wrapped as significant(RULE): then it fires only when the pooled figures breach it AND
+ * the runs show the change is not noise: each side has at least MIN_RUNS runs, and Welch's test of the
+ * per-run values gives a p below ALPHA after the Holm correction across all significant(...) rules of
+ * the command (many rules x many reasons would otherwise raise false alarms). Its detail states p, the
+ * adjusted p and the minimum detectable effect for the runs given (a difference of the means of
+ * (t(1-ALPHA/2) + t(POWER)) x the standard error). A plain rule (the default) is on the pooled figures
+ * alone: with one run a side that is all there is.
+ *
  * REASON is an exit reason as kvmtax prints it (hlt, msr, EXTERNAL_INTERRUPT, idle-halt, ...); it matches
  * exactly, else ignoring case. Values are the sides' pooled figures (all of a side's traces read as one
  * report), and sd/cv are over a side's runs. A rule whose figure has no value on a side (p99 of a reason
@@ -28,6 +36,7 @@
  * figure, or a --fail-if with no rule in it ("", ";;") is a usage error (exit 2).
  */
 import { KvmtaxError } from '../core/errors.js';
+import { studentTQuantile } from './stats.js';
 import { figureDef, FIGURES, findFigure, sectionUnit, SPREADS, type Comparison, type ComparedFigure, type FigureUnit, type Spread } from './compare.js';
 import { canonicalReason, ISA_SVM, ISA_VMX } from '../core/reasons.js';
 
@@ -41,6 +50,8 @@ export type ThresholdKind = 'value' | 'change' | 'pp' | 'delta' | 'ratio';
 
 export interface Rule {
   text: string;
+  /** significant(RULE): also needs a significant difference over the runs */
+  significant?: boolean;
   spread: Spread | null;
   figure: string;
   reason: string | null;
@@ -61,7 +72,16 @@ class ParseError extends Error {
 
 /** Parse one rule; throws a usage KvmtaxError that quotes the rule and points at the column. */
 export function parseRule(text: string): Rule {
+  const sig = /^(\s*significant\s*\()(.*)\)\s*$/.exec(text);
   try {
+    if (sig) {
+      try {
+        return { ...parse(sig[2]!), text, significant: true };
+      } catch (e) {
+        if (e instanceof ParseError) throw new ParseError(e.message, e.col + sig[1]!.length);
+        throw e;
+      }
+    }
     return parse(text);
   } catch (e) {
     if (!(e instanceof ParseError)) throw e;
@@ -246,10 +266,48 @@ function cmpOp(x: number, op: Op, t: number): boolean {
   }
 }
 
+/** significant(...): runs a side needed before a difference can be called significant. */
+export const MIN_RUNS = 3;
+/** significant(...): the family-wise error rate (Holm) and the power the minimum detectable effect is for. */
+export const ALPHA = 0.05;
+export const POWER = 0.8;
+
+/** Holm's step-down adjustment of p-values (same order as given). */
+export function holm(ps: number[]): number[] {
+  const order = ps.map((p, i) => [p, i] as const).sort((x, y) => x[0] - y[0]);
+  const adj = new Array<number>(ps.length);
+  let run = 0;
+  order.forEach(([p, i], k) => {
+    run = Math.max(run, Math.min(1, (ps.length - k) * p));
+    adj[i] = run;
+  });
+  return adj;
+}
+
 /** Evaluate the rules on a comparison (records them in c.fail_if) and return the results. */
 export function evaluateRules(rules: Rule[], c: Comparison, fmt: (v: number | null, unit: FigureUnit) => string): RuleResult[] {
   const out: RuleResult[] = [];
-  for (const r of rules) {
+  // significant(...) rules: their tests' p, adjusted together (Holm) over those that can be tested
+  const tested = rules.map((r) => {
+    if (!r.significant) return null;
+    const f = lookup(c, r);
+    const na = f?.a?.n ?? 0, nb = f?.b?.n ?? 0;
+    return f?.test && na >= MIN_RUNS && nb >= MIN_RUNS ? f : null;
+  });
+  const ps = tested.filter((f): f is ComparedFigure => f !== null).map((f) => f.test!.p);
+  const adjusted = holm(ps);
+  const adjOf = new Map<number, number>();
+  tested.forEach((f, i) => { if (f) adjOf.set(i, adjusted[adjOf.size]!); });
+  for (const [ri, r] of rules.entries()) {
+    if (r.significant) {
+      const f = lookup(c, r);
+      const na = f?.a?.n ?? 0, nb = f?.b?.n ?? 0;
+      if (na < MIN_RUNS || nb < MIN_RUNS || !f?.test) {
+        out.push({ rule: r.text, status: 'not evaluated', value: null,
+          detail: `significant(...) needs ${MIN_RUNS} runs a side or more (${c.labels[0]}: ${na}, ${c.labels[1]}: ${nb}); give more traces a side, or --split vm` });
+        continue;
+      }
+    }
     const f = lookup(c, r);
     const [before, after] = sideValues(f, r);
     const unit: FigureUnit = r.spread === 'cv' ? 'ratio' : f?.unit ?? figureDef(r.figure)?.unit ?? 'number';
@@ -273,7 +331,16 @@ export function evaluateRules(rules: Rule[], c: Comparison, fmt: (v: number | nu
         shown = `${name} ${pair} (${Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%` : 'from 0'})`; break;
       default: x = before === 0 ? (after === 0 ? 1 : Infinity) : after / before!; shown = `${name} ${pair} (x${Number.isFinite(x) ? x.toFixed(3) : 'inf'})`;
     }
-    const breached = cmpOp(x, r.op, r.threshold);
+    let breached = cmpOp(x, r.op, r.threshold);
+    if (r.significant) {
+      const t = f!.test!;
+      const padj = adjOf.get(ri)!;
+      const mde = (studentTQuantile(1 - ALPHA / 2, t.df) + studentTQuantile(POWER, t.df)) * t.se;
+      const significant = padj < ALPHA;
+      shown += `; runs ${f!.a!.n} vs ${f!.b!.n}: p ${t.p.toPrecision(2)}, Holm-adjusted ${padj.toPrecision(2)} over ${ps.length} significant() rule${ps.length === 1 ? '' : 's'}` +
+        ` (${significant ? 'significant' : 'not significant'} at ${ALPHA}); smallest difference these runs detect (power ${POWER}): ${fmt(mde, unit === 'ratio' ? 'ratio' : unit)}`;
+      breached = breached && significant;
+    }
     out.push({ rule: r.text, status: breached ? 'breached' : 'ok', value: Number.isFinite(x) ? Number(x.toPrecision(9)) : null, detail: shown });
   }
   c.fail_if = out;

@@ -51,7 +51,8 @@ export function builder(y: Argv): Argv<Args> {
     .option('fail-if', {
       type: 'string',
       describe: 'exit 3 when a rule holds: FIGURE OP THRESHOLD, e.g. "tax > +5%" (relative change), "tax > +2pp", ' +
-        '"p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000", "p99(msr) > 200us", "cv(tax) > 10%", "p50(io) >= 1.2x"',
+        '"p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000", "p99(msr) > 200us", "cv(tax) > 10%", "p50(io) >= 1.2x". ' +
+        'A rule is on the pooled figures (the default); significant(RULE) also needs 3+ runs a side and Welch p < 0.05 after Holm across the significant() rules',
     })
     .option('allow-missing', { type: 'boolean', default: false, describe: `a --fail-if rule that cannot be evaluated (its figure has no value on a side) is a warning; without it the gate fails with exit ${EXIT_NOT_EVALUATED}` })
     .option('wide', WIDE_OPTION)
