@@ -537,6 +537,7 @@ export function compare(a: SideInput, b: SideInput, opt: CompareOptions): Compar
   } else if (a.runs.length < 2 || b.runs.length < 2) {
     notes.push(`a test needs two runs a side or more (${a.label}: ${a.runs.length}, ${b.label}: ${b.runs.length}): only the spread of the side with several runs is shown`);
   }
+  for (const d of sidesDiffer(a, b)) notes.push(d);
   if (opt.split === 'vm' && multi) notes.push('with --split vm, a VM\'s p50/p99 is known only where one vCPU alone had the exits (percentiles are kept per vCPU and per reason, not per VM); the pooled percentiles are compared');
 
   const sideInfo = (s: SideInput): SideInfo => ({
@@ -583,6 +584,50 @@ function hostCpus(c: VcpuRow): number[] | undefined {
  * Flags: a VM without a counterpart, different vCPU counts or ids, an unknown VM (no tgid in the trace),
  * and vCPU threads seen on several host CPUs (unpinned) when the report says where threads ran.
  */
+/** Notes that start so are printed as warnings by the CLI: the two sides were not recorded alike. */
+export const SIDES_DIFFER = 'the sides differ:';
+
+/**
+ * What the traces say about where and how they were recorded (host name, kernel, CPUs, trace clock, the
+ * recorder, whether kvm_vcpu_wakeup was recorded), compared between the sides: each difference is a
+ * note starting SIDES_DIFFER. A side's value is the set over its traces; only values the traces carry
+ * are compared (text traces say little).
+ */
+export function sidesDiffer(a: SideInput, b: SideInput): string[] {
+  const facts = (r: Report): Map<string, Set<string>> => {
+    const m = new Map<string, Set<string>>();
+    const add = (k: string, v: unknown) => {
+      if (v === undefined || v === null || v === '' || v === '(none)') return;
+      if (!m.has(k)) m.set(k, new Set());
+      m.get(k)!.add(String(v));
+    };
+    for (const f of r.inputs) {
+      const meta = (f.meta ?? {}) as Record<string, unknown>;
+      add('host name', meta.hostname);
+      add('kernel', meta.os_release);
+      add('CPUs', meta.nr_cpus ?? meta.cpus);
+      add('trace clock', meta.clock ?? (f.clock === 'raw' ? 'x86-tsc (raw)' : undefined));
+      if (typeof meta.cmdline === 'string') add('recorder', /\bkvm\b.*\bstat\b.*\brecord\b/.test(meta.cmdline) ? 'perf kvm stat record' : 'perf record');
+    }
+    // only a side that halted can say whether wake-ups were recorded (with cpu-pm there are no halts)
+    if (r.reasons.some((x) => x.idle && x.exits_seen > 0)) add('kvm_vcpu_wakeup recorded', (r.quality.events_by_name['kvm_vcpu_wakeup'] ?? 0) > 0 ? 'yes' : 'no');
+    return m;
+  };
+  const fa = facts(a.pooled), fb = facts(b.pooled);
+  const out: string[] = [];
+  for (const [k, va] of fa) {
+    const vb = fb.get(k);
+    if (!vb) continue;
+    const sa = [...va].sort().join(', '), sb = [...vb].sort().join(', ');
+    if (sa !== sb) {
+      const why = k === 'kvm_vcpu_wakeup recorded' ? ' (without it all HLT time counts as halted: tax and halted are not comparable)'
+        : k === 'recorder' ? ' (perf kvm stat record has no kvm_vcpu_wakeup)' : '';
+      out.push(`${SIDES_DIFFER} ${k} ${a.label}: ${sa}, ${b.label}: ${sb}${why}`);
+    }
+  }
+  return out;
+}
+
 export function pairVms(a: Report, b: Report, notes: string[]): VmPair[] {
   const live = (r: Report) => r.vms.filter((vm) => vm.vcpus.some((c) => c.exits_seen > 0));
   const va = live(a);

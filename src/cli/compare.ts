@@ -13,7 +13,7 @@ import { withInputOptions, inputOptions } from './input-options.js';
 import { writeOutput } from './output.js';
 import { tableWidth, WIDE_OPTION } from './width.js';
 import { KvmtaxError } from '../core/errors.js';
-import { compare, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/compare.js';
+import { compare, SIDES_DIFFER, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/compare.js';
 import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, EXIT_NOT_EVALUATED, parseRules } from '../analysis/failif.js';
 import { fmtValue, renderCompareTable } from '../report/compare-table.js';
 import { renderCompareMarkdown } from '../report/compare-markdown.js';
@@ -122,6 +122,8 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     analyze: inputOptions(argv),
   });
   const text = renderComparison(comparison, argv.format, tableWidth(argv.wide));
+  // loudly: a difference of host, kernel or recording between the sides can explain any delta
+  for (const n of comparison.notes) if (n.startsWith(SIDES_DIFFER)) process.stderr.write(`kvmtax: warning: ${n}\n`);
   await writeOutput(text, argv.output, [...argv.traces, ...argv.vs]);
   if (breach) {
     for (const w of notEvaluated) process.stderr.write(`kvmtax: warning: ${w}\n`);
