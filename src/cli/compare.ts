@@ -1,7 +1,7 @@
 /**
  * `kvmtax compare A... --vs B...`: two sides (each one or more traces, or the VMs of traces with
  * --split vm) side by side, with the spread and Welch's test over runs, and a --fail-if gate
- * (grammar in src/analysis/failif.ts). Exit codes: 0 no rule breached, 1 bad input, 2 usage error (a
+ * (grammar in src/analysis/runs/failif.ts). Exit codes: 0 no rule breached, 1 bad input, 2 usage error (a
  * rule that does not parse, an empty --fail-if), 3 a rule breached, 4 a rule that could not be evaluated
  * (without --allow-missing), 70 internal error.
  */
@@ -10,15 +10,17 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { analyze, version, type AnalyzeOptions } from '../pipeline/analyze.js';
 import { listOf } from './repeat.js';
 import { withInputOptions, inputOptions } from './input-options.js';
-import { writeOutput } from './output.js';
+import { writeOutput } from '../core/output.js';
 import { tableWidth, WIDE_OPTION } from './width.js';
 import { KvmtaxError } from '../core/errors.js';
-import { compare, SIDES_DIFFER, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/compare.js';
-import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, EXIT_NOT_EVALUATED, parseRules } from '../analysis/failif.js';
+import { compare, SIDES_DIFFER, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/runs/compare.js';
+import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, EXIT_NOT_EVALUATED, parseRules } from '../analysis/runs/failif.js';
 import { fmtValue, renderCompareTable } from '../report/compare-table.js';
 import { renderCompareMarkdown } from '../report/compare-markdown.js';
 import { renderCompareJson } from '../report/compare-json.js';
 import { renderCompareCsv } from '../report/compare-csv.js';
+import { checkForecast, FORECAST_LEVERS, type ForecastCheck } from '../analysis/levers/index.js';
+import { appendCheck } from '../report/levers.js';
 
 export const COMPARE_FORMATS = ['table', 'md', 'json', 'csv'];
 
@@ -36,6 +38,7 @@ interface Args {
   output?: string;
   wide?: boolean;
   allowMissing: boolean;
+  forecast?: string;
 }
 
 export const command = 'compare <traces..>';
@@ -57,6 +60,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('allow-missing', { type: 'boolean', default: false, describe: `a --fail-if rule that cannot be evaluated (its figure has no value on a side) is a warning; without it the gate fails with exit ${EXIT_NOT_EVALUATED}` })
     .option('wide', WIDE_OPTION)
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
+    .option('forecast', { type: 'string', choices: FORECAST_LEVERS, describe: 'check a lever\'s forecast: made on the "before" side (the levers section\'s range) against the "after" side measured' })
     .example('$0 compare base.txt.xz --vs cpupm.txt.xz --labels base,cpupm', 'two single runs')
     .example('$0 compare base/*.dat --vs cpupm/*.dat -f md --fail-if "tax > +5%"', 'several runs a side, Markdown, a gate') as unknown as Argv<Args>;
 }
@@ -90,10 +94,12 @@ export interface CompareArgs {
   split?: 'file' | 'vm';
   failIf?: string[];
   analyze?: AnalyzeOptions;
+  /** a lever whose forecast on the before side is checked against the after side */
+  forecast?: string;
 }
 
 /** The whole command without the output: parse the rules first (usage errors before any reading). */
-export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparison; breach: string | null; warnings: string[]; notEvaluated: string[] }> {
+export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparison; breach: string | null; warnings: string[]; notEvaluated: string[]; check?: ForecastCheck }> {
   const labels = parseLabels(a.labels);
   const rules = parseRules(a.failIf ?? []);
   const split = a.split ?? 'file';
@@ -103,7 +109,8 @@ export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparis
   checkRules(rules, comparison);
   const results = evaluateRules(rules, comparison, (v, u) => fmtValue(v, u, comparison.unit));
   const notEvaluated = results.filter((r) => r.status === 'not evaluated').map((r) => `--fail-if "${r.rule}" not evaluated: ${r.detail}`);
-  return { comparison, breach: breachMessage(results), warnings: notEvaluated, notEvaluated };
+  const check = a.forecast ? checkForecast(a.forecast, sa.pooled, sb.pooled) : undefined;
+  return { comparison, breach: breachMessage(results), warnings: notEvaluated, notEvaluated, check };
 }
 
 export function renderComparison(c: Comparison, format: string, width?: number): string {
@@ -117,11 +124,12 @@ export function renderComparison(c: Comparison, format: string, width?: number):
 
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (!argv.vs?.length) throw usage('--vs needs at least one trace: kvmtax compare A... --vs B...');
-  const { comparison, breach, notEvaluated } = await runCompare({
+  const { comparison, breach, notEvaluated, check } = await runCompare({
     before: argv.traces, after: argv.vs, labels: argv.labels, split: argv.split as 'file' | 'vm', failIf: listOf(argv.failIf),
-    analyze: inputOptions(argv),
+    analyze: inputOptions(argv), forecast: argv.forecast,
   });
-  const text = renderComparison(comparison, argv.format, tableWidth(argv.wide));
+  let text = renderComparison(comparison, argv.format, tableWidth(argv.wide));
+  if (check) text = appendCheck(text, check, argv.format);
   // loudly: a difference of host, kernel or recording between the sides can explain any delta
   for (const n of comparison.notes) if (n.startsWith(SIDES_DIFFER)) process.stderr.write(`kvmtax: warning: ${n}\n`);
   await writeOutput(text, argv.output, [...argv.traces, ...argv.vs]);

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { STDIN } from '../formats/source.js';
-import { registerScratch, releaseScratch, target, writeError, writeStdout, type Target } from './output.js';
+import { registerScratch, releaseScratch, target, writeError, writeStdout, type Target } from '../core/output.js';
 
 
 interface Args {

@@ -8,7 +8,7 @@ import { SECTION_NAMES, DEFAULT_SECTIONS } from '../report/sections.js';
 import { render, OUTPUT_FORMATS } from '../report/render.js';
 import { Progress } from './progress.js';
 import { listOf } from './repeat.js';
-import { target, writeOutput } from './output.js';
+import { target, writeOutput } from '../core/output.js';
 import { tableWidth, WIDE_OPTION } from './width.js';
 import { INPUT_FORMATS_HELP, REPORT_EXAMPLES } from './examples.js';
 
@@ -24,7 +24,7 @@ function totalSize(files: string[]): number | undefined {
   return n || undefined;
 }
 import { renderWhatIf } from '../report/compare-whatif.js';
-import { whatIf, WHAT_IF_SCENARIOS, type WhatIfScenario } from '../analysis/whatif.js';
+import { whatIf, WHAT_IF_SCENARIOS, type WhatIfScenario } from '../analysis/runs/whatif.js';
 
 interface Args {
   traces: string[];
@@ -59,7 +59,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
     .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file of 16 MiB or more: line-aligned slices, merged exactly' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress line on stderr' })
-    .option('what-if', { type: 'string', describe: `forecast what cpu-pm, an exitless timer or exitless IPIs would change (${WHAT_IF_SCENARIOS.join('|')}; repeat for several; printed after the report; JSON: a what_if member, an array when several)` })
+    .option('what-if', { type: 'string', describe: `forecast what cpu-pm, an exitless timer or exitless IPIs would change, with the levers section's models (${WHAT_IF_SCENARIOS.join('|')}; repeat for several; printed after the report; JSON: a what_if member, a list when several)` })
     .option('pid', { alias: 'p', type: 'number', describe: 'only the vCPU threads of this VM process (perf kvm stat report -p)' })
     .option('vcpu', { type: 'number', describe: 'only this vCPU id (perf kvm stat report --vcpu); with --pid, of that VM' })
     .option('wide', WIDE_OPTION)

@@ -15,7 +15,7 @@ import { describeSchema, schemaJson, SUMMARY_TABLES } from '../export/rows-schem
 import type { Report } from '../analysis/types.js';
 import { csvSafe, lineSafe } from '../report/escape.js';
 import { version } from '../pipeline/analyze.js';
-import { commit, registerScratch, releaseScratch, target, tempBeside, writeOutput, type Target } from './output.js';
+import { commit, registerScratch, releaseScratch, target, tempBeside, writeOutput, type Target } from '../core/output.js';
 
 export const SQL_FORMATS = ['table', 'json', 'csv'];
 

@@ -22,7 +22,7 @@ import { RowColumns, type TableName } from './columns.js';
 import { loadRows, openDuck, selectOf } from './duckdb.js';
 import { ArrowTableWriter } from './arrow.js';
 import { ROW_TABLES_VERSION } from './rows-schema.js';
-import { commit, registerScratch, releaseScratch, target, tempBeside, writeError, type Target } from '../cli/output.js';
+import { commit, registerScratch, releaseScratch, target, tempBeside, writeError, type Target } from '../core/output.js';
 
 export interface ExportOptions extends AnalyzeOptions {
   /** host column (default: os.hostname()) */

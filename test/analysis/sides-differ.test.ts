@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline/analyze.js';
-import { sidesDiffer, viewOfReport } from '../../src/analysis/compare.js';
+import { sidesDiffer, viewOfReport } from '../../src/analysis/runs/compare.js';
 import { ROOT } from '../support/paths.js';
 
 const D = path.join(ROOT, 'traces/svm-D-small/trace.txt.xz');

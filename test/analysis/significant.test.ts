@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCompare } from '../../src/cli/compare.js';
-import { holm, MIN_RUNS, parseRules } from '../../src/analysis/failif.js';
+import { holm, MIN_RUNS, parseRules } from '../../src/analysis/runs/failif.js';
 import { ROOT } from '../support/paths.js';
 
 const T = (n: string) => path.join(ROOT, 'traces', n, 'trace.txt.xz');
