@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCompare } from '../../src/cli/compare.js';
 import { holm, MIN_RUNS, parseRules } from '../../src/analysis/runs/failif.js';
+import { bootstrapDiff } from '../../src/analysis/runs/stats.js';
 import { ROOT } from '../support/paths.js';
 
 const T = (n: string) => path.join(ROOT, 'traces', n, 'trace.txt.xz');
@@ -36,7 +37,7 @@ describe('significant(...)', () => {
     const [plain, sig] = comparison.fail_if!;
     expect(plain!.status).toBe('breached');
     expect(sig!.status).toBe('ok');
-    expect(sig!.detail).toMatch(/runs 3 vs 3: p 1\.0, Holm-adjusted 1\.0 over 1 significant\(\) rule \(not significant at 0\.05\); smallest difference these runs detect \(power 0\.8\): \d/);
+    expect(sig!.detail).toMatch(/runs 3 vs 3: Welch p 1\.0, Holm-adjusted 1\.0 over 1 significant\(\) rule \(not significant at 0\.05\); smallest difference these runs detect \(power 0\.8\): \d/);
     expect(breach).toMatch(/breached: tax >= \+0%/);
     expect(breach).not.toMatch(/significant\(/);
   });
@@ -46,5 +47,26 @@ describe('significant(...)', () => {
       expect(r.status).toBe('breached');
       expect(r.detail).toMatch(/Holm-adjusted [0-9.e-]+ over 2 significant\(\) rules \(significant at 0\.05\)/);
     }
+  });
+  it('percentiles are tested by a seeded bootstrap over the runs, with its interval', async () => {
+    const { comparison } = await runCompare({ before: [A, D, A], after: [B, D, B], failIf: ['significant(p99 > +1%)', 'significant(p99 < -1%)'] });
+    for (const r of comparison.fail_if!) expect(r.detail).toMatch(/runs 3 vs 3: bootstrap over runs \(4000 resamples\), 95% interval of the difference -?[\d.]+ \w+ \.\. -?[\d.]+ \w+, p [\d.e-]+, Holm-adjusted/);
+    // the same answer every run (seeded)
+    const again = await runCompare({ before: [A, D, A], after: [B, D, B], failIf: ['significant(p99 > +1%)', 'significant(p99 < -1%)'] });
+    expect(again.comparison.fail_if).toEqual(comparison.fail_if);
+  });
+});
+
+describe('bootstrapDiff', () => {
+  it('identical samples: p 1, interval around 0; shifted: p at its floor, interval excludes 0', () => {
+    const same = bootstrapDiff([1, 2, 3], [1, 2, 3])!;
+    expect(same.p).toBe(1);
+    expect(same.ci[0]).toBeLessThanOrEqual(0);
+    expect(same.ci[1]).toBeGreaterThanOrEqual(0);
+    const shifted = bootstrapDiff([1, 2, 3], [11, 12, 13])!;
+    expect(shifted.diff).toBe(10);
+    expect(shifted.p).toBe(1 / 4000);
+    expect(shifted.ci[0]).toBeGreaterThan(0);
+    expect(bootstrapDiff([1], [2, 3])).toBeNull();
   });
 });

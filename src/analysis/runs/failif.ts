@@ -19,8 +19,9 @@
  *   unit      := "%" (share figures: 5% is 0.05) | "ns" | "us" | "ms" | "s" (time figures)
  *
  * A rule may be wrapped as significant(RULE): then it fires only when the pooled figures breach it AND
- * the runs show the change is not noise: each side has at least MIN_RUNS runs, and Welch's test of the
- * per-run values gives a p below ALPHA after the Holm correction across all significant(...) rules of
+ * the runs show the change is not noise: each side has at least MIN_RUNS runs, and the test of the
+ * per-run values (a seeded percentile bootstrap for p50/p99, whose per-run values are not normal;
+ * Welch's t for the other figures) gives a p below ALPHA after the Holm correction across all significant(...) rules of
  * the command (many rules x many reasons would otherwise raise false alarms). Its detail states p, the
  * adjusted p and the minimum detectable effect for the runs given (a difference of the means of
  * (t(1-ALPHA/2) + t(POWER)) x the standard error). A plain rule (the default) is on the pooled figures
@@ -36,7 +37,7 @@
  * figure, or a --fail-if with no rule in it ("", ";;") is a usage error (exit 2).
  */
 import { KvmtaxError } from '../../core/errors.js';
-import { studentTQuantile } from './stats.js';
+import { bootstrapDiff, studentTQuantile } from './stats.js';
 import { figureDef, FIGURES, findFigure, sectionUnit, SPREADS, type Comparison, type ComparedFigure, type FigureUnit, type Spread } from './compare.js';
 import { canonicalReason, ISA_SVM, ISA_VMX } from '../../core/reasons.js';
 
@@ -294,10 +295,28 @@ export function evaluateRules(rules: Rule[], c: Comparison, fmt: (v: number | nu
     const na = f?.a?.n ?? 0, nb = f?.b?.n ?? 0;
     return f?.test && na >= MIN_RUNS && nb >= MIN_RUNS ? f : null;
   });
-  const ps = tested.filter((f): f is ComparedFigure => f !== null).map((f) => f.test!.p);
+  // percentiles (p50, p99) are tested by a bootstrap over the runs, the other figures by Welch's t
+  const pOf = (r: Rule, f: ComparedFigure): { p: number; how: string } => {
+    if (r.figure === 'p50' || r.figure === 'p99') {
+      const xs = (f.a?.values ?? []).filter((x): x is number => x !== null);
+      const ys = (f.b?.values ?? []).filter((x): x is number => x !== null);
+      const bs = bootstrapDiff(xs, ys);
+      if (bs) return { p: bs.p, how: `bootstrap over runs (${bs.resamples} resamples), 95% interval of the difference ${fmt(bs.ci[0], f.unit)} .. ${fmt(bs.ci[1], f.unit)},` };
+    }
+    return { p: f.test!.p, how: 'Welch' };
+  };
+  const how = new Map<number, string>();
+  const ps: number[] = [];
+  tested.forEach((f, i) => {
+    if (!f) return;
+    const r = pOf(rules[i]!, f);
+    how.set(i, r.how);
+    ps.push(r.p);
+  });
   const adjusted = holm(ps);
   const adjOf = new Map<number, number>();
-  tested.forEach((f, i) => { if (f) adjOf.set(i, adjusted[adjOf.size]!); });
+  const pRaw = new Map<number, number>();
+  tested.forEach((f, i) => { if (f) { pRaw.set(i, ps[adjOf.size]!); adjOf.set(i, adjusted[adjOf.size]!); } });
   for (const [ri, r] of rules.entries()) {
     if (r.significant) {
       const f = lookup(c, r);
@@ -337,7 +356,7 @@ export function evaluateRules(rules: Rule[], c: Comparison, fmt: (v: number | nu
       const padj = adjOf.get(ri)!;
       const mde = (studentTQuantile(1 - ALPHA / 2, t.df) + studentTQuantile(POWER, t.df)) * t.se;
       const significant = padj < ALPHA;
-      shown += `; runs ${f!.a!.n} vs ${f!.b!.n}: p ${t.p.toPrecision(2)}, Holm-adjusted ${padj.toPrecision(2)} over ${ps.length} significant() rule${ps.length === 1 ? '' : 's'}` +
+      shown += `; runs ${f!.a!.n} vs ${f!.b!.n}: ${how.get(ri)} p ${pRaw.get(ri)!.toPrecision(2)}, Holm-adjusted ${padj.toPrecision(2)} over ${ps.length} significant() rule${ps.length === 1 ? '' : 's'}` +
         ` (${significant ? 'significant' : 'not significant'} at ${ALPHA}); smallest difference these runs detect (power ${POWER}): ${fmt(mde, unit === 'ratio' ? 'ratio' : unit)}`;
       breached = breached && significant;
     }
