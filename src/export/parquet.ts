@@ -87,19 +87,35 @@ export function targets(out: string, as?: 'parquet' | 'arrow', inputs: string[] 
     files: Object.fromEntries(names.map((n) => [n, path.join(stage, `${n}.${ext}`)])),
     final: Object.fromEntries(names.map((n) => [n, path.join(out, `${n}.${ext}`)])),
     commit: () => {
-      // swap: the old directory (kvmtax's tables only) steps aside, the complete new one takes its name
-      let old: string | undefined;
+      // swap: the old directory (kvmtax's tables only) steps aside, the complete new one takes its name;
+      // a directory another run put there meanwhile (two exports at once) is swapped the same way
+      const olds: string[] = [];
+      const retry = (e: unknown) => ['ENOTEMPTY', 'EEXIST', 'ENOENT'].includes((e as NodeJS.ErrnoException).code ?? '');
       try {
-        if (st) { old = tempBeside(path.resolve(out), '.old'); fs.renameSync(out, old); }
-        fs.renameSync(stage, out);
+        for (let attempt = 0; ; attempt++) {
+          try {
+            if (fs.existsSync(out)) {
+              const foreign = fs.readdirSync(out).filter((f) => !TABLE_FILE.test(f));
+              if (foreign.length) throw new KvmtaxError(`${flag}: the directory now holds other files than kvmtax's tables (${foreign.slice(0, 3).join(', ')})`, out);
+              const old = tempBeside(path.resolve(out), '.old');
+              fs.renameSync(out, old);
+              olds.push(old);
+            }
+            fs.renameSync(stage, out);
+            break;
+          } catch (e) {
+            if (e instanceof KvmtaxError || !retry(e) || attempt >= 5) throw e;
+          }
+        }
       } catch (e) {
-        if (old && !fs.existsSync(out)) fs.renameSync(old, out);
+        // nothing took the name: the last old copy goes back
+        if (!fs.existsSync(out) && olds.length) { try { fs.renameSync(olds.pop()!, out); } catch { /* best effort */ } }
         fs.rmSync(stage, { recursive: true, force: true });
         throw writeError(e, out);
       } finally {
         releaseScratch(stage);
+        for (const o of olds) { fs.rmSync(o, { recursive: true, force: true }); releaseScratch(o); }
       }
-      if (old) { fs.rmSync(old, { recursive: true, force: true }); releaseScratch(old); }
     },
     abort: () => { fs.rmSync(stage, { recursive: true, force: true }); releaseScratch(stage); },
   };

@@ -195,6 +195,21 @@ describe('export outputs', () => {
     oneLine(kvmtax(['export', T, '--parquet', mine]), 1, /holds other files than kvmtax's tables \(data\.csv\)/);
     expect(fs.readdirSync(mine)).toEqual(['data.csv']);
   });
+  it('two exports into the same directory at once: both succeed (no DuckDB lock), the directory is whole', async () => {
+    const dir = tmpDir();
+    const out = path.join(dir, 'pq');
+    const run = () => new Promise<{ code: number | null; err: string }>((resolve) => {
+      const p = spawn(process.execPath, [BIN, 'export', T, '-q', '--parquet', out], { cwd: ROOT });
+      let err = '';
+      p.stderr.on('data', (d) => { err += d; });
+      p.on('close', (code) => resolve({ code, err }));
+    });
+    const [a, b] = await Promise.all([run(), run()]);
+    expect([a.err, b.err]).toEqual(['', '']);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(fs.readdirSync(out).sort()).toEqual(['exits.parquet', 'halts.parquet', 'lapic.parquet']);
+    expect(fs.readdirSync(dir)).toEqual(['pq']);
+  });
   it('SIGTERM midway leaves no staging directory, no partial file and no scratch directory', async () => {
     const dir = tmpDir();
     const out = path.join(dir, 'pq');
