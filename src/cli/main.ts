@@ -1,10 +1,12 @@
 /**
- * kvmtax command line. Exit codes: 0 success, 1 bad input (the message says file:line:col),
- * 2 usage error, 70 internal error (a bug: printed with its stack trace).
+ * kvmtax command line. Exit codes: 0 success, 1 bad input (the message says file:line:col) or a failed
+ * write, 2 usage error, 3 compare --fail-if: a rule breached, 4 compare --fail-if: a rule could not be
+ * evaluated (without --allow-missing), 70 internal error (a bug: printed with its stack trace).
  */
 import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { KvmtaxError, EXIT_INTERNAL } from '../core/errors.js';
+import { KvmtaxError, EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE } from '../core/errors.js';
+import { removeScratch, writeError } from '../core/output.js';
 import { STDIN } from '../formats/source.js';
 import { version } from '../core/package-root.js';
 import { lastValueWins } from './repeat.js';
@@ -37,6 +39,12 @@ export async function main(args: string[]): Promise<number> {
     // yargs drops a bare "-" positional: carry it as a token the readers know as stdin
     const y = yargs(positionalsAfterDashDash(args).map((a) => (a === '-' ? STDIN : a))).scriptName('kvmtax');
     const wanted = args.find((a) => !a.startsWith('-'));
+    if (wanted !== undefined && !COMMANDS.some((c) => c[0] === wanted)) {
+      const near = COMMANDS.map((c) => c[0]).filter((c) => editDistance(c, wanted) <= 2 || (wanted.length >= 3 && c.startsWith(wanted)));
+      usage = true;
+      throw new KvmtaxError(`unknown command "${wanted}"` + (near.length ? `: did you mean ${near.join(' or ')}?` : ` (commands: ${COMMANDS.map((c) => c[0]).join(', ')})`),
+        undefined, undefined, undefined, undefined, EXIT_USAGE);
+    }
     for (const [name, usage, describe, load] of COMMANDS) {
       if (name === wanted) y.command(await load());
       else y.command(usage, describe, () => {}, () => {});
@@ -47,7 +55,7 @@ export async function main(args: string[]): Promise<number> {
       .strict()
       .version(version())
       .help()
-      .wrap(Math.min(110, process.stdout.columns || 110))
+      .wrap(Number(process.env.COLUMNS) > 0 ? Number(process.env.COLUMNS) : Math.min(110, process.stdout.columns || 110))
       .fail((msg, err) => {
         // yargs' own validation errors (YError) are usage errors like the messages it gives without one
         if (err && err.name !== 'YError') throw err;
@@ -58,6 +66,7 @@ export async function main(args: string[]): Promise<number> {
       .parseAsync();
     return 0;
   } catch (e) {
+    removeScratch();
     if (e instanceof KvmtaxError) {
       process.stderr.write(`kvmtax: ${e.format()}\n`);
       if (usage) process.stderr.write('run "kvmtax --help" for the commands and options\n');
@@ -85,7 +94,25 @@ export function positionalsAfterDashDash(args: string[]): string[] {
   return [...args.slice(0, cmd + 1), ...tail, ...args.slice(cmd + 1, i)];
 }
 
+/** Levenshtein distance (for "did you mean report?"). */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
 export function run(): void {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); });
+  // a reader that went away (| head) ends the run quietly; any other write error on stdout (a full disk
+  // under > file) is one line and exit 1, never a silent success with half a report
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    removeScratch();
+    process.stderr.write(`kvmtax: ${writeError(e, 'standard output').format()}\n`);
+    process.exit(EXIT_INPUT);
+  });
   main(hideBin(process.argv)).then((code) => { process.exitCode = code; });
 }

@@ -10,6 +10,7 @@ import { mergeTables, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { openSource } from '../formats/source.js';
 import { summarize } from '../analysis/summary.js';
+import { filterTables, describeFilter, type ThreadFilter } from '../analysis/filter.js';
 import type { InputInfo, Report } from '../analysis/types.js';
 import { readOne } from './read-input.js';
 
@@ -37,6 +38,8 @@ export interface AnalyzeOptions {
   jobsMinBytes?: number;
   /** the run's memory budget in MiB (each worker's too); default DEFAULT_MAX_MEMORY_MB (wasm/core.ts) */
   maxMemoryMb?: number;
+  /** --pid / --vcpu: only these vCPU threads (perf kvm stat report's -p and --vcpu) */
+  filter?: ThreadFilter;
 }
 
 /** kvmtax's version (core/package-root.ts), re-exported for the commands that put it in their output. */
@@ -44,10 +47,12 @@ export { version };
 
 export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promise<Report> {
   if (files.length === 0) throw new KvmtaxError('no input files');
-  const core = new Core({ topN: Math.max(opts.top ?? 10, 10), rows: opts.rows, rowCapacity: opts.rowCapacity, maxMemoryMb: opts.maxMemoryMb });
+  const filtered = opts.filter && (opts.filter.pid !== undefined || opts.filter.vcpu !== undefined);
+  // a filter keeps some threads' slowest exits only: the core keeps more of them to choose from
+  const topN = Math.max(opts.top ?? 10, 10) * (filtered ? 20 : 1);
+  const core = new Core({ topN, rows: opts.rows, rowCapacity: opts.rowCapacity, maxMemoryMb: opts.maxMemoryMb });
   const inputs: InputInfo[] = [];
   const sliced: Part[] = [];
-  const topN = Math.max(opts.top ?? 10, 10);
   for (const file of files) {
     const src = await openSource(file);
     try {
@@ -56,8 +61,13 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
       src.close();
     }
   }
-  const tables = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN) : core.tables();
-  return summarize(tables, inputs, {
+  const all = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN) : core.tables();
+  const { tables, kept, of } = filterTables(all, opts.filter ?? {});
+  const report = summarize(tables, inputs, {
     tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, version: version(),
   });
+  if (filtered) {
+    report.notes.unshift(`${describeFilter(opts.filter!)}: the figures are of ${kept} of the trace's ${of} vCPU threads (as perf kvm stat report -p/--vcpu); events by name, lost events and skipped lines are the whole trace's`);
+  }
+  return report;
 }
