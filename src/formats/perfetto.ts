@@ -40,7 +40,7 @@ import protobuf from 'protobufjs';
 import { decompress as zstdDecompress } from 'fzstd';
 import type { EventSink } from '../core/sink.js';
 import { KvmtaxError } from '../core/errors.js';
-import { packageRoot } from '../core/core.js';
+import { packageRoot } from '../core/package-root.js';
 import { FormatError } from './tracefs-format.js';
 import {
   CLOCK_NS, EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
