@@ -6,7 +6,7 @@
  *     ../shared, two VMs' threads in one capture): the process/thread tree, per vCPU thread and exit reason
  *     the slice count and total duration against `kvmtax report -f json --by vcpu`, the counter tracks
  *     against the export's own figures and the report;
- *   - our Perfetto *inputs* (ftrace in Perfetto, written by test/helpers/perfetto-build.ts from svm-D-small):
+ *   - our Perfetto *inputs* (ftrace in Perfetto, written by test/support/perfetto-build.ts from svm-D-small):
  *     trace_processor's count of each kvm event against ours;
  *   - `kvmtax sql --engine perfetto`.
  * Without the shell (CI does not build it: ~15-25 min) every test here is skipped, and says so.
@@ -18,18 +18,16 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findShell, TraceProcessor, isPerfettoFile } from '../../src/export/trace-processor.js';
 import { UNKNOWN_PID, EXIT_PREFIX, DEFAULT_BUCKET_NS } from '../../src/export/perfetto.js';
-import { analyze } from '../../src/pipeline.js';
+import { analyze } from '../../src/pipeline/analyze.js';
 import { openSource } from '../../src/formats/source.js';
-import { buildPerfetto, parseFtraceText, type BuildOptions } from '../helpers/perfetto-build.js';
-import { ROOT, SHARED, TRACES } from '../helpers/paths.js';
+import { buildPerfetto, parseFtraceText, type BuildOptions } from '../support/perfetto-build.js';
+import { ROOT, SHARED, TRACES } from '../support/paths.js';
 
 const SHELL = findShell();
 if (!SHELL) console.warn('note: trace_processor_shell not found (npm run trace-processor builds it): the trace_processor tests are SKIPPED');
 
-// ../shared beside the repository; from a worktree under /work/wt/NAME it is two levels up
-const SHARED_DIR = [SHARED, path.resolve(ROOT, '..', '..', 'shared')].find((d) => fs.existsSync(path.join(d, 'public-traces')));
-const HIP_110K = SHARED_DIR && path.join(SHARED_DIR, 'public-traces', 'hip24-masterarbeit', 'host-6.5.0-21-kvm-entry-exit-110k.trace.dat');
-const HAVE_HIP = !!HIP_110K && fs.existsSync(HIP_110K);
+const HIP_110K = path.join(SHARED, 'public-traces', 'hip24-masterarbeit', 'host-6.5.0-21-kvm-entry-exit-110k.trace.dat');
+const HAVE_HIP = fs.existsSync(HIP_110K);
 if (SHELL && !HAVE_HIP) console.warn('note: ../shared/public-traces/hip24-masterarbeit is absent: the two-VM trace_processor check is SKIPPED');
 
 const BIN = path.join(ROOT, 'bin', 'kvmtax.js');
@@ -125,7 +123,7 @@ describe.skipIf(!SHELL)('trace_processor opens kvmtax export --perfetto: svm-A-b
 });
 
 describe.skipIf(!SHELL || !HAVE_HIP)('trace_processor opens kvmtax export --perfetto: HIP24 110k trace.dat (two VMs, ../shared)', () => {
-  exportChecks('hip24-110k', () => HIP_110K!);
+  exportChecks('hip24-110k', () => HIP_110K);
 });
 
 async function readText(p: string): Promise<string> {
