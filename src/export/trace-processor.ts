@@ -16,6 +16,7 @@
  * The shell is ended (SIGTERM to its pid) when the engine is closed.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -103,6 +104,27 @@ function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * POST `body` to the shell's RPC and read the whole answer. node:http rather than fetch: the shell answers
+ * /status with both `Transfer-Encoding: identity` and a Content-Length, which fetch (undici) and Node's
+ * strict parser refuse; insecureHTTPParser accepts it. /query answers chunked.
+ */
+function post(port: number, what: string, body: Uint8Array): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port, path: what, method: 'POST', agent: false, insecureHTTPParser: true,
+      headers: { 'Content-Type': 'application/x-protobuf', 'Content-Length': body.length },
+    }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (b: Buffer) => parts.push(b));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(parts)) : reject(new Error(`HTTP ${res.statusCode} from ${what}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** One trace loaded in a trace_processor_shell serving its HTTP RPC. */
 export class TraceProcessor {
   private stderr = '';
@@ -111,8 +133,12 @@ export class TraceProcessor {
   private constructor(private readonly child: ChildProcess, readonly port: number, readonly trace: string) {
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (s: string) => { this.stderr = (this.stderr + s).slice(-8192); });
-    child.on('exit', (code, signal) => { this.exited = { code, signal }; });
+    child.on('exit', (code, signal) => { this.exited = { code, signal }; process.off('exit', this.onExit); });
+    // a kvmtax that exits without close() (an error, Ctrl-C) ends the shell it started
+    process.on('exit', this.onExit);
   }
+
+  private readonly onExit = () => { if (!this.exited) this.child.kill('SIGKILL'); };
 
   /** Start the shell on `trace` and wait until it has loaded it and answers. */
   static async open(trace: string, o: { shell?: string } = {}): Promise<TraceProcessor> {
@@ -129,12 +155,15 @@ export class TraceProcessor {
       if (failed) throw new KvmtaxError(`${shell}: ${failed.message}`);
       if (tp.exited) throw new KvmtaxError(`trace_processor could not load ${trace}: ${tp.lastError() || `exit ${tp.exited.code ?? tp.exited.signal}`}`);
       try {
-        const r = await fetch(`http://127.0.0.1:${port}/status`, { method: 'POST', body: new Uint8Array(0) });
-        if (r.ok) {
-          await r.arrayBuffer();
-          return tp;
+        await post(port, '/status', new Uint8Array(0));
+        return tp;
+      } catch (e) {
+        // not listening yet: still loading the trace
+        if ((e as NodeJS.ErrnoException).code !== 'ECONNREFUSED') {
+          await tp.close();
+          throw new KvmtaxError(`trace_processor: ${(e as Error).message}`);
         }
-      } catch { /* not listening yet: still loading */ }
+      }
       await sleep(100);
     }
   }
@@ -148,8 +177,7 @@ export class TraceProcessor {
 
   /** The shell's version line (StatusResult.human_readable_version). */
   async version(): Promise<string> {
-    const r = await fetch(`http://127.0.0.1:${this.port}/status`, { method: 'POST', body: new Uint8Array(0) });
-    const m = messages().StatusResult.decode(new Uint8Array(await r.arrayBuffer())) as unknown as { human_readable_version?: string };
+    const m = messages().StatusResult.decode(await post(this.port, '/status', new Uint8Array(0))) as unknown as { human_readable_version?: string };
     return m.human_readable_version ?? '';
   }
 
@@ -159,9 +187,7 @@ export class TraceProcessor {
     const body = QueryArgs.encode(QueryArgs.create({ sql_query: sql, tag: 'kvmtax' })).finish();
     let buf: Uint8Array;
     try {
-      const r = await fetch(`http://127.0.0.1:${this.port}/query`, { method: 'POST', body: Buffer.from(body) });
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
-      buf = new Uint8Array(await r.arrayBuffer());
+      buf = await post(this.port, '/query', body);
     } catch (e) {
       throw new KvmtaxError(`trace_processor: query failed: ${(e as Error).message}${this.exited ? ` (it exited: ${this.lastError()})` : ''}`);
     }

@@ -67,13 +67,22 @@ function exportChecks(label: string, trace: () => string, extra: string[] = []) 
 
   it('one process per VM, one thread per vCPU thread, named as in the report', async () => {
     const procs = await tp.query('SELECT pid, name FROM process WHERE pid != 0 ORDER BY pid');
-    expect(procs.rows).toEqual(vms.map((v) => [v.pid ?? UNKNOWN_PID, v.name]).sort((a, b) => Number(a[0]) - Number(b[0])));
+    // the export names a process as the report does, less the "(pid N)" its pid column already says
+    const procName = (v: VmJson) => (v.pid === null ? 'unknown VM' : v.name.replace(/ \(pid -?\d+\)$/, ''));
+    expect(procs.rows).toEqual(vms.map((v) => [v.pid ?? UNKNOWN_PID, procName(v)]).sort((a, b) => Number(a[0]) - Number(b[0])));
     expect(procs.rows.length).toBe(exported.processes);
     // every thread trace_processor has (tid 0 is its swapper placeholder), with its process
     const threads = await tp.query('SELECT t.tid, t.name, p.pid FROM thread t LEFT JOIN process p USING (upid) WHERE t.tid != 0 ORDER BY t.tid');
     const want = vms.flatMap((v) => v.vcpus.map((c) => [c.tid, threadName(c), v.pid ?? UNKNOWN_PID])).sort((a, b) => Number(a[0]) - Number(b[0]));
-    expect(threads.rows).toEqual(want);
-    expect(threads.rows.length).toBe(exported.threads);
+    // trace_processor gives each process a main thread (tid = pid, unnamed, no track): one per VM, apart
+    const main = threads.rows.filter((r) => r[0] === r[2]);
+    expect(main).toEqual(procs.rows.map(([pid]) => [pid, null, pid]));
+    const vcpuThreads = threads.rows.filter((r) => r[0] !== r[2]);
+    expect(vcpuThreads).toEqual(want);
+    expect(vcpuThreads.length).toBe(exported.threads);
+    // and the slices are on those threads' tracks only
+    const on = await tp.query('SELECT DISTINCT t.tid FROM slice s JOIN thread_track tt ON s.track_id = tt.id JOIN thread t USING (utid) ORDER BY 1');
+    expect(on.rows.map((r) => r[0])).toEqual(want.map((w) => w[0]));
   });
 
   it('per vCPU thread and reason: slice count and total duration equal the report', async () => {
