@@ -32,6 +32,7 @@ interface Args {
   tscKhz?: number;
   isa?: string;
   output?: string;
+  engine: string;
 }
 
 export const command = 'sql [query] [traces..]';
@@ -47,8 +48,10 @@ export function builder(y: Argv): Argv<Args> {
     .option('db', { type: 'string', describe: 'keep the loaded rows in this DuckDB database file (open it later with duckdb FILE)' })
     .option('memory-limit', { type: 'string', describe: 'DuckDB\'s memory limit, e.g. 4GB (past it DuckDB spills to disk)' })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
+    .option('engine', { type: 'string', choices: ['duckdb', 'perfetto'], default: 'duckdb', describe: 'duckdb: our tables (exits, halts, ...); perfetto: Perfetto\'s trace_processor (npm run trace-processor builds it) over one trace, a Perfetto file as it is, any other capture as exported by export --perfetto' })
     .example('$0 sql "SELECT reason, count(*), quantile_disc(handling_ns, 0.99) FROM exits GROUP BY ALL ORDER BY 2 DESC" trace.txt.xz', 'exits and p99 per reason')
     .example('$0 sql "SELECT * FROM exits WHERE handling_ns > 1e6 AND vcpu = 3" trace.dat', 'exits longer than 1 ms on vCPU 3')
+    .example('$0 sql --engine perfetto "SELECT name, count(*), sum(dur) FROM slice GROUP BY name" trace.txt.xz', 'trace_processor\'s slice table of the export')
     .example('$0 sql --schema', 'the tables and their columns') as unknown as Argv<Args>;
 }
 
@@ -57,12 +60,18 @@ const usage = (msg: string) => KvmtaxError.usage(msg);
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   let text: string;
   if (argv.schema) {
+    if (argv.engine === 'perfetto') throw usage('--schema describes the DuckDB tables; trace_processor\'s are listed by: kvmtax sql --engine perfetto "SELECT name FROM sqlite_master" TRACE');
     text = argv.format === 'json' ? JSON.stringify(schemaJson(), null, 2) + '\n' : describeSchema();
   } else {
     if (!argv.query) throw usage('give a query: kvmtax sql "SELECT ..." TRACE... (kvmtax sql --schema lists the tables)');
     if (!argv.traces?.length) throw usage('give one or more traces after the query');
     checkMemoryLimit(argv.memoryLimit);
     target(argv.output, argv.traces, '-o');
+    if (argv.engine === 'perfetto') {
+      text = renderResult(await perfettoSql(argv), argv.format);
+      await writeOutput(text, argv.output, argv.traces);
+      return;
+    }
     const res = await runSql(argv.query, argv.traces, {
       host: argv.host, db: argv.db, memoryLimit: argv.memoryLimit, ...inputOptions(argv),
     });
@@ -129,6 +138,16 @@ async function checkDbTarget(file: string, traces: string[]): Promise<void> {
 /** DuckDB's message on one line ("IO Error: Could not set lock on file ..."). */
 export function duckMessage(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0]!.trim();
+}
+
+/** `--engine perfetto`: the query in trace_processor (src/export/trace-processor.ts) over one trace. */
+async function perfettoSql(argv: ArgumentsCamelCase<Args>): Promise<SqlResult> {
+  if (argv.traces!.length !== 1) throw usage('--engine perfetto: give one trace (merge several first with kvmtax export --perfetto)');
+  for (const [o, v] of [['--db', argv.db], ['--memory-limit', argv.memoryLimit], ['--host', argv.host]] as const) {
+    if (v !== undefined) throw usage(`${o} applies to --engine duckdb only`);
+  }
+  const { runPerfettoSql } = await import('../export/trace-processor.js');
+  return runPerfettoSql(argv.query!, argv.traces![0]!, { exportOptions: { ...inputOptions(argv) } });
 }
 
 /** Load the traces and run one query. */
