@@ -13,8 +13,7 @@ import { mergeTables, mergeCounters, type Part } from './core/merge.js';
 import type { SliceJob } from './core/worker.js';
 import { KvmtaxError, excerpt } from './core/errors.js';
 import { openSource, HEAD_BYTES, type ByteSource } from './formats/source.js';
-import { detectTextFormat, looksLikeText, scanTextSource, TEXT_FORMATS, TEXT_FORMAT_NAMES } from './formats/text.js';
-import { detectBinary, readBinary, BINARY_FORMATS } from './formats/binary.js';
+import { detectFormat, formatNamed, readWith } from './formats/registry.js';
 import { summarize, type InputInfo, type Report } from './analysis/summary.js';
 
 export interface AnalyzeOptions {
@@ -71,9 +70,8 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
 
 async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced: Part[], topN: number): Promise<InputInfo> {
   const idx = core.nextFileIndex();
-  const forced = opts.format;
-  const binary = forced ? (BINARY_FORMATS.includes(forced) ? forced : undefined) : detectBinary(src.head, src.name);
-  if (binary) {
+  const entry = opts.format ? formatNamed(opts.format) : detectFormat(src.head, src.name);
+  if (!entry.text) {
     // binary readers read at offsets: a compressed or piped file is first written out whole
     let p = src.path && !src.compression ? src.path : undefined;
     let tmp: string | undefined;
@@ -87,10 +85,10 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced
     }
     try {
       core.fileIndexForBinary = idx;
-      const meta = await readBinary(binary, p, core, src.name, { buffer: opts.buffer });
+      const meta = (await readWith(entry, { src, path: p, display: src.name }, core, { buffer: opts.buffer })) ?? {};
       const c = core.endFile();
       return {
-        file: src.name, format: binary, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
+        file: src.name, format: entry.name, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
         bytes: fs.statSync(p).size, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
         last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents, meta,
       };
@@ -98,22 +96,7 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     }
   }
-  let fmt: number | undefined;
-  if (forced) {
-    fmt = TEXT_FORMATS[forced];
-    if (fmt === undefined) throw new KvmtaxError(`unknown format "${forced}" (known: ${[...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS].join(', ')})`);
-  } else {
-    if (src.head.length === 0) throw new KvmtaxError('empty file: expected a trace', src.name, 1, 1);
-    if (!looksLikeText(src.head)) {
-      throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got binary data ${hexHead(src.head)})`, src.name, undefined, undefined, 0);
-    }
-    const head = Buffer.from(src.head).toString('latin1');
-    fmt = detectTextFormat(head);
-    if (fmt === undefined) {
-      const first = head.split('\n').find((l) => l.trim() !== '') ?? '';
-      throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got ${excerpt(first)})`, src.name, 1, 1);
-    }
-  }
+  const fmt = entry.fmt!;
   const jobs = opts.jobs ?? 1;
   const size = src.path && !src.compression ? fs.statSync(src.path).size : 0;
   let c: FileCounters;
@@ -122,7 +105,8 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced
     sliced.push(...r.parts);
     c = r.counters;
   } else {
-    await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes, opts.onProgress && ((n) => opts.onProgress!(n, idx)));
+    await readWith(entry, { src, path: src.path ?? '', display: src.name }, core,
+      { fileIndex: idx, strict: opts.strict, chunkBytes: opts.chunkBytes, onProgress: opts.onProgress && ((n) => opts.onProgress!(n, idx)) });
     c = core.endFile();
   }
   if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {
@@ -130,7 +114,7 @@ async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced
     throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, src.name, rec?.line ?? 1, rec?.col ?? 1);
   }
   return {
-    file: src.name, format: TEXT_FORMAT_NAMES[fmt]!, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
+    file: src.name, format: entry.name, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
     lines: c.lines, bytes: c.bytes, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
     last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents,
   };
@@ -182,6 +166,3 @@ async function readSlices(src: ByteSource, idx: number, fmt: number, opts: Analy
   return { parts, counters: mergeCounters(results.map((r) => r.counters!)) };
 }
 
-function hexHead(b: Uint8Array): string {
-  return `"${[...b.subarray(0, 8)].map((x) => x.toString(16).padStart(2, '0')).join(' ')}..."`;
-}

@@ -4,8 +4,8 @@
  * records, and malformed or truncated input (FormatError with the byte offset, never another exception).
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { readPerfData, isPerfData, type PerfDataOptions } from '../src/formats/perfdata.js';
-import { FormatError } from '../src/formats/tracefs-format.js';
+import { readPerfData, isPerfData, type PerfDataOptions } from '../src/formats/perfdata/reader.js';
+import { FormatError } from '../src/formats/bytes.js';
 import { CollectSink } from './helpers/collect-sink.js';
 import { tmpFile, removePerfTmpDir } from './helpers/perf-files.js';
 import {

@@ -7,7 +7,8 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readTraceDat, FormatError, type TraceDatInfo, type TraceDatOptions } from '../src/formats/tracedat.js';
+import { readTraceDat, type TraceDatInfo, type TraceDatOptions } from '../src/formats/tracedat/reader.js';
+import { FormatError } from '../src/formats/bytes.js';
 import { CollectSink } from './helpers/collect-sink.js';
 import { EV_EXIT, EV_ENTRY, EV_LOST, EV_OTHER, CLOCK_NS, CLOCK_RAW, EXITF_FAILED_VMENTRY } from '../assembly/constants.js';
 

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { parseEventFormat, type EventFormat } from '../src/formats/tracefs-format.js';
 import { KvmEventDecoder } from '../src/formats/kvm-events.js';
 import { CollectSink } from './helpers/collect-sink.js';
+import { SHARED } from './helpers/paths.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
   EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_OTHER,
@@ -15,7 +16,7 @@ import {
 } from '../assembly/constants.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const FORMATS = join(here, '..', '..', 'shared', 'captures', 'pvm-formats');
+const FORMATS = join(SHARED, 'captures', 'pvm-formats');
 const have = existsSync(FORMATS);
 if (!have) console.warn(`skipping KvmEventDecoder tests on real formats: ${FORMATS} is absent`);
 

@@ -11,12 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { XzReadableStream } from 'xz-decompress';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readTraceDat, isTraceDat, FormatError } from '../src/formats/tracedat.js';
+import { readTraceDat, isTraceDat } from '../src/formats/tracedat/reader.js';
+import { FormatError } from '../src/formats/bytes.js';
 import { CollectSink } from './helpers/collect-sink.js';
 import { EV_EXIT, EV_ENTRY, EV_LOST, CLOCK_NS, CLOCK_RAW } from '../assembly/constants.js';
+import { SHARED as SHARED_DIR } from './helpers/paths.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SHARED = join(here, '..', '..', 'shared');
+const SHARED = SHARED_DIR;
 const CAPTURES = join(SHARED, 'captures');
 const PUBLIC = join(SHARED, 'public-traces', 'hip24-masterarbeit');
 const haveCaptures = existsSync(CAPTURES);

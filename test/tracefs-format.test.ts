@@ -2,10 +2,12 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { parseEventFormat, readField, readString, FormatError } from '../src/formats/tracefs-format.js';
+import { parseEventFormat, readField, readString } from '../src/formats/tracefs-format.js';
+import { FormatError } from '../src/formats/bytes.js';
+import { SHARED } from './helpers/paths.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const FORMATS = join(here, '..', '..', 'shared', 'captures', 'pvm-formats');
+const FORMATS = join(SHARED, 'captures', 'pvm-formats');
 const haveFormats = existsSync(FORMATS);
 if (!haveFormats) console.warn(`skipping real-format tests: ${FORMATS} is absent`);
 

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import { Core } from './core.js';
 import { KvmtaxError } from './errors.js';
-import { scanTextSource } from '../formats/text.js';
+import { scanTextSource } from '../formats/text/text.js';
 import type { ByteSource } from '../formats/source.js';
 
 export interface SliceJob {

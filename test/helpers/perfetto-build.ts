@@ -15,7 +15,7 @@
  */
 import { deflateSync } from 'node:zlib';
 import protobuf from 'protobufjs';
-import { perfettoRoot } from '../../src/formats/perfetto.js';
+import { perfettoRoot } from '../../src/formats/perfetto/reader.js';
 import { SVM_REASONS, VMX_REASONS } from '../../src/analysis/reason-tables.js';
 
 /** One event line of raw ftrace text. */

@@ -22,24 +22,18 @@
  * The per-CPU streams are merged in timestamp order (ties: lower CPU first) and every record is handed to a
  * KvmEventDecoder, which pushes one sink event per record.
  */
-import { KWayMerge } from './kway.js';
+import { KWayMerge } from '../kway.js';
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
-import { inflateSync } from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
-import type { EventSink } from '../core/sink.js';
-import { CLOCK_NS, CLOCK_RAW, EV_LOST } from '../../assembly/constants.js';
-import { FormatError, parseEventFormat, type EventFormat, type FormatField } from './tracefs-format.js';
-import { KvmEventDecoder } from './kvm-events.js';
+import type { EventSink } from '../../core/sink.js';
+import { CLOCK_NS, CLOCK_RAW, EV_LOST } from '../../../assembly/constants.js';
+import { FormatError } from '../bytes.js';
+import { parseEventFormat, type EventFormat, type FormatField } from '../tracefs-format.js';
+import { KvmEventDecoder } from '../kvm-events.js';
+import { isTraceDat } from './meta.js';
+import { blockDecompressor, type BlockDecompress } from '../decompress.js';
 
-export { FormatError };
+export { isTraceDat };
 
-const MAGIC = [0x17, 0x08, 0x44, 0x74, 0x72, 0x61, 0x63, 0x69, 0x6e, 0x67]; // \x17\x08D tracing
-
-export function isTraceDat(head: Uint8Array): boolean {
-  if (head.length < MAGIC.length) return false;
-  for (let i = 0; i < MAGIC.length; i++) if (head[i] !== MAGIC[i]) return false;
-  return true;
-}
 
 export interface TraceDatInfo {
   version: number;
@@ -267,39 +261,6 @@ function cstrOf(b: Uint8Array): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// decompression
-
-type Decompress = (data: Uint8Array, size: number, fileOff: number) => Uint8Array;
-
-function decompressor(name: string): Decompress | undefined {
-  if (name === 'zlib') {
-    return (data, size, off) => {
-      let out: Uint8Array;
-      try {
-        out = inflateSync(data, { maxOutputLength: Math.max(1, size) });
-      } catch (e) {
-        throw new FormatError(`corrupt zlib data at offset ${off}: ${(e as Error).message}`, off);
-      }
-      if (out.length !== size) throw new FormatError(`zlib data at offset ${off} gave ${out.length} bytes, expected ${size}`, off);
-      return out;
-    };
-  }
-  if (name === 'zstd') {
-    return (data, size, off) => {
-      let out: Uint8Array;
-      try {
-        out = zstdDecompress(data, new Uint8Array(size));
-      } catch (e) {
-        throw new FormatError(`corrupt zstd data at offset ${off}: ${(e as Error).message}`, off);
-      }
-      if (out.length !== size) throw new FormatError(`zstd data at offset ${off} gave ${out.length} bytes, expected ${size}`, off);
-      return out;
-    };
-  }
-  return undefined;
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // file metadata
 
 interface CpuData {
@@ -330,7 +291,7 @@ interface Meta {
   longSize: number;
   pageSize: number;
   compression?: string;
-  decompress?: Decompress;
+  decompress?: BlockDecompress;
   layout: PageLayout;
   formats: EventFormat[];
   cmdlines: string;
@@ -591,7 +552,7 @@ function readV7(file: FileSrc, cur: Cur, meta: Meta): void {
   cur.cstr('compression version', 64);
   if (comp !== 'none' && comp !== '') {
     meta.compression = comp;
-    const d = decompressor(comp);
+    const d = blockDecompressor(comp);
     if (d) meta.decompress = d;
   }
   let optOff = cur.u64('options offset');
@@ -766,7 +727,7 @@ class ZPages implements PageStream {
   private chunkFileOff = 0;
 
   constructor(private readonly file: FileSrc, cd: CpuData, private readonly pageSize: number,
-    private readonly decompress: Decompress, private readonly le: boolean) {
+    private readonly decompress: BlockDecompress, private readonly le: boolean) {
     this.pos = cd.offset;
     // the size in the BUFFER option counts the chunks, not the leading u32 chunk count
     this.end = cd.offset + 4 + cd.size;
