@@ -54,6 +54,7 @@ import {
 } from './header.js';
 export type { PerfDataInfo, PerfDataOptions } from './header.js';
 export { isPerfData } from './header.js';
+import { PerfDataCorePath } from './core-path.js';
 import { CLOCK_NS, EV_LOST, EV_OTHER, SKIP_BAD_PAYLOAD, SKIP_TRUNCATED, SKIP_UNRECOGNIZED } from '../../../assembly/constants.js';
 
 // ---- the reader ----
@@ -116,6 +117,8 @@ class PerfDataReader {
     return this.pidOf.get(tid) ?? -1;
   };
 
+  /** set when the core decodes the samples (core-path.ts) */
+  private corePath: PerfDataCorePath | undefined;
   private readonly chunkSize: number;
   private readonly maxQueued: number;
   private readonly skipGuest: boolean;
@@ -237,7 +240,15 @@ class PerfDataReader {
         this.processFeature(feat, payload, off);
       }
     }
-    this.processData(dataOff, dataOff + dataSize, false);
+    const cp = PerfDataCorePath.open({ sink: this.sink, le, attrs: this.attrs, byId: this.byId, formats: this.tracing?.formats ?? null,
+      lostNameId: this.lostNameId, maxQueued: this.maxQueued, skipGuest: this.skipGuest });
+    if (cp) {
+      this.corePath = cp;
+      cp.run(this.fd, dataOff, dataOff + dataSize, () => { if (!this.attrsResolved) this.resolveAttrs(); },
+        (type, buf, view, p, size, off) => this.coreRecord(type, buf, view, p, size, off), truncated);
+    } else {
+      this.processData(dataOff, dataOff + dataSize, false);
+    }
   }
 
   private wantsFeature(feat: number): boolean {
@@ -341,6 +352,38 @@ class PerfDataReader {
   }
 
   // ---- the data stream ----
+
+  /** A record the core path left to the reader (see core-path.ts); returns the payload bytes that follow it. */
+  private coreRecord(type: number, buf: Uint8Array, view: DataView, p: number, size: number, off: number): number {
+    switch (type) {
+      case REC_SAMPLE:
+        this.onSample(buf, view, p, size, off); // the core leaves only samples this throws on
+        throw new Error(`perf.data core path: the sample at offset ${off} was left to the reader, which accepts it`);
+      case REC_COMM:
+      case REC_FORK:
+      case REC_EXIT:
+      case REC_LOST:
+      case REC_LOST_SAMPLES:
+        this.onKernelRecord(type, buf, view, p, size, off);
+        return 0;
+      case REC_AUXTRACE:
+        if (size < 16) throw truncated('AUXTRACE record', off);
+        return u64n(view, p + 8, true);
+      case REC_COMPRESSED:
+        throw new FormatError('perf.data: compressed records (perf record -z) are not supported; ' +
+          'record without -z, or decompress first with: perf inject -i IN -o OUT', off);
+      case REC_HEADER_ATTR:
+      case REC_HEADER_EVENT_TYPE:
+      case REC_HEADER_TRACING_DATA:
+      case REC_HEADER_FEATURE:
+      case REC_EVENT_UPDATE:
+        this.sink.skip(SKIP_UNRECOGNIZED, off, `perf.data: a pipe-mode record (type ${type}) in the data section of a file: ignored`);
+        return type === REC_HEADER_TRACING_DATA && size >= 12 ? view.getUint32(p + 8, true) : 0;
+      default:
+        return 0;
+    }
+  }
+
 
   /**
    * Process the records of [start, end). `stream`: the input is not seekable (a pipe), read it sequentially
@@ -670,6 +713,11 @@ class PerfDataReader {
       }
     }
     if (type === REC_LOST || type === REC_LOST_SAMPLES) tid = idTid;
+    if (this.corePath) {
+      if (type === REC_COMM && tid >= 0) this.comms.set(tid, str); // finish() names the others from saved cmdlines
+      this.corePath.queue(type, ts, hasTime, pid, tid, cpu, count, where, str);
+      return;
+    }
     const e: Entry = { ts, tsn: 0, seq: this.seq++, rec: type, attr: null, pid, tid, cpu, off: -1, len: count, where, str };
     if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) this.enqueue(e);
     else {
@@ -798,14 +846,20 @@ class PerfDataReader {
 
   private finish(): void {
     // the final flush: everything still queued, in time order
-    if (this.queue.length > 0) this.flushUpTo(0xffffffffffffffffn);
+    if (this.corePath) {
+      const r = this.corePath.finish();
+      this.info.samples += r.samples;
+      this.info.guestSamples += r.guestSamples;
+      this.info.lost += r.lost;
+      this.attrs.forEach((a, i) => { if (r.perAttr[i]) this.info.events[a.key] = (this.info.events[a.key] ?? 0) + r.perAttr[i]!; });
+    } else if (this.queue.length > 0) this.flushUpTo(0xffffffffffffffffn);
     if (!this.attrsResolved) this.resolveAttrs();
     // threads perf never saw a COMM for, named from the saved cmdlines of the tracing data
     if (this.tracing) {
       for (const [tid, comm] of this.tracing.savedCmdlines) {
         if (!this.comms.has(tid)) {
           this.comms.set(tid, comm);
-          this.sink.nameThread(tid, this.pidOf.get(tid) ?? -1, comm);
+          this.sink.nameThread(tid, this.corePath?.pidOf(tid) ?? this.pidOf.get(tid) ?? -1, comm);
         }
       }
     }
