@@ -56,6 +56,8 @@ let attrs: usize = 0;
 let nAttrs: i32 = 0;
 let ids: usize = 0; // (id u64, attr i32, pad) x nIds, 16 bytes each
 let nIds: i32 = 0;
+let lastId: u64 = 0;
+let lastIdAttr: i32 = -1;
 let fmts: usize = 0;
 let fmtOfType: usize = 0; // i32 per common_type < 65536: format index + 1
 let typeOff: i32 = 0;
@@ -90,6 +92,7 @@ let rawUsed: usize = 0;
 let perm: usize = 0;
 let perm2: usize = 0;
 let tmpEntry: usize = 0;
+let runs: usize = 0;
 
 // skips
 let sk: usize = 0;
@@ -115,7 +118,7 @@ export function pdConfig(bytes: i32): usize {
 
 /** Take the tables written at pdConfig(): nA attrs, then nI ids, then nF formats (see strides above). */
 export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId: i32, maxQ: i32): void {
-  nAttrs = nA; nIds = nI; typeOff = tOff; typeSize = tSize; lostName = lostId; maxQueued = maxQ;
+  nAttrs = nA; nIds = nI; lastId = 0; lastIdAttr = -1; typeOff = tOff; typeSize = tSize; lostName = lostId; maxQueued = maxQ;
   attrs = zalloc(<usize>nA * AT_STRIDE + 16);
   memory.copy(attrs, cfg, <usize>nA * AT_STRIDE);
   ids = zalloc(<usize>nI * 16 + 16);
@@ -131,11 +134,11 @@ export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId
   resolved = false;
   samples = 0; guestSamples = 0; lost = 0; lastTs = 0; maxTs = 0; nextFlush = 0; curTid = -2; curPid = -1;
   qCap = 1 << 16; q = zalloc(<usize>qCap * Q_STRIDE); q2 = zalloc(<usize>qCap * Q_STRIDE);
-  perm = zalloc(<usize>qCap * 4); perm2 = zalloc(<usize>qCap * 4);
+  perm = zalloc(<usize>qCap * 16); perm2 = zalloc(<usize>qCap * 16); runs = zalloc(<usize>qCap * 4 + 16);
   qn = 0; qSorted = 0;
   rawCap = 1 << 20; raw = zalloc(rawCap); raw2 = zalloc(rawCap); rawUsed = 0;
   skCap = 64; sk = zalloc(<usize>skCap * 32); skN = 0;
-  pcap = 1024; pmap = zalloc(<usize>pcap * 8); pn = 0;
+  pcap = 1024; pmap = zalloc(<usize>pcap * 8); pn = 0; lastSetTid = -1; lastSetPid = -1;
   ccap = 1024; cmap = zalloc(<usize>ccap * 8); cn = 0;
   rmap = zalloc(<usize>RCAP * 16);
   tmpEntry = zalloc(Q_STRIDE);
@@ -153,7 +156,12 @@ function mapFind(m: usize, cap: i32, key: i32): usize {
   }
   return e;
 }
+let lastSetTid: i32 = -1;
+let lastSetPid: i32 = -1;
 function pidSet(tid: i32, pid: i32): void {
+  if (tid == lastSetTid && pid == lastSetPid) return;
+  lastSetTid = tid;
+  lastSetPid = pid;
   if ((pn + 1) * 2 > pcap) {
     const old = pmap, oc = pcap;
     pcap <<= 1; pmap = zalloc(<usize>pcap * 8);
@@ -385,8 +393,9 @@ function qSlot(): usize {
     const nc = qCap << 1;
     q = regrow(q, <usize>qCap * Q_STRIDE, <usize>nc * Q_STRIDE);
     q2 = zalloc(<usize>nc * Q_STRIDE);
-    perm = zalloc(<usize>nc * 4);
-    perm2 = zalloc(<usize>nc * 4);
+    perm = zalloc(<usize>nc * 16);
+    perm2 = zalloc(<usize>nc * 16);
+    runs = zalloc(<usize>nc * 4 + 16);
     qCap = nc;
   }
   return q + <usize>(qn++) * Q_STRIDE;
@@ -398,38 +407,51 @@ function enqueued(ts: u64): void {
 
 @inline function tsOf(i: i32): u64 { return load<u64>(q + <usize>i * Q_STRIDE); }
 
-/** Sort the queue by (time, file order): the sorted prefix and the new entries (stable merge sort), merged. */
+/**
+ * Sort the queue by (time, file order). The sorted rest of the last flush is one run; the new entries are
+ * mostly a few long runs (one per CPU buffer perf read in the round): a natural merge sort finds the runs and
+ * merges them pairwise (stable), on (time, index) pairs so that the merges read memory in order.
+ */
 function sortQueue(): void {
   const n = qn;
-  const s = qSorted;
-  for (let i = 0; i < n; i++) store<i32>(perm + (<usize>i << 2), i);
-  // bottom-up stable merge sort of perm[s, n)
+  if (n == 0) return;
+  // keys: time and queue index, 16 bytes each, in queue order
+  for (let i = 0; i < n; i++) {
+    const k = perm + (<usize>i << 4);
+    store<u64>(k, tsOf(i));
+    store<i32>(k + 8, i);
+  }
+  // run starts: the sorted prefix is one run, then every descent starts a new one
+  let nr = 0;
+  store<i32>(runs, 0); nr = 1;
+  const from = qSorted > 0 ? qSorted : 1;
+  for (let i = from; i < n; i++) {
+    if (i == qSorted || load<u64>(perm + (<usize>i << 4)) < load<u64>(perm + (<usize>(i - 1) << 4))) {
+      store<i32>(runs + (<usize>nr << 2), i); nr++;
+    }
+  }
   let src = perm, dst = perm2;
-  for (let w = 1; w < n - s; w <<= 1) {
-    for (let lo = s; lo < n; lo += w << 1) {
-      const mid = min(lo + w, n), hi = min(lo + (w << 1), n);
+  while (nr > 1) {
+    let w = 0;
+    for (let r = 0; r < nr; r += 2) {
+      const lo = load<i32>(runs + (<usize>r << 2));
+      const mid = r + 1 < nr ? load<i32>(runs + (<usize>(r + 1) << 2)) : n;
+      const hi = r + 2 < nr ? load<i32>(runs + (<usize>(r + 2) << 2)) : n;
       let i = lo, j = mid, k = lo;
       while (i < mid && j < hi) {
-        const a = load<i32>(src + (<usize>i << 2)), b = load<i32>(src + (<usize>j << 2));
-        if (tsOf(b) < tsOf(a)) { store<i32>(dst + (<usize>k << 2), b); j++; } else { store<i32>(dst + (<usize>k << 2), a); i++; }
+        const a = src + (<usize>i << 4), b = src + (<usize>j << 4);
+        if (load<u64>(b) < load<u64>(a)) { v128.store(dst + (<usize>k << 4), v128.load(b)); j++; }
+        else { v128.store(dst + (<usize>k << 4), v128.load(a)); i++; }
         k++;
       }
-      while (i < mid) { store<i32>(dst + (<usize>k << 2), load<i32>(src + (<usize>i << 2))); i++; k++; }
-      while (j < hi) { store<i32>(dst + (<usize>k << 2), load<i32>(src + (<usize>j << 2))); j++; k++; }
+      if (i < mid) memory.copy(dst + (<usize>k << 4), src + (<usize>i << 4), <usize>(mid - i) << 4);
+      else if (j < hi) memory.copy(dst + (<usize>k << 4), src + (<usize>j << 4), <usize>(hi - j) << 4);
+      store<i32>(runs + (<usize>w << 2), lo); w++;
     }
-    for (let i = 0; i < s; i++) store<i32>(dst + (<usize>i << 2), i);
+    nr = w;
     const t = src; src = dst; dst = t;
   }
-  // merge [0, s) (already in order) with src[s, n) into dst
-  let i = 0, j = s, k = 0;
-  while (i < s && j < n) {
-    const b = load<i32>(src + (<usize>j << 2));
-    if (tsOf(b) < tsOf(i)) { store<i32>(dst + (<usize>k << 2), b); j++; } else { store<i32>(dst + (<usize>k << 2), i); i++; }
-    k++;
-  }
-  while (i < s) { store<i32>(dst + (<usize>k << 2), i); i++; k++; }
-  while (j < n) { store<i32>(dst + (<usize>k << 2), load<i32>(src + (<usize>j << 2))); j++; k++; }
-  if (dst != perm) { perm2 = perm; perm = dst; }
+  if (src != perm) { perm2 = perm; perm = src; }
 }
 
 function flushUpTo(limit: u64): void {
@@ -437,7 +459,7 @@ function flushUpTo(limit: u64): void {
   sortQueue();
   let k = 0;
   while (k < qn) {
-    const e = q + <usize>load<i32>(perm + (<usize>k << 2)) * Q_STRIDE;
+    const e = q + <usize>load<i32>(perm + (<usize>k << 4) + 8) * Q_STRIDE;
     if (load<u64>(e) > limit) break;
     deliverEntry(e, raw);
     k++;
@@ -445,7 +467,7 @@ function flushUpTo(limit: u64): void {
   // the rest, in order, with their raw data, into the spare regions
   let o: usize = 0;
   for (let r = k; r < qn; r++) {
-    const e = q + <usize>load<i32>(perm + (<usize>r << 2)) * Q_STRIDE;
+    const e = q + <usize>load<i32>(perm + (<usize>r << 4) + 8) * Q_STRIDE;
     const d = q2 + <usize>(r - k) * Q_STRIDE;
     memory.copy(d, e, Q_STRIDE);
     const len = load<i32>(e + 48);
@@ -513,6 +535,12 @@ function attrOf(p: usize, size: i32, where: i64): i32 {
   if (pos < 0) return 0;
   if (pos + 8 > size) return -2;
   const id = load<u64>(p + <usize>pos);
+  if (lastIdAttr >= 0 && id == lastId) return lastIdAttr;
+  for (let i = 0; i < nIds; i++) if (load<u64>(ids + (<usize>i << 4)) == id) {
+    lastId = id;
+    lastIdAttr = load<i32>(ids + (<usize>i << 4) + 8);
+    return lastIdAttr;
+  }
   for (let i = 0; i < nIds; i++) if (load<u64>(ids + (<usize>i << 4)) == id) return load<i32>(ids + (<usize>i << 4) + 8);
   skipLater(SKIP_UNRECOGNIZED, PDS_UNKNOWN_ID, where, 0, <i64>id);
   return -1;
