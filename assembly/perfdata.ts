@@ -84,7 +84,8 @@ let q: usize = 0;
 let q2: usize = 0;
 let qCap: i32 = 0;
 let qn: i32 = 0;
-let qSorted: i32 = 0;
+let qNew: i32 = 0;
+let kLive: i32 = 0;
 let raw: usize = 0;
 let raw2: usize = 0;
 let rawCap: usize = 0;
@@ -135,7 +136,7 @@ export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId
   samples = 0; guestSamples = 0; lost = 0; lastTs = 0; maxTs = 0; nextFlush = 0; curTid = -2; curPid = -1;
   qCap = 1 << 16; q = zalloc(<usize>qCap * Q_STRIDE); q2 = zalloc(<usize>qCap * Q_STRIDE);
   perm = zalloc(<usize>qCap * 16); perm2 = zalloc(<usize>qCap * 16); runs = zalloc(<usize>qCap * 4 + 16);
-  qn = 0; qSorted = 0;
+  qn = 0; qNew = 0; kLive = 0;
   rawCap = 1 << 20; raw = zalloc(rawCap); raw2 = zalloc(rawCap); rawUsed = 0;
   skCap = 64; sk = zalloc(<usize>skCap * 32); skN = 0;
   pcap = 1024; pmap = zalloc(<usize>pcap * 8); pn = 0; lastSetTid = -1; lastSetPid = -1;
@@ -388,45 +389,85 @@ function rawAlloc(n: i32): usize {
   rawUsed += <usize>n;
   return o;
 }
+// The queue region holds entries [0, qn): the ones waiting since the last flush (keyed, sorted, in
+// perm[0, kLive)), the new ones [qNew, qn), and delivered ones in between, which are reclaimed only when
+// they are most of the region (compact()): a flush then copies 16-byte keys, not entries.
+function compact(): void {
+  let o: usize = 0;
+  for (let r = 0; r < kLive; r++) {
+    const kp = perm + (<usize>r << 4);
+    const e = q + <usize>load<i32>(kp + 8) * Q_STRIDE;
+    const d = q2 + <usize>r * Q_STRIDE;
+    memory.copy(d, e, Q_STRIDE);
+    store<i32>(kp + 8, r);
+    const len = load<i32>(e + 48);
+    if (load<i32>(e + 44) >= 0 && len > 0) {
+      memory.copy(raw2 + o, raw + <usize>load<i32>(e + 44), <usize>len);
+      store<i32>(d + 44, <i32>o);
+      o += <usize>len;
+    }
+  }
+  // the new entries after them, in order
+  for (let i = qNew; i < qn; i++) {
+    const e = q + <usize>i * Q_STRIDE;
+    const r = kLive + (i - qNew);
+    const d = q2 + <usize>r * Q_STRIDE;
+    memory.copy(d, e, Q_STRIDE);
+    const len = load<i32>(e + 48);
+    if (load<i32>(e + 44) >= 0 && len > 0) {
+      memory.copy(raw2 + o, raw + <usize>load<i32>(e + 44), <usize>len);
+      store<i32>(d + 44, <i32>o);
+      o += <usize>len;
+    }
+  }
+  let t = q; q = q2; q2 = t;
+  t = raw; raw = raw2; raw2 = t;
+  rawUsed = o;
+  qn = kLive + (qn - qNew);
+  qNew = kLive;
+}
+
 function qSlot(): usize {
   if (qn == qCap) {
-    const nc = qCap << 1;
-    q = regrow(q, <usize>qCap * Q_STRIDE, <usize>nc * Q_STRIDE);
-    q2 = zalloc(<usize>nc * Q_STRIDE);
-    perm = zalloc(<usize>nc * 16);
-    perm2 = zalloc(<usize>nc * 16);
-    runs = zalloc(<usize>nc * 4 + 16);
-    qCap = nc;
+    if (kLive + (qn - qNew) <= qCap >> 1) compact();
+    else {
+      const nc = qCap << 1;
+      q = regrow(q, <usize>qCap * Q_STRIDE, <usize>nc * Q_STRIDE);
+      q2 = zalloc(<usize>nc * Q_STRIDE);
+      perm = regrow(perm, <usize>kLive << 4, <usize>nc * 16);
+      perm2 = zalloc(<usize>nc * 16);
+      runs = zalloc(<usize>nc * 4 + 16);
+      qCap = nc;
+    }
   }
   return q + <usize>(qn++) * Q_STRIDE;
 }
 function enqueued(ts: u64): void {
   if (ts > maxTs) maxTs = ts;
-  if (qn >= maxQueued) flushHalf();
+  if (kLive + (qn - qNew) >= maxQueued) flushHalf();
 }
 
 @inline function tsOf(i: i32): u64 { return load<u64>(q + <usize>i * Q_STRIDE); }
 
 /**
- * Sort the queue by (time, file order). The sorted rest of the last flush is one run; the new entries are
- * mostly a few long runs (one per CPU buffer perf read in the round): a natural merge sort finds the runs and
- * merges them pairwise (stable), on (time, index) pairs so that the merges read memory in order.
+ * Sort the waiting entries by (time, file order). The ones left by the last flush are one sorted run of
+ * keys; the new entries are mostly a few long runs (one per CPU buffer perf read in the round): a natural
+ * merge sort finds the runs and merges them pairwise (stable) on 16-byte (time, index) keys.
  */
-function sortQueue(): void {
-  const n = qn;
-  if (n == 0) return;
-  // keys: time and queue index, 16 bytes each, in queue order
-  for (let i = 0; i < n; i++) {
-    const k = perm + (<usize>i << 4);
+function sortQueue(): i32 {
+  const s = kLive;
+  const n = kLive + (qn - qNew);
+  for (let i = qNew; i < qn; i++) {
+    const k = perm + (<usize>(s + i - qNew) << 4);
     store<u64>(k, tsOf(i));
     store<i32>(k + 8, i);
   }
-  // run starts: the sorted prefix is one run, then every descent starts a new one
-  let nr = 0;
-  store<i32>(runs, 0); nr = 1;
-  const from = qSorted > 0 ? qSorted : 1;
-  for (let i = from; i < n; i++) {
-    if (i == qSorted || load<u64>(perm + (<usize>i << 4)) < load<u64>(perm + (<usize>(i - 1) << 4))) {
+  qNew = qn;
+  if (n == 0) return 0;
+  let nr = 1;
+  store<i32>(runs, 0);
+  for (let i = 1; i < n; i++) {
+    if (i == s || load<u64>(perm + (<usize>i << 4)) < load<u64>(perm + (<usize>(i - 1) << 4))) {
       store<i32>(runs + (<usize>nr << 2), i); nr++;
     }
   }
@@ -452,41 +493,28 @@ function sortQueue(): void {
     const t = src; src = dst; dst = t;
   }
   if (src != perm) { perm2 = perm; perm = src; }
+  return n;
 }
 
 function flushUpTo(limit: u64): void {
-  if (qn == 0) return;
-  sortQueue();
+  const n = sortQueue();
+  if (n == 0) return;
   let k = 0;
-  while (k < qn) {
-    const e = q + <usize>load<i32>(perm + (<usize>k << 4) + 8) * Q_STRIDE;
-    if (load<u64>(e) > limit) break;
-    deliverEntry(e, raw);
+  while (k < n) {
+    const kp = perm + (<usize>k << 4);
+    if (load<u64>(kp) > limit) break;
+    deliverEntry(q + <usize>load<i32>(kp + 8) * Q_STRIDE, raw);
     k++;
   }
-  // the rest, in order, with their raw data, into the spare regions
-  let o: usize = 0;
-  for (let r = k; r < qn; r++) {
-    const e = q + <usize>load<i32>(perm + (<usize>r << 4) + 8) * Q_STRIDE;
-    const d = q2 + <usize>(r - k) * Q_STRIDE;
-    memory.copy(d, e, Q_STRIDE);
-    const len = load<i32>(e + 48);
-    if (load<i32>(e + 44) >= 0 && len > 0) {
-      memory.copy(raw2 + o, raw + <usize>load<i32>(e + 44), <usize>len);
-      store<i32>(d + 44, <i32>o);
-      o += <usize>len;
-    }
-  }
-  let t = q; q = q2; q2 = t;
-  t = raw; raw = raw2; raw2 = t;
-  rawUsed = o;
-  qn -= k;
-  qSorted = qn;
+  kLive = n - k;
+  if (k > 0 && kLive > 0) memory.copy(perm, perm + (<usize>k << 4), <usize>kLive << 4);
+  if (kLive == 0) { qn = 0; qNew = 0; rawUsed = 0; }
 }
 
 function flushHalf(): void {
-  let lo = tsOf(0), hi = lo;
-  for (let i = 1; i < qn; i++) { const t = tsOf(i); if (t < lo) lo = t; if (t > hi) hi = t; }
+  let lo: u64 = 0xffffffffffffffff, hi: u64 = 0;
+  for (let r = 0; r < kLive; r++) { const t = load<u64>(perm + (<usize>r << 4)); if (t < lo) lo = t; if (t > hi) hi = t; }
+  for (let i = qNew; i < qn; i++) { const t = tsOf(i); if (t < lo) lo = t; if (t > hi) hi = t; }
   flushUpTo(lo + (hi - lo) / 2);
 }
 
