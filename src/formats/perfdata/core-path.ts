@@ -6,8 +6,9 @@
  * BigInt and no object per event. Records it does not walk (COMM, FORK, EXIT, LOST, LOST_SAMPLES, AUXTRACE,
  * malformed samples) come back here one by one; the reader decodes them and queues them in the core.
  *
- * Taken when the sink is the Core and the file is a little-endian file-mode perf.data whose formats hold no
- * sched_switch / sched_wakeup (their comm fields are named by the TypeScript decoder); otherwise the
+ * Taken when the sink is the Core and the file is a little-endian file-mode perf.data that recorded no
+ * sched_switch / sched_wakeup (their comm fields are named by the TypeScript decoder; a damaged record whose
+ * type id names one of those embedded-but-unrecorded formats is skipped as an unknown type); otherwise the
  * TypeScript path of reader.ts reads the file, with the same results (test/formats/perfdata/core-path.test.ts
  * compares the two on every perf.data capture).
  */
@@ -101,8 +102,12 @@ export class PerfDataCorePath {
     // KVMTAX_PERFDATA_PATH=ts: the TypeScript path (tests and the bench compare the two)
     if (process.env.KVMTAX_PERFDATA_PATH === 'ts') return undefined;
     if (typeof core.perfDataCore !== 'function' || !x.le || x.skipGuest || x.attrs.length === 0) return undefined;
-    const formats = x.formats ?? [];
-    if (formats.some((f) => TS_ONLY.has(f.name) || f.id < 0 || f.id >= 65536)) return undefined;
+    const all = x.formats ?? [];
+    if (all.some((f) => f.id < 0 || f.id >= 65536)) return undefined;
+    // a recorded sched event keeps the file on the TypeScript path; formats embedded but not recorded do not
+    const tsOnly = new Set(all.filter((f) => TS_ONLY.has(f.name)).map((f) => f.id));
+    if (x.attrs.some((a) => a.type === PERF_TYPE_TRACEPOINT && a.config <= 0xffffffffn && tsOnly.has(Number(a.config)))) return undefined;
+    const formats = all.filter((f) => !tsOnly.has(f.id));
     const pd = core.perfDataCore.call(x.sink);
     if (!pd) return undefined;
     let typeOff = 0, typeSize = 2;
