@@ -1,4 +1,4 @@
-// kvmtax WebAssembly core: the exports TypeScript calls (src/core/core.ts owns the other side).
+// kvmtax WebAssembly core: the exports TypeScript calls (src/wasm/core.ts owns the other side).
 //
 //   TypeScript                         | wasm linear memory
 //   fs.readSync(fd, inputView) --------> input arena  --scanText()--> tokenizer (text.ts) --+

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const [mode, sizeMb, file] = process.argv.slice(2);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { analyze } = await import(path.join(root, 'dist', 'src', 'pipeline.js'));
+const { analyze } = await import(path.join(root, 'dist', 'src', 'pipeline', 'analyze.js'));
 
 const fd = fs.openSync(file, 'w');
 fs.writeSync(fd, '# tracer: nop\n#\n');

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the browser the HTML report tests drive (test/helpers/browser.ts): Debian's chromium at
+# Installs the browser the HTML report tests drive (test/support/browser.ts): Debian's chromium at
 # /usr/bin/chromium, through apt-get. playwright-core never downloads a browser of its own.
 # Does nothing when /usr/bin/chromium is already there. Run as root (CI and the project's machines are);
 # otherwise through sudo when it is available.

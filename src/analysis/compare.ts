@@ -19,9 +19,9 @@
  *   mean, sd, cv       over the side's runs (sd: n-1; cv = sd / |mean|)
  *   test               Welch's t-test of mean(after runs) - mean(before runs): 95% CI and two-sided p
  */
-import type { Report, VmRow, VcpuRow } from './summary.js';
-import { Histogram, bucketOf } from './histogram.js';
-import { isIdleReason } from './reasons.js';
+import type { Report, VmRow, VcpuRow } from './types.js';
+import { Histogram, bucketOf } from '../core/histogram.js';
+import { isIdleReason } from '../core/reasons.js';
 import * as S from './stats.js';
 
 export const COMPARE_SCHEMA_VERSION = 1;

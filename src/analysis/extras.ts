@@ -9,110 +9,12 @@
  * `available: false` and the reason, never as zeros.
  */
 import * as K from '../../assembly/constants.js';
-import type { BinRec, CoreTables, ThreadRec } from '../core/core.js';
-import { Histogram } from './histogram.js';
-import type { Stats } from './summary.js';
+import type { BinRec, CoreTables, ThreadRec } from '../wasm/core.js';
+import { Histogram } from '../core/histogram.js';
+import type { Stats, Who, Unavailable, HaltVcpu, HaltSection, TimerVcpu, TimerSection, IpiVcpu, IpiSection, KeyRow, KeySection, SchedVcpu, SchedSection, Extras } from './types.js';
 
-export interface Who { pid: number | null; vcpu: number | null; tid: number; comm: string | null }
-
-export interface Unavailable { available: false; reason: string }
-
-export interface HaltVcpu extends Who {
-  halts: number;
-  poll_wakeups: number;
-  wait_wakeups: number;
-  halt_successful_poll: number;
-  halt_attempted_poll: number;
-  halt_poll_invalid: number;
-  /** halt time of successful polls: KVM's halt_poll_success_ns plus any wake-up after the poll loop (an upper bound) */
-  halt_poll_success_ns: number;
-  /** halt time of halts that blocked: exactly KVM's halt_wait_ns + halt_poll_fail_ns */
-  halt_wait_ns_plus_poll_fail_ns: number;
-  /** the poll window of each failed poll: an upper bound of halt_poll_fail_ns (polling stops early on need_resched) */
-  halt_poll_fail_ns_max: number;
-  /** halt_wait_ns_plus_poll_fail_ns - halt_poll_fail_ns_max: a lower bound of halt_wait_ns */
-  halt_wait_ns_min: number;
-  success_rate: number | null;
-  poll_success: Stats;
-  halt_blocked: Stats;
-  blocked: Stats;
-  window: { known: boolean; grows: number; shrinks: number; flips: number; settled_ns: number | null; max_ns: number | null; mean_ns: number | null };
-  hlt_split: { exits_handled: number; total_ns: number; poll_ns: number; wait_ns: number; other_ns: number } | null;
-  hints: string[];
-}
-export interface HaltSection {
-  available: true;
-  source: string[];
-  notes: string[];
-  vcpus: HaltVcpu[];
-}
-
-export interface TimerVcpu extends Who {
-  lapic_expire: { events: number; early: number; late: number; unit: 'ns' | 'cycles'; early_stats: Stats; late_stats: Stats } | null;
-  tsc_deadline_writes: number | null;
-  tsc_deadline_exits_ns: number | null;
-  preemption_timer_exits: number | null;
-  preemption_timer_ns: number | null;
-  wake_to_entry: Stats | null;
-  sched_wake_to_entry: Stats | null;
-}
-export interface TimerSection {
-  available: true;
-  source: string[];
-  notes: string[];
-  vcpus: TimerVcpu[];
-  /** host time an exitless timer would remove: TSC-deadline write exits + PREEMPTION_TIMER exits */
-  exitless_timer_ns: number | null;
-  exitless_timer_share_of_overhead: number | null;
-}
-
-export interface IpiVcpu extends Who {
-  icr_writes: number | null;
-  icr_exits_ns: number | null;
-  apic_write_exits: number | null;
-  apic_write_ns: number | null;
-}
-export interface IpiSection {
-  available: true;
-  source: string[];
-  notes: string[];
-  vcpus: IpiVcpu[];
-  /** host time an exitless IPI would remove (ICR-write exits, or APIC_WRITE exits in xAPIC mode) */
-  exitless_ipi_ns: number | null;
-  exitless_ipi_share_of_overhead: number | null;
-}
-
-export interface KeyRow extends Stats {
-  key: string;
-  dir: 'r' | 'w';
-  name: string | null;
-  events: number;
-  /** null when the trace has no kvm_exit/kvm_entry to time them */
-  exits_handled: number | null;
-  total_ns: number | null;
-}
-export interface KeySection { available: true; source: string[]; keys: KeyRow[] }
-
-export interface SchedVcpu extends Who {
-  switched_in: number;
-  slept: number;
-  preempted_in_guest: number;
-  preempted_in_host: number;
-  run_delay: Stats;
-  pause_exits: number | null;
-  ple_window: { grows: number; shrinks: number; last: number } | null;
-}
-export interface SchedSection { available: true; source: string[]; notes: string[]; vcpus: SchedVcpu[] }
-
-export interface Extras {
-  halt: HaltSection | Unavailable;
-  timers: TimerSection | Unavailable;
-  ipi: IpiSection | Unavailable;
-  msr: KeySection | Unavailable;
-  port: KeySection | Unavailable;
-  mmio: KeySection | Unavailable;
-  sched: SchedSection | Unavailable;
-}
+// the section types, for modules that still import them from here (new code imports ./types.js)
+export type { Who, Unavailable, HaltVcpu, HaltSection, TimerVcpu, TimerSection, IpiVcpu, IpiSection, KeyRow, KeySection, SchedVcpu, SchedSection, Extras } from './types.js';
 
 /** Names of the MSRs that matter for the exit tax (Intel SDM vol. 4; KVM's paravirtual MSRs). */
 export const MSR_NAMES: Record<number, string> = {

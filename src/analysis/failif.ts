@@ -25,9 +25,9 @@
  * reason is 0 exits, 0 exits/s and 0 tax on a side where it does not occur. A rule that does not parse,
  * or names an unknown figure, is a usage error (exit 2) pointing at the column.
  */
-import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
+import { KvmtaxError } from '../core/errors.js';
 import { figureDef, FIGURES, findFigure, sectionUnit, SPREADS, type Comparison, type ComparedFigure, type FigureUnit, type Spread } from './compare.js';
-import { canonicalReason, ISA_SVM, ISA_VMX } from './reasons.js';
+import { canonicalReason, ISA_SVM, ISA_VMX } from '../core/reasons.js';
 
 /** A --fail-if rule breached. */
 export const EXIT_BREACH = 3;
@@ -62,11 +62,8 @@ export function parseRule(text: string): Rule {
   } catch (e) {
     if (!(e instanceof ParseError)) throw e;
     const col = Math.min(e.col, text.length) + 1;
-    throw new KvmtaxError(
-      `--fail-if "${text}": column ${col}: ${e.message}\n  ${text}\n  ${' '.repeat(col - 1)}^\n` +
-        '  (a rule is FIGURE OP THRESHOLD, e.g. "tax > +5%", "p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000"; see kvmtax compare --help)',
-      undefined, undefined, undefined, undefined, EXIT_USAGE,
-    );
+    throw KvmtaxError.usage(`--fail-if "${text}": column ${col}: ${e.message}\n  ${text}\n  ${' '.repeat(col - 1)}^\n` +
+        '  (a rule is FIGURE OP THRESHOLD, e.g. "tax > +5%", "p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000"; see kvmtax compare --help)');
   }
 }
 
@@ -214,10 +211,10 @@ export function checkRules(rules: Rule[], c: Comparison): void {
   for (const r of rules) {
     if (r.section) {
       if (!findFigure(c, r.figure, null)) {
-        throw new KvmtaxError(`--fail-if "${r.text}": neither report has the figure "${r.figure}" (section figures here: ${c.figures.filter((f) => f.scope === 'section').map((f) => f.key).slice(0, 12).join(', ') || 'none'})`, undefined, undefined, undefined, undefined, EXIT_USAGE);
+        throw KvmtaxError.usage(`--fail-if "${r.text}": neither report has the figure "${r.figure}" (section figures here: ${c.figures.filter((f) => f.scope === 'section').map((f) => f.key).slice(0, 12).join(', ') || 'none'})`);
       }
     } else if (r.reason !== null && !lookup(c, r) && !knownReason(r.reason)) {
-      throw new KvmtaxError(`--fail-if "${r.text}": unknown exit reason "${r.reason}" (in these traces: ${c.reasons.map((x) => x.reason).join(', ') || 'none'})`, undefined, undefined, undefined, undefined, EXIT_USAGE);
+      throw KvmtaxError.usage(`--fail-if "${r.text}": unknown exit reason "${r.reason}" (in these traces: ${c.reasons.map((x) => x.reason).join(', ') || 'none'})`);
     }
   }
 }
@@ -256,7 +253,7 @@ export function evaluateRules(rules: Rule[], c: Comparison, fmt: (v: number | nu
       continue;
     }
     if (c.unit === 'cycles' && unit === 'ns' && (r.kind === 'value' || r.kind === 'delta') && /[num]?s\s*$/.test(r.thresholdText)) {
-      throw new KvmtaxError(`--fail-if "${r.text}": the reports are in TSC cycles: give --tsc-khz to compare times in ns`, undefined, undefined, undefined, undefined, EXIT_USAGE);
+      throw KvmtaxError.usage(`--fail-if "${r.text}": the reports are in TSC cycles: give --tsc-khz to compare times in ns`);
     }
     let x: number;
     let shown: string;

@@ -1,7 +1,7 @@
 /**
  * `kvmtax merge REPORT.json...`: per-host JSON reports (made with --histograms) reduced to one report of
  * the same shape, exactly: counts, sums and histograms add (the log-linear buckets are the same
- * everywhere, src/analysis/histogram.ts), percentiles are recomputed from the merged histogram by the
+ * everywhere, src/core/histogram.ts), percentiles are recomputed from the merged histogram by the
  * same rule as the report (nearest rank, the bucket's midpoint clamped to the exact min and max), and
  * VMs are kept apart (each report's VMs, vCPUs and per-vCPU sections come along with their file).
  * Associative and commutative up to order: a fleet's reports reduce in any map-reduce engine.
@@ -13,9 +13,9 @@
  *     (counts, sums, min, max, mean and stddev are merged);
  *   - the span of the merged trace is the sum of the inputs' spans (exits_per_s is over it).
  */
-import { SCHEMA_VERSION, stats, type Report, type ReasonRow, type Stats, type TopRow } from './summary.js';
-import type { KeyRow as KeyRowLike } from './extras.js';
-import { Histogram, bucketOf } from './histogram.js';
+import { stats } from './summary.js';
+import { SCHEMA_VERSION, type Report, type ReasonRow, type Stats, type TopRow, type KeyRow as KeyRowLike } from './types.js';
+import { Histogram, bucketOf } from '../core/histogram.js';
 
 export class MergeError extends Error {}
 

@@ -16,8 +16,9 @@
  *   where         line (text) or record number (binary) of the exit
  */
 import * as K from '../../assembly/constants.js';
-import type { Core, RowBatch } from '../core/core.js';
-import { canonicalReason, isaOfName } from './reasons.js';
+import type { Core } from '../wasm/core.js';
+import type { RowBatch } from '../wasm/rows.js';
+import { canonicalReason, isaOfName } from '../core/reasons.js';
 
 export const ROWS_SCHEMA_VERSION = 1;
 
@@ -39,18 +40,16 @@ export interface Row {
 /** Decode a row batch (valid only during the RowSink call). `isa` fixes numeric reasons (1 VMX, 2 SVM). */
 export function decodeRows(b: RowBatch, core: Core, isa?: number): Row[] {
   const out: Row[] = new Array(b.count);
-  const v = b.view;
   const who = new Map<number, ReturnType<Core['threadIdentity']>>();
   const reason = new Map<number, string>();
   for (let i = 0; i < b.count; i++) {
-    const r = b.base + i * K.ROW_STRIDE;
-    const kind = v.getInt32(r + K.ROW_KIND, true);
-    const ti = v.getInt32(r + K.ROW_THREAD, true);
+    const kind = b.kind(i);
+    const ti = b.thread(i);
     let w = who.get(ti);
     if (!w) who.set(ti, (w = core.threadIdentity(ti)));
-    const key = v.getInt32(r + K.ROW_KEY, true);
-    const sub = v.getInt32(r + K.ROW_SUB, true);
-    const aux = Number(v.getBigInt64(r + K.ROW_AUX, true));
+    const key = b.key(i);
+    const sub = b.sub(i);
+    const aux = Number(b.aux(i));
     let rs: string | null = null;
     if (kind === K.ROWK_EXIT) {
       rs = reason.get(key) ?? null;
@@ -65,9 +64,9 @@ export function decodeRows(b: RowBatch, core: Core, isa?: number): Row[] {
     out[i] = {
       kind: kind === K.ROWK_EXIT ? 'exit' : kind === K.ROWK_HALT ? 'halt' : 'lapic',
       file: w.file, pid: w.tgid >= 0 ? w.tgid : null, tid: w.tid, vcpu: w.vcpu >= 0 ? w.vcpu : null, comm: w.comm,
-      ts: Number(v.getBigInt64(r + K.ROW_TS, true)), duration: Number(v.getBigInt64(r + K.ROW_DUR, true)),
+      ts: Number(b.ts(i)), duration: Number(b.duration(i)),
       guest_before: aux >= 0 ? aux : null, reason: rs, key: sub >= 0 ? core.stringOf(sub) : null,
-      where: Number(v.getBigInt64(r + K.ROW_WHERE, true)),
+      where: Number(b.where(i)),
     };
   }
   return out;

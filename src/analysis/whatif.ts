@@ -25,7 +25,7 @@
  *     to one per HLT exit at the baseline's mean cost of the interrupt exit reason (high).
  */
 import type { Report, VcpuRow } from './summary.js';
-import { isIdleReason } from './reasons.js';
+import { isIdleReason } from '../core/reasons.js';
 
 export type WhatIfScenario = 'cpu-pm' | 'exitless-timer' | 'exitless-ipi';
 export const WHAT_IF_SCENARIOS: WhatIfScenario[] = ['cpu-pm', 'exitless-timer', 'exitless-ipi'];

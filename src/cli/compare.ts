@@ -5,10 +5,10 @@
  */
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { analyze, version, type AnalyzeOptions } from '../pipeline.js';
+import { analyze, version, type AnalyzeOptions } from '../pipeline/analyze.js';
 import { listOf } from './repeat.js';
 import { withInputOptions, inputOptions } from './input-options.js';
-import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
+import { KvmtaxError } from '../core/errors.js';
 import { compare, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/compare.js';
 import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, parseRules } from '../analysis/failif.js';
 import { fmtValue, renderCompareTable } from '../report/compare-table.js';
@@ -52,7 +52,7 @@ export function builder(y: Argv): Argv<Args> {
     .example('$0 compare base/*.dat --vs cpupm/*.dat -f md --fail-if "tax > +5%"', 'several runs a side, Markdown, a gate') as unknown as Argv<Args>;
 }
 
-const usage = (msg: string) => new KvmtaxError(msg, undefined, undefined, undefined, undefined, EXIT_USAGE);
+const usage = (msg: string) => KvmtaxError.usage(msg);
 
 export function parseLabels(s: string | undefined): [string, string] {
   if (s === undefined) return ['before', 'after'];
@@ -116,5 +116,5 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (argv.output) fs.writeFileSync(argv.output, text);
   else process.stdout.write(text);
   for (const w of warnings) process.stderr.write(`kvmtax: warning: ${w}\n`);
-  if (breach) throw new KvmtaxError(breach, undefined, undefined, undefined, undefined, EXIT_BREACH);
+  if (breach) throw new KvmtaxError(breach, { exitCode: EXIT_BREACH });
 }

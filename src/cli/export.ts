@@ -10,9 +10,10 @@
  */
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { withInputOptions, inputOptions } from './input-options.js';
-import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
-import { exportPerfetto, parseWindow, DEFAULT_BUCKET_NS, type TimeWindow } from '../export/perfetto.js';
-import type { AnalyzeOptions } from '../pipeline.js';
+import { KvmtaxError } from '../core/errors.js';
+import { exportPerfetto, DEFAULT_BUCKET_NS, type TimeWindow } from '../export/perfetto.js';
+import { parseWindow } from './window.js';
+import type { AnalyzeOptions } from '../pipeline/analyze.js';
 
 
 interface Args {
@@ -47,7 +48,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'do not print what was written' }) as unknown as Argv<Args>;
 }
 
-const usage = (msg: string) => new KvmtaxError(msg, undefined, undefined, undefined, undefined, EXIT_USAGE);
+const usage = (msg: string) => KvmtaxError.usage(msg);
 
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (argv.perfetto === undefined && argv.parquet === undefined && argv.arrow === undefined) throw usage('name what to export: --perfetto FILE, --parquet DIR|FILE or --arrow DIR|FILE');

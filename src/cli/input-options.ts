@@ -1,8 +1,8 @@
 /** The input options every command that reads traces shares (report, compare, export, sql). */
 import type { Argv } from 'yargs';
-import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
+import { KvmtaxError } from '../core/errors.js';
 import { FORMAT_NAMES } from '../formats/registry.js';
-import type { AnalyzeOptions } from '../pipeline.js';
+import type { AnalyzeOptions } from '../pipeline/analyze.js';
 
 export const INPUT_FORMATS = [...FORMAT_NAMES];
 
@@ -24,6 +24,6 @@ export function withInputOptions<T>(y: Argv<T>, tscNote = ''): Argv<T> {
 
 /** The analyze() options they give; a bad --tsc-khz is a usage error. */
 export function inputOptions(argv: InputArgs, format = argv.inputFormat): Pick<AnalyzeOptions, 'format' | 'strict' | 'tscKhz' | 'isa'> {
-  if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw new KvmtaxError('--tsc-khz must be a positive number', undefined, undefined, undefined, undefined, EXIT_USAGE);
+  if (argv.tscKhz !== undefined && !(argv.tscKhz > 0)) throw KvmtaxError.usage('--tsc-khz must be a positive number');
   return { format, strict: argv.strict, tscKhz: argv.tscKhz, isa: argv.isa === 'vmx' ? 1 : argv.isa === 'svm' ? 2 : undefined };
 }

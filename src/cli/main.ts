@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { KvmtaxError, EXIT_INTERNAL, EXIT_USAGE } from '../core/errors.js';
+import { KvmtaxError, EXIT_INTERNAL } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
-import { packageRoot } from '../core/core.js';
+import { packageRoot } from '../core/package-root.js';
 import { lastValueWins } from './repeat.js';
 
 /**
@@ -49,7 +49,7 @@ export async function main(args: string[]): Promise<number> {
         if (err && err.name !== 'YError') throw err;
         if (err && !msg) msg = err.message;
         usage = true;
-        throw new KvmtaxError(msg, undefined, undefined, undefined, undefined, EXIT_USAGE);
+        throw KvmtaxError.usage(msg);
       })
       .parseAsync();
     return 0;

@@ -7,7 +7,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
 import { mergeReports, MergeError } from '../analysis/merge.js';
-import { render, OUTPUT_FORMATS } from './report.js';
+import { render, OUTPUT_FORMATS } from '../report/render.js';
 
 interface Args {
   reports: string[];
@@ -32,19 +32,19 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     try {
       text = p === STDIN ? fs.readFileSync(0, 'utf8') : fs.readFileSync(p, 'utf8');
     } catch (e) {
-      throw new KvmtaxError(`cannot read: ${(e as Error).message}`, p);
+      throw new KvmtaxError(`cannot read: ${(e as Error).message}`, { file: p });
     }
     try {
       return JSON.parse(text) as unknown;
     } catch (e) {
-      throw new KvmtaxError(`not JSON: ${(e as Error).message}`, p);
+      throw new KvmtaxError(`not JSON: ${(e as Error).message}`, { file: p });
     }
   });
   let merged;
   try {
     merged = mergeReports(docs, argv.reports.map((p) => (p === STDIN ? '-' : p)));
   } catch (e) {
-    if (e instanceof MergeError) throw new KvmtaxError(e.message, undefined, undefined, undefined, undefined, argv.reports.length ? 1 : EXIT_USAGE);
+    if (e instanceof MergeError) throw new KvmtaxError(e.message, { exitCode: argv.reports.length ? 1 : EXIT_USAGE });
     throw e;
   }
   const text = render(merged, argv.format, { by: [] });

@@ -1,14 +1,11 @@
 /** `kvmtax report TRACE...`: the exit-tax report of one or more traces. */
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { analyze } from '../pipeline.js';
+import { analyze } from '../pipeline/analyze.js';
 import { withInputOptions, inputOptions, INPUT_FORMATS } from './input-options.js';
 import { KvmtaxError } from '../core/errors.js';
-import { sections, SECTION_NAMES, DEFAULT_SECTIONS, type ViewOptions } from '../report/sections.js';
-import { renderTables } from '../report/table.js';
-import { renderMarkdown } from '../report/markdown.js';
-import { renderCsv } from '../report/csv.js';
-import { renderHtml } from '../report/html.js';
+import { SECTION_NAMES, DEFAULT_SECTIONS } from '../report/sections.js';
+import { render, OUTPUT_FORMATS } from '../report/render.js';
 import { Progress } from './progress.js';
 import { listOf } from './repeat.js';
 
@@ -22,9 +19,6 @@ function totalSize(files: string[]): number | undefined {
 }
 import { renderWhatIf } from '../report/compare-whatif.js';
 import { whatIf, WHAT_IF_SCENARIOS, type WhatIfScenario } from '../analysis/whatif.js';
-import type { Report } from '../analysis/summary.js';
-
-export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'md', 'html'];
 
 interface Args {
   traces: string[];
@@ -66,10 +60,10 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   for (const f of listOf(argv.format)) {
     if (OUTPUT_FORMATS.includes(f)) out = f;
     else if (INPUT_FORMATS.includes(f)) inputFormat = f;
-    else throw new KvmtaxError(`unknown --format "${f}" (output: ${OUTPUT_FORMATS.join(', ')}; input: ${INPUT_FORMATS.join(', ')})`, undefined, undefined, undefined, undefined, 2);
+    else throw KvmtaxError.usage(`unknown --format "${f}" (output: ${OUTPUT_FORMATS.join(', ')}; input: ${INPUT_FORMATS.join(', ')})`);
   }
-  if (!(Number.isInteger(argv.jobs) && argv.jobs >= 1 && argv.jobs <= 64)) throw new KvmtaxError('--jobs must be a whole number from 1 to 64', undefined, undefined, undefined, undefined, 2);
-  if (!(argv.top >= 0)) throw new KvmtaxError('--top must be 0 or more', undefined, undefined, undefined, undefined, 2);
+  if (!(Number.isInteger(argv.jobs) && argv.jobs >= 1 && argv.jobs <= 64)) throw KvmtaxError.usage('--jobs must be a whole number from 1 to 64');
+  if (!(argv.top >= 0)) throw KvmtaxError.usage('--top must be 0 or more');
   const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
   const done: number[] = [];
   const report = await analyze(argv.traces, {
@@ -82,7 +76,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (argv.sections) {
     only = new Set(argv.sections.split(',').map((x) => x.trim()).filter(Boolean));
     const bad = [...only].filter((x) => !SECTION_NAMES.includes(x));
-    if (bad.length) throw new KvmtaxError(`unknown section "${bad[0]}" (known: ${SECTION_NAMES.join(', ')})`, undefined, undefined, undefined, undefined, 2);
+    if (bad.length) throw KvmtaxError.usage(`unknown section "${bad[0]}" (known: ${SECTION_NAMES.join(', ')})`);
   }
   progress?.done();
   let text = render(report, out, { by, sections: only });
@@ -96,44 +90,3 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
 }
 
 export const BY_KEYS = ['reason', 'vcpu', 'msr', 'port', 'mmio'];
-
-/** What to show: breakdowns (--by) and sections (--sections). A boolean means --by vcpu (older callers). */
-export interface RenderView { by?: string[]; sections?: Set<string> }
-
-/** The sections a view shows: the default ones, or those named, plus what --by asks for. */
-export function viewOf(v: RenderView | boolean): ViewOptions {
-  const view: RenderView = typeof v === 'boolean' ? { by: v ? ['vcpu'] : [] } : v;
-  const shown = new Set(view.sections ?? DEFAULT_SECTIONS);
-  for (const b of view.by ?? []) if (b !== 'reason' && b !== 'vcpu') shown.add(b);
-  return { byVcpu: (view.by ?? []).includes('vcpu'), sections: shown };
-}
-
-/** JSON keeps every section unless --sections names some. */
-function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
-  if (!sectionsNamed) return JSON.stringify(report, null, 2) + '\n';
-  const keep: Record<string, unknown> = {};
-  const alwaysKept = ['kvmtax', 'unit', 'inputs', 'isa', 'notes'];
-  const sectionKeys: Record<string, string[]> = { summary: ['totals'], exits: ['reasons'], vcpus: ['vms'], top: ['top'], quality: ['quality'] };
-  for (const [k, val] of Object.entries(report)) {
-    const named = [...sectionsNamed].some((sec) => (sectionKeys[sec] ?? [sec]).includes(k));
-    if (alwaysKept.includes(k) || named) keep[k] = val;
-  }
-  return JSON.stringify(keep, null, 2) + '\n';
-}
-
-export function render(report: Report, format: string, v: RenderView | boolean): string {
-  const view = viewOf(v);
-  const named = typeof v === 'boolean' ? undefined : v.sections;
-  // CSV writes one table: --sections NAME picks a section's (halt, timers, ipi, sched, msr, port, mmio,
-  // vcpus, exits), else the last --by, else the reasons
-  const named1 = named && named.size === 1 ? [...named][0]! : undefined;
-  const sectionTable = named1 === 'vcpus' ? 'vcpu' : named1 === 'exits' ? 'reason' : named1 && ['halt', 'timers', 'ipi', 'sched', 'msr', 'port', 'mmio'].includes(named1) ? named1 : undefined;
-  const csvTable = typeof v === 'boolean' ? (v ? 'vcpu' : 'reason') : sectionTable ?? (v.by ?? []).filter((b) => b !== 'reason').pop() ?? 'reason';
-  switch (format) {
-    case 'json': return jsonOf(report, named);
-    case 'csv': return renderCsv(report, csvTable);
-    case 'md': return renderMarkdown(sections(report, view));
-    case 'html': return renderHtml(report, { view });
-    default: return renderTables(sections(report, view));
-  }
-}

@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { withInputOptions, inputOptions } from './input-options.js';
-import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
+import { KvmtaxError } from '../core/errors.js';
 import { loadRows, openDuck } from '../export/duckdb.js';
 import { describeSchema, schemaJson, SUMMARY_TABLES } from '../export/rows-schema.js';
-import type { Report } from '../analysis/summary.js';
+import type { Report } from '../analysis/types.js';
 
 export const SQL_FORMATS = ['table', 'json', 'csv'];
 
@@ -49,7 +49,7 @@ export function builder(y: Argv): Argv<Args> {
     .example('$0 sql --schema', 'the tables and their columns') as unknown as Argv<Args>;
 }
 
-const usage = (msg: string) => new KvmtaxError(msg, undefined, undefined, undefined, undefined, EXIT_USAGE);
+const usage = (msg: string) => KvmtaxError.usage(msg);
 
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   let text: string;

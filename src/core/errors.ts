@@ -10,17 +10,41 @@ export const EXIT_USAGE = 2;
 /** an internal error: a bug in kvmtax (with a stack trace) */
 export const EXIT_INTERNAL = 70;
 
+/** Where the bad input is, and the exit code (EXIT_INPUT unless said). */
+export interface ErrorAt {
+  file?: string;
+  /** 1-based line and column of text input */
+  line?: number;
+  col?: number;
+  /** byte offset in binary input */
+  offset?: number;
+  exitCode?: number;
+}
+
 export class KvmtaxError extends Error {
-  constructor(
-    message: string,
-    readonly file?: string,
-    readonly line?: number,
-    readonly col?: number,
-    readonly offset?: number,
-    readonly exitCode: number = EXIT_INPUT,
-  ) {
+  readonly file?: string;
+  readonly line?: number;
+  readonly col?: number;
+  readonly offset?: number;
+  readonly exitCode: number;
+
+  constructor(message: string, at?: ErrorAt);
+  /** @deprecated the positional form: src/formats still uses it until its readers take `at` */
+  constructor(message: string, file?: string, line?: number, col?: number, offset?: number, exitCode?: number);
+  constructor(message: string, at?: ErrorAt | string, line?: number, col?: number, offset?: number, exitCode?: number) {
     super(message);
     this.name = 'KvmtaxError';
+    const a: ErrorAt = typeof at === 'object' ? at : { file: at, line, col, offset, exitCode };
+    this.file = a.file;
+    this.line = a.line;
+    this.col = a.col;
+    this.offset = a.offset;
+    this.exitCode = a.exitCode ?? EXIT_INPUT;
+  }
+
+  /** A command-line usage error (exit EXIT_USAGE): a bad option value, a missing argument. */
+  static usage(message: string): KvmtaxError {
+    return new KvmtaxError(message, { exitCode: EXIT_USAGE });
   }
 
   /** "file:line:col: message", "file: byte N: message" or "file: message". */

@@ -1,12 +1,13 @@
 /**
- * Rows straight out of the core (RowBatch, src/core/core.ts) into column batches of the three row tables
+ * Rows straight out of the core (RowBatch, src/wasm/rows.ts) into column batches of the three row tables
  * (src/export/rows-schema.ts), ready for DuckDB's appender or an Arrow record batch: integers in typed
  * arrays, strings (reason, sub-key, comm) as ids into one dictionary, host and file by file index. No
  * object is made per row; a batch is handed on when it is full (64k rows), so memory stays flat.
  */
 import * as K from '../../assembly/constants.js';
-import type { Core, RowBatch, RowSink } from '../core/core.js';
-import { canonicalReason, isaOfName } from '../analysis/reasons.js';
+import type { Core, RowSink } from '../wasm/core.js';
+import type { RowBatch } from '../wasm/rows.js';
+import { canonicalReason, isaOfName } from '../core/reasons.js';
 
 /** A staging column: i32 or i64, and whether a negative value means null. */
 export interface StageColumn { name: string; kind: 'i32' | 'i64'; nullIfNegative: boolean; str?: boolean }
@@ -87,16 +88,14 @@ export class RowColumns {
   readonly sink: RowSink = (b: RowBatch, core: Core) => this.take(b, core);
 
   private take(b: RowBatch, core: Core): void {
-    const v = b.view;
     // who each thread is, as known now (comm and vCPU can become known later in the trace)
     const thr = new Map<number, { file: number; pid: number; tid: number; vcpu: number; comm: number }>();
     for (let i = 0; i < b.count; i++) {
-      const r = b.base + i * K.ROW_STRIDE;
-      const kind = v.getInt32(r + K.ROW_KIND, true);
+      const kind = b.kind(i);
       const t = kind === K.ROWK_EXIT ? 'exits' : kind === K.ROWK_HALT ? 'halts' : 'lapic';
       const batch = this.batches[t];
       if (!batch) continue;
-      const ti = v.getInt32(r + K.ROW_THREAD, true);
+      const ti = b.thread(i);
       let w = thr.get(ti);
       if (!w) {
         const id = core.threadIdentity(ti);
@@ -109,11 +108,11 @@ export class RowColumns {
       batch.i32(2)[j] = w.tid;
       batch.i32(3)[j] = w.vcpu;
       batch.i32(4)[j] = w.comm;
-      batch.i64(5)[j] = v.getBigInt64(r + K.ROW_TS, true);
-      const dur = v.getBigInt64(r + K.ROW_DUR, true);
-      const aux = v.getBigInt64(r + K.ROW_AUX, true);
-      const where = v.getBigInt64(r + K.ROW_WHERE, true);
-      const key = v.getInt32(r + K.ROW_KEY, true);
+      batch.i64(5)[j] = b.ts(i);
+      const dur = b.duration(i);
+      const aux = b.aux(i);
+      const where = b.where(i);
+      const key = b.key(i);
       if (t === 'exits') {
         let rid = this.reasonIds.get(key);
         if (rid === undefined) {
@@ -121,7 +120,7 @@ export class RowColumns {
           rid = this.intern(canonicalReason(raw, this.opts.isa ?? isaOfName(raw)));
           this.reasonIds.set(key, rid);
         }
-        const sub = v.getInt32(r + K.ROW_SUB, true);
+        const sub = b.sub(i);
         let sid = -1;
         if (sub >= 0) {
           sid = this.subIds.get(sub) ?? -1;

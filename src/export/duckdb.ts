@@ -8,8 +8,8 @@
  */
 import os from 'node:os';
 import { DuckDBInstance, DuckDBDataChunk, INTEGER, BIGINT, type DuckDBConnection, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
-import { analyze, type AnalyzeOptions } from '../pipeline.js';
-import type { Report } from '../analysis/summary.js';
+import { analyze, type AnalyzeOptions } from '../pipeline/analyze.js';
+import type { Report } from '../analysis/types.js';
 import { RowColumns, STAGE, type ColumnBatch, type TableName } from './columns.js';
 
 export interface DuckOptions {

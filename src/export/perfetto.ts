@@ -40,7 +40,7 @@
  * instant rely on. Timestamps are ns of the capture's clock (sent as BOOTTIME, the default clock); raw TSC
  * captures are converted with --tsc-khz and refused without it. Whether a file's clock is raw, and whether it
  * is text (line numbers) or binary (record numbers), is read from the core's counters while its rows come
- * (peekCounters: the core has no public getter for them yet) and checked against the report at the end.
+ * (Core.fileCounters()) and checked against the report at the end.
  *
  * Not (yet) in the trace, and why:
  *   - rip and the exit info fields: rows do not carry them (the `line` annotation names the line that has them);
@@ -58,11 +58,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import * as K from '../../assembly/constants.js';
-import { packageRoot, type Core, type RowBatch } from '../core/core.js';
+import { packageRoot } from '../core/package-root.js';
+import type { Core } from '../wasm/core.js';
+import type { RowBatch } from '../wasm/rows.js';
 import { KvmtaxError } from '../core/errors.js';
-import { analyze, type AnalyzeOptions } from '../pipeline.js';
+import { analyze, type AnalyzeOptions } from '../pipeline/analyze.js';
 import { decodeRows, type Row } from '../analysis/rows.js';
-import type { Report } from '../analysis/summary.js';
+import type { Report } from '../analysis/types.js';
 
 // TrackEvent.Type, TracePacket.SequenceFlags, CounterDescriptor.Unit (perfetto-track.proto)
 export const SLICE_BEGIN = 1;
@@ -184,7 +186,7 @@ class PacketWriter {
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const why = err.code === 'ENOENT' ? 'no such directory' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
-      throw new KvmtaxError(`cannot write: ${why}`, shown);
+      throw new KvmtaxError(`cannot write: ${why}`, { file: shown });
     }
   }
 
@@ -310,7 +312,7 @@ export class PerfettoExporter {
     this.bucketNs = opts.bucketNs ?? DEFAULT_BUCKET_NS;
     if (!(this.bucketNs > 0)) throw new KvmtaxError('the exits/s bucket must be longer than 0 ns');
     this.tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
-    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new KvmtaxError('cannot write: is a directory', file);
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new KvmtaxError('cannot write: is a directory', { file });
     this.out = new PacketWriter(this.tmp, file);
     this.out.descriptor({ uuid: QUALITY_TRACK_UUID, name: 'kvmtax: data quality' });
   }
@@ -318,22 +320,22 @@ export class PerfettoExporter {
   /** The RowSink of analyze(). */
   readonly onRows = (b: RowBatch, core: Core): void => {
     const rows = decodeRows(b, core, this.opts.isa);
-    for (const r of rows) this.row(r, core, b.view);
+    for (const r of rows) this.row(r, core);
   };
 
   // ---- per file: clock and kind ----
 
-  private fileOf(r: Row, core: Core, view: DataView): FileInfo {
+  private fileOf(r: Row, core: Core): FileInfo {
     let f = this.files[r.file];
     if (!f || !f.decided) {
       const given = this.opts.names?.[r.file] ?? this.inputs[r.file] ?? `input ${r.file}`;
       const name = given === '-' || given.startsWith('\u0000') ? '<stdin>' : given;
-      const peek = peekCounters(core, view);
-      const raw = peek?.clock === K.CLOCK_RAW;
+      const peek = core.fileCounters();
+      const raw = peek.clock === K.CLOCK_RAW;
       if (raw && !this.opts.tscKhz) {
-        throw new KvmtaxError('the timestamps are raw TSC cycles (trace_clock=x86-tsc): give --tsc-khz to convert them to ns for Perfetto', name);
+        throw new KvmtaxError('the timestamps are raw TSC cycles (trace_clock=x86-tsc): give --tsc-khz to convert them to ns for Perfetto', { file: name });
       }
-      f = { scale: raw ? 1e6 / this.opts.tscKhz! : 1, decided: peek !== undefined && peek.clock !== 0, binary: peek !== undefined && peek.lines === 0, name };
+      f = { scale: raw ? 1e6 / this.opts.tscKhz! : 1, decided: peek.clock !== 0, binary: peek.lines === 0, name };
       this.files[r.file] = f;
     }
     return f;
@@ -413,8 +415,8 @@ export class PerfettoExporter {
 
   private inWindow(ts: number): boolean { return ts >= this.win.start && ts < this.win.end; }
 
-  private row(r: Row, core: Core, view: DataView): void {
-    const f = this.fileOf(r, core, view);
+  private row(r: Row, core: Core): void {
+    const f = this.fileOf(r, core);
     const t = this.threadOf(r);
     if (r.kind === 'exit') {
       this.exit(t, r, f);
@@ -591,7 +593,7 @@ export class PerfettoExporter {
       report.inputs.forEach((inp, i) => {
         const f = this.files[i];
         if (inp.clock === 'raw' && !this.opts.tscKhz) {
-          throw new KvmtaxError('the timestamps are raw TSC cycles (trace_clock=x86-tsc): give --tsc-khz to convert them to ns for Perfetto', inp.file);
+          throw new KvmtaxError('the timestamps are raw TSC cycles (trace_clock=x86-tsc): give --tsc-khz to convert them to ns for Perfetto', { file: inp.file });
         }
         if (f && !f.decided && (inp.clock === 'raw') !== (f.scale !== 1)) {
           throw new Error(`perfetto export: the clock of ${inp.file} was not known while its rows were written`);
@@ -630,19 +632,6 @@ export class PerfettoExporter {
   }
 }
 
-/**
- * Peek at the current file's counters in the core (its clock, and lines read: 0 for binary input), which
- * the core has no public getter for yet (wanted: Core.fileClock() / Core.fileCounters()). undefined when
- * the core is not laid out as expected.
- */
-function peekCounters(core: Core, view: DataView): { clock: number; lines: number } | undefined {
-  const ex = (core as unknown as { ex?: { countersPtr?: () => number } }).ex;
-  if (!ex || typeof ex.countersPtr !== 'function') return undefined;
-  const p = ex.countersPtr();
-  if (typeof p !== 'number' || p <= 0 || p + 8 * (K.C_CLOCK + 1) > view.byteLength) return undefined;
-  return { clock: Number(view.getBigInt64(p + 8 * K.C_CLOCK, true)), lines: Number(view.getBigInt64(p + 8 * K.C_LINES, true)) };
-}
-
 /** Analyze `files` and write the Perfetto trace to `out`; returns the report and what was written. */
 export async function exportPerfetto(
   files: string[], out: string, opts: PerfettoOptions & Omit<AnalyzeOptions, 'rows'> = {},
@@ -656,36 +645,4 @@ export async function exportPerfetto(
     throw e;
   }
   return { report, stats: ex.finish(report) };
-}
-
-/**
- * Parse a --window value "START,END": each a number of seconds (as the trace prints its timestamps:
- * 7.5, 7.345521) or a number with a unit (s, ms, us, ns: 7345521000ns); either may be left empty for the
- * trace's start or end. Returns ns of the trace clock, [start, end).
- */
-export function parseWindow(s: string): TimeWindow {
-  const parts = s.split(',');
-  if (parts.length !== 2) throw new KvmtaxError(`--window: expected START,END (got ${JSON.stringify(s)})`, undefined, undefined, undefined, undefined, 2);
-  const one = (p: string, open: number): number => {
-    const v = p.trim();
-    if (v === '') return open;
-    const m = /^(\d+(?:\.\d*)?|\.\d+)(s|ms|us|ns)?$/.exec(v);
-    if (!m) throw new KvmtaxError(`--window: expected seconds (7.5) or a number with a unit s, ms, us or ns (got ${JSON.stringify(v)})`, undefined, undefined, undefined, undefined, 2);
-    const unit = m[2] ?? 's';
-    if (unit === 'ns') {
-      if (!/^\d+$/.test(m[1]!)) throw new KvmtaxError(`--window: ns are whole numbers (got ${JSON.stringify(v)})`, undefined, undefined, undefined, undefined, 2);
-      return Number(m[1]);
-    }
-    return toNs(m[1]!, unit === 's' ? 9 : unit === 'ms' ? 6 : 3);
-  };
-  const w = { start: one(parts[0]!, -Infinity), end: one(parts[1]!, Infinity) };
-  if (!(w.start < w.end)) throw new KvmtaxError(`--window: START must be before END (got ${JSON.stringify(s)})`, undefined, undefined, undefined, undefined, 2);
-  return w;
-}
-
-/** A decimal string times 10^digits, exactly (no binary rounding: 7.345521 s is 7345521000 ns). */
-function toNs(dec: string, digits: number): number {
-  const [i = '', frac = ''] = dec.split('.');
-  const f = (frac + '0'.repeat(digits)).slice(0, digits);
-  return Number((i || '0') + f);
 }

@@ -12,7 +12,7 @@
  * To add a format: a folder src/formats/<name>/ whose module exports the reader, and one entry below.
  */
 import type { EventSink } from '../core/sink.js';
-import type { Core } from '../core/core.js';
+import type { Core } from '../wasm/core.js';
 import { KvmtaxError, excerpt } from '../core/errors.js';
 import type { ByteSource } from './source.js';
 import { FormatError } from './bytes.js';
@@ -42,6 +42,9 @@ export interface ReadOptions {
   onProgress?: (bytesRead: number) => void;
 }
 
+/** Where a reader's events go: the Core itself (text: its tokenizer) or a file's EventSink (binary). */
+export type ReadTarget = Core | EventSink;
+
 /** Metadata a reader shows in the report's input section. */
 export type ReaderMeta = Record<string, string | number>;
 
@@ -56,8 +59,8 @@ export interface FormatEntry {
   fmt?: number;
   /** does this content (its first bytes, up to HEAD_BYTES) and file name look like this format? */
   detect(head: Uint8Array, fileName: string): boolean;
-  /** Read the input into the sink (a Core for text entries); binary readers return their metadata. */
-  read(input: ReaderInput, sink: EventSink, options: ReadOptions): Promise<ReaderMeta | undefined>;
+  /** Read the input into the sink (the Core for text entries, an EventSink for binary ones); binary readers return their metadata. */
+  read(input: ReaderInput, sink: ReadTarget, options: ReadOptions): Promise<ReaderMeta | undefined>;
 }
 
 // ---- text: the three tokenizer modes share one vote over the head (detectTextFormat) ----
@@ -100,7 +103,7 @@ export const FORMATS: readonly FormatEntry[] = [
     detect: (head) => isPerfData(head),
     async read(input, sink) {
       const { readPerfData } = await import('./perfdata/reader.js');
-      const i = readPerfData(input.path, sink);
+      const i = readPerfData(input.path, sink as EventSink);
       return {
         pipe_mode: i.pipeMode ? 'yes' : 'no', samples: i.samples,
         ...present({ hostname: i.hostname, os_release: i.osRelease, cmdline: i.cmdline, nr_cpus: i.nrCpus, lost: i.lost, guest_samples: i.guestSamples }),
@@ -112,7 +115,7 @@ export const FORMATS: readonly FormatEntry[] = [
     detect: (head) => isTraceDat(head),
     async read(input, sink, o) {
       const { readTraceDat } = await import('./tracedat/reader.js');
-      const i = readTraceDat(input.path, sink, { buffer: o.buffer });
+      const i = readTraceDat(input.path, sink as EventSink, { buffer: o.buffer });
       return {
         version: i.version, cpus: i.cpus, clock: i.clock, buffer: i.buffer || '(top)', buffers: i.buffers.map((b) => b || '(top)').join(','),
         ...present({ compression: i.compression, lost_events: i.lostEvents }),
@@ -126,7 +129,7 @@ export const FORMATS: readonly FormatEntry[] = [
       (head[0] === 0x0a && head.length > 2 && looksLikePerfetto(head)),
     async read(input, sink) {
       const { readPerfetto } = await import('./perfetto/reader.js');
-      const i = readPerfetto(input.path, sink);
+      const i = readPerfetto(input.path, sink as EventSink);
       return {
         packets: i.packets, ftrace_bundles: i.bundles, cpus: i.cpus, ftrace_events: i.ftraceEvents,
         ...present({
@@ -162,11 +165,11 @@ export function formatNamed(name: string): FormatEntry {
  */
 export function detectFormat(head: Uint8Array, name: string): FormatEntry {
   for (const f of FORMATS) if (!f.text && f.detect(head, name)) return f;
-  if (head.length === 0) throw new KvmtaxError('empty file: expected a trace', name, 1, 1);
-  if (!looksLikeText(head)) throw new KvmtaxError(`${EXPECTED} (got binary data ${hexHead(head)})`, name, undefined, undefined, 0);
+  if (head.length === 0) throw new KvmtaxError('empty file: expected a trace', { file: name, line: 1, col: 1 });
+  if (!looksLikeText(head)) throw new KvmtaxError(`${EXPECTED} (got binary data ${hexHead(head)})`, { file: name, offset: 0 });
   for (const f of FORMATS) if (f.text && f.detect(head, name)) return f;
   const first = Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('latin1').split('\n').find((l) => l.trim() !== '') ?? '';
-  throw new KvmtaxError(`${EXPECTED} (got ${excerpt(first)})`, name, 1, 1);
+  throw new KvmtaxError(`${EXPECTED} (got ${excerpt(first)})`, { file: name, line: 1, col: 1 });
 }
 
 /** The binary format of a head, if one of the binary readers accepts it. */
@@ -179,11 +182,11 @@ export function detectBinary(head: Uint8Array, name: string): FormatEntry | unde
  * `file: byte N: what`, its control bytes escaped so the message stays one line
  * (fuzz-found: perfdata-4779bdf818, tracedat-085c3b9d98).
  */
-export async function readWith(entry: FormatEntry, input: ReaderInput, sink: EventSink, options: ReadOptions = {}): Promise<ReaderMeta | undefined> {
+export async function readWith(entry: FormatEntry, input: ReaderInput, sink: ReadTarget, options: ReadOptions = {}): Promise<ReaderMeta | undefined> {
   try {
     return await entry.read(input, sink, options);
   } catch (e) {
-    if (e instanceof FormatError) throw new KvmtaxError(oneLine(e.message), input.display, undefined, undefined, e.offset);
+    if (e instanceof FormatError) throw new KvmtaxError(oneLine(e.message), { file: input.display, offset: e.offset });
     throw e;
   }
 }

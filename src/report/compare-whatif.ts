@@ -1,5 +1,5 @@
 /** The --what-if forecast (src/analysis/whatif.ts) in every output format. */
-import type { Report } from '../analysis/summary.js';
+import type { Report } from '../analysis/types.js';
 import { whatIf, type WhatIf, type WhatIfScenario } from '../analysis/whatif.js';
 import { dur, pct, type Table } from './sections.js';
 import { renderTables } from './table.js';

@@ -4,7 +4,7 @@
  * timers, ipi and sched sections (--sections NAME): nested figures become dotted column names
  * (poll_success.p99_ns). A section the trace has no events for is one row saying why. RFC 4180 quoting.
  */
-import type { Report } from '../analysis/summary.js';
+import type { Report } from '../analysis/types.js';
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';

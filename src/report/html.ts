@@ -16,7 +16,7 @@
  * script(s) and stylesheet, by hash, and no network at all.
  */
 import { createHash } from 'node:crypto';
-import type { Report, ReasonRow } from '../analysis/summary.js';
+import type { Report, ReasonRow } from '../analysis/types.js';
 import { dur, pct, sections, type Table, type ViewOptions } from './sections.js';
 import { UPLOT_CSS, UPLOT_JS, UPLOT_LICENSE, UPLOT_VERSION } from './html-assets.js';
 

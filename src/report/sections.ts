@@ -2,8 +2,7 @@
  * The report as titled tables of display strings, shared by the terminal and Markdown renderers
  * (CSV and JSON use the raw numbers instead).
  */
-import type { Report, Stats } from '../analysis/summary.js';
-import type { Who } from '../analysis/extras.js';
+import type { Report, Stats, Who } from '../analysis/types.js';
 
 export interface Table {
   title: string;

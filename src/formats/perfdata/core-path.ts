@@ -14,7 +14,7 @@
  */
 import * as fs from 'node:fs';
 import type { EventSink } from '../../core/sink.js';
-import type { Core, PerfDataCore } from '../../core/core.js';
+import type { PerfDataCore } from '../../wasm/core.js';
 import type { EventFormat, FormatField } from '../tracefs-format.js';
 import { guessIsa, minSize } from '../kvm-events.js';
 import { FormatError } from '../bytes.js';
@@ -98,7 +98,7 @@ export class PerfDataCorePath {
 
   /** The core path for this file, or undefined when the TypeScript path must read it. */
   static open(x: CorePathInput): PerfDataCorePath | undefined {
-    const core = x.sink as Partial<Core>;
+    const core = x.sink as EventSink & { perfDataCore?: () => PerfDataCore | undefined };
     // KVMTAX_PERFDATA_PATH=ts: the TypeScript path (tests and the bench compare the two)
     if (process.env.KVMTAX_PERFDATA_PATH === 'ts') return undefined;
     if (typeof core.perfDataCore !== 'function' || !x.le || x.skipGuest || x.attrs.length === 0) return undefined;

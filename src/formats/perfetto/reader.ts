@@ -39,7 +39,7 @@ import protobuf from 'protobufjs';
 import { inflateCapped, unzstdCapped, MAX_INFLATED } from '../decompress.js';
 import type { EventSink } from '../../core/sink.js';
 import { KvmtaxError } from '../../core/errors.js';
-import { packageRoot } from '../../core/core.js';
+import { packageRoot } from '../../core/package-root.js';
 import { FormatError } from '../bytes.js';
 import { Wire } from './wire.js';
 import {

@@ -6,7 +6,7 @@
  * its bytes into the core's input arena.
  */
 import * as K from '../../../assembly/constants.js';
-import type { Core } from '../../core/core.js';
+import type { Core } from '../../wasm/core.js';
 import { KvmtaxError, excerpt } from '../../core/errors.js';
 import type { ByteSource } from '../source.js';
 

@@ -5,14 +5,14 @@
  * data section. Each case: the same report, or the same one-line error.
  */
 import { describe, it, expect, afterAll, afterEach } from 'vitest';
-import { analyze } from '../../../src/pipeline.js';
+import { analyze } from '../../../src/pipeline/analyze.js';
 import { KvmtaxError } from '../../../src/core/errors.js';
 import { corePathStats } from '../../../src/formats/perfdata/core-path.js';
-import { tmpFile, removePerfTmpDir } from '../../helpers/perf-files.js';
+import { tmpFile, removePerfTmpDir } from '../../support/perf-files.js';
 import {
   PerfCraft, W, rawKvmExit, rawKvmEntry, ID_KVM_EXIT, ID_KVM_ENTRY,
   S_IP, S_TID, S_TIME, S_CPU, S_PERIOD, S_RAW, S_IDENTIFIER,
-} from '../../helpers/perf-craft.js';
+} from '../../support/perf-craft.js';
 
 afterAll(removePerfTmpDir);
 afterEach(() => { delete process.env.KVMTAX_PERFDATA_PATH; });

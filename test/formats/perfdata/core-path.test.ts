@@ -6,8 +6,8 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SHARED, HAVE_SHARED } from '../../helpers/paths.js';
-import { analyze } from '../../../src/pipeline.js';
+import { SHARED, HAVE_SHARED } from '../../support/paths.js';
+import { analyze } from '../../../src/pipeline/analyze.js';
 import { corePathStats } from '../../../src/formats/perfdata/core-path.js';
 
 const CAPTURES = path.join(SHARED, 'captures');

@@ -6,8 +6,8 @@
 import { describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SHARED, HAVE_SHARED } from '../../helpers/paths.js';
-import { CollectSink } from '../../helpers/collect-sink.js';
+import { SHARED, HAVE_SHARED } from '../../support/paths.js';
+import { CollectSink } from '../../support/collect-sink.js';
 import { readTraceDat } from '../../../src/formats/tracedat/reader.js';
 import { readMeta, chooseBuffer } from '../../../src/formats/tracedat/reader.js';
 import { FileSrc, RawPages, ZPages } from '../../../src/formats/tracedat/file.js';

@@ -1,0 +1,275 @@
+/**
+ * The Report: what summarize() builds from the core's tables and every renderer, exporter and run
+ * comparison reads. Only types (and the schema version) live here, so that the modules that build the
+ * report and the ones that read it do not import each other.
+ */
+export const SCHEMA_VERSION = 1;
+
+export interface InputInfo {
+  file: string;
+  format: string;
+  compression?: string;
+  clock: 'ns' | 'raw';
+  lines?: number;
+  bytes: number;
+  events: number;
+  first_ts: number | null;
+  last_ts: number | null;
+  lost_markers: number;
+  lost_events: number;
+  meta?: Record<string, string | number>;
+}
+
+export interface SummaryOptions {
+  /** TSC rate for raw counter timestamps (trace_clock=x86-tsc). */
+  tscKhz?: number;
+  /** exit-reason table for bare numeric reasons: 1 VMX, 2 SVM; detected from the names otherwise */
+  isa?: number;
+  /** slowest exits to list */
+  top: number;
+  /** include each reason's histogram buckets */
+  histograms?: boolean;
+  version: string;
+}
+
+export interface Stats {
+  min_ns: number | null;
+  mean_ns: number | null;
+  p50_ns: number | null;
+  p90_ns: number | null;
+  p99_ns: number | null;
+  p999_ns: number | null;
+  max_ns: number | null;
+  stddev_ns: number | null;
+  /** perf kvm stat's "+-": the standard deviation of the mean, in % of the mean */
+  rsd_mean_pct: number | null;
+}
+
+export interface ReasonRow extends Stats {
+  reason: string;
+  idle: boolean;
+  exits_seen: number;
+  exits_handled: number;
+  exits_per_s: number | null;
+  share_exits: number;
+  total_ns: number;
+  share_host: number;
+  failed_vmentry?: number;
+  histogram?: Array<[number, number, number]>;
+}
+
+export interface VcpuRow {
+  vcpu: number | null;
+  tid: number;
+  comm: string | null;
+  exits_seen: number;
+  exits_handled: number;
+  exits_per_s: number | null;
+  wall_ns: number;
+  guest_ns: number;
+  host_ns: number;
+  halted_ns: number;
+  overhead_ns: number;
+  tax: number | null;
+  guest_share: number | null;
+  halted_share: number | null;
+  top_reasons: Array<{ reason: string; exits_handled: number; total_ns: number }>;
+  /** host CPUs the thread ran on (63 stands for 63 and up), and how often it moved */
+  cpus: number[];
+  migrations: number;
+  reasons?: Array<{ reason: string; exits_seen: number; exits_handled: number } & Stats & { total_ns: number }>;
+  kvm_events: number;
+}
+
+export interface VmRow {
+  file: string;
+  /** position of the file among the inputs */
+  fileIndex: number;
+  pid: number | null;
+  name: string;
+  vcpus: VcpuRow[];
+  exits_handled: number;
+  host_ns: number;
+  overhead_ns: number;
+  wall_ns: number;
+  tax: number | null;
+}
+
+export interface TopRow {
+  ts_ns: number;
+  at: string;
+  file: string;
+  where: string;
+  vm: number | null;
+  vcpu: number | null;
+  tid: number;
+  reason: string;
+  duration_ns: number;
+}
+
+export interface SkipRow {
+  kind: string;
+  what: string;
+  count: number;
+  first: string;
+  excerpt: string;
+}
+
+export interface Quality {
+  events_read: number;
+  lines_read: number | null;
+  events_by_name: Record<string, number>;
+  exit_entry_present: boolean;
+  first_ts: number | null;
+  last_ts: number | null;
+  span_ns: number;
+  unpaired: {
+    exits_pending_at_end: number;
+    exits_without_entry: number;
+    entries_without_exit: number;
+    leading_entries: number;
+    lost_resets: number;
+    backwards: number;
+    /** exits pending when the thread's clock jumped back (a second capture): never paired */
+    jump_resets: number;
+  };
+  lost: { markers: number; events: number };
+  skipped: SkipRow[];
+  dictionary_overflow: number;
+}
+
+export interface Timeline {
+  /** bucket width in ns (or cycles); buckets start at the trace clock's t_ns */
+  bucket_ns: number;
+  vcpus: Array<{ file_index: number; pid: number | null; vcpu: number | null; tid: number; buckets: Array<[number, number]> }>;
+}
+
+export interface Report extends Extras {
+  /** exits per time bucket per vCPU (empty buckets left out) */
+  timeline: Timeline;
+  kvmtax: { version: string; schema: number };
+  unit: 'ns' | 'cycles';
+  inputs: InputInfo[];
+  isa: 'vmx' | 'svm' | 'unknown';
+  totals: {
+    exits_seen: number;
+    exits_handled: number;
+    exits_per_s: number | null;
+    wall_ns: number;
+    guest_ns: number;
+    host_ns: number;
+    halted_ns: number;
+    overhead_ns: number;
+    tax: number | null;
+    halted_share: number | null;
+    guest_share: number | null;
+  };
+  reasons: ReasonRow[];
+  vms: VmRow[];
+  top: TopRow[];
+  quality: Quality;
+  notes: string[];
+}
+
+// ---- the extra sections (sections/*, built by extras.ts)
+
+export interface Who { pid: number | null; vcpu: number | null; tid: number; comm: string | null }
+
+export interface Unavailable { available: false; reason: string }
+
+export interface HaltVcpu extends Who {
+  halts: number;
+  poll_wakeups: number;
+  wait_wakeups: number;
+  halt_successful_poll: number;
+  halt_attempted_poll: number;
+  halt_poll_invalid: number;
+  /** halt time of successful polls: KVM's halt_poll_success_ns plus any wake-up after the poll loop (an upper bound) */
+  halt_poll_success_ns: number;
+  /** halt time of halts that blocked: exactly KVM's halt_wait_ns + halt_poll_fail_ns */
+  halt_wait_ns_plus_poll_fail_ns: number;
+  /** the poll window of each failed poll: an upper bound of halt_poll_fail_ns (polling stops early on need_resched) */
+  halt_poll_fail_ns_max: number;
+  /** halt_wait_ns_plus_poll_fail_ns - halt_poll_fail_ns_max: a lower bound of halt_wait_ns */
+  halt_wait_ns_min: number;
+  success_rate: number | null;
+  poll_success: Stats;
+  halt_blocked: Stats;
+  blocked: Stats;
+  window: { known: boolean; grows: number; shrinks: number; flips: number; settled_ns: number | null; max_ns: number | null; mean_ns: number | null };
+  hlt_split: { exits_handled: number; total_ns: number; poll_ns: number; wait_ns: number; other_ns: number } | null;
+  hints: string[];
+}
+export interface HaltSection {
+  available: true;
+  source: string[];
+  notes: string[];
+  vcpus: HaltVcpu[];
+}
+
+export interface TimerVcpu extends Who {
+  lapic_expire: { events: number; early: number; late: number; unit: 'ns' | 'cycles'; early_stats: Stats; late_stats: Stats } | null;
+  tsc_deadline_writes: number | null;
+  tsc_deadline_exits_ns: number | null;
+  preemption_timer_exits: number | null;
+  preemption_timer_ns: number | null;
+  wake_to_entry: Stats | null;
+  sched_wake_to_entry: Stats | null;
+}
+export interface TimerSection {
+  available: true;
+  source: string[];
+  notes: string[];
+  vcpus: TimerVcpu[];
+  /** host time an exitless timer would remove: TSC-deadline write exits + PREEMPTION_TIMER exits */
+  exitless_timer_ns: number | null;
+  exitless_timer_share_of_overhead: number | null;
+}
+
+export interface IpiVcpu extends Who {
+  icr_writes: number | null;
+  icr_exits_ns: number | null;
+  apic_write_exits: number | null;
+  apic_write_ns: number | null;
+}
+export interface IpiSection {
+  available: true;
+  source: string[];
+  notes: string[];
+  vcpus: IpiVcpu[];
+  /** host time an exitless IPI would remove (ICR-write exits, or APIC_WRITE exits in xAPIC mode) */
+  exitless_ipi_ns: number | null;
+  exitless_ipi_share_of_overhead: number | null;
+}
+
+export interface KeyRow extends Stats {
+  key: string;
+  dir: 'r' | 'w';
+  name: string | null;
+  events: number;
+  /** null when the trace has no kvm_exit/kvm_entry to time them */
+  exits_handled: number | null;
+  total_ns: number | null;
+}
+export interface KeySection { available: true; source: string[]; keys: KeyRow[] }
+
+export interface SchedVcpu extends Who {
+  switched_in: number;
+  slept: number;
+  preempted_in_guest: number;
+  preempted_in_host: number;
+  run_delay: Stats;
+  pause_exits: number | null;
+  ple_window: { grows: number; shrinks: number; last: number } | null;
+}
+export interface SchedSection { available: true; source: string[]; notes: string[]; vcpus: SchedVcpu[] }
+
+export interface Extras {
+  halt: HaltSection | Unavailable;
+  timers: TimerSection | Unavailable;
+  ipi: IpiSection | Unavailable;
+  msr: KeySection | Unavailable;
+  port: KeySection | Unavailable;
+  mmio: KeySection | Unavailable;
+  sched: SchedSection | Unavailable;
+}

@@ -1,0 +1,15 @@
+/** Where the installed package is: the wasm module, the .proto files and package.json are found from here. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root (where package.json is), found from this module's location in src/ or dist/src/. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'assembly'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('kvmtax: cannot find the package root (package.json) above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The whole pipeline for a set of inputs:
+ *   open (decompress) -> detect the format -> reader -> core -> summarize -> Report
+ * Several files give one report; each keeps its own threads and VMs (file index in the core).
+ * Reading one input is read-input.ts; a text file read by worker threads is jobs.ts.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Core, type RowSink } from '../wasm/core.js';
+import { packageRoot } from '../core/package-root.js';
+import { mergeTables, type Part } from '../wasm/merge.js';
+import { KvmtaxError } from '../core/errors.js';
+import { openSource } from '../formats/source.js';
+import { summarize } from '../analysis/summary.js';
+import type { InputInfo, Report } from '../analysis/types.js';
+import { readOne } from './read-input.js';
+
+export interface AnalyzeOptions {
+  /** force a format: ftrace | trace-cmd | perf | perf.data | trace.dat | perfetto */
+  format?: string;
+  strict?: boolean;
+  tscKhz?: number;
+  isa?: number;
+  top?: number;
+  histograms?: boolean;
+  /** trace.dat: the buffer (instance) to read */
+  buffer?: string;
+  /** tests: new bytes per scan call, to exercise chunk boundaries */
+  chunkBytes?: number;
+  /** stream every handled exit, halt and lapic event out as rows (src/analysis/rows.ts) */
+  rows?: RowSink;
+  /** tests: rows held between two drains */
+  rowCapacity?: number;
+  /** called as input bytes are read: (bytes of this file, its index) */
+  onProgress?: (bytes: number, fileIndex: number) => void;
+  /** worker threads for a plain text file (line-aligned slices, merged exactly); 1: none */
+  jobs?: number;
+  /** files smaller than this are read by one thread even with jobs > 1 (default 16 MiB) */
+  jobsMinBytes?: number;
+}
+
+let versionCache: string | undefined;
+export function version(): string {
+  if (!versionCache) {
+    versionCache = (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  }
+  return versionCache;
+}
+
+export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promise<Report> {
+  if (files.length === 0) throw new KvmtaxError('no input files');
+  const core = new Core({ topN: Math.max(opts.top ?? 10, 10), rows: opts.rows, rowCapacity: opts.rowCapacity });
+  const inputs: InputInfo[] = [];
+  const sliced: Part[] = [];
+  const topN = Math.max(opts.top ?? 10, 10);
+  for (const file of files) {
+    const src = await openSource(file);
+    try {
+      inputs.push(await readOne(core, src, opts, sliced, topN));
+    } finally {
+      src.close();
+    }
+  }
+  const tables = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN) : core.tables();
+  return summarize(tables, inputs, {
+    tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, version: version(),
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * --jobs: a plain text file read in line-aligned slices, one worker thread (jobs-worker.ts) and
+ * WebAssembly core each; wasm/merge.ts joins the slices' tables exactly.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Core, type FileCounters } from '../wasm/core.js';
+import { mergeCounters, type Part } from '../wasm/merge.js';
+import { packageRoot } from '../core/package-root.js';
+import { KvmtaxError } from '../core/errors.js';
+import { HEAD_BYTES, type ByteSource } from '../formats/source.js';
+import type { AnalyzeOptions } from './analyze.js';
+import type { SliceJob } from './jobs-worker.js';
+
+/**
+ * Read a plain text file in `jobs` line-aligned slices, one worker thread and WebAssembly core each.
+ * Every slice's timeline starts at the file's first event, found by scanning the head first.
+ */
+export async function readSlices(src: ByteSource, idx: number, fmt: number, opts: AnalyzeOptions, jobs: number, size: number, topN: number): Promise<{ parts: Part[]; counters: FileCounters }> {
+  const file = src.path!;
+  const head = new Core({ arenaBytes: Math.max(src.head.length, 4096) });
+  head.beginTextFile(0, fmt, false);
+  head.arena().set(src.head);
+  head.scan(src.head.length, src.head.length < HEAD_BYTES);
+  const origin = head.timelineOrigin();
+  // line-aligned cut points
+  const cuts = [0];
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.alloc(1 << 16);
+  for (let k = 1; k < jobs; k++) {
+    const at = Math.floor((k * size) / jobs);
+    if (at <= cuts[cuts.length - 1]!) continue;
+    const n = fs.readSync(fd, buf, 0, buf.length, at);
+    const nl = buf.subarray(0, n).indexOf(10);
+    if (nl >= 0 && at + nl + 1 < size) cuts.push(at + nl + 1);
+  }
+  fs.closeSync(fd);
+  cuts.push(size);
+  const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'jobs-worker.js');
+  if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
+  const results = await Promise.all(cuts.slice(0, -1).map((start, k) => new Promise<{ ok: boolean; counters?: FileCounters; tables?: Part['tables']; error?: { message: string; line?: number; col?: number; internal?: boolean } }>((resolve, reject) => {
+    const job: SliceJob = { file, start, end: cuts[k + 1]!, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin };
+    const w = new Worker(worker, { workerData: job });
+    w.once('message', (m) => { resolve(m); void w.terminate(); });
+    w.once('error', reject);
+  })));
+  let lineOffset = 0;
+  const parts: Part[] = [];
+  for (const r of results) {
+    if (!r.ok) {
+      const e = r.error!;
+      if (e.internal) throw new Error(e.message);
+      throw new KvmtaxError(e.message, { file: src.name, line: e.line !== undefined ? e.line + lineOffset : undefined, col: e.col });
+    }
+    parts.push({ tables: r.tables!, lineOffset });
+    lineOffset += r.counters!.lines;
+  }
+  return { parts, counters: mergeCounters(results.map((r) => r.counters!)) };
+}

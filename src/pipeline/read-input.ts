@@ -1,0 +1,69 @@
+/**
+ * Read one input into the core: detect its format (magic bytes for binary captures, the first lines for
+ * text), hand it to its reader, and describe it (InputInfo) for the report. A plain text file may be read
+ * in slices by worker threads (jobs.ts).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as K from '../../assembly/constants.js';
+import type { Core, FileCounters } from '../wasm/core.js';
+import type { Part } from '../wasm/merge.js';
+import { KvmtaxError, excerpt } from '../core/errors.js';
+import type { ByteSource } from '../formats/source.js';
+import { detectFormat, formatNamed, readWith } from '../formats/registry.js';
+import type { InputInfo } from '../analysis/types.js';
+import type { AnalyzeOptions } from './analyze.js';
+import { readSlices } from './jobs.js';
+
+/** Read `src` as the core's next file; worker-read slices of a text file are added to `sliced`. */
+export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced: Part[], topN: number): Promise<InputInfo> {
+  const idx = core.nextFileIndex();
+  const entry = opts.format ? formatNamed(opts.format) : detectFormat(src.head, src.name);
+  if (!entry.text) {
+    // binary readers read at offsets: a compressed or piped file is first written out whole
+    let p = src.path && !src.compression ? src.path : undefined;
+    let tmp: string | undefined;
+    if (!p) {
+      tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-'));
+      p = path.join(tmp, path.basename(src.name).replace(/\.(xz|gz)$/, '') || 'input');
+      const out = fs.openSync(p, 'w');
+      const buf = Buffer.alloc(1 << 20);
+      for (let n; (n = await src.read(buf, 0, buf.length)) > 0;) fs.writeSync(out, buf, 0, n);
+      fs.closeSync(out);
+    }
+    try {
+      const meta = (await readWith(entry, { src, path: p, display: src.name }, core.sinkFor(idx), { buffer: opts.buffer })) ?? {};
+      const c = core.endFile();
+      return {
+        file: src.name, format: entry.name, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
+        bytes: fs.statSync(p).size, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
+        last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents, meta,
+      };
+    } finally {
+      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  const fmt = entry.fmt!;
+  const jobs = opts.jobs ?? 1;
+  const size = src.path && !src.compression ? fs.statSync(src.path).size : 0;
+  let c: FileCounters;
+  if (jobs > 1 && !opts.rows && size >= (opts.jobsMinBytes ?? 16 << 20)) {
+    const r = await readSlices(src, idx, fmt, opts, jobs, size, topN);
+    sliced.push(...r.parts);
+    c = r.counters;
+  } else {
+    await readWith(entry, { src, path: src.path ?? '', display: src.name }, core,
+      { fileIndex: idx, strict: opts.strict, chunkBytes: opts.chunkBytes, onProgress: opts.onProgress && ((n) => opts.onProgress!(n, idx)) });
+    c = core.endFile();
+  }
+  if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {
+    const rec = [...core.tables().skips, ...sliced.flatMap((p) => p.tables.skips)].find((s) => s.file === idx);
+    throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, { file: src.name, line: rec?.line ?? 1, col: rec?.col ?? 1 });
+  }
+  return {
+    file: src.name, format: entry.name, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
+    lines: c.lines, bytes: c.bytes, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
+    last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents,
+  };
+}

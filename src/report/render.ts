@@ -1,0 +1,53 @@
+/**
+ * One report in the output format asked for: the text table, JSON, CSV, Markdown or HTML, showing the
+ * sections a view names (the CLI's --by and --sections). `kvmtax report` and `kvmtax merge` render here.
+ */
+import type { Report } from '../analysis/types.js';
+import { sections, DEFAULT_SECTIONS, type ViewOptions } from './sections.js';
+import { renderTables } from './table.js';
+import { renderMarkdown } from './markdown.js';
+import { renderCsv } from './csv.js';
+import { renderHtml } from './html.js';
+
+export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'md', 'html'];
+
+/** What to show: breakdowns (--by) and sections (--sections). */
+export interface RenderView { by?: string[]; sections?: Set<string> }
+
+/** The sections a view shows: the default ones, or those named, plus what --by asks for. */
+export function viewOf(view: RenderView): ViewOptions {
+  const shown = new Set(view.sections ?? DEFAULT_SECTIONS);
+  for (const b of view.by ?? []) if (b !== 'reason' && b !== 'vcpu') shown.add(b);
+  return { byVcpu: (view.by ?? []).includes('vcpu'), sections: shown };
+}
+
+/** JSON keeps every section unless --sections names some. */
+export function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
+  if (!sectionsNamed) return JSON.stringify(report, null, 2) + '\n';
+  const keep: Record<string, unknown> = {};
+  const alwaysKept = ['kvmtax', 'unit', 'inputs', 'isa', 'notes'];
+  const sectionKeys: Record<string, string[]> = { summary: ['totals'], exits: ['reasons'], vcpus: ['vms'], top: ['top'], quality: ['quality'] };
+  for (const [k, val] of Object.entries(report)) {
+    const named = [...sectionsNamed].some((sec) => (sectionKeys[sec] ?? [sec]).includes(k));
+    if (alwaysKept.includes(k) || named) keep[k] = val;
+  }
+  return JSON.stringify(keep, null, 2) + '\n';
+}
+
+/** The report in one output format (OUTPUT_FORMATS; anything else is the text table). */
+export function render(report: Report, format: string, v: RenderView): string {
+  const view = viewOf(v);
+  const named = v.sections;
+  // CSV writes one table: --sections NAME picks a section's (halt, timers, ipi, sched, msr, port, mmio,
+  // vcpus, exits), else the last --by, else the reasons
+  const named1 = named && named.size === 1 ? [...named][0]! : undefined;
+  const sectionTable = named1 === 'vcpus' ? 'vcpu' : named1 === 'exits' ? 'reason' : named1 && ['halt', 'timers', 'ipi', 'sched', 'msr', 'port', 'mmio'].includes(named1) ? named1 : undefined;
+  const csvTable = sectionTable ?? (v.by ?? []).filter((b) => b !== 'reason').pop() ?? 'reason';
+  switch (format) {
+    case 'json': return jsonOf(report, named);
+    case 'csv': return renderCsv(report, csvTable);
+    case 'md': return renderMarkdown(sections(report, view));
+    case 'html': return renderHtml(report, { view });
+    default: return renderTables(sections(report, view));
+  }
+}

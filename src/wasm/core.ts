@@ -1,0 +1,567 @@
+/**
+ * The TypeScript side of the WebAssembly core: it owns the module's memory.
+ *
+ *   text:   fs.readSync(fd, core.arena()) -> core.scan(n) -> tokenizer + analysis, all inside wasm
+ *   binary: reader -> Core.push() (EventSink) -> batch columns in wasm memory -> consumeBatch(n)
+ *   end:    core.tables() reads the thread, bin, histogram, top-N, skip and dictionary tables
+ *
+ * Memory may grow during any export call, which detaches earlier views of `memory.buffer`: every view
+ * is rebuilt after calls that can allocate (intern, scan, consumeBatch).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as K from '../../assembly/constants.js';
+import { packageRoot } from '../core/package-root.js';
+import type { EventSink } from '../core/sink.js';
+import { RowBatch } from './rows.js';
+import { reasonName } from '../core/reasons.js';
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  init(arena: number, batch: number, topN: number): void;
+  inputPtr(): number;
+  inputSize(): number;
+  scratchPtr(): number;
+  scratchSize(): number;
+  batchPtrs(): number;
+  batchCapacity(): number;
+  beginFile(id: number, format: number, strict: number): void;
+  endFile(): void;
+  scan(len: number, last: number): number;
+  scanFrom(off: number, len: number, last: number): number;
+  setRows(cap: number): void;
+  rowsBase(): number;
+  rowsCount(): number;
+  rowsClear(): void;
+  timelineBase(): number;
+  setOrigin(ts: bigint): void;
+  trackAllThreads(on: number): void;
+  origin(): bigint;
+  consumeBatch(from: number, n: number): number;
+  intern(len: number): number;
+  nameThread(tid: number, tgid: number, comm: number): void;
+  skip(kind: number, where: bigint, len: number): void;
+  countersPtr(): number;
+  threadsBase(): number;
+  threadsCount(): number;
+  binsBase(): number;
+  binsCount(): number;
+  histBase(h: number): number;
+  topBase(): number;
+  topSize(): number;
+  skipsBase(): number;
+  dictBase(): number;
+  dictSize(): number;
+  dictBytesBase(): number;
+  dictOverflowed(): bigint;
+  errorLine(): bigint;
+  errorCol(): number;
+  errorKind(): number;
+  linesRead(): bigint;
+}
+
+/** The core's perf.data sample decoder (assembly/perfdata.ts), used by src/formats/perfdata/core-path.ts. */
+export interface PerfDataCoreExports {
+  pdConfig(bytes: number): number;
+  pdBegin(nAttrs: number, nIds: number, nFormats: number, typeOff: number, typeSize: number, lostName: number, maxQueued: number): void;
+  pdWalk(base: number, pos: number, len: number, fileOff: bigint): number;
+  pdStopped(): number;
+  pdQueue(rec: number, ts: bigint, hasTime: number, pid: number, tid: number, cpu: number, count: bigint, where: bigint, strLen: number): void;
+  pdFinish(): void;
+  pdSetAttrName(i: number, id: number): void;
+  pdSamples(): bigint;
+  pdGuestSamples(): bigint;
+  pdLost(): bigint;
+  pdAttrCount(i: number): bigint;
+  pdPidOf(tid: number): number;
+  pdSkipsPtr(): number;
+  pdSkipCount(): number;
+  pdSkipsClear(): void;
+}
+
+/** What the perf.data core path needs of the Core. */
+export interface PerfDataCore {
+  ex: PerfDataCoreExports;
+  /** the input arena (a fresh view: take it again after any call) and its address */
+  arena(): Uint8Array;
+  arenaPtr(): number;
+  /** a fresh DataView of the whole memory */
+  view(): DataView;
+  /** write a string at the scratch area; returns its byte length */
+  scratch(s: string): number;
+  stringOf(id: number): string;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+function module(): WebAssembly.Module {
+  if (!compiled) {
+    const file = path.join(packageRoot(), 'build', 'kvmtax.wasm');
+    if (!fs.existsSync(file)) throw new Error(`kvmtax: ${file} is missing: run "npm run build" first`);
+    compiled = new WebAssembly.Module(fs.readFileSync(file));
+  }
+  return compiled;
+}
+
+export interface CoreOptions {
+  /** bytes read per scan call (default 4 MiB) */
+  arenaBytes?: number;
+  /** events per batch for binary readers */
+  batch?: number;
+  /** slowest exits kept */
+  topN?: number;
+  /** receive every handled exit, halt and lapic event as rows (exporters, SQL) */
+  rows?: RowSink;
+  /** rows held between two drains (tests use tiny values) */
+  rowCapacity?: number;
+}
+
+export type RowSink = (b: RowBatch, core: Core) => void;
+
+/** Per-file counters, snapshotted when a file ends. */
+export interface FileCounters {
+  lines: number;
+  events: number;
+  comments: number;
+  blank: number;
+  lostMarkers: number;
+  lostEvents: number;
+  firstTs: bigint;
+  lastTs: bigint;
+  bytes: number;
+  clock: number;
+}
+
+const enc = new TextEncoder();
+const MAX_TS = 1n << 62n;
+const dec = new TextDecoder('utf-8', { fatal: false });
+
+export class Core {
+  private readonly ex: Exports;
+  private mem!: DataView;
+  private u8!: Uint8Array;
+  readonly arenaBytes: number;
+  private reasonCache = new Map<number, number>();
+  private rowSink: RowSink | undefined;
+  private rowCap = 0;
+  // batch columns
+  private bn = 0;
+  private bcap = 0;
+  private cols!: {
+    kind: Int32Array; ts: BigInt64Array; tid: Int32Array; tgid: Int32Array; cpu: Int32Array; vcpu: Int32Array;
+    a: BigInt64Array; b: BigInt64Array; c: Int32Array; name: Int32Array; where: BigInt64Array;
+  };
+  private colPtrs: number[] = [];
+
+  constructor(opts: CoreOptions = {}) {
+    const inst = new WebAssembly.Instance(module(), {
+      env: {
+        abort: (_m: number, _f: number, line: number, col: number) => {
+          throw new Error(`kvmtax core aborted at assembly line ${line}:${col}`);
+        },
+        // the perf.data decoder (assembly/perfdata.ts) asks for an exit reason's name the first time it meets it
+        reasonName: (isa: number, code: number): number => this.writeScratch(reasonName(isa, code >>> 0)),
+      },
+    });
+    this.ex = inst.exports as unknown as Exports;
+    this.arenaBytes = opts.arenaBytes ?? 4 << 20;
+    this.ex.init(this.arenaBytes, opts.batch ?? 8192, opts.topN ?? 100);
+    if (opts.rows) {
+      this.rowSink = opts.rows;
+      this.rowCap = opts.rowCapacity ?? Math.max(opts.batch ?? 8192, 65536);
+      this.ex.setRows(this.rowCap);
+    }
+    this.bcap = this.ex.batchCapacity();
+    const p = this.ex.batchPtrs();
+    this.refresh();
+    this.colPtrs = Array.from({ length: 11 }, (_, i) => this.mem.getUint32(p + 4 * i, true));
+    this.refreshCols();
+  }
+
+  private refresh(): void {
+    const buf = this.ex.memory.buffer;
+    if (!this.u8 || this.u8.buffer !== buf) {
+      this.mem = new DataView(buf);
+      this.u8 = new Uint8Array(buf);
+      if (this.colPtrs.length) this.refreshCols();
+    }
+  }
+
+  private refreshCols(): void {
+    const buf = this.ex.memory.buffer;
+    const [k, ts, tid, tgid, cpu, vcpu, a, b, c, name, where] = this.colPtrs as [number, number, number, number, number, number, number, number, number, number, number];
+    const n = this.bcap;
+    this.cols = {
+      kind: new Int32Array(buf, k, n), ts: new BigInt64Array(buf, ts, n), tid: new Int32Array(buf, tid, n),
+      tgid: new Int32Array(buf, tgid, n), cpu: new Int32Array(buf, cpu, n), vcpu: new Int32Array(buf, vcpu, n),
+      a: new BigInt64Array(buf, a, n), b: new BigInt64Array(buf, b, n), c: new Int32Array(buf, c, n),
+      name: new Int32Array(buf, name, n), where: new BigInt64Array(buf, where, n),
+    };
+  }
+
+  // ---------------------------------------------------------------- text input
+  /** Start a text file: its lines go through scan(). */
+  beginTextFile(fileIndex: number, format: number, strict: boolean): void {
+    this.flush();
+    this.ex.beginFile(fileIndex, format, strict ? 1 : 0);
+  }
+
+  /** A view of the input arena: read file bytes straight into it. */
+  arena(): Uint8Array {
+    this.refresh();
+    return new Uint8Array(this.ex.memory.buffer, this.ex.inputPtr(), this.arenaBytes);
+  }
+
+  /** Tokenize the first `len` arena bytes; returns the bytes consumed, or a negative K.ERR_* code. */
+  scan(len: number, last: boolean): number {
+    if (!this.rowSink) {
+      const r = this.ex.scan(len, last ? 1 : 0);
+      this.refresh();
+      return r;
+    }
+    // with rows on, the core stops when its row buffer is full: drain it and go on
+    let off = 0;
+    for (;;) {
+      const r = this.ex.scanFrom(off, len - off, last ? 1 : 0);
+      this.refresh();
+      if (r < 0) return r;
+      const full = this.ex.rowsCount() >= this.rowCap;
+      this.drainRows();
+      off += r;
+      if (!full || off >= len) return off;
+    }
+  }
+
+  private drainRows(): void {
+    const n = this.ex.rowsCount();
+    if (!this.rowSink || n === 0) return;
+    this.refresh();
+    this.rowSink(new RowBatch(this.mem, this.ex.rowsBase(), n), this);
+    this.ex.rowsClear();
+  }
+
+  errorPosition(): { line: number; col: number; kind: number } {
+    return { line: Number(this.ex.errorLine()), col: this.ex.errorCol(), kind: this.ex.errorKind() };
+  }
+
+  /** End the current file and return its counters. */
+  endFile(): FileCounters {
+    this.flush();
+    this.ex.endFile();
+    const p = this.ex.countersPtr();
+    const g = (i: number) => this.mem.getBigInt64(p + 8 * i, true);
+    return {
+      lines: Number(g(K.C_LINES)), events: Number(g(K.C_EVENTS)), comments: Number(g(K.C_COMMENTS)),
+      blank: Number(g(K.C_BLANK)), lostMarkers: Number(g(K.C_LOST_MARKERS)), lostEvents: Number(g(K.C_LOST_EVENTS)),
+      firstTs: g(K.C_FIRST_TS), lastTs: g(K.C_LAST_TS), bytes: Number(g(K.C_BYTES)), clock: Number(g(K.C_CLOCK)),
+    };
+  }
+
+  /** The current file's clock (K.CLOCK_*; 0 while a text file has not shown it yet) and lines read (0 for binary input). */
+  fileCounters(): { clock: number; lines: number } {
+    this.refresh();
+    const p = this.ex.countersPtr();
+    return { clock: Number(this.mem.getBigInt64(p + 8 * K.C_CLOCK, true)), lines: Number(this.mem.getBigInt64(p + 8 * K.C_LINES, true)) };
+  }
+
+  // ---------------------------------------------------------------- binary input (the EventSink calls)
+  private fileCount = 0;
+  /** Number the next file gets; the caller keeps file metadata by this index. */
+  nextFileIndex(): number { return this.fileCount++; }
+
+  /** Start binary file `index` (from nextFileIndex()); `clock` is K.CLOCK_NS or K.CLOCK_RAW. Events follow through push(). */
+  beginFile(index: number, clock: number): void {
+    this.flush();
+    this.ex.beginFile(index, K.FMT_BINARY, 0);
+    const p = this.ex.countersPtr();
+    this.mem.setBigInt64(p + 8 * K.C_CLOCK, BigInt(clock), true);
+  }
+
+  /** The EventSink a binary reader fills file `index` through (its beginFile(name, clock) starts that file). */
+  sinkFor(index: number): EventSink { return new FileSink(this, index); }
+
+  /**
+   * The perf.data decoder of the core, or undefined when rows are streamed out (its events go straight to the
+   * analysis, without the row-buffer stops consumeBatch makes). Pending batch events are handed over first.
+   */
+  perfDataCore(): PerfDataCore | undefined {
+    if (this.rowSink) return undefined;
+    this.flush();
+    return {
+      ex: this.ex as unknown as PerfDataCoreExports,
+      arena: () => this.arena(),
+      arenaPtr: () => this.ex.inputPtr(),
+      view: () => { this.refresh(); return this.mem; },
+      scratch: (s) => this.writeScratch(s),
+      stringOf: (id) => this.stringOf(id),
+    };
+  }
+
+  private writeScratch(s: string): number {
+    this.refresh();
+    const max = this.ex.scratchSize();
+    const bytes = enc.encode(s);
+    const n = Math.min(bytes.length, max);
+    this.u8.set(bytes.subarray(0, n), this.ex.scratchPtr());
+    return n;
+  }
+
+  intern(s: string): number {
+    const n = this.writeScratch(s);
+    const id = this.ex.intern(n);
+    this.refresh();
+    return id;
+  }
+
+  reasonKey(isa: number, code: number): number {
+    const k = isa * 0x1_0000_0000 + (code >>> 0);
+    let id = this.reasonCache.get(k);
+    if (id === undefined) {
+      id = this.intern(reasonName(isa, code));
+      this.reasonCache.set(k, id);
+    }
+    return id;
+  }
+
+  push(kind: number, ts: bigint, tid: number, tgid: number, cpu: number, vcpu: number,
+       a: bigint, b: bigint, c: number, name: number, where: number): void {
+    // a time below 0 or beyond 2^62 ns (146 years) is damage, and would overflow the core's differences
+    // (fuzz-found: perfdata-50e48c0aee, a sample time with one byte changed)
+    if ((ts < 0n || ts >= MAX_TS) && kind !== K.EV_LOST) {
+      this.skip(K.SKIP_BAD_TIMESTAMP, where, `${name >= 0 ? this.stringOf(name) : "event"}: timestamp ${ts} out of range`);
+      return;
+    }
+    const i = this.bn;
+    const cl = this.cols;
+    cl.kind[i] = kind; cl.ts[i] = ts; cl.tid[i] = tid; cl.tgid[i] = tgid; cl.cpu[i] = cpu; cl.vcpu[i] = vcpu;
+    cl.a[i] = a; cl.b[i] = b; cl.c[i] = c; cl.name[i] = name; cl.where[i] = BigInt(where);
+    if (++this.bn === this.bcap) this.flush();
+  }
+
+  /** Hand the pending batch to the core. */
+  flush(): void {
+    if (this.bn > 0) {
+      const n = this.bn;
+      this.bn = 0;
+      for (let done = 0; done < n;) {
+        done = this.ex.consumeBatch(done, n);
+        this.refresh();
+        this.drainRows();
+      }
+    }
+  }
+
+  nameThread(tid: number, tgid: number, comm: string): void {
+    this.flush();
+    const id = this.intern(comm);
+    this.ex.nameThread(tid, tgid, id);
+    this.refresh();
+  }
+
+  skip(kind: number, where: number, excerpt: string): void {
+    this.flush();
+    const n = this.writeScratch(excerpt);
+    this.ex.skip(kind, BigInt(where), n);
+    this.refresh();
+  }
+
+  // ---------------------------------------------------------------- results
+  /** Raw result tables, copied out of wasm memory. */
+  tables(): CoreTables {
+    this.flush();
+    this.refresh();
+    const m = this.mem;
+    const u8 = this.u8;
+    const dictN = this.ex.dictSize();
+    const dictBase = this.ex.dictBase();
+    const dictBytes = this.ex.dictBytesBase();
+    const strings: string[] = new Array(dictN);
+    const nameCounts: number[] = new Array(dictN);
+    for (let i = 0; i < dictN; i++) {
+      const e = dictBase + i * 24;
+      const off = m.getInt32(e, true);
+      const len = m.getInt32(e + 4, true);
+      strings[i] = dec.decode(u8.subarray(dictBytes + off, dictBytes + off + len));
+      nameCounts[i] = Number(m.getBigInt64(e + 16, true));
+    }
+    const threads: ThreadRec[] = [];
+    const tb = this.ex.threadsBase();
+    for (let i = 0, n = this.ex.threadsCount(); i < n; i++) {
+      const t = tb + i * K.TH_STRIDE;
+      const rec: Record<string, number | bigint> = {};
+      for (const [name, off, type] of THREAD_FIELDS) {
+        rec[name] = type === 'i32' ? m.getInt32(t + off, true) : type === 'i64' ? m.getBigInt64(t + off, true) : m.getFloat64(t + off, true);
+      }
+      const tlOff = m.getInt32(t + K.TH_TL_PTR, true);
+      if (tlOff > 0) {
+        const base = this.ex.timelineBase() + tlOff - 1;
+        rec.timeline = new Uint32Array(this.ex.memory.buffer.slice(base, base + K.TL_BUCKETS * 4)) as unknown as number;
+      }
+      threads.push(rec as unknown as ThreadRec);
+    }
+    const bins: BinRec[] = [];
+    const bb = this.ex.binsBase();
+    for (let i = 0, n = this.ex.binsCount(); i < n; i++) {
+      const b = bb + i * K.BIN_STRIDE;
+      const h = m.getInt32(b + K.BIN_HIST, true);
+      bins.push({
+        thread: m.getInt32(b + K.BIN_THREAD, true), reason: m.getInt32(b + K.BIN_REASON, true),
+        seen: m.getInt32(b + K.BIN_SEEN, true), handled: m.getInt32(b + K.BIN_HANDLED, true),
+        sum: m.getBigInt64(b + K.BIN_SUM, true), min: m.getBigInt64(b + K.BIN_MIN, true),
+        max: m.getBigInt64(b + K.BIN_MAX, true), sumsq: m.getFloat64(b + K.BIN_SUMSQ, true),
+        failed: m.getInt32(b + K.BIN_FAILED, true), wakes: m.getInt32(b + K.BIN_WAKES, true),
+        wakePolls: m.getInt32(b + K.BIN_WAKE_POLLS, true), wakePollNs: m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true),
+        wakeWaitNs: m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true),
+        hist: new Uint32Array(this.ex.memory.buffer.slice(this.ex.histBase(h), this.ex.histBase(h) + K.HIST_BUCKETS * 4)),
+      });
+    }
+    const top: TopRec[] = [];
+    const tp = this.ex.topBase();
+    for (let i = 0, n = this.ex.topSize(); i < n; i++) {
+      const r = tp + i * K.TOP_STRIDE;
+      top.push({
+        duration: m.getBigInt64(r, true), ts: m.getBigInt64(r + 8, true), where: Number(m.getBigInt64(r + 16, true)),
+        thread: m.getInt32(r + 24, true), reason: m.getInt32(r + 28, true),
+      });
+    }
+    const skips: SkipRec[] = [];
+    const sb = this.ex.skipsBase();
+    for (let k = 0; k < K.SKIP_KIND_COUNT; k++) {
+      const r = sb + k * K.SK_STRIDE;
+      const count = Number(m.getBigInt64(r + K.SK_COUNT, true));
+      if (count === 0) continue;
+      const len = m.getInt32(r + K.SK_LEN, true);
+      skips.push({
+        kind: k, count, file: m.getInt32(r + K.SK_FILE, true), line: Number(m.getBigInt64(r + K.SK_LINE, true)),
+        col: m.getInt32(r + K.SK_COL, true), excerpt: dec.decode(u8.subarray(r + K.SK_TEXT, r + K.SK_TEXT + len)),
+      });
+    }
+    return { strings, nameCounts, threads, bins, top, skips, dictOverflowed: Number(this.ex.dictOverflowed()) };
+  }
+
+  private strCache = new Map<number, string>();
+  /** A dictionary string by id (cached; for streaming consumers of rows). */
+  stringOf(id: number): string {
+    let v = this.strCache.get(id);
+    if (v === undefined) {
+      this.refresh();
+      const e = this.ex.dictBase() + id * 24;
+      const off = this.mem.getInt32(e, true);
+      const len = this.mem.getInt32(e + 4, true);
+      const b = this.ex.dictBytesBase() + off;
+      v = dec.decode(this.u8.subarray(b, b + len));
+      this.strCache.set(id, v);
+    }
+    return v;
+  }
+
+  /** Who a thread record is, as known so far (for streaming consumers of rows). */
+  threadIdentity(idx: number): { file: number; tid: number; tgid: number; vcpu: number; comm: string | null } {
+    this.refresh();
+    const t = this.ex.threadsBase() + idx * K.TH_STRIDE;
+    const comm = this.mem.getInt32(t + K.TH_COMM, true);
+    return {
+      file: this.mem.getInt32(t + K.TH_FILE, true), tid: this.mem.getInt32(t + K.TH_TID, true), tgid: this.mem.getInt32(t + K.TH_TGID, true),
+      vcpu: this.mem.getInt32(t + K.TH_VCPU, true), comm: comm >= 0 ? this.stringOf(comm) : null,
+    };
+  }
+
+  /** A slice of a file starts the timeline at the whole file's first event. */
+  setTimelineOrigin(ts: bigint): void { this.ex.setOrigin(ts); }
+  timelineOrigin(): bigint { return this.ex.origin(); }
+  /** A later slice of a file: follow the scheduling of every thread (which are vCPUs is known only later). */
+  trackAllThreads(on: boolean): void { this.ex.trackAllThreads(on ? 1 : 0); }
+
+  /** The skip record of one kind (for strict-mode errors). */
+  skipRecord(kind: number): SkipRec | undefined {
+    return this.tables().skips.find((s) => s.kind === kind);
+  }
+}
+
+/** One binary file's EventSink: the reader names the clock, the caller has already numbered the file. */
+class FileSink implements EventSink {
+  constructor(private readonly core: Core, private readonly index: number) {}
+  beginFile(_name: string, clock: number): void { this.core.beginFile(this.index, clock); }
+  intern(s: string): number { return this.core.intern(s); }
+  reasonKey(isa: number, code: number): number { return this.core.reasonKey(isa, code); }
+  push(kind: number, ts: bigint, tid: number, tgid: number, cpu: number, vcpu: number,
+       a: bigint, b: bigint, c: number, name: number, where: number): void {
+    this.core.push(kind, ts, tid, tgid, cpu, vcpu, a, b, c, name, where);
+  }
+  nameThread(tid: number, tgid: number, comm: string): void { this.core.nameThread(tid, tgid, comm); }
+  skip(kind: number, where: number, excerpt: string): void { this.core.skip(kind, where, excerpt); }
+  /** perf.data's core path (src/formats/perfdata/core-path.ts) */
+  perfDataCore(): PerfDataCore | undefined { return this.core.perfDataCore(); }
+}
+
+/** The thread record fields TypeScript reads, by name, offset and type (assembly/constants.ts TH_*). */
+const THREAD_FIELDS: Array<[keyof ThreadRec, number, 'i32' | 'i64' | 'f64']> = [
+  ['file', K.TH_FILE, 'i32'], ['tid', K.TH_TID, 'i32'], ['tgid', K.TH_TGID, 'i32'], ['vcpu', K.TH_VCPU, 'i32'],
+  ['comm', K.TH_COMM, 'i32'], ['state', K.TH_STATE, 'i32'], ['guest', K.TH_GUEST, 'i64'], ['host', K.TH_HOST, 'i64'],
+  ['firstTs', K.TH_FIRST_TS, 'i64'], ['lastTs', K.TH_LAST_TS, 'i64'], ['exits', K.TH_EXITS, 'i32'],
+  ['handled', K.TH_HANDLED, 'i32'], ['entries', K.TH_ENTRIES, 'i32'], ['leadingEntry', K.TH_LEADING_ENTRY, 'i32'],
+  ['entryNoExit', K.TH_ENTRY_NO_EXIT, 'i32'], ['exitNoEntry', K.TH_EXIT_NO_ENTRY, 'i32'], ['lostResets', K.TH_LOST_RESETS, 'i32'],
+  ['backwards', K.TH_BACKWARDS, 'i32'], ['wakePoll', K.TH_WAKE_POLL, 'i32'], ['wakeWait', K.TH_WAKE_WAIT, 'i32'],
+  ['wakePollNs', K.TH_WAKE_POLL_NS, 'i64'], ['wakeWaitNs', K.TH_WAKE_WAIT_NS, 'i64'], ['wakeInvalid', K.TH_WAKE_INVALID, 'i32'],
+  ['events', K.TH_EVENTS, 'i32'], ['kvmEvents', K.TH_KVM_EVENTS, 'i32'], ['pendingAtEnd', K.TH_PENDING_AT_END, 'i32'],
+  ['hpWindow', K.TH_HP_WINDOW, 'i64'], ['hpFlags', K.TH_HP_FLAGS, 'i32'], ['hpAttempted', K.TH_HP_ATTEMPTED, 'i32'],
+  ['hpSuccess', K.TH_HP_SUCCESS, 'i32'], ['hpInvalid', K.TH_HP_INVALID, 'i32'], ['hpSuccessNs', K.TH_HP_SUCCESS_NS, 'i64'],
+  ['hpFailNs', K.TH_HP_FAIL_NS, 'i64'], ['hpWaitNs', K.TH_HP_WAIT_NS, 'i64'], ['hpGrows', K.TH_HP_GROWS, 'i32'],
+  ['hpShrinks', K.TH_HP_SHRINKS, 'i32'], ['hpFlips', K.TH_HP_FLIPS, 'i32'], ['hpMax', K.TH_HP_MAX, 'i64'],
+  ['hpWinTs', K.TH_HP_WIN_TS, 'i64'], ['hpWinArea', K.TH_HP_WIN_AREA, 'f64'], ['hpFirstTs', K.TH_HP_FIRST_TS, 'i64'],
+  ['preWakes', K.TH_PRE_WAKES, 'i32'], ['preInvalid', K.TH_PRE_INVALID, 'i32'],
+  ['preemptGuest', K.TH_PREEMPT_GUEST, 'i32'], ['preemptHost', K.TH_PREEMPT_HOST, 'i32'], ['sleeps', K.TH_SLEEPS, 'i32'],
+  ['pleGrows', K.TH_PLE_GROWS, 'i32'], ['pleShrinks', K.TH_PLE_SHRINKS, 'i32'], ['pleLast', K.TH_PLE_LAST, 'i32'],
+  ['lapic', K.TH_LAPIC, 'i32'], ['switchIn', K.TH_SWITCH_IN, 'i32'], ['haltWakes', K.TH_HALT_WAKES, 'i32'],
+  ['tlWidth', K.TH_TL_WIDTH, 'i64'], ['tlOrigin', K.TH_TL_ORIGIN, 'i64'],
+  // the state a slice of a file ends in (merging worker slices, src/wasm/merge.ts)
+  ['lastCpu', K.TH_LAST_CPU, 'i32'], ['pendReason', K.TH_PEND_REASON, 'i32'], ['pendTs', K.TH_PEND_TS, 'i64'],
+  ['lastEntryTs', K.TH_LAST_ENTRY_TS, 'i64'], ['pendWhere', K.TH_PEND_WHERE, 'i64'], ['pendFlags', K.TH_PEND_FLAGS, 'i32'],
+  ['pendSub', K.TH_PEND_SUB, 'i32'], ['pendGuest', K.TH_PEND_GUEST, 'i64'], ['wakeTs', K.TH_WAKE_TS, 'i64'],
+  ['schedWakeTs', K.TH_SCHED_WAKE_TS, 'i64'], ['runnableTs', K.TH_RUNNABLE_TS, 'i64'], ['hpStartWin', K.TH_HP_START_WIN, 'i64'],
+  ['hpLastDir', K.TH_HP_LASTDIR, 'i32'], ['prePolls', K.TH_PRE_POLLS, 'i32'], ['prePollNs', K.TH_PRE_POLL_NS, 'i64'],
+  ['preWaits', K.TH_PRE_WAITS, 'i32'], ['preWaitNs', K.TH_PRE_WAIT_NS, 'i64'],
+  ['prefWakes', K.TH_PREF_WAKES, 'i32'], ['prefWakePolls', K.TH_PREF_WAKE_POLLS, 'i32'], ['prefPollNs', K.TH_PREF_POLL_NS, 'i64'],
+  ['prefWaitNs', K.TH_PREF_WAIT_NS, 'i64'], ['prefSub', K.TH_PREF_SUB, 'i32'], ['hpFirstOld', K.TH_HP_FIRST_OLD, 'i64'],
+  ['prefSwakeTs', K.TH_PREF_SWAKE_TS, 'i64'], ['prefPreempt', K.TH_PREF_PREEMPT, 'i32'], ['hpFirstDir', K.TH_HP_FIRSTDIR, 'i32'],
+  ['pkSwitchIn', K.TH_PK_SWITCH_IN, 'i32'], ['pkSleeps', K.TH_PK_SLEEPS, 'i32'], ['pkPreempt', K.TH_PK_PREEMPT, 'i32'],
+  ['wall', K.TH_WALL, 'i64'], ['prevTs', K.TH_PREV_TS, 'i64'], ['jumps', K.TH_JUMPS, 'i32'], ['replaced', K.TH_REPLACED, 'i32'],
+  ['jumpDrops', K.TH_JUMP_DROPS, 'i32'], ['cpuMask', K.TH_CPU_MASK, 'i64'], ['migrations', K.TH_MIGRATIONS, 'i32'],
+];
+
+export interface ThreadRec {
+  file: number; tid: number; tgid: number; vcpu: number; comm: number; state: number;
+  guest: bigint; host: bigint; firstTs: bigint; lastTs: bigint;
+  exits: number; handled: number; entries: number; leadingEntry: number; entryNoExit: number; exitNoEntry: number;
+  lostResets: number; backwards: number; wakePoll: number; wakeWait: number; wakePollNs: bigint; wakeWaitNs: bigint;
+  wakeInvalid: number; events: number; kvmEvents: number; pendingAtEnd: number;
+  hpWindow: bigint; hpFlags: number; hpAttempted: number; hpSuccess: number; hpInvalid: number; hpSuccessNs: bigint;
+  hpFailNs: bigint; hpWaitNs: bigint; hpGrows: number; hpShrinks: number; hpFlips: number; hpMax: bigint;
+  hpWinTs: bigint; hpWinArea: number; hpFirstTs: bigint; preWakes: number; preInvalid: number;
+  preemptGuest: number; preemptHost: number; sleeps: number; pleGrows: number; pleShrinks: number; pleLast: number;
+  lapic: number; switchIn: number; haltWakes: number;
+  /** exits per timeline bucket (TL_BUCKETS), when the thread had exits */
+  timeline?: Uint32Array; tlWidth: bigint; tlOrigin: bigint;
+  lastCpu: number; pendReason: number; pendTs: bigint; lastEntryTs: bigint; pendWhere: bigint; pendFlags: number;
+  pendSub: number; pendGuest: bigint; wakeTs: bigint; schedWakeTs: bigint; runnableTs: bigint; hpStartWin: bigint;
+  hpLastDir: number; prePolls: number; prePollNs: bigint; preWaits: number; preWaitNs: bigint;
+  prefWakes: number; prefWakePolls: number; prefPollNs: bigint; prefWaitNs: bigint; prefSub: number; hpFirstOld: bigint;
+  prefSwakeTs: bigint; prefPreempt: number; hpFirstDir: number; pkSwitchIn: number; pkSleeps: number; pkPreempt: number;
+  wall: bigint; prevTs: bigint; jumps: number; replaced: number; jumpDrops: number; cpuMask: bigint; migrations: number;
+}
+export interface BinRec {
+  thread: number; reason: number; seen: number; handled: number; sum: bigint; min: bigint; max: bigint;
+  sumsq: number; failed: number; hist: Uint32Array;
+  wakes: number; wakePolls: number; wakePollNs: bigint; wakeWaitNs: bigint;
+}
+export interface TopRec { duration: bigint; ts: bigint; where: number; thread: number; reason: number }
+export interface SkipRec { kind: number; count: number; file: number; line: number; col: number; excerpt: string }
+export interface CoreTables {
+  strings: string[];
+  nameCounts: number[];
+  threads: ThreadRec[];
+  bins: BinRec[];
+  top: TopRec[];
+  skips: SkipRec[];
+  dictOverflowed: number;
+}

@@ -1,0 +1,329 @@
+/**
+ * Merging the core's tables from several parts: slices of one file read by worker threads (in file
+ * order), and whole files read elsewhere. The result is what one core reading everything in order
+ * would have produced:
+ *
+ *   - dictionaries are re-keyed by string; threads by (file, tid); bins by (thread, reason);
+ *   - at a slice boundary, a thread's state at the end of one slice meets its first kvm_exit/kvm_entry
+ *     in the next: an exit pending at the end is paired with the next slice's leading entry (its handling
+ *     time is binned here), guest time runs from the last entry to the next slice's first exit, and the
+ *     halts and MSR/port keys a slice saw before its first exit/entry belong to that pending exit;
+ *   - halts a slice saw before it learned the poll window are settled with the window the previous
+ *     slice ended with (as kvm_main.c counts them: a halt polls when its window is non-zero);
+ *   - the timeline of every slice starts at the file's first event, so its buckets merge exactly.
+ *
+ * Not carried across a boundary (documented in the README): a poll-window direction change (grow then
+ * shrink) that straddles it, and a run delay whose wake-up and switch-in fall in different slices.
+ */
+import * as K from '../../assembly/constants.js';
+import type { BinRec, CoreTables, FileCounters, SkipRec, ThreadRec, TopRec } from './core.js';
+import { bucketOf, bucketValue } from '../core/histogram.js';
+
+export interface Part {
+  tables: CoreTables;
+  /** lines before this part in its file (slices), added to line numbers */
+  lineOffset: number;
+}
+
+const MIN = -(2n ** 63n);
+
+/** Sum these thread fields. */
+const SUMS: Array<keyof ThreadRec> = [
+  'guest', 'host', 'exits', 'handled', 'entries', 'entryNoExit', 'exitNoEntry', 'lostResets', 'backwards', 'wakePoll',
+  'wakeWait', 'wakePollNs', 'wakeWaitNs', 'wakeInvalid', 'events', 'kvmEvents', 'hpAttempted', 'hpSuccess', 'hpInvalid',
+  'hpSuccessNs', 'hpFailNs', 'hpWaitNs', 'hpGrows', 'hpShrinks', 'hpFlips', 'preemptGuest', 'preemptHost', 'sleeps',
+  'pleGrows', 'pleShrinks', 'lapic', 'switchIn', 'haltWakes', 'wall', 'jumps', 'jumpDrops', 'migrations',
+];
+
+export function mergeTables(parts: Part[], topN: number): CoreTables {
+  const strings: string[] = [];
+  const sid = new Map<string, number>();
+  const nameCounts: number[] = [];
+  const intern = (s: string) => {
+    let i = sid.get(s);
+    if (i === undefined) { i = strings.length; strings.push(s); nameCounts.push(0); sid.set(s, i); }
+    return i;
+  };
+  const threads: ThreadRec[] = [];
+  const tIndex = new Map<string, number>();
+  const bins: BinRec[] = [];
+  const bIndex = new Map<string, number>();
+  const top: TopRec[] = [];
+  const skips = new Map<number, SkipRec>();
+  let dictOverflowed = 0;
+
+  const binOf = (thread: number, reason: number): BinRec => {
+    const k = `${thread}:${reason}`;
+    let i = bIndex.get(k);
+    if (i === undefined) {
+      i = bins.length;
+      bins.push({ thread, reason, seen: 0, handled: 0, sum: 0n, min: 2n ** 63n - 1n, max: MIN, sumsq: 0, failed: 0, hist: new Uint32Array(K.HIST_BUCKETS), wakes: 0, wakePolls: 0, wakePollNs: 0n, wakeWaitNs: 0n });
+      bIndex.set(k, i);
+    }
+    return bins[i]!;
+  };
+  const accumulate = (b: BinRec, d: bigint) => {
+    b.handled++;
+    b.sum += d;
+    if (d < b.min) b.min = d;
+    if (d > b.max) b.max = d;
+    b.sumsq += Number(d) * Number(d);
+    b.hist[bucketOf(Number(d))]!++;
+  };
+
+  for (const part of parts) {
+    const t = part.tables;
+    dictOverflowed += t.dictOverflowed;
+    const map = t.strings.map((s) => intern(s));
+    t.nameCounts.forEach((n, i) => { nameCounts[map[i]!]! += n; });
+    const remap = (id: number) => (id < 0 ? id : id & K.SUBKEY_FLAG ? map[id & ~K.SUBKEY_FLAG]! | K.SUBKEY_FLAG : map[id]!);
+    // threads seen for the first time are taken as they are; bins are merged next; then the threads
+    // that continue an earlier part are joined to it (the boundary logic reads the merged bins)
+    const tmap: number[] = [];
+    const joins: Array<[number, ThreadRec]> = [];
+    t.threads.forEach((x, i) => {
+      // a record whose tid a new process reused (the core keeps it, but looks up the newer one) never
+      // continues into a later part; nor does a record of another process than the one known for the tid
+      let key = `${x.file}:${x.tid}`;
+      if (x.replaced) key = `${key}:replaced:${parts.indexOf(part)}:${i}`;
+      let at = tIndex.get(key);
+      if (at !== undefined && x.tgid >= 0 && threads[at]!.tgid >= 0 && threads[at]!.tgid !== x.tgid) {
+        tIndex.set(`${key}:replaced:${at}`, at);
+        tIndex.delete(key);
+        at = undefined;
+      }
+      const rec: ThreadRec = {
+        ...x, comm: x.comm >= 0 ? map[x.comm]! : -1, pendReason: remap(x.pendReason), pendSub: x.pendSub >= 0 ? map[x.pendSub]! : -1,
+        prefSub: x.prefSub >= 0 ? map[x.prefSub]! : -1, pendWhere: x.pendWhere + BigInt(part.lineOffset),
+        timeline: x.timeline ? new Uint32Array(x.timeline) : undefined,
+      };
+      if (at === undefined) {
+        tmap[i] = threads.length;
+        tIndex.set(key, threads.length);
+        threads.push(rec);
+      } else {
+        tmap[i] = at;
+        joins.push([at, rec]);
+      }
+    });
+    for (const b of t.bins) {
+      const m = binOf(tmap[b.thread]!, remap(b.reason));
+      m.seen += b.seen; m.handled += b.handled; m.sum += b.sum; m.sumsq += b.sumsq; m.failed += b.failed;
+      if (b.handled > 0) { if (b.min < m.min) m.min = b.min; if (b.max > m.max) m.max = b.max; }
+      m.wakes += b.wakes; m.wakePolls += b.wakePolls; m.wakePollNs += b.wakePollNs; m.wakeWaitNs += b.wakeWaitNs;
+      for (let i = 0; i < b.hist.length; i++) if (b.hist[i]) m.hist[i]! += b.hist[i]!;
+    }
+    for (const [at, rec] of joins) joinThread(threads[at]!, rec, at);
+    // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
+    // what belonged to a thread already known as a vCPU)
+    for (const ti of tmap) {
+      const k = bIndex.get(`${ti}:${K.M_PK_RUN_DELAY}`);
+      if (k !== undefined) clearBin(bins[k]!);
+    }
+    for (const r of t.top) top.push({ ...r, thread: tmap[r.thread]!, reason: remap(r.reason), where: r.where + part.lineOffset });
+    for (const s of t.skips) {
+      const m = skips.get(s.kind);
+      if (!m) skips.set(s.kind, { ...s, line: s.line + part.lineOffset });
+      else m.count += s.count;
+    }
+  }
+
+  /** `b` (a later slice of the same thread) continues `a` (everything before it). */
+  function joinThread(a: ThreadRec, b: ThreadRec, ai: number): void {
+    const firstIsEntry = b.leadingEntry === 1;
+    // wall time across the cut: from a's last exit/entry to b's first (a jump back is a new capture)
+    if (a.prevTs !== MIN && b.exits + b.entries > 0) {
+      const d = b.firstTs - a.prevTs;
+      if (d >= 0n) a.wall += d;
+      else if (-d > BigInt(K.JUMP_BACK)) {
+        a.jumps++;
+        if (a.state === K.ST_HOST) { a.jumpDrops++; a.pendingAtEnd = 0; }
+        if (a.state === K.ST_GUEST || a.state === K.ST_HOST) a.state = K.ST_GAP;
+      }
+    }
+    if (b.prevTs !== MIN) a.prevTs = b.prevTs;
+    const firstIsExit = !firstIsEntry && b.exits + b.entries > 0;
+    let leading = b.leadingEntry;
+    if (a.state === K.ST_HOST && b.exits + b.entries + b.prefWakes + (b.prefSub >= 0 ? 1 : 0) > 0) {
+      // what the next slice saw before its first exit/entry happened inside the pending exit
+      if (b.prefWakes > 0) {
+        const bin = binOf(ai, a.pendReason);
+        bin.wakes += b.prefWakes; bin.wakePolls += b.prefWakePolls; bin.wakePollNs += b.prefPollNs; bin.wakeWaitNs += b.prefWaitNs;
+      }
+      if (a.pendSub < 0 && b.prefSub >= 0) a.pendSub = b.prefSub;
+    }
+    if (a.state === K.ST_HOST && firstIsEntry) {
+      const d = b.firstTs - a.pendTs;
+      if (d >= 0n) {
+        accumulate(binOf(ai, a.pendReason), d);
+        if (a.pendSub >= 0) accumulate(binOf(ai, a.pendSub | K.SUBKEY_FLAG), d);
+        a.host += d;
+        a.handled++;
+        top.push({ duration: d, ts: a.pendTs, where: Number(a.pendWhere), thread: ai, reason: a.pendReason });
+      } else a.backwards++;
+      if (a.wakeTs !== MIN) accumulate(binOf(ai, K.M_WAKE_TO_ENTRY), b.firstTs - a.wakeTs > 0n ? b.firstTs - a.wakeTs : 0n);
+      const sw = a.schedWakeTs !== MIN ? a.schedWakeTs : b.prefSwakeTs;
+      if (sw !== MIN) accumulate(binOf(ai, K.M_SCHED_WAKE_TO_ENTRY), b.firstTs - sw > 0n ? b.firstTs - sw : 0n);
+      a.pendingAtEnd = 0;
+      leading = 0;
+    } else if (a.state === K.ST_HOST && firstIsExit) {
+      a.exitNoEntry++;
+      a.pendingAtEnd = 0;
+    } else if (a.state === K.ST_GUEST && firstIsExit) {
+      const g = b.firstTs - a.lastEntryTs;
+      if (g >= 0n) a.guest += g;
+    } else if (a.state === K.ST_GUEST && firstIsEntry) {
+      a.entryNoExit++;
+      leading = 0;
+    }
+    if (a.state === K.ST_NONE) a.leadingEntry = leading;
+    // preemptions the later slice saw before its first exit/entry: in the state the earlier one ended in
+    if (a.state === K.ST_GUEST) a.preemptGuest += b.prefPreempt;
+    else if (a.state === K.ST_HOST || a.state === K.ST_GAP) a.preemptHost += b.prefPreempt;
+    else a.prefPreempt += b.prefPreempt;
+    if (a.state === K.ST_NONE && a.prefSwakeTs === MIN) a.prefSwakeTs = b.prefSwakeTs;
+    // the later slice followed this thread's scheduling before it saw a kvm event of it: that counts
+    // only if the thread was already known as a vCPU (one core reading in order does the same)
+    const aVcpu = a.exits + a.entries + a.kvmEvents > 0;
+    if (aVcpu) {
+      a.switchIn += b.pkSwitchIn; a.sleeps += b.pkSleeps;
+      if (a.state === K.ST_GUEST) a.preemptGuest += b.pkPreempt;
+      else if (a.state === K.ST_NONE) a.prefPreempt += b.pkPreempt;
+      else a.preemptHost += b.pkPreempt;
+      const pk = binOf(ai, K.M_PK_RUN_DELAY);
+      if (pk.handled > 0) {
+        const rd = binOf(ai, K.M_RUN_DELAY);
+        rd.handled += pk.handled; rd.sum += pk.sum; rd.sumsq += pk.sumsq;
+        if (pk.min < rd.min) rd.min = pk.min;
+        if (pk.max > rd.max) rd.max = pk.max;
+        for (let i = 0; i < pk.hist.length; i++) rd.hist[i]! += pk.hist[i]!;
+      }
+    }
+    clearBin(binOf(ai, K.M_PK_RUN_DELAY));
+    // a poll-window direction change across the boundary
+    if (a.hpLastDir !== 0 && b.hpFirstDir !== 0 && a.hpLastDir !== b.hpFirstDir) a.hpFlips++;
+    if (a.hpLastDir === 0 && b.hpFirstDir !== 0) a.hpFirstDir = b.hpFirstDir;
+    // halt polling: halts the later slice saw before it knew the window started with a's last window
+    const aKnown = (a.hpFlags & K.HPF_KNOWN) !== 0;
+    const bKnown = (b.hpFlags & K.HPF_KNOWN) !== 0;
+    if (bKnown) {
+      const area = a.hpWinArea + (aKnown ? Number(a.hpWindow) * Math.max(0, Number(b.hpFirstTs - a.hpWinTs)) : 0) + b.hpWinArea;
+      a.hpWinArea = area;
+      if (!aKnown) a.hpFirstTs = b.hpFirstTs;
+      a.hpWindow = b.hpWindow; a.hpWinTs = b.hpWinTs; a.hpLastDir = b.hpLastDir;
+      a.hpFlags |= K.HPF_KNOWN;
+      if (!aKnown) {
+        // a's halts were waiting for the window too: it is the old value of b's first change
+        settle(a, a, b.hpFirstOld, ai, binOf);
+        a.hpFirstOld = b.hpFirstOld;
+      }
+    } else if (aKnown) {
+      settle(a, b, a.hpWindow, ai, binOf);
+    }
+    if (!aKnown && !bKnown) {
+      a.preWakes += b.preWakes; a.prePolls += b.prePolls; a.prePollNs += b.prePollNs; a.preInvalid += b.preInvalid;
+      a.preWaits += b.preWaits; a.preWaitNs += b.preWaitNs;
+    }
+    for (const f of SUMS) (a as unknown as Record<string, number | bigint>)[f] = (a[f] as never as number) + (b[f] as never as number);
+    if (b.hpMax > a.hpMax) a.hpMax = b.hpMax;
+    // a move from the CPU a ended on to the one b started on is not seen: at most one per cut
+    a.cpuMask |= b.cpuMask;
+    if (b.firstTs < a.firstTs) a.firstTs = b.firstTs;
+    if (b.lastTs > a.lastTs) a.lastTs = b.lastTs;
+    if (a.tgid < 0) a.tgid = b.tgid;
+    if (a.vcpu < 0) a.vcpu = b.vcpu;
+    if (a.comm < 0) a.comm = b.comm;
+    if (b.state !== K.ST_NONE) {
+      a.state = b.state; a.pendReason = b.pendReason; a.pendTs = b.pendTs; a.pendWhere = b.pendWhere; a.pendFlags = b.pendFlags;
+      a.pendSub = b.pendSub; a.pendGuest = b.pendGuest; a.lastEntryTs = b.lastEntryTs; a.pendingAtEnd = b.pendingAtEnd;
+    }
+    if (b.lastCpu >= 0) a.lastCpu = b.lastCpu;
+    if (b.entries > 0 || b.wakeTs !== MIN) a.wakeTs = b.wakeTs;
+    if (b.entries > 0 || b.schedWakeTs !== MIN) a.schedWakeTs = b.schedWakeTs;
+    if (b.switchIn > 0 || b.runnableTs !== MIN) a.runnableTs = b.runnableTs;
+    // timelines share the file's origin: regroup the finer one to the wider buckets, then add
+    if (b.timeline) {
+      if (!a.timeline) { a.timeline = b.timeline; a.tlWidth = b.tlWidth; a.tlOrigin = b.tlOrigin; } else {
+        const w = a.tlWidth > b.tlWidth ? a.tlWidth : b.tlWidth;
+        a.timeline = addTimeline(regroup(a.timeline, a.tlWidth, w), regroup(b.timeline, b.tlWidth, w));
+        a.tlWidth = w;
+      }
+    }
+  }
+
+  top.sort((x, y) => (y.duration > x.duration ? 1 : y.duration < x.duration ? -1 : x.where - y.where));
+  return {
+    strings, nameCounts, threads, bins, top: top.slice(0, topN), skips: [...skips.values()].sort((a, b) => a.kind - b.kind), dictOverflowed,
+  };
+}
+
+/**
+ * Settle `from`'s halts seen before the window was known, with window `w`, into `into` (kvm_vcpu_halt's
+ * rules); their halt times (the merged M_PRE_WAIT bin of thread `ti`: only the unsettled part's, since a
+ * part that learned its window settled its own) become blocked times less the window.
+ */
+function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: (t: number, r: number) => BinRec): void {
+  const pre = binOf(ti, K.M_PRE_WAIT);
+  if (pre.handled > 0) {
+    const blocked = binOf(ti, K.M_HALT_BLOCKED);
+    if (w === 0n) {
+      blocked.handled += pre.handled; blocked.sum += pre.sum; blocked.sumsq += pre.sumsq;
+      if (pre.min < blocked.min) blocked.min = pre.min;
+      if (pre.max > blocked.max) blocked.max = pre.max;
+      for (let i = 0; i < pre.hist.length; i++) blocked.hist[i]! += pre.hist[i]!;
+    } else {
+      for (let i = 0; i < pre.hist.length; i++) {
+        const n = pre.hist[i]!;
+        if (!n) continue;
+        let v = BigInt(Math.floor(bucketValue(i))) - w;
+        if (v < 0n) v = 0n;
+        for (let k = 0; k < n; k++) {
+          blocked.handled++; blocked.sum += v; blocked.sumsq += Number(v) * Number(v);
+          if (v < blocked.min) blocked.min = v;
+          if (v > blocked.max) blocked.max = v;
+          blocked.hist[bucketOf(Number(v))]!++;
+        }
+      }
+    }
+    clearBin(pre);
+  }
+  if (w > 0n) {
+    into.hpAttempted += from.preWakes; into.hpSuccess += from.prePolls; into.hpSuccessNs += from.prePollNs; into.hpInvalid += from.preInvalid;
+    let f = BigInt(from.preWaits) * w;
+    if (f > from.preWaitNs) f = from.preWaitNs;
+    into.hpFailNs += f; into.hpWaitNs += from.preWaitNs - f;
+  } else into.hpWaitNs += from.preWaitNs;
+  from.preWakes = 0; from.prePolls = 0; from.prePollNs = 0n; from.preInvalid = 0; from.preWaits = 0; from.preWaitNs = 0n;
+}
+
+function clearBin(b: BinRec): void {
+  b.handled = 0; b.sum = 0n; b.sumsq = 0; b.min = 2n ** 63n - 1n; b.max = -(2n ** 63n); b.hist.fill(0);
+}
+
+function regroup(t: Uint32Array, from: bigint, to: bigint): Uint32Array {
+  if (from === to) return t;
+  const f = Number(to / from);
+  const out = new Uint32Array(t.length);
+  for (let i = 0; i < t.length; i++) if (t[i]) out[Math.floor(i / f)]! += t[i]!;
+  return out;
+}
+function addTimeline(a: Uint32Array, b: Uint32Array): Uint32Array {
+  const out = new Uint32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! + b[i]!;
+  return out;
+}
+
+/** Counters of the slices of one file, combined. */
+export function mergeCounters(cs: FileCounters[]): FileCounters {
+  const out = { ...cs[0]! };
+  for (const c of cs.slice(1)) {
+    out.lines += c.lines; out.events += c.events; out.comments += c.comments; out.blank += c.blank;
+    out.lostMarkers += c.lostMarkers; out.lostEvents += c.lostEvents; out.bytes += c.bytes;
+    if (c.events > 0) {
+      if (out.events - c.events === 0 || c.firstTs < out.firstTs) out.firstTs = c.firstTs;
+      if (out.events - c.events === 0 || c.lastTs > out.lastTs) out.lastTs = c.lastTs;
+    }
+    if (!out.clock) out.clock = c.clock;
+  }
+  return out;
+}

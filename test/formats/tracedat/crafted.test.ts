@@ -1,0 +1,451 @@
+/**
+ * trace.dat reader on hand-made v6 files: ring-buffer page decoding (time extend, absolute time stamps,
+ * padding, long records, lost events), the CPU merge, endianness, clock options and malformed pages.
+ * Self-contained: needs nothing outside the repository.
+ */
+import { describe, it, expect, afterAll } from 'vitest';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readTraceDat, type TraceDatInfo, type TraceDatOptions } from '../../../src/formats/tracedat/reader.js';
+import { FormatError } from '../../../src/formats/bytes.js';
+import { CollectSink } from '../../support/collect-sink.js';
+import { EV_EXIT, EV_ENTRY, EV_LOST, EV_OTHER, CLOCK_NS, CLOCK_RAW, EXITF_FAILED_VMENTRY } from '../../../assembly/constants.js';
+
+const HEADER_PAGE = `\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;
+\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;
+\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;
+\tfield: char data;\toffset:16;\tsize:4080;\tsigned:0;
+`;
+const HEADER_EVENT = `# compressed entry header
+\ttype_len    :    5 bits
+\ttime_delta  :   27 bits
+\tarray       :   32 bits
+
+\tpadding     : type == 29
+\ttime_extend : type == 30
+\ttime_stamp : type == 31
+\tdata max type_len  == 28
+`;
+const COMMON = `\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+`;
+const KVM_EXIT = `name: kvm_exit
+ID: 103
+format:
+${COMMON}
+\tfield:unsigned int exit_reason;\toffset:8;\tsize:4;\tsigned:0;
+\tfield:unsigned long guest_rip;\toffset:16;\tsize:8;\tsigned:0;
+\tfield:u32 isa;\toffset:24;\tsize:4;\tsigned:0;
+\tfield:u64 info1;\toffset:32;\tsize:8;\tsigned:0;
+\tfield:u64 info2;\toffset:40;\tsize:8;\tsigned:0;
+\tfield:u32 intr_info;\toffset:48;\tsize:4;\tsigned:0;
+\tfield:u32 error_code;\toffset:52;\tsize:4;\tsigned:0;
+\tfield:unsigned int vcpu_id;\toffset:56;\tsize:4;\tsigned:0;
+\tfield:u64 requests;\toffset:64;\tsize:8;\tsigned:0;
+
+print fmt: "vcpu %u reason %s", REC->vcpu_id, __print_symbolic(REC->exit_reason & 0xffff, { 0, "EXCEPTION_NMI" })
+`;
+const KVM_ENTRY = `name: kvm_entry
+ID: 115
+format:
+${COMMON}
+\tfield:unsigned int vcpu_id;\toffset:8;\tsize:4;\tsigned:0;
+\tfield:unsigned long rip;\toffset:16;\tsize:8;\tsigned:0;
+\tfield:bool immediate_exit;\toffset:24;\tsize:1;\tsigned:0;
+\tfield:u32 intr_info;\toffset:28;\tsize:4;\tsigned:0;
+\tfield:u32 error_code;\toffset:32;\tsize:4;\tsigned:0;
+
+print fmt: "vcpu %u, rip 0x%lx", REC->vcpu_id, REC->rip
+`;
+const PRINT = `name: print
+ID: 5
+format:
+${COMMON}
+\tfield:unsigned long ip;\toffset:8;\tsize:8;\tsigned:0;
+\tfield:char buf[];\toffset:16;\tsize:0;\tsigned:0;
+
+print fmt: "%ps: %s", (void *)REC->ip, REC->buf
+`;
+
+// ---- a little binary writer ----
+
+class W {
+  private b: number[] = [];
+  constructor(readonly le: boolean) {}
+  get length(): number {
+    return this.b.length;
+  }
+  u8(v: number): this {
+    this.b.push(v & 0xff);
+    return this;
+  }
+  u16(v: number): this {
+    return this.int(BigInt(v), 2);
+  }
+  u32(v: number): this {
+    return this.int(BigInt(v >>> 0), 4);
+  }
+  u64(v: number | bigint): this {
+    return this.int(BigInt(v), 8);
+  }
+  private int(v: bigint, n: number): this {
+    const bytes: number[] = [];
+    for (let i = 0; i < n; i++) bytes.push(Number((v >> BigInt(8 * i)) & 0xffn));
+    if (!this.le) bytes.reverse();
+    this.b.push(...bytes);
+    return this;
+  }
+  raw(x: Uint8Array | number[]): this {
+    for (const v of x) this.b.push(v);
+    return this;
+  }
+  str(s: string): this {
+    return this.raw(new TextEncoder().encode(s));
+  }
+  cstr(s: string): this {
+    return this.str(s).u8(0);
+  }
+  padTo(align: number): this {
+    while (this.b.length % align) this.b.push(0);
+    return this;
+  }
+  bytes(): Uint8Array {
+    return Uint8Array.from(this.b);
+  }
+}
+
+// ---- ring-buffer pages ----
+
+type Ev =
+  | { t: 'data'; delta: number; payload: Uint8Array }
+  | { t: 'extend'; delta: bigint }
+  | { t: 'abs'; ts: bigint }
+  | { t: 'pad'; delta: number; len: number }
+  | { t: 'raw'; word: number; extra?: number[] };
+
+function header(le: boolean, type: number, delta: number): number {
+  return le ? ((delta << 5) | type) >>> 0 : ((type << 27) | delta) >>> 0;
+}
+
+function page(le: boolean, ts: bigint, evs: Ev[], opts: { lost?: number; missing?: boolean; commit?: number } = {}): Uint8Array {
+  const d = new W(le);
+  for (const e of evs) {
+    switch (e.t) {
+      case 'data': {
+        const len = e.payload.length;
+        if (len % 4) throw new Error('payload must be 4-aligned');
+        if (len / 4 <= 28 && len > 0) {
+          d.u32(header(le, len / 4, e.delta)).raw(e.payload);
+        } else {
+          d.u32(header(le, 0, e.delta)).u32(len + 4).raw(e.payload);
+        }
+        break;
+      }
+      case 'extend':
+        d.u32(header(le, 30, Number(e.delta & 0x7ffffffn))).u32(Number(e.delta >> 27n));
+        break;
+      case 'abs':
+        d.u32(header(le, 31, Number(e.ts & 0x7ffffffn))).u32(Number(e.ts >> 27n));
+        break;
+      case 'pad':
+        d.u32(header(le, 29, e.delta)).u32(e.len).raw(new Array(e.len - 4).fill(0xee));
+        break;
+      case 'raw':
+        d.u32(e.word).raw(e.extra ?? []);
+        break;
+    }
+  }
+  const data = d.bytes();
+  let flags = opts.commit ?? data.length;
+  if (opts.missing || opts.lost !== undefined) flags |= 0x80000000;
+  if (opts.lost !== undefined) flags |= 0x40000000;
+  const p = new W(le).u64(ts).u64(flags >>> 0).raw(data);
+  if (opts.lost !== undefined) p.u64(opts.lost);
+  const out = new Uint8Array(4096);
+  out.set(p.bytes().subarray(0, 4096));
+  return out;
+}
+
+function exitRec(le: boolean, pid: number, reason: number, rip: bigint, vcpu: number, isa = 1): Uint8Array {
+  return new W(le).u16(103).u8(0).u8(0).u32(pid).u32(reason).u32(0).u64(rip).u32(isa).u32(0)
+    .u64(0).u64(0).u32(0).u32(0).u32(vcpu).u32(0).u64(0).bytes();
+}
+function entryRec(le: boolean, pid: number, rip: bigint, vcpu: number): Uint8Array {
+  return new W(le).u16(115).u8(0).u8(0).u32(pid).u32(vcpu).u32(0).u64(rip).u8(0).u8(0).u8(0).u8(0).u32(0).u32(0).bytes();
+}
+function printRec(le: boolean, pid: number, text: string): Uint8Array {
+  const w = new W(le).u16(5).u8(0).u8(0).u32(pid).u64(0).cstr(text);
+  return w.padTo(4).bytes();
+}
+
+interface FileSpec {
+  le?: boolean;
+  /** pages per cpu */
+  cpus: Uint8Array[][];
+  clock?: string;
+  options?: { id: number; data: Uint8Array }[];
+  cmdlines?: string;
+  version?: string;
+}
+
+/** A complete v6 trace.dat. */
+function buildV6(spec: FileSpec): Uint8Array {
+  const le = spec.le ?? true;
+  const head = (offsets: number[]): W => {
+    const w = new W(le);
+    w.raw([0x17, 0x08, 0x44]).str('tracing').cstr(spec.version ?? '6').u8(le ? 0 : 1).u8(8).u32(4096);
+    w.cstr('header_page').u64(HEADER_PAGE.length).str(HEADER_PAGE);
+    w.cstr('header_event').u64(HEADER_EVENT.length).str(HEADER_EVENT);
+    w.u32(1).u64(PRINT.length).str(PRINT); // ftrace formats
+    w.u32(1).cstr('kvm').u32(2).u64(KVM_EXIT.length).str(KVM_EXIT).u64(KVM_ENTRY.length).str(KVM_ENTRY);
+    w.u32(5).str('kall\n'); // kallsyms
+    w.u32(0); // printk
+    const cmd = spec.cmdlines ?? '100 CPU 0/KVM\n101 CPU 1/KVM\n';
+    w.u64(cmd.length).str(cmd);
+    w.u32(spec.cpus.length);
+    w.str('options  ').u8(0);
+    const clock = `[${spec.clock ?? 'local'}] global counter x86-tsc\0`;
+    w.u16(4).u32(clock.length).str(clock);
+    for (const o of spec.options ?? []) w.u16(o.id).u32(o.data.length).raw(o.data);
+    w.u16(0);
+    w.str('flyrecord').u8(0);
+    for (let i = 0; i < spec.cpus.length; i++) w.u64(offsets[i] ?? 0).u64(spec.cpus[i]!.length * 4096);
+    const c = `[${spec.clock ?? 'local'}]`;
+    w.u64(c.length).str(c);
+    return w;
+  };
+  const probe = head([]).length;
+  const start = Math.ceil(probe / 4096) * 4096;
+  const offsets: number[] = [];
+  let at = start;
+  for (const pages of spec.cpus) {
+    offsets.push(at);
+    at += pages.length * 4096;
+  }
+  const w = head(offsets).padTo(4096);
+  for (const pages of spec.cpus) for (const p of pages) w.raw(p);
+  return w.bytes();
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'kvmtax-crafted-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+let nfile = 0;
+
+function run(bytes: Uint8Array, opts?: TraceDatOptions): { sink: CollectSink; info: TraceDatInfo } {
+  const p = join(tmp, `t${nfile++}.dat`);
+  writeFileSync(p, bytes);
+  const sink = new CollectSink();
+  const info = readTraceDat(p, sink, opts);
+  return { sink, info };
+}
+
+function fails(bytes: Uint8Array): FormatError {
+  try {
+    run(bytes);
+  } catch (e) {
+    if (e instanceof FormatError) return e;
+    throw e;
+  }
+  throw new Error('expected a FormatError');
+}
+
+const data = (_le: boolean, delta: number, payload: Uint8Array): Ev => ({ t: 'data', delta, payload });
+
+describe('ring-buffer page decoding (crafted v6 files)', () => {
+  for (const le of [true, false]) {
+    const E = le ? 'little endian' : 'big endian';
+
+    it(`time extend and absolute time stamps (${E})`, () => {
+      const p = page(le, 1_000_000n, [
+        data(le, 5, entryRec(le, 100, 0x1000n, 0)), // 1_000_005
+        { t: 'extend', delta: (3n << 27n) | 17n }, // + 402653201
+        data(le, 2, exitRec(le, 100, 12, 0x1003n, 0)), // 1_000_005 + 402653201 + 2
+        { t: 'abs', ts: 0x123456789abn }, // absolute
+        data(le, 7, entryRec(le, 100, 0x1003n, 0)), // 0x123456789ab + 7
+        data(le, 0, exitRec(le, 100, 30, 0x2000n, 0)), // same time
+      ]);
+      const { sink, info } = run(buildV6({ le, cpus: [[p]] }));
+      expect(info).toMatchObject({ version: 6, cpus: 1, clock: 'local', events: 4, lostEvents: 0, buffer: '', buffers: [''] });
+      expect(sink.files[0]!.clock).toBe(CLOCK_NS);
+      expect(sink.events.map((e) => e.ts)).toEqual([
+        1_000_005n,
+        1_000_005n + 402_653_201n + 2n,
+        0x123456789abn + 7n,
+        0x123456789abn + 7n,
+      ]);
+      expect(sink.events.map((e) => e.kind)).toEqual([EV_ENTRY, EV_EXIT, EV_ENTRY, EV_EXIT]);
+      expect(sink.events.map((e) => e.b)).toEqual([0x1000n, 0x1003n, 0x1003n, 0x2000n]);
+      expect(sink.events.map((e) => e.where)).toEqual([1, 2, 3, 4]);
+      expect(sink.reasonOf(sink.events[1]!)).toEqual({ isa: 1, code: 12 });
+      expect(sink.threads).toEqual([{ tid: 100, tgid: -1, comm: 'CPU 0/KVM' }, { tid: 101, tgid: -1, comm: 'CPU 1/KVM' }]);
+    });
+
+    it(`padding, long records and the end-of-page null event (${E})`, () => {
+      const long = printRec(le, 7, 'x'.repeat(200)); // > 112 bytes: type_len 0 with a length word
+      const p = page(le, 10_000n, [
+        data(le, 1, entryRec(le, 100, 1n, 0)), // 10_001
+        { t: 'pad', delta: 4, len: 40 }, // a discarded event: its delta still counts (as in libtraceevent)
+        data(le, 3, long), // 10_008
+        data(le, 2, exitRec(le, 100, 1, 2n, 0)), // 10_010
+        { t: 'raw', word: header(le, 29, 0) }, // null padding: nothing more on this page
+        data(le, 1, exitRec(le, 100, 1, 3n, 0)), // never read
+      ]);
+      const { sink, info } = run(buildV6({ le, cpus: [[p]] }));
+      expect(info.events).toBe(3);
+      expect(sink.events.map((e) => [e.ts, sink.nameOf(e), e.tid])).toEqual([
+        [10_001n, 'kvm_entry', 100],
+        [10_008n, 'print', 7],
+        [10_010n, 'kvm_exit', 100],
+      ]);
+      expect(sink.events[1]!.kind).toBe(EV_OTHER);
+    });
+
+    it(`merges CPUs in time order, ties to the lower CPU, across pages (${E})`, () => {
+      const cpu0 = [
+        page(le, 100n, [data(le, 0, entryRec(le, 100, 1n, 0)), data(le, 50, exitRec(le, 100, 1, 1n, 0))]), // 100, 150
+        page(le, 300n, [data(le, 0, entryRec(le, 100, 2n, 0))]), // 300
+      ];
+      const cpu1 = [
+        page(le, 150n, [data(le, 0, entryRec(le, 101, 3n, 1)), data(le, 100, exitRec(le, 101, 1, 3n, 1))]), // 150, 250
+        page(le, 300n, [data(le, 0, exitRec(le, 101, 12, 4n, 1))]), // 300
+      ];
+      const { sink, info } = run(buildV6({ le, cpus: [cpu0, cpu1] }));
+      expect(info.cpus).toBe(2);
+      expect(sink.events.map((e) => `${e.ts}/${e.cpu}/${e.vcpu}`)).toEqual([
+        '100/0/0', '150/0/0', '150/1/1', '250/1/1', '300/0/0', '300/1/1',
+      ]);
+    });
+
+    it(`lost events are reported before the first record of their page (${E})`, () => {
+      const p1 = page(le, 100n, [data(le, 0, entryRec(le, 100, 1n, 0))]);
+      const p2 = page(le, 200n, [data(le, 5, exitRec(le, 100, 1, 1n, 0))], { lost: 42 });
+      const p3 = page(le, 300n, [data(le, 5, entryRec(le, 100, 1n, 0))], { missing: true });
+      const { sink, info } = run(buildV6({ le, cpus: [[p1, p2, p3]] }));
+      expect(sink.events.map((e) => [e.kind, e.ts, e.a, e.cpu])).toEqual([
+        [EV_ENTRY, 100n, 0n, 0],
+        [EV_LOST, 205n, 42n, 0],
+        [EV_EXIT, 205n, sink.events[2]!.a, 0],
+        [EV_LOST, 305n, 0n, 0],
+        [EV_ENTRY, 305n, 0n, 0],
+      ]);
+      expect(info.lostEvents).toBe(42);
+      expect(info.events).toBe(3);
+    });
+  }
+
+  it('reads page by page (small window) with the same result', () => {
+    const pages = [];
+    for (let i = 0; i < 40; i++) {
+      pages.push(page(true, BigInt(i * 1000), [data(true, 1, entryRec(true, 100, BigInt(i), 0)), data(true, 1, exitRec(true, 100, 1, BigInt(i), 0))]));
+    }
+    const f = buildV6({ cpus: [pages, pages.slice(0, 10)] });
+    const a = run(f);
+    const b = run(f, { wholeFileLimit: 0 });
+    expect(a.info.events).toBe(100);
+    expect(b.sink.events).toEqual(a.sink.events);
+  });
+
+  it('applies TSC2NSEC to x86-tsc timestamps and the OFFSET option', () => {
+    const p = page(true, 3_000_000_000n, [data(true, 0, entryRec(true, 100, 1n, 0))]);
+    const tsc = new W(true).u32(1 << 22).u32(23).u64(0).bytes(); // ns = tsc * 2^22 >> 23 = tsc / 2
+    const t1 = run(buildV6({ cpus: [[p]], clock: 'x86-tsc', options: [{ id: 14, data: tsc }] }));
+    expect(t1.info.clock).toBe('tsc2nsec');
+    expect(t1.sink.files[0]!.clock).toBe(CLOCK_NS);
+    expect(t1.sink.events[0]!.ts).toBe(1_500_000_000n);
+
+    const tscOff = new W(true).u32(1 << 22).u32(23).u64(1_000_000_000).bytes(); // the offset is subtracted first
+    expect(run(buildV6({ cpus: [[p]], clock: 'x86-tsc', options: [{ id: 14, data: tscOff }] })).sink.events[0]!.ts).toBe(1_000_000_000n);
+
+    const t2 = run(buildV6({ cpus: [[p]], clock: 'x86-tsc' }));
+    expect(t2.info.clock).toBe('x86-tsc');
+    expect(t2.sink.files[0]!.clock).toBe(CLOCK_RAW);
+    expect(t2.sink.events[0]!.ts).toBe(3_000_000_000n);
+
+    const off = new TextEncoder().encode('-1000000000\0');
+    const t3 = run(buildV6({ cpus: [[p]], options: [{ id: 7, data: off }] }));
+    expect(t3.sink.events[0]!.ts).toBe(2_000_000_000n);
+  });
+
+  it('uses saved tgids for tgidOf, and decodes VMX FAILED_VMENTRY', () => {
+    const p = page(true, 100n, [data(true, 0, exitRec(true, 100, 0x80000021, 0x10n, 3))]);
+    const tg = new TextEncoder().encode('100 99\n101 99\n\0');
+    const { sink } = run(buildV6({ cpus: [[p]], options: [{ id: 32, data: tg }] }));
+    const e = sink.events[0]!;
+    expect(e.tgid).toBe(99);
+    expect(e.vcpu).toBe(3);
+    expect(sink.reasonOf(e)).toEqual({ isa: 1, code: 0x21 });
+    expect(e.c & EXITF_FAILED_VMENTRY).toBe(EXITF_FAILED_VMENTRY);
+    expect(sink.threads[0]).toEqual({ tid: 100, tgid: 99, comm: 'CPU 0/KVM' });
+  });
+});
+
+describe('malformed crafted files', () => {
+  const good = (): Uint8Array => buildV6({ cpus: [[page(true, 100n, [data(true, 0, entryRec(true, 100, 1n, 0))])]] });
+
+  it('unknown version', () => {
+    const e = fails(buildV6({ cpus: [[]], version: '9' }));
+    expect(e.message).toBe('unknown trace.dat version 9 at offset 10');
+    expect(e.offset).toBe(10);
+  });
+
+  it('a commit larger than the page', () => {
+    const f = buildV6({ cpus: [[page(true, 100n, [data(true, 0, entryRec(true, 100, 1n, 0))], { commit: 5000 })]] });
+    const e = fails(f);
+    expect(e.message).toMatch(/^bad page commit 5000 at offset \d+$/);
+    expect(e.offset % 4096).toBe(0);
+  });
+
+  it('an event length past the commit', () => {
+    const f = buildV6({ cpus: [[page(true, 100n, [{ t: 'raw', word: header(true, 0, 1), extra: [0xff, 0xff, 0, 0] }])]] });
+    expect(fails(f).message).toMatch(/bad event length 65535 in page at offset \d+/);
+  });
+
+  it('a file cut inside the cpu data: "truncated page at offset N"', () => {
+    const f = good();
+    const e = fails(f.subarray(0, f.length - 4000));
+    expect(e.message).toBe(`truncated page at offset ${f.length - 4096}`);
+    expect(e.offset).toBe(f.length - 4096);
+    const f2 = buildV6({ cpus: [[page(true, 1n, []), page(true, 2n, [])]] });
+    expect(fails(f2.subarray(0, f2.length - 4096)).message).toBe(`truncated page at offset ${f2.length - 4096}`);
+  });
+
+  it('cuts anywhere in the metadata throw FormatError', () => {
+    const f = good();
+    for (let cut = 0; cut < f.length - 4096; cut += 97) {
+      const e = fails(f.subarray(0, cut));
+      expect(e.offset).toBeGreaterThanOrEqual(0);
+      expect(e.offset).toBeLessThanOrEqual(cut);
+    }
+  });
+
+  it('random damage to pages gives FormatError or a result, never another exception', () => {
+    const pages = [];
+    for (let i = 0; i < 4; i++) {
+      pages.push(page(true, BigInt(i * 1000), [
+        data(true, 1, entryRec(true, 100, 1n, 0)), { t: 'extend', delta: 1n << 30n }, data(true, 1, exitRec(true, 100, 1, 1n, 0)),
+        { t: 'pad', delta: 3, len: 12 }, data(true, 1, printRec(true, 5, 'y'.repeat(150))), { t: 'abs', ts: 99999n },
+      ]));
+    }
+    const f = buildV6({ cpus: [pages] });
+    const dataStart = f.length - 4 * 4096;
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+    let ok = 0;
+    let bad = 0;
+    for (let i = 0; i < 300; i++) {
+      const b = Uint8Array.from(f);
+      for (let k = 0; k < 3; k++) b[dataStart + (rnd() % (4 * 4096)) % 400 + (rnd() % 4) * 4096] = rnd() & 0xff;
+      try {
+        run(b);
+        ok++;
+      } catch (e) {
+        if (!(e instanceof FormatError)) throw e;
+        bad++;
+      }
+    }
+    expect(ok + bad).toBe(300);
+  });
+});

@@ -1,0 +1,29 @@
+/** `kvmtax report --what-if`: exitless timer and IPI forecasts, hand-checked against the report's own sections. */
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { analyze } from '../../src/pipeline/analyze.js';
+import { whatIf } from '../../src/analysis/whatif.js';
+import { ROOT, TRACES } from '../support/paths.js';
+
+describe('--what-if exitless-timer / exitless-ipi', () => {
+  it('removes exactly the TSC-deadline write and PREEMPTION_TIMER exits\' time (svm-D-small)', async () => {
+    const r = await analyze([path.join(TRACES, 'svm-D-small/trace.txt.xz')]);
+    const msr = r.msr.available ? r.msr.keys : [];
+    const deadline = msr.find((k) => k.key === '0x6e0' && k.dir === 'w')!;
+    const w = whatIf(r, 'exitless-timer');
+    expect(w.estimate.removed_overhead_ns).toBe(deadline.total_ns);
+    expect(w.estimate.tax_low).toBeCloseTo((r.totals.overhead_ns - deadline.total_ns!) / r.totals.wall_ns, 6);
+    const icr = msr.find((k) => k.key === '0x830' && k.dir === 'w')!;
+    const i = whatIf(r, 'exitless-ipi');
+    expect(i.estimate.removed_overhead_ns).toBe(icr.total_ns);
+    expect(i.vcpus.reduce((s, c) => s + c.removed_overhead_ns, 0)).toBe(icr.total_ns);
+  });
+  it('is wired into the CLI, in JSON as a what_if member', () => {
+    const run = spawnSync(process.execPath, [path.join(ROOT, 'bin/kvmtax.js'), 'report', 'traces/svm-A-baseline/trace.txt.xz', '--what-if', 'cpu-pm', '-f', 'json'], { cwd: ROOT, encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    const j = JSON.parse(run.stdout);
+    expect(j.what_if.scenario).toBe('cpu-pm');
+    expect(j.what_if.stopped.map((s: { reason: string }) => s.reason)).toContain('hlt');
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * --jobs: worker threads over line-aligned slices of one file, merged (src/wasm/merge.ts). The merged
+ * report must equal the one-thread report: the exits cut at a slice boundary still pair, halts and
+ * keys before a slice's first exit/entry belong to the exit pending before it, the halt-poll window
+ * carries over, the timeline merges exactly. The one documented exception: a run delay whose wake-up
+ * and switch-in fall in different slices is not counted.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { analyze } from '../../src/pipeline/analyze.js';
+import { openSource } from '../../src/formats/source.js';
+import { HAVE_SHARED, SHARED, TRACES, tmpTrace } from '../support/paths.js';
+
+async function plain(xz: string): Promise<string> {
+  const src = await openSource(xz);
+  const parts: Buffer[] = [];
+  const buf = Buffer.alloc(1 << 20);
+  for (let n; (n = await src.read(buf, 0, buf.length)) > 0;) parts.push(Buffer.from(buf.subarray(0, n)));
+  src.close();
+  return tmpTrace(Buffer.concat(parts), path.basename(xz, '.xz'));
+}
+
+/** Every leaf that differs, but the run delays. */
+function differences(a: unknown, b: unknown, p = ''): string[] {
+  if (typeof a !== 'object' || a === null) return a === b ? [] : [`${p}: ${String(a)} != ${String(b)}`];
+  if (/\.run_delay$/.test(p)) return [];
+  return Object.keys(a).flatMap((k) => differences((a as Record<string, unknown>)[k], (b as Record<string, unknown> | undefined)?.[k], `${p}.${k}`));
+}
+
+const cases = [path.join(TRACES, 'svm-A-baseline/trace.txt.xz'), path.join(TRACES, 'svm-D-small/trace.txt.xz'), path.join(TRACES, 'pvm-08-small/trace.txt.xz')];
+
+describe('--jobs: slices merged exactly', () => {
+  it.each(cases)('%s with 2, 3, 5 and 16 workers', async (xz) => {
+    const file = await plain(xz);
+    const one = await analyze([file]);
+    for (const jobs of [2, 3, 5, 16]) {
+      const many = await analyze([file], { jobs, jobsMinBytes: 0 });
+      expect(differences(one, many), `jobs ${jobs}`).toEqual([]);
+      // run delays: at most one per vCPU thread and boundary is lost
+      if (one.sched.available && many.sched.available) {
+        one.sched.vcpus.forEach((c, i) => {
+          const m = many.sched.available ? many.sched.vcpus[i]! : c;
+          expect(m.switched_in).toBe(c.switched_in);
+        });
+      }
+    }
+  });
+  it.skipIf(!HAVE_SHARED)('a halt-polling capture (svm-F: windows grow and shrink across slices)', async () => {
+    const file = await plain(path.join(SHARED, 'captures/svm-F-haltpoll-2ms/trace.txt.xz'));
+    const one = await analyze([file]);
+    for (const jobs of [2, 4, 9]) expect(differences(one.halt, (await analyze([file], { jobs, jobsMinBytes: 0 })).halt, '.halt'), `jobs ${jobs}`).toEqual([]);
+  });
+  it('a strict-mode error in a later slice names its line in the whole file', async () => {
+    const file = await plain(path.join(TRACES, 'svm-D-small/trace.txt.xz'));
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    lines.splice(2000, 0, 'garbage line');
+    fs.writeFileSync(file, lines.join('\n'));
+    const e = (await analyze([file], { jobs: 4, jobsMinBytes: 0, strict: true }).catch((x: unknown) => x)) as { format(): string };
+    expect(e.format()).toMatch(/:2001:1: expected a trace event line/);
+  });
+});
