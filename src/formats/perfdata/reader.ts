@@ -55,30 +55,12 @@ import {
 export type { PerfDataInfo, PerfDataOptions } from './header.js';
 export { isPerfData } from './header.js';
 import { PerfDataCorePath } from './core-path.js';
+import { RoundQueue, type Entry } from './order.js';
 import { CLOCK_NS, EV_LOST, EV_OTHER, SKIP_BAD_PAYLOAD, SKIP_TRUNCATED, SKIP_UNRECOGNIZED } from '../../../assembly/constants.js';
 
 // ---- the reader ----
 
-/** A queued record: what delivery needs, decoded when the record was read. */
-interface Entry {
-  ts: bigint;
-  /** ts as a number, for a fast sort while every time in the file is below 2^53 ns (104 days of uptime) */
-  tsn: number;
-  seq: number;
-  rec: number; // REC_* type
-  attr: Attr | null;
-  pid: number;
-  tid: number;
-  cpu: number;
-  /** RAW data: offset in the queue arena (-1 = none) and size; LOST: the count */
-  off: number;
-  len: number;
-  where: number;
-  str: string;
-}
-
 const CHUNK_DEFAULT = 16 << 20;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MAX_QUEUED_DEFAULT = 4 << 20;
 
 class PerfDataReader {
@@ -98,16 +80,8 @@ class PerfDataReader {
   private attrsResolved = false;
 
   // the reorder queue (ordered-events.c): records with a timestamp wait until a FINISHED_ROUND lets them out
-  private queue: Entry[] = [];
-  private bigTimes = false;
-  private seq = 0;
-  private maxTs = 0n;
-  private nextFlush = 0n;
+  private readonly queue: RoundQueue;
   private lastTs = 0n;
-  private arena = new Uint8Array(1 << 16);
-  private arenaView = new DataView(this.arena.buffer);
-  private arenaUsed = 0;
-  private spare = new Uint8Array(1 << 16);
 
   // the sample being delivered (tgidOf prefers its pid)
   private curTid = -2;
@@ -127,6 +101,7 @@ class PerfDataReader {
               private readonly sink: EventSink, opts: PerfDataOptions) {
     this.chunkSize = Math.max(opts.chunkSize ?? CHUNK_DEFAULT, 64);
     this.maxQueued = Math.max(opts.maxQueued ?? MAX_QUEUED_DEFAULT, 1);
+    this.queue = new RoundQueue(this.maxQueued, (e) => this.deliver(e));
     this.skipGuest = opts.skipGuestSamples ?? false;
     this.lostNameId = sink.intern('lost');
   }
@@ -457,7 +432,7 @@ class PerfDataReader {
           this.onSample(buf, view, p, size, off);
           break;
         case REC_FINISHED_ROUND:
-          this.flushRound();
+          this.queue.round();
           break;
         case REC_COMM:
         case REC_FORK:
@@ -608,12 +583,12 @@ class PerfDataReader {
     if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) {
       let aoff = -1;
       if (rawOff >= 0) {
-        aoff = this.arenaAlloc(rawSize);
-        const a = this.arena;
+        aoff = this.queue.alloc(rawSize);
+        const a = this.queue.arena;
         if (rawSize <= 256) for (let i = 0; i < rawSize; i++) a[aoff + i] = buf[rawOff + i]!;
         else a.set(buf.subarray(rawOff, rawOff + rawSize), aoff);
       }
-      this.enqueue({ ts, tsn: 0, seq: this.seq++, rec: REC_SAMPLE, attr, pid, tid, cpu, off: aoff, len: rawSize, where, str: '' });
+      this.queue.push({ ts, tsn: 0, seq: this.queue.nextSeq(), rec: REC_SAMPLE, attr, pid, tid, cpu, off: aoff, len: rawSize, where, str: '' });
     } else {
       // perf delivers records without a usable timestamp at once (ordered_events__queue -> -ETIME)
       this.deliverSample(attr, hasTime ? ts : this.lastTs, pid, tid, cpu, buf, view, rawOff, rawSize, where);
@@ -718,92 +693,19 @@ class PerfDataReader {
       this.corePath.queue(type, ts, hasTime, pid, tid, cpu, count, where, str);
       return;
     }
-    const e: Entry = { ts, tsn: 0, seq: this.seq++, rec: type, attr: null, pid, tid, cpu, off: -1, len: count, where, str };
-    if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) this.enqueue(e);
+    const e: Entry = { ts, tsn: 0, seq: this.queue.nextSeq(), rec: type, attr: null, pid, tid, cpu, off: -1, len: count, where, str };
+    if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) this.queue.push(e);
     else {
       e.ts = this.lastTs;
       this.deliver(e);
     }
   }
 
-  // ---- the reorder queue ----
-
-  private arenaAlloc(n: number): number {
-    if (this.arenaUsed + n > this.arena.length) {
-      let cap = this.arena.length * 2;
-      while (cap < this.arenaUsed + n) cap *= 2;
-      const na = new Uint8Array(cap);
-      na.set(this.arena.subarray(0, this.arenaUsed));
-      this.arena = na;
-      this.arenaView = new DataView(na.buffer);
-    }
-    const o = this.arenaUsed;
-    this.arenaUsed += n;
-    return o;
-  }
-
-  private enqueue(e: Entry): void {
-    e.tsn = Number(e.ts);
-    if (e.ts > MAX_SAFE) this.bigTimes = true;
-    this.queue.push(e);
-    if (e.ts > this.maxTs) this.maxTs = e.ts;
-    if (this.queue.length >= this.maxQueued) this.flushHalf();
-  }
-
-  /** FINISHED_ROUND: deliver what is not later than the newest time seen before the previous round. */
-  private flushRound(): void {
-    const limit = this.nextFlush;
-    if (limit !== 0n) this.flushUpTo(limit);
-    this.nextFlush = this.maxTs;
-  }
-
-  /** The queue is full (no rounds in the file): deliver its older half by time, as perf does at its memory limit. */
-  private flushHalf(): void {
-    let lo = this.queue[0]!.ts;
-    let hi = lo;
-    for (const e of this.queue) {
-      if (e.ts < lo) lo = e.ts;
-      if (e.ts > hi) hi = e.ts;
-    }
-    this.flushUpTo(lo + (hi - lo) / 2n);
-  }
-
-  private flushUpTo(limit: bigint): void {
-    const q = this.queue;
-    if (q.length === 0) return;
-    if (this.bigTimes) q.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));
-    else q.sort((a, b) => a.tsn - b.tsn || a.seq - b.seq);
-    let k = 0;
-    while (k < q.length && q[k]!.ts <= limit) {
-      this.deliver(q[k]!);
-      k++;
-    }
-    if (k === 0) return;
-    const rest = q.slice(k);
-    this.queue = rest;
-    // compact the arena: copy the raw data of the records still waiting
-    let need = 0;
-    for (const e of rest) if (e.off >= 0) need += e.len;
-    if (this.spare.length < need) this.spare = new Uint8Array(Math.max(need, this.spare.length * 2));
-    let o = 0;
-    for (const e of rest) {
-      if (e.off < 0) continue;
-      this.spare.set(this.arena.subarray(e.off, e.off + e.len), o);
-      e.off = o;
-      o += e.len;
-    }
-    const t = this.arena;
-    this.arena = this.spare;
-    this.spare = t;
-    this.arenaView = new DataView(this.arena.buffer);
-    this.arenaUsed = o;
-  }
-
   private deliver(e: Entry): void {
     if (e.ts > this.lastTs) this.lastTs = e.ts;
     switch (e.rec) {
       case REC_SAMPLE:
-        this.deliverSample(e.attr!, e.ts, e.pid, e.tid, e.cpu, this.arena, this.arenaView, e.off, e.len, e.where);
+        this.deliverSample(e.attr!, e.ts, e.pid, e.tid, e.cpu, this.queue.arena, this.queue.arenaView, e.off, e.len, e.where);
         break;
       case REC_COMM:
         if (e.tid >= 0) {
@@ -852,7 +754,7 @@ class PerfDataReader {
       this.info.guestSamples += r.guestSamples;
       this.info.lost += r.lost;
       this.attrs.forEach((a, i) => { if (r.perAttr[i]) this.info.events[a.key] = (this.info.events[a.key] ?? 0) + r.perAttr[i]!; });
-    } else if (this.queue.length > 0) this.flushUpTo(0xffffffffffffffffn);
+    } else this.queue.flushAll();
     if (!this.attrsResolved) this.resolveAttrs();
     // threads perf never saw a COMM for, named from the saved cmdlines of the tracing data
     if (this.tracing) {
