@@ -244,7 +244,7 @@ export function pdSkipsClear(): void { skN = 0; }
 @inline function fieldI32(b: usize, f: usize): i32 { return <i32>fieldI64(b, f); }
 
 // ---- delivery ----
-function checkTs(ts: u64, nameId: i32, where: i64): bool {
+@inline function checkTs(ts: u64, nameId: i32, where: i64): bool {
   if (ts >= (<u64>1 << 62)) { skipLater(SKIP_BAD_TIMESTAMP, PDS_BAD_TS, where, nameId, <i64>ts); return false; }
   return true;
 }
@@ -331,7 +331,7 @@ function decodeRaw(base: usize, size: i32, ts: u64, cpu: i32, where: i64): void 
   }
 }
 
-function deliverSample(attr: i32, ts: u64, pid: i32, tid: i32, cpu: i32, rawP: usize, rawLen: i32, where: i64): void {
+@inline function deliverSample(attr: i32, ts: u64, pid: i32, tid: i32, cpu: i32, rawP: usize, rawLen: i32, where: i64): void {
   if (ts > lastTs) lastTs = ts;
   samples++;
   const ca = attrCounts + (<usize>attr << 3);
