@@ -27,8 +27,8 @@ import {
 declare function reasonName(isa: i32, code: i32): i32;
 
 // ---- tables from TypeScript ----
-// attr (AT_STRIDE): sampleType, readFormat, tidOff, timeOff, cpuOff, fixedEnd, tracepoint(0/1), nameId
-const AT_STRIDE: i32 = 32;
+// attr (AT_STRIDE): sampleType, readFormat, tidOff, timeOff, cpuOff, fixedEnd, tracepoint(0/1), nameId, periodOff
+const AT_STRIDE: i32 = 48;
 // format (FM_STRIDE): kind, nameId, need, flags, pid(off,size,signed), vcpu(off,size,signed), f0..f3(off,size,signed)
 // size 0 = absent. flags: bit0 vcpu field present; bits 8..15 fixed isa; bit 16 isa from f2; bit 17 EXITF_NO_VCPU
 const FM_STRIDE: i32 = 96;
@@ -65,6 +65,7 @@ let typeSize: i32 = 2;
 let lostName: i32 = -1;
 let maxQueued: i32 = 4 << 20;
 let attrCounts: usize = 0; // i64 per attr: samples delivered
+let attrPeriods: usize = 0; // i64 per attr: Σ PERIOD of the samples read
 
 // ---- state ----
 let samples: i64 = 0;
@@ -132,6 +133,7 @@ export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId
     if (id >= 0 && id < 65536) store<i32>(fmtOfType + (<usize>id << 2), i + 1);
   }
   attrCounts = zalloc(<usize>nA * 8 + 16);
+  attrPeriods = zalloc(<usize>nA * 8 + 16);
   resolved = false;
   samples = 0; guestSamples = 0; lost = 0; lastTs = 0; maxTs = 0; nextFlush = 0; curTid = -2; curPid = -1;
   qCap = 1 << 16; q = zalloc(<usize>qCap * Q_STRIDE); q2 = zalloc(<usize>qCap * Q_STRIDE);
@@ -546,6 +548,7 @@ export function pdSamples(): i64 { return samples; }
 export function pdGuestSamples(): i64 { return guestSamples; }
 export function pdLost(): i64 { return lost; }
 export function pdAttrCount(i: i32): i64 { return load<i64>(attrCounts + (<usize>i << 3)); }
+export function pdAttrPeriod(i: i32): i64 { return load<i64>(attrPeriods + (<usize>i << 3)); }
 
 /** The attr of a sample (-1: unknown id, skipped; -2: too short for its id, TypeScript words the error). */
 function attrOf(p: usize, size: i32, where: i64): i32 {
@@ -624,6 +627,8 @@ function sample(p: usize, size: i32, where: i64): bool {
     rawSize = <i32>rs;
   }
   if (tid >= 0 && pid >= 0) pidSet(tid, pid);
+  const perO = load<i32>(A + 32);
+  if (perO >= 0) { const pa = attrPeriods + (<usize>ai << 3); store<i64>(pa, load<i64>(pa) + load<i64>(p + <usize>perO)); }
   if (hasTime && ts != 0 && ts != 0xffffffffffffffff) {
     let ro: i32 = -1;
     if (rawSize >= 0) {

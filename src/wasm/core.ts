@@ -73,6 +73,7 @@ export interface PerfDataCoreExports {
   pdGuestSamples(): bigint;
   pdLost(): bigint;
   pdAttrCount(i: number): bigint;
+  pdAttrPeriod(i: number): bigint;
   pdPidOf(tid: number): number;
   pdSkipsPtr(): number;
   pdSkipCount(): number;
@@ -248,6 +249,7 @@ export class Core {
   endFile(): FileCounters {
     this.flush();
     this.ex.endFile();
+    this.refresh(); // the perf.data core path grows memory outside the batch calls
     const p = this.ex.countersPtr();
     const g = (i: number) => this.mem.getBigInt64(p + 8 * i, true);
     return {

@@ -24,7 +24,7 @@ import {
 } from '../../../assembly/constants.js';
 import { PERF_TYPE_TRACEPOINT, type Attr } from './header.js';
 
-const AT_STRIDE = 32;
+const AT_STRIDE = 48;
 const FM_STRIDE = 96;
 // deferred skips (assembly/perfdata.ts PDS_*)
 const PDS_BAD_SIZE = 1, PDS_UNKNOWN_TYPE = 2, PDS_NO_TYPE = 3, PDS_BAD_TS = 4, PDS_WAKE_NS = 5, PDS_UNKNOWN_ID = 6;
@@ -132,6 +132,7 @@ export class PerfDataCorePath {
       v.setInt32(o + 20, a.layout.fixedEnd, true);
       v.setInt32(o + 24, a.type === PERF_TYPE_TRACEPOINT && x.formats ? 1 : 0, true);
       v.setInt32(o + 28, -1, true);
+      v.setInt32(o + 32, a.layout.period, true);
     });
     let o = base + x.attrs.length * AT_STRIDE;
     for (const [id, a] of ids) {
@@ -184,6 +185,7 @@ export class PerfDataCorePath {
       let skipTo = -1;
       for (;;) {
         pos = pd.ex.pdWalk(pd.arenaPtr(), pos, n, BigInt(off));
+        pd.view(); // memory may have grown: the Core's views are rebuilt
         this.drainSkips();
         const stop = pd.ex.pdStopped();
         if (stop === 0) break;
@@ -214,17 +216,20 @@ export class PerfDataCorePath {
   queue(rec: number, ts: bigint, hasTime: boolean, pid: number, tid: number, cpu: number, count: number, where: number, str: string): void {
     const len = str ? this.pd.scratch(str) : 0;
     this.pd.ex.pdQueue(rec, BigInt.asUintN(64, ts), hasTime ? 1 : 0, pid, tid, cpu, BigInt(count), BigInt(where), len);
+    this.pd.view();
     this.drainSkips();
   }
 
   /** Deliver what is still queued; the counts for PerfDataInfo. */
-  finish(): { samples: number; guestSamples: number; lost: number; perAttr: number[] } {
+  finish(): { samples: number; guestSamples: number; lost: number; perAttr: number[]; periodSums: number[] } {
     this.pd.ex.pdFinish();
+    this.pd.view();
     this.drainSkips();
     const ex = this.pd.ex;
     return {
       samples: Number(ex.pdSamples()), guestSamples: Number(ex.pdGuestSamples()), lost: Number(ex.pdLost()),
       perAttr: this.attrs.map((_, i) => Number(ex.pdAttrCount(i))),
+      periodSums: this.attrs.map((_, i) => Number(ex.pdAttrPeriod(i))),
     };
   }
 

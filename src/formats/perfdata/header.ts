@@ -97,6 +97,16 @@ export interface PerfDataInfo {
   osRelease?: string;
   cmdline?: string;
   nrCpus?: number;
+  /**
+   * Σ PERIOD of the samples read, per event name (like `events`): what `perf report` calls "Event count
+   * (approx.)". Set when the file's samples carry PERIOD.
+   */
+  periodSums?: Record<string, number>;
+  /**
+   * How a sampled recording sampled (undefined when every event was recorded: sample_period 1 without freq):
+   * "-F N" (attr.freq: a frequency, the period adapts and ramps up at the start) or "-c N" (every Nth event).
+   */
+  sampling?: string;
 }
 
 /** Tuning knobs (tests use small values to exercise chunk boundaries and the queue bound). */
@@ -130,12 +140,19 @@ export interface Attr {
   ids: number[];
   /** byte offsets in a PERF_RECORD_SAMPLE of this attr (from the record start; -1 = absent) */
   layout: SampleLayout;
+  /** sample_period, or sample_freq when `freq` */
+  period: number;
+  /** attr.freq: `period` is a frequency (perf record -F) */
+  freq: boolean;
+  /** Σ PERIOD of the samples read */
+  periodSum: number;
 }
 
 export interface SampleLayout {
   tid: number;
   time: number;
   cpu: number;
+  period: number;
   /** where the fields after PERIOD (READ, CALLCHAIN, RAW, ...) start */
   fixedEnd: number;
 }
@@ -146,6 +163,7 @@ export function sampleLayout(st: number): SampleLayout {
   let tid = -1;
   let time = -1;
   let cpu = -1;
+  let period = -1;
   if (st & S_IDENTIFIER) o += 8;
   if (st & S_IP) o += 8;
   if (st & S_TID) { tid = o; o += 8; }
@@ -154,8 +172,8 @@ export function sampleLayout(st: number): SampleLayout {
   if (st & S_ID) o += 8;
   if (st & S_STREAM_ID) o += 8;
   if (st & S_CPU) { cpu = o; o += 8; }
-  if (st & S_PERIOD) o += 8;
-  return { tid, time, cpu, fixedEnd: o };
+  if (st & S_PERIOD) { period = o; o += 8; }
+  return { tid, time, cpu, period, fixedEnd: o };
 }
 
 /** The name of the fixed sample field that does not fit a record of `size` bytes. */
@@ -212,8 +230,12 @@ export function parseAttr(bytes: Uint8Array, off: number, size: number, le: bool
   // (perf swaps them by reversing the bits of each byte), so the bit is in byte 2 either way.
   const flagsByte = bytes[off + 40 + 2]!;
   const sampleIdAll = le ? (flagsByte & (1 << 2)) !== 0 : (flagsByte & (1 << 5)) !== 0;
+  // freq is bit 10: byte 1, bit 2 (little-endian) or bit 5 (big-endian); the union sample_period/sample_freq at 16
+  const freqByte = bytes[off + 40 + 1]!;
+  const freq = le ? (freqByte & (1 << 2)) !== 0 : (freqByte & (1 << 5)) !== 0;
+  const period = u64n(v, off + 16, le);
   return { index, type, config, sampleType, readFormat, sampleIdAll, name: '', updName: '', key: '', nameId: -1, ids: [],
-    layout: sampleLayout(sampleType) };
+    layout: sampleLayout(sampleType), period, freq, periodSum: 0 };
 }
 
 /** The size of a perf_event_attr from its own size field (0 = the first ABI, 64 bytes). */

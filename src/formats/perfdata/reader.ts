@@ -580,6 +580,7 @@ class PerfDataReader {
       rawOff = q;
     }
     if (tid >= 0 && pid >= 0) this.pidOf.set(tid, pid);
+    if (L.period >= 0) attr.periodSum += u64n(view, p + L.period, le);
     if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) {
       let aoff = -1;
       if (rawOff >= 0) {
@@ -750,12 +751,21 @@ class PerfDataReader {
     // the final flush: everything still queued, in time order
     if (this.corePath) {
       const r = this.corePath.finish();
+      this.attrs.forEach((a, i) => { a.periodSum += r.periodSums[i]!; });
       this.info.samples += r.samples;
       this.info.guestSamples += r.guestSamples;
       this.info.lost += r.lost;
       this.attrs.forEach((a, i) => { if (r.perAttr[i]) this.info.events[a.key] = (this.info.events[a.key] ?? 0) + r.perAttr[i]!; });
     } else this.queue.flushAll();
     if (!this.attrsResolved) this.resolveAttrs();
+    // Σ PERIOD per event and how the recording sampled (perf record -c N / -F N)
+    const withPeriod = this.attrs.filter((a) => a.layout.period >= 0 && this.info.events[a.key]);
+    if (withPeriod.length > 0) {
+      this.info.periodSums = {};
+      for (const a of withPeriod) this.info.periodSums[a.key] = (this.info.periodSums[a.key] ?? 0) + a.periodSum;
+    }
+    const sampled = this.attrs.find((a) => this.info.events[a.key] && (a.freq || a.period > 1));
+    if (sampled) this.info.sampling = sampled.freq ? `-F ${sampled.period}` : `-c ${sampled.period}`;
     // threads perf never saw a COMM for, named from the saved cmdlines of the tracing data
     if (this.tracing) {
       for (const [tid, comm] of this.tracing.savedCmdlines) {
