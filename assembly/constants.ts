@@ -7,9 +7,9 @@ export const EV_ENTRY = 2; // kvm_entry: b = rip
 export const EV_VCPU_WAKEUP = 3; // kvm_vcpu_wakeup: a = ns (whole halt), c = WAKE_* flags
 export const EV_HALT_POLL_NS = 4; // kvm_halt_poll_ns: a = new window, b = old window, c = 1 grow / 0 shrink
 export const EV_WAIT_LAPIC_EXPIRE = 5; // kvm_wait_lapic_expire: a = delta (signed), c = 1 early / 0 late
-export const EV_MSR = 6; // kvm_msr: a = index, b = data, c = MSRF_* flags
+export const EV_MSR = 6; // kvm_msr: a = index, b = data, c = 1 write | 2 #GP (read when bit 0 is clear)
 export const EV_PIO = 7; // kvm_pio: a = port, b = value, c = 1 write / 0 read
-export const EV_MMIO = 8; // kvm_mmio: a = gpa, b = value, c = MMIO_* type
+export const EV_MMIO = 8; // kvm_mmio: a = gpa, b = value, c = 1 write / 0 read
 export const EV_USERSPACE_EXIT = 9; // kvm_userspace_exit: a = KVM_EXIT_* code
 export const EV_SCHED_SWITCH = 10; // sched_switch: a = next tid, b = prev state bits, c = prev tid
 export const EV_SCHED_WAKEUP = 11; // sched_wakeup / sched_waking: a = woken tid, c = target cpu
@@ -53,104 +53,109 @@ export const ERR_LINE_TOO_LONG = -2; // a line longer than the input arena
 export const ERR_STRICT = -3; // --strict and a line was skipped
 
 // ---- layout of the core's result tables (byte offsets inside one record) ----
-// thread table: one record per (file, host thread)
-export const TH_STRIDE = 528;
-export const TH_FILE = 0; // i32
-export const TH_TID = 4; // i32
-export const TH_TGID = 8; // i32 (-1 unknown)
-export const TH_VCPU = 12; // i32 (-1 unknown)
-export const TH_COMM = 16; // i32 dictionary id (-1 unknown)
-export const TH_LAST_CPU = 20; // i32
-export const TH_STATE = 24; // i32 ST_*
-export const TH_PEND_REASON = 28; // i32
-export const TH_PEND_TS = 32; // i64
-export const TH_LAST_ENTRY_TS = 40; // i64
-export const TH_GUEST = 48; // i64 sum of guest intervals (entry -> next exit)
-export const TH_HOST = 56; // i64 sum of handled exits' durations (exit -> next entry)
-export const TH_FIRST_TS = 64; // i64 first kvm_exit/kvm_entry
-export const TH_LAST_TS = 72; // i64 last kvm_exit/kvm_entry
-export const TH_EXITS = 80; // i32 kvm_exit events
-export const TH_HANDLED = 84; // i32 exits followed by their kvm_entry
-export const TH_ENTRIES = 88; // i32 kvm_entry events
-export const TH_LEADING_ENTRY = 92; // i32 1 when the thread's first kvm event was an entry
-export const TH_ENTRY_NO_EXIT = 96; // i32 entries after an entry (their exit is missing)
-export const TH_EXIT_NO_ENTRY = 100; // i32 exits followed by another exit
-export const TH_LOST_RESETS = 104; // i32 pairing states dropped because events were lost on the thread's CPU
-export const TH_PEND_WHERE = 112; // i64
-export const TH_PEND_FLAGS = 120; // i32
-export const TH_BACKWARDS = 124; // i32 entries earlier than their exit (clock went backwards)
-export const TH_WAKE_POLL = 128; // i32 kvm_vcpu_wakeup "poll"
-export const TH_WAKE_WAIT = 132; // i32 kvm_vcpu_wakeup "wait"
-export const TH_WAKE_POLL_NS = 136; // i64
-export const TH_WAKE_WAIT_NS = 144; // i64
-export const TH_WAKE_INVALID = 152; // i32 "polling invalid"
-export const TH_EVENTS = 156; // i32 events of any kind on this thread
-export const TH_KVM_EVENTS = 160; // i32 kvm events other than exit/entry (msr, pio, wakeup, ...)
-export const TH_PENDING_AT_END = 164; // i32 set by finish(): 1 if an exit was still pending
-// halt polling, rebuilt the way virt/kvm/kvm_main.c kvm_vcpu_halt() counts it
-export const TH_HP_WINDOW = 176; // i64 the vCPU's halt_poll_ns now (from kvm_halt_poll_ns; KVM starts it at 0)
-export const TH_HP_START_WIN = 184; // i64 the window the halt in progress started with (old of its grow/shrink)
-export const TH_HP_FLAGS = 192; // i32 HPF_*
-export const TH_HP_ATTEMPTED = 196; // i32 halts that polled (window > 0): halt_attempted_poll
-export const TH_HP_SUCCESS = 200; // i32 "poll" wake-ups of halts that polled: halt_successful_poll
-export const TH_HP_INVALID = 204; // i32 successful polls whose wake-up was invalid: halt_poll_invalid
-export const TH_HP_SUCCESS_NS = 208; // i64 halt time of successful polls: halt_poll_success_ns
-export const TH_HP_FAIL_NS = 216; // i64 polling part of failed polls (the window): halt_poll_fail_ns
-export const TH_HP_WAIT_NS = 224; // i64 blocked part of waits: halt_wait_ns
-export const TH_HP_GROWS = 232; // i32
-export const TH_HP_SHRINKS = 236; // i32
-export const TH_HP_FLIPS = 240; // i32 a grow after a shrink or a shrink after a grow
-export const TH_HP_LASTDIR = 244; // i32 1 grow, 2 shrink
-export const TH_HP_MAX = 248; // i64 largest window seen
-export const TH_HP_WIN_TS = 256; // i64 when the window last changed
-export const TH_HP_WIN_AREA = 264; // f64 integral of the window over time (for its time-weighted mean)
-export const TH_PRE_WAKES = 272; // i32 wake-ups before the first kvm_halt_poll_ns (window not yet known)
-export const TH_PRE_POLLS = 276; // i32
-export const TH_PRE_POLL_NS = 280; // i64
-export const TH_PRE_WAITS = 288; // i32
-export const TH_PRE_INVALID = 292; // i32
-export const TH_PRE_WAIT_NS = 296; // i64
-export const TH_WAKE_TS = 304; // i64 last kvm_vcpu_wakeup not yet followed by kvm_entry (I64 MIN: none)
-export const TH_SCHED_WAKE_TS = 312; // i64 sched_wakeup of this thread while in the host, not yet followed by kvm_entry
-export const TH_RUNNABLE_TS = 320; // i64 runnable since (woken or preempted), not yet switched in
-export const TH_PREEMPT_GUEST = 328; // i32 preempted (switched out runnable) while its last kvm event was kvm_entry
-export const TH_PREEMPT_HOST = 332; // i32 preempted while handling an exit
-export const TH_SLEEPS = 336; // i32 switched out not runnable (blocked)
-export const TH_PLE_GROWS = 340; // i32 kvm_ple_window_update grows
-export const TH_PLE_SHRINKS = 344; // i32
-export const TH_PLE_LAST = 348; // i32 last PLE window
-export const TH_PEND_SUB = 352; // i32 sub-key (msr/port/mmio dictionary id) of the pending exit, -1 none
-export const TH_LAPIC = 356; // i32 kvm_wait_lapic_expire events
-export const TH_SWITCH_IN = 360; // i32 times switched in
-export const TH_HALT_WAKES = 364; // i32 wake-ups of this thread (kvm_vcpu_wakeup)
-export const TH_HP_FIRST_TS = 368; // i64 when the window was first known (first kvm_halt_poll_ns)
-export const TH_PEND_GUEST = 376; // i64 guest time before the pending exit (-1 unknown)
-export const TH_TL_WIDTH = 384; // i64 timeline bucket width (ticks), set when the file ends
-export const TH_TL_ORIGIN = 392; // i64 timeline origin (the file's first timestamp)
-export const TH_TL_PTR = 168; // i32 byte offset of the thread's TL_BUCKETS u32 exit counts (0: none)
-// what came before the thread's first kvm_exit/kvm_entry (a slice of a file: it may belong to an exit
-// pending at the end of the previous slice)
-export const TH_PREF_WAKES = 400; // i32 kvm_vcpu_wakeup before the first exit/entry
-export const TH_PREF_WAKE_POLLS = 404; // i32
-export const TH_PREF_POLL_NS = 408; // i64
-export const TH_PREF_WAIT_NS = 416; // i64
-export const TH_PREF_SUB = 424; // i32 first msr/pio/mmio key before the first exit/entry, -1 none
-export const TH_HP_FIRST_OLD = 432; // i64 the old window of the first kvm_halt_poll_ns (the window the thread had before)
-export const TH_PREF_SWAKE_TS = 440; // i64 first sched_wakeup before the first exit/entry (I64 MIN: none)
-export const TH_PREF_PREEMPT = 448; // i32 preemptions before the first exit/entry
-export const TH_HP_FIRSTDIR = 452; // i32 direction of the first kvm_halt_poll_ns (1 grow, 2 shrink)
-// a later slice follows every thread's scheduling before it knows which are vCPUs: kept apart until then
-export const TH_PK_SWITCH_IN = 456; // i32 switched in before the thread's first kvm event
-export const TH_PK_SLEEPS = 460; // i32
-export const TH_PK_PREEMPT = 464; // i32
-export const TH_WALL = 472; // i64 wall time: the sum of forward steps between the thread's kvm_exit/kvm_entry events
-export const TH_PREV_TS = 480; // i64 the thread's previous kvm_exit/kvm_entry timestamp (in file order)
-export const TH_JUMPS = 488; // i32 times its timestamps jumped back by more than JUMP_BACK (a second capture?)
-export const TH_CPU_MASK = 504; // i64 host CPUs the thread ran on (bit n: CPU n; CPUs 63 and up share bit 63)
-export const TH_MIGRATIONS = 512; // i32 times it was seen on another CPU than before
-export const TH_PEND_BIN = 500; // i32 bin index of the pending exit's reason (saves a lookup at its entry)
-export const TH_JUMP_DROPS = 496; // i32 exits pending when the clock jumped back (never paired)
-export const TH_REPLACED = 492; // i32 1 when a new process reused this tid: lookups go to the newer record
+// ---- GENERATED by scripts/gen-thread-layout.mjs: the thread record (edit the list there) ----
+// thread table: one record per (file, host thread), TH_STRIDE bytes
+export const TH_STRIDE = 512;
+// who the thread is
+export const TH_FILE = 0; // i32 input file index
+export const TH_TID = 4; // i32 host thread id
+export const TH_TGID = 8; // i32 its process (the VM), -1 unknown
+export const TH_VCPU = 12; // i32 vCPU id, -1 unknown
+export const TH_COMM = 16; // i32 dictionary id of its name, -1 unknown
+export const TH_REPLACED = 20; // i32 1 when a new process reused this tid: lookups go to the newer record
+export const TH_LAST_CPU = 24; // i32 host CPU of its last event
+export const TH_CPU_MASK = 32; // i64 host CPUs it ran on (bit n: CPU n; CPUs 63 and up share bit 63)
+export const TH_MIGRATIONS = 40; // i32 times it was seen on another CPU than before
+export const TH_EVENTS = 44; // i32 events of any kind on this thread
+export const TH_KVM_EVENTS = 48; // i32 kvm events other than exit/entry (msr, pio, wakeup, ...)
+export const TH_LAPIC = 52; // i32 kvm_wait_lapic_expire events
+// pairing kvm_exit with kvm_entry
+export const TH_STATE = 56; // i32 ST_*
+export const TH_PEND_REASON = 60; // i32 reason key of the pending exit
+export const TH_PEND_BIN = 64; // i32 bin index of the pending exit's reason (saves a lookup at its entry)
+export const TH_PEND_FLAGS = 68; // i32 EXITF_* of the pending exit
+export const TH_PEND_SUB = 72; // i32 sub-key (msr/port/mmio dictionary id) of the pending exit, -1 none
+export const TH_PEND_TS = 80; // i64 time of the pending exit
+export const TH_PEND_WHERE = 88; // i64 line or record of the pending exit
+export const TH_PEND_GUEST = 96; // i64 guest time before the pending exit (-1 unknown)
+export const TH_LAST_ENTRY_TS = 104; // i64 time of the last kvm_entry
+export const TH_GUEST = 112; // i64 sum of guest intervals (entry -> next exit)
+export const TH_HOST = 120; // i64 sum of handled exits' durations (exit -> next entry)
+export const TH_FIRST_TS = 128; // i64 first kvm_exit/kvm_entry
+export const TH_LAST_TS = 136; // i64 last kvm_exit/kvm_entry
+export const TH_WALL = 144; // i64 wall time: the sum of forward steps between the thread's kvm_exit/kvm_entry events
+export const TH_PREV_TS = 152; // i64 the thread's previous kvm_exit/kvm_entry timestamp (in file order)
+export const TH_EXITS = 160; // i32 kvm_exit events
+export const TH_HANDLED = 164; // i32 exits followed by their kvm_entry
+export const TH_ENTRIES = 168; // i32 kvm_entry events
+export const TH_LEADING_ENTRY = 172; // i32 1 when the thread's first kvm event was an entry
+export const TH_ENTRY_NO_EXIT = 176; // i32 entries after an entry (their exit is missing)
+export const TH_EXIT_NO_ENTRY = 180; // i32 exits followed by another exit
+export const TH_LOST_RESETS = 184; // i32 pairing states dropped because events were lost on the thread's CPU
+export const TH_BACKWARDS = 188; // i32 entries earlier than their exit (clock went backwards)
+export const TH_PENDING_AT_END = 192; // i32 set when the file ends: 1 if an exit was still pending
+export const TH_JUMPS = 196; // i32 times its timestamps jumped back by more than JUMP_BACK (a second capture?)
+export const TH_JUMP_DROPS = 200; // i32 exits pending when the clock jumped back (never paired)
+// halts and halt polling (kvm_vcpu_wakeup, kvm_halt_poll_ns)
+export const TH_HALT_WAKES = 204; // i32 wake-ups of this thread (kvm_vcpu_wakeup)
+export const TH_WAKE_POLL = 208; // i32 kvm_vcpu_wakeup "poll"
+export const TH_WAKE_WAIT = 212; // i32 kvm_vcpu_wakeup "wait"
+export const TH_WAKE_INVALID = 216; // i32 "polling invalid"
+export const TH_WAKE_POLL_NS = 224; // i64 halt time of "poll" wake-ups
+export const TH_WAKE_WAIT_NS = 232; // i64 halt time of "wait" wake-ups
+export const TH_WAKE_TS = 240; // i64 last kvm_vcpu_wakeup not yet followed by kvm_entry (I64 MIN: none)
+export const TH_HP_WINDOW = 248; // i64 the vCPU's halt_poll_ns now (from kvm_halt_poll_ns; KVM starts it at 0)
+export const TH_HP_START_WINDOW = 256; // i64 the window the halt in progress started with (old of its grow/shrink)
+export const TH_HP_FLAGS = 264; // i32 HPF_*
+export const TH_HP_ATTEMPTED = 268; // i32 halts that polled (window > 0): halt_attempted_poll
+export const TH_HP_SUCCESS = 272; // i32 "poll" wake-ups of halts that polled: halt_successful_poll
+export const TH_HP_INVALID = 276; // i32 successful polls whose wake-up was invalid: halt_poll_invalid
+export const TH_HP_SUCCESS_NS = 280; // i64 halt time of successful polls: halt_poll_success_ns
+export const TH_HP_FAIL_NS = 288; // i64 polling part of failed polls (the window): halt_poll_fail_ns
+export const TH_HP_WAIT_NS = 296; // i64 blocked part of waits: halt_wait_ns
+export const TH_HP_GROWS = 304; // i32 window grows
+export const TH_HP_SHRINKS = 308; // i32 window shrinks
+export const TH_HP_FLIPS = 312; // i32 a grow after a shrink or a shrink after a grow
+export const TH_HP_LAST_DIRECTION = 316; // i32 direction of the last change: 1 grow, 2 shrink
+export const TH_HP_MAX = 320; // i64 largest window seen
+export const TH_HP_WIN_TS = 328; // i64 when the window last changed
+export const TH_HP_WIN_AREA = 336; // f64 integral of the window over time (for its time-weighted mean)
+export const TH_HP_FIRST_TS = 344; // i64 when the window was first known (first kvm_halt_poll_ns)
+export const TH_PRE_WINDOW_WAKES = 352; // i32 wake-ups before the first kvm_halt_poll_ns (window not yet known)
+export const TH_PRE_WINDOW_POLLS = 356; // i32 of those, "poll" wake-ups
+export const TH_PRE_WINDOW_WAITS = 360; // i32 of those, "wait" wake-ups
+export const TH_PRE_WINDOW_INVALID = 364; // i32 of those, invalid ones
+export const TH_PRE_WINDOW_POLL_NS = 368; // i64 halt time of those "poll" wake-ups
+export const TH_PRE_WINDOW_WAIT_NS = 376; // i64 halt time of those "wait" wake-ups
+// scheduling (sched_switch, sched_wakeup)
+export const TH_SWITCH_IN = 384; // i32 times switched in
+export const TH_SLEEPS = 388; // i32 switched out not runnable (blocked)
+export const TH_PREEMPT_GUEST = 392; // i32 preempted (switched out runnable) while its last kvm event was kvm_entry
+export const TH_PREEMPT_HOST = 396; // i32 preempted while handling an exit
+export const TH_SCHED_WAKE_TS = 400; // i64 sched_wakeup of this thread while in the host, not yet followed by kvm_entry
+export const TH_RUNNABLE_TS = 408; // i64 runnable since (woken or preempted), not yet switched in
+// pause-loop exiting (kvm_ple_window_update)
+export const TH_PLE_GROWS = 416; // i32 window grows
+export const TH_PLE_SHRINKS = 420; // i32 window shrinks
+export const TH_PLE_LAST = 424; // i32 last PLE window
+// timeline (exits per time bucket)
+export const TH_TL_PTR = 428; // i32 byte offset of the thread's TL_BUCKETS u32 exit counts (0: none)
+export const TH_TL_WIDTH = 432; // i64 bucket width (ticks), set when the file ends
+export const TH_TL_ORIGIN = 440; // i64 origin (the file's first timestamp)
+// merging --jobs slices: what came before the thread's first kvm_exit/kvm_entry (it may belong to an exit pending at the end of the previous slice), and before its first kvm event at all (a later slice follows every thread's scheduling before it knows which are vCPUs)
+export const TH_PRE_EXIT_WAKES = 448; // i32 kvm_vcpu_wakeup before the first exit/entry
+export const TH_PRE_EXIT_WAKE_POLLS = 452; // i32 of those, "poll" wake-ups
+export const TH_PRE_EXIT_POLL_NS = 456; // i64 their "poll" halt time
+export const TH_PRE_EXIT_WAIT_NS = 464; // i64 their "wait" halt time
+export const TH_PRE_EXIT_SUB = 472; // i32 first msr/pio/mmio key before the first exit/entry, -1 none
+export const TH_PRE_EXIT_PREEMPTS = 476; // i32 preemptions before the first exit/entry
+export const TH_PRE_EXIT_SCHED_WAKE_TS = 480; // i64 first sched_wakeup before the first exit/entry (I64 MIN: none)
+export const TH_HP_FIRST_OLD_WINDOW = 488; // i64 the old window of the first kvm_halt_poll_ns (the window the thread had before)
+export const TH_HP_FIRST_DIRECTION = 496; // i32 direction of the first kvm_halt_poll_ns (1 grow, 2 shrink)
+export const TH_PRE_KVM_SWITCH_INS = 500; // i32 switched in before the thread's first kvm event
+export const TH_PRE_KVM_SLEEPS = 504; // i32 slept before the thread's first kvm event
+export const TH_PRE_KVM_PREEMPTS = 508; // i32 preempted before the thread's first kvm event
+// ---- end of the generated thread record ----
 /** A thread's clock going back by more than this is a new capture, not jitter between CPUs. */
 export const JUMP_BACK = 1000000;
 

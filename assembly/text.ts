@@ -346,7 +346,7 @@ function parseLine(ls: usize, le: usize): bool {
   for (let attempt = 0; attempt < 2; attempt++) {
     const sec = dec(t, le);
     // more than 18 digits overflow, and times beyond 2^62 ns (146 years) leave no room to subtract:
-    // such a number is damage, not a time (fuzz-found: perfdata-50e48c0aee, the same in binary input)
+    // such a number is damage, not a time (as Core.push() does for binary input)
     if (sec >= 0 && (rp - t > 18 || sec > 4611686018427387903)) return skipLine(SKIP_BAD_TIMESTAMP, ls, le, t);
     if (sec >= 0) {
       let r = rp;
