@@ -13,6 +13,8 @@ import { SKIP_BAD_PAYLOAD } from '../../../assembly/constants.js';
 export const REC_LOST = 2;
 export const REC_COMM = 3;
 export const REC_EXIT = 4;
+/** the kernel stopped sampling an event for a while: it fired faster than perf_event_max_sample_rate allows */
+export const REC_THROTTLE = 5;
 export const REC_FORK = 7;
 export const REC_SAMPLE = 9;
 export const REC_LOST_SAMPLES = 13;
@@ -97,6 +99,8 @@ export interface PerfDataInfo {
   osRelease?: string;
   cmdline?: string;
   nrCpus?: number;
+  /** PERF_RECORD_THROTTLE records: times the kernel stopped sampling an event that fired too often */
+  throttled?: number;
   /**
    * Σ PERIOD of the samples read, per event name (like `events`): what `perf report` calls "Event count
    * (approx.)". Set when the file's samples carry PERIOD.

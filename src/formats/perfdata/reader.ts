@@ -49,7 +49,14 @@ import { FormatError, ByteCursor, cstr, u64n } from '../bytes.js';
 import { parseEventFormat, type EventFormat } from '../tracefs-format.js';
 import { KvmEventDecoder } from '../kvm-events.js';
 import {
-  REC_LOST, REC_COMM, REC_EXIT, REC_FORK, REC_SAMPLE, REC_LOST_SAMPLES, REC_HEADER_ATTR, REC_HEADER_EVENT_TYPE, REC_HEADER_TRACING_DATA, REC_FINISHED_ROUND, REC_AUXTRACE, REC_EVENT_UPDATE, REC_HEADER_FEATURE, REC_COMPRESSED, S_IP, S_TID, S_TIME, S_ADDR, S_READ, S_CALLCHAIN, S_ID, S_CPU, S_PERIOD, S_STREAM_ID, S_RAW, S_IDENTIFIER, RF_TOTAL_TIME_ENABLED, RF_TOTAL_TIME_RUNNING, RF_ID, RF_GROUP, RF_LOST, FEAT_TRACING_DATA, FEAT_HOSTNAME, FEAT_OSRELEASE, FEAT_NRCPUS, FEAT_CMDLINE, FEAT_EVENT_DESC, MISC_CPUMODE_MASK, MISC_GUEST_KERNEL, MISC_GUEST_USER, PERF_TYPE_TRACEPOINT, ATTR_SIZE_VER0, FILE_HEADER_SIZE, PIPE_HEADER_SIZE, EVENT_UPDATE_NAME, MAGIC, MAGIC_SWAPPED, latin1, utf8, isPerfData, sampleLayout, fieldAt, overrun, hex, truncated, cursor, parseAttr, attrSizeOf, parseTracingData,
+  REC_LOST, REC_THROTTLE, REC_COMM, REC_EXIT, REC_FORK, REC_SAMPLE, REC_LOST_SAMPLES, REC_HEADER_ATTR,
+  REC_HEADER_EVENT_TYPE, REC_HEADER_TRACING_DATA, REC_FINISHED_ROUND, REC_AUXTRACE, REC_EVENT_UPDATE,
+  REC_HEADER_FEATURE, REC_COMPRESSED, S_IP, S_TID, S_TIME, S_ADDR, S_READ, S_CALLCHAIN, S_ID, S_CPU, S_PERIOD,
+  S_STREAM_ID, S_RAW, S_IDENTIFIER, RF_TOTAL_TIME_ENABLED, RF_TOTAL_TIME_RUNNING, RF_ID, RF_GROUP, RF_LOST,
+  FEAT_TRACING_DATA, FEAT_HOSTNAME, FEAT_OSRELEASE, FEAT_NRCPUS, FEAT_CMDLINE, FEAT_EVENT_DESC,
+  MISC_CPUMODE_MASK, MISC_GUEST_KERNEL, MISC_GUEST_USER, PERF_TYPE_TRACEPOINT, ATTR_SIZE_VER0, FILE_HEADER_SIZE,
+  PIPE_HEADER_SIZE, EVENT_UPDATE_NAME, MAGIC, MAGIC_SWAPPED, latin1, utf8, isPerfData, sampleLayout, fieldAt,
+  overrun, hex, truncated, cursor, parseAttr, attrSizeOf, parseTracingData,
   type Attr, type PerfDataInfo, type PerfDataOptions, type SampleLayout, type TracingData,
 } from './header.js';
 export type { PerfDataInfo, PerfDataOptions } from './header.js';
@@ -341,6 +348,9 @@ class PerfDataReader {
       case REC_LOST_SAMPLES:
         this.onKernelRecord(type, buf, view, p, size, off);
         return 0;
+      case REC_THROTTLE:
+        this.info.throttled = (this.info.throttled ?? 0) + 1;
+        return 0;
       case REC_AUXTRACE:
         if (size < 16) throw truncated('AUXTRACE record', off);
         return u64n(view, p + 8, true);
@@ -493,8 +503,11 @@ class PerfDataReader {
         case REC_COMPRESSED:
           throw new FormatError('perf.data: compressed records (perf record -z) are not supported; ' +
             'record without -z, or decompress first with: perf inject -i IN -o OUT', off);
+        case REC_THROTTLE:
+          this.info.throttled = (this.info.throttled ?? 0) + 1;
+          break;
         default:
-          break; // MMAP, MMAP2, THROTTLE, ID_INDEX, TIME_CONV, FINISHED_INIT, ...: not needed
+          break; // MMAP, MMAP2, UNTHROTTLE, ID_INDEX, TIME_CONV, FINISHED_INIT, ...: not needed
       }
       if (!Number.isSafeInteger(extra) || off + size + extra > end) throw truncated('record payload', off);
       if (extra > 0 && stream) {

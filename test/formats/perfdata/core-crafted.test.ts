@@ -71,19 +71,21 @@ describe('perf.data: core path = TypeScript path on crafted files', () => {
     expect(out.quality.events_by_name).toEqual({ kvm_exit: 61, kvm_entry: 66 });
   });
 
-  it('LOST, LOST_SAMPLES, unknown ids, unknown records and AUXTRACE payloads', async () => {
+  it('LOST, LOST_SAMPLES, THROTTLE, unknown ids, unknown records and AUXTRACE payloads', async () => {
     const c = kvm();
     vcpuRun(c, 11, 1000n, 5, 0);
     c.lost(11, 42, { time: 1500n, cpu: 0, pid: 1, tid: 11 });
     c.lostSamples(7, { time: 1200n, cpu: 1 });
     c.sample(0, { id: 999, pid: 1, tid: 11, time: 1600n, raw: rawKvmExit(true, 11, 0x78, 0n, 0) });
     c.record(200, new Uint8Array(20).fill(0xff));
+    c.record(5, new W(true).u64(1700n).u64(11).u64(0).out()); // THROTTLE: time, id, stream_id
     const aux = new W(true).u64(24).u64(0).u64(0).u32(0).u32(0).u32(0).u32(0).out();
     c.record(71, aux);
     c.records.push(new Uint8Array(24).fill(0x09));
     c.round();
     vcpuRun(c, 11, 2000n, 5, 0);
-    await both(c.buildFile());
+    const r = JSON.parse(await both(c.buildFile()));
+    expect(r.inputs[0].meta).toMatchObject({ lost: 49, throttled: 1 });
   });
 
   it('every one-byte corruption of the data section (every 3rd byte): same report or same error', async () => {
