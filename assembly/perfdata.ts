@@ -652,6 +652,19 @@ function sample(p: usize, size: i32, where: i64): bool {
  * fields overrun its record).
  */
 export function pdWalk(base: usize, pos: i32, len: i32, fileOff: i64): i32 {
+  fixedWhere = false;
+  return walk(base, pos, len, fileOff);
+}
+
+/** pdWalk over records decompressed from PERF_RECORD_COMPRESSED: every record's `where` is `where`. */
+export function pdWalkAt(base: usize, pos: i32, len: i32, where: i64): i32 {
+  fixedWhere = true;
+  return walk(base, pos, len, where);
+}
+
+let fixedWhere = false;
+
+function walk(base: usize, pos: i32, len: i32, fileOff: i64): i32 {
   while (pos + 8 <= len) {
     const p = base + <usize>pos;
     const type = load<i32>(p);
@@ -661,7 +674,7 @@ export function pdWalk(base: usize, pos: i32, len: i32, fileOff: i64): i32 {
     if (type == R_SAMPLE) {
       // the attrs are named (their names interned) when the first sample comes, as the TypeScript reader does
       if (!resolved) { pdStop = 2; return pos; }
-      if (!sample(p, size, fileOff + <i64>pos)) { pdStop = 1; return pos; }
+      if (!sample(p, size, fixedWhere ? fileOff : fileOff + <i64>pos)) { pdStop = 1; return pos; }
     } else if (type == R_FINISHED_ROUND) {
       const limit = nextFlush;
       if (limit != 0) flushUpTo(limit);

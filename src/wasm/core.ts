@@ -68,6 +68,7 @@ export interface PerfDataCoreExports {
   pdConfig(bytes: number): number;
   pdBegin(nAttrs: number, nIds: number, nFormats: number, typeOff: number, typeSize: number, lostName: number, maxQueued: number): void;
   pdWalk(base: number, pos: number, len: number, fileOff: bigint): number;
+  pdWalkAt(base: number, pos: number, len: number, where: bigint): number;
   pdStopped(): number;
   pdQueue(rec: number, ts: bigint, hasTime: number, pid: number, tid: number, cpu: number, count: bigint, where: bigint, strLen: number): void;
   pdFinish(): void;

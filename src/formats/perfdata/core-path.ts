@@ -93,6 +93,8 @@ export interface CorePathInput {
 export const corePathStats = { files: 0 };
 
 export class PerfDataCorePath {
+  private resolve: (() => void) | undefined;
+
   private constructor(private readonly pd: PerfDataCore, private readonly sink: EventSink,
     private readonly formats: EventFormat[], private readonly attrs: Attr[]) {}
 
@@ -170,6 +172,7 @@ export class PerfDataCorePath {
     record: (type: number, buf: Uint8Array, view: DataView, p: number, size: number, off: number) => number,
     truncated: (what: string, off: number) => FormatError): void {
     const pd = this.pd;
+    this.resolve = resolve;
     let off = start;
     while (off < end) {
       const arena = pd.arena();
@@ -209,6 +212,33 @@ export class PerfDataCorePath {
       if (off + n >= end && pos < n) throw truncated('record', off + pos);
       if (pos === 0) throw truncated('record', off); // a record longer than the arena cannot be (sizes are u16)
       off += pos;
+    }
+  }
+
+  /**
+   * Records decompressed from PERF_RECORD_COMPRESSED (bytes [0, len)), walked by the core like the data
+   * section; every event's `where` is `where`, the compressed record's file offset.
+   */
+  walkBytes(bytes: Uint8Array, len: number, where: number,
+    record: (type: number, buf: Uint8Array, view: DataView, p: number, size: number, off: number) => number): void {
+    const pd = this.pd;
+    if (len === 0) return;
+    const base = pd.ex.pdConfig(len);
+    pd.arena(); // fresh views
+    new Uint8Array(pd.view().buffer, base, len).set(bytes.subarray(0, len));
+    let pos = 0;
+    for (;;) {
+      pos = pd.ex.pdWalkAt(base, pos, len, BigInt(where));
+      pd.view();
+      this.drainSkips();
+      const stop = pd.ex.pdStopped();
+      if (stop === 0) break;
+      if (stop === 2) { this.resolve?.(); this.namedAttrs(); continue; }
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const size = view.getUint16(pos + 6, true);
+      record(view.getUint32(pos, true), bytes, view, pos, size, where);
+      this.drainSkips();
+      pos += size;
     }
   }
 

@@ -41,7 +41,7 @@
  * - `where` of every pushed event is the byte offset of its record in the file.
  * - Pipe mode: also readable from a real pipe or FIFO; a stream that does not end with a FINISHED_ROUND is
  *   reported as probably cut short (sink.skip SKIP_TRUNCATED).
- * - Not supported: compressed records (perf record -z, PERF_RECORD_COMPRESSED) -> FormatError.
+ * - Compressed records (perf record -z, PERF_RECORD_COMPRESSED): one zstd stream across the file (compressed.ts).
  */
 import * as fs from 'node:fs';
 import type { EventSink } from '../../core/sink.js';
@@ -63,6 +63,7 @@ export type { PerfDataInfo, PerfDataOptions } from './header.js';
 export { isPerfData } from './header.js';
 import { PerfDataCorePath } from './core-path.js';
 import { RoundQueue, type Entry } from './order.js';
+import { CompressedRecords } from './compressed.js';
 import { CLOCK_NS, EV_LOST, EV_OTHER, SKIP_BAD_PAYLOAD, SKIP_TRUNCATED, SKIP_UNRECOGNIZED } from '../../../assembly/constants.js';
 
 // ---- the reader ----
@@ -98,6 +99,8 @@ class PerfDataReader {
     return this.pidOf.get(tid) ?? -1;
   };
 
+  /** the zstd stream of PERF_RECORD_COMPRESSED payloads (perf record -z) */
+  private compressed: CompressedRecords | undefined;
   /** set when the core decodes the samples (core-path.ts) */
   private corePath: PerfDataCorePath | undefined;
   private readonly chunkSize: number;
@@ -354,9 +357,11 @@ class PerfDataReader {
       case REC_AUXTRACE:
         if (size < 16) throw truncated('AUXTRACE record', off);
         return u64n(view, p + 8, true);
-      case REC_COMPRESSED:
-        throw new FormatError('perf.data: compressed records (perf record -z) are not supported; ' +
-          'record without -z, or decompress first with: perf inject -i IN -o OUT', off);
+      case REC_COMPRESSED: {
+        const r = (this.compressed ??= new CompressedRecords(true)).push(buf.slice(p + 8, p + size), off);
+        this.corePath!.walkBytes(r.bytes, r.len, off, (t, b, v, q, sz, at) => this.coreRecord(t, b, v, q, sz, at));
+        return 0;
+      }
       case REC_HEADER_ATTR:
       case REC_HEADER_EVENT_TYPE:
       case REC_HEADER_TRACING_DATA:
@@ -369,6 +374,31 @@ class PerfDataReader {
     }
   }
 
+
+  /**
+   * The records decompressed from PERF_RECORD_COMPRESSED payloads (TypeScript path); `where` is the file
+   * offset of the compressed record, as perf reports it. Returns the type of the last record.
+   */
+  private innerRecords(bytes: Uint8Array, len: number, where: number): number {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let last = REC_COMPRESSED;
+    for (let q = 0; q < len;) {
+      const type = view.getUint32(q, this.le);
+      const size = view.getUint16(q + 6, this.le);
+      last = type;
+      switch (type) {
+        case REC_SAMPLE: this.onSample(bytes, view, q, size, where); break;
+        case REC_FINISHED_ROUND: this.queue.round(); break;
+        case REC_COMM: case REC_FORK: case REC_EXIT: case REC_LOST: case REC_LOST_SAMPLES:
+          this.onKernelRecord(type, bytes, view, q, size, where);
+          break;
+        case REC_THROTTLE: this.info.throttled = (this.info.throttled ?? 0) + 1; break;
+        default: break;
+      }
+      q += size;
+    }
+    return last;
+  }
 
   /**
    * Process the records of [start, end). `stream`: the input is not seekable (a pipe), read it sequentially
@@ -500,9 +530,11 @@ class PerfDataReader {
           if (size < 16) throw truncated('AUXTRACE record', off);
           extra = u64n(view, p + 8, le);
           break;
-        case REC_COMPRESSED:
-          throw new FormatError('perf.data: compressed records (perf record -z) are not supported; ' +
-            'record without -z, or decompress first with: perf inject -i IN -o OUT', off);
+        case REC_COMPRESSED: {
+          const r = (this.compressed ??= new CompressedRecords(le)).push(buf.slice(p + 8, p + size), off);
+          lastType = this.innerRecords(r.bytes, r.len, off);
+          break;
+        }
         case REC_THROTTLE:
           this.info.throttled = (this.info.throttled ?? 0) + 1;
           break;
@@ -761,6 +793,14 @@ class PerfDataReader {
   }
 
   private finish(): void {
+    // the end of the zstd stream of compressed records: a record it leaves unfinished
+    if (this.compressed) {
+      const z = this.compressed;
+      z.end();
+      if (z.leftover > 0) {
+        this.sink.skip(SKIP_TRUNCATED, z.lastOff, `perf.data: the compressed records end inside a record (${z.leftover} bytes of it)`);
+      }
+    }
     // the final flush: everything still queued, in time order
     if (this.corePath) {
       const r = this.corePath.finish();

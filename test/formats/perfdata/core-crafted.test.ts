@@ -109,3 +109,50 @@ describe('perf.data: core path = TypeScript path on crafted files', () => {
     expect(errors).toBeGreaterThan(0);
   }, 120_000);
 });
+
+describe('perf.data: compressed records (perf record -z)', () => {
+  it('one zstd stream cut into COMPRESSED records of 50 bytes: core = TypeScript = the uncompressed file', async () => {
+    const { execFileSync } = await import('node:child_process');
+    let z: Buffer;
+    try {
+      z = execFileSync('zstd', ['-c', '-q', '-3'], { input: Buffer.alloc(0) });
+    } catch {
+      console.warn('zstd (the command) is absent: crafted compressed-record test skipped');
+      return;
+    }
+    const build = (compress: boolean): Uint8Array => {
+      const c = kvm();
+      c.comm(1, 11, 'vcpu0', { time: 0n });
+      vcpuRun(c, 11, 1000n, 15, 0);
+      vcpuRun(c, 12, 1030n, 15, 1);
+      c.round();
+      vcpuRun(c, 11, 5000n, 5, 0);
+      c.round();
+      if (compress) {
+        z = execFileSync('zstd', ['-c', '-q', '-3'], { input: Buffer.concat(c.records) });
+        c.records = [];
+        for (let o = 0; o < z.length; o += 50) c.record(81, z.subarray(o, o + 50));
+      }
+      return c.buildFile();
+    };
+    const plain = JSON.parse(await both(build(false), 'plain.data'));
+    const comp = JSON.parse(await both(build(true), 'z.data'));
+    expect(comp.quality.events_by_name).toEqual({ kvm_exit: 35, kvm_entry: 35 });
+    expect(comp.totals).toEqual(plain.totals);
+    expect(comp.reasons).toEqual(plain.reasons);
+  });
+});
+
+describe('perf.data: a real perf record -z file (traces/perf-z)', () => {
+  it('reads its 181 samples, as perf report counts them', async () => {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const { TRACES } = await import('../../support/paths.js');
+    const dir = path.join(TRACES, 'perf-z');
+    const want = Number(/# Samples: (\d+)/.exec(fs.readFileSync(path.join(dir, 'sched-z.perf-report.txt'), 'utf8'))![1]);
+    const r = await analyze([path.join(dir, 'sched-z.perf.data.xz')]);
+    expect(want).toBe(181);
+    expect(r.inputs[0]!.meta).toMatchObject({ samples: want });
+    expect(r.quality.events_by_name).toEqual({ sched_switch: want });
+  });
+});
