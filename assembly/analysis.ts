@@ -56,16 +56,25 @@ let binCap: i32 = 0;
 export let binCount: i32 = 0;
 let binTable: usize = 0;
 let binTableCap: i32 = 0;
-// histograms: u32 counts, HIST_BUCKETS per bin, in blocks of HIST_BLOCK that are never moved (growing
-// one contiguous array by doubling would leave every old copy behind in the stub runtime's memory)
+// histograms: HIST_BUCKETS u32 counts per bin, two-level so that memory follows the data: a directory of
+// HIST_PAGES page pointers per histogram (in blocks of HIST_BLOCK directories that are never moved), and
+// a page of HIST_PAGE buckets only where a value fell (a bin's durations span a few octaves: a few pages
+// of the 41). Pages come from chunks of HIST_CHUNK pages.
 const HIST_BLOCK: i32 = 64;
+const HIST_PAGE_SHIFT: i32 = 6;
+const HIST_PAGE: i32 = 1 << HIST_PAGE_SHIFT; // buckets per page
+const HIST_PAGES: i32 = (HIST_BUCKETS + HIST_PAGE - 1) / HIST_PAGE;
+const HIST_DIR: usize = <usize>((HIST_PAGES * 4 + 15) & ~15); // bytes of one directory
+const HIST_CHUNK: i32 = 64; // pages per allocation
 let histBlocks: usize = 0; // usize pointers, one per block
 let histBlockCap: i32 = 0;
 let histBlockCount: i32 = 0;
-/** Address of histogram h. */
+let pageNext: usize = 0;
+let pageLeft: i32 = 0;
+/** Address of histogram h's directory (HIST_PAGES u32 page addresses, 0: an empty page). */
 // @ts-ignore: decorator
 @inline export function histAddr(h: i32): usize {
-  return load<usize>(histBlocks + (<usize>(h / HIST_BLOCK) << alignof<usize>())) + <usize>(h % HIST_BLOCK) * HIST_BUCKETS * 4;
+  return load<usize>(histBlocks + (<usize>(h / HIST_BLOCK) << alignof<usize>())) + <usize>(h % HIST_BLOCK) * HIST_DIR;
 }
 function ensureHist(h: i32): void {
   while (h / HIST_BLOCK >= histBlockCount) {
@@ -74,9 +83,39 @@ function ensureHist(h: i32): void {
       histBlocks = regrow(histBlocks, <usize>histBlockCap << alignof<usize>(), <usize>nc << alignof<usize>());
       histBlockCap = nc;
     }
-    store<usize>(histBlocks + (<usize>histBlockCount << alignof<usize>()), zalloc(<usize>HIST_BLOCK * HIST_BUCKETS * 4));
+    store<usize>(histBlocks + (<usize>histBlockCount << alignof<usize>()), zalloc(<usize>HIST_BLOCK * HIST_DIR));
     histBlockCount++;
   }
+}
+/** The page of bucket i of the histogram at directory d, created if absent. */
+function histPage(d: usize, i: i32): usize {
+  const dp = d + (<usize>(i >> HIST_PAGE_SHIFT) << 2);
+  let pg = <usize>load<u32>(dp);
+  if (pg == 0) {
+    if (pageLeft == 0) { pageNext = zalloc(<usize>HIST_CHUNK * HIST_PAGE * 4); pageLeft = HIST_CHUNK; }
+    pg = pageNext;
+    pageNext += <usize>HIST_PAGE * 4;
+    pageLeft--;
+    store<u32>(dp, <u32>pg);
+  }
+  return pg;
+}
+/** Add n to bucket i of the histogram at directory d. */
+// @ts-ignore: decorator
+@inline function histAdd(d: usize, i: i32, n: u32): void {
+  let pg = <usize>load<u32>(d + (<usize>(i >> HIST_PAGE_SHIFT) << 2));
+  if (pg == 0) pg = histPage(d, i);
+  const p = pg + (<usize>(i & (HIST_PAGE - 1)) << 2);
+  store<u32>(p, load<u32>(p) + n);
+}
+/** Bucket i of the histogram at directory d. */
+function histGet(d: usize, i: i32): u32 {
+  const pg = <usize>load<u32>(d + (<usize>(i >> HIST_PAGE_SHIFT) << 2));
+  return pg == 0 ? 0 : load<u32>(pg + (<usize>(i & (HIST_PAGE - 1)) << 2));
+}
+/** Page `page` of histogram h (HIST_PAGE u32 counts), or 0 when none of its buckets was hit. */
+export function histPagePtr(h: i32, page: i32): usize {
+  return <usize>load<u32>(histAddr(h) + (<usize>page << 2));
 }
 
 // ---- top-N slowest handled exits (a min-heap on duration) ----
@@ -92,7 +131,7 @@ export function analysisInit(topN: i32): void {
   thTable = zalloc(<usize>thTableCap * 4);
   binCap = 256;
   bins = zalloc(<usize>binCap * BIN_STRIDE);
-  histBlocks = 0; histBlockCap = 0; histBlockCount = 0;
+  histBlocks = 0; histBlockCap = 0; histBlockCount = 0; pageNext = 0; pageLeft = 0;
   binCount = 0;
   binTableCap = 1024;
   binTable = zalloc(<usize>binTableCap * 4);
@@ -173,7 +212,6 @@ export function timelineOrigin(): i64 { return tlOrigin; }
 
 export function threadsPtr(): usize { return threads; }
 export function binsPtr(): usize { return bins; }
-export function histPtr(h: i32): usize { return histAddr(h); }
 export function topPtr(): usize { return top; }
 
 export function setFile(id: i32): void {
@@ -265,6 +303,18 @@ function newThread(tid: i32, tgid: i32, s: i32): i32 {
 
 export function threadPtr(idx: i32): usize { return threads + <usize>idx * TH_STRIDE; }
 
+/**
+ * The tokenizer's header cache found thread `idx` for `tid`: if that record is still the live one of
+ * this file, make it the next threadOf()'s answer (one lookup per line) and say so.
+ */
+export function primeThread(idx: i32, tid: i32): bool {
+  if (idx < 0 || idx >= threadCount) return false;
+  const t = threads + <usize>idx * TH_STRIDE;
+  if (load<i32>(t + TH_TID) != tid || load<i32>(t + TH_FILE) != fileId || load<i32>(t + TH_REPLACED) != 0) return false;
+  lastTid = tid; lastTidFile = fileId; lastThread = idx;
+  return true;
+}
+
 function binGrowTable(): void {
   const nc = binTableCap << 1;
   const nt = zalloc(<usize>nc * 4);
@@ -332,8 +382,7 @@ function accumulate(bn: usize, d: i64): void {
   if (d > load<i64>(bn + BIN_MAX)) store<i64>(bn + BIN_MAX, d);
   const df = <f64>d;
   store<f64>(bn + BIN_SUMSQ, load<f64>(bn + BIN_SUMSQ) + df * df);
-  const hp = histAddr(load<i32>(bn + BIN_HIST)) + (<usize>bucketOf(d) << 2);
-  store<u32>(hp, load<u32>(hp) + 1);
+  histAdd(histAddr(load<i32>(bn + BIN_HIST)), bucketOf(d), 1);
 }
 
 function metric(ti: i32, m: i32, v: i64): void {
@@ -709,7 +758,7 @@ function settlePreWaits(ti: i32, w: i64): void {
   if (w == 0) {
     // exact: each wait blocked for its whole halt
     const bh = histAddr(load<i32>(blocked + BIN_HIST));
-    for (let i = 0; i < HIST_BUCKETS; i++) store<u32>(bh + <usize>i * 4, load<u32>(bh + <usize>i * 4) + load<u32>(ph2 + <usize>i * 4));
+    for (let i = 0; i < HIST_BUCKETS; i++) { const n = histGet(ph2, i); if (n) histAdd(bh, i, n); }
     store<i32>(blocked + BIN_HANDLED, load<i32>(blocked + BIN_HANDLED) + load<i32>(pre2 + BIN_HANDLED));
     store<i64>(blocked + BIN_SUM, load<i64>(blocked + BIN_SUM) + load<i64>(pre2 + BIN_SUM));
     store<f64>(blocked + BIN_SUMSQ, load<f64>(blocked + BIN_SUMSQ) + load<f64>(pre2 + BIN_SUMSQ));
@@ -718,14 +767,17 @@ function settlePreWaits(ti: i32, w: i64): void {
   } else {
     // each wait blocked for its halt time less the window: taken at the bucket's value
     for (let i = 0; i < HIST_BUCKETS; i++) {
-      const n = load<u32>(ph2 + <usize>i * 4);
+      const n = histGet(ph2, i);
       if (n == 0) continue;
       const v = bucketValueOf(i) - w;
       for (let k: u32 = 0; k < n; k++) accumulate(blocked, v < 0 ? 0 : v);
     }
   }
   // emptied
-  memory.fill(ph2, 0, HIST_BUCKETS * 4);
+  for (let pgi = 0; pgi < HIST_PAGES; pgi++) {
+    const pg = <usize>load<u32>(ph2 + (<usize>pgi << 2));
+    if (pg) memory.fill(pg, 0, <usize>HIST_PAGE * 4);
+  }
   store<i32>(pre2 + BIN_HANDLED, 0);
   store<i64>(pre2 + BIN_SUM, 0);
   store<f64>(pre2 + BIN_SUMSQ, 0);

@@ -11,7 +11,7 @@ import { zalloc } from "./mem";
 import { dictInit, intern as dictIntern, dictEntries, dictCount, dictBytes, overflowed } from "./dict";
 import {
   analysisInit, onEvent, setFile, finishFile, counters, threadCount, binCount, topCount, threadsPtr,
-  binsPtr, histPtr, topPtr, nameThread as nameTh, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
+  binsPtr, histPagePtr, topPtr, nameThread as nameTh, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
 } from "./analysis";
 import { pdSetScratch } from "./perfdata";
 export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt } from "./perfdata";
@@ -115,7 +115,8 @@ export function threadsBase(): usize { return threadsPtr(); }
 export function threadsCount(): i32 { return threadCount; }
 export function binsBase(): usize { return binsPtr(); }
 export function binsCount(): i32 { return binCount; }
-export function histBase(h: i32): usize { return histPtr(h); }
+/** Page `page` of histogram h (64 u32 counts), 0 when none of its buckets was hit. */
+export function histPage(h: i32, page: i32): usize { return histPagePtr(h, page); }
 export function topBase(): usize { return topPtr(); }
 export function topSize(): i32 { return topCount; }
 export function skipsBase(): usize { return skips; }

@@ -21,7 +21,10 @@
 //   failed:  "vcpu 0 reason INVALID_STATE FAILED_VMENTRY rip 0x..."   (the flag stays part of the reason name)
 //   old:     "reason EXTERNAL_INTERRUPT rip 0x100 info 0 800000f6"
 //   plugin:  "reason EXIT_NPF rip 0x10000 info 200000006 1000"  /  "reason UNKNOWN (123) rip ..."
-//   arm64:   "IRQ: HSR_EC: 0x0000 (UNKNOWN), PC: 0xffff87259e30"
+//   arm64:   "IRQ: HSR_EC: 0x0000 (UNKNOWN), PC: 0xffff87259e30"                  (reason IRQ)
+//   RISC-V:  "SEPC:0x80200000, SCAUSE:0xa, STVAL:0x0, HTVAL:0x0, HTINST:0x0"      (reason EXC_SUPERVISOR_SYSCALL)
+//   arm64, trace-cmd 3.1 kvm plugin: "<CANT FIND FIELD exit_reason>TRAP: HSR_EC: 0x0016 (HVC64), PC: 0x000000004000008c"
+//            "TRAP: HSR_EC: 0x0024 (DABT_LOW), PC: 0x0000000040000100"         (reason DABT_LOW; Linux 6.1 arm64)
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
   EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_LOST, EV_OTHER,
@@ -36,7 +39,7 @@ import {
 } from "./constants";
 import { zalloc } from "./mem";
 import { intern, internCached, DICT_MAX } from "./dict";
-import { onEvent, counterAdd, counterGet, counterSet, fileId, threadOf, threadPtr, rowsRoom } from "./analysis";
+import { onEvent, counterAdd, counterGet, counterSet, fileId, threadOf, threadPtr, rowsRoom, primeThread } from "./analysis";
 
 // ---- state of the current text file ----
 let fmt: i32 = 0;
@@ -61,10 +64,75 @@ function internStr(s: string): i32 {
   return intern(p, n);
 }
 
+let idEntry: i32 = -1;
+
 function known(name: string, kind: i32): void {
   const id = internStr(name);
   store<u8>(kindOf + <usize>id, <u8>kind);
   if (kind == EV_EXIT) idExit = id;
+  if (kind == EV_ENTRY) idEntry = id;
+}
+
+/** The first 8 bytes of s as a little-endian u64 (for 8-byte compares). */
+function word(s: string): u64 {
+  let w: u64 = 0;
+  for (let i = 0; i < 8; i++) w |= (<u64>s.charCodeAt(i)) << (<u64>i * 8);
+  return w;
+}
+const W_KVM_EXIT: u64 = word("kvm_exit");
+const W_KVM_ENTR: u64 = word("kvm_entr");
+const W_KVM_SYS: u64 = word("kvm:kvm_");
+
+/** Up to 8 bytes of s as a little-endian u64, zero-padded (compare under lowMask(s.length)). */
+function wordN(s: string): u64 {
+  let w: u64 = 0;
+  for (let i = 0; i < s.length; i++) w |= (<u64>s.charCodeAt(i)) << (<u64>i * 8);
+  return w;
+}
+const W_VCPU_SP: u64 = wordN("vcpu ");
+const W_REASON_SP: u64 = wordN("reason ");
+const W_SP_RIP_SP: u64 = wordN(" rip ");
+const M5: u64 = 0xffffffffff;
+const M7: u64 = 0xffffffffffffff;
+/** Do the n <= 8 bytes at p (within e) equal w? One load (the arena has slack past the line end). */
+// @ts-ignore: decorator
+@inline function atW(p: usize, e: usize, w: u64, m: u64, n: usize): bool {
+  return p + n <= e && (load<u64>(p) & m) == w;
+}
+
+// ---- the header cache: a line whose bytes up to its CPU column ("  CPU 1/KVM-3149  (  3127) [001]")
+// repeat those of an earlier kvm line has the same task, tid, tgid and CPU: they are not parsed again.
+// Slots are found by the 16 bytes before the '[' (they hold the tid), checked against the whole prefix.
+const HC_SLOTS: i32 = 1024;
+const HC_STRIDE: usize = 96;
+const HC_PREFIX_MAX: i32 = 64;
+const HC_LEN: usize = 64; // i32 prefix length (up to and with ']')
+const HC_OPEN: usize = 68; // i32 offset of '['
+const HC_TID: usize = 72;
+const HC_TGID: usize = 76;
+const HC_CPU: usize = 80;
+const HC_THREAD: usize = 84;
+const HC_EPOCH: usize = 88;
+const hcache: usize = zalloc(<usize>HC_SLOTS * HC_STRIDE);
+let hcEpoch: i32 = 0;
+
+// @ts-ignore: decorator
+@inline function hcSlot(q: usize): usize {
+  const k = load<u64>(q - 16) ^ (load<u64>(q - 8) * 0x9E3779B97F4A7C15);
+  return hcache + <usize>((k * 0xff51afd7ed558ccd) >> 54) * HC_STRIDE;
+}
+
+/** Are the n bytes at a and b equal (n <= 64; both readable 16 bytes past n)? */
+// @ts-ignore: decorator
+@inline function sameBytes(a: usize, b: usize, n: i32): bool {
+  let i = 0;
+  while (i + 16 <= n) {
+    if (i8x16.bitmask(i8x16.eq(v128.load(a + <usize>i), v128.load(b + <usize>i))) != 0xffff) return false;
+    i += 16;
+  }
+  if (i == n) return true;
+  const m = (1 << (n - i)) - 1;
+  return (i8x16.bitmask(i8x16.eq(v128.load(a + <usize>i), v128.load(b + <usize>i))) & m) == m;
 }
 
 /** Register the event names the tokenizer decodes (after dictInit). */
@@ -87,6 +155,7 @@ export function textInit(): void {
 
 export function beginText(format: i32, strictMode: bool): void {
   fmt = format;
+  hcEpoch++;
   lineNo = 0;
   strict = strictMode;
   skippingLong = false;
@@ -249,6 +318,23 @@ export function skipExternal(kind: i32, where: i64, p: usize, len: i32): void {
 // Returns true when the caller must stop (strict mode error).
 function parseLine(ls: usize, le: usize): bool {
   if (le > ls && load<u8>(le - 1) == 13) le--; // CRLF
+  // the header of a kvm line seen before: task, tid, tgid and CPU as then, and the thread looked up once
+  if (le - ls >= 24) {
+    const q = findBracket(ls, le);
+    const off = <i32>(q - ls);
+    if (off >= 16 && q < le) {
+      const e = hcSlot(q);
+      if (load<i32>(e + HC_EPOCH) == hcEpoch && load<i32>(e + HC_OPEN) == off) {
+        const n = load<i32>(e + HC_LEN);
+        if (ls + <usize>n <= le && sameBytes(ls, e, n)) {
+          const tid = load<i32>(e + HC_TID);
+          if (primeThread(load<i32>(e + HC_THREAD), tid)) {
+            return parseBody(ls, le, ls + <usize>n, tid, load<i32>(e + HC_TGID), load<i32>(e + HC_CPU), 0, 0, 0);
+          }
+        }
+      }
+    }
+  }
   let p = skipSpWide(ls, le);
   if (p == le) { counterAdd(C_BLANK, 1); return false; }
   const c0 = load<u8>(p);
@@ -333,6 +419,14 @@ function parseLine(ls: usize, le: usize): bool {
       ce = he; // no tid at all
     }
   }
+  return parseBody(ls, le, cpuEnd, tid, tgid, cpu, cs, ce, cpuOpen);
+}
+
+/**
+ * The rest of a line after its CPU column (at cpuEnd). cs..ce: the task name to record (none on the
+ * cached path); cpuOpen: the '[' of a header parsed here, to cache it (0: it came from the cache).
+ */
+function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu: i32, cs: usize, ce: usize, cpuOpen: usize): bool {
 
   // ---- timestamp: optional irq-flags column, then "sec.frac:" or a bare counter "NNN:" ----
   let t = skipSp(cpuEnd, le);
@@ -343,7 +437,28 @@ function parseLine(ls: usize, le: usize): bool {
     while (t < le && !isSpace(load<u8>(t))) t++;
     t = skipSp(t, le);
   }
-  for (let attempt = 0; attempt < 2; attempt++) {
+  // the usual "sec.usec:" (at most 10 digits of seconds, 6 of microseconds) without the general loop
+  {
+    let r = t;
+    let sec: i64 = 0;
+    while (r < le) {
+      const d = <u32>load<u8>(r) - 48;
+      if (d >= 10) break;
+      sec = sec * 10 + <i64>d;
+      r++;
+    }
+    if (r > t && r - t <= 10 && sec <= 4611686018 && r + 7 < le && load<u8>(r) == 46 && load<u8>(r + 7) == 58) {
+      const d0 = <u32>load<u8>(r + 1) - 48, d1 = <u32>load<u8>(r + 2) - 48, d2 = <u32>load<u8>(r + 3) - 48;
+      const d3 = <u32>load<u8>(r + 4) - 48, d4 = <u32>load<u8>(r + 5) - 48, d5 = <u32>load<u8>(r + 6) - 48;
+      if (d0 < 10 && d1 < 10 && d2 < 10 && d3 < 10 && d4 < 10 && d5 < 10) {
+        const us = ((((d0 * 10 + d1) * 10 + d2) * 10 + d3) * 10 + d4) * 10 + d5;
+        ts = sec * 1000000000 + <i64>us * 1000;
+        clock = CLOCK_NS;
+        t = r + 8;
+      }
+    }
+  }
+  for (let attempt = 0; clock == 0 && attempt < 2; attempt++) {
     const sec = dec(t, le);
     // more than 18 digits overflow, and times beyond 2^62 ns (146 years) leave no room to subtract:
     // such a number is damage, not a time (as Core.push() does for binary input)
@@ -388,16 +503,30 @@ function parseLine(ls: usize, le: usize): bool {
   let ns = skipSp(t, le);
   let ne = ns;
   let nameStart = ns;
-  while (ne < le) {
-    const c = load<u8>(ne);
-    if (c == 58) {
-      if (ne + 1 == le || isSpace(load<u8>(ne + 1))) break;
-      nameStart = ne + 1; // system prefix "kvm:"
-    } else if (isSpace(c)) break;
-    ne++;
+  let name: i32 = -1;
+  // kvm_exit and kvm_entry by 8-byte compares (the arena has slack past the line end)
+  let w = load<u64>(ns);
+  if (w == W_KVM_SYS && ns + 12 <= le) { nameStart = ns + 4; w = load<u64>(nameStart); }
+  if (w == W_KVM_EXIT) {
+    const z = nameStart + 8;
+    if (z < le && load<u8>(z) == 58 && (z + 1 == le || isSpace(load<u8>(z + 1)))) { name = idExit; ne = z; }
+  } else if (w == W_KVM_ENTR) {
+    const z = nameStart + 9;
+    if (z < le && load<u8>(z - 1) == 121 && load<u8>(z) == 58 && (z + 1 == le || isSpace(load<u8>(z + 1)))) { name = idEntry; ne = z; }
   }
-  if (ne == nameStart) return skipLine(SKIP_UNRECOGNIZED, ls, le, ns);
-  const name = internCached(nameStart, <i32>(ne - nameStart));
+  if (name < 0) {
+    nameStart = ns;
+    while (ne < le) {
+      const c = load<u8>(ne);
+      if (c == 58) {
+        if (ne + 1 == le || isSpace(load<u8>(ne + 1))) break;
+        nameStart = ne + 1; // system prefix "kvm:"
+      } else if (isSpace(c)) break;
+      ne++;
+    }
+    if (ne == nameStart) return skipLine(SKIP_UNRECOGNIZED, ls, le, ns);
+    name = internCached(nameStart, <i32>(ne - nameStart));
+  }
   const kind = <i32>load<u8>(kindOf + <usize>name);
   let b = ne < le ? ne + 1 : le; // payload
   b = skipSp(b, le);
@@ -414,37 +543,77 @@ function parseLine(ls: usize, le: usize): bool {
   }
   // the thread's comm, once, from its first kvm event
   if (tid >= 0 && ce > cs) {
-    const th = threadPtr(threadOf(tid, tgid));
+    const ti = threadOf(tid, tgid);
+    const th = threadPtr(ti);
     if (load<i32>(th + TH_COMM) < 0) store<i32>(th + TH_COMM, intern(cs, <i32>(ce - cs)));
+    // remember this header for the lines that repeat it
+    const off = <i32>(cpuOpen - ls);
+    const n = <i32>(cpuEnd - ls);
+    if (cpuOpen && off >= 16 && n <= HC_PREFIX_MAX) {
+      const e = hcSlot(cpuOpen);
+      memory.copy(e, ls, <usize>n);
+      store<i32>(e + HC_LEN, n);
+      store<i32>(e + HC_OPEN, off);
+      store<i32>(e + HC_TID, tid);
+      store<i32>(e + HC_TGID, tgid);
+      store<i32>(e + HC_CPU, cpu);
+      store<i32>(e + HC_THREAD, ti);
+      store<i32>(e + HC_EPOCH, hcEpoch);
+    }
   }
 
   if (kind == EV_EXIT) {
     let vcpu: i32 = -1;
     let flags: i32 = 0;
     let x = b;
-    if (at(x, le, "vcpu ")) {
+    if (atW(x, le, W_VCPU_SP, M5, 5)) {
       const v = dec(x + 5, le);
       if (v >= 0) vcpu = <i32>v;
       x = skipSp(rp, le);
     } else flags |= EXITF_NO_VCPU;
     let rs: usize = 0;
     let re: usize = 0;
-    if (at(x, le, "reason ")) {
+    // trace-cmd's kvm plugin on an arm64 trace prints its failed x86 lookup before the kernel's text
+    if (at(x, le, "<CANT FIND FIELD exit_reason>")) x += 29;
+    if (atW(x, le, W_REASON_SP, M7, 7)) {
       rs = skipSp(x + 7, le);
       // the reason runs to " rip" (it may hold "UNKNOWN (123)" or "INVALID_STATE FAILED_VMENTRY"):
       // usually one token, so look right after it before searching
       re = rs;
       while (re < le && !isSpace(load<u8>(re))) re++;
-      if (re < le && !at(re, le, " rip ")) {
+      if (re < le && !atW(re, le, W_SP_RIP_SP, M5, 5)) {
         const rip = find(re, le, " rip ");
         if (rip) re = rip;
       }
       while (re > rs && isSpace(load<u8>(re - 1))) re--;
     } else {
-      // arm64: "IRQ: HSR_EC: ..." / "TRAP: HSR_EC: ..."
+      // arm64 (arch/arm64/kvm/trace_arm.h): "<type>: HSR_EC: 0x%04x (<class>), PC: 0x%016lx"; a TRAP is named by
+      // its exception class ("DABT_LOW", or "0x1a" for a class the kernel's table lacks), any other type by
+      // itself ("IRQ"), as perf kvm stat names them (src/formats/arm64.ts)
       let y = x;
-      while (y < le && load<u8>(y) >= 65 && load<u8>(y) <= 90) y++;
-      if (y > x && y < le && load<u8>(y) == 58 && find(y, le, "HSR_EC")) { rs = x; re = y; }
+      while (y < le && ((load<u8>(y) >= 65 && load<u8>(y) <= 90) || load<u8>(y) == 95)) y++;
+      const hs = y > x && y < le && load<u8>(y) == 58 ? find(y, le, "HSR_EC") : 0;
+      if (y - x == 4 && at(x, le, "SEPC:")) {
+        // RISC-V (arch/riscv/kvm/trace.h): "SEPC:0x80200000, SCAUSE:0xa, STVAL:0x0, HTVAL:0x0, HTINST:0x0";
+        // the reason is "SCAUSE:0x..." (named by src/core/reasons.ts)
+        const sc = find(y, le, " SCAUSE:0x");
+        if (sc) {
+          let e = sc + 10;
+          while (e < le && load<u8>(e) != 44 && !isSpace(load<u8>(e))) e++;
+          if (e > sc + 10) { rs = sc + 1; re = e; }
+        }
+      }
+      if (hs) {
+        rs = x; re = y;
+        if (y - x == 4 && at(x, le, "TRAP")) {
+          const op = find(hs, le, " (");
+          if (op) {
+            let cl = op + 2;
+            while (cl < le && load<u8>(cl) != 41) cl++;
+            if (cl < le && cl > op + 2) { rs = op + 2; re = cl; }
+          }
+        }
+      }
     }
     if (re <= rs) return skipLine(SKIP_EXIT_NO_REASON, ls, le, x);
     if (re - rs > 15 && at(re - 14, le, "FAILED_VMENTRY")) flags |= EXITF_FAILED_VMENTRY;
@@ -454,12 +623,17 @@ function parseLine(ls: usize, le: usize): bool {
   }
   if (kind == EV_ENTRY) {
     let vcpu: i32 = -1;
-    if (at(b, le, "vcpu ")) {
+    if (atW(b, le, W_VCPU_SP, M5, 5)) {
       const v = dec(b + 5, le);
       if (v < 0) return skipLine(SKIP_ENTRY_BAD, ls, le, b + 5);
       vcpu = <i32>v;
-    } else if (b < le && !at(b, le, "PC: ")) {
-      return skipLine(SKIP_ENTRY_BAD, ls, le, b);
+    } else {
+      // arm64 "PC: 0x..."; trace-cmd's kvm plugin prints its failed x86 lookups first:
+      // "CAN'T FIND FIELD \"vcpu_id\"<CANT FIND FIELD rip>PC: 0x0000000040000000"
+      let y = b;
+      if (at(y, le, "CAN'T FIND FIELD \"vcpu_id\"")) y += 26;
+      if (at(y, le, "<CANT FIND FIELD rip>")) y += 21;
+      if (y < le && !at(y, le, "PC: ")) return skipLine(SKIP_ENTRY_BAD, ls, le, y);
     }
     onEvent(EV_ENTRY, ts, tid, tgid, cpu, vcpu, 0, 0, 0, name, lineNo);
     return false;

@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseSize, writeTrace, type Expected, type TextFormat } from './gen.js';
+import { parseSize, writeTrace, type Expected, type GenOptions, type TextFormat } from './gen.js';
 import { readMaybeXz, tilePerfData } from './tile.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -205,7 +205,7 @@ export async function bench(o: Opts): Promise<number> {
 
   // disk space: three text traces and the tiled perf.data (and 4 GB more with --big, one at a time)
   fs.mkdirSync(o.dir, { recursive: true });
-  const need = 4.2 * o.size + (o.big ? parseSize('4G') : 0);
+  const need = 5.6 * o.size + (o.big ? parseSize('4G') : 0);
   const st = fs.statfsSync(o.dir);
   const free = st.bavail * st.bsize;
   if (free < need) {
@@ -228,7 +228,7 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
   // ---- inputs
   const texts: Partial<Record<TextFormat, { file: string; exp: Expected }>> = {};
   const needText = (f: TextFormat): boolean =>
-    (f === 'ftrace' && (want('kvmtax-ftrace') || want('baseline-ftrace') || want('kvmtax-jobs2'))) || want(`kvmtax-${f}`);
+    (f === 'ftrace' && (want('kvmtax-ftrace') || want('baseline-ftrace') || want('kvmtax-jobs2') || want('native-ftrace'))) || want(`kvmtax-${f}`);
   for (const f of ['ftrace', 'perf', 'trace-cmd'] as TextFormat[]) {
     if (!needText(f)) continue;
     const file = path.join(tmp, `gen.${f}.txt`);
@@ -237,6 +237,37 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
     say(`generated ${path.basename(file)}: ${fmtBytes(exp.bytes)}, ${exp.lines} lines, ${exp.exits_seen} exits (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     texts[f] = { file, exp };
   }
+  // the simple file (issue 15): 8 vCPU threads, kvm_exit/kvm_entry only, 1.3x the size; and the shapes of
+  // the memory budget: 256 vCPU threads (16 VMs x 16) x 13 reasons, and 150,000 distinct threads
+  const shapes: { name: string; file: string; exp: Expected; gen: GenOptions }[] = [];
+  const shape = async (name: string, gen: GenOptions, wanted: boolean): Promise<void> => {
+    if (!wanted) return;
+    const file = path.join(tmp, `gen.${name}.txt`);
+    const t0 = Date.now();
+    const exp = await writeTrace(gen, file);
+    say(`generated ${path.basename(file)}: ${fmtBytes(exp.bytes)}, ${exp.lines} lines, ${exp.exits_seen} exits (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    shapes.push({ name, file, exp, gen });
+  };
+  await shape('simple', { format: 'ftrace', size: Math.round(o.size * 1.3), seed: 3, vms: 1, vcpus: 8, simple: true },
+    want('kvmtax-simple') || want('native-simple') || want('baseline-simple') || want('kvmtax-simple-jobs2'));
+  await shape('256vcpu', { format: 'ftrace', size: Math.min(o.size, parseSize('256M')), seed: 4, vms: 16, vcpus: 16 }, want('kvmtax-256vcpu'));
+  // (--quick: 15,000 threads in 4 MiB, enough to reach the budget; the generator is slow with 150,000)
+  await shape('150k-threads', { format: 'ftrace', size: o.quick ? parseSize('4M') : parseSize('47M'), seed: 5, vms: o.quick ? 150 : 1500, vcpus: 100 }, want('kvmtax-150k-threads'));
+  const shapeOf = (n: string) => shapes.find((x) => x.name === n);
+
+  // the native reference scanner, built with the system cc when there is one
+  let native: string | undefined;
+  if (want('native-simple') || want('native-ftrace')) {
+    const cc = ['cc', 'gcc', 'clang'].find(has);
+    if (!cc) notes.push('native-*: no C compiler (cc, gcc, clang) on this machine: the native reference is skipped');
+    else {
+      native = path.join(tmp, 'native');
+      const r = spawnSync(cc, ['-O2', '-o', native, path.join(ROOT, 'bench', 'native.c')], { encoding: 'utf8' });
+      if (r.status !== 0) { notes.push(`native-*: ${cc} failed: ${(r.stderr ?? '').trim().split('\n')[0]}: skipped`); native = undefined; }
+      else say(`built the native reference scanner with ${cc} -O2 (bench/native.c)`);
+    }
+  }
+
   let perfData: string | undefined, tileInfo = '';
   // the smoke run tiles the small capture (many copies of it), the full run the larger one
   const perfSrc = (o.quick ? [...PERF_DATA_SRC].reverse() : PERF_DATA_SRC).find((p) => fs.existsSync(p));
@@ -266,6 +297,19 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
     if (hasJobs) add('kvmtax-jobs2', 'kvmtax report --jobs 2, same file', kvmtax(f.file, path.join(tmp, 'kvmtax-jobs2.json'), ['--jobs', '2']), f.exp.bytes, null);
     else if (want('kvmtax-jobs2')) notes.push('kvmtax-jobs2: `kvmtax report --help` has no --jobs option yet: skipped');
   }
+  if (texts.ftrace && native) add('native-ftrace', 'native C scanner (bench/native.c), same file', [native, texts.ftrace.file], texts.ftrace.exp.bytes, path.join(tmp, 'native-ftrace.json'));
+  const simple = shapeOf('simple');
+  if (simple) {
+    const f = simple;
+    add('kvmtax-simple', 'kvmtax report, simple ftrace text (8 threads, exit/entry only)', kvmtax(f.file, path.join(tmp, 'kvmtax-simple.json')), f.exp.bytes, null);
+    if (native) add('native-simple', 'native C scanner, simple file', [native, f.file], f.exp.bytes, path.join(tmp, 'native-simple.json'));
+    add('baseline-simple', 'readline + regex baseline, simple file', [node, BASELINE, f.file, '-o', path.join(tmp, 'baseline-simple.json')], f.exp.bytes, null);
+    if (hasJobs) add('kvmtax-simple-jobs2', 'kvmtax report --jobs 2, simple file', kvmtax(f.file, path.join(tmp, 'kvmtax-simple-jobs2.json'), ['--jobs', '2']), f.exp.bytes, null);
+  }
+  for (const n of ['256vcpu', '150k-threads']) {
+    const f = shapeOf(n);
+    if (f) add(`kvmtax-${n}`, `kvmtax report, ftrace text with ${f.gen.vms! * f.gen.vcpus!} vCPU threads`, kvmtax(f.file, path.join(tmp, `kvmtax-${n}.json`)), f.exp.bytes, null);
+  }
   if (texts.perf) add('kvmtax-perf', 'kvmtax report, perf script text', kvmtax(texts.perf.file, path.join(tmp, 'kvmtax-perf.json')), texts.perf.exp.bytes, null);
   if (texts['trace-cmd']) add('kvmtax-trace-cmd', 'kvmtax report, trace-cmd report text', kvmtax(texts['trace-cmd'].file, path.join(tmp, 'kvmtax-trace-cmd.json')), texts['trace-cmd'].exp.bytes, null);
   if (perfData) {
@@ -288,7 +332,10 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
   for (let run = 0; run < o.runs; run++) {
     for (const c of cs) {
       const m = await measure(c.cmd, c.stdout, tmp);
-      if (m.code !== 0) {
+      // the 150,000-thread shape may stop at the memory budget: exit 1 with the one line naming the option
+      const budgetStop = c.name === 'kvmtax-150k-threads' && m.code === 1 && /--max-memory/.test(m.stderr) && m.stderr.trim().split('\n').length === 1;
+      if (budgetStop && run === 0) notes.push(`kvmtax-150k-threads: stopped at the memory budget (exit 1): ${m.stderr.trim()}`);
+      if (m.code !== 0 && !budgetStop) {
         problems.push(`${c.name}: exit code ${m.code}: ${m.stderr.trim().split('\n').slice(-3).join(' | ')}`);
       }
       c.runs.push(m);
@@ -298,9 +345,14 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
 
   // start-up: a small real trace, median of 10 (2 with --quick)
   let startup: number[] = [];
+  const startHelp: number[] = [], startNode: number[] = [];
   if (want('startup')) {
     const n = o.quick ? 2 : 10;
     for (let i = 0; i < n; i++) {
+      startNode.push((await measure([node, '-e', '0'], null, tmp)).wall);
+      const h = await measure([node, KVMTAX, '--help'], null, tmp);
+      if (h.code !== 0) problems.push(`startup --help: exit code ${h.code}: ${h.stderr.trim()}`);
+      startHelp.push(h.wall);
       const m = await measure([node, KVMTAX, 'report', SMALL_TRACE], null, tmp);
       if (m.code !== 0) problems.push(`startup: exit code ${m.code}: ${m.stderr.trim()}`);
       startup.push(m.wall);
@@ -325,6 +377,15 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
     const b = JSON.parse(fs.readFileSync(path.join(tmp, 'baseline-ftrace.json'), 'utf8')) as Totals;
     check('baseline on ftrace text = generator\'s expected totals', diffTotals('baseline', b, 'expected', texts.ftrace.exp));
     if (okRun('kvmtax-ftrace')) check('kvmtax on ftrace text = baseline', diffTotals('kvmtax', kvmtaxTotals(path.join(tmp, 'kvmtax-ftrace.json')), 'baseline', b));
+  }
+  const nativeTotals = (f: string): Totals => JSON.parse(fs.readFileSync(f, 'utf8')) as Totals;
+  if (texts.ftrace && okRun('native-ftrace')) check('native scanner on ftrace text = generator\'s expected totals', diffTotals('native', nativeTotals(path.join(tmp, 'native-ftrace.json')), 'expected', texts.ftrace.exp));
+  if (simple && okRun('native-simple')) check('native scanner on the simple file = generator\'s expected totals', diffTotals('native', nativeTotals(path.join(tmp, 'native-simple.json')), 'expected', simple.exp));
+  if (simple && okRun('kvmtax-simple')) check('kvmtax on the simple file = generator\'s expected totals', diffTotals('kvmtax', kvmtaxTotals(path.join(tmp, 'kvmtax-simple.json')), 'expected', simple.exp));
+  if (simple && okRun('kvmtax-simple-jobs2')) check('kvmtax --jobs 2 on the simple file = generator\'s expected totals', diffTotals('kvmtax --jobs 2', kvmtaxTotals(path.join(tmp, 'kvmtax-simple-jobs2.json')), 'expected', simple.exp));
+  for (const n of ['256vcpu', '150k-threads']) {
+    const f = shapeOf(n);
+    if (f && okRun(`kvmtax-${n}`)) check(`kvmtax on ${n} = generator's expected totals`, diffTotals('kvmtax', kvmtaxTotals(path.join(tmp, `kvmtax-${n}.json`)), 'expected', f.exp));
   }
   if (texts.ftrace && okRun('kvmtax-jobs2')) check('kvmtax --jobs 2 = generator\'s expected totals', diffTotals('kvmtax --jobs 2', kvmtaxTotals(path.join(tmp, 'kvmtax-jobs2.json')), 'expected', texts.ftrace.exp));
   if (okRun('kvmtax-perf.data') && okRun('perf-kvm-stat')) {
@@ -389,6 +450,36 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
       case 'baseline-ftrace':
         if (ref) { vs = `kvmtax ${(ref.rate / r.rate).toFixed(2)}x faster`; target = 'kvmtax >= 8x faster'; verdict = pf(ref.rate / r.rate >= 8); }
         break;
+      case 'native-ftrace':
+        if (ref) { vs = `kvmtax ${(ref.wall / r.wall).toFixed(2)}x native`; target = 'kvmtax <= 2x native'; verdict = pf(ref.wall / r.wall <= 2); }
+        break;
+      case 'kvmtax-simple': {
+        const j = row('kvmtax-ftrace');
+        vs = j ? `${(r.rate / j.rate).toFixed(2)}x` : '';
+        target = rssTarget(r); verdict = pf(r.rss <= RSS_MAX_MB);
+        break;
+      }
+      case 'native-simple': {
+        const k = row('kvmtax-simple');
+        if (k) { vs = `kvmtax ${(k.wall / r.wall).toFixed(2)}x native`; target = 'kvmtax <= 1.6x native'; verdict = pf(k.wall / r.wall <= 1.6); }
+        break;
+      }
+      case 'baseline-simple': {
+        const k = row('kvmtax-simple');
+        if (k) { vs = `kvmtax ${(r.wall / k.wall).toFixed(2)}x faster`; target = 'kvmtax >= 8x faster'; verdict = pf(r.wall / k.wall >= 8); }
+        break;
+      }
+      case 'kvmtax-simple-jobs2': {
+        const k = row('kvmtax-simple');
+        if (k) { vs = `${(k.wall / r.wall).toFixed(2)}x`; target = `>= 1.7x one job; ${rssTarget(r)}`; verdict = pf(k.wall / r.wall >= 1.7 && r.rss <= RSS_MAX_MB); }
+        break;
+      }
+      case 'kvmtax-256vcpu':
+        target = rssTarget(r); verdict = pf(r.rss <= RSS_MAX_MB);
+        break;
+      case 'kvmtax-150k-threads':
+        target = `${rssTarget(r)}, or exit 1 naming --max-memory`; verdict = pf(r.rss <= RSS_MAX_MB);
+        break;
       case 'kvmtax-perf': case 'kvmtax-trace-cmd':
         if (ref) { vs = `${(r.rate / ref.rate).toFixed(2)}x`; target = `same order as ftrace (>= 0.7x); ${rssTarget(r)}`; verdict = pf(r.rate / ref.rate >= 0.7 && r.rss <= RSS_MAX_MB); }
         break;
@@ -415,8 +506,10 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
     rows.push([c.name, fmtBytes(c.bytes), r.wall.toFixed(3), r.rate.toFixed(0), r.rss.toFixed(0), vs, target, verdict]);
   }
   if (startup.length) {
-    const s = median(startup);
-    rows.push(['startup', 'traces/svm-D-small/trace.txt.xz', s.toFixed(3), '', '', '', '< 0.150 s', pf(s < 0.15)]);
+    const s = median(startup), h = median(startHelp), n0 = median(startNode);
+    rows.push(['node -e 0', '', n0.toFixed(3), '', '', '', '', '']);
+    rows.push(['startup --help', '', h.toFixed(3), '', '', `node + ${((h - n0) * 1000).toFixed(0)} ms`, '<= node + 60 ms', pf(h - n0 <= 0.06)]);
+    rows.push(['startup', 'traces/svm-D-small/trace.txt.xz', s.toFixed(3), '', '', `node + ${((s - n0) * 1000).toFixed(0)} ms`, '<= node + 60 ms', pf(s - n0 <= 0.06)]);
   }
   if (big) {
     const rate = bigBytes / big.wall / MB, rss = big.rssKb / 1024;

@@ -2,7 +2,7 @@
  * A deterministic generator of realistic KVM host traces, for the benchmark.
  *
  *   node dist/bench/gen.js --format ftrace|perf|trace-cmd --size 1G --out FILE [--seed N]
- *                          [--vms 4] [--vcpus 16] [--isa vmx|svm]
+ *                          [--vms 4] [--vcpus 16] [--isa vmx|svm] [--simple]
  *
  * writes FILE (exactly the line shapes of raw ftrace with the tgid column and irq flags, `perf script`'s
  * default output, or `trace-cmd report` with the kvm plugin's rendering) and FILE.expected.json: what a
@@ -46,13 +46,15 @@ export interface GenOptions {
   vms?: number;
   vcpus?: number;
   isa?: 'vmx' | 'svm';
+  /** only kvm_exit and kvm_entry (the bench's simple file: the tokenizer's hot path alone) */
+  simple?: boolean;
 }
 
 export interface ReasonTotals { exits_seen: number; exits_handled: number; total_ns: number }
 
 /** The sidecar: what a correct analyzer finds in the generated file. */
 export interface Expected {
-  generator: { format: TextFormat; isa: string; seed: number; vms: number; vcpus: number; size: number };
+  generator: { format: TextFormat; isa: string; seed: number; vms: number; vcpus: number; size: number; simple: boolean };
   bytes: number;
   lines: number;
   first_ts_ns: number;
@@ -397,7 +399,7 @@ class Model {
   private readonly rng: Rng;
   private readonly heap: Int32Array;
   private hn = 0;
-  constructor(seed: number, vms: number, perVm: number, public isa: 'vmx' | 'svm') {
+  constructor(seed: number, vms: number, perVm: number, public isa: 'vmx' | 'svm', public simple = false) {
     this.rng = new Rng(seed);
     this.reasons = isa === 'svm' ? svmReasons() : vmxReasons();
     this.cum = new Float64Array(this.reasons.length);
@@ -466,6 +468,12 @@ class Model {
     v.push(tExit, Ev.Exit, ri, variant);
     let h = r.median > 0 ? 150 + rng.logn(r.median, r.sigma) : 0;
     let lapic = false;
+    if (this.simple) { // exit/entry only: the handling time, no events inside it
+      if (r.kind === Kind.Hlt) h = 800 + rng.logn(40000, 1.2);
+      v.push(tExit + h, Ev.Entry, variant, ri);
+      v.t = tExit + h;
+      return;
+    }
     switch (r.kind) {
       case Kind.MsrW: {
         const u = rng.next();
@@ -556,7 +564,7 @@ export async function generate(opts: GenOptions, file: string): Promise<Expected
   const seed = opts.seed ?? 1;
   const vms = opts.vms ?? 4, perVm = opts.vcpus ?? 16;
   const isa = opts.isa ?? 'vmx';
-  const model = new Model(seed, vms, perVm, isa);
+  const model = new Model(seed, vms, perVm, isa, opts.simple === true);
   const P = pieces(fmt);
   const VT = model.vcpus.map((v) => vcpuText(fmt, v));
   const RT = model.reasons.map((r) => reasonText(fmt, r, isa));
@@ -665,7 +673,7 @@ export async function generate(opts: GenOptions, file: string): Promise<Expected
   const events: Record<string, number> = {};
   for (let e = 0; e < NEV; e++) if (evCount[e]! > 0) events[EV_NAMES[e]!] = (events[EV_NAMES[e]!] ?? 0) + evCount[e]!;
   return {
-    generator: { format: fmt, isa, seed, vms, vcpus: perVm, size },
+    generator: { format: fmt, isa, seed, vms, vcpus: perVm, size, simple: opts.simple === true },
     bytes: out.written, lines, first_ts_ns: firstUs * 1000, last_ts_ns: lastUs * 1000, events,
     exits_seen: es, exits_handled: eh, host_ns: host, reasons,
   };
@@ -684,7 +692,7 @@ export function expectedPath(file: string): string { return `${file}.expected.js
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`gen: ${msg}\n`);
-  process.stderr.write('usage: node dist/bench/gen.js --format ftrace|perf|trace-cmd --size 1G --out FILE [--seed N] [--vms N] [--vcpus N] [--isa vmx|svm]\n');
+  process.stderr.write('usage: node dist/bench/gen.js --format ftrace|perf|trace-cmd --size 1G --out FILE [--seed N] [--vms N] [--vcpus N] [--isa vmx|svm] [--simple]\n');
   process.exit(2);
 }
 
@@ -698,6 +706,7 @@ async function main(argv: string[]): Promise<void> {
     else if (a === '--seed') o.seed = Number(val());
     else if (a === '--vms') o.vms = Number(val());
     else if (a === '--vcpus') o.vcpus = Number(val());
+    else if (a === '--simple') o.simple = true;
     else if (a === '--isa') { const x = val(); if (x !== 'vmx' && x !== 'svm') usage(`unknown isa "${x}"`); o.isa = x; }
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument "${a}"`);

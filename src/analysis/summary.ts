@@ -13,6 +13,7 @@
  */
 import type { CoreTables } from '../wasm/core.js';
 import type { Histogram } from '../core/histogram.js';
+import { archNotes } from './arch-notes.js';
 import { buildExtras } from './extras.js';
 import { ratio, round1, round2 } from './numbers.js';
 import { SCHEMA_VERSION, type InputInfo, type SummaryOptions, type Stats, type Report } from './types.js';
@@ -77,7 +78,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     vms,
     top,
     quality: q.quality,
-    notes,
+    notes: [...notes, ...archNotes(q.isa, reasons, q.eventsByName)],
     ...extras,
   };
 }

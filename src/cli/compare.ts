@@ -15,6 +15,7 @@ import { fmtValue, renderCompareTable } from '../report/compare-table.js';
 import { renderCompareMarkdown } from '../report/compare-markdown.js';
 import { renderCompareJson } from '../report/compare-json.js';
 import { renderCompareCsv } from '../report/compare-csv.js';
+import { withManifests } from '../record/manifest.js';
 import { checkForecast, FORECAST_LEVERS, type ForecastCheck } from '../analysis/levers/index.js';
 import { appendCheck } from '../report/levers.js';
 
@@ -121,6 +122,8 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   });
   let text = renderComparison(comparison, argv.format);
   if (check) text = appendCheck(text, check, argv.format);
+  // kvmtax record's host manifests of both sides (table and Markdown)
+  if (argv.format !== 'json') text = withManifests(text, [...argv.traces, ...argv.vs], argv.format);
   if (argv.output) fs.writeFileSync(argv.output, text);
   else process.stdout.write(text);
   for (const w of warnings) process.stderr.write(`kvmtax: warning: ${w}\n`);

@@ -8,6 +8,7 @@ import { KvmtaxError, EXIT_INTERNAL } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
 import { version } from '../core/package-root.js';
 import { lastValueWins } from './repeat.js';
+import { trailing, RUNS_COMMAND } from './trailing.js';
 
 /**
  * The commands, each loaded only when it runs: `sql` and the Parquet export pull in DuckDB (a native
@@ -20,11 +21,19 @@ const COMMANDS: Array<[name: string, usage: string, describe: string, load: () =
   ['sql', 'sql [query] [traces..]', 'SQL over every exit, halt and timer event (embedded DuckDB)', async () => (await import('./sql.js')) as unknown as CommandModule],
   ['advise', 'advise <traces..>', 'which lever to pull: the tax-cutting levers ranked from a trace, with evidence and ranges', async () => (await import('./advise.js')) as unknown as CommandModule],
   ['merge', 'merge <reports..>', 'merge per-host JSON reports exactly', async () => (await import('./merge.js')) as unknown as CommandModule],
+  ['live', 'live', 'watch KVM exits live with tracefs: a screen or NDJSON per interval, the full report at the end', async () => (await import('./live.js')) as unknown as CommandModule],
+  ['stats', 'stats', 'KVM\'s own counters as deltas per interval (debugfs per VM, QMP query-stats per vCPU), no tracing', async () => (await import('./stats.js')) as unknown as CommandModule],
+  ['record', 'record', 'record KVM events with tracefs into a trace.dat (and a host manifest)', async () => (await import('./record.js')) as unknown as CommandModule],
 ];
 
 export async function main(args: string[]): Promise<number> {
   let usage = false;
   try {
+    const dd = args.indexOf('--');
+    if (dd >= 0 && RUNS_COMMAND.has(args.find((a) => !a.startsWith('-')) ?? '')) {
+      trailing.command = args.slice(dd + 1);
+      args = args.slice(0, dd);
+    }
     // yargs drops a bare "-" positional: carry it as a token the readers know as stdin
     const y = yargs(positionalsAfterDashDash(args).map((a) => (a === '-' ? STDIN : a))).scriptName('kvmtax');
     const wanted = args.find((a) => !a.startsWith('-'));

@@ -1,5 +1,6 @@
 /** `kvmtax report TRACE...`: the exit-tax report of one or more traces. */
 import fs from 'node:fs';
+import os from 'node:os';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { analyze } from '../pipeline/analyze.js';
 import { withInputOptions, inputOptions, INPUT_FORMATS } from './input-options.js';
@@ -8,6 +9,7 @@ import { SECTION_NAMES, DEFAULT_SECTIONS } from '../report/sections.js';
 import { render, OUTPUT_FORMATS } from '../report/render.js';
 import { Progress } from './progress.js';
 import { listOf } from './repeat.js';
+import { withManifests, type ReportLike } from '../record/manifest.js';
 
 /** The inputs' total size on disk, when all are plain files (compressed ones count as their file size). */
 function totalSize(files: string[]): number | undefined {
@@ -63,13 +65,20 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     else throw KvmtaxError.usage(`unknown --format "${f}" (output: ${OUTPUT_FORMATS.join(', ')}; input: ${INPUT_FORMATS.join(', ')})`);
   }
   if (!(Number.isInteger(argv.jobs) && argv.jobs >= 1 && argv.jobs <= 64)) throw KvmtaxError.usage('--jobs must be a whole number from 1 to 64');
+  // more slices than CPUs only add merging: capped, with a note (the figures are the same at any count)
+  const cpus = os.availableParallelism();
+  let jobs = argv.jobs;
+  if (jobs > cpus) {
+    if (!argv.quiet) process.stderr.write(`kvmtax: --jobs ${jobs} capped at ${cpus} (the CPUs available)\n`);
+    jobs = cpus;
+  }
   if (!(argv.top >= 0)) throw KvmtaxError.usage('--top must be 0 or more');
   const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
   const done: number[] = [];
   const report = await analyze(argv.traces, {
     onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
     ...inputOptions(argv, inputFormat),
-    top: argv.top, histograms: argv.histograms || out === 'html', jobs: argv.jobs,
+    top: argv.top, histograms: argv.histograms || out === 'html', jobs,
   });
   const by = listOf(argv.by);
   let only: Set<string> | undefined;
@@ -87,6 +96,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       text = JSON.stringify({ ...JSON.parse(text), what_if: w.length === 1 ? w[0] : w }, null, 2) + '\n';
     } else if (out !== 'html') for (const sc of scenarios) text += '\n' + renderWhatIf(report, sc, out);
   }
+  text = withManifests(text, argv.traces, out, report as unknown as ReportLike);
   if (argv.output) fs.writeFileSync(argv.output, text);
   else process.stdout.write(text);
 }

@@ -31,17 +31,40 @@ export function bucketValue(i: number): number {
   return (lo + hi - 1) / 2;
 }
 
+const PAGE = 64;
+const PAGES = Math.ceil(HIST_BUCKETS / PAGE);
+
+/**
+ * Counts per bucket, with min, max, sum and sum of squares. The counts are kept in pages of 64 buckets
+ * made only where a value fell (a distribution spans a few octaves: a few pages of the 41), so that a
+ * report with thousands of (thread, reason) histograms stays small.
+ */
 export class Histogram {
-  readonly counts = new Float64Array(HIST_BUCKETS);
+  private readonly pages: (Float64Array | undefined)[] = new Array(PAGES);
   n = 0;
   sum = 0;
   sumsq = 0;
   min = Infinity;
   max = -Infinity;
 
+  /** The counts as one dense array (a copy: write through addBucket). */
+  get counts(): Float64Array {
+    const out = new Float64Array(HIST_BUCKETS);
+    this.pages.forEach((p, i) => { if (p) out.set(p.subarray(0, Math.min(PAGE, HIST_BUCKETS - i * PAGE)), i * PAGE); });
+    return out;
+  }
+
+  /** Add c to the count of bucket i (not to n). */
+  addBucket(i: number, c: number): void {
+    const pi = i >> 6;
+    let p = this.pages[pi];
+    if (!p) this.pages[pi] = p = new Float64Array(PAGE);
+    p[i & 63]! += c;
+  }
+
   /** Add a core histogram whose values are in the same unit. */
   addCounts(h: Uint32Array, n: number, sum: number, sumsq: number, min: number, max: number): void {
-    for (let i = 0; i < h.length; i++) if (h[i]) this.counts[i]! += h[i]!;
+    for (let i = 0; i < h.length; i++) if (h[i]) this.addBucket(i, h[i]!);
     this.n += n;
     this.sum += sum;
     this.sumsq += sumsq;
@@ -54,7 +77,7 @@ export class Histogram {
   /** Add a core histogram recorded in another unit, scaled by `k` (e.g. TSC cycles -> ns). */
   addScaled(h: Uint32Array, k: number, n: number, sum: number, sumsq: number, min: number, max: number): void {
     if (k === 1) return this.addCounts(h, n, sum, sumsq, min, max);
-    for (let i = 0; i < h.length; i++) if (h[i]) this.counts[bucketOf(bucketValue(i) * k)]! += h[i]!;
+    for (let i = 0; i < h.length; i++) if (h[i]) this.addBucket(bucketOf(bucketValue(i) * k), h[i]!);
     this.n += n;
     this.sum += sum * k;
     this.sumsq += sumsq * k * k;
@@ -65,7 +88,10 @@ export class Histogram {
   }
 
   merge(o: Histogram): void {
-    for (let i = 0; i < o.counts.length; i++) if (o.counts[i]) this.counts[i]! += o.counts[i]!;
+    o.pages.forEach((p, pi) => {
+      if (!p) return;
+      for (let j = 0; j < PAGE; j++) if (p[j]) this.addBucket(pi * PAGE + j, p[j]!);
+    });
     this.n += o.n;
     this.sum += o.sum;
     this.sumsq += o.sumsq;
@@ -78,9 +104,14 @@ export class Histogram {
     if (this.n === 0) return NaN;
     const rank = Math.max(1, Math.ceil(q * this.n));
     let c = 0;
-    for (let i = 0; i < this.counts.length; i++) {
-      c += this.counts[i]!;
-      if (c >= rank) return Math.min(this.max, Math.max(this.min, bucketValue(i)));
+    for (let pi = 0; pi < PAGES; pi++) {
+      const p = this.pages[pi];
+      if (!p) continue;
+      for (let j = 0; j < PAGE; j++) {
+        if (!p[j]) continue;
+        c += p[j]!;
+        if (c >= rank) return Math.min(this.max, Math.max(this.min, bucketValue(pi * PAGE + j)));
+      }
     }
     return this.max;
   }
@@ -99,7 +130,9 @@ export class Histogram {
   /** Non-empty buckets as [lo, hi, count] (for JSON and charts). */
   buckets(): Array<[number, number, number]> {
     const out: Array<[number, number, number]> = [];
-    for (let i = 0; i < this.counts.length; i++) if (this.counts[i]) out.push([...bucketBounds(i), this.counts[i]!]);
+    this.pages.forEach((p, pi) => {
+      if (p) for (let j = 0; j < PAGE; j++) if (p[j]) out.push([...bucketBounds(pi * PAGE + j), p[j]!]);
+    });
     return out;
   }
 }

@@ -35,6 +35,8 @@ export interface AnalyzeOptions {
   jobs?: number;
   /** files smaller than this are read by one thread even with jobs > 1 (default 16 MiB) */
   jobsMinBytes?: number;
+  /** the run's memory budget in MiB (each worker's too); default DEFAULT_MAX_MEMORY_MB (wasm/core.ts) */
+  maxMemoryMb?: number;
 }
 
 /** kvmtax's version (core/package-root.ts), re-exported for the commands that put it in their output. */
@@ -42,7 +44,7 @@ export { version };
 
 export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promise<Report> {
   if (files.length === 0) throw new KvmtaxError('no input files');
-  const core = new Core({ topN: Math.max(opts.top ?? 10, 10), rows: opts.rows, rowCapacity: opts.rowCapacity });
+  const core = new Core({ topN: Math.max(opts.top ?? 10, 10), rows: opts.rows, rowCapacity: opts.rowCapacity, maxMemoryMb: opts.maxMemoryMb });
   const inputs: InputInfo[] = [];
   const sliced: Part[] = [];
   const topN = Math.max(opts.top ?? 10, 10);

@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
-import { Core } from '../wasm/core.js';
+import { Core, useModule, type FileCounters } from '../wasm/core.js';
+import type { Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { scanTextSource } from '../formats/text/text.js';
 import type { ByteSource } from '../formats/source.js';
@@ -18,6 +19,9 @@ export interface SliceJob {
   strict: boolean;
   topN: number;
   origin: bigint;
+  /** the main thread's compiled module (no compile of its own) */
+  module?: WebAssembly.Module;
+  maxMemoryMb?: number;
 }
 
 /** Bytes [start, end) of a file. */
@@ -37,21 +41,36 @@ class RangeSource implements ByteSource {
   close(): void { fs.closeSync(this.fd); }
 }
 
-async function run(job: SliceJob): Promise<void> {
-  const core = new Core({ topN: job.topN });
+export interface SliceResult {
+  ok: boolean;
+  counters?: FileCounters;
+  tables?: Part['tables'];
+  error?: { message: string; line?: number; col?: number; internal?: boolean };
+}
+
+/** Read one slice with a core of its own (in a worker, or on the main thread for the first slice). */
+export async function scanSlice(job: SliceJob, forClone: boolean): Promise<SliceResult> {
+  const core = new Core({ topN: job.topN, maxMemoryMb: job.maxMemoryMb });
   // a later slice cannot know yet which threads are vCPUs: follow every thread's scheduling
   if (job.start > 0) core.trackAllThreads(true);
   const src = new RangeSource(job.file, job.start, job.end);
   try {
     await scanTextSource(core, src, job.fileIndex, job.format, job.strict, undefined, undefined, job.origin);
     const counters = core.endFile();
-    parentPort!.postMessage({ ok: true, counters, tables: core.tables() });
+    const tables = core.tables();
+    // each bin's histogram is read into one scratch array (core.ts): copies, or the clone shares one
+    if (forClone) for (const b of tables.bins) b.hist = b.hist.slice();
+    return { ok: true, counters, tables };
   } catch (e) {
-    if (e instanceof KvmtaxError) parentPort!.postMessage({ ok: false, error: { message: e.message, line: e.line, col: e.col } });
-    else parentPort!.postMessage({ ok: false, error: { message: String((e as Error)?.stack ?? e), internal: true } });
+    if (e instanceof KvmtaxError) return { ok: false, error: { message: e.message, line: e.line, col: e.col } };
+    return { ok: false, error: { message: String((e as Error)?.stack ?? e), internal: true } };
   } finally {
     src.close();
   }
 }
 
-if (parentPort && workerData) void run(workerData as SliceJob);
+if (parentPort && workerData) {
+  const job = workerData as SliceJob;
+  if (job.module) useModule(job.module);
+  void scanSlice(job, true).then((r) => parentPort!.postMessage(r));
+}

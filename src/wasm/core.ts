@@ -18,6 +18,7 @@ import { THREAD_FIELDS, type ThreadRec } from './thread-layout.js';
 
 export type { ThreadRec };
 import { reasonName } from '../core/reasons.js';
+import { KvmtaxError } from '../core/errors.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -49,7 +50,7 @@ interface Exports {
   threadsCount(): number;
   binsBase(): number;
   binsCount(): number;
-  histBase(h: number): number;
+  histPage(h: number, page: number): number;
   topBase(): number;
   topSize(): number;
   skipsBase(): number;
@@ -99,6 +100,11 @@ export interface PerfDataCore {
 
 let compiled: WebAssembly.Module | undefined;
 
+/** The compiled module (compiled once per thread; --jobs hands it to its workers). */
+export function wasmModule(): WebAssembly.Module { return module(); }
+/** Use a module compiled elsewhere (a --jobs worker gets the main thread's). */
+export function useModule(m: WebAssembly.Module): void { compiled = m; }
+
 function module(): WebAssembly.Module {
   if (!compiled) {
     const file = path.join(packageRoot(), 'build', 'kvmtax.wasm');
@@ -119,6 +125,8 @@ export interface CoreOptions {
   rows?: RowSink;
   /** rows held between two drains (tests use tiny values) */
   rowCapacity?: number;
+  /** the run's memory budget in MiB (default DEFAULT_MAX_MEMORY_MB): past it, exit 1 naming --max-memory */
+  maxMemoryMb?: number;
 }
 
 export type RowSink = (b: RowBatch, core: Core) => void;
@@ -141,7 +149,32 @@ const enc = new TextEncoder();
 const MAX_TS = 1n << 62n;
 const dec = new TextDecoder('utf-8', { fatal: false });
 
+const EMPTY_HIST = new Uint32Array(0);
+
+/**
+ * Give bin `b` a `hist` that is made dense from the core when read (enumerable, so structured clone to
+ * and from workers copies it); assigning a histogram replaces the accessor with the value.
+ */
+function lazyHist(b: BinRec, dense: () => Uint32Array): void {
+  // enumerable: structured clone (the workers' tables) reads it, one bin at a time
+  Object.defineProperty(b, 'hist', {
+    enumerable: true, configurable: true,
+    get: dense,
+    set(v: Uint32Array) { Object.defineProperty(this, 'hist', { value: v, writable: true, enumerable: true, configurable: true }); },
+  });
+}
+
+/**
+ * A run's memory budget by default (MiB, peak RSS). The core checks its estimate whenever its memory
+ * grows: Node itself (BASE_BYTES), the core's linear memory, and what the JS side builds per thread
+ * after the scan (tables, summary, per-vCPU tables: PER_THREAD_BYTES, measured at 20,000 vCPU threads).
+ */
+export const DEFAULT_MAX_MEMORY_MB = 150;
+const BASE_BYTES = 48 << 20;
+const PER_THREAD_BYTES = 24 << 10;
+
 export class Core {
+  private readonly maxBytes: number;
   private readonly ex: Exports;
   private mem!: DataView;
   private u8!: Uint8Array;
@@ -169,6 +202,7 @@ export class Core {
       },
     });
     this.ex = inst.exports as unknown as Exports;
+    this.maxBytes = (opts.maxMemoryMb ?? DEFAULT_MAX_MEMORY_MB) * 1024 * 1024;
     this.arenaBytes = opts.arenaBytes ?? 4 << 20;
     this.ex.init(this.arenaBytes, opts.batch ?? 8192, opts.topN ?? 100);
     if (opts.rows) {
@@ -186,6 +220,10 @@ export class Core {
   private refresh(): void {
     const buf = this.ex.memory.buffer;
     if (!this.u8 || this.u8.buffer !== buf) {
+      // memory grew: within the budget, or stop with the limit and the option that raises it
+      if (this.u8 && BASE_BYTES + buf.byteLength + this.ex.threadsCount() * PER_THREAD_BYTES > this.maxBytes) {
+        throw new KvmtaxError(`the analysis would need more than ${Math.round(this.maxBytes / 1048576)} MiB of memory (${this.ex.threadsCount()} threads, ${this.ex.binsCount()} thread x reason bins so far); --max-memory MB raises the limit`);
+      }
       this.mem = new DataView(buf);
       this.u8 = new Uint8Array(buf);
       if (this.colPtrs.length) this.refreshCols();
@@ -405,6 +443,7 @@ export class Core {
       threads.push(rec as unknown as ThreadRec);
     }
     const bins: BinRec[] = [];
+    this.lastHist = -1;
     const bb = this.ex.binsBase();
     for (let i = 0, n = this.ex.binsCount(); i < n; i++) {
       const b = bb + i * K.BIN_STRIDE;
@@ -417,8 +456,12 @@ export class Core {
         failed: m.getInt32(b + K.BIN_FAILED, true), wakes: m.getInt32(b + K.BIN_WAKES, true),
         wakePolls: m.getInt32(b + K.BIN_WAKE_POLLS, true), wakePollNs: m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true),
         wakeWaitNs: m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true),
-        hist: new Uint32Array(this.ex.memory.buffer.slice(this.ex.histBase(h), this.ex.histBase(h) + K.HIST_BUCKETS * 4)),
+        hist: EMPTY_HIST,
       });
+      // the histogram is made dense only when read (a bin's is a few pages of the core's two-level
+      // histogram, a dense copy is 10.5 KB), into a scratch array valid until the next read; consumers
+      // read one bin's at a time (summary, extras, merge); assigning a histogram replaces the accessor
+      lazyHist(bins[i]!, () => this.histDense(h));
     }
     const top: TopRec[] = [];
     const tp = this.ex.topBase();
@@ -443,6 +486,25 @@ export class Core {
     }
     return { strings, nameCounts, threads, bins, top, skips, dictOverflowed: Number(this.ex.dictOverflowed()) };
   }
+
+  /**
+   * Histogram h as HIST_BUCKETS dense counts, in one scratch array reused by every read (a copy per
+   * read of thousands of bins is hundreds of MB of garbage): valid until the next bin's hist is read.
+   */
+  private histDense(h: number): Uint32Array {
+    if (this.lastHist === h) return this.scratch;
+    const out = this.scratch;
+    out.fill(0);
+    const page = 64;
+    for (let pg = 0; pg * page < K.HIST_BUCKETS; pg++) {
+      const p = this.ex.histPage(h, pg);
+      if (p) out.set(new Uint32Array(this.ex.memory.buffer, p, Math.min(page, K.HIST_BUCKETS - pg * page)), pg * page);
+    }
+    this.lastHist = h;
+    return out;
+  }
+  private lastHist = -1;
+  private readonly scratch = new Uint32Array(K.HIST_BUCKETS);
 
   private strCache = new Map<number, string>();
   /** A dictionary string by id (cached; for streaming consumers of rows). */

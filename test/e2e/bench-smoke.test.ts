@@ -28,6 +28,14 @@ describe('bench --quick (smoke run)', () => {
       expect(out).toMatch(/^\| kvmtax-perf +\|/m);
       expect(out).toMatch(/^\| kvmtax-trace-cmd +\|/m);
       expect(out).toMatch(/^\| startup +\|/m);
+      // issue 15: the simple file, the memory shapes, and the native reference where there is a C compiler
+      expect(out).toMatch(/^\| kvmtax-simple +\|/m);
+      expect(out).toMatch(/^\| kvmtax-256vcpu +\|/m);
+      expect(out).toMatch(/^\| kvmtax-150k-threads +\|/m);
+      if (/built the native reference scanner/.test(out)) {
+        expect(out).toMatch(/^\| native-simple +\|/m);
+        expect(out).toContain("ok   native scanner on ftrace text = generator's expected totals");
+      } else expect(out).toMatch(/^note: native-\*: /m);
       // correctness: the three text formats and the baseline agree with the generator's sidecar
       expect(out).toContain("ok   kvmtax on ftrace text = generator's expected totals");
       expect(out).toContain("ok   kvmtax on perf text = generator's expected totals");

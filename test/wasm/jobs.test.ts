@@ -51,6 +51,29 @@ describe('--jobs: slices merged exactly', () => {
     const one = await analyze([file]);
     for (const jobs of [2, 4, 9]) expect(differences(one.halt, (await analyze([file], { jobs, jobsMinBytes: 0 })).halt, '.halt'), `jobs ${jobs}`).toEqual([]);
   });
+  // issue 15: --jobs 16, 32 and 64 changed halt_attempted_poll by one and the poll-fail/wait split
+  it.each(cases)('%s: the same halt figures with 16, 32 and 64 workers', async (xz) => {
+    const file = await plain(xz);
+    const one = await analyze([file]);
+    for (const jobs of [16, 32, 64]) expect(differences(one.halt, (await analyze([file], { jobs, jobsMinBytes: 0 })).halt, '.halt'), `jobs ${jobs}`).toEqual([]);
+  }, 60000);
+  it.each(cases.slice(1))('%s: the same report with 16, 32 and 64 workers', async (xz) => {
+    const file = await plain(xz);
+    const one = await analyze([file]);
+    for (const jobs of [16, 32, 64]) expect(differences(one, await analyze([file], { jobs, jobsMinBytes: 0 })), `jobs ${jobs}`).toEqual([]);
+  }, 60000);
+  // known defect (issue 15): at 32 slices svm-A loses one 356 ms sched_wake_to_entry sample of vCPU 1
+  // (a sched_wakeup and its kvm_entry in different slices); this test fails (passes) until it is fixed
+  it.fails('svm-A: the same report with 32 workers (known defect: a wake-to-entry across slices)', async () => {
+    const file = await plain(cases[0]!);
+    const one = await analyze([file]);
+    expect(differences(one, await analyze([file], { jobs: 32, jobsMinBytes: 0 }))).toEqual([]);
+  }, 60000);
+  it.skipIf(!HAVE_SHARED)('svm-F (halt-polling): halt figures the same with 16, 32 and 64 workers', async () => {
+    const file = await plain(path.join(SHARED, 'captures/svm-F-haltpoll-2ms/trace.txt.xz'));
+    const one = await analyze([file]);
+    for (const jobs of [16, 32, 64]) expect(differences(one.halt, (await analyze([file], { jobs, jobsMinBytes: 0 })).halt, '.halt'), `jobs ${jobs}`).toEqual([]);
+  }, 60000);
   it('a strict-mode error in a later slice names its line in the whole file', async () => {
     const file = await plain(path.join(TRACES, 'svm-D-small/trace.txt.xz'));
     const lines = fs.readFileSync(file, 'utf8').split('\n');

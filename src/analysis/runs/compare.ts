@@ -250,7 +250,7 @@ function nonIdleStats(r: Report): { mean: number | null; p50: number | null; p99
     n += x.exits_handled;
     sum += x.total_ns;
     if (!x.histogram) { bucketsAll = false; continue; }
-    for (const [lo, , c] of x.histogram) { h.counts[bucketOf(lo)]! += c; h.n += c; }
+    for (const [lo, , c] of x.histogram) { h.addBucket(bucketOf(lo), c); h.n += c; }
     if (x.min_ns !== null) h.min = Math.min(h.min, x.min_ns);
     if (x.max_ns !== null) h.max = Math.max(h.max, x.max_ns);
   }

@@ -31,7 +31,7 @@ function sumsqOf(n: number, sum: number, sd: number | null): number {
 function histOf(rows: Array<{ histogram?: Array<[number, number, number]>; exits_handled: number; total_ns: number; min_ns: number | null; max_ns: number | null; stddev_ns: number | null }>): Histogram {
   const h = new Histogram();
   for (const r of rows) {
-    for (const [lo, , c] of r.histogram ?? []) h.counts[bucketOf(lo)]! += c;
+    for (const [lo, , c] of r.histogram ?? []) h.addBucket(bucketOf(lo), c);
     h.n += r.exits_handled;
     h.sum += r.total_ns;
     h.sumsq += sumsqOf(r.exits_handled, r.total_ns, r.stddev_ns);

@@ -48,7 +48,7 @@ function rowOf(fmt: EventFormat): Row {
       flags |= (guessIsa(fmt) << 8) | (isa ? 1 << 16 : 0) | (vcpu ? 0 : 1 << 17);
       return row(EV_EXIT, reason, F('guest_rip'), isa);
     }
-    case 'kvm_entry': return row(EV_ENTRY, F('rip'));
+    case 'kvm_entry': return row(EV_ENTRY, F('rip') ?? F('vcpu_pc') ?? F('pc')); // arm64: vcpu_pc, RISC-V: pc
     case 'kvm_vcpu_wakeup': return row(EV_VCPU_WAKEUP, F('ns'), F('waited'), F('valid'));
     case 'kvm_halt_poll_ns': return row(EV_HALT_POLL_NS, F('new'), F('old'), F('grow'));
     case 'kvm_wait_lapic_expire': {
@@ -106,6 +106,8 @@ export class PerfDataCorePath {
     if (typeof core.perfDataCore !== 'function' || !x.le || x.skipGuest || x.attrs.length === 0) return undefined;
     const all = x.formats ?? [];
     if (all.some((f) => f.id < 0 || f.id >= 65536)) return undefined;
+    // arm64 / RISC-V kvm_exit (no exit_reason: named from the format's own tables, kvm-events.ts): TypeScript path
+    if (all.some((f) => f.name === 'kvm_exit' && !f.field('exit_reason'))) return undefined;
     // a recorded sched event keeps the file on the TypeScript path; formats embedded but not recorded do not
     const tsOnly = new Set(all.filter((f) => TS_ONLY.has(f.name)).map((f) => f.id));
     if (x.attrs.some((a) => a.type === PERF_TYPE_TRACEPOINT && a.config <= 0xffffffffn && tsOnly.has(Number(a.config)))) return undefined;

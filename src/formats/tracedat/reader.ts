@@ -27,8 +27,8 @@ import { CLOCK_NS, CLOCK_RAW } from '../../../assembly/constants.js';
 import { FormatError } from '../bytes.js';
 import { isTraceDat } from './meta.js';
 import { Cur, FileSrc, RawPages, ZPages } from './file.js';
-import { readV6, readV7, type BufferDesc, type Meta } from './sections.js';
-import { PageDecoder } from './pages.js';
+import { readV6, readV7, captureParts, type BufferDesc, type Meta } from './sections.js';
+import { PageDecoder, type PageStream } from './pages.js';
 
 export { isTraceDat };
 
@@ -175,4 +175,58 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
   };
   if (meta.compression) info.compression = meta.compression;
   return info;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the parts of a trace.dat as tracefs gives them (for kvmtax record's replay directories and its tests)
+
+/** What tracefs held when the file was recorded: texts of header_page/header_event and formats, cmdlines, pages. */
+export interface TraceDatParts {
+  version: number;
+  littleEndian: boolean;
+  longSize: number;
+  pageSize: number;
+  clock: string;
+  headerPage: string;
+  headerEvent: string;
+  formats: { system: string; text: string }[];
+  cmdlines: string;
+  tgids: Map<number, number>;
+  /** per CPU: its pages, each pageSize bytes, exactly as per_cpu/cpuN/trace_pipe_raw yields them */
+  cpus: { cpu: number; pages: Uint8Array[] }[];
+}
+
+/** The parts of one buffer (default: as readTraceDat chooses) of a trace.dat, decompressed. */
+export function traceDatParts(path: string, buffer?: string): TraceDatParts {
+  const file = new FileSrc(path, 1 << 30);
+  const p: TraceDatParts = {
+    version: 0, littleEndian: true, longSize: 8, pageSize: 4096, clock: 'local', headerPage: '', headerEvent: '',
+    formats: [], cmdlines: '', tgids: new Map(), cpus: [],
+  };
+  captureParts(p);
+  try {
+    const meta = readMeta(file);
+    captureParts(undefined);
+    const buf = chooseBuffer(meta.buffers, buffer);
+    Object.assign(p, {
+      version: meta.version, littleEndian: meta.le, longSize: meta.longSize, pageSize: buf.pageSize,
+      clock: buf.clock || meta.topClock || 'local', cmdlines: meta.cmdlines, tgids: meta.tgids,
+    });
+    for (const cd of [...buf.cpus].sort((a, b) => a.cpu - b.cpu)) {
+      const stream: PageStream = buf.compressed
+        ? new ZPages(file, cd, buf.pageSize, meta.decompress!, meta.le)
+        : new RawPages(file, cd, buf.pageSize);
+      const pages: Uint8Array[] = [];
+      for (let pg = stream.next(); pg; pg = stream.next()) {
+        const out = new Uint8Array(buf.pageSize);
+        out.set(pg.bytes.subarray(pg.base, pg.base + pg.avail));
+        pages.push(out);
+      }
+      p.cpus.push({ cpu: cd.cpu, pages });
+    }
+    return p;
+  } finally {
+    captureParts(undefined);
+    file.close();
+  }
 }

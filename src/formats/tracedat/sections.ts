@@ -9,6 +9,18 @@ import { blockDecompressor, type BlockDecompress } from '../decompress.js';
 import { parseHeaderPage, type PageLayout } from './pages.js';
 import { Cur, FileSrc, utf8, latin1, cstrOf } from './file.js';
 
+/** The texts tracefs held, kept while traceDatParts() (reader.ts) reads the metadata; else undefined. */
+export interface PartsTexts {
+  headerPage: string;
+  headerEvent: string;
+  formats: { system: string; text: string }[];
+}
+let parts: PartsTexts | undefined;
+/** Keep the header_page, header_event and format texts of the next metadata read in `p` (undefined: stop). */
+export function captureParts(p: PartsTexts | undefined): void {
+  parts = p;
+}
+
 // option ids
 export const OPT_DONE = 0, OPT_BUFFER = 3, OPT_TRACECLOCK = 4, OPT_OFFSET = 7, OPT_CPUCOUNT = 8, OPT_TSC2NSEC = 14;
 export const OPT_HEADER_INFO = 16, OPT_FTRACE_EVENTS = 17, OPT_EVENT_FORMATS = 18, OPT_CMDLINES = 21;
@@ -75,6 +87,7 @@ export function readFormat(cur: Cur, system: string, formats: EventFormat[]): vo
   const size = cur.u64('event format size');
   if (size > cur.remaining) throw new FormatError(`truncated event format at offset ${at}`, at);
   const text = cur.text(size, 'event format');
+  parts?.formats.push({ system, text });
   try {
     formats.push(parseEventFormat(text, system));
   } catch (e) {
@@ -110,6 +123,7 @@ export function readHeaderInfo(cur: Cur, meta: Meta): void {
   if (tag !== 'header_page') throw new FormatError(`missing header_page at offset ${at}`, at);
   const size = cur.u64('header_page size');
   const text = cur.text(size, 'header_page');
+  if (parts) parts.headerPage = text;
   const L = parseHeaderPage(text, meta.longSize);
   if ((L.tsSize !== 8 && L.tsSize !== 4) || (L.commitSize !== 8 && L.commitSize !== 4) ||
       L.tsOff + L.tsSize > L.dataOff || L.commitOff + L.commitSize > L.dataOff || L.dataOff >= meta.pageSize) {
@@ -120,7 +134,8 @@ export function readHeaderInfo(cur: Cur, meta: Meta): void {
   const tag2 = cstrOf(cur.bytes(13, 'header_event'));
   if (tag2 !== 'header_event') throw new FormatError(`missing header_event at offset ${at2}`, at2);
   const size2 = cur.u64('header_event size');
-  cur.skip(size2, 'header_event');
+  if (parts) parts.headerEvent = cur.text(size2, 'header_event');
+  else cur.skip(size2, 'header_event');
 }
 
 export function parseTgids(text: string, into: Map<number, number>): void {

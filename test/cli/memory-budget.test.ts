@@ -1,0 +1,57 @@
+/**
+ * The memory budget (issue 15): a trace of very many threads stops with exit 1 and one line naming the
+ * limit and the option that raises it, never exit 70 or gigabytes; the option raises it.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, tmpTrace } from '../support/paths.js';
+
+const BIN = path.join(ROOT, 'bin', 'kvmtax.js');
+function kvmtax(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** n vCPU threads (distinct tids), each one exit and its entry 2 us later: 2n exits' worth of lines. */
+function manyThreads(n: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const tid = 10000 + i;
+    const us = 100000 + i;
+    const t = (u: number) => `1.${String(u).padStart(6, '0')}`;
+    lines.push(`       CPU 0/KVM-${tid}    (   9999) [000] ..... ${t(us)}: kvm_exit: vcpu 0 reason HLT rip 0xffffffff81000000 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000`);
+    lines.push(`       CPU 0/KVM-${tid}    (   9999) [000] d..1. ${t(us + 2)}: kvm_entry: vcpu 0, rip 0xffffffff81000001`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+describe('memory budget', () => {
+  const file = tmpTrace(manyThreads(4000));
+
+  it('stops with exit 1 and one line naming --max-memory when the analysis would outgrow it', () => {
+    const r = kvmtax(['report', file, '--max-memory', '64', '-f', 'json']);
+    expect(r.code).toBe(1);
+    const lines = r.err.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/would need more than 64 MiB of memory \(\d+ threads, \d+ thread x reason bins so far\); --max-memory MB raises the limit/);
+    expect(r.out).toBe('');
+  });
+
+  it('a larger budget reads it all: 4,000 threads, 4,000 handled HLT exits of 2 us', () => {
+    const out = path.join(path.dirname(file), 'out.json');
+    const r = kvmtax(['report', file, '--max-memory', '400', '-f', 'json', '-o', out]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(fs.readFileSync(out, 'utf8')) as { totals: { exits_seen: number; exits_handled: number; host_ns: number } };
+    expect(j.totals.exits_seen).toBe(4000);
+    expect(j.totals.exits_handled).toBe(4000);
+    expect(j.totals.host_ns).toBe(4000 * 2000);
+  });
+
+  it('a bad --max-memory is a usage error (exit 2)', () => {
+    const r = kvmtax(['report', file, '--max-memory', '1']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--max-memory must be/);
+  });
+});
