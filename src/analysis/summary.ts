@@ -39,6 +39,8 @@ export function stats(h: Histogram): Stats {
   };
 }
 
+import { applySampling } from './summary/sampled.js';
+
 export { fmtTs } from './summary/reasons.js';
 
 export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOptions): Report {
@@ -63,7 +65,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
   });
   const timeline = timelineOf(t, order, scale, who);
 
-  return {
+  const report: Report = {
     kvmtax: { version: opt.version, schema: SCHEMA_VERSION },
     timeline,
     unit,
@@ -81,4 +83,8 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     notes: [...notes, ...archNotes(q.isa, reasons, q.eventsByName)],
     ...extras,
   };
+  // a sampled input's reasons are named as the bins' are (bare codes through the ISA's table)
+  const idOf = new Map(t.strings.map((x, i) => [x, i] as const));
+  applySampling(report, sp.spanNs, perSecond, (file, raw) => (idOf.has(raw) ? rb.reasonOf(file, idOf.get(raw)!) : raw));
+  return report;
 }

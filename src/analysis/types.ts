@@ -18,6 +18,29 @@ export interface InputInfo {
   lost_markers: number;
   lost_events: number;
   meta?: Record<string, string | number>;
+  /** a sampled recording (perf record -c N / -F N): each sample stands for PERIOD events */
+  sampled?: SampledInput;
+}
+
+export interface SampledReport {
+  /** always true: the exit counts of this report are estimates */
+  estimated: true;
+  /** kvm_exit samples read (all sampled inputs) */
+  samples: number;
+  /** Σ PERIOD of those samples: the estimated exits */
+  estimated_exits: number;
+  inputs: Array<{ file: string; sampling: string; samples: number; period_sum: number }>;
+}
+
+export interface SampledInput {
+  /** "-c N" (every Nth event) or "-F N" (N samples/s, the period adapts) */
+  sampling: string;
+  /** samples read (all events) */
+  samples: number;
+  /** Σ PERIOD of all samples: perf report's "Event count (approx.)" */
+  period_sum: number;
+  /** kvm_exit samples per reason and Σ PERIOD of them: the estimated exits */
+  exits: Array<{ reason: string; samples: number; estimated: number }>;
 }
 
 export interface SummaryOptions {
@@ -55,6 +78,10 @@ export interface ReasonRow extends Stats {
   total_ns: number;
   share_host: number;
   failed_vmentry?: number;
+  /** a sampled recording: the kvm_exit samples of this reason (exits_seen is then their Σ PERIOD, an estimate) */
+  samples?: number;
+  /** a sampled recording: exits_seen and exits_per_s are estimates, the times are withheld */
+  estimated?: boolean;
   histogram?: Array<[number, number, number]>;
 }
 
@@ -171,6 +198,8 @@ export interface Report extends Extras {
   top: TopRow[];
   quality: Quality;
   notes: string[];
+  /** set when the inputs are sampled recordings: the exit counts are estimates (summary/sampled.ts) */
+  sampled?: SampledReport;
 }
 
 // ---- the extra sections (sections/*, built by extras.ts)

@@ -40,7 +40,12 @@ export interface ReadOptions {
   /** the core's file index of this input (text) */
   fileIndex?: number;
   onProgress?: (bytesRead: number) => void;
+  /** a sampled recording (perf.data with -c N / -F N): how it sampled and its kvm_exit samples per reason key */
+  onSampled?: (s: SampledRead) => void;
 }
+
+/** What a sampled recording's reader found: exits per reason key (the sink's dictionary id) as [samples, Σ PERIOD]. */
+export interface SampledRead { sampling: string; samples: number; periodSum: number; exits: Map<number, [number, number]> }
 
 /** Where a reader's events go: the Core itself (text: its tokenizer) or a file's EventSink (binary). */
 export type ReadTarget = Core | EventSink;
@@ -101,9 +106,13 @@ export const FORMATS: readonly FormatEntry[] = [
   {
     name: 'perf.data', phrase: 'perf.data', text: false,
     detect: (head) => isPerfData(head),
-    async read(input, sink) {
+    async read(input, sink, o) {
       const { readPerfData } = await import('./perfdata/reader.js');
       const i = readPerfData(input.path, sink as EventSink);
+      if (i.sampling && o.onSampled) {
+        o.onSampled({ sampling: i.sampling, samples: i.samples, exits: i.exitPeriods ?? new Map(),
+          periodSum: Object.values(i.periodSums ?? {}).reduce((x, y) => x + y, 0) });
+      }
       return {
         pipe_mode: i.pipeMode ? 'yes' : 'no', samples: i.samples,
         ...present({ hostname: i.hostname, os_release: i.osRelease, cmdline: i.cmdline, nr_cpus: i.nrCpus, lost: i.lost, guest_samples: i.guestSamples, throttled: i.throttled }),

@@ -12,7 +12,7 @@ import type { Part } from '../wasm/merge.js';
 import { KvmtaxError, excerpt } from '../core/errors.js';
 import type { ByteSource } from '../formats/source.js';
 import { registerScratch, releaseScratch } from '../core/scratch.js';
-import { detectFormat, formatNamed, readWith } from '../formats/registry.js';
+import { detectFormat, formatNamed, readWith, type SampledRead } from '../formats/registry.js';
 import type { InputInfo } from '../analysis/types.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { readSlices } from './jobs.js';
@@ -35,9 +35,15 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
       fs.closeSync(out);
     }
     try {
-      const meta = (await readWith(entry, { src, path: p, display: src.name }, core.sinkFor(idx), { buffer: opts.buffer })) ?? {};
+      let sampled: InputInfo['sampled'];
+      const onSampled = (s: SampledRead): void => {
+        const exits = [...s.exits].map(([key, [n, sum]]) => ({ reason: core.stringOf(key), samples: n, estimated: sum }));
+        sampled = { sampling: s.sampling, samples: s.samples, period_sum: s.periodSum, exits };
+      };
+      const meta = (await readWith(entry, { src, path: p, display: src.name }, core.sinkFor(idx), { buffer: opts.buffer, onSampled })) ?? {};
       const c = core.endFile();
       return {
+        ...(sampled ? { sampled } : {}),
         file: src.name, format: entry.name, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
         bytes: fs.statSync(p).size, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
         last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents, meta,

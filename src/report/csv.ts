@@ -67,6 +67,10 @@ export function renderCsv(r: Report, table: string | boolean): string {
         }
       }
     }
+  } else if (r.sampled) {
+    // a sampled recording: estimated counts only (the times are withheld)
+    lines.push(['reason', 'idle', 'samples', 'estimated_exits', 'estimated_exits_per_s', 'share_exits'].join(','));
+    for (const x of r.reasons) lines.push([x.reason, x.idle, x.samples, x.exits_seen, x.exits_per_s, x.share_exits].map(cell).join(','));
   } else {
     lines.push(['reason', 'idle', 'exits_seen', 'exits_handled', 'exits_per_s', 'share_exits', 'total_ns', 'share_host', ...STATS, 'rsd_mean_pct'].join(','));
     for (const x of r.reasons) {

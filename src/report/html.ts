@@ -80,7 +80,7 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
   const t = r.totals;
   const title = `kvmtax report: ${r.inputs.map((f) => f.file).join(', ')}`;
   const cards: string[] = [];
-  if (r.quality.exit_entry_present) {
+  if (r.quality.exit_entry_present && !r.sampled) {
     const card = (key: string, label: string, value: string, raw: number | null, cls = '') =>
       cards.push(`<div class="card ${cls}" data-key="${key}" data-v="${raw ?? ''}"><div class="v">${esc(value)}</div><div class="l">${esc(label)}</div></div>`);
     card('tax', 'exit tax (overhead / wall)', pct(t.tax), t.tax, 'tax');
@@ -93,7 +93,7 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
   body.push(`<header><h1>kvmtax report</h1>${lines(head?.lead ?? [], 'lead')}<div class="cards">${cards.join('')}</div></header>`);
 
   // ---- charts ----
-  if (r.quality.exit_entry_present && r.reasons.length) {
+  if (r.quality.exit_entry_present && r.reasons.length && !r.sampled) {
     section('tax', 'Where vCPU wall time goes', wallSplit(r) + taxBars(r),
       '<p class="hint">Top: the vCPUs\' wall time split as in the headline. Bars: the host time of each exit reason as a share of that wall time; grey: idle (HLT) exits, where the vCPU had nothing to run. Click a reason for its histogram.</p>');
   }
@@ -106,7 +106,7 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
     section('timeline', 'Exits/s over time per vCPU', '<div id="timeline-chart" class="chart"></div>',
       `<p class="hint">${esc(`buckets of ${dur(timeline.bucket_ns, u)}; drag to zoom, double-click to zoom out; red lines: the slowest exits`)}</p>`);
   }
-  if (r.reasons.length) section('histograms', 'Handling time per reason', histograms(r));
+  if (r.reasons.length && !r.sampled) section('histograms', 'Handling time per reason', histograms(r));
   if (opts.view?.sections?.has('levers')) {
     const lv = buildLevers(r);
     if (lv.available) section('levers-ranked', 'Which lever to pull (ranked)', leversSvg(lv, esc));

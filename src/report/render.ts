@@ -27,7 +27,7 @@ export function viewOf(view: RenderView): ViewOptions {
 export function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
   if (!sectionsNamed) return JSON.stringify(report, null, 2) + '\n';
   const keep: Record<string, unknown> = {};
-  const alwaysKept = ['kvmtax', 'unit', 'inputs', 'isa', 'notes'];
+  const alwaysKept = ['kvmtax', 'unit', 'inputs', 'isa', 'notes', 'sampled'];
   const sectionKeys: Record<string, string[]> = { summary: ['totals'], exits: ['reasons'], vcpus: ['vms'], top: ['top'], quality: ['quality'] };
   for (const [k, val] of Object.entries(report)) {
     const named = [...sectionsNamed].some((sec) => (sectionKeys[sec] ?? [sec]).includes(k));

@@ -70,7 +70,10 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
 
   // ---- headline ----
   const lead: string[] = [...files.map((f) => `input: ${f}`)];
-  if (r.quality.exit_entry_present) {
+  if (r.sampled) {
+    lead.push(`ESTIMATED: ${r.sampled.estimated_exits} exits estimated from ${r.sampled.samples} kvm_exit samples (sampled recording); handling times, guest time and the exit tax are withheld` +
+      (t.exits_per_s !== null ? `; about ${rate(t.exits_per_s)} exits/s` : ''));
+  } else if (r.quality.exit_entry_present) {
     lead.push(
       `exit tax ${pct(t.tax)} of vCPU wall time is exit-handling overhead; ${pct(t.halted_share)} halted (HLT: polling and blocked, idle); ${pct(t.guest_share)} in guest mode`,
       `host time ${dur(t.host_ns, u)} = halted ${dur(t.halted_ns, u)} + overhead ${dur(t.overhead_ns, u)}; vCPU wall time ${dur(t.wall_ns, u)}; ${t.exits_handled} of ${t.exits_seen} exits handled` +
@@ -81,7 +84,15 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
   if (show.has('summary')) out.push({ title: `kvmtax ${r.kvmtax.version} report`, lead, header: [], align: '', rows: [] });
 
   // ---- per reason ----
-  if (show.has('exits') && r.reasons.length) {
+  if (show.has('exits') && r.reasons.length && r.sampled) {
+    out.push({
+      title: 'Exit reasons, ESTIMATED from samples (all VMs, all vCPUs)',
+      header: ['reason', 'samples', 'est. exits', 'est. exits/s', 'exits%'],
+      align: 'lrrrr',
+      rows: r.reasons.map((x) => [x.reason + (x.idle ? ' (idle)' : ''), String(x.samples ?? '-'), `~${x.exits_seen}`, x.exits_per_s === null ? '-' : `~${rate(x.exits_per_s)}`, pct(x.share_exits)]),
+      foot: [`total: ~${t.exits_seen} exits estimated from ${r.sampled.samples} samples (Σ PERIOD); handling times withheld`],
+    });
+  } else if (show.has('exits') && r.reasons.length) {
     out.push({
       title: 'Exit reasons (all VMs, all vCPUs)',
       header: ['reason', 'seen', 'handled', 'exits/s', 'exits%', 'total', 'host%', 'min', 'mean', 'p50', 'p90', 'p99', 'p99.9', 'max', '+-'],

@@ -160,6 +160,10 @@ export interface CraftAttr {
   sampleIdAll?: boolean;
   ids: number[];
   name?: string;
+  /** sample_period (sample_freq with `freq`); default 1 */
+  period?: number;
+  /** attr.freq: perf record -F */
+  freq?: boolean;
 }
 
 export interface CraftSample {
@@ -208,12 +212,14 @@ export class PerfCraft {
   /** the perf_event_attr (128 bytes, PERF_ATTR_SIZE_VER7) */
   attrBytes(a: CraftAttr): Uint8Array {
     const w = new W(this.le);
-    w.u32(a.type ?? 2).u32(128).u64(a.config).u64(1).u64(a.sampleType).u64(a.readFormat ?? 0);
+    w.u32(a.type ?? 2).u32(128).u64(a.config).u64(BigInt(a.period ?? 1)).u64(a.sampleType).u64(a.readFormat ?? 0);
     const flagsAt = w.length;
     w.u64(0).zeros(128 - 48);
     const b = w.out();
     // bitfields: sample_id_all = bit 18; LE: byte 2 bit 2, BE: byte 2 bit 5 (bits allocated from the MSB)
     if (a.sampleIdAll ?? true) b[flagsAt + 2]! |= this.le ? 1 << 2 : 1 << 5;
+    // freq = bit 10: byte 1, bit 2 (LE) or bit 5 (BE)
+    if (a.freq) b[flagsAt + 1]! |= this.le ? 1 << 2 : 1 << 5;
     return b;
   }
 

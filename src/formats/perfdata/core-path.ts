@@ -104,6 +104,8 @@ export class PerfDataCorePath {
     // KVMTAX_PERFDATA_PATH=ts: the TypeScript path (tests and the bench compare the two)
     if (process.env.KVMTAX_PERFDATA_PATH === 'ts') return undefined;
     if (typeof core.perfDataCore !== 'function' || !x.le || x.skipGuest || x.attrs.length === 0) return undefined;
+    // a sampled recording (perf record -c N / -F N): the TypeScript path sums each exit reason's PERIOD
+    if (x.attrs.some((a) => a.freq || a.period > 1)) return undefined;
     const all = x.formats ?? [];
     if (all.some((f) => f.id < 0 || f.id >= 65536)) return undefined;
     // arm64 / RISC-V kvm_exit (no exit_reason: named from the format's own tables, kvm-events.ts): TypeScript path

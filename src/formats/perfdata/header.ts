@@ -111,6 +111,11 @@ export interface PerfDataInfo {
    * "-F N" (attr.freq: a frequency, the period adapts and ramps up at the start) or "-c N" (every Nth event).
    */
   sampling?: string;
+  /**
+   * A sampled recording's kvm_exit samples per exit-reason key (the sink's dictionary id): [samples, Σ PERIOD].
+   * Σ PERIOD is the estimate of that reason's exits.
+   */
+  exitPeriods?: Map<number, [number, number]>;
 }
 
 /** Tuning knobs (tests use small values to exercise chunk boundaries and the queue bound). */

@@ -24,6 +24,8 @@ export interface Entry {
   len: number;
   where: number;
   str: string;
+  /** a sample's PERIOD (-1 or absent: none) */
+  period?: number;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

@@ -64,7 +64,7 @@ export { isPerfData } from './header.js';
 import { PerfDataCorePath } from './core-path.js';
 import { RoundQueue, type Entry } from './order.js';
 import { CompressedRecords } from './compressed.js';
-import { CLOCK_NS, EV_LOST, EV_OTHER, SKIP_BAD_PAYLOAD, SKIP_TRUNCATED, SKIP_UNRECOGNIZED } from '../../../assembly/constants.js';
+import { CLOCK_NS, EV_EXIT, EV_LOST, EV_OTHER, SKIP_BAD_PAYLOAD, SKIP_TRUNCATED, SKIP_UNRECOGNIZED } from '../../../assembly/constants.js';
 
 // ---- the reader ----
 
@@ -290,7 +290,7 @@ class PerfDataReader {
 
   private setTracing(t: TracingData): void {
     this.tracing = t;
-    this.decoder = new KvmEventDecoder(this.sink, t.littleEndian);
+    this.decoder = new KvmEventDecoder(this.sampledSink(), t.littleEndian);
     for (const f of t.formats) {
       this.decoder.addFormat(f);
       this.formatsById.set(f.id, f);
@@ -625,7 +625,8 @@ class PerfDataReader {
       rawOff = q;
     }
     if (tid >= 0 && pid >= 0) this.pidOf.set(tid, pid);
-    if (L.period >= 0) attr.periodSum += u64n(view, p + L.period, le);
+    const period = L.period >= 0 ? u64n(view, p + L.period, le) : -1;
+    if (period >= 0) attr.periodSum += period;
     if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) {
       let aoff = -1;
       if (rawOff >= 0) {
@@ -634,10 +635,10 @@ class PerfDataReader {
         if (rawSize <= 256) for (let i = 0; i < rawSize; i++) a[aoff + i] = buf[rawOff + i]!;
         else a.set(buf.subarray(rawOff, rawOff + rawSize), aoff);
       }
-      this.queue.push({ ts, tsn: 0, seq: this.queue.nextSeq(), rec: REC_SAMPLE, attr, pid, tid, cpu, off: aoff, len: rawSize, where, str: '' });
+      this.queue.push({ ts, tsn: 0, seq: this.queue.nextSeq(), rec: REC_SAMPLE, attr, pid, tid, cpu, off: aoff, len: rawSize, where, str: '', period });
     } else {
       // perf delivers records without a usable timestamp at once (ordered_events__queue -> -ETIME)
-      this.deliverSample(attr, hasTime ? ts : this.lastTs, pid, tid, cpu, buf, view, rawOff, rawSize, where);
+      this.deliverSample(attr, hasTime ? ts : this.lastTs, pid, tid, cpu, buf, view, rawOff, rawSize, where, period);
     }
   }
 
@@ -751,7 +752,7 @@ class PerfDataReader {
     if (e.ts > this.lastTs) this.lastTs = e.ts;
     switch (e.rec) {
       case REC_SAMPLE:
-        this.deliverSample(e.attr!, e.ts, e.pid, e.tid, e.cpu, this.queue.arena, this.queue.arenaView, e.off, e.len, e.where);
+        this.deliverSample(e.attr!, e.ts, e.pid, e.tid, e.cpu, this.queue.arena, this.queue.arenaView, e.off, e.len, e.where, e.period ?? -1);
         break;
       case REC_COMM:
         if (e.tid >= 0) {
@@ -776,9 +777,40 @@ class PerfDataReader {
     }
   }
 
+  /** PERIOD of the sample being delivered (-1: none); kvm_exit samples add it to their reason's Σ PERIOD */
+  private curPeriod = -1;
+  /** per exit-reason key (dictionary id): [samples, Σ PERIOD] of the kvm_exit samples that carried PERIOD */
+  private readonly exitPeriods = new Map<number, [number, number]>();
+
+  /**
+   * The sink the tracepoint decoder writes to: this reader's sink, with each kvm_exit's PERIOD added to its
+   * reason's sum on the way (a sampled recording's estimate of the exits per reason is Σ PERIOD, not the samples).
+   */
+  private sampledSink(): EventSink {
+    const s = this.sink;
+    const per = this.exitPeriods;
+    const self = this;
+    return {
+      beginFile: (n, c) => s.beginFile(n, c),
+      intern: (x) => s.intern(x),
+      reasonKey: (isa, code) => s.reasonKey(isa, code),
+      nameThread: (tid, tgid, comm) => s.nameThread(tid, tgid, comm),
+      skip: (k, w, e) => s.skip(k, w, e),
+      push(kind, ts, tid, tgid, cpu, vcpu, a, b, c, name, where) {
+        if (kind === EV_EXIT && self.curPeriod >= 0) {
+          const key = Number(a);
+          const v = per.get(key);
+          if (v) { v[0]++; v[1] += self.curPeriod; } else per.set(key, [1, self.curPeriod]);
+        }
+        s.push(kind, ts, tid, tgid, cpu, vcpu, a, b, c, name, where);
+      },
+    };
+  }
+
   private deliverSample(attr: Attr, ts: bigint, pid: number, tid: number, cpu: number, bytes: Uint8Array, view: DataView,
-                        rawOff: number, rawSize: number, where: number): void {
+                        rawOff: number, rawSize: number, where: number, period: number): void {
     if (ts > this.lastTs) this.lastTs = ts;
+    this.curPeriod = period;
     if (!this.attrsResolved) this.resolveAttrs();
     this.info.samples++;
     this.info.events[attr.key] = (this.info.events[attr.key] ?? 0) + 1;
@@ -790,6 +822,7 @@ class PerfDataReader {
       this.sink.push(EV_OTHER, ts, tid, tid >= 0 ? pid : -1, cpu, -1, 0n, 0n, 0, attr.nameId, where);
     }
     this.curTid = -2;
+    this.curPeriod = -1;
   }
 
   private finish(): void {
@@ -818,7 +851,10 @@ class PerfDataReader {
       for (const a of withPeriod) this.info.periodSums[a.key] = (this.info.periodSums[a.key] ?? 0) + a.periodSum;
     }
     const sampled = this.attrs.find((a) => this.info.events[a.key] && (a.freq || a.period > 1));
-    if (sampled) this.info.sampling = sampled.freq ? `-F ${sampled.period}` : `-c ${sampled.period}`;
+    if (sampled) {
+      this.info.sampling = sampled.freq ? `-F ${sampled.period}` : `-c ${sampled.period}`;
+      this.info.exitPeriods = this.exitPeriods;
+    }
     // threads perf never saw a COMM for, named from the saved cmdlines of the tracing data
     if (this.tracing) {
       for (const [tid, comm] of this.tracing.savedCmdlines) {
