@@ -12,29 +12,19 @@
  *            which MSR an exit read is known only from kvm_msr events (the report's msr section): without
  *            them these reads cannot be told apart from the other MSR exits and are not counted.
  *
- * The estimate (assumptions, also listed in the output):
- *   - the vCPUs' wall time is unchanged (the guest's work sets it) and the other exits keep their rate
- *     and handling cost;
- *   - the halted (idle) time moves into guest mode: the vCPU idles in the guest instead of blocking in
- *     the host, so its host CPU is never released (cpu-pm wants dedicated, pinned host CPUs) and host
- *     halt-polling disappears;
- *   - the part of the HLT exits' handling time that was not the halt itself (entry/exit work) and the
- *     MWAIT/PAUSE/C-state exits' host time leave the overhead;
- *   - wake-ups that ended a halt now reach a vCPU idling in guest mode as interrupt exits (real capture
- *     svm-B: interrupt exits grew from 113 to 1445): the tax estimate is a range from no such exit (low)
- *     to one per HLT exit at the baseline's mean cost of the interrupt exit reason (high).
+ * The estimate is the cpu-pm model of src/analysis/levers/ (the same one `--sections levers` and
+ * `kvmtax advise` use), calibrated on real before/after pairs: the stopped exits' overhead leaves, the
+ * halted time becomes guest time, each wake-up becomes an interrupt exit, and the range carries how far
+ * the calibration pairs landed from that mechanism. On vCPU threads that share host CPUs the forecast
+ * has no upper end (tax_high null): cpu-pm is not advised there.
  */
 import type { Report, VcpuRow } from './summary.js';
-import { isIdleReason } from '../core/reasons.js';
+import { CLASSES } from './levers/terms.js';
+import { cpuPmForecast, hostFacts, termsOf, forecastCpuPm, fitCpuPm, CALIBRATED_ON } from './levers/index.js';
 
 export type WhatIfScenario = 'cpu-pm' | 'exitless-timer' | 'exitless-ipi';
 export const WHAT_IF_SCENARIOS: WhatIfScenario[] = ['cpu-pm', 'exitless-timer', 'exitless-ipi'];
 
-const CLASSES: Record<string, 'HLT' | 'MWAIT' | 'PAUSE'> = {
-  HLT: 'HLT', hlt: 'HLT', 'idle-halt': 'HLT',
-  MWAIT_INSTRUCTION: 'MWAIT', MONITOR_INSTRUCTION: 'MWAIT', mwait: 'MWAIT', monitor: 'MWAIT', mwait_cond: 'MWAIT',
-  PAUSE_INSTRUCTION: 'PAUSE', pause: 'PAUSE',
-};
 /** MSRs whose reads cpu-pm's CSTATE bit stops intercepting (Linux arch/x86/kvm/vmx/vmx.c). */
 export const CSTATE_MSRS: Record<string, string> = {
   '0x660': 'MSR_CORE_C1_RES', '0x3fc': 'MSR_CORE_C3_RESIDENCY', '0x3fd': 'MSR_CORE_C6_RESIDENCY', '0x3fe': 'MSR_CORE_C7_RESIDENCY',
@@ -94,6 +84,12 @@ export interface WhatIf {
   };
   vcpus: WhatIfVcpu[];
   assumptions: string[];
+  /** where the model's range comes from */
+  calibration: string;
+  /** set when the lever's preconditions fail (vCPU threads sharing host CPUs) */
+  not_advised?: string;
+  /** the forecast's centre (the calibration pairs' median) */
+  tax_point?: number | null;
 }
 
 const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
@@ -134,38 +130,26 @@ export function whatIf(r: Report, scenario: WhatIfScenario = 'cpu-pm'): WhatIf {
 
   const removed = stopped.reduce((s, x) => s + x.overhead_ns, 0);
   const replacement = r.isa === 'vmx' ? 'EXTERNAL_INTERRUPT' : r.isa === 'svm' ? 'interrupt' : r.reasons.some((x) => x.reason === 'EXTERNAL_INTERRUPT') ? 'EXTERNAL_INTERRUPT' : 'interrupt';
-  const rep = r.reasons.find((x) => x.reason === replacement);
-  let addedMean = rep?.mean_ns ?? null;
-  if (addedMean === null) {
-    const ni = r.reasons.filter((x) => !isIdleReason(x.reason) && x.exits_handled > 0);
-    const n = ni.reduce((s, x) => s + x.exits_handled, 0);
-    addedMean = n ? ni.reduce((s, x) => s + x.total_ns, 0) / n : null;
-  }
-  const added = hltExits;
-  const low = t.overhead_ns - removed;
-  const high = low + added * (addedMean ?? 0);
+  const { terms, forecast: f, fittedOn } = cpuPmForecast(r);
+  const host = hostFacts(r);
+  const shared = host.shared || host.contended;
+  const fit = fitCpuPm();
 
-  // ---- per vCPU ----
+  // ---- per vCPU: the same model on each thread's own terms ----
   const vcpus: WhatIfVcpu[] = [];
   for (const vm of r.vms) {
     for (const c of vm.vcpus as VcpuRow[]) {
       if (c.exits_seen === 0) continue;
-      let rem = 0, hHost = 0, hExits = 0;
-      for (const x of c.reasons ?? []) {
-        const cls = CLASSES[x.reason];
-        if (!cls) continue;
-        if (cls === 'HLT') { hHost += x.total_ns; hExits += x.exits_seen; } else rem += x.total_ns;
-      }
-      rem += Math.max(0, hHost - c.halted_ns);
-      const lo = c.overhead_ns - rem;
+      const tt = termsOf(r, new Set([c.tid]));
+      const fc = forecastCpuPm(tt, fit.box, fit.point, fit.band);
       vcpus.push({
-        vm: vm.name, vcpu: c.vcpu, tid: c.tid, tax: c.tax, removed_overhead_ns: rem, added_exits: hExits,
-        tax_low: share(lo, c.wall_ns), tax_high: share(lo + hExits * (addedMean ?? 0), c.wall_ns),
+        vm: vm.name, vcpu: c.vcpu, tid: c.tid, tax: c.tax, removed_overhead_ns: fc.removed_ns, added_exits: fc.added_exits.point,
+        tax_low: fc.tax.low === null ? null : r6(fc.tax.low), tax_high: shared || fc.tax.high === null ? null : r6(fc.tax.high),
       });
     }
   }
-
-  return {
+  const addedMean = terms.exit_mean_ns === null ? null : Math.round(terms.exit_mean_ns * f.params.kappa / Math.max(f.params.kappa_n, 1e-9) * 10) / 10;
+  const out: WhatIf = {
     scenario,
     description: 'cpu-pm: KVM_CAP_X86_DISABLE_EXITS with MWAIT|HLT|PAUSE|CSTATE (QEMU -overcommit cpu-pm=on): these instructions and reads run in guest mode without an exit',
     unit: r.unit,
@@ -174,19 +158,25 @@ export function whatIf(r: Report, scenario: WhatIfScenario = 'cpu-pm'): WhatIf {
     not_identified: notIdentified,
     current: { tax: t.tax, halted_share: t.halted_share, guest_share: t.guest_share, overhead_ns: t.overhead_ns, wall_ns: wall },
     estimate: {
-      tax_low: share(low, wall), tax_high: share(high, wall), overhead_low_ns: low, overhead_high_ns: Math.round(high),
+      tax_low: f.tax.low === null ? null : r6(f.tax.low), tax_high: shared || f.tax.high === null ? null : r6(f.tax.high),
+      overhead_low_ns: f.overhead_ns.low, overhead_high_ns: f.overhead_ns.high,
       removed_overhead_ns: removed, halted_to_guest_ns: t.halted_ns, halted_share: 0,
-      guest_share_low: wall > 0 ? r6(1 - high / wall) : null, guest_share_high: wall > 0 ? r6(1 - low / wall) : null,
-      added_exits: added, added_reason: replacement, added_mean_ns: addedMean === null ? null : Math.round(addedMean * 10) / 10,
+      guest_share_low: shared || f.tax.high === null ? null : r6(1 - f.tax.high), guest_share_high: f.tax.low === null ? null : r6(1 - f.tax.low),
+      added_exits: f.added_exits.point, added_reason: replacement, added_mean_ns: addedMean,
     },
     vcpus,
     assumptions: [
-      'the vCPUs\' wall time stays the same (the guest\'s work sets it), and every other exit keeps its rate and handling cost',
+      'the stopped exits\' overhead leaves the tax: MWAIT/MONITOR/PAUSE host time, and the HLT exits\' handling time beyond the halts themselves',
       'the halted time (polling and blocked in the host) becomes guest time: the vCPU idles in guest mode, its host CPU is never released (cpu-pm wants dedicated, pinned host CPUs) and host halt-polling disappears',
-      'the stopped exits\' overhead leaves the tax: MWAIT/MONITOR/PAUSE/C-state host time, and the HLT exits\' handling time beyond the halts themselves',
-      `wake-ups that ended a halt now reach a vCPU idling in guest mode as ${replacement} exits: the estimate runs from none (low) to one per HLT exit (${added}) at the baseline's mean ${replacement} cost${rep ? '' : ' (absent here: the mean of all non-idle exits)'} (high)`,
+      `each wake-up that ended a halt (${terms.wakes}) now interrupts a vCPU idling in guest mode: ${f.params.kappa_n.toFixed(2)} ${replacement} exits per wake-up, costing ${f.params.kappa.toFixed(2)} x the mean exit (${fittedOn.length} calibration pairs' medians)`,
+      'the range is that mechanism plus how far the calibration pairs (' + fittedOn.join(', ') + ') landed from it: the other exits\' cost and the run\'s wall time drift with the delivery changes (on the emulator: both ways)',
+      'no posted interrupts or AVIC, as in the calibration pairs: with them an interrupt reaches a halted vCPU in guest mode without an exit, and the range is high',
     ],
+    calibration: CALIBRATED_ON + '; pairs ' + fittedOn.join(', '),
+    tax_point: f.tax.point === null ? null : r6(f.tax.point),
   };
+  if (shared) out.not_advised = `${host.evidence.find((e) => /share|preempted/.test(e)) ?? host.evidence[0]}: a vCPU idling in guest mode keeps the CPU from the others; no upper end is forecast (our SMP=1 pairs ran 5-7x longer)`;
+  return out;
 }
 
 /**
@@ -213,11 +203,10 @@ function exitless(r: Report, scenario: 'exitless-timer' | 'exitless-ipi'): WhatI
       let wN = 0, wNs = 0, pN = 0, pNs = 0;
       for (const c of r.timers.vcpus) {
         wN += c.tsc_deadline_writes ?? 0; wNs += c.tsc_deadline_exits_ns ?? 0; pN += c.preemption_timer_exits ?? 0; pNs += c.preemption_timer_ns ?? 0;
-        add(c.tid, (c.tsc_deadline_exits_ns ?? 0) + (c.preemption_timer_ns ?? 0), (c.tsc_deadline_writes ?? 0) + (c.preemption_timer_exits ?? 0));
+        add(c.tid, c.preemption_timer_ns ?? 0, c.preemption_timer_exits ?? 0);
       }
-      stopped.push({ class: 'timer', reason: 'IA32_TSC_DEADLINE writes (MSR 0x6e0)', idle: false, exits: wN, exits_per_s: perSec(wN), host_ns: wNs, overhead_ns: wNs });
       stopped.push({ class: 'timer', reason: 'PREEMPTION_TIMER', idle: false, exits: pN, exits_per_s: perSec(pN), host_ns: pNs, overhead_ns: pNs });
-      identified.push('TSC-deadline writes: from kvm_msr events inside MSR exits', 'PREEMPTION_TIMER exits: from the exit reasons');
+      identified.push('PREEMPTION_TIMER exits: from the exit reasons', `IA32_TSC_DEADLINE writes (MSR 0x6e0, from kvm_msr): ${wN} exits, ${wNs} ns: they still exit with posted timer interrupts and are not removed`);
       if (r.timers.vcpus.every((c) => c.tsc_deadline_writes === null)) notIdentified.push('TSC-deadline writes: the trace has no kvm_msr events');
     }
   } else {
@@ -245,7 +234,7 @@ function exitless(r: Report, scenario: 'exitless-timer' | 'exitless-ipi'): WhatI
     }
   }
   const what = scenario === 'exitless-timer'
-    ? 'exitless timer: the guest arms its timer without an exit (e.g. timer virtualization or a paravirtual timer), and KVM\'s VMX preemption timer no longer fires into the host'
+    ? 'exitless timer: timer interrupts are posted to the vCPU from housekeeping CPUs (kvm.pi_inject_timer, with APICv and HLT/MWAIT left to the guest): KVM\'s VMX preemption timer no longer fires into the host; TSC-deadline writes still exit'
     : 'exitless IPI: IPIs are delivered without an exit of the sender (posted interrupts with IPI virtualization, or AVIC)';
   return {
     scenario, description: what, unit: r.unit, stopped, identified, not_identified: notIdentified,
@@ -260,5 +249,6 @@ function exitless(r: Report, scenario: 'exitless-timer' | 'exitless-ipi'): WhatI
       'the vCPUs\' wall time stays the same and every other exit keeps its rate and handling cost',
       'the removed exits\' handling time leaves the overhead whole; the interrupt that a timer or IPI raises still has to be delivered (its cost is not removed)',
     ],
+    calibration: 'not calibrated: no before/after pair exercises it (the emulated SVM has no AVIC or posted interrupts): an arithmetic bound on this trace',
   };
 }

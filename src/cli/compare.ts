@@ -15,6 +15,8 @@ import { fmtValue, renderCompareTable } from '../report/compare-table.js';
 import { renderCompareMarkdown } from '../report/compare-markdown.js';
 import { renderCompareJson } from '../report/compare-json.js';
 import { renderCompareCsv } from '../report/compare-csv.js';
+import { checkForecast, FORECAST_LEVERS, type ForecastCheck } from '../analysis/levers/index.js';
+import { appendCheck } from '../report/levers.js';
 
 export const COMPARE_FORMATS = ['table', 'md', 'json', 'csv'];
 
@@ -30,6 +32,7 @@ interface Args {
   tscKhz?: number;
   isa?: string;
   output?: string;
+  forecast?: string;
 }
 
 export const command = 'compare <traces..>';
@@ -48,6 +51,7 @@ export function builder(y: Argv): Argv<Args> {
         '"p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000", "p99(msr) > 200us", "cv(tax) > 10%", "p50(io) >= 1.2x"',
     })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
+    .option('forecast', { type: 'string', choices: FORECAST_LEVERS, describe: 'check a lever\'s forecast: made on the "before" side (the levers section\'s range) against the "after" side measured' })
     .example('$0 compare base.txt.xz --vs cpupm.txt.xz --labels base,cpupm', 'two single runs')
     .example('$0 compare base/*.dat --vs cpupm/*.dat -f md --fail-if "tax > +5%"', 'several runs a side, Markdown, a gate') as unknown as Argv<Args>;
 }
@@ -81,10 +85,12 @@ export interface CompareArgs {
   split?: 'file' | 'vm';
   failIf?: string[];
   analyze?: AnalyzeOptions;
+  /** a lever whose forecast on the before side is checked against the after side */
+  forecast?: string;
 }
 
 /** The whole command without the output: parse the rules first (usage errors before any reading). */
-export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparison; breach: string | null; warnings: string[] }> {
+export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparison; breach: string | null; warnings: string[]; check?: ForecastCheck }> {
   const labels = parseLabels(a.labels);
   const rules = parseRules(a.failIf ?? []);
   const split = a.split ?? 'file';
@@ -94,7 +100,8 @@ export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparis
   checkRules(rules, comparison);
   const results = evaluateRules(rules, comparison, (v, u) => fmtValue(v, u, comparison.unit));
   const warnings = results.filter((r) => r.status === 'not evaluated').map((r) => `--fail-if "${r.rule}" not evaluated: ${r.detail}`);
-  return { comparison, breach: breachMessage(results), warnings };
+  const check = a.forecast ? checkForecast(a.forecast, sa.pooled, sb.pooled) : undefined;
+  return { comparison, breach: breachMessage(results), warnings, check };
 }
 
 export function renderComparison(c: Comparison, format: string): string {
@@ -108,11 +115,12 @@ export function renderComparison(c: Comparison, format: string): string {
 
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (!argv.vs?.length) throw usage('--vs needs at least one trace: kvmtax compare A... --vs B...');
-  const { comparison, breach, warnings } = await runCompare({
+  const { comparison, breach, warnings, check } = await runCompare({
     before: argv.traces, after: argv.vs, labels: argv.labels, split: argv.split as 'file' | 'vm', failIf: listOf(argv.failIf),
-    analyze: inputOptions(argv),
+    analyze: inputOptions(argv), forecast: argv.forecast,
   });
-  const text = renderComparison(comparison, argv.format);
+  let text = renderComparison(comparison, argv.format);
+  if (check) text = appendCheck(text, check, argv.format);
   if (argv.output) fs.writeFileSync(argv.output, text);
   else process.stdout.write(text);
   for (const w of warnings) process.stderr.write(`kvmtax: warning: ${w}\n`);

@@ -20,6 +20,7 @@ const COMMANDS: Array<[name: string, usage: string, describe: string, load: () =
   ['compare', 'compare <traces..>', 'compare runs before and after a change (e.g. cpu-pm off vs on) and gate regressions', async () => (await import('./compare.js')) as unknown as CommandModule],
   ['export', 'export <traces..>', 'export a trace as a Perfetto timeline, Parquet or Arrow', async () => (await import('./export.js')) as unknown as CommandModule],
   ['sql', 'sql [query] [traces..]', 'SQL over every exit, halt and timer event (embedded DuckDB)', async () => (await import('./sql.js')) as unknown as CommandModule],
+  ['advise', 'advise <traces..>', 'which lever to pull: the tax-cutting levers ranked from a trace, with evidence and ranges', async () => (await import('./advise.js')) as unknown as CommandModule],
   ['merge', 'merge <reports..>', 'merge per-host JSON reports exactly', async () => (await import('./merge.js')) as unknown as CommandModule],
 ];
 

@@ -5,7 +5,7 @@
  */
 
 /** Options that collect every value given (yargs' camel-case and alias keys included). */
-const LISTS = new Set(['_', '$0', 'traces', 'reports', 'vs', 'by', 'fail-if', 'failIf']);
+const LISTS = new Set(['_', '$0', 'traces', 'reports', 'vs', 'by', 'fail-if', 'failIf', 'what-if', 'whatIf']);
 /** report's --format takes an output format and an input format name (`-f perf-script -f json`). */
 const REPORT_LISTS = new Set([...LISTS, 'format', 'f']);
 

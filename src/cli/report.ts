@@ -31,7 +31,7 @@ interface Args {
   top: number;
   by?: string | string[];
   sections?: string;
-  whatIf?: string;
+  whatIf?: string | string[];
   quiet: boolean;
   jobs: number;
   histograms: boolean;
@@ -51,7 +51,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
     .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file of 16 MiB or more: line-aligned slices, merged exactly' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress line on stderr' })
-    .option('what-if', { type: 'string', choices: WHAT_IF_SCENARIOS, describe: 'forecast what cpu-pm, an exitless timer or exitless IPIs would change (printed after the report; JSON: a what_if member)' })
+    .option('what-if', { type: 'string', choices: WHAT_IF_SCENARIOS, describe: 'forecast what cpu-pm, an exitless timer or exitless IPIs would change, with the levers section\'s models (printed after the report; JSON: a what_if member, a list when given more than once); repeatable' })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }) as unknown as Argv<Args>;
 }
 
@@ -88,10 +88,12 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   }
   progress?.done();
   let text = render(report, out, { by, sections: only });
-  if (argv.whatIf) {
-    const scenario = argv.whatIf as WhatIfScenario;
-    if (out === 'json') text = JSON.stringify({ ...JSON.parse(text), what_if: whatIf(report, scenario) }, null, 2) + '\n';
-    else if (out !== 'html') text += '\n' + renderWhatIf(report, scenario, out);
+  const scenarios = [...new Set(listOf(argv.whatIf))] as WhatIfScenario[];
+  if (scenarios.length) {
+    if (out === 'json') {
+      const w = scenarios.map((sc) => whatIf(report, sc));
+      text = JSON.stringify({ ...JSON.parse(text), what_if: w.length === 1 ? w[0] : w }, null, 2) + '\n';
+    } else if (out !== 'html') for (const sc of scenarios) text += '\n' + renderWhatIf(report, sc, out);
   }
   if (argv.output) fs.writeFileSync(argv.output, text);
   else process.stdout.write(text);

@@ -8,14 +8,18 @@ import { renderMarkdown } from './markdown.js';
 export function whatIfSections(w: WhatIf): Table[] {
   const u = w.unit;
   const e = w.estimate;
-  const range = (a: number | null, b: number | null) => (a === b ? pct(a) : `${pct(a)} to ${pct(b)}`);
+  const range = (a: number | null, b: number | null) => (a === b ? pct(a) : b === null ? `${pct(a)} or more (no upper end)` : `${pct(a)} to ${pct(b)}`);
   const lead = [
     w.description,
-    `exit tax now ${pct(w.current.tax)}; estimated with ${w.scenario}: ${range(e.tax_low, e.tax_high)} (overhead ${dur(w.current.overhead_ns, u)} -> ${dur(e.overhead_low_ns, u)} to ${dur(e.overhead_high_ns, u)} over the same wall time ${dur(w.current.wall_ns, u)})`,
+    ...(w.not_advised ? [`NOT ADVISED: ${w.not_advised}`] : []),
+    w.scenario === 'cpu-pm'
+      ? `exit tax now ${pct(w.current.tax)}; estimated with ${w.scenario}: ${range(e.tax_low, e.tax_high)}${w.tax_point !== undefined && w.tax_point !== null && e.tax_high !== null ? ` (centre ${pct(w.tax_point)})` : ''}; overhead ${dur(w.current.overhead_ns, u)} -> ${dur(e.overhead_low_ns, u)} to ${dur(e.overhead_high_ns, u)}`
+      : `exit tax now ${pct(w.current.tax)}; estimated with ${w.scenario}: ${range(e.tax_low, e.tax_high)} (overhead ${dur(w.current.overhead_ns, u)} -> ${dur(e.overhead_low_ns, u)} to ${dur(e.overhead_high_ns, u)} over the same wall time ${dur(w.current.wall_ns, u)})`,
     ...(w.scenario === 'cpu-pm'
       ? [`halted ${pct(w.current.halted_share)} -> 0.00% (${dur(e.halted_to_guest_ns, u)} moves into guest mode); guest mode ${pct(w.current.guest_share)} -> ${range(e.guest_share_low, e.guest_share_high)}`,
-        `overhead removed: ${dur(e.removed_overhead_ns, u)}; added: up to ${e.added_exits} ${e.added_reason} exits at ${dur(e.added_mean_ns, u)} each`]
+        `overhead removed: ${dur(e.removed_overhead_ns, u)}; added: about ${e.added_exits} ${e.added_reason} exits at ${dur(e.added_mean_ns, u)} each`]
       : [`overhead removed: ${dur(e.removed_overhead_ns, u)}`]),
+    `calibration: ${w.calibration}`,
     ...w.identified.map((x) => `identified: ${x}`),
     ...w.not_identified.map((x) => `not identified: ${x}`),
     ...w.assumptions.map((x) => `assumption: ${x}`),

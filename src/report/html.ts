@@ -18,6 +18,8 @@
 import { createHash } from 'node:crypto';
 import type { Report, ReasonRow } from '../analysis/types.js';
 import { dur, pct, sections, type Table, type ViewOptions } from './sections.js';
+import { buildLevers } from '../analysis/levers/index.js';
+import { leversSvg } from './levers.js';
 import { UPLOT_CSS, UPLOT_JS, UPLOT_LICENSE, UPLOT_VERSION } from './html-assets.js';
 
 /**
@@ -105,6 +107,10 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
       `<p class="hint">${esc(`buckets of ${dur(timeline.bucket_ns, u)}; drag to zoom, double-click to zoom out; red lines: the slowest exits`)}</p>`);
   }
   if (r.reasons.length) section('histograms', 'Handling time per reason', histograms(r));
+  if (opts.view?.sections?.has('levers')) {
+    const lv = buildLevers(r);
+    if (lv.available) section('levers-ranked', 'Which lever to pull (ranked)', leversSvg(lv, esc));
+  }
   for (const [key, name] of [['halt', 'Halt polling: distributions'], ['timers', 'Timer latency: distributions'], ['sched', 'vCPU scheduling: distributions']] as const) {
     const v = extra[key];
     if (!v || typeof v !== 'object' || (v as { available?: unknown }).available === false) continue;

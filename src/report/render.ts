@@ -8,6 +8,8 @@ import { renderTables } from './table.js';
 import { renderMarkdown } from './markdown.js';
 import { renderCsv } from './csv.js';
 import { renderHtml } from './html.js';
+import { buildLevers } from '../analysis/levers/index.js';
+import { leversCsv } from './levers.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'md', 'html'];
 
@@ -31,6 +33,8 @@ export function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
     const named = [...sectionsNamed].some((sec) => (sectionKeys[sec] ?? [sec]).includes(k));
     if (alwaysKept.includes(k) || named) keep[k] = val;
   }
+  // levers are not part of the report itself: computed when asked for
+  if (sectionsNamed.has('levers')) keep.levers = buildLevers(report);
   return JSON.stringify(keep, null, 2) + '\n';
 }
 
@@ -45,7 +49,7 @@ export function render(report: Report, format: string, v: RenderView): string {
   const csvTable = sectionTable ?? (v.by ?? []).filter((b) => b !== 'reason').pop() ?? 'reason';
   switch (format) {
     case 'json': return jsonOf(report, named);
-    case 'csv': return renderCsv(report, csvTable);
+    case 'csv': return named1 === 'levers' ? leversCsv(buildLevers(report)) : renderCsv(report, csvTable);
     case 'md': return renderMarkdown(sections(report, view));
     case 'html': return renderHtml(report, { view });
     default: return renderTables(sections(report, view));

@@ -3,6 +3,8 @@
  * (CSV and JSON use the raw numbers instead).
  */
 import type { Report, Stats, Who } from '../analysis/types.js';
+import { buildLevers } from '../analysis/levers/index.js';
+import { leverTables } from './levers.js';
 
 export interface Table {
   title: string;
@@ -23,7 +25,8 @@ export interface ViewOptions {
   sections?: Set<string>;
 }
 
-export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'top', 'quality'];
+/** 'levers' is shown only when named (--sections levers, or kvmtax advise) */
+export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality'];
 export const DEFAULT_SECTIONS = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'sched', 'top', 'quality'];
 
 /** A duration for people: ns below 1 us, then us / ms / s with 2-3 decimals. */
@@ -125,6 +128,7 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
   }
 
   extraSections(r, show, out);
+  if (show.has('levers')) out.push(...leverTables(buildLevers(r)));
 
   // ---- slowest exits ----
   if (show.has('top') && r.top.length) {

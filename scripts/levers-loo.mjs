@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Prints the calibration tables of README.md (section "Which lever to pull"): every pair's observed
+// parameters, and the cpu-pm leave-one-out (each pair forecast by a fit on the others). After `npm run build`.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const L = await import(path.join(ROOT, 'dist/src/analysis/levers/index.js'));
+const { PAIRS } = await import(path.join(ROOT, 'dist/src/analysis/levers/pairs-data.js'));
+const pc = (x) => (x === null ? '-' : (x * 100).toFixed(2) + '%');
+const f2 = (x) => x.toFixed(2);
+console.log('| pair | lever | what | tax before -> after | vCPU wall before -> after | rho | kappa | kappa_n | omega |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const p of PAIRS) {
+  const o = p.lever === 'cpu-pm' ? L.observeCpuPm(p.before, p.after) : null;
+  console.log(`| ${p.name} | ${p.lever}${p.shared ? ' (shared CPUs)' : ''} | ${p.what} | ${pc(p.before.tax)} -> ${pc(p.after.tax)} | ${(p.before.wall_ns / 1e6).toFixed(0)} -> ${(p.after.wall_ns / 1e6).toFixed(0)} ms | ${o ? [o.rho, o.kappa, o.kappa_n, o.omega].map(f2).join(' | ') : '- | - | - | -'} |`);
+}
+console.log('');
+console.log('| left out | fitted on | tax before | forecast low | centre | high | measured | inside | error (measured - centre) |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const r of L.looCpuPm()) {
+  console.log(`| ${r.pair} | ${r.fitted_on.length} others | ${pc(r.before_tax)} | ${pc(r.low)} | ${pc(r.point)} | ${pc(r.high)} | ${pc(r.measured_tax)} | ${r.inside ? 'yes' : '**no**'} | ${r.error_pp === null ? '-' : (r.error_pp > 0 ? '+' : '') + r.error_pp.toFixed(2) + ' pp'} |`);
+}
+const fit = L.fitCpuPm();
+console.log('');
+console.log(`Fit on all ${fit.pairs.length}: kappa ${f2(fit.point.kappa)}, kappa_n ${f2(fit.point.kappa_n)}; tax band ${fit.band.tax_pp.map(f2).join(' / ')} pp (low / centre / high); exits/s x ${fit.band.exits_per_s.map(f2).join(' / ')}; wall x ${fit.band.wall.map(f2).join(' / ')}.`);
+for (const lever of ['haltpoll-2ms', 'haltpoll-off']) {
+  const rows = L.looDelta(lever);
+  if (!rows.length) { console.log(`\n${lever}: one pair only, no leave-one-out.`); continue; }
+  console.log(`\n| ${lever}: left out | tax change measured | range from the others | inside |`);
+  console.log('|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.pair} | ${r.measured_pp.toFixed(2)} pp | ${r.low.toFixed(2)} .. ${r.high.toFixed(2)} pp | ${r.inside ? 'yes' : '**no**'} |`);
+}

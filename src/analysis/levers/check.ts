@@ -1,0 +1,58 @@
+/**
+ * `kvmtax compare BEFORE --vs AFTER --forecast LEVER`: the lever's forecast made on "before" (the levers
+ * section's own ranges) against what "after" measured, figure by figure: in the range or not. Absolute
+ * figures come along, because a share can hide a slowdown (a similar tax over a run twice as long).
+ */
+import type { Report } from '../types.js';
+import { buildLevers, type Range } from './levers.js';
+import { termsOf } from './terms.js';
+
+export const FORECAST_LEVERS = ['cpu-pm', 'host-haltpoll', 'exitless-timer', 'exitless-ipi'];
+
+export interface CheckRow {
+  figure: 'tax' | 'exits_per_s' | 'wall_ns';
+  before: number | null;
+  low: number | null;
+  point: number | null;
+  high: number | null;
+  measured: number | null;
+  /** null: no range to check against */
+  inside: boolean | null;
+}
+
+export interface ForecastCheck {
+  lever: string;
+  status: string;
+  verdict: string;
+  basis: string;
+  calibration: string;
+  rows: CheckRow[];
+  absolute: {
+    before: { wall_ns: number; guest_ns: number; host_ns: number; exits: number; units: number | null };
+    after: { wall_ns: number; guest_ns: number; host_ns: number; exits: number; units: number | null };
+  };
+}
+
+function row(figure: CheckRow['figure'], before: number | null, r: Range | null, measured: number | null): CheckRow {
+  const low = r?.low ?? null, high = r?.high ?? null;
+  const inside = r === null || low === null || measured === null ? null : measured >= low - 1e-12 && (high === null || measured <= high + 1e-12);
+  return { figure, before, low, point: r?.point ?? null, high, measured, inside };
+}
+
+export function checkForecast(lever: string, before: Report, after: Report): ForecastCheck {
+  const lv = buildLevers(before);
+  const l = lv.levers.find((x) => x.id === lever);
+  if (!l) throw new Error(`no lever ${lever}`);
+  const b = termsOf(before), a = termsOf(after);
+  const eps = (t: typeof b) => (t.span_ns > 0 ? t.exits / (t.span_ns / 1e9) : null);
+  const abs = (t: typeof b) => ({ wall_ns: t.wall_ns, guest_ns: t.guest_ns, host_ns: t.host_ns, exits: t.exits, units: t.units });
+  return {
+    lever, status: l.status, verdict: l.verdict, basis: l.effect.basis, calibration: l.calibration,
+    rows: [
+      row('tax', b.tax, l.effect.tax_after, a.tax),
+      row('exits_per_s', eps(b), l.effect.exits_per_s_after, eps(a)),
+      row('wall_ns', b.wall_ns, l.effect.wall_after_ns, a.wall_ns),
+    ],
+    absolute: { before: abs(b), after: abs(a) },
+  };
+}

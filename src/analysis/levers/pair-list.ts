@@ -1,0 +1,32 @@
+/**
+ * The real before/after pairs the lever models are calibrated on: folders in traces/ (each with the
+ * capture's README.txt and vmm-output.txt; provenance in traces/README.md).
+ */
+export interface PairSpec {
+  name: string;
+  /** cpu-pm | haltpoll-2ms | haltpoll-off */
+  lever: string;
+  from: string;
+  to: string;
+  /** the vCPU threads shared host CPUs (SMP=1: overcommitted): not used to fit the narrow range */
+  shared: boolean;
+  what: string;
+}
+
+export const PAIR_LIST: PairSpec[] = [
+  { name: 'A->B', lever: 'cpu-pm', from: 'svm-A-baseline', to: 'svm-B-disable-exits', shared: false, what: 'all phases, scale 0.25, 2 vCPUs' },
+  { name: 'H->I', lever: 'cpu-pm', from: 'svm-H-idle-mix', to: 'svm-I-idle-mix-cpupm', shared: false, what: 'idle mix (hlt_short, hlt_long, ipi), scale 0.5' },
+  { name: 'J->K', lever: 'cpu-pm', from: 'svm-J-busy-mix', to: 'svm-K-busy-mix-cpupm', shared: false, what: 'busy mix (no hlt phases), scale 0.25' },
+  { name: 'M->N', lever: 'cpu-pm', from: 'svm-M-small', to: 'svm-N-small-cpupm', shared: false, what: 'all phases, scale 0.05' },
+  { name: 'O->P', lever: 'cpu-pm', from: 'svm-O-one-vcpu', to: 'svm-P-one-vcpu-cpupm', shared: false, what: 'one vCPU, all phases but ipi, scale 0.25' },
+  { name: 'A2->B2', lever: 'cpu-pm', from: 'svm-rep-A-baseline', to: 'svm-rep-B-disable-exits', shared: false, what: 'A->B again (run-to-run spread)' },
+  { name: 'H2->I2', lever: 'cpu-pm', from: 'svm-rep-H-idle-mix', to: 'svm-rep-I-idle-mix-cpupm', shared: false, what: 'H->I again (run-to-run spread)' },
+  { name: 'J2->K2', lever: 'cpu-pm', from: 'svm-rep2-J-busy-mix', to: 'svm-rep2-K-busy-mix-cpupm', shared: false, what: 'J->K again' },
+  { name: 'O2->P2', lever: 'cpu-pm', from: 'svm-rep2-O-one-vcpu', to: 'svm-rep2-P-one-vcpu-cpupm', shared: false, what: 'O->P again' },
+  { name: 'M2->N2', lever: 'cpu-pm', from: 'svm-rep2-M-small', to: 'svm-rep2-N-small-cpupm', shared: false, what: 'M->N again' },
+  { name: 'smp1 M->N', lever: 'cpu-pm', from: 'svm1-M-small', to: 'svm1-N-small-cpupm', shared: true, what: 'SMP=1: both vCPUs on one host CPU, scale 0.05' },
+  { name: 'smp1 A->B', lever: 'cpu-pm', from: 'svm1-A-baseline', to: 'svm1-B-disable-exits', shared: true, what: 'SMP=1: both vCPUs on one host CPU, scale 0.25' },
+  { name: 'A->F', lever: 'haltpoll-2ms', from: 'svm-A-baseline', to: 'svm-F-haltpoll-2ms', shared: false, what: 'per-VM halt-poll max 2 ms' },
+  { name: 'A2->F2', lever: 'haltpoll-2ms', from: 'svm-rep-A-baseline', to: 'svm-rep2-F-haltpoll-2ms', shared: false, what: 'per-VM halt-poll max 2 ms (baseline and 2 ms run from two later batches)' },
+  { name: 'A->C', lever: 'haltpoll-off', from: 'svm-A-baseline', to: 'svm-C-haltpoll-off', shared: false, what: 'per-VM halt polling off' },
+];
