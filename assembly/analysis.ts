@@ -12,7 +12,7 @@ import {
   ST_NONE, ST_GUEST, ST_HOST, ST_GAP,
   BIN_STRIDE, BIN_THREAD, BIN_REASON, BIN_SEEN, BIN_HANDLED, BIN_SUM, BIN_MIN, BIN_MAX, BIN_SUMSQ, BIN_HIST,
   BIN_FAILED, HIST_BUCKETS, TOP_STRIDE,
-  C_EVENTS, C_LOST_MARKERS, C_LOST_EVENTS, C_FIRST_TS, C_LAST_TS, C_COUNT,
+  C_EVENTS, C_LOST_MARKERS, C_LOST_EVENTS, C_FIRST_TS, C_LAST_TS, C_COUNT, C_SEGMENTS, SEG_MAX, SEG_STRIDE, SEG_GAP_NS,
   EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO, EV_PLE_WINDOW,
   TH_HP_WINDOW, TH_HP_START_WIN, TH_HP_FLAGS, TH_HP_ATTEMPTED, TH_HP_SUCCESS, TH_HP_INVALID, TH_HP_SUCCESS_NS,
   TH_HP_FAIL_NS, TH_HP_WAIT_NS, TH_HP_GROWS, TH_HP_SHRINKS, TH_HP_FLIPS, TH_HP_LASTDIR, TH_HP_MAX, TH_HP_WIN_TS,
@@ -214,8 +214,14 @@ export function threadsPtr(): usize { return threads; }
 export function binsPtr(): usize { return bins; }
 export function topPtr(): usize { return top; }
 
+// ---- time segments: several captures pasted into one file put time back by seconds to days; each
+// segment's first and last time is kept (up to SEG_MAX; later ones merge into the last record)
+export const segTable: usize = zalloc(<usize>SEG_MAX * SEG_STRIDE);
+let segEnd: i64 = i64.MIN_VALUE;
+
 export function setFile(id: i32): void {
   fileId = id;
+  segEnd = i64.MIN_VALUE;
   lastTid = 0x7fffffff;
   lastThread = -1;
   lastTidFile = -1;
@@ -492,6 +498,9 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   if (kind == EV_LOST) { lostOn(cpu, a); return; }
   if (ts < counterGet(C_FIRST_TS)) counterSet(C_FIRST_TS, ts);
   if (ts > counterGet(C_LAST_TS)) counterSet(C_LAST_TS, ts);
+  if (ts > segEnd) segEnd = ts;
+  else if (ts < segEnd - SEG_GAP_NS) newSegment(ts, where);
+  if (counterGet(C_SEGMENTS) == 0) newSegment(ts, where);
   // the timeline starts at the file's first event (a slice of a file is given its file's origin)
   if (tlOrigin == i64.MIN_VALUE) tlOrigin = ts;
   if (kind == EV_OTHER) {
@@ -843,8 +852,22 @@ function schedWakeup(ts: i64, pid: i32): void {
   else if (st == ST_NONE && load<i64>(w + TH_PREF_SWAKE_TS) == i64.MIN_VALUE) store<i64>(w + TH_PREF_SWAKE_TS, ts);
 }
 
+function newSegment(ts: i64, where: i64): void {
+  const n = counterGet(C_SEGMENTS);
+  if (n > 0) store<i64>(segTable + <usize>(n - 1 < SEG_MAX ? n - 1 : SEG_MAX - 1) * SEG_STRIDE + 8, segEnd);
+  if (n < SEG_MAX) {
+    const r = segTable + <usize>n * SEG_STRIDE;
+    store<i64>(r, ts);
+    store<i64>(r + 16, where);
+  }
+  counterSet(C_SEGMENTS, n + 1);
+  segEnd = ts;
+}
+
 /** End of input: mark threads whose last exit never saw its entry. */
 export function finishFile(): void {
+  const ns = counterGet(C_SEGMENTS);
+  if (ns > 0) store<i64>(segTable + <usize>(ns - 1 < SEG_MAX ? ns - 1 : SEG_MAX - 1) * SEG_STRIDE + 8, segEnd);
   for (let i = 0; i < threadCount; i++) {
     const t = threads + <usize>i * TH_STRIDE;
     if (load<i32>(t + TH_FILE) == fileId) {

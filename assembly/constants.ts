@@ -44,7 +44,8 @@ export const SKIP_ENTRY_BAD = 3; // kvm_entry without a parsable body
 export const SKIP_TRUNCATED = 4; // the file ended inside a line
 export const SKIP_BAD_PAYLOAD = 5; // a known event whose fields did not parse
 export const SKIP_MIXED_CLOCK = 6; // sec.frac and raw counter timestamps in one file
-export const SKIP_KIND_COUNT = 7;
+export const SKIP_KVM_UNREADABLE = 7; // a line naming kvm_exit/kvm_entry that is not an event line we can read
+export const SKIP_KIND_COUNT = 8;
 
 // ---- errors returned by the core (negative return values) ----
 export const ERR_NONE = 0;
@@ -225,7 +226,12 @@ export const C_LAST_TS = 7;
 export const C_BYTES = 8;
 export const C_CLOCK = 9; // CLOCK_* of the current file
 export const C_BACKWARDS = 10; // events whose timestamp is before their CPU's previous one
+export const C_SEGMENTS = 11; // time segments of the file: >1 when time went back by more than SEG_GAP_NS (pasted captures)
 export const C_COUNT = 16;
+// ---- time segments (pasted captures): SEG_MAX records of SEG_STRIDE bytes: i64 first ts, i64 last ts, i64 line/offset where it starts
+export const SEG_MAX = 16;
+export const SEG_STRIDE = 24;
+export const SEG_GAP_NS = 1000000000;
 
 // timeline: exits per time bucket per thread; the bucket width doubles (merging pairs) to keep TL_BUCKETS
 export const TL_BUCKETS = 512;

@@ -10,7 +10,7 @@
 import { zalloc } from "./mem";
 import { dictInit, intern as dictIntern, dictEntries, dictCount, dictBytes, overflowed } from "./dict";
 import {
-  analysisInit, onEvent, setFile, finishFile, counters, threadCount, binCount, topCount, threadsPtr,
+  analysisInit, onEvent, setFile, finishFile, segTable, counters, threadCount, binCount, topCount, threadsPtr,
   binsPtr, histPagePtr, topPtr, nameThread as nameTh, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
 } from "./analysis";
 import { textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
@@ -108,6 +108,7 @@ export function skip(kind: i32, where: i64, len: i32): void { skipExternal(kind,
 
 // ---- results ----
 export function countersPtr(): usize { return counters; }
+export function segmentsPtr(): usize { return segTable; }
 export function threadsBase(): usize { return threadsPtr(); }
 export function threadsCount(): i32 { return threadCount; }
 export function binsBase(): usize { return binsPtr(); }

@@ -24,7 +24,7 @@ export type * from './types.js';
 const SKIP_KINDS: Record<number, string> = {
   [K.SKIP_UNRECOGNIZED]: 'unrecognized', [K.SKIP_BAD_TIMESTAMP]: 'bad-timestamp', [K.SKIP_EXIT_NO_REASON]: 'exit-without-reason',
   [K.SKIP_ENTRY_BAD]: 'bad-entry', [K.SKIP_TRUNCATED]: 'truncated', [K.SKIP_BAD_PAYLOAD]: 'bad-fields',
-  [K.SKIP_MIXED_CLOCK]: 'mixed-clock',
+  [K.SKIP_MIXED_CLOCK]: 'mixed-clock', [K.SKIP_KVM_UNREADABLE]: 'kvm-line-not-understood',
 };
 
 export function stats(h: Histogram): Stats {
@@ -252,7 +252,13 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     return { kind: SKIP_KINDS[s.kind] ?? String(s.kind), what: skipWhat(s.kind), count: s.count, first: where, excerpt: s.excerpt };
   });
   const exitEntry = seenAll > 0 || t.threads.some((th) => th.entries > 0);
-  if (!exitEntry) {
+  const unreadKvm = t.skips.filter((s) => s.kind === K.SKIP_KVM_UNREADABLE || s.kind === K.SKIP_EXIT_NO_REASON || s.kind === K.SKIP_ENTRY_BAD);
+  if (!exitEntry && unreadKvm.length > 0) {
+    const n = unreadKvm.reduce((a, s) => a + s.count, 0);
+    const first = skipped.find((s) => s.kind === (SKIP_KINDS[unreadKvm[0]!.kind] ?? ''))?.first ?? '?';
+    notes.push(`WARNING: the trace has ${n} kvm_exit/kvm_entry line${n === 1 ? '' : 's'} that could not be read (first at ${first}), and no exit was read: ` +
+      'the exits are there but this report cannot count or time them (see the skipped lines below)');
+  } else if (!exitEntry) {
     notes.push('the trace has no kvm_exit/kvm_entry events: exit reasons, handling times and the exit tax cannot be measured from it' +
       (Object.keys(sorted).some((n) => n.startsWith('kvm_')) ? ' (its other kvm events are counted below)' : ''));
   }
@@ -343,6 +349,7 @@ function skipWhat(kind: number): string {
     case K.SKIP_TRUNCATED: return 'the input ends inside this line';
     case K.SKIP_BAD_PAYLOAD: return 'an event whose fields did not parse';
     case K.SKIP_MIXED_CLOCK: return 'a timestamp of another clock than the rest of the file';
+    case K.SKIP_KVM_UNREADABLE: return 'kvm_exit line not understood';
     default: return 'skipped';
   }
 }

@@ -18,6 +18,8 @@ export interface InputInfo {
   lost_markers: number;
   lost_events: number;
   meta?: Record<string, string | number>;
+  /** present when time goes back by more than a second in the file (several captures pasted into one) */
+  segments?: Array<{ first_ts: number; last_ts: number; line: number }>;
 }
 
 export interface SummaryOptions {

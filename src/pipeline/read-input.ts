@@ -74,13 +74,21 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
     c = core.endFile();
   }
   if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {
-    const rec = [...core.tables().skips, ...sliced.flatMap((p) => p.tables.skips)].find((s) => s.file === idx);
+    const recs = [...core.tables().skips, ...sliced.flatMap((p) => p.tables.skips)].filter((s) => s.file === idx);
+    const kvm = recs.filter((s) => s.kind === K.SKIP_KVM_UNREADABLE);
+    if (kvm.length > 0) {
+      // kvm_exit text that could not be read is never "no events": say how many such lines there are
+      const n = kvm.reduce((a, s) => a + s.count, 0);
+      throw new KvmtaxError(`no trace event could be read, though ${n} line${n === 1 ? ' names' : 's name'} kvm_exit/kvm_entry (kvm_exit line not understood: the header columns "<task>-<pid> [<cpu>] <timestamp>:" are missing?) (got ${excerpt(kvm[0]!.excerpt)})`, { file: src.name, line: kvm[0]!.line, col: kvm[0]!.col });
+    }
+    const rec = recs[0];
     throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, { file: src.name, line: rec?.line ?? 1, col: rec?.col ?? 1 });
   }
   return {
     file: src.name, format: TEXT_FORMAT_NAMES[fmt]!, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
     lines: c.lines, bytes: c.bytes, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
     last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents,
+    ...(c.segments?.length > 1 ? { segments: c.segments } : {}),
   };
 }
 

@@ -150,7 +150,14 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
     q.exit_entry_present
       ? `unpaired: ${un.exits_pending_at_end} exits still pending at the end, ${un.exits_without_entry} exits followed by another exit, ${un.entries_without_exit} entries without their exit, ${un.leading_entries} threads starting with an entry` +
         (un.backwards ? `, ${un.backwards} entries earlier than their exit` : '') + (un.lost_resets ? `, ${un.lost_resets} pairings dropped at lost-event gaps` : '') + (un.jump_resets ? `, ${un.jump_resets} exits left unpaired where the clock jumped back` : '')
-      : 'kvm_exit/kvm_entry: absent from this trace',
+      : q.skipped.some((s) => s.kind === 'kvm-line-not-understood' || s.kind === 'exit-without-reason' || s.kind === 'bad-entry')
+        ? 'kvm_exit/kvm_entry: present but not understood (see the skipped lines): no exit could be read'
+        : 'kvm_exit/kvm_entry: absent from this trace',
+    ...r.inputs.filter((f) => (f.segments?.length ?? 0) > 1).map((f) => {
+      const g = f.segments!;
+      return `pasted captures: ${f.file} holds ${g.length} time segments (time goes back at ${g.slice(1).map((x) => `line ${x.line}`).join(', ')}); ` +
+        `their spans ${g.map((x) => dur(x.last_ts - x.first_ts, u)).join(', ')}; each thread is timed within its own segment`;
+    }),
     `lost events: ${q.lost.markers ? `${q.lost.markers} markers, ${q.lost.events} events` : 'none reported'}`,
   ];
   if (q.skipped.length === 0) ql.push('skipped lines: none');

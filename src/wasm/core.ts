@@ -28,6 +28,7 @@ interface Exports {
   batchCapacity(): number;
   beginFile(id: number, format: number, strict: number): void;
   endFile(): void;
+  segmentsPtr(): number;
   scan(len: number, last: number): number;
   scanFrom(off: number, len: number, last: number): number;
   setRows(cap: number): void;
@@ -106,6 +107,8 @@ export interface FileCounters {
   lastTs: bigint;
   bytes: number;
   clock: number;
+  /** time segments when time went back by more than a second (pasted captures): [first, last, line] */
+  segments: Array<{ first_ts: number; last_ts: number; line: number }>;
 }
 
 const enc = new TextEncoder();
@@ -258,7 +261,19 @@ export class Core {
       lines: Number(g(K.C_LINES)), events: Number(g(K.C_EVENTS)), comments: Number(g(K.C_COMMENTS)),
       blank: Number(g(K.C_BLANK)), lostMarkers: Number(g(K.C_LOST_MARKERS)), lostEvents: Number(g(K.C_LOST_EVENTS)),
       firstTs: g(K.C_FIRST_TS), lastTs: g(K.C_LAST_TS), bytes: Number(g(K.C_BYTES)), clock: Number(g(K.C_CLOCK)),
+      segments: this.segments(Number(g(K.C_SEGMENTS))),
     };
+  }
+
+  private segments(n: number): FileCounters['segments'] {
+    if (n < 1) return [];
+    const sp = this.ex.segmentsPtr();
+    const out: FileCounters['segments'] = [];
+    for (let i = 0; i < Math.min(n, K.SEG_MAX); i++) {
+      const r = sp + i * K.SEG_STRIDE;
+      out.push({ first_ts: Number(this.mem.getBigInt64(r, true)), last_ts: Number(this.mem.getBigInt64(r + 8, true)), line: Number(this.mem.getBigInt64(r + 16, true)) });
+    }
+    return out;
   }
 
   /** The current file's clock (K.CLOCK_*; 0 while a text file has not shown it yet) and lines read (0 for binary input). */

@@ -325,5 +325,16 @@ export function mergeCounters(cs: FileCounters[]): FileCounters {
     }
     if (!out.clock) out.clock = c.clock;
   }
+  // time segments (pasted captures): a slice's first segment continues the previous slice's last one
+  // unless time went back by more than a second between them
+  const segs: FileCounters['segments'] = [];
+  for (const c of cs) {
+    for (const g of c.segments ?? []) {
+      const prev = segs[segs.length - 1];
+      if (prev && g === c.segments[0] && g.first_ts >= prev.last_ts - 1e9) prev.last_ts = Math.max(prev.last_ts, g.last_ts);
+      else segs.push({ ...g });
+    }
+  }
+  out.segments = segs;
   return out;
 }
