@@ -20,6 +20,8 @@ export interface InputInfo {
   meta?: Record<string, string | number>;
   /** present when time goes back by more than a second in the file (several captures pasted into one) */
   segments?: Array<{ first_ts: number; last_ts: number; line: number }>;
+  /** the number of segments when it is more than those listed in `segments` */
+  segment_count?: number;
 }
 
 export interface SummaryOptions {

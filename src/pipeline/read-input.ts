@@ -89,6 +89,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
     lines: c.lines, bytes: c.bytes, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
     last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents,
     ...(c.segments?.length > 1 ? { segments: c.segments } : {}),
+    ...(c.segmentCount > c.segments?.length && c.segments.length > 1 ? { segment_count: c.segmentCount } : {}),
   };
 }
 

@@ -155,7 +155,7 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
         : 'kvm_exit/kvm_entry: absent from this trace',
     ...r.inputs.filter((f) => (f.segments?.length ?? 0) > 1).map((f) => {
       const g = f.segments!;
-      return `pasted captures: ${f.file} holds ${g.length} time segments (time goes back at ${g.slice(1).map((x) => `line ${x.line}`).join(', ')}); ` +
+      return `pasted captures: ${f.file} holds ${f.segment_count ?? g.length} time segments${f.segment_count ? ` (the first ${g.length} listed)` : ''} (time goes back at ${g.slice(1).map((x) => `line ${x.line}`).join(', ')}); ` +
         `their spans ${g.map((x) => dur(x.last_ts - x.first_ts, u)).join(', ')}; each thread is timed within its own segment`;
     }),
     `lost events: ${q.lost.markers ? `${q.lost.markers} markers, ${q.lost.events} events` : 'none reported'}`,

@@ -109,6 +109,8 @@ export interface FileCounters {
   clock: number;
   /** time segments when time went back by more than a second (pasted captures): [first, last, line] */
   segments: Array<{ first_ts: number; last_ts: number; line: number }>;
+  /** how many segments there were (only the first K.SEG_MAX are listed) */
+  segmentCount: number;
 }
 
 const enc = new TextEncoder();
@@ -261,7 +263,7 @@ export class Core {
       lines: Number(g(K.C_LINES)), events: Number(g(K.C_EVENTS)), comments: Number(g(K.C_COMMENTS)),
       blank: Number(g(K.C_BLANK)), lostMarkers: Number(g(K.C_LOST_MARKERS)), lostEvents: Number(g(K.C_LOST_EVENTS)),
       firstTs: g(K.C_FIRST_TS), lastTs: g(K.C_LAST_TS), bytes: Number(g(K.C_BYTES)), clock: Number(g(K.C_CLOCK)),
-      segments: this.segments(Number(g(K.C_SEGMENTS))),
+      segments: this.segments(Number(g(K.C_SEGMENTS))), segmentCount: Number(g(K.C_SEGMENTS)),
     };
   }
 

@@ -328,13 +328,15 @@ export function mergeCounters(cs: FileCounters[]): FileCounters {
   // time segments (pasted captures): a slice's first segment continues the previous slice's last one
   // unless time went back by more than a second between them
   const segs: FileCounters['segments'] = [];
+  let joined = 0;
   for (const c of cs) {
     for (const g of c.segments ?? []) {
       const prev = segs[segs.length - 1];
-      if (prev && g === c.segments[0] && g.first_ts >= prev.last_ts - 1e9) prev.last_ts = Math.max(prev.last_ts, g.last_ts);
+      if (prev && g === c.segments[0] && g.first_ts >= prev.last_ts - 1e9) { prev.last_ts = Math.max(prev.last_ts, g.last_ts); joined++; }
       else segs.push({ ...g });
     }
   }
-  out.segments = segs;
+  out.segments = segs.slice(0, K.SEG_MAX);
+  out.segmentCount = cs.reduce((n, c) => n + (c.segmentCount ?? 0), 0) - joined;
   return out;
 }
