@@ -20,7 +20,7 @@ import {
   TH_WAKE_TS, TH_SCHED_WAKE_TS, TH_RUNNABLE_TS, TH_PREEMPT_GUEST, TH_PREEMPT_HOST, TH_SLEEPS, TH_PLE_GROWS,
   TH_PLE_SHRINKS, TH_PLE_LAST, TH_PEND_SUB, TH_LAPIC, TH_SWITCH_IN, TH_HALT_WAKES, TH_HP_FIRST_TS,
   HPF_KNOWN, HPF_CHANGED, M_HALT_POLL_OK, M_HALT_WAIT, M_HALT_BLOCKED, M_LAPIC_EARLY, M_LAPIC_LATE,
-  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
+  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
   TH_PREF_WAKES, TH_PREF_WAKE_POLLS, TH_PREF_POLL_NS, TH_PREF_WAIT_NS, TH_PREF_SUB, TH_HP_FIRST_OLD, TH_PREF_SWAKE_TS, TH_PREF_PREEMPT, M_PRE_WAIT, TH_HP_FIRSTDIR, TH_PK_SWITCH_IN, TH_PK_SLEEPS, TH_PK_PREEMPT, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
@@ -550,6 +550,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     store<i32>(t + TH_PEND_FLAGS, c);
     store<i32>(t + TH_PEND_SUB, -1);
     store<i32>(t + TH_PEND_BIN, binIdx);
+    store<i64>(t + TH_PEND_USER_TS, i64.MIN_VALUE);
     return;
   }
   if (kind == EV_ENTRY) {
@@ -572,6 +573,18 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
         store<i32>(t + TH_HANDLED, load<i32>(t + TH_HANDLED) + 1);
         topInsert(d, load<i64>(t + TH_PEND_TS), load<i64>(t + TH_PEND_WHERE), ti, reason);
         row(ROWK_EXIT, load<i64>(t + TH_PEND_TS), d, load<i64>(t + TH_PEND_GUEST), load<i64>(t + TH_PEND_WHERE), ti, reason, sub);
+        // the VMM's part: from the exit's first kvm_userspace_exit to this entry
+        const u0 = load<i64>(t + TH_PEND_USER_TS);
+        if (u0 != i64.MIN_VALUE && ts >= u0 && u0 >= load<i64>(t + TH_PEND_TS)) {
+          const rb = bins + <usize>load<i32>(t + TH_PEND_BIN) * BIN_STRIDE;
+          store<i64>(rb + BIN_USER_NS, load<i64>(rb + BIN_USER_NS) + (ts - u0));
+          store<i32>(rb + BIN_USER_N, load<i32>(rb + BIN_USER_N) + 1);
+          if (sub >= 0) {
+            const sb = binOf(ti, sub | SUBKEY_FLAG);
+            store<i64>(sb + BIN_USER_NS, load<i64>(sb + BIN_USER_NS) + (ts - u0));
+            store<i32>(sb + BIN_USER_N, load<i32>(sb + BIN_USER_N) + 1);
+          }
+        }
       }
     } else if (st == ST_NONE) {
       store<i32>(t + TH_LEADING_ENTRY, 1);
@@ -593,6 +606,10 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   store<i32>(t + TH_KVM_EVENTS, load<i32>(t + TH_KVM_EVENTS) + 1);
   if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
   if (kind == EV_VCPU_WAKEUP) { haltWakeup(ti, ts, a, c, where); return; }
+  if (kind == EV_USERSPACE_EXIT) {
+    if (load<i32>(t + TH_STATE) == ST_HOST && load<i64>(t + TH_PEND_USER_TS) == i64.MIN_VALUE) store<i64>(t + TH_PEND_USER_TS, ts);
+    return;
+  }
   if (kind == EV_HALT_POLL_NS) { haltPollNs(ti, ts, a, b, c); return; }
   if (kind == EV_MSR || kind == EV_PIO || kind == EV_MMIO) {
     const sub = subKey(kind, a, (c & 1) != 0);

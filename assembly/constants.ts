@@ -149,6 +149,7 @@ export const TH_PREV_TS = 480; // i64 the thread's previous kvm_exit/kvm_entry t
 export const TH_JUMPS = 488; // i32 times its timestamps jumped back by more than JUMP_BACK (a second capture?)
 export const TH_CPU_MASK = 504; // i64 host CPUs the thread ran on (bit n: CPU n; CPUs 63 and up share bit 63)
 export const TH_MIGRATIONS = 512; // i32 times it was seen on another CPU than before
+export const TH_PEND_USER_TS = 520; // i64 first kvm_userspace_exit of the pending exit (i64.MIN_VALUE: none)
 export const TH_PEND_BIN = 500; // i32 bin index of the pending exit's reason (saves a lookup at its entry)
 export const TH_JUMP_DROPS = 496; // i32 exits pending when the clock jumped back (never paired)
 export const TH_REPLACED = 492; // i32 1 when a new process reused this tid: lookups go to the newer record
@@ -195,6 +196,8 @@ export const BIN_WAKE_POLL_NS = 56; // i64 kvm_vcpu_wakeup "poll" halt time insi
 export const BIN_WAKE_WAIT_NS = 64; // i64 kvm_vcpu_wakeup "wait" halt time inside these exits
 export const BIN_WAKES = 72; // i32 wake-ups inside these exits
 export const BIN_WAKE_POLLS = 76; // i32 of which "poll"
+export const BIN_USER_NS = 80; // i64 time from the exit's first kvm_userspace_exit to its entry (the VMM's part)
+export const BIN_USER_N = 88; // i32 handled exits that went to userspace
 
 // log-linear histogram: values < 128 exact, then 64 sub-buckets per power of two (<= 0.78% error at the
 // bucket's midpoint); values of 2^46 and above share the last bucket (min/max/sum stay exact).

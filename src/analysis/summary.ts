@@ -15,6 +15,7 @@ import type { CoreTables, ThreadRec } from '../wasm/core.js';
 import { Histogram } from '../core/histogram.js';
 import { canonicalReason, isaOfName, isIdleReason, ISA_SVM, ISA_UNKNOWN, ISA_VMX } from '../core/reasons.js';
 import { buildExtras } from './extras.js';
+import { buildUserspace } from './userspace.js';
 import { SCHEMA_VERSION, type InputInfo, type SummaryOptions, type Stats, type ReasonRow, type VcpuRow, type VmRow, type TopRow, type SkipRow, type Quality, type Timeline, type Report, type Who } from './types.js';
 
 export { SCHEMA_VERSION } from './types.js';
@@ -330,6 +331,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     reasons,
     vms,
     top,
+    ...(opt.userspace ? { userspace: buildUserspace({ tables: t, scale, reasonOf, reasonBins }) } : {}),
     quality: {
       events_read: inputs.reduce((s, f) => s + f.events, 0), lines_read: lines, events_by_name: sorted,
       exit_entry_present: exitEntry, first_ts: firstTs, last_ts: lastTs, span_ns: spanNs, unpaired: un,

@@ -33,6 +33,8 @@ export interface SummaryOptions {
   top: number;
   /** include each reason's histogram buckets */
   histograms?: boolean;
+  /** add the userspace round-trip section (report.userspace) */
+  userspace?: boolean;
   version: string;
 }
 
@@ -149,6 +151,8 @@ export interface Timeline {
 }
 
 export interface Report extends Extras {
+  /** present when asked for (--sections userspace) */
+  userspace?: UserspaceSection | Unavailable;
   /** exits per time bucket per vCPU (empty buckets left out) */
   timeline: Timeline;
   kvmtax: { version: string; schema: number };
@@ -180,6 +184,24 @@ export interface Report extends Extras {
 export interface Who { pid: number | null; vcpu: number | null; tid: number; comm: string | null }
 
 export interface Unavailable { available: false; reason: string }
+
+/** one exit reason or key: its handling time split at its first kvm_userspace_exit */
+export interface UserspaceRow {
+  key: string;
+  exits_handled: number;
+  total_ns: number;
+  /** handled exits that went to userspace */
+  to_userspace: number;
+  userspace_ns: number;
+  in_kernel_ns: number;
+}
+export interface UserspaceSection {
+  available: true;
+  source: string[];
+  note: string;
+  reasons: UserspaceRow[];
+  keys: UserspaceRow[];
+}
 
 export interface HaltVcpu extends Who {
   halts: number;

@@ -72,13 +72,6 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     jobs = cpus;
   }
   if (!(argv.top >= 0)) throw KvmtaxError.usage('--top must be 0 or more');
-  const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
-  const done: number[] = [];
-  const report = await analyze(argv.traces, {
-    onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
-    ...inputOptions(argv, inputFormat),
-    top: argv.top, histograms: argv.histograms || out === 'html', jobs,
-  });
   const by = listOf(argv.by);
   let only: Set<string> | undefined;
   if (argv.sections) {
@@ -86,6 +79,13 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     const bad = [...only].filter((x) => !SECTION_NAMES.includes(x));
     if (bad.length) throw KvmtaxError.usage(`unknown section "${bad[0]}" (known: ${SECTION_NAMES.join(', ')})`);
   }
+  const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
+  const done: number[] = [];
+  const report = await analyze(argv.traces, {
+    onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
+    ...inputOptions(argv, inputFormat),
+    top: argv.top, histograms: argv.histograms || out === 'html', jobs, userspace: only?.has('userspace'),
+  });
   progress?.done();
   let text = render(report, out, { by, sections: only });
   const scenarios = [...new Set(listOf(argv.whatIf))] as WhatIfScenario[];

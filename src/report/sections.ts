@@ -26,7 +26,7 @@ export interface ViewOptions {
 }
 
 /** 'levers' is shown only when named (--sections levers, or kvmtax advise) */
-export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality'];
+export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace'];
 export const DEFAULT_SECTIONS = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'sched', 'top', 'quality'];
 
 /** A duration for people: ns below 1 us, then us / ms / s with 2-3 decimals. */
@@ -173,6 +173,18 @@ function unavailable(title: string, x: { reason: string }): Table {
 /** Halt polling, timers, IPIs, MSR / port / MMIO keys and scheduling. */
 function extraSections(r: Report, show: Set<string>, out: Table[]): void {
   const u = r.unit;
+  if (show.has('userspace') && r.userspace) {
+    const us = r.userspace;
+    if (!us.available) out.push(unavailable('Userspace round trips', us));
+    else {
+      const rowsOf = (rows: typeof us.reasons) => rows.map((x) => [x.key, String(x.exits_handled), dur(x.total_ns, u), String(x.to_userspace), dur(x.in_kernel_ns, u), dur(x.userspace_ns, u),
+        x.total_ns > 0 ? `${((100 * x.userspace_ns) / x.total_ns).toFixed(1)}%` : '-']);
+      const header = ['handled', 'total', 'to VMM', 'in kernel', 'in VMM', 'VMM%'];
+      const lead = us.reasons.filter((x) => x.to_userspace > 0).slice(0, 3).map((x) => `${x.key}: ${dur(x.total_ns, u)}, of which ${dur(x.userspace_ns, u)} in the VMM (${x.to_userspace} of ${x.exits_handled} exits went to userspace)`);
+      out.push({ title: 'Userspace round trips by exit reason', lead: [...lead, us.note], header: ['reason', ...header], align: 'lrrrrrr', rows: rowsOf(us.reasons) });
+      if (us.keys.length) out.push({ title: 'Userspace round trips by port / MMIO / MSR key', header: ['key', ...header], align: 'lrrrrrr', rows: rowsOf(us.keys) });
+    }
+  }
   if (show.has('halt')) {
     const h = r.halt;
     if (!h.available) out.push(unavailable('Halt polling', h));

@@ -417,6 +417,7 @@ export class Core {
         failed: m.getInt32(b + K.BIN_FAILED, true), wakes: m.getInt32(b + K.BIN_WAKES, true),
         wakePolls: m.getInt32(b + K.BIN_WAKE_POLLS, true), wakePollNs: m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true),
         wakeWaitNs: m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true),
+        userNs: m.getBigInt64(b + K.BIN_USER_NS, true), userN: m.getInt32(b + K.BIN_USER_N, true),
         hist: EMPTY_HIST,
       });
       // the histogram is made dense only when read (a bin's is a few pages of the core's two-level
@@ -579,6 +580,8 @@ export interface BinRec {
   thread: number; reason: number; seen: number; handled: number; sum: bigint; min: bigint; max: bigint;
   sumsq: number; failed: number; hist: Uint32Array;
   wakes: number; wakePolls: number; wakePollNs: bigint; wakeWaitNs: bigint;
+  /** handled exits that went to userspace (kvm_userspace_exit before their entry), and their time from it to the entry */
+  userN: number; userNs: bigint;
 }
 export interface TopRec { duration: bigint; ts: bigint; where: number; thread: number; reason: number }
 export interface SkipRec { kind: number; count: number; file: number; line: number; col: number; excerpt: string }
