@@ -14,16 +14,16 @@ import {
   BIN_FAILED, HIST_BUCKETS, TOP_STRIDE,
   C_EVENTS, C_LOST_MARKERS, C_LOST_EVENTS, C_FIRST_TS, C_LAST_TS, C_COUNT, C_SEGMENTS, SEG_MAX, SEG_STRIDE, SEG_GAP_NS,
   EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO, EV_PLE_WINDOW,
-  TH_HP_WINDOW, TH_HP_START_WIN, TH_HP_FLAGS, TH_HP_ATTEMPTED, TH_HP_SUCCESS, TH_HP_INVALID, TH_HP_SUCCESS_NS,
-  TH_HP_FAIL_NS, TH_HP_WAIT_NS, TH_HP_GROWS, TH_HP_SHRINKS, TH_HP_FLIPS, TH_HP_LASTDIR, TH_HP_MAX, TH_HP_WIN_TS,
-  TH_HP_WIN_AREA, TH_PRE_WAKES, TH_PRE_POLLS, TH_PRE_POLL_NS, TH_PRE_WAITS, TH_PRE_INVALID, TH_PRE_WAIT_NS,
+  TH_HP_WINDOW, TH_HP_START_WINDOW, TH_HP_FLAGS, TH_HP_ATTEMPTED, TH_HP_SUCCESS, TH_HP_INVALID, TH_HP_SUCCESS_NS,
+  TH_HP_FAIL_NS, TH_HP_WAIT_NS, TH_HP_GROWS, TH_HP_SHRINKS, TH_HP_FLIPS, TH_HP_LAST_DIRECTION, TH_HP_MAX, TH_HP_WIN_TS,
+  TH_HP_WIN_AREA, TH_PRE_WINDOW_WAKES, TH_PRE_WINDOW_POLLS, TH_PRE_WINDOW_POLL_NS, TH_PRE_WINDOW_WAITS, TH_PRE_WINDOW_INVALID, TH_PRE_WINDOW_WAIT_NS,
   TH_WAKE_TS, TH_SCHED_WAKE_TS, TH_RUNNABLE_TS, TH_PREEMPT_GUEST, TH_PREEMPT_HOST, TH_SLEEPS, TH_PLE_GROWS,
   TH_PLE_SHRINKS, TH_PLE_LAST, TH_PEND_SUB, TH_LAPIC, TH_SWITCH_IN, TH_HALT_WAKES, TH_HP_FIRST_TS,
   HPF_KNOWN, HPF_CHANGED, M_HALT_POLL_OK, M_HALT_WAIT, M_HALT_BLOCKED, M_LAPIC_EARLY, M_LAPIC_LATE,
   M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
-  TH_PREF_WAKES, TH_PREF_WAKE_POLLS, TH_PREF_POLL_NS, TH_PREF_WAIT_NS, TH_PREF_SUB, TH_HP_FIRST_OLD, TH_PREF_SWAKE_TS, TH_PREF_PREEMPT, M_PRE_WAIT, TH_HP_FIRSTDIR, TH_PK_SWITCH_IN, TH_PK_SLEEPS, TH_PK_PREEMPT, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
+  TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
@@ -297,8 +297,8 @@ function newThread(tid: i32, tgid: i32, s: i32): i32 {
   store<i64>(t + TH_SCHED_WAKE_TS, i64.MIN_VALUE);
   store<i64>(t + TH_RUNNABLE_TS, i64.MIN_VALUE);
   store<i32>(t + TH_PEND_SUB, -1);
-  store<i32>(t + TH_PREF_SUB, -1);
-  store<i64>(t + TH_PREF_SWAKE_TS, i64.MIN_VALUE);
+  store<i32>(t + TH_PRE_EXIT_SUB, -1);
+  store<i64>(t + TH_PRE_EXIT_SCHED_WAKE_TS, i64.MIN_VALUE);
   store<i64>(t + TH_PREV_TS, i64.MIN_VALUE);
   const reuse = load<i32>(thTable + (<usize>s << 2)) != 0;
   store<i32>(thTable + (<usize>s << 2), idx + 1);
@@ -618,7 +618,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     const t2 = threads + <usize>ti * TH_STRIDE;
     const st2 = load<i32>(t2 + TH_STATE);
     if (st2 == ST_HOST && load<i32>(t2 + TH_PEND_SUB) < 0) store<i32>(t2 + TH_PEND_SUB, sub);
-    else if (st2 == ST_NONE && load<i32>(t2 + TH_PREF_SUB) < 0) store<i32>(t2 + TH_PREF_SUB, sub);
+    else if (st2 == ST_NONE && load<i32>(t2 + TH_PRE_EXIT_SUB) < 0) store<i32>(t2 + TH_PRE_EXIT_SUB, sub);
     return;
   }
   if (kind == EV_WAIT_LAPIC_EXPIRE) {
@@ -641,7 +641,7 @@ function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
   {
     const f = load<i32>(t + TH_HP_FLAGS);
     const known = (f & HPF_KNOWN) != 0;
-    const w = known ? ((f & HPF_CHANGED) ? load<i64>(t + TH_HP_START_WIN) : load<i64>(t + TH_HP_WINDOW)) : -1;
+    const w = known ? ((f & HPF_CHANGED) ? load<i64>(t + TH_HP_START_WINDOW) : load<i64>(t + TH_HP_WINDOW)) : -1;
     row(ROWK_HALT, ts, n, w, where, ti, c, -1);
   }
   store<i32>(t + TH_HALT_WAKES, load<i32>(t + TH_HALT_WAKES) + 1);
@@ -658,11 +658,11 @@ function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
   store<i64>(t + TH_WAKE_TS, ts);
   // before the thread's first exit/entry: kept apart for merging slices of a file
   if (load<i32>(t + TH_STATE) == ST_NONE) {
-    store<i32>(t + TH_PREF_WAKES, load<i32>(t + TH_PREF_WAKES) + 1);
+    store<i32>(t + TH_PRE_EXIT_WAKES, load<i32>(t + TH_PRE_EXIT_WAKES) + 1);
     if (poll) {
-      store<i32>(t + TH_PREF_WAKE_POLLS, load<i32>(t + TH_PREF_WAKE_POLLS) + 1);
-      store<i64>(t + TH_PREF_POLL_NS, load<i64>(t + TH_PREF_POLL_NS) + n);
-    } else store<i64>(t + TH_PREF_WAIT_NS, load<i64>(t + TH_PREF_WAIT_NS) + n);
+      store<i32>(t + TH_PRE_EXIT_WAKE_POLLS, load<i32>(t + TH_PRE_EXIT_WAKE_POLLS) + 1);
+      store<i64>(t + TH_PRE_EXIT_POLL_NS, load<i64>(t + TH_PRE_EXIT_POLL_NS) + n);
+    } else store<i64>(t + TH_PRE_EXIT_WAIT_NS, load<i64>(t + TH_PRE_EXIT_WAIT_NS) + n);
   }
   // the halt happened inside the pending exit (HLT): explain its handling time
   if (load<i32>(t + TH_STATE) == ST_HOST) {
@@ -677,15 +677,15 @@ function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
   store<i32>(t + TH_HP_FLAGS, flags & ~HPF_CHANGED);
   if (!(flags & HPF_KNOWN)) {
     // the window is not known yet: it is the "old" of the first kvm_halt_poll_ns, settled then
-    store<i32>(t + TH_PRE_WAKES, load<i32>(t + TH_PRE_WAKES) + 1);
+    store<i32>(t + TH_PRE_WINDOW_WAKES, load<i32>(t + TH_PRE_WINDOW_WAKES) + 1);
     if (poll) {
-      store<i32>(t + TH_PRE_POLLS, load<i32>(t + TH_PRE_POLLS) + 1);
-      store<i64>(t + TH_PRE_POLL_NS, load<i64>(t + TH_PRE_POLL_NS) + n);
-      if (!valid) store<i32>(t + TH_PRE_INVALID, load<i32>(t + TH_PRE_INVALID) + 1);
+      store<i32>(t + TH_PRE_WINDOW_POLLS, load<i32>(t + TH_PRE_WINDOW_POLLS) + 1);
+      store<i64>(t + TH_PRE_WINDOW_POLL_NS, load<i64>(t + TH_PRE_WINDOW_POLL_NS) + n);
+      if (!valid) store<i32>(t + TH_PRE_WINDOW_INVALID, load<i32>(t + TH_PRE_WINDOW_INVALID) + 1);
       metric(ti, M_HALT_POLL_OK, n);
     } else {
-      store<i32>(t + TH_PRE_WAITS, load<i32>(t + TH_PRE_WAITS) + 1);
-      store<i64>(t + TH_PRE_WAIT_NS, load<i64>(t + TH_PRE_WAIT_NS) + n);
+      store<i32>(t + TH_PRE_WINDOW_WAITS, load<i32>(t + TH_PRE_WINDOW_WAITS) + 1);
+      store<i64>(t + TH_PRE_WINDOW_WAIT_NS, load<i64>(t + TH_PRE_WINDOW_WAIT_NS) + n);
       metric(ti, M_HALT_WAIT, n);
       metric(ti, M_PRE_WAIT, n);
     }
@@ -693,7 +693,7 @@ function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
   }
   // kvm_vcpu_halt(): it polls when the window is non-zero at the halt's start; the halt "succeeds" when
   // the vCPU never blocked; a failed poll polled the whole window, then blocked (halt_wait_ns)
-  const w = (flags & HPF_CHANGED) ? load<i64>(t + TH_HP_START_WIN) : load<i64>(t + TH_HP_WINDOW);
+  const w = (flags & HPF_CHANGED) ? load<i64>(t + TH_HP_START_WINDOW) : load<i64>(t + TH_HP_WINDOW);
   if (w > 0) {
     store<i32>(t + TH_HP_ATTEMPTED, load<i32>(t + TH_HP_ATTEMPTED) + 1);
     if (poll) {
@@ -723,19 +723,19 @@ function haltPollNs(ti: i32, ts: i64, nw: i64, old: i64, grow: i32): void {
   const t = threads + <usize>ti * TH_STRIDE;
   let flags = load<i32>(t + TH_HP_FLAGS);
   if (!(flags & HPF_CHANGED)) {
-    store<i64>(t + TH_HP_START_WIN, old);
+    store<i64>(t + TH_HP_START_WINDOW, old);
     flags |= HPF_CHANGED;
   }
   if (!(flags & HPF_KNOWN)) {
     flags |= HPF_KNOWN;
     // settle the halts seen before: they all started with this window
-    const waits = <i64>load<i32>(t + TH_PRE_WAITS);
-    const waitNs = load<i64>(t + TH_PRE_WAIT_NS);
+    const waits = <i64>load<i32>(t + TH_PRE_WINDOW_WAITS);
+    const waitNs = load<i64>(t + TH_PRE_WINDOW_WAIT_NS);
     if (old > 0) {
-      store<i32>(t + TH_HP_ATTEMPTED, load<i32>(t + TH_HP_ATTEMPTED) + load<i32>(t + TH_PRE_WAKES));
-      store<i32>(t + TH_HP_SUCCESS, load<i32>(t + TH_HP_SUCCESS) + load<i32>(t + TH_PRE_POLLS));
-      store<i32>(t + TH_HP_INVALID, load<i32>(t + TH_HP_INVALID) + load<i32>(t + TH_PRE_INVALID));
-      store<i64>(t + TH_HP_SUCCESS_NS, load<i64>(t + TH_HP_SUCCESS_NS) + load<i64>(t + TH_PRE_POLL_NS));
+      store<i32>(t + TH_HP_ATTEMPTED, load<i32>(t + TH_HP_ATTEMPTED) + load<i32>(t + TH_PRE_WINDOW_WAKES));
+      store<i32>(t + TH_HP_SUCCESS, load<i32>(t + TH_HP_SUCCESS) + load<i32>(t + TH_PRE_WINDOW_POLLS));
+      store<i32>(t + TH_HP_INVALID, load<i32>(t + TH_HP_INVALID) + load<i32>(t + TH_PRE_WINDOW_INVALID));
+      store<i64>(t + TH_HP_SUCCESS_NS, load<i64>(t + TH_HP_SUCCESS_NS) + load<i64>(t + TH_PRE_WINDOW_POLL_NS));
       let f = waits * old;
       if (f > waitNs) f = waitNs;
       store<i64>(t + TH_HP_FAIL_NS, load<i64>(t + TH_HP_FAIL_NS) + f);
@@ -745,7 +745,7 @@ function haltPollNs(ti: i32, ts: i64, nw: i64, old: i64, grow: i32): void {
     }
     settlePreWaits(ti, old);
     store<i64>(t + TH_HP_FIRST_TS, ts);
-    store<i64>(t + TH_HP_FIRST_OLD, old);
+    store<i64>(t + TH_HP_FIRST_OLD_WINDOW, old);
     store<i64>(t + TH_HP_WIN_TS, ts);
   } else {
     const dt = ts - load<i64>(t + TH_HP_WIN_TS);
@@ -756,10 +756,10 @@ function haltPollNs(ti: i32, ts: i64, nw: i64, old: i64, grow: i32): void {
   store<i64>(t + TH_HP_WINDOW, nw);
   if (nw > load<i64>(t + TH_HP_MAX)) store<i64>(t + TH_HP_MAX, nw);
   const dir = grow ? 1 : 2;
-  const last = load<i32>(t + TH_HP_LASTDIR);
-  if (last == 0) store<i32>(t + TH_HP_FIRSTDIR, dir);
+  const last = load<i32>(t + TH_HP_LAST_DIRECTION);
+  if (last == 0) store<i32>(t + TH_HP_FIRST_DIRECTION, dir);
   if (last != 0 && last != dir) store<i32>(t + TH_HP_FLIPS, load<i32>(t + TH_HP_FLIPS) + 1);
-  store<i32>(t + TH_HP_LASTDIR, dir);
+  store<i32>(t + TH_HP_LAST_DIRECTION, dir);
   if (grow) store<i32>(t + TH_HP_GROWS, load<i32>(t + TH_HP_GROWS) + 1);
   else store<i32>(t + TH_HP_SHRINKS, load<i32>(t + TH_HP_SHRINKS) + 1);
 }
@@ -830,12 +830,12 @@ function schedSwitch(ts: i64, next: i32, state: i32, prev: i32): void {
       if (state == 82) { // 'R': preempted, still runnable
         if (load<i64>(p + TH_RUNNABLE_TS) == i64.MIN_VALUE) store<i64>(p + TH_RUNNABLE_TS, ts);
         const st = load<i32>(p + TH_STATE);
-        if (pk) store<i32>(p + TH_PK_PREEMPT, load<i32>(p + TH_PK_PREEMPT) + 1);
+        if (pk) store<i32>(p + TH_PRE_KVM_PREEMPTS, load<i32>(p + TH_PRE_KVM_PREEMPTS) + 1);
         else if (st == ST_GUEST) store<i32>(p + TH_PREEMPT_GUEST, load<i32>(p + TH_PREEMPT_GUEST) + 1);
-        else if (st == ST_NONE) store<i32>(p + TH_PREF_PREEMPT, load<i32>(p + TH_PREF_PREEMPT) + 1);
+        else if (st == ST_NONE) store<i32>(p + TH_PRE_EXIT_PREEMPTS, load<i32>(p + TH_PRE_EXIT_PREEMPTS) + 1);
         else store<i32>(p + TH_PREEMPT_HOST, load<i32>(p + TH_PREEMPT_HOST) + 1);
       } else if (pk) {
-        store<i32>(p + TH_PK_SLEEPS, load<i32>(p + TH_PK_SLEEPS) + 1);
+        store<i32>(p + TH_PRE_KVM_SLEEPS, load<i32>(p + TH_PRE_KVM_SLEEPS) + 1);
       } else {
         store<i32>(p + TH_SLEEPS, load<i32>(p + TH_SLEEPS) + 1);
       }
@@ -846,7 +846,7 @@ function schedSwitch(ts: i64, next: i32, state: i32, prev: i32): void {
     const n = threads + <usize>ni * TH_STRIDE;
     if (isVcpu(n)) {
       const pk = !kvmSeen(n);
-      if (pk) store<i32>(n + TH_PK_SWITCH_IN, load<i32>(n + TH_PK_SWITCH_IN) + 1);
+      if (pk) store<i32>(n + TH_PRE_KVM_SWITCH_INS, load<i32>(n + TH_PRE_KVM_SWITCH_INS) + 1);
       else store<i32>(n + TH_SWITCH_IN, load<i32>(n + TH_SWITCH_IN) + 1);
       const r = load<i64>(n + TH_RUNNABLE_TS);
       if (r != i64.MIN_VALUE) {
@@ -866,7 +866,7 @@ function schedWakeup(ts: i64, pid: i32): void {
   if (load<i64>(w + TH_RUNNABLE_TS) == i64.MIN_VALUE) store<i64>(w + TH_RUNNABLE_TS, ts);
   const st = load<i32>(w + TH_STATE);
   if (st == ST_HOST && load<i64>(w + TH_SCHED_WAKE_TS) == i64.MIN_VALUE) store<i64>(w + TH_SCHED_WAKE_TS, ts);
-  else if (st == ST_NONE && load<i64>(w + TH_PREF_SWAKE_TS) == i64.MIN_VALUE) store<i64>(w + TH_PREF_SWAKE_TS, ts);
+  else if (st == ST_NONE && load<i64>(w + TH_PRE_EXIT_SCHED_WAKE_TS) == i64.MIN_VALUE) store<i64>(w + TH_PRE_EXIT_SCHED_WAKE_TS, ts);
 }
 
 function newSegment(ts: i64, where: i64): void {

@@ -80,6 +80,23 @@ const W_KVM_EXIT: u64 = word("kvm_exit");
 const W_KVM_ENTR: u64 = word("kvm_entr");
 const W_KVM_SYS: u64 = word("kvm:kvm_");
 
+/** Up to 8 bytes of s as a little-endian u64, zero-padded (compare under lowMask(s.length)). */
+function wordN(s: string): u64 {
+  let w: u64 = 0;
+  for (let i = 0; i < s.length; i++) w |= (<u64>s.charCodeAt(i)) << (<u64>i * 8);
+  return w;
+}
+const W_VCPU_SP: u64 = wordN("vcpu ");
+const W_REASON_SP: u64 = wordN("reason ");
+const W_SP_RIP_SP: u64 = wordN(" rip ");
+const M5: u64 = 0xffffffffff;
+const M7: u64 = 0xffffffffffffff;
+/** Do the n <= 8 bytes at p (within e) equal w? One load (the arena has slack past the line end). */
+// @ts-ignore: decorator
+@inline function atW(p: usize, e: usize, w: u64, m: u64, n: usize): bool {
+  return p + n <= e && (load<u64>(p) & m) == w;
+}
+
 // ---- the header cache: a line whose bytes up to its CPU column ("  CPU 1/KVM-3149  (  3127) [001]")
 // repeat those of an earlier kvm line has the same task, tid, tgid and CPU: they are not parsed again.
 // Slots are found by the 16 bytes before the '[' (they hold the tid), checked against the whole prefix.
@@ -521,10 +538,31 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
     while (t < le && !isSpace(load<u8>(t))) t++;
     t = skipSp(t, le);
   }
-  for (let attempt = 0; attempt < 2; attempt++) {
+  // the usual "sec.usec:" (at most 10 digits of seconds, 6 of microseconds) without the general loop
+  {
+    let r = t;
+    let sec: i64 = 0;
+    while (r < le) {
+      const d = <u32>load<u8>(r) - 48;
+      if (d >= 10) break;
+      sec = sec * 10 + <i64>d;
+      r++;
+    }
+    if (r > t && r - t <= 10 && sec <= 4611686018 && r + 7 < le && load<u8>(r) == 46 && load<u8>(r + 7) == 58) {
+      const d0 = <u32>load<u8>(r + 1) - 48, d1 = <u32>load<u8>(r + 2) - 48, d2 = <u32>load<u8>(r + 3) - 48;
+      const d3 = <u32>load<u8>(r + 4) - 48, d4 = <u32>load<u8>(r + 5) - 48, d5 = <u32>load<u8>(r + 6) - 48;
+      if (d0 < 10 && d1 < 10 && d2 < 10 && d3 < 10 && d4 < 10 && d5 < 10) {
+        const us = ((((d0 * 10 + d1) * 10 + d2) * 10 + d3) * 10 + d4) * 10 + d5;
+        ts = sec * 1000000000 + <i64>us * 1000;
+        clock = CLOCK_NS;
+        t = r + 8;
+      }
+    }
+  }
+  for (let attempt = 0; clock == 0 && attempt < 2; attempt++) {
     const sec = dec(t, le);
     // more than 18 digits overflow, and times beyond 2^62 ns (146 years) leave no room to subtract:
-    // such a number is damage, not a time (fuzz-found: perfdata-50e48c0aee, the same in binary input)
+    // such a number is damage, not a time (as Core.push() does for binary input)
     if (sec >= 0 && (rp - t > 18 || sec > 4611686018427387903)) return skipLine(SKIP_BAD_TIMESTAMP, ls, le, t);
     if (sec >= 0) {
       let r = rp;
@@ -636,20 +674,20 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
     let vcpu: i32 = -1;
     let flags: i32 = 0;
     let x = b;
-    if (at(x, le, "vcpu ")) {
+    if (atW(x, le, W_VCPU_SP, M5, 5)) {
       const v = dec(x + 5, le);
       if (v >= 0) vcpu = <i32>v;
       x = skipSp(rp, le);
     } else flags |= EXITF_NO_VCPU;
     let rs: usize = 0;
     let re: usize = 0;
-    if (at(x, le, "reason ")) {
+    if (atW(x, le, W_REASON_SP, M7, 7)) {
       rs = skipSp(x + 7, le);
       // the reason runs to " rip" (it may hold "UNKNOWN (123)" or "INVALID_STATE FAILED_VMENTRY"):
       // usually one token, so look right after it before searching
       re = rs;
       while (re < le && !isSpace(load<u8>(re))) re++;
-      if (re < le && !at(re, le, " rip ")) {
+      if (re < le && !atW(re, le, W_SP_RIP_SP, M5, 5)) {
         const rip = find(re, le, " rip ");
         if (rip) re = rip;
       }
@@ -668,7 +706,7 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
   }
   if (kind == EV_ENTRY) {
     let vcpu: i32 = -1;
-    if (at(b, le, "vcpu ")) {
+    if (atW(b, le, W_VCPU_SP, M5, 5)) {
       const v = dec(b + 5, le);
       if (v < 0) return skipLine(SKIP_ENTRY_BAD, ls, le, b + 5);
       vcpu = <i32>v;

@@ -1,5 +1,5 @@
 /**
- * The baseline of the benchmark (issue 7): the straightforward line-by-line JavaScript parser a user
+ * The baseline of the benchmark: the straightforward line-by-line JavaScript parser a user
  * would otherwise write. `readline` over a file stream, one regular expression per line shape, a Map of
  * pending exits per host thread, sums per exit reason.
  *

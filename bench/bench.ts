@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: kvmtax against what users would otherwise run, on the same files, in one run
- * (issue 7). Prints the machine, then one table: median wall time, input throughput, median peak RSS
+ *. Prints the machine, then one table: median wall time, input throughput, median peak RSS
  * and ratios, with the issue's targets beside the measured values (PASS/MISS). Checks correctness on
  * the way: kvmtax's totals must equal the generator's sidecar and the baseline parser's (and perf kvm
  * stat's on perf.data); a mismatch is printed loudly and the bench exits 1.
@@ -196,7 +196,7 @@ export async function bench(o: Opts): Promise<number> {
   const notes: string[] = [];
   const problems: string[] = [];
   const say = (s: string): void => { process.stdout.write(`${s}\n`); };
-  say('# kvmtax bench (issue 7)');
+  say('# kvmtax bench');
   say('');
   for (const l of machine()) say(l);
   say(`kvmtax: ${KVMTAX}`);

@@ -1,5 +1,5 @@
 /**
- * A deterministic generator of realistic KVM host traces, for the benchmark (issue 7).
+ * A deterministic generator of realistic KVM host traces, for the benchmark.
  *
  *   node dist/bench/gen.js --format ftrace|perf|trace-cmd --size 1G --out FILE [--seed N]
  *                          [--vms 4] [--vcpus 16] [--isa vmx|svm] [--simple]

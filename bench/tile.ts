@@ -1,5 +1,5 @@
 /**
- * Binary scale-up for the benchmark (issue 7): a real perf.data capture tiled to any size, readable by
+ * Binary scale-up for the benchmark: a real perf.data capture tiled to any size, readable by
  * perf itself.
  *
  *   node dist/bench/tile.js IN.perf.data[.xz] --size 1G --out OUT.perf.data

@@ -1,6 +1,6 @@
 /**
  * Rows: every handled exit, every halt and every kvm_wait_lapic_expire as one record, streamed out of the
- * core while it reads (never all held in memory). Schema version 1 (documented in README "Rows"):
+ * core while it reads (never all held in memory). Schema version 1 (the tables of docs/sql.md):
  *
  *   kind          'exit' | 'halt' | 'lapic'
  *   file          input file index

@@ -1,7 +1,7 @@
 /**
  * `kvmtax compare A... --vs B...`: two sides (each one or more traces, or the VMs of traces with
  * --split vm) side by side, with the spread and Welch's test over runs, and a --fail-if gate
- * (exit 3 when a rule is breached; grammar in src/analysis/failif.ts).
+ * (exit 3 when a rule is breached; grammar in src/analysis/runs/failif.ts).
  */
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
@@ -9,8 +9,8 @@ import { analyze, version, type AnalyzeOptions } from '../pipeline/analyze.js';
 import { listOf } from './repeat.js';
 import { withInputOptions, inputOptions } from './input-options.js';
 import { KvmtaxError } from '../core/errors.js';
-import { compare, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/compare.js';
-import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, parseRules } from '../analysis/failif.js';
+import { compare, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/runs/compare.js';
+import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, parseRules } from '../analysis/runs/failif.js';
 import { fmtValue, renderCompareTable } from '../report/compare-table.js';
 import { renderCompareMarkdown } from '../report/compare-markdown.js';
 import { renderCompareJson } from '../report/compare-json.js';

@@ -2,13 +2,11 @@
  * kvmtax command line. Exit codes: 0 success, 1 bad input (the message says file:line:col),
  * 2 usage error, 70 internal error (a bug: printed with its stack trace).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { KvmtaxError, EXIT_INTERNAL } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
-import { packageRoot } from '../core/package-root.js';
+import { version } from '../core/package-root.js';
 import { lastValueWins } from './repeat.js';
 
 /**
@@ -23,10 +21,6 @@ const COMMANDS: Array<[name: string, usage: string, describe: string, load: () =
   ['advise', 'advise <traces..>', 'which lever to pull: the tax-cutting levers ranked from a trace, with evidence and ranges', async () => (await import('./advise.js')) as unknown as CommandModule],
   ['merge', 'merge <reports..>', 'merge per-host JSON reports exactly', async () => (await import('./merge.js')) as unknown as CommandModule],
 ];
-
-function version(): string {
-  return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-}
 
 export async function main(args: string[]): Promise<number> {
   let usage = false;

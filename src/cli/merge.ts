@@ -1,12 +1,12 @@
 /**
  * `kvmtax merge REPORT.json...`: per-host JSON reports (kvmtax report --format json --histograms) merged
- * exactly into one report of the same shape (src/analysis/merge.ts); rendered like `kvmtax report`.
+ * exactly into one report of the same shape (src/analysis/runs/merge.ts); rendered like `kvmtax report`.
  */
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
-import { mergeReports, MergeError } from '../analysis/merge.js';
+import { mergeReports, MergeError } from '../analysis/runs/merge.js';
 import { render, OUTPUT_FORMATS } from '../report/render.js';
 
 interface Args {

@@ -19,7 +19,7 @@ function totalSize(files: string[]): number | undefined {
   return n || undefined;
 }
 import { renderWhatIf } from '../report/compare-whatif.js';
-import { whatIf, WHAT_IF_SCENARIOS, type WhatIfScenario } from '../analysis/whatif.js';
+import { whatIf, WHAT_IF_SCENARIOS, type WhatIfScenario } from '../analysis/runs/whatif.js';
 
 interface Args {
   traces: string[];

@@ -1,4 +1,4 @@
-/** Where the installed package is: the wasm module, the .proto files and package.json are found from here. */
+/** Where the installed package is (the wasm module, the .proto files and package.json are found from there) and its version. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,4 +12,11 @@ export function packageRoot(): string {
     if (up === dir) throw new Error('kvmtax: cannot find the package root (package.json) above ' + fileURLToPath(import.meta.url));
     dir = up;
   }
+}
+
+let versionCache: string | undefined;
+/** kvmtax's version, from package.json (printed by --version and written into every report). */
+export function version(): string {
+  versionCache ??= (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return versionCache;
 }

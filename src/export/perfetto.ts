@@ -52,6 +52,10 @@
  * pids and tids: the first input's are kept; those of the second input on are shifted by file * 2^22 (above
  * Linux's PID_MAX_LIMIT) so that VMs of different captures stay apart; threads of an input that does not
  * say which process each thread belongs to go into one process "unknown VM" with pid 2^22 - 1 (+ shift).
+ *
+ * Over 500 lines because it is one writer with one invariant (every track's events in time order, slices
+ * properly nested) kept across the track table, the packet writer and the row handlers; the CLI's
+ * --window parsing lives in cli/window.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';

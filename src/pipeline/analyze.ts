@@ -4,10 +4,8 @@
  * Several files give one report; each keeps its own threads and VMs (file index in the core).
  * Reading one input is read-input.ts; a text file read by worker threads is jobs.ts.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { Core, type RowSink } from '../wasm/core.js';
-import { packageRoot } from '../core/package-root.js';
+import { version } from '../core/package-root.js';
 import { mergeTables, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { openSource } from '../formats/source.js';
@@ -43,13 +41,8 @@ export interface AnalyzeOptions {
   maxMemoryMb?: number;
 }
 
-let versionCache: string | undefined;
-export function version(): string {
-  if (!versionCache) {
-    versionCache = (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  }
-  return versionCache;
-}
+/** kvmtax's version (core/package-root.ts), re-exported for the commands that put it in their output. */
+export { version };
 
 export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promise<Report> {
   if (files.length === 0) throw new KvmtaxError('no input files');

@@ -2,7 +2,7 @@
  * A comparison as CSV: one row per compared figure (overall, per exit reason, report sections), then
  * one row per paired vCPU (scope "vcpu"). Raw numbers: shares as fractions, times in ns (or cycles).
  */
-import type { Comparison } from '../analysis/compare.js';
+import type { Comparison } from '../analysis/runs/compare.js';
 
 const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 const n = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));

@@ -2,7 +2,7 @@
  * A comparison in Markdown, shaped for a commit message or a PR comment: a heading, the headline
  * figures as a short list, then the tables (the per-vCPU and statistics tables folded in <details>).
  */
-import type { Comparison } from '../analysis/compare.js';
+import type { Comparison } from '../analysis/runs/compare.js';
 import { compareSections } from './compare-table.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');

@@ -2,7 +2,7 @@
  * A comparison as titled tables of display strings (shared by the terminal and Markdown renderers),
  * and the terminal rendering itself.
  */
-import type { Comparison, ComparedFigure, FigureUnit, VcpuSide } from '../analysis/compare.js';
+import type { Comparison, ComparedFigure, FigureUnit, VcpuSide } from '../analysis/runs/compare.js';
 import { dur, pct, type Table } from './sections.js';
 import { renderTables } from './table.js';
 

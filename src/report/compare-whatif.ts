@@ -1,6 +1,6 @@
-/** The --what-if forecast (src/analysis/whatif.ts) in every output format. */
+/** The --what-if forecast (src/analysis/runs/whatif.ts) in every output format. */
 import type { Report } from '../analysis/types.js';
-import { whatIf, type WhatIf, type WhatIfScenario } from '../analysis/whatif.js';
+import { whatIf, type WhatIf, type WhatIfScenario } from '../analysis/runs/whatif.js';
 import { dur, pct, type Table } from './sections.js';
 import { renderTables } from './table.js';
 import { renderMarkdown } from './markdown.js';

@@ -9,7 +9,7 @@
  *   by uPlot, embedded inline (html-assets.ts) only when there is a timeline to draw.
  * - The tables are those of the text report (sections.ts), sortable by clicking a header.
  *
- * Safety (issue 8): every string that comes from a trace (comm, reason, file name, skipped excerpt) goes
+ * Safety: every string that comes from a trace (comm, reason, file name, skipped excerpt) goes
  * through esc() into text or a double-quoted attribute. No script is built from data: the report is a
  * JSON data block (`<` escaped as \u003c, so nothing in it can close the element) that the one static
  * script reads with JSON.parse. A Content-Security-Policy meta tag allows only the page's own inline
@@ -20,7 +20,7 @@ import type { Report, ReasonRow } from '../analysis/types.js';
 import { dur, pct, sections, type Table, type ViewOptions } from './sections.js';
 import { buildLevers } from '../analysis/levers/index.js';
 import { leversSvg } from './levers.js';
-import { UPLOT_CSS, UPLOT_JS, UPLOT_LICENSE, UPLOT_VERSION } from './html-assets.js';
+import { REPORT_CSS, REPORT_JS, UPLOT_CSS, UPLOT_JS, UPLOT_LICENSE, UPLOT_VERSION } from './html-assets.js';
 
 /**
  * Exits over time per vCPU, drawn when present (report.timeline). Bucket i of a vCPU covers
@@ -485,187 +485,8 @@ function validTimeline(v: unknown): Timeline | null {
 
 // ---------------------------------------------------------------- the static stylesheet and script
 
-const STYLE = `
-:root{--fg:#212529;--mut:#6c757d;--line:#dee2e6;--bg:#fff;--accent:#d9480f}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
-nav{position:sticky;top:0;z-index:5;background:#f1f3f5;border-bottom:1px solid var(--line);padding:6px 16px;display:flex;flex-wrap:wrap;gap:4px 14px}
-nav a{color:#1c4f80;text-decoration:none;font-size:13px}
-main{padding:8px 16px 24px;max-width:1400px}
-header h1{margin:10px 0 4px;font-size:22px}
-h2{font-size:18px;margin:26px 0 6px;border-bottom:1px solid var(--line);padding-bottom:3px}
-h3{font-size:14px;margin:12px 0 4px}
-section{scroll-margin-top:40px}
-ul.lead,ul.foot{margin:4px 0;padding-left:18px;color:#343a40}
-ul.foot{font-size:12px;color:var(--mut)}
-.hint{color:var(--mut);font-size:12px;margin:2px 0 6px}
-.cards{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0}
-.card{border:1px solid var(--line);border-radius:6px;padding:8px 14px;min-width:130px}
-.card .v{font-size:22px;font-weight:600}
-.card .l{font-size:12px;color:var(--mut)}
-.card.tax .v{color:var(--accent)}.card.idle .v{color:#5c7080}.card.guest .v{color:#2f9e44}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;font-size:13px;margin:4px 0}
-th,td{padding:3px 8px;border-bottom:1px solid #e9ecef;white-space:nowrap;text-align:left;vertical-align:top}
-td.r,th.r{text-align:right;font-variant-numeric:tabular-nums}
-table.sortable thead th{cursor:pointer;user-select:none;background:#f8f9fa;position:relative}
-table.sortable thead th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
-table.sortable thead th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
-table.sortable tbody tr:hover{background:#fff4e6}
-table.kv th{font-weight:normal;color:#495057;background:none}
-tr:target,span[id^=slow-]:target{background:#ffe8cc}
-tr.hl{background:#ffe8cc}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;white-space:pre-wrap;word-break:break-all}
-.grid{display:flex;flex-wrap:wrap;gap:12px 20px;align-items:flex-start}
-figure{margin:0}
-figure.hist:target svg{outline:2px solid var(--accent)}
-svg.chart{display:block;max-width:100%;height:auto;font:12px system-ui,sans-serif}
-svg text{fill:#343a40}
-svg .mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
-svg .small{font-size:11px;fill:#495057}
-svg .on-dark{fill:#fff}
-svg .cellv{font-size:10.5px}
-svg .axis,svg .tick{stroke:#adb5bd;stroke-width:1}
-svg .hbar{fill:#4c6ef5}
-svg .q50{stroke:#2f9e44;stroke-width:1.5;stroke-dasharray:4 3;fill:#2f9e44}
-svg .q99{stroke:#c92a2a;stroke-width:1.5;stroke-dasharray:4 3;fill:#c92a2a}
-svg text.q50,svg text.q99{stroke:none}
-svg .mark{fill:#c92a2a}
-svg .range{stroke:#868e96;stroke-width:1.2}
-svg .iqr{fill:#bac8ff}
-svg .mean{fill:#212529}
-svg .grid-line{stroke:#e9ecef}
-svg .strip line.q50,svg .strip line.q99{stroke-dasharray:none;stroke-width:2}
-svg rect.bar:hover,svg rect.cell:hover{stroke:#212529;stroke-width:1}
-svg a text{fill:#1c4f80}
-.chart#timeline-chart{min-height:320px}
-details summary{cursor:pointer;color:#1c4f80}
-footer{color:var(--mut);font-size:12px;padding:10px 16px;border-top:1px solid var(--line)}
-@media print{nav{display:none}}
-`;
-
+// their text is src/report/assets/report.css and report.js, embedded at build time (html-assets.ts);
+// the leading newline puts each on its own line after <style> / <script>
+const STYLE = '\n' + REPORT_CSS;
 /** The one script of the page: static text, no data in it (the CSP allows it by its hash). */
-const APP_JS = `
-(function () {
-  'use strict';
-  var node = document.getElementById('kvmtax-data');
-  var data = node ? JSON.parse(node.textContent) : {};
-
-  // ---- sortable tables: numbers (with ns/us/ms/s/cyc/% units) by value, the rest as text ----
-  var UNIT = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, cyc: 1, '%': 1 };
-  function key(s) {
-    s = s.trim();
-    var m = /^(-?\\d+(?:\\.\\d+)?(?:e[-+]?\\d+)?)\\s*(ns|us|ms|s|cyc|%)?$/.exec(s);
-    if (m) return parseFloat(m[1]) * (m[2] ? UNIT[m[2]] : 1);
-    return s === '-' || s === '?' || s === '' ? null : s.toLowerCase();
-  }
-  function compare(a, b) {
-    if (a === b) return 0;
-    if (a === null) return 1;
-    if (b === null) return -1;
-    if (typeof a === 'number' && typeof b === 'number') return a - b;
-    if (typeof a === 'number') return -1;
-    if (typeof b === 'number') return 1;
-    return a < b ? -1 : 1;
-  }
-  function sortBy(table, col, th) {
-    var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows).map(function (tr, i) {
-      return { tr: tr, i: i, k: key(tr.cells[col] ? tr.cells[col].textContent : '') };
-    });
-    var numeric = rows.some(function (r) { return typeof r.k === 'number'; });
-    var cur = th.getAttribute('aria-sort');
-    var dir = cur ? (cur === 'ascending' ? -1 : 1) : (numeric ? -1 : 1);
-    rows.sort(function (a, b) {
-      if (a.k === null || b.k === null) return compare(a.k, b.k) || a.i - b.i;
-      return dir * compare(a.k, b.k) || a.i - b.i;
-    });
-    Array.prototype.forEach.call(th.parentNode.cells, function (h) { h.removeAttribute('aria-sort'); });
-    th.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending');
-    rows.forEach(function (r) { body.appendChild(r.tr); });
-  }
-  Array.prototype.forEach.call(document.querySelectorAll('table.sortable'), function (table) {
-    if (!table.tHead) return;
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
-      th.tabIndex = 0;
-      th.addEventListener('click', function () { sortBy(table, col, th); });
-      th.addEventListener('keydown', function (e) {
-        if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(table, col, th); }
-      });
-    });
-  });
-
-  // ---- highlight the slow-exit row a histogram mark points to ----
-  function highlight() {
-    Array.prototype.forEach.call(document.querySelectorAll('tr.hl'), function (tr) { tr.classList.remove('hl'); });
-    var m = /^#slow-(\\d+)$/.exec(location.hash);
-    var el = m && document.getElementById('slow-' + m[1]);
-    if (el && el.closest('tr')) el.closest('tr').classList.add('hl');
-  }
-  window.addEventListener('hashchange', highlight);
-  highlight();
-
-  // ---- exits/s over time per vCPU (uPlot), when the report has a timeline ----
-  var tl = data.timeline, host = document.getElementById('timeline-chart');
-  if (!tl || !host || typeof window.uPlot !== 'function') return;
-  var ns = data.unit === 'ns', scale = ns ? 1e9 : 1, bucket = tl.bucket_ns;
-  var names = {};
-  (data.vms || []).forEach(function (vm) {
-    (vm.vcpus || []).forEach(function (c) { names[vm.pid + ':' + c.tid] = vm.name; });
-  });
-  var multi = (data.vms || []).length > 1;
-  var ts = {};
-  tl.vcpus.forEach(function (v) { v.buckets.forEach(function (b) { ts[b[0]] = true; }); });
-  var xs = Object.keys(ts).map(Number).sort(function (a, b) { return a - b; });
-  var at = {};
-  xs.forEach(function (t, i) { at[t] = i; });
-  var COLORS = ['#d9480f', '#1c7ed6', '#2f9e44', '#ae3ec9', '#f59f00', '#0c8599', '#e64980', '#5c940d', '#495057', '#7048e8'];
-  var series = [{ label: ns ? 'time (s)' : 'time' }], cols = [xs.map(function (t) { return t / scale; })];
-  tl.vcpus.forEach(function (v, i) {
-    var y = xs.map(function () { return 0; });
-    v.buckets.forEach(function (b) { y[at[b[0]]] += ns ? b[1] / (bucket / 1e9) : b[1]; });
-    var vm = names[v.pid + ':' + v.tid];
-    series.push({
-      label: (multi && vm ? vm + ' ' : '') + 'vcpu ' + (v.vcpu === null ? '?' : v.vcpu) + ' (tid ' + v.tid + ')',
-      stroke: COLORS[i % COLORS.length], width: 1.5, points: { show: false },
-      value: function (u, val) { return val === null ? '-' : val.toFixed(0); },
-    });
-    cols.push(y);
-  });
-  var slow = (data.top || []).map(function (t) { return t.ts_ns / scale; });
-  var picked = null;
-  function marks(u) {
-    var ctx = u.ctx;
-    ctx.save();
-    slow.forEach(function (t) {
-      var x = u.valToPos(t, 'x', true);
-      if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
-      ctx.strokeStyle = t === picked ? '#c92a2a' : 'rgba(201,42,42,0.35)';
-      ctx.lineWidth = t === picked ? 2 * devicePixelRatio : devicePixelRatio;
-      ctx.beginPath();
-      ctx.moveTo(x, u.bbox.top);
-      ctx.lineTo(x, u.bbox.top + u.bbox.height);
-      ctx.stroke();
-    });
-    ctx.restore();
-  }
-  function width() { return Math.max(320, Math.min(host.clientWidth || 900, 1360)); }
-  var plot = new window.uPlot({
-    width: width(), height: 300,
-    scales: { x: { time: false } },
-    axes: [{ label: ns ? 'time (s, trace clock)' : 'time (trace clock)' }, { label: ns ? 'exits/s' : 'exits per bucket', size: 70 }],
-    series: series,
-    hooks: { draw: [marks] },
-  }, cols, host);
-  window.addEventListener('resize', function () { plot.setSize({ width: width(), height: 300 }); });
-  Array.prototype.forEach.call(document.querySelectorAll('a.tl-link'), function (a) {
-    a.addEventListener('click', function (e) {
-      e.preventDefault();
-      picked = Number(a.getAttribute('data-t')) / scale;
-      var w = 50 * bucket / scale;
-      plot.setScale('x', { min: picked - w, max: picked + w });
-      host.scrollIntoView({ block: 'center' });
-    });
-  });
-})();
-`;
+const APP_JS = '\n' + REPORT_JS;

@@ -14,6 +14,9 @@ import * as K from '../../assembly/constants.js';
 import { packageRoot } from '../core/package-root.js';
 import type { EventSink } from '../core/sink.js';
 import { RowBatch } from './rows.js';
+import { THREAD_FIELDS, type ThreadRec } from './thread-layout.js';
+
+export type { ThreadRec };
 import { reasonName } from '../core/reasons.js';
 import { KvmtaxError } from '../core/errors.js';
 
@@ -330,7 +333,6 @@ export class Core {
   push(kind: number, ts: bigint, tid: number, tgid: number, cpu: number, vcpu: number,
        a: bigint, b: bigint, c: number, name: number, where: number): void {
     // a time below 0 or beyond 2^62 ns (146 years) is damage, and would overflow the core's differences
-    // (fuzz-found: perfdata-50e48c0aee, a sample time with one byte changed)
     if ((ts < 0n || ts >= MAX_TS) && kind !== K.EV_LOST) {
       this.skip(K.SKIP_BAD_TIMESTAMP, where, `${name >= 0 ? this.stringOf(name) : "event"}: timestamp ${ts} out of range`);
       return;
@@ -521,61 +523,6 @@ class FileSink implements EventSink {
   skip(kind: number, where: number, excerpt: string): void { this.core.skip(kind, where, excerpt); }
 }
 
-/** The thread record fields TypeScript reads, by name, offset and type (assembly/constants.ts TH_*). */
-const THREAD_FIELDS: Array<[keyof ThreadRec, number, 'i32' | 'i64' | 'f64']> = [
-  ['file', K.TH_FILE, 'i32'], ['tid', K.TH_TID, 'i32'], ['tgid', K.TH_TGID, 'i32'], ['vcpu', K.TH_VCPU, 'i32'],
-  ['comm', K.TH_COMM, 'i32'], ['state', K.TH_STATE, 'i32'], ['guest', K.TH_GUEST, 'i64'], ['host', K.TH_HOST, 'i64'],
-  ['firstTs', K.TH_FIRST_TS, 'i64'], ['lastTs', K.TH_LAST_TS, 'i64'], ['exits', K.TH_EXITS, 'i32'],
-  ['handled', K.TH_HANDLED, 'i32'], ['entries', K.TH_ENTRIES, 'i32'], ['leadingEntry', K.TH_LEADING_ENTRY, 'i32'],
-  ['entryNoExit', K.TH_ENTRY_NO_EXIT, 'i32'], ['exitNoEntry', K.TH_EXIT_NO_ENTRY, 'i32'], ['lostResets', K.TH_LOST_RESETS, 'i32'],
-  ['backwards', K.TH_BACKWARDS, 'i32'], ['wakePoll', K.TH_WAKE_POLL, 'i32'], ['wakeWait', K.TH_WAKE_WAIT, 'i32'],
-  ['wakePollNs', K.TH_WAKE_POLL_NS, 'i64'], ['wakeWaitNs', K.TH_WAKE_WAIT_NS, 'i64'], ['wakeInvalid', K.TH_WAKE_INVALID, 'i32'],
-  ['events', K.TH_EVENTS, 'i32'], ['kvmEvents', K.TH_KVM_EVENTS, 'i32'], ['pendingAtEnd', K.TH_PENDING_AT_END, 'i32'],
-  ['hpWindow', K.TH_HP_WINDOW, 'i64'], ['hpFlags', K.TH_HP_FLAGS, 'i32'], ['hpAttempted', K.TH_HP_ATTEMPTED, 'i32'],
-  ['hpSuccess', K.TH_HP_SUCCESS, 'i32'], ['hpInvalid', K.TH_HP_INVALID, 'i32'], ['hpSuccessNs', K.TH_HP_SUCCESS_NS, 'i64'],
-  ['hpFailNs', K.TH_HP_FAIL_NS, 'i64'], ['hpWaitNs', K.TH_HP_WAIT_NS, 'i64'], ['hpGrows', K.TH_HP_GROWS, 'i32'],
-  ['hpShrinks', K.TH_HP_SHRINKS, 'i32'], ['hpFlips', K.TH_HP_FLIPS, 'i32'], ['hpMax', K.TH_HP_MAX, 'i64'],
-  ['hpWinTs', K.TH_HP_WIN_TS, 'i64'], ['hpWinArea', K.TH_HP_WIN_AREA, 'f64'], ['hpFirstTs', K.TH_HP_FIRST_TS, 'i64'],
-  ['preWakes', K.TH_PRE_WAKES, 'i32'], ['preInvalid', K.TH_PRE_INVALID, 'i32'],
-  ['preemptGuest', K.TH_PREEMPT_GUEST, 'i32'], ['preemptHost', K.TH_PREEMPT_HOST, 'i32'], ['sleeps', K.TH_SLEEPS, 'i32'],
-  ['pleGrows', K.TH_PLE_GROWS, 'i32'], ['pleShrinks', K.TH_PLE_SHRINKS, 'i32'], ['pleLast', K.TH_PLE_LAST, 'i32'],
-  ['lapic', K.TH_LAPIC, 'i32'], ['switchIn', K.TH_SWITCH_IN, 'i32'], ['haltWakes', K.TH_HALT_WAKES, 'i32'],
-  ['tlWidth', K.TH_TL_WIDTH, 'i64'], ['tlOrigin', K.TH_TL_ORIGIN, 'i64'],
-  // the state a slice of a file ends in (merging worker slices, src/wasm/merge.ts)
-  ['lastCpu', K.TH_LAST_CPU, 'i32'], ['pendReason', K.TH_PEND_REASON, 'i32'], ['pendTs', K.TH_PEND_TS, 'i64'],
-  ['lastEntryTs', K.TH_LAST_ENTRY_TS, 'i64'], ['pendWhere', K.TH_PEND_WHERE, 'i64'], ['pendFlags', K.TH_PEND_FLAGS, 'i32'],
-  ['pendSub', K.TH_PEND_SUB, 'i32'], ['pendGuest', K.TH_PEND_GUEST, 'i64'], ['wakeTs', K.TH_WAKE_TS, 'i64'],
-  ['schedWakeTs', K.TH_SCHED_WAKE_TS, 'i64'], ['runnableTs', K.TH_RUNNABLE_TS, 'i64'], ['hpStartWin', K.TH_HP_START_WIN, 'i64'],
-  ['hpLastDir', K.TH_HP_LASTDIR, 'i32'], ['prePolls', K.TH_PRE_POLLS, 'i32'], ['prePollNs', K.TH_PRE_POLL_NS, 'i64'],
-  ['preWaits', K.TH_PRE_WAITS, 'i32'], ['preWaitNs', K.TH_PRE_WAIT_NS, 'i64'],
-  ['prefWakes', K.TH_PREF_WAKES, 'i32'], ['prefWakePolls', K.TH_PREF_WAKE_POLLS, 'i32'], ['prefPollNs', K.TH_PREF_POLL_NS, 'i64'],
-  ['prefWaitNs', K.TH_PREF_WAIT_NS, 'i64'], ['prefSub', K.TH_PREF_SUB, 'i32'], ['hpFirstOld', K.TH_HP_FIRST_OLD, 'i64'],
-  ['prefSwakeTs', K.TH_PREF_SWAKE_TS, 'i64'], ['prefPreempt', K.TH_PREF_PREEMPT, 'i32'], ['hpFirstDir', K.TH_HP_FIRSTDIR, 'i32'],
-  ['pkSwitchIn', K.TH_PK_SWITCH_IN, 'i32'], ['pkSleeps', K.TH_PK_SLEEPS, 'i32'], ['pkPreempt', K.TH_PK_PREEMPT, 'i32'],
-  ['wall', K.TH_WALL, 'i64'], ['prevTs', K.TH_PREV_TS, 'i64'], ['jumps', K.TH_JUMPS, 'i32'], ['replaced', K.TH_REPLACED, 'i32'],
-  ['jumpDrops', K.TH_JUMP_DROPS, 'i32'], ['cpuMask', K.TH_CPU_MASK, 'i64'], ['migrations', K.TH_MIGRATIONS, 'i32'],
-];
-
-export interface ThreadRec {
-  file: number; tid: number; tgid: number; vcpu: number; comm: number; state: number;
-  guest: bigint; host: bigint; firstTs: bigint; lastTs: bigint;
-  exits: number; handled: number; entries: number; leadingEntry: number; entryNoExit: number; exitNoEntry: number;
-  lostResets: number; backwards: number; wakePoll: number; wakeWait: number; wakePollNs: bigint; wakeWaitNs: bigint;
-  wakeInvalid: number; events: number; kvmEvents: number; pendingAtEnd: number;
-  hpWindow: bigint; hpFlags: number; hpAttempted: number; hpSuccess: number; hpInvalid: number; hpSuccessNs: bigint;
-  hpFailNs: bigint; hpWaitNs: bigint; hpGrows: number; hpShrinks: number; hpFlips: number; hpMax: bigint;
-  hpWinTs: bigint; hpWinArea: number; hpFirstTs: bigint; preWakes: number; preInvalid: number;
-  preemptGuest: number; preemptHost: number; sleeps: number; pleGrows: number; pleShrinks: number; pleLast: number;
-  lapic: number; switchIn: number; haltWakes: number;
-  /** exits per timeline bucket (TL_BUCKETS), when the thread had exits */
-  timeline?: Uint32Array; tlWidth: bigint; tlOrigin: bigint;
-  lastCpu: number; pendReason: number; pendTs: bigint; lastEntryTs: bigint; pendWhere: bigint; pendFlags: number;
-  pendSub: number; pendGuest: bigint; wakeTs: bigint; schedWakeTs: bigint; runnableTs: bigint; hpStartWin: bigint;
-  hpLastDir: number; prePolls: number; prePollNs: bigint; preWaits: number; preWaitNs: bigint;
-  prefWakes: number; prefWakePolls: number; prefPollNs: bigint; prefWaitNs: bigint; prefSub: number; hpFirstOld: bigint;
-  prefSwakeTs: bigint; prefPreempt: number; hpFirstDir: number; pkSwitchIn: number; pkSleeps: number; pkPreempt: number;
-  wall: bigint; prevTs: bigint; jumps: number; replaced: number; jumpDrops: number; cpuMask: bigint; migrations: number;
-}
 export interface BinRec {
   thread: number; reason: number; seen: number; handled: number; sum: bigint; min: bigint; max: bigint;
   sumsq: number; failed: number; hist: Uint32Array;

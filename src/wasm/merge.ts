@@ -94,7 +94,7 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
       }
       const rec: ThreadRec = {
         ...x, comm: x.comm >= 0 ? map[x.comm]! : -1, pendReason: remap(x.pendReason), pendSub: x.pendSub >= 0 ? map[x.pendSub]! : -1,
-        prefSub: x.prefSub >= 0 ? map[x.prefSub]! : -1, pendWhere: x.pendWhere + BigInt(part.lineOffset),
+        preExitSub: x.preExitSub >= 0 ? map[x.preExitSub]! : -1, pendWhere: x.pendWhere + BigInt(part.lineOffset),
         timeline: x.timeline ? new Uint32Array(x.timeline) : undefined,
       };
       if (at === undefined) {
@@ -112,7 +112,8 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
       if (b.handled > 0) { if (b.min < m.min) m.min = b.min; if (b.max > m.max) m.max = b.max; }
       m.wakes += b.wakes; m.wakePolls += b.wakePolls; m.wakePollNs += b.wakePollNs; m.wakeWaitNs += b.wakeWaitNs;
       m.userN += b.userN ?? 0; m.userNs += b.userNs ?? 0n;
-      for (let i = 0; i < b.hist.length; i++) if (b.hist[i]) m.hist[i]! += b.hist[i]!;
+      // a slice's hist is read from its core on access (wasm/core.ts): once per bin
+      addHist(m.hist, b.hist);
     }
     for (const [at, rec] of joins) joinThread(threads[at]!, rec, at);
     // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
@@ -145,13 +146,13 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
     if (b.prevTs !== MIN) a.prevTs = b.prevTs;
     const firstIsExit = !firstIsEntry && b.exits + b.entries > 0;
     let leading = b.leadingEntry;
-    if (a.state === K.ST_HOST && b.exits + b.entries + b.prefWakes + (b.prefSub >= 0 ? 1 : 0) > 0) {
+    if (a.state === K.ST_HOST && b.exits + b.entries + b.preExitWakes + (b.preExitSub >= 0 ? 1 : 0) > 0) {
       // what the next slice saw before its first exit/entry happened inside the pending exit
-      if (b.prefWakes > 0) {
+      if (b.preExitWakes > 0) {
         const bin = binOf(ai, a.pendReason);
-        bin.wakes += b.prefWakes; bin.wakePolls += b.prefWakePolls; bin.wakePollNs += b.prefPollNs; bin.wakeWaitNs += b.prefWaitNs;
+        bin.wakes += b.preExitWakes; bin.wakePolls += b.preExitWakePolls; bin.wakePollNs += b.preExitPollNs; bin.wakeWaitNs += b.preExitWaitNs;
       }
-      if (a.pendSub < 0 && b.prefSub >= 0) a.pendSub = b.prefSub;
+      if (a.pendSub < 0 && b.preExitSub >= 0) a.pendSub = b.preExitSub;
     }
     if (a.state === K.ST_HOST && firstIsEntry) {
       const d = b.firstTs - a.pendTs;
@@ -163,7 +164,7 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
         top.push({ duration: d, ts: a.pendTs, where: Number(a.pendWhere), thread: ai, reason: a.pendReason });
       } else a.backwards++;
       if (a.wakeTs !== MIN) accumulate(binOf(ai, K.M_WAKE_TO_ENTRY), b.firstTs - a.wakeTs > 0n ? b.firstTs - a.wakeTs : 0n);
-      const sw = a.schedWakeTs !== MIN ? a.schedWakeTs : b.prefSwakeTs;
+      const sw = a.schedWakeTs !== MIN ? a.schedWakeTs : b.preExitSchedWakeTs;
       if (sw !== MIN) accumulate(binOf(ai, K.M_SCHED_WAKE_TO_ENTRY), b.firstTs - sw > 0n ? b.firstTs - sw : 0n);
       a.pendingAtEnd = 0;
       leading = 0;
@@ -179,18 +180,18 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
     }
     if (a.state === K.ST_NONE) a.leadingEntry = leading;
     // preemptions the later slice saw before its first exit/entry: in the state the earlier one ended in
-    if (a.state === K.ST_GUEST) a.preemptGuest += b.prefPreempt;
-    else if (a.state === K.ST_HOST || a.state === K.ST_GAP) a.preemptHost += b.prefPreempt;
-    else a.prefPreempt += b.prefPreempt;
-    if (a.state === K.ST_NONE && a.prefSwakeTs === MIN) a.prefSwakeTs = b.prefSwakeTs;
+    if (a.state === K.ST_GUEST) a.preemptGuest += b.preExitPreempts;
+    else if (a.state === K.ST_HOST || a.state === K.ST_GAP) a.preemptHost += b.preExitPreempts;
+    else a.preExitPreempts += b.preExitPreempts;
+    if (a.state === K.ST_NONE && a.preExitSchedWakeTs === MIN) a.preExitSchedWakeTs = b.preExitSchedWakeTs;
     // the later slice followed this thread's scheduling before it saw a kvm event of it: that counts
     // only if the thread was already known as a vCPU (one core reading in order does the same)
     const aVcpu = a.exits + a.entries + a.kvmEvents > 0;
     if (aVcpu) {
-      a.switchIn += b.pkSwitchIn; a.sleeps += b.pkSleeps;
-      if (a.state === K.ST_GUEST) a.preemptGuest += b.pkPreempt;
-      else if (a.state === K.ST_NONE) a.prefPreempt += b.pkPreempt;
-      else a.preemptHost += b.pkPreempt;
+      a.switchIn += b.preKvmSwitchIns; a.sleeps += b.preKvmSleeps;
+      if (a.state === K.ST_GUEST) a.preemptGuest += b.preKvmPreempts;
+      else if (a.state === K.ST_NONE) a.preExitPreempts += b.preKvmPreempts;
+      else a.preemptHost += b.preKvmPreempts;
       const pk = binOf(ai, K.M_PK_RUN_DELAY);
       if (pk.handled > 0) {
         const rd = binOf(ai, K.M_RUN_DELAY);
@@ -202,8 +203,8 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
     }
     clearBin(binOf(ai, K.M_PK_RUN_DELAY));
     // a poll-window direction change across the boundary
-    if (a.hpLastDir !== 0 && b.hpFirstDir !== 0 && a.hpLastDir !== b.hpFirstDir) a.hpFlips++;
-    if (a.hpLastDir === 0 && b.hpFirstDir !== 0) a.hpFirstDir = b.hpFirstDir;
+    if (a.hpLastDirection !== 0 && b.hpFirstDirection !== 0 && a.hpLastDirection !== b.hpFirstDirection) a.hpFlips++;
+    if (a.hpLastDirection === 0 && b.hpFirstDirection !== 0) a.hpFirstDirection = b.hpFirstDirection;
     // halt polling: halts the later slice saw before it knew the window started with a's last window
     const aKnown = (a.hpFlags & K.HPF_KNOWN) !== 0;
     const bKnown = (b.hpFlags & K.HPF_KNOWN) !== 0;
@@ -211,19 +212,19 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
       const area = a.hpWinArea + (aKnown ? Number(a.hpWindow) * Math.max(0, Number(b.hpFirstTs - a.hpWinTs)) : 0) + b.hpWinArea;
       a.hpWinArea = area;
       if (!aKnown) a.hpFirstTs = b.hpFirstTs;
-      a.hpWindow = b.hpWindow; a.hpWinTs = b.hpWinTs; a.hpLastDir = b.hpLastDir;
+      a.hpWindow = b.hpWindow; a.hpWinTs = b.hpWinTs; a.hpLastDirection = b.hpLastDirection;
       a.hpFlags |= K.HPF_KNOWN;
       if (!aKnown) {
         // a's halts were waiting for the window too: it is the old value of b's first change
-        settle(a, a, b.hpFirstOld, ai, binOf);
-        a.hpFirstOld = b.hpFirstOld;
+        settle(a, a, b.hpFirstOldWindow, ai, binOf);
+        a.hpFirstOldWindow = b.hpFirstOldWindow;
       }
     } else if (aKnown) {
       settle(a, b, a.hpWindow, ai, binOf);
     }
     if (!aKnown && !bKnown) {
-      a.preWakes += b.preWakes; a.prePolls += b.prePolls; a.prePollNs += b.prePollNs; a.preInvalid += b.preInvalid;
-      a.preWaits += b.preWaits; a.preWaitNs += b.preWaitNs;
+      a.preWindowWakes += b.preWindowWakes; a.preWindowPolls += b.preWindowPolls; a.preWindowPollNs += b.preWindowPollNs; a.preWindowInvalid += b.preWindowInvalid;
+      a.preWindowWaits += b.preWindowWaits; a.preWindowWaitNs += b.preWindowWaitNs;
     }
     for (const f of SUMS) (a as unknown as Record<string, number | bigint>)[f] = (a[f] as never as number) + (b[f] as never as number);
     if (b.hpMax > a.hpMax) a.hpMax = b.hpMax;
@@ -289,12 +290,20 @@ function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: 
     clearBin(pre);
   }
   if (w > 0n) {
-    into.hpAttempted += from.preWakes; into.hpSuccess += from.prePolls; into.hpSuccessNs += from.prePollNs; into.hpInvalid += from.preInvalid;
-    let f = BigInt(from.preWaits) * w;
-    if (f > from.preWaitNs) f = from.preWaitNs;
-    into.hpFailNs += f; into.hpWaitNs += from.preWaitNs - f;
-  } else into.hpWaitNs += from.preWaitNs;
-  from.preWakes = 0; from.prePolls = 0; from.prePollNs = 0n; from.preInvalid = 0; from.preWaits = 0; from.preWaitNs = 0n;
+    into.hpAttempted += from.preWindowWakes; into.hpSuccess += from.preWindowPolls; into.hpSuccessNs += from.preWindowPollNs; into.hpInvalid += from.preWindowInvalid;
+    let f = BigInt(from.preWindowWaits) * w;
+    if (f > from.preWindowWaitNs) f = from.preWindowWaitNs;
+    into.hpFailNs += f; into.hpWaitNs += from.preWindowWaitNs - f;
+  } else into.hpWaitNs += from.preWindowWaitNs;
+  from.preWindowWakes = 0; from.preWindowPolls = 0; from.preWindowPollNs = 0n; from.preWindowInvalid = 0; from.preWindowWaits = 0; from.preWindowWaitNs = 0n;
+}
+
+/** dst += src, bucket by bucket (a small function of its own: the optimizing compiler takes it early). */
+function addHist(dst: Uint32Array, src: Uint32Array): void {
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i]!;
+    if (v !== 0) dst[i]! += v;
+  }
 }
 
 function clearBin(b: BinRec): void {

@@ -3,7 +3,7 @@
  * equal_var=False and its confidence_interval(0.95)); the values were computed there and pasted here.
  */
 import { describe, expect, it } from 'vitest';
-import { cv, mean, sd, studentTCdf, studentTQuantile, welch } from '../../src/analysis/stats.js';
+import { cv, mean, sd, studentTCdf, studentTQuantile, welch } from '../../src/analysis/runs/stats.js';
 
 describe('Student t distribution', () => {
   it.each([

@@ -1,7 +1,7 @@
 /** The --fail-if grammar: every rule form, its evaluation, and usage errors that point at the column. */
 import { describe, expect, it } from 'vitest';
-import { breachMessage, checkRules, evaluateRules, parseRule, parseRules } from '../../src/analysis/failif.js';
-import type { Comparison, ComparedFigure } from '../../src/analysis/compare.js';
+import { breachMessage, checkRules, evaluateRules, parseRule, parseRules } from '../../src/analysis/runs/failif.js';
+import type { Comparison, ComparedFigure } from '../../src/analysis/runs/compare.js';
 import { KvmtaxError } from '../../src/core/errors.js';
 import { fmtValue } from '../../src/report/compare-table.js';
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline/analyze.js';
 import { buildLevers, checkForecast, dedicated, fitCpuPm, forecastCpuPm, looCpuPm, looDelta, PAIR_LIST, termsOf } from '../../src/analysis/levers/index.js';
 import { PAIRS } from '../../src/analysis/levers/pairs-data.js';
-import { whatIf } from '../../src/analysis/whatif.js';
+import { whatIf } from '../../src/analysis/runs/whatif.js';
 import { ROOT, TRACES } from '../support/paths.js';
 
 const trace = (d: string) => path.join(TRACES, d, 'trace.txt.xz');

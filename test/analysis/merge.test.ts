@@ -13,7 +13,7 @@ import AjvModule from 'ajv';
 import { analyze } from '../../src/pipeline/analyze.js';
 import { decodeRows, type Row } from '../../src/analysis/rows.js';
 import { render } from '../../src/report/render.js';
-import { mergeReports } from '../../src/analysis/merge.js';
+import { mergeReports } from '../../src/analysis/runs/merge.js';
 import { bucketOf } from '../../src/core/histogram.js';
 import type { Report } from '../../src/analysis/types.js';
 import { ROOT, TRACES, tmpTrace } from '../support/paths.js';

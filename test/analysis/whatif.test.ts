@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline/analyze.js';
-import { whatIf } from '../../src/analysis/whatif.js';
+import { whatIf } from '../../src/analysis/runs/whatif.js';
 import { renderWhatIf } from '../../src/report/compare-whatif.js';
 import { TRACES, tmpTrace } from '../support/paths.js';
 import { fitCpuPm } from '../../src/analysis/levers/index.js';

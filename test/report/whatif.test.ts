@@ -3,7 +3,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline/analyze.js';
-import { whatIf } from '../../src/analysis/whatif.js';
+import { whatIf } from '../../src/analysis/runs/whatif.js';
 import { ROOT, TRACES } from '../support/paths.js';
 
 describe('--what-if exitless-timer / exitless-ipi', () => {

@@ -3,7 +3,7 @@
  * side by side, with their delta and ratio, the reasons that vanished or appeared, the spread of each
  * side over its runs and Welch's test of the difference (stats.ts), and the VMs and vCPUs paired.
  *
- * Pure: it takes Reports (src/analysis/summary.ts) and knows nothing of files or the command line.
+ * Pure: it takes Reports (src/analysis/types.ts) and knows nothing of files or the command line.
  *
  * A compared figure is one entry of FIGURES (core figures, overall and per exit reason). Sections that
  * later versions add to the Report (halt-polling, timers, IPIs: report.halt, report.timers, report.ipi,
@@ -18,11 +18,16 @@
  *   runs               a side's traces (--split file, each file one run) or VMs (--split vm)
  *   mean, sd, cv       over the side's runs (sd: n-1; cv = sd / |mean|)
  *   test               Welch's t-test of mean(after runs) - mean(before runs): 95% CI and two-sided p
+ *
+ * Over 500 lines because the figure table (FIGURES, SECTION_FIGURES), the pairing of runs, VMs and vCPUs
+ * and the per-figure statistics are one definition of "a compared figure"; split, each part would need
+ * the others' types and helpers.
  */
-import type { Report, VmRow, VcpuRow } from './types.js';
-import { Histogram, bucketOf } from '../core/histogram.js';
-import { isIdleReason } from '../core/reasons.js';
+import type { Report, VmRow, VcpuRow } from '../types.js';
+import { Histogram, bucketOf } from '../../core/histogram.js';
+import { isIdleReason } from '../../core/reasons.js';
 import * as S from './stats.js';
+import { round1, round6 } from '../numbers.js';
 
 export const COMPARE_SCHEMA_VERSION = 1;
 export const CONFIDENCE = 0.95;
@@ -129,7 +134,7 @@ export const SPREADS = ['sd', 'cv'] as const;
 export type Spread = (typeof SPREADS)[number];
 
 /**
- * Figures of the report's other sections (issue 3: halt-polling, timers, IPIs, scheduling). Each reads
+ * Figures of the report's other sections (halt-polling, timers, IPIs, scheduling). Each reads
  * a whole report, or the vCPU rows of one VM (pid) for --split vm; a section the report lacks (or marks
  * `available: false`) gives no value. A new figure is one more entry here; numeric fields of a section
  * not named here are still compared, under their path (see sectionFigures).
@@ -427,8 +432,6 @@ export interface CompareOptions {
   level?: number;
 }
 
-function round1(x: number): number { return Math.round(x * 10) / 10; }
-function round6(x: number): number { return Math.round(x * 1e6) / 1e6; }
 /** Round to 9 significant digits: the JSON stays stable across floating-point noise. */
 function sig(x: number | null): number | null {
   if (x === null || !Number.isFinite(x)) return x;

@@ -18,9 +18,9 @@
  * the calibration pairs landed from that mechanism. On vCPU threads that share host CPUs the forecast
  * has no upper end (tax_high null): cpu-pm is not advised there.
  */
-import type { Report, VcpuRow } from './summary.js';
-import { CLASSES } from './levers/terms.js';
-import { cpuPmForecast, hostFacts, termsOf, forecastCpuPm, fitCpuPm, CALIBRATED_ON } from './levers/index.js';
+import type { Report, VcpuRow } from '../summary.js';
+import { CLASSES } from '../levers/terms.js';
+import { cpuPmForecast, hostFacts, termsOf, forecastCpuPm, fitCpuPm, CALIBRATED_ON } from '../levers/index.js';
 
 export type WhatIfScenario = 'cpu-pm' | 'exitless-timer' | 'exitless-ipi';
 export const WHAT_IF_SCENARIOS: WhatIfScenario[] = ['cpu-pm', 'exitless-timer', 'exitless-ipi'];

@@ -25,9 +25,9 @@
  * reason is 0 exits, 0 exits/s and 0 tax on a side where it does not occur. A rule that does not parse,
  * or names an unknown figure, is a usage error (exit 2) pointing at the column.
  */
-import { KvmtaxError } from '../core/errors.js';
+import { KvmtaxError } from '../../core/errors.js';
 import { figureDef, FIGURES, findFigure, sectionUnit, SPREADS, type Comparison, type ComparedFigure, type FigureUnit, type Spread } from './compare.js';
-import { canonicalReason, ISA_SVM, ISA_VMX } from '../core/reasons.js';
+import { canonicalReason, ISA_SVM, ISA_VMX } from '../../core/reasons.js';
 
 /** A --fail-if rule breached. */
 export const EXIT_BREACH = 3;

@@ -13,14 +13,13 @@
  *     (counts, sums, min, max, mean and stddev are merged);
  *   - the span of the merged trace is the sum of the inputs' spans (exits_per_s is over it).
  */
-import { stats } from './summary.js';
-import { SCHEMA_VERSION, type Report, type ReasonRow, type Stats, type TopRow, type KeyRow as KeyRowLike } from './types.js';
-import { Histogram, bucketOf } from '../core/histogram.js';
+import { stats } from '../summary.js';
+import { SCHEMA_VERSION, type Report, type ReasonRow, type Stats, type TopRow, type KeyRow as KeyRowLike } from '../types.js';
+import { Histogram, bucketOf } from '../../core/histogram.js';
+import { cmp, ratio } from '../numbers.js';
 
 export class MergeError extends Error {}
 
-const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1e6) / 1e6 : null);
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** sum of squares from n, mean and the sample standard deviation */
 function sumsqOf(n: number, sum: number, sd: number | null): number {

@@ -10,7 +10,7 @@
  *    equal-variance assumption of Student's pooled t is exactly the one that fails; Welch's test does
  *    not make it (Welch-Satterthwaite degrees of freedom);
  *  - it is the default of R's t.test and of scipy.stats.ttest_ind(equal_var=False), so a user can check
- *    every number (test/compare-stats.test.ts does, against scipy's values).
+ *    every number (test/analysis/compare-stats.test.ts does, against scipy's values).
  * Student's t distribution is computed here (regularized incomplete beta by Lentz's continued
  * fraction), so no dependency is needed.
  */

@@ -1,0 +1,126 @@
+/**
+ * Per VM and vCPU: each vCPU thread's guest, host, halted and overhead time and its exit tax, grouped
+ * by VM (file and process); the vCPU threads in report order, who each is, and their exit timelines.
+ */
+import type { CoreTables } from '../../wasm/core.js';
+import type { Histogram } from '../../core/histogram.js';
+import { cmp, ratio } from '../numbers.js';
+import type { InputInfo, Stats, Timeline, VcpuRow, VmRow, Who } from '../types.js';
+import type { ReasonBins } from './reasons.js';
+
+export interface VcpuRows {
+  vms: VmRow[];
+  /** thread index -> its row */
+  vcpuRowOf: Map<number, VcpuRow>;
+  guestAll: number;
+  haltedAll: number;
+  wallAll: number;
+}
+
+export function vcpuRows(
+  t: CoreTables, inputs: InputInfo[], scale: number[], rb: Pick<ReasonBins, 'byThread' | 'haltedOfThread'>,
+  perSecond: (n: number, ns: number) => number | null, stats: (h: Histogram) => Stats,
+): VcpuRows {
+  const { byThread, haltedOfThread } = rb;
+  const vmMap = new Map<string, VmRow>();
+  const str = (id: number) => (id >= 0 ? t.strings[id]! : null);
+  const tgidComm = new Map<string, string>();
+  for (const th of t.threads) if (th.tid === th.tgid && th.comm >= 0) tgidComm.set(`${th.file}:${th.tgid}`, t.strings[th.comm]!);
+  let guestAll = 0, haltedAll = 0, wallAll = 0;
+  const vcpuRowOf = new Map<number, VcpuRow>();
+  for (let i = 0; i < t.threads.length; i++) {
+    const th = t.threads[i]!;
+    if (th.exits === 0 && th.entries === 0 && th.kvmEvents === 0) continue;
+    const k = scale[th.file]!;
+    const tm = byThread.get(i) ?? new Map<string, { h: Histogram; seen: number }>();
+    const halted = haltedOfThread.get(i) ?? 0;
+    const rs: VcpuRow['top_reasons'] = [];
+    for (const [reason, r] of tm) rs.push({ reason, exits_handled: r.h.n, total_ns: r.h.sum });
+    rs.sort((a, b) => b.total_ns - a.total_ns || cmp(a.reason, b.reason));
+    const host = Number(th.host) * k;
+    const guest = Number(th.guest) * k;
+    // the sum of forward steps between its exits and entries (a second capture's jump back is not time)
+    const wall = th.exits + th.entries > 0 ? Number(th.wall) * k : 0;
+    const overhead = host - halted;
+    const row: VcpuRow = {
+      vcpu: th.vcpu >= 0 ? th.vcpu : null, tid: th.tid, comm: str(th.comm), exits_seen: th.exits, exits_handled: th.handled,
+      exits_per_s: perSecond(th.exits, wall), wall_ns: wall, guest_ns: guest, host_ns: host, halted_ns: halted,
+      overhead_ns: overhead, tax: ratio(overhead, wall), guest_share: ratio(guest, wall), halted_share: ratio(halted, wall),
+      top_reasons: rs.slice(0, 3), kvm_events: th.kvmEvents,
+      cpus: [...Array(64).keys()].filter((c) => (th.cpuMask >> BigInt(c)) & 1n), migrations: th.migrations,
+    };
+    row.reasons = [...tm.entries()]
+      .map(([reason, r]) => ({ reason, exits_seen: r.seen, exits_handled: r.h.n, total_ns: r.h.sum, ...stats(r.h) }))
+      .sort((a, b) => b.total_ns - a.total_ns || cmp(a.reason, b.reason));
+    const file = inputs[th.file]!.file;
+    const vmKey = `${th.file}:${th.tgid}`;
+    let vm = vmMap.get(vmKey);
+    if (!vm) {
+      const name = th.tgid >= 0 ? `${tgidComm.get(vmKey) ?? row.comm ?? '?'} (pid ${th.tgid})` : 'unknown VM (the trace does not say which process each thread belongs to)';
+      vm = { file, fileIndex: th.file, pid: th.tgid >= 0 ? th.tgid : null, name, vcpus: [], exits_handled: 0, host_ns: 0, overhead_ns: 0, wall_ns: 0, tax: null };
+      vmMap.set(vmKey, vm);
+    }
+    vm.vcpus.push(row);
+    vcpuRowOf.set(i, row);
+    vm.exits_handled += th.handled;
+    vm.host_ns += host;
+    vm.overhead_ns += overhead;
+    vm.wall_ns += wall;
+    guestAll += guest;
+    haltedAll += halted;
+    wallAll += wall;
+  }
+  const vms = [...vmMap.values()];
+  for (const vm of vms) {
+    vm.tax = ratio(vm.overhead_ns, vm.wall_ns);
+    vm.vcpus.sort((a, b) => (a.vcpu ?? 1e9) - (b.vcpu ?? 1e9) || a.tid - b.tid);
+  }
+  vms.sort((a, b) => a.fileIndex - b.fileIndex || (a.pid ?? -1) - (b.pid ?? -1));
+  return { vms, vcpuRowOf, guestAll, haltedAll, wallAll };
+}
+
+/** The vCPU threads (indexes into t.threads) in the order the report lists them. */
+export function reportOrder(vms: VmRow[], vcpuRowOf: Map<number, VcpuRow>): number[] {
+  const order: number[] = [];
+  for (const vm of vms) for (const c of vm.vcpus) for (const [ti, row] of vcpuRowOf) if (row === c) order.push(ti);
+  return order;
+}
+
+/** Who a thread is: VM process, vCPU id, thread id and name. */
+export function whoOf(t: CoreTables): (ti: number) => Who {
+  const str = (id: number) => (id >= 0 ? t.strings[id]! : null);
+  return (ti: number): Who => {
+    const th = t.threads[ti]!;
+    return { pid: th.tgid >= 0 ? th.tgid : null, vcpu: th.vcpu >= 0 ? th.vcpu : null, tid: th.tid, comm: str(th.comm) };
+  };
+}
+
+/** Exits per time bucket of each vCPU: each file's buckets, regrouped to the widest bucket of all files. */
+export function timeline(t: CoreTables, order: number[], scale: number[], who: (ti: number) => Who): Timeline {
+  let bucketNs = 0;
+  for (const ti of order) {
+    const th = t.threads[ti]!;
+    if (th.timeline) bucketNs = Math.max(bucketNs, Number(th.tlWidth) * scale[th.file]!);
+  }
+  const timeline: Timeline = { bucket_ns: bucketNs, vcpus: [] };
+  for (const ti of order) {
+    const th = t.threads[ti]!;
+    if (!th.timeline || bucketNs === 0) continue;
+    const k = scale[th.file]!;
+    const origin = Number(th.tlOrigin);
+    const width = Number(th.tlWidth);
+    const per = new Map<number, number>();
+    th.timeline.forEach((n, i) => {
+      if (!n) return;
+      const t0 = (origin + i * width) * k;
+      const b = Math.floor((t0 - origin * k) / bucketNs);
+      per.set(b, (per.get(b) ?? 0) + n);
+    });
+    const w = who(ti);
+    timeline.vcpus.push({
+      file_index: th.file, pid: w.pid, vcpu: w.vcpu, tid: w.tid,
+      buckets: [...per.entries()].sort((a, b) => a[0] - b[0]).map(([b, n]) => [Math.round(origin * k + b * bucketNs), n]),
+    });
+  }
+  return timeline;
+}
