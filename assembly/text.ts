@@ -21,7 +21,10 @@
 //   failed:  "vcpu 0 reason INVALID_STATE FAILED_VMENTRY rip 0x..."   (the flag stays part of the reason name)
 //   old:     "reason EXTERNAL_INTERRUPT rip 0x100 info 0 800000f6"
 //   plugin:  "reason EXIT_NPF rip 0x10000 info 200000006 1000"  /  "reason UNKNOWN (123) rip ..."
-//   arm64:   "IRQ: HSR_EC: 0x0000 (UNKNOWN), PC: 0xffff87259e30"
+//   arm64:   "IRQ: HSR_EC: 0x0000 (UNKNOWN), PC: 0xffff87259e30"                  (reason IRQ)
+//   RISC-V:  "SEPC:0x80200000, SCAUSE:0xa, STVAL:0x0, HTVAL:0x0, HTINST:0x0"      (reason EXC_SUPERVISOR_SYSCALL)
+//   arm64, trace-cmd 3.1 kvm plugin: "<CANT FIND FIELD exit_reason>TRAP: HSR_EC: 0x0016 (HVC64), PC: 0x000000004000008c"
+//            "TRAP: HSR_EC: 0x0024 (DABT_LOW), PC: 0x0000000040000100"         (reason DABT_LOW; Linux 6.1 arm64)
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
   EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_LOST, EV_OTHER,
@@ -681,6 +684,8 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
     } else flags |= EXITF_NO_VCPU;
     let rs: usize = 0;
     let re: usize = 0;
+    // trace-cmd's kvm plugin on an arm64 trace prints its failed x86 lookup before the kernel's text
+    if (at(x, le, "<CANT FIND FIELD exit_reason>")) x += 29;
     if (atW(x, le, W_REASON_SP, M7, 7)) {
       rs = skipSp(x + 7, le);
       // the reason runs to " rip" (it may hold "UNKNOWN (123)" or "INVALID_STATE FAILED_VMENTRY"):
@@ -693,10 +698,33 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
       }
       while (re > rs && isSpace(load<u8>(re - 1))) re--;
     } else {
-      // arm64: "IRQ: HSR_EC: ..." / "TRAP: HSR_EC: ..."
+      // arm64 (arch/arm64/kvm/trace_arm.h): "<type>: HSR_EC: 0x%04x (<class>), PC: 0x%016lx"; a TRAP is named by
+      // its exception class ("DABT_LOW", or "0x1a" for a class the kernel's table lacks), any other type by
+      // itself ("IRQ"), as perf kvm stat names them (src/formats/arm64.ts)
       let y = x;
-      while (y < le && load<u8>(y) >= 65 && load<u8>(y) <= 90) y++;
-      if (y > x && y < le && load<u8>(y) == 58 && find(y, le, "HSR_EC")) { rs = x; re = y; }
+      while (y < le && ((load<u8>(y) >= 65 && load<u8>(y) <= 90) || load<u8>(y) == 95)) y++;
+      const hs = y > x && y < le && load<u8>(y) == 58 ? find(y, le, "HSR_EC") : 0;
+      if (y - x == 4 && at(x, le, "SEPC:")) {
+        // RISC-V (arch/riscv/kvm/trace.h): "SEPC:0x80200000, SCAUSE:0xa, STVAL:0x0, HTVAL:0x0, HTINST:0x0";
+        // the reason is "SCAUSE:0x..." (named by src/core/reasons.ts)
+        const sc = find(y, le, " SCAUSE:0x");
+        if (sc) {
+          let e = sc + 10;
+          while (e < le && load<u8>(e) != 44 && !isSpace(load<u8>(e))) e++;
+          if (e > sc + 10) { rs = sc + 1; re = e; }
+        }
+      }
+      if (hs) {
+        rs = x; re = y;
+        if (y - x == 4 && at(x, le, "TRAP")) {
+          const op = find(hs, le, " (");
+          if (op) {
+            let cl = op + 2;
+            while (cl < le && load<u8>(cl) != 41) cl++;
+            if (cl < le && cl > op + 2) { rs = op + 2; re = cl; }
+          }
+        }
+      }
     }
     if (re <= rs) return skipLine(SKIP_EXIT_NO_REASON, ls, le, x);
     if (re - rs > 15 && at(re - 14, le, "FAILED_VMENTRY")) flags |= EXITF_FAILED_VMENTRY;
@@ -710,8 +738,13 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
       const v = dec(b + 5, le);
       if (v < 0) return skipLine(SKIP_ENTRY_BAD, ls, le, b + 5);
       vcpu = <i32>v;
-    } else if (b < le && !at(b, le, "PC: ")) {
-      return skipLine(SKIP_ENTRY_BAD, ls, le, b);
+    } else {
+      // arm64 "PC: 0x..."; trace-cmd's kvm plugin prints its failed x86 lookups first:
+      // "CAN'T FIND FIELD \"vcpu_id\"<CANT FIND FIELD rip>PC: 0x0000000040000000"
+      let y = b;
+      if (at(y, le, "CAN'T FIND FIELD \"vcpu_id\"")) y += 26;
+      if (at(y, le, "<CANT FIND FIELD rip>")) y += 21;
+      if (y < le && !at(y, le, "PC: ")) return skipLine(SKIP_ENTRY_BAD, ls, le, y);
     }
     onEvent(EV_ENTRY, ts, tid, tgid, cpu, vcpu, 0, 0, 0, name, lineNo);
     return false;

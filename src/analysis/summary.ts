@@ -13,6 +13,7 @@
  */
 import type { CoreTables } from '../wasm/core.js';
 import type { Histogram } from '../core/histogram.js';
+import { archNotes } from './arch-notes.js';
 import { buildExtras } from './extras.js';
 import { buildUserspace } from './userspace.js';
 import { ratio, round1, round2 } from './numbers.js';
@@ -79,7 +80,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     top,
     ...(opt.userspace ? { userspace: buildUserspace({ tables: t, scale, reasonOf: rb.reasonOf, reasonBins: rb.reasonBins }) } : {}),
     quality: q.quality,
-    notes,
+    notes: [...notes, ...archNotes(q.isa, reasons, q.eventsByName)],
     ...extras,
   };
 }

@@ -158,7 +158,7 @@ export interface Report extends Extras {
   kvmtax: { version: string; schema: number };
   unit: 'ns' | 'cycles';
   inputs: InputInfo[];
-  isa: 'vmx' | 'svm' | 'unknown';
+  isa: 'vmx' | 'svm' | 'arm64' | 'riscv' | 'unknown';
   totals: {
     exits_seen: number;
     exits_handled: number;

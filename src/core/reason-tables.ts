@@ -169,3 +169,22 @@ export const SVM_REASONS: ReadonlyArray<readonly [number, string]> = [
   [0x8000fffd, "vmgexit_hypervisor_feature"],
   [-1, "invalid_guest_state"],
 ];
+
+// arm64 (arch/arm64/kvm/trace_arm.h kvm_exit: ret, esr_ec): the print fmt of kvm:kvm_exit of Debian's
+// linux-image-6.1.0-57-arm64 (6.1.192), as recorded in traces/arm64-D-small/l1-info.txt; copied by hand.
+/** kvm_arm_exception_type as the 6.1 format file prints it. */
+export const ARM64_EXCEPTION_TYPES: ReadonlyArray<readonly [number, string]> = [
+  [0, 'IRQ'], [1, 'SERROR'], [2, 'TRAP'], [0xbadca11, 'HYP_GONE'],
+];
+
+/** kvm_arm_exception_class (ESR_ELx_EC_* names) as the 6.1 format file prints it. */
+export const ARM64_EXCEPTION_CLASSES: ReadonlyArray<readonly [number, string]> = [
+  [0x00, 'UNKNOWN'], [0x01, 'WFx'], [0x03, 'CP15_32'], [0x04, 'CP15_64'], [0x05, 'CP14_MR'], [0x06, 'CP14_LS'],
+  [0x07, 'FP_ASIMD'], [0x08, 'CP10_ID'], [0x09, 'PAC'], [0x0c, 'CP14_64'], [0x15, 'SVC64'], [0x16, 'HVC64'],
+  [0x17, 'SMC64'], [0x18, 'SYS64'], [0x19, 'SVE'], [0x1f, 'IMP_DEF'], [0x20, 'IABT_LOW'], [0x21, 'IABT_CUR'],
+  [0x22, 'PC_ALIGN'], [0x24, 'DABT_LOW'], [0x25, 'DABT_CUR'], [0x26, 'SP_ALIGN'], [0x28, 'FP_EXC32'],
+  [0x2c, 'FP_EXC64'], [0x2f, 'SERROR'], [0x30, 'BREAKPT_LOW'], [0x31, 'BREAKPT_CUR'], [0x32, 'SOFTSTP_LOW'],
+  [0x33, 'SOFTSTP_CUR'], [0x34, 'WATCHPT_LOW'], [0x35, 'WATCHPT_CUR'], [0x38, 'BKPT32'], [0x3a, 'VECTOR32'],
+  [0x3c, 'BRK64'],
+];
+

@@ -8,11 +8,44 @@
  *   failed VM entry (VMX):      "INVALID_STATE FAILED_VMENTRY"
  * All become the kernel's own name (reason-tables.ts), which is also what perf kvm stat prints.
  */
-import { VMX_REASONS, SVM_REASONS } from './reason-tables.js';
+import { VMX_REASONS, SVM_REASONS, ARM64_EXCEPTION_CLASSES, ARM64_EXCEPTION_TYPES } from './reason-tables.js';
 
 export const ISA_UNKNOWN = 0;
 export const ISA_VMX = 1;
 export const ISA_SVM = 2;
+/** arm64: exits are named by the readers (src/formats/arm64.ts); no numeric code is ever read as arm64's. */
+export const ISA_ARM64 = 3;
+/** RISC-V: the code is scause's cause number, bit 31 set for an interrupt (scause's top bit). */
+export const ISA_RISCV = 4;
+
+/**
+ * RISC-V trap causes (arch/riscv/include/asm/csr.h IRQ_* and EXC_*), named as perf kvm stat's riscv table
+ * (tools/perf/arch/riscv/util/riscv_trap_types.h) names them. The kernel's kvm_exit (arch/riscv/kvm/trace.h)
+ * prints scause as a number ("SEPC:0x..., SCAUSE:0x..., STVAL:..."); no real capture backs this table here.
+ * Unlike perf, which masks the interrupt bit and so names IRQ_S_TIMER and EXC_LOAD_ACCESS (both 5) alike,
+ * an interrupt and an exception of one number stay apart.
+ */
+const RISCV_IRQ = new Map<number, string>([[1, 'S_SOFT'], [2, 'VS_SOFT'], [3, 'M_SOFT'], [5, 'S_TIMER'], [6, 'VS_TIMER'],
+  [7, 'M_TIMER'], [9, 'S_EXT'], [10, 'VS_EXT'], [11, 'M_EXT'], [12, 'S_GEXT'], [13, 'PMU_OVF']]);
+const RISCV_EXC = new Map<number, string>([[0, 'INST_MISALIGNED'], [1, 'INST_ACCESS'], [2, 'INST_ILLEGAL'], [3, 'BREAKPOINT'],
+  [4, 'LOAD_MISALIGNED'], [5, 'LOAD_ACCESS'], [6, 'STORE_MISALIGNED'], [7, 'STORE_ACCESS'], [8, 'SYSCALL'],
+  [9, 'HYPERVISOR_SYSCALL'], [10, 'SUPERVISOR_SYSCALL'], [12, 'INST_PAGE_FAULT'], [13, 'LOAD_PAGE_FAULT'],
+  [15, 'STORE_PAGE_FAULT'], [20, 'INST_GUEST_PAGE_FAULT'], [21, 'LOAD_GUEST_PAGE_FAULT'], [22, 'VIRTUAL_INST_FAULT'],
+  [23, 'STORE_GUEST_PAGE_FAULT']]);
+
+/** The ISA_RISCV code of a 64-bit scause value (as a bigint). */
+export function riscvCode(scause: bigint): number {
+  const irq = (scause >> 63n) & 1n;
+  const cause = Number(scause & 0x7fffffffn);
+  return ((irq ? 0x80000000 : 0) | cause) >>> 0;
+}
+
+function riscvName(code: number): string {
+  const irq = (code & 0x80000000) !== 0;
+  const c = code & 0x7fffffff;
+  const n = (irq ? RISCV_IRQ : RISCV_EXC).get(c);
+  return n ? `${irq ? 'IRQ' : 'EXC'}_${n}` : `scause 0x${irq ? (BigInt(c) | (1n << 63n)).toString(16) : c.toString(16)}`;
+}
 
 const vmxByCode = new Map<number, string>(VMX_REASONS.map(([c, n]) => [c, n]));
 const svmByCode = new Map<number, string>(SVM_REASONS.map(([c, n]) => [c >>> 0, n]));
@@ -49,8 +82,12 @@ const PLUGIN_SVM: Record<string, number> = {
 /** VMX names older renderings use for a code the kernel now names otherwise. */
 const OLD_VMX: Record<string, number> = { PENDING_INTERRUPT: 7 };
 
+const arm64Names = new Set([...ARM64_EXCEPTION_CLASSES.map(([, n]) => n), ...ARM64_EXCEPTION_TYPES.map(([, n]) => n)]);
+
 /** Which table a name as written belongs to, if it tells. */
 export function isaOfName(raw: string): number {
+  if (arm64Names.has(raw)) return ISA_ARM64;
+  if (/^SCAUSE:0x|^(EXC|IRQ)_[A-Z_]+$|^scause 0x/.test(raw)) return ISA_RISCV;
   const base = raw.replace(/ FAILED_VMENTRY$/, '');
   if (raw.endsWith(' FAILED_VMENTRY')) return ISA_VMX;
   if (base in PLUGIN_SVM) return ISA_SVM;
@@ -61,6 +98,7 @@ export function isaOfName(raw: string): number {
 
 /** The kernel's name of an exit code. */
 export function reasonName(isa: number, code: number): string {
+  if (isa === ISA_RISCV) return riscvName(code >>> 0);
   if (isa === ISA_SVM) return svmByCode.get(code >>> 0) ?? `0x${(code >>> 0).toString(16)}`;
   const basic = code & 0xffff;
   const name = vmxByCode.get(basic) ?? `0x${basic.toString(16)}`;
@@ -72,6 +110,9 @@ export function reasonName(isa: number, code: number): string {
  * other names in it, or --isa) and decides how a bare number is read; it is ignored when the name tells.
  */
 export function canonicalReason(raw: string, isa: number): string {
+  // RISC-V kvm_exit as the text readers take it: "SCAUSE:0x8000000000000005"
+  const rv = /^SCAUSE:0x([0-9a-fA-F]{1,16})$/.exec(raw);
+  if (rv) return riscvName(riscvCode(BigInt(`0x${rv[1]}`)));
   if (raw.endsWith(' FAILED_VMENTRY')) return `${canonicalReason(raw.slice(0, -15), ISA_VMX)} FAILED_VMENTRY`;
   if (raw in PLUGIN_SVM) return reasonName(ISA_SVM, PLUGIN_SVM[raw]!);
   if (raw in OLD_VMX) return reasonName(ISA_VMX, OLD_VMX[raw]!);
@@ -85,7 +126,11 @@ export function canonicalReason(raw: string, isa: number): string {
   return raw;
 }
 
-/** Reasons whose host time is the vCPU being idle (halted: polling, then blocked), not overhead. */
+/**
+ * Reasons whose host time is the vCPU being idle (halted: polling, then blocked), not overhead. arm64's WFx (a
+ * trapped WFI or WFE: one exception class for both) takes HLT's place; only its halts (kvm_vcpu_wakeup inside
+ * the exit) count as idle when the trace has them, so a trapped WFE (a yield, no halt) stays overhead.
+ */
 export function isIdleReason(canonical: string): boolean {
-  return canonical === 'HLT' || canonical === 'hlt' || canonical === 'idle-halt';
+  return canonical === 'HLT' || canonical === 'hlt' || canonical === 'idle-halt' || canonical === 'WFx';
 }

@@ -8,6 +8,8 @@
 import type { EventSink } from '../core/sink.js';
 import type { EventFormat, FormatField } from './tracefs-format.js';
 import { readString } from './tracefs-format.js';
+import { ARM_EXCEPTION_TRAP, arm64ExitReason, arm64Tables, isArm64Exit } from './arm64.js';
+import { ISA_RISCV, riscvCode } from '../core/reasons.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
   EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_OTHER,
@@ -157,7 +159,19 @@ export class KvmEventDecoder {
     switch (fmt.name) {
       case 'kvm_exit': {
         const reasonF = F('exit_reason');
-        if (!reasonF) break; // arm64 and others: counted as EV_OTHER
+        if (!reasonF && isArm64Exit((n) => F(n) !== undefined)) return this.arm64Exit(fmt, need, nameId, pidR, bad);
+        if (!reasonF && F('scause')) {
+          // RISC-V (arch/riscv/kvm/trace.h: sepc, scause, stval, htval, htinst; no vCPU id)
+          const scauseR = bigReader(F('scause'), le);
+          const sepcR = bigReader(F('sepc'), le);
+          return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+            if (size < need) return bad(where, size);
+            const tid = pidR(view, base);
+            sink.push(EV_EXIT, ts, tid, tgidOf(tid), cpu, -1, BigInt(this.reasonKey(ISA_RISCV, riscvCode(BigInt.asUintN(64, scauseR(view, base))))),
+              sepcR(view, base), EXITF_NO_VCPU, nameId, where);
+          };
+        }
+        if (!reasonF) break; // others: counted as EV_OTHER
         const reasonR = numReader(reasonF, le);
         const ripR = bigReader(F('guest_rip'), le);
         const isaF = F('isa');
@@ -180,7 +194,7 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_entry': {
-        const ripR = bigReader(F('rip'), le);
+        const ripR = bigReader(F('rip') ?? F('vcpu_pc') ?? F('pc'), le); // arm64: vcpu_pc, RISC-V: pc
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -316,6 +330,27 @@ export class KvmEventDecoder {
       if (size < 8 && size < need) return bad(where, size);
       const tid = pidR(view, base);
       sink.push(EV_OTHER, ts, tid, tgidOf(tid), cpu, vcpuF && size >= need ? vcpuR(view, base) : -1, 0n, 0n, 0, nameId, where);
+    };
+  }
+
+  /** arm64 kvm_exit (ret, esr_ec, vcpu_pc; no vCPU id): named by the format's own symbol tables (arm64.ts). */
+  private arm64Exit(fmt: EventFormat, need: number, nameId: number, pidR: NumReader,
+                    bad: (where: number, size: number) => void): Decode {
+    const le = this.littleEndian;
+    const retR = numReader(fmt.field('ret'), le);
+    const ecR = numReader(fmt.field('esr_ec'), le);
+    const pcR = bigReader(fmt.field('vcpu_pc'), le);
+    const tables = arm64Tables(fmt.printFmt);
+    const ids = new Map<number, number>();
+    return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+      if (size < need) return bad(where, size);
+      const tid = pidR(view, base);
+      const ret = retR(view, base) >>> 0;
+      const ec = ret === ARM_EXCEPTION_TRAP ? ecR(view, base) >>> 0 : 0;
+      const k = ret === ARM_EXCEPTION_TRAP ? ec : 0x100000000 + ret;
+      let id = ids.get(k);
+      if (id === undefined) { id = this.sink.intern(arm64ExitReason(ret, ec, tables)); ids.set(k, id); }
+      this.sink.push(EV_EXIT, ts, tid, tgidOf(tid), cpu, -1, BigInt(id), pcR(view, base), EXITF_NO_VCPU, nameId, where);
     };
   }
 

@@ -42,6 +42,7 @@ import type { EventSink } from '../core/sink.js';
 import { KvmtaxError } from '../core/errors.js';
 import { packageRoot } from '../core/package-root.js';
 import { FormatError } from './tracefs-format.js';
+import { arm64ExitReason } from './arm64.js';
 import {
   CLOCK_NS, EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
   EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_LOST, EV_OTHER,
@@ -61,8 +62,6 @@ const INFLATED_CACHE_BYTES = 64 << 20;
 const MAX_INFLATED = 1 << 30;
 const MAX_NESTING = 4;
 
-// arm64 kvm_exit `ret`: arch/arm64/include/asm/kvm_asm.h, kvm_arm_exception_type
-const ARM_EXCEPTION_TYPES = new Map<number, string>([[0, 'IRQ'], [1, 'SERROR'], [2, 'TRAP'], [3, 'ILLEGAL'], [0xbadca11, 'HYP_GONE']]);
 
 // FieldDescriptorProto.Type -> protobufjs scalar type (google/protobuf/descriptor.proto)
 const DESC_TYPES: Record<number, string> = {
@@ -815,10 +814,10 @@ class PerfettoReader {
         }
         const ret = big('ret');
         if (ret !== undefined || big('esr_ec') !== undefined) {
-          // arm64: "TRAP: HSR_EC: ..." names the exit by its exception type, as the text readers do
+          // arm64 (KvmExitFtraceEvent: ret, esr_ec, vcpu_pc): a TRAP is named by its exception class (arm64.ts)
           const r = Number(BigInt.asUintN(32, ret ?? 0n));
-          const rn = ARM_EXCEPTION_TYPES.get(r) ?? `0x${r.toString(16)}`;
-          return item(EV_EXIT, BigInt(this.nameId(rn)), big('vcpu_pc') ?? 0n, EXITF_NO_VCPU);
+          const ec = Number(BigInt.asUintN(32, big('esr_ec') ?? 0n));
+          return item(EV_EXIT, BigInt(this.nameId(arm64ExitReason(r, ec))), big('vcpu_pc') ?? 0n, EXITF_NO_VCPU);
         }
         this.info.exitsWithoutReason++;
         return item(EV_EXIT, BigInt(this.nameId(REASON_NOT_RECORDED)), big('vcpu_pc') ?? 0n, EXITF_NO_VCPU);

@@ -19,6 +19,8 @@ const cases: Array<[string, string, string, boolean]> = [
   ['svm-B-disable-exits/trace.txt.xz', 'table', 'svm-B-disable-exits.trace.table.txt', false],
   ['svm-B-disable-exits/trace.txt.xz', 'csv', 'svm-B-disable-exits.trace.csv', false],
   ['pvm-08-small/trace.txt.xz', 'table', 'pvm-08-small.trace.table.txt', false],
+  ['arm64-D-small/trace.txt.xz', 'table', 'arm64-D-small.trace.table.txt', false],
+  ['arm64-D-small/trace.txt.xz', 'json', 'arm64-D-small.trace.json', false],
 ];
 
 describe('golden reports', () => {

@@ -8,15 +8,15 @@
  *     print, kvm_userspace_exit, kvm_vcpu_wakeup), the other events as generic events: the older
  *     GenericFtraceEvent (field 327) with (name, value) pairs, or the dense encoding (FtraceEvent field id
  *     >= 65536, laid out by a DescriptorProto the bundle carries after its events);
- *   - or kvm_exit / kvm_entry typed, as Perfetto writes them on x86: its typed messages only have arm64
- *     fields, so they come out empty;
+ *   - or kvm_exit / kvm_entry typed: Perfetto's typed messages have arm64's fields, so an arm64 capture keeps
+ *     them (ret, esr_ec, vcpu_pc) and an x86 one comes out empty;
  *   - optionally sched_switch / sched_waking as compact_sched, and everything inside compressed_packets.
  * Encoded with protobufjs and src/formats/perfetto.proto (the reader's own schema).
  */
 import { deflateSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import { perfettoRoot } from '../../src/formats/perfetto.js';
-import { SVM_REASONS, VMX_REASONS } from '../../src/core/reason-tables.js';
+import { SVM_REASONS, VMX_REASONS, ARM64_EXCEPTION_TYPES } from '../../src/core/reason-tables.js';
 
 /** One event line of raw ftrace text. */
 export interface TextEvent {
@@ -82,6 +82,13 @@ export function kernelFields(e: TextEvent): GenericField[] {
   const num = (re: RegExp, f: (s: string | undefined) => bigint = dec): bigint => f(re.exec(b)?.[1]);
   switch (e.name) {
     case 'kvm_exit': {
+      // arm64 (trace_arm.h): "TRAP: HSR_EC: 0x0016 (HVC64), PC: 0x000000004000008c"
+      const arm = /^(\w+): HSR_EC: 0x([0-9a-fA-F]+) \(.*\), PC: 0x([0-9a-fA-F]+)/.exec(b);
+      if (arm) {
+        const ret = ARM64_EXCEPTION_TYPES.find(([, n]) => n === arm[1])?.[0];
+        if (ret === undefined) throw new Error(`line ${e.line}: unknown arm64 exception type ${arm[1]}`);
+        return [['ret', 'int', BigInt(ret)], ['esr_ec', 'uint', hex(arm[2])], ['vcpu_pc', 'uint', hex(arm[3])]];
+      }
       const reason = /reason (\S+)/.exec(b)?.[1] ?? '';
       const isa = svmCode.has(reason) ? 2n : 1n;
       const code = isa === 2n ? svmCode.get(reason) : vmxCode.get(reason);
@@ -94,6 +101,7 @@ export function kernelFields(e: TextEvent): GenericField[] {
       ];
     }
     case 'kvm_entry':
+      if (/^PC: 0x/.test(b)) return [['vcpu_pc', 'uint', num(/^PC: (0x[0-9a-fA-F]+)/, hex)]]; // arm64
       return [['vcpu_id', 'uint', num(/vcpu (\d+)/)], ['rip', 'uint', num(/rip (0x[0-9a-f]+)/, hex)]];
     case 'kvm_msr': {
       const m = /msr_(read|write) ([0-9a-f]+) = (0x[0-9a-f]+)/.exec(b)!;
@@ -271,8 +279,11 @@ export function buildPerfetto(events: TextEvent[], opts: BuildOptions): Uint8Arr
           const t = T(n);
           ld(ew, n, t.encode(t.fromObject(objOf(fields, new Set(t.fieldsArray.map((x) => x.name))))).finish());
         } else if (opts.typedKvm && (e.name === 'kvm_exit' || e.name === 'kvm_entry')) {
-          // x86 fields have no counterpart in Perfetto's (arm64) KvmExitFtraceEvent / KvmEntryFtraceEvent
-          ld(ew, e.name === 'kvm_exit' ? 377 : 376, new Uint8Array(0));
+          // Perfetto's KvmExitFtraceEvent / KvmEntryFtraceEvent have arm64's fields (ret, esr_ec, vcpu_pc): an arm64
+          // event keeps them all, an x86 one none
+          const n = e.name === 'kvm_exit' ? 377 : 376;
+          const t = root.lookupType(`perfetto.protos.${n === 377 ? 'KvmExitFtraceEvent' : 'KvmEntryFtraceEvent'}`);
+          ld(ew, n, t.encode(t.fromObject(objOf(fields, new Set(t.fieldsArray.map((x) => x.name))))).finish());
         } else if (opts.generic === 'dense') {
           const d = dense.get(e.name, fields);
           descs.set(d.id, d.descriptor);

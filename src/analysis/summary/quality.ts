@@ -4,7 +4,7 @@
  */
 import * as K from '../../../assembly/constants.js';
 import type { CoreTables, ThreadRec } from '../../wasm/core.js';
-import { ISA_SVM, ISA_VMX } from '../../core/reasons.js';
+import { ISA_ARM64, ISA_RISCV, ISA_SVM, ISA_VMX } from '../../core/reasons.js';
 import { SKIP_KINDS } from '../../core/skip-kinds.js';
 import { cmp } from '../numbers.js';
 import type { InputInfo, Quality, SkipRow } from '../types.js';
@@ -14,7 +14,7 @@ export interface QualityParts {
   quality: Quality;
   /** events per name, the most frequent first */
   eventsByName: Record<string, number>;
-  isa: 'vmx' | 'svm' | 'unknown';
+  isa: 'vmx' | 'svm' | 'arm64' | 'riscv' | 'unknown';
   notes: string[];
 }
 
@@ -64,7 +64,8 @@ export function quality(
   }
   if (t.dictOverflowed) notes.push(`${t.dictOverflowed} events carried names beyond the ${1 << 16}-name dictionary limit and were counted as "(too many names)"`);
   const isaAll = inputs.map((_, i) => isaOf(i));
-  const isa = isaAll.every((x) => x === ISA_VMX) ? 'vmx' : isaAll.every((x) => x === ISA_SVM) ? 'svm' : 'unknown';
+  const isa = isaAll.every((x) => x === ISA_VMX) ? 'vmx' : isaAll.every((x) => x === ISA_SVM) ? 'svm'
+    : isaAll.every((x) => x === ISA_ARM64) ? 'arm64' : isaAll.every((x) => x === ISA_RISCV) ? 'riscv' : 'unknown';
 
   const lostMarkers = inputs.reduce((s, f) => s + f.lost_markers, 0);
   const lostEvents = inputs.reduce((s, f) => s + f.lost_events, 0);

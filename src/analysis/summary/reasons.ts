@@ -6,7 +6,7 @@
 import * as K from '../../../assembly/constants.js';
 import type { BinRec, CoreTables } from '../../wasm/core.js';
 import { Histogram } from '../../core/histogram.js';
-import { canonicalReason, isaOfName, isIdleReason, ISA_SVM, ISA_UNKNOWN, ISA_VMX } from '../../core/reasons.js';
+import { canonicalReason, isaOfName, isIdleReason, ISA_ARM64, ISA_RISCV, ISA_SVM, ISA_UNKNOWN, ISA_VMX } from '../../core/reasons.js';
 import { cmp, ratio } from '../numbers.js';
 import type { InputInfo, ReasonRow, Stats, TopRow } from '../types.js';
 
@@ -27,7 +27,7 @@ export interface ReasonBins {
 export function reasonBins(t: CoreTables, inputs: InputInfo[], scale: number[], isa: number | undefined): ReasonBins {
   const notes: string[] = [];
   const reasonBins = t.bins.filter((b) => b.reason >= 0 && (b.reason & K.SUBKEY_FLAG) === 0);
-  const fileIsa = inputs.map(() => [0, 0, 0]);
+  const fileIsa = inputs.map(() => [0, 0, 0, 0, 0]);
   for (const b of reasonBins) {
     const th = t.threads[b.thread]!;
     fileIsa[th.file]![isaOfName(t.strings[b.reason]!)]! += b.seen;
@@ -35,7 +35,8 @@ export function reasonBins(t: CoreTables, inputs: InputInfo[], scale: number[], 
   const isaOf = (file: number): number => {
     if (isa) return isa;
     const c = fileIsa[file]!;
-    return c[ISA_VMX]! > c[ISA_SVM]! ? ISA_VMX : c[ISA_SVM]! > 0 ? ISA_SVM : ISA_UNKNOWN;
+    return c[ISA_VMX]! > c[ISA_SVM]! ? ISA_VMX : c[ISA_SVM]! > 0 ? ISA_SVM
+      : c[ISA_ARM64]! > 0 ? ISA_ARM64 : c[ISA_RISCV]! > 0 ? ISA_RISCV : ISA_UNKNOWN;
   };
   const canon = new Map<string, string>();
   const reasonOf = (file: number, id: number): string => {

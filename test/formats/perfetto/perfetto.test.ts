@@ -109,7 +109,7 @@ describe('typed kvm_exit / kvm_entry', () => {
     expect(text.totals.halted_ns).toBeGreaterThan(0);
   });
 
-  it('arm64: the exit is named by its exception type ("TRAP", "IRQ") as the text readers name it', async () => {
+  it('arm64: a TRAP is named by its exception class ("HVC64"), any other exit by its type ("IRQ"), as perf kvm stat names them', async () => {
     const root = perfettoRoot();
     const TP = root.lookupType('perfetto.protos.TracePacket');
     const ev = (ts: number, pid: number, body: Record<string, unknown>) => ({ timestamp: ts, pid, ...body });
@@ -134,11 +134,11 @@ describe('typed kvm_exit / kvm_entry', () => {
     const sink = new CollectSink();
     readPerfetto(file, sink);
     const exits = sink.events.filter((e) => e.kind === EV_EXIT);
-    expect(exits.map((e) => sink.strings[Number(e.a)])).toEqual(['TRAP', 'IRQ', 'SERROR']);
+    expect(exits.map((e) => sink.strings[Number(e.a)])).toEqual(['HVC64', 'IRQ', 'SERROR']);
     expect(exits.every((e) => e.c === EXITF_NO_VCPU && e.cpu === 3 && e.tid === 500)).toBe(true);
     expect(exits[0]!.b).toBe(0x1004n);
     const r = await analyze([file]);
-    expect(r.reasons.map((x) => [x.reason, x.exits_handled, x.total_ns])).toEqual([['TRAP', 1, 600], ['IRQ', 1, 100], ['SERROR', 1, 50]]);
+    expect(r.reasons.map((x) => [x.reason, x.exits_handled, x.total_ns])).toEqual([['HVC64', 1, 600], ['IRQ', 1, 100], ['SERROR', 1, 50]]);
     expect(r.vms[0]!.vcpus.map((c) => [c.tid, c.exits_seen, c.host_ns])).toEqual([[500, 3, 750]]);
   });
 });
