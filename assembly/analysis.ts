@@ -20,7 +20,7 @@ import {
   TH_WAKE_TS, TH_SCHED_WAKE_TS, TH_RUNNABLE_TS, TH_PREEMPT_GUEST, TH_PREEMPT_HOST, TH_SLEEPS, TH_PLE_GROWS,
   TH_PLE_SHRINKS, TH_PLE_LAST, TH_PEND_SUB, TH_LAPIC, TH_SWITCH_IN, TH_HALT_WAKES, TH_HP_FIRST_TS,
   HPF_KNOWN, HPF_CHANGED, M_HALT_POLL_OK, M_HALT_WAIT, M_HALT_BLOCKED, M_LAPIC_EARLY, M_LAPIC_LATE,
-  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
+  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
   TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
@@ -551,6 +551,8 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     store<i32>(t + TH_PEND_SUB, -1);
     store<i32>(t + TH_PEND_BIN, binIdx);
     store<i64>(t + TH_PEND_USER_TS, i64.MIN_VALUE);
+    store<i64>(t + TH_PEND_PREEMPT_NS, 0);
+    store<i64>(t + TH_PREEMPT_OUT_TS, i64.MIN_VALUE);
     return;
   }
   if (kind == EV_ENTRY) {
@@ -573,6 +575,15 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
         store<i32>(t + TH_HANDLED, load<i32>(t + TH_HANDLED) + 1);
         topInsert(d, load<i64>(t + TH_PEND_TS), load<i64>(t + TH_PEND_WHERE), ti, reason);
         row(ROWK_EXIT, load<i64>(t + TH_PEND_TS), d, load<i64>(t + TH_PEND_GUEST), load<i64>(t + TH_PEND_WHERE), ti, reason, sub);
+        // preempted inside the handling (switched out runnable, before any userspace exit)
+        let pre = load<i64>(t + TH_PEND_PREEMPT_NS);
+        const po = load<i64>(t + TH_PREEMPT_OUT_TS);
+        if (po != i64.MIN_VALUE && ts >= po) pre += ts - po; // no switch-in recorded before the entry
+        if (pre > 0) {
+          const pb = bins + <usize>load<i32>(t + TH_PEND_BIN) * BIN_STRIDE;
+          store<i64>(pb + BIN_PREEMPT_NS, load<i64>(pb + BIN_PREEMPT_NS) + pre);
+          store<i32>(pb + BIN_PREEMPT_N, load<i32>(pb + BIN_PREEMPT_N) + 1);
+        }
         // the VMM's part: from the exit's first kvm_userspace_exit to this entry
         const u0 = load<i64>(t + TH_PEND_USER_TS);
         if (u0 != i64.MIN_VALUE && ts >= u0 && u0 >= load<i64>(t + TH_PEND_TS)) {
@@ -830,6 +841,7 @@ function schedSwitch(ts: i64, next: i32, state: i32, prev: i32): void {
       if (state == 82) { // 'R': preempted, still runnable
         if (load<i64>(p + TH_RUNNABLE_TS) == i64.MIN_VALUE) store<i64>(p + TH_RUNNABLE_TS, ts);
         const st = load<i32>(p + TH_STATE);
+        if (st == ST_HOST && load<i64>(p + TH_PEND_USER_TS) == i64.MIN_VALUE && load<i64>(p + TH_PREEMPT_OUT_TS) == i64.MIN_VALUE) store<i64>(p + TH_PREEMPT_OUT_TS, ts);
         if (pk) store<i32>(p + TH_PRE_KVM_PREEMPTS, load<i32>(p + TH_PRE_KVM_PREEMPTS) + 1);
         else if (st == ST_GUEST) store<i32>(p + TH_PREEMPT_GUEST, load<i32>(p + TH_PREEMPT_GUEST) + 1);
         else if (st == ST_NONE) store<i32>(p + TH_PRE_EXIT_PREEMPTS, load<i32>(p + TH_PRE_EXIT_PREEMPTS) + 1);
@@ -848,6 +860,11 @@ function schedSwitch(ts: i64, next: i32, state: i32, prev: i32): void {
       const pk = !kvmSeen(n);
       if (pk) store<i32>(n + TH_PRE_KVM_SWITCH_INS, load<i32>(n + TH_PRE_KVM_SWITCH_INS) + 1);
       else store<i32>(n + TH_SWITCH_IN, load<i32>(n + TH_SWITCH_IN) + 1);
+      const po = load<i64>(n + TH_PREEMPT_OUT_TS);
+      if (po != i64.MIN_VALUE) {
+        store<i64>(n + TH_PREEMPT_OUT_TS, i64.MIN_VALUE);
+        if (load<i32>(n + TH_STATE) == ST_HOST && ts >= po) store<i64>(n + TH_PEND_PREEMPT_NS, load<i64>(n + TH_PEND_PREEMPT_NS) + (ts - po));
+      }
       const r = load<i64>(n + TH_RUNNABLE_TS);
       if (r != i64.MIN_VALUE) {
         store<i64>(n + TH_RUNNABLE_TS, i64.MIN_VALUE);

@@ -35,6 +35,8 @@ export interface SummaryOptions {
   histograms?: boolean;
   /** add the userspace round-trip section (report.userspace) */
   userspace?: boolean;
+  /** add the handling-time split (report.handling) */
+  handling?: boolean;
   version: string;
 }
 
@@ -153,6 +155,8 @@ export interface Timeline {
 export interface Report extends Extras {
   /** present when asked for (--sections userspace) */
   userspace?: UserspaceSection | Unavailable;
+  /** present when asked for (--sections handling) */
+  handling?: HandlingSection | Unavailable;
   /** exits per time bucket per vCPU (empty buckets left out) */
   timeline: Timeline;
   kvmtax: { version: string; schema: number };
@@ -194,6 +198,29 @@ export interface UserspaceRow {
   to_userspace: number;
   userspace_ns: number;
   in_kernel_ns: number;
+}
+/** one exit reason, vCPU or all: its handling time split by where it went */
+export interface HandlingRow {
+  key: string;
+  exits_handled: number;
+  total_ns: number;
+  on_cpu_ns: number;
+  preempted_ns: number;
+  vmm_ns: number;
+  halted_ns: number;
+  /** handled exits during which the thread was preempted */
+  preempted_exits: number;
+}
+export interface HandlingSection {
+  available: true;
+  source: string[];
+  /** what the exit tax includes and what lies outside exit -> entry */
+  included: string;
+  /** the parts this trace cannot separate, and why */
+  missing: string[];
+  totals: HandlingRow;
+  reasons: HandlingRow[];
+  vcpus: Array<HandlingRow & Who>;
 }
 export interface UserspaceSection {
   available: true;

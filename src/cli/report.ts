@@ -84,7 +84,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   const report = await analyze(argv.traces, {
     onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
     ...inputOptions(argv, inputFormat),
-    top: argv.top, histograms: argv.histograms || out === 'html', jobs, userspace: only?.has('userspace'),
+    top: argv.top, histograms: argv.histograms || out === 'html', jobs, userspace: only?.has('userspace'), handling: only?.has('handling'),
   });
   progress?.done();
   let text = render(report, out, { by, sections: only });

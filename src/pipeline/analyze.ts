@@ -23,6 +23,8 @@ export interface AnalyzeOptions {
   histograms?: boolean;
   /** add the userspace round-trip section */
   userspace?: boolean;
+  /** add the handling-time split */
+  handling?: boolean;
   /** trace.dat: the buffer (instance) to read */
   buffer?: string;
   /** tests: new bytes per scan call, to exercise chunk boundaries */
@@ -60,6 +62,6 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
   }
   const tables = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN) : core.tables();
   return summarize(tables, inputs, {
-    tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, userspace: opts.userspace, version: version(),
+    tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, userspace: opts.userspace, handling: opts.handling, version: version(),
   });
 }

@@ -26,7 +26,7 @@ export interface ViewOptions {
 }
 
 /** 'levers' is shown only when named (--sections levers, or kvmtax advise) */
-export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace'];
+export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling'];
 export const DEFAULT_SECTIONS = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'sched', 'top', 'quality'];
 
 /** A duration for people: ns below 1 us, then us / ms / s with 2-3 decimals. */
@@ -173,6 +173,23 @@ function unavailable(title: string, x: { reason: string }): Table {
 /** Halt polling, timers, IPIs, MSR / port / MMIO keys and scheduling. */
 function extraSections(r: Report, show: Set<string>, out: Table[]): void {
   const u = r.unit;
+  if (show.has('handling') && r.handling) {
+    const hs = r.handling;
+    if (!hs.available) out.push(unavailable('Where handling time goes', hs));
+    else {
+      const pct = (x: number, tot: number) => (tot > 0 ? `${((100 * x) / tot).toFixed(1)}%` : '-');
+      const cells = (x: typeof hs.totals) => [String(x.exits_handled), dur(x.total_ns, u), dur(x.on_cpu_ns, u), dur(x.preempted_ns, u), dur(x.vmm_ns, u), dur(x.halted_ns, u), pct(x.on_cpu_ns + x.preempted_ns + x.vmm_ns, x.total_ns)];
+      const header = ['handled', 'total', 'on-CPU', 'preempted', 'VMM', 'halted', 'taxed%'];
+      const T = hs.totals;
+      const lead = [
+        `handling ${dur(T.total_ns, u)} = on-CPU ${dur(T.on_cpu_ns, u)} + preempted ${dur(T.preempted_ns, u)} (${T.preempted_exits} exits) + VMM ${dur(T.vmm_ns, u)} + halted ${dur(T.halted_ns, u)}`,
+        hs.included,
+        ...hs.missing.map((m) => `cannot separate: ${m}`),
+      ];
+      out.push({ title: 'Where handling time goes, by exit reason', lead, header: ['reason', ...header], align: 'lrrrrrrr', rows: hs.reasons.map((x) => [x.key, ...cells(x)]) });
+      out.push({ title: 'Where handling time goes, by vCPU', header: ['vcpu', 'tid', ...header], align: 'rrrrrrrrr', rows: hs.vcpus.map((x) => [x.vcpu === null ? '?' : String(x.vcpu), String(x.tid), ...cells(x)]) });
+    }
+  }
   if (show.has('userspace') && r.userspace) {
     const us = r.userspace;
     if (!us.available) out.push(unavailable('Userspace round trips', us));

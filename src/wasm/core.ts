@@ -420,6 +420,7 @@ export class Core {
         wakePolls: m.getInt32(b + K.BIN_WAKE_POLLS, true), wakePollNs: m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true),
         wakeWaitNs: m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true),
         userNs: m.getBigInt64(b + K.BIN_USER_NS, true), userN: m.getInt32(b + K.BIN_USER_N, true),
+        preemptNs: m.getBigInt64(b + K.BIN_PREEMPT_NS, true), preemptN: m.getInt32(b + K.BIN_PREEMPT_N, true),
         hist: EMPTY_HIST,
       });
       // the histogram is made dense only when read (a bin's is a few pages of the core's two-level
@@ -529,6 +530,8 @@ export interface BinRec {
   wakes: number; wakePolls: number; wakePollNs: bigint; wakeWaitNs: bigint;
   /** handled exits that went to userspace (kvm_userspace_exit before their entry), and their time from it to the entry */
   userN: number; userNs: bigint;
+  /** handled exits preempted (switched out runnable) in their kernel part, and that time */
+  preemptN: number; preemptNs: bigint;
 }
 export interface TopRec { duration: bigint; ts: bigint; where: number; thread: number; reason: number }
 export interface SkipRec { kind: number; count: number; file: number; line: number; col: number; excerpt: string }
