@@ -8,6 +8,7 @@ import { renderTables } from './table.js';
 import { renderMarkdown } from './markdown.js';
 import { renderCsv } from './csv.js';
 import { renderHtml } from './html.js';
+import { buildNested } from '../analysis/nested.js';
 import { buildLevers } from '../analysis/levers/index.js';
 import { leversCsv } from './levers.js';
 
@@ -35,6 +36,7 @@ export function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
   }
   // levers are not part of the report itself: computed when asked for
   if (sectionsNamed.has('levers')) keep.levers = buildLevers(report);
+  if (sectionsNamed.has('nested')) keep.nested = buildNested(report);
   return JSON.stringify(keep, null, 2) + '\n';
 }
 

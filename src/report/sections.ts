@@ -3,6 +3,7 @@
  * (CSV and JSON use the raw numbers instead).
  */
 import type { Report, Stats, Who } from '../analysis/types.js';
+import { buildNested } from '../analysis/nested.js';
 import { buildLevers } from '../analysis/levers/index.js';
 import { leverTables } from './levers.js';
 
@@ -26,7 +27,7 @@ export interface ViewOptions {
 }
 
 /** 'levers' is shown only when named (--sections levers, or kvmtax advise) */
-export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling'];
+export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested'];
 export const DEFAULT_SECTIONS = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'sched', 'top', 'quality'];
 
 /** A duration for people: ns below 1 us, then us / ms / s with 2-3 decimals. */
@@ -173,6 +174,14 @@ function unavailable(title: string, x: { reason: string }): Table {
 /** Halt polling, timers, IPIs, MSR / port / MMIO keys and scheduling. */
 function extraSections(r: Report, show: Set<string>, out: Table[]): void {
   const u = r.unit;
+  if (show.has('nested')) {
+    const ns = buildNested(r);
+    if (!ns.available) out.push(unavailable('Nested virtualization', ns));
+    else out.push({
+      title: 'Nested virtualization (L2 exits seen by L0)', lead: [ns.note], header: ['L2 exits', 'handled by L0', 'reflected to L1', 'L2 entries'], align: 'rrrr',
+      rows: [[String(ns.l2_exits), String(ns.handled_by_l0), String(ns.reflected_to_l1), String(ns.l2_entries)]],
+    });
+  }
   if (show.has('handling') && r.handling) {
     const hs = r.handling;
     if (!hs.available) out.push(unavailable('Where handling time goes', hs));

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import AjvModule from 'ajv';
 import { analyze } from '../../src/pipeline/analyze.js';
+import { buildNested } from '../../src/analysis/nested.js';
 import { render } from '../../src/report/render.js';
 import { ROOT, TRACES } from '../support/paths.js';
 
@@ -28,6 +29,7 @@ describe('JSON schema', () => {
     const json = JSON.parse(render(r, 'json', {}));
     expect(json.userspace.available).toBe(true);
     expect(json.handling.available).toBe(true);
+    json.nested = buildNested(await analyze([path.join(ROOT, 'test/fixtures/variants/nested-svm.txt')]));
     expect(json.inputs[1].segments).toHaveLength(2);
     expect(validate(json)).toBe(true);
     expect(validate.errors ?? []).toEqual([]);

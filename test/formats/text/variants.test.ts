@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../../src/pipeline/analyze.js';
 import { render } from '../../../src/report/render.js';
+import { buildNested } from '../../../src/analysis/nested.js';
 import { ROOT } from '../../support/paths.js';
 
 const F = (n: string) => path.join(ROOT, 'test', 'fixtures', 'variants', n);
@@ -116,5 +117,20 @@ describe("perf's kvm plugin kvm_nested_vmexit rendering", () => {
     expect(reasons(r)).toEqual([['npf', 2, 2, 12000]]);
     expect(r.quality.events_by_name).toEqual({ kvm_entry: 3, kvm_exit: 2, kvm_nested_vmexit: 2 });
     expect(r.quality.skipped).toEqual([]);
+  });
+});
+
+describe('nested virtualization (SVM shapes of the kvm@vger nSVM/SMM post, with header columns)', () => {
+  it('an L2 exit is counted once; reflected vs handled by L0 from kvm_nested_vmexit(_inject); kvm_nested_vmrun is an L2 entry', async () => {
+    const r = await analyze([F('nested-svm.txt')]);
+    // 3 kvm_exit (npf, vmrun, intr): npf .100010->.100020 10 us, vmrun .100030->.100040 10 us, intr .100050->.100055 5 us
+    expect(reasons(r)).toEqual([['npf', 1, 1, 10000], ['vmrun', 1, 1, 10000], ['interrupt', 1, 1, 5000]]);
+    expect(r.totals.exits_seen).toBe(3);
+    expect(buildNested(r)).toMatchObject({ available: true, l2_exits: 2, reflected_to_l1: 1, handled_by_l0: 1, l2_entries: 1 });
+    const json = JSON.parse(render(r, 'json', { sections: new Set(['nested']) }));
+    expect(json.nested.l2_exits).toBe(2);
+  });
+  it('says plainly when there are no nested events', async () => {
+    expect(buildNested(await analyze([F('mail-wrapped.txt')]))).toMatchObject({ available: false, reason: expect.stringMatching(/no kvm_nested_vmexit/) });
   });
 });
