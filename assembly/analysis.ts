@@ -20,7 +20,7 @@ import {
   TH_WAKE_TS, TH_SCHED_WAKE_TS, TH_RUNNABLE_TS, TH_PREEMPT_GUEST, TH_PREEMPT_HOST, TH_SLEEPS, TH_PLE_GROWS,
   TH_PLE_SHRINKS, TH_PLE_LAST, TH_PEND_SUB, TH_LAPIC, TH_SWITCH_IN, TH_HALT_WAKES, TH_HP_FIRST_TS,
   HPF_KNOWN, HPF_CHANGED, M_HALT_POLL_OK, M_HALT_WAIT, M_HALT_BLOCKED, M_LAPIC_EARLY, M_LAPIC_LATE,
-  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
+  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, TH_PEND_RIP, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
   TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
@@ -553,6 +553,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     store<i64>(t + TH_PEND_USER_TS, i64.MIN_VALUE);
     store<i64>(t + TH_PEND_PREEMPT_NS, 0);
     store<i64>(t + TH_PREEMPT_OUT_TS, i64.MIN_VALUE);
+    if (ripOn) store<i64>(t + TH_PEND_RIP, b);
     return;
   }
   if (kind == EV_ENTRY) {
@@ -575,6 +576,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
         store<i32>(t + TH_HANDLED, load<i32>(t + TH_HANDLED) + 1);
         topInsert(d, load<i64>(t + TH_PEND_TS), load<i64>(t + TH_PEND_WHERE), ti, reason);
         row(ROWK_EXIT, load<i64>(t + TH_PEND_TS), d, load<i64>(t + TH_PEND_GUEST), load<i64>(t + TH_PEND_WHERE), ti, reason, sub);
+        if (ripOn) ripAdd(load<i32>(t + TH_PEND_BIN), load<i64>(t + TH_PEND_RIP), d);
         // preempted inside the handling (switched out runnable, before any userspace exit)
         let pre = load<i64>(t + TH_PEND_PREEMPT_NS);
         const po = load<i64>(t + TH_PREEMPT_OUT_TS);
@@ -884,6 +886,56 @@ function schedWakeup(ts: i64, pid: i32): void {
   const st = load<i32>(w + TH_STATE);
   if (st == ST_HOST && load<i64>(w + TH_SCHED_WAKE_TS) == i64.MIN_VALUE) store<i64>(w + TH_SCHED_WAKE_TS, ts);
   else if (st == ST_NONE && load<i64>(w + TH_PRE_EXIT_SCHED_WAKE_TS) == i64.MIN_VALUE) store<i64>(w + TH_PRE_EXIT_SCHED_WAKE_TS, ts);
+}
+
+// ---- guest rip of handled exits (--by rip): (reason bin, rip) -> count, total handling time ----
+// open addressing; records of RIP_STRIDE bytes: i32 bin index + 1 (0: empty), i32 count, i64 rip, i64 sum
+const RIP_STRIDE: usize = 24;
+const RIP_MAX_CAP: i32 = 1 << 21;
+let ripOn: bool = false;
+let ripCap: i32 = 0;
+let ripTab: usize = 0;
+let ripCount: i32 = 0;
+let ripDropped: i64 = 0;
+export function setRipTracking(on: bool): void { ripOn = on; }
+export function ripTable(): usize { return ripTab; }
+export function ripCapacity(): i32 { return ripCap; }
+export function ripDroppedCount(): i64 { return ripDropped; }
+
+function ripSlot(tab: usize, cap: i32, bin: i32, rip: i64): usize {
+  let h = <u64>(rip ^ (<i64>bin << 40)) * 0x9E3779B97F4A7C15;
+  let i = <i32>(h >> 40) & (cap - 1);
+  while (true) {
+    const e = tab + <usize>i * RIP_STRIDE;
+    const b = load<i32>(e);
+    if (b == 0 || (b == bin + 1 && load<i64>(e + 8) == rip)) return e;
+    i = (i + 1) & (cap - 1);
+  }
+}
+
+function ripAdd(bin: i32, rip: i64, d: i64): void {
+  if (ripCap == 0) { ripCap = 4096; ripTab = zalloc(<usize>ripCap * RIP_STRIDE); }
+  let e = ripSlot(ripTab, ripCap, bin, rip);
+  if (load<i32>(e) == 0) {
+    if ((ripCount + 1) * 2 > ripCap) {
+      if (ripCap >= RIP_MAX_CAP) { ripDropped++; return; }
+      const nc = ripCap * 2;
+      const nt = zalloc(<usize>nc * RIP_STRIDE);
+      for (let i = 0; i < ripCap; i++) {
+        const o = ripTab + <usize>i * RIP_STRIDE;
+        const ob = load<i32>(o);
+        if (ob == 0) continue;
+        memory.copy(ripSlot(nt, nc, ob - 1, load<i64>(o + 8)), o, RIP_STRIDE);
+      }
+      ripTab = nt; ripCap = nc;
+      e = ripSlot(ripTab, ripCap, bin, rip);
+    }
+    store<i32>(e, bin + 1);
+    store<i64>(e + 8, rip);
+    ripCount++;
+  }
+  store<i32>(e + 4, load<i32>(e + 4) + 1);
+  store<i64>(e + 16, load<i64>(e + 16) + d);
 }
 
 function newSegment(ts: i64, where: i64): void {

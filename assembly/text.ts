@@ -325,6 +325,8 @@ export function skipExternal(kind: i32, where: i64, p: usize, len: i32): void {
 const JOIN_NAME: i32 = 1; // header and timestamp, the event name on the next line
 const JOIN_FIELD: i32 = 2; // a field name whose value is on the next line
 let wantJoin: i32 = 0;
+let ripWanted: bool = false;
+export function textRips(on: bool): void { ripWanted = on; }
 let noJoin: bool = false;
 const JOIN_MAX: i32 = 4096;
 const joinBuf: usize = zalloc(<usize>JOIN_MAX + 128) + 16; // 16 bytes before and 64 past for the wide loads
@@ -729,7 +731,10 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
     if (re <= rs) return skipLine(SKIP_EXIT_NO_REASON, ls, le, x);
     if (re - rs > 15 && at(re - 14, le, "FAILED_VMENTRY")) flags |= EXITF_FAILED_VMENTRY;
     // the guest rip is not used by any figure (rows point at the line instead): not parsed
-    onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>internCached(rs, <i32>(re - rs)), 0, flags, name, lineNo);
+    // the guest rip, when asked for (--by rip): " rip 0x10000" right after the reason
+    let rip: i64 = 0;
+    if (ripWanted && at(re, le, " rip ")) rip = hex(skipSp(re + 5, le), le);
+    onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>internCached(rs, <i32>(re - rs)), rip, flags, name, lineNo);
     return false;
   }
   if (kind == EV_ENTRY) {

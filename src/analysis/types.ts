@@ -37,6 +37,8 @@ export interface SummaryOptions {
   userspace?: boolean;
   /** add the handling-time split (report.handling) */
   handling?: boolean;
+  /** guest rip table of the core (--by rip) */
+  rips?: { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number; symbols?: import('./rips.js').GuestSymbols };
   version: string;
 }
 
@@ -157,6 +159,8 @@ export interface Report extends Extras {
   userspace?: UserspaceSection | Unavailable;
   /** present when asked for (--sections handling) */
   handling?: HandlingSection | Unavailable;
+  /** present when asked for (--by rip) */
+  rips?: RipSection;
   /** exits per time bucket per vCPU (empty buckets left out) */
   timeline: Timeline;
   kvmtax: { version: string; schema: number };
@@ -198,6 +202,17 @@ export interface UserspaceRow {
   to_userspace: number;
   userspace_ns: number;
   in_kernel_ns: number;
+}
+export interface RipRow { rip: string; symbol: string | null; exits: number; total_ns: number }
+export interface RipSection {
+  available: true;
+  /** symbols read from --guest-symbols, null without */
+  symbols: number | null;
+  /** exits left out past the table's cap */
+  dropped: number;
+  note: string;
+  reasons: Array<{ reason: string; exits: number; distinct_rips: number; top: RipRow[] }>;
+  vcpus: Array<Who & { reason: string; exits: number; top: RipRow[] }>;
 }
 /** one exit reason, vCPU or all: its handling time split by where it went */
 export interface HandlingRow {

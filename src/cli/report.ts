@@ -5,6 +5,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { analyze } from '../pipeline/analyze.js';
 import { withInputOptions, inputOptions, INPUT_FORMATS } from './input-options.js';
 import { KvmtaxError } from '../core/errors.js';
+import { GuestSymbols } from '../analysis/rips.js';
 import { SECTION_NAMES, DEFAULT_SECTIONS } from '../report/sections.js';
 import { render, OUTPUT_FORMATS } from '../report/render.js';
 import { Progress } from './progress.js';
@@ -35,6 +36,7 @@ interface Args {
   quiet: boolean;
   jobs: number;
   histograms: boolean;
+  guestSymbols?: string;
   output?: string;
 }
 
@@ -48,11 +50,21 @@ export function builder(y: Argv): Argv<Args> {
     .option('top', { type: 'number', default: 10, describe: 'how many of the slowest exits to list' })
     .option('by', { type: 'string', choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write (or --sections halt|timers|ipi|sched)' })
     .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')})` })
+    .option('guest-symbols', { type: 'string', describe: 'with --by rip: the guest kernel\'s /proc/kallsyms or System.map, to name the RIPs' })
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
     .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file of 16 MiB or more: line-aligned slices, merged exactly' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress line on stderr' })
     .option('what-if', { type: 'string', choices: WHAT_IF_SCENARIOS, describe: 'forecast what cpu-pm, an exitless timer or exitless IPIs would change, with the levers section\'s models (printed after the report; JSON: a what_if member, a list when given more than once); repeatable' })
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }) as unknown as Argv<Args>;
+}
+
+function guestSymbols(file: string | undefined): GuestSymbols | undefined {
+  if (!file) return undefined;
+  let text: string;
+  try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw new KvmtaxError(`cannot read --guest-symbols: ${(e as Error).message}`, { file }); }
+  const g = new GuestSymbols(text);
+  if (g.size === 0) throw new KvmtaxError('--guest-symbols: no "<address> <type> <name>" line (expected /proc/kallsyms or System.map)', { file, line: 1, col: 1 });
+  return g;
 }
 
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
@@ -85,6 +97,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
     ...inputOptions(argv, inputFormat),
     top: argv.top, histograms: argv.histograms || out === 'html', jobs, userspace: only?.has('userspace'), handling: only?.has('handling'),
+    rips: listOf(argv.by).includes('rip') || only?.has('rip'), guestSymbols: guestSymbols(argv.guestSymbols),
   });
   progress?.done();
   let text = render(report, out, { by, sections: only });
@@ -99,4 +112,4 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   else process.stdout.write(text);
 }
 
-export const BY_KEYS = ['reason', 'vcpu', 'msr', 'port', 'mmio'];
+export const BY_KEYS = ['reason', 'vcpu', 'msr', 'port', 'mmio', 'rip'];

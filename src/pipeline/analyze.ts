@@ -25,6 +25,10 @@ export interface AnalyzeOptions {
   userspace?: boolean;
   /** add the handling-time split */
   handling?: boolean;
+  /** --by rip: keep each exit's guest rip (text input; read by one thread) */
+  rips?: boolean;
+  /** --guest-symbols: the guest's kallsyms / System.map */
+  guestSymbols?: import('../analysis/rips.js').GuestSymbols;
   /** trace.dat: the buffer (instance) to read */
   buffer?: string;
   /** tests: new bytes per scan call, to exercise chunk boundaries */
@@ -49,6 +53,7 @@ export { version };
 export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promise<Report> {
   if (files.length === 0) throw new KvmtaxError('no input files');
   const core = new Core({ topN: Math.max(opts.top ?? 10, 10), rows: opts.rows, rowCapacity: opts.rowCapacity, maxMemoryMb: opts.maxMemoryMb });
+  if (opts.rips) core.trackRips(true);
   const inputs: InputInfo[] = [];
   const sliced: Part[] = [];
   const topN = Math.max(opts.top ?? 10, 10);
@@ -62,6 +67,7 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
   }
   const tables = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN) : core.tables();
   return summarize(tables, inputs, {
-    tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, userspace: opts.userspace, handling: opts.handling, version: version(),
+    tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, userspace: opts.userspace, handling: opts.handling,
+    rips: opts.rips ? { ...core.rips(), symbols: opts.guestSymbols } : undefined, version: version(),
   });
 }

@@ -27,7 +27,7 @@ export interface ViewOptions {
 }
 
 /** 'levers' is shown only when named (--sections levers, or kvmtax advise) */
-export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested'];
+export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested', 'rip'];
 export const DEFAULT_SECTIONS = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'sched', 'top', 'quality'];
 
 /** A duration for people: ns below 1 us, then us / ms / s with 2-3 decimals. */
@@ -174,6 +174,19 @@ function unavailable(title: string, x: { reason: string }): Table {
 /** Halt polling, timers, IPIs, MSR / port / MMIO keys and scheduling. */
 function extraSections(r: Report, show: Set<string>, out: Table[]): void {
   const u = r.unit;
+  if (show.has('rip') && r.rips) {
+    const rp = r.rips;
+    const name = (x: { rip: string; symbol: string | null }) => (x.symbol ? `${x.rip} ${x.symbol}` : x.rip);
+    out.push({
+      title: 'Guest RIPs by exit reason', lead: [rp.note],
+      header: ['reason', 'rip', 'exits', 'total', 'share of reason'], align: 'llrrr',
+      rows: rp.reasons.flatMap((g) => g.top.map((x) => [g.reason, name(x), String(x.exits), dur(x.total_ns, u), `${((100 * x.exits) / g.exits).toFixed(1)}%`])),
+    });
+    out.push({
+      title: 'Guest RIPs by vCPU', header: ['vcpu', 'tid', 'reason', 'rip', 'exits', 'total'], align: 'rrllrr',
+      rows: rp.vcpus.flatMap((g) => g.top.slice(0, 3).map((x) => [g.vcpu === null ? '?' : String(g.vcpu), String(g.tid), g.reason, name(x), String(x.exits), dur(x.total_ns, u)])),
+    });
+  }
   if (show.has('nested')) {
     const ns = buildNested(r);
     if (!ns.available) out.push(unavailable('Nested virtualization', ns));

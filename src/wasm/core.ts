@@ -32,6 +32,10 @@ interface Exports {
   beginFile(id: number, format: number, strict: number): void;
   endFile(): void;
   segmentsPtr(): number;
+  ripOn(on: number): void;
+  ripBase(): number;
+  ripCap(): number;
+  ripDropped(): bigint;
   scan(len: number, last: number): number;
   scanFrom(off: number, len: number, last: number): number;
   setRows(cap: number): void;
@@ -503,6 +507,25 @@ export class Core {
   timelineOrigin(): bigint { return this.ex.origin(); }
   /** A later slice of a file: follow the scheduling of every thread (which are vCPUs is known only later). */
   trackAllThreads(on: boolean): void { this.ex.trackAllThreads(on ? 1 : 0); }
+
+  /** Keep each handled exit's guest rip (text input): --by rip. */
+  trackRips(on: boolean): void { this.ex.ripOn(on ? 1 : 0); }
+
+  /** (bin index, rip) -> handled exits and their total handling time, and the pairs left out past the table's cap. */
+  rips(): { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number } {
+    this.refresh();
+    const m = this.mem;
+    const base = this.ex.ripBase();
+    const cap = this.ex.ripCap();
+    const entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }> = [];
+    for (let i = 0; i < cap; i++) {
+      const e = base + i * 24;
+      const b = m.getInt32(e, true);
+      if (b === 0) continue;
+      entries.push({ bin: b - 1, count: m.getInt32(e + 4, true), rip: m.getBigUint64(e + 8, true), sum: m.getBigInt64(e + 16, true) });
+    }
+    return { entries, dropped: Number(this.ex.ripDropped()) };
+  }
 
   /** The skip record of one kind (for strict-mode errors). */
   skipRecord(kind: number): SkipRec | undefined {

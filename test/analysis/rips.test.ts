@@ -1,0 +1,51 @@
+/** Guest RIP hotspots (issue 17, --by rip) with --guest-symbols. */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { analyze } from '../../src/pipeline/analyze.js';
+import { render } from '../../src/report/render.js';
+import { GuestSymbols } from '../../src/analysis/rips.js';
+import { TRACES, tmpTrace } from '../support/paths.js';
+
+const MAP = 'ffffffff81000000 T _stext\n0000000000010200 t idle_loop\n00000000000104e0 T port80_delay\n0000000000020000 D some_data\n';
+
+describe('guest RIPs', () => {
+  it('symbols: code symbols only, name+offset, nothing below the first', () => {
+    const g = new GuestSymbols(MAP);
+    expect(g.size).toBe(3);
+    expect(g.lookup(0x104e5n)).toBe('port80_delay+0x5');
+    expect(g.lookup(0x10200n)).toBe('idle_loop');
+    expect(g.lookup(0x100n)).toBeNull();
+  });
+  it('crafted: exits per rip and their time, per reason and per vCPU (hand-computed)', async () => {
+    const H = (tid: number, cpu: number) => `             vmm-${tid}     (    188) [00${cpu}] d..1.`;
+    const lines = [
+      `${H(192, 0)}     7.000000: kvm_entry: vcpu 0, rip 0x104e0`,
+      `${H(192, 0)}     7.000010: kvm_exit: vcpu 0 reason io rip 0x104e5 info1 0x0 info2 0x0 intr_info 0x00000000 error_code 0x00000000`,
+      `${H(192, 0)}     7.000030: kvm_entry: vcpu 0, rip 0x104e6`,
+      `${H(192, 0)}     7.000040: kvm_exit: vcpu 0 reason io rip 0x104e5 info1 0x0 info2 0x0 intr_info 0x00000000 error_code 0x00000000`,
+      `${H(192, 0)}     7.000070: kvm_entry: vcpu 0, rip 0x104e6`,
+      `${H(193, 1)}     7.000000: kvm_entry: vcpu 1, rip 0x10200`,
+      `${H(193, 1)}     7.000005: kvm_exit: vcpu 1 reason io rip 0x104e5 info1 0x0 info2 0x0 intr_info 0x00000000 error_code 0x00000000`,
+      `${H(193, 1)}     7.000015: kvm_entry: vcpu 1, rip 0x104e6`,
+      `${H(193, 1)}     7.000020: kvm_exit: vcpu 1 reason hlt rip 0x10212 info1 0x0 info2 0x0 intr_info 0x00000000 error_code 0x00000000`,
+      `${H(193, 1)}     7.000120: kvm_entry: vcpu 1, rip 0x10213`,
+    ];
+    const r = await analyze([tmpTrace(lines.join('\n') + '\n')], { rips: true, guestSymbols: new GuestSymbols(MAP) });
+    const rp = r.rips!;
+    // io at 0x104e5: 20 + 30 (vCPU 0) + 10 (vCPU 1) = 60 us in 3 exits; hlt at 0x10212: 100 us
+    expect(rp.reasons.map((g) => [g.reason, g.exits, g.distinct_rips, g.top.map((x) => [x.rip, x.symbol, x.exits, x.total_ns])])).toEqual([
+      ['io', 3, 1, [['0x104e5', 'port80_delay+0x5', 3, 60000]]],
+      ['hlt', 1, 1, [['0x10212', 'idle_loop+0x12', 1, 100000]]],
+    ]);
+    expect(rp.vcpus.map((v) => [v.vcpu, v.reason, v.exits, v.top[0]!.total_ns])).toEqual([[0, 'io', 2, 50000], [1, 'hlt', 1, 100000], [1, 'io', 1, 10000]]);
+    expect(render(r, 'table', { by: ['rip'] })).toMatch(/io\s+0x104e5 port80_delay\+0x5\s+3\s+60\.00 us\s+100\.0%/);
+  });
+  it('svm-D-small: the counts grep gives ("reason io rip 0x104e5" 200, "reason msr rip 0x102c6" 66, "reason cpuid rip 0x1050a" 200)', async () => {
+    const r = await analyze([path.join(TRACES, 'svm-D-small', 'trace.txt.xz')], { rips: true });
+    const top = Object.fromEntries(r.rips!.reasons.map((g) => [g.reason, [g.top[0]!.rip, g.top[0]!.exits]]));
+    expect(top.io).toEqual(['0x104e5', 200]);
+    expect(top.msr).toEqual(['0x102c6', 66]);
+    expect(top.cpuid).toEqual(['0x1050a', 200]);
+    expect((await analyze([path.join(TRACES, 'svm-D-small', 'trace.txt.xz')])).rips).toBeUndefined();
+  });
+});
