@@ -103,6 +103,8 @@ export interface VmRow {
   overhead_ns: number;
   wall_ns: number;
   tax: number | null;
+  /** the VM's exits per reason, all its vCPUs together (perf kvm stat report -p PID); share_host: of the VM's host time */
+  reasons?: Array<{ reason: string; exits_seen: number; exits_handled: number; total_ns: number; share_host: number | null } & Stats>;
 }
 
 export interface TopRow {

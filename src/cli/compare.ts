@@ -1,20 +1,25 @@
 /**
  * `kvmtax compare A... --vs B...`: two sides (each one or more traces, or the VMs of traces with
  * --split vm) side by side, with the spread and Welch's test over runs, and a --fail-if gate
- * (exit 3 when a rule is breached; grammar in src/analysis/runs/failif.ts).
+ * (grammar in src/analysis/runs/failif.ts). Exit codes: 0 no rule breached, 1 bad input, 2 usage error (a
+ * rule that does not parse, an empty --fail-if), 3 a rule breached, 4 a rule that could not be evaluated
+ * (without --allow-missing), 70 internal error.
  */
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { analyze, version, type AnalyzeOptions } from '../pipeline/analyze.js';
 import { listOf } from './repeat.js';
 import { withInputOptions, inputOptions } from './input-options.js';
+import { writeOutput } from '../core/output.js';
+import { tableWidth, WIDE_OPTION } from './width.js';
 import { KvmtaxError } from '../core/errors.js';
-import { compare, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/runs/compare.js';
-import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, parseRules } from '../analysis/runs/failif.js';
+import { compare, SIDES_DIFFER, viewOfReport, viewOfVm, type Comparison, type SideInput } from '../analysis/runs/compare.js';
+import { breachMessage, checkRules, evaluateRules, EXIT_BREACH, EXIT_NOT_EVALUATED, parseRules } from '../analysis/runs/failif.js';
 import { fmtValue, renderCompareTable } from '../report/compare-table.js';
 import { renderCompareMarkdown } from '../report/compare-markdown.js';
 import { renderCompareJson } from '../report/compare-json.js';
 import { renderCompareCsv } from '../report/compare-csv.js';
+import { withManifests } from '../record/manifest.js';
 import { checkForecast, FORECAST_LEVERS, type ForecastCheck } from '../analysis/levers/index.js';
 import { appendCheck } from '../report/levers.js';
 
@@ -32,6 +37,8 @@ interface Args {
   tscKhz?: number;
   isa?: string;
   output?: string;
+  wide?: boolean;
+  allowMissing: boolean;
   forecast?: string;
 }
 
@@ -48,8 +55,11 @@ export function builder(y: Argv): Argv<Args> {
     .option('fail-if', {
       type: 'string',
       describe: 'exit 3 when a rule holds: FIGURE OP THRESHOLD, e.g. "tax > +5%" (relative change), "tax > +2pp", ' +
-        '"p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000", "p99(msr) > 200us", "cv(tax) > 10%", "p50(io) >= 1.2x"',
+        '"p99(EXTERNAL_INTERRUPT) > +20%", "exits_per_s(hlt) > 1000", "p99(msr) > 200us", "cv(tax) > 10%", "p50(io) >= 1.2x". ' +
+        'A rule is on the pooled figures (the default); significant(RULE) also needs 3+ runs a side and Welch p < 0.05 after Holm across the significant() rules',
     })
+    .option('allow-missing', { type: 'boolean', default: false, describe: `a --fail-if rule that cannot be evaluated (its figure has no value on a side) is a warning; without it the gate fails with exit ${EXIT_NOT_EVALUATED}` })
+    .option('wide', WIDE_OPTION)
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
     .option('forecast', { type: 'string', choices: FORECAST_LEVERS, describe: 'check a lever\'s forecast: made on the "before" side (the levers section\'s range) against the "after" side measured' })
     .example('$0 compare base.txt.xz --vs cpupm.txt.xz --labels base,cpupm', 'two single runs')
@@ -90,7 +100,7 @@ export interface CompareArgs {
 }
 
 /** The whole command without the output: parse the rules first (usage errors before any reading). */
-export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparison; breach: string | null; warnings: string[]; check?: ForecastCheck }> {
+export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparison; breach: string | null; warnings: string[]; notEvaluated: string[]; check?: ForecastCheck }> {
   const labels = parseLabels(a.labels);
   const rules = parseRules(a.failIf ?? []);
   const split = a.split ?? 'file';
@@ -99,30 +109,39 @@ export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparis
   const comparison = compare(sa, sb, { split, version: version() });
   checkRules(rules, comparison);
   const results = evaluateRules(rules, comparison, (v, u) => fmtValue(v, u, comparison.unit));
-  const warnings = results.filter((r) => r.status === 'not evaluated').map((r) => `--fail-if "${r.rule}" not evaluated: ${r.detail}`);
+  const notEvaluated = results.filter((r) => r.status === 'not evaluated').map((r) => `--fail-if "${r.rule}" not evaluated: ${r.detail}`);
   const check = a.forecast ? checkForecast(a.forecast, sa.pooled, sb.pooled) : undefined;
-  return { comparison, breach: breachMessage(results), warnings, check };
+  return { comparison, breach: breachMessage(results), warnings: notEvaluated, notEvaluated, check };
 }
 
-export function renderComparison(c: Comparison, format: string): string {
+export function renderComparison(c: Comparison, format: string, width?: number): string {
   switch (format) {
     case 'json': return renderCompareJson(c);
     case 'csv': return renderCompareCsv(c);
     case 'md': return renderCompareMarkdown(c);
-    default: return renderCompareTable(c);
+    default: return renderCompareTable(c, width);
   }
 }
 
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (!argv.vs?.length) throw usage('--vs needs at least one trace: kvmtax compare A... --vs B...');
-  const { comparison, breach, warnings, check } = await runCompare({
+  const { comparison, breach, notEvaluated, check } = await runCompare({
     before: argv.traces, after: argv.vs, labels: argv.labels, split: argv.split as 'file' | 'vm', failIf: listOf(argv.failIf),
     analyze: inputOptions(argv), forecast: argv.forecast,
   });
-  let text = renderComparison(comparison, argv.format);
+  let text = renderComparison(comparison, argv.format, tableWidth(argv.wide));
   if (check) text = appendCheck(text, check, argv.format);
-  if (argv.output) fs.writeFileSync(argv.output, text);
-  else process.stdout.write(text);
-  for (const w of warnings) process.stderr.write(`kvmtax: warning: ${w}\n`);
-  if (breach) throw new KvmtaxError(breach, { exitCode: EXIT_BREACH });
+  // kvmtax record's host manifests of both sides (table and Markdown)
+  if (argv.format !== 'json') text = withManifests(text, [...argv.traces, ...argv.vs], argv.format);
+  // loudly: a difference of host, kernel or recording between the sides can explain any delta
+  for (const n of comparison.notes) if (n.startsWith(SIDES_DIFFER)) process.stderr.write(`kvmtax: warning: ${n}\n`);
+  await writeOutput(text, argv.output, [...argv.traces, ...argv.vs]);
+  if (breach) {
+    for (const w of notEvaluated) process.stderr.write(`kvmtax: warning: ${w}\n`);
+    throw new KvmtaxError(breach, { exitCode: EXIT_BREACH });
+  }
+  if (notEvaluated.length && !argv.allowMissing) {
+    throw new KvmtaxError(`${notEvaluated.join('\n')}\n  (the gate fails on a rule it cannot check: exit ${EXIT_NOT_EVALUATED}; --allow-missing makes this a warning)`, { exitCode: EXIT_NOT_EVALUATED });
+  }
+  for (const w of notEvaluated) process.stderr.write(`kvmtax: warning: ${w}\n`);
 }

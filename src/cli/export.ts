@@ -11,9 +11,14 @@
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { withInputOptions, inputOptions } from './input-options.js';
 import { KvmtaxError } from '../core/errors.js';
-import { exportPerfetto, DEFAULT_BUCKET_NS, type TimeWindow } from '../export/perfetto.js';
+import { exportPerfetto, partialName, DEFAULT_BUCKET_NS, type TimeWindow } from '../export/perfetto.js';
 import { parseWindow } from './window.js';
 import type { AnalyzeOptions } from '../pipeline/analyze.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { STDIN } from '../formats/source.js';
+import { registerScratch, releaseScratch, target, writeError, writeStdout, type Target } from '../core/output.js';
 
 
 interface Args {
@@ -38,7 +43,7 @@ export const describe = 'write every handled exit, halt and lapic event out for 
 export function builder(y: Argv): Argv<Args> {
   return withInputOptions(y, '; required for such captures')
     .positional('traces', { type: 'string', array: true, describe: 'trace files (as for report); several go into one output with their VMs kept apart' })
-    .option('perfetto', { type: 'string', describe: 'write a Perfetto trace (.pftrace) to this file: per VM a process, per vCPU a thread with guest / exit / halt slices, exits/s and halt-poll window counters' })
+    .option('perfetto', { type: 'string', describe: 'write a Perfetto trace (.pftrace) to this file (- for stdout): per VM a process, per vCPU a thread with guest / exit / halt slices, exits/s and halt-poll window counters' })
     .option('parquet', { type: 'string', describe: 'write the rows as Parquet: a DIR gets exits.parquet, halts.parquet and lapic.parquet; a FILE.parquet the exits (schema: kvmtax sql --schema)' })
     .option('arrow', { type: 'string', describe: 'the same as --parquet, as Arrow IPC files (.arrow)' })
     .option('host', { type: 'string', describe: 'the host column of Parquet/Arrow rows (default: this machine\'s hostname)' })
@@ -71,9 +76,34 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   }
 
   if (argv.perfetto) {
-    const { stats, report } = await exportPerfetto(argv.traces, argv.perfetto, {
-      ...analyzeOpts, window, bucketNs: Math.round(argv.bucketMs * 1e6),
-    });
+    // --perfetto -: written to a private scratch file (the trace's descriptors come last, after every
+    // row), then copied to stdout; a file: written beside its name and renamed over it when complete,
+    // never over an input, a FIFO, a device or a directory
+    const toStdout = argv.perfetto === '-' || argv.perfetto === STDIN;
+    let file: string;
+    let scratchDir: string | undefined;
+    if (toStdout) {
+      scratchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-perfetto-'));
+      registerScratch(scratchDir);
+      file = path.join(scratchDir, 'trace.pftrace');
+    } else {
+      const t = target(argv.perfetto, argv.traces, '--perfetto', false);
+      file = (t as Extract<Target, { kind: 'file' }>).path;
+      registerScratch(partialName(file));
+    }
+    let res;
+    try {
+      res = await exportPerfetto(argv.traces, file, { ...analyzeOpts, window, bucketNs: Math.round(argv.bucketMs * 1e6) });
+      if (toStdout) await copyToStdout(file);
+    } catch (e) {
+      if (e instanceof KvmtaxError) throw e;
+      throw writeError(e, toStdout ? 'standard output' : argv.perfetto);
+    } finally {
+      if (scratchDir) { fs.rmSync(scratchDir, { recursive: true, force: true }); releaseScratch(scratchDir); }
+      releaseScratch(partialName(file));
+    }
+    const { stats, report } = res;
+    if (toStdout) stats.file = '-';
     const q = report.quality;
     if (window && stats.exitSlices === 0 && q.first_ts !== null && q.last_ts !== null) {
       const k = argv.tscKhz && report.inputs.some((f) => f.clock === 'raw') ? 1e6 / argv.tscKhz : 1;
@@ -85,6 +115,16 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       ' - open it in ui.perfetto.dev');
   }
 
+}
+
+async function copyToStdout(file: string): Promise<void> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) await writeStdout(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function fmtS(ns: number): string {

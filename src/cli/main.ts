@@ -1,13 +1,16 @@
 /**
- * kvmtax command line. Exit codes: 0 success, 1 bad input (the message says file:line:col),
- * 2 usage error, 70 internal error (a bug: printed with its stack trace).
+ * kvmtax command line. Exit codes: 0 success, 1 bad input (the message says file:line:col) or a failed
+ * write, 2 usage error, 3 compare --fail-if: a rule breached, 4 compare --fail-if: a rule could not be
+ * evaluated (without --allow-missing), 70 internal error (a bug: printed with its stack trace).
  */
 import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { KvmtaxError, EXIT_INTERNAL } from '../core/errors.js';
+import { KvmtaxError, EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE } from '../core/errors.js';
+import { removeScratch, writeError } from '../core/output.js';
 import { STDIN } from '../formats/source.js';
 import { version } from '../core/package-root.js';
 import { lastValueWins } from './repeat.js';
+import { trailing, RUNS_COMMAND } from './trailing.js';
 
 /**
  * The commands, each loaded only when it runs: `sql` and the Parquet export pull in DuckDB (a native
@@ -20,14 +23,28 @@ const COMMANDS: Array<[name: string, usage: string, describe: string, load: () =
   ['sql', 'sql [query] [traces..]', 'SQL over every exit, halt and timer event (embedded DuckDB)', async () => (await import('./sql.js')) as unknown as CommandModule],
   ['advise', 'advise <traces..>', 'which lever to pull: the tax-cutting levers ranked from a trace, with evidence and ranges', async () => (await import('./advise.js')) as unknown as CommandModule],
   ['merge', 'merge <reports..>', 'merge per-host JSON reports exactly', async () => (await import('./merge.js')) as unknown as CommandModule],
+  ['live', 'live', 'watch KVM exits live with tracefs: a screen or NDJSON per interval, the full report at the end', async () => (await import('./live.js')) as unknown as CommandModule],
+  ['stats', 'stats', 'KVM\'s own counters as deltas per interval (debugfs per VM, QMP query-stats per vCPU), no tracing', async () => (await import('./stats.js')) as unknown as CommandModule],
+  ['record', 'record', 'record KVM events with tracefs into a trace.dat (and a host manifest)', async () => (await import('./record.js')) as unknown as CommandModule],
 ];
 
 export async function main(args: string[]): Promise<number> {
   let usage = false;
   try {
+    const dd = args.indexOf('--');
+    if (dd >= 0 && RUNS_COMMAND.has(args.find((a) => !a.startsWith('-')) ?? '')) {
+      trailing.command = args.slice(dd + 1);
+      args = args.slice(0, dd);
+    }
     // yargs drops a bare "-" positional: carry it as a token the readers know as stdin
     const y = yargs(positionalsAfterDashDash(args).map((a) => (a === '-' ? STDIN : a))).scriptName('kvmtax');
     const wanted = args.find((a) => !a.startsWith('-'));
+    if (wanted !== undefined && !COMMANDS.some((c) => c[0] === wanted)) {
+      const near = COMMANDS.map((c) => c[0]).filter((c) => editDistance(c, wanted) <= 2 || (wanted.length >= 3 && c.startsWith(wanted)));
+      usage = true;
+      throw new KvmtaxError(`unknown command "${wanted}"` + (near.length ? `: did you mean ${near.join(' or ')}?` : ` (commands: ${COMMANDS.map((c) => c[0]).join(', ')})`),
+        undefined, undefined, undefined, undefined, EXIT_USAGE);
+    }
     for (const [name, usage, describe, load] of COMMANDS) {
       if (name === wanted) y.command(await load());
       else y.command(usage, describe, () => {}, () => {});
@@ -38,7 +55,7 @@ export async function main(args: string[]): Promise<number> {
       .strict()
       .version(version())
       .help()
-      .wrap(Math.min(110, process.stdout.columns || 110))
+      .wrap(Number(process.env.COLUMNS) > 0 ? Number(process.env.COLUMNS) : Math.min(110, process.stdout.columns || 110))
       .fail((msg, err) => {
         // yargs' own validation errors (YError) are usage errors like the messages it gives without one
         if (err && err.name !== 'YError') throw err;
@@ -49,6 +66,7 @@ export async function main(args: string[]): Promise<number> {
       .parseAsync();
     return 0;
   } catch (e) {
+    removeScratch();
     if (e instanceof KvmtaxError) {
       process.stderr.write(`kvmtax: ${e.format()}\n`);
       if (usage) process.stderr.write('run "kvmtax --help" for the commands and options\n');
@@ -76,7 +94,25 @@ export function positionalsAfterDashDash(args: string[]): string[] {
   return [...args.slice(0, cmd + 1), ...tail, ...args.slice(cmd + 1, i)];
 }
 
+/** Levenshtein distance (for "did you mean report?"). */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
 export function run(): void {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); });
+  // a reader that went away (| head) ends the run quietly; any other write error on stdout (a full disk
+  // under > file) is one line and exit 1, never a silent success with half a report
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    removeScratch();
+    process.stderr.write(`kvmtax: ${writeError(e, 'standard output').format()}\n`);
+    process.exit(EXIT_INPUT);
+  });
   main(hideBin(process.argv)).then((code) => { process.exitCode = code; });
 }

@@ -4,6 +4,8 @@
  */
 import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { writeOutput } from '../core/output.js';
+import { tableWidth, WIDE_OPTION } from './width.js';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
 import { mergeReports, MergeError } from '../analysis/runs/merge.js';
@@ -13,6 +15,7 @@ interface Args {
   reports: string[];
   format: string;
   output?: string;
+  wide?: boolean;
 }
 
 export const command = 'merge <reports..>';
@@ -22,6 +25,7 @@ export function builder(y: Argv): Argv<Args> {
   return y
     .positional('reports', { type: 'string', array: true, describe: 'JSON reports (- for stdin); VMs stay apart, histograms add up' })
     .option('format', { alias: 'f', type: 'string', choices: OUTPUT_FORMATS.filter((f) => f !== 'html'), default: 'json', describe: 'output format (json keeps the histograms, so merged reports merge again)' })
+    .option('wide', WIDE_OPTION)
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
     .example('$0 merge hosts/*.json > fleet.json', 'a fleet\'s reports into one') as unknown as Argv<Args>;
 }
@@ -47,7 +51,6 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     if (e instanceof MergeError) throw new KvmtaxError(e.message, { exitCode: argv.reports.length ? 1 : EXIT_USAGE });
     throw e;
   }
-  const text = render(merged, argv.format, { by: [] });
-  if (argv.output) fs.writeFileSync(argv.output, text);
-  else process.stdout.write(text);
+  const text = render(merged, argv.format, { by: [] }, tableWidth(argv.wide));
+  await writeOutput(text, argv.output, argv.reports);
 }

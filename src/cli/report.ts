@@ -10,6 +10,13 @@ import { SECTION_NAMES, DEFAULT_SECTIONS } from '../report/sections.js';
 import { render, OUTPUT_FORMATS } from '../report/render.js';
 import { Progress } from './progress.js';
 import { listOf } from './repeat.js';
+import { withManifests, type ReportLike } from '../record/manifest.js';
+import { target, writeOutput } from '../core/output.js';
+import { tableWidth, WIDE_OPTION } from './width.js';
+import { INPUT_FORMATS_HELP, REPORT_EXAMPLES } from './examples.js';
+
+/** --top's bound: each listed exit costs a row in the core's memory. */
+export const MAX_TOP = 100000;
 
 /** The inputs' total size on disk, when all are plain files (compressed ones count as their file size). */
 function totalSize(files: string[]): number | undefined {
@@ -38,24 +45,31 @@ interface Args {
   histograms: boolean;
   guestSymbols?: string;
   output?: string;
+  wide?: boolean;
+  pid?: number;
+  vcpu?: number;
 }
 
 export const command = 'report <traces..>';
-export const describe = 'exit-tax report of KVM host traces (ftrace text, trace-cmd report, perf script; .gz/.xz; - for stdin)';
+export const describe = `exit-tax report of KVM host traces. ${INPUT_FORMATS_HELP}`;
 
 export function builder(y: Argv): Argv<Args> {
   return withInputOptions(y)
     .positional('traces', { type: 'string', array: true, describe: 'trace files; several give one report with their VMs kept apart' })
     .option('format', { alias: 'f', type: 'string', describe: `output: ${OUTPUT_FORMATS.join('|')} (an input format name here sets --input-format)` })
     .option('top', { type: 'number', default: 10, describe: 'how many of the slowest exits to list' })
-    .option('by', { type: 'string', choices: BY_KEYS, describe: 'add a breakdown: vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write (or --sections halt|timers|ipi|sched)' })
+    .option('by', { type: 'string', choices: BY_KEYS, describe: 'add a breakdown: vm (reasons per VM, as perf kvm stat report -p; shown anyway with several VMs), vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write (or --sections halt|timers|ipi|sched)' })
     .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')})` })
     .option('guest-symbols', { type: 'string', describe: 'with --by rip: the guest kernel\'s /proc/kallsyms or System.map, to name the RIPs' })
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
     .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file of 16 MiB or more: line-aligned slices, merged exactly' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress line on stderr' })
-    .option('what-if', { type: 'string', choices: WHAT_IF_SCENARIOS, describe: 'forecast what cpu-pm, an exitless timer or exitless IPIs would change, with the levers section\'s models (printed after the report; JSON: a what_if member, a list when given more than once); repeatable' })
-    .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }) as unknown as Argv<Args>;
+    .option('what-if', { type: 'string', describe: `forecast what cpu-pm, an exitless timer or exitless IPIs would change, with the levers section's models (${WHAT_IF_SCENARIOS.join('|')}; repeat for several; printed after the report; JSON: a what_if member, a list when several)` })
+    .option('pid', { alias: 'p', type: 'number', describe: 'only the vCPU threads of this VM process (perf kvm stat report -p)' })
+    .option('vcpu', { type: 'number', describe: 'only this vCPU id (perf kvm stat report --vcpu); with --pid, of that VM' })
+    .option('wide', WIDE_OPTION)
+    .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
+    .example(REPORT_EXAMPLES) as unknown as Argv<Args>;
 }
 
 function guestSymbols(file: string | undefined): GuestSymbols | undefined {
@@ -83,7 +97,14 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     if (!argv.quiet) process.stderr.write(`kvmtax: --jobs ${jobs} capped at ${cpus} (the CPUs available)\n`);
     jobs = cpus;
   }
-  if (!(argv.top >= 0)) throw KvmtaxError.usage('--top must be 0 or more');
+  if (!(Number.isInteger(argv.top) && argv.top >= 0 && argv.top <= MAX_TOP)) throw KvmtaxError.usage(`--top must be a whole number from 0 to ${MAX_TOP}`);
+  for (const [k, v] of [['--pid', argv.pid], ['--vcpu', argv.vcpu]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw KvmtaxError.usage(`${k} must be a whole number (got ${v})`);
+  }
+  const whatIfs = [...new Set(listOf(argv.whatIf))];
+  for (const w of whatIfs) if (!WHAT_IF_SCENARIOS.includes(w as WhatIfScenario)) throw KvmtaxError.usage(`--what-if: unknown scenario "${w}" (known: ${WHAT_IF_SCENARIOS.join(', ')})`);
+  // checked before the traces are read: a bad -o is not found after minutes of reading
+  target(argv.output, argv.traces, '-o');
   const by = listOf(argv.by);
   let only: Set<string> | undefined;
   if (argv.sections) {
@@ -96,20 +117,21 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   const report = await analyze(argv.traces, {
     onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
     ...inputOptions(argv, inputFormat),
-    top: argv.top, histograms: argv.histograms || out === 'html', jobs, userspace: only?.has('userspace'), handling: only?.has('handling'),
+    top: argv.top, histograms: argv.histograms || out === 'html', jobs, filter: { pid: argv.pid, vcpu: argv.vcpu },
+    userspace: only?.has('userspace'), handling: only?.has('handling'),
     rips: listOf(argv.by).includes('rip') || only?.has('rip'), guestSymbols: guestSymbols(argv.guestSymbols),
   });
   progress?.done();
-  let text = render(report, out, { by, sections: only });
-  const scenarios = [...new Set(listOf(argv.whatIf))] as WhatIfScenario[];
-  if (scenarios.length) {
-    if (out === 'json') {
-      const w = scenarios.map((sc) => whatIf(report, sc));
-      text = JSON.stringify({ ...JSON.parse(text), what_if: w.length === 1 ? w[0] : w }, null, 2) + '\n';
-    } else if (out !== 'html') for (const sc of scenarios) text += '\n' + renderWhatIf(report, sc, out);
+  const width = tableWidth(argv.wide);
+  let text = render(report, out, { by, sections: only }, width);
+  if (whatIfs.length) {
+    // JSON: one scenario is an object (as before), several an array in the order given
+    const forecasts = whatIfs.map((w) => whatIf(report, w as WhatIfScenario));
+    if (out === 'json') text = JSON.stringify({ ...JSON.parse(text), what_if: forecasts.length === 1 ? forecasts[0] : forecasts }, null, 2) + '\n';
+    else if (out !== 'html') for (const w of whatIfs) text += '\n' + renderWhatIf(report, w as WhatIfScenario, out, width);
   }
-  if (argv.output) fs.writeFileSync(argv.output, text);
-  else process.stdout.write(text);
+  text = withManifests(text, argv.traces, out, report as unknown as ReportLike);
+  await writeOutput(text, argv.output, argv.traces);
 }
 
-export const BY_KEYS = ['reason', 'vcpu', 'msr', 'port', 'mmio', 'rip'];
+export const BY_KEYS = ['reason', 'vm', 'vcpu', 'msr', 'port', 'mmio', 'rip'];

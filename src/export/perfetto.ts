@@ -293,6 +293,11 @@ interface Inner { start: number; at: number; row: Row }
 /** Per input file: how its timestamps read, and what to call it. */
 interface FileInfo { scale: number; decided: boolean; binary: boolean; name: string }
 
+/** The temporary name a trace is written under, beside `file`, until it is complete. */
+export function partialName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
+}
+
 /**
  * Writes a Perfetto trace from rows while an analysis runs: `onRows` is the analysis' RowSink, `finish`
  * completes the trace with the report. Used through exportPerfetto(), or beside other row consumers.
@@ -315,7 +320,7 @@ export class PerfettoExporter {
     this.win = opts.window ?? { start: -Infinity, end: Infinity };
     this.bucketNs = opts.bucketNs ?? DEFAULT_BUCKET_NS;
     if (!(this.bucketNs > 0)) throw new KvmtaxError('the exits/s bucket must be longer than 0 ns');
-    this.tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
+    this.tmp = partialName(file);
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new KvmtaxError('cannot write: is a directory', { file });
     this.out = new PacketWriter(this.tmp, file);
     this.out.descriptor({ uuid: QUALITY_TRACK_UUID, name: 'kvmtax: data quality' });

@@ -20,6 +20,8 @@ export interface ByteSource {
   /** Read up to `len` bytes into dst[off..]; 0 at the end. */
   read(dst: Uint8Array, off: number, len: number): Promise<number>;
   close(): void;
+  /** A compressed source: how many bytes of the file (compressed) have been read so far. */
+  rawPosition?(): number;
 }
 
 export const HEAD_BYTES = 64 * 1024;
@@ -53,6 +55,7 @@ class FdSource implements ByteSource {
 /** A source over an async iterable of chunks (decompressors, stdin). */
 class StreamSource implements ByteSource {
   head: Uint8Array = new Uint8Array(0);
+  rawPosition?: () => number;
   private it: AsyncIterator<Uint8Array>;
   private pending: Uint8Array = new Uint8Array(0);
   private done = false;
@@ -105,10 +108,23 @@ class StreamSource implements ByteSource {
 
 /** Open a file ('-' for stdin), decompressing .gz and .xz content transparently. */
 export async function openSource(file: string): Promise<ByteSource> {
-  if (file === '-' || file === STDIN) {
+  // /dev/stdin names fd 0, which may be a socket that cannot be opened again (ENXIO): read it as "-"
+  if (file === '-' || file === STDIN || file === '/dev/stdin' || file === '/dev/fd/0' || file === '/proc/self/fd/0') {
     const s = new StreamSource('<stdin>', process.stdin as AsyncIterable<Uint8Array>);
     await s.fillHead();
     return wrapCompressed(s, '<stdin>');
+  }
+  // a FIFO, /dev/stdin, <(xz -dc ...) or a socket cannot be read at offsets: it is read as a stream, like
+  // "-", and opened without blocking the event loop (a FIFO nobody writes to can still be interrupted)
+  let st: fs.Stats | undefined;
+  try { st = fs.statSync(file); } catch { st = undefined; }
+  if (st && !st.isFile() && !st.isDirectory() && !st.isBlockDevice()) {
+    const stream = fs.createReadStream(file);
+    const opened = new Promise<void>((resolve, reject) => { stream.once('open', () => resolve()); stream.once('error', reject); });
+    try { await opened; } catch (e) { throw new KvmtaxError((e as Error).message, file); }
+    const s = new StreamSource(file, stream as AsyncIterable<Uint8Array>, undefined, () => stream.destroy());
+    await s.fillHead();
+    return wrapCompressed(s, file);
   }
   let fd: number;
   try {
@@ -131,6 +147,7 @@ async function wrapCompressed(src: ByteSource, name: string): Promise<ByteSource
     const gunzip = zlib.createGunzip();
     raw.pipe(gunzip);
     const s = new StreamSource(name, gunzip, 'gzip', () => { raw.destroy(); src.close(); });
+    s.rawPosition = () => rawRead(src);
     await s.fillHead();
     return s;
   }
@@ -140,10 +157,17 @@ async function wrapCompressed(src: ByteSource, name: string): Promise<ByteSource
     const xz = (await import('xz-decompress')).default; // loaded only for .xz input
     const xs = new xz.XzReadableStream(web) as unknown as AsyncIterable<Uint8Array>;
     const s = new StreamSource(name, xs, 'xz', () => { raw.destroy(); src.close(); });
+    s.rawPosition = () => rawRead(src);
     await s.fillHead();
     return s;
   }
   return src;
+}
+
+const rawCount = new WeakMap<ByteSource, number>();
+/** Bytes of `src` the decompressor has taken. */
+function rawRead(src: ByteSource): number {
+  return rawCount.get(src) ?? 0;
 }
 
 /** The raw bytes of a source as a Node stream (for the decompressors). */
@@ -154,6 +178,7 @@ function rawStream(src: ByteSource, _name: string): Readable {
       const b = Buffer.alloc(chunk);
       try {
         const n = await src.read(b, 0, chunk);
+        rawCount.set(src, rawRead(src) + n);
         this.push(n > 0 ? b.subarray(0, n) : null);
       } catch (e) {
         this.destroy(e as Error);

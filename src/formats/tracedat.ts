@@ -384,6 +384,7 @@ function readFormat(cur: Cur, system: string, formats: EventFormat[]): void {
   const size = cur.u64('event format size');
   if (size > cur.remaining) throw new FormatError(`truncated event format at offset ${at}`, at);
   const text = cur.text(size, 'event format');
+  parts?.formats.push({ system, text });
   try {
     formats.push(parseEventFormat(text, system));
   } catch (e) {
@@ -419,6 +420,7 @@ function readHeaderInfo(cur: Cur, meta: Meta): void {
   if (tag !== 'header_page') throw new FormatError(`missing header_page at offset ${at}`, at);
   const size = cur.u64('header_page size');
   const text = cur.text(size, 'header_page');
+  if (parts) parts.headerPage = text;
   const L = parseHeaderPage(text, meta.longSize);
   if ((L.tsSize !== 8 && L.tsSize !== 4) || (L.commitSize !== 8 && L.commitSize !== 4) ||
       L.tsOff + L.tsSize > L.dataOff || L.commitOff + L.commitSize > L.dataOff || L.dataOff >= meta.pageSize) {
@@ -429,7 +431,8 @@ function readHeaderInfo(cur: Cur, meta: Meta): void {
   const tag2 = cstrOf(cur.bytes(13, 'header_event'));
   if (tag2 !== 'header_event') throw new FormatError(`missing header_event at offset ${at2}`, at2);
   const size2 = cur.u64('header_event size');
-  cur.skip(size2, 'header_event');
+  if (parts) parts.headerEvent = cur.text(size2, 'header_event');
+  else cur.skip(size2, 'header_event');
 }
 
 function parseTgids(text: string, into: Map<number, number>): void {
@@ -1089,4 +1092,60 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
   };
   if (meta.compression) info.compression = meta.compression;
   return info;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the parts of a trace.dat as tracefs gives them (for kvmtax record's replay directories and its tests)
+
+/** What tracefs held when the file was recorded: texts of header_page/header_event and formats, cmdlines, pages. */
+export interface TraceDatParts {
+  version: number;
+  littleEndian: boolean;
+  longSize: number;
+  pageSize: number;
+  clock: string;
+  headerPage: string;
+  headerEvent: string;
+  formats: { system: string; text: string }[];
+  cmdlines: string;
+  tgids: Map<number, number>;
+  /** per CPU: its pages, each pageSize bytes, exactly as per_cpu/cpuN/trace_pipe_raw yields them */
+  cpus: { cpu: number; pages: Uint8Array[] }[];
+}
+
+let parts: TraceDatParts | undefined;
+
+/** The parts of one buffer (default: as readTraceDat chooses) of a trace.dat, decompressed. */
+export function traceDatParts(path: string, buffer?: string): TraceDatParts {
+  const file = new FileSrc(path, 1 << 30);
+  const p: TraceDatParts = {
+    version: 0, littleEndian: true, longSize: 8, pageSize: 4096, clock: 'local', headerPage: '', headerEvent: '',
+    formats: [], cmdlines: '', tgids: new Map(), cpus: [],
+  };
+  parts = p;
+  try {
+    const meta = readMeta(file);
+    parts = undefined;
+    const buf = chooseBuffer(meta.buffers, buffer);
+    Object.assign(p, {
+      version: meta.version, littleEndian: meta.le, longSize: meta.longSize, pageSize: buf.pageSize,
+      clock: buf.clock || meta.topClock || 'local', cmdlines: meta.cmdlines, tgids: meta.tgids,
+    });
+    for (const cd of [...buf.cpus].sort((a, b) => a.cpu - b.cpu)) {
+      const stream: PageStream = buf.compressed
+        ? new ZPages(file, cd, buf.pageSize, meta.decompress!, meta.le)
+        : new RawPages(file, cd, buf.pageSize);
+      const pages: Uint8Array[] = [];
+      for (let pg = stream.next(); pg; pg = stream.next()) {
+        const out = new Uint8Array(buf.pageSize);
+        out.set(pg.bytes.subarray(pg.base, pg.base + pg.avail));
+        pages.push(out);
+      }
+      p.cpus.push({ cpu: cd.cpu, pages });
+    }
+    return p;
+  } finally {
+    parts = undefined;
+    file.close();
+  }
 }

@@ -4,12 +4,13 @@
  * Several files give one report; each keeps its own threads and VMs (file index in the core).
  * Reading one input is read-input.ts; a text file read by worker threads is jobs.ts.
  */
-import { Core, type RowSink } from '../wasm/core.js';
+import { Core, type CoreTables, type RowSink } from '../wasm/core.js';
 import { version } from '../core/package-root.js';
 import { mergeTables, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { openSource } from '../formats/source.js';
 import { summarize } from '../analysis/summary.js';
+import { filterTables, describeFilter, type ThreadFilter } from '../analysis/filter.js';
 import type { InputInfo, Report } from '../analysis/types.js';
 import { readOne } from './read-input.js';
 
@@ -45,6 +46,8 @@ export interface AnalyzeOptions {
   jobsMinBytes?: number;
   /** the run's memory budget in MiB (each worker's too); default DEFAULT_MAX_MEMORY_MB (wasm/core.ts) */
   maxMemoryMb?: number;
+  /** --pid / --vcpu: only these vCPU threads (perf kvm stat report's -p and --vcpu) */
+  filter?: ThreadFilter;
 }
 
 /** kvmtax's version (core/package-root.ts), re-exported for the commands that put it in their output. */
@@ -52,11 +55,13 @@ export { version };
 
 export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promise<Report> {
   if (files.length === 0) throw new KvmtaxError('no input files');
-  const core = new Core({ topN: Math.max(opts.top ?? 10, 10), rows: opts.rows, rowCapacity: opts.rowCapacity, maxMemoryMb: opts.maxMemoryMb });
+  const filtered = opts.filter && (opts.filter.pid !== undefined || opts.filter.vcpu !== undefined);
+  // a filter keeps some threads' slowest exits only: the core keeps more of them to choose from
+  const topN = Math.max(opts.top ?? 10, 10) * (filtered ? 20 : 1);
+  const core = new Core({ topN, rows: opts.rows, rowCapacity: opts.rowCapacity, maxMemoryMb: opts.maxMemoryMb });
   if (opts.rips) core.trackRips(true);
   const inputs: InputInfo[] = [];
   const sliced: Part[] = [];
-  const topN = Math.max(opts.top ?? 10, 10);
   for (const file of files) {
     const src = await openSource(file);
     try {
@@ -65,9 +70,27 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
       src.close();
     }
   }
-  const tables = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN) : core.tables();
-  return summarize(tables, inputs, {
+  const all = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN) : core.tables();
+  const { tables, kept, of } = filterTables(all, opts.filter ?? {});
+  const report = summarize(tables, inputs, {
     tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, userspace: opts.userspace, handling: opts.handling,
-    rips: opts.rips ? { ...core.rips(), symbols: opts.guestSymbols } : undefined, version: version(),
+    rips: opts.rips ? { ...ripsOf(core, all, tables), symbols: opts.guestSymbols } : undefined, version: version(),
   });
+  if (filtered) {
+    report.notes.unshift(`${describeFilter(opts.filter!)}: the figures are of ${kept} of the trace's ${of} vCPU threads (as perf kvm stat report -p/--vcpu); events by name, lost events and skipped lines are the whole trace's`);
+  }
+  return report;
+}
+
+/** The core's guest-rip table with its bin indices in the (filtered) tables' numbering. */
+function ripsOf(core: Core, all: CoreTables, tables: CoreTables): ReturnType<Core['rips']> {
+  const r = core.rips();
+  if (tables === all) return r;
+  const keptThreads = new Set(tables.threads.map((th) => `${th.file}:${th.tid}:${th.tgid}`));
+  const at = new Map<number, number>();
+  all.bins.forEach((b, i) => {
+    const th = all.threads[b.thread]!;
+    if (keptThreads.has(`${th.file}:${th.tid}:${th.tgid}`)) at.set(i, at.size);
+  });
+  return { entries: r.entries.filter((e) => at.has(e.bin)).map((e) => ({ ...e, bin: at.get(e.bin)! })), dropped: r.dropped };
 }

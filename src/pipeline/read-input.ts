@@ -11,6 +11,7 @@ import type { Core, FileCounters } from '../wasm/core.js';
 import type { Part } from '../wasm/merge.js';
 import { KvmtaxError, excerpt } from '../core/errors.js';
 import type { ByteSource } from '../formats/source.js';
+import { registerScratch, releaseScratch } from '../core/scratch.js';
 import { detectTextFormat, looksLikeText, scanTextSource, TEXT_FORMATS, TEXT_FORMAT_NAMES } from '../formats/text.js';
 import { detectBinary, readBinary, BINARY_FORMATS } from '../formats/binary.js';
 import type { InputInfo } from '../analysis/types.js';
@@ -28,6 +29,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
     let tmp: string | undefined;
     if (!p) {
       tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-'));
+      registerScratch(tmp);
       p = path.join(tmp, path.basename(src.name).replace(/\.(xz|gz)$/, '') || 'input');
       const out = fs.openSync(p, 'w');
       const buf = Buffer.alloc(1 << 20);
@@ -43,7 +45,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
         last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents, meta,
       };
     } finally {
-      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+      if (tmp) { fs.rmSync(tmp, { recursive: true, force: true }); releaseScratch(tmp); }
     }
   }
   let fmt: number | undefined;
@@ -70,7 +72,8 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
     sliced.push(...r.parts);
     c = r.counters;
   } else {
-    await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes, opts.onProgress && ((n) => opts.onProgress!(n, idx)));
+    // progress of a compressed file: its compressed position (the total is its size on disk)
+    await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes, opts.onProgress && ((n) => opts.onProgress!(src.rawPosition?.() ?? n, idx)));
     c = core.endFile();
   }
   if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {

@@ -4,17 +4,19 @@
  */
 import type { Comparison } from '../analysis/runs/compare.js';
 import { compareSections } from './compare-table.js';
+import { mdSafe } from './escape.js';
 
-const esc = (s: string) => s.replace(/\|/g, '\\|');
+/** Labels and trace names are text, never markup: src/report/escape.ts. */
+const esc = mdSafe;
 
 export function renderCompareMarkdown(c: Comparison): string {
   const tables = compareSections(c);
   const out: string[] = [];
   tables.forEach((t, k) => {
     const fold = k > 0 && (t.title.startsWith('VMs and vCPUs') || t.title.startsWith('Runs:') || t.title.startsWith('Other figures'));
-    if (k === 0) out.push(`### ${t.title}`, '');
-    else if (fold) out.push(`<details><summary>${t.title}</summary>`, '');
-    else out.push(`#### ${t.title}`, '');
+    if (k === 0) out.push(`### ${esc(t.title)}`, '');
+    else if (fold) out.push(`<details><summary>${esc(t.title)}</summary>`, '');
+    else out.push(`#### ${esc(t.title)}`, '');
     for (const l of t.lead ?? []) out.push(`- ${esc(l)}`);
     if (t.lead?.length) out.push('');
     if (t.header.length) {

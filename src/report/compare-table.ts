@@ -110,7 +110,7 @@ export function compareSections(c: Comparison): Table[] {
       title: 'Other figures (report sections)',
       header: ['figure', la, lb, 'delta', 'ratio'],
       align: 'lrrrr',
-      rows: sec.map((f) => [f.title, v(f, 'before'), v(f, 'after'), fmtDelta(f.delta, f.unit, u), fmtRatio(f.ratio)]),
+      rows: sectionRows(sec, la, lb, (f, s) => v(f, s), (f) => [fmtDelta(f.delta, f.unit, u), fmtRatio(f.ratio)]),
     });
   }
 
@@ -178,6 +178,34 @@ export function compareSections(c: Comparison): Table[] {
   return out;
 }
 
-export function renderCompareTable(c: Comparison): string {
-  return renderTables(compareSections(c));
+/**
+ * The section figures as rows: a figure neither side has is left out, and a group ("halt-polling: ...")
+ * that one side lacks altogether is one row saying so, instead of a row of "-" per figure.
+ */
+function sectionRows(sec: ComparedFigure[], la: string, lb: string, v: (f: ComparedFigure, s: 'before' | 'after') => string,
+  rest: (f: ComparedFigure) => string[]): string[][] {
+  const groupOf = (f: ComparedFigure) => (/^([^:]+): /.exec(f.title)?.[1] ?? f.title.split('.')[0]!);
+  const groups = new Map<string, ComparedFigure[]>();
+  for (const f of sec) {
+    if (f.before === null && f.after === null) continue;
+    const g = groupOf(f);
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g)!.push(f);
+  }
+  const rows: string[][] = [];
+  for (const [g, fs] of groups) {
+    const noneAfter = fs.every((f) => f.after === null);
+    const noneBefore = fs.every((f) => f.before === null);
+    if ((noneAfter || noneBefore) && fs.length > 1) {
+      const has = noneAfter ? la : lb;
+      rows.push([`${g}: ${fs.length} figures, only in ${has}`, noneBefore ? '(none)' : `(${fs.length})`, noneAfter ? '(none)' : `(${fs.length})`, '', '']);
+      continue;
+    }
+    for (const f of fs) rows.push([f.title, v(f, 'before'), v(f, 'after'), ...rest(f)]);
+  }
+  return rows;
+}
+
+export function renderCompareTable(c: Comparison, width?: number): string {
+  return renderTables(compareSections(c), { width });
 }

@@ -49,7 +49,7 @@ export function whatIfSections(w: WhatIf): Table[] {
  * The forecast of `scenario` on `report` as text in `format` (table | md | json | csv). This is what
  * `kvmtax report --what-if cpu-pm` prints (after the report, or instead of it: the caller decides).
  */
-export function renderWhatIf(report: Report, scenario: WhatIfScenario, format: string): string {
+export function renderWhatIf(report: Report, scenario: WhatIfScenario, format: string, width?: number): string {
   const w = whatIf(report, scenario);
   switch (format) {
     case 'json': return JSON.stringify(w, null, 2) + '\n';
@@ -63,6 +63,6 @@ export function renderWhatIf(report: Report, scenario: WhatIfScenario, format: s
       rows.push(['guest_share', w.current.guest_share ?? '', w.estimate.guest_share_low ?? '', w.estimate.guest_share_high ?? ''].join(','));
       return rows.join('\n') + '\n';
     }
-    default: return renderTables(whatIfSections(w));
+    default: return renderTables(whatIfSections(w), { width });
   }
 }

@@ -5,10 +5,12 @@
  * (poll_success.p99_ns). A section the trace has no events for is one row saying why. RFC 4180 quoting.
  */
 import type { Report } from '../analysis/types.js';
+import { csvSafe } from './escape.js';
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
-  const s = String(v);
+  // a name from the trace that starts like a formula (=, +, -, @) gets a leading apostrophe
+  const s = typeof v === 'string' ? csvSafe(v) : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 const STATS = ['min_ns', 'mean_ns', 'p50_ns', 'p90_ns', 'p99_ns', 'p999_ns', 'max_ns', 'stddev_ns'] as const;
@@ -45,6 +47,15 @@ export function renderCsv(r: Report, table: string | boolean): string {
     const k = r[which];
     lines.push(['key', 'name', 'dir', 'events', 'exits_handled', 'total_ns', ...STATS].join(','));
     if (k.available) for (const x of k.keys) lines.push([x.key, x.name, x.dir, x.events, x.exits_handled, x.total_ns, ...STATS.map((s) => x[s])].map(cell).join(','));
+    return lines.join('\n') + '\n';
+  }
+  if (which === 'vm') {
+    lines.push(['file', 'pid', 'vm', 'reason', 'exits_seen', 'exits_handled', 'total_ns', 'share_host', ...STATS].join(','));
+    for (const vm of r.vms) {
+      for (const x of vm.reasons ?? []) {
+        lines.push([vm.file, vm.pid, vm.name, x.reason, x.exits_seen, x.exits_handled, x.total_ns, x.share_host, ...STATS.map((k) => x[k])].map(cell).join(','));
+      }
+    }
     return lines.join('\n') + '\n';
   }
   if (which === 'vcpu') {

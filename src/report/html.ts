@@ -115,7 +115,7 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
     const v = extra[key];
     if (!v || typeof v !== 'object' || (v as { available?: unknown }).available === false) continue;
     const found: Found[] = [];
-    collect(v, [], null, found, 0);
+    collect(key === 'halt' ? withoutDuplicateBlocked(v) : v, [], null, found, 0);
     if (!found.length) continue;
     const hs = found.filter((f) => f.hist);
     const ss = found.filter((f) => !f.hist);
@@ -181,6 +181,19 @@ function tableId(title: string, i: number): string {
 }
 
 /** A sortable table; cell() may return the inner HTML of a cell (the text is escaped otherwise). */
+/**
+ * The halt section's `blocked` equals `halt_blocked` for every vCPU whose poll window was traced (it
+ * differs only where untraced waits are taken to have blocked): the same distribution is drawn once.
+ */
+function withoutDuplicateBlocked(sec: unknown): unknown {
+  const s = sec as { vcpus?: Array<Record<string, unknown>> };
+  if (!Array.isArray(s.vcpus)) return sec;
+  return {
+    ...s,
+    vcpus: s.vcpus.map((c) => (JSON.stringify(c.blocked) === JSON.stringify(c.halt_blocked) ? { ...c, blocked: undefined } : c)),
+  };
+}
+
 function table(tb: Table, cell?: (row: number, col: number, text: string) => string | undefined): string {
   const al = (i: number) => (tb.align[i] === 'r' ? ' class="r"' : '');
   const th = tb.header.map((h, i) => `<th${al(i)} scope="col" title="click to sort">${esc(h)}</th>`).join('');

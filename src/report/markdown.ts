@@ -1,12 +1,14 @@
 /** Markdown: the same tables, shaped for a commit message, a PR comment or a wiki page. */
 import type { Table } from './sections.js';
+import { mdSafe } from './escape.js';
 
-const esc = (s: string) => s.replace(/\|/g, '\\|');
+/** Trace names are text, never markup (raw HTML, links): src/report/escape.ts. */
+const esc = mdSafe;
 
 export function renderMarkdown(tables: Table[]): string {
   const out: string[] = [];
   tables.forEach((t, k) => {
-    out.push(`${k === 0 ? '#' : '##'} ${t.title}`, '');
+    out.push(`${k === 0 ? '#' : '##'} ${esc(t.title)}`, '');
     for (const l of t.lead ?? []) out.push(`- ${esc(l)}`);
     if (t.lead?.length) out.push('');
     if (t.header.length) {

@@ -20,8 +20,8 @@ export interface RenderView { by?: string[]; sections?: Set<string> }
 /** The sections a view shows: the default ones, or those named, plus what --by asks for. */
 export function viewOf(view: RenderView): ViewOptions {
   const shown = new Set(view.sections ?? DEFAULT_SECTIONS);
-  for (const b of view.by ?? []) if (b !== 'reason' && b !== 'vcpu') shown.add(b);
-  return { byVcpu: (view.by ?? []).includes('vcpu'), sections: shown };
+  for (const b of view.by ?? []) if (b !== 'reason' && b !== 'vcpu' && b !== 'vm') shown.add(b);
+  return { byVcpu: (view.by ?? []).includes('vcpu'), byVm: (view.by ?? []).includes('vm'), sections: shown };
 }
 
 /** JSON keeps every section unless --sections names some. */
@@ -41,7 +41,8 @@ export function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
 }
 
 /** The report in one output format (OUTPUT_FORMATS; anything else is the text table). */
-export function render(report: Report, format: string, v: RenderView): string {
+/** `width`: fit text tables to it (src/report/table.ts); undefined: every column. */
+export function render(report: Report, format: string, v: RenderView, width?: number): string {
   const view = viewOf(v);
   const named = v.sections;
   // CSV writes one table: --sections NAME picks a section's (halt, timers, ipi, sched, msr, port, mmio,
@@ -54,6 +55,6 @@ export function render(report: Report, format: string, v: RenderView): string {
     case 'csv': return named1 === 'levers' ? leversCsv(buildLevers(report)) : renderCsv(report, csvTable);
     case 'md': return renderMarkdown(sections(report, view));
     case 'html': return renderHtml(report, { view });
-    default: return renderTables(sections(report, view));
+    default: return renderTables(sections(report, view), { width });
   }
 }

@@ -21,6 +21,8 @@ export interface Table {
 
 export interface ViewOptions {
   byVcpu?: boolean;
+  /** the per-VM reason table even with one VM (--by vm); with several VMs it is always shown */
+  byVm?: boolean;
   top?: number;
   /** which sections to show (SECTION_NAMES); default: DEFAULT_SECTIONS */
   sections?: Set<string>;
@@ -95,10 +97,12 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
 
   // ---- per vCPU, grouped by VM ----
   const vrows: string[][] = [];
+  // a VM the trace gives no process for is "unknown VM" in its rows, and why is said once, below
+  const unknownVm = r.vms.some((vm) => vm.pid === null);
   for (const vm of r.vms) {
     for (const c of vm.vcpus) {
       vrows.push([
-        vm.name, c.vcpu === null ? '?' : String(c.vcpu), String(c.tid), c.comm ?? '?', cpuList(c.cpus, c.migrations), String(c.exits_seen), rate(c.exits_per_s),
+        vm.pid === null ? 'unknown VM' : vm.name, c.vcpu === null ? '?' : String(c.vcpu), String(c.tid), c.comm ?? '?', cpuList(c.cpus, c.migrations), String(c.exits_seen), rate(c.exits_per_s),
         pct(c.guest_share), pct(c.halted_share), pct(c.tax), dur(c.host_ns, u), dur(c.overhead_ns, u),
         c.top_reasons.map((x) => `${x.reason} ${dur(x.total_ns, u)}`).join(', ') || (c.kvm_events ? `(${c.kvm_events} other kvm events)` : '-'),
       ]);
@@ -110,7 +114,24 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
       header: ['VM', 'vcpu', 'tid', 'comm', 'host CPUs', 'exits', 'exits/s', 'guest%', 'halted%', 'tax%', 'host', 'overhead', 'top reasons (time)'],
       align: 'lrrllrrrrrrrl',
       rows: vrows,
-      foot: ['tax% = exit-handling time that is not HLT (idle), as a share of the vCPU thread\'s wall time (its first to its last exit or entry, leaving out any jump back of the clock)'],
+      foot: ['tax% = exit-handling time that is not HLT (idle), as a share of the vCPU thread\'s wall time (its first to its last exit or entry, leaving out any jump back of the clock)',
+        ...(unknownVm ? ['unknown VM: the trace does not say which process each thread belongs to (record with the record-tgid option, or keep sched events and saved cmdlines)'] : [])],
+    });
+  }
+
+  // ---- per VM x reason (perf kvm stat report -p PID, for every VM at once) ----
+  const vmsWithExits = r.vms.filter((vm) => (vm.reasons ?? []).length > 0);
+  if ((v.byVm || (show.has('vcpus') && vmsWithExits.length > 1)) && vmsWithExits.length) {
+    const rows: string[][] = [];
+    for (const vm of vmsWithExits) {
+      for (const x of vm.reasons ?? []) {
+        rows.push([vm.pid === null ? 'unknown VM' : vm.name, x.reason, String(x.exits_seen), String(x.exits_handled), dur(x.total_ns, u), pct(x.share_host),
+          dur(x.mean_ns, u), dur(x.p50_ns, u), dur(x.p99_ns, u), dur(x.max_ns, u)]);
+      }
+    }
+    out.push({
+      title: 'Exit reasons per VM', header: ['VM', 'reason', 'seen', 'handled', 'total', 'host%', 'mean', 'p50', 'p99', 'max'], align: 'llrrrrrrrr', rows,
+      foot: ['host% = share of the VM\'s host time; as perf kvm stat report -p PID gives for one VM'],
     });
   }
 

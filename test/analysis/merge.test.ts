@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import AjvModule from 'ajv';
 import { analyze } from '../../src/pipeline/analyze.js';
@@ -114,5 +114,32 @@ describe('kvmtax merge', () => {
     const plain = JSON.parse(render(await analyze([path.join(TRACES, 'svm-D-small/trace.txt.xz')]), 'json', {}));
     expect(() => mergeReports([r, plain], ['a.json', 'b.json'])).toThrow(/b\.json: .*--histograms/);
     expect(() => mergeReports([{ hello: 1 }], ['x.json'])).toThrow(/not a kvmtax JSON report/);
+  });
+
+  it('refuses the same trace twice (the same report given twice): its counts would double', async () => {
+    const r = await json([path.join(TRACES, 'svm-D-small/trace.txt.xz')]);
+    expect(() => mergeReports([r, JSON.parse(JSON.stringify(r))], ['a.json', 'b.json']))
+      .toThrow(/a\.json and b\.json both hold the trace .*svm-D-small\/trace\.txt\.xz \(2837 events, the same size and time span\): merging would count it twice/);
+    // through the CLI: one line, exit 1
+    const f = tmpTrace(JSON.stringify(r), 'a.json');
+    const out = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'kvmtax.js'), 'merge', f, f], { encoding: 'utf8' });
+    expect(out.status).toBe(1);
+    expect(out.stderr).toMatch(/^kvmtax: .*merging would count it twice\n$/);
+  });
+
+  it('refuses negative counts, naming where', async () => {
+    const r = await json([path.join(TRACES, 'svm-D-small/trace.txt.xz')]);
+    const b = await json([path.join(TRACES, 'svm-A-baseline/trace.txt.xz')]);
+    const neg = JSON.parse(JSON.stringify(b)) as Report;
+    neg.reasons[1]!.exits_handled = -5;
+    expect(() => mergeReports([r, neg], ['a.json', 'b.json'])).toThrow(/b\.json: reasons\[1\] \(\w+\)\.exits_handled is negative/);
+    const negHist = JSON.parse(JSON.stringify(b)) as Report;
+    negHist.reasons[0]!.histogram![0]![2] = -1;
+    expect(() => mergeReports([r, negHist], ['a.json', 'b.json'])).toThrow(/histogram\[0\] count is negative/);
+    const negVcpu = JSON.parse(JSON.stringify(b)) as Report;
+    negVcpu.vms[0]!.vcpus[0]!.exits_seen = -1;
+    expect(() => mergeReports([r, negVcpu], ['a.json', 'b.json'])).toThrow(/vms\[0\]\.vcpus\[0\]\.exits_seen is negative/);
+    // the untouched pair merges
+    expect(mergeReports([r, b]).totals.exits_seen).toBe(r.totals.exits_seen + b.totals.exits_seen);
   });
 });

@@ -13,7 +13,7 @@ function kvmtax(args: string[], input?: Buffer | string) {
 
 describe('kvmtax CLI', () => {
   it('reports a bundled trace (exit 0)', () => {
-    const r = kvmtax(['report', 'traces/svm-D-small/trace.txt.xz']);
+    const r = kvmtax(['report', 'traces/svm-D-small/trace.txt.xz', '--wide']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^kvmtax \d+\.\d+\.\d+ report/);

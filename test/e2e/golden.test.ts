@@ -23,6 +23,28 @@ const cases: Array<[string, string, string, boolean]> = [
   ['arm64-D-small/trace.txt.xz', 'json', 'arm64-D-small.trace.json', false],
 ];
 
+/** Tables fitted to a terminal: 80 columns (the default off a tty) and 100. */
+const fitted: Array<[string, number, string]> = [
+  ['svm-D-small/trace.txt.xz', 80, 'svm-D-small.trace.table.80.txt'],
+  ['svm-D-small/trace.txt.xz', 100, 'svm-D-small.trace.table.100.txt'],
+  ['svm-A-baseline/trace.txt.xz', 80, 'svm-A-baseline.trace.table.80.txt'],
+];
+
+describe('golden reports fitted to a width', () => {
+  it.each(fitted)('%s at %i columns', async (input, width, golden) => {
+    const prev = process.cwd();
+    process.chdir(ROOT);
+    try {
+      const r = await analyze([path.join('traces', input)], { top: 10 });
+      const text = render(r, 'table', { by: ['vcpu'] }, width);
+      for (const l of text.split('\n')) expect(l.length).toBeLessThanOrEqual(width);
+      await expect(text).toMatchFileSnapshot(path.join(ROOT, 'test', 'golden', golden));
+    } finally {
+      process.chdir(prev);
+    }
+  });
+});
+
 describe('golden reports', () => {
   it.each(cases)('%s as %s', async (input, format, golden, byVcpu) => {
     const rel = path.join('traces', input);

@@ -58,6 +58,8 @@ export interface RunView {
   vcpus: number;
   unit: 'ns' | 'cycles';
   exits_seen: number;
+  /** exits followed by their kvm_entry: what report and perf kvm stat count */
+  exits_handled: number;
   exits_per_s: number | null;
   tax: number | null;
   halted_share: number | null;
@@ -110,7 +112,8 @@ export const FIGURES: FigureDef[] = [
   },
   {
     name: 'exits', title: 'exits', unit: 'count', better: 'none', takes: 'both', absentIsZero: true,
-    value: (v, r) => (r === undefined ? v.exits_seen : rf(v, r)?.exits_seen ?? 0), doc: 'kvm_exit events seen',
+    value: (v, r) => (r === undefined ? v.exits_handled : rf(v, r)?.exits_handled ?? 0),
+    doc: 'exits handled (followed by their kvm_entry), as report and perf kvm stat count them',
   },
   {
     name: 'mean', title: 'mean handling', unit: 'ns', better: 'lower', takes: 'both', absentIsZero: false,
@@ -220,6 +223,8 @@ export function sectionUnit(key: string): FigureUnit {
 // Views of runs
 
 /** Numeric fields of the Report's non-core sections, flattened through plain objects (arrays skipped). */
+const INTERNAL_FIGURE = /^timeline(\.|$)|(^|\.)(bucket_ns|origin_ns|schema|version)$/;
+
 export function sectionFigures(r: Report, pid?: number | null): Map<string, number> {
   const out = new Map<string, number>();
   for (const f of SECTION_FIGURES) {
@@ -228,6 +233,8 @@ export function sectionFigures(r: Report, pid?: number | null): Map<string, numb
   }
   if (pid !== undefined) return out;
   const walk = (o: unknown, path: string, depth: number) => {
+    // internal figures (the timeline's bucket width and origin) are settings, not results to compare
+    if (INTERNAL_FIGURE.test(path)) return;
     if (typeof o === 'number' && Number.isFinite(o)) { if (!out.has(path)) out.set(path, o); }
     else if (o && typeof o === 'object' && !Array.isArray(o) && depth < 5) {
       for (const [k, v] of Object.entries(o as Record<string, unknown>)) walk(v, `${path}.${k}`, depth + 1);
@@ -273,7 +280,7 @@ export function viewOfReport(r: Report, id?: string): RunView {
   const vcpus = r.vms.reduce((n, vm) => n + vm.vcpus.filter((c) => c.exits_seen > 0).length, 0);
   return {
     id: id ?? r.inputs.map((f) => f.file).join(' + '), file: r.inputs.map((f) => f.file).join(' + '), vm: null, vcpus,
-    unit: r.unit, exits_seen: r.totals.exits_seen, exits_per_s: r.totals.exits_per_s, tax: r.totals.tax,
+    unit: r.unit, exits_seen: r.totals.exits_seen, exits_handled: r.totals.exits_handled, exits_per_s: r.totals.exits_per_s, tax: r.totals.tax,
     halted_share: r.totals.halted_share, guest_share: r.totals.guest_share, wall_ns: wall,
     mean_ns: s.mean, p50_ns: s.p50, p99_ns: s.p99, reasons, sections: sectionFigures(r),
   };
@@ -287,12 +294,12 @@ export function viewOfReport(r: Report, id?: string): RunView {
 export function viewOfVm(vm: VmRow, r: Report): RunView {
   const reasons = new Map<string, ReasonFigures>();
   const rate = (n: number, wall: number) => (r.unit === 'ns' && wall > 0 ? n / (wall / 1e9) : null);
-  let wall = 0, guest = 0, halted = 0, exits = 0;
+  let wall = 0, guest = 0, halted = 0, exits = 0, handled = 0;
   let eps: number | null = 0;
   let nonIdleN = 0, nonIdleSum = 0;
   const holders = new Map<string, VcpuRow[]>();
   for (const c of vm.vcpus) {
-    wall += c.wall_ns; guest += c.guest_ns; halted += c.halted_ns; exits += c.exits_seen;
+    wall += c.wall_ns; guest += c.guest_ns; halted += c.halted_ns; exits += c.exits_seen; handled += c.exits_handled;
     const e = rate(c.exits_seen, c.wall_ns);
     eps = eps === null || e === null ? (c.exits_seen === 0 ? eps : null) : eps + e;
     for (const x of c.reasons ?? []) {
@@ -320,7 +327,7 @@ export function viewOfVm(vm: VmRow, r: Report): RunView {
   }
   return {
     id: `${vm.file}: ${vm.name}`, file: vm.file, vm: vm.name, vcpus: vm.vcpus.filter((c) => c.exits_seen > 0).length, unit: r.unit,
-    exits_seen: exits, exits_per_s: eps === null ? null : round1(eps), tax: vm.tax, halted_share: wall > 0 ? round6(halted / wall) : null,
+    exits_seen: exits, exits_handled: handled, exits_per_s: eps === null ? null : round1(eps), tax: vm.tax, halted_share: wall > 0 ? round6(halted / wall) : null,
     guest_share: wall > 0 ? round6(guest / wall) : null, wall_ns: wall,
     mean_ns: nonIdleN > 0 ? round1(nonIdleSum / nonIdleN) : null, p50_ns: null, p99_ns: null, reasons,
     sections: vm.pid !== null && r.vms.filter((x) => x.pid === vm.pid).length === 1 ? sectionFigures(r, vm.pid) : new Map(),
@@ -533,6 +540,7 @@ export function compare(a: SideInput, b: SideInput, opt: CompareOptions): Compar
   } else if (a.runs.length < 2 || b.runs.length < 2) {
     notes.push(`a test needs two runs a side or more (${a.label}: ${a.runs.length}, ${b.label}: ${b.runs.length}): only the spread of the side with several runs is shown`);
   }
+  for (const d of sidesDiffer(a, b)) notes.push(d);
   if (opt.split === 'vm' && multi) notes.push('with --split vm, a VM\'s p50/p99 is known only where one vCPU alone had the exits (percentiles are kept per vCPU and per reason, not per VM); the pooled percentiles are compared');
 
   const sideInfo = (s: SideInput): SideInfo => ({
@@ -579,6 +587,50 @@ function hostCpus(c: VcpuRow): number[] | undefined {
  * Flags: a VM without a counterpart, different vCPU counts or ids, an unknown VM (no tgid in the trace),
  * and vCPU threads seen on several host CPUs (unpinned) when the report says where threads ran.
  */
+/** Notes that start so are printed as warnings by the CLI: the two sides were not recorded alike. */
+export const SIDES_DIFFER = 'the sides differ:';
+
+/**
+ * What the traces say about where and how they were recorded (host name, kernel, CPUs, trace clock, the
+ * recorder, whether kvm_vcpu_wakeup was recorded), compared between the sides: each difference is a
+ * note starting SIDES_DIFFER. A side's value is the set over its traces; only values the traces carry
+ * are compared (text traces say little).
+ */
+export function sidesDiffer(a: SideInput, b: SideInput): string[] {
+  const facts = (r: Report): Map<string, Set<string>> => {
+    const m = new Map<string, Set<string>>();
+    const add = (k: string, v: unknown) => {
+      if (v === undefined || v === null || v === '' || v === '(none)') return;
+      if (!m.has(k)) m.set(k, new Set());
+      m.get(k)!.add(String(v));
+    };
+    for (const f of r.inputs) {
+      const meta = (f.meta ?? {}) as Record<string, unknown>;
+      add('host name', meta.hostname);
+      add('kernel', meta.os_release);
+      add('CPUs', meta.nr_cpus ?? meta.cpus);
+      add('trace clock', meta.clock ?? (f.clock === 'raw' ? 'x86-tsc (raw)' : undefined));
+      if (typeof meta.cmdline === 'string') add('recorder', /\bkvm\b.*\bstat\b.*\brecord\b/.test(meta.cmdline) ? 'perf kvm stat record' : 'perf record');
+    }
+    // only a side that halted can say whether wake-ups were recorded (with cpu-pm there are no halts)
+    if (r.reasons.some((x) => x.idle && x.exits_seen > 0)) add('kvm_vcpu_wakeup recorded', (r.quality.events_by_name['kvm_vcpu_wakeup'] ?? 0) > 0 ? 'yes' : 'no');
+    return m;
+  };
+  const fa = facts(a.pooled), fb = facts(b.pooled);
+  const out: string[] = [];
+  for (const [k, va] of fa) {
+    const vb = fb.get(k);
+    if (!vb) continue;
+    const sa = [...va].sort().join(', '), sb = [...vb].sort().join(', ');
+    if (sa !== sb) {
+      const why = k === 'kvm_vcpu_wakeup recorded' ? ' (without it all HLT time counts as halted: tax and halted are not comparable)'
+        : k === 'recorder' ? ' (perf kvm stat record has no kvm_vcpu_wakeup)' : '';
+      out.push(`${SIDES_DIFFER} ${k} ${a.label}: ${sa}, ${b.label}: ${sb}${why}`);
+    }
+  }
+  return out;
+}
+
 export function pairVms(a: Report, b: Report, notes: string[]): VmPair[] {
   const live = (r: Report) => r.vms.filter((vm) => vm.vcpus.some((c) => c.exits_seen > 0));
   const va = live(a);

@@ -18,25 +18,41 @@
  *              | NUMBER "x"                  ratio after / before               p99(msr) >= 1.5x
  *   unit      := "%" (share figures: 5% is 0.05) | "ns" | "us" | "ms" | "s" (time figures)
  *
+ * A rule may be wrapped as significant(RULE): then it fires only when the pooled figures breach it AND
+ * the runs show the change is not noise: each side has at least MIN_RUNS runs, and the test of the
+ * per-run values (a seeded percentile bootstrap for p50/p99, whose per-run values are not normal;
+ * Welch's t for the other figures) gives a p below ALPHA after the Holm correction across all significant(...) rules of
+ * the command (many rules x many reasons would otherwise raise false alarms). Its detail states p, the
+ * adjusted p and the minimum detectable effect for the runs given (a difference of the means of
+ * (t(1-ALPHA/2) + t(POWER)) x the standard error). A plain rule (the default) is on the pooled figures
+ * alone: with one run a side that is all there is.
+ *
  * REASON is an exit reason as kvmtax prints it (hlt, msr, EXTERNAL_INTERRUPT, idle-halt, ...); it matches
  * exactly, else ignoring case. Values are the sides' pooled figures (all of a side's traces read as one
  * report), and sd/cv are over a side's runs. A rule whose figure has no value on a side (p99 of a reason
- * that vanished, sd with one run a side) is reported as not evaluated and does not fail the gate; a
- * reason is 0 exits, 0 exits/s and 0 tax on a side where it does not occur. A rule that does not parse,
- * or names an unknown figure, is a usage error (exit 2) pointing at the column.
+ * that vanished, p99(EXTERNAL_INTERRUPT) on an SVM capture, sd with one run a side) is not evaluated:
+ * that fails the gate with EXIT_NOT_EVALUATED (4) unless --allow-missing (then it is a warning), so a CI
+ * gate never passes on a rule it could not check. A breach (3) wins over 4. A reason is 0 exits, 0
+ * exits/s and 0 tax on a side where it does not occur. A rule that does not parse, names an unknown
+ * figure, or a --fail-if with no rule in it ("", ";;") is a usage error (exit 2).
  */
 import { KvmtaxError } from '../../core/errors.js';
+import { bootstrapDiff, studentTQuantile } from './stats.js';
 import { figureDef, FIGURES, findFigure, sectionUnit, SPREADS, type Comparison, type ComparedFigure, type FigureUnit, type Spread } from './compare.js';
 import { canonicalReason, ISA_SVM, ISA_VMX } from '../../core/reasons.js';
 
 /** A --fail-if rule breached. */
 export const EXIT_BREACH = 3;
+/** A --fail-if rule could not be evaluated (and --allow-missing was not given). */
+export const EXIT_NOT_EVALUATED = 4;
 
 export type Op = '>' | '>=' | '<' | '<=';
 export type ThresholdKind = 'value' | 'change' | 'pp' | 'delta' | 'ratio';
 
 export interface Rule {
   text: string;
+  /** significant(RULE): also needs a significant difference over the runs */
+  significant?: boolean;
   spread: Spread | null;
   figure: string;
   reason: string | null;
@@ -57,7 +73,16 @@ class ParseError extends Error {
 
 /** Parse one rule; throws a usage KvmtaxError that quotes the rule and points at the column. */
 export function parseRule(text: string): Rule {
+  const sig = /^(\s*significant\s*\()(.*)\)\s*$/.exec(text);
   try {
+    if (sig) {
+      try {
+        return { ...parse(sig[2]!), text, significant: true };
+      } catch (e) {
+        if (e instanceof ParseError) throw new ParseError(e.message, e.col + sig[1]!.length);
+        throw e;
+      }
+    }
     return parse(text);
   } catch (e) {
     if (!(e instanceof ParseError)) throw e;
@@ -70,7 +95,11 @@ export function parseRule(text: string): Rule {
 /** Parse every rule (each --fail-if may hold several separated by ";"). */
 export function parseRules(texts: readonly string[]): Rule[] {
   const out: Rule[] = [];
-  for (const t of texts) for (const part of t.split(';')) if (part.trim() !== '') out.push(parseRule(part.trim()));
+  for (const t of texts) {
+    const parts = t.split(';').filter((part) => part.trim() !== '');
+    if (!parts.length) throw KvmtaxError.usage(`--fail-if ${JSON.stringify(t)}: no rule in it (a rule is FIGURE OP THRESHOLD, e.g. "tax > +5%"; leave --fail-if out for no gate)`);
+    for (const part of parts) out.push(parseRule(part.trim()));
+  }
   return out;
 }
 
@@ -238,10 +267,66 @@ function cmpOp(x: number, op: Op, t: number): boolean {
   }
 }
 
+/** significant(...): runs a side needed before a difference can be called significant. */
+export const MIN_RUNS = 3;
+/** significant(...): the family-wise error rate (Holm) and the power the minimum detectable effect is for. */
+export const ALPHA = 0.05;
+export const POWER = 0.8;
+
+/** Holm's step-down adjustment of p-values (same order as given). */
+export function holm(ps: number[]): number[] {
+  const order = ps.map((p, i) => [p, i] as const).sort((x, y) => x[0] - y[0]);
+  const adj = new Array<number>(ps.length);
+  let run = 0;
+  order.forEach(([p, i], k) => {
+    run = Math.max(run, Math.min(1, (ps.length - k) * p));
+    adj[i] = run;
+  });
+  return adj;
+}
+
 /** Evaluate the rules on a comparison (records them in c.fail_if) and return the results. */
 export function evaluateRules(rules: Rule[], c: Comparison, fmt: (v: number | null, unit: FigureUnit) => string): RuleResult[] {
   const out: RuleResult[] = [];
-  for (const r of rules) {
+  // significant(...) rules: their tests' p, adjusted together (Holm) over those that can be tested
+  const tested = rules.map((r) => {
+    if (!r.significant) return null;
+    const f = lookup(c, r);
+    const na = f?.a?.n ?? 0, nb = f?.b?.n ?? 0;
+    return f?.test && na >= MIN_RUNS && nb >= MIN_RUNS ? f : null;
+  });
+  // percentiles (p50, p99) are tested by a bootstrap over the runs, the other figures by Welch's t
+  const pOf = (r: Rule, f: ComparedFigure): { p: number; how: string } => {
+    if (r.figure === 'p50' || r.figure === 'p99') {
+      const xs = (f.a?.values ?? []).filter((x): x is number => x !== null);
+      const ys = (f.b?.values ?? []).filter((x): x is number => x !== null);
+      const bs = bootstrapDiff(xs, ys);
+      if (bs) return { p: bs.p, how: `bootstrap over runs (${bs.resamples} resamples), 95% interval of the difference ${fmt(bs.ci[0], f.unit)} .. ${fmt(bs.ci[1], f.unit)},` };
+    }
+    return { p: f.test!.p, how: 'Welch' };
+  };
+  const how = new Map<number, string>();
+  const ps: number[] = [];
+  tested.forEach((f, i) => {
+    if (!f) return;
+    const r = pOf(rules[i]!, f);
+    how.set(i, r.how);
+    ps.push(r.p);
+  });
+  const adjusted = holm(ps);
+  const adjOf = new Map<number, number>();
+  const pRaw = new Map<number, number>();
+  tested.forEach((f, i) => { if (f) { pRaw.set(i, ps[adjOf.size]!); adjOf.set(i, adjusted[adjOf.size]!); } });
+  for (const [ri, r] of rules.entries()) {
+    if (r.significant) {
+      const f = lookup(c, r);
+      const na = f?.a?.n ?? 0, nb = f?.b?.n ?? 0;
+      if (na < MIN_RUNS || nb < MIN_RUNS || !f?.test) {
+        out.push({ rule: r.text, status: 'not evaluated', value: null,
+          detail: `significant(...) needs ${MIN_RUNS} runs a side or more (${c.labels[0]}: ${na}, ${c.labels[1]}: ${nb}); give more traces a side, or --split vm` });
+        continue;
+      }
+    }
     const f = lookup(c, r);
     const [before, after] = sideValues(f, r);
     const unit: FigureUnit = r.spread === 'cv' ? 'ratio' : f?.unit ?? figureDef(r.figure)?.unit ?? 'number';
@@ -265,7 +350,16 @@ export function evaluateRules(rules: Rule[], c: Comparison, fmt: (v: number | nu
         shown = `${name} ${pair} (${Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%` : 'from 0'})`; break;
       default: x = before === 0 ? (after === 0 ? 1 : Infinity) : after / before!; shown = `${name} ${pair} (x${Number.isFinite(x) ? x.toFixed(3) : 'inf'})`;
     }
-    const breached = cmpOp(x, r.op, r.threshold);
+    let breached = cmpOp(x, r.op, r.threshold);
+    if (r.significant) {
+      const t = f!.test!;
+      const padj = adjOf.get(ri)!;
+      const mde = (studentTQuantile(1 - ALPHA / 2, t.df) + studentTQuantile(POWER, t.df)) * t.se;
+      const significant = padj < ALPHA;
+      shown += `; runs ${f!.a!.n} vs ${f!.b!.n}: ${how.get(ri)} p ${pRaw.get(ri)!.toPrecision(2)}, Holm-adjusted ${padj.toPrecision(2)} over ${ps.length} significant() rule${ps.length === 1 ? '' : 's'}` +
+        ` (${significant ? 'significant' : 'not significant'} at ${ALPHA}); smallest difference these runs detect (power ${POWER}): ${fmt(mde, unit === 'ratio' ? 'ratio' : unit)}`;
+      breached = breached && significant;
+    }
     out.push({ rule: r.text, status: breached ? 'breached' : 'ok', value: Number.isFinite(x) ? Number(x.toPrecision(9)) : null, detail: shown });
   }
   c.fail_if = out;

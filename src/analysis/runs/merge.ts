@@ -58,12 +58,63 @@ export function checkMergeable(reports: unknown[], names: string[]): Report[] {
     const bad = rep.reasons.find((x) => x.exits_handled > 0 && !Array.isArray(x.histogram));
     if (bad) throw new MergeError(`${name}: reason "${bad.reason}" has no histogram: make the report with --histograms to merge it exactly`);
     if (!rep.quality || !rep.totals || !rep.timeline) throw new MergeError(`${name}: the report lacks totals, quality or timeline (made with --sections?): merge needs whole reports`);
+    const neg = negativeCount(rep as Report);
+    if (neg) throw new MergeError(`${name}: ${neg} is negative: not a report kvmtax made (counts and times are never below 0)`);
     return rep as Report;
+  });
+}
+
+/** The first count or summed time below 0 in a report (an edited or corrupted one), as its JSON path. */
+function negativeCount(r: Report): string | null {
+  const bad = (v: unknown) => typeof v === 'number' && v < 0;
+  const COUNTS = ['exits_seen', 'exits_handled', 'total_ns', 'host_ns', 'overhead_ns', 'halted_ns', 'wall_ns', 'guest_ns'] as const;
+  const row = (o: Record<string, unknown> | undefined, at: string): string | null => {
+    if (!o) return null;
+    for (const k of COUNTS) if (bad(o[k])) return `${at}.${k}`;
+    const h = o.histogram;
+    if (Array.isArray(h)) for (let i = 0; i < h.length; i++) if (Array.isArray(h[i]) && bad(h[i][2])) return `${at}.histogram[${i}] count`;
+    return null;
+  };
+  const t = row(r.totals as unknown as Record<string, unknown>, 'totals');
+  if (t) return t;
+  for (let i = 0; i < r.reasons.length; i++) { const x = row(r.reasons[i] as unknown as Record<string, unknown>, `reasons[${i}] (${r.reasons[i]!.reason})`); if (x) return x; }
+  for (let i = 0; i < (r.inputs ?? []).length; i++) {
+    const f = r.inputs[i]!;
+    for (const k of ['events', 'bytes', 'lost_events', 'lost_markers'] as const) if (bad(f[k])) return `inputs[${i}].${k}`;
+  }
+  for (let v = 0; v < r.vms.length; v++) {
+    const vm = r.vms[v]!;
+    for (let c = 0; c < vm.vcpus.length; c++) {
+      const cpu = vm.vcpus[c]!;
+      const x = row(cpu as unknown as Record<string, unknown>, `vms[${v}].vcpus[${c}]`);
+      if (x) return x;
+      for (const [k, rr] of (cpu.reasons ?? []).entries()) { const y = row(rr as unknown as Record<string, unknown>, `vms[${v}].vcpus[${c}].reasons[${k}]`); if (y) return y; }
+    }
+  }
+  return null;
+}
+
+/**
+ * Refuse a trace that two inputs both hold (the same report given twice, or two reports of one trace):
+ * its counts would add up twice. A trace is known by its name, format, size, events and time span.
+ */
+function checkNoTraceTwice(reps: Report[], names: string[]): void {
+  const seen = new Map<string, number>();
+  reps.forEach((r, k) => {
+    for (const f of r.inputs) {
+      const id = JSON.stringify([f.file, f.format, f.bytes, f.events, f.first_ts, f.last_ts]);
+      const j = seen.get(id);
+      if (j !== undefined && j !== k) {
+        throw new MergeError(`${names[j] ?? `input ${j + 1}`} and ${names[k] ?? `input ${k + 1}`} both hold the trace ${f.file} (${f.events} events, the same size and time span): merging would count it twice`);
+      }
+      if (j === undefined) seen.set(id, k);
+    }
   });
 }
 
 export function mergeReports(input: unknown[], names: string[] = []): Report {
   const reps = checkMergeable(input, names);
+  checkNoTraceTwice(reps, names);
   const units = new Set(reps.map((r) => r.unit));
   if (units.size > 1) throw new MergeError('the reports are in different units (ns and cycles): make them with --tsc-khz');
   const unit = reps[0]!.unit;

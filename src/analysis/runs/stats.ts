@@ -156,3 +156,47 @@ export function welch(a: readonly number[], b: readonly number[], level = 0.95):
   const q = studentTQuantile(1 - (1 - level) / 2, df);
   return { diff, se, df, t, p, level, ci: [diff - q * se, diff + q * se] };
 }
+
+/** mulberry32: a small seeded PRNG, so that a bootstrap gives the same answer on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface BootstrapResult {
+  diff: number;
+  /** percentile interval of mean(b*) - mean(a*) over the resamples */
+  ci: [number, number];
+  /** two-sided: twice the smaller share of resampled differences on either side of 0 (at least 1/B) */
+  p: number;
+  resamples: number;
+}
+
+/**
+ * Percentile bootstrap of the difference of the means of two samples of runs (each side resampled with
+ * replacement, `resamples` times, seeded): for percentiles (p50, p99), whose per-run values are not
+ * normally distributed, instead of Welch's t.
+ */
+export function bootstrapDiff(a: readonly number[], b: readonly number[], level = 0.95, resamples = 4000, seed = 0x6b766d74): BootstrapResult | null {
+  if (a.length < 2 || b.length < 2) return null;
+  const rnd = prng(seed);
+  const draw = (xs: readonly number[]) => {
+    let s = 0;
+    for (let i = 0; i < xs.length; i++) s += xs[Math.floor(rnd() * xs.length)]!;
+    return s / xs.length;
+  };
+  const d = new Float64Array(resamples);
+  for (let i = 0; i < resamples; i++) d[i] = draw(b) - draw(a);
+  d.sort();
+  const q = (p: number) => d[Math.min(resamples - 1, Math.max(0, Math.floor(p * resamples)))]!;
+  let le = 0, ge = 0;
+  for (const x of d) { if (x <= 0) le++; if (x >= 0) ge++; }
+  const p = Math.min(1, Math.max(1 / resamples, (2 * Math.min(le, ge)) / resamples));
+  return { diff: mean(b) - mean(a), ci: [q((1 - level) / 2), q(1 - (1 - level) / 2)], p, resamples };
+}

@@ -3,7 +3,7 @@
  * by VM (file and process); the vCPU threads in report order, who each is, and their exit timelines.
  */
 import type { CoreTables } from '../../wasm/core.js';
-import type { Histogram } from '../../core/histogram.js';
+import { Histogram as HistogramClass, type Histogram } from '../../core/histogram.js';
 import { cmp, ratio } from '../numbers.js';
 import type { InputInfo, Stats, Timeline, VcpuRow, VmRow, Who } from '../types.js';
 import type { ReasonBins } from './reasons.js';
@@ -28,6 +28,8 @@ export function vcpuRows(
   for (const th of t.threads) if (th.tid === th.tgid && th.comm >= 0) tgidComm.set(`${th.file}:${th.tgid}`, t.strings[th.comm]!);
   let guestAll = 0, haltedAll = 0, wallAll = 0;
   const vcpuRowOf = new Map<number, VcpuRow>();
+  // each VM's exits per reason: its threads' histograms merged (perf kvm stat report -p PID)
+  const vmReasons = new Map<VmRow, Map<string, { h: Histogram; seen: number }>>();
   for (let i = 0; i < t.threads.length; i++) {
     const th = t.threads[i]!;
     if (th.exits === 0 && th.entries === 0 && th.kvmEvents === 0) continue;
@@ -62,6 +64,14 @@ export function vcpuRows(
     }
     vm.vcpus.push(row);
     vcpuRowOf.set(i, row);
+    let vr = vmReasons.get(vm);
+    if (!vr) vmReasons.set(vm, (vr = new Map()));
+    for (const [reason, r] of tm) {
+      let x = vr.get(reason);
+      if (!x) vr.set(reason, (x = { h: new HistogramClass(), seen: 0 }));
+      x.h.merge(r.h);
+      x.seen += r.seen;
+    }
     vm.exits_handled += th.handled;
     vm.host_ns += host;
     vm.overhead_ns += overhead;
@@ -73,6 +83,9 @@ export function vcpuRows(
   const vms = [...vmMap.values()];
   for (const vm of vms) {
     vm.tax = ratio(vm.overhead_ns, vm.wall_ns);
+    vm.reasons = [...(vmReasons.get(vm) ?? new Map<string, { h: Histogram; seen: number }>()).entries()]
+      .map(([reason, r]) => ({ reason, exits_seen: r.seen, exits_handled: r.h.n, total_ns: r.h.sum, share_host: ratio(r.h.sum, vm.host_ns), ...stats(r.h) }))
+      .sort((a, b) => b.total_ns - a.total_ns || cmp(a.reason, b.reason));
     vm.vcpus.sort((a, b) => (a.vcpu ?? 1e9) - (b.vcpu ?? 1e9) || a.tid - b.tid);
   }
   vms.sort((a, b) => a.fileIndex - b.fileIndex || (a.pid ?? -1) - (b.pid ?? -1));

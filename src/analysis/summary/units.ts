@@ -59,6 +59,10 @@ export function spans(t: CoreTables, inputs: InputInfo[], scale: number[]): Span
   });
   const jumps = t.threads.reduce((n, th) => n + th.jumps, 0);
   if (jumps > 0) notes.push(`timestamps jumped back ${jumps} time(s) on vCPU threads (two captures concatenated?): pairing started over at each jump, and wall times leave the jumps out`);
+  // a step back smaller than a jump (under 1 ms): an entry stamped before its own exit (per-CPU clocks
+  // that disagree, trace_clock=local across a migration); such an exit is seen but never handled
+  const backwards = t.threads.reduce((n, th) => n + th.backwards, 0);
+  if (backwards > 0) notes.push(`the clock stepped back (by less than 1 ms) between ${backwards} exit(s) and their kvm_entry on vCPU threads (per-CPU clocks that disagree? trace_clock=global avoids it): those exits are counted as seen, not handled, and the steps are left out of wall time`);
   return { spanNs, firstTs, lastTs, notes };
 }
 

@@ -102,13 +102,23 @@
     ctx.restore();
   }
   function width() { return Math.max(320, Math.min(host.clientWidth || 900, 1360)); }
+  // the legend shows each vCPU's rate at the busiest bucket whenever the cursor is off the chart
+  // (uPlot shows "--" there), so the values are readable before any hover
+  var peak = 0, best = -1;
+  xs.forEach(function (_, i) {
+    var s = 0;
+    for (var k = 1; k < cols.length; k++) s += cols[k][i];
+    if (s > best) { best = s; peak = i; }
+  });
+  function keepLegend(u) { if (u.cursor.idx == null && xs.length) u.setLegend({ idx: peak }); }
   var plot = new window.uPlot({
     width: width(), height: 300,
     scales: { x: { time: false } },
     axes: [{ label: ns ? 'time (s, trace clock)' : 'time (trace clock)' }, { label: ns ? 'exits/s' : 'exits per bucket', size: 70 }],
     series: series,
-    hooks: { draw: [marks] },
+    hooks: { draw: [marks], setCursor: [keepLegend] },
   }, cols, host);
+  if (xs.length) plot.setLegend({ idx: peak });
   window.addEventListener('resize', function () { plot.setSize({ width: width(), height: 300 }); });
   Array.prototype.forEach.call(document.querySelectorAll('a.tl-link'), function (a) {
     a.addEventListener('click', function (e) {

@@ -1,0 +1,167 @@
+/**
+ * Where the commands write: stdout, or a file named by -o / --perfetto / --parquet / --db. The rules:
+ *
+ * - a file is written beside its final name under a temporary name (".NAME.kvmtax-PID-N.tmp") and renamed
+ *   into place once complete: a file that looks complete is complete, and a failed run leaves the old
+ *   file as it was;
+ * - an existing FIFO or character device (-o /dev/stdout, -o FIFO) is written into, never replaced; a
+ *   symlink is followed and its target replaced; a directory, socket or block device is refused;
+ * - an output that is one of the input traces is refused (a usage error);
+ * - a write error (full disk, closed pipe other than EPIPE, no such directory) is one line and exit 1;
+ * - temporary files and scratch directories are removed on SIGINT and SIGTERM as on errors.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { KvmtaxError, EXIT_INPUT, EXIT_USAGE } from './errors.js';
+import { registerScratch, releaseScratch, removeScratch } from './scratch.js';
+
+/** How the CLI passes a "-" argument through its parser (formats/source.ts STDIN; core imports no reader). */
+const STDIN = '\u0000stdin';
+
+export { registerScratch, releaseScratch, removeScratch };
+
+/** An fs error as the one line a user reads. */
+export function writeError(e: unknown, what: string): KvmtaxError {
+  if (e instanceof KvmtaxError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const why: Record<string, string> = {
+    ENOENT: 'no such directory', ENOTDIR: 'a part of the path is not a directory', EISDIR: 'is a directory',
+    EACCES: 'permission denied', EPERM: 'operation not permitted', ENOSPC: 'no space left on device',
+    EROFS: 'read-only file system', EDQUOT: 'disk quota exceeded', EFBIG: 'file too large', EIO: 'I/O error',
+    EXDEV: 'cross-device rename',
+  };
+  return new KvmtaxError(`cannot write: ${(err?.code && why[err.code]) ?? err?.message ?? String(e)}`, what);
+}
+
+const isStdout = (p: string) => p === '-' || p === STDIN;
+
+function sameFile(a: fs.Stats, b: fs.Stats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/** A usage error when `out` is one of the inputs (the same file, whatever the names). */
+export function refuseInput(out: string, inputs: string[], flag: string): void {
+  let o: fs.Stats;
+  try { o = fs.statSync(out); } catch { return; }
+  for (const i of inputs) {
+    if (isStdout(i)) continue;
+    try {
+      if (sameFile(o, fs.statSync(i))) throw new KvmtaxError(`${flag} ${out} is the input ${i}: refusing to overwrite a trace`, undefined, undefined, undefined, undefined, EXIT_USAGE);
+    } catch (e) {
+      if (e instanceof KvmtaxError) throw e;
+    }
+  }
+}
+
+export type Target =
+  | { kind: 'stdout' }
+  /** an existing FIFO or character device: written into */
+  | { kind: 'stream'; path: string }
+  /** a regular file (new or existing) at `path` (symlinks resolved), replaced by rename */
+  | { kind: 'file'; path: string; mode?: number };
+
+/**
+ * What writing to `out` means; one-line errors for what cannot be written. `streams`: whether a FIFO or
+ * character device may be written into (false where the output must be a seekable file).
+ */
+export function target(out: string | undefined, inputs: string[], flag: string, streams = true): Target {
+  if (out === undefined || isStdout(out)) return { kind: 'stdout' };
+  if (out === '') throw new KvmtaxError(`${flag}: name a file (or - for stdout)`, undefined, undefined, undefined, undefined, EXIT_USAGE);
+  refuseInput(out, inputs, flag);
+  let st: fs.Stats | undefined;
+  try { st = fs.lstatSync(out); } catch { st = undefined; }
+  let real = out;
+  if (st?.isSymbolicLink()) {
+    try {
+      real = fs.realpathSync(out);
+      st = fs.statSync(real);
+    } catch {
+      // a dangling link: its target is created where it points
+      real = path.resolve(path.dirname(out), fs.readlinkSync(out));
+      st = undefined;
+    }
+  }
+  if (st) {
+    if (st.isDirectory()) throw new KvmtaxError(`cannot write: is a directory`, out);
+    if (st.isFIFO() || st.isCharacterDevice()) {
+      if (streams) return { kind: 'stream', path: real };
+      throw new KvmtaxError(`cannot write: not a regular file (a FIFO or device is never replaced; write to - and redirect)`, out);
+    }
+    if (!st.isFile()) throw new KvmtaxError(`cannot write: not a regular file`, out);
+    return { kind: 'file', path: real, mode: st.mode & 0o7777 };
+  }
+  const dir = path.dirname(real);
+  let d: fs.Stats;
+  try { d = fs.statSync(dir); } catch { throw new KvmtaxError(`cannot write: no such directory ${dir}`, out); }
+  if (!d.isDirectory()) throw new KvmtaxError(`cannot write: ${dir} is not a directory`, out);
+  return { kind: 'file', path: real };
+}
+
+let seq = 0;
+/** A temporary name in the same directory as `file` (so the final rename is atomic), registered as scratch. */
+export function tempBeside(file: string, suffix = '.tmp'): string {
+  const p = path.join(path.dirname(file), `.${path.basename(file)}.kvmtax-${process.pid}-${++seq}${suffix}`);
+  registerScratch(p);
+  return p;
+}
+
+/** Rename the complete temporary `tmp` onto `file` (keeping an existing file's mode). */
+export function commit(tmp: string, file: string, mode?: number): void {
+  try {
+    if (mode !== undefined) fs.chmodSync(tmp, mode);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true, recursive: true });
+    throw writeError(e, file);
+  } finally {
+    releaseScratch(tmp);
+  }
+}
+
+/** Write all of `data` to fd (full-disk errors surface here, not later). */
+function writeAll(fd: number, data: Buffer): void {
+  for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off);
+}
+
+/** Write a file atomically: temporary, fsync, rename. */
+export function writeFileAtomic(t: Extract<Target, { kind: 'file' }>, data: string | Buffer, shown: string): void {
+  const tmp = tempBeside(t.path);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, 'wx', 0o666);
+    writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+  } catch (e) {
+    if (fd !== undefined) try { fs.closeSync(fd); } catch { /* closing after a failed write */ }
+    fs.rmSync(tmp, { force: true });
+    releaseScratch(tmp);
+    throw writeError(e, shown);
+  }
+  commit(tmp, t.path, t.mode);
+}
+
+/** Write to stdout, resolving when written; a write error other than EPIPE is a one-line error. */
+export function writeStdout(data: string | Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(data, (e) => {
+      if (!e) return resolve();
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') return resolve();
+      reject(writeError(e, 'standard output'));
+    });
+  });
+}
+
+/** The text output of a command: stdout, or the file `-o` names (atomically), never one of `inputs`. */
+export async function writeOutput(text: string, out: string | undefined, inputs: string[], flag = '-o'): Promise<void> {
+  const t = target(out, inputs, flag);
+  if (t.kind === 'stdout') return writeStdout(text);
+  if (t.kind === 'stream') {
+    try { fs.writeFileSync(t.path, text); } catch (e) { throw writeError(e, out!); }
+    return;
+  }
+  writeFileAtomic(t, text, out!);
+}
+
+export { EXIT_INPUT };

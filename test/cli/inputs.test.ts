@@ -1,0 +1,64 @@
+/**
+ * Inputs that are not plain files (a FIFO, /dev/stdin, bash's <(xz -dc ...)) are read as a stream, as
+ * "-" is; the progress of a compressed input is its compressed position against its size on disk.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../support/paths.js';
+import { analyze } from '../../src/pipeline/analyze.js';
+
+const BIN = path.join(ROOT, 'bin', 'kvmtax.js');
+const T = path.join(ROOT, 'traces/svm-D-small/trace.txt.xz');
+const DATA = path.join(ROOT, 'test/support/perf-fixtures/pvm-file.data.xz');
+const json = (out: string) => JSON.parse(out) as { totals: { exits_seen: number; exits_handled: number } };
+const viaStdin = json(spawnSync(process.execPath, [BIN, 'report', '-f', 'json', '-'], { input: fs.readFileSync(T), encoding: 'utf8' }).stdout);
+
+describe('non-seekable inputs read like -', () => {
+  it('stdin gives the figures of the file', () => {
+    expect(viaStdin.totals.exits_seen).toBe(770);
+  });
+  it('a FIFO', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-test-'));
+    const fifo = path.join(dir, 'trace.fifo');
+    spawnSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', `cat "${T}" > "${fifo}"`]);
+    const r = spawnSync(process.execPath, [BIN, 'report', '-f', 'json', fifo], { encoding: 'utf8' });
+    writer.kill();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(json(r.stdout).totals).toEqual(viaStdin.totals);
+  });
+  it('/dev/stdin and <(xz -dc ...)', () => {
+    const a = spawnSync(process.execPath, [BIN, 'report', '-f', 'json', '/dev/stdin'], { input: fs.readFileSync(T), encoding: 'utf8' });
+    expect(a.stderr).toBe('');
+    expect(json(a.stdout).totals).toEqual(viaStdin.totals);
+    const have = spawnSync('sh', ['-c', 'command -v bash && command -v xz']).status === 0;
+    if (!have) { console.warn('skipped: <(xz -dc ...) needs bash and xz'); return; }
+    const b = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" report -f json <(xz -dc "${T}")`], { encoding: 'utf8' });
+    expect(b.stderr).toBe('');
+    expect(json(b.stdout).totals).toEqual(viaStdin.totals);
+  });
+  it('a binary capture (perf.data) through a FIFO is spooled and read', () => {
+    const file = spawnSync(process.execPath, [BIN, 'report', '-f', 'json', DATA], { encoding: 'utf8' });
+    expect(file.status).toBe(0);
+    const piped = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" report -f json <(cat "${DATA}")`], { encoding: 'utf8' });
+    expect(piped.stderr).toBe('');
+    expect(json(piped.stdout).totals).toEqual(json(file.stdout).totals);
+  });
+});
+
+describe('progress of a compressed input', () => {
+  it('counts compressed bytes, ending at the file size (never past it)', async () => {
+    const size = fs.statSync(T).size;
+    const seen: number[] = [];
+    await analyze([T], { onProgress: (n) => seen.push(n), chunkBytes: 16 << 10 });
+    expect(seen.length).toBeGreaterThan(1);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(size);
+    expect(seen[seen.length - 1]).toBe(size);
+    // monotone
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThanOrEqual(seen[i - 1]!);
+  });
+});
