@@ -20,7 +20,7 @@ import {
   TH_WAKE_TS, TH_SCHED_WAKE_TS, TH_RUNNABLE_TS, TH_PREEMPT_GUEST, TH_PREEMPT_HOST, TH_SLEEPS, TH_PLE_GROWS,
   TH_PLE_SHRINKS, TH_PLE_LAST, TH_PEND_SUB, TH_LAPIC, TH_SWITCH_IN, TH_HALT_WAKES, TH_HP_FIRST_TS,
   HPF_KNOWN, HPF_CHANGED, M_HALT_POLL_OK, M_HALT_WAIT, M_HALT_BLOCKED, M_LAPIC_EARLY, M_LAPIC_LATE,
-  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, TH_PEND_RIP, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
+  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, TH_PEND_RIP, TH_PEND_GPA, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
   TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
@@ -554,6 +554,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     store<i64>(t + TH_PEND_PREEMPT_NS, 0);
     store<i64>(t + TH_PREEMPT_OUT_TS, i64.MIN_VALUE);
     if (ripOn) store<i64>(t + TH_PEND_RIP, b);
+    store<i64>(t + TH_PEND_GPA, -1);
     return;
   }
   if (kind == EV_ENTRY) {
@@ -577,6 +578,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
         topInsert(d, load<i64>(t + TH_PEND_TS), load<i64>(t + TH_PEND_WHERE), ti, reason);
         row(ROWK_EXIT, load<i64>(t + TH_PEND_TS), d, load<i64>(t + TH_PEND_GUEST), load<i64>(t + TH_PEND_WHERE), ti, reason, sub);
         if (ripOn) ripAdd(load<i32>(t + TH_PEND_BIN), load<i64>(t + TH_PEND_RIP), d);
+        if (gpaOn) { const g = load<i64>(t + TH_PEND_GPA); if (g >= 0) gpaAdd(load<i32>(t + TH_PEND_BIN), g >> 12, d); }
         // preempted inside the handling (switched out runnable, before any userspace exit)
         let pre = load<i64>(t + TH_PEND_PREEMPT_NS);
         const po = load<i64>(t + TH_PREEMPT_OUT_TS);
@@ -933,6 +935,56 @@ function ripAdd(bin: i32, rip: i64, d: i64): void {
     store<i32>(e, bin + 1);
     store<i64>(e + 8, rip);
     ripCount++;
+  }
+  store<i32>(e + 4, load<i32>(e + 4) + 1);
+  store<i64>(e + 16, load<i64>(e + 16) + d);
+}
+
+// ---- guest-physical pages of handled NPF exits (--by gpa): (reason bin, page) -> count, total handling time ----
+// open addressing; records of GPA_STRIDE bytes: i32 bin index + 1 (0: empty), i32 count, i64 rip, i64 sum
+const GPA_STRIDE: usize = 24;
+const GPA_MAX_CAP: i32 = 1 << 21;
+let gpaOn: bool = false;
+let gpaCap: i32 = 0;
+let gpaTab: usize = 0;
+let gpaCount: i32 = 0;
+let gpaDropped: i64 = 0;
+export function setGpaTracking(on: bool): void { gpaOn = on; }
+export function gpaTable(): usize { return gpaTab; }
+export function gpaCapacity(): i32 { return gpaCap; }
+export function gpaDroppedCount(): i64 { return gpaDropped; }
+
+function gpaSlot(tab: usize, cap: i32, bin: i32, rip: i64): usize {
+  let h = <u64>(rip ^ (<i64>bin << 40)) * 0x9E3779B97F4A7C15;
+  let i = <i32>(h >> 40) & (cap - 1);
+  while (true) {
+    const e = tab + <usize>i * GPA_STRIDE;
+    const b = load<i32>(e);
+    if (b == 0 || (b == bin + 1 && load<i64>(e + 8) == rip)) return e;
+    i = (i + 1) & (cap - 1);
+  }
+}
+
+function gpaAdd(bin: i32, rip: i64, d: i64): void {
+  if (gpaCap == 0) { gpaCap = 4096; gpaTab = zalloc(<usize>gpaCap * GPA_STRIDE); }
+  let e = gpaSlot(gpaTab, gpaCap, bin, rip);
+  if (load<i32>(e) == 0) {
+    if ((gpaCount + 1) * 2 > gpaCap) {
+      if (gpaCap >= GPA_MAX_CAP) { gpaDropped++; return; }
+      const nc = gpaCap * 2;
+      const nt = zalloc(<usize>nc * GPA_STRIDE);
+      for (let i = 0; i < gpaCap; i++) {
+        const o = gpaTab + <usize>i * GPA_STRIDE;
+        const ob = load<i32>(o);
+        if (ob == 0) continue;
+        memory.copy(gpaSlot(nt, nc, ob - 1, load<i64>(o + 8)), o, GPA_STRIDE);
+      }
+      gpaTab = nt; gpaCap = nc;
+      e = gpaSlot(gpaTab, gpaCap, bin, rip);
+    }
+    store<i32>(e, bin + 1);
+    store<i64>(e + 8, rip);
+    gpaCount++;
   }
   store<i32>(e + 4, load<i32>(e + 4) + 1);
   store<i64>(e + 16, load<i64>(e + 16) + d);

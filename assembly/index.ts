@@ -10,10 +10,10 @@
 import { zalloc } from "./mem";
 import { dictInit, intern as dictIntern, dictEntries, dictCount, dictBytes, overflowed } from "./dict";
 import {
-  analysisInit, onEvent, setFile, finishFile, segTable, setRipTracking, ripTable, ripCapacity, ripDroppedCount, counters, threadCount, binCount, topCount, threadsPtr,
+  analysisInit, onEvent, setFile, finishFile, segTable, setRipTracking, ripTable, ripCapacity, ripDroppedCount, setGpaTracking, gpaTable, gpaCapacity, gpaDroppedCount, counters, threadCount, binCount, topCount, threadsPtr,
   binsPtr, histPagePtr, topPtr, nameThread as nameTh, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
 } from "./analysis";
-import { textRips, textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
+import { textRips, textGpas, textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
 
 let input: usize = 0;
 let inputCap: i32 = 0;
@@ -113,6 +113,10 @@ export function ripOn(on: bool): void { setRipTracking(on); textRips(on); }
 export function ripBase(): usize { return ripTable(); }
 export function ripCap(): i32 { return ripCapacity(); }
 export function ripDropped(): i64 { return ripDroppedCount(); }
+export function gpaOn(on: bool): void { setGpaTracking(on); textGpas(on); }
+export function gpaBase(): usize { return gpaTable(); }
+export function gpaCap(): i32 { return gpaCapacity(); }
+export function gpaDropped(): i64 { return gpaDroppedCount(); }
 export function threadsBase(): usize { return threadsPtr(); }
 export function threadsCount(): i32 { return threadCount; }
 export function binsBase(): usize { return binsPtr(); }

@@ -35,7 +35,7 @@ import {
   ERR_NONE, ERR_BINARY, ERR_STRICT,
   SK_STRIDE, SK_COUNT, SK_FILE, SK_LINE, SK_COL, SK_LEN, SK_TEXT, SK_TEXT_MAX,
   C_LINES, C_COMMENTS, C_BLANK, C_CLOCK, C_BYTES,
-  TH_COMM, TH_STRIDE,
+  TH_COMM, TH_STRIDE, TH_PEND_GPA,
 } from "./constants";
 import { zalloc } from "./mem";
 import { intern, internCached, DICT_MAX } from "./dict";
@@ -327,6 +327,23 @@ const JOIN_FIELD: i32 = 2; // a field name whose value is on the next line
 let wantJoin: i32 = 0;
 let ripWanted: bool = false;
 export function textRips(on: bool): void { ripWanted = on; }
+let gpaWanted: bool = false;
+export function textGpas(on: bool): void { gpaWanted = on; }
+
+/** SVM NPF exits ("npf", "EXIT_NPF"): the faulting guest-physical address is info2 ("info2 0x1ab000", or the
+ * second number of the older "info 200000006 1ab000"); -1 when the line has none. */
+function npfGpa(rs: usize, re: usize, le: usize): i64 {
+  const n = re - rs;
+  if (!((n == 3 && at(rs, re, "npf")) || (n == 8 && at(rs, re, "EXIT_NPF")))) return -1;
+  const i2 = find(re, le, " info2 ");
+  if (i2) { const v = hex(skipSp(i2 + 7, le), le); return rneg ? v : -1; }
+  const i1 = find(re, le, " info ");
+  if (!i1) return -1;
+  hex(skipSp(i1 + 6, le), le);
+  if (!rneg) return -1;
+  const v = hex(skipSp(rp, le), le);
+  return rneg ? v : -1;
+}
 let noJoin: bool = false;
 const JOIN_MAX: i32 = 4096;
 const joinBuf: usize = zalloc(<usize>JOIN_MAX + 128) + 16; // 16 bytes before and 64 past for the wide loads
@@ -735,6 +752,10 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
     let rip: i64 = 0;
     if (ripWanted && at(re, le, " rip ")) rip = hex(skipSp(re + 5, le), le);
     onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>internCached(rs, <i32>(re - rs)), rip, flags, name, lineNo);
+    if (gpaWanted && tid >= 0) {
+      const g = npfGpa(rs, re, le);
+      if (g >= 0) store<i64>(threadPtr(threadOf(tid, tgid)) + TH_PEND_GPA, g);
+    }
     return false;
   }
   if (kind == EV_ENTRY) {

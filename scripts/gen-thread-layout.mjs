@@ -40,6 +40,7 @@ const GROUPS = [
     ['pendPreemptNs', 'i64', 'time the thread spent switched out runnable (preempted) inside the pending exit, before any kvm_userspace_exit', false],
     ['preemptOutTs', 'i64', 'when the thread was switched out runnable while handling an exit (I64 MIN: not now)', false],
     ['pendRip', 'i64', 'guest rip of the pending exit (kept with --by rip)', false],
+    ['pendGpa', 'i64', 'guest-physical address of the pending NPF exit (kept with --by gpa; -1 none)', false],
     ['lastEntryTs', 'i64', 'time of the last kvm_entry'],
     ['guest', 'i64', 'sum of guest intervals (entry -> next exit)'],
     ['host', 'i64', 'sum of handled exits\' durations (exit -> next entry)'],

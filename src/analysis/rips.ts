@@ -5,7 +5,7 @@
  * Text input only (the binary readers do not pass the rip yet).
  */
 import type { CoreTables } from '../wasm/core.js';
-import type { RipRow, RipSection, Who } from './types.js';
+import type { GpaRow, GpaSection, RipRow, RipSection, Who } from './types.js';
 
 export interface RipContext {
   tables: CoreTables;
@@ -82,5 +82,35 @@ export function buildRips(ctx: RipContext): RipSection {
     available: true, symbols: ctx.symbols ? ctx.symbols.size : null, dropped: ctx.dropped,
     note: 'handled exits by the guest rip their kvm_exit names (text input); top ' + ctx.top + ' per reason and per vCPU' + (ctx.dropped ? `; ${ctx.dropped} exits left out past the table's 1M distinct (reason, rip) pairs` : ''),
     reasons, vcpus,
+  };
+}
+
+/** NPF exits by guest-physical page (--by gpa): SVM's info2 of "npf"/"EXIT_NPF" exits (text input). */
+export function buildGpas(ctx: Omit<RipContext, 'symbols'>): GpaSection {
+  const t = ctx.tables;
+  const pages = new Map<bigint, GpaRow>();
+  const byVcpu = new Map<number, Map<bigint, GpaRow>>();
+  const put = (m: Map<bigint, GpaRow>, page: bigint, n: number, ns: number) => {
+    let r = m.get(page);
+    if (!r) m.set(page, (r = { gpa: '0x' + (page << 12n).toString(16), exits: 0, total_ns: 0 }));
+    r.exits += n; r.total_ns += ns;
+  };
+  for (const e of ctx.entries) {
+    const b = t.bins[e.bin];
+    if (!b) continue;
+    const th = t.threads[b.thread]!;
+    const ns = Number(e.sum) * ctx.scale[th.file]!;
+    put(pages, e.rip, e.count, ns);
+    let v = byVcpu.get(b.thread);
+    if (!v) byVcpu.set(b.thread, (v = new Map()));
+    put(v, e.rip, e.count, ns);
+  }
+  const topOf = (m: Map<bigint, GpaRow>, n: number) => [...m.values()].sort((a, b) => b.exits - a.exits || b.total_ns - a.total_ns || (a.gpa < b.gpa ? -1 : 1)).slice(0, n);
+  const vcpus = [...byVcpu.entries()].map(([ti, m]) => ({ ...ctx.who(ti), exits: [...m.values()].reduce((s, r) => s + r.exits, 0), top: topOf(m, 3) }))
+    .sort((a, b) => (a.vcpu ?? -1) - (b.vcpu ?? -1) || a.tid - b.tid);
+  return {
+    available: true, dropped: ctx.dropped, distinct_pages: pages.size,
+    note: 'handled nested-page-fault exits (SVM npf / EXIT_NPF) by the 4 KiB guest-physical page of their info2 (text input); VMX EPT violations carry the GPA in kvm_page_fault, not read here' + (ctx.dropped ? `; ${ctx.dropped} exits left out past the table's cap` : ''),
+    pages: topOf(pages, 2 * ctx.top), vcpus,
   };
 }

@@ -39,6 +39,8 @@ export interface SummaryOptions {
   handling?: boolean;
   /** guest rip table of the core (--by rip) */
   rips?: { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number; symbols?: import('./rips.js').GuestSymbols };
+  /** guest-physical page table of the core (--by gpa) */
+  gpas?: { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number };
   version: string;
 }
 
@@ -163,6 +165,8 @@ export interface Report extends Extras {
   handling?: HandlingSection | Unavailable;
   /** present when asked for (--by rip) */
   rips?: RipSection;
+  /** present when asked for (--by gpa) */
+  gpas?: GpaSection;
   /** exits per time bucket per vCPU (empty buckets left out) */
   timeline: Timeline;
   kvmtax: { version: string; schema: number };
@@ -204,6 +208,15 @@ export interface UserspaceRow {
   to_userspace: number;
   userspace_ns: number;
   in_kernel_ns: number;
+}
+export interface GpaRow { gpa: string; exits: number; total_ns: number }
+export interface GpaSection {
+  available: true;
+  dropped: number;
+  distinct_pages: number;
+  note: string;
+  pages: GpaRow[];
+  vcpus: Array<Who & { exits: number; top: GpaRow[] }>;
 }
 export interface RipRow { rip: string; symbol: string | null; exits: number; total_ns: number }
 export interface RipSection {

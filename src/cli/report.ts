@@ -119,7 +119,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     ...inputOptions(argv, inputFormat),
     top: argv.top, histograms: argv.histograms || out === 'html', jobs, filter: { pid: argv.pid, vcpu: argv.vcpu },
     userspace: only?.has('userspace'), handling: only?.has('handling'),
-    rips: listOf(argv.by).includes('rip') || only?.has('rip'), guestSymbols: guestSymbols(argv.guestSymbols),
+    rips: listOf(argv.by).includes('rip') || only?.has('rip'), gpas: listOf(argv.by).includes('gpa') || only?.has('gpa'), guestSymbols: guestSymbols(argv.guestSymbols),
   });
   progress?.done();
   const width = tableWidth(argv.wide);
@@ -134,4 +134,4 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   await writeOutput(text, argv.output, argv.traces);
 }
 
-export const BY_KEYS = ['reason', 'vm', 'vcpu', 'msr', 'port', 'mmio', 'rip'];
+export const BY_KEYS = ['reason', 'vm', 'vcpu', 'msr', 'port', 'mmio', 'rip', 'gpa'];

@@ -28,6 +28,8 @@ export interface AnalyzeOptions {
   handling?: boolean;
   /** --by rip: keep each exit's guest rip (text input; read by one thread) */
   rips?: boolean;
+  /** --by gpa: keep each NPF exit's guest-physical page (text input, SVM; read by one thread) */
+  gpas?: boolean;
   /** --guest-symbols: the guest's kallsyms / System.map */
   guestSymbols?: import('../analysis/rips.js').GuestSymbols;
   /** trace.dat: the buffer (instance) to read */
@@ -60,6 +62,7 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
   const topN = Math.max(opts.top ?? 10, 10) * (filtered ? 20 : 1);
   const core = new Core({ topN, rows: opts.rows, rowCapacity: opts.rowCapacity, maxMemoryMb: opts.maxMemoryMb });
   if (opts.rips) core.trackRips(true);
+  if (opts.gpas) core.trackGpas(true);
   const inputs: InputInfo[] = [];
   const sliced: Part[] = [];
   for (const file of files) {
@@ -74,7 +77,8 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
   const { tables, kept, of } = filterTables(all, opts.filter ?? {});
   const report = summarize(tables, inputs, {
     tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, userspace: opts.userspace, handling: opts.handling,
-    rips: opts.rips ? { ...ripsOf(core, all, tables), symbols: opts.guestSymbols } : undefined, version: version(),
+    rips: opts.rips ? { ...ripsOf(core.rips(), all, tables), symbols: opts.guestSymbols } : undefined,
+    gpas: opts.gpas ? ripsOf(core.gpas(), all, tables) : undefined, version: version(),
   });
   if (filtered) {
     report.notes.unshift(`${describeFilter(opts.filter!)}: the figures are of ${kept} of the trace's ${of} vCPU threads (as perf kvm stat report -p/--vcpu); events by name, lost events and skipped lines are the whole trace's`);
@@ -83,8 +87,7 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
 }
 
 /** The core's guest-rip table with its bin indices in the (filtered) tables' numbering. */
-function ripsOf(core: Core, all: CoreTables, tables: CoreTables): ReturnType<Core['rips']> {
-  const r = core.rips();
+function ripsOf(r: ReturnType<Core['rips']>, all: CoreTables, tables: CoreTables): ReturnType<Core['rips']> {
   if (tables === all) return r;
   const keptThreads = new Set(tables.threads.map((th) => `${th.file}:${th.tid}:${th.tgid}`));
   const at = new Map<number, number>();

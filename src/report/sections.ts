@@ -29,7 +29,7 @@ export interface ViewOptions {
 }
 
 /** 'levers' is shown only when named (--sections levers, or kvmtax advise) */
-export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested', 'rip'];
+export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested', 'rip', 'gpa'];
 export const DEFAULT_SECTIONS = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'sched', 'top', 'quality'];
 
 /** A duration for people: ns below 1 us, then us / ms / s with 2-3 decimals. */
@@ -206,6 +206,17 @@ function extraSections(r: Report, show: Set<string>, out: Table[]): void {
     out.push({
       title: 'Guest RIPs by vCPU', header: ['vcpu', 'tid', 'reason', 'rip', 'exits', 'total'], align: 'rrllrr',
       rows: rp.vcpus.flatMap((g) => g.top.slice(0, 3).map((x) => [g.vcpu === null ? '?' : String(g.vcpu), String(g.tid), g.reason, name(x), String(x.exits), dur(x.total_ns, u)])),
+    });
+  }
+  if (show.has('gpa') && r.gpas) {
+    const g = r.gpas;
+    out.push({
+      title: `NPF exits by guest-physical page (${g.distinct_pages} pages)`, lead: [g.note], header: ['page', 'exits', 'total'], align: 'lrr',
+      rows: g.pages.map((x) => [x.gpa, String(x.exits), dur(x.total_ns, u)]),
+    });
+    out.push({
+      title: 'NPF pages by vCPU', header: ['vcpu', 'tid', 'page', 'exits', 'total'], align: 'rrlrr',
+      rows: g.vcpus.flatMap((v) => v.top.map((x) => [v.vcpu === null ? '?' : String(v.vcpu), String(v.tid), x.gpa, String(x.exits), dur(x.total_ns, u)])),
     });
   }
   if (show.has('nested')) {

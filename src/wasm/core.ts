@@ -36,6 +36,10 @@ interface Exports {
   ripBase(): number;
   ripCap(): number;
   ripDropped(): bigint;
+  gpaOn(on: number): void;
+  gpaBase(): number;
+  gpaCap(): number;
+  gpaDropped(): bigint;
   scan(len: number, last: number): number;
   scanFrom(off: number, len: number, last: number): number;
   setRows(cap: number): void;
@@ -513,10 +517,20 @@ export class Core {
 
   /** (bin index, rip) -> handled exits and their total handling time, and the pairs left out past the table's cap. */
   rips(): { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number } {
+    return this.keyTable(this.ex.ripBase(), this.ex.ripCap(), this.ex.ripDropped());
+  }
+
+  /** Keep each handled NPF exit's guest-physical page (text input, SVM info2): --by gpa. */
+  trackGpas(on: boolean): void { this.ex.gpaOn(on ? 1 : 0); }
+
+  /** (bin index, guest-physical page number) -> handled exits and their time; `rip` holds the page number. */
+  gpas(): { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number } {
+    return this.keyTable(this.ex.gpaBase(), this.ex.gpaCap(), this.ex.gpaDropped());
+  }
+
+  private keyTable(base: number, cap: number, droppedN: bigint): { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number } {
     this.refresh();
     const m = this.mem;
-    const base = this.ex.ripBase();
-    const cap = this.ex.ripCap();
     const entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }> = [];
     for (let i = 0; i < cap; i++) {
       const e = base + i * 24;
@@ -524,7 +538,7 @@ export class Core {
       if (b === 0) continue;
       entries.push({ bin: b - 1, count: m.getInt32(e + 4, true), rip: m.getBigUint64(e + 8, true), sum: m.getBigInt64(e + 16, true) });
     }
-    return { entries, dropped: Number(this.ex.ripDropped()) };
+    return { entries, dropped: Number(droppedN) };
   }
 
   /** The skip record of one kind (for strict-mode errors). */

@@ -49,3 +49,29 @@ describe('guest RIPs', () => {
     expect((await analyze([path.join(TRACES, 'svm-D-small', 'trace.txt.xz')])).rips).toBeUndefined();
   });
 });
+
+describe('NPF exits by guest-physical page (--by gpa)', () => {
+  it('crafted: new (info2) and old ("info A B") SVM renderings, by 4 KiB page (hand-computed)', async () => {
+    const H = '             vmm-192     (    188) [000] d..1.';
+    const lines = [
+      `${H}     7.000000: kvm_entry: vcpu 0, rip 0x10000`,
+      `${H}     7.000010: kvm_exit: vcpu 0 reason npf rip 0x10000 info1 0x0000000200000006 info2 0x0000000000001000 intr_info 0x00000000 error_code 0x00000000`,
+      `${H}     7.000030: kvm_entry: vcpu 0, rip 0x10000`,
+      `${H}     7.000040: kvm_exit: reason EXIT_NPF rip 0x10000 info 200000006 1ff8`,
+      `${H}     7.000100: kvm_entry: vcpu 0, rip 0x10000`,
+      `${H}     7.000110: kvm_exit: vcpu 0 reason npf rip 0x10000 info1 0x0000000100000014 info2 0x0000000000081058 intr_info 0x00000000 error_code 0x00000000`,
+      `${H}     7.000115: kvm_entry: vcpu 0, rip 0x10000`,
+      `${H}     7.000120: kvm_exit: vcpu 0 reason msr rip 0x10050 info1 0x0000000000000001 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000`,
+      `${H}     7.000125: kvm_entry: vcpu 0, rip 0x10052`,
+    ];
+    const r = await analyze([tmpTrace(lines.join('\n') + '\n')], { gpas: true });
+    // page 0x1000: 20 + 60 us (info2 0x1000 and 0x1ff8); page 0x81000: 5 us; the msr exit has no page
+    expect(r.gpas!.pages.map((p) => [p.gpa, p.exits, p.total_ns])).toEqual([['0x1000', 2, 80000], ['0x81000', 1, 5000]]);
+    expect(r.gpas!.vcpus.map((v) => [v.vcpu, v.exits])).toEqual([[0, 3]]);
+  });
+  it('svm-D-small: the pages grep gives for "reason npf ... info2" (0x1000, 0x10000, 0x81000 twice each; 13 exits)', async () => {
+    const r = await analyze([path.join(TRACES, 'svm-D-small', 'trace.txt.xz')], { gpas: true });
+    expect(r.gpas!.pages.slice(0, 3).map((p) => [p.gpa, p.exits])).toEqual([['0x1000', 2], ['0x10000', 2], ['0x81000', 2]]);
+    expect(r.gpas!.pages.reduce((s, p) => s + p.exits, 0)).toBe(13);
+  });
+});

@@ -25,7 +25,8 @@ describe('JSON schema', () => {
     expect(ok).toBe(true);
   });
   it('the issue-17 members validate: userspace (asked for) and a pasted capture\'s time segments', async () => {
-    const r = await analyze([path.join(TRACES, 'svm-D-small/trace.txt.xz'), path.join(ROOT, 'test/fixtures/variants/pasted-captures.txt')], { userspace: true, handling: true, rips: true });
+    const r = await analyze([path.join(TRACES, 'svm-D-small/trace.txt.xz'), path.join(ROOT, 'test/fixtures/variants/pasted-captures.txt')], { userspace: true, handling: true, rips: true, gpas: true });
+    expect(r.gpas?.pages.length).toBeGreaterThan(0);
     expect(r.rips?.reasons.length).toBeGreaterThan(0);
     const json = JSON.parse(render(r, 'json', {}));
     expect(json.userspace.available).toBe(true);
