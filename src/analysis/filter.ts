@@ -38,7 +38,9 @@ export function filterTables(t: CoreTables, f: ThreadFilter): { tables: CoreTabl
   return {
     tables: {
       ...t, threads,
-      bins: t.bins.filter((b) => map.has(b.thread)).map((b) => ({ ...b, thread: map.get(b.thread)! })),
+      // copied with their property descriptors: a bin's hist is read lazily from the core (wasm/core.ts
+      // lazyHist) into a shared scratch array, which a spread would freeze at the last bin read
+      bins: t.bins.filter((b) => map.has(b.thread)).map((b) => Object.assign(Object.defineProperties({}, Object.getOwnPropertyDescriptors(b)) as typeof b, { thread: map.get(b.thread)! })),
       top: t.top.filter((r) => map.has(r.thread)).map((r) => ({ ...r, thread: map.get(r.thread)! })),
     },
     kept, of: vcpuThreads.length,

@@ -47,6 +47,10 @@ describe('guest RIPs', () => {
     expect(top.msr).toEqual(['0x102c6', 66]);
     expect(top.cpuid).toEqual(['0x1050a', 200]);
     expect((await analyze([path.join(TRACES, 'svm-D-small', 'trace.txt.xz')])).rips).toBeUndefined();
+    // --vcpu 1: the rip table follows the filtered bins (vCPU 1 runs 21 of the 66 msr exits at 0x102c6)
+    const one = await analyze([path.join(TRACES, 'svm-D-small', 'trace.txt.xz')], { rips: true, filter: { vcpu: 1 } });
+    expect(new Set(one.rips!.vcpus.map((v) => v.vcpu))).toEqual(new Set([1]));
+    expect(one.rips!.vcpus.find((v) => v.reason === 'msr')!.top.find((x) => x.rip === '0x102c6')!.exits).toBe(21);
   });
 });
 
