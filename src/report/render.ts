@@ -48,7 +48,7 @@ export function render(report: Report, format: string, v: RenderView, width?: nu
   // CSV writes one table: --sections NAME picks a section's (halt, timers, ipi, sched, msr, port, mmio,
   // vcpus, exits), else the last --by, else the reasons
   const named1 = named && named.size === 1 ? [...named][0]! : undefined;
-  const sectionTable = named1 === 'vcpus' ? 'vcpu' : named1 === 'exits' ? 'reason' : named1 && ['halt', 'timers', 'ipi', 'sched', 'msr', 'port', 'mmio'].includes(named1) ? named1 : undefined;
+  const sectionTable = named1 === 'vcpus' ? 'vcpu' : named1 === 'exits' ? 'reason' : named1 && ['halt', 'timers', 'ipi', 'sched', 'msr', 'port', 'mmio', 'userspace', 'handling', 'rip', 'gpa'].includes(named1) ? named1 : undefined;
   const csvTable = sectionTable ?? (v.by ?? []).filter((b) => b !== 'reason').pop() ?? 'reason';
   switch (format) {
     case 'json': return jsonOf(report, named);

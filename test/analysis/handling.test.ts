@@ -57,6 +57,7 @@ describe('where handling time goes', () => {
     const text = render(r, 'table', { sections: new Set(['handling']) });
     expect(text).toMatch(/handling 900\.00 us = on-CPU 210\.00 us \+ preempted 50\.00 us \(2 exits\) \+ VMM 240\.00 us \+ halted 400\.00 us/);
     expect(text).toMatch(/the exit tax counts on-CPU \+ preempted \+ VMM/);
+    expect(render(r, 'csv', { sections: new Set(['handling']) }).split('\n')).toContain('all,all,,,3,900000,210000,50000,240000,400000,2');
   });
   it('says which part it cannot separate when an event is missing', async () => {
     const r = await analyze([tmpTrace(LINES.filter((l) => !l.includes('sched_switch') && !l.includes('kvm_userspace_exit')).join('\n') + '\n')], { handling: true });

@@ -46,6 +46,10 @@ describe('userspace round trips', () => {
     const text = render(r, 'table', { sections: new Set(['userspace']) });
     expect(text).toMatch(/io: 2\.12 ms, of which 1\.84 ms in the VMM \(3 of 3 exits went to userspace\)/);
     expect(render(r, 'md', { sections: new Set(['userspace']) })).toMatch(/Userspace round trips by port/);
+    const csv = render(r, 'csv', { sections: new Set(['userspace']) }).split('\n');
+    expect(csv[0]).toBe('by,key,exits_handled,total_ns,to_userspace,in_kernel_ns,userspace_ns');
+    expect(csv).toContain('reason,io,3,2120000,3,280000,1840000');
+    expect(csv).toContain('key,pio 0x502 w,2,1912000,2,185000,1727000');
   });
   it('only when asked: the default report has no userspace member', async () => {
     const r = await analyze([tmpTrace(CRAFTED)]);
