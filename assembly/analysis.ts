@@ -13,7 +13,7 @@ import {
   BIN_STRIDE, BIN_THREAD, BIN_REASON, BIN_SEEN, BIN_HANDLED, BIN_SUM, BIN_MIN, BIN_MAX, BIN_SUMSQ, BIN_HIST,
   BIN_FAILED, HIST_BUCKETS, TOP_STRIDE,
   C_EVENTS, C_LOST_MARKERS, C_LOST_EVENTS, C_FIRST_TS, C_LAST_TS, C_COUNT, C_SEGMENTS, SEG_MAX, SEG_STRIDE, SEG_GAP_NS,
-  EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO, EV_PLE_WINDOW,
+  EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO, EV_PLE_WINDOW, EV_WFX, EV_HVC,
   TH_HP_WINDOW, TH_HP_START_WINDOW, TH_HP_FLAGS, TH_HP_ATTEMPTED, TH_HP_SUCCESS, TH_HP_INVALID, TH_HP_SUCCESS_NS,
   TH_HP_FAIL_NS, TH_HP_WAIT_NS, TH_HP_GROWS, TH_HP_SHRINKS, TH_HP_FLIPS, TH_HP_LAST_DIRECTION, TH_HP_MAX, TH_HP_WIN_TS,
   TH_HP_WIN_AREA, TH_PRE_WINDOW_WAKES, TH_PRE_WINDOW_POLLS, TH_PRE_WINDOW_POLL_NS, TH_PRE_WINDOW_WAITS, TH_PRE_WINDOW_INVALID, TH_PRE_WINDOW_WAIT_NS,
@@ -415,6 +415,8 @@ function subKey(kind: i32, v: i64, write: bool): i32 {
   // prefix
   if (kind == EV_MSR) { store<u8>(p, 109); store<u8>(p + 1, 115); store<u8>(p + 2, 114); p += 3; } // "msr"
   else if (kind == EV_PIO) { store<u8>(p, 112); store<u8>(p + 1, 105); store<u8>(p + 2, 111); p += 3; } // "pio"
+  else if (kind == EV_WFX) { store<u8>(p, 119); store<u8>(p + 1, 102); store<u8>(p + 2, 120); p += 3; } // "wfx"
+  else if (kind == EV_HVC) { store<u8>(p, 104); store<u8>(p + 1, 118); store<u8>(p + 2, 99); p += 3; } // "hvc"
   else { store<u8>(p, 109); store<u8>(p + 1, 109); store<u8>(p + 2, 105); store<u8>(p + 3, 111); p += 4; } // "mmio"
   store<u8>(p, 32); store<u8>(p + 1, 48); store<u8>(p + 2, 120); p += 3; // " 0x"
   let n = 1;
@@ -618,7 +620,8 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   }
   if (kind == EV_SCHED_SWITCH) { schedSwitch(ts, <i32>a, <i32>b, c); return; }
   if (kind == EV_SCHED_WAKEUP) { schedWakeup(ts, <i32>a); return; }
-  store<i32>(t + TH_KVM_EVENTS, load<i32>(t + TH_KVM_EVENTS) + 1);
+  // kvm_wfx_arm64 / kvm_hvc_arm64 were counted by name only before they keyed exits: a thread's kvm_events stays as it was
+  if (kind != EV_WFX && kind != EV_HVC) store<i32>(t + TH_KVM_EVENTS, load<i32>(t + TH_KVM_EVENTS) + 1);
   if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
   if (kind == EV_VCPU_WAKEUP) { haltWakeup(ti, ts, a, c, where); return; }
   if (kind == EV_USERSPACE_EXIT) {
@@ -626,8 +629,9 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     return;
   }
   if (kind == EV_HALT_POLL_NS) { haltPollNs(ti, ts, a, b, c); return; }
-  if (kind == EV_MSR || kind == EV_PIO || kind == EV_MMIO) {
-    const sub = subKey(kind, a, (c & 1) != 0);
+  if (kind == EV_MSR || kind == EV_PIO || kind == EV_MMIO || kind == EV_WFX || kind == EV_HVC) {
+    // arm64: kvm_wfx_arm64 keys its exit by WFI (0) / WFE (1), kvm_hvc_arm64 by r0; both as "r"
+    const sub = subKey(kind, kind == EV_WFX ? (a == 0 || a == 1 ? a : 2) : a, kind == EV_WFX || kind == EV_HVC ? false : (c & 1) != 0);
     const bn = binOf(ti, sub | SUBKEY_FLAG);
     store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
     const t2 = threads + <usize>ti * TH_STRIDE;

@@ -16,7 +16,9 @@ export const EV_SCHED_WAKEUP = 11; // sched_wakeup / sched_waking: a = woken tid
 export const EV_PLE_WINDOW = 12; // kvm_ple_window_update: a = new, b = old
 export const EV_LOST = 13; // lost-events marker on `cpu`: a = number lost (0 = unknown)
 export const EV_OTHER = 14; // any other event: counted per name only
-export const EV_KIND_COUNT = 15;
+export const EV_WFX = 15; // kvm_wfx_arm64: a = 1 WFE / 0 WFI, b = guest pc
+export const EV_HVC = 16; // kvm_hvc_arm64: a = r0 (PSCI/SMCCC function id), b = imm
+export const EV_KIND_COUNT = 17;
 
 // exit flags
 export const EXITF_FAILED_VMENTRY = 1;
@@ -180,7 +182,8 @@ export const M_RUN_DELAY = -9; // runnable (woken or preempted) -> switched in
 export const M_HALT_POLL_ATTEMPT_WIN = -10; // the window each polling halt started with
 export const M_PK_RUN_DELAY = -12; // run delays before the thread's first kvm event (later slices)
 export const M_PRE_WAIT = -11; // halt time of waits seen before the window was known (settled into M_HALT_BLOCKED)
-/** sub-key bins: reason field = dictionary id | SUBKEY_FLAG ("msr 0x6e0 w", "pio 0x80 w", "mmio 0xfee000b0 r") */
+/** sub-key bins: reason field = dictionary id | SUBKEY_FLAG ("msr 0x6e0 w", "pio 0x80 w", "mmio 0xfee000b0 r",
+ *  arm64: "wfx 0x0 r" WFI / "wfx 0x1 r" WFE, "hvc 0x84000000 r" by r0) */
 export const SUBKEY_FLAG = 0x40000000;
 
 // thread pairing states

@@ -14,7 +14,7 @@
 import type { CoreTables } from '../wasm/core.js';
 import type { Histogram } from '../core/histogram.js';
 import { archNotes } from './arch-notes.js';
-import { buildExtras } from './extras.js';
+import { buildArm64, buildExtras } from './extras.js';
 import { buildUserspace } from './userspace.js';
 import { buildHandling } from './handling.js';
 import { buildGpas, buildRips } from './rips.js';
@@ -60,10 +60,11 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
 
   const order = reportOrder(vms, vcpuRowOf);
   const who = whoOf(t);
-  const extras = buildExtras({
+  const extraBase = {
     tables: t, vcpuThreads: order, who, scale, reasonOf: rb.reasonOf, tscNs: opt.tscKhz ? 1e6 / opt.tscKhz : undefined,
     events: q.eventsByName, overheadNs: hostAll - haltedAll, stats, fileLastTs: inputs.map((f) => f.last_ts),
-  });
+  };
+  const extras = buildExtras(extraBase);
   const timeline = timelineOf(t, order, scale, who);
 
   return {
@@ -87,5 +88,6 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     quality: q.quality,
     notes: [...notes, ...archNotes(q.isa, reasons, q.eventsByName)],
     ...extras,
+    ...(q.isa === 'arm64' ? { arm64: buildArm64(extraBase) } : {}),
   };
 }

@@ -167,6 +167,8 @@ export interface Report extends Extras {
   rips?: RipSection;
   /** present when asked for (--by gpa) */
   gpas?: GpaSection;
+  /** arm64 reports only: WFI/WFE split (kvm_wfx_arm64), hypercalls by function id (kvm_hvc_arm64) */
+  arm64?: Arm64Section;
   /** exits per time bucket per vCPU (empty buckets left out) */
   timeline: Timeline;
   kvmtax: { version: string; schema: number };
@@ -335,6 +337,33 @@ export interface KeyRow extends Stats {
   total_ns: number | null;
 }
 export interface KeySection { available: true; source: string[]; keys: KeyRow[] }
+
+// ---- arm64 (sections/arm64.ts) ----
+/** exits of one kind of WFx on one vCPU; times null without kvm_exit/kvm_entry */
+export interface WfxPart { events: number; exits_handled: number | null; total_ns: number | null }
+export interface WfxVcpu extends Who {
+  wfi: WfxPart;
+  wfe: WfxPart;
+  /** kvm_wfx_arm64 printed without its is_wfe (trace-cmd 3.1 and perf 6.1 print "wf>c<"): WFI or WFE unknown */
+  unknown: WfxPart;
+  /** halts (kvm_vcpu_wakeup) of this vCPU: a WFI that blocked or polled; a trapped WFE only yields */
+  halts: number;
+  /** WFI handling time: idle, HLT's place */
+  idle_ns: number | null;
+  /** trapped-WFE handling time: overhead (a spinning vCPU yielding) */
+  overhead_ns: number | null;
+}
+export interface WfxSection { available: true; source: string[]; vcpus: WfxVcpu[] }
+export interface HvcRow extends Stats {
+  function_id: string;
+  name: string | null;
+  events: number;
+  exits_handled: number | null;
+  total_ns: number | null;
+}
+export interface HvcSection { available: true; source: string[]; functions: HvcRow[] }
+export interface Arm64Section { wfx: WfxSection | Unavailable; hvc: HvcSection | Unavailable }
+
 
 export interface SchedVcpu extends Who {
   switched_in: number;

@@ -12,7 +12,7 @@ import { ARM_EXCEPTION_TRAP, arm64ExitReason, arm64Tables, isArm64Exit } from '.
 import { ISA_RISCV, riscvCode } from '../core/reasons.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
-  EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_OTHER,
+  EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_OTHER, EV_WFX, EV_HVC,
   EXITF_FAILED_VMENTRY, EXITF_NO_VCPU, WAKE_WAITED, WAKE_VALID,
   SKIP_BAD_PAYLOAD, SKIP_UNRECOGNIZED,
 } from '../../assembly/constants.js';
@@ -273,6 +273,27 @@ export class KvmEventDecoder {
           const tid = pidR(view, base);
           sink.push(EV_MMIO, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), gpaR(view, base), valR(view, base),
             typeR(view, base), nameId, where);
+        };
+      }
+      case 'kvm_wfx_arm64': {
+        // arch/arm64/kvm/trace_handle_exit.h: vcpu_pc, is_wfe
+        const wfeR = numReader(F('is_wfe'), le);
+        const pcR = bigReader(F('vcpu_pc'), le);
+        const known = F('is_wfe') !== undefined;
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          sink.push(EV_WFX, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), known ? (wfeR(view, base) ? 1n : 0n) : 2n, pcR(view, base), 0, nameId, where);
+        };
+      }
+      case 'kvm_hvc_arm64': {
+        // vcpu_pc, r0 (the PSCI/SMCCC function id), imm
+        const r0R = bigReader(F('r0'), le);
+        const immR = bigReader(F('imm'), le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          sink.push(EV_HVC, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), r0R(view, base), immR(view, base), 0, nameId, where);
         };
       }
       case 'kvm_userspace_exit': {
