@@ -56,6 +56,13 @@ describe('arm64 WFx split and hypercalls on the real capture', () => {
     });
   }
 
+  it('timer and vgic events are counted with a note (grep -c: 585 each), kvm_wfx_arm64 named in the WFx note', async () => {
+    const r = await analyze([path.join(VHE, 'trace.txt.xz')]);
+    expect(r.notes).toContain('arm64: kvm_timer_update_irq 585, vgic_update_irq_pending 585: counted by name only (events by name); they mark timer and interrupt-line updates, not a span of time, so no time is derived from them');
+    expect(r.notes.some((n) => n.includes('kvm_wfx_arm64 tells WFI from WFE (arm64.wfx per vCPU'))).toBe(true);
+    expect(r.notes.some((n) => n.includes('kvm_mmio_emulate'))).toBe(false); // not in this capture
+  });
+
   it('trace.dat (ns clock) agrees with the text to the microsecond', async () => {
     const w = wfx(await analyze([path.join(VHE, 'trace.dat')]));
     expect(Math.round(w[145]!.wfi.total_ns! / 1000)).toBe(30919);
