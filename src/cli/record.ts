@@ -1,6 +1,7 @@
 /**
  * `kvmtax record [-e EVENTS] [-o FILE] [--duration S] [--pid PID,...] [--buffer-kb N] [--clock NAME]
- *  [--tracefs DIR] [-- COMMAND ...]`: record the events kvmtax analyses into a trace.dat (v6), in a
+ *  [--tracefs DIR] [--format-version 6|7] [--compress zstd] [-- COMMAND ...]`: record the events kvmtax
+ * analyses into a trace.dat (v6 by default; v7 uncompressed or zstd), in a
  * tracefs instance of its own, while COMMAND runs, for S seconds, or until Ctrl-C.
  */
 import fs from 'node:fs';
@@ -9,7 +10,8 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { DEFAULT_EVENTS, fsError, lostOf } from '../record/tracefs.js';
 import { runSession, parsePids, Spool } from '../record/session.js';
-import { writeTraceDatV6 } from '../record/tracedat-writer.js';
+import { writeTraceDatV6, type TraceDatContent } from '../record/tracedat-writer.js';
+import { writeTraceDatV7, loadZstd, type Compressor } from '../record/tracedat-v7.js';
 import { snapshotManifest, writeManifest, manifestPath, findVmms, vmmInfo, descendants, type VmmInfo, type Manifest } from '../record/manifest.js';
 import type { Instance } from '../record/tracefs.js';
 import { sampleDebugfs } from '../record/kvm-stats.js';
@@ -28,6 +30,8 @@ interface Args {
   quiet: boolean;
   flight: boolean;
   debugfs: string;
+  formatVersion: number;
+  compress: string;
 }
 
 export const command = 'record';
@@ -45,6 +49,8 @@ export function builder(y: Argv): Argv<Args> {
     .option('force', { type: 'boolean', default: false, describe: 'replace FILE if it exists' })
     .option('flight', { type: 'boolean', default: false, describe: 'flight recorder: keep the last --buffer-kb per CPU (overwrite mode, nothing read while running); SIGUSR1 writes it to FILE.N, the end to FILE' })
     .option('debugfs', { type: 'string', default: '/sys/kernel/debug', describe: 'where KVM\'s per-VM statistics are sampled during the recording (kvm/<pid>-<fd>/), for the manifest; skipped when absent' })
+    .option('format-version', { type: 'number', default: 6, describe: 'trace.dat file version: 6, or 7 (sections; needed for --compress)' })
+    .option('compress', { type: 'string', default: 'none', describe: 'compress a version 7 file: none or zstd' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
     .example('kvmtax record -o run.dat -- ./benchmark.sh', 'record while the benchmark runs')
     .example('kvmtax record --pid $(pgrep -d, qemu) --duration 10', 'record the VMs\' threads for 10 s') as unknown as Argv<Args>;
@@ -68,6 +74,16 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (!argv.force && fs.existsSync(mpath)) throw new KvmtaxError(`${mpath} exists: kvmtax does not replace a file it did not write (remove it, use another -o, or --force)`);
   const dir = path.dirname(path.resolve(out));
   if (!fs.existsSync(dir)) throw new KvmtaxError(`${out}: folder ${dir} does not exist`);
+  if (argv.formatVersion !== 6 && argv.formatVersion !== 7) throw usage(`--format-version must be 6 or 7, not ${String(argv.formatVersion)}`);
+  if (argv.compress !== 'none' && argv.compress !== 'zstd') throw usage(`--compress must be none or zstd, not "${argv.compress}"`);
+  if (argv.compress !== 'none' && argv.formatVersion !== 7) throw usage('--compress needs --format-version 7 (version 6 files are not compressed)');
+  // the compressor is loaded before recording starts, so that a failure to load it loses no trace
+  const compressor: Compressor | undefined = argv.compress === 'zstd' ? await loadZstd() : undefined;
+  const writeDat = (file: string, content: TraceDatContent): void => {
+    if (argv.formatVersion === 7) writeTraceDatV7(file, content, { compressor });
+    else writeTraceDatV6(file, content);
+  };
+  const fileKind = `trace.dat v${argv.formatVersion}${compressor ? ', zstd' : ''}`;
   const pids = parsePids(argv.pid);
   const log = (l: string): void => { process.stderr.write(l + '\n'); };
   // the VMMs: --pid, else processes holding a KVM VM, else COMMAND's process tree's VM holders, else COMMAND itself
@@ -117,7 +133,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     const lost = lostOf(stats);
     const f = i.formats();
     try {
-      writeTraceDatV6(file, {
+      writeDat(file, {
         pageSize: i.tfs.pageSize(), ...f, cmdlines: i.tfs.readOpt('saved_cmdlines') ?? '', tgids: i.tfs.readOpt('saved_tgids') ?? '',
         clock: i.clock(), cpus: i.tfs.cpus().map((c) => ({ cpu: c, file: spool.cpus().includes(c) ? spool.file(c) : undefined, pages: [] })),
         cpuStats: stats, uname: manifest.host.uname,
@@ -164,7 +180,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       ...(argv.flight ? { flight: true, flight_snapshots: written } : {}),
     };
     try {
-      writeTraceDatV6(out, {
+      writeDat(out, {
         pageSize: res.pageSize, headerPage: res.headerPage, headerEvent: res.headerEvent, formats: res.formats,
         cmdlines: res.cmdlines, tgids: res.tgids, clock: res.clock,
         cpus: res.cpus.map((c) => ({ cpu: c, file: spool.cpus().includes(c) ? spool.file(c) : undefined, pages: [] })),
@@ -183,7 +199,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       const miss = res.missing.length ? ` (${res.missing.length} missing: ${res.missing.join(', ')})` : '';
       log(`kvmtax record: ${res.events.length} events enabled${miss}, ${res.cpus.length} CPUs, ${spool.pages} pages (${mb} MiB) in ${(res.elapsedMs / 1000).toFixed(1)} s, stopped by ${res.stoppedBy}`);
       log(`kvmtax record: lost events: ${lost.overrun + lost.dropped} (overrun ${lost.overrun}, dropped ${lost.dropped}; per_cpu/cpuN/stats)`);
-      log(`kvmtax record: wrote ${out} (trace.dat v6) and ${mpath}`);
+      log(`kvmtax record: wrote ${out} (${fileKind}) and ${mpath}`);
     }
     if (typeof res.childStatus === 'number' && res.childStatus !== 0) log(`kvmtax record: the command exited with status ${res.childStatus}`);
   } finally {
