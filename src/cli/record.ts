@@ -16,6 +16,9 @@ import { snapshotManifest, writeManifest, manifestPath, findVmms, vmmInfo, desce
 import type { Instance } from '../record/tracefs.js';
 import { sampleDebugfs } from '../record/kvm-stats.js';
 import { trailing } from './trailing.js';
+import { InKernelHist, KVM_PAIR, parseHist } from '../record/in-kernel.js';
+import { parseTrip, parseSums, checkTrips, type HistState } from '../record/trip.js';
+import { reasonName, ISA_SVM, ISA_VMX } from '../core/reasons.js';
 import { listOf } from './repeat.js';
 
 interface Args {
@@ -32,6 +35,8 @@ interface Args {
   debugfs: string;
   formatVersion: number;
   compress: string;
+  trip?: string | string[];
+  isa?: string;
 }
 
 export const command = 'record';
@@ -49,6 +54,8 @@ export function builder(y: Argv): Argv<Args> {
     .option('force', { type: 'boolean', default: false, describe: 'replace FILE if it exists' })
     .option('flight', { type: 'boolean', default: false, describe: 'flight recorder: keep the last --buffer-kb per CPU (overwrite mode, nothing read while running); SIGUSR1 writes it to FILE.N, the end to FILE' })
     .option('debugfs', { type: 'string', default: '/sys/kernel/debug', describe: 'where KVM\'s per-VM statistics are sampled during the recording (kvm/<pid>-<fd>/), for the manifest; skipped when absent' })
+    .option('trip', { type: 'string', describe: 'with --flight: snapshot when a condition on the in-kernel kvm_exit -> kvm_entry histograms holds, checked every 250 ms over the time since the last trip: "p99(hlt) > 5ms", "max > 1ms", "tax > 40%" (repeatable)' })
+    .option('isa', { type: 'string', choices: ['vmx', 'svm'], describe: 'with --trip: the exit-reason table (default: svm when kvm_amd is loaded, else vmx)' })
     .option('format-version', { type: 'number', default: 6, describe: 'trace.dat file version: 6, or 7 (sections; needed for --compress)' })
     .option('compress', { type: 'string', default: 'none', describe: 'compress a version 7 file: none or zstd' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
@@ -83,6 +90,9 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     if (argv.formatVersion === 7) writeTraceDatV7(file, content, { compressor });
     else writeTraceDatV6(file, content);
   };
+  const isa = argv.isa === 'svm' ? ISA_SVM : argv.isa === 'vmx' ? ISA_VMX : fs.existsSync('/sys/module/kvm_amd') ? ISA_SVM : ISA_VMX;
+  const trips = listOf(argv.trip).map((t) => parseTrip(t, isa));
+  if (trips.length && !argv.flight) throw usage('--trip needs --flight (it snapshots the flight recorder\'s buffer)');
   const fileKind = `trace.dat v${argv.formatVersion}${compressor ? ', zstd' : ''}`;
   const pids = parsePids(argv.pid);
   const log = (l: string): void => { process.stderr.write(l + '\n'); };
@@ -147,6 +157,22 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     spool.remove();
     spool = new Spool(out);
   };
+  // --trip: the in-kernel histograms of our instance, compared with their state at the start or last trip
+  let hist: InKernelHist | undefined;
+  const empty: HistState = { rows: [], sums: [] };
+  let base = empty, baseAt = 0;
+  const histState = (): HistState => { const t = hist!.histText(); return { rows: parseHist(t).rows, sums: parseSums(t) }; };
+  const tripped = (): boolean => {
+    if (!hist) return false;
+    const now = histState();
+    const at = Date.now();
+    const why = checkTrips(trips, base, now, (at - baseAt) / 1000, (c) => reasonName(isa, c), hist.unitNs);
+    if (!why) return false;
+    log(`kvmtax record: trip: ${why}`);
+    base = now;
+    baseAt = at;
+    return true;
+  };
   try {
     const manifest = snapshotManifest({ pids });
     const res = await runSession({
@@ -160,7 +186,19 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
         manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms);
         sampleStats(pids ?? manifest.vmms.map((v) => v.pid));
       },
-      flight: argv.flight, onStart: (i) => { inst = i; }, onSnapshot: (final) => { if (!final) writeSnapshot(manifest); },
+      flight: argv.flight,
+      onStart: (i) => {
+        inst = i;
+        if (!trips.length) return;
+        if (!i.events.some(([sy, n]) => sy === 'kvm' && n === 'kvm_exit') || !i.events.some(([sy, n]) => sy === 'kvm' && n === 'kvm_entry')) {
+          throw new KvmtaxError('--trip needs kvm:kvm_exit and kvm:kvm_entry among the events');
+        }
+        hist = new InKernelHist(i.tfs, i, KVM_PAIR);
+        hist.setup({ sums: trips.some((t) => t.kind === 'tax') });
+        baseAt = Date.now();
+      },
+      onStop: () => { hist?.teardown(); },
+      trip: tripped, onSnapshot: (final) => { if (!final) writeSnapshot(manifest); },
     });
     manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms);
     sampleStats(pids ?? manifest.vmms.map((v) => v.pid));
