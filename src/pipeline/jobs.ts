@@ -11,7 +11,7 @@ import { packageRoot } from '../core/package-root.js';
 import { KvmtaxError } from '../core/errors.js';
 import { HEAD_BYTES, type ByteSource } from '../formats/source.js';
 import type { AnalyzeOptions } from './analyze.js';
-import { scanSlice, type SliceJob, type SliceResult } from './jobs-worker.js';
+import { scanSlice, unpackHists, type SliceJob, type SliceResult } from './jobs-worker.js';
 
 /**
  * Read a plain text file in `jobs` line-aligned slices, one worker thread and WebAssembly core each.
@@ -44,7 +44,7 @@ export async function readSlices(src: ByteSource, idx: number, fmt: number, opts
   const jobOf = (k: number): SliceJob => ({ file, start: cuts[k]!, end: cuts[k + 1]!, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin, maxMemoryMb: opts.maxMemoryMb });
   const started = cuts.slice(1, -1).map((_, i) => new Promise<SliceResult>((resolve, reject) => {
     const w = new Worker(worker, { workerData: { ...jobOf(i + 1), module: mod } });
-    w.once('message', (m: SliceResult) => { resolve(m); void w.terminate(); });
+    w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
     w.once('error', reject);
   }));
   const results = await Promise.all([scanSlice(jobOf(0), false), ...started]);

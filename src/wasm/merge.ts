@@ -112,7 +112,10 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
       if (b.handled > 0) { if (b.min < m.min) m.min = b.min; if (b.max > m.max) m.max = b.max; }
       m.wakes += b.wakes; m.wakePolls += b.wakePolls; m.wakePollNs += b.wakePollNs; m.wakeWaitNs += b.wakeWaitNs;
       // a slice's hist is read from its core on access (wasm/core.ts): once per bin
-      addHist(m.hist, b.hist);
+      // (a worker's bins come with their non-zero buckets as [bucket, count] pairs: pipeline/jobs-worker.ts)
+      const pairs = (b as { histPairs?: Uint32Array }).histPairs;
+      if (pairs) for (let k = 0; k < pairs.length; k += 2) m.hist[pairs[k]!]! += pairs[k + 1]!;
+      else addHist(m.hist, b.hist);
     }
     for (const [at, rec] of joins) joinThread(threads[at]!, rec, at);
     // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
