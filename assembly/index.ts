@@ -13,6 +13,8 @@ import {
   analysisInit, onEvent, setFile, finishFile, counters, threadCount, binCount, topCount, threadsPtr,
   binsPtr, histPagePtr, topPtr, nameThread as nameTh, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
 } from "./analysis";
+import { pdSetScratch } from "./perfdata";
+export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt } from "./perfdata";
 import { textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
 
 let input: usize = 0;
@@ -39,6 +41,7 @@ export function init(arenaBytes: i32, batch: i32, topN: i32): void {
   inputCap = arenaBytes;
   input = zalloc(<usize>arenaBytes + 64);
   scratch = zalloc(SCRATCH);
+  pdSetScratch(scratch);
   batchCap = batch;
   bKind = zalloc(<usize>batch * 4);
   bTs = zalloc(<usize>batch * 8);

@@ -27,7 +27,7 @@ import { readMaybeXz, tilePerfData } from './tile.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let KVMTAX = path.join(ROOT, 'bin', 'kvmtax.js');
 const BASELINE = path.join(ROOT, 'dist', 'bench', 'baseline.js');
-const SHARED = path.resolve(ROOT, '..', 'shared');
+const SHARED = process.env.KVMTAX_SHARED ? path.resolve(process.env.KVMTAX_SHARED) : path.resolve(ROOT, '..', 'shared');
 const PERF_DATA_SRC = [path.join(SHARED, 'captures/svm-A-baseline/perf-kvm.data.xz'), path.join(SHARED, 'captures/svm-D-small/perf-kvm.data')];
 const TRACE_DAT_SRC = [path.join(SHARED, 'captures/svm-A-baseline/trace.dat'), path.join(SHARED, 'captures/svm-D-small/trace.dat')];
 const SMALL_TRACE = path.join(ROOT, 'traces/svm-D-small/trace.txt.xz');

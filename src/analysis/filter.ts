@@ -15,6 +15,17 @@ export function describeFilter(f: ThreadFilter): string {
   return [f.pid !== undefined ? `--pid ${f.pid}` : '', f.vcpu !== undefined ? `--vcpu ${f.vcpu}` : ''].filter(Boolean).join(' ');
 }
 
+/**
+ * A copy of a bin with another thread index. Its properties are copied as they are defined, not read: a
+ * bin's `hist` is an accessor that fills the core's scratch array when read (wasm/core.ts), so a spread
+ * would leave every copy holding the one scratch array.
+ */
+function renumbered<T extends { thread: number }>(b: T, thread: number): T {
+  const copy = Object.defineProperties(Object.create(Object.getPrototypeOf(b)) as T, Object.getOwnPropertyDescriptors(b));
+  copy.thread = thread;
+  return copy;
+}
+
 /** The tables of the matching threads (thread indices renumbered); an error when none matches. */
 export function filterTables(t: CoreTables, f: ThreadFilter): { tables: CoreTables; kept: number; of: number } {
   const isVcpu = (th: CoreTables['threads'][number]) => th.exits > 0 || th.entries > 0 || th.kvmEvents > 0;
@@ -38,7 +49,7 @@ export function filterTables(t: CoreTables, f: ThreadFilter): { tables: CoreTabl
   return {
     tables: {
       ...t, threads,
-      bins: t.bins.filter((b) => map.has(b.thread)).map((b) => ({ ...b, thread: map.get(b.thread)! })),
+      bins: t.bins.filter((b) => map.has(b.thread)).map((b) => renumbered(b, map.get(b.thread)!)),
       top: t.top.filter((r) => map.has(r.thread)).map((r) => ({ ...r, thread: map.get(r.thread)! })),
     },
     kept, of: vcpuThreads.length,

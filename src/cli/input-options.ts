@@ -1,12 +1,11 @@
 /** The input options every command that reads traces shares (report, compare, export, sql). */
 import type { Argv } from 'yargs';
 import { KvmtaxError } from '../core/errors.js';
-import { TEXT_FORMATS } from '../formats/text.js';
-import { BINARY_FORMATS } from '../formats/binary.js';
+import { FORMAT_NAMES } from '../formats/registry.js';
 import type { AnalyzeOptions } from '../pipeline/analyze.js';
 import { DEFAULT_MAX_MEMORY_MB } from '../wasm/core.js';
 
-export const INPUT_FORMATS = [...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS];
+export const INPUT_FORMATS = [...FORMAT_NAMES];
 
 export interface InputArgs {
   inputFormat?: string;

@@ -66,7 +66,7 @@ function bigReader(f: FormatField | undefined, le: boolean): BigReader {
 }
 
 /** The smallest record size holding every fixed field the decoder may read. */
-function minSize(fmt: EventFormat): number {
+export function minSize(fmt: EventFormat): number {
   let m = 0;
   for (const f of fmt.commonFields) m = Math.max(m, f.offset + f.size);
   for (const f of fmt.fields) m = Math.max(m, f.offset + f.size);
@@ -74,7 +74,7 @@ function minSize(fmt: EventFormat): number {
 }
 
 /** Guess the ISA of a kvm_exit format without an `isa` field from its print fmt (VMX unless it looks like SVM). */
-function guessIsa(fmt: EventFormat): number {
+export function guessIsa(fmt: EventFormat): number {
   const p = fmt.printFmt;
   if (/EXCEPTION_NMI|EXTERNAL_INTERRUPT|EPT_VIOLATION/.test(p)) return 1;
   if (/"npf"|"vmrun"|SVM_EXIT|"read_cr0"/.test(p)) return 2;

@@ -1,11 +1,12 @@
 /**
  * Byte sources: a plain file (read with fs.readSync straight into the caller's buffer: no copy), stdin,
  * and transparently decompressed .gz (node:zlib) and .xz (xz-decompress, a streaming WebAssembly
- * decoder: no native addon to build) files. Compression is recognized by magic bytes, not by name.
+ * decoder: no native addon to build) files, both through decompress.ts. Compression is recognized by magic
+ * bytes, not by name.
  */
 import fs from 'node:fs';
-import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
+import { gunzipStream, xzStream } from './decompress.js';
 import { KvmtaxError } from '../core/errors.js';
 
 export interface ByteSource {
@@ -144,19 +145,14 @@ export async function openSource(file: string): Promise<ByteSource> {
 async function wrapCompressed(src: ByteSource, name: string): Promise<ByteSource> {
   if (startsWith(src.head, GZIP)) {
     const raw = rawStream(src, name);
-    const gunzip = zlib.createGunzip();
-    raw.pipe(gunzip);
-    const s = new StreamSource(name, gunzip, 'gzip', () => { raw.destroy(); src.close(); });
+    const s = new StreamSource(name, gunzipStream(raw), 'gzip', () => { raw.destroy(); src.close(); });
     s.rawPosition = () => rawRead(src);
     await s.fillHead();
     return s;
   }
   if (startsWith(src.head, XZ)) {
     const raw = rawStream(src, name);
-    const web = Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>;
-    const xz = (await import('xz-decompress')).default; // loaded only for .xz input
-    const xs = new xz.XzReadableStream(web) as unknown as AsyncIterable<Uint8Array>;
-    const s = new StreamSource(name, xs, 'xz', () => { raw.destroy(); src.close(); });
+    const s = new StreamSource(name, await xzStream(raw), 'xz', () => { raw.destroy(); src.close(); });
     s.rawPosition = () => rawRead(src);
     await s.fillHead();
     return s;

@@ -17,12 +17,7 @@
  * Fields whose name starts with `common_` (the block before the first blank line) are the common fields.
  */
 
-export class FormatError extends Error {
-  constructor(message: string, public offset: number) {
-    super(message);
-    this.name = 'FormatError';
-  }
-}
+import { FormatError } from './bytes.js';
 
 export interface FormatField {
   name: string;

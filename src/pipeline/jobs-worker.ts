@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { Core, useModule, type FileCounters } from '../wasm/core.js';
 import type { Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
-import { scanTextSource } from '../formats/text.js';
+import { scanTextSource } from '../formats/text/text.js';
 import type { ByteSource } from '../formats/source.js';
 import { HIST_BUCKETS } from '../../assembly/constants.js';
 

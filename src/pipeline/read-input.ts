@@ -12,8 +12,7 @@ import type { Part } from '../wasm/merge.js';
 import { KvmtaxError, excerpt } from '../core/errors.js';
 import type { ByteSource } from '../formats/source.js';
 import { registerScratch, releaseScratch } from '../core/scratch.js';
-import { detectTextFormat, looksLikeText, scanTextSource, TEXT_FORMATS, TEXT_FORMAT_NAMES } from '../formats/text.js';
-import { detectBinary, readBinary, BINARY_FORMATS } from '../formats/binary.js';
+import { detectFormat, formatNamed, readWith } from '../formats/registry.js';
 import type { InputInfo } from '../analysis/types.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { readSlices } from './jobs.js';
@@ -21,9 +20,8 @@ import { readSlices } from './jobs.js';
 /** Read `src` as the core's next file; worker-read slices of a text file are added to `sliced`. */
 export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced: Part[], topN: number): Promise<InputInfo> {
   const idx = core.nextFileIndex();
-  const forced = opts.format;
-  const binary = forced ? (BINARY_FORMATS.includes(forced) ? forced : undefined) : detectBinary(src.head, src.name);
-  if (binary) {
+  const entry = opts.format ? formatNamed(opts.format) : detectFormat(src.head, src.name);
+  if (!entry.text) {
     // binary readers read at offsets: a compressed or piped file is first written out whole
     let p = src.path && !src.compression ? src.path : undefined;
     let tmp: string | undefined;
@@ -37,10 +35,10 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
       fs.closeSync(out);
     }
     try {
-      const meta = await readBinary(binary, p, core.sinkFor(idx), src.name, { buffer: opts.buffer });
+      const meta = (await readWith(entry, { src, path: p, display: src.name }, core.sinkFor(idx), { buffer: opts.buffer })) ?? {};
       const c = core.endFile();
       return {
-        file: src.name, format: binary, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
+        file: src.name, format: entry.name, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
         bytes: fs.statSync(p).size, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
         last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents, meta,
       };
@@ -48,22 +46,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
       if (tmp) { fs.rmSync(tmp, { recursive: true, force: true }); releaseScratch(tmp); }
     }
   }
-  let fmt: number | undefined;
-  if (forced) {
-    fmt = TEXT_FORMATS[forced];
-    if (fmt === undefined) throw new KvmtaxError(`unknown format "${forced}" (known: ${[...Object.keys(TEXT_FORMATS), ...BINARY_FORMATS].join(', ')})`);
-  } else {
-    if (src.head.length === 0) throw new KvmtaxError('empty file: expected a trace', { file: src.name, line: 1, col: 1 });
-    if (!looksLikeText(src.head)) {
-      throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got binary data ${hexHead(src.head)})`, { file: src.name, offset: 0 });
-    }
-    const head = Buffer.from(src.head).toString('latin1');
-    fmt = detectTextFormat(head);
-    if (fmt === undefined) {
-      const first = head.split('\n').find((l) => l.trim() !== '') ?? '';
-      throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got ${excerpt(first)})`, { file: src.name, line: 1, col: 1 });
-    }
-  }
+  const fmt = entry.fmt!;
   const jobs = opts.jobs ?? 1;
   const size = src.path && !src.compression ? fs.statSync(src.path).size : 0;
   let c: FileCounters;
@@ -73,7 +56,8 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
     c = r.counters;
   } else {
     // progress of a compressed file: its compressed position (the total is its size on disk)
-    await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes, opts.onProgress && ((n) => opts.onProgress!(src.rawPosition?.() ?? n, idx)));
+    await readWith(entry, { src, path: src.path ?? '', display: src.name }, core,
+      { fileIndex: idx, strict: opts.strict, chunkBytes: opts.chunkBytes, onProgress: opts.onProgress && ((n) => opts.onProgress!(src.rawPosition?.() ?? n, idx)) });
     c = core.endFile();
   }
   if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {
@@ -81,12 +65,8 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
     throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, { file: src.name, line: rec?.line ?? 1, col: rec?.col ?? 1 });
   }
   return {
-    file: src.name, format: TEXT_FORMAT_NAMES[fmt]!, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
+    file: src.name, format: entry.name, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
     lines: c.lines, bytes: c.bytes, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
     last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents,
   };
-}
-
-function hexHead(b: Uint8Array): string {
-  return `"${[...b.subarray(0, 8)].map((x) => x.toString(16).padStart(2, '0')).join(' ')}..."`;
 }

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { EventSink } from '../core/sink.js';
-import { readTraceDat } from '../formats/tracedat.js';
+import { readTraceDat } from '../formats/tracedat/reader.js';
 import { writeTraceDatV6, type TraceDatContent } from './tracedat-writer.js';
 
 export interface PageMeta {

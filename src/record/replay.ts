@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { traceDatParts } from '../formats/tracedat.js';
+import { traceDatParts } from '../formats/tracedat/reader.js';
 
 export function makeReplayDir(traceDat: string, dir: string, stats?: Map<number, string>): { cpus: number; pages: number } {
   const p = traceDatParts(traceDat);

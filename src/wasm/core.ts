@@ -64,6 +64,40 @@ interface Exports {
   linesRead(): bigint;
 }
 
+/** The core's perf.data sample decoder (assembly/perfdata.ts), used by src/formats/perfdata/core-path.ts. */
+export interface PerfDataCoreExports {
+  pdConfig(bytes: number): number;
+  pdBegin(nAttrs: number, nIds: number, nFormats: number, typeOff: number, typeSize: number, lostName: number, maxQueued: number): void;
+  pdWalk(base: number, pos: number, len: number, fileOff: bigint): number;
+  pdWalkAt(base: number, pos: number, len: number, where: bigint): number;
+  pdStopped(): number;
+  pdQueue(rec: number, ts: bigint, hasTime: number, pid: number, tid: number, cpu: number, count: bigint, where: bigint, strLen: number): void;
+  pdFinish(): void;
+  pdSetAttrName(i: number, id: number): void;
+  pdSamples(): bigint;
+  pdGuestSamples(): bigint;
+  pdLost(): bigint;
+  pdAttrCount(i: number): bigint;
+  pdAttrPeriod(i: number): bigint;
+  pdPidOf(tid: number): number;
+  pdSkipsPtr(): number;
+  pdSkipCount(): number;
+  pdSkipsClear(): void;
+}
+
+/** What the perf.data core path needs of the Core. */
+export interface PerfDataCore {
+  ex: PerfDataCoreExports;
+  /** the input arena (a fresh view: take it again after any call) and its address */
+  arena(): Uint8Array;
+  arenaPtr(): number;
+  /** a fresh DataView of the whole memory */
+  view(): DataView;
+  /** write a string at the scratch area; returns its byte length */
+  scratch(s: string): number;
+  stringOf(id: number): string;
+}
+
 let compiled: WebAssembly.Module | undefined;
 
 /** The compiled module (compiled once per thread; --jobs hands it to its workers). */
@@ -163,6 +197,8 @@ export class Core {
         abort: (_m: number, _f: number, line: number, col: number) => {
           throw new Error(`kvmtax core aborted at assembly line ${line}:${col}`);
         },
+        // the perf.data decoder (assembly/perfdata.ts) asks for an exit reason's name the first time it meets it
+        reasonName: (isa: number, code: number): number => this.writeScratch(reasonName(isa, code >>> 0)),
       },
     });
     this.ex = inst.exports as unknown as Exports;
@@ -255,6 +291,7 @@ export class Core {
   endFile(): FileCounters {
     this.flush();
     this.ex.endFile();
+    this.refresh(); // the perf.data core path grows memory outside the batch calls
     const p = this.ex.countersPtr();
     const g = (i: number) => this.mem.getBigInt64(p + 8 * i, true);
     return {
@@ -286,6 +323,23 @@ export class Core {
 
   /** The EventSink a binary reader fills file `index` through (its beginFile(name, clock) starts that file). */
   sinkFor(index: number): EventSink { return new FileSink(this, index); }
+
+  /**
+   * The perf.data decoder of the core, or undefined when rows are streamed out (its events go straight to the
+   * analysis, without the row-buffer stops consumeBatch makes). Pending batch events are handed over first.
+   */
+  perfDataCore(): PerfDataCore | undefined {
+    if (this.rowSink) return undefined;
+    this.flush();
+    return {
+      ex: this.ex as unknown as PerfDataCoreExports,
+      arena: () => this.arena(),
+      arenaPtr: () => this.ex.inputPtr(),
+      view: () => { this.refresh(); return this.mem; },
+      scratch: (s) => this.writeScratch(s),
+      stringOf: (id) => this.stringOf(id),
+    };
+  }
 
   private writeScratch(s: string): number {
     this.refresh();
@@ -503,6 +557,8 @@ class FileSink implements EventSink {
   }
   nameThread(tid: number, tgid: number, comm: string): void { this.core.nameThread(tid, tgid, comm); }
   skip(kind: number, where: number, excerpt: string): void { this.core.skip(kind, where, excerpt); }
+  /** perf.data's core path (src/formats/perfdata/core-path.ts) */
+  perfDataCore(): PerfDataCore | undefined { return this.core.perfDataCore(); }
 }
 
 export interface BinRec {

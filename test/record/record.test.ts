@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { svmDSmallTraceDat } from './svm-d-dat.js';
-import { traceDatParts } from '../../src/formats/tracedat.js';
+import { traceDatParts } from '../../src/formats/tracedat/reader.js';
 import { writeTraceDatV6 } from '../../src/record/tracedat-writer.js';
 import { makeReplayDir, splitStats } from '../../src/record/replay.js';
 import { lostOf } from '../../src/record/tracefs.js';

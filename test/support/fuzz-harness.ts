@@ -23,8 +23,7 @@ import fc from 'fast-check';
 import * as K from '../../assembly/constants.js';
 import { Core } from '../../src/wasm/core.js';
 import { KvmtaxError, excerpt } from '../../src/core/errors.js';
-import { detectTextFormat, looksLikeText, scanTextSource, TEXT_FORMAT_NAMES } from '../../src/formats/text.js';
-import { detectBinary, readBinary } from '../../src/formats/binary.js';
+import { detectFormat, detectBinary, formatNamed, readWith } from '../../src/formats/registry.js';
 import type { EventSink } from '../../src/core/sink.js';
 import { HEAD_BYTES, openSource, type ByteSource } from '../../src/formats/source.js';
 import { summarize } from '../../src/analysis/summary.js';
@@ -76,30 +75,33 @@ class MemSource implements ByteSource {
 
 /**
  * Analyze text bytes in memory, as pipeline.ts does for one text file (same checks, same messages).
- * Binary-looking content is not handled here: call analyze() on a file for it.
+ * Content a binary reader claims goes to analyze() on a scratch file, as the pipeline would read it.
  */
 export async function runText(bytes: Uint8Array, name: string, opts: AnalyzeOptions & { arenaBytes?: number } = {}): Promise<Report> {
   const core = new Core({ topN: Math.max(opts.top ?? 10, 10), arenaBytes: opts.arenaBytes ?? 64 * 1024 });
   const src = new MemSource(name, bytes);
   const idx = core.nextFileIndex();
-  if (src.head.length === 0) throw new KvmtaxError('empty file: expected a trace', { file: src.name, line: 1, col: 1 });
-  if (!looksLikeText(src.head)) {
-    throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got binary data)`, { file: src.name, offset: 0 });
+  // detection and reading through the registry, as the pipeline does
+  const entry = detectFormat(src.head, src.name);
+  if (!entry.text) {
+    // content a binary reader claims (a mutation can make one): the pipeline reads it from a file
+    const dir = scratchDir('runtext');
+    try {
+      const file = path.join(dir, path.basename(name) || 'input');
+      fs.writeFileSync(file, bytes);
+      return await analyze([file], opts);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
-  const head = Buffer.from(src.head).toString('latin1');
-  const fmt = detectTextFormat(head);
-  if (fmt === undefined) {
-    const first = head.split('\n').find((l) => l.trim() !== '') ?? '';
-    throw new KvmtaxError(`expected a trace (ftrace, trace-cmd report or perf script text, perf.data, trace.dat or Perfetto) (got ${excerpt(first)})`, { file: src.name, line: 1, col: 1 });
-  }
-  await scanTextSource(core, src, idx, fmt, opts.strict ?? false, opts.chunkBytes);
+  await readWith(entry, { src, path: '', display: src.name }, core, { fileIndex: idx, strict: opts.strict, chunkBytes: opts.chunkBytes });
   const c = core.endFile();
   if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {
     const rec = core.tables().skips.find((s) => s.file === idx);
     throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, { file: src.name, line: rec?.line ?? 1, col: rec?.col ?? 1 });
   }
   const info: InputInfo = {
-    file: src.name, format: TEXT_FORMAT_NAMES[fmt]!, compression: undefined, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
+    file: src.name, format: entry.name, compression: undefined, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
     lines: c.lines, bytes: c.bytes, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
     last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents,
   };
@@ -606,13 +608,13 @@ export class CheckSink implements EventSink {
 }
 
 /**
- * One binary case at the reader level: readBinary() (the pipeline's own FormatError -> KvmtaxError
+ * One binary case at the reader level: the registry's readWith() (the pipeline's own FormatError -> KvmtaxError
  * conversion) into a CheckSink must return its metadata or throw a clear KvmtaxError.
  */
 export async function runBinaryReader(format: string, file: string, size: number): Promise<{ kind: 'ok' | 'error'; events: number }> {
   const sink = new CheckSink();
   try {
-    await readBinary(format, file, sink, file);
+    await readWith(formatNamed(format), { src: undefined as never, path: file, display: file }, sink);
     return { kind: 'ok', events: sink.events };
   } catch (e) {
     if (!(e instanceof KvmtaxError)) {
@@ -636,7 +638,7 @@ export function binaryShape(bytes: Uint8Array, tags: string[], extra: number[] =
 export interface BinarySeed { name: string; shape: Shape }
 
 /**
- * The binary fuzz property: a seed, up to four mutations; the reader alone (readBinary into a CheckSink) on
+ * The binary fuzz property: a seed, up to four mutations; the reader alone (readWith into a CheckSink) on
  * every case, and every `fullEvery`-th case also the whole pipeline (analyze() on the file: detection, the
  * core, the summary) with its report checked.
  */

@@ -11,11 +11,11 @@
  *   - or kvm_exit / kvm_entry typed: Perfetto's typed messages have arm64's fields, so an arm64 capture keeps
  *     them (ret, esr_ec, vcpu_pc) and an x86 one comes out empty;
  *   - optionally sched_switch / sched_waking as compact_sched, and everything inside compressed_packets.
- * Encoded with protobufjs and src/formats/perfetto.proto (the reader's own schema).
+ * Encoded with protobufjs and src/formats/perfetto/perfetto.proto (the reader's own schema).
  */
 import { deflateSync } from 'node:zlib';
 import protobuf from 'protobufjs';
-import { perfettoRoot } from '../../src/formats/perfetto.js';
+import { perfettoRoot } from '../../src/formats/perfetto/reader.js';
 import { SVM_REASONS, VMX_REASONS, ARM64_EXCEPTION_TYPES } from '../../src/core/reason-tables.js';
 
 /** One event line of raw ftrace text. */

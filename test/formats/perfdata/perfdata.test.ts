@@ -6,7 +6,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readPerfData, isPerfData, type PerfDataInfo } from '../../../src/formats/perfdata.js';
+import { readPerfData, isPerfData, type PerfDataInfo } from '../../../src/formats/perfdata/reader.js';
 import { CollectSink, type PushedEvent } from '../../support/collect-sink.js';
 import { SHARED, HAVE_SHARED } from '../../support/paths.js';
 import { perfVmexitTable } from '../../support/perf-kvm-stat.js';

@@ -7,7 +7,8 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readTraceDat, FormatError, type TraceDatInfo, type TraceDatOptions } from '../../../src/formats/tracedat.js';
+import { readTraceDat, type TraceDatInfo, type TraceDatOptions } from '../../../src/formats/tracedat/reader.js';
+import { FormatError } from '../../../src/formats/bytes.js';
 import { CollectSink } from '../../support/collect-sink.js';
 import { EV_EXIT, EV_ENTRY, EV_LOST, EV_OTHER, CLOCK_NS, CLOCK_RAW, EXITF_FAILED_VMENTRY } from '../../../assembly/constants.js';
 
@@ -446,5 +447,30 @@ describe('malformed crafted files', () => {
       }
     }
     expect(ok + bad).toBe(300);
+  });
+});
+
+describe('byte order through the registry and the pipeline', () => {
+  it('a big-endian trace.dat is detected and gives the report of its little-endian twin', async () => {
+    const { analyze } = await import('../../../src/pipeline/analyze.js');
+    const { detectFormat } = await import('../../../src/formats/registry.js');
+    const reports = [];
+    for (const le of [true, false]) {
+      const p = page(le, 1_000_000n, [
+        data(le, 5, exitRec(le, 100, 12, 0x1000n, 0)),
+        data(le, 40, entryRec(le, 100, 0x1000n, 0)),
+        data(le, 300, exitRec(le, 100, 30, 0x1003n, 0)),
+        data(le, 25, entryRec(le, 100, 0x1003n, 0)),
+      ]);
+      const bytes = buildV6({ le, cpus: [[p]] });
+      expect(detectFormat(bytes.subarray(0, 65536), 'x').name).toBe('trace.dat');
+      const file = join(tmp, `byte-order-${le ? 'le' : 'be'}.dat`);
+      writeFileSync(file, bytes);
+      const r = await analyze([file]);
+      reports.push({ totals: r.totals, reasons: r.reasons, events: r.inputs[0]!.events });
+    }
+    expect(reports[0]!.events).toBe(4);
+    expect(reports[0]!.totals.exits_handled).toBe(2);
+    expect(reports[1]).toEqual(reports[0]);
   });
 });

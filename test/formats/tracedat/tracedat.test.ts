@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { SHARED } from '../../support/paths.js';
 import { XzReadableStream } from 'xz-decompress';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readTraceDat, isTraceDat, FormatError } from '../../../src/formats/tracedat.js';
+import { readTraceDat, isTraceDat } from '../../../src/formats/tracedat/reader.js';
+import { FormatError } from '../../../src/formats/bytes.js';
 import { CollectSink } from '../../support/collect-sink.js';
 import { EV_EXIT, EV_ENTRY, EV_LOST, CLOCK_NS, CLOCK_RAW } from '../../../assembly/constants.js';
 

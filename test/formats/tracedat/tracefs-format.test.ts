@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHARED } from '../../support/paths.js';
-import { parseEventFormat, readField, readString, FormatError } from '../../../src/formats/tracefs-format.js';
+import { parseEventFormat, readField, readString } from '../../../src/formats/tracefs-format.js';
+import { FormatError } from '../../../src/formats/bytes.js';
 
 const FORMATS = join(SHARED, 'captures', 'pvm-formats');
 const haveFormats = existsSync(FORMATS);

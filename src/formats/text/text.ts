@@ -5,13 +5,11 @@
  * WebAssembly core (assembly/text.ts); this module recognizes which of the three a file is and streams
  * its bytes into the core's input arena.
  */
-import * as K from '../../assembly/constants.js';
-import type { Core } from '../wasm/core.js';
-import { KvmtaxError, excerpt } from '../core/errors.js';
-import type { ByteSource } from './source.js';
+import * as K from '../../../assembly/constants.js';
+import type { Core } from '../../wasm/core.js';
+import { KvmtaxError, excerpt } from '../../core/errors.js';
+import type { ByteSource } from '../source.js';
 
-export const TEXT_FORMATS: Record<string, number> = { ftrace: K.FMT_FTRACE, 'trace-cmd': K.FMT_TRACECMD, perf: K.FMT_PERF };
-export const TEXT_FORMAT_NAMES: Record<number, string> = { [K.FMT_FTRACE]: 'ftrace', [K.FMT_TRACECMD]: 'trace-cmd', [K.FMT_PERF]: 'perf' };
 
 // perf script:  "vmm   193 [001]     7.301836:    kvm:kvm_exit: vcpu 1 ..." (system:event)
 const PERF_LINE = /\[\d+\]\s+\d+(?:\.\d+)?:\s+[\w-]+:[\w-]+:/;

@@ -41,384 +41,34 @@
  * - `where` of every pushed event is the byte offset of its record in the file.
  * - Pipe mode: also readable from a real pipe or FIFO; a stream that does not end with a FINISHED_ROUND is
  *   reported as probably cut short (sink.skip SKIP_TRUNCATED).
- * - Not supported: compressed records (perf record -z, PERF_RECORD_COMPRESSED) -> FormatError.
+ * - Compressed records (perf record -z, PERF_RECORD_COMPRESSED): one zstd stream across the file (compressed.ts).
  */
 import * as fs from 'node:fs';
-import type { EventSink } from '../core/sink.js';
-import { FormatError, parseEventFormat, type EventFormat } from './tracefs-format.js';
-import { KvmEventDecoder } from './kvm-events.js';
-import { CLOCK_NS, EV_LOST, EV_OTHER, SKIP_BAD_PAYLOAD, SKIP_TRUNCATED, SKIP_UNRECOGNIZED } from '../../assembly/constants.js';
-
-// ---- record types (perf_event.h, perf.data-file-format.txt) ----
-const REC_LOST = 2;
-const REC_COMM = 3;
-const REC_EXIT = 4;
-const REC_FORK = 7;
-const REC_SAMPLE = 9;
-const REC_LOST_SAMPLES = 13;
-const REC_HEADER_ATTR = 64;
-const REC_HEADER_EVENT_TYPE = 65;
-const REC_HEADER_TRACING_DATA = 66;
-const REC_FINISHED_ROUND = 68;
-const REC_AUXTRACE = 71;
-const REC_EVENT_UPDATE = 78;
-const REC_HEADER_FEATURE = 80;
-const REC_COMPRESSED = 81;
-
-// ---- sample_type bits ----
-const S_IP = 1 << 0;
-const S_TID = 1 << 1;
-const S_TIME = 1 << 2;
-const S_ADDR = 1 << 3;
-const S_READ = 1 << 4;
-const S_CALLCHAIN = 1 << 5;
-const S_ID = 1 << 6;
-const S_CPU = 1 << 7;
-const S_PERIOD = 1 << 8;
-const S_STREAM_ID = 1 << 9;
-const S_RAW = 1 << 10;
-const S_IDENTIFIER = 1 << 16;
-
-// ---- read_format bits ----
-const RF_TOTAL_TIME_ENABLED = 1 << 0;
-const RF_TOTAL_TIME_RUNNING = 1 << 1;
-const RF_ID = 1 << 2;
-const RF_GROUP = 1 << 3;
-const RF_LOST = 1 << 4;
-
-// ---- feature bits ----
-const FEAT_TRACING_DATA = 1;
-const FEAT_HOSTNAME = 3;
-const FEAT_OSRELEASE = 4;
-const FEAT_NRCPUS = 7;
-const FEAT_CMDLINE = 11;
-const FEAT_EVENT_DESC = 12;
-
-// ---- header.misc ----
-const MISC_CPUMODE_MASK = 7;
-const MISC_GUEST_KERNEL = 4;
-const MISC_GUEST_USER = 5;
-
-const PERF_TYPE_TRACEPOINT = 2;
-const ATTR_SIZE_VER0 = 64;
-const FILE_HEADER_SIZE = 104;
-const PIPE_HEADER_SIZE = 16;
-const EVENT_UPDATE_NAME = 2;
-
-const MAGIC = 'PERFILE2';
-const MAGIC_SWAPPED = '2ELIFREP';
-
-const latin1 = new TextDecoder('latin1');
-const utf8 = new TextDecoder('utf-8', { fatal: false });
-
-/** True when `head` (the first 8 bytes or more of a file) starts with the perf.data magic, either byte order. */
-export function isPerfData(head: Uint8Array): boolean {
-  if (head.length < 8) return false;
-  const m = latin1.decode(head.subarray(0, 8));
-  return m === MAGIC || m === MAGIC_SWAPPED;
-}
-
-/** What readPerfData learned about the file besides the events it pushed. */
-export interface PerfDataInfo {
-  pipeMode: boolean;
-  /** PERF_RECORD_SAMPLE records processed */
-  samples: number;
-  /** samples per event name (tracepoints by their bare name, e.g. "kvm_exit"; others as perf names them) */
-  events: Record<string, number>;
-  /** events the kernel reported as lost (PERF_RECORD_LOST + PERF_RECORD_LOST_SAMPLES) */
-  lost: number;
-  /**
-   * samples whose cpumode says "guest" (misc GUEST_KERNEL/GUEST_USER): host tracepoints that fired while a vCPU
-   * was in guest mode, e.g. a sched_wakeup from an interrupt (real capture svm-B: 12). They are real host events
-   * and are pushed like the others; `perf script` hides them unless run with --guest (see skipGuestSamples).
-   */
-  guestSamples: number;
-  hostname?: string;
-  osRelease?: string;
-  cmdline?: string;
-  nrCpus?: number;
-}
-
-/** Tuning knobs (tests use small values to exercise chunk boundaries and the queue bound). */
-export interface PerfDataOptions {
-  /** bytes read from the data section per read (default 16 MiB) */
-  chunkSize?: number;
-  /**
-   * upper bound of records held by the reorder queue; when a file has no FINISHED_ROUND records the queue
-   * is half-flushed by time beyond this, as perf does when it reaches its memory limit (default 4 M)
-   */
-  maxQueued?: number;
-  /** drop guest-mode samples as `perf script` does by default (default false: keep them, see guestSamples) */
-  skipGuestSamples?: boolean;
-}
-
-/** One perf_event_attr of the file, with what the reader needs of it. */
-interface Attr {
-  index: number;
-  type: number;
-  config: bigint;
-  sampleType: number;
-  readFormat: number;
-  sampleIdAll: boolean;
-  /** perf's name, e.g. "kvm:kvm_exit" (EVENT_UPDATE > EVENT_DESC > tracing data > EVENT_TYPE) */
-  name: string;
-  /** the name an EVENT_UPDATE record gave (pipe mode), or "" */
-  updName: string;
-  /** the key of PerfDataInfo.events and the name pushed for non-tracepoint samples */
-  key: string;
-  nameId: number;
-  ids: number[];
-  /** byte offsets in a PERF_RECORD_SAMPLE of this attr (from the record start; -1 = absent) */
-  layout: SampleLayout;
-}
-
-interface SampleLayout {
-  tid: number;
-  time: number;
-  cpu: number;
-  /** where the fields after PERIOD (READ, CALLCHAIN, RAW, ...) start */
-  fixedEnd: number;
-}
-
-/** The fixed part of a sample: IDENTIFIER IP TID TIME ADDR ID STREAM_ID CPU PERIOD, 8 bytes each when present. */
-function sampleLayout(st: number): SampleLayout {
-  let o = 8;
-  let tid = -1;
-  let time = -1;
-  let cpu = -1;
-  if (st & S_IDENTIFIER) o += 8;
-  if (st & S_IP) o += 8;
-  if (st & S_TID) { tid = o; o += 8; }
-  if (st & S_TIME) { time = o; o += 8; }
-  if (st & S_ADDR) o += 8;
-  if (st & S_ID) o += 8;
-  if (st & S_STREAM_ID) o += 8;
-  if (st & S_CPU) { cpu = o; o += 8; }
-  if (st & S_PERIOD) o += 8;
-  return { tid, time, cpu, fixedEnd: o };
-}
-
-/** The name of the fixed sample field that does not fit a record of `size` bytes. */
-function fieldAt(st: number, size: number): string {
-  const names: [number, string][] = [[S_IDENTIFIER, 'IDENTIFIER'], [S_IP, 'IP'], [S_TID, 'TID'], [S_TIME, 'TIME'],
-    [S_ADDR, 'ADDR'], [S_ID, 'ID'], [S_STREAM_ID, 'STREAM_ID'], [S_CPU, 'CPU'], [S_PERIOD, 'PERIOD']];
-  let o = 8;
-  for (const [bit, name] of names) {
-    if (!(st & bit)) continue;
-    if (o + 8 > size) return name;
-    o += 8;
-  }
-  return 'sample';
-}
-
-function overrun(where: number, size: number, what: string): never {
-  throw new FormatError(`perf.data: sample at offset ${where}: ${what} runs past the end of its ${size}-byte record`, where);
-}
-
-/** The embedded tracing data (trace-event-read.c). */
-interface TracingData {
-  littleEndian: boolean;
-  formats: EventFormat[];
-  savedCmdlines: Map<number, string>;
-}
-
-// ---- small byte helpers ----
-
-function u64n(view: DataView, off: number, le: boolean): number {
-  const lo = view.getUint32(off + (le ? 0 : 4), le);
-  const hi = view.getUint32(off + (le ? 4 : 0), le);
-  return hi * 4294967296 + lo;
-}
-
-function cstr(bytes: Uint8Array, start: number, end: number): string {
-  let e = start;
-  while (e < end && bytes[e] !== 0) e++;
-  return utf8.decode(bytes.subarray(start, e));
-}
-
-function hex(n: number): string {
-  return '0x' + n.toString(16);
-}
-
-function truncated(what: string, off: number): FormatError {
-  return new FormatError(`perf.data: truncated ${what} at offset ${off}`, off);
-}
-
-/**
- * A bounds-checked cursor over a byte array that belongs to a file region starting at `fileBase`
- * (errors report file offsets).
- */
-class Cursor {
-  readonly view: DataView;
-  constructor(readonly bytes: Uint8Array, public pos: number, readonly end: number, readonly le: boolean,
-              readonly fileBase: number, readonly what: string) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  private need(n: number): void {
-    if (n < 0 || this.pos + n > this.end) throw truncated(this.what, this.fileBase + this.pos);
-  }
-  u8(): number {
-    this.need(1);
-    return this.bytes[this.pos++]!;
-  }
-  u32(le = this.le): number {
-    this.need(4);
-    const v = this.view.getUint32(this.pos, le);
-    this.pos += 4;
-    return v;
-  }
-  u64(le = this.le): number {
-    this.need(8);
-    const v = u64n(this.view, this.pos, le);
-    this.pos += 8;
-    return v;
-  }
-  take(n: number): Uint8Array {
-    if (!Number.isSafeInteger(n)) throw truncated(this.what, this.fileBase + this.pos);
-    this.need(n);
-    const b = this.bytes.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
-  }
-  skip(n: number): void {
-    this.take(n);
-  }
-  /** NUL-terminated string */
-  cstring(): string {
-    const start = this.pos;
-    while (this.pos < this.end && this.bytes[this.pos] !== 0) this.pos++;
-    if (this.pos >= this.end) throw truncated(this.what, this.fileBase + start);
-    const s = utf8.decode(this.bytes.subarray(start, this.pos));
-    this.pos++;
-    return s;
-  }
-  /** perf_header_string: u32 len, then len bytes holding a NUL-terminated string */
-  headerString(): string {
-    const len = this.u32();
-    const b = this.take(len);
-    return cstr(b, 0, b.length);
-  }
-  get remaining(): number {
-    return this.end - this.pos;
-  }
-}
-
-// ---- perf_event_attr ----
-
-/** Decode the fields the reader needs from a perf_event_attr at bytes[off..off+size). */
-function parseAttr(bytes: Uint8Array, off: number, size: number, le: boolean, fileOff: number, index: number): Attr {
-  if (size < ATTR_SIZE_VER0 || off + size > bytes.length) throw truncated('perf_event_attr', fileOff);
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const type = v.getUint32(off, le);
-  const config = v.getBigUint64(off + 8, le);
-  const sampleType = u64n(v, off + 24, le);
-  const readFormat = u64n(v, off + 32, le);
-  // bitfield word at offset 40; sample_id_all is bit 18 in declaration order. Bitfields are allocated from
-  // the least significant bit on little-endian machines, from the most significant bit on big-endian ones
-  // (perf swaps them by reversing the bits of each byte), so the bit is in byte 2 either way.
-  const flagsByte = bytes[off + 40 + 2]!;
-  const sampleIdAll = le ? (flagsByte & (1 << 2)) !== 0 : (flagsByte & (1 << 5)) !== 0;
-  return { index, type, config, sampleType, readFormat, sampleIdAll, name: '', updName: '', key: '', nameId: -1, ids: [],
-    layout: sampleLayout(sampleType) };
-}
-
-/** The size of a perf_event_attr from its own size field (0 = the first ABI, 64 bytes). */
-function attrSizeOf(view: DataView, off: number, le: boolean): number {
-  const s = view.getUint32(off + 4, le);
-  return s === 0 ? ATTR_SIZE_VER0 : s;
-}
-
-// ---- tracing data (HEADER_TRACING_DATA) ----
-
-/**
- * Parse the tracing data perf embeds (trace-event-read.c trace_report):
- *   "\x17\x08\x44tracing" | version "0.6\0" | u8 big_endian | u8 long_size | u32 page_size
- *   "header_page\0" u64 size + text | "header_event\0" u64 size + text
- *   u32 count { u64 size + ftrace format text }
- *   u32 systems { system "\0" | u32 count { u64 size + format text } }
- *   u32 size + kallsyms | u32 size + printk formats | (version >= 0.6) u64 size + saved cmdlines
- * Integers use the byte order of the big_endian byte.
- */
-function parseTracingData(bytes: Uint8Array, fileOff: number, sink: EventSink): TracingData {
-  const what = 'tracing data';
-  const c0 = new Cursor(bytes, 0, bytes.length, true, fileOff, what);
-  const magic = c0.take(10);
-  if (magic[0] !== 0x17 || magic[1] !== 0x08 || magic[2] !== 0x44 || latin1.decode(magic.subarray(3)) !== 'tracing') {
-    throw new FormatError('perf.data: tracing data without its "\\x17\\x08\\x44tracing" magic', fileOff);
-  }
-  const version = c0.cstring();
-  const bigEndian = c0.u8() !== 0;
-  const le = !bigEndian;
-  const c = new Cursor(bytes, c0.pos, bytes.length, le, fileOff, what);
-  c.u8(); // long size
-  c.u32(); // page size
-  const tag1 = c.cstring();
-  if (tag1 !== 'header_page') throw new FormatError(`perf.data: tracing data: expected "header_page", got "${tag1.slice(0, 20)}"`, fileOff + c.pos);
-  c.skip(c.u64());
-  const tag2 = c.cstring();
-  if (tag2 !== 'header_event') throw new FormatError(`perf.data: tracing data: expected "header_event", got "${tag2.slice(0, 20)}"`, fileOff + c.pos);
-  c.skip(c.u64());
-  const formats: EventFormat[] = [];
-  const addFormat = (system: string, at: number, text: string): void => {
-    try {
-      formats.push(parseEventFormat(text, system));
-    } catch (e) {
-      if (!(e instanceof FormatError)) throw e;
-      // perf itself goes on when one format does not parse; its events are then reported as unknown
-      sink.skip(SKIP_BAD_PAYLOAD, fileOff + at, `event format of ${system}: ${e.message}`.slice(0, 200));
-    }
-  };
-  const nFtrace = c.u32();
-  for (let i = 0; i < nFtrace; i++) {
-    const size = c.u64();
-    const at = c.pos;
-    addFormat('ftrace', at, latin1.decode(c.take(size)));
-  }
-  const nSystems = c.u32();
-  for (let i = 0; i < nSystems; i++) {
-    const system = c.cstring();
-    const count = c.u32();
-    for (let j = 0; j < count; j++) {
-      const size = c.u64();
-      const at = c.pos;
-      addFormat(system, at, utf8.decode(c.take(size)));
-    }
-  }
-  c.skip(c.u32()); // kallsyms
-  c.skip(c.u32()); // ftrace_printk
-  const savedCmdlines = new Map<number, string>();
-  if (parseFloat(version) >= 0.6 && c.remaining >= 8) {
-    const text = utf8.decode(c.take(c.u64()));
-    for (const line of text.split('\n')) {
-      const m = /^\s*(\d+)\s+(.*)$/.exec(line);
-      if (m) savedCmdlines.set(Number(m[1]), m[2]!);
-    }
-  }
-  return { littleEndian: le, formats, savedCmdlines };
-}
+import type { EventSink } from '../../core/sink.js';
+import { FormatError, ByteCursor, cstr, u64n } from '../bytes.js';
+import { parseEventFormat, type EventFormat } from '../tracefs-format.js';
+import { KvmEventDecoder } from '../kvm-events.js';
+import {
+  REC_LOST, REC_THROTTLE, REC_COMM, REC_EXIT, REC_FORK, REC_SAMPLE, REC_LOST_SAMPLES, REC_HEADER_ATTR,
+  REC_HEADER_EVENT_TYPE, REC_HEADER_TRACING_DATA, REC_FINISHED_ROUND, REC_AUXTRACE, REC_EVENT_UPDATE,
+  REC_HEADER_FEATURE, REC_COMPRESSED, S_IP, S_TID, S_TIME, S_ADDR, S_READ, S_CALLCHAIN, S_ID, S_CPU, S_PERIOD,
+  S_STREAM_ID, S_RAW, S_IDENTIFIER, RF_TOTAL_TIME_ENABLED, RF_TOTAL_TIME_RUNNING, RF_ID, RF_GROUP, RF_LOST,
+  FEAT_TRACING_DATA, FEAT_HOSTNAME, FEAT_OSRELEASE, FEAT_NRCPUS, FEAT_CMDLINE, FEAT_EVENT_DESC,
+  MISC_CPUMODE_MASK, MISC_GUEST_KERNEL, MISC_GUEST_USER, PERF_TYPE_TRACEPOINT, ATTR_SIZE_VER0, FILE_HEADER_SIZE,
+  PIPE_HEADER_SIZE, EVENT_UPDATE_NAME, MAGIC, MAGIC_SWAPPED, latin1, utf8, isPerfData, sampleLayout, fieldAt,
+  overrun, hex, truncated, cursor, parseAttr, attrSizeOf, parseTracingData,
+  type Attr, type PerfDataInfo, type PerfDataOptions, type SampleLayout, type TracingData,
+} from './header.js';
+export type { PerfDataInfo, PerfDataOptions } from './header.js';
+export { isPerfData } from './header.js';
+import { PerfDataCorePath } from './core-path.js';
+import { RoundQueue, type Entry } from './order.js';
+import { CompressedRecords } from './compressed.js';
+import { CLOCK_NS, EV_LOST, EV_OTHER, SKIP_BAD_PAYLOAD, SKIP_TRUNCATED, SKIP_UNRECOGNIZED } from '../../../assembly/constants.js';
 
 // ---- the reader ----
 
-/** A queued record: what delivery needs, decoded when the record was read. */
-interface Entry {
-  ts: bigint;
-  /** ts as a number, for a fast sort while every time in the file is below 2^53 ns (104 days of uptime) */
-  tsn: number;
-  seq: number;
-  rec: number; // REC_* type
-  attr: Attr | null;
-  pid: number;
-  tid: number;
-  cpu: number;
-  /** RAW data: offset in the queue arena (-1 = none) and size; LOST: the count */
-  off: number;
-  len: number;
-  where: number;
-  str: string;
-}
-
 const CHUNK_DEFAULT = 16 << 20;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MAX_QUEUED_DEFAULT = 4 << 20;
 
 class PerfDataReader {
@@ -438,16 +88,8 @@ class PerfDataReader {
   private attrsResolved = false;
 
   // the reorder queue (ordered-events.c): records with a timestamp wait until a FINISHED_ROUND lets them out
-  private queue: Entry[] = [];
-  private bigTimes = false;
-  private seq = 0;
-  private maxTs = 0n;
-  private nextFlush = 0n;
+  private readonly queue: RoundQueue;
   private lastTs = 0n;
-  private arena = new Uint8Array(1 << 16);
-  private arenaView = new DataView(this.arena.buffer);
-  private arenaUsed = 0;
-  private spare = new Uint8Array(1 << 16);
 
   // the sample being delivered (tgidOf prefers its pid)
   private curTid = -2;
@@ -457,6 +99,10 @@ class PerfDataReader {
     return this.pidOf.get(tid) ?? -1;
   };
 
+  /** the zstd stream of PERF_RECORD_COMPRESSED payloads (perf record -z) */
+  private compressed: CompressedRecords | undefined;
+  /** set when the core decodes the samples (core-path.ts) */
+  private corePath: PerfDataCorePath | undefined;
   private readonly chunkSize: number;
   private readonly maxQueued: number;
   private readonly skipGuest: boolean;
@@ -465,6 +111,7 @@ class PerfDataReader {
               private readonly sink: EventSink, opts: PerfDataOptions) {
     this.chunkSize = Math.max(opts.chunkSize ?? CHUNK_DEFAULT, 64);
     this.maxQueued = Math.max(opts.maxQueued ?? MAX_QUEUED_DEFAULT, 1);
+    this.queue = new RoundQueue(this.maxQueued, (e) => this.deliver(e));
     this.skipGuest = opts.skipGuestSamples ?? false;
     this.lostNameId = sink.intern('lost');
   }
@@ -578,7 +225,15 @@ class PerfDataReader {
         this.processFeature(feat, payload, off);
       }
     }
-    this.processData(dataOff, dataOff + dataSize, false);
+    const cp = PerfDataCorePath.open({ sink: this.sink, le, attrs: this.attrs, byId: this.byId, formats: this.tracing?.formats ?? null,
+      lostNameId: this.lostNameId, maxQueued: this.maxQueued, skipGuest: this.skipGuest });
+    if (cp) {
+      this.corePath = cp;
+      cp.run(this.fd, dataOff, dataOff + dataSize, () => { if (!this.attrsResolved) this.resolveAttrs(); },
+        (type, buf, view, p, size, off) => this.coreRecord(type, buf, view, p, size, off), truncated);
+    } else {
+      this.processData(dataOff, dataOff + dataSize, false);
+    }
   }
 
   private wantsFeature(feat: number): boolean {
@@ -588,7 +243,7 @@ class PerfDataReader {
 
   /** A feature payload: the content of a feature section, or of a pipe-mode HEADER_FEATURE record. */
   private processFeature(feat: number, b: Uint8Array, fileOff: number): void {
-    const c = new Cursor(b, 0, b.length, this.le, fileOff, `feature section ${feat}`);
+    const c = cursor(b, 0, b.length, this.le, fileOff, `feature section ${feat}`);
     switch (feat) {
       case FEAT_TRACING_DATA:
         this.setTracing(parseTracingData(b, fileOff, this.sink));
@@ -683,6 +338,68 @@ class PerfDataReader {
 
   // ---- the data stream ----
 
+  /** A record the core path left to the reader (see core-path.ts); returns the payload bytes that follow it. */
+  private coreRecord(type: number, buf: Uint8Array, view: DataView, p: number, size: number, off: number): number {
+    switch (type) {
+      case REC_SAMPLE:
+        this.onSample(buf, view, p, size, off); // the core leaves only samples this throws on
+        throw new Error(`perf.data core path: the sample at offset ${off} was left to the reader, which accepts it`);
+      case REC_COMM:
+      case REC_FORK:
+      case REC_EXIT:
+      case REC_LOST:
+      case REC_LOST_SAMPLES:
+        this.onKernelRecord(type, buf, view, p, size, off);
+        return 0;
+      case REC_THROTTLE:
+        this.info.throttled = (this.info.throttled ?? 0) + 1;
+        return 0;
+      case REC_AUXTRACE:
+        if (size < 16) throw truncated('AUXTRACE record', off);
+        return u64n(view, p + 8, true);
+      case REC_COMPRESSED: {
+        const r = (this.compressed ??= new CompressedRecords(true)).push(buf.slice(p + 8, p + size), off);
+        this.corePath!.walkBytes(r.bytes, r.len, off, (t, b, v, q, sz, at) => this.coreRecord(t, b, v, q, sz, at));
+        return 0;
+      }
+      case REC_HEADER_ATTR:
+      case REC_HEADER_EVENT_TYPE:
+      case REC_HEADER_TRACING_DATA:
+      case REC_HEADER_FEATURE:
+      case REC_EVENT_UPDATE:
+        this.sink.skip(SKIP_UNRECOGNIZED, off, `perf.data: a pipe-mode record (type ${type}) in the data section of a file: ignored`);
+        return type === REC_HEADER_TRACING_DATA && size >= 12 ? view.getUint32(p + 8, true) : 0;
+      default:
+        return 0;
+    }
+  }
+
+
+  /**
+   * The records decompressed from PERF_RECORD_COMPRESSED payloads (TypeScript path); `where` is the file
+   * offset of the compressed record, as perf reports it. Returns the type of the last record.
+   */
+  private innerRecords(bytes: Uint8Array, len: number, where: number): number {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let last = REC_COMPRESSED;
+    for (let q = 0; q < len;) {
+      const type = view.getUint32(q, this.le);
+      const size = view.getUint16(q + 6, this.le);
+      last = type;
+      switch (type) {
+        case REC_SAMPLE: this.onSample(bytes, view, q, size, where); break;
+        case REC_FINISHED_ROUND: this.queue.round(); break;
+        case REC_COMM: case REC_FORK: case REC_EXIT: case REC_LOST: case REC_LOST_SAMPLES:
+          this.onKernelRecord(type, bytes, view, q, size, where);
+          break;
+        case REC_THROTTLE: this.info.throttled = (this.info.throttled ?? 0) + 1; break;
+        default: break;
+      }
+      q += size;
+    }
+    return last;
+  }
+
   /**
    * Process the records of [start, end). `stream`: the input is not seekable (a pipe), read it sequentially
    * until EOF.
@@ -755,7 +472,7 @@ class PerfDataReader {
           this.onSample(buf, view, p, size, off);
           break;
         case REC_FINISHED_ROUND:
-          this.flushRound();
+          this.queue.round();
           break;
         case REC_COMM:
         case REC_FORK:
@@ -813,11 +530,16 @@ class PerfDataReader {
           if (size < 16) throw truncated('AUXTRACE record', off);
           extra = u64n(view, p + 8, le);
           break;
-        case REC_COMPRESSED:
-          throw new FormatError('perf.data: compressed records (perf record -z) are not supported; ' +
-            'record without -z, or decompress first with: perf inject -i IN -o OUT', off);
+        case REC_COMPRESSED: {
+          const r = (this.compressed ??= new CompressedRecords(le)).push(buf.slice(p + 8, p + size), off);
+          lastType = this.innerRecords(r.bytes, r.len, off);
+          break;
+        }
+        case REC_THROTTLE:
+          this.info.throttled = (this.info.throttled ?? 0) + 1;
+          break;
         default:
-          break; // MMAP, MMAP2, THROTTLE, ID_INDEX, TIME_CONV, FINISHED_INIT, ...: not needed
+          break; // MMAP, MMAP2, UNTHROTTLE, ID_INDEX, TIME_CONV, FINISHED_INIT, ...: not needed
       }
       if (!Number.isSafeInteger(extra) || off + size + extra > end) throw truncated('record payload', off);
       if (extra > 0 && stream) {
@@ -903,15 +625,16 @@ class PerfDataReader {
       rawOff = q;
     }
     if (tid >= 0 && pid >= 0) this.pidOf.set(tid, pid);
+    if (L.period >= 0) attr.periodSum += u64n(view, p + L.period, le);
     if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) {
       let aoff = -1;
       if (rawOff >= 0) {
-        aoff = this.arenaAlloc(rawSize);
-        const a = this.arena;
+        aoff = this.queue.alloc(rawSize);
+        const a = this.queue.arena;
         if (rawSize <= 256) for (let i = 0; i < rawSize; i++) a[aoff + i] = buf[rawOff + i]!;
         else a.set(buf.subarray(rawOff, rawOff + rawSize), aoff);
       }
-      this.enqueue({ ts, tsn: 0, seq: this.seq++, rec: REC_SAMPLE, attr, pid, tid, cpu, off: aoff, len: rawSize, where, str: '' });
+      this.queue.push({ ts, tsn: 0, seq: this.queue.nextSeq(), rec: REC_SAMPLE, attr, pid, tid, cpu, off: aoff, len: rawSize, where, str: '' });
     } else {
       // perf delivers records without a usable timestamp at once (ordered_events__queue -> -ETIME)
       this.deliverSample(attr, hasTime ? ts : this.lastTs, pid, tid, cpu, buf, view, rawOff, rawSize, where);
@@ -1011,92 +734,24 @@ class PerfDataReader {
       }
     }
     if (type === REC_LOST || type === REC_LOST_SAMPLES) tid = idTid;
-    const e: Entry = { ts, tsn: 0, seq: this.seq++, rec: type, attr: null, pid, tid, cpu, off: -1, len: count, where, str };
-    if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) this.enqueue(e);
+    if (this.corePath) {
+      if (type === REC_COMM && tid >= 0) this.comms.set(tid, str); // finish() names the others from saved cmdlines
+      this.corePath.queue(type, ts, hasTime, pid, tid, cpu, count, where, str);
+      return;
+    }
+    const e: Entry = { ts, tsn: 0, seq: this.queue.nextSeq(), rec: type, attr: null, pid, tid, cpu, off: -1, len: count, where, str };
+    if (hasTime && ts !== 0n && ts !== 0xffffffffffffffffn) this.queue.push(e);
     else {
       e.ts = this.lastTs;
       this.deliver(e);
     }
   }
 
-  // ---- the reorder queue ----
-
-  private arenaAlloc(n: number): number {
-    if (this.arenaUsed + n > this.arena.length) {
-      let cap = this.arena.length * 2;
-      while (cap < this.arenaUsed + n) cap *= 2;
-      const na = new Uint8Array(cap);
-      na.set(this.arena.subarray(0, this.arenaUsed));
-      this.arena = na;
-      this.arenaView = new DataView(na.buffer);
-    }
-    const o = this.arenaUsed;
-    this.arenaUsed += n;
-    return o;
-  }
-
-  private enqueue(e: Entry): void {
-    e.tsn = Number(e.ts);
-    if (e.ts > MAX_SAFE) this.bigTimes = true;
-    this.queue.push(e);
-    if (e.ts > this.maxTs) this.maxTs = e.ts;
-    if (this.queue.length >= this.maxQueued) this.flushHalf();
-  }
-
-  /** FINISHED_ROUND: deliver what is not later than the newest time seen before the previous round. */
-  private flushRound(): void {
-    const limit = this.nextFlush;
-    if (limit !== 0n) this.flushUpTo(limit);
-    this.nextFlush = this.maxTs;
-  }
-
-  /** The queue is full (no rounds in the file): deliver its older half by time, as perf does at its memory limit. */
-  private flushHalf(): void {
-    let lo = this.queue[0]!.ts;
-    let hi = lo;
-    for (const e of this.queue) {
-      if (e.ts < lo) lo = e.ts;
-      if (e.ts > hi) hi = e.ts;
-    }
-    this.flushUpTo(lo + (hi - lo) / 2n);
-  }
-
-  private flushUpTo(limit: bigint): void {
-    const q = this.queue;
-    if (q.length === 0) return;
-    if (this.bigTimes) q.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));
-    else q.sort((a, b) => a.tsn - b.tsn || a.seq - b.seq);
-    let k = 0;
-    while (k < q.length && q[k]!.ts <= limit) {
-      this.deliver(q[k]!);
-      k++;
-    }
-    if (k === 0) return;
-    const rest = q.slice(k);
-    this.queue = rest;
-    // compact the arena: copy the raw data of the records still waiting
-    let need = 0;
-    for (const e of rest) if (e.off >= 0) need += e.len;
-    if (this.spare.length < need) this.spare = new Uint8Array(Math.max(need, this.spare.length * 2));
-    let o = 0;
-    for (const e of rest) {
-      if (e.off < 0) continue;
-      this.spare.set(this.arena.subarray(e.off, e.off + e.len), o);
-      e.off = o;
-      o += e.len;
-    }
-    const t = this.arena;
-    this.arena = this.spare;
-    this.spare = t;
-    this.arenaView = new DataView(this.arena.buffer);
-    this.arenaUsed = o;
-  }
-
   private deliver(e: Entry): void {
     if (e.ts > this.lastTs) this.lastTs = e.ts;
     switch (e.rec) {
       case REC_SAMPLE:
-        this.deliverSample(e.attr!, e.ts, e.pid, e.tid, e.cpu, this.arena, this.arenaView, e.off, e.len, e.where);
+        this.deliverSample(e.attr!, e.ts, e.pid, e.tid, e.cpu, this.queue.arena, this.queue.arenaView, e.off, e.len, e.where);
         break;
       case REC_COMM:
         if (e.tid >= 0) {
@@ -1138,15 +793,38 @@ class PerfDataReader {
   }
 
   private finish(): void {
+    // the end of the zstd stream of compressed records: a record it leaves unfinished
+    if (this.compressed) {
+      const z = this.compressed;
+      z.end();
+      if (z.leftover > 0) {
+        this.sink.skip(SKIP_TRUNCATED, z.lastOff, `perf.data: the compressed records end inside a record (${z.leftover} bytes of it)`);
+      }
+    }
     // the final flush: everything still queued, in time order
-    if (this.queue.length > 0) this.flushUpTo(0xffffffffffffffffn);
+    if (this.corePath) {
+      const r = this.corePath.finish();
+      this.attrs.forEach((a, i) => { a.periodSum += r.periodSums[i]!; });
+      this.info.samples += r.samples;
+      this.info.guestSamples += r.guestSamples;
+      this.info.lost += r.lost;
+      this.attrs.forEach((a, i) => { if (r.perAttr[i]) this.info.events[a.key] = (this.info.events[a.key] ?? 0) + r.perAttr[i]!; });
+    } else this.queue.flushAll();
     if (!this.attrsResolved) this.resolveAttrs();
+    // Σ PERIOD per event and how the recording sampled (perf record -c N / -F N)
+    const withPeriod = this.attrs.filter((a) => a.layout.period >= 0 && this.info.events[a.key]);
+    if (withPeriod.length > 0) {
+      this.info.periodSums = {};
+      for (const a of withPeriod) this.info.periodSums[a.key] = (this.info.periodSums[a.key] ?? 0) + a.periodSum;
+    }
+    const sampled = this.attrs.find((a) => this.info.events[a.key] && (a.freq || a.period > 1));
+    if (sampled) this.info.sampling = sampled.freq ? `-F ${sampled.period}` : `-c ${sampled.period}`;
     // threads perf never saw a COMM for, named from the saved cmdlines of the tracing data
     if (this.tracing) {
       for (const [tid, comm] of this.tracing.savedCmdlines) {
         if (!this.comms.has(tid)) {
           this.comms.set(tid, comm);
-          this.sink.nameThread(tid, this.pidOf.get(tid) ?? -1, comm);
+          this.sink.nameThread(tid, this.corePath?.pidOf(tid) ?? this.pidOf.get(tid) ?? -1, comm);
         }
       }
     }

@@ -31,24 +31,24 @@
  * the per-reason split do not. A capture whose kvm_exit is a generic event (older Perfetto, or the dense encoding
  * of a Perfetto that does not know the event) keeps the exit reason.
  */
-import { KWayMerge } from './kway.js';
+import { KWayMerge } from '../kway.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inflateSync, inflateRawSync } from 'node:zlib';
 import protobuf from 'protobufjs';
-import { decompress as zstdDecompress } from 'fzstd';
-import type { EventSink } from '../core/sink.js';
-import { KvmtaxError } from '../core/errors.js';
-import { packageRoot } from '../core/package-root.js';
-import { FormatError } from './tracefs-format.js';
-import { arm64ExitReason } from './arm64.js';
+import { inflateCapped, unzstdCapped, MAX_INFLATED } from '../decompress.js';
+import type { EventSink } from '../../core/sink.js';
+import { KvmtaxError } from '../../core/errors.js';
+import { packageRoot } from '../../core/package-root.js';
+import { FormatError } from '../bytes.js';
+import { Wire } from './wire.js';
+import { arm64ExitReason } from '../arm64.js';
 import {
   CLOCK_NS, EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
   EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_LOST, EV_OTHER,
   EXITF_FAILED_VMENTRY, EXITF_NO_VCPU, WAKE_WAITED, WAKE_VALID,
   SKIP_BAD_PAYLOAD, SKIP_BAD_TIMESTAMP, SKIP_UNRECOGNIZED,
-} from '../../assembly/constants.js';
+} from '../../../assembly/constants.js';
 
 /** The exit reason of a kvm_exit whose reason the capture did not keep (Perfetto's typed kvm_exit on x86). */
 export const REASON_NOT_RECORDED = '(reason not recorded)';
@@ -58,8 +58,6 @@ export const GENERIC_EVENT_MIN_FIELD_ID = 65536;
 
 /** Decompressed compressed_packets kept for the second pass (bytes). */
 const INFLATED_CACHE_BYTES = 64 << 20;
-/** Largest decompressed compressed_packets payload accepted. */
-const MAX_INFLATED = 1 << 30;
 const MAX_NESTING = 4;
 
 
@@ -98,11 +96,11 @@ interface Schema {
 
 let schemaCache: Schema | undefined;
 
-/** Where perfetto.proto is: beside this module (src/formats) or, from dist/, in the package's src/formats. */
+/** Where perfetto.proto is: beside this module (src/formats/perfetto) or, from dist/, in the package's src/formats/perfetto. */
 function protoPath(): string {
   const here = path.join(path.dirname(fileURLToPath(import.meta.url)), 'perfetto.proto');
   if (fs.existsSync(here)) return here;
-  return path.join(packageRoot(), 'src', 'formats', 'perfetto.proto');
+  return path.join(packageRoot(), 'src', 'formats', 'perfetto', 'perfetto.proto');
 }
 
 /** The protobufjs root of perfetto.proto (package perfetto.protos, field names as in the .proto). */
@@ -170,87 +168,6 @@ function typedFields(m: protobuf.Message, t: protobuf.Type): Fields {
 
 // ---------------------------------------------------------------------------------------------------------
 // wire walking
-
-/** A bounded cursor over protobuf wire data; every error names the packet (its file offset). */
-class Wire {
-  pos: number;
-  constructor(readonly buf: Uint8Array, start: number, readonly end: number, readonly at: number, readonly what: string) {
-    this.pos = start;
-  }
-
-  bad(msg: string): never {
-    throw new FormatError(`${msg} in ${this.what} at offset ${this.at}`, this.at);
-  }
-
-  get more(): boolean {
-    return this.pos < this.end;
-  }
-
-  private byte(): number {
-    if (this.pos >= this.end) this.bad('truncated varint');
-    return this.buf[this.pos++]!;
-  }
-
-  /** A varint as a JS number (exact below 2^53: tags, lengths, small integers). */
-  varint(): number {
-    let v = 0;
-    for (let i = 0; i < 10; i++) {
-      const b = this.byte();
-      v += (b & 0x7f) * 2 ** (7 * i);
-      if (b < 0x80) return v;
-    }
-    this.bad('varint longer than 10 bytes');
-  }
-
-  /** A varint as an unsigned 64-bit bigint. */
-  varintBig(): bigint {
-    let lo = 0;
-    for (let i = 0; i < 7; i++) {
-      const b = this.byte();
-      lo += (b & 0x7f) * 2 ** (7 * i);
-      if (b < 0x80) return BigInt(lo);
-    }
-    let v = BigInt(lo);
-    for (let i = 7; i < 10; i++) {
-      const b = this.byte();
-      v |= BigInt(b & 0x7f) << BigInt(7 * i);
-      if (b < 0x80) return BigInt.asUintN(64, v);
-    }
-    this.bad('varint longer than 10 bytes');
-  }
-
-  /** The next tag: [field number, wire type]. */
-  tag(): [number, number] {
-    const t = this.varint();
-    const field = Math.floor(t / 8);
-    if (field === 0 || field > 0x1fffffff) this.bad(`bad field number ${field}`);
-    return [field, t % 8];
-  }
-
-  /** A length-delimited payload: its [start, end) in buf. */
-  lenDelim(): [number, number] {
-    const n = this.varint();
-    if (n > this.end - this.pos) this.bad(`length ${n} past the end (${this.end - this.pos} bytes left)`);
-    const s = this.pos;
-    this.pos += n;
-    return [s, this.pos];
-  }
-
-  skip(wt: number): void {
-    switch (wt) {
-      case 0: this.varint(); return;
-      case 1: this.advance(8); return;
-      case 2: this.lenDelim(); return;
-      case 5: this.advance(4); return;
-      default: this.bad(`unsupported wire type ${wt}`);
-    }
-  }
-
-  private advance(n: number): void {
-    if (n > this.end - this.pos) this.bad('truncated fixed-size field');
-    this.pos += n;
-  }
-}
 
 /** protobufjs decode of buf[s, e), any decoding error reported as malformed `what` in the packet. */
 function decodeIn(w: Wire, t: protobuf.Type, s: number, e: number, what: string): protobuf.Message {
@@ -452,21 +369,11 @@ class PerfettoReader {
   }
 
   private decompress(w: Wire, data: Uint8Array, how: 'zlib' | 'zstd'): Uint8Array {
-    if (how === 'zstd') {
-      try {
-        return zstdDecompress(data);
-      } catch (err) {
-        return w.bad(`corrupt zstd_compressed_packets (${(err as Error).message})`);
-      }
-    }
+    // capped like every reader's inflate (src/formats/decompress.ts): zstd frames without a stated size too
     try {
-      return inflateSync(data, { maxOutputLength: MAX_INFLATED });
+      return how === 'zstd' ? unzstdCapped(data) : inflateCapped(data, MAX_INFLATED, true);
     } catch (err) {
-      try {
-        return inflateRawSync(data, { maxOutputLength: MAX_INFLATED });
-      } catch {
-        return w.bad(`corrupt compressed_packets (${(err as Error).message})`);
-      }
+      return w.bad(`corrupt ${how === 'zstd' ? 'zstd_' : ''}compressed_packets (${(err as Error).message})`);
     }
   }
 

@@ -1,0 +1,690 @@
+// perf.data samples decoded inside the core (issue 13). TypeScript (src/formats/perfdata/core-path.ts)
+// parses the header, attrs and embedded formats, hands them over once as small tables, then reads the
+// data section in MiB chunks into the input arena and calls pdWalk() once per chunk:
+//
+//   chunk -> pdWalk: record walk -> SAMPLE: fixed fields, RAW copied to the queue arena, queued by time
+//                                -> FINISHED_ROUND: deliver what is not later than the newest time seen
+//                                   before the previous round (perf's ordered-events rule), sorted by
+//                                   (time, file order) -> tracepoint fields at the format's offsets -> onEvent
+//                                -> any other record: stop, TypeScript handles it (COMM/FORK/EXIT/LOST come
+//                                   back through pdQueue so that they keep their place in time)
+//
+// Layouts (little-endian files only; TypeScript keeps the others):
+//   record  u32 type | u16 misc | u16 size | payload
+//   SAMPLE  [IDENTIFIER] [IP] [pid,tid] [TIME] [ADDR] [ID] [STREAM_ID] [cpu,res] [PERIOD] [READ] [CALLCHAIN]
+//           [RAW u32 size + data]
+// Skips that need a message are kept as (code, where, v1, v2) for TypeScript to word (pdSkips*).
+import { zalloc, regrow } from "./mem";
+import { intern as dictIntern } from "./dict";
+import { onEvent, nameThread as nameTh } from "./analysis";
+import {
+  EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
+  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_LOST, EV_OTHER, EXITF_FAILED_VMENTRY, EXITF_NO_VCPU,
+  SKIP_UNRECOGNIZED, SKIP_BAD_PAYLOAD, SKIP_BAD_TIMESTAMP,
+} from "./constants";
+
+@external("env", "reasonName")
+declare function reasonName(isa: i32, code: i32): i32;
+
+// ---- tables from TypeScript ----
+// attr (AT_STRIDE): sampleType, readFormat, tidOff, timeOff, cpuOff, fixedEnd, tracepoint(0/1), nameId, periodOff
+const AT_STRIDE: i32 = 48;
+// format (FM_STRIDE): kind, nameId, need, flags, pid(off,size,signed), vcpu(off,size,signed), f0..f3(off,size,signed)
+// size 0 = absent. flags: bit0 vcpu field present; bits 8..15 fixed isa; bit 16 isa from f2; bit 17 EXITF_NO_VCPU
+const FM_STRIDE: i32 = 96;
+export const PD_K_SCHED: i32 = 100; // kinds the core leaves to TypeScript (never handed over)
+
+// sample_type / read_format bits
+const S_IP: i32 = 1, S_TID: i32 = 2, S_TIME: i32 = 4, S_ADDR: i32 = 8, S_READ: i32 = 16, S_CALLCHAIN: i32 = 32;
+const S_ID: i32 = 64, S_RAW: i32 = 1024, S_IDENTIFIER: i32 = 1 << 16;
+const RF_TE: i32 = 1, RF_TR: i32 = 2, RF_ID: i32 = 4, RF_GROUP: i32 = 8, RF_LOST: i32 = 16;
+
+// record types
+const R_SAMPLE: i32 = 9, R_FINISHED_ROUND: i32 = 68, R_COMM: i32 = 3, R_FORK: i32 = 7, R_LOST: i32 = 2, R_LOST_SAMPLES: i32 = 13;
+
+// deferred skip codes (worded by TypeScript)
+export const PDS_BAD_SIZE: i32 = 1; // v1 format index, v2 record size
+export const PDS_UNKNOWN_TYPE: i32 = 2; // v1 type id
+export const PDS_NO_TYPE: i32 = 3; // v2 record size
+export const PDS_BAD_TS: i32 = 4; // v1 name id, v2 ts
+export const PDS_WAKE_NS: i32 = 5; // v1 signed, v2 ns
+export const PDS_UNKNOWN_ID: i32 = 6; // v2 event id
+
+let cfg: usize = 0;
+let cfgCap: usize = 0;
+let attrs: usize = 0;
+let nAttrs: i32 = 0;
+let ids: usize = 0; // (id u64, attr i32, pad) x nIds, 16 bytes each
+let nIds: i32 = 0;
+let lastId: u64 = 0;
+let lastIdAttr: i32 = -1;
+let fmts: usize = 0;
+let fmtOfType: usize = 0; // i32 per common_type < 65536: format index + 1
+let typeOff: i32 = 0;
+let typeSize: i32 = 2;
+let lostName: i32 = -1;
+let maxQueued: i32 = 4 << 20;
+let attrCounts: usize = 0; // i64 per attr: samples delivered
+let attrPeriods: usize = 0; // i64 per attr: Σ PERIOD of the samples read
+
+// ---- state ----
+let samples: i64 = 0;
+let guestSamples: i64 = 0;
+let lost: i64 = 0;
+let lastTs: u64 = 0;
+let maxTs: u64 = 0;
+let nextFlush: u64 = 0;
+let curTid: i32 = -2;
+let curPid: i32 = -1;
+export let pdStop: i32 = 0; // 0: needs more bytes; 1: a record TypeScript handles; 2: name the attrs first (pdSetAttrName)
+let resolved = false;
+
+// queue entries (Q_STRIDE): ts u64, where i64, count i64, rec, attr, pid, tid, cpu, rawOff, rawLen
+const Q_STRIDE: usize = 56;
+let q: usize = 0;
+let q2: usize = 0;
+let qCap: i32 = 0;
+let qn: i32 = 0;
+let qNew: i32 = 0;
+let kLive: i32 = 0;
+let raw: usize = 0;
+let raw2: usize = 0;
+let rawCap: usize = 0;
+let rawUsed: usize = 0;
+let perm: usize = 0;
+let perm2: usize = 0;
+let tmpEntry: usize = 0;
+let runs: usize = 0;
+
+// skips
+let sk: usize = 0;
+let skCap: i32 = 0;
+export let skN: i32 = 0;
+
+// tid -> pid (open addressing, key tid + 1; 0 = empty), tid -> comm id from COMM records
+let pmap: usize = 0;
+let pcap: i32 = 0;
+let pn: i32 = 0;
+let cmap: usize = 0;
+let ccap: i32 = 0;
+let cn: i32 = 0;
+// (isa, code) -> reason key cache
+let rmap: usize = 0;
+const RCAP: i32 = 4096;
+
+/** A region of `bytes` for TypeScript to write the tables into. */
+export function pdConfig(bytes: i32): usize {
+  if (<usize>bytes > cfgCap) { cfgCap = <usize>bytes; cfg = zalloc(cfgCap); }
+  return cfg;
+}
+
+/** Take the tables written at pdConfig(): nA attrs, then nI ids, then nF formats (see strides above). */
+export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId: i32, maxQ: i32): void {
+  nAttrs = nA; nIds = nI; lastId = 0; lastIdAttr = -1; typeOff = tOff; typeSize = tSize; lostName = lostId; maxQueued = maxQ;
+  attrs = zalloc(<usize>nA * AT_STRIDE + 16);
+  memory.copy(attrs, cfg, <usize>nA * AT_STRIDE);
+  ids = zalloc(<usize>nI * 16 + 16);
+  memory.copy(ids, cfg + <usize>nA * AT_STRIDE, <usize>nI * 16);
+  fmts = zalloc(<usize>nF * FM_STRIDE + 16);
+  memory.copy(fmts, cfg + <usize>nA * AT_STRIDE + <usize>nI * 16, <usize>nF * FM_STRIDE);
+  fmtOfType = zalloc(65536 * 4);
+  for (let i = 0; i < nF; i++) {
+    const id = load<i32>(fmts + <usize>i * FM_STRIDE + 88);
+    if (id >= 0 && id < 65536) store<i32>(fmtOfType + (<usize>id << 2), i + 1);
+  }
+  attrCounts = zalloc(<usize>nA * 8 + 16);
+  attrPeriods = zalloc(<usize>nA * 8 + 16);
+  resolved = false;
+  samples = 0; guestSamples = 0; lost = 0; lastTs = 0; maxTs = 0; nextFlush = 0; curTid = -2; curPid = -1;
+  qCap = 1 << 16; q = zalloc(<usize>qCap * Q_STRIDE); q2 = zalloc(<usize>qCap * Q_STRIDE);
+  perm = zalloc(<usize>qCap * 16); perm2 = zalloc(<usize>qCap * 16); runs = zalloc(<usize>qCap * 4 + 16);
+  qn = 0; qNew = 0; kLive = 0;
+  rawCap = 1 << 20; raw = zalloc(rawCap); raw2 = zalloc(rawCap); rawUsed = 0;
+  skCap = 64; sk = zalloc(<usize>skCap * 32); skN = 0;
+  pcap = 1024; pmap = zalloc(<usize>pcap * 8); pn = 0; lastSetTid = -1; lastSetPid = -1;
+  ccap = 1024; cmap = zalloc(<usize>ccap * 8); cn = 0;
+  rmap = zalloc(<usize>RCAP * 16);
+  tmpEntry = zalloc(Q_STRIDE);
+}
+
+// ---- small maps ----
+function mapFind(m: usize, cap: i32, key: i32): usize {
+  let i = <i32>((<u32>key * 0x9e3779b1) >> 8) & (cap - 1);
+  let e = m + (<usize>i << 3);
+  let k = load<i32>(e);
+  while (k != 0 && k != key + 1) {
+    i = (i + 1) & (cap - 1);
+    e = m + (<usize>i << 3);
+    k = load<i32>(e);
+  }
+  return e;
+}
+let lastSetTid: i32 = -1;
+let lastSetPid: i32 = -1;
+function pidSet(tid: i32, pid: i32): void {
+  if (tid == lastSetTid && pid == lastSetPid) return;
+  lastSetTid = tid;
+  lastSetPid = pid;
+  if ((pn + 1) * 2 > pcap) {
+    const old = pmap, oc = pcap;
+    pcap <<= 1; pmap = zalloc(<usize>pcap * 8);
+    for (let i = 0; i < oc; i++) {
+      const k = load<i32>(old + (<usize>i << 3));
+      if (k != 0) { const e = mapFind(pmap, pcap, k - 1); store<i32>(e, k); store<i32>(e + 4, load<i32>(old + (<usize>i << 3) + 4)); }
+    }
+  }
+  const e = mapFind(pmap, pcap, tid);
+  if (load<i32>(e) == 0) { store<i32>(e, tid + 1); pn++; }
+  store<i32>(e + 4, pid);
+}
+export function pdPidOf(tid: i32): i32 {
+  const e = mapFind(pmap, pcap, tid);
+  return load<i32>(e) == 0 ? -1 : load<i32>(e + 4);
+}
+/** Set tid's COMM-record name; true when it changed. */
+function commSet(tid: i32, id: i32): bool {
+  if ((cn + 1) * 2 > ccap) {
+    const old = cmap, oc = ccap;
+    ccap <<= 1; cmap = zalloc(<usize>ccap * 8);
+    for (let i = 0; i < oc; i++) {
+      const k = load<i32>(old + (<usize>i << 3));
+      if (k != 0) { const e = mapFind(cmap, ccap, k - 1); store<i32>(e, k); store<i32>(e + 4, load<i32>(old + (<usize>i << 3) + 4)); }
+    }
+  }
+  const e = mapFind(cmap, ccap, tid);
+  if (load<i32>(e) == 0) { store<i32>(e, tid + 1); cn++; store<i32>(e + 4, id); return true; }
+  if (load<i32>(e + 4) == id) return false;
+  store<i32>(e + 4, id);
+  return true;
+}
+@inline function tgidOf(tid: i32): i32 {
+  return tid == curTid ? curPid : pdPidOf(tid);
+}
+function reasonKey(isa: i32, code: i32): i32 {
+  let i = <i32>((<u32>code * 0x9e3779b1 ^ <u32>isa * 0x85ebca77) >> 8) & (RCAP - 1);
+  for (let n = 0; n < RCAP; n++) {
+    const e = rmap + (<usize>i << 4);
+    if (load<i32>(e + 12) == 0) break;
+    if (load<i32>(e) == isa && load<i32>(e + 4) == code) return load<i32>(e + 8);
+    i = (i + 1) & (RCAP - 1);
+  }
+  const len = reasonName(isa, code);
+  const id = dictIntern(scratchPtr, len);
+  const e = rmap + (<usize>i << 4);
+  if (load<i32>(e + 12) == 0) { store<i32>(e, isa); store<i32>(e + 4, code); store<i32>(e + 8, id); store<i32>(e + 12, 1); }
+  return id;
+}
+/** Where TypeScript writes reason names and COMM strings (set by index.ts). */
+export let scratchPtr: usize = 0;
+export function pdSetScratch(p: usize): void { scratchPtr = p; }
+
+function skipLater(kind: i32, code: i32, where: i64, v1: i64, v2: i64): void {
+  if (skN == skCap) { sk = regrow(sk, <usize>skCap * 32, <usize>skCap * 64); skCap <<= 1; }
+  const e = sk + <usize>skN * 32;
+  store<i32>(e, kind); store<i32>(e + 4, code); store<i64>(e + 8, where); store<i64>(e + 16, v1); store<i64>(e + 24, v2);
+  skN++;
+}
+export function pdSkipsPtr(): usize { return sk; }
+export function pdSkipCount(): i32 { return skN; }
+export function pdStopped(): i32 { return pdStop; }
+export function pdSkipsClear(): void { skN = 0; }
+
+// ---- field reads ----
+@inline function fieldI64(b: usize, f: usize): i64 {
+  const size = load<i32>(f + 4);
+  const o = b + <usize>load<i32>(f);
+  const sg = load<i32>(f + 8) != 0;
+  switch (size) {
+    case 1: return sg ? <i64>load<i8>(o) : <i64>load<u8>(o);
+    case 2: return sg ? <i64>load<i16>(o) : <i64>load<u16>(o);
+    case 4: return sg ? <i64>load<i32>(o) : <i64>load<u32>(o);
+    case 8: return load<i64>(o);
+    default: return 0;
+  }
+}
+/** A field as JS's Number-then-int32 would give it (sizes up to 4 exact; 8: the low 32 bits). */
+@inline function fieldI32(b: usize, f: usize): i32 { return <i32>fieldI64(b, f); }
+
+// ---- delivery ----
+@inline function checkTs(ts: u64, nameId: i32, where: i64): bool {
+  if (ts >= (<u64>1 << 62)) { skipLater(SKIP_BAD_TIMESTAMP, PDS_BAD_TS, where, nameId, <i64>ts); return false; }
+  return true;
+}
+@inline function push(kind: i32, ts: u64, tid: i32, tgid: i32, cpu: i32, vcpu: i32, a: i64, b: i64, c: i32, name: i32, where: i64): void {
+  if (kind != EV_LOST && !checkTs(ts, name, where)) return;
+  onEvent(kind, <i64>ts, tid, tgid, cpu, vcpu, a, b, c, name, where);
+}
+
+function decodeRaw(base: usize, size: i32, ts: u64, cpu: i32, where: i64): void {
+  if (size < typeOff + typeSize) { skipLater(SKIP_UNRECOGNIZED, PDS_NO_TYPE, where, 0, size); return; }
+  const tb = base + <usize>typeOff;
+  const id: i32 = typeSize == 1 ? <i32>load<u8>(tb) : typeSize == 4 ? load<i32>(tb) : <i32>load<u16>(tb);
+  const fi = id >= 0 && id < 65536 ? load<i32>(fmtOfType + (<usize>id << 2)) - 1 : -1;
+  if (fi < 0) { skipLater(SKIP_UNRECOGNIZED, PDS_UNKNOWN_TYPE, where, <i64><u32>id, 0); return; }
+  const F = fmts + <usize>fi * FM_STRIDE;
+  const kind = load<i32>(F);
+  const nameId = load<i32>(F + 4);
+  const need = load<i32>(F + 8);
+  const flags = load<i32>(F + 12);
+  const hasVcpu = (flags & 1) != 0;
+  if (kind == EV_OTHER) {
+    if (size < 8 && size < need) { skipLater(SKIP_BAD_PAYLOAD, PDS_BAD_SIZE, where, fi, size); return; }
+    const tid = fieldI32(base, F + 16);
+    push(EV_OTHER, ts, tid, tgidOf(tid), cpu, hasVcpu && size >= need ? fieldI32(base, F + 28) : -1, 0, 0, 0, nameId, where);
+    return;
+  }
+  if (size < need) { skipLater(SKIP_BAD_PAYLOAD, PDS_BAD_SIZE, where, fi, size); return; }
+  const tid = fieldI32(base, F + 16);
+  const vcpu = hasVcpu ? fieldI32(base, F + 28) : -1;
+  const f0 = F + 40, f1 = F + 52, f2 = F + 64, f3 = F + 76;
+  switch (kind) {
+    case EV_EXIT: {
+      const isa = (flags & (1 << 16)) != 0 ? fieldI32(base, f2) : (flags >> 8) & 0xff;
+      const rawR = <u32>fieldI64(base, f0);
+      let c = (flags & (1 << 17)) != 0 ? EXITF_NO_VCPU : 0;
+      let code = rawR;
+      if (isa == 1) {
+        code = rawR & 0xffff;
+        if (rawR & 0x80000000) c |= EXITF_FAILED_VMENTRY;
+      }
+      push(EV_EXIT, ts, tid, tgidOf(tid), cpu, vcpu, <i64>reasonKey(isa, <i32>code), fieldI64(base, f1), c, nameId, where);
+      break;
+    }
+    case EV_ENTRY:
+      push(EV_ENTRY, ts, tid, tgidOf(tid), cpu, vcpu, 0, fieldI64(base, f0), 0, nameId, where);
+      break;
+    case EV_VCPU_WAKEUP: {
+      const c = (fieldI64(base, f1) != 0 ? 1 : 0) | (fieldI64(base, f2) != 0 ? 2 : 0);
+      const ns = fieldI64(base, f0);
+      const signed = load<i32>(f0 + 8) != 0 || load<i32>(f0 + 4) < 8;
+      // the JS reader reads ns as a bigint: unsigned 8-byte fields are never negative there
+      const bad = signed ? (ns < 0 || ns >= (<i64>1 << 62)) : (<u64>ns >= (<u64>1 << 62));
+      if (bad) { skipLater(SKIP_BAD_PAYLOAD, PDS_WAKE_NS, where, load<i32>(f0 + 8), ns); return; }
+      push(EV_VCPU_WAKEUP, ts, tid, tgidOf(tid), cpu, vcpu, ns, 0, c, nameId, where);
+      break;
+    }
+    case EV_HALT_POLL_NS:
+      push(EV_HALT_POLL_NS, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI64(base, f2) != 0 ? 1 : 0, nameId, where);
+      break;
+    case EV_WAIT_LAPIC_EXPIRE: {
+      const d = fieldI64(base, f0); // TypeScript hands the field over as signed
+      push(EV_WAIT_LAPIC_EXPIRE, ts, tid, tgidOf(tid), cpu, vcpu, d, 0, d < 0 ? 1 : 0, nameId, where);
+      break;
+    }
+    case EV_MSR: {
+      const c = (fieldI64(base, f2) != 0 ? 1 : 0) | (fieldI64(base, f3) != 0 ? 2 : 0);
+      push(EV_MSR, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), c, nameId, where);
+      break;
+    }
+    case EV_PIO:
+      push(EV_PIO, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI64(base, f2) != 0 ? 1 : 0, nameId, where);
+      break;
+    case EV_MMIO:
+      push(EV_MMIO, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI32(base, f2), nameId, where);
+      break;
+    case EV_USERSPACE_EXIT:
+      push(EV_USERSPACE_EXIT, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), 0, 0, nameId, where);
+      break;
+    case EV_PLE_WINDOW:
+      push(EV_PLE_WINDOW, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), 0, nameId, where);
+      break;
+    default:
+      break;
+  }
+}
+
+@inline function deliverSample(attr: i32, ts: u64, pid: i32, tid: i32, cpu: i32, rawP: usize, rawLen: i32, where: i64): void {
+  if (ts > lastTs) lastTs = ts;
+  samples++;
+  const ca = attrCounts + (<usize>attr << 3);
+  store<i64>(ca, load<i64>(ca) + 1);
+  curTid = tid;
+  curPid = pid;
+  const A = attrs + <usize>attr * AT_STRIDE;
+  if (rawLen >= 0 && load<i32>(A + 24) != 0) decodeRaw(rawP, rawLen, ts, cpu, where);
+  else push(EV_OTHER, ts, tid, tid >= 0 ? pid : -1, cpu, -1, 0, 0, 0, load<i32>(A + 28), where);
+  curTid = -2;
+}
+
+function deliverEntry(e: usize, rawBase: usize): void {
+  const ts = load<u64>(e);
+  if (ts > lastTs) lastTs = ts;
+  const rec = load<i32>(e + 24);
+  const pid = load<i32>(e + 32), tid = load<i32>(e + 36), cpu = load<i32>(e + 40);
+  const where = load<i64>(e + 8);
+  switch (rec) {
+    case R_SAMPLE:
+      deliverSample(load<i32>(e + 28), ts, pid, tid, cpu, rawBase + <usize>load<i32>(e + 44), load<i32>(e + 48), where);
+      break;
+    case R_COMM:
+      if (tid >= 0) {
+        pidSet(tid, pid);
+        const id = dictIntern(rawBase + <usize>load<i32>(e + 44), load<i32>(e + 48));
+        if (commSet(tid, id)) nameTh(tid, pid, id);
+      }
+      break;
+    case R_FORK:
+      if (tid >= 0) pidSet(tid, pid);
+      break;
+    case R_LOST:
+    case R_LOST_SAMPLES: {
+      const n = load<i64>(e + 16);
+      lost += n;
+      push(EV_LOST, ts, tid, tid >= 0 ? tgidOf(tid) : -1, cpu, -1, n, 0, 0, lostName, where);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// ---- the queue ----
+function rawAlloc(n: i32): usize {
+  if (rawUsed + <usize>n > rawCap) {
+    let cap = rawCap << 1;
+    while (cap < rawUsed + <usize>n) cap <<= 1;
+    raw = regrow(raw, rawUsed, cap);
+    raw2 = zalloc(cap);
+    rawCap = cap;
+  }
+  const o = rawUsed;
+  rawUsed += <usize>n;
+  return o;
+}
+// The queue region holds entries [0, qn): the ones waiting since the last flush (keyed, sorted, in
+// perm[0, kLive)), the new ones [qNew, qn), and delivered ones in between, which are reclaimed only when
+// they are most of the region (compact()): a flush then copies 16-byte keys, not entries.
+function compact(): void {
+  let o: usize = 0;
+  for (let r = 0; r < kLive; r++) {
+    const kp = perm + (<usize>r << 4);
+    const e = q + <usize>load<i32>(kp + 8) * Q_STRIDE;
+    const d = q2 + <usize>r * Q_STRIDE;
+    memory.copy(d, e, Q_STRIDE);
+    store<i32>(kp + 8, r);
+    const len = load<i32>(e + 48);
+    if (load<i32>(e + 44) >= 0 && len > 0) {
+      memory.copy(raw2 + o, raw + <usize>load<i32>(e + 44), <usize>len);
+      store<i32>(d + 44, <i32>o);
+      o += <usize>len;
+    }
+  }
+  // the new entries after them, in order
+  for (let i = qNew; i < qn; i++) {
+    const e = q + <usize>i * Q_STRIDE;
+    const r = kLive + (i - qNew);
+    const d = q2 + <usize>r * Q_STRIDE;
+    memory.copy(d, e, Q_STRIDE);
+    const len = load<i32>(e + 48);
+    if (load<i32>(e + 44) >= 0 && len > 0) {
+      memory.copy(raw2 + o, raw + <usize>load<i32>(e + 44), <usize>len);
+      store<i32>(d + 44, <i32>o);
+      o += <usize>len;
+    }
+  }
+  let t = q; q = q2; q2 = t;
+  t = raw; raw = raw2; raw2 = t;
+  rawUsed = o;
+  qn = kLive + (qn - qNew);
+  qNew = kLive;
+}
+
+function qSlot(): usize {
+  if (qn == qCap) {
+    if (kLive + (qn - qNew) <= qCap >> 1) compact();
+    else {
+      const nc = qCap << 1;
+      q = regrow(q, <usize>qCap * Q_STRIDE, <usize>nc * Q_STRIDE);
+      q2 = zalloc(<usize>nc * Q_STRIDE);
+      perm = regrow(perm, <usize>kLive << 4, <usize>nc * 16);
+      perm2 = zalloc(<usize>nc * 16);
+      runs = zalloc(<usize>nc * 4 + 16);
+      qCap = nc;
+    }
+  }
+  return q + <usize>(qn++) * Q_STRIDE;
+}
+function enqueued(ts: u64): void {
+  if (ts > maxTs) maxTs = ts;
+  if (kLive + (qn - qNew) >= maxQueued) flushHalf();
+}
+
+@inline function tsOf(i: i32): u64 { return load<u64>(q + <usize>i * Q_STRIDE); }
+
+/**
+ * Sort the waiting entries by (time, file order). The ones left by the last flush are one sorted run of
+ * keys; the new entries are mostly a few long runs (one per CPU buffer perf read in the round): a natural
+ * merge sort finds the runs and merges them pairwise (stable) on 16-byte (time, index) keys.
+ */
+function sortQueue(): i32 {
+  const s = kLive;
+  const n = kLive + (qn - qNew);
+  for (let i = qNew; i < qn; i++) {
+    const k = perm + (<usize>(s + i - qNew) << 4);
+    store<u64>(k, tsOf(i));
+    store<i32>(k + 8, i);
+  }
+  qNew = qn;
+  if (n == 0) return 0;
+  let nr = 1;
+  store<i32>(runs, 0);
+  for (let i = 1; i < n; i++) {
+    if (i == s || load<u64>(perm + (<usize>i << 4)) < load<u64>(perm + (<usize>(i - 1) << 4))) {
+      store<i32>(runs + (<usize>nr << 2), i); nr++;
+    }
+  }
+  let src = perm, dst = perm2;
+  while (nr > 1) {
+    let w = 0;
+    for (let r = 0; r < nr; r += 2) {
+      const lo = load<i32>(runs + (<usize>r << 2));
+      const mid = r + 1 < nr ? load<i32>(runs + (<usize>(r + 1) << 2)) : n;
+      const hi = r + 2 < nr ? load<i32>(runs + (<usize>(r + 2) << 2)) : n;
+      let i = lo, j = mid, k = lo;
+      while (i < mid && j < hi) {
+        const a = src + (<usize>i << 4), b = src + (<usize>j << 4);
+        if (load<u64>(b) < load<u64>(a)) { v128.store(dst + (<usize>k << 4), v128.load(b)); j++; }
+        else { v128.store(dst + (<usize>k << 4), v128.load(a)); i++; }
+        k++;
+      }
+      if (i < mid) memory.copy(dst + (<usize>k << 4), src + (<usize>i << 4), <usize>(mid - i) << 4);
+      else if (j < hi) memory.copy(dst + (<usize>k << 4), src + (<usize>j << 4), <usize>(hi - j) << 4);
+      store<i32>(runs + (<usize>w << 2), lo); w++;
+    }
+    nr = w;
+    const t = src; src = dst; dst = t;
+  }
+  if (src != perm) { perm2 = perm; perm = src; }
+  return n;
+}
+
+function flushUpTo(limit: u64): void {
+  const n = sortQueue();
+  if (n == 0) return;
+  let k = 0;
+  while (k < n) {
+    const kp = perm + (<usize>k << 4);
+    if (load<u64>(kp) > limit) break;
+    deliverEntry(q + <usize>load<i32>(kp + 8) * Q_STRIDE, raw);
+    k++;
+  }
+  kLive = n - k;
+  if (k > 0 && kLive > 0) memory.copy(perm, perm + (<usize>k << 4), <usize>kLive << 4);
+  if (kLive == 0) { qn = 0; qNew = 0; rawUsed = 0; }
+}
+
+function flushHalf(): void {
+  let lo: u64 = 0xffffffffffffffff, hi: u64 = 0;
+  for (let r = 0; r < kLive; r++) { const t = load<u64>(perm + (<usize>r << 4)); if (t < lo) lo = t; if (t > hi) hi = t; }
+  for (let i = qNew; i < qn; i++) { const t = tsOf(i); if (t < lo) lo = t; if (t > hi) hi = t; }
+  flushUpTo(lo + (hi - lo) / 2);
+}
+
+/** A record TypeScript read (COMM, FORK, EXIT, LOST, LOST_SAMPLES); a COMM's name is the `strLen` bytes at scratch. */
+export function pdQueue(rec: i32, ts: u64, hasTime: bool, pid: i32, tid: i32, cpu: i32, count: i64, where: i64, strLen: i32): void {
+  const usable = hasTime && ts != 0 && ts != 0xffffffffffffffff;
+  if (usable) {
+    const ro = strLen > 0 ? <i32>rawAlloc(strLen) : 0;
+    if (strLen > 0) memory.copy(raw + <usize>ro, scratchPtr, <usize>strLen);
+    const e = qSlot();
+    store<u64>(e, ts); store<i64>(e + 8, where); store<i64>(e + 16, count); store<i32>(e + 24, rec); store<i32>(e + 28, -1);
+    store<i32>(e + 32, pid); store<i32>(e + 36, tid); store<i32>(e + 40, cpu); store<i32>(e + 44, ro); store<i32>(e + 48, strLen);
+    enqueued(ts);
+  } else {
+    // delivered at once at the latest time, as perf does (ordered_events__queue -> -ETIME)
+    const e = tmpEntry;
+    store<u64>(e, lastTs); store<i64>(e + 8, where); store<i64>(e + 16, count); store<i32>(e + 24, rec); store<i32>(e + 28, -1);
+    store<i32>(e + 32, pid); store<i32>(e + 36, tid); store<i32>(e + 40, cpu); store<i32>(e + 44, 0); store<i32>(e + 48, strLen);
+    deliverEntry(e, scratchPtr);
+  }
+}
+
+/** End of the data: deliver everything still queued. */
+export function pdFinish(): void { flushUpTo(0xffffffffffffffff); }
+
+/** The dictionary id of attr i's name (for its non-tracepoint samples); the attrs are named from now on. */
+export function pdSetAttrName(i: i32, id: i32): void { store<i32>(attrs + <usize>i * AT_STRIDE + 28, id); resolved = true; }
+export function pdSamples(): i64 { return samples; }
+export function pdGuestSamples(): i64 { return guestSamples; }
+export function pdLost(): i64 { return lost; }
+export function pdAttrCount(i: i32): i64 { return load<i64>(attrCounts + (<usize>i << 3)); }
+export function pdAttrPeriod(i: i32): i64 { return load<i64>(attrPeriods + (<usize>i << 3)); }
+
+/** The attr of a sample (-1: unknown id, skipped; -2: too short for its id, TypeScript words the error). */
+function attrOf(p: usize, size: i32, where: i64): i32 {
+  if (nAttrs == 1) return 0;
+  const first = load<i32>(attrs);
+  let pos = -1;
+  if (first & S_IDENTIFIER) pos = 8;
+  else if (first & S_ID) {
+    pos = 8;
+    if (first & S_IP) pos += 8;
+    if (first & S_TID) pos += 8;
+    if (first & S_TIME) pos += 8;
+    if (first & S_ADDR) pos += 8;
+  }
+  if (pos < 0) return 0;
+  if (pos + 8 > size) return -2;
+  const id = load<u64>(p + <usize>pos);
+  if (lastIdAttr >= 0 && id == lastId) return lastIdAttr;
+  for (let i = 0; i < nIds; i++) if (load<u64>(ids + (<usize>i << 4)) == id) {
+    lastId = id;
+    lastIdAttr = load<i32>(ids + (<usize>i << 4) + 8);
+    return lastIdAttr;
+  }
+  for (let i = 0; i < nIds; i++) if (load<u64>(ids + (<usize>i << 4)) == id) return load<i32>(ids + (<usize>i << 4) + 8);
+  skipLater(SKIP_UNRECOGNIZED, PDS_UNKNOWN_ID, where, 0, <i64>id);
+  return -1;
+}
+
+/** One sample at p (size bytes); false when TypeScript must handle it (it throws the exact error). */
+function sample(p: usize, size: i32, where: i64): bool {
+  const ai = attrOf(p, size, where);
+  if (ai == -2) return false;
+  if (ai < 0) return true;
+  const A = attrs + <usize>ai * AT_STRIDE;
+  const cpumode = <i32>load<u16>(p + 4) & 7;
+  if (cpumode == 4 || cpumode == 5) guestSamples++;
+  const st = load<i32>(A), rf = load<i32>(A + 4);
+  const tidO = load<i32>(A + 8), timeO = load<i32>(A + 12), cpuO = load<i32>(A + 16), fixedEnd = load<i32>(A + 20);
+  if (fixedEnd > size) return false;
+  const end = p + <usize>size;
+  const pid = tidO >= 0 ? load<i32>(p + <usize>tidO) : -1;
+  const tid = tidO >= 0 ? load<i32>(p + <usize>tidO + 4) : -1;
+  const hasTime = timeO >= 0;
+  const ts: u64 = hasTime ? load<u64>(p + <usize>timeO) : 0;
+  const cpu = cpuO >= 0 ? load<i32>(p + <usize>cpuO) : -1;
+  let qp = p + <usize>fixedEnd;
+  if (st & S_READ) {
+    const per = 8 + (rf & RF_ID ? 8 : 0) + (rf & RF_LOST ? 8 : 0);
+    const times = (rf & RF_TE ? 8 : 0) + (rf & RF_TR ? 8 : 0);
+    if (rf & RF_GROUP) {
+      if (qp + <usize>(8 + times) > end) return false;
+      const nr = load<u64>(qp);
+      qp += <usize>(8 + times);
+      if (nr > <u64>((end - qp) / <usize>per)) return false;
+      qp += <usize>nr * <usize>per;
+    } else {
+      if (qp + <usize>(per + times) > end) return false;
+      qp += <usize>(per + times);
+    }
+  }
+  if (st & S_CALLCHAIN) {
+    if (qp + 8 > end) return false;
+    const nr = load<u64>(qp);
+    qp += 8;
+    if (nr > <u64>((end - qp) / 8)) return false;
+    qp += <usize>nr * 8;
+  }
+  let rawP: usize = 0;
+  let rawSize: i32 = -1;
+  if (st & S_RAW) {
+    if (qp + 4 > end) return false;
+    const rs = load<u32>(qp);
+    qp += 4;
+    if (<usize>rs > end - qp) return false;
+    rawP = qp;
+    rawSize = <i32>rs;
+  }
+  if (tid >= 0 && pid >= 0) pidSet(tid, pid);
+  const perO = load<i32>(A + 32);
+  if (perO >= 0) { const pa = attrPeriods + (<usize>ai << 3); store<i64>(pa, load<i64>(pa) + load<i64>(p + <usize>perO)); }
+  if (hasTime && ts != 0 && ts != 0xffffffffffffffff) {
+    let ro: i32 = -1;
+    if (rawSize >= 0) {
+      ro = <i32>rawAlloc(rawSize);
+      memory.copy(raw + <usize>ro, rawP, <usize>rawSize);
+    }
+    const e = qSlot();
+    store<u64>(e, ts); store<i64>(e + 8, where); store<i64>(e + 16, 0); store<i32>(e + 24, R_SAMPLE); store<i32>(e + 28, ai);
+    store<i32>(e + 32, pid); store<i32>(e + 36, tid); store<i32>(e + 40, cpu); store<i32>(e + 44, ro); store<i32>(e + 48, rawSize);
+    enqueued(ts);
+  } else {
+    deliverSample(ai, hasTime ? ts : lastTs, pid, tid, cpu, rawP, rawSize, where);
+  }
+  return true;
+}
+
+/**
+ * Walk the records in [base+pos, base+len) of the input arena; `fileOff` is the file offset of base.
+ * Returns the offset where it stopped: pdStop 0 = the record there is incomplete (or the end was reached),
+ * pdStop 1 = TypeScript handles the record there (any type but SAMPLE and FINISHED_ROUND, or a sample whose
+ * fields overrun its record).
+ */
+export function pdWalk(base: usize, pos: i32, len: i32, fileOff: i64): i32 {
+  fixedWhere = false;
+  return walk(base, pos, len, fileOff);
+}
+
+/** pdWalk over records decompressed from PERF_RECORD_COMPRESSED: every record's `where` is `where`. */
+export function pdWalkAt(base: usize, pos: i32, len: i32, where: i64): i32 {
+  fixedWhere = true;
+  return walk(base, pos, len, where);
+}
+
+let fixedWhere = false;
+
+function walk(base: usize, pos: i32, len: i32, fileOff: i64): i32 {
+  while (pos + 8 <= len) {
+    const p = base + <usize>pos;
+    const type = load<i32>(p);
+    const size = <i32>load<u16>(p + 6);
+    if (size < 8) { pdStop = 1; return pos; }
+    if (pos + size > len) break;
+    if (type == R_SAMPLE) {
+      // the attrs are named (their names interned) when the first sample comes, as the TypeScript reader does
+      if (!resolved) { pdStop = 2; return pos; }
+      if (!sample(p, size, fixedWhere ? fileOff : fileOff + <i64>pos)) { pdStop = 1; return pos; }
+    } else if (type == R_FINISHED_ROUND) {
+      const limit = nextFlush;
+      if (limit != 0) flushUpTo(limit);
+      nextFlush = maxTs;
+    } else {
+      pdStop = 1;
+      return pos;
+    }
+    pos += size;
+  }
+  pdStop = 0;
+  return pos;
+}

@@ -1,0 +1,232 @@
+/**
+ * trace-cmd trace.dat reader (file versions 6 and 7), written from trace-cmd's file-format documentation
+ * (trace-cmd.dat.v6(5), trace-cmd.dat.v7(5)) and the kernel's ring-buffer page layout (events/header_page,
+ * events/header_event).
+ *
+ *  v6: magic, "6\0", endian, long size, page size; header_page/header_event; ftrace formats; event formats;
+ *      kallsyms; printk formats; saved cmdlines; cpu count; "options  \0" + options (id 0 ends);
+ *      "flyrecord\0" + per cpu (offset, size) + trace clock. A BUFFER option (offset, name) points at another
+ *      "flyrecord\0" block of the same shape for an instance.
+ *  v7: magic, "7\0", endian, long size, page size, compression "name\0version\0", offset of the first options
+ *      section; then sections (u16 id, u16 flags (1 = compressed), u32 string id, u64 size), located by the
+ *      options (HEADER_INFO 16 .. CMDLINES 21, BUFFER 3 per instance, DONE 0 = offset of the next options
+ *      section). Compressed sections carry (u32 compressed size, u32 size) + data; compressed flyrecord data is
+ *      a u32 chunk count followed by (u32 compressed size, u32 size, data) chunks of whole pages.
+ *
+ * Ring-buffer page: u64 timestamp, local_t commit (kernel long: data size in the low 27 bits, bit 31 = events
+ * were lost before this page, bit 30 = their count is stored after the data), data. Each event starts with a
+ * u32 (type_len:5, time_delta:27; type_len in the low bits on little-endian machines): 29 padding, 30 time
+ * extend (delta = array[0] << 27 | time_delta), 31 absolute time stamp, 1..28 data of type_len*4 bytes,
+ * 0 data whose length (+4) is in array[0].
+ *
+ * The per-CPU streams are merged in timestamp order (ties: lower CPU first) and every record is handed to a
+ * KvmEventDecoder, which pushes one sink event per record.
+ */
+import type { EventSink } from '../../core/sink.js';
+import { CLOCK_NS, CLOCK_RAW } from '../../../assembly/constants.js';
+import { FormatError } from '../bytes.js';
+import { isTraceDat } from './meta.js';
+import { Cur, FileSrc, RawPages, ZPages } from './file.js';
+import { readV6, readV7, captureParts, type BufferDesc, type Meta } from './sections.js';
+import { PageDecoder, type PageStream } from './pages.js';
+
+export { isTraceDat };
+
+
+export interface TraceDatInfo {
+  version: number;
+  cpus: number;
+  clock: string;
+  buffers: string[];
+  compression?: string;
+  events: number;
+  lostEvents: number;
+  /** name of the buffer (instance) that was decoded; "" is the top instance */
+  buffer: string;
+}
+
+export interface TraceDatOptions {
+  /** instance to decode; default: the top instance, or the first instance with data when the top one is empty */
+  buffer?: string;
+  /** files up to this size are read whole; larger ones page by page (default 32 MiB) */
+  wholeFileLimit?: number;
+}
+
+
+const RAW_CLOCKS = new Set(['x86-tsc', 'counter', 'uptime', 'ppc-tb']);
+
+// ---------------------------------------------------------------------------------------------------------
+// byte sources
+
+
+
+
+// ---------------------------------------------------------------------------------------------------------
+// entry point
+
+export function chooseBuffer(buffers: BufferDesc[], want: string | undefined): BufferDesc {
+  if (want !== undefined) {
+    const b = buffers.find((x) => x.name === want);
+    if (!b) {
+      const names = buffers.map((x) => JSON.stringify(x.name)).join(', ');
+      throw new FormatError(`no buffer named "${want}" in this trace.dat (buffers: ${names})`, 0);
+    }
+    return b;
+  }
+  const top = buffers.find((x) => x.name === '');
+  if (top && top.cpus.length > 0) return top;
+  return buffers.find((x) => x.cpus.length > 0) ?? top ?? buffers[0] ?? { name: '', clock: 'local', cpus: [], compressed: false, pageSize: 4096 };
+}
+
+/** Read the metadata of a trace.dat (everything but the per-CPU data). */
+export function readMeta(file: FileSrc): Meta {
+  const head = file.readUpTo(0, 64);
+  if (!isTraceDat(head)) throw new FormatError('not a trace.dat file (bad magic) at offset 0', 0);
+  const cur0 = Cur.overFile(file, 10, true);
+  const vs = cur0.cstr('version', 16);
+  if (vs !== '6' && vs !== '7') throw new FormatError(`unknown trace.dat version ${vs} at offset 10`, 10);
+  const endian = cur0.u8('endianness');
+  if (endian > 1) throw new FormatError(`bad endianness flag ${endian} at offset ${cur0.pos - 1}`, cur0.pos - 1);
+  const le = endian === 0;
+  const longSize = cur0.u8('long size');
+  if (longSize !== 4 && longSize !== 8) throw new FormatError(`bad long size ${longSize} at offset ${cur0.pos - 1}`, cur0.pos - 1);
+  const cur = Cur.overFile(file, cur0.pos, le);
+  const pageSize = cur.u32('page size');
+  if (pageSize < 64 || pageSize > 1 << 24 || (pageSize & (pageSize - 1)) !== 0) {
+    throw new FormatError(`bad page size ${pageSize} at offset ${cur.pos - 4}`, cur.pos - 4);
+  }
+  const meta: Meta = {
+    version: Number(vs), le, longSize, pageSize,
+    layout: { tsOff: 0, tsSize: 8, commitOff: 8, commitSize: longSize, dataOff: 8 + longSize },
+    formats: [], cmdlines: '', tgids: new Map(), cpuCount: 0, topClock: 'local', buffers: [], tsOffset: 0n,
+  };
+  if (meta.version === 6) readV6(file, cur, meta);
+  else readV7(file, cur, meta);
+  // the top instance's clock comes from TRACECLOCK when its buffer did not carry one
+  for (const b of meta.buffers) if (b.clock === '') b.clock = meta.topClock;
+  if (meta.buffers.length === 0) meta.buffers.push({ name: '', clock: meta.topClock, cpus: [], compressed: false, pageSize });
+  return meta;
+}
+
+/**
+ * Decode one buffer (instance) of a trace.dat into `sink`: beginFile once, nameThread for every saved cmdline,
+ * then one push per record in global time order (CPUs merged; equal timestamps: lower CPU first), preceded by an
+ * EV_LOST push (a = count, 0 = unknown) on the CPU whose next page says events were lost. `where` is the
+ * 1-based number of the record in that merged order (the line number among the events of `trace-cmd report`
+ * for the same buffer). Timestamps are ns (TSC2NSEC and OFFSET options applied) unless the clock is a raw
+ * counter (x86-tsc without TSC2NSEC, counter, uptime), then CLOCK_RAW ticks.
+ * Throws FormatError (message and byte offset) on a truncated or malformed file; events decoded before the
+ * damage have already been pushed.
+ */
+export function readTraceDat(path: string, sink: EventSink, opts: TraceDatOptions = {}): TraceDatInfo {
+  const file = new FileSrc(path, opts.wholeFileLimit ?? 32 << 20);
+  try {
+    return decodeFile(file, path, sink, opts);
+  } finally {
+    file.close();
+  }
+}
+
+function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDatOptions): TraceDatInfo {
+  const meta = readMeta(file);
+  const buf = chooseBuffer(meta.buffers, opts.buffer);
+
+  // clock and timestamp conversion
+  let clock = buf.clock || meta.topClock || 'local';
+  const conv = meta.tsc2nsec && (clock === 'x86-tsc' || clock === 'tsc2nsec') ? meta.tsc2nsec : undefined;
+  if (conv) clock = 'tsc2nsec';
+  const raw = !conv && RAW_CLOCKS.has(clock);
+  const tsOffset = meta.tsOffset;
+  const mult = conv?.mult ?? 1n;
+  const shift = conv?.shift ?? 0n;
+  // TSC2NSEC: ns = (tsc - offset) * mult >> shift (trace-cmd's mul_u64_u32_shr); the offset is 0 in every file seen
+  const tscOff = conv?.offset ?? 0n;
+  const convert = conv
+    ? (t: bigint): bigint => (((t - tscOff) * mult) >> shift) + tsOffset
+    : tsOffset !== 0n ? (t: bigint): bigint => t + tsOffset : undefined;
+
+  sink.beginFile(path, raw ? CLOCK_RAW : CLOCK_NS);
+
+  // threads
+  const tgids = meta.tgids;
+  const tgidOf = (tid: number): number => tgids.get(tid) ?? -1;
+  for (const line of meta.cmdlines.split('\n')) {
+    const m = /^\s*(\d+)\s(.*)$/.exec(line);
+    if (m) sink.nameThread(Number(m[1]), tgidOf(Number(m[1])), m[2]!.replace(/\0+$/, ''));
+  }
+
+  // per-CPU page streams merged by (time, cpu), as trace-cmd does
+  const pages = new PageDecoder(sink, { layout: meta.layout, pageSize: buf.pageSize, littleEndian: meta.le, formats: meta.formats, tgidOf, convert });
+  for (const cd of buf.cpus) {
+    pages.addStream(cd.cpu, buf.compressed
+      ? new ZPages(file, cd, buf.pageSize, meta.decompress!, meta.le)
+      : new RawPages(file, cd, buf.pageSize));
+  }
+  const { events, lost: lostEvents } = pages.finish();
+
+  const info: TraceDatInfo = {
+    version: meta.version,
+    cpus: meta.cpuCount || buf.cpus.length,
+    clock,
+    buffers: meta.buffers.map((b) => b.name),
+    events,
+    lostEvents,
+    buffer: buf.name,
+  };
+  if (meta.compression) info.compression = meta.compression;
+  return info;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the parts of a trace.dat as tracefs gives them (for kvmtax record's replay directories and its tests)
+
+/** What tracefs held when the file was recorded: texts of header_page/header_event and formats, cmdlines, pages. */
+export interface TraceDatParts {
+  version: number;
+  littleEndian: boolean;
+  longSize: number;
+  pageSize: number;
+  clock: string;
+  headerPage: string;
+  headerEvent: string;
+  formats: { system: string; text: string }[];
+  cmdlines: string;
+  tgids: Map<number, number>;
+  /** per CPU: its pages, each pageSize bytes, exactly as per_cpu/cpuN/trace_pipe_raw yields them */
+  cpus: { cpu: number; pages: Uint8Array[] }[];
+}
+
+/** The parts of one buffer (default: as readTraceDat chooses) of a trace.dat, decompressed. */
+export function traceDatParts(path: string, buffer?: string): TraceDatParts {
+  const file = new FileSrc(path, 1 << 30);
+  const p: TraceDatParts = {
+    version: 0, littleEndian: true, longSize: 8, pageSize: 4096, clock: 'local', headerPage: '', headerEvent: '',
+    formats: [], cmdlines: '', tgids: new Map(), cpus: [],
+  };
+  captureParts(p);
+  try {
+    const meta = readMeta(file);
+    captureParts(undefined);
+    const buf = chooseBuffer(meta.buffers, buffer);
+    Object.assign(p, {
+      version: meta.version, littleEndian: meta.le, longSize: meta.longSize, pageSize: buf.pageSize,
+      clock: buf.clock || meta.topClock || 'local', cmdlines: meta.cmdlines, tgids: meta.tgids,
+    });
+    for (const cd of [...buf.cpus].sort((a, b) => a.cpu - b.cpu)) {
+      const stream: PageStream = buf.compressed
+        ? new ZPages(file, cd, buf.pageSize, meta.decompress!, meta.le)
+        : new RawPages(file, cd, buf.pageSize);
+      const pages: Uint8Array[] = [];
+      for (let pg = stream.next(); pg; pg = stream.next()) {
+        const out = new Uint8Array(buf.pageSize);
+        out.set(pg.bytes.subarray(pg.base, pg.base + pg.avail));
+        pages.push(out);
+      }
+      p.cpus.push({ cpu: cd.cpu, pages });
+    }
+    return p;
+  } finally {
+    captureParts(undefined);
+    file.close();
+  }
+}
