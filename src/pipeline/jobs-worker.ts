@@ -1,10 +1,10 @@
 /**
- * A worker thread reading one line-aligned slice of a text trace with its own WebAssembly core
- * (--jobs). It posts back the core's tables and counters; jobs.ts starts it, src/wasm/merge.ts joins the slices.
+ * One line-aligned slice of a text trace read with its own WebAssembly core (--jobs), in a worker thread
+ * (entry: jobs-worker-main.ts) or on the main thread for the first slice. A worker posts back the core's
+ * tables and counters; jobs.ts starts it, src/wasm/merge.ts joins the slices.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
-import { Core, useModule, type FileCounters } from '../wasm/core.js';
+import { Core, type FileCounters } from '../wasm/core.js';
 import type { Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { scanTextSource } from '../formats/text/text.js';
@@ -115,10 +115,4 @@ export function unpackHists(r: SliceResult): void {
     });
   });
   r.packed = undefined;
-}
-
-if (parentPort && workerData) {
-  const job = workerData as SliceJob;
-  if (job.module) useModule(job.module);
-  void scanSlice(job, true).then((r) => parentPort!.postMessage(r, r.packed ? [r.packed.pairs.buffer as ArrayBuffer, r.packed.histAt.buffer as ArrayBuffer] : []));
 }
