@@ -15,6 +15,9 @@ import type { CoreTables } from '../wasm/core.js';
 import type { Histogram } from '../core/histogram.js';
 import { archNotes } from './arch-notes.js';
 import { buildExtras } from './extras.js';
+import { buildUserspace } from './userspace.js';
+import { buildHandling } from './handling.js';
+import { buildGpas, buildRips } from './rips.js';
 import { ratio, round1, round2 } from './numbers.js';
 import { SCHEMA_VERSION, type InputInfo, type SummaryOptions, type Stats, type Report } from './types.js';
 import { perSecondOf, spans, units } from './summary/units.js';
@@ -77,6 +80,10 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     reasons,
     vms,
     top,
+    ...(opt.userspace ? { userspace: buildUserspace({ tables: t, scale, reasonOf: rb.reasonOf, reasonBins: rb.reasonBins }) } : {}),
+    ...(opt.rips ? { rips: buildRips({ tables: t, scale, reasonOf: rb.reasonOf, entries: opt.rips.entries, dropped: opt.rips.dropped, who, symbols: opt.rips.symbols, top: 10 }) } : {}),
+    ...(opt.gpas ? { gpas: buildGpas({ tables: t, scale, reasonOf: rb.reasonOf, entries: opt.gpas.entries, dropped: opt.gpas.dropped, who, top: 10 }) } : {}),
+    ...(opt.handling ? { handling: buildHandling({ tables: t, scale, reasonOf: rb.reasonOf, reasonBins: rb.reasonBins, vcpuThreads: order, who }) } : {}),
     quality: q.quality,
     notes: [...notes, ...archNotes(q.isa, reasons, q.eventsByName)],
     ...extras,

@@ -18,6 +18,10 @@ export interface InputInfo {
   lost_markers: number;
   lost_events: number;
   meta?: Record<string, string | number>;
+  /** present when time goes back by more than a second in the file (several captures pasted into one) */
+  segments?: Array<{ first_ts: number; last_ts: number; line: number }>;
+  /** the number of segments when it is more than those listed in `segments` */
+  segment_count?: number;
 }
 
 export interface SummaryOptions {
@@ -29,6 +33,14 @@ export interface SummaryOptions {
   top: number;
   /** include each reason's histogram buckets */
   histograms?: boolean;
+  /** add the userspace round-trip section (report.userspace) */
+  userspace?: boolean;
+  /** add the handling-time split (report.handling) */
+  handling?: boolean;
+  /** guest rip table of the core (--by rip) */
+  rips?: { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number; symbols?: import('./rips.js').GuestSymbols };
+  /** guest-physical page table of the core (--by gpa) */
+  gpas?: { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number };
   version: string;
 }
 
@@ -147,6 +159,14 @@ export interface Timeline {
 }
 
 export interface Report extends Extras {
+  /** present when asked for (--sections userspace) */
+  userspace?: UserspaceSection | Unavailable;
+  /** present when asked for (--sections handling) */
+  handling?: HandlingSection | Unavailable;
+  /** present when asked for (--by rip) */
+  rips?: RipSection;
+  /** present when asked for (--by gpa) */
+  gpas?: GpaSection;
   /** exits per time bucket per vCPU (empty buckets left out) */
   timeline: Timeline;
   kvmtax: { version: string; schema: number };
@@ -178,6 +198,67 @@ export interface Report extends Extras {
 export interface Who { pid: number | null; vcpu: number | null; tid: number; comm: string | null }
 
 export interface Unavailable { available: false; reason: string }
+
+/** one exit reason or key: its handling time split at its first kvm_userspace_exit */
+export interface UserspaceRow {
+  key: string;
+  exits_handled: number;
+  total_ns: number;
+  /** handled exits that went to userspace */
+  to_userspace: number;
+  userspace_ns: number;
+  in_kernel_ns: number;
+}
+export interface GpaRow { gpa: string; exits: number; total_ns: number }
+export interface GpaSection {
+  available: true;
+  dropped: number;
+  distinct_pages: number;
+  note: string;
+  pages: GpaRow[];
+  vcpus: Array<Who & { exits: number; top: GpaRow[] }>;
+}
+export interface RipRow { rip: string; symbol: string | null; exits: number; total_ns: number }
+export interface RipSection {
+  available: true;
+  /** symbols read from --guest-symbols, null without */
+  symbols: number | null;
+  /** exits left out past the table's cap */
+  dropped: number;
+  note: string;
+  reasons: Array<{ reason: string; exits: number; distinct_rips: number; top: RipRow[] }>;
+  vcpus: Array<Who & { reason: string; exits: number; top: RipRow[] }>;
+}
+/** one exit reason, vCPU or all: its handling time split by where it went */
+export interface HandlingRow {
+  key: string;
+  exits_handled: number;
+  total_ns: number;
+  on_cpu_ns: number;
+  preempted_ns: number;
+  vmm_ns: number;
+  halted_ns: number;
+  /** handled exits during which the thread was preempted */
+  preempted_exits: number;
+}
+export interface HandlingSection {
+  available: true;
+  source: string[];
+  /** what the exit tax includes and what lies outside exit -> entry */
+  included: string;
+  /** the parts this trace cannot separate, and why */
+  missing: string[];
+  totals: HandlingRow;
+  reasons: HandlingRow[];
+  vcpus: Array<HandlingRow & Who>;
+}
+export interface UserspaceSection {
+  available: true;
+  source: string[];
+  note: string;
+  reasons: UserspaceRow[];
+  keys: UserspaceRow[];
+}
 
 export interface HaltVcpu extends Who {
   halts: number;

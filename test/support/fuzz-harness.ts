@@ -29,6 +29,7 @@ import { HEAD_BYTES, openSource, type ByteSource } from '../../src/formats/sourc
 import { summarize } from '../../src/analysis/summary.js';
 import type { InputInfo, Report } from '../../src/analysis/types.js';
 import { analyze, version, type AnalyzeOptions } from '../../src/pipeline/analyze.js';
+import { noEventsError, segmentsOf } from '../../src/pipeline/read-input.js';
 import { ROOT } from './paths.js';
 
 export const FOUND = path.join(ROOT, 'test', 'fixtures', 'fuzz-found');
@@ -96,14 +97,12 @@ export async function runText(bytes: Uint8Array, name: string, opts: AnalyzeOpti
   }
   await readWith(entry, { src, path: '', display: src.name }, core, { fileIndex: idx, strict: opts.strict, chunkBytes: opts.chunkBytes });
   const c = core.endFile();
-  if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {
-    const rec = core.tables().skips.find((s) => s.file === idx);
-    throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, { file: src.name, line: rec?.line ?? 1, col: rec?.col ?? 1 });
-  }
+  if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) throw noEventsError(core.tables().skips.filter((s) => s.file === idx), src.name);
   const info: InputInfo = {
     file: src.name, format: entry.name, compression: undefined, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
     lines: c.lines, bytes: c.bytes, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
     last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents,
+    ...segmentsOf(c),
   };
   return summarize(core.tables(), [info], { tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, version: version() });
 }
