@@ -529,7 +529,7 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
     };
     row('startup --help', '', startHelp, true);
     row('startup tiny', '2-line ftrace', startTiny, true);
-    row('startup small', 'traces/svm-D-small/trace.txt.xz', startup, false);
+    row('startup', 'traces/svm-D-small/trace.txt.xz', startup, false);
   }
   if (big) {
     const rate = bigBytes / big.wall / MB, rss = big.rssKb / 1024;
