@@ -113,7 +113,10 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
       m.wakes += b.wakes; m.wakePolls += b.wakePolls; m.wakePollNs += b.wakePollNs; m.wakeWaitNs += b.wakeWaitNs;
       m.userN += b.userN ?? 0; m.userNs += b.userNs ?? 0n; m.preemptN += b.preemptN ?? 0; m.preemptNs += b.preemptNs ?? 0n;
       // a slice's hist is read from its core on access (wasm/core.ts): once per bin
-      addHist(m.hist, b.hist);
+      // (a worker's bins come with their non-zero buckets as [bucket, count] pairs: pipeline/jobs-worker.ts)
+      const pairs = (b as { histPairs?: Uint32Array }).histPairs;
+      if (pairs) for (let k = 0; k < pairs.length; k += 2) m.hist[pairs[k]!]! += pairs[k + 1]!;
+      else addHist(m.hist, b.hist);
     }
     for (const [at, rec] of joins) joinThread(threads[at]!, rec, at);
     // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
