@@ -115,6 +115,7 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
       align: 'lrrllrrrrrrrl',
       rows: vrows,
       foot: ['tax% = exit-handling time that is not HLT (idle), as a share of the vCPU thread\'s wall time (its first to its last exit or entry, leaving out any jump back of the clock)',
+        ...r.inputs.filter((f) => f.meta?.processes_from).map((f) => `VMs of ${f.file}: threads' processes from ${f.meta!.processes_from}`),
         ...(unknownVm ? ['unknown VM: the trace does not say which process each thread belongs to (record with the record-tgid option, or keep sched events and saved cmdlines)'] : [])],
     });
   }
