@@ -1,6 +1,6 @@
 /**
  * What a report must say about the exits of an arm64 (or RISC-V) trace: the rules that differ from x86's, stated
- * where the figures are read (issue 18). Pure: reasons and event counts in, notes out.
+ * where the figures are read. Pure: reasons and event counts in, notes out.
  */
 
 /** Notes for a report whose exits are arm64's ('arm64') or RISC-V's ('riscv'); none for any other. */

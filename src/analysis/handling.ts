@@ -1,5 +1,5 @@
 /**
- * Where handling time goes (issue 17): each handled exit's interval (kvm_exit -> kvm_entry) split into
+ * Where handling time goes: each handled exit's interval (kvm_exit -> kvm_entry) split into
  *   halted     the halt inside HLT-class exits (kvm_vcpu_wakeup's poll + blocked time; all of it without them),
  *   VMM        from the exit's first kvm_userspace_exit to the entry (the VMM's device model, KVM_RUN round trip),
  *   preempted  the vCPU thread switched out runnable (sched_switch prev_state R) during the kernel part:

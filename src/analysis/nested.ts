@@ -1,5 +1,5 @@
 /**
- * Nested virtualization (issue 17), from the event counts: an L2 exit emits kvm_exit and kvm_nested_vmexit
+ * Nested virtualization, from the event counts: an L2 exit emits kvm_exit and kvm_nested_vmexit
  * (the same exit, counted once: kvm_nested_vmexit never enters the exit tables); when L0 reflects it to L1,
  * kvm_nested_vmexit_inject follows; L1 entering L2 emits kvm_nested_vmenter (kvm_nested_vmrun before
  * Linux 6.x on SVM). Shown when asked (--sections nested). Per reason and the reflected exits' time until

@@ -1,5 +1,5 @@
 /**
- * Guest RIP hotspots (issue 17, --by rip): the guest instruction pointers that exit most, per exit reason
+ * Guest RIP hotspots (--by rip): the guest instruction pointers that exit most, per exit reason
  * and per vCPU, with their handling time; the profile users ask for when the guest PMU is not virtualized.
  * Symbolized with the guest's /proc/kallsyms or System.map when given (--guest-symbols FILE).
  * Any input whose reader passes the exit's rip (text, trace.dat and perf.data do).

@@ -1,5 +1,5 @@
 /**
- * Userspace round trips (issue 17): an exit whose handling leaves the kernel (kvm_userspace_exit between the
+ * Userspace round trips: an exit whose handling leaves the kernel (kvm_userspace_exit between the
  * kvm_exit and the next kvm_entry: port I/O, MMIO, hypercalls handled by the VMM) splits into in-kernel
  * time (exit -> kvm_userspace_exit, and KVM's completion after KVM_RUN returns) and userspace time
  * (kvm_userspace_exit -> kvm_entry: the VMM's device model, the ioctl return and re-entry), per exit

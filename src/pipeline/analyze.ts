@@ -70,7 +70,7 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
     let src = await openSource(file);
     // opt-in (KVMTAX_UNPACK_ASIDE=1): a large compressed file decompressed on a worker thread beside the
     // scan (formats/source.ts opens it there as here). Off by default: on the loaded 2-core machine it
-    // measured no wall gain (xz 100 MB: 2.33 vs 2.70 s medians) and costs ~70 MB of RSS (issue 15)
+    // measured no wall gain (xz 100 MB: 2.33 vs 2.70 s medians) and costs ~70 MB of RSS
     if (src.compression && !src.path && process.env.KVMTAX_UNPACK_ASIDE === '1' && bigEnoughToUnpackAside(file)) {
       src.close();
       src = await UnpackSource.open(file);

@@ -9,6 +9,9 @@
  *   by uPlot, embedded inline (html-assets.ts) only when there is a timeline to draw.
  * - The tables are those of the text report (sections.ts), sortable by clicking a header.
  *
+ * Just over 500 lines because each chart's SVG is drawn beside the section it belongs to; the page's
+ * CSS and script are assets (assets/report.css, assets/report.js), embedded at build time.
+ *
  * Safety: every string that comes from a trace (comm, reason, file name, skipped excerpt) goes
  * through esc() into text or a double-quoted attribute. No script is built from data: the report is a
  * JSON data block (`<` escaped as \u003c, so nothing in it can close the element) that the one static

@@ -7,6 +7,10 @@
  *
  * Memory may grow during any export call, which detaches earlier views of `memory.buffer`: every view
  * is rebuilt after calls that can allocate (intern, scan, consumeBatch).
+ *
+ * Over 500 lines because it is the one module that reads and writes the core's memory (the rule of the
+ * wasm boundary): the export table, the batch columns, and the readers of every table the core keeps
+ * (threads, bins, histogram pages, top-N, skips, rows, segments) would otherwise each need its views.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * arm64's own exit events (issue 18): kvm_wfx_arm64 splits the WFx exits into WFI and WFE, kvm_hvc_arm64 keys
+ * arm64's own exit events: kvm_wfx_arm64 splits the WFx exits into WFI and WFE, kvm_hvc_arm64 keys
  * the HVC exits by r0 (the PSCI/SMCCC function id). The core keys each exit by the first of these events inside
  * it ("wfx 0x0 r" WFI, "wfx 0x1 r" WFE, "wfx 0x2 r" unknown, "hvc 0x84000000 r"), as it keys MSR/port/MMIO exits.
  * Built only for arm64 reports. Pure: the section context in, the section out.
