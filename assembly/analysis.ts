@@ -12,15 +12,15 @@ import {
   ST_NONE, ST_GUEST, ST_HOST, ST_GAP,
   BIN_STRIDE, BIN_THREAD, BIN_REASON, BIN_SEEN, BIN_HANDLED, BIN_SUM, BIN_MIN, BIN_MAX, BIN_SUMSQ, BIN_HIST,
   BIN_FAILED, HIST_BUCKETS, TOP_STRIDE,
-  C_EVENTS, C_LOST_MARKERS, C_LOST_EVENTS, C_FIRST_TS, C_LAST_TS, C_COUNT,
-  EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO, EV_PLE_WINDOW,
+  C_EVENTS, C_LOST_MARKERS, C_LOST_EVENTS, C_FIRST_TS, C_LAST_TS, C_COUNT, C_SEGMENTS, SEG_MAX, SEG_STRIDE, SEG_GAP_NS,
+  EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO, EV_PLE_WINDOW, EV_WFX, EV_HVC,
   TH_HP_WINDOW, TH_HP_START_WINDOW, TH_HP_FLAGS, TH_HP_ATTEMPTED, TH_HP_SUCCESS, TH_HP_INVALID, TH_HP_SUCCESS_NS,
   TH_HP_FAIL_NS, TH_HP_WAIT_NS, TH_HP_GROWS, TH_HP_SHRINKS, TH_HP_FLIPS, TH_HP_LAST_DIRECTION, TH_HP_MAX, TH_HP_WIN_TS,
   TH_HP_WIN_AREA, TH_PRE_WINDOW_WAKES, TH_PRE_WINDOW_POLLS, TH_PRE_WINDOW_POLL_NS, TH_PRE_WINDOW_WAITS, TH_PRE_WINDOW_INVALID, TH_PRE_WINDOW_WAIT_NS,
   TH_WAKE_TS, TH_SCHED_WAKE_TS, TH_RUNNABLE_TS, TH_PREEMPT_GUEST, TH_PREEMPT_HOST, TH_SLEEPS, TH_PLE_GROWS,
   TH_PLE_SHRINKS, TH_PLE_LAST, TH_PEND_SUB, TH_LAPIC, TH_SWITCH_IN, TH_HALT_WAKES, TH_HP_FIRST_TS,
   HPF_KNOWN, HPF_CHANGED, M_HALT_POLL_OK, M_HALT_WAIT, M_HALT_BLOCKED, M_LAPIC_EARLY, M_LAPIC_LATE,
-  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
+  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, TH_PEND_RIP, TH_PEND_GPA, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
   TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
@@ -214,8 +214,14 @@ export function threadsPtr(): usize { return threads; }
 export function binsPtr(): usize { return bins; }
 export function topPtr(): usize { return top; }
 
+// ---- time segments: several captures pasted into one file put time back by seconds to days; each
+// segment's first and last time is kept (up to SEG_MAX; later ones merge into the last record)
+export const segTable: usize = zalloc(<usize>SEG_MAX * SEG_STRIDE);
+let segEnd: i64 = i64.MIN_VALUE;
+
 export function setFile(id: i32): void {
   fileId = id;
+  segEnd = i64.MIN_VALUE;
   lastTid = 0x7fffffff;
   lastThread = -1;
   lastTidFile = -1;
@@ -409,6 +415,8 @@ function subKey(kind: i32, v: i64, write: bool): i32 {
   // prefix
   if (kind == EV_MSR) { store<u8>(p, 109); store<u8>(p + 1, 115); store<u8>(p + 2, 114); p += 3; } // "msr"
   else if (kind == EV_PIO) { store<u8>(p, 112); store<u8>(p + 1, 105); store<u8>(p + 2, 111); p += 3; } // "pio"
+  else if (kind == EV_WFX) { store<u8>(p, 119); store<u8>(p + 1, 102); store<u8>(p + 2, 120); p += 3; } // "wfx"
+  else if (kind == EV_HVC) { store<u8>(p, 104); store<u8>(p + 1, 118); store<u8>(p + 2, 99); p += 3; } // "hvc"
   else { store<u8>(p, 109); store<u8>(p + 1, 109); store<u8>(p + 2, 105); store<u8>(p + 3, 111); p += 4; } // "mmio"
   store<u8>(p, 32); store<u8>(p + 1, 48); store<u8>(p + 2, 120); p += 3; // " 0x"
   let n = 1;
@@ -492,6 +500,9 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   if (kind == EV_LOST) { lostOn(cpu, a); return; }
   if (ts < counterGet(C_FIRST_TS)) counterSet(C_FIRST_TS, ts);
   if (ts > counterGet(C_LAST_TS)) counterSet(C_LAST_TS, ts);
+  if (ts > segEnd) segEnd = ts;
+  else if (ts < segEnd - SEG_GAP_NS) newSegment(ts, where);
+  if (counterGet(C_SEGMENTS) == 0) newSegment(ts, where);
   // the timeline starts at the file's first event (a slice of a file is given its file's origin)
   if (tlOrigin == i64.MIN_VALUE) tlOrigin = ts;
   if (kind == EV_OTHER) {
@@ -541,6 +552,11 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     store<i32>(t + TH_PEND_FLAGS, c);
     store<i32>(t + TH_PEND_SUB, -1);
     store<i32>(t + TH_PEND_BIN, binIdx);
+    store<i64>(t + TH_PEND_USER_TS, i64.MIN_VALUE);
+    store<i64>(t + TH_PEND_PREEMPT_NS, 0);
+    store<i64>(t + TH_PREEMPT_OUT_TS, i64.MIN_VALUE);
+    if (ripOn) store<i64>(t + TH_PEND_RIP, b);
+    store<i64>(t + TH_PEND_GPA, -1);
     return;
   }
   if (kind == EV_ENTRY) {
@@ -563,6 +579,29 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
         store<i32>(t + TH_HANDLED, load<i32>(t + TH_HANDLED) + 1);
         topInsert(d, load<i64>(t + TH_PEND_TS), load<i64>(t + TH_PEND_WHERE), ti, reason);
         row(ROWK_EXIT, load<i64>(t + TH_PEND_TS), d, load<i64>(t + TH_PEND_GUEST), load<i64>(t + TH_PEND_WHERE), ti, reason, sub);
+        if (ripOn) ripAdd(load<i32>(t + TH_PEND_BIN), load<i64>(t + TH_PEND_RIP), d);
+        if (gpaOn) { const g = load<i64>(t + TH_PEND_GPA); if (g >= 0) gpaAdd(load<i32>(t + TH_PEND_BIN), g >> 12, d); }
+        // preempted inside the handling (switched out runnable, before any userspace exit)
+        let pre = load<i64>(t + TH_PEND_PREEMPT_NS);
+        const po = load<i64>(t + TH_PREEMPT_OUT_TS);
+        if (po != i64.MIN_VALUE && ts >= po) pre += ts - po; // no switch-in recorded before the entry
+        if (pre > 0) {
+          const pb = bins + <usize>load<i32>(t + TH_PEND_BIN) * BIN_STRIDE;
+          store<i64>(pb + BIN_PREEMPT_NS, load<i64>(pb + BIN_PREEMPT_NS) + pre);
+          store<i32>(pb + BIN_PREEMPT_N, load<i32>(pb + BIN_PREEMPT_N) + 1);
+        }
+        // the VMM's part: from the exit's first kvm_userspace_exit to this entry
+        const u0 = load<i64>(t + TH_PEND_USER_TS);
+        if (u0 != i64.MIN_VALUE && ts >= u0 && u0 >= load<i64>(t + TH_PEND_TS)) {
+          const rb = bins + <usize>load<i32>(t + TH_PEND_BIN) * BIN_STRIDE;
+          store<i64>(rb + BIN_USER_NS, load<i64>(rb + BIN_USER_NS) + (ts - u0));
+          store<i32>(rb + BIN_USER_N, load<i32>(rb + BIN_USER_N) + 1);
+          if (sub >= 0) {
+            const sb = binOf(ti, sub | SUBKEY_FLAG);
+            store<i64>(sb + BIN_USER_NS, load<i64>(sb + BIN_USER_NS) + (ts - u0));
+            store<i32>(sb + BIN_USER_N, load<i32>(sb + BIN_USER_N) + 1);
+          }
+        }
       }
     } else if (st == ST_NONE) {
       store<i32>(t + TH_LEADING_ENTRY, 1);
@@ -581,12 +620,18 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   }
   if (kind == EV_SCHED_SWITCH) { schedSwitch(ts, <i32>a, <i32>b, c); return; }
   if (kind == EV_SCHED_WAKEUP) { schedWakeup(ts, <i32>a); return; }
-  store<i32>(t + TH_KVM_EVENTS, load<i32>(t + TH_KVM_EVENTS) + 1);
+  // kvm_wfx_arm64 / kvm_hvc_arm64 were counted by name only before they keyed exits: a thread's kvm_events stays as it was
+  if (kind != EV_WFX && kind != EV_HVC) store<i32>(t + TH_KVM_EVENTS, load<i32>(t + TH_KVM_EVENTS) + 1);
   if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
   if (kind == EV_VCPU_WAKEUP) { haltWakeup(ti, ts, a, c, where); return; }
+  if (kind == EV_USERSPACE_EXIT) {
+    if (load<i32>(t + TH_STATE) == ST_HOST && load<i64>(t + TH_PEND_USER_TS) == i64.MIN_VALUE) store<i64>(t + TH_PEND_USER_TS, ts);
+    return;
+  }
   if (kind == EV_HALT_POLL_NS) { haltPollNs(ti, ts, a, b, c); return; }
-  if (kind == EV_MSR || kind == EV_PIO || kind == EV_MMIO) {
-    const sub = subKey(kind, a, (c & 1) != 0);
+  if (kind == EV_MSR || kind == EV_PIO || kind == EV_MMIO || kind == EV_WFX || kind == EV_HVC) {
+    // arm64: kvm_wfx_arm64 keys its exit by WFI (0) / WFE (1), kvm_hvc_arm64 by r0; both as "r"
+    const sub = subKey(kind, kind == EV_WFX ? (a == 0 || a == 1 ? a : 2) : a, kind == EV_WFX || kind == EV_HVC ? false : (c & 1) != 0);
     const bn = binOf(ti, sub | SUBKEY_FLAG);
     store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
     const t2 = threads + <usize>ti * TH_STRIDE;
@@ -804,6 +849,7 @@ function schedSwitch(ts: i64, next: i32, state: i32, prev: i32): void {
       if (state == 82) { // 'R': preempted, still runnable
         if (load<i64>(p + TH_RUNNABLE_TS) == i64.MIN_VALUE) store<i64>(p + TH_RUNNABLE_TS, ts);
         const st = load<i32>(p + TH_STATE);
+        if (st == ST_HOST && load<i64>(p + TH_PEND_USER_TS) == i64.MIN_VALUE && load<i64>(p + TH_PREEMPT_OUT_TS) == i64.MIN_VALUE) store<i64>(p + TH_PREEMPT_OUT_TS, ts);
         if (pk) store<i32>(p + TH_PRE_KVM_PREEMPTS, load<i32>(p + TH_PRE_KVM_PREEMPTS) + 1);
         else if (st == ST_GUEST) store<i32>(p + TH_PREEMPT_GUEST, load<i32>(p + TH_PREEMPT_GUEST) + 1);
         else if (st == ST_NONE) store<i32>(p + TH_PRE_EXIT_PREEMPTS, load<i32>(p + TH_PRE_EXIT_PREEMPTS) + 1);
@@ -822,6 +868,11 @@ function schedSwitch(ts: i64, next: i32, state: i32, prev: i32): void {
       const pk = !kvmSeen(n);
       if (pk) store<i32>(n + TH_PRE_KVM_SWITCH_INS, load<i32>(n + TH_PRE_KVM_SWITCH_INS) + 1);
       else store<i32>(n + TH_SWITCH_IN, load<i32>(n + TH_SWITCH_IN) + 1);
+      const po = load<i64>(n + TH_PREEMPT_OUT_TS);
+      if (po != i64.MIN_VALUE) {
+        store<i64>(n + TH_PREEMPT_OUT_TS, i64.MIN_VALUE);
+        if (load<i32>(n + TH_STATE) == ST_HOST && ts >= po) store<i64>(n + TH_PEND_PREEMPT_NS, load<i64>(n + TH_PEND_PREEMPT_NS) + (ts - po));
+      }
       const r = load<i64>(n + TH_RUNNABLE_TS);
       if (r != i64.MIN_VALUE) {
         store<i64>(n + TH_RUNNABLE_TS, i64.MIN_VALUE);
@@ -843,8 +894,122 @@ function schedWakeup(ts: i64, pid: i32): void {
   else if (st == ST_NONE && load<i64>(w + TH_PRE_EXIT_SCHED_WAKE_TS) == i64.MIN_VALUE) store<i64>(w + TH_PRE_EXIT_SCHED_WAKE_TS, ts);
 }
 
+// ---- guest rip of handled exits (--by rip): (reason bin, rip) -> count, total handling time ----
+// open addressing; records of RIP_STRIDE bytes: i32 bin index + 1 (0: empty), i32 count, i64 rip, i64 sum
+const RIP_STRIDE: usize = 24;
+const RIP_MAX_CAP: i32 = 1 << 21;
+let ripOn: bool = false;
+let ripCap: i32 = 0;
+let ripTab: usize = 0;
+let ripCount: i32 = 0;
+let ripDropped: i64 = 0;
+export function setRipTracking(on: bool): void { ripOn = on; }
+export function ripTable(): usize { return ripTab; }
+export function ripCapacity(): i32 { return ripCap; }
+export function ripDroppedCount(): i64 { return ripDropped; }
+
+function ripSlot(tab: usize, cap: i32, bin: i32, rip: i64): usize {
+  let h = <u64>(rip ^ (<i64>bin << 40)) * 0x9E3779B97F4A7C15;
+  let i = <i32>(h >> 40) & (cap - 1);
+  while (true) {
+    const e = tab + <usize>i * RIP_STRIDE;
+    const b = load<i32>(e);
+    if (b == 0 || (b == bin + 1 && load<i64>(e + 8) == rip)) return e;
+    i = (i + 1) & (cap - 1);
+  }
+}
+
+function ripAdd(bin: i32, rip: i64, d: i64): void {
+  if (ripCap == 0) { ripCap = 4096; ripTab = zalloc(<usize>ripCap * RIP_STRIDE); }
+  let e = ripSlot(ripTab, ripCap, bin, rip);
+  if (load<i32>(e) == 0) {
+    if ((ripCount + 1) * 2 > ripCap) {
+      if (ripCap >= RIP_MAX_CAP) { ripDropped++; return; }
+      const nc = ripCap * 2;
+      const nt = zalloc(<usize>nc * RIP_STRIDE);
+      for (let i = 0; i < ripCap; i++) {
+        const o = ripTab + <usize>i * RIP_STRIDE;
+        const ob = load<i32>(o);
+        if (ob == 0) continue;
+        memory.copy(ripSlot(nt, nc, ob - 1, load<i64>(o + 8)), o, RIP_STRIDE);
+      }
+      ripTab = nt; ripCap = nc;
+      e = ripSlot(ripTab, ripCap, bin, rip);
+    }
+    store<i32>(e, bin + 1);
+    store<i64>(e + 8, rip);
+    ripCount++;
+  }
+  store<i32>(e + 4, load<i32>(e + 4) + 1);
+  store<i64>(e + 16, load<i64>(e + 16) + d);
+}
+
+// ---- guest-physical pages of handled NPF exits (--by gpa): (reason bin, page) -> count, total handling time ----
+// open addressing; records of GPA_STRIDE bytes: i32 bin index + 1 (0: empty), i32 count, i64 rip, i64 sum
+const GPA_STRIDE: usize = 24;
+const GPA_MAX_CAP: i32 = 1 << 21;
+let gpaOn: bool = false;
+let gpaCap: i32 = 0;
+let gpaTab: usize = 0;
+let gpaCount: i32 = 0;
+let gpaDropped: i64 = 0;
+export function setGpaTracking(on: bool): void { gpaOn = on; }
+export function gpaTable(): usize { return gpaTab; }
+export function gpaCapacity(): i32 { return gpaCap; }
+export function gpaDroppedCount(): i64 { return gpaDropped; }
+
+function gpaSlot(tab: usize, cap: i32, bin: i32, rip: i64): usize {
+  let h = <u64>(rip ^ (<i64>bin << 40)) * 0x9E3779B97F4A7C15;
+  let i = <i32>(h >> 40) & (cap - 1);
+  while (true) {
+    const e = tab + <usize>i * GPA_STRIDE;
+    const b = load<i32>(e);
+    if (b == 0 || (b == bin + 1 && load<i64>(e + 8) == rip)) return e;
+    i = (i + 1) & (cap - 1);
+  }
+}
+
+function gpaAdd(bin: i32, rip: i64, d: i64): void {
+  if (gpaCap == 0) { gpaCap = 4096; gpaTab = zalloc(<usize>gpaCap * GPA_STRIDE); }
+  let e = gpaSlot(gpaTab, gpaCap, bin, rip);
+  if (load<i32>(e) == 0) {
+    if ((gpaCount + 1) * 2 > gpaCap) {
+      if (gpaCap >= GPA_MAX_CAP) { gpaDropped++; return; }
+      const nc = gpaCap * 2;
+      const nt = zalloc(<usize>nc * GPA_STRIDE);
+      for (let i = 0; i < gpaCap; i++) {
+        const o = gpaTab + <usize>i * GPA_STRIDE;
+        const ob = load<i32>(o);
+        if (ob == 0) continue;
+        memory.copy(gpaSlot(nt, nc, ob - 1, load<i64>(o + 8)), o, GPA_STRIDE);
+      }
+      gpaTab = nt; gpaCap = nc;
+      e = gpaSlot(gpaTab, gpaCap, bin, rip);
+    }
+    store<i32>(e, bin + 1);
+    store<i64>(e + 8, rip);
+    gpaCount++;
+  }
+  store<i32>(e + 4, load<i32>(e + 4) + 1);
+  store<i64>(e + 16, load<i64>(e + 16) + d);
+}
+
+function newSegment(ts: i64, where: i64): void {
+  const n = counterGet(C_SEGMENTS);
+  if (n > 0) store<i64>(segTable + <usize>(n - 1 < SEG_MAX ? n - 1 : SEG_MAX - 1) * SEG_STRIDE + 8, segEnd);
+  if (n < SEG_MAX) {
+    const r = segTable + <usize>n * SEG_STRIDE;
+    store<i64>(r, ts);
+    store<i64>(r + 16, where);
+  }
+  counterSet(C_SEGMENTS, n + 1);
+  segEnd = ts;
+}
+
 /** End of input: mark threads whose last exit never saw its entry. */
 export function finishFile(): void {
+  const ns = counterGet(C_SEGMENTS);
+  if (ns > 0) store<i64>(segTable + <usize>(ns - 1 < SEG_MAX ? ns - 1 : SEG_MAX - 1) * SEG_STRIDE + 8, segEnd);
   for (let i = 0; i < threadCount; i++) {
     const t = threads + <usize>i * TH_STRIDE;
     if (load<i32>(t + TH_FILE) == fileId) {

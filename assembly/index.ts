@@ -10,12 +10,12 @@
 import { zalloc } from "./mem";
 import { dictInit, intern as dictIntern, dictEntries, dictCount, dictBytes, overflowed } from "./dict";
 import {
-  analysisInit, onEvent, setFile, finishFile, counters, threadCount, binCount, topCount, threadsPtr,
+  analysisInit, onEvent, setFile, finishFile, segTable, setRipTracking, ripTable, ripCapacity, ripDroppedCount, setGpaTracking, gpaTable, gpaCapacity, gpaDroppedCount, counters, threadCount, binCount, topCount, threadsPtr,
   binsPtr, histPagePtr, topPtr, nameThread as nameTh, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
 } from "./analysis";
 import { pdSetScratch } from "./perfdata";
 export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt } from "./perfdata";
-import { textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
+import { textRips, textGpas, textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
 
 let input: usize = 0;
 let inputCap: i32 = 0;
@@ -111,6 +111,15 @@ export function skip(kind: i32, where: i64, len: i32): void { skipExternal(kind,
 
 // ---- results ----
 export function countersPtr(): usize { return counters; }
+export function segmentsPtr(): usize { return segTable; }
+export function ripOn(on: bool): void { setRipTracking(on); textRips(on); }
+export function ripBase(): usize { return ripTable(); }
+export function ripCap(): i32 { return ripCapacity(); }
+export function ripDropped(): i64 { return ripDroppedCount(); }
+export function gpaOn(on: bool): void { setGpaTracking(on); textGpas(on); }
+export function gpaBase(): usize { return gpaTable(); }
+export function gpaCap(): i32 { return gpaCapacity(); }
+export function gpaDropped(): i64 { return gpaDroppedCount(); }
 export function threadsBase(): usize { return threadsPtr(); }
 export function threadsCount(): i32 { return threadCount; }
 export function binsBase(): usize { return binsPtr(); }

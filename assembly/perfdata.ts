@@ -19,7 +19,7 @@ import { intern as dictIntern } from "./dict";
 import { onEvent, nameThread as nameTh } from "./analysis";
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
-  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_LOST, EV_OTHER, EXITF_FAILED_VMENTRY, EXITF_NO_VCPU,
+  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_LOST, EV_OTHER, EV_WFX, EV_HVC, EXITF_FAILED_VMENTRY, EXITF_NO_VCPU,
   SKIP_UNRECOGNIZED, SKIP_BAD_PAYLOAD, SKIP_BAD_TIMESTAMP,
 } from "./constants";
 
@@ -324,6 +324,12 @@ function decodeRaw(base: usize, size: i32, ts: u64, cpu: i32, where: i64): void 
       break;
     case EV_USERSPACE_EXIT:
       push(EV_USERSPACE_EXIT, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), 0, 0, nameId, where);
+      break;
+    case EV_WFX: // an absent is_wfe field (offset and size 0) is unknown (2)
+      push(EV_WFX, ts, tid, tgidOf(tid), cpu, vcpu, load<i32>(f0 + 4) == 0 ? 2 : fieldI64(base, f0) != 0 ? 1 : 0, fieldI64(base, f1), 0, nameId, where);
+      break;
+    case EV_HVC:
+      push(EV_HVC, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), 0, nameId, where);
       break;
     case EV_PLE_WINDOW:
       push(EV_PLE_WINDOW, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), 0, nameId, where);

@@ -27,15 +27,15 @@
 //            "TRAP: HSR_EC: 0x0024 (DABT_LOW), PC: 0x0000000040000100"         (reason DABT_LOW; Linux 6.1 arm64)
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
-  EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_LOST, EV_OTHER,
+  EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_LOST, EV_OTHER, EV_WFX, EV_HVC,
   EXITF_FAILED_VMENTRY, EXITF_NO_VCPU, WAKE_WAITED, WAKE_VALID,
   FMT_TRACECMD, CLOCK_NS, CLOCK_RAW,
   SKIP_UNRECOGNIZED, SKIP_BAD_TIMESTAMP, SKIP_EXIT_NO_REASON, SKIP_ENTRY_BAD, SKIP_TRUNCATED, SKIP_BAD_PAYLOAD,
-  SKIP_MIXED_CLOCK, SKIP_KIND_COUNT,
+  SKIP_MIXED_CLOCK, SKIP_KVM_UNREADABLE, SKIP_KIND_COUNT,
   ERR_NONE, ERR_BINARY, ERR_STRICT,
   SK_STRIDE, SK_COUNT, SK_FILE, SK_LINE, SK_COL, SK_LEN, SK_TEXT, SK_TEXT_MAX,
   C_LINES, C_COMMENTS, C_BLANK, C_CLOCK, C_BYTES,
-  TH_COMM, TH_STRIDE,
+  TH_COMM, TH_STRIDE, TH_PEND_GPA,
 } from "./constants";
 import { zalloc } from "./mem";
 import { intern, internCached, DICT_MAX } from "./dict";
@@ -151,6 +151,8 @@ export function textInit(): void {
   known("sched_wakeup", EV_SCHED_WAKEUP);
   known("sched_waking", EV_SCHED_WAKEUP);
   known("kvm_ple_window_update", EV_PLE_WINDOW);
+  known("kvm_wfx_arm64", EV_WFX);
+  known("kvm_hvc_arm64", EV_HVC);
 }
 
 export function beginText(format: i32, strictMode: bool): void {
@@ -269,6 +271,9 @@ function find(p: usize, e: usize, s: string): usize {
 let lastSkipKind: i32 = -1;
 
 function skipLine(kind: i32, ls: usize, le: usize, col: usize): bool {
+  // a line that names kvm_exit or kvm_entry but is no event line we can read hides an exit: its own kind,
+  // so that a file of such lines never reads as "no kvm events"
+  if (kind == SKIP_UNRECOGNIZED && (find(ls, le, "kvm_exit") || find(ls, le, "kvm_entry"))) kind = SKIP_KVM_UNREADABLE;
   lastSkipKind = kind;
   const r = skips + <usize>kind * SK_STRIDE;
   const n = load<i64>(r + SK_COUNT);
@@ -312,6 +317,126 @@ export function skipExternal(kind: i32, where: i64, p: usize, len: i32): void {
     store<i32>(r + SK_LEN, len);
     memory.copy(r + SK_TEXT, p, len);
   }
+}
+
+// ---- mail-wrapped events ----
+// Mail and bug-tracker copies wrap an event line after its timestamp (" kvm_exit: reason ..." follows on the
+// next line) or after a field name ("reason npf rip" / "0xfd11d info 100000014 fd000"). Such a line asks
+// the scanner to look at the next one (wantJoin); when that one is an unambiguous continuation (no CPU
+// column, and an event name exactly when the wrap came before the name) both are read as one line.
+const JOIN_NAME: i32 = 1; // header and timestamp, the event name on the next line
+const JOIN_FIELD: i32 = 2; // a field name whose value is on the next line
+let wantJoin: i32 = 0;
+let ripWanted: bool = false;
+export function textRips(on: bool): void { ripWanted = on; }
+let gpaWanted: bool = false;
+export function textGpas(on: bool): void { gpaWanted = on; }
+
+/** SVM NPF exits ("npf", "EXIT_NPF"): the faulting guest-physical address is info2 ("info2 0x1ab000", or the
+ * second number of the older "info 200000006 1ab000"); -1 when the line has none. */
+function npfGpa(rs: usize, re: usize, le: usize): i64 {
+  const n = re - rs;
+  if (!((n == 3 && at(rs, re, "npf")) || (n == 8 && at(rs, re, "EXIT_NPF")))) return -1;
+  const i2 = find(re, le, " info2 ");
+  if (i2) { const v = hex(skipSp(i2 + 7, le), le); return rneg ? v : -1; }
+  const i1 = find(re, le, " info ");
+  if (!i1) return -1;
+  hex(skipSp(i1 + 6, le), le);
+  if (!rneg) return -1;
+  const v = hex(skipSp(rp, le), le);
+  return rneg ? v : -1;
+}
+let noJoin: bool = false;
+const JOIN_MAX: i32 = 4096;
+const joinBuf: usize = zalloc(<usize>JOIN_MAX + 128) + 16; // 16 bytes before and 64 past for the wide loads
+
+// @ts-ignore: decorator
+@inline function tokIs(s: usize, n: usize, w: string): bool { return n == <usize>w.length && at(s, s + n, w); }
+
+/** Does the payload [b, le) end with a field name that waits for its value (or a comma)? */
+function endsWithFieldName(b: usize, le: usize): bool {
+  let e = le;
+  while (e > b && (isSpace(load<u8>(e - 1)) || load<u8>(e - 1) == 13)) e--;
+  if (e == b) return false;
+  if (load<u8>(e - 1) == 44) return true; // "vcpu 0,"
+  let s = e;
+  while (s > b && !isSpace(load<u8>(s - 1)) && e - s <= 10) s--;
+  const n = e - s;
+  if (n < 3 || n > 10) return false;
+  return tokIs(s, n, "rip") || tokIs(s, n, "reason") || tokIs(s, n, "info") || tokIs(s, n, "info1") || tokIs(s, n, "info2") ||
+    tokIs(s, n, "intr_info") || tokIs(s, n, "error_code") || tokIs(s, n, "vcpu") || tokIs(s, n, "address") || tokIs(s, n, "gpa");
+}
+
+/** Does [p, e) start with an event name "name:" followed by a space or its end? */
+function startsWithEventName(p: usize, e: usize): bool {
+  let q = p;
+  while (q < e) {
+    const c = <u32>load<u8>(q);
+    if (c == 58) return q > p && (q + 1 == e || isSpace(load<u8>(q + 1)) || load<u8>(q + 1) == 13);
+    if (!(c == 95 || isDigit(c) || (c | 0x20) - 97 < 26)) return false;
+    q++;
+  }
+  return false;
+}
+
+/** Has [p, e) a CPU column "[NNN]"? */
+function hasCpuColumn(p: usize, e: usize): bool {
+  let q = p;
+  while (q < e) {
+    q = findBracket(q, e);
+    if (q >= e) return false;
+    let r = q + 1;
+    while (r < e && isDigit(load<u8>(r))) r++;
+    if (r > q + 1 && r < e && load<u8>(r) == 93) return true;
+    q++;
+  }
+  return false;
+}
+
+/**
+ * The line [ls, le) asked for its continuation. Returns the position after the continuation line when both
+ * were read as one, 0 when the line was read alone, -1 when the next line is not in the arena yet (the
+ * caller carries the line into the next chunk), -2 on a strict-mode stop.
+ */
+function joinNext(ls: usize, le: usize, end: usize, last: bool, canCarry: bool): isize {
+  const mode = wantJoin;
+  wantJoin = 0;
+  let ce: usize = le + 1;
+  while (ce < end && load<u8>(ce) != 10 && load<u8>(ce) >= 9) ce++;
+  const complete = ce < end && load<u8>(ce) == 10;
+  if (!complete && !(last && ce == end)) {
+    if (canCarry) return -1;
+    noJoin = true;
+    const stop = parseLine(ls, le);
+    noJoin = false;
+    return stop ? -2 : 0;
+  }
+  const cs = skipSp(le + 1, ce);
+  let ok = cs < ce && load<u8>(cs) != 35 && !hasCpuColumn(cs, ce);
+  if (ok) ok = mode == JOIN_NAME ? startsWithEventName(cs, ce) : !startsWithEventName(cs, ce);
+  let fe = le;
+  if (fe > ls && load<u8>(fe - 1) == 13) fe--;
+  const n1 = <i32>(fe - ls);
+  const n2 = <i32>(ce - cs);
+  if (ok && n1 + 1 + n2 > JOIN_MAX) ok = false;
+  noJoin = true;
+  let stop: bool;
+  if (ok) {
+    memory.copy(joinBuf, ls, <usize>n1);
+    store<u8>(joinBuf + <usize>n1, 32);
+    memory.copy(joinBuf + <usize>n1 + 1, cs, <usize>n2);
+    const je = joinBuf + <usize>(n1 + 1 + n2);
+    memory.fill(je, 0, 64);
+    stop = parseLine(joinBuf, je);
+    lineNo++; // the continuation line
+    counterAdd(C_LINES, 1);
+  } else {
+    stop = parseLine(ls, le);
+  }
+  noJoin = false;
+  wantJoin = 0;
+  if (stop) return -2;
+  return ok ? <isize>(ce < end ? ce + 1 : end) : 0;
 }
 
 // ---- one line ----
@@ -524,13 +649,20 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
       } else if (isSpace(c)) break;
       ne++;
     }
-    if (ne == nameStart) return skipLine(SKIP_UNRECOGNIZED, ls, le, ns);
+    if (ne == nameStart) {
+      if (ns == le && !noJoin) { wantJoin = JOIN_NAME; return false; }
+      return skipLine(SKIP_UNRECOGNIZED, ls, le, ns);
+    }
     name = internCached(nameStart, <i32>(ne - nameStart));
   }
   const kind = <i32>load<u8>(kindOf + <usize>name);
   let b = ne < le ? ne + 1 : le; // payload
   b = skipSp(b, le);
 
+  if (!noJoin && (kind == EV_EXIT || kind == EV_ENTRY || kind == EV_USERSPACE_EXIT || (kind == 0 && at(nameStart, ne, "kvm_"))) && endsWithFieldName(b, le)) {
+    wantJoin = JOIN_FIELD;
+    return false;
+  }
   if (kind == 0) {
     // other kvm events on a vCPU thread may tell its vCPU id ("kvm_hv_timer_state: vcpu_id 0 hv_timer 1")
     let vcpu: i32 = -1;
@@ -618,7 +750,14 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
     if (re <= rs) return skipLine(SKIP_EXIT_NO_REASON, ls, le, x);
     if (re - rs > 15 && at(re - 14, le, "FAILED_VMENTRY")) flags |= EXITF_FAILED_VMENTRY;
     // the guest rip is not used by any figure (rows point at the line instead): not parsed
-    onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>internCached(rs, <i32>(re - rs)), 0, flags, name, lineNo);
+    // the guest rip, when asked for (--by rip): " rip 0x10000" right after the reason
+    let rip: i64 = 0;
+    if (ripWanted && at(re, le, " rip ")) rip = hex(skipSp(re + 5, le), le);
+    onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>internCached(rs, <i32>(re - rs)), rip, flags, name, lineNo);
+    if (gpaWanted && tid >= 0) {
+      const g = npfGpa(rs, re, le);
+      if (g >= 0) store<i64>(threadPtr(threadOf(tid, tgid)) + TH_PEND_GPA, g);
+    }
     return false;
   }
   if (kind == EV_ENTRY) {
@@ -713,6 +852,29 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
     const vp = find(rp, le, "val ");
     const val = vp ? hex(vp + 4, le) : 0;
     onEvent(EV_MMIO, ts, tid, tgid, cpu, -1, gpa, val, c, name, lineNo);
+    return false;
+  }
+  if (kind == EV_WFX) {
+    // "guest executed wfi at: 0x0000000040000244" (is_wfe: 'e' / 'i'); trace-cmd 3.1 and perf 6.1 cannot
+    // render the ternary and print "wf>c< at: 0x0": which of the two is then unknown (2)
+    const wp = find(b, le, "executed wf");
+    if (!wp) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    const ch = wp + 11 < le ? <u32>load<u8>(wp + 11) : 0;
+    const w: i64 = ch == 101 ? 1 : ch == 105 ? 0 : 2;
+    const ap = find(wp, le, "at: ");
+    const pc = ap ? hex(ap + 4, le) : 0;
+    onEvent(EV_WFX, ts, tid, tgid, cpu, -1, w, pc, 0, name, lineNo);
+    return false;
+  }
+  if (kind == EV_HVC) {
+    // "HVC at 0x000000004000008c (r0: 0x0000000084000000, imm: 0x0)"
+    const rp0 = find(b, le, "r0: ");
+    if (!rp0) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
+    const r0 = hex(rp0 + 4, le);
+    if (!rneg) return skipLine(SKIP_BAD_PAYLOAD, ls, le, rp0 + 4);
+    const ip = find(rp, le, "imm: ");
+    const imm = ip ? hex(ip + 5, le) : 0;
+    onEvent(EV_HVC, ts, tid, tgid, cpu, -1, r0, imm, 0, name, lineNo);
     return false;
   }
   if (kind == EV_USERSPACE_EXIT) {
@@ -848,6 +1010,18 @@ export function scanText(base: usize, len: i32, last: bool, arenaFull: bool): i3
     counterAdd(C_LINES, 1);
     if (parseLine(ls, found)) return ERR_STRICT;
     p = found + 1;
+    if (wantJoin) {
+      const j = joinNext(ls, found, end, last, ls > base || !arenaFull);
+      if (j == -2) return ERR_STRICT;
+      if (j == -1) { // the continuation is not in the arena yet: read this line again with the next chunk
+        lineNo--;
+        counterAdd(C_LINES, -1);
+        const used = <i32>(ls - base);
+        counterAdd(C_BYTES, used);
+        return used;
+      }
+      if (j > 0) p = <usize>j;
+    }
     ls = p;
   }
   // ls..end is an unfinished line

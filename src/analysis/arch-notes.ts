@@ -1,6 +1,6 @@
 /**
  * What a report must say about the exits of an arm64 (or RISC-V) trace: the rules that differ from x86's, stated
- * where the figures are read (issue 18). Pure: reasons and event counts in, notes out.
+ * where the figures are read. Pure: reasons and event counts in, notes out.
  */
 
 /** Notes for a report whose exits are arm64's ('arm64') or RISC-V's ('riscv'); none for any other. */
@@ -20,9 +20,14 @@ export function archNotes(isa: string, reasons: ReadonlyArray<{ reason: string; 
   if (wfx > 0) {
     out.push(`arm64: WFx (a trapped WFI or WFE, one exception class) takes HLT's place as the idle reason: ${wakeups > 0
       ? 'only the halts inside a WFx exit (kvm_vcpu_wakeup) count as idle, so a trapped WFE (a yield, no halt) stays overhead'
-      : 'without kvm_vcpu_wakeup events its whole handling time counts as idle, a trapped WFE (a yield) too'}${n('kvm_wfx_arm64') > 0 ? '; kvm_wfx_arm64 tells WFI from WFE' : ''}`);
+      : 'without kvm_vcpu_wakeup events its whole handling time counts as idle, a trapped WFE (a yield) too'}${n('kvm_wfx_arm64') > 0 ? '; kvm_wfx_arm64 tells WFI from WFE (arm64.wfx per vCPU: WFI idle, a trapped WFE overhead; "unknown" where the tool printed "wf>c<", as trace-cmd 3.1 and perf 6.1 do)' : ''}`);
   } else {
     out.push('arm64: no WFx exits: WFI/WFE did not trap (or the guest never idled); KVM clears HCR_EL2.TWE while a vCPU thread is alone on its CPU and TWI with GICv4 direct injection, and an untrapped WFI\'s idle time is guest time');
   }
+  const timerVgic = Object.keys(eventsByName).filter((e) => e.startsWith('kvm_timer_') || e.startsWith('vgic_')).sort();
+  if (timerVgic.length > 0) {
+    out.push(`arm64: ${timerVgic.map((e) => `${e} ${n(e)}`).join(', ')}: counted by name only (events by name); they mark timer and interrupt-line updates, not a span of time, so no time is derived from them`);
+  }
+  if (n('kvm_mmio_emulate') > 0) out.push('arm64: kvm_mmio_emulate carries the PC and instruction, not the address: MMIO by address comes from kvm_mmio (the mmio section)');
   return out;
 }

@@ -16,6 +16,8 @@ import { keySection } from './sections/keys.js';
 import { timerSection } from './sections/timers.js';
 import { ipiSection } from './sections/ipi.js';
 import { schedSection } from './sections/sched.js';
+import { arm64Section } from './sections/arm64.js';
+import type { Arm64Section } from './types.js';
 
 export type { ExtraContext };
 // the section types, for modules that still import them from here (new code imports ./types.js)
@@ -33,4 +35,9 @@ export function buildExtras(base: ExtraContext): Extras {
   const ipi = ipiSection(ctx);
   const sched = schedSection(ctx);
   return { halt, timers, ipi, msr, port, mmio, sched };
+}
+
+/** arm64's own section (kvm_wfx_arm64, kvm_hvc_arm64): built for arm64 reports only, so others keep their members. */
+export function buildArm64(base: ExtraContext): Arm64Section {
+  return arm64Section(sectionContext(base));
 }

@@ -14,7 +14,10 @@
 import type { CoreTables } from '../wasm/core.js';
 import type { Histogram } from '../core/histogram.js';
 import { archNotes } from './arch-notes.js';
-import { buildExtras } from './extras.js';
+import { buildArm64, buildExtras } from './extras.js';
+import { buildUserspace } from './userspace.js';
+import { buildHandling } from './handling.js';
+import { buildGpas, buildRips } from './rips.js';
 import { ratio, round1, round2 } from './numbers.js';
 import { SCHEMA_VERSION, type InputInfo, type SummaryOptions, type Stats, type Report } from './types.js';
 import { perSecondOf, spans, units } from './summary/units.js';
@@ -59,10 +62,11 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
 
   const order = reportOrder(vms, vcpuRowOf);
   const who = whoOf(t);
-  const extras = buildExtras({
+  const extraBase = {
     tables: t, vcpuThreads: order, who, scale, reasonOf: rb.reasonOf, tscNs: opt.tscKhz ? 1e6 / opt.tscKhz : undefined,
     events: q.eventsByName, overheadNs: hostAll - haltedAll, stats, fileLastTs: inputs.map((f) => f.last_ts),
-  });
+  };
+  const extras = buildExtras(extraBase);
   const timeline = timelineOf(t, order, scale, who);
 
   const report: Report = {
@@ -79,9 +83,14 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     reasons,
     vms,
     top,
+    ...(opt.userspace ? { userspace: buildUserspace({ tables: t, scale, reasonOf: rb.reasonOf, reasonBins: rb.reasonBins }) } : {}),
+    ...(opt.rips ? { rips: buildRips({ tables: t, scale, reasonOf: rb.reasonOf, entries: opt.rips.entries, dropped: opt.rips.dropped, who, symbols: opt.rips.symbols, top: 10 }) } : {}),
+    ...(opt.gpas ? { gpas: buildGpas({ tables: t, scale, reasonOf: rb.reasonOf, entries: opt.gpas.entries, dropped: opt.gpas.dropped, who, top: 10 }) } : {}),
+    ...(opt.handling ? { handling: buildHandling({ tables: t, scale, reasonOf: rb.reasonOf, reasonBins: rb.reasonBins, vcpuThreads: order, who }) } : {}),
     quality: q.quality,
     notes: [...notes, ...archNotes(q.isa, reasons, q.eventsByName)],
     ...extras,
+    ...(q.isa === 'arm64' ? { arm64: buildArm64(extraBase) } : {}),
   };
   // a sampled input's reasons are named as the bins' are (bare codes through the ISA's table)
   const idOf = new Map(t.strings.map((x, i) => [x, i] as const));

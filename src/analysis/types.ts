@@ -18,6 +18,10 @@ export interface InputInfo {
   lost_markers: number;
   lost_events: number;
   meta?: Record<string, string | number>;
+  /** present when time goes back by more than a second in the file (several captures pasted into one) */
+  segments?: Array<{ first_ts: number; last_ts: number; line: number }>;
+  /** the number of segments when it is more than those listed in `segments` */
+  segment_count?: number;
   /** a sampled recording (perf record -c N / -F N): each sample stands for PERIOD events */
   sampled?: SampledInput;
 }
@@ -52,6 +56,14 @@ export interface SummaryOptions {
   top: number;
   /** include each reason's histogram buckets */
   histograms?: boolean;
+  /** add the userspace round-trip section (report.userspace) */
+  userspace?: boolean;
+  /** add the handling-time split (report.handling) */
+  handling?: boolean;
+  /** guest rip table of the core (--by rip) */
+  rips?: { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number; symbols?: import('./rips.js').GuestSymbols };
+  /** guest-physical page table of the core (--by gpa) */
+  gpas?: { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number };
   version: string;
 }
 
@@ -174,6 +186,16 @@ export interface Timeline {
 }
 
 export interface Report extends Extras {
+  /** present when asked for (--sections userspace) */
+  userspace?: UserspaceSection | Unavailable;
+  /** present when asked for (--sections handling) */
+  handling?: HandlingSection | Unavailable;
+  /** present when asked for (--by rip) */
+  rips?: RipSection;
+  /** present when asked for (--by gpa) */
+  gpas?: GpaSection;
+  /** arm64 reports only: WFI/WFE split (kvm_wfx_arm64), hypercalls by function id (kvm_hvc_arm64) */
+  arm64?: Arm64Section;
   /** exits per time bucket per vCPU (empty buckets left out) */
   timeline: Timeline;
   kvmtax: { version: string; schema: number };
@@ -207,6 +229,67 @@ export interface Report extends Extras {
 export interface Who { pid: number | null; vcpu: number | null; tid: number; comm: string | null }
 
 export interface Unavailable { available: false; reason: string }
+
+/** one exit reason or key: its handling time split at its first kvm_userspace_exit */
+export interface UserspaceRow {
+  key: string;
+  exits_handled: number;
+  total_ns: number;
+  /** handled exits that went to userspace */
+  to_userspace: number;
+  userspace_ns: number;
+  in_kernel_ns: number;
+}
+export interface GpaRow { gpa: string; exits: number; total_ns: number }
+export interface GpaSection {
+  available: true;
+  dropped: number;
+  distinct_pages: number;
+  note: string;
+  pages: GpaRow[];
+  vcpus: Array<Who & { exits: number; top: GpaRow[] }>;
+}
+export interface RipRow { rip: string; symbol: string | null; exits: number; total_ns: number }
+export interface RipSection {
+  available: true;
+  /** symbols read from --guest-symbols, null without */
+  symbols: number | null;
+  /** exits left out past the table's cap */
+  dropped: number;
+  note: string;
+  reasons: Array<{ reason: string; exits: number; distinct_rips: number; top: RipRow[] }>;
+  vcpus: Array<Who & { reason: string; exits: number; top: RipRow[] }>;
+}
+/** one exit reason, vCPU or all: its handling time split by where it went */
+export interface HandlingRow {
+  key: string;
+  exits_handled: number;
+  total_ns: number;
+  on_cpu_ns: number;
+  preempted_ns: number;
+  vmm_ns: number;
+  halted_ns: number;
+  /** handled exits during which the thread was preempted */
+  preempted_exits: number;
+}
+export interface HandlingSection {
+  available: true;
+  source: string[];
+  /** what the exit tax includes and what lies outside exit -> entry */
+  included: string;
+  /** the parts this trace cannot separate, and why */
+  missing: string[];
+  totals: HandlingRow;
+  reasons: HandlingRow[];
+  vcpus: Array<HandlingRow & Who>;
+}
+export interface UserspaceSection {
+  available: true;
+  source: string[];
+  note: string;
+  reasons: UserspaceRow[];
+  keys: UserspaceRow[];
+}
 
 export interface HaltVcpu extends Who {
   halts: number;
@@ -283,6 +366,33 @@ export interface KeyRow extends Stats {
   total_ns: number | null;
 }
 export interface KeySection { available: true; source: string[]; keys: KeyRow[] }
+
+// ---- arm64 (sections/arm64.ts) ----
+/** exits of one kind of WFx on one vCPU; times null without kvm_exit/kvm_entry */
+export interface WfxPart { events: number; exits_handled: number | null; total_ns: number | null }
+export interface WfxVcpu extends Who {
+  wfi: WfxPart;
+  wfe: WfxPart;
+  /** kvm_wfx_arm64 printed without its is_wfe (trace-cmd 3.1 and perf 6.1 print "wf>c<"): WFI or WFE unknown */
+  unknown: WfxPart;
+  /** halts (kvm_vcpu_wakeup) of this vCPU: a WFI that blocked or polled; a trapped WFE only yields */
+  halts: number;
+  /** WFI handling time: idle, HLT's place */
+  idle_ns: number | null;
+  /** trapped-WFE handling time: overhead (a spinning vCPU yielding) */
+  overhead_ns: number | null;
+}
+export interface WfxSection { available: true; source: string[]; vcpus: WfxVcpu[] }
+export interface HvcRow extends Stats {
+  function_id: string;
+  name: string | null;
+  events: number;
+  exits_handled: number | null;
+  total_ns: number | null;
+}
+export interface HvcSection { available: true; source: string[]; functions: HvcRow[] }
+export interface Arm64Section { wfx: WfxSection | Unavailable; hvc: HvcSection | Unavailable }
+
 
 export interface SchedVcpu extends Who {
   switched_in: number;

@@ -38,6 +38,7 @@ export async function main(args: string[]): Promise<number> {
     }
     // yargs drops a bare "-" positional: carry it as a token the readers know as stdin
     const y = yargs(positionalsAfterDashDash(args).map((a) => (a === '-' ? STDIN : a))).scriptName('kvmtax');
+    skipHelpCache(y);
     const wanted = args.find((a) => !a.startsWith('-'));
     if (wanted !== undefined && !COMMANDS.some((c) => c[0] === wanted)) {
       const near = COMMANDS.map((c) => c[0]).filter((c) => editDistance(c, wanted) <= 2 || (wanted.length >= 3 && c.startsWith(wanted)));
@@ -79,6 +80,19 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
+
+/**
+ * Before it runs a command's handler, yargs renders that command's whole help text and keeps it, in case
+ * the handler later asks for it (showHelp); that rendering (cliui, string widths, wrapping) was 20-25 ms
+ * of every `report`. kvmtax never shows help from inside a handler: usage errors go through .fail() and
+ * print one line, and `--help` is answered before any handler runs (and renders the text then). So the
+ * cache is skipped. It is yargs' usage instance, reached through its internal methods (no public option).
+ */
+function skipHelpCache(y: unknown): void {
+  const usage = (y as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } })
+    .getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+}
 
 /**
  * `kvmtax report -f json -- TRACE`: yargs leaves what follows `--` out of the command's positionals, so

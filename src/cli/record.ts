@@ -1,6 +1,7 @@
 /**
  * `kvmtax record [-e EVENTS] [-o FILE] [--duration S] [--pid PID,...] [--buffer-kb N] [--clock NAME]
- *  [--tracefs DIR] [-- COMMAND ...]`: record the events kvmtax analyses into a trace.dat (v6), in a
+ *  [--tracefs DIR] [--format-version 6|7] [--compress zstd] [-- COMMAND ...]`: record the events kvmtax
+ * analyses into a trace.dat (v6 by default; v7 uncompressed or zstd), in a
  * tracefs instance of its own, while COMMAND runs, for S seconds, or until Ctrl-C.
  */
 import fs from 'node:fs';
@@ -9,11 +10,15 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
 import { DEFAULT_EVENTS, fsError, lostOf } from '../record/tracefs.js';
 import { runSession, parsePids, Spool } from '../record/session.js';
-import { writeTraceDatV6 } from '../record/tracedat-writer.js';
+import { writeTraceDatV6, type TraceDatContent } from '../record/tracedat-writer.js';
+import { writeTraceDatV7, loadZstd, type Compressor } from '../record/tracedat-v7.js';
 import { snapshotManifest, writeManifest, manifestPath, findVmms, vmmInfo, descendants, type VmmInfo, type Manifest } from '../record/manifest.js';
 import type { Instance } from '../record/tracefs.js';
 import { sampleDebugfs } from '../record/kvm-stats.js';
 import { trailing } from './trailing.js';
+import { InKernelHist, KVM_PAIR, parseHist } from '../record/in-kernel.js';
+import { parseTrip, parseSums, checkTrips, type HistState } from '../record/trip.js';
+import { reasonName, ISA_SVM, ISA_VMX } from '../core/reasons.js';
 import { listOf } from './repeat.js';
 
 interface Args {
@@ -28,6 +33,10 @@ interface Args {
   quiet: boolean;
   flight: boolean;
   debugfs: string;
+  formatVersion: number;
+  compress: string;
+  trip?: string | string[];
+  isa?: string;
 }
 
 export const command = 'record';
@@ -45,6 +54,10 @@ export function builder(y: Argv): Argv<Args> {
     .option('force', { type: 'boolean', default: false, describe: 'replace FILE if it exists' })
     .option('flight', { type: 'boolean', default: false, describe: 'flight recorder: keep the last --buffer-kb per CPU (overwrite mode, nothing read while running); SIGUSR1 writes it to FILE.N, the end to FILE' })
     .option('debugfs', { type: 'string', default: '/sys/kernel/debug', describe: 'where KVM\'s per-VM statistics are sampled during the recording (kvm/<pid>-<fd>/), for the manifest; skipped when absent' })
+    .option('trip', { type: 'string', describe: 'with --flight: snapshot when a condition on the in-kernel kvm_exit -> kvm_entry histograms holds, checked every 250 ms over the time since the last trip: "p99(hlt) > 5ms", "max > 1ms", "tax > 40%" (repeatable)' })
+    .option('isa', { type: 'string', choices: ['vmx', 'svm'], describe: 'with --trip: the exit-reason table (default: svm when kvm_amd is loaded, else vmx)' })
+    .option('format-version', { type: 'number', default: 6, describe: 'trace.dat file version: 6, or 7 (sections; needed for --compress)' })
+    .option('compress', { type: 'string', default: 'none', describe: 'compress a version 7 file: none or zstd' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
     .example('kvmtax record -o run.dat -- ./benchmark.sh', 'record while the benchmark runs')
     .example('kvmtax record --pid $(pgrep -d, qemu) --duration 10', 'record the VMs\' threads for 10 s') as unknown as Argv<Args>;
@@ -68,6 +81,19 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (!argv.force && fs.existsSync(mpath)) throw new KvmtaxError(`${mpath} exists: kvmtax does not replace a file it did not write (remove it, use another -o, or --force)`);
   const dir = path.dirname(path.resolve(out));
   if (!fs.existsSync(dir)) throw new KvmtaxError(`${out}: folder ${dir} does not exist`);
+  if (argv.formatVersion !== 6 && argv.formatVersion !== 7) throw usage(`--format-version must be 6 or 7, not ${String(argv.formatVersion)}`);
+  if (argv.compress !== 'none' && argv.compress !== 'zstd') throw usage(`--compress must be none or zstd, not "${argv.compress}"`);
+  if (argv.compress !== 'none' && argv.formatVersion !== 7) throw usage('--compress needs --format-version 7 (version 6 files are not compressed)');
+  // the compressor is loaded before recording starts, so that a failure to load it loses no trace
+  const compressor: Compressor | undefined = argv.compress === 'zstd' ? await loadZstd() : undefined;
+  const writeDat = (file: string, content: TraceDatContent): void => {
+    if (argv.formatVersion === 7) writeTraceDatV7(file, content, { compressor });
+    else writeTraceDatV6(file, content);
+  };
+  const isa = argv.isa === 'svm' ? ISA_SVM : argv.isa === 'vmx' ? ISA_VMX : fs.existsSync('/sys/module/kvm_amd') ? ISA_SVM : ISA_VMX;
+  const trips = listOf(argv.trip).map((t) => parseTrip(t, isa));
+  if (trips.length && !argv.flight) throw usage('--trip needs --flight (it snapshots the flight recorder\'s buffer)');
+  const fileKind = `trace.dat v${argv.formatVersion}${compressor ? ', zstd' : ''}`;
   const pids = parsePids(argv.pid);
   const log = (l: string): void => { process.stderr.write(l + '\n'); };
   // the VMMs: --pid, else processes holding a KVM VM, else COMMAND's process tree's VM holders, else COMMAND itself
@@ -117,7 +143,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     const lost = lostOf(stats);
     const f = i.formats();
     try {
-      writeTraceDatV6(file, {
+      writeDat(file, {
         pageSize: i.tfs.pageSize(), ...f, cmdlines: i.tfs.readOpt('saved_cmdlines') ?? '', tgids: i.tfs.readOpt('saved_tgids') ?? '',
         clock: i.clock(), cpus: i.tfs.cpus().map((c) => ({ cpu: c, file: spool.cpus().includes(c) ? spool.file(c) : undefined, pages: [] })),
         cpuStats: stats, uname: manifest.host.uname,
@@ -130,6 +156,22 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     if (!argv.quiet) log(`kvmtax record: flight snapshot ${snapshots}: ${spool.pages} pages to ${file}`);
     spool.remove();
     spool = new Spool(out);
+  };
+  // --trip: the in-kernel histograms of our instance, compared with their state at the start or last trip
+  let hist: InKernelHist | undefined;
+  const empty: HistState = { rows: [], sums: [] };
+  let base = empty, baseAt = 0;
+  const histState = (): HistState => { const t = hist!.histText(); return { rows: parseHist(t).rows, sums: parseSums(t) }; };
+  const tripped = (): boolean => {
+    if (!hist) return false;
+    const now = histState();
+    const at = Date.now();
+    const why = checkTrips(trips, base, now, (at - baseAt) / 1000, (c) => reasonName(isa, c), hist.unitNs);
+    if (!why) return false;
+    log(`kvmtax record: trip: ${why}`);
+    base = now;
+    baseAt = at;
+    return true;
   };
   try {
     const manifest = snapshotManifest({ pids });
@@ -144,7 +186,19 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
         manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms);
         sampleStats(pids ?? manifest.vmms.map((v) => v.pid));
       },
-      flight: argv.flight, onStart: (i) => { inst = i; }, onSnapshot: (final) => { if (!final) writeSnapshot(manifest); },
+      flight: argv.flight,
+      onStart: (i) => {
+        inst = i;
+        if (!trips.length) return;
+        if (!i.events.some(([sy, n]) => sy === 'kvm' && n === 'kvm_exit') || !i.events.some(([sy, n]) => sy === 'kvm' && n === 'kvm_entry')) {
+          throw new KvmtaxError('--trip needs kvm:kvm_exit and kvm:kvm_entry among the events');
+        }
+        hist = new InKernelHist(i.tfs, i, KVM_PAIR);
+        hist.setup({ sums: trips.some((t) => t.kind === 'tax') });
+        baseAt = Date.now();
+      },
+      onStop: () => { hist?.teardown(); },
+      trip: tripped, onSnapshot: (final) => { if (!final) writeSnapshot(manifest); },
     });
     manifest.vmms = manifest.vmms.length === 0 ? vmmsNow() : refresh(manifest.vmms);
     sampleStats(pids ?? manifest.vmms.map((v) => v.pid));
@@ -164,7 +218,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       ...(argv.flight ? { flight: true, flight_snapshots: written } : {}),
     };
     try {
-      writeTraceDatV6(out, {
+      writeDat(out, {
         pageSize: res.pageSize, headerPage: res.headerPage, headerEvent: res.headerEvent, formats: res.formats,
         cmdlines: res.cmdlines, tgids: res.tgids, clock: res.clock,
         cpus: res.cpus.map((c) => ({ cpu: c, file: spool.cpus().includes(c) ? spool.file(c) : undefined, pages: [] })),
@@ -183,7 +237,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
       const miss = res.missing.length ? ` (${res.missing.length} missing: ${res.missing.join(', ')})` : '';
       log(`kvmtax record: ${res.events.length} events enabled${miss}, ${res.cpus.length} CPUs, ${spool.pages} pages (${mb} MiB) in ${(res.elapsedMs / 1000).toFixed(1)} s, stopped by ${res.stoppedBy}`);
       log(`kvmtax record: lost events: ${lost.overrun + lost.dropped} (overrun ${lost.overrun}, dropped ${lost.dropped}; per_cpu/cpuN/stats)`);
-      log(`kvmtax record: wrote ${out} (trace.dat v6) and ${mpath}`);
+      log(`kvmtax record: wrote ${out} (${fileKind}) and ${mpath}`);
     }
     if (typeof res.childStatus === 'number' && res.childStatus !== 0) log(`kvmtax record: the command exited with status ${res.childStatus}`);
   } finally {

@@ -5,6 +5,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { analyze } from '../pipeline/analyze.js';
 import { withInputOptions, inputOptions, INPUT_FORMATS } from './input-options.js';
 import { KvmtaxError } from '../core/errors.js';
+import { GuestSymbols } from '../analysis/rips.js';
 import { SECTION_NAMES, DEFAULT_SECTIONS } from '../report/sections.js';
 import { render, OUTPUT_FORMATS } from '../report/render.js';
 import { Progress } from './progress.js';
@@ -42,6 +43,7 @@ interface Args {
   quiet: boolean;
   jobs: number;
   histograms: boolean;
+  guestSymbols?: string;
   output?: string;
   wide?: boolean;
   pid?: number;
@@ -58,6 +60,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('top', { type: 'number', default: 10, describe: 'how many of the slowest exits to list' })
     .option('by', { type: 'string', choices: BY_KEYS, describe: 'add a breakdown: vm (reasons per VM, as perf kvm stat report -p; shown anyway with several VMs), vcpu (vCPU x reason), msr, port, mmio (exits and time per key, like perf kvm stat\'s msr/ioport/mmio analyses); csv: the table to write (or --sections halt|timers|ipi|sched)' })
     .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')})` })
+    .option('guest-symbols', { type: 'string', describe: 'with --by rip: the guest kernel\'s /proc/kallsyms or System.map, to name the RIPs' })
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
     .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file of 16 MiB or more: line-aligned slices, merged exactly' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress line on stderr' })
@@ -67,6 +70,15 @@ export function builder(y: Argv): Argv<Args> {
     .option('wide', WIDE_OPTION)
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
     .example(REPORT_EXAMPLES) as unknown as Argv<Args>;
+}
+
+function guestSymbols(file: string | undefined): GuestSymbols | undefined {
+  if (!file) return undefined;
+  let text: string;
+  try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw new KvmtaxError(`cannot read --guest-symbols: ${(e as Error).message}`, { file }); }
+  const g = new GuestSymbols(text);
+  if (g.size === 0) throw new KvmtaxError('--guest-symbols: no "<address> <type> <name>" line (expected /proc/kallsyms or System.map)', { file, line: 1, col: 1 });
+  return g;
 }
 
 export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
@@ -93,13 +105,6 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   for (const w of whatIfs) if (!WHAT_IF_SCENARIOS.includes(w as WhatIfScenario)) throw KvmtaxError.usage(`--what-if: unknown scenario "${w}" (known: ${WHAT_IF_SCENARIOS.join(', ')})`);
   // checked before the traces are read: a bad -o is not found after minutes of reading
   target(argv.output, argv.traces, '-o');
-  const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
-  const done: number[] = [];
-  const report = await analyze(argv.traces, {
-    onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
-    ...inputOptions(argv, inputFormat),
-    top: argv.top, histograms: argv.histograms || out === 'html', jobs, filter: { pid: argv.pid, vcpu: argv.vcpu },
-  });
   const by = listOf(argv.by);
   let only: Set<string> | undefined;
   if (argv.sections) {
@@ -107,6 +112,15 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     const bad = [...only].filter((x) => !SECTION_NAMES.includes(x));
     if (bad.length) throw KvmtaxError.usage(`unknown section "${bad[0]}" (known: ${SECTION_NAMES.join(', ')})`);
   }
+  const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
+  const done: number[] = [];
+  const report = await analyze(argv.traces, {
+    onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
+    ...inputOptions(argv, inputFormat),
+    top: argv.top, histograms: argv.histograms || out === 'html', jobs, filter: { pid: argv.pid, vcpu: argv.vcpu },
+    userspace: only?.has('userspace'), handling: only?.has('handling'),
+    rips: listOf(argv.by).includes('rip') || only?.has('rip'), gpas: listOf(argv.by).includes('gpa') || only?.has('gpa'), guestSymbols: guestSymbols(argv.guestSymbols),
+  });
   progress?.done();
   const width = tableWidth(argv.wide);
   let text = render(report, out, { by, sections: only }, width);
@@ -120,4 +134,4 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   await writeOutput(text, argv.output, argv.traces);
 }
 
-export const BY_KEYS = ['reason', 'vm', 'vcpu', 'msr', 'port', 'mmio'];
+export const BY_KEYS = ['reason', 'vm', 'vcpu', 'msr', 'port', 'mmio', 'rip', 'gpa'];

@@ -21,5 +21,6 @@ export const SKIP_KINDS: Record<number, SkipKind> = {
   [K.SKIP_ENTRY_BAD]: { name: 'bad-entry', what: 'kvm_entry without "vcpu <n>"', expected: 'kvm_entry: expected "vcpu <n>"' },
   [K.SKIP_TRUNCATED]: { name: 'truncated', what: 'the input ends inside this line', expected: 'the file ends inside this line (truncated)' },
   [K.SKIP_BAD_PAYLOAD]: { name: 'bad-fields', what: 'an event whose fields did not parse', expected: 'the event\'s fields did not parse' },
+  [K.SKIP_KVM_UNREADABLE]: { name: 'kvm-line-not-understood', what: 'kvm_exit line not understood', expected: 'kvm_exit line not understood: a line naming kvm_exit/kvm_entry that is not a "<task>-<pid> [<cpu>] <timestamp>: <event>: ..." line' },
   [K.SKIP_MIXED_CLOCK]: { name: 'mixed-clock', what: 'a timestamp of another clock than the rest of the file', expected: 'a raw counter timestamp in a file of sec.frac timestamps (or the reverse)' },
 };

@@ -34,7 +34,12 @@ export function inflateCapped(data: Uint8Array, maxOut = MAX_INFLATED, raw = fal
 export function unzstdCapped(data: Uint8Array, size?: number): Uint8Array {
   if (size !== undefined) {
     if (size > MAX_INFLATED) throw new Error(`stated size ${size} is over the ${MAX_INFLATED}-byte cap`);
-    return zstdDecompress(data, new Uint8Array(size));
+    const out = new Uint8Array(size);
+    // fzstd's frame-header reader tests its output argument with `w == 1`, which turns a Uint8Array into the
+    // string of all its bytes ("0,0,0,...") on every frame: most of the time of reading a zstd trace.dat went
+    // there. A valueOf of its own makes that comparison a number comparison (the buffer is used as given).
+    Object.defineProperty(out, 'valueOf', { value: () => 0 });
+    return zstdDecompress(data, out);
   }
   const parts: Uint8Array[] = [];
   let total = 0;

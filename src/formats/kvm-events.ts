@@ -12,10 +12,22 @@ import { ARM_EXCEPTION_TRAP, arm64ExitReason, arm64Tables, isArm64Exit } from '.
 import { ISA_RISCV, riscvCode } from '../core/reasons.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
-  EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_OTHER,
+  EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_OTHER, EV_WFX, EV_HVC,
   EXITF_FAILED_VMENTRY, EXITF_NO_VCPU, WAKE_WAITED, WAKE_VALID,
   SKIP_BAD_PAYLOAD, SKIP_UNRECOGNIZED,
 } from '../../assembly/constants.js';
+
+/**
+ * tid -> tgid lookup handed to decode(). A reader that can keep what the trace itself says about processes gives
+ * it a `learn` method: the decoder calls it when an event states a thread's process (task_newtask: a new task
+ * and its clone flags, CLONE_THREAD = same process as its creator, else a process of its own; sched_process_exec:
+ * the task is its process's leader after exec). sched_process_fork alone does not say (threads fire it too).
+ */
+export type TgidLookup = ((tid: number) => number) & {
+  learn?: (tid: number, tgid: number, comm: string, how: string) => void;
+};
+
+const CLONE_THREAD = 0x10000n; // include/uapi/linux/sched.h
 
 type Decode = (bytes: Uint8Array, view: DataView, base: number, size: number, ts: bigint, cpu: number,
   tgidOf: (tid: number) => number, where: number) => void;
@@ -275,6 +287,27 @@ export class KvmEventDecoder {
             typeR(view, base), nameId, where);
         };
       }
+      case 'kvm_wfx_arm64': {
+        // arch/arm64/kvm/trace_handle_exit.h: vcpu_pc, is_wfe
+        const wfeR = numReader(F('is_wfe'), le);
+        const pcR = bigReader(F('vcpu_pc'), le);
+        const known = F('is_wfe') !== undefined;
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          sink.push(EV_WFX, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), known ? (wfeR(view, base) ? 1n : 0n) : 2n, pcR(view, base), 0, nameId, where);
+        };
+      }
+      case 'kvm_hvc_arm64': {
+        // vcpu_pc, r0 (the PSCI/SMCCC function id), imm
+        const r0R = bigReader(F('r0'), le);
+        const immR = bigReader(F('imm'), le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          sink.push(EV_HVC, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), r0R(view, base), immR(view, base), 0, nameId, where);
+        };
+      }
       case 'kvm_userspace_exit': {
         const reasonR = bigReader(F('reason'), le);
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
@@ -320,6 +353,44 @@ export class KvmEventDecoder {
           const woken = wpidR(view, base);
           if (comm) this.noteComm(woken, bytes, base, comm, tgidOf);
           sink.push(EV_SCHED_WAKEUP, ts, tid, tgidOf(tid), cpu, -1, BigInt(woken), 0n, targetR(view, base), nameId, where);
+        };
+      }
+      case 'task_newtask': {
+        // common_pid created task `pid` (comm = its comm) with clone_flags (include/trace/events/task.h)
+        const newR = numReader(F('pid'), le);
+        const flagsR = bigReader(F('clone_flags'), le);
+        const comm = F('comm');
+        if (!F('pid') || !F('clone_flags')) break;
+        return (bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          const learn = (tgidOf as TgidLookup).learn;
+          const child = newR(view, base);
+          if (learn && child > 0) {
+            const tgid = (flagsR(view, base) & CLONE_THREAD) !== 0n ? tgidOf(tid) : child;
+            const name = comm ? readString(bytes, base, comm, le) : '';
+            if (tgid >= 0) learn(child, tgid, name || (this.comms.get(child) ?? ''), fname);
+          }
+          sink.push(EV_OTHER, ts, tid, tgidOf(tid), cpu, -1, 0n, 0n, 0, nameId, where);
+        };
+      }
+      case 'sched_process_exec': {
+        // after exec the task is its thread group's leader (de_thread), so its pid is the process id;
+        // its comm is the basename of the file it executed (begin_new_exec)
+        const execR = numReader(F('pid'), le);
+        const file = F('filename');
+        if (!F('pid')) break;
+        return (bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          const learn = (tgidOf as TgidLookup).learn;
+          const pid = execR(view, base);
+          if (learn && pid > 0) {
+            const path = file ? readString(bytes, base, file, le) : '';
+            const name = path.slice(path.lastIndexOf('/') + 1).slice(0, 15) || (this.comms.get(pid) ?? '');
+            learn(pid, pid, name, fname);
+          }
+          sink.push(EV_OTHER, ts, tid, tgidOf(tid), cpu, -1, 0n, 0n, 0, nameId, where);
         };
       }
       default:

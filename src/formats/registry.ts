@@ -129,7 +129,7 @@ export const FORMATS: readonly FormatEntry[] = [
       const i = readTraceDat(input.path, sink as EventSink, { buffer: o.buffer });
       return {
         version: i.version, cpus: i.cpus, clock: i.clock, buffer: i.buffer || '(top)', buffers: i.buffers.map((b) => b || '(top)').join(','),
-        ...present({ compression: i.compression, lost_events: i.lostEvents }),
+        ...present({ compression: i.compression, lost_events: i.lostEvents, processes_from: i.processes }),
       };
     },
   },

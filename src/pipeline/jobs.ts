@@ -4,14 +4,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { Core, wasmModule, type FileCounters } from '../wasm/core.js';
 import { mergeCounters, type Part } from '../wasm/merge.js';
 import { packageRoot } from '../core/package-root.js';
 import { KvmtaxError } from '../core/errors.js';
 import { HEAD_BYTES, type ByteSource } from '../formats/source.js';
 import type { AnalyzeOptions } from './analyze.js';
-import { scanSlice, type SliceJob, type SliceResult } from './jobs-worker.js';
+import { scanSlice, unpackHists, type SliceJob, type SliceResult } from './jobs-worker.js';
 
 /**
  * Read a plain text file in `jobs` line-aligned slices, one worker thread and WebAssembly core each.
@@ -37,14 +36,14 @@ export async function readSlices(src: ByteSource, idx: number, fmt: number, opts
   }
   fs.closeSync(fd);
   cuts.push(size);
-  const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'jobs-worker.js');
+  const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'jobs-worker-main.js');
   if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
   // the workers get the compiled module; the main thread reads the first slice itself meanwhile
   const mod = wasmModule();
   const jobOf = (k: number): SliceJob => ({ file, start: cuts[k]!, end: cuts[k + 1]!, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin, maxMemoryMb: opts.maxMemoryMb });
   const started = cuts.slice(1, -1).map((_, i) => new Promise<SliceResult>((resolve, reject) => {
-    const w = new Worker(worker, { workerData: { ...jobOf(i + 1), module: mod } });
-    w.once('message', (m: SliceResult) => { resolve(m); void w.terminate(); });
+    const w = new (process.getBuiltinModule('node:worker_threads').Worker)(worker, { workerData: { ...jobOf(i + 1), module: mod } });
+    w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
     w.once('error', reject);
   }));
   const results = await Promise.all([scanSlice(jobOf(0), false), ...started]);

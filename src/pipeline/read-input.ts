@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as K from '../../assembly/constants.js';
-import type { Core, FileCounters } from '../wasm/core.js';
+import type { Core, FileCounters, SkipRec } from '../wasm/core.js';
 import type { Part } from '../wasm/merge.js';
 import { KvmtaxError, excerpt } from '../core/errors.js';
 import type { ByteSource } from '../formats/source.js';
@@ -56,7 +56,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
   const jobs = opts.jobs ?? 1;
   const size = src.path && !src.compression ? fs.statSync(src.path).size : 0;
   let c: FileCounters;
-  if (jobs > 1 && !opts.rows && size >= (opts.jobsMinBytes ?? 16 << 20)) {
+  if (jobs > 1 && !opts.rows && !opts.rips && !opts.gpas && size >= (opts.jobsMinBytes ?? 16 << 20)) {
     const r = await readSlices(src, idx, fmt, opts, jobs, size, topN);
     sliced.push(...r.parts);
     c = r.counters;
@@ -67,12 +67,30 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
     c = core.endFile();
   }
   if (c.events === 0 && c.lines > 0 && c.comments + c.blank < c.lines) {
-    const rec = [...core.tables().skips, ...sliced.flatMap((p) => p.tables.skips)].find((s) => s.file === idx);
-    throw new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, { file: src.name, line: rec?.line ?? 1, col: rec?.col ?? 1 });
+    throw noEventsError([...core.tables().skips, ...sliced.flatMap((p) => p.tables.skips)].filter((s) => s.file === idx), src.name);
   }
   return {
     file: src.name, format: entry.name, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
     lines: c.lines, bytes: c.bytes, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
     last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents,
+    ...segmentsOf(c),
   };
+}
+
+/** A pasted capture's time segments, for InputInfo (nothing when the file is one segment). */
+export function segmentsOf(c: FileCounters): Pick<InputInfo, 'segments' | 'segment_count'> {
+  if (!(c.segments?.length > 1)) return {};
+  return { segments: c.segments, ...(c.segmentCount > c.segments.length ? { segment_count: c.segmentCount } : {}) };
+}
+
+/** The error of a text file from which no event could be read; lines naming kvm_exit/kvm_entry are counted in it. */
+export function noEventsError(recs: SkipRec[], file: string): KvmtaxError {
+  const kvm = recs.filter((s) => s.kind === K.SKIP_KVM_UNREADABLE);
+  if (kvm.length > 0) {
+    // kvm_exit text that could not be read is never "no events": say how many such lines there are
+    const n = kvm.reduce((a, s) => a + s.count, 0);
+    return new KvmtaxError(`no trace event could be read, though ${n} line${n === 1 ? ' names' : 's name'} kvm_exit/kvm_entry (kvm_exit line not understood: the header columns "<task>-<pid> [<cpu>] <timestamp>:" are missing?) (got ${excerpt(kvm[0]!.excerpt)})`, { file, line: kvm[0]!.line, col: kvm[0]!.col });
+  }
+  const rec = recs[0];
+  return new KvmtaxError(`no trace event could be read (got ${excerpt(rec?.excerpt ?? '')})`, { file, line: rec?.line ?? 1, col: rec?.col ?? 1 });
 }

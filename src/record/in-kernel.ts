@@ -103,7 +103,8 @@ export class InKernelHist {
     }
   }
 
-  setup(): void {
+  /** `sums`: a second trigger on the synthetic event keeping the exact sum of the latencies per pid and reason */
+  setup(opts: { sums?: boolean } = {}): void {
     const s = this.spec;
     for (const [sys, ev] of [s.start, s.end]) {
       if (!fs.existsSync(path.join(this.inst.dir, 'events', sys, ev, 'hist')) && this.tfs.real) {
@@ -119,6 +120,8 @@ export class InKernelHist {
     this.created = true;
     const trig = (sys: string, ev: string, text: string): void => {
       const f = path.join(this.inst.dir, 'events', sys, ev, 'trigger');
+      // a directory laid out like tracefs (--tracefs DIR) has no synthetic event folders of its own
+      if (!this.tfs.real) fs.mkdirSync(path.dirname(f), { recursive: true });
       this.append(f, text);
       this.triggers.push([f, text]);
     };
@@ -138,6 +141,7 @@ export class InKernelHist {
       }
     }
     trig('synthetic', this.synth, `hist:keys=pid,${s.carry ? 'reason,' : ''}lat.log2:size=8192`);
+    if (opts.sums && s.carry) trig('synthetic', this.synth, 'hist:keys=pid,reason:vals=hitcount,lat:size=8192');
   }
 
   /** The C type of a field in an event's format ("int", "pid_t", "unsigned int"). */
@@ -147,9 +151,13 @@ export class InKernelHist {
     return undefined;
   }
 
+  /** the synthetic event's hist file (every trigger's table), '' when unreadable */
+  histText(): string {
+    try { return fs.readFileSync(path.join(this.inst.dir, 'events', 'synthetic', this.synth, 'hist'), 'utf8'); } catch { return ''; }
+  }
+
   read(): ReturnType<typeof parseHist> {
-    const f = path.join(this.inst.dir, 'events', 'synthetic', this.synth, 'hist');
-    try { return parseHist(fs.readFileSync(f, 'utf8')); } catch { return { rows: [], hits: 0, dropped: 0 }; }
+    return parseHist(this.histText());
   }
 
   /** Remove the triggers (reverse order) and the synthetic event. Safe to call twice. */

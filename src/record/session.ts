@@ -40,6 +40,8 @@ export interface SessionOptions {
    */
   flight?: boolean;
   onSnapshot?: (final: boolean) => void;
+  /** --flight: asked after each tick; true snapshots as SIGUSR1 does (a --trip condition held) */
+  trip?: () => boolean;
   /** called every tickMs with the time since start (live screens) */
   tickMs?: number;
   onTick?: (elapsedMs: number) => void;
@@ -171,7 +173,11 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       const now = Date.now();
       if (o.durationS !== undefined && now - t0 >= o.durationS * 1000) stop('duration');
       if (!tfs.real && !o.command?.length && !o.noPages && readers.every((r) => r.done)) stop('end of replay');
-      if (o.onTick && o.tickMs && now - lastTick >= o.tickMs) { lastTick = now; o.onTick(now - t0); }
+      if (o.onTick && o.tickMs && now - lastTick >= o.tickMs) {
+        lastTick = now;
+        o.onTick(now - t0);
+        if (o.flight && o.trip?.()) snapshot = true;
+      }
       if (snapshot && !stoppedBy) { snapshot = false; takeSnapshot(false); }
       if (stoppedBy) break;
       await sleep(pollMs);

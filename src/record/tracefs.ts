@@ -21,7 +21,7 @@ import { KvmtaxError } from '../core/errors.js';
 const TRACEFS_MAGIC = 0x74726163;
 const DEBUGFS_MAGIC = 0x64626720;
 
-/** The events kvmtax analyses (issue 16): recorded by default. */
+/** The events kvmtax analyses: recorded by default. */
 export const DEFAULT_EVENTS = [
   'kvm:kvm_exit', 'kvm:kvm_entry', 'kvm:kvm_vcpu_wakeup', 'kvm:kvm_halt_poll_ns', 'kvm:kvm_wait_lapic_expire',
   'kvm:kvm_msr', 'kvm:kvm_pio', 'kvm:kvm_mmio', 'kvm:kvm_userspace_exit', 'kvm:kvm_inj_virq', 'kvm:kvm_apic_ipi',

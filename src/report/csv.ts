@@ -49,6 +49,8 @@ export function renderCsv(r: Report, table: string | boolean): string {
     if (k.available) for (const x of k.keys) lines.push([x.key, x.name, x.dir, x.events, x.exits_handled, x.total_ns, ...STATS.map((s) => x[s])].map(cell).join(','));
     return lines.join('\n') + '\n';
   }
+  const issue17 = issue17Csv(r, which);
+  if (issue17 !== undefined) return issue17;
   if (which === 'vm') {
     lines.push(['file', 'pid', 'vm', 'reason', 'exits_seen', 'exits_handled', 'total_ns', 'share_host', ...STATS].join(','));
     for (const vm of r.vms) {
@@ -78,4 +80,30 @@ export function renderCsv(r: Report, table: string | boolean): string {
     }
   }
   return lines.join('\n') + '\n';
+}
+
+/** The issue-17 tables: userspace (per reason and key), handling (per reason and vCPU), rip, gpa. */
+function issue17Csv(r: Report, which: string): string | undefined {
+  const out = (head: string[], rows: unknown[][]) => [head.join(','), ...rows.map((x) => x.map(cell).join(','))].join('\n') + '\n';
+  const unavailable = (name: string, reason: string) => out(['section', 'available', 'reason'], [[name, false, reason]]);
+  if (which === 'userspace' && r.userspace) {
+    const u = r.userspace;
+    if (!u.available) return unavailable(which, u.reason);
+    const row = (kind: string, x: typeof u.reasons[number]) => [kind, x.key, x.exits_handled, x.total_ns, x.to_userspace, x.in_kernel_ns, x.userspace_ns];
+    return out(['by', 'key', 'exits_handled', 'total_ns', 'to_userspace', 'in_kernel_ns', 'userspace_ns'], [...u.reasons.map((x) => row('reason', x)), ...u.keys.map((x) => row('key', x))]);
+  }
+  if (which === 'handling' && r.handling) {
+    const h = r.handling;
+    if (!h.available) return unavailable(which, h.reason);
+    const cols = (x: typeof h.totals) => [x.exits_handled, x.total_ns, x.on_cpu_ns, x.preempted_ns, x.vmm_ns, x.halted_ns, x.preempted_exits];
+    return out(['by', 'key', 'vcpu', 'tid', 'exits_handled', 'total_ns', 'on_cpu_ns', 'preempted_ns', 'vmm_ns', 'halted_ns', 'preempted_exits'],
+      [['all', 'all', null, null, ...cols(h.totals)], ...h.reasons.map((x) => ['reason', x.key, null, null, ...cols(x)]), ...h.vcpus.map((x) => ['vcpu', x.key, x.vcpu, x.tid, ...cols(x)])]);
+  }
+  if (which === 'rip' && r.rips) {
+    return out(['reason', 'rip', 'symbol', 'exits', 'total_ns'], r.rips.reasons.flatMap((g) => g.top.map((x) => [g.reason, x.rip, x.symbol, x.exits, x.total_ns])));
+  }
+  if (which === 'gpa' && r.gpas) {
+    return out(['page', 'exits', 'total_ns'], r.gpas.pages.map((x) => [x.gpa, x.exits, x.total_ns]));
+  }
+  return undefined;
 }

@@ -8,6 +8,7 @@ import { renderTables } from './table.js';
 import { renderMarkdown } from './markdown.js';
 import { renderCsv } from './csv.js';
 import { renderHtml } from './html.js';
+import { buildNested } from '../analysis/nested.js';
 import { buildLevers } from '../analysis/levers/index.js';
 import { leversCsv } from './levers.js';
 
@@ -35,6 +36,7 @@ export function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
   }
   // levers are not part of the report itself: computed when asked for
   if (sectionsNamed.has('levers')) keep.levers = buildLevers(report);
+  if (sectionsNamed.has('nested')) keep.nested = buildNested(report);
   return JSON.stringify(keep, null, 2) + '\n';
 }
 
@@ -46,7 +48,7 @@ export function render(report: Report, format: string, v: RenderView, width?: nu
   // CSV writes one table: --sections NAME picks a section's (halt, timers, ipi, sched, msr, port, mmio,
   // vcpus, exits), else the last --by, else the reasons
   const named1 = named && named.size === 1 ? [...named][0]! : undefined;
-  const sectionTable = named1 === 'vcpus' ? 'vcpu' : named1 === 'exits' ? 'reason' : named1 && ['halt', 'timers', 'ipi', 'sched', 'msr', 'port', 'mmio'].includes(named1) ? named1 : undefined;
+  const sectionTable = named1 === 'vcpus' ? 'vcpu' : named1 === 'exits' ? 'reason' : named1 && ['halt', 'timers', 'ipi', 'sched', 'msr', 'port', 'mmio', 'userspace', 'handling', 'rip', 'gpa'].includes(named1) ? named1 : undefined;
   const csvTable = sectionTable ?? (v.by ?? []).filter((b) => b !== 'reason').pop() ?? 'reason';
   switch (format) {
     case 'json': return jsonOf(report, named);

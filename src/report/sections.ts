@@ -3,6 +3,7 @@
  * (CSV and JSON use the raw numbers instead).
  */
 import type { Report, Stats, Who } from '../analysis/types.js';
+import { buildNested } from '../analysis/nested.js';
 import { buildLevers } from '../analysis/levers/index.js';
 import { leverTables } from './levers.js';
 
@@ -28,7 +29,7 @@ export interface ViewOptions {
 }
 
 /** 'levers' is shown only when named (--sections levers, or kvmtax advise) */
-export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality'];
+export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested', 'rip', 'gpa'];
 export const DEFAULT_SECTIONS = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'sched', 'top', 'quality'];
 
 /** A duration for people: ns below 1 us, then us / ms / s with 2-3 decimals. */
@@ -125,6 +126,7 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
       align: 'lrrllrrrrrrrl',
       rows: vrows,
       foot: ['tax% = exit-handling time that is not HLT (idle), as a share of the vCPU thread\'s wall time (its first to its last exit or entry, leaving out any jump back of the clock)',
+        ...r.inputs.filter((f) => f.meta?.processes_from).map((f) => `VMs of ${f.file}: threads' processes from ${f.meta!.processes_from}`),
         ...(unknownVm ? ['unknown VM: the trace does not say which process each thread belongs to (record with the record-tgid option, or keep sched events and saved cmdlines)'] : [])],
     });
   }
@@ -182,7 +184,14 @@ export function sections(r: Report, v: ViewOptions = {}): Table[] {
     q.exit_entry_present
       ? `unpaired: ${un.exits_pending_at_end} exits still pending at the end, ${un.exits_without_entry} exits followed by another exit, ${un.entries_without_exit} entries without their exit, ${un.leading_entries} threads starting with an entry` +
         (un.backwards ? `, ${un.backwards} entries earlier than their exit` : '') + (un.lost_resets ? `, ${un.lost_resets} pairings dropped at lost-event gaps` : '') + (un.jump_resets ? `, ${un.jump_resets} exits left unpaired where the clock jumped back` : '')
-      : 'kvm_exit/kvm_entry: absent from this trace',
+      : q.skipped.some((s) => s.kind === 'kvm-line-not-understood' || s.kind === 'exit-without-reason' || s.kind === 'bad-entry')
+        ? 'kvm_exit/kvm_entry: present but not understood (see the skipped lines): no exit could be read'
+        : 'kvm_exit/kvm_entry: absent from this trace',
+    ...r.inputs.filter((f) => (f.segments?.length ?? 0) > 1).map((f) => {
+      const g = f.segments!;
+      return `pasted captures: ${f.file} holds ${f.segment_count ?? g.length} time segments${f.segment_count ? ` (the first ${g.length} listed)` : ''} (time goes back at ${g.slice(1).map((x) => `line ${x.line}`).join(', ')}); ` +
+        `their spans ${g.map((x) => dur(x.last_ts - x.first_ts, u)).join(', ')}; each thread is timed within its own segment`;
+    }),
     `lost events: ${q.lost.markers ? `${q.lost.markers} markers, ${q.lost.events} events` : 'none reported'}`,
   ];
   if (q.skipped.length === 0) ql.push('skipped lines: none');
@@ -198,6 +207,67 @@ function unavailable(title: string, x: { reason: string }): Table {
 /** Halt polling, timers, IPIs, MSR / port / MMIO keys and scheduling. */
 function extraSections(r: Report, show: Set<string>, out: Table[]): void {
   const u = r.unit;
+  if (show.has('rip') && r.rips) {
+    const rp = r.rips;
+    const name = (x: { rip: string; symbol: string | null }) => (x.symbol ? `${x.rip} ${x.symbol}` : x.rip);
+    out.push({
+      title: 'Guest RIPs by exit reason', lead: [rp.note],
+      header: ['reason', 'rip', 'exits', 'total', 'share of reason'], align: 'llrrr',
+      rows: rp.reasons.flatMap((g) => g.top.map((x) => [g.reason, name(x), String(x.exits), dur(x.total_ns, u), `${((100 * x.exits) / g.exits).toFixed(1)}%`])),
+    });
+    out.push({
+      title: 'Guest RIPs by vCPU', header: ['vcpu', 'tid', 'reason', 'rip', 'exits', 'total'], align: 'rrllrr',
+      rows: rp.vcpus.flatMap((g) => g.top.slice(0, 3).map((x) => [g.vcpu === null ? '?' : String(g.vcpu), String(g.tid), g.reason, name(x), String(x.exits), dur(x.total_ns, u)])),
+    });
+  }
+  if (show.has('gpa') && r.gpas) {
+    const g = r.gpas;
+    out.push({
+      title: `NPF exits by guest-physical page (${g.distinct_pages} pages)`, lead: [g.note], header: ['page', 'exits', 'total'], align: 'lrr',
+      rows: g.pages.map((x) => [x.gpa, String(x.exits), dur(x.total_ns, u)]),
+    });
+    out.push({
+      title: 'NPF pages by vCPU', header: ['vcpu', 'tid', 'page', 'exits', 'total'], align: 'rrlrr',
+      rows: g.vcpus.flatMap((v) => v.top.map((x) => [v.vcpu === null ? '?' : String(v.vcpu), String(v.tid), x.gpa, String(x.exits), dur(x.total_ns, u)])),
+    });
+  }
+  if (show.has('nested')) {
+    const ns = buildNested(r);
+    if (!ns.available) out.push(unavailable('Nested virtualization', ns));
+    else out.push({
+      title: 'Nested virtualization (L2 exits seen by L0)', lead: [ns.note], header: ['L2 exits', 'handled by L0', 'reflected to L1', 'L2 entries'], align: 'rrrr',
+      rows: [[String(ns.l2_exits), String(ns.handled_by_l0), String(ns.reflected_to_l1), String(ns.l2_entries)]],
+    });
+  }
+  if (show.has('handling') && r.handling) {
+    const hs = r.handling;
+    if (!hs.available) out.push(unavailable('Where handling time goes', hs));
+    else {
+      const pct = (x: number, tot: number) => (tot > 0 ? `${((100 * x) / tot).toFixed(1)}%` : '-');
+      const cells = (x: typeof hs.totals) => [String(x.exits_handled), dur(x.total_ns, u), dur(x.on_cpu_ns, u), dur(x.preempted_ns, u), dur(x.vmm_ns, u), dur(x.halted_ns, u), pct(x.on_cpu_ns + x.preempted_ns + x.vmm_ns, x.total_ns)];
+      const header = ['handled', 'total', 'on-CPU', 'preempted', 'VMM', 'halted', 'taxed%'];
+      const T = hs.totals;
+      const lead = [
+        `handling ${dur(T.total_ns, u)} = on-CPU ${dur(T.on_cpu_ns, u)} + preempted ${dur(T.preempted_ns, u)} (${T.preempted_exits} exits) + VMM ${dur(T.vmm_ns, u)} + halted ${dur(T.halted_ns, u)}`,
+        hs.included,
+        ...hs.missing.map((m) => `cannot separate: ${m}`),
+      ];
+      out.push({ title: 'Where handling time goes, by exit reason', lead, header: ['reason', ...header], align: 'lrrrrrrr', rows: hs.reasons.map((x) => [x.key, ...cells(x)]) });
+      out.push({ title: 'Where handling time goes, by vCPU', header: ['vcpu', 'tid', ...header], align: 'rrrrrrrrr', rows: hs.vcpus.map((x) => [x.vcpu === null ? '?' : String(x.vcpu), String(x.tid), ...cells(x)]) });
+    }
+  }
+  if (show.has('userspace') && r.userspace) {
+    const us = r.userspace;
+    if (!us.available) out.push(unavailable('Userspace round trips', us));
+    else {
+      const rowsOf = (rows: typeof us.reasons) => rows.map((x) => [x.key, String(x.exits_handled), dur(x.total_ns, u), String(x.to_userspace), dur(x.in_kernel_ns, u), dur(x.userspace_ns, u),
+        x.total_ns > 0 ? `${((100 * x.userspace_ns) / x.total_ns).toFixed(1)}%` : '-']);
+      const header = ['handled', 'total', 'to VMM', 'in kernel', 'in VMM', 'VMM%'];
+      const lead = us.reasons.filter((x) => x.to_userspace > 0).slice(0, 3).map((x) => `${x.key}: ${dur(x.total_ns, u)}, of which ${dur(x.userspace_ns, u)} in the VMM (${x.to_userspace} of ${x.exits_handled} exits went to userspace)`);
+      out.push({ title: 'Userspace round trips by exit reason', lead: [...lead, us.note], header: ['reason', ...header], align: 'lrrrrrr', rows: rowsOf(us.reasons) });
+      if (us.keys.length) out.push({ title: 'Userspace round trips by port / MMIO / MSR key', header: ['key', ...header], align: 'lrrrrrr', rows: rowsOf(us.keys) });
+    }
+  }
   if (show.has('halt')) {
     const h = r.halt;
     if (!h.available) out.push(unavailable('Halt polling', h));

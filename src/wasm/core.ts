@@ -7,6 +7,10 @@
  *
  * Memory may grow during any export call, which detaches earlier views of `memory.buffer`: every view
  * is rebuilt after calls that can allocate (intern, scan, consumeBatch).
+ *
+ * Over 500 lines because it is the one module that reads and writes the core's memory (the rule of the
+ * wasm boundary): the export table, the batch columns, and the readers of every table the core keeps
+ * (threads, bins, histogram pages, top-N, skips, rows, segments) would otherwise each need its views.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +35,15 @@ interface Exports {
   batchCapacity(): number;
   beginFile(id: number, format: number, strict: number): void;
   endFile(): void;
+  segmentsPtr(): number;
+  ripOn(on: number): void;
+  ripBase(): number;
+  ripCap(): number;
+  ripDropped(): bigint;
+  gpaOn(on: number): void;
+  gpaBase(): number;
+  gpaCap(): number;
+  gpaDropped(): bigint;
   scan(len: number, last: number): number;
   scanFrom(off: number, len: number, last: number): number;
   setRows(cap: number): void;
@@ -143,6 +156,10 @@ export interface FileCounters {
   lastTs: bigint;
   bytes: number;
   clock: number;
+  /** time segments when time went back by more than a second (pasted captures): [first, last, line] */
+  segments: Array<{ first_ts: number; last_ts: number; line: number }>;
+  /** how many segments there were (only the first K.SEG_MAX are listed) */
+  segmentCount: number;
 }
 
 const enc = new TextEncoder();
@@ -298,7 +315,19 @@ export class Core {
       lines: Number(g(K.C_LINES)), events: Number(g(K.C_EVENTS)), comments: Number(g(K.C_COMMENTS)),
       blank: Number(g(K.C_BLANK)), lostMarkers: Number(g(K.C_LOST_MARKERS)), lostEvents: Number(g(K.C_LOST_EVENTS)),
       firstTs: g(K.C_FIRST_TS), lastTs: g(K.C_LAST_TS), bytes: Number(g(K.C_BYTES)), clock: Number(g(K.C_CLOCK)),
+      segments: this.segments(Number(g(K.C_SEGMENTS))), segmentCount: Number(g(K.C_SEGMENTS)),
     };
+  }
+
+  private segments(n: number): FileCounters['segments'] {
+    if (n < 1) return [];
+    const sp = this.ex.segmentsPtr();
+    const out: FileCounters['segments'] = [];
+    for (let i = 0; i < Math.min(n, K.SEG_MAX); i++) {
+      const r = sp + i * K.SEG_STRIDE;
+      out.push({ first_ts: Number(this.mem.getBigInt64(r, true)), last_ts: Number(this.mem.getBigInt64(r + 8, true)), line: Number(this.mem.getBigInt64(r + 16, true)) });
+    }
+    return out;
   }
 
   /** The current file's clock (K.CLOCK_*; 0 while a text file has not shown it yet) and lines read (0 for binary input). */
@@ -456,6 +485,8 @@ export class Core {
         failed: m.getInt32(b + K.BIN_FAILED, true), wakes: m.getInt32(b + K.BIN_WAKES, true),
         wakePolls: m.getInt32(b + K.BIN_WAKE_POLLS, true), wakePollNs: m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true),
         wakeWaitNs: m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true),
+        userNs: m.getBigInt64(b + K.BIN_USER_NS, true), userN: m.getInt32(b + K.BIN_USER_N, true),
+        preemptNs: m.getBigInt64(b + K.BIN_PREEMPT_NS, true), preemptN: m.getInt32(b + K.BIN_PREEMPT_N, true),
         hist: EMPTY_HIST,
       });
       // the histogram is made dense only when read (a bin's is a few pages of the core's two-level
@@ -539,6 +570,35 @@ export class Core {
   /** A later slice of a file: follow the scheduling of every thread (which are vCPUs is known only later). */
   trackAllThreads(on: boolean): void { this.ex.trackAllThreads(on ? 1 : 0); }
 
+  /** Keep each handled exit's guest rip (text input): --by rip. */
+  trackRips(on: boolean): void { this.ex.ripOn(on ? 1 : 0); }
+
+  /** (bin index, rip) -> handled exits and their total handling time, and the pairs left out past the table's cap. */
+  rips(): { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number } {
+    return this.keyTable(this.ex.ripBase(), this.ex.ripCap(), this.ex.ripDropped());
+  }
+
+  /** Keep each handled NPF exit's guest-physical page (text input, SVM info2): --by gpa. */
+  trackGpas(on: boolean): void { this.ex.gpaOn(on ? 1 : 0); }
+
+  /** (bin index, guest-physical page number) -> handled exits and their time; `rip` holds the page number. */
+  gpas(): { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number } {
+    return this.keyTable(this.ex.gpaBase(), this.ex.gpaCap(), this.ex.gpaDropped());
+  }
+
+  private keyTable(base: number, cap: number, droppedN: bigint): { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number } {
+    this.refresh();
+    const m = this.mem;
+    const entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }> = [];
+    for (let i = 0; i < cap; i++) {
+      const e = base + i * 24;
+      const b = m.getInt32(e, true);
+      if (b === 0) continue;
+      entries.push({ bin: b - 1, count: m.getInt32(e + 4, true), rip: m.getBigUint64(e + 8, true), sum: m.getBigInt64(e + 16, true) });
+    }
+    return { entries, dropped: Number(droppedN) };
+  }
+
   /** The skip record of one kind (for strict-mode errors). */
   skipRecord(kind: number): SkipRec | undefined {
     return this.tables().skips.find((s) => s.kind === kind);
@@ -565,6 +625,10 @@ export interface BinRec {
   thread: number; reason: number; seen: number; handled: number; sum: bigint; min: bigint; max: bigint;
   sumsq: number; failed: number; hist: Uint32Array;
   wakes: number; wakePolls: number; wakePollNs: bigint; wakeWaitNs: bigint;
+  /** handled exits that went to userspace (kvm_userspace_exit before their entry), and their time from it to the entry */
+  userN: number; userNs: bigint;
+  /** handled exits preempted (switched out runnable) in their kernel part, and that time */
+  preemptN: number; preemptNs: bigint;
 }
 export interface TopRec { duration: bigint; ts: bigint; where: number; thread: number; reason: number }
 export interface SkipRec { kind: number; count: number; file: number; line: number; col: number; excerpt: string }

@@ -57,7 +57,7 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
     let i = bIndex.get(k);
     if (i === undefined) {
       i = bins.length;
-      bins.push({ thread, reason, seen: 0, handled: 0, sum: 0n, min: 2n ** 63n - 1n, max: MIN, sumsq: 0, failed: 0, hist: new Uint32Array(K.HIST_BUCKETS), wakes: 0, wakePolls: 0, wakePollNs: 0n, wakeWaitNs: 0n });
+      bins.push({ thread, reason, seen: 0, handled: 0, sum: 0n, min: 2n ** 63n - 1n, max: MIN, sumsq: 0, failed: 0, hist: new Uint32Array(K.HIST_BUCKETS), wakes: 0, wakePolls: 0, wakePollNs: 0n, wakeWaitNs: 0n, userN: 0, userNs: 0n, preemptN: 0, preemptNs: 0n });
       bIndex.set(k, i);
     }
     return bins[i]!;
@@ -111,8 +111,12 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
       m.seen += b.seen; m.handled += b.handled; m.sum += b.sum; m.sumsq += b.sumsq; m.failed += b.failed;
       if (b.handled > 0) { if (b.min < m.min) m.min = b.min; if (b.max > m.max) m.max = b.max; }
       m.wakes += b.wakes; m.wakePolls += b.wakePolls; m.wakePollNs += b.wakePollNs; m.wakeWaitNs += b.wakeWaitNs;
+      m.userN += b.userN ?? 0; m.userNs += b.userNs ?? 0n; m.preemptN += b.preemptN ?? 0; m.preemptNs += b.preemptNs ?? 0n;
       // a slice's hist is read from its core on access (wasm/core.ts): once per bin
-      addHist(m.hist, b.hist);
+      // (a worker's bins come with their non-zero buckets as [bucket, count] pairs: pipeline/jobs-worker.ts)
+      const pairs = (b as { histPairs?: Uint32Array }).histPairs;
+      if (pairs) for (let k = 0; k < pairs.length; k += 2) m.hist[pairs[k]!]! += pairs[k + 1]!;
+      else addHist(m.hist, b.hist);
     }
     for (const [at, rec] of joins) joinThread(threads[at]!, rec, at);
     // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
@@ -334,5 +338,18 @@ export function mergeCounters(cs: FileCounters[]): FileCounters {
     }
     if (!out.clock) out.clock = c.clock;
   }
+  // time segments (pasted captures): a slice's first segment continues the previous slice's last one
+  // unless time went back by more than a second between them
+  const segs: FileCounters['segments'] = [];
+  let joined = 0;
+  for (const c of cs) {
+    for (const g of c.segments ?? []) {
+      const prev = segs[segs.length - 1];
+      if (prev && g === c.segments[0] && g.first_ts >= prev.last_ts - 1e9) { prev.last_ts = Math.max(prev.last_ts, g.last_ts); joined++; }
+      else segs.push({ ...g });
+    }
+  }
+  out.segments = segs.slice(0, K.SEG_MAX);
+  out.segmentCount = cs.reduce((n, c) => n + (c.segmentCount ?? 0), 0) - joined;
   return out;
 }

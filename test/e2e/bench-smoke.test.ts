@@ -28,6 +28,7 @@ describe('bench --quick (smoke run)', () => {
       expect(out).toMatch(/^\| kvmtax-perf +\|/m);
       expect(out).toMatch(/^\| kvmtax-trace-cmd +\|/m);
       expect(out).toMatch(/^\| startup +\|/m);
+      expect(out).toMatch(/^\| startup tiny +\|/m);
       // issue 15: the simple file, the memory shapes, and the native reference where there is a C compiler
       expect(out).toMatch(/^\| kvmtax-simple +\|/m);
       expect(out).toMatch(/^\| kvmtax-256vcpu +\|/m);

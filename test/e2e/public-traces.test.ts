@@ -63,6 +63,22 @@ describe.skipIf(!HAVE_SHARED)('public snippets of format variants', () => {
     const r = await analyze([path.join(S, 'vmx-5.13-perf-script-kvm-all-nested-triplefault-kvm-list-2022.txt')]);
     expect(r.reasons.map((x) => [x.reason, x.exits_seen])).toEqual([['TRIPLE_FAULT', 1]]);
   });
+  it('mail-wrapped events are joined (issue 17): the counts SOURCE.txt gives', async () => {
+    const a = await analyze([path.join(S, 'vmx-5.x-ftrace-wrapped-qemu-devel-pckbd-2021.txt')]);
+    expect(a.quality.events_by_name.kvm_exit).toBe(10);
+    expect(a.quality.events_by_name.kvm_entry).toBe(9);
+    expect(a.quality.skipped).toEqual([]);
+    const b = await analyze([path.join(S, 'svm-5.8-ftrace-wrapped-npf-multivcpu-2020.txt')]);
+    expect(seen(b)).toEqual({ npf: 3 });
+    expect(b.quality.skipped).toEqual([]);
+    const c = await analyze([path.join(S, 'vmx-4.18-tracecmd-wrapped-unknown-comm-kvm-list-2020.txt')]);
+    expect(seen(c)).toEqual({ EPT_VIOLATION: 1 });
+    expect(c.quality.events_by_name.kvm_userspace_exit).toBe(2);
+    expect(c.quality.skipped).toEqual([]);
+  });
+  it('a trace-cmd body without header columns: its kvm_exit lines are counted as not understood, never "no events"', async () => {
+    await expect(analyze([path.join(S, 'svm-5.13-tracecmd-noheader-nested-smm-kvm-list-2021.txt')])).rejects.toThrow(/though 5 lines name kvm_exit\/kvm_entry/);
+  });
   it('6.x ftrace with 5-character irq flags and VMX names', async () => {
     const r = await analyze([path.join(S, 'vmx-6.x-ftrace-5charflags-kvm-list-2023-tdp-roots.txt')]);
     expect(seen(r)).toEqual({ EXCEPTION_NMI: 1 });

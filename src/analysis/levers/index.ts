@@ -1,4 +1,4 @@
-/** The lever models (issue 19): one place for `report --sections levers`, `advise` and `--what-if`. */
+/** The lever models: one place for `report --sections levers`, `advise` and `--what-if`. */
 export { termsOf, type Terms } from './terms.js';
 export { forecastCpuPm, observeCpuPm, boxOf, type CpuPmForecast, type CpuPmParams, type Box } from './cpupm.js';
 export { fitCpuPm, fitDelta, looCpuPm, looDelta, dedicated, CONTENDED_PREEMPT_PER_S, CALIBRATED_ON, MARGIN, WIDEN, DELTA_FLOOR_PP, type LooRow } from './calibration.js';

@@ -2,6 +2,7 @@
  * Data quality: events per name, unpaired exits and entries, lines read, skipped input by kind with its
  * first place, lost events, and the notes that say what a report cannot measure from this trace.
  */
+import * as K from '../../../assembly/constants.js';
 import type { CoreTables, ThreadRec } from '../../wasm/core.js';
 import { ISA_ARM64, ISA_RISCV, ISA_SVM, ISA_VMX } from '../../core/reasons.js';
 import { SKIP_KINDS } from '../../core/skip-kinds.js';
@@ -43,7 +44,14 @@ export function quality(
     return { kind: SKIP_KINDS[s.kind]?.name ?? String(s.kind), what: SKIP_KINDS[s.kind]?.what ?? 'skipped', count: s.count, first: where, excerpt: s.excerpt };
   });
   const exitEntry = seenAll > 0 || t.threads.some((th) => th.entries > 0);
-  if (!exitEntry) {
+  const unreadKvm = t.skips.filter((s) => s.kind === K.SKIP_KVM_UNREADABLE || s.kind === K.SKIP_EXIT_NO_REASON || s.kind === K.SKIP_ENTRY_BAD);
+  if (!exitEntry && unreadKvm.length > 0) {
+    // kvm_exit text that could not be read is never "no events"
+    const n = unreadKvm.reduce((a, s) => a + s.count, 0);
+    const first = skipped.find((s) => s.kind === (SKIP_KINDS[unreadKvm[0]!.kind]?.name ?? ''))?.first ?? '?';
+    notes.push(`WARNING: the trace has ${n} kvm_exit/kvm_entry line${n === 1 ? '' : 's'} that could not be read (first at ${first}), and no exit was read: ` +
+      'the exits are there but this report cannot count or time them (see the skipped lines below)');
+  } else if (!exitEntry) {
     notes.push('the trace has no kvm_exit/kvm_entry events: exit reasons, handling times and the exit tax cannot be measured from it' +
       (Object.keys(sorted).some((n) => n.startsWith('kvm_')) ? ' (its other kvm events are counted below)' : ''));
   }

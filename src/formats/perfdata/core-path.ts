@@ -20,7 +20,7 @@ import { guessIsa, minSize } from '../kvm-events.js';
 import { FormatError } from '../bytes.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
-  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_OTHER,
+  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_OTHER, EV_WFX, EV_HVC,
 } from '../../../assembly/constants.js';
 import { PERF_TYPE_TRACEPOINT, type Attr } from './header.js';
 
@@ -64,6 +64,8 @@ function rowOf(fmt: EventFormat): Row {
     }
     case 'kvm_mmio': return row(EV_MMIO, F('gpa'), F('val'), F('type'));
     case 'kvm_userspace_exit': return row(EV_USERSPACE_EXIT, F('reason'));
+    case 'kvm_wfx_arm64': return row(EV_WFX, F('is_wfe'), F('vcpu_pc'));
+    case 'kvm_hvc_arm64': return row(EV_HVC, F('r0'), F('imm'));
     case 'kvm_ple_window_update': return row(EV_PLE_WINDOW, F('new'), F('old'));
     default: break;
   }

@@ -14,23 +14,27 @@ import type { ByteSource } from '../source.js';
 // perf script:  "vmm   193 [001]     7.301836:    kvm:kvm_exit: vcpu 1 ..." (system:event)
 const PERF_LINE = /\[\d+\]\s+\d+(?:\.\d+)?:\s+[\w-]+:[\w-]+:/;
 // ftrace:       "vmm-193 (  188) [001] d..1.     7.334239: kvm_entry: ..." (irq-flags column, tgid column)
-const FTRACE_LINE = /\[\d+\]\s+[.a-zA-Z0-9]{4,5}\s+\d+(?:\.\d+)?:\s/;
+const FTRACE_LINE = /\[\d+\]\s+[.a-zA-Z0-9]{4,5}\s+\d+(?:\.\d+)?:(?:\s|$)/;
 const TGID_COL = /-\d+\s+\(\s*(?:\d+|-+)\)\s+\[\d+\]/;
 // trace-cmd:    "cap:   vmm-193   [001]     7.335242: kvm_exit:   reason EXIT_NPF ..."
 const EVENT_LINE = /\[\d+\]\s*\d+(?:\.\d+)?:\s+\w+:/;
+// a kvm_exit/kvm_entry body copied without its header columns ("  kvm_exit:   reason EXIT_NPF ..."): read
+// as text so that its lines are counted as not understood, never as "not a trace"
+const BARE_KVM_LINE = /^\s*(?:kvm:)?kvm_(?:exit|entry):(?:\s|$)/;
 
 /** Which text format `head` is, or undefined when it is none of them. */
 export function detectTextFormat(head: string): number | undefined {
   const lines = head.split('\n', 400);
   if (lines.some((l) => l.startsWith('# tracer:'))) return K.FMT_FTRACE;
   if (lines[0]?.startsWith('cpus=')) return K.FMT_TRACECMD;
-  let perf = 0, ftrace = 0, plain = 0;
+  let perf = 0, ftrace = 0, plain = 0, bare = 0;
   for (const l of lines) {
     if (PERF_LINE.test(l)) perf++;
     else if (FTRACE_LINE.test(l) || TGID_COL.test(l)) ftrace++;
     else if (EVENT_LINE.test(l)) plain++;
+    else if (BARE_KVM_LINE.test(l)) bare++;
   }
-  if (perf === 0 && ftrace === 0 && plain === 0) return undefined;
+  if (perf === 0 && ftrace === 0 && plain === 0) return bare > 0 ? K.FMT_TRACECMD : undefined;
   if (perf >= ftrace && perf >= plain) return K.FMT_PERF;
   if (ftrace >= plain) return K.FMT_FTRACE;
   return K.FMT_TRACECMD;
@@ -56,6 +60,7 @@ const SKIP_WHAT: Record<number, string> = {
   [K.SKIP_TRUNCATED]: 'the file ends inside this line (truncated)',
   [K.SKIP_BAD_PAYLOAD]: 'the event\'s fields did not parse',
   [K.SKIP_MIXED_CLOCK]: 'a raw counter timestamp in a file of sec.frac timestamps (or the reverse)',
+  [K.SKIP_KVM_UNREADABLE]: 'kvm_exit line not understood: a line naming kvm_exit/kvm_entry that is not a "<task>-<pid> [<cpu>] <timestamp>: <event>: ..." line',
 };
 export function skipDescription(kind: number): string {
   return SKIP_WHAT[kind] ?? `skipped (kind ${kind})`;
@@ -81,12 +86,27 @@ export async function scanTextSource(core: Core, src: ByteSource, fileIndex: num
     onProgress?.(readSoFar);
     const total = carry + n;
     const last = n === 0 && want > 0;
+    if (n > 0) nbspToSpaces(arena, carry, total);
     // a full arena without a newline is an over-long line: the core skips it (and says so)
     const used = core.scan(total, last);
     if (used < 0) throw scanError(core, src.name, used);
     if (last) break;
     carry = total - used;
     if (carry > 0 && used > 0) core.arena().copyWithin(0, used, total);
+  }
+}
+
+/**
+ * Copies from web archives pad with non-breaking spaces (U+00A0, UTF-8 C2 A0): they become two ASCII spaces,
+ * which keeps every byte offset and column. memchr-speed when there is none (the usual case).
+ */
+export function nbspToSpaces(arena: Uint8Array, from: number, to: number): void {
+  const a = arena.subarray(0, to);
+  // a C2 carried at the end of the previous chunk is at from-1 at most: start one byte early
+  let i = a.indexOf(0xc2, Math.max(0, from - 1));
+  while (i >= 0 && i < to - 1) {
+    if (a[i + 1] === 0xa0) { a[i] = 32; a[i + 1] = 32; i += 2; } else i++;
+    i = a.indexOf(0xc2, i);
   }
 }
 

@@ -29,6 +29,7 @@ import { isTraceDat } from './meta.js';
 import { Cur, FileSrc, RawPages, ZPages } from './file.js';
 import { readV6, readV7, captureParts, type BufferDesc, type Meta } from './sections.js';
 import { PageDecoder, type PageStream } from './pages.js';
+import type { TgidLookup } from '../kvm-events.js';
 
 export { isTraceDat };
 
@@ -43,6 +44,11 @@ export interface TraceDatInfo {
   lostEvents: number;
   /** name of the buffer (instance) that was decoded; "" is the top instance */
   buffer: string;
+  /**
+   * where the threads' processes (VMs) came from, when the file says: "saved tgids (N threads)" and/or
+   * "sched events (task_newtask, sched_process_exec: N threads)"; undefined when nothing in the file does
+   */
+  processes?: string;
 }
 
 export interface TraceDatOptions {
@@ -147,12 +153,25 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
 
   sink.beginFile(path, raw ? CLOCK_RAW : CLOCK_NS);
 
-  // threads
+  // threads: their process from saved tgids, or from events that state it (task_newtask, sched_process_exec),
+  // learned in time order and then preferred over the saved table (a snapshot taken at the end)
   const tgids = meta.tgids;
-  const tgidOf = (tid: number): number => tgids.get(tid) ?? -1;
+  const learned = new Map<number, number>();
+  const learnedBy = new Set<string>();
+  const saved = new Map<number, string>(); // saved cmdlines
+  const tgidOf: TgidLookup = (tid: number): number => learned.get(tid) ?? tgids.get(tid) ?? -1;
+  tgidOf.learn = (tid: number, tgid: number, comm: string, how: string): void => {
+    if (learned.get(tid) === tgid) return;
+    learned.set(tid, tgid);
+    learnedBy.add(how);
+    sink.nameThread(tid, tgid, comm || (saved.get(tid) ?? ''));
+  };
   for (const line of meta.cmdlines.split('\n')) {
     const m = /^\s*(\d+)\s(.*)$/.exec(line);
-    if (m) sink.nameThread(Number(m[1]), tgidOf(Number(m[1])), m[2]!.replace(/\0+$/, ''));
+    if (!m) continue;
+    const comm = m[2]!.replace(/\0+$/, '');
+    saved.set(Number(m[1]), comm);
+    sink.nameThread(Number(m[1]), tgidOf(Number(m[1])), comm);
   }
 
   // per-CPU page streams merged by (time, cpu), as trace-cmd does
@@ -174,6 +193,10 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
     buffer: buf.name,
   };
   if (meta.compression) info.compression = meta.compression;
+  const from: string[] = [];
+  if (tgids.size > 0) from.push(`saved tgids (${tgids.size} threads)`);
+  if (learned.size > 0) from.push(`sched events (${[...learnedBy].sort().join(', ')}: ${learned.size} threads)`);
+  if (from.length) info.processes = from.join('; ');
   return info;
 }
 

@@ -189,6 +189,8 @@ interface FileSpec {
   options?: { id: number; data: Uint8Array }[];
   cmdlines?: string;
   version?: string;
+  /** more event systems: name and format texts */
+  systems?: { name: string; formats: string[] }[];
 }
 
 /** A complete v6 trace.dat. */
@@ -200,7 +202,11 @@ function buildV6(spec: FileSpec): Uint8Array {
     w.cstr('header_page').u64(HEADER_PAGE.length).str(HEADER_PAGE);
     w.cstr('header_event').u64(HEADER_EVENT.length).str(HEADER_EVENT);
     w.u32(1).u64(PRINT.length).str(PRINT); // ftrace formats
-    w.u32(1).cstr('kvm').u32(2).u64(KVM_EXIT.length).str(KVM_EXIT).u64(KVM_ENTRY.length).str(KVM_ENTRY);
+    w.u32(1 + (spec.systems?.length ?? 0)).cstr('kvm').u32(2).u64(KVM_EXIT.length).str(KVM_EXIT).u64(KVM_ENTRY.length).str(KVM_ENTRY);
+    for (const sys of spec.systems ?? []) {
+      w.cstr(sys.name).u32(sys.formats.length);
+      for (const f of sys.formats) w.u64(f.length).str(f);
+    }
     w.u32(5).str('kall\n'); // kallsyms
     w.u32(0); // printk
     const cmd = spec.cmdlines ?? '100 CPU 0/KVM\n101 CPU 1/KVM\n';
@@ -379,6 +385,70 @@ describe('ring-buffer page decoding (crafted v6 files)', () => {
     expect(sink.reasonOf(e)).toEqual({ isa: 1, code: 0x21 });
     expect(e.c & EXITF_FAILED_VMENTRY).toBe(EXITF_FAILED_VMENTRY);
     expect(sink.threads[0]).toEqual({ tid: 100, tgid: 99, comm: 'CPU 0/KVM' });
+  });
+
+  it('says the VM came from saved tgids', () => {
+    const p = page(true, 100n, [data(true, 0, exitRec(true, 100, 1, 0x10n, 0))]);
+    const tg = new TextEncoder().encode('100 99\n101 99\n\0');
+    expect(run(buildV6({ cpus: [[p]], options: [{ id: 32, data: tg }] })).info.processes).toBe('saved tgids (2 threads)');
+    // nothing in the file says: no source, and the cmdline comm "CPU 0/KVM" alone gives no process
+    const { info, sink } = run(buildV6({ cpus: [[p]] }));
+    expect(info.processes).toBeUndefined();
+    expect(sink.events[0]!.tgid).toBe(-1);
+  });
+
+  it('learns processes from task_newtask (clone flags) and sched_process_exec, never from comm alone', () => {
+    const le = true;
+    const newtask = (creator: number, pid: number, comm: string, flags: bigint): Uint8Array => {
+      const c = new Uint8Array(16);
+      c.set(new TextEncoder().encode(comm));
+      return new W(le).u16(300).u8(0).u8(0).u32(creator).u32(pid).raw(c).u32(0).u64(flags).u16(0).u16(0).u32(0).bytes();
+    };
+    const exec = (pid: number, file: string): Uint8Array => {
+      const f = new TextEncoder().encode(file + '\0');
+      return new W(le).u16(301).u8(0).u8(0).u32(pid).u32((f.length << 16) | 20).u32(pid).u32(pid).raw(f).padTo(4).bytes();
+    };
+    const CLONE_THREAD_VM = 0x3d0f00n; // what glibc's pthread_create passes (CLONE_VM|CLONE_FS|...|CLONE_THREAD|...)
+    const p = page(le, 100n, [
+      data(le, 0, exec(500, '/usr/bin/qemu-system-x86_64')), // 500 leads its process, comm = basename (15 bytes)
+      data(le, 10, newtask(500, 501, 'CPU 0/KVM', CLONE_THREAD_VM)), // a thread of 500's process
+      data(le, 10, newtask(77, 600, 'vmm', 0x11n)), // fork (SIGCHLD only): a process of its own
+      data(le, 10, newtask(900, 901, 'CPU 1/KVM', CLONE_THREAD_VM)), // a thread of 900, whose process nothing says
+      data(le, 10, exitRec(le, 501, 1, 0x10n, 0)),
+      data(le, 10, exitRec(le, 901, 1, 0x10n, 1)),
+      data(le, 10, exitRec(le, 100, 1, 0x10n, 0)),
+    ]);
+    const TASK = `name: task_newtask
+ID: 300
+format:
+${COMMON}
+\tfield:pid_t pid;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:char comm[16];\toffset:12;\tsize:16;\tsigned:0;
+\tfield:unsigned long clone_flags;\toffset:32;\tsize:8;\tsigned:0;
+\tfield:short oom_score_adj;\toffset:40;\tsize:2;\tsigned:1;
+
+print fmt: "pid=%d comm=%s clone_flags=%lx oom_score_adj=%hd", REC->pid, REC->comm, REC->clone_flags, REC->oom_score_adj
+`;
+    const EXEC = `name: sched_process_exec
+ID: 301
+format:
+${COMMON}
+\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:pid_t pid;\toffset:12;\tsize:4;\tsigned:1;
+\tfield:pid_t old_pid;\toffset:16;\tsize:4;\tsigned:1;
+
+print fmt: "filename=%s pid=%d old_pid=%d", __get_str(filename), REC->pid, REC->old_pid
+`;
+    const { sink, info } = run(buildV6({ cpus: [[p]], systems: [{ name: 'task', formats: [TASK] }, { name: 'sched', formats: [EXEC] }] }));
+    const exits = sink.events.filter((e) => e.kind === EV_EXIT);
+    expect(exits.map((e) => [e.tid, e.tgid])).toEqual([[501, 500], [901, -1], [100, -1]]);
+    const named = sink.threads.filter((t) => t.tgid >= 0);
+    expect(named).toEqual([
+      { tid: 500, tgid: 500, comm: 'qemu-system-x86' },
+      { tid: 501, tgid: 500, comm: 'CPU 0/KVM' },
+      { tid: 600, tgid: 600, comm: 'vmm' },
+    ]);
+    expect(info.processes).toBe('sched events (sched_process_exec, task_newtask: 3 threads)');
   });
 });
 
