@@ -2,6 +2,10 @@
  * Reader of perf.data files (magic PERFILE2): `perf record`, `perf kvm stat record`, and pipe mode
  * (`perf record -o - > file`).
  *
+ * Over 500 lines: the TypeScript path's feature sections, record walk and sample decoding are still
+ * together here (header.ts, order.ts, compressed.ts and the core path are split out); splitting the
+ * features and the record walk into files of their own is open work.
+ *
  * Where the format is defined (facts taken from the Linux tree, code written from scratch):
  *   tools/perf/Documentation/perf.data-file-format.txt   file header, feature sections, pipe mode, user records
  *   tools/include/uapi/linux/perf_event.h                 perf_event_attr, PERF_RECORD_* and PERF_SAMPLE_* layouts

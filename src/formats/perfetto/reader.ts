@@ -1,6 +1,9 @@
 /**
  * Reader of Perfetto traces (`.pftrace`, `.perfetto-trace`): the ftrace data of `traced_probes`.
  *
+ * Over 500 lines: the packet walk, the bundle decoding (typed, generic, dense generic, compact sched) and
+ * the process tree are still together here (wire.ts is split out); packets/bundles files are open work.
+ *
  * Where the format is defined (facts taken from google/perfetto, code written from scratch): the protos listed
  * in perfetto.proto beside this file, which protobufjs loads at run time; src/traced/probes/ftrace/cpu_reader.cc
  * and proto_translation_table.cc (how bundles, compact sched and dense generic events are written) and
