@@ -8,7 +8,7 @@ import { summarize, type Report, type InputInfo } from '../analysis/summary.js';
 import { CLOCK_RAW } from '../../assembly/constants.js';
 import { runSession, type SessionResult } from './session.js';
 import { Tracefs } from './tracefs.js';
-import { jsPageDecoder, type PageDecoder } from './page-decoder.js';
+import { livePageDecoder, type PageDecoder } from './page-decoder.js';
 import { InKernelHist, bucketQuantile, type HistRow, type PairSpec } from './in-kernel.js';
 import { reasonName } from '../core/reasons.js';
 import { KvmtaxError } from '../core/errors.js';
@@ -145,7 +145,7 @@ export async function runLive(o: LiveOptions): Promise<LiveResult> {
     onStart: (inst) => {
       meta = { tfs: inst.tfs };
       const f = inst.formats();
-      decoder = jsPageDecoder(sink, {
+      decoder = livePageDecoder(sink, {
         pageSize: inst.tfs.pageSize(), ...f, clock: inst.clock(),
         cmdlines: () => inst.tfs.readOpt('saved_cmdlines') ?? '', tgids: () => inst.tfs.readOpt('saved_tgids') ?? '',
       });

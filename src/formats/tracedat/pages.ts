@@ -340,10 +340,11 @@ export class PageDecoder {
    * Deliver the queued events that can no longer be preceded by one still to come: those earlier than the
    * last delivered time of every CPU that was fed and has run out of whole pages (its next page may hold
    * events from then on). `all`: deliver every whole page's events now (a live session's idle CPUs would
-   * otherwise hold the others back). Returns the number of events delivered.
+   * otherwise hold the others back). `waitFor`: only these CPUs hold events back (live: the CPUs that gave
+   * pages in this read and may give more; the others are idle or done). Returns the number of events delivered.
    */
-  flush(all = false): number {
-    return this.run(all, false);
+  flush(all = false, waitFor?: ReadonlySet<number>): number {
+    return this.run(all, false, waitFor);
   }
 
   /** End of input: deliver everything, partial last pages included. */
@@ -353,7 +354,7 @@ export class PageDecoder {
     return { events: this.events, lost: this.lost };
   }
 
-  private run(all: boolean, final: boolean): number {
+  private run(all: boolean, final: boolean, waitFor?: ReadonlySet<number>): number {
     const before = this.events;
     if (!this.sorted) {
       this.states.sort((a, b) => a.cpu - b.cpu); // stable: a CPU listed twice keeps its order
@@ -365,7 +366,7 @@ export class PageDecoder {
     for (const s of this.states) {
       if (!s.ready) s.ready = s.cursor.advance();
       if (s.ready) ready.push(s);
-      else if (s.queued && !all && !final) limit = limit === undefined || s.last < limit ? s.last : limit;
+      else if (s.queued && !all && !final && (!waitFor || waitFor.has(s.cpu))) limit = limit === undefined || s.last < limit ? s.last : limit;
     }
     const merge = new KWayMerge(ready, (a, b) => a.cursor.recTs < b.cursor.recTs || (a.cursor.recTs === b.cursor.recTs && a.cpu < b.cpu));
     const conv = this.opts.convert;
@@ -387,7 +388,7 @@ export class PageDecoder {
       if (s.ready) merge.advanced();
       else {
         merge.drop();
-        if (s.queued && !all && !final) limit = limit === undefined || s.last < limit ? s.last : limit;
+        if (s.queued && !all && !final && (!waitFor || waitFor.has(s.cpu))) limit = limit === undefined || s.last < limit ? s.last : limit;
       }
     }
     return this.events - before;

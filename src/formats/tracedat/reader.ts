@@ -59,7 +59,8 @@ export interface TraceDatOptions {
 }
 
 
-const RAW_CLOCKS = new Set(['x86-tsc', 'counter', 'uptime', 'ppc-tb']);
+/** clocks whose page times are raw counter ticks, not ns */
+export const RAW_CLOCKS: ReadonlySet<string> = new Set(['x86-tsc', 'counter', 'uptime', 'ppc-tb']);
 
 // ---------------------------------------------------------------------------------------------------------
 // byte sources
