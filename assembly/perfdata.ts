@@ -320,7 +320,8 @@ function decodeRaw(base: usize, size: i32, ts: u64, cpu: i32, where: i64): void 
       push(EV_PIO, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI64(base, f2) != 0 ? 1 : 0, nameId, where);
       break;
     case EV_MMIO:
-      push(EV_MMIO, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI32(base, f2), nameId, where);
+      // type: 0 unsatisfied read, 1 read, 2 write (KVM_TRACE_MMIO_*); the analysis wants 1 = write
+      push(EV_MMIO, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI32(base, f2) == 2 ? 1 : 0, nameId, where);
       break;
     case EV_USERSPACE_EXIT:
       push(EV_USERSPACE_EXIT, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), 0, 0, nameId, where);

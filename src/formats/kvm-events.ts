@@ -283,8 +283,9 @@ export class KvmEventDecoder {
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
+          // the kernel's type is 0 unsatisfied read, 1 read, 2 write (KVM_TRACE_MMIO_*); the core wants 1 = write
           sink.push(EV_MMIO, ts, tid, tgidOf(tid), cpu, vcpuR(view, base), gpaR(view, base), valR(view, base),
-            typeR(view, base), nameId, where);
+            typeR(view, base) === 2 ? 1 : 0, nameId, where);
         };
       }
       case 'kvm_wfx_arm64': {

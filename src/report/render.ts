@@ -3,7 +3,7 @@
  * sections a view names (the CLI's --by and --sections). `kvmtax report` and `kvmtax merge` render here.
  */
 import type { Report } from '../analysis/types.js';
-import { sections, DEFAULT_SECTIONS, type ViewOptions } from './sections.js';
+import { sections, defaultSections, type ViewOptions } from './sections.js';
 import { renderTables } from './table.js';
 import { renderMarkdown } from './markdown.js';
 import { renderCsv } from './csv.js';
@@ -19,7 +19,7 @@ export interface RenderView { by?: string[]; sections?: Set<string> }
 
 /** The sections a view shows: the default ones, or those named, plus what --by asks for. */
 export function viewOf(view: RenderView): ViewOptions {
-  const shown = new Set(view.sections ?? DEFAULT_SECTIONS);
+  const shown = view.sections ? new Set(view.sections) : defaultSections();
   for (const b of view.by ?? []) if (b !== 'reason' && b !== 'vcpu' && b !== 'vm') shown.add(b);
   return { byVcpu: (view.by ?? []).includes('vcpu'), byVm: (view.by ?? []).includes('vm'), sections: shown };
 }

@@ -29,8 +29,10 @@ export interface ViewOptions {
 }
 
 /** 'levers' is shown only when named (--sections levers, or kvmtax advise) */
-export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested', 'rip', 'gpa'];
+export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested', 'rip', 'gpa', 'arm64'];
 export const DEFAULT_SECTIONS = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'sched', 'top', 'quality'];
+/** The default view also shows 'arm64', which has tables only in arm64 reports (report.arm64 is absent elsewhere). */
+export const defaultSections = (): Set<string> => new Set([...DEFAULT_SECTIONS, 'arm64']);
 
 /** A duration for people: ns below 1 us, then us / ms / s with 2-3 decimals. */
 export function dur(v: number | null, unit: 'ns' | 'cycles' = 'ns'): string {
@@ -62,7 +64,7 @@ const cnt = (n: number | null) => (n === null ? '-' : String(n));
 const cpuList = (cpus: number[], moves: number) => (cpus.length === 0 ? '-' : cpus.map((c) => (c === 63 ? '63+' : String(c))).join(',') + (moves > 0 ? ` (${moves} moves)` : ''));
 
 export function sections(r: Report, v: ViewOptions = {}): Table[] {
-  const show = v.sections ?? new Set(DEFAULT_SECTIONS);
+  const show = v.sections ?? defaultSections();
   if (v.byVcpu) show.add('vcpus');
   const out: Table[] = [];
   const u = r.unit;
@@ -343,6 +345,7 @@ function extraSections(r: Report, show: Set<string>, out: Table[]): void {
       rows: k.keys.map((x) => [x.key, x.name ?? '', x.dir, String(x.events), cnt(x.exits_handled), x.total_ns === null ? '-' : dur(x.total_ns, u), dur(x.mean_ns, u), dur(x.p50_ns, u), dur(x.p99_ns, u), dur(x.max_ns, u)]),
     });
   }
+  if (show.has('arm64') && r.arm64) arm64Tables(r, out);
   if (show.has('sched')) {
     const x = r.sched;
     if (!x.available) out.push(unavailable('vCPU scheduling', x));
@@ -356,5 +359,41 @@ function extraSections(r: Report, show: Set<string>, out: Table[]): void {
           p5099(c.run_delay, u), dur(c.run_delay.max_ns, u), cnt(c.pause_exits), c.ple_window ? `${c.ple_window.grows}/${c.ple_window.shrinks}/${c.ple_window.last}` : '-']),
       });
     }
+  }
+}
+
+/** arm64 reports: the WFI / WFE split per vCPU (kvm_wfx_arm64) and the hypercalls per PSCI/SMCCC function id (kvm_hvc_arm64). */
+function arm64Tables(r: Report, out: Table[]): void {
+  const u = r.unit;
+  const time = (x: number | null) => (x === null ? '-' : dur(x, u));
+  const w = r.arm64!.wfx;
+  const wTitle = 'arm64 WFx exits per vCPU (kvm_wfx_arm64): WFI is idle, a trapped WFE is overhead';
+  if (!w.available) out.push(unavailable(wTitle, w));
+  else {
+    const unknown = w.vcpus.some((c) => c.unknown.events > 0);
+    out.push({
+      title: wTitle,
+      lead: [`from: ${w.source.join(', ')}`],
+      header: ['vCPU', 'WFI', 'WFI time', 'WFE', 'WFE time', 'unknown', 'unknown time', 'halts'],
+      align: 'lrrrrrrr',
+      rows: w.vcpus.map((c) => [vcpuName(c), String(c.wfi.events), time(c.wfi.total_ns), String(c.wfe.events), time(c.wfe.total_ns),
+        String(c.unknown.events), time(c.unknown.total_ns), String(c.halts)]),
+      foot: [
+        'WFI / WFE: exits; WFI time is idle (HLT\'s place), WFE time overhead; halts = kvm_vcpu_wakeup: a WFI that polled or blocked (a trapped WFE only yields)',
+        ...(unknown ? ['unknown: kvm_wfx_arm64 printed without telling WFI from WFE (trace-cmd 3.1 and perf 6.1 print "wf>c<")'] : []),
+      ],
+    });
+  }
+  const h = r.arm64!.hvc;
+  const hTitle = 'arm64 hypercalls (kvm_hvc_arm64) per PSCI/SMCCC function id';
+  if (!h.available) out.push(unavailable(hTitle, h));
+  else {
+    out.push({
+      title: `${hTitle}, all vCPUs`,
+      lead: [`from: ${h.source.join(', ')}`],
+      header: ['function id', 'name', 'events', 'handled', 'total', 'mean', 'p50', 'p99', 'max'],
+      align: 'llrrrrrrr',
+      rows: h.functions.map((x) => [x.function_id, x.name ?? '', String(x.events), cnt(x.exits_handled), time(x.total_ns), dur(x.mean_ns, u), dur(x.p50_ns, u), dur(x.p99_ns, u), dur(x.max_ns, u)]),
+    });
   }
 }

@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline/analyze.js';
 import type { Report } from '../../src/analysis/types.js';
 import { TRACES, tmpTrace } from '../support/paths.js';
+import { render } from '../../src/report/render.js';
 
 const VHE = path.join(TRACES, 'arm64-D-small');
 
@@ -117,5 +118,42 @@ describe('crafted: a WFI, a trapped WFE and two hypercalls', () => {
     const r = await analyze([tmpTrace(text.split('\n').filter((l) => !/kvm_wfx_arm64|kvm_hvc_arm64/.test(l)).join('\n'))]);
     expect(r.arm64!.wfx).toEqual({ available: false, reason: 'the trace has no kvm_wfx_arm64 events' });
     expect(r.arm64!.hvc).toEqual({ available: false, reason: 'the trace has no kvm_hvc_arm64 events' });
+  });
+});
+
+describe('the arm64 section in the table, Markdown and HTML reports', () => {
+  // figures as above (grep -c / awk over trace.txt; trace-cmd report gives no process, so no pid/ before the vcpu): 13 + 34 WFI exits on 145 / 146, 400 x PSCI_VERSION in 56507000 ns
+  // the lines of the table titled `title` (up to the blank line after it), the row starting with `start`, split into cells
+  const WFX = 'arm64 WFx exits per vCPU', HVC = 'arm64 hypercalls';
+  const row = (text: string, title: string, start: string) => {
+    const from = text.split('\n').findIndex((l) => l.startsWith(title));
+    const lines = text.split('\n').slice(from);
+    return lines.slice(0, lines.indexOf('')).find((l) => l.startsWith(start))?.trim().split(/\s{2,}/);
+  };
+  it('table: WFI / WFE per vCPU and the hypercalls by function id, shown by default', async () => {
+    const r = await analyze([path.join(VHE, 'trace.txt.xz')]);
+    const t = render(r, 'table', {});
+    expect(t).toContain('arm64 WFx exits per vCPU (kvm_wfx_arm64)');
+    // vCPU, WFI exits, WFI time, WFE exits, WFE time, unknown, its time, halts
+    expect(row(t, WFX, '142/0 (145)')).toEqual(['142/0 (145)', '13', '30.92 ms', '0', '0 ns', '0', '0 ns', '13']);
+    expect(row(t, WFX, '142/1 (146)')).toEqual(['142/1 (146)', '34', '103.51 ms', '0', '0 ns', '0', '0 ns', '34']);
+    expect(row(t, HVC, '0x84000000')?.slice(0, 5)).toEqual(['0x84000000', 'PSCI_VERSION', '400', '400', '56.51 ms']);
+  });
+  it('Markdown and HTML carry the same rows; --sections without arm64 leaves them out', async () => {
+    const r = await analyze([path.join(VHE, 'trace.txt.xz')]);
+    const md = render(r, 'md', {});
+    expect(md.split('\n').find((l) => l.includes('142/1 (146)') && l.includes('103.51 ms'))?.split('|').map((c) => c.trim()).filter(Boolean))
+      .toEqual(['142/1 (146)', '34', '103.51 ms', '0', '0 ns', '0', '0 ns', '34']);
+    expect(md).toMatch(/\|\s*0x84000000\s*\|\s*PSCI_VERSION\s*\|\s*400\s*\|\s*400\s*\|\s*56\.51 ms/);
+    const html = render(r, 'html', {});
+    expect(html).toContain('arm64 hypercalls (kvm_hvc_arm64) per PSCI/SMCCC function id');
+    expect(html).toContain('PSCI_VERSION');
+    expect(render(r, 'table', { sections: new Set(['exits']) })).not.toContain('kvm_wfx_arm64');
+    expect(render(r, 'table', { sections: new Set(['arm64']) })).toContain('arm64 WFx exits per vCPU');
+  });
+  it('trace-cmd report (prints "wf>c<"): the WFx exits are counted as unknown, and the table says why', async () => {
+    const t = render(await analyze([path.join(VHE, 'trace-cmd-report.txt.xz')]), 'table', {});
+    expect(row(t, WFX, '0 (145)')).toEqual(['0 (145)', '0', '0 ns', '0', '0 ns', '13', '30.92 ms', '13']);
+    expect(t).toContain('unknown: kvm_wfx_arm64 printed without telling WFI from WFE');
   });
 });

@@ -755,7 +755,8 @@ class PerfettoReader {
       case 'kvm_pio':
         return item(EV_PIO, big('port') ?? 0n, big('val') ?? big('data') ?? 0n, big('rw') ? 1 : 0);
       case 'kvm_mmio':
-        return item(EV_MMIO, big('gpa') ?? 0n, big('val') ?? 0n, Number(big('type') ?? 0n));
+        // type: 0 unsatisfied read, 1 read, 2 write (KVM_TRACE_MMIO_*); the core wants 1 = write
+        return item(EV_MMIO, big('gpa') ?? 0n, big('val') ?? 0n, big('type') === 2n ? 1 : 0);
       case 'kvm_userspace_exit':
         return item(EV_USERSPACE_EXIT, big('reason') ?? 0n, 0n, 0);
       case 'kvm_ple_window_update':

@@ -113,6 +113,8 @@ describe.skipIf(!have)('KvmEventDecoder on the 6.18 formats', () => {
     feed(rec(F.kvm_msr!, { common_pid: 500, write: 0, ecx: 0x1b, data: 0n, exception: 1 }));
     feed(rec(F.kvm_pio!, { common_pid: 500, rw: 1, port: 0x3f8, size: 1, count: 1, val: 0x41 }));
     feed(rec(F.kvm_mmio!, { common_pid: 500, type: 2, len: 4, gpa: 0xfee000b0n, val: 0n }));
+    feed(rec(F.kvm_mmio!, { common_pid: 500, type: 1, len: 4, gpa: 0xfee00030n, val: 0x50014n }));
+    feed(rec(F.kvm_mmio!, { common_pid: 500, type: 0, len: 4, gpa: 0xfed00000n, val: 0n }));
     feed(rec(F.kvm_userspace_exit!, { common_pid: 500, reason: 2, errno: 0 }));
     feed(rec(F.kvm_ple_window_update!, { common_pid: 500, vcpu_id: 1, new: 8192, old: 4096 }));
     feed(rec(F.sched_switch!, { common_pid: 500, prev_comm: 'CPU 0/KVM', prev_pid: 500, prev_state: 1n, next_comm: 'swapper/1', next_pid: 0 }));
@@ -128,7 +130,9 @@ describe.skipIf(!have)('KvmEventDecoder on the 6.18 formats', () => {
       [EV_MSR, -1, 0x6e0n, 0xabcdefn, 1, 500],
       [EV_MSR, -1, 0x1bn, 0n, 2, 500],
       [EV_PIO, -1, 0x3f8n, 0x41n, 1, 500],
-      [EV_MMIO, -1, 0xfee000b0n, 0n, 2, 500],
+      [EV_MMIO, -1, 0xfee000b0n, 0n, 1, 500], // "mmio write": 1, as the text tokenizer gives it
+      [EV_MMIO, -1, 0xfee00030n, 0x50014n, 0, 500], // "mmio read"
+      [EV_MMIO, -1, 0xfed00000n, 0n, 0, 500], // "mmio unsatisfied-read"
       [EV_USERSPACE_EXIT, -1, 2n, 0n, 0, 500],
       [EV_PLE_WINDOW, 1, 8192n, 4096n, 0, 500],
       [EV_SCHED_SWITCH, -1, 0n, 83n, 500, 500], // prev_state 1 (TASK_INTERRUPTIBLE) is "S", as the text prints it
