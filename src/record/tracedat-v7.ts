@@ -25,8 +25,8 @@
  * renamed into place only when complete.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { TraceDatContent } from './tracedat-writer.js';
+import { commit, releaseScratch, tempBeside } from '../core/output.js';
 
 /** A block compressor (one zstd frame per call) and the name/version the file header states. */
 export interface Compressor {
@@ -83,7 +83,7 @@ export function writeTraceDatV7(out: string, content: TraceDatContent, opts: { c
     return id;
   };
 
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.tmp-${process.pid}`);
+  const tmp = tempBeside(out);
   const fd = fs.openSync(tmp, 'w');
   let pos = 0;
   const write = (b: Uint8Array): void => {
@@ -214,10 +214,11 @@ export function writeTraceDatV7(out: string, content: TraceDatContent, opts: { c
 
     if (opts.fsync !== false) fs.fsyncSync(fd);
     fs.closeSync(fd);
-    fs.renameSync(tmp, out);
+    commit(tmp, out);
   } catch (e) {
     try { fs.closeSync(fd); } catch { /* already closed */ }
     fs.rmSync(tmp, { force: true });
+    releaseScratch(tmp);
     throw e;
   }
 }

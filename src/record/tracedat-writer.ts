@@ -18,7 +18,7 @@
  * The file is written beside its final name and renamed into place only when complete.
  */
 import fs from 'node:fs';
-import path from 'node:path';
+import { commit, releaseScratch, tempBeside } from '../core/output.js';
 
 export interface TraceDatContent {
   pageSize: number;
@@ -65,7 +65,7 @@ function cpuBytes(c: TraceDatContent['cpus'][number], pageSize: number): number 
 }
 
 /**
- * Write `content` as a version 6 trace.dat at `out` (through `out`.tmp-PID, renamed when complete).
+ * Write `content` as a version 6 trace.dat at `out` (through a temporary file beside it, renamed when complete).
  * Errors (ENOSPC, EACCES...) propagate as Node errors with their code; the partial file is removed.
  */
 export function writeTraceDatV6(out: string, content: TraceDatContent, opts: { fsync?: boolean } = {}): void {
@@ -128,7 +128,7 @@ export function writeTraceDatV6(out: string, content: TraceDatContent, opts: { f
     off += size;
   }
 
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.tmp-${process.pid}`);
+  const tmp = tempBeside(out);
   const fd = fs.openSync(tmp, 'w');
   try {
     let pos = 0;
@@ -162,10 +162,11 @@ export function writeTraceDatV6(out: string, content: TraceDatContent, opts: { f
     }
     if (opts.fsync !== false) fs.fsyncSync(fd);
     fs.closeSync(fd);
-    fs.renameSync(tmp, out);
+    commit(tmp, out);
   } catch (e) {
     try { fs.closeSync(fd); } catch { /* already closed */ }
     fs.rmSync(tmp, { force: true });
+    releaseScratch(tmp);
     throw e;
   }
 }
