@@ -1,5 +1,5 @@
 /** The levers section (src/analysis/levers/) as tables for the terminal and Markdown, and as an SVG ranking for HTML. */
-import type { LeversSection, Lever, Range, ForecastCheck } from '../analysis/levers/index.js';
+import type { LeversSection, Lever, Range, ForecastCheck, PhaseSection } from '../analysis/levers/index.js';
 import { renderTables } from './table.js';
 import { renderMarkdown } from './markdown.js';
 import type { Table } from './sections.js';
@@ -63,7 +63,43 @@ export function leverTables(s: LeversSection): Table[] {
     align: 'lrll',
     rows: s.combinations.map((c) => [c.levers.join(' + '), c.delta_pp ? (c.delta_pp.high === null ? `${pp(c.delta_pp.low)} or more` : `${pp(c.delta_pp.low)} .. ${pp(c.delta_pp.high)}`) : '-', c.basis, c.note]),
   });
+  if (s.phases) out.push(phaseTable(s.phases));
+  if (s.per_vm) out.push(perVmTable(s));
   return out;
+}
+
+const us = (x: number | null) => (x === null ? '-' : x >= 1e6 ? `${(x / 1e6).toFixed(2)} ms` : `${(x / 1e3).toFixed(1)} us`);
+
+/** The timed phases of work (one row per phase: one unit of work). */
+export function phaseTable(ps: PhaseSection, title = 'Phases of work (timed)'): Table {
+  const vms = new Set(ps.phases.map((p) => `${p.file}:${p.pid}`)).size;
+  return {
+    title,
+    lead: [`source: ${ps.source}; one phase = one unit of work`,
+      ...(ps.unfinished ? [`${ps.unfinished} phase(s) begun but not ended in the trace: left out`] : [])],
+    header: [...(vms > 1 ? ['pid'] : []), 'phase', 'vcpu', 'wall', 'vCPU threads', 'exits', 'exits/s', 'guest', 'host', 'halted', 'overhead', 'tax', 'most exits'],
+    align: (vms > 1 ? 'r' : '') + 'rrrrrrrrrrrl',
+    rows: ps.phases.map((p) => [...(vms > 1 ? [p.pid === null ? '?' : String(p.pid)] : []), String(p.index), p.vcpu === null ? '?' : String(p.vcpu), ms(p.wall_ns), String(p.vcpu_threads), String(p.exits),
+      p.exits_per_s === null ? '-' : p.exits_per_s.toFixed(0), us(p.guest_ns), us(p.host_ns), us(p.halted_ns), us(p.overhead_ns), pc(p.tax), p.top.map((x) => `${x.reason} ${x.exits}`).join(', ')]),
+    foot: ['a phase: from the guest\'s port 0x501 write to its 0x502 write on the marking vCPU; exits of every vCPU thread of that VM inside it; tax = overhead / (guest + host) of those exits'],
+  };
+}
+
+/** Several VMs: each VM's ranking. */
+export function perVmTable(s: LeversSection): Table {
+  const rows: string[][] = [];
+  for (const v of s.per_vm ?? []) {
+    const who = `${v.vm.name}${v.vm.pid !== null ? ` (pid ${v.vm.pid})` : ''}`;
+    if (!v.available) { rows.push([who, '-', '-', '-', '-', '-', v.reason ?? '']); continue; }
+    for (const l of v.levers) rows.push([who, String(l.rank), l.id, l.status, deltaText(l), rangeText(l.effect.tax_after, pc), l.verdict]);
+  }
+  return {
+    title: 'Levers per VM (ranked)',
+    lead: (s.per_vm ?? []).map((v) => `${v.vm.name}: tax ${pc(v.absolute.wall_ns ? v.absolute.overhead_ns / v.absolute.wall_ns : null)}, vCPU wall ${ms(v.absolute.wall_ns)}, ${v.absolute.exits} exits; host: ${v.host.evidence[0] ?? '-'}`),
+    header: ['VM', '#', 'lever', 'status', 'tax change', 'tax after', 'verdict'],
+    align: 'lrllrrl',
+    rows,
+  };
 }
 
 /** Short form for `kvmtax advise`: the ranking and, per lever, its verdict and how to enable it. */
@@ -125,12 +161,29 @@ export function checkTable(c: ForecastCheck): Table {
   };
 }
 
+/** compare --forecast: the phases of work before and after, side by side (absolute: a share can hide a slowdown). */
+export function checkPhaseTable(c: ForecastCheck): Table | null {
+  if (!c.phases?.length) return null;
+  const arrow = <T,>(b: T | null | undefined, a: T | null | undefined, f: (x: T) => string) => `${b === null || b === undefined ? '-' : f(b)} -> ${a === null || a === undefined ? '-' : f(a)}`;
+  return {
+    title: 'Phases of work, before -> after (one phase = one unit of work)',
+    header: ['vcpu', 'phase', 'wall', 'wall after/before', 'exits', 'tax', 'guest'],
+    align: 'rrrrrrr',
+    rows: c.phases.map((p) => [p.vcpu === null ? '?' : String(p.vcpu), String(p.index), arrow(p.before?.wall_ns, p.after?.wall_ns, ms),
+      p.before && p.after && p.before.wall_ns > 0 ? `${(p.after.wall_ns / p.before.wall_ns).toFixed(2)}x` : '-',
+      arrow(p.before?.exits, p.after?.exits, String), arrow(p.before?.tax, p.after?.tax, (x) => pc(x)), arrow(p.before?.guest_ns, p.after?.guest_ns, us)]),
+    foot: ['phases matched by the marking vCPU and their order (port 0x501/0x502 writes of the capture VMM)'],
+  };
+}
+
 export function appendCheck(text: string, c: ForecastCheck, format: string): string {
+  const ph = checkPhaseTable(c);
+  const tables = ph ? [checkTable(c), ph] : [checkTable(c)];
   switch (format) {
     case 'json': return JSON.stringify({ ...JSON.parse(text), forecast_check: c }, null, 2) + '\n';
-    case 'md': return text + '\n' + renderMarkdown([checkTable(c)]);
+    case 'md': return text + '\n' + renderMarkdown(tables);
     case 'csv': return text + '\n' + ['figure,before,low,centre,high,measured,inside', ...c.rows.map((r) => [r.figure, r.before ?? '', r.low ?? '', r.point ?? '', r.high ?? '', r.measured ?? '', r.inside ?? ''].join(','))].join('\n') + '\n';
-    default: return text + '\n' + renderTables([checkTable(c)]);
+    default: return text + '\n' + renderTables(tables);
   }
 }
 

@@ -5,3 +5,6 @@ export { fitCpuPm, fitDelta, looCpuPm, looDelta, dedicated, CONTENDED_PREEMPT_PE
 export { buildLevers, cpuPmForecast, hostFacts, type Lever, type LeversSection, type Combination, type Range } from './levers.js';
 export { PAIR_LIST, type PairSpec } from './pair-list.js';
 export { checkForecast, FORECAST_LEVERS, type ForecastCheck, type CheckRow } from './check.js';
+export { PhaseCollector, attachPhases, phasesOf, PHASE_BEGIN, PHASE_END, type Phase, type PhaseSection } from './phases.js';
+export { reportOfVm } from './per-vm.js';
+export type { VmLevers, BuildOptions } from './levers.js';

@@ -32,7 +32,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 113,
    "interrupt_ns": 3873000,
    "units": 8,
-   "preempt_per_s_max": 2.8
+   "preempt_per_s_max": 2.8,
+   "wake_delay_ns": 45714692,
+   "ref_exit_ns": 56091.42926710494
   },
   "after": {
    "vcpus": 2,
@@ -55,7 +57,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 1445,
    "interrupt_ns": 73817000,
    "units": 8,
-   "preempt_per_s_max": 9.8
+   "preempt_per_s_max": 9.8,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 57469.12678114724
   }
  },
  {
@@ -86,7 +90,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 164,
    "interrupt_ns": 3013000,
    "units": 3,
-   "preempt_per_s_max": 6.1
+   "preempt_per_s_max": 6.1,
+   "wake_delay_ns": 42982087,
+   "ref_exit_ns": 45188.55870680476
   },
   "after": {
    "vcpus": 2,
@@ -109,7 +115,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 2123,
    "interrupt_ns": 77846000,
    "units": 3,
-   "preempt_per_s_max": 11.8
+   "preempt_per_s_max": 11.8,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 91573.35329341318
   }
  },
  {
@@ -140,7 +148,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 50,
    "interrupt_ns": 953000,
    "units": 6,
-   "preempt_per_s_max": 7
+   "preempt_per_s_max": 7,
+   "wake_delay_ns": 10478001,
+   "ref_exit_ns": 50395.54664269414
   },
   "after": {
    "vcpus": 2,
@@ -163,7 +173,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 671,
    "interrupt_ns": 17398000,
    "units": 6,
-   "preempt_per_s_max": 18.5
+   "preempt_per_s_max": 18.5,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 43628.11117256637
   }
  },
  {
@@ -194,7 +206,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 13,
    "interrupt_ns": 193000,
    "units": 8,
-   "preempt_per_s_max": 0
+   "preempt_per_s_max": 0,
+   "wake_delay_ns": 3539998,
+   "ref_exit_ns": 37592.503022974604
   },
   "after": {
    "vcpus": 2,
@@ -217,7 +231,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 232,
    "interrupt_ns": 7696000,
    "units": 8,
-   "preempt_per_s_max": 7.4
+   "preempt_per_s_max": 7.4,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 127061.07996459132
   }
  },
  {
@@ -248,7 +264,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 81,
    "interrupt_ns": 6653000,
    "units": 7,
-   "preempt_per_s_max": 3.3
+   "preempt_per_s_max": 3.3,
+   "wake_delay_ns": 9776479,
+   "ref_exit_ns": 31620.032039057136
   },
   "after": {
    "vcpus": 1,
@@ -271,7 +289,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 232,
    "interrupt_ns": 7173000,
    "units": 7,
-   "preempt_per_s_max": 4.1
+   "preempt_per_s_max": 4.1,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 36543.870147355825
   }
  },
  {
@@ -302,7 +322,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 225,
    "interrupt_ns": 4758000,
    "units": 8,
-   "preempt_per_s_max": 3.6
+   "preempt_per_s_max": 3.6,
+   "wake_delay_ns": 89888655,
+   "ref_exit_ns": 127759.16481670366
   },
   "after": {
    "vcpus": 2,
@@ -325,7 +347,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 1151,
    "interrupt_ns": 50927000,
    "units": 8,
-   "preempt_per_s_max": 7.3
+   "preempt_per_s_max": 7.3,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 85470.1043219076
   }
  },
  {
@@ -356,7 +380,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 63,
    "interrupt_ns": 12288000,
    "units": 3,
-   "preempt_per_s_max": 11.7
+   "preempt_per_s_max": 11.7,
+   "wake_delay_ns": 217592057,
+   "ref_exit_ns": 278387.9520166899
   },
   "after": {
    "vcpus": 2,
@@ -379,7 +405,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 2338,
    "interrupt_ns": 1707290000,
    "units": 3,
-   "preempt_per_s_max": 20.2
+   "preempt_per_s_max": 20.2,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 227137.556482447
   }
  },
  {
@@ -410,7 +438,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 71,
    "interrupt_ns": 1601000,
    "units": 6,
-   "preempt_per_s_max": 3.6
+   "preempt_per_s_max": 3.6,
+   "wake_delay_ns": 32198233,
+   "ref_exit_ns": 99091.93336559065
   },
   "after": {
    "vcpus": 2,
@@ -433,7 +463,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 675,
    "interrupt_ns": 39251000,
    "units": 6,
-   "preempt_per_s_max": 16.1
+   "preempt_per_s_max": 16.1,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 122153.1873748187
   }
  },
  {
@@ -464,7 +496,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 99,
    "interrupt_ns": 1513000,
    "units": 7,
-   "preempt_per_s_max": 11.9
+   "preempt_per_s_max": 11.9,
+   "wake_delay_ns": 780851216,
+   "ref_exit_ns": 107879.08101571946
   },
   "after": {
    "vcpus": 1,
@@ -487,7 +521,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 249,
    "interrupt_ns": 9142000,
    "units": 7,
-   "preempt_per_s_max": 6.4
+   "preempt_per_s_max": 6.4,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 110105.48744019138
   }
  },
  {
@@ -518,7 +554,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 96,
    "interrupt_ns": 1273000,
    "units": 8,
-   "preempt_per_s_max": 402.4
+   "preempt_per_s_max": 402.4,
+   "wake_delay_ns": 10688675,
+   "ref_exit_ns": 39792.950236966826
   },
   "after": {
    "vcpus": 2,
@@ -541,7 +579,299 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 519,
    "interrupt_ns": 376457000,
    "units": 8,
-   "preempt_per_s_max": 37.6
+   "preempt_per_s_max": 37.6,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 260792.40282685513
+  }
+ },
+ {
+  "name": "s3-1514 O->P",
+  "lever": "cpu-pm",
+  "from": "svm-s3-1514-O-one-vcpu",
+  "to": "svm-s3-1514-P-one-vcpu-cpupm",
+  "shared": false,
+  "what": "O->P again (one vCPU, all phases but ipi, scale 0.25); one boot, back to back from 15:13:32 (load 6.45 -> 5.64)",
+  "before": {
+   "vcpus": 1,
+   "wall_ns": 976425000,
+   "guest_ns": 356301000,
+   "host_ns": 620124000,
+   "halted_ns": 126421807,
+   "overhead_ns": 493702193,
+   "tax": 0.5056222372430038,
+   "exits": 14370,
+   "span_ns": 976425000,
+   "hlt_exits": 625,
+   "hlt_rest_ns": 18497193,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 130,
+   "wakes_traced": true,
+   "exit_mean_ns": 34575.451105937136,
+   "interrupt_exits": 363,
+   "interrupt_ns": 5845000,
+   "units": 7,
+   "preempt_per_s_max": 3.1,
+   "wake_delay_ns": 4478643,
+   "ref_exit_ns": 35076.60115088558
+  },
+  "after": {
+   "vcpus": 1,
+   "wall_ns": 977514000,
+   "guest_ns": 486711000,
+   "host_ns": 490803000,
+   "halted_ns": 0,
+   "overhead_ns": 490803000,
+   "tax": 0.5020930646517595,
+   "exits": 13624,
+   "span_ns": 977514000,
+   "hlt_exits": 0,
+   "hlt_rest_ns": 0,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 0,
+   "wakes_traced": false,
+   "exit_mean_ns": 36027.52697643691,
+   "interrupt_exits": 327,
+   "interrupt_ns": 15847000,
+   "units": 7,
+   "preempt_per_s_max": 5.1,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 35721.720818291215
+  }
+ },
+ {
+  "name": "s3-1515 S->L",
+  "lever": "cpu-pm",
+  "from": "svm-s3-1515-S-one-vcpu-idle",
+  "to": "svm-s3-1515-L-one-vcpu-idle-cpupm",
+  "shared": false,
+  "what": "one vCPU: hlt_short, hlt_long, cpuid, scale 0.5 (new mix); one boot, back to back from 15:14:39 (load 6.00 -> 7.06)",
+  "before": {
+   "vcpus": 1,
+   "wall_ns": 1983722000,
+   "guest_ns": 632445000,
+   "host_ns": 1351277000,
+   "halted_ns": 378458004,
+   "overhead_ns": 972818996,
+   "tax": 0.49040087068651755,
+   "exits": 16065,
+   "span_ns": 1983722000,
+   "hlt_exits": 1250,
+   "hlt_rest_ns": 39430996,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 299,
+   "wakes_traced": true,
+   "exit_mean_ns": 63007.15539354664,
+   "interrupt_exits": 94,
+   "interrupt_ns": 7158000,
+   "units": 3,
+   "preempt_per_s_max": 5,
+   "wake_delay_ns": 26573273,
+   "ref_exit_ns": 62923.233695652176
+  },
+  "after": {
+   "vcpus": 1,
+   "wall_ns": 3619493000,
+   "guest_ns": 2078583000,
+   "host_ns": 1540910000,
+   "halted_ns": 0,
+   "overhead_ns": 1540910000,
+   "tax": 0.4257253709290224,
+   "exits": 15284,
+   "span_ns": 3619493000,
+   "hlt_exits": 0,
+   "hlt_rest_ns": 0,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 0,
+   "wakes_traced": false,
+   "exit_mean_ns": 100825.09978407381,
+   "interrupt_exits": 769,
+   "interrupt_ns": 40343000,
+   "units": 3,
+   "preempt_per_s_max": 3.6,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 103387.55684167011
+  }
+ },
+ {
+  "name": "s3-1516 U->V",
+  "lever": "cpu-pm",
+  "from": "svm-s3-1516-U-short-io",
+  "to": "svm-s3-1516-V-short-io-cpupm",
+  "shared": false,
+  "what": "2 vCPUs: hlt_short, pio, scale 0.25 (new mix); one boot, back to back from 15:16:00 (load 6.73 -> 5.79)",
+  "before": {
+   "vcpus": 2,
+   "wall_ns": 676870000,
+   "guest_ns": 194784000,
+   "host_ns": 482086000,
+   "halted_ns": 170549511,
+   "overhead_ns": 311536489,
+   "tax": 0.4602604473532584,
+   "exits": 7806,
+   "span_ns": 504345000,
+   "hlt_exits": 501,
+   "hlt_rest_ns": 12154489,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 6,
+   "wakes_traced": true,
+   "exit_mean_ns": 40994.38586882103,
+   "interrupt_exits": 289,
+   "interrupt_ns": 5615000,
+   "units": 2,
+   "preempt_per_s_max": 7.9,
+   "wake_delay_ns": 457778,
+   "ref_exit_ns": 41882.94838893641
+  },
+  "after": {
+   "vcpus": 2,
+   "wall_ns": 963504000,
+   "guest_ns": 501948000,
+   "host_ns": 461556000,
+   "halted_ns": 0,
+   "overhead_ns": 461556000,
+   "tax": 0.47903900762217905,
+   "exits": 7095,
+   "span_ns": 776445000,
+   "hlt_exits": 0,
+   "hlt_rest_ns": 0,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 0,
+   "wakes_traced": false,
+   "exit_mean_ns": 65072.042859156914,
+   "interrupt_exits": 151,
+   "interrupt_ns": 4021000,
+   "units": 2,
+   "preempt_per_s_max": 10.7,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 65908.23970037453
+  }
+ },
+ {
+  "name": "s3-1517 W->Y",
+  "lever": "cpu-pm",
+  "from": "svm-s3-1517-W-long-msr",
+  "to": "svm-s3-1517-Y-long-msr-cpupm",
+  "shared": false,
+  "what": "2 vCPUs: hlt_long, msr, cpuid, scale 0.25 (new mix); one boot, back to back from 15:16:51 (load 5.79 -> 4.71)",
+  "before": {
+   "vcpus": 2,
+   "wall_ns": 761283000,
+   "guest_ns": 180751000,
+   "host_ns": 580532000,
+   "halted_ns": 366949899,
+   "overhead_ns": 213582101,
+   "tax": 0.28055545835123075,
+   "exits": 6562,
+   "span_ns": 514624000,
+   "hlt_exits": 126,
+   "hlt_rest_ns": 8600101,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 125,
+   "wakes_traced": true,
+   "exit_mean_ns": 31859.185576624182,
+   "interrupt_exits": 24,
+   "interrupt_ns": 913000,
+   "units": 3,
+   "preempt_per_s_max": 11.7,
+   "wake_delay_ns": 5654026,
+   "ref_exit_ns": 31836.03744149766
+  },
+  "after": {
+   "vcpus": 2,
+   "wall_ns": 638848000,
+   "guest_ns": 473582000,
+   "host_ns": 165266000,
+   "halted_ns": 0,
+   "overhead_ns": 165266000,
+   "tax": 0.2586937737928271,
+   "exits": 6640,
+   "span_ns": 429781000,
+   "hlt_exits": 0,
+   "hlt_rest_ns": 0,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 0,
+   "wakes_traced": false,
+   "exit_mean_ns": 24896.956914733353,
+   "interrupt_exits": 229,
+   "interrupt_ns": 5748000,
+   "units": 3,
+   "preempt_per_s_max": 14.3,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 24889.68637853019
+  }
+ },
+ {
+  "name": "s3-1519 O->P",
+  "lever": "cpu-pm",
+  "from": "svm-s3-1519-O-one-vcpu",
+  "to": "svm-s3-1519-P-one-vcpu-cpupm",
+  "shared": false,
+  "what": "O->P again (one vCPU, all phases but ipi, scale 0.25); one boot, back to back from 15:17:43 (load 5.77 -> 13.37)",
+  "before": {
+   "vcpus": 1,
+   "wall_ns": 3509711000,
+   "guest_ns": 1000939000,
+   "host_ns": 2508772000,
+   "halted_ns": 374598592,
+   "overhead_ns": 2134173408,
+   "tax": 0.608076678678102,
+   "exits": 14076,
+   "span_ns": 3509711000,
+   "hlt_exits": 625,
+   "hlt_rest_ns": 29783408,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 143,
+   "wakes_traced": true,
+   "exit_mean_ns": 156460.22304832714,
+   "interrupt_exits": 74,
+   "interrupt_ns": 6318000,
+   "units": 7,
+   "preempt_per_s_max": 4,
+   "wake_delay_ns": 53204194,
+   "ref_exit_ns": 156853.46889952154
+  },
+  "after": {
+   "vcpus": 1,
+   "wall_ns": 2931313000,
+   "guest_ns": 1332814000,
+   "host_ns": 1598499000,
+   "halted_ns": 0,
+   "overhead_ns": 1598499000,
+   "tax": 0.5453184289770489,
+   "exits": 13603,
+   "span_ns": 2931313000,
+   "hlt_exits": 0,
+   "hlt_rest_ns": 0,
+   "pause_exits": 0,
+   "mwait_exits": 0,
+   "stop_ns": 0,
+   "wakes": 0,
+   "wakes_traced": false,
+   "exit_mean_ns": 117519.40891045434,
+   "interrupt_exits": 244,
+   "interrupt_ns": 9785000,
+   "units": 7,
+   "preempt_per_s_max": 3.4,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 118933.5229824824
   }
  },
  {
@@ -572,7 +902,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 99,
    "interrupt_ns": 2329000,
    "units": 8,
-   "preempt_per_s_max": 459.3
+   "preempt_per_s_max": 459.3,
+   "wake_delay_ns": 9295276,
+   "ref_exit_ns": 42834.50704225352
   },
   "after": {
    "vcpus": 2,
@@ -595,7 +927,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 346,
    "interrupt_ns": 960264000,
    "units": 8,
-   "preempt_per_s_max": 122.6
+   "preempt_per_s_max": 122.6,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 53685.09984639017
   }
  },
  {
@@ -626,7 +960,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 104,
    "interrupt_ns": 26718000,
    "units": 8,
-   "preempt_per_s_max": 132.2
+   "preempt_per_s_max": 132.2,
+   "wake_delay_ns": 136977966,
+   "ref_exit_ns": 38414.923895557484
   },
   "after": {
    "vcpus": 2,
@@ -649,7 +985,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 1586,
    "interrupt_ns": 6003237000,
    "units": 8,
-   "preempt_per_s_max": 100.7
+   "preempt_per_s_max": 100.7,
+   "wake_delay_ns": 0,
+   "ref_exit_ns": 68711.07446093702
   }
  },
  {
@@ -680,7 +1018,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 113,
    "interrupt_ns": 3873000,
    "units": 8,
-   "preempt_per_s_max": 2.8
+   "preempt_per_s_max": 2.8,
+   "wake_delay_ns": 45714692,
+   "ref_exit_ns": 56091.42926710494
   },
   "after": {
    "vcpus": 2,
@@ -703,7 +1043,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 103,
    "interrupt_ns": 4446000,
    "units": 8,
-   "preempt_per_s_max": 3.6
+   "preempt_per_s_max": 3.6,
+   "wake_delay_ns": 2666670,
+   "ref_exit_ns": 51481.016515326955
   }
  },
  {
@@ -734,7 +1076,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 225,
    "interrupt_ns": 4758000,
    "units": 8,
-   "preempt_per_s_max": 3.6
+   "preempt_per_s_max": 3.6,
+   "wake_delay_ns": 89888655,
+   "ref_exit_ns": 127759.16481670366
   },
   "after": {
    "vcpus": 2,
@@ -757,7 +1101,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 171,
    "interrupt_ns": 350561000,
    "units": 8,
-   "preempt_per_s_max": 20.5
+   "preempt_per_s_max": 20.5,
+   "wake_delay_ns": 3791596048,
+   "ref_exit_ns": 705858.37876274
   }
  },
  {
@@ -788,7 +1134,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 113,
    "interrupt_ns": 3873000,
    "units": 8,
-   "preempt_per_s_max": 2.8
+   "preempt_per_s_max": 2.8,
+   "wake_delay_ns": 45714692,
+   "ref_exit_ns": 56091.42926710494
   },
   "after": {
    "vcpus": 2,
@@ -811,7 +1159,9 @@ export const PAIRS: Pair[] = [
    "interrupt_exits": 127,
    "interrupt_ns": 2365000,
    "units": 8,
-   "preempt_per_s_max": 5.6
+   "preempt_per_s_max": 5.6,
+   "wake_delay_ns": 21971237,
+   "ref_exit_ns": 39245.88846296525
   }
  }
 ];
