@@ -9,6 +9,7 @@ import { adviseTables, leverTables } from '../report/levers.js';
 import { renderTables } from '../report/table.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { render } from '../report/render.js';
+import { tableWidth, WIDE_OPTION } from './width.js';
 
 export const ADVISE_FORMATS = ['table', 'md', 'json', 'html'];
 
@@ -20,6 +21,7 @@ interface Args {
   tscKhz?: number;
   isa?: string;
   long: boolean;
+  wide: boolean;
   output?: string;
 }
 
@@ -31,6 +33,7 @@ export function builder(y: Argv): Argv<Args> {
     .positional('traces', { type: 'string', array: true, describe: 'trace files (one run)' })
     .option('format', { alias: 'f', type: 'string', choices: ADVISE_FORMATS, default: 'table', describe: 'output format' })
     .option('long', { type: 'boolean', default: false, describe: 'all the evidence, preconditions and combinations (as report --sections levers)' })
+    .option('wide', WIDE_OPTION)
     .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }) as unknown as Argv<Args>;
 }
 
@@ -46,7 +49,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     case 'json': text = JSON.stringify({ kvmtax: report.kvmtax, inputs: report.inputs, isa: report.isa, levers: lv }, null, 2) + '\n'; break;
     case 'html': attachPhases(report, lv.phases ?? null); text = render(report, 'html', { sections: new Set(['summary', 'levers']) }); break;
     case 'md': text = renderMarkdown(argv.long ? leverTables(lv) : adviseTables(lv)); break;
-    default: text = renderTables(argv.long ? leverTables(lv) : adviseTables(lv));
+    default: text = renderTables(argv.long ? leverTables(lv) : adviseTables(lv), { width: argv.output ? undefined : tableWidth(argv.wide) });
   }
   if (argv.output) fs.writeFileSync(argv.output, text);
   else process.stdout.write(text);

@@ -77,10 +77,10 @@ export function phaseTable(ps: PhaseSection, title = 'Phases of work (timed)'): 
     title,
     lead: [`source: ${ps.source}; one phase = one unit of work`,
       ...(ps.unfinished ? [`${ps.unfinished} phase(s) begun but not ended in the trace: left out`] : [])],
-    header: [...(vms > 1 ? ['pid'] : []), 'phase', 'vcpu', 'wall', 'vCPU threads', 'exits', 'exits/s', 'guest', 'host', 'halted', 'overhead', 'tax', 'most exits'],
+    header: [...(vms > 1 ? ['pid'] : []), 'phase', 'vcpu', 'wall', 'exits', 'tax', 'overhead', 'guest', 'halted', 'host', 'exits/s', 'vCPU threads', 'most exits'],
     align: (vms > 1 ? 'r' : '') + 'rrrrrrrrrrrl',
-    rows: ps.phases.map((p) => [...(vms > 1 ? [p.pid === null ? '?' : String(p.pid)] : []), String(p.index), p.vcpu === null ? '?' : String(p.vcpu), ms(p.wall_ns), String(p.vcpu_threads), String(p.exits),
-      p.exits_per_s === null ? '-' : p.exits_per_s.toFixed(0), us(p.guest_ns), us(p.host_ns), us(p.halted_ns), us(p.overhead_ns), pc(p.tax), p.top.map((x) => `${x.reason} ${x.exits}`).join(', ')]),
+    rows: ps.phases.map((p) => [...(vms > 1 ? [p.pid === null ? '?' : String(p.pid)] : []), String(p.index), p.vcpu === null ? '?' : String(p.vcpu), ms(p.wall_ns), String(p.exits), pc(p.tax),
+      us(p.overhead_ns), us(p.guest_ns), us(p.halted_ns), us(p.host_ns), p.exits_per_s === null ? '-' : p.exits_per_s.toFixed(0), String(p.vcpu_threads), p.top.map((x) => `${x.reason} ${x.exits}`).join(', ')]),
     foot: ['a phase: from the guest\'s port 0x501 write to its 0x502 write on the marking vCPU; exits of every vCPU thread of that VM inside it; tax = overhead / (guest + host) of those exits'],
   };
 }
