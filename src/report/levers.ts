@@ -89,7 +89,7 @@ export function phaseTable(ps: PhaseSection, title = 'Phases of work (timed)'): 
 export function perVmTable(s: LeversSection): Table {
   const rows: string[][] = [];
   for (const v of s.per_vm ?? []) {
-    const who = `${v.vm.name}${v.vm.pid !== null ? ` (pid ${v.vm.pid})` : ''}`;
+    const who = v.vm.pid !== null && !v.vm.name.includes(String(v.vm.pid)) ? `${v.vm.name} (pid ${v.vm.pid})` : v.vm.name;
     if (!v.available) { rows.push([who, '-', '-', '-', '-', '-', v.reason ?? '']); continue; }
     for (const l of v.levers) rows.push([who, String(l.rank), l.id, l.status, deltaText(l), rangeText(l.effect.tax_after, pc), l.verdict]);
   }

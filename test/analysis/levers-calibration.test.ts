@@ -147,6 +147,9 @@ describe('calibration pairs', () => {
     const j = JSON.parse(run.stdout);
     expect(j.forecast_check.lever).toBe('cpu-pm');
     expect(j.forecast_check.rows[0]).toMatchObject({ figure: 'tax', inside: true });
+    // the eight phases of both runs side by side (svm-B's msr phase: 83.96 ms against svm-A's 77.18 ms)
+    expect(j.forecast_check.phases).toHaveLength(8);
+    expect(j.forecast_check.phases[3]).toMatchObject({ vcpu: 0, index: 4, before: { wall_ns: 77_176_000 }, after: { wall_ns: 83_962_000 } });
     const adv = spawnSync(process.execPath, [bin, 'advise', 'traces/svm1-A-baseline/trace.txt.xz'], { cwd: ROOT, encoding: 'utf8' });
     expect(adv.status).toBe(0);
     expect(adv.stdout).toMatch(/^Levers \(ranked\)\n/);

@@ -97,3 +97,29 @@ describe('phases of a real capture (svm-A-baseline) against the VMM\'s own phase
     expect(s.phases[5]!.top[0]).toEqual({ reason: 'cpuid', exits: 5000 });
   }, 60_000);
 });
+
+describe('two VMs at once (svm-s3-G-two-vms: VM1 baseline, VM2 with DISABLE_EXITS HLT|PAUSE)', () => {
+  it('a ranking per VM, each VM\'s phases against its own VMM\'s clock', async () => {
+    const dir = path.join(TRACES, 'svm-s3-G-two-vms');
+    const pc = new PhaseCollector();
+    const r = await analyze([path.join(dir, 'trace.txt.xz')], { rows: pc.sink });
+    const lv = buildLevers(r, { phases: pc.finish() });
+    const pids = [1, 2].map((k) => Number(/^vmm pid (\d+)$/m.exec(fs.readFileSync(path.join(dir, `vmm${k}-output.txt`), 'utf8'))![1]));
+    expect(lv.per_vm!.map((v) => v.vm.pid)).toEqual(pids);
+    const [vm1, vm2] = lv.per_vm!;
+    const cp = (v: typeof vm1) => v!.levers.find((l) => l.id === 'cpu-pm')!;
+    // VM2 runs with HLT and PAUSE in the guest: nothing left for cpu-pm to remove
+    expect(cp(vm2).status).toBe('no-effect');
+    expect(termsOf(r, new Set(r.vms.find((vm) => vm.pid === vm2!.vm.pid)!.vcpus.map((c) => c.tid))).hlt_exits).toBe(0);
+    // VM1 halts; its 2 vCPU threads and VM2's 2 ran on the L1's 2 CPUs: not dedicated, so not advised
+    expect(vm1!.absolute.exits).toBeGreaterThan(0);
+    expect(cp(vm1).status).toBe('not-advised');
+    // each VM's eight phases, within 2 ms of what its VMM measured
+    for (const [k, v] of [[1, vm1!], [2, vm2!]] as const) {
+      const truth = [...fs.readFileSync(path.join(dir, `vmm${k}-output.txt`), 'utf8').matchAll(/^vcpu0 phase (\S+)\s+([\d.]+) ms$/gm)].map((m) => Number(m[2]));
+      expect(v.phases!.phases.map((p) => p.pid)).toEqual(Array(8).fill(v.vm.pid));
+      v.phases!.phases.forEach((p, i) => expect(Math.abs(p.wall_ns / 1e6 - truth[i]!)).toBeLessThan(2));
+      expect(v.absolute.units).toBe(8);
+    }
+  }, 60_000);
+});
