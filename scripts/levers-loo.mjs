@@ -15,30 +15,34 @@ for (const p of PAIRS) {
   console.log(`| ${p.name} | ${p.lever}${p.shared ? ' (shared CPUs)' : ''} | ${p.what} | ${pc(p.before.tax)} -> ${pc(p.after.tax)} | ${(p.before.wall_ns / 1e6).toFixed(0)} -> ${(p.after.wall_ns / 1e6).toFixed(0)} ms | ${o ? [o.rho, o.kappa, o.kappa_n, o.omega].map(f2).join(' | ') : '- | - | - | -'} |`);
 }
 console.log('');
-console.log('| left out | fitted on | tax before | forecast low | centre | high | measured | inside | error (measured - centre) |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| left out | fitted on | load ratio | tax before | forecast low | centre | high | measured | inside | error (measured - centre) |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of L.looCpuPm()) {
-  console.log(`| ${r.pair} | ${r.fitted_on.length} others | ${pc(r.before_tax)} | ${pc(r.low)} | ${pc(r.point)} | ${pc(r.high)} | ${pc(r.measured_tax)} | ${r.inside ? 'yes' : '**no**'} | ${r.error_pp === null ? '-' : (r.error_pp > 0 ? '+' : '') + r.error_pp.toFixed(2) + ' pp'} |`);
+  console.log(`| ${r.pair} | ${r.fitted_on.length} others | ${r.load_ratio === null ? '-' : r.load_ratio.toFixed(2)}${r.same_load ? '' : ' (changed)'} | ${pc(r.before_tax)} | ${pc(r.low)} | ${pc(r.point)} | ${pc(r.high)} | ${pc(r.measured_tax)} | ${r.inside ? 'yes' : '**no**'} | ${r.error_pp === null ? '-' : (r.error_pp > 0 ? '+' : '') + r.error_pp.toFixed(2) + ' pp'} |`);
 }
-// the two cpu-pm models side by side, by the same leave-one-out: without the run-delay term (session 2)
-// and with it (now); and fitted on the 9 session-2 pairs only, forecasting the session-3 pairs (made later)
+// the models side by side, by the same leave-one-out: session 2's (all halted time becomes guest time, fitted
+// on every dedicated pair), with the run-delay term, and with the range fitted on same-load pairs only (now);
+// and fitted on the session-2 pairs only, forecasting the session-3 pairs made later
 const withoutR = PAIRS.map((p) => ({ ...p, before: { ...p.before, wake_delay_ns: 0 } }));
-const nine = (ps) => ps.filter((p) => !p.name.startsWith('s3-'));
-const later = (ps) => ps.filter((p) => p.name.startsWith('s3-') && p.lever === 'cpu-pm' && L.dedicated(p));
 const summary = (rows) => {
+  if (!rows.length) return '-';
   const w = rows.map((r) => 100 * (r.high - r.low)), e = rows.map((r) => r.error_pp);
-  return `${rows.filter((r) => r.inside).length} of ${rows.length} in range${rows.some((r) => !r.inside) ? ` (out: ${rows.filter((r) => !r.inside).map((r) => r.pair).join(', ')})` : ''}; range width ${Math.min(...w).toFixed(1)}-${Math.max(...w).toFixed(1)} pp; centre error ${Math.min(...e).toFixed(1)} to ${e.some((x) => x > 0) ? '+' : ''}${Math.max(...e).toFixed(1)} pp`;
+  return `${rows.filter((r) => r.inside).length} of ${rows.length} in range${rows.some((r) => !r.inside) ? ` (out: ${rows.filter((r) => !r.inside).map((r) => r.pair).join(', ')})` : ''}; width ${Math.min(...w).toFixed(1)}-${Math.max(...w).toFixed(1)} pp; centre error ${Math.min(...e).toFixed(1)} to ${e.some((x) => x > 0) ? '+' : ''}${Math.max(...e).toFixed(1)} pp`;
 };
-const held = (ps) => {
-  const fit = L.fitCpuPm(nine(ps));
-  const rows = later(ps).map((p) => { const f = L.forecastCpuPm(p.before, fit.box, fit.point, fit.band); const m = p.after.tax; return { pair: p.name, low: f.tax.low, high: f.tax.high, inside: m >= f.tax.low && m <= f.tax.high, error_pp: 100 * (m - f.tax.point) }; });
-  return summary(rows);
+const held = (ps, opts) => {
+  const fit = L.fitCpuPm(ps.filter((p) => !p.name.startsWith('s3-')), undefined, opts);
+  return ps.filter((p) => p.name.startsWith('s3-') && p.lever === 'cpu-pm' && L.dedicated(p)).map((p) => {
+    const f = L.forecastCpuPm(p.before, fit.box, fit.point, fit.band); const m = p.after.tax;
+    return { pair: p.name, low: f.tax.low, high: f.tax.high, inside: m >= f.tax.low && m <= f.tax.high, error_pp: 100 * (m - f.tax.point), same_load: L.sameLoad(p) };
+  });
 };
 console.log('');
-console.log('| model | leave-one-out, all pairs | leave-one-out, the 9 session-2 pairs | fitted on those 9, forecasting the session-3 pairs |');
-console.log('|---|---|---|---|');
-console.log(`| halted time all becomes guest time (session 2) | ${summary(L.looCpuPm(withoutR))} | ${summary(L.looCpuPm(nine(withoutR)))} | ${held(withoutR)} |`);
-console.log(`| less the run delay inside the halts (now) | ${summary(L.looCpuPm(PAIRS))} | ${summary(L.looCpuPm(nine(PAIRS)))} | ${held(PAIRS)} |`);
+console.log('| model | leave-one-out: same-load pairs | leave-one-out: pairs whose load changed | fitted on session 2, forecasting session 3: same load | the same: load changed |');
+console.log('|---|---|---|---|---|');
+for (const [name, ps, opts] of [['session 2: all halted time becomes guest time; fitted on every pair', withoutR, { anyLoad: true }], ['+ the run delay inside the halts', PAIRS, { anyLoad: true }], ['+ fitted on same-load pairs only (now)', PAIRS, {}]]) {
+  const rows = L.looCpuPm(ps, opts), h = held(ps, opts);
+  console.log(`| ${name} | ${summary(rows.filter((r) => r.same_load))} | ${summary(rows.filter((r) => !r.same_load))} | ${summary(h.filter((r) => r.same_load))} | ${summary(h.filter((r) => !r.same_load))} |`);
+}
 const fit = L.fitCpuPm();
 console.log('');
 console.log(`Fit on all ${fit.pairs.length}: kappa ${f2(fit.point.kappa)}, kappa_n ${f2(fit.point.kappa_n)}; tax band ${fit.band.tax_pp.map(f2).join(' / ')} pp (low / centre / high); exits/s x ${fit.band.exits_per_s.map(f2).join(' / ')}; wall x ${fit.band.wall.map(f2).join(' / ')}.`);

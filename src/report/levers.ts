@@ -152,7 +152,7 @@ export function checkTable(c: ForecastCheck): Table {
   const ab = c.absolute;
   return {
     title: `Forecast check: ${c.lever} (made on before, measured on after)`,
-    lead: [`${c.status}: ${c.verdict}`, `basis: ${c.basis}; ${c.calibration}`,
+    lead: [`${c.status}: ${c.verdict}`, `basis: ${c.basis}; ${c.calibration}`, `load: ${c.load.note}`,
       `absolute before: vCPU wall ${ms(ab.before.wall_ns)}, guest ${ms(ab.before.guest_ns)}, host ${ms(ab.before.host_ns)}, ${ab.before.exits} exits${ab.before.units ? ` (${(ab.before.exits / ab.before.units).toFixed(1)} per unit of work)` : ''}`,
       `absolute after:  vCPU wall ${ms(ab.after.wall_ns)}, guest ${ms(ab.after.guest_ns)}, host ${ms(ab.after.host_ns)}, ${ab.after.exits} exits${ab.after.units ? ` (${(ab.after.exits / ab.after.units).toFixed(1)} per unit of work)` : ''}`],
     header: ['figure', 'before', 'forecast low', 'centre', 'high', 'measured after', 'in range'],

@@ -6,6 +6,7 @@
 import type { Report } from '../types.js';
 import { buildLevers, type Range } from './levers.js';
 import { termsOf } from './terms.js';
+import { loadRatio, SAME_LOAD } from './calibration.js';
 import type { PhaseSection } from './phases.js';
 
 export const FORECAST_LEVERS = ['cpu-pm', 'host-haltpoll', 'exitless-timer', 'exitless-ipi'];
@@ -32,6 +33,12 @@ export interface ForecastCheck {
     before: { wall_ns: number; guest_ns: number; host_ns: number; exits: number; units: number | null };
     after: { wall_ns: number; guest_ns: number; host_ns: number; exits: number; units: number | null };
   };
+  /**
+   * how much longer the after run took to handle the exits cpu-pm leaves alone (CPUID, port, MSR): 1 = the
+   * same machine load, as the forecast assumes; outside 1/SAME_LOAD .. SAME_LOAD the check tests a load
+   * change as much as the lever
+   */
+  load: { ratio: number | null; same: boolean | null; note: string };
   /** the phases of work on each side, timed (compare --forecast reads the exit rows); absent when neither side marks any */
   phases?: Array<{ index: number; vcpu: number | null; before: PhaseFigures | null; after: PhaseFigures | null }>;
 }
@@ -59,7 +66,19 @@ export function checkForecast(lever: string, before: Report, after: Report, phas
       row('wall_ns', b.wall_ns, l.effect.wall_after_ns, a.wall_ns),
     ],
     absolute: { before: abs(b), after: abs(a) },
+    load: loadOf(b, a),
     ...(phases && (phases.before || phases.after) ? { phases: pairPhases(phases.before, phases.after) } : {}),
+  };
+}
+
+function loadOf(b: ReturnType<typeof termsOf>, a: ReturnType<typeof termsOf>): ForecastCheck['load'] {
+  const s = loadRatio(b, a);
+  if (s === null) return { ratio: null, same: null, note: 'no exits that both runs handle alike (CPUID, port, MSR): the load ratio is unknown' };
+  const same = s >= 1 / SAME_LOAD && s <= SAME_LOAD;
+  return {
+    ratio: Math.round(s * 1000) / 1000, same,
+    note: same ? `after handled the exits cpu-pm leaves alone at ${s.toFixed(2)}x the before's cost: the same load, as the forecast assumes`
+      : `after handled the exits cpu-pm leaves alone at ${s.toFixed(2)}x the before's cost: the machine's load changed between the runs, and the forecast assumes it did not (on our emulated pairs such a change moved the tax by up to 12 pp)`,
   };
 }
 

@@ -6,7 +6,7 @@
 import type { Report } from '../types.js';
 import { termsOf, type Terms } from './terms.js';
 import { forecastCpuPm, type CpuPmForecast } from './cpupm.js';
-import { CALIBRATED_ON, CONTENDED_PREEMPT_PER_S, fitCpuPm, fitDelta } from './calibration.js';
+import { CALIBRATED_ON, CONTENDED_PREEMPT_PER_S, SAME_LOAD, fitCpuPm, fitDelta } from './calibration.js';
 import { phasesOf, type PhaseSection } from './phases.js';
 import { phasesOfVm, reportOfVm, vmsWithExits } from './per-vm.js';
 
@@ -218,9 +218,10 @@ function buildOne(r: Report, phases: PhaseSection | null): LeversSection {
       { what: 'interrupt exits now', value: `${t.interrupt_exits}, ${fmtNs(t.interrupt_ns)}` },
     );
     L.effect.assumptions = [
-      `model (src/analysis/levers/cpupm.ts): overhead' = rho x kept exits + kappa x wake-ups x mean exit cost; wall' = wall + omega x halted; exits' = exits - HLT/MWAIT/PAUSE + kappa_n x wake-ups`,
+      `model (src/analysis/levers/cpupm.ts): overhead' = rho x kept exits + kappa x wake-ups x mean exit cost; wall' = wall - run delay inside the halts + omega x halted; exits' = exits - HLT/MWAIT/PAUSE + kappa_n x wake-ups`,
       `kappa ${f.params.kappa.toFixed(2)} and kappa_n ${f.params.kappa_n.toFixed(2)}: the medians over the pairs ${fittedOn.join(', ')}; rho 1 and omega 0 (the kept exits' cost and the wall time drift both ways between runs on the emulator)`,
       'range: that mechanism plus how far those pairs landed from it (their residuals\' min and max in pp, widened by a quarter of their spread on each side; centre: their median)',
+      `the same machine load after as before: the pairs fitted are those whose after run handled the exits cpu-pm leaves alone at ${(1 / SAME_LOAD).toFixed(2)}-${SAME_LOAD.toFixed(2)}x the baseline's cost; on the emulator, pairs whose load changed more landed up to 10 pp below or 12 pp above (compare --forecast gives the ratio)`,
       'no posted interrupts / AVIC (as in the calibration pairs): each wake-up of an idling vCPU costs an interrupt exit; with them the added exits shrink and the range is high',
     ];
     if (host.apic === 'virtualized') L.effect.assumptions.push('THIS host virtualizes the APIC: timer and IPI wake-ups can be posted without an exit, so expect the low end of the range or below');
