@@ -43,6 +43,20 @@ for (const [name, ps, opts] of [['session 2: all halted time becomes guest time;
   const rows = L.looCpuPm(ps, opts), h = held(ps, opts);
   console.log(`| ${name} | ${summary(rows.filter((r) => r.same_load))} | ${summary(rows.filter((r) => !r.same_load))} | ${summary(h.filter((r) => r.same_load))} | ${summary(h.filter((r) => !r.same_load))} |`);
 }
+// the held-out check of the same-load rule: fitted on the pairs made before it was fixed (up to s3-1531),
+// forecasting the pairs made after it (s3-1535 on)
+const after = (p) => (/^s3-(\d{4})/.exec(p.name)?.[1] ?? '0') >= '1535';
+{
+  const fit = L.fitCpuPm(PAIRS.filter((p) => !after(p)));
+  console.log('');
+  console.log(`| made after the rule (fitted on the ${fit.pairs.length} same-load pairs before it) | dedicated | load ratio | forecast low | centre | high | measured | inside |`);
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const p of PAIRS.filter((p) => after(p) && p.lever === 'cpu-pm')) {
+    const f = L.forecastCpuPm(p.before, fit.box, fit.point, fit.band); const m = p.after.tax;
+    const s = L.loadRatio(p.before, p.after);
+    console.log(`| ${p.name} | ${L.dedicated(p) ? 'yes' : `no (preempted ${p.before.preempt_per_s_max}/s)`} | ${s === null ? '-' : s.toFixed(2)}${L.sameLoad(p) ? '' : ' (changed)'} | ${pc(f.tax.low)} | ${pc(f.tax.point)} | ${pc(f.tax.high)} | ${pc(m)} | ${m >= f.tax.low && m <= f.tax.high ? 'yes' : '**no**'} |`);
+  }
+}
 const fit = L.fitCpuPm();
 console.log('');
 console.log(`Fit on all ${fit.pairs.length}: kappa ${f2(fit.point.kappa)}, kappa_n ${f2(fit.point.kappa_n)}; tax band ${fit.band.tax_pp.map(f2).join(' / ')} pp (low / centre / high); exits/s x ${fit.band.exits_per_s.map(f2).join(' / ')}; wall x ${fit.band.wall.map(f2).join(' / ')}.`);

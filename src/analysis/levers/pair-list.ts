@@ -32,6 +32,8 @@ export const PAIR_LIST: PairSpec[] = [
   { name: 's3-1525 A->B', lever: 'cpu-pm', from: 'svm-s3-1525-A-baseline', to: 'svm-s3-1525-B-disable-exits', shared: false, what: 'A->B again (all phases, scale 0.25, 2 vCPUs); one boot, back to back from 15:20:12 (load 25.32 -> 24.22)' },
   { name: 's3-1528 H->I', lever: 'cpu-pm', from: 'svm-s3-1528-H-idle-mix', to: 'svm-s3-1528-I-idle-mix-cpupm', shared: false, what: 'H->I again (idle mix); one boot, back to back from 15:25:40 (load 17.64 -> 25.91)' },
   { name: 's3-1531 J->K', lever: 'cpu-pm', from: 'svm-s3-1531-J-busy-mix', to: 'svm-s3-1531-K-busy-mix-cpupm', shared: false, what: 'J->K again (busy mix); one boot, back to back from 15:28:41 (load 20.10 -> 24.60)' },
+  { name: 's3-1535 M->N', lever: 'cpu-pm', from: 'svm-s3-1535-M-small', to: 'svm-s3-1535-N-small-cpupm', shared: false, what: 'M->N again (all phases, scale 0.05); one boot, back to back from 15:33:30 (load 14.59 -> 24.47)' },
+  { name: 's3-1539 S->L', lever: 'cpu-pm', from: 'svm-s3-1539-S-one-vcpu-idle', to: 'svm-s3-1539-L-one-vcpu-idle-cpupm', shared: false, what: 'one vCPU: hlt_short, hlt_long, cpuid, scale 0.5 (new mix); one boot, back to back from 15:35:42 (load 26.15 -> 23.00)' },
   { name: 'smp1 M->N', lever: 'cpu-pm', from: 'svm1-M-small', to: 'svm1-N-small-cpupm', shared: true, what: 'SMP=1: both vCPUs on one host CPU, scale 0.05' },
   { name: 'smp1 A->B', lever: 'cpu-pm', from: 'svm1-A-baseline', to: 'svm1-B-disable-exits', shared: true, what: 'SMP=1: both vCPUs on one host CPU, scale 0.25' },
   { name: 'A->F', lever: 'haltpoll-2ms', from: 'svm-A-baseline', to: 'svm-F-haltpoll-2ms', shared: false, what: 'per-VM halt-poll max 2 ms' },
