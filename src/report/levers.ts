@@ -108,7 +108,7 @@ export function adviseTables(s: LeversSection): Table[] {
   if (!s.available) return t;
   const rank = t[0]!;
   const how: string[][] = s.levers.filter((l) => l.status !== 'not-advised' && l.status !== 'no-effect').map((l) => [l.id, l.record.length ? `record ${l.record.join(', ')}` : l.enable[0] ?? '-']);
-  return [rank, { title: 'How', header: ['lever', 'enable (or: what to record)'], align: 'll', rows: how }];
+  return [rank, { title: 'How', header: ['lever', 'enable (or: what to record)'], align: 'll', rows: how }, ...(s.per_vm ? [perVmTable(s)] : [])];
 }
 
 const STATUS_COLOUR: Record<string, string> = {

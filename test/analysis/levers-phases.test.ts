@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline/analyze.js';
 import { buildLevers, PhaseCollector, termsOf } from '../../src/analysis/levers/index.js';
-import { leverTables } from '../../src/report/levers.js';
+import { adviseTables, leverTables } from '../../src/report/levers.js';
 import { tmpTrace, TRACES } from '../support/paths.js';
 
 // VM 100: tid 101 (vCPU 0, host CPU 1), tid 102 (vCPU 1, CPU 2); VM 200: tid 201 (vCPU 0, CPU 3); times in us from 1 s
@@ -114,6 +114,8 @@ describe('two VMs at once (svm-s3-G-two-vms: VM1 baseline, VM2 with DISABLE_EXIT
     // VM1 halts; its 2 vCPU threads and VM2's 2 ran on the L1's 2 CPUs: not dedicated, so not advised
     expect(vm1!.absolute.exits).toBeGreaterThan(0);
     expect(cp(vm1).status).toBe('not-advised');
+    // advise's short form ranks per VM too
+    expect(adviseTables(lv).map((t) => t.title)).toContain('Levers per VM (ranked)');
     // each VM's eight phases, within 2 ms of what its VMM measured
     for (const [k, v] of [[1, vm1!], [2, vm2!]] as const) {
       const truth = [...fs.readFileSync(path.join(dir, `vmm${k}-output.txt`), 'utf8').matchAll(/^vcpu0 phase (\S+)\s+([\d.]+) ms$/gm)].map((m) => Number(m[2]));
