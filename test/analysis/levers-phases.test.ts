@@ -125,3 +125,20 @@ describe('two VMs at once (svm-s3-G-two-vms: VM1 baseline, VM2 with DISABLE_EXIT
     }
   }, 60_000);
 });
+
+describe('phases are the same in every format (svm-D-small: one run, several recordings)', () => {
+  it('ftrace text, trace-cmd report, trace.dat and perf.data give the same phases', async () => {
+    const phases = async (f: string) => { const pc = new PhaseCollector(); await analyze([path.join(TRACES, 'svm-D-small', f)], { rows: pc.sink }); return pc.finish()!.phases; };
+    const txt = await phases('trace.txt.xz');
+    expect(txt).toHaveLength(8);
+    // trace-cmd report of the same buffer (no tgid column: one VM per input): the same figures
+    const strip = (ps: typeof txt) => ps.map(({ pid: _pid, ...rest }) => rest);
+    expect(strip(await phases('trace-cmd-report.txt.xz'))).toEqual(strip(txt));
+    // trace.dat of the same buffer, ns timestamps: the same exits, walls within 1 us
+    const dat = await phases('trace.dat.xz');
+    expect(dat.map((p) => p.exits)).toEqual(txt.map((p) => p.exits));
+    dat.forEach((p, i) => expect(Math.abs(p.wall_ns - txt[i]!.wall_ns)).toBeLessThan(1000));
+    // perf record of the same run (its own clock): the same exits per phase
+    expect((await phases('perf.data.xz')).map((p) => p.exits)).toEqual(txt.map((p) => p.exits));
+  }, 60_000);
+});

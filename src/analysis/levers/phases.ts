@@ -5,7 +5,8 @@
  * "vmm: vcpuN phase X begin|end" to trace_marker when it handles those exits. The port writes are kvm_pio
  * events, the same in every format, so the phases are found from the exit rows (key "pio 0x501 w"): a phase
  * of a VM runs from its 0x501 exit to the next 0x502 exit of the same vCPU thread, and every exit of any
- * vCPU thread of that VM (pid) inside that window counts to it. The phase's name (the trace_marker text,
+ * vCPU thread of that VM (pid; one VM per input when the trace does not say the pid) inside that window
+ * counts to it. The phase's name (the trace_marker text,
  * the id written) is not in the rows: phases are numbered in order per marking vCPU thread.
  *
  * Per phase: wall (end - begin), the vCPU threads' exits in the window, their host time split into
@@ -78,7 +79,9 @@ export class PhaseCollector {
   }
 
   private add(x: ReturnType<typeof decodeRows>[number]): void {
-    const vmKey = `${x.file}:${x.pid ?? `t${x.tid}`}`;
+    // a VM is a process of one input; a trace that does not say the process (trace.dat without saved
+    // tgids) is one VM per input, as the report itself groups it
+    const vmKey = `${x.file}:${x.pid ?? '?'}`;
     let list = this.byVm.get(vmKey);
     if (x.kind === 'exit' && x.key === PHASE_BEGIN) {
       this.seen = true;
