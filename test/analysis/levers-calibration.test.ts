@@ -14,7 +14,10 @@ import { ROOT, TRACES } from '../support/paths.js';
 
 const trace = (d: string) => path.join(TRACES, d, 'trace.txt.xz');
 /** measured (README "Which lever to pull"): the pairs whose baseline did not have its host CPUs to itself */
-const NOT_DEDICATED = ['M2->N2', 'smp1 M->N', 'smp1 A->B'];
+/** measured: the pairs made after SAME_LOAD was fixed that met the same load (none: the load swung), and those in range */
+const SAME_LOAD_AFTER_RULE: string[] = [];
+const INSIDE_AFTER_RULE = ['s3-1542 U->V', 's3-1546 O->P'];
+const NOT_DEDICATED = ['M2->N2', 's3-1535 M->N', 'smp1 M->N', 'smp1 A->B'];
 
 
 describe('calibration pairs', () => {
@@ -65,6 +68,18 @@ describe('calibration pairs', () => {
       return !(p.after.tax! >= f.tax.low! && p.after.tax! <= f.tax.high!);
     }).map((p) => p.name);
     expect(missed).toEqual([]);
+  });
+
+  it('the pairs made after the load rule was fixed (s3-1535 on): every one met a load change (ratio 0.35-5.1), none a same-load test; 2 of 7 in range', () => {
+    const fit = fitCpuPm(PAIRS.filter((p) => (/^s3-(\d{4})/.exec(p.name)?.[1] ?? '0') < '1535'));
+    const later = PAIRS.filter((p) => (/^s3-(\d{4})/.exec(p.name)?.[1] ?? '0') >= '1535' && p.lever === 'cpu-pm');
+    expect(later.length).toBeGreaterThanOrEqual(7);
+    expect(later.filter(sameLoad).map((p) => p.name)).toEqual(SAME_LOAD_AFTER_RULE);
+    const inside = later.filter((p) => {
+      const f = forecastCpuPm(p.before, fit.box, fit.point, fit.band);
+      return p.after.tax! >= f.tax.low! && p.after.tax! <= f.tax.high!;
+    }).map((p) => p.name);
+    expect(inside).toEqual(INSIDE_AFTER_RULE);
   });
 
   it('host halt-polling leave-one-out: the two 2 ms pairs disagree (+1.7 and -2.3 pp): neither holds the other', () => {
