@@ -124,7 +124,7 @@ export function internCached(p: usize, len: i32): i32 {
   if (len > 32 || len <= 0) return intern(p, len);
   let k: u64;
   if (len >= 8) k = load<u64>(p);
-  else { k = 0; for (let i = 0; i < len; i++) k |= (<u64>load<u8>(p + <usize>i)) << (<u64>i * 8); }
+  else k = load<u64>(p) & ((<u64>1 << (<u64>len << 3)) - 1); // (p is readable 8 bytes on: see same32)
   let h = <u32>(k ^ (k >> 29) ^ (k >> 41)) * 0x9e3779b1 ^ <u32>len;
   const slot = <usize>((h >> 24) & <u32>(CACHE_SLOTS - 1));
   if (load<u64>(cacheKey + slot * 8) == k && load<i32>(cacheLen + slot * 4) == len && load<i32>(cachePtr + slot * 4) != 0) {
