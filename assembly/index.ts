@@ -15,6 +15,7 @@ import {
 } from "./analysis";
 import { pdSetScratch } from "./perfdata";
 export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt } from "./perfdata";
+export { textFastPaths } from "./text";
 import { textRips, textGpas, textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
 
 let input: usize = 0;

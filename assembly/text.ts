@@ -115,7 +115,10 @@ const HC_THREAD: usize = 84;
 const HC_EPOCH: usize = 88;
 const hcache: usize = zalloc(<usize>HC_SLOTS * HC_STRIDE);
 let hcEpoch: i32 = 0;
-let hcLastOpen: i32 = 0; // offset of the '[' of the last header cached or found in the cache (0: none yet)
+let hcLastOpen: i32 = 0;
+/** Tests turn the shortcuts off (the header cache, the timestamp layout) to check they change nothing. */
+let fastPaths: bool = true;
+export function textFastPaths(on: bool): void { fastPaths = on; } // offset of the '[' of the last header cached or found in the cache (0: none yet)
 
 // @ts-ignore: decorator
 @inline function hcSlot(q: usize): usize {
@@ -497,7 +500,7 @@ function joinNext(ls: usize, le: usize, end: usize, last: bool, canCarry: bool):
 function parseLine(ls: usize, le: usize): bool {
   if (le > ls && load<u8>(le - 1) == 13) le--; // CRLF
   // the header of a kvm line seen before: task, tid, tgid and CPU as then, and the thread looked up once
-  if (le - ls >= 24) {
+  if (fastPaths && le - ls >= 24) {
     // most lines have their '[' where the last one had it; a prefix that matches a cached one in full is
     // that line's header, whichever '[' led to it
     let q = ls + <usize>hcLastOpen;
@@ -659,7 +662,7 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
         const off = <i32>(t - cpuEnd);
         const sd = <i32>(r - t);
         tsOff = 0;
-        if (off >= 1 && off <= 16 && sd <= 8) {
+        if (fastPaths && off >= 1 && off <= 16 && sd <= 8) {
           tsOff = off;
           tsSpaces = spaceBits(cpuEnd) & ((1 << off) - 1);
           tsFlag = flag;
@@ -767,7 +770,7 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
     // remember this header for the lines that repeat it
     const off = <i32>(cpuOpen - ls);
     const n = <i32>(cpuEnd - ls);
-    if (cpuOpen && off >= 16 && n <= HC_PREFIX_MAX) {
+    if (fastPaths && cpuOpen && off >= 16 && n <= HC_PREFIX_MAX) {
       const e = hcSlot(cpuOpen);
       memory.copy(e, ls, <usize>n);
       store<i32>(e + HC_LEN, n);

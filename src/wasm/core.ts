@@ -41,6 +41,7 @@ interface Exports {
   ripCap(): number;
   ripDropped(): bigint;
   gpaOn(on: number): void;
+  textFastPaths(on: number): void;
   gpaBase(): number;
   gpaCap(): number;
   gpaDropped(): bigint;
@@ -580,6 +581,8 @@ export class Core {
 
   /** Keep each handled NPF exit's guest-physical page (text input, SVM info2): --by gpa. */
   trackGpas(on: boolean): void { this.ex.gpaOn(on ? 1 : 0); }
+  /** The text tokenizer's shortcuts (header cache, timestamp layout): tests compare a run without them. */
+  textFastPaths(on: boolean): void { this.ex.textFastPaths(on ? 1 : 0); }
 
   /** (bin index, guest-physical page number) -> handled exits and their time; `rip` holds the page number. */
   gpas(): { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number } {
