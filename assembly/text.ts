@@ -1,6 +1,15 @@
 // The text tokenizer: raw ftrace (`trace`, `trace_pipe`), `trace-cmd report` and `perf script` lines,
 // scanned straight from the input arena. Line ends are found 16 bytes at a time with wasm SIMD.
 //
+// Shortcuts for the lines that repeat what earlier ones showed, each falling back to the general path on any
+// difference (test/formats/text/fast-paths.test.ts checks they change no table):
+//   - the header cache: a line whose bytes up to its CPU column equal a cached line's has that line's task,
+//     tid, tgid, CPU and thread record (one thread lookup per line); its '[' is looked for first where the
+//     last cached header had it;
+//   - the timestamp layout: the spaces, flags column and seconds width of the last line's timestamp; a line
+//     with the same layout has its "sec.usec:" read with word-wide digit checks;
+//   - kvm_exit / kvm_entry (and "kvm:" of perf) by 8-byte compares, padding runs 16 bytes at a time.
+//
 // Header shapes accepted (copied from real captures):
 //   ftrace, record-tgid:   "             vmm-193     (    188) [001] d..1.     7.334239: kvm_entry: vcpu 1, rip 0x10000"
 //   ftrace, no tgid:       "             vmm-10892   [001] d..2.  1150.196070: sched_switch: prev_comm=vmm ..."
