@@ -118,7 +118,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
     ...inputOptions(argv, inputFormat),
     top: argv.top, histograms: argv.histograms || out === 'html', jobs, filter: { pid: argv.pid, vcpu: argv.vcpu },
-    userspace: only?.has('userspace'), handling: only?.has('handling'),
+    userspace: only?.has('userspace'), handling: only?.has('handling'), nested: only?.has('nested'),
     rips: listOf(argv.by).includes('rip') || only?.has('rip'), gpas: listOf(argv.by).includes('gpa') || only?.has('gpa'), guestSymbols: guestSymbols(argv.guestSymbols),
   });
   progress?.done();

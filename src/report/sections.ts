@@ -236,10 +236,25 @@ function extraSections(r: Report, show: Set<string>, out: Table[]): void {
   if (show.has('nested')) {
     const ns = buildNested(r);
     if (!ns.available) out.push(unavailable('Nested virtualization', ns));
-    else out.push({
+    else if (!ns.per_reason) out.push({
       title: 'Nested virtualization (L2 exits seen by L0)', lead: [ns.note], header: ['L2 exits', 'handled by L0', 'reflected to L1', 'L2 entries'], align: 'rrrr',
       rows: [[String(ns.l2_exits), String(ns.handled_by_l0), String(ns.reflected_to_l1), String(ns.l2_entries)]],
     });
+    else {
+      const avg = (ns_: number, n: number) => (n > 0 ? dur(ns_ / n, u) : '-');
+      const lead = [
+        `${ns.l2_exits} L2 exits: ${ns.handled_by_l0} handled by L0 (${dur(ns.handled_by_l0_ns, u)}), ${ns.reflected_to_l1} reflected to L1 (${dur(ns.reflected_ns, u)} until L2 ran again, over ${ns.reflected_timed} timed, ${ns.l1_exits_inside} L1 exits inside); ${ns.l2_entries} L2 entries`,
+        ns.note,
+        ...(ns.reflected_cut ? [`${ns.reflected_cut} reflected exits were followed by another L2 exit before any L2 entry was seen (not timed)`] : []),
+        ...(ns.reflected_without_l2_exit ? [`${ns.reflected_without_l2_exit} kvm_nested_vmexit_inject with no L2 exit in flight (exits L0 made up for L1, e.g. an interrupt): not in the rows`] : []),
+      ];
+      out.push({
+        title: 'Nested virtualization: L2 exits by reason, handled by L0 vs reflected to L1', lead,
+        header: ['reason', 'L2 exits', 'by L0', 'L0 time', 'L0 avg', 'to L1', 'to L1 time', 'to L1 avg', 'L1 exits inside'], align: 'lrrrrrrrr',
+        rows: ns.reasons.map((x) => [x.reason, String(x.l2_exits), String(x.handled_by_l0), dur(x.handled_by_l0_ns, u), avg(x.handled_by_l0_ns, x.handled_by_l0),
+          String(x.reflected_to_l1), dur(x.reflected_ns, u), avg(x.reflected_ns, x.reflected_timed), String(x.l1_exits_inside)]),
+      });
+    }
   }
   if (show.has('handling') && r.handling) {
     const hs = r.handling;
