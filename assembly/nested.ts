@@ -124,7 +124,13 @@ export function nestedOther(ti: i32, name: i32, ts: i64): void {
   let f = load<i32>(s);
   if (name == idExit) {
     if (f & F_L2) return; // a second kvm_nested_vmexit for the same exit
-    if (f & F_REFL) { addI32(load<i32>(s + 28), NB_OPEN_END, 1); f &= ~F_REFL; }
+    if (f & F_REFL) {
+      // L2 ran again without a kvm_nested_vmenter seen: the window is cut, and this exit was not L1's
+      const rr = load<i32>(s + 28);
+      addI32(rr, NB_OPEN_END, 1);
+      if (f & F_EXIT) addI32(rr, NB_L1_EXITS, -1);
+      f &= ~F_REFL;
+    }
     if (!(f & F_EXIT)) { store<i32>(s + 4, -1); store<i64>(s + 8, ts); f |= F_EXIT; }
     const r = rowOf(ti, load<i32>(s + 4));
     addI32(r, NB_L2, 1);
