@@ -192,6 +192,8 @@ export interface Report extends Extras {
   userspace?: UserspaceSection | Unavailable;
   /** present when asked for (--sections handling) */
   handling?: HandlingSection | Unavailable;
+  /** present when asked for (--sections exitcost): src/analysis/exit-cost.ts, added by the CLI from kvmtax record's manifests */
+  exitcost?: import('./exit-cost.js').ExitCostSection;
   /** present when asked for (--sections nested): src/analysis/nested.ts */
   nested?: import('./nested.js').NestedResult;
   /** present when asked for (--by rip) */

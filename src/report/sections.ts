@@ -29,7 +29,7 @@ export interface ViewOptions {
 }
 
 /** 'levers' is shown only when named (--sections levers, or kvmtax advise) */
-export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested', 'rip', 'gpa', 'arm64'];
+export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested', 'exitcost', 'rip', 'gpa', 'arm64'];
 export const DEFAULT_SECTIONS = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'sched', 'top', 'quality'];
 /** The default view also shows 'arm64', which has tables only in arm64 reports (report.arm64 is absent elsewhere). */
 export const defaultSections = (): Set<string> => new Set([...DEFAULT_SECTIONS, 'arm64']);
@@ -255,6 +255,16 @@ function extraSections(r: Report, show: Set<string>, out: Table[]): void {
           String(x.reflected_to_l1), dur(x.reflected_ns, u), avg(x.reflected_ns, x.reflected_timed), String(x.l1_exits_inside)]),
       });
     }
+  }
+  if (show.has('exitcost')) {
+    const ec = r.exitcost;
+    if (!ec) out.push(unavailable('Hardware VM-exit cost (estimate)', { reason: 'unknown CPU model: no estimate' }));
+    else out.push({
+      title: 'Hardware VM-exit cost (a stated estimate, not in any figure above)',
+      lead: [ec.note, ...ec.hosts.flatMap((h) => [`${h.file}: ${h.note}; CPU model from ${h.from}`, ...h.mitigations.map((m) => `  at the transitions (not costed): ${m}`)])],
+      header: ['input', 'CPU model', 'exits', 'cycles/exit', 'estimate (cycles)'], align: 'llrrr',
+      rows: ec.hosts.map((h) => [h.file, h.cpu_model ?? 'unknown', String(h.exits), h.cycles_per_exit === null ? '-' : String(h.cycles_per_exit), h.estimate_cycles === null ? 'no estimate' : String(h.estimate_cycles)]),
+    });
   }
   if (show.has('handling') && r.handling) {
     const hs = r.handling;

@@ -10,7 +10,13 @@ import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline/analyze.js';
 import { render } from '../../src/report/render.js';
 import { buildNested, type NestedSection } from '../../src/analysis/nested.js';
+import AjvModule from 'ajv';
+import { buildExitCost } from '../../src/analysis/exit-cost.js';
 import { ROOT } from '../support/paths.js';
+
+const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'report.schema.json'), 'utf8'));
+const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
+const validate = new (Ajv as unknown as new (o: object) => { compile(s: object): { (d: unknown): boolean; errors?: unknown } })({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
 
 const FIX = path.join(ROOT, 'test', 'fixtures', 'variants', 'nested-svm-split.txt');
 const CAP = path.join(ROOT, 'traces', 'svm-L-nested');
@@ -61,6 +67,19 @@ describe('nested split on the crafted fixture (shapes of kvm_amd 6.1, traces/svm
     expect(table).toMatch(/1 reflected exits were followed by another L2 exit/);
     const md = render(r, 'md', { sections });
     expect(md).toMatch(/\| io \| 1 \| 1 \| 30\.00 us \| 30\.00 us \| 0 \| 0 ns \| - \| 0 \|/);
+  });
+
+  it('the per-reason section, its count-only fallback and the exit-cost section validate against the JSON schema', async () => {
+    const r = await analyze([FIX], { nested: true });
+    r.exitcost = buildExitCost(r, []);
+    const json = JSON.parse(render(r, 'json', {}));
+    expect(json.nested.per_reason).toBe(true);
+    expect(validate(json)).toBe(true);
+    expect(validate.errors ?? []).toEqual([]);
+    json.nested = buildNested(await analyze([FIX]));
+    expect(validate(json)).toBe(true);
+    delete json.nested.reasons;
+    expect(validate(json)).toBe(false);
   });
 
   it('a trace with no nested events says so', async () => {
