@@ -5,12 +5,15 @@
  * arithmetic and the wiring, not a claim about any CPU.
  */
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline/analyze.js';
 import { render } from '../../src/report/render.js';
 import { buildExitCost, EXIT_COST_FIGURES } from '../../src/analysis/exit-cost.js';
 import { readManifest } from '../../src/record/manifest.js';
 import { ROOT } from '../support/paths.js';
+
+const BIN = path.join(ROOT, 'bin', 'kvmtax.js');
 
 const NESTED = path.join(ROOT, 'traces', 'svm-L-nested', 'trace.txt.xz');
 const RECORDED = path.join(ROOT, 'traces', 'svm-R-kvmtax-record', 'trace.dat.xz');
@@ -62,5 +65,17 @@ describe('hardware exit cost estimate', () => {
       spectre_v1: 'Mitigation: usercopy/swapgs barriers and __user pointer sanitization',
     } }]);
     expect(ec.hosts[0]!.mitigations).toEqual(['mds: VERW buffer clearing', 'l1tf: L1D flush on VM entry', 'spec_rstack_overflow: IBPB']);
+  });
+
+  it('kvmtax report --sections exitcost reads the CPU model from the manifest beside each trace', async () => {
+    const r = spawnSync(process.execPath, [BIN, 'report', '--sections', 'exitcost', '-f', 'json', RECORDED, NESTED], { encoding: 'utf8', cwd: ROOT });
+    expect(r.status).toBe(0);
+    const hosts = JSON.parse(r.stdout).exitcost.hosts;
+    expect(hosts.map((h: { cpu_model: string | null; from: string; exits: number }) => [h.cpu_model, h.from, h.exits])).toEqual([
+      // each input's exits: its own kvm_exit count (the two files' vCPU threads kept apart)
+      ['AMD EPYC Processor', 'kvmtax record manifest (trace.dat.manifest.json)', (await analyze([RECORDED])).totals.exits_seen],
+      [null, 'none (no kvmtax record manifest beside the trace)', 944],
+    ]);
+    expect(hosts.every((h: { estimate_cycles: number | null }) => h.estimate_cycles === null)).toBe(true);
   });
 });
