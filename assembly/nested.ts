@@ -13,7 +13,7 @@
 // kvm_exit before it on its thread; reason -2: the thread's L2 entries (in NB_L2).
 import { zalloc, regrow } from "./mem";
 
-export const NB_STRIDE: i32 = 48;
+export const NB_STRIDE: i32 = 80;
 export const NB_THREAD: i32 = 0;      // i32 thread index
 export const NB_REASON: i32 = 4;      // i32 exit reason (dictionary id), -1 unknown, -2 the entries row
 export const NB_L2: i32 = 8;          // i32 L2 exits (kvm_nested_vmexit after this kvm_exit) / L2 entries
@@ -24,13 +24,21 @@ export const NB_CLOSED: i32 = 28;     // i32 reflected exits whose L2 re-entry w
 export const NB_REFL_NS: i32 = 32;    // i64 their exit -> L2 re-entry time
 export const NB_L1_EXITS: i32 = 40;   // i32 L1's own exits inside those windows
 export const NB_OPEN_END: i32 = 44;   // i32 reflected windows cut by another L2 exit before an L2 entry was seen
+// the timed windows in three parts (when the window shows its kvm_entry into L1 and L1's last exit):
+export const NB_TO_L1_NS: i32 = 48;   // i64 L0 reflecting: the L2 exit -> the kvm_entry into L1
+export const NB_IN_L1_NS: i32 = 56;   // i64 L1 handling (its own exits included) -> L1's last exit (its VMRUN/VMRESUME)
+export const NB_BACK_NS: i32 = 64;    // i64 L0 emulating that VMRUN -> the kvm_entry into L2
+export const NB_PARTS: i32 = 72;      // i32 windows split so (the rest: their parts were not all seen)
 
 const F_EXIT: i32 = 1;   // a kvm_exit with no kvm_entry yet
 const F_L2: i32 = 2;     // ... which kvm_nested_vmexit marked as an L2 exit
 const F_REFL: i32 = 4;   // a reflected exit waiting for L2 to run again
 const F_ENTER: i32 = 8;  // kvm_nested_vmenter seen: the next kvm_entry enters L2
+const F_IN_L1: i32 = 16; // a reflected window whose kvm_entry into L1 was seen
+const F_L1_EXIT: i32 = 32; // ... and an exit of L1 after it
 
-const TS_STRIDE: i32 = 32; // per thread: i32 flags, i32 reason, i64 exit ts, i64 reflected-from ts, i32 row, i32 reflected row
+const TS_STRIDE: i32 = 48; // per thread: i32 flags, i32 reason, i64 exit ts, i64 reflected-from ts, i32 row, i32 reflected row,
+                           // i64 the window's kvm_entry into L1, i64 L1's last exit
 
 let on = false;
 let idExit: i32 = -1, idInject: i32 = -1, idEnter: i32 = -1, idRun: i32 = -1;
@@ -92,17 +100,28 @@ export function nestedStep(ti: i32, entry: bool, reason: i32, ts: i64): void {
   const s = stateOf(ti);
   let f = load<i32>(s);
   if (!entry) {
-    if (f & F_REFL) addI32(load<i32>(s + 28), NB_L1_EXITS, 1);
+    if (f & F_REFL) {
+      addI32(load<i32>(s + 28), NB_L1_EXITS, 1);
+      if (f & F_IN_L1) { store<i64>(s + 40, ts); f |= F_L1_EXIT; }
+    }
     store<i32>(s + 4, reason);
     store<i64>(s + 8, ts);
-    store<i32>(s, (f & (F_REFL | F_ENTER)) | F_EXIT);
+    store<i32>(s, (f & (F_REFL | F_ENTER | F_IN_L1 | F_L1_EXIT)) | F_EXIT);
     return;
   }
   if (f & F_ENTER) {
     if (f & F_REFL) {
       const rr = load<i32>(s + 28);
       addI32(rr, NB_CLOSED, 1);
-      addI64(rr, NB_REFL_NS, ts - load<i64>(s + 16));
+      const from = load<i64>(s + 16);
+      addI64(rr, NB_REFL_NS, ts - from);
+      if ((f & (F_IN_L1 | F_L1_EXIT)) == (F_IN_L1 | F_L1_EXIT)) {
+        const inL1 = load<i64>(s + 32), last = load<i64>(s + 40);
+        addI64(rr, NB_TO_L1_NS, inL1 - from);
+        addI64(rr, NB_IN_L1_NS, last - inL1);
+        addI64(rr, NB_BACK_NS, ts - last);
+        addI32(rr, NB_PARTS, 1);
+      }
     }
     addI32(rowOf(ti, -2), NB_L2, 1);
     store<i32>(s, 0);
@@ -113,7 +132,8 @@ export function nestedStep(ti: i32, entry: bool, reason: i32, ts: i64): void {
     addI32(r, NB_HANDLED, 1);
     addI64(r, NB_HANDLED_NS, ts - load<i64>(s + 8));
   }
-  store<i32>(s, f & F_REFL);
+  if ((f & (F_REFL | F_IN_L1)) == F_REFL) { store<i64>(s + 32, ts); f |= F_IN_L1; }
+  store<i32>(s, f & (F_REFL | F_IN_L1 | F_L1_EXIT));
 }
 
 /** Any other event on thread `ti`: acts only on the nested events' names. */
@@ -129,7 +149,7 @@ export function nestedOther(ti: i32, name: i32, ts: i64): void {
       const rr = load<i32>(s + 28);
       addI32(rr, NB_OPEN_END, 1);
       if (f & F_EXIT) addI32(rr, NB_L1_EXITS, -1);
-      f &= ~F_REFL;
+      f &= ~(F_REFL | F_IN_L1 | F_L1_EXIT);
     }
     if (!(f & F_EXIT)) { store<i32>(s + 4, -1); store<i64>(s + 8, ts); f |= F_EXIT; }
     const r = rowOf(ti, load<i32>(s + 4));
@@ -145,7 +165,7 @@ export function nestedOther(ti: i32, name: i32, ts: i64): void {
     addI32(r, NB_REFLECTED, 1);
     store<i32>(s + 28, r);
     store<i64>(s + 16, load<i64>(s + 8));
-    store<i32>(s, f | F_REFL);
+    store<i32>(s, (f | F_REFL) & ~(F_IN_L1 | F_L1_EXIT));
   } else {
     store<i32>(s, f | F_ENTER);
   }

@@ -16,8 +16,12 @@
  *   { available: true, per_reason: boolean, source: string[], note: string,
  *     l2_exits, handled_by_l0, reflected_to_l1, l2_entries,                       (totals, counts)
  *     handled_by_l0_ns, reflected_ns, reflected_timed, reflected_cut, l1_exits_inside, reflected_without_l2_exit,
+ *     to_l1_ns, in_l1_ns, back_to_l2_ns, split_timed,            (the reflected windows in three parts)
  *     reasons: [{ reason, l2_exits, handled_by_l0, handled_by_l0_ns, reflected_to_l1, reflected_ns,
- *                 reflected_timed, l1_exits_inside }]  (by L2 exits, descending) }
+ *                 reflected_timed, l1_exits_inside, to_l1_ns, in_l1_ns, back_to_l2_ns, split_timed }]
+ *                 (by L2 exits, descending) }
+ *   A reflected window = to_l1 (L0 reflecting: L2 exit -> kvm_entry into L1) + in_l1 (L1 running, its own exits
+ *   included, until its last exit: the VMRUN/VMRESUME) + back_to_l2 (L0 emulating it -> kvm_entry into L2).
  *   or { available: false, reason }. per_reason false: a report made without the core's nested table (from the
  *   event counts only: reasons is [] and the *_ns / timed fields are 0).
  * Times are in the report's unit (ns, or cycles for raw TSC input).
@@ -42,6 +46,14 @@ export interface NestedReasonRow {
   reflected_timed: number;
   /** L1's own kvm_exits inside those windows */
   l1_exits_inside: number;
+  /** the timed windows in three parts, over split_timed of them: L0 reflecting (L2 exit -> kvm_entry into L1) */
+  to_l1_ns: number;
+  /** L1 handling, its own exits included (-> L1's last exit, its VMRUN / VMRESUME) */
+  in_l1_ns: number;
+  /** L0 emulating that VMRUN (-> kvm_entry into L2) */
+  back_to_l2_ns: number;
+  /** windows with all three parts seen (a well-formed trace: = reflected_timed) */
+  split_timed: number;
 }
 
 export interface NestedSection {
@@ -60,6 +72,10 @@ export interface NestedSection {
   l1_exits_inside: number;
   /** kvm_nested_vmexit_inject with no L2 exit in flight (L0 synthesized the exit, e.g. an interrupt for L1) */
   reflected_without_l2_exit: number;
+  to_l1_ns: number;
+  in_l1_ns: number;
+  back_to_l2_ns: number;
+  split_timed: number;
   reasons: NestedReasonRow[];
   note: string;
 }
@@ -91,7 +107,7 @@ export function nestedFromCore(ctx: NestedContext): NestedResult {
     const k = ctx.scale[th.file] ?? 1;
     const name = r.reason < 0 ? '(no kvm_exit)' : ctx.reasonOf(th.file, r.reason);
     let row = by.get(name);
-    if (!row) by.set(name, (row = { reason: name, l2_exits: 0, handled_by_l0: 0, handled_by_l0_ns: 0, reflected_to_l1: 0, reflected_ns: 0, reflected_timed: 0, l1_exits_inside: 0 }));
+    if (!row) by.set(name, (row = { reason: name, l2_exits: 0, handled_by_l0: 0, handled_by_l0_ns: 0, reflected_to_l1: 0, reflected_ns: 0, reflected_timed: 0, l1_exits_inside: 0, to_l1_ns: 0, in_l1_ns: 0, back_to_l2_ns: 0, split_timed: 0 }));
     row.l2_exits += r.l2;
     row.handled_by_l0 += r.handled;
     row.handled_by_l0_ns += Number(r.handledSum) * k;
@@ -99,6 +115,10 @@ export function nestedFromCore(ctx: NestedContext): NestedResult {
     row.reflected_ns += Number(r.reflectedSum) * k;
     row.reflected_timed += r.closed;
     row.l1_exits_inside += r.l1Exits;
+    row.to_l1_ns += Number(r.toL1Sum) * k;
+    row.in_l1_ns += Number(r.inL1Sum) * k;
+    row.back_to_l2_ns += Number(r.backSum) * k;
+    row.split_timed += r.parts;
     cut += r.cut;
   }
   const reasons = [...by.values()].filter((r) => r.l2_exits > 0 || r.reflected_to_l1 > 0)
@@ -110,6 +130,7 @@ export function nestedFromCore(ctx: NestedContext): NestedResult {
     l2_exits: sum((r) => r.l2_exits), reflected_to_l1: sum((r) => r.reflected_to_l1), handled_by_l0: sum((r) => r.handled_by_l0), l2_entries: entries,
     handled_by_l0_ns: sum((r) => r.handled_by_l0_ns), reflected_ns: sum((r) => r.reflected_ns), reflected_timed: sum((r) => r.reflected_timed),
     reflected_cut: cut, l1_exits_inside: sum((r) => r.l1_exits_inside), reflected_without_l2_exit: orphanInject,
+    to_l1_ns: sum((r) => r.to_l1_ns), in_l1_ns: sum((r) => r.in_l1_ns), back_to_l2_ns: sum((r) => r.back_to_l2_ns), split_timed: sum((r) => r.split_timed),
     reasons,
     note: 'an L2 exit is one kvm_exit (in the exit tables) plus one kvm_nested_vmexit (not counted again); handled by L0: exit -> entry back into L2; reflected: kvm_nested_vmexit_inject, timed from the L2 exit to the kvm_entry after L1\'s next kvm_nested_vmenter (L1\'s handling and its own exits included: a separate figure, overlapping the exit tables, never added to the tax)',
   };
@@ -125,7 +146,8 @@ export function buildNested(r: Report): NestedResult {
   if (l2 === 0 && inj === 0 && enter === 0) return { available: false, reason: NONE };
   return {
     available: true, per_reason: false, source: ['events by name'], l2_exits: l2, reflected_to_l1: inj, handled_by_l0: Math.max(0, l2 - inj), l2_entries: enter,
-    handled_by_l0_ns: 0, reflected_ns: 0, reflected_timed: 0, reflected_cut: 0, l1_exits_inside: 0, reflected_without_l2_exit: 0, reasons: [],
+    handled_by_l0_ns: 0, reflected_ns: 0, reflected_timed: 0, reflected_cut: 0, l1_exits_inside: 0, reflected_without_l2_exit: 0,
+    to_l1_ns: 0, in_l1_ns: 0, back_to_l2_ns: 0, split_timed: 0, reasons: [],
     note: 'from the event counts only (this report was made without the nested analysis: kvmtax report --sections nested makes it): an L2 exit is one kvm_exit (in the exit tables) plus one kvm_nested_vmexit (not counted again); reflected = kvm_nested_vmexit_inject',
   };
 }

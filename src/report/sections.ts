@@ -254,6 +254,16 @@ function extraSections(r: Report, show: Set<string>, out: Table[]): void {
         rows: ns.reasons.map((x) => [x.reason, String(x.l2_exits), String(x.handled_by_l0), dur(x.handled_by_l0_ns, u), avg(x.handled_by_l0_ns, x.handled_by_l0),
           String(x.reflected_to_l1), dur(x.reflected_ns, u), avg(x.reflected_ns, x.reflected_timed), String(x.l1_exits_inside)]),
       });
+      const refl = ns.reasons.filter((x) => x.split_timed > 0);
+      if (refl.length) out.push({
+        title: 'Reflected exits: where the time until L2 runs again goes (averages per exit)',
+        lead: ['to L1: L0 reflects the exit (L2 exit -> kvm_entry into L1); in L1: L1 handles it, its own exits included, until its VMRUN/VMRESUME exits; back to L2: L0 emulates that VMRUN (-> kvm_entry into L2)'],
+        header: ['reason', 'split', 'to L1', 'in L1', 'back to L2', 'in L1 %'], align: 'lrrrrr',
+        rows: refl.map((x) => {
+          const n = x.split_timed, t = x.to_l1_ns + x.in_l1_ns + x.back_to_l2_ns;
+          return [x.reason, String(n), dur(x.to_l1_ns / n, u), dur(x.in_l1_ns / n, u), dur(x.back_to_l2_ns / n, u), t > 0 ? `${((100 * x.in_l1_ns) / t).toFixed(1)}%` : '-'];
+        }),
+      });
     }
   }
   if (show.has('exitcost')) {

@@ -592,11 +592,12 @@ export class Core {
     const m = this.mem, base = this.ex.nestedRows(), n = this.ex.nestedRowsCount();
     const out: NestedRec[] = [];
     for (let i = 0; i < n; i++) {
-      const p = base + i * 48;
+      const p = base + i * 80;
       out.push({
         thread: m.getInt32(p, true), reason: m.getInt32(p + 4, true), l2: m.getInt32(p + 8, true), handled: m.getInt32(p + 12, true),
         handledSum: m.getBigInt64(p + 16, true), reflected: m.getInt32(p + 24, true), closed: m.getInt32(p + 28, true),
         reflectedSum: m.getBigInt64(p + 32, true), l1Exits: m.getInt32(p + 40, true), cut: m.getInt32(p + 44, true),
+        toL1Sum: m.getBigInt64(p + 48, true), inL1Sum: m.getBigInt64(p + 56, true), backSum: m.getBigInt64(p + 64, true), parts: m.getInt32(p + 72, true),
       });
     }
     return out;
@@ -657,7 +658,7 @@ export interface BinRec {
 export interface TopRec { duration: bigint; ts: bigint; where: number; thread: number; reason: number }
 export interface SkipRec { kind: number; count: number; file: number; line: number; col: number; excerpt: string }
 /** One row of the core's nested table (assembly/nested.ts NB_*); sums in ticks. */
-export interface NestedRec { thread: number; reason: number; l2: number; handled: number; handledSum: bigint; reflected: number; closed: number; reflectedSum: bigint; l1Exits: number; cut: number }
+export interface NestedRec { thread: number; reason: number; l2: number; handled: number; handledSum: bigint; reflected: number; closed: number; reflectedSum: bigint; l1Exits: number; cut: number; toL1Sum: bigint; inL1Sum: bigint; backSum: bigint; parts: number }
 
 export interface CoreTables {
   strings: string[];

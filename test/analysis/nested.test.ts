@@ -30,19 +30,23 @@ describe('nested split on the crafted fixture (shapes of kvm_amd 6.1, traces/svm
     expect(n.per_reason).toBe(true);
     // thread 191: cpuid .000100 -> L2 entry .000150 (50 us; L1 exits npf .000120 and vmrun .000130 inside)
     //             cpuid .000400 -> L2 entry .000440 (40 us; L1 exit vmrun .000420 inside): 90 us over 2, 3 L1 exits
-    expect(row(n, 'cpuid')).toEqual({ reason: 'cpuid', l2_exits: 2, handled_by_l0: 0, handled_by_l0_ns: 0, reflected_to_l1: 2, reflected_ns: 90000, reflected_timed: 2, l1_exits_inside: 3 });
+    // in three parts: to L1 (.000100 -> L1 entry .000110: 10 us; .000400 -> .000410: 10 us), in L1 (.000110 -> L1's
+    // vmrun exit .000130: 20 us; .000410 -> .000420: 10 us), back to L2 (.000130 -> .000150: 20 us; .000420 -> .000440: 20 us)
+    expect(row(n, 'cpuid')).toEqual({ reason: 'cpuid', l2_exits: 2, handled_by_l0: 0, handled_by_l0_ns: 0, reflected_to_l1: 2, reflected_ns: 90000, reflected_timed: 2, l1_exits_inside: 3,
+      to_l1_ns: 20000, in_l1_ns: 30000, back_to_l2_ns: 40000, split_timed: 2 });
     // io .000200 -> entry .000230 (30 us), msr .000300 -> .000307 (7 us), npf .000600 -> .000605 (5 us): no inject
     expect(row(n, 'io')).toMatchObject({ l2_exits: 1, handled_by_l0: 1, handled_by_l0_ns: 30000, reflected_to_l1: 0 });
     expect(row(n, 'msr')).toMatchObject({ l2_exits: 1, handled_by_l0: 1, handled_by_l0_ns: 7000 });
     expect(row(n, 'npf')).toMatchObject({ l2_exits: 1, handled_by_l0: 1, handled_by_l0_ns: 5000 });
     // hlt .000500 reflected, L1 entered .000510, then L2 exits again (npf .000600) with no kvm_nested_vmenter seen:
     // the window is cut (not timed) and the npf exit is not counted as L1's
-    expect(row(n, 'hlt')).toEqual({ reason: 'hlt', l2_exits: 1, handled_by_l0: 0, handled_by_l0_ns: 0, reflected_to_l1: 1, reflected_ns: 0, reflected_timed: 0, l1_exits_inside: 0 });
+    expect(row(n, 'hlt')).toEqual({ reason: 'hlt', l2_exits: 1, handled_by_l0: 0, handled_by_l0_ns: 0, reflected_to_l1: 1, reflected_ns: 0, reflected_timed: 0, l1_exits_inside: 0,
+      to_l1_ns: 0, in_l1_ns: 0, back_to_l2_ns: 0, split_timed: 0 });
     // thread 192: kvm_nested_vmexit .000710 with no kvm_exit before it: timed from itself to entry .000720 (10 us)
     expect(row(n, '(no kvm_exit)')).toMatchObject({ l2_exits: 1, handled_by_l0: 1, handled_by_l0_ns: 10000 });
     expect(n).toMatchObject({
       l2_exits: 7, handled_by_l0: 4, handled_by_l0_ns: 52000, reflected_to_l1: 3, reflected_ns: 90000, reflected_timed: 2,
-      reflected_cut: 1, l1_exits_inside: 3, reflected_without_l2_exit: 1,
+      reflected_cut: 1, l1_exits_inside: 3, reflected_without_l2_exit: 1, to_l1_ns: 20000, in_l1_ns: 30000, back_to_l2_ns: 40000, split_timed: 2,
       // L2 entries: .000020 (L1's first VMRUN), .000150, .000440
       l2_entries: 3,
     });
@@ -67,6 +71,8 @@ describe('nested split on the crafted fixture (shapes of kvm_amd 6.1, traces/svm
     expect(table).toMatch(/1 reflected exits were followed by another L2 exit/);
     const md = render(r, 'md', { sections });
     expect(md).toMatch(/\| io \| 1 \| 1 \| 30\.00 us \| 30\.00 us \| 0 \| 0 ns \| - \| 0 \|/);
+    // averages per reflected cpuid: 10 us to L1, 15 us in L1, 20 us back to L2; in L1 = 30 / 90 us
+    expect(table).toMatch(/^cpuid\s+2\s+10\.00 us\s+15\.00 us\s+20\.00 us\s+33\.3%$/m);
   });
 
   it('the per-reason section, its count-only fallback and the exit-cost section validate against the JSON schema', async () => {
@@ -112,6 +118,11 @@ describe('real nested capture: traces/svm-L-nested (kvm_amd 6.1 in QEMU TCG, the
       expect(n.reflected_timed).toBe(n.reflected_to_l1 - 1);
       expect(n.reflected_cut).toBe(0);
       expect(n.reflected_without_l2_exit).toBe(0);
+      // every timed window split in three parts that add up to it
+      for (const x of n.reasons) {
+        expect(x.split_timed).toBe(x.reflected_timed);
+        expect(x.to_l1_ns + x.in_l1_ns + x.back_to_l2_ns).toBe(x.reflected_ns);
+      }
       // a reflected cpuid keeps L2 off the CPU longer than L0's own handling of a cpuid-free exit
       expect(row(n, 'cpuid')!.reflected_ns / 200).toBeGreaterThan(row(n, 'msr')!.handled_by_l0_ns / 100);
       // counted once: kvm_exit lines only
