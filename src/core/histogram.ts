@@ -136,3 +136,45 @@ export class Histogram {
     return out;
   }
 }
+
+/** What a report's statistics read of a histogram (summary.ts stats()). */
+export interface HistStats {
+  n: number; sum: number; sumsq: number; min: number; max: number;
+  quantile(q: number): number;
+  mean(): number;
+  stddev(): number;
+}
+
+/**
+ * One core bin's histogram read in place, in its own unit (no scaling): the same statistics as a
+ * Histogram filled from it, without building one (pages of Float64Arrays per (thread, metric) were most
+ * of what the summary allocated at hundreds of vCPUs). `src.hist` is read again at each quantile: the
+ * core hands out one dense scratch array that the next bin's read overwrites.
+ */
+export class DenseHist implements HistStats {
+  constructor(private readonly src: { hist: Uint32Array }, readonly n: number, readonly sum: number, readonly sumsq: number, readonly min: number, readonly max: number) {}
+
+  /** The q-quantile by nearest rank, clamped to the exact min and max (as Histogram.quantile). */
+  quantile(q: number): number {
+    if (this.n === 0) return NaN;
+    const rank = Math.max(1, Math.ceil(q * this.n));
+    const h = this.src.hist;
+    let c = 0;
+    for (let i = 0; i < h.length; i++) {
+      if (!h[i]) continue;
+      c += h[i]!;
+      if (c >= rank) return Math.min(this.max, Math.max(this.min, bucketValue(i)));
+    }
+    return this.max;
+  }
+
+  mean(): number {
+    return this.n ? this.sum / this.n : NaN;
+  }
+
+  stddev(): number {
+    if (this.n < 2) return 0;
+    const m = this.sum / this.n;
+    return Math.sqrt(Math.max(0, (this.sumsq - this.n * m * m) / (this.n - 1)));
+  }
+}

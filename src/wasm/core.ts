@@ -166,19 +166,23 @@ const enc = new TextEncoder();
 const MAX_TS = 1n << 62n;
 const dec = new TextDecoder('utf-8', { fatal: false });
 
-const EMPTY_HIST = new Uint32Array(0);
-
 /**
- * Give bin `b` a `hist` that is made dense from the core when read (enumerable, so structured clone to
- * and from workers copies it); assigning a histogram replaces the accessor with the value.
+ * A bin read from the core. Its histogram is made dense only when `hist` is read (a bin's is a few pages
+ * of the core's two-level histogram, a dense copy is 10.5 KB), into the core's scratch array, valid until
+ * the next bin's is read: consumers read one bin's at a time (summary, extras, merge). Assigning `hist`
+ * replaces it with that array. A class with the accessor on its prototype: a per-bin closure and property
+ * descriptor made each bin a dictionary-mode object of ~1.2 KB (11 MB at 9,580 bins). The core and the
+ * histogram index are private fields, which structured clone (the --jobs workers' tables) leaves out.
  */
-function lazyHist(b: BinRec, dense: () => Uint32Array): void {
-  // enumerable: structured clone (the workers' tables) reads it, one bin at a time
-  Object.defineProperty(b, 'hist', {
-    enumerable: true, configurable: true,
-    get: dense,
-    set(v: Uint32Array) { Object.defineProperty(this, 'hist', { value: v, writable: true, enumerable: true, configurable: true }); },
-  });
+class CoreBin implements BinRec {
+  thread = 0; reason = 0; seen = 0; handled = 0; sum = 0n; min = 0n; max = 0n; sumsq = 0; failed = 0;
+  wakes = 0; wakePolls = 0; wakePollNs = 0n; wakeWaitNs = 0n; userN = 0; userNs = 0n; preemptN = 0; preemptNs = 0n;
+  #core: Core | undefined;
+  #h = -1;
+  #own: Uint32Array | undefined;
+  constructor(core: Core, h: number) { this.#core = core; this.#h = h; }
+  get hist(): Uint32Array { return this.#own ?? this.#core!.histDenseOf(this.#h); }
+  set hist(v: Uint32Array) { this.#own = v; }
 }
 
 /**
@@ -476,23 +480,17 @@ export class Core {
     const bb = this.ex.binsBase();
     for (let i = 0, n = this.ex.binsCount(); i < n; i++) {
       const b = bb + i * K.BIN_STRIDE;
-      const h = m.getInt32(b + K.BIN_HIST, true);
-      bins.push({
-        thread: m.getInt32(b + K.BIN_THREAD, true), reason: m.getInt32(b + K.BIN_REASON, true),
-        seen: m.getInt32(b + K.BIN_SEEN, true), handled: m.getInt32(b + K.BIN_HANDLED, true),
-        sum: m.getBigInt64(b + K.BIN_SUM, true), min: m.getBigInt64(b + K.BIN_MIN, true),
-        max: m.getBigInt64(b + K.BIN_MAX, true), sumsq: m.getFloat64(b + K.BIN_SUMSQ, true),
-        failed: m.getInt32(b + K.BIN_FAILED, true), wakes: m.getInt32(b + K.BIN_WAKES, true),
-        wakePolls: m.getInt32(b + K.BIN_WAKE_POLLS, true), wakePollNs: m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true),
-        wakeWaitNs: m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true),
-        userNs: m.getBigInt64(b + K.BIN_USER_NS, true), userN: m.getInt32(b + K.BIN_USER_N, true),
-        preemptNs: m.getBigInt64(b + K.BIN_PREEMPT_NS, true), preemptN: m.getInt32(b + K.BIN_PREEMPT_N, true),
-        hist: EMPTY_HIST,
-      });
-      // the histogram is made dense only when read (a bin's is a few pages of the core's two-level
-      // histogram, a dense copy is 10.5 KB), into a scratch array valid until the next read; consumers
-      // read one bin's at a time (summary, extras, merge); assigning a histogram replaces the accessor
-      lazyHist(bins[i]!, () => this.histDense(h));
+      const x = new CoreBin(this, m.getInt32(b + K.BIN_HIST, true));
+      x.thread = m.getInt32(b + K.BIN_THREAD, true); x.reason = m.getInt32(b + K.BIN_REASON, true);
+      x.seen = m.getInt32(b + K.BIN_SEEN, true); x.handled = m.getInt32(b + K.BIN_HANDLED, true);
+      x.sum = m.getBigInt64(b + K.BIN_SUM, true); x.min = m.getBigInt64(b + K.BIN_MIN, true);
+      x.max = m.getBigInt64(b + K.BIN_MAX, true); x.sumsq = m.getFloat64(b + K.BIN_SUMSQ, true);
+      x.failed = m.getInt32(b + K.BIN_FAILED, true); x.wakes = m.getInt32(b + K.BIN_WAKES, true);
+      x.wakePolls = m.getInt32(b + K.BIN_WAKE_POLLS, true); x.wakePollNs = m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true);
+      x.wakeWaitNs = m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true);
+      x.userNs = m.getBigInt64(b + K.BIN_USER_NS, true); x.userN = m.getInt32(b + K.BIN_USER_N, true);
+      x.preemptNs = m.getBigInt64(b + K.BIN_PREEMPT_NS, true); x.preemptN = m.getInt32(b + K.BIN_PREEMPT_N, true);
+      bins.push(x);
     }
     const top: TopRec[] = [];
     const tp = this.ex.topBase();
@@ -522,7 +520,7 @@ export class Core {
    * Histogram h as HIST_BUCKETS dense counts, in one scratch array reused by every read (a copy per
    * read of thousands of bins is hundreds of MB of garbage): valid until the next bin's hist is read.
    */
-  private histDense(h: number): Uint32Array {
+  histDenseOf(h: number): Uint32Array {
     if (this.lastHist === h) return this.scratch;
     const out = this.scratch;
     out.fill(0);
