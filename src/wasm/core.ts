@@ -171,18 +171,21 @@ const dec = new TextDecoder('utf-8', { fatal: false });
  * of the core's two-level histogram, a dense copy is 10.5 KB), into the core's scratch array, valid until
  * the next bin's is read: consumers read one bin's at a time (summary, extras, merge). Assigning `hist`
  * replaces it with that array. A class with the accessor on its prototype: a per-bin closure and property
- * descriptor made each bin a dictionary-mode object of ~1.2 KB (11 MB at 9,580 bins). The core and the
- * histogram index are private fields, which structured clone (the --jobs workers' tables) leaves out.
+ * descriptor made each bin a dictionary-mode object of ~1.2 KB (11 MB at 9,580 bins). The core, the
+ * histogram index and an assigned histogram are non-enumerable: structured clone (the --jobs workers'
+ * tables) leaves them out, a copy by property descriptors (analysis/filter.ts) keeps them.
  */
 class CoreBin implements BinRec {
   thread = 0; reason = 0; seen = 0; handled = 0; sum = 0n; min = 0n; max = 0n; sumsq = 0; failed = 0;
   wakes = 0; wakePolls = 0; wakePollNs = 0n; wakeWaitNs = 0n; userN = 0; userNs = 0n; preemptN = 0; preemptNs = 0n;
-  #core: Core | undefined;
-  #h = -1;
-  #own: Uint32Array | undefined;
-  constructor(core: Core, h: number) { this.#core = core; this.#h = h; }
-  get hist(): Uint32Array { return this.#own ?? this.#core!.histDenseOf(this.#h); }
-  set hist(v: Uint32Array) { this.#own = v; }
+  declare private readonly core: Core;
+  declare private readonly h: number;
+  declare private own: Uint32Array | undefined;
+  constructor(core: Core, h: number) {
+    Object.defineProperties(this, { core: { value: core }, h: { value: h }, own: { value: undefined, writable: true } });
+  }
+  get hist(): Uint32Array { return this.own ?? this.core.histDenseOf(this.h); }
+  set hist(v: Uint32Array) { this.own = v; }
 }
 
 /**

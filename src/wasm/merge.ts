@@ -149,6 +149,10 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
     if (b.prevTs !== MIN) a.prevTs = b.prevTs;
     const firstIsExit = !firstIsEntry && b.exits + b.entries > 0;
     let leading = b.leadingEntry;
+    // a sched_wakeup the later slice saw before its first exit/entry, while an exit was pending: the
+    // pending exit's wake-up (the core keeps the first one until the entry), even when its entry comes
+    // only in a slice after the next (a halt longer than a slice)
+    if (a.state === K.ST_HOST && a.schedWakeTs === MIN) a.schedWakeTs = b.preExitSchedWakeTs;
     if (a.state === K.ST_HOST && b.exits + b.entries + b.preExitWakes + (b.preExitSub >= 0 ? 1 : 0) > 0) {
       // what the next slice saw before its first exit/entry happened inside the pending exit
       if (b.preExitWakes > 0) {
@@ -167,7 +171,7 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
         top.push({ duration: d, ts: a.pendTs, where: Number(a.pendWhere), thread: ai, reason: a.pendReason });
       } else a.backwards++;
       if (a.wakeTs !== MIN) accumulate(binOf(ai, K.M_WAKE_TO_ENTRY), b.firstTs - a.wakeTs > 0n ? b.firstTs - a.wakeTs : 0n);
-      const sw = a.schedWakeTs !== MIN ? a.schedWakeTs : b.preExitSchedWakeTs;
+      const sw = a.schedWakeTs;
       if (sw !== MIN) accumulate(binOf(ai, K.M_SCHED_WAKE_TO_ENTRY), b.firstTs - sw > 0n ? b.firstTs - sw : 0n);
       a.pendingAtEnd = 0;
       leading = 0;
@@ -244,7 +248,8 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
     }
     if (b.lastCpu >= 0) a.lastCpu = b.lastCpu;
     if (b.entries > 0 || b.wakeTs !== MIN) a.wakeTs = b.wakeTs;
-    if (b.entries > 0 || b.schedWakeTs !== MIN) a.schedWakeTs = b.schedWakeTs;
+    // (without an entry in b, a wake-up still pending from before b is the one the core would have kept)
+    if (b.entries > 0 || (b.schedWakeTs !== MIN && a.schedWakeTs === MIN)) a.schedWakeTs = b.schedWakeTs;
     if (b.switchIn > 0 || b.runnableTs !== MIN) a.runnableTs = b.runnableTs;
     // timelines share the file's origin: regroup the finer one to the wider buckets, then add
     if (b.timeline) {
