@@ -186,6 +186,11 @@ class CoreBin implements BinRec {
   }
   get hist(): Uint32Array { return this.own ?? this.core.histDenseOf(this.h); }
   set hist(v: Uint32Array) { this.own = v; }
+  /** fn(page, mem, at, len) for each page of the histogram that has a count: mem[at .. at + len) (core memory: valid during the call) */
+  eachHistPage(fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void {
+    if (this.own) { fn(0, this.own, 0, this.own.length); return; }
+    this.core.eachHistPage(this.h, fn);
+  }
 }
 
 /**
@@ -523,6 +528,18 @@ export class Core {
    * Histogram h as HIST_BUCKETS dense counts, in one scratch array reused by every read (a copy per
    * read of thousands of bins is hundreds of MB of garbage): valid until the next bin's hist is read.
    */
+  /** fn(page, mem, at) for each page of histogram h that has a count: its counts are mem[at .. at + 64) */
+  eachHistPage(h: number, fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void {
+    const page = 64;
+    const buf = this.ex.memory.buffer;
+    if (!this.u32 || this.u32.buffer !== buf) this.u32 = new Uint32Array(buf);
+    for (let pg = 0; pg * page < K.HIST_BUCKETS; pg++) {
+      const p = this.ex.histPage(h, pg);
+      if (p) fn(pg, this.u32, p >>> 2, Math.min(page, K.HIST_BUCKETS - pg * page));
+    }
+  }
+  private u32: Uint32Array | undefined;
+
   histDenseOf(h: number): Uint32Array {
     if (this.lastHist === h) return this.scratch;
     const out = this.scratch;

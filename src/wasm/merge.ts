@@ -35,6 +35,102 @@ const SUMS: Array<keyof ThreadRec> = [
   'pleGrows', 'pleShrinks', 'lapic', 'switchIn', 'haltWakes', 'wall', 'jumps', 'jumpDrops', 'migrations',
 ];
 
+const PAGE = 64;
+const PAGES = Math.ceil(K.HIST_BUCKETS / PAGE);
+const CHUNK = 1024; // pages per chunk of the page pool (256 KB)
+
+/**
+ * The merged bins' histograms, two-level as in the core: a directory of PAGES page numbers per bin, and
+ * pages of 64 counts from a pool of chunks, made only where a count falls (a dense copy per merged bin
+ * was 10.5 KB: 100 MB at 9,580 bins).
+ */
+class HistStore {
+  private dirs = new Int32Array(PAGES * 1024);
+  private readonly chunks: Uint32Array[] = [];
+  private used = 0;
+  private readonly scratch = new Uint32Array(K.HIST_BUCKETS);
+  private last = -1;
+
+  add(bin: number, bucket: number, n: number): void {
+    const d = bin * PAGES + (bucket >> 6);
+    if (d >= this.dirs.length) {
+      const g = new Int32Array(Math.max(this.dirs.length * 2, d + PAGES));
+      g.set(this.dirs);
+      this.dirs = g;
+    }
+    let p = this.dirs[d]!;
+    if (p === 0) {
+      p = ++this.used;
+      if (((p - 1) >> 10) >= this.chunks.length) this.chunks.push(new Uint32Array(CHUNK * PAGE));
+      this.dirs[d] = p;
+    }
+    this.chunks[(p - 1) >> 10]![(((p - 1) & (CHUNK - 1)) << 6) + (bucket & 63)]! += n;
+    if (this.last === bin) this.last = -1;
+  }
+
+  /** Calls fn(bucket, count) for every non-zero bucket of bin, in bucket order. */
+  each(bin: number, fn: (bucket: number, count: number) => void): void {
+    for (let pg = 0; pg < PAGES; pg++) {
+      const d = bin * PAGES + pg;
+      const p = d < this.dirs.length ? this.dirs[d]! : 0;
+      if (p === 0) continue;
+      const c = this.chunks[(p - 1) >> 10]!, o = ((p - 1) & (CHUNK - 1)) << 6;
+      for (let j = 0; j < PAGE; j++) if (c[o + j]) fn(pg * PAGE + j, c[o + j]!);
+    }
+  }
+
+  clear(bin: number): void {
+    for (let pg = 0; pg < PAGES; pg++) {
+      const d = bin * PAGES + pg;
+      const p = d < this.dirs.length ? this.dirs[d]! : 0;
+      if (p !== 0) this.chunks[(p - 1) >> 10]!.fill(0, ((p - 1) & (CHUNK - 1)) << 6, (((p - 1) & (CHUNK - 1)) << 6) + PAGE);
+    }
+    if (this.last === bin) this.last = -1;
+  }
+
+  /** Bin's counts as one dense array, valid until the next bin's is read (one scratch array). */
+  dense(bin: number): Uint32Array {
+    if (this.last === bin) return this.scratch;
+    const out = this.scratch;
+    out.fill(0);
+    for (let pg = 0; pg < PAGES; pg++) {
+      const d = bin * PAGES + pg;
+      const p = d < this.dirs.length ? this.dirs[d]! : 0;
+      if (p === 0) continue;
+      const c = this.chunks[(p - 1) >> 10]!, o = ((p - 1) & (CHUNK - 1)) << 6;
+      out.set(c.subarray(o, o + Math.min(PAGE, K.HIST_BUCKETS - pg * PAGE)), pg * PAGE);
+    }
+    this.last = bin;
+    return out;
+  }
+}
+
+/** A merged bin: its histogram lives in the merge's HistStore (non-enumerable: copies by descriptors keep it). */
+class MergedBin implements BinRec {
+  seen = 0; handled = 0; sum = 0n; min = 2n ** 63n - 1n; max = MIN; sumsq = 0; failed = 0;
+  wakes = 0; wakePolls = 0; wakePollNs = 0n; wakeWaitNs = 0n; userN = 0; userNs = 0n; preemptN = 0; preemptNs = 0n;
+  declare readonly store: HistStore;
+  declare readonly idx: number;
+  constructor(public thread: number, public reason: number, store: HistStore, idx: number) {
+    Object.defineProperties(this, { store: { value: store }, idx: { value: idx } });
+  }
+  get hist(): Uint32Array { return this.store.dense(this.idx); }
+  set hist(_v: Uint32Array) { throw new Error('a merged bin\'s histogram is written through its HistStore'); }
+  add(bucket: number, n: number): void { this.store.add(this.idx, bucket, n); }
+  /** every non-zero bucket of o added to this one */
+  addAll(o: MergedBin): void { o.store.each(o.idx, (i, n) => this.add(i, n)); }
+}
+
+/** A source bin's non-zero buckets: a worker's pairs, a core's pages, or a dense array. */
+function eachBucket(b: BinRec, fn: (bucket: number, count: number) => void): void {
+  const pairs = (b as { histPairs?: Uint32Array }).histPairs;
+  if (pairs) { for (let k = 0; k < pairs.length; k += 2) fn(pairs[k]!, pairs[k + 1]!); return; }
+  const pages = (b as { eachHistPage?: (f: (pg: number, mem: Uint32Array, at: number, len: number) => void) => void }).eachHistPage;
+  if (pages) { pages.call(b, (pg, mem, at, len) => { for (let j = 0; j < len; j++) if (mem[at + j]) fn(pg * PAGE + j, mem[at + j]!); }); return; }
+  const h = b.hist;
+  for (let i = 0; i < h.length; i++) if (h[i]) fn(i, h[i]!);
+}
+
 export function mergeTables(parts: Part[], topN: number): CoreTables {
   const strings: string[] = [];
   const sid = new Map<string, number>();
@@ -46,29 +142,30 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
   };
   const threads: ThreadRec[] = [];
   const tIndex = new Map<string, number>();
-  const bins: BinRec[] = [];
+  const bins: MergedBin[] = [];
   const bIndex = new Map<string, number>();
+  const store = new HistStore();
   const top: TopRec[] = [];
   const skips = new Map<number, SkipRec>();
   let dictOverflowed = 0;
 
-  const binOf = (thread: number, reason: number): BinRec => {
+  const binOf = (thread: number, reason: number): MergedBin => {
     const k = `${thread}:${reason}`;
     let i = bIndex.get(k);
     if (i === undefined) {
       i = bins.length;
-      bins.push({ thread, reason, seen: 0, handled: 0, sum: 0n, min: 2n ** 63n - 1n, max: MIN, sumsq: 0, failed: 0, hist: new Uint32Array(K.HIST_BUCKETS), wakes: 0, wakePolls: 0, wakePollNs: 0n, wakeWaitNs: 0n, userN: 0, userNs: 0n, preemptN: 0, preemptNs: 0n });
+      bins.push(new MergedBin(thread, reason, store, i));
       bIndex.set(k, i);
     }
     return bins[i]!;
   };
-  const accumulate = (b: BinRec, d: bigint) => {
+  const accumulate = (b: MergedBin, d: bigint) => {
     b.handled++;
     b.sum += d;
     if (d < b.min) b.min = d;
     if (d > b.max) b.max = d;
     b.sumsq += Number(d) * Number(d);
-    b.hist[bucketOf(Number(d))]!++;
+    b.add(bucketOf(Number(d)), 1);
   };
 
   for (const part of parts) {
@@ -114,9 +211,7 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
       m.userN += b.userN ?? 0; m.userNs += b.userNs ?? 0n; m.preemptN += b.preemptN ?? 0; m.preemptNs += b.preemptNs ?? 0n;
       // a slice's hist is read from its core on access (wasm/core.ts): once per bin
       // (a worker's bins come with their non-zero buckets as [bucket, count] pairs: pipeline/jobs-worker.ts)
-      const pairs = (b as { histPairs?: Uint32Array }).histPairs;
-      if (pairs) for (let k = 0; k < pairs.length; k += 2) m.hist[pairs[k]!]! += pairs[k + 1]!;
-      else addHist(m.hist, b.hist);
+      eachBucket(b, (i, n) => m.add(i, n));
     }
     for (const [at, rec] of joins) joinThread(threads[at]!, rec, at);
     // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
@@ -205,7 +300,7 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
         rd.handled += pk.handled; rd.sum += pk.sum; rd.sumsq += pk.sumsq;
         if (pk.min < rd.min) rd.min = pk.min;
         if (pk.max > rd.max) rd.max = pk.max;
-        for (let i = 0; i < pk.hist.length; i++) rd.hist[i]! += pk.hist[i]!;
+        rd.addAll(pk);
       }
     }
     clearBin(binOf(ai, K.M_PK_RUN_DELAY));
@@ -272,7 +367,7 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
  * rules); their halt times (the merged M_PRE_WAIT bin of thread `ti`: only the unsettled part's, since a
  * part that learned its window settled its own) become blocked times less the window.
  */
-function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: (t: number, r: number) => BinRec): void {
+function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: (t: number, r: number) => MergedBin): void {
   const pre = binOf(ti, K.M_PRE_WAIT);
   if (pre.handled > 0) {
     const blocked = binOf(ti, K.M_HALT_BLOCKED);
@@ -280,10 +375,11 @@ function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: 
       blocked.handled += pre.handled; blocked.sum += pre.sum; blocked.sumsq += pre.sumsq;
       if (pre.min < blocked.min) blocked.min = pre.min;
       if (pre.max > blocked.max) blocked.max = pre.max;
-      for (let i = 0; i < pre.hist.length; i++) blocked.hist[i]! += pre.hist[i]!;
+      blocked.addAll(pre);
     } else {
-      for (let i = 0; i < pre.hist.length; i++) {
-        const n = pre.hist[i]!;
+      const ph = Uint32Array.from(pre.hist); // (adding to another bin reuses the dense scratch array)
+      for (let i = 0; i < ph.length; i++) {
+        const n = ph[i]!;
         if (!n) continue;
         let v = BigInt(Math.floor(bucketValue(i))) - w;
         if (v < 0n) v = 0n;
@@ -291,7 +387,7 @@ function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: 
           blocked.handled++; blocked.sum += v; blocked.sumsq += Number(v) * Number(v);
           if (v < blocked.min) blocked.min = v;
           if (v > blocked.max) blocked.max = v;
-          blocked.hist[bucketOf(Number(v))]!++;
+          blocked.add(bucketOf(Number(v)), 1);
         }
       }
     }
@@ -306,16 +402,8 @@ function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: 
   from.preWindowWakes = 0; from.preWindowPolls = 0; from.preWindowPollNs = 0n; from.preWindowInvalid = 0; from.preWindowWaits = 0; from.preWindowWaitNs = 0n;
 }
 
-/** dst += src, bucket by bucket (a small function of its own: the optimizing compiler takes it early). */
-function addHist(dst: Uint32Array, src: Uint32Array): void {
-  for (let i = 0; i < src.length; i++) {
-    const v = src[i]!;
-    if (v !== 0) dst[i]! += v;
-  }
-}
-
-function clearBin(b: BinRec): void {
-  b.handled = 0; b.sum = 0n; b.sumsq = 0; b.min = 2n ** 63n - 1n; b.max = -(2n ** 63n); b.hist.fill(0);
+function clearBin(b: MergedBin): void {
+  b.handled = 0; b.sum = 0n; b.sumsq = 0; b.min = 2n ** 63n - 1n; b.max = -(2n ** 63n); b.store.clear(b.idx);
 }
 
 function regroup(t: Uint32Array, from: bigint, to: bigint): Uint32Array {
