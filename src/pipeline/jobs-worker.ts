@@ -53,15 +53,19 @@ export interface SliceResult {
   error?: { message: string; line?: number; col?: number; internal?: boolean };
 }
 
-/** Read one slice with a core of its own (in a worker, or on the main thread for the first slice). */
-export async function scanSlice(job: SliceJob, forClone: boolean): Promise<SliceResult> {
-  const core = new Core({ topN: job.topN, maxMemoryMb: job.maxMemoryMb });
+/**
+ * Read one slice with a core of its own (in a worker), or into the run's core (`into`: the main thread's
+ * first slice, whose tables are then the run's own and need no copy).
+ */
+export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core): Promise<SliceResult> {
+  const core = into ?? new Core({ topN: job.topN, maxMemoryMb: job.maxMemoryMb });
   // a later slice cannot know yet which threads are vCPUs: follow every thread's scheduling
   if (job.start > 0) core.trackAllThreads(true);
   const src = new RangeSource(job.file, job.start, job.end);
   try {
     await scanTextSource(core, src, job.fileIndex, job.format, job.strict, undefined, undefined, job.origin);
     const counters = core.endFile();
+    if (into) return { ok: true, counters };
     const tables = core.tables();
     // each bin's histogram is read into one scratch array (core.ts); for the main thread they go sparse
     // into one buffer that is transferred, not cloned (a dense copy per bin is 10.5 KB, mostly zeros)

@@ -64,6 +64,11 @@ interface Exports {
   binsBase(): number;
   binsCount(): number;
   histPage(h: number, page: number): number;
+  histNew(): number;
+  histAddTo(h: number, i: number, n: number): void;
+  histAddPairs(h: number, p: number, n: number): void;
+  histAddAll(dst: number, src: number): void;
+  histClear(h: number): void;
   topBase(): number;
   topSize(): number;
   skipsBase(): number;
@@ -185,6 +190,8 @@ class CoreBin implements BinRec {
     Object.defineProperties(this, { core: { value: core }, h: { value: h }, own: { value: undefined, writable: true } });
   }
   get hist(): Uint32Array { return this.own ?? this.core.histDenseOf(this.h); }
+  /** the core and index of its histogram (merging --jobs slices adds to it: wasm/merge.ts) */
+  histRef(): { core: Core; h: number } { return { core: this.core, h: this.h }; }
   set hist(v: Uint32Array) { this.own = v; }
   /** fn(page, mem, at, len) for each page of the histogram that has a count: mem[at .. at + len) (core memory: valid during the call) */
   eachHistPage(fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void {
@@ -539,6 +546,26 @@ export class Core {
     }
   }
   private u32: Uint32Array | undefined;
+
+  // ---- --jobs: slices' histograms merged into this core's (wasm/merge.ts), after the input has ended
+  /** A new, empty histogram. */
+  histNew(): number { const h = this.ex.histNew(); this.refresh(); return h; }
+  /** Add n to bucket i of histogram h. */
+  histAdd(h: number, i: number, n: number): void { this.ex.histAddTo(h, i, n); this.lastHist = -1; this.refresh(); }
+  /** Add [bucket, count] pairs (a worker's, transferred) to histogram h, through the input arena. */
+  histAddPairs(h: number, pairs: Uint32Array): void {
+    const room = (this.arenaBytes >> 3) << 1;
+    for (let k = 0; k < pairs.length; k += room) {
+      const part = pairs.subarray(k, Math.min(pairs.length, k + room));
+      new Uint32Array(this.ex.memory.buffer, this.ex.inputPtr(), part.length).set(part);
+      this.ex.histAddPairs(h, this.ex.inputPtr(), part.length >> 1);
+      this.refresh();
+    }
+    this.lastHist = -1;
+  }
+  /** Histogram src added to histogram dst. */
+  histAddAll(dst: number, src: number): void { this.ex.histAddAll(dst, src); this.lastHist = -1; this.refresh(); }
+  histClear(h: number): void { this.ex.histClear(h); this.lastHist = -1; }
 
   histDenseOf(h: number): Uint32Array {
     if (this.lastHist === h) return this.scratch;

@@ -16,7 +16,7 @@
  * shrink) that straddles it, and a run delay whose wake-up and switch-in fall in different slices.
  */
 import * as K from '../../assembly/constants.js';
-import type { BinRec, CoreTables, FileCounters, SkipRec, ThreadRec, TopRec } from './core.js';
+import type { BinRec, Core, CoreTables, FileCounters, SkipRec, ThreadRec, TopRec } from './core.js';
 import { bucketOf, bucketValue } from '../core/histogram.js';
 
 export interface Part {
@@ -35,93 +35,31 @@ const SUMS: Array<keyof ThreadRec> = [
   'pleGrows', 'pleShrinks', 'lapic', 'switchIn', 'haltWakes', 'wall', 'jumps', 'jumpDrops', 'migrations',
 ];
 
-const PAGE = 64;
-const PAGES = Math.ceil(K.HIST_BUCKETS / PAGE);
-const CHUNK = 1024; // pages per chunk of the page pool (256 KB)
-
 /**
- * The merged bins' histograms, two-level as in the core: a directory of PAGES page numbers per bin, and
- * pages of 64 counts from a pool of chunks, made only where a count falls (a dense copy per merged bin
- * was 10.5 KB: 100 MB at 9,580 bins).
+ * A merged bin. Its histogram is one of the main core's: the main slice's own bin's when the bin was
+ * there, else a new one; the workers' histograms, transferred as [bucket, count] pairs, are added to it
+ * inside the core (a dense copy per merged bin was 10.5 KB: 100 MB at 9,580 bins). The core and the index
+ * are non-enumerable: copies by descriptors (analysis/filter.ts) keep them.
  */
-class HistStore {
-  private dirs = new Int32Array(PAGES * 1024);
-  private readonly chunks: Uint32Array[] = [];
-  private used = 0;
-  private readonly scratch = new Uint32Array(K.HIST_BUCKETS);
-  private last = -1;
-
-  add(bin: number, bucket: number, n: number): void {
-    const d = bin * PAGES + (bucket >> 6);
-    if (d >= this.dirs.length) {
-      const g = new Int32Array(Math.max(this.dirs.length * 2, d + PAGES));
-      g.set(this.dirs);
-      this.dirs = g;
-    }
-    let p = this.dirs[d]!;
-    if (p === 0) {
-      p = ++this.used;
-      if (((p - 1) >> 10) >= this.chunks.length) this.chunks.push(new Uint32Array(CHUNK * PAGE));
-      this.dirs[d] = p;
-    }
-    this.chunks[(p - 1) >> 10]![(((p - 1) & (CHUNK - 1)) << 6) + (bucket & 63)]! += n;
-    if (this.last === bin) this.last = -1;
-  }
-
-  /** Calls fn(bucket, count) for every non-zero bucket of bin, in bucket order. */
-  each(bin: number, fn: (bucket: number, count: number) => void): void {
-    for (let pg = 0; pg < PAGES; pg++) {
-      const d = bin * PAGES + pg;
-      const p = d < this.dirs.length ? this.dirs[d]! : 0;
-      if (p === 0) continue;
-      const c = this.chunks[(p - 1) >> 10]!, o = ((p - 1) & (CHUNK - 1)) << 6;
-      for (let j = 0; j < PAGE; j++) if (c[o + j]) fn(pg * PAGE + j, c[o + j]!);
-    }
-  }
-
-  clear(bin: number): void {
-    for (let pg = 0; pg < PAGES; pg++) {
-      const d = bin * PAGES + pg;
-      const p = d < this.dirs.length ? this.dirs[d]! : 0;
-      if (p !== 0) this.chunks[(p - 1) >> 10]!.fill(0, ((p - 1) & (CHUNK - 1)) << 6, (((p - 1) & (CHUNK - 1)) << 6) + PAGE);
-    }
-    if (this.last === bin) this.last = -1;
-  }
-
-  /** Bin's counts as one dense array, valid until the next bin's is read (one scratch array). */
-  dense(bin: number): Uint32Array {
-    if (this.last === bin) return this.scratch;
-    const out = this.scratch;
-    out.fill(0);
-    for (let pg = 0; pg < PAGES; pg++) {
-      const d = bin * PAGES + pg;
-      const p = d < this.dirs.length ? this.dirs[d]! : 0;
-      if (p === 0) continue;
-      const c = this.chunks[(p - 1) >> 10]!, o = ((p - 1) & (CHUNK - 1)) << 6;
-      out.set(c.subarray(o, o + Math.min(PAGE, K.HIST_BUCKETS - pg * PAGE)), pg * PAGE);
-    }
-    this.last = bin;
-    return out;
-  }
-}
-
-/** A merged bin: its histogram lives in the merge's HistStore (non-enumerable: copies by descriptors keep it). */
 class MergedBin implements BinRec {
   seen = 0; handled = 0; sum = 0n; min = 2n ** 63n - 1n; max = MIN; sumsq = 0; failed = 0;
   wakes = 0; wakePolls = 0; wakePollNs = 0n; wakeWaitNs = 0n; userN = 0; userNs = 0n; preemptN = 0; preemptNs = 0n;
-  declare readonly store: HistStore;
-  declare readonly idx: number;
-  constructor(public thread: number, public reason: number, store: HistStore, idx: number) {
-    Object.defineProperties(this, { store: { value: store }, idx: { value: idx } });
+  declare readonly core: Core;
+  declare readonly h: number;
+  constructor(public thread: number, public reason: number, core: Core, h: number) {
+    Object.defineProperties(this, { core: { value: core }, h: { value: h } });
   }
-  get hist(): Uint32Array { return this.store.dense(this.idx); }
-  set hist(_v: Uint32Array) { throw new Error('a merged bin\'s histogram is written through its HistStore'); }
-  add(bucket: number, n: number): void { this.store.add(this.idx, bucket, n); }
-  /** every non-zero bucket of o added to this one */
-  addAll(o: MergedBin): void { o.store.each(o.idx, (i, n) => this.add(i, n)); }
+  get hist(): Uint32Array { return this.core.histDenseOf(this.h); }
+  set hist(_v: Uint32Array) { throw new Error('a merged bin\'s histogram is written through its core'); }
+  add(bucket: number, n: number): void { this.core.histAdd(this.h, bucket, n); }
+  /** every count of o added to this one */
+  addAll(o: MergedBin): void { this.core.histAddAll(this.h, o.h); }
+  clear(): void { this.core.histClear(this.h); }
+  eachHistPage(fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void { this.core.eachHistPage(this.h, fn); }
 }
 
 /** A source bin's non-zero buckets: a worker's pairs, a core's pages, or a dense array. */
+const PAGE = 64;
 function eachBucket(b: BinRec, fn: (bucket: number, count: number) => void): void {
   const pairs = (b as { histPairs?: Uint32Array }).histPairs;
   if (pairs) { for (let k = 0; k < pairs.length; k += 2) fn(pairs[k]!, pairs[k + 1]!); return; }
@@ -131,7 +69,8 @@ function eachBucket(b: BinRec, fn: (bucket: number, count: number) => void): voi
   for (let i = 0; i < h.length; i++) if (h[i]) fn(i, h[i]!);
 }
 
-export function mergeTables(parts: Part[], topN: number): CoreTables {
+/** parts[0] holds `core`'s own tables (the main thread's slice and files): the merged histograms live in it. */
+export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables {
   const strings: string[] = [];
   const sid = new Map<string, number>();
   const nameCounts: number[] = [];
@@ -144,17 +83,17 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
   const tIndex = new Map<string, number>();
   const bins: MergedBin[] = [];
   const bIndex = new Map<string, number>();
-  const store = new HistStore();
   const top: TopRec[] = [];
   const skips = new Map<number, SkipRec>();
   let dictOverflowed = 0;
 
-  const binOf = (thread: number, reason: number): MergedBin => {
+  /** the merged bin of (thread, reason); a new one takes histogram h of the core (or a new one) */
+  const binOf = (thread: number, reason: number, h?: number): MergedBin => {
     const k = `${thread}:${reason}`;
     let i = bIndex.get(k);
     if (i === undefined) {
       i = bins.length;
-      bins.push(new MergedBin(thread, reason, store, i));
+      bins.push(new MergedBin(thread, reason, core, h ?? core.histNew()));
       bIndex.set(k, i);
     }
     return bins[i]!;
@@ -204,14 +143,21 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
       }
     });
     for (const b of t.bins) {
-      const m = binOf(tmap[b.thread]!, remap(b.reason));
+      // the main core's own bins (parts[0]) keep their histograms; the others are added to them
+      const ref = (b as { histRef?: () => { core: Core; h: number } }).histRef?.();
+      const own = ref && ref.core === core ? ref.h : undefined;
+      const before = bins.length;
+      const m = binOf(tmap[b.thread]!, remap(b.reason), own);
+      const fresh = bins.length > before && own !== undefined;
       m.seen += b.seen; m.handled += b.handled; m.sum += b.sum; m.sumsq += b.sumsq; m.failed += b.failed;
       if (b.handled > 0) { if (b.min < m.min) m.min = b.min; if (b.max > m.max) m.max = b.max; }
       m.wakes += b.wakes; m.wakePolls += b.wakePolls; m.wakePollNs += b.wakePollNs; m.wakeWaitNs += b.wakeWaitNs;
       m.userN += b.userN ?? 0; m.userNs += b.userNs ?? 0n; m.preemptN += b.preemptN ?? 0; m.preemptNs += b.preemptNs ?? 0n;
       // a slice's hist is read from its core on access (wasm/core.ts): once per bin
       // (a worker's bins come with their non-zero buckets as [bucket, count] pairs: pipeline/jobs-worker.ts)
-      eachBucket(b, (i, n) => m.add(i, n));
+      const pairs = (b as { histPairs?: Uint32Array }).histPairs;
+      if (fresh) { /* its histogram is the merged one */ } else if (pairs) core.histAddPairs(m.h, pairs);
+      else eachBucket(b, (i, n) => m.add(i, n));
     }
     for (const [at, rec] of joins) joinThread(threads[at]!, rec, at);
     // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
@@ -403,7 +349,7 @@ function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: 
 }
 
 function clearBin(b: MergedBin): void {
-  b.handled = 0; b.sum = 0n; b.sumsq = 0; b.min = 2n ** 63n - 1n; b.max = -(2n ** 63n); b.store.clear(b.idx);
+  b.handled = 0; b.sum = 0n; b.sumsq = 0; b.min = 2n ** 63n - 1n; b.max = -(2n ** 63n); b.clear();
 }
 
 function regroup(t: Uint32Array, from: bigint, to: bigint): Uint32Array {
