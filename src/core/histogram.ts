@@ -34,6 +34,12 @@ export function bucketValue(i: number): number {
 const PAGE = 64;
 const PAGES = Math.ceil(HIST_BUCKETS / PAGE);
 
+/** What Histogram.addBin reads of a core bin (wasm/core.ts BinRec; the core's bins also list their pages). */
+export interface BinHistSource {
+  hist: Uint32Array; handled: number; sum: bigint; sumsq: number; min: bigint; max: bigint;
+  eachHistPage?(fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void;
+}
+
 /**
  * Counts per bucket, with min, max, sum and sum of squares. The counts are kept in pages of 64 buckets
  * made only where a value fell (a distribution spans a few octaves: a few pages of the 41), so that a
@@ -68,6 +74,25 @@ export class Histogram {
     this.n += n;
     this.sum += sum;
     this.sumsq += sumsq;
+    if (n > 0) {
+      this.min = Math.min(this.min, min);
+      this.max = Math.max(this.max, max);
+    }
+  }
+
+  /**
+   * Add a bin's histogram scaled by k: when k is 1 and the bin can list its non-empty pages (the core's
+   * two-level histograms), only those are read (a dense read is 2,624 buckets per bin, most of them 0).
+   */
+  addBin(b: BinHistSource, k: number): void {
+    const n = b.handled, sum = Number(b.sum), min = Number(b.min), max = Number(b.max);
+    if (k !== 1 || !b.eachHistPage) return this.addScaled(b.hist, k, n, sum, b.sumsq, min, max);
+    b.eachHistPage((pg, mem, at, len) => {
+      for (let j = 0; j < len; j++) if (mem[at + j]) this.addBucket(pg * PAGE + j, mem[at + j]!);
+    });
+    this.n += n;
+    this.sum += sum;
+    this.sumsq += b.sumsq;
     if (n > 0) {
       this.min = Math.min(this.min, min);
       this.max = Math.max(this.max, max);

@@ -51,7 +51,7 @@ export function splitBins(t: CoreTables): Map<number, ThreadBins> {
 export function hist(b: BinRec | undefined, k: number): HistStats {
   if (b && k === 1) return binStats(b);
   const h = new Histogram();
-  if (b) h.addScaled(b.hist, k, b.handled, Number(b.sum), b.sumsq, Number(b.min), Number(b.max));
+  if (b) h.addBin(b, k);
   return h;
 }
 
@@ -63,7 +63,7 @@ export function binStats(b: BinRec): HistStats {
 /** Two bins' histograms merged, times k. */
 export function mergeHist(a: BinRec | undefined, b: BinRec | undefined, k: number): Histogram {
   const h = new Histogram();
-  for (const x of [a, b]) if (x) h.addScaled(x.hist, k, x.handled, Number(x.sum), x.sumsq, Number(x.min), Number(x.max));
+  for (const x of [a, b]) if (x) h.addBin(x, k);
   return h;
 }
 

@@ -33,7 +33,7 @@ export interface ThreadReason { seen: number; n: number; sum: number; bins: BinR
 /** The histogram of one thread's exits of one reason (its bins, scaled to ns). */
 export function threadReasonHist(r: ThreadReason): Histogram {
   const h = new Histogram();
-  for (const b of r.bins) h.addScaled(b.hist, r.k, b.handled, Number(b.sum), b.sumsq, Number(b.min), Number(b.max));
+  for (const b of r.bins) h.addBin(b, r.k);
   return h;
 }
 
@@ -76,7 +76,7 @@ export function reasonBins(t: CoreTables, inputs: InputInfo[], scale: number[], 
     if (!r) byReason.set(reason, (r = { h: new Histogram(), seen: 0, failed: 0 }));
     r.seen += b.seen;
     r.failed += b.failed;
-    r.h.addScaled(b.hist, k, b.handled, Number(b.sum), b.sumsq, Number(b.min), Number(b.max));
+    r.h.addBin(b, k);
     let tm = byThread.get(b.thread);
     if (!tm) byThread.set(b.thread, (tm = new Map()));
     let tr = tm.get(reason);

@@ -74,7 +74,7 @@ export function vcpuRows(
       if (b) {
         const min = b.handled > 0 ? Number(b.min) : Infinity, max = b.handled > 0 ? Number(b.max) : -Infinity;
         reasonRows.push({ reason, exits_seen: r.seen, exits_handled: b.handled, total_ns: 0 + Number(b.sum), ...stats(new DenseHist(b, b.handled, 0 + Number(b.sum), 0 + b.sumsq, min, max)) });
-        x.h.addCounts(b.hist, b.handled, Number(b.sum), b.sumsq, Number(b.min), Number(b.max));
+        x.h.addBin(b, 1);
       } else {
         const h = threadReasonHist(r);
         reasonRows.push({ reason, exits_seen: r.seen, exits_handled: h.n, total_ns: h.sum, ...stats(h) });
