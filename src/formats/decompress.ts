@@ -206,10 +206,10 @@ export function systemXz(): string | undefined {
  * A whole xz file as a stream of inflated chunks. With the system's xz (systemXz), the raw bytes are piped
  * through `xz -dc` in a child process: liblzma's speed (xz-decompress, WebAssembly, took 2.1-2.5x the time of
  * `xz -dc` here), and the decompression runs on another core beside the scan. Without it, xz-decompress.
- * A corrupt file ends the stream with xz's own message.
+ * A corrupt file ends the stream with xz's own message. `builtin`: xz-decompress even when xz is there.
  */
-export async function xzStream(raw: Readable): Promise<AsyncIterable<Uint8Array>> {
-  const xz = systemXz();
+export async function xzStream(raw: Readable, builtin = false): Promise<AsyncIterable<Uint8Array>> {
+  const xz = builtin ? undefined : systemXz();
   if (xz) return xzChild(xz, raw);
   const web = Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>;
   const lib = (await import('xz-decompress')).default;

@@ -7,7 +7,8 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { blockDecompressor, unzstdCapped, zstdWarmup, MAX_INFLATED } from '../../src/formats/decompress.js';
+import { Readable } from 'node:stream';
+import { blockDecompressor, unzstdCapped, zstdWarmup, xzStream, systemXz, MAX_INFLATED } from '../../src/formats/decompress.js';
 import { FormatError } from '../../src/formats/bytes.js';
 
 const DAT = path.join(import.meta.dirname, '../../traces/svm-D-small/trace.dat.xz');
@@ -75,5 +76,36 @@ describe('zstd', () => {
     expect(e).toBeInstanceOf(FormatError);
     expect((e as FormatError).message).toMatch(/^corrupt zstd data at offset 300: /);
     expect(() => unzstdCapped(c, MAX_INFLATED + 1)).toThrow(/over the 1073741824-byte cap/);
+  });
+});
+
+describe('xz', () => {
+  const TEXT = path.join(import.meta.dirname, '../../traces/svm-D-small/trace.txt.xz');
+  const all = async (it: AsyncIterable<Uint8Array>): Promise<Buffer> => {
+    const parts: Uint8Array[] = [];
+    for await (const c of it) parts.push(c);
+    return Buffer.concat(parts);
+  };
+  const raw = (b: Uint8Array): Readable => Readable.from([b]);
+  const xz = systemXz();
+  if (!xz) console.warn('decompress tests: no xz on PATH: the system-xz cases are skipped');
+
+  it.skipIf(!xz)('the system xz and the builtin decoder give the same bytes on a real capture', async () => {
+    const file = fs.readFileSync(TEXT);
+    const a = await all(await xzStream(raw(file)));
+    const b = await all(await xzStream(raw(file), true));
+    expect(a.length).toBeGreaterThan(300_000);
+    expect(Buffer.compare(a, b)).toBe(0);
+    expect(a.subarray(0, 12).toString()).toBe('# tracer: no');
+  });
+
+  it.skipIf(!xz)('corrupt or cut data ends the stream with an error, in liblzma\'s words', async () => {
+    const file = Buffer.from(fs.readFileSync(TEXT));
+    const cut = file.subarray(0, Math.floor(file.length / 2));
+    await expect(all(await xzStream(raw(cut)))).rejects.toThrow(/Unexpected end of input/);
+    const bad = Buffer.from(file);
+    bad.fill(0x33, 4000, 4100);
+    await expect(all(await xzStream(raw(bad)))).rejects.toThrow(/corrupt/i);
+    await expect(all(await xzStream(raw(bad), true))).rejects.toThrow();
   });
 });
