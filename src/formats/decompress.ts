@@ -56,14 +56,22 @@ export const ZSTD_WASM_MIN_FILE = 4 << 20;
 
 /**
  * Load libzstd (WebAssembly) for the zstd blocks of `file` if it is big enough to pay the load back (or
- * always, without a file). Readers are synchronous: the registry awaits this before calling them; until it
+ * always, without a file) and, given a `marker`, its first 4 KiB hold it (the compression's name). Readers are synchronous: the registry awaits this before calling them; until it
  * has run, unzstdCapped uses fzstd (same output, slower).
  */
-export async function zstdWarmup(file?: string): Promise<void> {
+export async function zstdWarmup(file?: string, marker?: string): Promise<void> {
   if (wasmZstd) return;
   if (file !== undefined) {
     try {
       if (fs.statSync(file).size < ZSTD_WASM_MIN_FILE) return;
+      // a container that names its compression in its header (trace.dat v7: "zstd"): only when it says so
+      if (marker !== undefined) {
+        const fd = fs.openSync(file, 'r');
+        const head = Buffer.alloc(4096);
+        const n = fs.readSync(fd, head, 0, head.length, 0);
+        fs.closeSync(fd);
+        if (!head.subarray(0, n).includes(marker, 0, 'latin1')) return;
+      }
     } catch {
       return;
     }

@@ -127,7 +127,7 @@ export const FORMATS: readonly FormatEntry[] = [
     detect: (head) => isTraceDat(head),
     async read(input, sink, o) {
       const { readTraceDat } = await import('./tracedat/reader.js');
-      await zstdWarmup(input.path); // libzstd for the zstd sections of a large file (decompress.ts)
+      await zstdWarmup(input.path, 'zstd'); // libzstd for the zstd sections of a large v7 file (decompress.ts)
       const i = readTraceDat(input.path, sink as EventSink, { buffer: o.buffer });
       return {
         version: i.version, cpus: i.cpus, clock: i.clock, buffer: i.buffer || '(top)', buffers: i.buffers.map((b) => b || '(top)').join(','),
