@@ -158,7 +158,13 @@ class PerfettoReader {
           const how = field === 133 ? 'zstd' : 'zlib';
           const out = this.decompress(pw, buf.subarray(ds, de), how);
           const z = ctx.base >= 0 ? { off: ctx.base + ds, len: de - ds, how } as ZSrc : undefined;
+          const before = this.info.bundles;
           this.trace(out, 0, out.length, { at: ctx.at, base: -1, z, depth: ctx.depth + 1 });
+          // kept for pass 2 while the cache has room (it starts with the earliest packets, as pass 2 does)
+          if (z && this.info.bundles > before && this.zcacheBytes + out.length <= INFLATED_CACHE_BYTES) {
+            this.zcache.set(z.off, out);
+            this.zcacheBytes += out.length;
+          }
           break;
         }
         default: break;
