@@ -151,6 +151,7 @@ export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId
   pcap = 1024; pmap = zalloc(<usize>pcap * 8); pn = 0; lastSetTid = -1; lastSetPid = -1;
   ccap = 1024; cmap = zalloc(<usize>ccap * 8); cn = 0;
   rmap = zalloc(<usize>RCAP * 16);
+  rdirect = zalloc(4 << 12);
   tmpEntry = zalloc(Q_STRIDE);
   findIdPos();
   // event id -> attr + 1, when the ids span less than 64 Ki (perf numbers them from 1 up)
@@ -223,7 +224,20 @@ function commSet(tid: i32, id: i32): bool {
   store<i32>(e + 4, id);
   return true;
 }
-function reasonKey(isa: i32, code: i32): i32 {
+// (isa 0..3, code < 1024) -> reason key + 1: most exit codes of VMX and SVM, without hashing
+let rdirect: usize = 0;
+@inline function reasonKey(isa: i32, code: i32): i32 {
+  if (<u32>isa < 4 && <u32>code < 1024) {
+    const d = rdirect + (<usize>((isa << 10) | code) << 2);
+    const k = load<i32>(d);
+    if (k != 0) return k - 1;
+    const id = reasonKeySlow(isa, code);
+    store<i32>(d, id + 1);
+    return id;
+  }
+  return reasonKeySlow(isa, code);
+}
+function reasonKeySlow(isa: i32, code: i32): i32 {
   let i = <i32>((<u32>code * 0x9e3779b1 ^ <u32>isa * 0x85ebca77) >> 8) & (RCAP - 1);
   for (let n = 0; n < RCAP; n++) {
     const e = rmap + (<usize>i << 4);
