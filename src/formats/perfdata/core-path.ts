@@ -96,6 +96,8 @@ export const corePathStats = { files: 0 };
 
 export class PerfDataCorePath {
   private resolve: (() => void) | undefined;
+  /** added to file offsets for the events' `where` (a directory recording's data files; samples.ts) */
+  whereBase = 0;
 
   private constructor(private readonly pd: PerfDataCore, private readonly sink: EventSink,
     private readonly formats: EventFormat[], private readonly attrs: Attr[]) {}
@@ -193,7 +195,7 @@ export class PerfDataCorePath {
       let pos = 0;
       let skipTo = -1;
       for (;;) {
-        pos = pd.ex.pdWalk(pd.arenaPtr(), pos, n, BigInt(off));
+        pos = pd.ex.pdWalk(pd.arenaPtr(), pos, n, BigInt(this.whereBase + off));
         pd.view(); // memory may have grown: the Core's views are rebuilt
         this.drainSkips();
         const stop = pd.ex.pdStopped();
@@ -234,7 +236,7 @@ export class PerfDataCorePath {
     new Uint8Array(pd.view().buffer, base, len).set(bytes.subarray(0, len));
     let pos = 0;
     for (;;) {
-      pos = pd.ex.pdWalkAt(base, pos, len, BigInt(where));
+      pos = pd.ex.pdWalkAt(base, pos, len, BigInt(this.whereBase + where));
       pd.view();
       this.drainSkips();
       const stop = pd.ex.pdStopped();
