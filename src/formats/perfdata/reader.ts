@@ -63,15 +63,15 @@ import { FormatError, u64n } from '../bytes.js';
 import type { EventFormat } from '../tracefs-format.js';
 import { KvmEventDecoder } from '../kvm-events.js';
 import {
-  FEAT_TRACING_DATA, FEAT_HOSTNAME, FEAT_OSRELEASE, FEAT_NRCPUS, FEAT_CMDLINE, FEAT_EVENT_DESC, FEAT_DIR_FORMAT,
   PERF_TYPE_TRACEPOINT, ATTR_SIZE_VER0, FILE_HEADER_SIZE, PIPE_HEADER_SIZE, MAGIC, latin1, isPerfData,
-  hex, truncated, cursor, parseAttr, attrSizeOf, parseTracingData,
+  hex, truncated, parseAttr, attrSizeOf,
   type Attr, type PerfDataInfo, type PerfDataOptions, type TracingData,
 } from './header.js';
 export type { PerfDataInfo, PerfDataOptions } from './header.js';
 export { isPerfData } from './header.js';
 import { PerfDataCorePath } from './core-path.js';
 import { RecordStage } from './records.js';
+import { parseFeature, WANTED_FEATURES } from './features.js';
 import { CLOCK_NS, SKIP_TRUNCATED } from '../../../assembly/constants.js';
 
 // ---- the reader ----
@@ -245,59 +245,16 @@ class PerfDataReader extends RecordStage {
   }
 
   protected wantsFeature(feat: number): boolean {
-    return feat === FEAT_TRACING_DATA || feat === FEAT_HOSTNAME || feat === FEAT_OSRELEASE || feat === FEAT_NRCPUS || feat === FEAT_DIR_FORMAT
-      || feat === FEAT_CMDLINE || feat === FEAT_EVENT_DESC;
+    return WANTED_FEATURES.has(feat);
   }
 
   /** A feature payload: the content of a feature section, or of a pipe-mode HEADER_FEATURE record. */
   protected processFeature(feat: number, b: Uint8Array, fileOff: number): void {
-    const c = cursor(b, 0, b.length, this.le, fileOff, `feature section ${feat}`);
-    switch (feat) {
-      case FEAT_TRACING_DATA:
-        this.setTracing(parseTracingData(b, fileOff, this.sink));
-        break;
-      case FEAT_HOSTNAME:
-        this.info.hostname = c.headerString();
-        break;
-      case FEAT_OSRELEASE:
-        this.info.osRelease = c.headerString();
-        break;
-      case FEAT_NRCPUS:
-        // u32 nr_cpus_available (written first by perf's write_nrcpus), u32 nr_cpus_online
-        this.info.nrCpus = c.u32();
-        break;
-      case FEAT_CMDLINE: {
-        // a string list: u32 nr, then nr perf_header_strings (perf's path, then its arguments)
-        const n = c.u32();
-        const parts: string[] = [];
-        for (let i = 0; i < n; i++) parts.push(c.headerString());
-        this.info.cmdline = parts.join(' ');
-        break;
-      }
-      case FEAT_DIR_FORMAT:
-        this.dirVersion = c.u64();
-        if (this.dirVersion < 1) throw new FormatError(`perf.data: directory format version ${this.dirVersion} (1 expected)`, fileOff);
-        break;
-      case FEAT_EVENT_DESC: {
-        // u32 nr, u32 attr_size, nr x { attr (attr_size), u32 nr_ids, perf_header_string name, u64 ids[nr_ids] }
-        const n = c.u32();
-        const attrSize = c.u32();
-        const descs: { name: string; ids: number[] }[] = [];
-        for (let i = 0; i < n; i++) {
-          c.skip(attrSize);
-          const nIds = c.u32();
-          const name = c.headerString();
-          const ids: number[] = [];
-          for (let k = 0; k < nIds; k++) ids.push(c.u64());
-          descs.push({ name, ids });
-        }
-        this.descNames = descs;
-        this.attrsResolved = false;
-        break;
-      }
-      default:
-        break;
-    }
+    const f = parseFeature(feat, b, fileOff, this.le, this.sink);
+    if (f.tracing) this.setTracing(f.tracing);
+    if (f.descNames) { this.descNames = f.descNames; this.attrsResolved = false; }
+    if (f.dirVersion !== undefined) this.dirVersion = f.dirVersion;
+    Object.assign(this.info, f.info);
   }
 
   protected setTracing(t: TracingData): void {
