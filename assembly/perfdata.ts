@@ -32,6 +32,7 @@ const AT_STRIDE: i32 = 48;
 // format (FM_STRIDE): kind, nameId, need, flags, pid(off,size,signed), vcpu(off,size,signed), f0..f3(off,size,signed)
 // size 0 = absent. flags: bit0 vcpu field present; bits 8..15 fixed isa; bit 16 isa from f2; bit 17 EXITF_NO_VCPU
 const FM_STRIDE: i32 = 96;
+const FAST: i32 = 1 << 18; // flags: set by pdBegin for kvm_exit / kvm_entry whose fields have the usual sizes
 export const PD_K_SCHED: i32 = 100; // kinds the core leaves to TypeScript (never handed over)
 
 // sample_type / read_format bits
@@ -136,7 +137,15 @@ export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId
   memory.copy(fmts, cfg + <usize>nA * AT_STRIDE + <usize>nI * 16, <usize>nF * FM_STRIDE);
   fmtOfType = zalloc(65536 * 4);
   for (let i = 0; i < nF; i++) {
-    const id = load<i32>(fmts + <usize>i * FM_STRIDE + 88);
+    const F = fmts + <usize>i * FM_STRIDE;
+    // FAST: kvm_exit / kvm_entry with 4-byte pid, vcpu, reason, isa and an 8-byte rip: read without the size switch
+    const fl = load<i32>(F + 12);
+    const std = load<i32>(F + 16 + 4) == 4 && ((fl & 1) == 0 || load<i32>(F + 28 + 4) == 4);
+    const k = load<i32>(F);
+    if (std && k == EV_EXIT && load<i32>(F + 40 + 4) == 4 && load<i32>(F + 52 + 4) == 8
+      && ((fl & (1 << 16)) == 0 || load<i32>(F + 64 + 4) == 4)) store<i32>(F + 12, fl | FAST);
+    if (std && k == EV_ENTRY && load<i32>(F + 40 + 4) == 8) store<i32>(F + 12, fl | FAST);
+    const id = load<i32>(F + 88);
     if (id >= 0 && id < 65536) store<i32>(fmtOfType + (<usize>id << 2), i + 1);
   }
   attrCounts = zalloc(<usize>nA * 8 + 16);
@@ -148,7 +157,7 @@ export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId
   qn = 0; qNew = 0; kLive = 0; nRuns = 0; lastKeyTs = 0;
   rawCap = 1 << 20; raw = zalloc(rawCap); raw2 = zalloc(rawCap); rawUsed = 0;
   skCap = 64; sk = zalloc(<usize>skCap * 32); skN = 0;
-  pcap = 1024; pmap = zalloc(<usize>pcap * 8); pn = 0; lastSetTid = -1; lastSetPid = -1;
+  pcap = 1024; pmap = zalloc(<usize>pcap * 8); pn = 0; pidSeen = zalloc(256 * 8);
   ccap = 1024; cmap = zalloc(<usize>ccap * 8); cn = 0;
   rmap = zalloc(<usize>RCAP * 16);
   rdirect = zalloc(4 << 12);
@@ -186,12 +195,16 @@ function mapFind(m: usize, cap: i32, key: i32): usize {
   }
   return e;
 }
-let lastSetTid: i32 = -1;
-let lastSetPid: i32 = -1;
-function pidSet(tid: i32, pid: i32): void {
-  if (tid == lastSetTid && pid == lastSetPid) return;
-  lastSetTid = tid;
-  lastSetPid = pid;
+// (tid, pid) pairs already in the map, direct-mapped by tid: most samples repeat one of a few threads
+let pidSeen: usize = 0;
+@inline function pidSet(tid: i32, pid: i32): void {
+  const c = pidSeen + (<usize>(tid & 255) << 3);
+  if (load<i32>(c) == tid + 1 && load<i32>(c + 4) == pid) return;
+  store<i32>(c, tid + 1);
+  store<i32>(c + 4, pid);
+  pidStore(tid, pid);
+}
+function pidStore(tid: i32, pid: i32): void {
   if ((pn + 1) * 2 > pcap) {
     const old = pmap, oc = pcap;
     pcap <<= 1; pmap = zalloc(<usize>pcap * 8);
@@ -307,6 +320,26 @@ function decodeRaw(e: usize, base: usize, size: i32, sTid: i32, sPid: i32): void
   const need = load<i32>(F + 8);
   const flags = load<i32>(F + 12);
   const hasVcpu = (flags & 1) != 0;
+  if ((flags & FAST) != 0 && size >= need) {
+    // the fields' sizes are known (pdBegin): plain loads
+    const tid = load<i32>(base + <usize>load<i32>(F + 16));
+    const tgid = tid == sTid ? sPid : TGID_LATER;
+    const vcpu = hasVcpu ? load<i32>(base + <usize>load<i32>(F + 28)) : -1;
+    if (kind == EV_ENTRY) {
+      setEv(e, EV_ENTRY, tid, tgid, vcpu, 0, load<i64>(base + <usize>load<i32>(F + 40)), 0, nameId);
+      return;
+    }
+    const isa = (flags & (1 << 16)) != 0 ? load<i32>(base + <usize>load<i32>(F + 64)) : (flags >> 8) & 0xff;
+    const rawR = load<u32>(base + <usize>load<i32>(F + 40));
+    let c = (flags & (1 << 17)) != 0 ? EXITF_NO_VCPU : 0;
+    let code = rawR;
+    if (isa == 1) {
+      code = rawR & 0xffff;
+      if (rawR & 0x80000000) c |= EXITF_FAILED_VMENTRY;
+    }
+    setEv(e, EV_EXIT, tid, tgid, vcpu, <i64>reasonKey(isa, <i32>code), load<i64>(base + <usize>load<i32>(F + 52)), c, nameId);
+    return;
+  }
   if (kind == EV_OTHER) {
     if (size < 8 && size < need) { setSkip(e, SKIP_BAD_PAYLOAD, PDS_BAD_SIZE, fi, size); return; }
     const tid = fieldI32(base, F + 16);
