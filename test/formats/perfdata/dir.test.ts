@@ -52,7 +52,7 @@ describe('perf.data directory: a real perf record --threads recording', () => {
 
 // ---- crafted kvm directory
 const ST = S_IP | S_TID | S_TIME | S_CPU | S_PERIOD | S_RAW | S_IDENTIFIER;
-const kvm = (): PerfCraft => new PerfCraft(true)
+const kvm = (le = true): PerfCraft => new PerfCraft(le)
   .attr({ config: ID_KVM_EXIT, sampleType: ST, ids: [11, 12], name: 'kvm:kvm_exit' })
   .attr({ config: ID_KVM_ENTRY, sampleType: ST, ids: [13, 14], name: 'kvm:kvm_entry' });
 const HLT = 0x78, MSR = 0x7c, NPF = 0x400; // SVM exit codes
@@ -60,24 +60,24 @@ const HLT = 0x78, MSR = 0x7c, NPF = 0x400; // SVM exit codes
 /** exits of thread `tid` (vCPU tid - 10) at the given times and reasons, each handled in `d` ns */
 function exits(c: PerfCraft, tid: number, cpu: number, id: [number, number], at: [bigint, number, bigint][]): void {
   for (const [t, reason, d] of at) {
-    c.sample(0, { id: id[0], pid: 1, tid, time: t, cpu, raw: rawKvmExit(true, tid, reason, 0x1000n, tid - 10) });
-    c.sample(1, { id: id[1], pid: 1, tid, time: t + d, cpu, raw: rawKvmEntry(true, tid, 0x1000n, tid - 10) });
+    c.sample(0, { id: id[0], pid: 1, tid, time: t, cpu, raw: rawKvmExit(c.le, tid, reason, 0x1000n, tid - 10) });
+    c.sample(1, { id: id[1], pid: 1, tid, time: t + d, cpu, raw: rawKvmEntry(c.le, tid, 0x1000n, tid - 10) });
   }
 }
 
 /** data: COMMs; data.0: thread 11 on CPU 0; data.1: thread 12 on CPU 1, its times between thread 11's */
-function craftDir(name: string): string {
+function craftDir(name: string, le = true): string {
   const dir = path.join(perfTmpDir(), name);
   fs.mkdirSync(dir, { recursive: true });
-  const head = kvm();
+  const head = kvm(le);
   head.dirVersion = 1;
   head.comm(1, 11, 'vcpu0', { time: 1n, cpu: 0, pid: 1, tid: 11 });
   head.comm(1, 12, 'vcpu1', { time: 2n, cpu: 1, pid: 1, tid: 12 });
   fs.writeFileSync(path.join(dir, 'data'), head.buildFile());
-  const d0 = kvm();
+  const d0 = kvm(le);
   exits(d0, 11, 0, [11, 13], [[1000n, HLT, 40n], [1100n, MSR, 30n], [1200n, NPF, 20n], [1300n, HLT, 50n]]);
   fs.writeFileSync(path.join(dir, 'data.0'), d0.buildRecords());
-  const d1 = kvm();
+  const d1 = kvm(le);
   exits(d1, 12, 1, [12, 14], [[1050n, HLT, 60n], [1150n, MSR, 10n], [1250n, NPF, 5n]]);
   fs.writeFileSync(path.join(dir, 'data.1'), d1.buildRecords());
   return dir;
@@ -115,6 +115,15 @@ describe('perf.data directory: crafted kvm recording (hand-computed)', () => {
     const d0Size = fs.statSync(path.join(dir, 'data.0')).size;
     const first12 = r.top.find((t: { tid: number; ts_ns: number }) => t.tid === 12 && t.ts_ns === 1050);
     expect(first12.where).toBe(`${dir}#${dataSize + d0Size}`);
+  });
+
+  it('byte-swapped (big-endian) directory: the same figures (TypeScript path)', async () => {
+    const le = JSON.parse(await outcome(craftDir('kvm-dir-le2')));
+    const be = JSON.parse(await outcome(craftDir('kvm-dir-be', false)));
+    const fig = (r: { reasons: { reason: string; exits_handled: number; total_ns: number }[]; totals: unknown }) =>
+      [r.reasons.map((x) => [x.reason, x.exits_handled, x.total_ns]), r.totals];
+    expect(fig(be)).toEqual(fig(le));
+    expect(be.reasons.map((x: { reason: string; exits_handled: number }) => [x.reason, x.exits_handled])).toEqual([['hlt', 3], ['msr', 2], ['npf', 2]]);
   });
 
   it('a truncated data file: one error naming it and the offset inside it', async () => {
