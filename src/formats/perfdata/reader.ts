@@ -219,6 +219,9 @@ class PerfDataReader extends RecordStage {
     const files = fs.readdirSync(dir).map((n) => /^data\.(\d+)$/.exec(n)).filter((m) => m !== null)
       .map((m) => ({ name: m[0], n: Number(m[1]) })).sort((a, b) => a.n - b.n);
     this.info.dataFiles = files.length;
+    if (files.length === 0) {
+      this.sink.skip(SKIP_TRUNCATED, this.fileSize, `perf.data: a directory recording (perf record --threads) without its data.N files beside ${nodePath.basename(this.path)}: the samples they hold are missing`);
+    }
     let base = this.fileSize;
     const headerFd = this.fd;
     for (const f of files) {

@@ -126,6 +126,16 @@ describe('perf.data directory: crafted kvm recording (hand-computed)', () => {
     expect(be.reasons.map((x: { reason: string; exits_handled: number }) => [x.reason, x.exits_handled])).toEqual([['hlt', 3], ['msr', 2], ['npf', 2]]);
   });
 
+  it('the header file without its data files: read, and the missing samples said (skipped, truncated)', async () => {
+    const dir = craftDir('kvm-dir-alone');
+    fs.rmSync(path.join(dir, 'data.0'));
+    fs.rmSync(path.join(dir, 'data.1'));
+    const r = await analyze([dir]);
+    expect(r.inputs[0]!.meta).toMatchObject({ samples: 0 }); // data_files 0 is not shown
+    expect(r.quality.skipped.map((k) => [k.kind, k.count])).toEqual([['truncated', 1]]);
+    expect(r.quality.skipped[0]!.excerpt).toMatch(/without its data\.N files/);
+  });
+
   it('a truncated data file: one error naming it and the offset inside it', async () => {
     const dir = craftDir('kvm-dir-cut');
     const f = path.join(dir, 'data.1');
