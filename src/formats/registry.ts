@@ -116,7 +116,7 @@ export const FORMATS: readonly FormatEntry[] = [
       }
       return {
         pipe_mode: i.pipeMode ? 'yes' : 'no', samples: i.samples,
-        ...present({ hostname: i.hostname, os_release: i.osRelease, cmdline: i.cmdline, nr_cpus: i.nrCpus, lost: i.lost, guest_samples: i.guestSamples, throttled: i.throttled }),
+        ...present({ hostname: i.hostname, os_release: i.osRelease, cmdline: i.cmdline, nr_cpus: i.nrCpus, lost: i.lost, guest_samples: i.guestSamples, throttled: i.throttled, data_files: i.dataFiles }),
         // a sampled recording: each sample stands for PERIOD events; Σ PERIOD is perf report's "Event count (approx.)"
         ...present({ sampling: i.sampling, period_sum: i.sampling && i.periodSums ? Object.values(i.periodSums).reduce((x, y) => x + y, 0) : undefined }),
       };
