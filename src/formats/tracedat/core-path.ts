@@ -41,6 +41,7 @@ interface TdExports {
   tdClearTgids(): void;
   tdSetSaved(tid: number, id: number): void;
   tdNamed(tid: number): number;
+  tdTgidOf(tid: number): number;
   tdSkipsPtr(): number;
   tdSkipCount(): number;
   tdSkipsClear(): void;
@@ -188,6 +189,8 @@ export class CorePages {
   setSaved(tid: number, comm: string): void {
     this.ex.tdSetSaved(tid, this.sink.intern(comm));
   }
+  /** tid's process: stated by an event, else saved_tgids, else -1 */
+  tgidOf(tid: number): number { return this.ex.tdTgidOf(tid); }
   /** whether an event (sched comm field, task_newtask, sched_process_exec) named this thread */
   named(tid: number): boolean { return this.ex.tdNamed(tid) !== 0; }
   /** threads whose process events stated, and which events ("sched_process_exec", "task_newtask") */
