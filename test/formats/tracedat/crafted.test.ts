@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { readTraceDat, type TraceDatInfo, type TraceDatOptions } from '../../../src/formats/tracedat/reader.js';
 import { FormatError } from '../../../src/formats/bytes.js';
 import { CollectSink } from '../../support/collect-sink.js';
+import { Core } from '../../../src/wasm/core.js';
+import { coreTdStats } from '../../../src/formats/tracedat/core-path.js';
 import { EV_EXIT, EV_ENTRY, EV_LOST, EV_OTHER, CLOCK_NS, CLOCK_RAW, EXITF_FAILED_VMENTRY } from '../../../assembly/constants.js';
 
 const HEADER_PAGE = `\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;
@@ -240,9 +242,43 @@ const tmp = mkdtempSync(join(tmpdir(), 'kvmtax-crafted-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let nfile = 0;
 
+/**
+ * The file read into a Core through the core's page decoder (core-path.ts) and through PageDecoder
+ * (KVMTAX_TRACEDAT_PATH=ts): the same error (message and offset) or none, and the same tables.
+ */
+let coreTaken = 0;
+afterAll(() => { expect(coreTaken).toBeGreaterThan(100); });
+function coreTwin(p: string, opts?: TraceDatOptions): void {
+  const readOn = (path: 'core' | 'ts'): unknown => {
+    if (path === 'ts') process.env.KVMTAX_TRACEDAT_PATH = 'ts';
+    const before = coreTdStats.files;
+    const core = new Core({ topN: 10 });
+    let error: string | undefined;
+    let info: TraceDatInfo | undefined;
+    try {
+      info = readTraceDat(p, core.sinkFor(core.nextFileIndex()), opts);
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      error = `${e.message} @${e.offset}`;
+    } finally {
+      delete process.env.KVMTAX_TRACEDAT_PATH;
+    }
+    const took = coreTdStats.files > before;
+    const end = core.endFile();
+    return { took, error, info, end, tables: JSON.stringify(core.tables(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint32Array ? [...v] : v)) };
+  };
+  const c = readOn('core') as { took: boolean; error?: string };
+  const t = readOn('ts') as { took: boolean };
+  expect(t.took).toBe(false);
+  if (c.error === undefined) expect(c.took).toBe(true);
+  coreTaken += c.took ? 1 : 0;
+  expect({ ...c, took: undefined }).toEqual({ ...t, took: undefined });
+}
+
 function run(bytes: Uint8Array, opts?: TraceDatOptions): { sink: CollectSink; info: TraceDatInfo } {
   const p = join(tmp, `t${nfile++}.dat`);
   writeFileSync(p, bytes);
+  coreTwin(p, opts);
   const sink = new CollectSink();
   const info = readTraceDat(p, sink, opts);
   return { sink, info };
