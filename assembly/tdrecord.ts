@@ -212,6 +212,19 @@ export function pushLost(ts: i64, cpu: i32, n: i64, name: i32, where: i64): void
   onEvent(EV_LOST, ts, -1, -1, cpu, -1, n, 0, 0, name, where);
 }
 
+/** The format index of the record [b, b+size) when its format's row is still to come (kind -1), else -1. */
+export function lazyFormatOf(b: usize, size: i32): i32 {
+  if (size < typeOff + typeSize) return -1;
+  const tb = b + <usize>typeOff;
+  const id: i32 = typeSize == 1 ? <i32>load<u8>(tb) : typeSize == 4 ? <i32>ld32(tb) : <i32>ld16(tb);
+  const fi = id >= 0 && id < 65536 ? load<i32>(fmtOfType + (<usize>id << 2)) - 1 : -1;
+  return fi >= 0 && load<i32>(fmts + <usize>fi * TF_STRIDE) == -1 ? fi : -1;
+}
+/** Row fi of the format table, written at `cfg` (a format parsed when its first record came). */
+export function setFormatRow(fi: i32, cfg: usize): void {
+  memory.copy(fmts + <usize>fi * TF_STRIDE, cfg, <usize>TF_STRIDE);
+}
+
 /** Decode the record [b, b+size) at time ts (already converted) on cpu; false: a string field is outside it. */
 export function tdDecode(b: usize, size: i32, ts: i64, cpu: i32, where: i64): bool {
   if (size < typeOff + typeSize) { skipLater(SKIP_UNRECOGNIZED, TDS_NO_TYPE, where, 0, size); return true; }

@@ -15,9 +15,11 @@
 // stream or of a compressed chunk, or at the end of a live session).
 import { zalloc } from "./mem";
 import { intern as dictIntern } from "./dict";
-import { recordsBegin, tdDecode, pushLost, setTsSigned, swap, tdLd32 as ld32, tdLd64 as ld64 } from "./tdrecord";
+import { recordsBegin, lazyFormatOf, setFormatRow, tdDecode, pushLost, setTsSigned, swap, tdLd32 as ld32, tdLd64 as ld64 } from "./tdrecord";
 
 export const TD_NEED: i32 = 1;
+/** the next record's format row is to come: tdNeed() is its index; TypeScript writes it (tdSetFormat) and calls again */
+export const TD_FORMAT: i32 = 2;
 // page errors (TypeScript words them with tdErrOff / tdErrVal)
 export const TDE_TRUNC_PAGE: i32 = -1, TDE_BAD_COMMIT: i32 = -2, TDE_TRUNC_HDR: i32 = -3, TDE_PAST_COMMIT: i32 = -4;
 export const TDE_TRUNC_LEN: i32 = -5, TDE_BAD_LEN: i32 = -6, TDE_BAD_PAD: i32 = -7, TDE_TRUNC_EXTEND: i32 = -8;
@@ -44,6 +46,7 @@ let heap: Stream[] = [];
 let events: i64 = 0, lost: i64 = 0, lostName: i32 = -1;
 let phase: i32 = 0; // 0: advance every stream; 1: merging (resume: advance the top first)
 let need: i32 = -1;
+let holdTop = false; // resumed after TD_FORMAT: the top stream's record is not delivered yet
 let errOff: i64 = 0, errVal: i64 = 0;
 let limKind: i32 = 0, limit: u64 = 0; // 0 none, 1 hold everything, 2 hold from `limit` on
 
@@ -64,7 +67,7 @@ export function tdBegin(nF: i32, tyOff: i32, tySize: i32, sw: bool, scratchP: us
   conv = cv; mult = m; shift = sh; tscOff = tOff; tsOffset = off;
   setTsSigned(cv != 0);
   streams = []; order = []; heap = [];
-  events = 0; lost = 0; lostName = -1; phase = 0; need = -1; limKind = 0;
+  events = 0; lost = 0; lostName = -1; phase = 0; need = -1; limKind = 0; holdTop = false;
 }
 
 /** A new CPU stream (live: its pages come as tracefs gives them); returns its index. */
@@ -119,6 +122,8 @@ export function tdEnd(si: i32): void { const s = streams[si]; s.ended = true; s.
 /** Whether stream si holds back the others' events in a live flush. */
 export function tdWait(si: i32, on: bool): void { streams[si].wait = on; }
 export function tdNeed(): i32 { return need; }
+/** Format row fi, written at tdConfig(), replaces its placeholder. */
+export function tdSetFormat(fi: i32): void { setFormatRow(fi, cfg); }
 export function tdErrOff(): i64 { return errOff; }
 export function tdErrVal(): i64 { return errVal; }
 export function tdEvents(): i64 { return events; }
@@ -287,6 +292,8 @@ export function tdRun(all: bool, fin: bool): i32 {
     }
     for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
     phase = 1;
+  } else if (holdTop) {
+    holdTop = false;
   } else if (heap.length > 0) {
     // resumed: the top stream delivered its record and needed pages for its next one
     const r = advance(heap[0]);
@@ -297,6 +304,8 @@ export function tdRun(all: bool, fin: bool): i32 {
   while (heap.length > 0) {
     const s = heap[0];
     if (limKind == 1 || (limKind == 2 && s.recTs >= limit)) break;
+    const lz = lazyFormatOf(s.buf + <usize>s.recBase, s.recLen);
+    if (lz >= 0) { need = lz; holdTop = true; return TD_FORMAT; }
     if (!deliver(s)) { phase = 0; return TDE_REC_STRING; }
     const r = advance(s);
     if (r == -100) { need = streams.indexOf(s); return TD_NEED; }

@@ -17,6 +17,7 @@ import { guessIsa, minSize } from '../kvm-events.js';
 import { isArm64Exit } from '../arm64.js';
 import { FormatError } from '../bytes.js';
 import type { PageLayout } from './pages.js';
+import type { LazyFormat } from './formats.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
   EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_OTHER, EV_WFX, EV_HVC, EV_SCHED_SWITCH, EV_SCHED_WAKEUP,
@@ -33,6 +34,7 @@ interface TdExports {
   tdWait(si: number, on: number): void;
   tdRun(all: number, fin: number): number;
   tdNeed(): number;
+  tdSetFormat(fi: number): void;
   tdErrOff(): bigint;
   tdErrVal(): bigint;
   tdEvents(): bigint;
@@ -52,7 +54,13 @@ interface TdExports {
 
 const TF_STRIDE = 144;
 const TK_NEWTASK = 200, TK_EXEC = 201;
-const TD_NEED = 1;
+const TD_NEED = 1, TD_FORMAT = 2;
+/** the formats rowOf reads fields of; the others become EV_OTHER rows, written when their first record comes */
+const MAPPED = new Set(['kvm_exit', 'kvm_entry', 'kvm_vcpu_wakeup', 'kvm_halt_poll_ns', 'kvm_wait_lapic_expire', 'kvm_msr', 'kvm_pio',
+  'kvm_mmio', 'kvm_userspace_exit', 'kvm_wfx_arm64', 'kvm_hvc_arm64', 'kvm_ple_window_update', 'sched_switch', 'sched_wakeup',
+  'sched_waking', 'task_newtask', 'sched_process_exec']);
+/** a format not parsed yet (formats.ts) */
+const isLazy = (f: EventFormat): f is LazyFormat => (f as Partial<LazyFormat>).lazy === true && !(f as LazyFormat).parsed();
 /** bytes of a file stream read per call (whole pages) */
 const PIECE = 1 << 20;
 
@@ -103,6 +111,17 @@ function rowOf(fmt: EventFormat): { kind: number; flags: number; fields: (Format
   return row(EV_OTHER);
 }
 
+function putRow(v: DataView, p: number, f: EventFormat, r: NonNullable<ReturnType<typeof rowOf>>, nameId: number): void {
+  v.setInt32(p, r.kind, true);
+  v.setInt32(p + 4, nameId, true);
+  v.setInt32(p + 8, minSize(f), true);
+  v.setInt32(p + 12, r.flags, true);
+  v.setInt32(p + 16, f.id, true);
+  putField(v, p + 24, f.field('common_pid'));
+  putField(v, p + 36, f.field('vcpu_id'));
+  for (let k = 0; k < 8; k++) putField(v, p + 48 + 12 * k, r.fields[k]);
+}
+
 function putField(v: DataView, at: number, f: FormatField | undefined): void {
   v.setInt32(at, f ? f.offset : 0, true);
   v.setInt32(at + 4, f && Number.isInteger(f.size) ? f.size : 0, true);
@@ -128,14 +147,8 @@ export const coreTdStats = { files: 0 };
 export class CorePages {
   private readonly feeds: (Feed | undefined)[] = [];
   private readonly live = new Map<number, number>();
-  private readonly names: string[];
-  private readonly needs: number[];
-
   private constructor(private readonly pd: PerfDataCore, private readonly ex: TdExports, private readonly sink: EventSink,
-    private readonly formats: EventFormat[]) {
-    this.names = formats.map((f) => f.name);
-    this.needs = formats.map(minSize);
-  }
+    private readonly formats: EventFormat[], private readonly nameIds: number[]) {}
 
   /** The core path for these pages, or undefined when PageDecoder must decode them. */
   static open(sink: EventSink, o: CorePagesOptions): CorePages | undefined {
@@ -143,14 +156,15 @@ export class CorePages {
     const core = sink as EventSink & { perfDataCore?: () => PerfDataCore | undefined };
     if (typeof core.perfDataCore !== 'function') return undefined;
     if (o.formats.some((f) => f.id < 0 || f.id >= 65536)) return undefined;
-    const rows = o.formats.map(rowOf);
+    // formats kvmtax maps are parsed now; the others (EV_OTHER by name) when their first record comes
+    const rows = o.formats.map((f) => (isLazy(f) && !MAPPED.has(f.name) ? null : rowOf(f)));
     if (rows.some((r) => r === undefined)) return undefined;
     const pd = core.perfDataCore.call(sink);
     if (!pd) return undefined;
     const ex = pd.ex as unknown as TdExports;
     let typeOff = 0, typeSize = 2;
     for (const f of o.formats) {
-      const ct = f.field('common_type');
+      const ct = isLazy(f) ? f.commonType : f.field('common_type');
       if (ct) { typeOff = ct.offset; typeSize = ct.size; }
     }
     // names interned in the formats' order, as KvmEventDecoder does
@@ -158,16 +172,9 @@ export class CorePages {
     const base = ex.tdConfig(o.formats.length * TF_STRIDE + 16);
     const v = pd.view();
     o.formats.forEach((f, i) => {
-      const r = rows[i]!;
-      const p = base + i * TF_STRIDE;
-      v.setInt32(p, r.kind, true);
-      v.setInt32(p + 4, nameIds[i]!, true);
-      v.setInt32(p + 8, minSize(f), true);
-      v.setInt32(p + 12, r.flags, true);
-      v.setInt32(p + 16, f.id, true);
-      putField(v, p + 24, f.field('common_pid'));
-      putField(v, p + 36, f.field('vcpu_id'));
-      for (let k = 0; k < 8; k++) putField(v, p + 48 + 12 * k, r.fields[k]);
+      const r = rows[i];
+      if (r) putRow(v, base + i * TF_STRIDE, f, r, nameIds[i]!);
+      else { v.setInt32(base + i * TF_STRIDE, -1, true); v.setInt32(base + i * TF_STRIDE + 16, f.id, true); }
     });
     const L = o.layout;
     const conv = o.tsc2nsec;
@@ -177,7 +184,7 @@ export class CorePages {
       L.commitSize, L.dataOff, o.pageSize, cv, BigInt.asUintN(64, conv?.mult ?? 1n), Number(conv?.shift ?? 0n),
       BigInt.asUintN(64, conv?.offset ?? 0n), BigInt.asIntN(64, off));
     coreTdStats.files++;
-    return new CorePages(pd, ex, sink, o.formats);
+    return new CorePages(pd, ex, sink, o.formats, nameIds);
   }
 
   /** saved_tgids (replaces what was set) */
@@ -237,6 +244,15 @@ export class CorePages {
       this.pd.view();
       this.drainSkips();
       if (r === 0) break;
+      if (r === TD_FORMAT) {
+        // the first record of a format not parsed yet: an EV_OTHER row (rowOf of an unmapped name)
+        const fi = ex.tdNeed();
+        const f = this.formats[fi]!;
+        const base = ex.tdConfig(TF_STRIDE);
+        putRow(this.pd.view(), base, f, rowOf(f)!, this.nameIds[fi]!);
+        ex.tdSetFormat(fi);
+        continue;
+      }
       if (r !== TD_NEED) this.fail(r);
       const si = ex.tdNeed();
       const feed = this.feeds[si]!;
@@ -282,7 +298,7 @@ export class CorePages {
     for (const s of items) {
       let msg: string;
       switch (s.code) {
-        case 1: msg = `${this.names[Number(s.v1)]}: record of ${s.v2} bytes, format needs ${this.needs[Number(s.v1)]}`; break;
+        case 1: { const f = this.formats[Number(s.v1)]!; msg = `${f.name}: record of ${s.v2} bytes, format needs ${minSize(f)}`; break; }
         case 2: msg = `unknown event type id ${s.v1}`; break;
         case 3: msg = `record of ${s.v2} bytes without an event type`; break;
         case 4: {
