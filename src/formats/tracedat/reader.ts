@@ -19,8 +19,10 @@
  * extend (delta = array[0] << 27 | time_delta), 31 absolute time stamp, 1..28 data of type_len*4 bytes,
  * 0 data whose length (+4) is in array[0].
  *
- * The per-CPU streams are merged in timestamp order (ties: lower CPU first) and every record is handed to a
- * KvmEventDecoder, which pushes one sink event per record.
+ * The per-CPU streams are merged in timestamp order (ties: lower CPU first). When the sink is the Core, the core
+ * decodes the pages, merges and reads the fields (core-path.ts, assembly/tracedat.ts); otherwise PageDecoder
+ * (pages.ts) hands every record to a KvmEventDecoder, which pushes one sink event per record. Both give the same
+ * events.
  */
 import type { EventSink } from '../../core/sink.js';
 import { CLOCK_NS, CLOCK_RAW } from '../../../assembly/constants.js';
