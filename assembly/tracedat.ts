@@ -14,12 +14,15 @@
 // A page shorter than the sub-buffer is accepted at the end of a piece marked whole (the end of a file's
 // stream or of a compressed chunk, or at the end of a live session).
 import { zalloc } from "./mem";
+import { rowCap, rowCount } from "./analysis";
 import { intern as dictIntern } from "./dict";
 import { recordsBegin, lazyFormatOf, setFormatRow, tdDecode, pushLost, setTsSigned, swap, tdLd32 as ld32, tdLd64 as ld64 } from "./tdrecord";
 
 export const TD_NEED: i32 = 1;
 /** the next record's format row is to come: tdNeed() is its index; TypeScript writes it (tdSetFormat) and calls again */
 export const TD_FORMAT: i32 = 2;
+/** the row buffer (exports) is nearly full: TypeScript drains it and calls again */
+export const TD_ROWS: i32 = 3;
 // page errors (TypeScript words them with tdErrOff / tdErrVal)
 export const TDE_TRUNC_PAGE: i32 = -1, TDE_BAD_COMMIT: i32 = -2, TDE_TRUNC_HDR: i32 = -3, TDE_PAST_COMMIT: i32 = -4;
 export const TDE_TRUNC_LEN: i32 = -5, TDE_BAD_LEN: i32 = -6, TDE_BAD_PAD: i32 = -7, TDE_TRUNC_EXTEND: i32 = -8;
@@ -304,6 +307,8 @@ export function tdRun(all: bool, fin: bool): i32 {
   while (heap.length > 0) {
     const s = heap[0];
     if (limKind == 1 || (limKind == 2 && s.recTs >= limit)) break;
+    // a record gives at most two events (lost, the record), each at most one row
+    if (rowCap != 0 && rowCount > 0 && rowCount + 2 > rowCap) { holdTop = true; return TD_ROWS; }
     const lz = lazyFormatOf(s.buf + <usize>s.recBase, s.recLen);
     if (lz >= 0) { need = lz; holdTop = true; return TD_FORMAT; }
     if (!deliver(s)) { phase = 0; return TDE_REC_STRING; }

@@ -5,7 +5,8 @@
  * per_cpu/cpuN/trace_pipe_raw gave live); the core walks the pages, merges the CPUs by (time, CPU), reads the
  * fields and feeds the analysis: no object and no BigInt per event.
  *
- * Taken when the sink is the Core (not when it streams rows out: exports) and every format maps without
+ * Taken when the sink is the Core (rows streamed out for exports are drained when the core stops for them: TD_ROWS)
+ * and every format maps without
  * TypeScript (not arm64 or RISC-V kvm_exit, whose reasons come from the format's own tables); otherwise
  * PageDecoder (pages.ts) decodes in TypeScript, with the same events (test/formats/tracedat/core-path.test.ts
  * compares the two on every trace.dat capture). KVMTAX_TRACEDAT_PATH=ts forces the TypeScript decoder.
@@ -54,7 +55,8 @@ interface TdExports {
 
 const TF_STRIDE = 144;
 const TK_NEWTASK = 200, TK_EXEC = 201;
-const TD_NEED = 1, TD_FORMAT = 2;
+const TD_NEED = 1, TD_FORMAT = 2, TD_ROWS = 3;
+type TdCore = PerfDataCore & { drainRows(): void };
 /** the formats rowOf reads fields of; the others become EV_OTHER rows, written when their first record comes */
 const MAPPED = new Set(['kvm_exit', 'kvm_entry', 'kvm_vcpu_wakeup', 'kvm_halt_poll_ns', 'kvm_wait_lapic_expire', 'kvm_msr', 'kvm_pio',
   'kvm_mmio', 'kvm_userspace_exit', 'kvm_wfx_arm64', 'kvm_hvc_arm64', 'kvm_ple_window_update', 'sched_switch', 'sched_wakeup',
@@ -147,20 +149,19 @@ export const coreTdStats = { files: 0 };
 export class CorePages {
   private readonly feeds: (Feed | undefined)[] = [];
   private readonly live = new Map<number, number>();
-  private constructor(private readonly pd: PerfDataCore, private readonly ex: TdExports, private readonly sink: EventSink,
+  private constructor(private readonly pd: TdCore, private readonly ex: TdExports, private readonly sink: EventSink,
     private readonly formats: EventFormat[], private readonly nameIds: number[]) {}
 
   /** The core path for these pages, or undefined when PageDecoder must decode them. */
   static open(sink: EventSink, o: CorePagesOptions): CorePages | undefined {
     if (process.env.KVMTAX_TRACEDAT_PATH === 'ts') return undefined;
-    const core = sink as EventSink & { perfDataCore?: () => PerfDataCore | undefined };
-    if (typeof core.perfDataCore !== 'function') return undefined;
+    const core = sink as EventSink & { traceDatCore?: () => TdCore };
+    if (typeof core.traceDatCore !== 'function') return undefined;
     if (o.formats.some((f) => f.id < 0 || f.id >= 65536)) return undefined;
     // formats kvmtax maps are parsed now; the others (EV_OTHER by name) when their first record comes
     const rows = o.formats.map((f) => (isLazy(f) && !MAPPED.has(f.name) ? null : rowOf(f)));
     if (rows.some((r) => r === undefined)) return undefined;
-    const pd = core.perfDataCore.call(sink);
-    if (!pd) return undefined;
+    const pd = core.traceDatCore.call(sink);
     const ex = pd.ex as unknown as TdExports;
     let typeOff = 0, typeSize = 2;
     for (const f of o.formats) {
@@ -243,7 +244,8 @@ export class CorePages {
       const r = ex.tdRun(all ? 1 : 0, fin ? 1 : 0);
       this.pd.view();
       this.drainSkips();
-      if (r === 0) break;
+      if (r === 0) { this.pd.drainRows(); break; }
+      if (r === TD_ROWS) { this.pd.drainRows(); continue; }
       if (r === TD_FORMAT) {
         // the first record of a format not parsed yet: an EV_OTHER row (rowOf of an unmapped name)
         const fi = ex.tdNeed();

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { SHARED, HAVE_SHARED } from '../../support/paths.js';
 import { analyze } from '../../../src/pipeline/analyze.js';
 import { coreTdStats } from '../../../src/formats/tracedat/core-path.js';
+import { decodeRows, type Row } from '../../../src/analysis/rows.js';
 
 const dirFiles = (dir: string, re: RegExp): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }) as string[] : [])
   .filter((f) => re.test(f)).map((f) => path.join(dir, f));
@@ -35,5 +36,28 @@ describe('trace.dat: core path = TypeScript path', () => {
     // x86 captures: every format maps in the core
     if (!/arm64/.test(file!)) expect(tookCore).toBe(true);
     expect(plain(core)).toEqual(plain(ts));
+  });
+});
+
+describe('trace.dat rows (exports): core path = TypeScript path', () => {
+  afterEach(() => { delete process.env.KVMTAX_TRACEDAT_PATH; });
+  const rowFiles = files.filter((f) => /svm-[ADF]|svm-D-small\/trace\.dat\.xz/.test(f));
+  it.each(rowFiles.map((f) => [path.basename(path.dirname(f)), f]))('%s, row buffers of 5 and 8192', async (_n, file) => {
+    for (const rowCapacity of [5, 8192]) {
+      const rowsOf = async (): Promise<{ rows: Row[]; report: unknown }> => {
+        const rows: Row[] = [];
+        const report = await analyze([file!], { rowCapacity, rows: (b, c) => { rows.push(...decodeRows(b, c)); } });
+        return { rows, report: plain(report) };
+      };
+      delete process.env.KVMTAX_TRACEDAT_PATH;
+      const before = coreTdStats.files;
+      const core = await rowsOf();
+      expect(coreTdStats.files).toBe(before + 1);
+      process.env.KVMTAX_TRACEDAT_PATH = 'ts';
+      const ts = await rowsOf();
+      expect(core.rows.length).toBeGreaterThan(100);
+      expect(plain(core.rows)).toEqual(plain(ts.rows));
+      expect(core.report).toEqual(ts.report);
+    }
   });
 });
