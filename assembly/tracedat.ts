@@ -234,9 +234,10 @@ function down(i: i32): void {
     const l = 2 * i + 1;
     if (l >= n) return;
     let m = l;
-    if (l + 1 < n && less(heap[l + 1], heap[l])) m = l + 1;
-    if (!less(heap[m], heap[i])) return;
-    const t = heap[i]; heap[i] = heap[m]; heap[m] = t;
+    if (l + 1 < n && less(unchecked(heap[l + 1]), unchecked(heap[l]))) m = l + 1;
+    const hm = unchecked(heap[m]), hi = unchecked(heap[i]);
+    if (!less(hm, hi)) return;
+    unchecked(heap[i] = hm); unchecked(heap[m] = hi);
     i = m;
   }
 }
@@ -305,7 +306,7 @@ export function tdRun(all: bool, fin: bool): i32 {
     afterAdvance(r == 1, all, fin);
   }
   while (heap.length > 0) {
-    const s = heap[0];
+    const s = unchecked(heap[0]);
     if (limKind == 1 || (limKind == 2 && s.recTs >= limit)) break;
     // a record gives at most two events (lost, the record), each at most one row
     if (rowCap != 0 && rowCount > 0 && rowCount + 2 > rowCap) { holdTop = true; return TD_ROWS; }
@@ -322,9 +323,9 @@ export function tdRun(all: bool, fin: bool): i32 {
 }
 
 function afterAdvance(ready: bool, all: bool, fin: bool): bool {
-  const s = heap[0];
+  const s = unchecked(heap[0]);
   s.ready = ready;
-  if (ready) { down(0); return true; }
+  if (ready) { if (heap.length > 1) down(0); return true; }
   const last = heap.pop();
   if (heap.length > 0) { heap[0] = last; down(0); }
   if (holds(s, all, fin)) lower(s);
