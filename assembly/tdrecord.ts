@@ -96,7 +96,8 @@ export function tdLearnedHow(): i32 { return learnedHow; }
 /** 1 when a sched comm or a learned process named this thread */
 export function tdNamed(tid: i32): i32 { return mapGet(comms, tid, -1) >= 0 || mapGet(learned, tid, -1) != -1 ? 1 : 0; }
 export function tdSetTgid(tid: i32, tgid: i32): void { mapSet(tgids, tid, tgid); ltid = -2; }
-export function tdClearTgids(): void { mapInit(tgids); ltid = -2; }
+/** Forget saved_tgids (live re-reads them every poll: the table is cleared in place) */
+export function tdClearTgids(): void { memory.fill(tgids.m, 0, <usize>tgids.cap * 8); tgids.n = 0; ltid = -2; }
 /** tid's process: stated by an event, else saved_tgids, else -1 */
 export function tdTgidOf(tid: i32): i32 { return tgidOf(tid); }
 export function tdSetSaved(tid: i32, id: i32): void { mapSet(saved, tid, id); }
