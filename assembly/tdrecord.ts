@@ -7,7 +7,8 @@
 // Format table (TF_STRIDE bytes): kind, nameId, need, flags, id, pad; then 10 fields (off, size, flags:
 // bit0 signed, bit1 dynamic (__data_loc), bit2 __rel_loc; size 0 = absent): [0] common_pid, [1] vcpu_id,
 // [2..9] the kind's own fields (see tdDecode). flags: bit0 vcpu present; bits 8..15 fixed isa; bit16 isa
-// from f2; bit17 EXITF_NO_VCPU.
+// from f2; bit17 EXITF_NO_VCPU. Kinds, field orders and flags come from the one event table
+// (src/formats/event-table.ts eventLayout: EV_*, LF_*, and its TK_* for the process-stating events).
 import { zalloc, regrow } from "./mem";
 import { intern as dictIntern } from "./dict";
 import { onEvent, nameThread as nameTh } from "./analysis";
@@ -21,8 +22,8 @@ import {
 declare function reasonName(isa: i32, code: i32): i32;
 
 export const TF_STRIDE: i32 = 144;
-export const TK_NEWTASK: i32 = 200;
-export const TK_EXEC: i32 = 201;
+export const TK_NEWTASK: i32 = 200; // = event-table.ts TK_NEWTASK
+export const TK_EXEC: i32 = 201; // = event-table.ts TK_EXEC
 // deferred skips, worded by TypeScript
 export const TDS_BAD_SIZE: i32 = 1; // v1 format index, v2 size
 export const TDS_UNKNOWN_TYPE: i32 = 2; // v1 type id

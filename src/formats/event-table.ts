@@ -1,7 +1,7 @@
 /**
  * The one table of the kvm/sched tracepoints kvmtax reads, and the fields it reads of each: used by the
  * TypeScript decoder (kvm-events.ts KvmEventDecoder: trace.dat, perf.data) and by the tables handed to the
- * wasm core (perf.data's core-path.ts; trace.dat's core path can take eventLayout() as it is). The kinds are
+ * wasm cores (perfdata/core-path.ts, tracedat/core-path.ts: eventLayout()). The kinds are
  * the core's event ids (EV_* in assembly/constants.ts).
  *
  * Fields come from the kernel's TRACE_EVENT definitions, as the file's own format descriptions
@@ -32,7 +32,12 @@ export interface EventSpec {
   variant?: ExitVariant;
   /** the fields read as signed whatever the format says (kvm_wait_lapic_expire's delta: s64 on every kernel) */
   signed?: readonly string[];
+  /** an EV_OTHER event whose fields state a thread's process: the kind the trace.dat core reads it as (TK_*) */
+  learn?: number;
 }
+
+/** kinds of the trace.dat core (assembly/tdrecord.ts TK_NEWTASK, TK_EXEC: the same numbers), counted as EV_OTHER */
+export const TK_NEWTASK = 200, TK_EXEC = 201;
 
 export const EVENT_TABLE: readonly EventSpec[] = [
   // kvm_exit: reason code (VMX: basic reason + bit 31 failed VM entry; SVM: exit code), guest rip, isa (1 VMX, 2 SVM)
@@ -58,8 +63,8 @@ export const EVENT_TABLE: readonly EventSpec[] = [
   { name: 'sched_wakeup', kind: EV_SCHED_WAKEUP, fields: ['pid', 'target_cpu', 'comm'] },
   { name: 'sched_waking', kind: EV_SCHED_WAKEUP, fields: ['pid', 'target_cpu', 'comm'] },
   // counted as EV_OTHER; their fields say which process a thread belongs to (KvmEventDecoder's `learn`)
-  { name: 'task_newtask', kind: EV_OTHER, fields: ['pid', 'clone_flags', 'comm'], requires: ['pid', 'clone_flags'] },
-  { name: 'sched_process_exec', kind: EV_OTHER, fields: ['pid', 'filename'], requires: ['pid'] },
+  { name: 'task_newtask', kind: EV_OTHER, learn: TK_NEWTASK, fields: ['pid', 'clone_flags', 'comm'], requires: ['pid', 'clone_flags'] },
+  { name: 'sched_process_exec', kind: EV_OTHER, learn: TK_EXEC, fields: ['pid', 'filename'], requires: ['pid'] },
 ];
 
 /** Every event name of the table (the formats worth parsing when a file has many). */

@@ -14,15 +14,11 @@
 import type { EventSink } from '../../core/sink.js';
 import type { PerfDataCore } from '../../wasm/core.js';
 import type { EventFormat, FormatField } from '../tracefs-format.js';
-import { guessIsa, minSize } from '../kvm-events.js';
-import { isArm64Exit } from '../arm64.js';
+import { minSize } from '../kvm-events.js';
+import { eventLayout, TABLE_NAMES } from '../event-table.js';
 import { FormatError } from '../bytes.js';
 import type { PageLayout } from './pages.js';
 import type { LazyFormat } from './formats.js';
-import {
-  EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
-  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_OTHER, EV_WFX, EV_HVC, EV_SCHED_SWITCH, EV_SCHED_WAKEUP,
-} from '../../../assembly/constants.js';
 
 interface TdExports {
   tdConfig(bytes: number): number;
@@ -54,66 +50,27 @@ interface TdExports {
 }
 
 const TF_STRIDE = 144;
-const TK_NEWTASK = 200, TK_EXEC = 201;
 const TD_NEED = 1, TD_FORMAT = 2, TD_ROWS = 3;
 type TdCore = PerfDataCore & { drainRows(): void };
-/** the formats rowOf reads fields of; the others become EV_OTHER rows, written when their first record comes */
-const MAPPED = new Set(['kvm_exit', 'kvm_entry', 'kvm_vcpu_wakeup', 'kvm_halt_poll_ns', 'kvm_wait_lapic_expire', 'kvm_msr', 'kvm_pio',
-  'kvm_mmio', 'kvm_userspace_exit', 'kvm_wfx_arm64', 'kvm_hvc_arm64', 'kvm_ple_window_update', 'sched_switch', 'sched_wakeup',
-  'sched_waking', 'task_newtask', 'sched_process_exec']);
 /** a format not parsed yet (formats.ts) */
 const isLazy = (f: EventFormat): f is LazyFormat => (f as Partial<LazyFormat>).lazy === true && !(f as LazyFormat).parsed();
 /** bytes of a file stream read per call (whole pages) */
 const PIECE = 1 << 20;
 
-/** The core's view of one format: kind, flags, and up to 8 fields (kvm-events.ts KvmEventDecoder's choices). */
-function rowOf(fmt: EventFormat): { kind: number; flags: number; fields: (FormatField | undefined)[] } | undefined {
-  const F = (n: string): FormatField | undefined => fmt.field(n);
-  const vcpu = F('vcpu_id');
-  let flags = vcpu ? 1 : 0;
-  const row = (kind: number, ...fields: (FormatField | undefined)[]): { kind: number; flags: number; fields: (FormatField | undefined)[] } => ({ kind, flags, fields });
-  switch (fmt.name) {
-    case 'kvm_exit': {
-      const reason = F('exit_reason');
-      if (!reason && (isArm64Exit((n) => F(n) !== undefined) || F('scause'))) return undefined; // TypeScript names them
-      if (!reason) break;
-      const isa = F('isa');
-      flags |= (guessIsa(fmt) << 8) | (isa ? 1 << 16 : 0) | (vcpu ? 0 : 1 << 17);
-      return row(EV_EXIT, reason, F('guest_rip'), isa);
-    }
-    case 'kvm_entry': return row(EV_ENTRY, F('rip') ?? F('vcpu_pc') ?? F('pc'));
-    case 'kvm_vcpu_wakeup': return row(EV_VCPU_WAKEUP, F('ns'), F('waited'), F('valid'));
-    case 'kvm_halt_poll_ns': return row(EV_HALT_POLL_NS, F('new'), F('old'), F('grow'));
-    case 'kvm_wait_lapic_expire': {
-      const d = F('delta');
-      return row(EV_WAIT_LAPIC_EXPIRE, d ? { ...d, signed: true } : undefined);
-    }
-    case 'kvm_msr': return row(EV_MSR, F('ecx'), F('data'), F('write'), F('exception'));
-    case 'kvm_pio': {
-      const vf = F('val') ?? F('data');
-      const val = vf && vf.isArray && !vf.isDynamic && vf.arrayLen > 0
-        ? { ...vf, size: vf.size / vf.arrayLen, isArray: false } : vf && !vf.isDynamic ? vf : undefined;
-      return row(EV_PIO, F('port'), val, F('rw'));
-    }
-    case 'kvm_mmio': return row(EV_MMIO, F('gpa'), F('val'), F('type'));
-    case 'kvm_userspace_exit': return row(EV_USERSPACE_EXIT, F('reason'));
-    case 'kvm_wfx_arm64': return row(EV_WFX, F('is_wfe'), F('vcpu_pc'));
-    case 'kvm_hvc_arm64': return row(EV_HVC, F('r0'), F('imm'));
-    case 'kvm_ple_window_update': return row(EV_PLE_WINDOW, F('new'), F('old'));
-    case 'sched_switch': return row(EV_SCHED_SWITCH, F('next_pid'), F('prev_pid'), F('prev_state'), F('prev_comm'), F('next_comm'));
-    case 'sched_wakeup': case 'sched_waking': return row(EV_SCHED_WAKEUP, F('pid'), F('target_cpu'), F('comm'));
-    case 'task_newtask':
-      if (!F('pid') || !F('clone_flags')) break;
-      return row(TK_NEWTASK, F('pid'), F('clone_flags'), F('comm'));
-    case 'sched_process_exec':
-      if (!F('pid')) break;
-      return row(TK_EXEC, F('pid'), F('filename'));
-    default: break;
-  }
-  return row(EV_OTHER);
+type Row = { kind: number; flags: number; fields: (FormatField | undefined)[] };
+
+/**
+ * The core's view of one format (event-table.ts eventLayout: the kinds, fields and flags KvmEventDecoder reads;
+ * task_newtask and sched_process_exec as the core's TK_* kinds), or undefined for an arm64 / RISC-V kvm_exit,
+ * whose reasons TypeScript names from the format's own tables.
+ */
+function rowOf(fmt: EventFormat): Row | undefined {
+  const L = eventLayout(fmt);
+  if ((L.spec.variant ?? 'x86') !== 'x86') return undefined;
+  return { kind: L.spec.learn ?? L.kind, flags: L.flags, fields: L.fields };
 }
 
-function putRow(v: DataView, p: number, f: EventFormat, r: NonNullable<ReturnType<typeof rowOf>>, nameId: number): void {
+function putRow(v: DataView, p: number, f: EventFormat, r: Row, nameId: number): void {
   v.setInt32(p, r.kind, true);
   v.setInt32(p + 4, nameId, true);
   v.setInt32(p + 8, minSize(f), true);
@@ -159,7 +116,7 @@ export class CorePages {
     if (typeof core.traceDatCore !== 'function') return undefined;
     if (o.formats.some((f) => f.id < 0 || f.id >= 65536)) return undefined;
     // formats kvmtax maps are parsed now; the others (EV_OTHER by name) when their first record comes
-    const rows = o.formats.map((f) => (isLazy(f) && !MAPPED.has(f.name) ? null : rowOf(f)));
+    const rows = o.formats.map((f) => (isLazy(f) && !TABLE_NAMES.has(f.name) ? null : rowOf(f)));
     if (rows.some((r) => r === undefined)) return undefined;
     const pd = core.traceDatCore.call(sink);
     const ex = pd.ex as unknown as TdExports;
