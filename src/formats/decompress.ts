@@ -163,8 +163,48 @@ export function unzstdCapped(data: Uint8Array, size?: number): Uint8Array {
   return out;
 }
 
-/** A block decoder of a container that states each block's decompressed size (trace.dat). */
-export type BlockDecompress = (data: Uint8Array, size: number, fileOff: number) => Uint8Array;
+/**
+ * zstd data of a stated size (dst.length) inflated into `dst` (for example a view of another WebAssembly
+ * memory): with libzstd, its output is copied once, into place, from input and output buffers kept in its heap
+ * (no buffer per block for the collector). Returns the bytes written. Throws a plain Error when corrupt.
+ */
+export function unzstdInto(data: Uint8Array, dst: Uint8Array): number {
+  const z = wasmZstd;
+  if (!z) {
+    const out = unzstdCapped(data, dst.length);
+    dst.set(out.subarray(0, dst.length));
+    return out.length;
+  }
+  const inP = zScratch(0, Math.max(1, data.length)), outP = zScratch(1, Math.max(1, dst.length));
+  const heap = z.heap(); // after the mallocs (a grown heap is a new buffer)
+  heap.set(data, inP);
+  const n = z.decompress(outP, dst.length, inP, data.length);
+  if (z.isError(n)) throw new Error(z.errorName(n));
+  dst.set(heap.subarray(outP, outP + n));
+  return n;
+}
+
+/** unzstdInto's two buffers in libzstd's heap, grown (never shrunk) to the largest block seen. */
+const zBuf = [{ p: 0, cap: 0 }, { p: 0, cap: 0 }];
+function zScratch(i: number, n: number): number {
+  const b = zBuf[i]!;
+  if (b.cap >= n) return b.p;
+  if (n > MAX_INFLATED) throw new Error(`${n} bytes is over the ${MAX_INFLATED}-byte cap`);
+  if (b.p) wasmZstd!.free(b.p);
+  b.cap = 0;
+  b.p = wasmZstd!.malloc(n);
+  if (!b.p) throw new Error(`out of memory for ${n} bytes of zstd buffer`);
+  b.cap = n;
+  return b.p;
+}
+
+/**
+ * A block decoder of a container that states each block's decompressed size (trace.dat). `into`, when
+ * present, inflates into a given buffer of exactly the stated size instead (one copy less per block).
+ */
+export type BlockDecompress = ((data: Uint8Array, size: number, fileOff: number) => Uint8Array) & {
+  into?: (data: Uint8Array, dst: Uint8Array, fileOff: number) => void;
+};
 
 /** The block decoder for a trace.dat compression name ("zlib", "zstd"), or undefined when unknown. */
 export function blockDecompressor(name: string): BlockDecompress | undefined {
@@ -180,7 +220,21 @@ export function blockDecompressor(name: string): BlockDecompress | undefined {
     return out;
   };
   if (name === 'zlib') return run('zlib', (d, size) => inflateCapped(d, size));
-  if (name === 'zstd') return run('zstd', (d, size) => unzstdCapped(d, size));
+  if (name === 'zstd') {
+    const d = run('zstd', (b, size) => unzstdCapped(b, size));
+    d.into = (data, dst, off) => {
+      const size = dst.length;
+      if (size > MAX_INFLATED) throw new FormatError(`zstd data at offset ${off} claims ${size} bytes, over the ${MAX_INFLATED}-byte cap`, off);
+      let n: number;
+      try {
+        n = unzstdInto(data, dst);
+      } catch (e) {
+        throw new FormatError(`corrupt zstd data at offset ${off}: ${(e as Error).message}`, off);
+      }
+      if (n !== size) throw new FormatError(`zstd data at offset ${off} gave ${n} bytes, expected ${size}`, off);
+    };
+    return d;
+  }
   return undefined;
 }
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { blockDecompressor, unzstdCapped, zstdWarmup, xzStream, systemXz, MAX_INFLATED } from '../../src/formats/decompress.js';
+import { blockDecompressor, unzstdCapped, unzstdInto, zstdWarmup, xzStream, systemXz, MAX_INFLATED } from '../../src/formats/decompress.js';
 import { FormatError } from '../../src/formats/bytes.js';
 
 const DAT = path.join(import.meta.dirname, '../../traces/svm-D-small/trace.dat.xz');
@@ -76,6 +76,38 @@ describe('zstd', () => {
     expect(e).toBeInstanceOf(FormatError);
     expect((e as FormatError).message).toMatch(/^corrupt zstd data at offset 300: /);
     expect(() => unzstdCapped(c, MAX_INFLATED + 1)).toThrow(/over the 1073741824-byte cap/);
+  });
+});
+
+describe('zstd into a given buffer (trace.dat chunks straight into core memory)', () => {
+  it('libzstd writes exactly the stated bytes into the view, and nothing around it', () => {
+    const d = blockDecompressor('zstd')!;
+    expect(d.into).toBeTypeOf('function');
+    const mem = new Uint8Array(Math.max(...chunks.map(([, u]) => u)) + 64);
+    chunks.forEach(([c, u], i) => {
+      mem.fill(0xa5);
+      d.into!(c, mem.subarray(32, 32 + u), 100);
+      expect(Buffer.compare(mem.subarray(32, 32 + u), byFzstd[i]!)).toBe(0);
+      expect(mem.subarray(0, 32).every((b) => b === 0xa5)).toBe(true);
+      expect(mem.subarray(32 + u).every((b) => b === 0xa5)).toBe(true);
+    });
+    // a smaller chunk after the largest (the buffers in libzstd's heap are reused)
+    const [c, u] = chunks[chunks.length - 1]!;
+    expect(unzstdInto(c, mem.subarray(0, u))).toBe(u);
+    expect(Buffer.compare(mem.subarray(0, u), byFzstd[chunks.length - 1]!)).toBe(0);
+  });
+
+  it('a wrong stated size or corrupt data is a FormatError with the offset', () => {
+    const d = blockDecompressor('zstd')!;
+    const [c, u] = chunks[0]!;
+    expect(() => d.into!(c, new Uint8Array(u - 1), 100)).toThrow(/^corrupt zstd data at offset 100: /);
+    expect(() => d.into!(c, new Uint8Array(u + 1), 100)).toThrow(new RegExp(`^zstd data at offset 100 gave ${u} bytes, expected ${u + 1}$`));
+    const bad = Uint8Array.from(c);
+    bad.fill(0x55, 12, 40);
+    let e: unknown;
+    try { d.into!(bad, new Uint8Array(u), 300); } catch (x) { e = x; }
+    expect(e).toBeInstanceOf(FormatError);
+    expect((e as FormatError).message).toMatch(/^corrupt zstd data at offset 300: /);
   });
 });
 

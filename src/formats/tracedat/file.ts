@@ -351,8 +351,13 @@ export function zFeed(file: FileSrc, cd: CpuData, decompress: BlockDecompress, l
     const usize = hv.getUint32(4, le);
     if (at + 8 + csize > end) throw new FormatError(`truncated compressed chunk at offset ${at}`, at);
     if (usize > 1 << 30) throw new FormatError(`bad compressed chunk size ${usize} at offset ${at}`, at);
-    const chunk = decompress(file.read(at + 8, csize, 'compressed chunk'), usize, at);
-    write(chunk.length, at, false, (dst) => dst.set(chunk));
+    const data = file.read(at + 8, csize, 'compressed chunk');
+    const into = decompress.into;
+    if (into) write(usize, at, false, (dst) => into(data, dst, at)); // straight into core memory
+    else {
+      const chunk = decompress(data, usize, at);
+      write(chunk.length, at, false, (dst) => dst.set(chunk));
+    }
     pos = at + 8 + csize;
     left--;
     return true;
