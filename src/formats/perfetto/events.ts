@@ -1,7 +1,9 @@
 /**
  * Perfetto ftrace events -> sink events: the kernel field names and values of one FtraceEvent (typed, generic
  * or dense generic, as bundles.ts decodes them) mapped to the core's EV_* kinds, as kvm-events.ts maps the
- * tracefs readers' fields. Events wait in their CPU's queue as Items until the reader merges the CPUs.
+ * tracefs readers' fields (the field names and kinds of the one event table, event-table.ts; kvm_entry also
+ * reads RISC-V's pc, as the tracefs readers do). Events wait in their CPU's queue as Items until the reader
+ * merges the CPUs.
  *
  * Perfetto's typed kvm protos were generated from the arm64 kernel: on x86, kvm_exit keeps none of its fields
  * (no exit_reason, isa or vcpu_id) and kvm_entry neither. Such an exit is pushed with the reason
@@ -12,6 +14,7 @@
 import type { EventSink } from '../../core/sink.js';
 import { arm64ExitReason } from '../arm64.js';
 import { stateLetter, type Fields } from './schema.js';
+import { EVENT_TABLE, type EventSpec } from '../event-table.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
   EV_USERSPACE_EXIT, EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_PLE_WINDOW, EV_OTHER,
@@ -66,7 +69,30 @@ export interface MapContext {
   reasonKey(isa: number, code: number): number;
 }
 
-/** Kernel field names and values -> sink event (the mapping of kvm-events.ts); undefined when skipped. */
+/** The event table's entries by name (kvm_exit: its variants, x86 first), for the field names and kinds. */
+const SPECS = new Map<string, EventSpec[]>();
+for (const e of EVENT_TABLE) SPECS.set(e.name, [...(SPECS.get(e.name) ?? []), e]);
+const NO_FIELDS: EventSpec['fields'] = [];
+
+/** A table field's value in `f` (of alternatives, the first present); undefined when absent or not a number. */
+function fieldValue(f: Fields, n: string | readonly string[] | undefined): bigint | undefined {
+  if (n === undefined) return undefined;
+  if (typeof n === 'string') {
+    const v = f.get(n);
+    return typeof v === 'bigint' ? v : undefined;
+  }
+  for (const k of n) {
+    const v = f.get(k);
+    if (typeof v === 'bigint') return v;
+  }
+  return undefined;
+}
+
+/**
+ * Kernel field names and values -> sink event (the mapping of kvm-events.ts, with the field names and kinds of
+ * event-table.ts); undefined when skipped. The table's arm64 events (kvm_wfx_arm64, kvm_hvc_arm64) and the
+ * process-stating ones (task_newtask, sched_process_exec) are counted by name here, as before.
+ */
 export function mapEvent(cx: MapContext, ev: string, name: number, f: Fields, ts: bigint, tid: number, cpu: number, where: number): Item | undefined {
   const big = (k: string): bigint | undefined => {
     const v = f.get(k);
@@ -76,15 +102,24 @@ export function mapEvent(cx: MapContext, ev: string, name: number, f: Fields, ts
     const v = f.get(k);
     return typeof v === 'string' ? v.replace(/\0[^]*$/, '') : '';
   };
+  const specs = SPECS.get(ev);
+  const spec = specs?.[0];
+  const F = spec?.fields ?? NO_FIELDS;
+  const fv = (i: number): bigint | undefined => fieldValue(f, F[i]);
+  const fs = (i: number): string => {
+    const n = F[i];
+    return typeof n === 'string' ? str(n) : '';
+  };
   const vcpuV = big('vcpu_id');
   const vcpu = vcpuV === undefined ? -1 : Number(BigInt.asIntN(32, vcpuV));
   const item = (kind: number, a: bigint, b: bigint, c: number, v = vcpu): Item =>
     ({ ts, kind, tid, vcpu: v, a, b, c, name, where, cpu });
-  switch (ev) {
-    case 'kvm_exit': {
-      const reason = big('exit_reason');
+  switch (spec?.kind ?? EV_OTHER) {
+    case EV_EXIT: {
+      // x86: exit_reason, guest_rip, isa
+      const reason = fv(0);
       if (reason !== undefined) {
-        const isaV = big('isa');
+        const isaV = fv(2);
         const isa = isaV === 2n ? 2 : 1; // without an isa field: VMX (see the module comment of kvm-events.ts)
         const raw = Number(reason & 0xffffffffn);
         let c = vcpuV === undefined ? EXITF_NO_VCPU : 0;
@@ -93,23 +128,25 @@ export function mapEvent(cx: MapContext, ev: string, name: number, f: Fields, ts
           code = raw & 0xffff;
           if (raw >= 0x80000000) c |= EXITF_FAILED_VMENTRY;
         }
-        return item(EV_EXIT, BigInt(cx.reasonKey(isa, code)), big('guest_rip') ?? 0n, c);
+        return item(EV_EXIT, BigInt(cx.reasonKey(isa, code)), fv(1) ?? 0n, c);
       }
-      const ret = big('ret');
-      if (ret !== undefined || big('esr_ec') !== undefined) {
-        // arm64 (KvmExitFtraceEvent: ret, esr_ec, vcpu_pc): a TRAP is named by its exception class (arm64.ts)
+      // arm64 (KvmExitFtraceEvent: ret, esr_ec, vcpu_pc): a TRAP is named by its exception class (arm64.ts)
+      const A = specs!.find((e) => e.variant === 'arm64')?.fields ?? NO_FIELDS;
+      const ret = fieldValue(f, A[0]), esr = fieldValue(f, A[1]);
+      if (ret !== undefined || esr !== undefined) {
         const r = Number(BigInt.asUintN(32, ret ?? 0n));
-        const ec = Number(BigInt.asUintN(32, big('esr_ec') ?? 0n));
-        return item(EV_EXIT, BigInt(cx.nameId(arm64ExitReason(r, ec))), big('vcpu_pc') ?? 0n, EXITF_NO_VCPU);
+        const ec = Number(BigInt.asUintN(32, esr ?? 0n));
+        return item(EV_EXIT, BigInt(cx.nameId(arm64ExitReason(r, ec))), fieldValue(f, A[2]) ?? 0n, EXITF_NO_VCPU);
       }
       cx.info.exitsWithoutReason++;
-      return item(EV_EXIT, BigInt(cx.nameId(REASON_NOT_RECORDED)), big('vcpu_pc') ?? 0n, EXITF_NO_VCPU);
+      return item(EV_EXIT, BigInt(cx.nameId(REASON_NOT_RECORDED)), fieldValue(f, A[2]) ?? 0n, EXITF_NO_VCPU);
     }
-    case 'kvm_entry':
-      return item(EV_ENTRY, 0n, big('rip') ?? big('vcpu_pc') ?? 0n, 0);
-    case 'kvm_vcpu_wakeup': {
-      const c = (big('waited') ? WAKE_WAITED : 0) | (big('valid') ? WAKE_VALID : 0);
-      const ns = big('ns') ?? 0n;
+    case EV_ENTRY:
+      return item(EV_ENTRY, 0n, fv(0) ?? 0n, 0);
+    case EV_VCPU_WAKEUP: {
+      // ns, waited, valid
+      const c = (fv(1) ? WAKE_WAITED : 0) | (fv(2) ? WAKE_VALID : 0);
+      const ns = fv(0) ?? 0n;
       // as in kvm-events.ts: a negative or centuries-long halt time is a damaged record
       if (ns < 0n || ns >= 1n << 62n) {
         cx.sink.skip(SKIP_BAD_PAYLOAD, where, `kvm_vcpu_wakeup: time ${ns} ns`);
@@ -117,36 +154,35 @@ export function mapEvent(cx: MapContext, ev: string, name: number, f: Fields, ts
       }
       return item(EV_VCPU_WAKEUP, ns, 0n, c);
     }
-    case 'kvm_halt_poll_ns':
-      return item(EV_HALT_POLL_NS, big('new') ?? 0n, big('old') ?? 0n, big('grow') ? 1 : 0);
-    case 'kvm_wait_lapic_expire': {
-      const d = BigInt.asIntN(64, big('delta') ?? 0n);
+    case EV_HALT_POLL_NS: // new, old, grow
+      return item(EV_HALT_POLL_NS, fv(0) ?? 0n, fv(1) ?? 0n, fv(2) ? 1 : 0);
+    case EV_WAIT_LAPIC_EXPIRE: { // delta (signed)
+      const d = BigInt.asIntN(64, fv(0) ?? 0n);
       return item(EV_WAIT_LAPIC_EXPIRE, d, 0n, d < 0n ? 1 : 0);
     }
-    case 'kvm_msr':
-      return item(EV_MSR, big('ecx') ?? 0n, big('data') ?? 0n, (big('write') ? 1 : 0) | (big('exception') ? 2 : 0));
-    case 'kvm_pio':
-      return item(EV_PIO, big('port') ?? 0n, big('val') ?? big('data') ?? 0n, big('rw') ? 1 : 0);
-    case 'kvm_mmio':
+    case EV_MSR: // ecx, data, write, exception
+      return item(EV_MSR, fv(0) ?? 0n, fv(1) ?? 0n, (fv(2) ? 1 : 0) | (fv(3) ? 2 : 0));
+    case EV_PIO: // port, val (or data), rw
+      return item(EV_PIO, fv(0) ?? 0n, fv(1) ?? 0n, fv(2) ? 1 : 0);
+    case EV_MMIO: // gpa, val, type
       // type: 0 unsatisfied read, 1 read, 2 write (KVM_TRACE_MMIO_*); the core wants 1 = write
-      return item(EV_MMIO, big('gpa') ?? 0n, big('val') ?? 0n, big('type') === 2n ? 1 : 0);
-    case 'kvm_userspace_exit':
-      return item(EV_USERSPACE_EXIT, big('reason') ?? 0n, 0n, 0);
-    case 'kvm_ple_window_update':
-      return item(EV_PLE_WINDOW, big('new') ?? 0n, big('old') ?? 0n, 0);
-    case 'sched_switch': {
-      const prev = Number(big('prev_pid') ?? BigInt(tid));
-      const next = Number(big('next_pid') ?? -1n);
-      const it = item(EV_SCHED_SWITCH, BigInt(next), stateLetter(big('prev_state') ?? 0n), prev, -1);
+      return item(EV_MMIO, fv(0) ?? 0n, fv(1) ?? 0n, fv(2) === 2n ? 1 : 0);
+    case EV_USERSPACE_EXIT: // reason
+      return item(EV_USERSPACE_EXIT, fv(0) ?? 0n, 0n, 0);
+    case EV_PLE_WINDOW: // new, old
+      return item(EV_PLE_WINDOW, fv(0) ?? 0n, fv(1) ?? 0n, 0);
+    case EV_SCHED_SWITCH: { // next_pid, prev_pid, prev_state, prev_comm, next_comm
+      const prev = Number(fv(1) ?? BigInt(tid));
+      const next = Number(fv(0) ?? -1n);
+      const it = item(EV_SCHED_SWITCH, BigInt(next), stateLetter(fv(2) ?? 0n), prev, -1);
       it.next = next;
-      it.comms = [prev, str('prev_comm'), next, str('next_comm')];
+      it.comms = [prev, fs(3), next, fs(4)];
       return it;
     }
-    case 'sched_wakeup':
-    case 'sched_waking': {
-      const woken = Number(big('pid') ?? -1n);
-      const it = item(EV_SCHED_WAKEUP, BigInt(woken), 0n, Number(big('target_cpu') ?? -1n), -1);
-      it.comms = [woken, str('comm')];
+    case EV_SCHED_WAKEUP: { // sched_wakeup, sched_waking: pid, target_cpu, comm
+      const woken = Number(fv(0) ?? -1n);
+      const it = item(EV_SCHED_WAKEUP, BigInt(woken), 0n, Number(fv(1) ?? -1n), -1);
+      it.comms = [woken, fs(2)];
       return it;
     }
     default:
