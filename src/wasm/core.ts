@@ -41,6 +41,7 @@ interface Exports {
   ripCap(): number;
   ripDropped(): bigint;
   gpaOn(on: number): void;
+  eptReason(id: number): void;
   gpaBase(): number;
   gpaCap(): number;
   gpaDropped(): bigint;
@@ -579,7 +580,14 @@ export class Core {
   }
 
   /** Keep each handled NPF exit's guest-physical page (text input, SVM info2): --by gpa. */
-  trackGpas(on: boolean): void { this.ex.gpaOn(on ? 1 : 0); }
+  trackGpas(on: boolean): void {
+    this.ex.gpaOn(on ? 1 : 0);
+    // VMX EPT violations take their GPA from the kvm_page_fault that follows them
+    if (on) this.ex.eptReason(this.intern('EPT_VIOLATION'));
+  }
+
+  /** Rows are streamed: readers hand over each exit's info1/info2 (EV_EXIT_INFO after its EV_EXIT). */
+  get exitDetail(): boolean { return this.rowSink !== undefined; }
 
   /** (bin index, guest-physical page number) -> handled exits and their time; `rip` holds the page number. */
   gpas(): { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number } {
@@ -611,6 +619,7 @@ class FileSink implements EventSink {
   beginFile(_name: string, clock: number): void { this.core.beginFile(this.index, clock); }
   intern(s: string): number { return this.core.intern(s); }
   reasonKey(isa: number, code: number): number { return this.core.reasonKey(isa, code); }
+  get exitDetail(): boolean { return this.core.exitDetail; }
   push(kind: number, ts: bigint, tid: number, tgid: number, cpu: number, vcpu: number,
        a: bigint, b: bigint, c: number, name: number, where: number): void {
     this.core.push(kind, ts, tid, tgid, cpu, vcpu, a, b, c, name, where);
