@@ -25,7 +25,7 @@ import {
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
   TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
-  EV_EXIT_INFO, EV_PAGE_FAULT, TH_PEND_INFO1, TH_PEND_INFO2, TH_PEND_CPU, TH_PEND_DETAIL, ROW_RIP, ROW_INFO1, ROW_INFO2, ROW_CPU, ROW_DETAIL,
+  EV_EXIT_INFO, EV_PAGE_FAULT, EXD_INFO, TH_PEND_INFO1, TH_PEND_INFO2, TH_PEND_CPU, TH_PEND_DETAIL, ROW_RIP, ROW_INFO1, ROW_INFO2, ROW_CPU, ROW_DETAIL,
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
 import { countName, internCached } from "./dict";
@@ -183,12 +183,15 @@ function exitInfo(tid: i32, tgid: i32, a: i64, b: i64, c: i32): void {
   store<i64>(t + TH_PEND_INFO1, a);
   store<i64>(t + TH_PEND_INFO2, b);
   store<i32>(t + TH_PEND_DETAIL, c);
+  // --by gpa, binary input: an SVM NPF's faulting guest-physical address is its info2
+  if (gpaOn && (c & EXD_INFO) && load<i32>(t + TH_PEND_REASON) == npfReason && b >= 0) store<i64>(t + TH_PEND_GPA, b);
 }
 
 // ---- VMX EPT violations (--by gpa): the exit names no address; its kvm_page_fault (handle_ept_violation) does ----
 let eptReason: i32 = -1;
-/** The dictionary id of "EPT_VIOLATION" (the analysis knows reasons by id only). */
-export function setEptReason(id: i32): void { eptReason = id; }
+let npfReason: i32 = -1;
+/** The dictionary ids of "EPT_VIOLATION" and "npf" (the analysis knows reasons by id only). */
+export function setGpaReasons(ept: i32, npf: i32): void { eptReason = ept; npfReason = npf; }
 function pageFault(tid: i32, tgid: i32, addr: i64): void {
   if (!gpaOn || tid < 0 || addr < 0) return;
   const t = threads + <usize>threadOf(tid, tgid) * TH_STRIDE;

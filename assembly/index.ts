@@ -11,7 +11,7 @@ import { zalloc } from "./mem";
 import { dictInit, intern as dictIntern, dictEntries, dictCount, dictBytes, overflowed } from "./dict";
 import {
   analysisInit, onEvent, setFile, finishFile, segTable, setRipTracking, ripTable, ripCapacity, ripDroppedCount, setGpaTracking, gpaTable, gpaCapacity, gpaDroppedCount, counters, threadCount, binCount, topCount, threadsPtr,
-  binsPtr, histPagePtr, topPtr, nameThread as nameTh, setEptReason, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
+  binsPtr, histPagePtr, topPtr, nameThread as nameTh, setGpaReasons, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
 } from "./analysis";
 import { pdSetScratch } from "./perfdata";
 export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt } from "./perfdata";
@@ -117,8 +117,8 @@ export function ripBase(): usize { return ripTable(); }
 export function ripCap(): i32 { return ripCapacity(); }
 export function ripDropped(): i64 { return ripDroppedCount(); }
 export function gpaOn(on: bool): void { setGpaTracking(on); textGpas(on); }
-/** --by gpa on VMX: the dictionary id of "EPT_VIOLATION", whose exits take their GPA from kvm_page_fault. */
-export function eptReason(id: i32): void { setEptReason(id); }
+/** --by gpa: the dictionary ids of "EPT_VIOLATION" (its GPA comes from kvm_page_fault) and "npf" (from info2, binary input). */
+export function gpaReasons(ept: i32, npf: i32): void { setGpaReasons(ept, npf); }
 export function gpaBase(): usize { return gpaTable(); }
 export function gpaCap(): i32 { return gpaCapacity(); }
 export function gpaDropped(): i64 { return gpaDroppedCount(); }

@@ -25,8 +25,7 @@ export function detailGroup(title: string): DetailId | null {
   if (title.startsWith('Userspace round trips')) return 'userspace';
   if (title.startsWith('Nested virtualization')) return 'nested';
   if (title.startsWith('Guest RIPs')) return 'rip';
-  if (title.startsWith('NPF exits by guest-physical page') || title.startsWith('NPF pages by vCPU') ||
-    title.startsWith('Exits by guest-physical page') || title.startsWith('Guest-physical pages by vCPU')) return 'gpa';
+  if (title.startsWith('NPF / EPT violation ')) return 'gpa';
   return null;
 }
 export type DetailId = 'handling' | 'userspace' | 'nested' | 'rip' | 'gpa';

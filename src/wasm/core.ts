@@ -41,7 +41,7 @@ interface Exports {
   ripCap(): number;
   ripDropped(): bigint;
   gpaOn(on: number): void;
-  eptReason(id: number): void;
+  gpaReasons(ept: number, npf: number): void;
   gpaBase(): number;
   gpaCap(): number;
   gpaDropped(): bigint;
@@ -356,10 +356,11 @@ export class Core {
 
   /**
    * The perf.data decoder of the core, or undefined when rows are streamed out (its events go straight to the
-   * analysis, without the row-buffer stops consumeBatch makes). Pending batch events are handed over first.
+   * analysis, without the row-buffer stops consumeBatch makes) or exits' info words are wanted (exitDetail: it
+   * does not read them). Pending batch events are handed over first.
    */
   perfDataCore(): PerfDataCore | undefined {
-    if (this.rowSink) return undefined;
+    if (this.exitDetail) return undefined;
     this.flush();
     return {
       ex: this.ex as unknown as PerfDataCoreExports,
@@ -580,14 +581,16 @@ export class Core {
   }
 
   /** Keep each handled NPF exit's guest-physical page (text input, SVM info2): --by gpa. */
+  private gpas_ = false;
   trackGpas(on: boolean): void {
     this.ex.gpaOn(on ? 1 : 0);
-    // VMX EPT violations take their GPA from the kvm_page_fault that follows them
-    if (on) this.ex.eptReason(this.intern('EPT_VIOLATION'));
+    this.gpas_ = on;
+    // VMX EPT violations take their GPA from the kvm_page_fault that follows them; binary SVM NPFs from info2
+    if (on) this.ex.gpaReasons(this.intern('EPT_VIOLATION'), this.intern('npf'));
   }
 
-  /** Rows are streamed: readers hand over each exit's info1/info2 (EV_EXIT_INFO after its EV_EXIT). */
-  get exitDetail(): boolean { return this.rowSink !== undefined; }
+  /** Rows are streamed, or --by gpa: readers hand over each exit's info1/info2 (EV_EXIT_INFO after its EV_EXIT). */
+  get exitDetail(): boolean { return this.rowSink !== undefined || this.gpas_; }
 
   /** (bin index, guest-physical page number) -> handled exits and their time; `rip` holds the page number. */
   gpas(): { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number } {

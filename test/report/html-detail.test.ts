@@ -50,7 +50,7 @@ describe('HTML exit-detail sections on svm-D-small', async () => {
   const text = sections(r, { sections: new Set(VIEW.sections) });
 
   it('each section holds the text report\'s tables, cell for cell', () => {
-    const groups: Array<[string, RegExp]> = [['handling', /^Where handling time goes/], ['userspace', /^Userspace round trips/], ['rip', /^Guest RIPs/], ['gpa', /^NPF /]];
+    const groups: Array<[string, RegExp]> = [['handling', /^Where handling time goes/], ['userspace', /^Userspace round trips/], ['rip', /^Guest RIPs/], ['gpa', /^NPF \/ EPT violation /]];
     for (const [id, re] of groups) {
       const want = text.filter((t) => re.test(t.title));
       expect(want.length, id).toBeGreaterThan(0);
