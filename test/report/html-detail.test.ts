@@ -11,6 +11,7 @@ import { sections } from '../../src/report/sections.js';
 import { renderHtml } from '../../src/report/html.js';
 import type { Report } from '../../src/analysis/types.js';
 import { ROOT } from '../support/paths.js';
+import { BROWSER_REQUIRED, HAVE_CHROMIUM, openHtml } from '../support/browser.js';
 import path from 'node:path';
 
 // the nested model as another helper may extend it: extra members (a per-reason array, a time) must show up
@@ -130,6 +131,34 @@ describe('HTML exit-detail sections on svm-D-small', async () => {
     expect(s).not.toContain('<img');
     expect(s).toContain('&lt;img src=x onerror=alert(1)&gt;');
   });
+
+  it.skipIf(!HAVE_CHROMIUM && !BROWSER_REQUIRED)('in a browser: no error, no blocked style, each chart drawn with its bars, legends shown', async () => {
+    const o = await openHtml(html, 'html-detail-svm-D-small');
+    try {
+      const got = await o.page.evaluate(() => ({
+        charts: ['handling-reasons', 'handling-vcpus', 'userspace-reasons', 'userspace-keys', 'rip-top', 'gpa-top'].map((id) => {
+          const el = document.getElementById(id);
+          const box = el?.getBoundingClientRect();
+          return [id, el ? el.querySelectorAll('rect').length : -1, box ? Math.round(box.width) > 0 && Math.round(box.height) > 0 : false];
+        }),
+        // the legend's swatches are coloured by the stylesheet (the page's policy allows no inline style)
+        swatches: [...document.querySelectorAll('#handling ul.legend .sw')].map((x) => getComputedStyle(x).backgroundColor),
+        nav: [...document.querySelectorAll('nav a')].map((a) => a.getAttribute('href')),
+      }));
+      expect(o.errors).toEqual([]);
+      expect(o.console.filter((c) => /error|Refused|Content Security Policy/i.test(c))).toEqual([]);
+      expect(o.requests).toEqual([]);
+      for (const [id, rects, shown] of got.charts) {
+        expect(rects, String(id)).toBeGreaterThan(0);
+        expect(shown, String(id)).toBe(true);
+      }
+      expect(got.swatches).toEqual(['rgb(217, 72, 15)', 'rgb(156, 54, 181)', 'rgb(28, 126, 214)', 'rgb(141, 162, 181)']);
+      expect(got.nav).toEqual(expect.arrayContaining(['#handling', '#userspace', '#nested', '#rip', '#gpa']));
+      await o.page.screenshot({ path: path.join(ROOT, 'test/artifacts/html-detail-svm-D-small.png'), fullPage: true });
+    } finally {
+      await o.close();
+    }
+  }, 60_000);
 
   it('without the summary section the first table is not taken for the headline', () => {
     const out = renderHtml(r, { view: { sections: new Set(['rip']) } });
