@@ -29,6 +29,7 @@ import {
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
 import { countName, internCached } from "./dict";
+import { nestedActive, nestedStep, nestedOther } from "./nested";
 
 // ---- global counters (per file; TypeScript snapshots them when a file ends) ----
 export const counters: usize = zalloc(C_COUNT * 8);
@@ -541,6 +542,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   // the timeline starts at the file's first event (a slice of a file is given its file's origin)
   if (tlOrigin == i64.MIN_VALUE) tlOrigin = ts;
   if (kind == EV_OTHER || kind == EV_PAGE_FAULT) {
+    if (tid >= 0 && nestedActive()) nestedOther(threadOf(tid, tgid), name, ts);
     if (vcpu >= 0 && tid >= 0) {
       const o = threads + <usize>threadOf(tid, tgid) * TH_STRIDE;
       if (load<i32>(o + TH_VCPU) < 0) store<i32>(o + TH_VCPU, vcpu);
@@ -562,6 +564,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     }
   }
   if (kind == EV_EXIT || kind == EV_ENTRY) step(t, ts);
+  if ((kind == EV_EXIT || kind == EV_ENTRY) && nestedActive()) nestedStep(ti, kind == EV_ENTRY, <i32>a, ts);
   if (kind == EV_EXIT) {
     if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
     if (ts < load<i64>(t + TH_FIRST_TS)) store<i64>(t + TH_FIRST_TS, ts);

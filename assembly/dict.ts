@@ -110,16 +110,25 @@ const cacheId: usize = zalloc(CACHE_SLOTS * 4);
 const cachePtr: usize = zalloc(CACHE_SLOTS * 4); // dictionary copy is not addressable here: keep our own
 const cacheBytes: usize = zalloc(CACHE_SLOTS * 32);
 
+/** Are the n <= 32 bytes at a and b equal? Two 16-byte compares (both are readable 32 bytes on: a cache
+ * slot, and a line in the input arena or the join buffer, which have 64 bytes of slack). */
+// @ts-ignore: decorator
+@inline function same32(a: usize, b: usize, n: i32): bool {
+  const m = i8x16.bitmask(i8x16.eq(v128.load(a), v128.load(b))) | (i8x16.bitmask(i8x16.eq(v128.load(a + 16), v128.load(b + 16))) << 16);
+  const want: u32 = n >= 32 ? 0xffffffff : (<u32>1 << <u32>n) - 1;
+  return (<u32>m & want) == want;
+}
+
 /** intern() with a cache for strings of at most 32 bytes. */
 export function internCached(p: usize, len: i32): i32 {
   if (len > 32 || len <= 0) return intern(p, len);
   let k: u64;
   if (len >= 8) k = load<u64>(p);
-  else { k = 0; for (let i = 0; i < len; i++) k |= (<u64>load<u8>(p + <usize>i)) << (<u64>i * 8); }
+  else k = load<u64>(p) & ((<u64>1 << (<u64>len << 3)) - 1); // (p is readable 8 bytes on: see same32)
   let h = <u32>(k ^ (k >> 29) ^ (k >> 41)) * 0x9e3779b1 ^ <u32>len;
   const slot = <usize>((h >> 24) & <u32>(CACHE_SLOTS - 1));
   if (load<u64>(cacheKey + slot * 8) == k && load<i32>(cacheLen + slot * 4) == len && load<i32>(cachePtr + slot * 4) != 0) {
-    if (len <= 8 || memory.compare(cacheBytes + slot * 32, p, len) == 0) return load<i32>(cacheId + slot * 4);
+    if (len <= 8 || same32(cacheBytes + slot * 32, p, len)) return load<i32>(cacheId + slot * 4);
   }
   const id = intern(p, len);
   store<u64>(cacheKey + slot * 8, k);

@@ -8,6 +8,7 @@
 //
 // Exports take and return integers and pointers only; memory may grow during any call.
 import { zalloc } from "./mem";
+import { nestedRowCount } from "./nested";
 import { dictInit, intern as dictIntern, dictEntries, dictCount, dictBytes, overflowed } from "./dict";
 import {
   analysisInit, onEvent, setFile, finishFile, segTable, setRipTracking, ripTable, ripCapacity, ripDroppedCount, setGpaTracking, gpaTable, gpaCapacity, gpaDroppedCount, counters, threadCount, binCount, topCount, threadsPtr,
@@ -15,6 +16,7 @@ import {
 } from "./analysis";
 import { pdSetScratch } from "./perfdata";
 export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt } from "./perfdata";
+export { textFastPaths } from "./text";
 import { textRips, textGpas, textDetail, textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
 
 let input: usize = 0;
@@ -112,6 +114,8 @@ export function skip(kind: i32, where: i64, len: i32): void { skipExternal(kind,
 // ---- results ----
 export function countersPtr(): usize { return counters; }
 export function segmentsPtr(): usize { return segTable; }
+export { nestedOn, nestedRows } from "./nested";
+export function nestedRowsCount(): i32 { return nestedRowCount; }
 export function ripOn(on: bool): void { setRipTracking(on); textRips(on); }
 export function ripBase(): usize { return ripTable(); }
 export function ripCap(): i32 { return ripCapacity(); }

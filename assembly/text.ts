@@ -1,6 +1,15 @@
 // The text tokenizer: raw ftrace (`trace`, `trace_pipe`), `trace-cmd report` and `perf script` lines,
 // scanned straight from the input arena. Line ends are found 16 bytes at a time with wasm SIMD.
 //
+// Shortcuts for the lines that repeat what earlier ones showed, each falling back to the general path on any
+// difference (test/formats/text/fast-paths.test.ts checks they change no table):
+//   - the header cache: a line whose bytes up to its CPU column equal a cached line's has that line's task,
+//     tid, tgid, CPU and thread record (one thread lookup per line); its '[' is looked for first where the
+//     last cached header had it;
+//   - the timestamp layout: the spaces, flags column and seconds width of the last line's timestamp; a line
+//     with the same layout has its "sec.usec:" read with word-wide digit checks;
+//   - kvm_exit / kvm_entry (and "kvm:" of perf) by 8-byte compares, padding runs 16 bytes at a time.
+//
 // Header shapes accepted (copied from real captures):
 //   ftrace, record-tgid:   "             vmm-193     (    188) [001] d..1.     7.334239: kvm_entry: vcpu 1, rip 0x10000"
 //   ftrace, no tgid:       "             vmm-10892   [001] d..2.  1150.196070: sched_switch: prev_comm=vmm ..."
@@ -115,6 +124,10 @@ const HC_THREAD: usize = 84;
 const HC_EPOCH: usize = 88;
 const hcache: usize = zalloc(<usize>HC_SLOTS * HC_STRIDE);
 let hcEpoch: i32 = 0;
+let hcLastOpen: i32 = 0;
+/** Tests turn the shortcuts off (the header cache, the timestamp layout) to check they change nothing. */
+let fastPaths: bool = true;
+export function textFastPaths(on: bool): void { fastPaths = on; } // offset of the '[' of the last header cached or found in the cache (0: none yet)
 
 // @ts-ignore: decorator
 @inline function hcSlot(q: usize): usize {
@@ -159,12 +172,44 @@ export function textInit(): void {
 export function beginText(format: i32, strictMode: bool): void {
   fmt = format;
   hcEpoch++;
+  hcLastOpen = 0;
+  tsOff = 0;
   lineNo = 0;
   strict = strictMode;
   skippingLong = false;
 }
 
 export function textLines(): i64 { return lineNo; }
+
+// ---- the timestamp's layout on the last line read the usual way: the timestamp starts tsOff (1..16) bytes
+// after the CPU column's ']', with spaces (or tabs) exactly at the bits of tsSpaces in those bytes, a flags
+// token (if any) starting at tsFlag that is no number, and tsSd (1..8) digits of seconds before ".uuuuuu:".
+// A line that shows the same layout is read with word-wide digit checks; any other goes the usual way.
+let tsOff: i32 = 0;
+let tsSpaces: i32 = 0;
+let tsFlag: i32 = -1;
+let tsSd: i32 = 0;
+const SWAR_HI: u64 = 0xF0F0F0F0F0F0F0F0;
+const SWAR_0: u64 = 0x3030303030303030;
+const SWAR_6: u64 = 0x0606060606060606;
+/** Are the bytes of x under mask m all ASCII digits? */
+// @ts-ignore: decorator
+@inline function digits8(x: u64, m: u64): bool {
+  return ((x & SWAR_HI & m) == (SWAR_0 & m)) && (((x + SWAR_6) & SWAR_HI & m) == (SWAR_0 & m));
+}
+/** The value of 8 ASCII digits (zero bytes count as 0), the first in the low byte. */
+// @ts-ignore: decorator
+@inline function value8(x: u64): u64 {
+  x = ((x & 0x0F0F0F0F0F0F0F0F) * 2561) >> 8;
+  x = ((x & 0x00FF00FF00FF00FF) * 6553601) >> 16;
+  return ((x & 0x0000FFFF0000FFFF) * 42949672960001) >> 32;
+}
+/** Spaces and tabs among the 16 bytes at p, one bit each. */
+// @ts-ignore: decorator
+@inline function spaceBits(p: usize): i32 {
+  const v = v128.load(p);
+  return i8x16.bitmask(v128.or(i8x16.eq(v, i8x16.splat(32)), i8x16.eq(v, i8x16.splat(9))));
+}
 
 // ---- small scanners; results that do not fit the return value go through these globals ----
 let rp: usize = 0; // position after the last parsed token
@@ -188,6 +233,14 @@ function skipSpWide(p: usize, e: usize): usize {
     if (m != 0) return p + <usize>ctz(m) < e ? skipSp(p + <usize>ctz(m), e) : e;
     p += 16;
   }
+  return skipSp(p, e);
+}
+
+/** skipSp, 16 bytes at a time when the run is longer than one space (perf script pads the event name to a
+ * column, trace-cmd report its payload). */
+// @ts-ignore: decorator
+@inline function skipSpRun(p: usize, e: usize): usize {
+  if (p + 1 < e && load<u8>(p + 1) == 32 && load<u8>(p) == 32) return skipSpWide(p, e);
   return skipSp(p, e);
 }
 
@@ -260,10 +313,17 @@ function hex(p: usize, e: usize): i64 {
 function find(p: usize, e: usize, s: string): usize {
   const n = <usize>s.length;
   if (n == 0 || p + n > e) return 0;
-  const c0 = <u8>s.charCodeAt(0);
+  const c0 = i8x16.splat(<u8>s.charCodeAt(0));
   const last = e - n;
-  for (let q = p; q <= last; q++) {
-    if (load<u8>(q) == c0 && at(q, e, s)) return q;
+  // candidates for the first byte, 16 at a time (memory past e is readable: the arena has slack)
+  for (let q = p; q <= last; q += 16) {
+    let m = i8x16.bitmask(i8x16.eq(v128.load(q), c0));
+    while (m != 0) {
+      const r = q + <usize>ctz(m);
+      if (r > last) return 0;
+      if (at(r, e, s)) return r;
+      m &= m - 1;
+    }
   }
   return 0;
 }
@@ -386,6 +446,11 @@ const joinBuf: usize = zalloc(<usize>JOIN_MAX + 128) + 16; // 16 bytes before an
 
 /** Does the payload [b, le) end with a field name that waits for its value (or a comma)? */
 function endsWithFieldName(b: usize, le: usize): bool {
+  // the usual last byte is a digit (of a value), and only "info1"/"info2" among the names end with one
+  if (le > b) {
+    const c = <u32>load<u8>(le - 1);
+    if (c - 48 < 10 && !((c == 49 || c == 50) && le - 1 > b && load<u8>(le - 2) == 111)) return false;
+  }
   let e = le;
   while (e > b && (isSpace(load<u8>(e - 1)) || load<u8>(e - 1) == 13)) e--;
   if (e == b) return false;
@@ -475,8 +540,11 @@ function joinNext(ls: usize, le: usize, end: usize, last: bool, canCarry: bool):
 function parseLine(ls: usize, le: usize): bool {
   if (le > ls && load<u8>(le - 1) == 13) le--; // CRLF
   // the header of a kvm line seen before: task, tid, tgid and CPU as then, and the thread looked up once
-  if (le - ls >= 24) {
-    const q = findBracket(ls, le);
+  if (fastPaths && le - ls >= 24) {
+    // most lines have their '[' where the last one had it; a prefix that matches a cached one in full is
+    // that line's header, whichever '[' led to it
+    let q = ls + <usize>hcLastOpen;
+    if (hcLastOpen == 0 || q >= le || load<u8>(q) != 91) q = findBracket(ls, le);
     const off = <i32>(q - ls);
     if (off >= 16 && q < le) {
       const e = hcSlot(q);
@@ -485,6 +553,7 @@ function parseLine(ls: usize, le: usize): bool {
         if (ls + <usize>n <= le && sameBytes(ls, e, n)) {
           const tid = load<i32>(e + HC_TID);
           if (primeThread(load<i32>(e + HC_THREAD), tid)) {
+            hcLastOpen = off;
             return parseBody(ls, le, ls + <usize>n, tid, load<i32>(e + HC_TGID), load<i32>(e + HC_CPU), 0, 0, 0);
           }
         }
@@ -585,16 +654,35 @@ function parseLine(ls: usize, le: usize): bool {
 function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu: i32, cs: usize, ce: usize, cpuOpen: usize): bool {
 
   // ---- timestamp: optional irq-flags column, then "sec.frac:" or a bare counter "NNN:" ----
-  let t = skipSp(cpuEnd, le);
+  let t = cpuEnd;
   let ts: i64 = 0;
   let clock: i32 = 0;
-  // the irq-flags column ("d..1.", "....") starts with a letter or a dot: skip it without trying it as a number
-  if (t < le && !isDigit(load<u8>(t))) {
-    while (t < le && !isSpace(load<u8>(t))) t++;
-    t = skipSp(t, le);
+  // the layout of the last line (see tsOff)
+  if (tsOff > 0) {
+    const x = cpuEnd + <usize>tsOff;
+    const sd = <usize>tsSd;
+    if (x + sd + 8 <= le && (spaceBits(cpuEnd) & ((1 << tsOff) - 1)) == tsSpaces && (tsFlag < 0 || !isDigit(load<u8>(cpuEnd + <usize>tsFlag)))) {
+      const m: u64 = <u64>-1 << ((8 - <u64>sd) << 3);
+      const sw = load<u64>(x + sd - 8) & m;
+      const fw = load<u64>(x + sd); // ".uuuuuu:"
+      const fd = (fw << 8) & 0xFFFFFFFFFFFF0000;
+      if ((fw & 0xff) == 46 && (fw >> 56) == 58 && digits8(sw, m) && digits8(fd, 0xFFFFFFFFFFFF0000)) {
+        ts = <i64>value8(sw) * 1000000000 + <i64>value8(fd) * 1000;
+        clock = CLOCK_NS;
+        t = x + sd + 8;
+      }
+    }
   }
-  // the usual "sec.usec:" (at most 10 digits of seconds, 6 of microseconds) without the general loop
-  {
+  if (clock == 0) {
+    t = skipSp(cpuEnd, le);
+    // the irq-flags column ("d..1.", "....") starts with a letter or a dot: skip it without trying it as a number
+    let flag: i32 = -1;
+    if (t < le && !isDigit(load<u8>(t))) {
+      flag = <i32>(t - cpuEnd);
+      while (t < le && !isSpace(load<u8>(t))) t++;
+      t = skipSp(t, le);
+    }
+    // the usual "sec.usec:" (at most 10 digits of seconds, 6 of microseconds) without the general loop
     let r = t;
     let sec: i64 = 0;
     while (r < le) {
@@ -610,6 +698,16 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
         const us = ((((d0 * 10 + d1) * 10 + d2) * 10 + d3) * 10 + d4) * 10 + d5;
         ts = sec * 1000000000 + <i64>us * 1000;
         clock = CLOCK_NS;
+        // learn this layout for the next lines
+        const off = <i32>(t - cpuEnd);
+        const sd = <i32>(r - t);
+        tsOff = 0;
+        if (fastPaths && off >= 1 && off <= 16 && sd <= 8) {
+          tsOff = off;
+          tsSpaces = spaceBits(cpuEnd) & ((1 << off) - 1);
+          tsFlag = flag;
+          tsSd = sd;
+        }
         t = r + 8;
       }
     }
@@ -656,7 +754,7 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
   else if (fileClock != clock) return skipLine(SKIP_MIXED_CLOCK, ls, le, t);
 
   // ---- event name: up to the first ':' followed by a space or the line end ("kvm:kvm_exit:" in perf) ----
-  let ns = skipSp(t, le);
+  let ns = skipSpRun(t, le);
   let ne = ns;
   let nameStart = ns;
   let name: i32 = -1;
@@ -688,7 +786,7 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
   }
   const kind = <i32>load<u8>(kindOf + <usize>name);
   let b = ne < le ? ne + 1 : le; // payload
-  b = skipSp(b, le);
+  b = skipSpRun(b, le);
 
   if (!noJoin && (kind == EV_EXIT || kind == EV_ENTRY || kind == EV_USERSPACE_EXIT || kind == EV_PAGE_FAULT || (kind == 0 && at(nameStart, ne, "kvm_"))) && endsWithFieldName(b, le)) {
     wantJoin = JOIN_FIELD;
@@ -732,7 +830,7 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
     // remember this header for the lines that repeat it
     const off = <i32>(cpuOpen - ls);
     const n = <i32>(cpuEnd - ls);
-    if (cpuOpen && off >= 16 && n <= HC_PREFIX_MAX) {
+    if (fastPaths && cpuOpen && off >= 16 && n <= HC_PREFIX_MAX) {
       const e = hcSlot(cpuOpen);
       memory.copy(e, ls, <usize>n);
       store<i32>(e + HC_LEN, n);
@@ -742,6 +840,7 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
       store<i32>(e + HC_CPU, cpu);
       store<i32>(e + HC_THREAD, ti);
       store<i32>(e + HC_EPOCH, hcEpoch);
+      hcLastOpen = off;
     }
   }
 
@@ -763,7 +862,15 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
       // the reason runs to " rip" (it may hold "UNKNOWN (123)" or "INVALID_STATE FAILED_VMENTRY"):
       // usually one token, so look right after it before searching
       re = rs;
-      while (re < le && !isSpace(load<u8>(re))) re++;
+      // its end: the first space or tab, 16 bytes at a time
+      while (true) {
+        const v = v128.load(re);
+        const m = i8x16.bitmask(v128.or(i8x16.eq(v, i8x16.splat(32)), i8x16.eq(v, i8x16.splat(9))));
+        if (m != 0) { re += <usize>ctz(m); break; }
+        re += 16;
+        if (re >= le) break;
+      }
+      if (re > le) re = le;
       if (re < le && !atW(re, le, W_SP_RIP_SP, M5, 5)) {
         const rip = find(re, le, " rip ");
         if (rip) re = rip;

@@ -18,6 +18,7 @@ import { buildArm64, buildExtras } from './extras.js';
 import { buildUserspace } from './userspace.js';
 import { buildHandling } from './handling.js';
 import { buildGpas, buildRips } from './rips.js';
+import { nestedFromCore } from './nested.js';
 import { ratio, round1, round2 } from './numbers.js';
 import { SCHEMA_VERSION, type InputInfo, type SummaryOptions, type Stats, type Report } from './types.js';
 import { perSecondOf, spans, units } from './summary/units.js';
@@ -86,6 +87,7 @@ export function summarize(t: CoreTables, inputs: InputInfo[], opt: SummaryOption
     ...(opt.userspace ? { userspace: buildUserspace({ tables: t, scale, reasonOf: rb.reasonOf, reasonBins: rb.reasonBins }) } : {}),
     ...(opt.rips ? { rips: buildRips({ tables: t, scale, reasonOf: rb.reasonOf, entries: opt.rips.entries, dropped: opt.rips.dropped, who, symbols: opt.rips.symbols, top: 10 }) } : {}),
     ...(opt.gpas ? { gpas: buildGpas({ tables: t, scale, reasonOf: rb.reasonOf, entries: opt.gpas.entries, dropped: opt.gpas.dropped, who, top: 10 }) } : {}),
+    ...(opt.nested ? { nested: nestedFromCore({ tables: t, rows: opt.nested, scale, reasonOf: rb.reasonOf }) } : {}),
     ...(opt.handling ? { handling: buildHandling({ tables: t, scale, reasonOf: rb.reasonOf, reasonBins: rb.reasonBins, vcpuThreads: order, who }) } : {}),
     quality: q.quality,
     notes: [...notes, ...archNotes(q.isa, reasons, q.eventsByName)],

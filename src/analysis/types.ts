@@ -64,6 +64,8 @@ export interface SummaryOptions {
   rips?: { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number; symbols?: import('./rips.js').GuestSymbols };
   /** guest-physical page table of the core (--by gpa) */
   gpas?: { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number };
+  /** the core's nested table (--sections nested) */
+  nested?: import('../wasm/core.js').NestedRec[];
   version: string;
 }
 
@@ -190,6 +192,10 @@ export interface Report extends Extras {
   userspace?: UserspaceSection | Unavailable;
   /** present when asked for (--sections handling) */
   handling?: HandlingSection | Unavailable;
+  /** present when asked for (--sections exitcost): src/analysis/exit-cost.ts, added by the CLI from kvmtax record's manifests */
+  exitcost?: import('./exit-cost.js').ExitCostSection;
+  /** present when asked for (--sections nested): src/analysis/nested.ts */
+  nested?: import('./nested.js').NestedResult;
   /** present when asked for (--by rip) */
   rips?: RipSection;
   /** present when asked for (--by gpa) */

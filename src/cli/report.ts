@@ -10,7 +10,9 @@ import { SECTION_NAMES, DEFAULT_SECTIONS } from '../report/sections.js';
 import { render, OUTPUT_FORMATS } from '../report/render.js';
 import { Progress } from './progress.js';
 import { listOf } from './repeat.js';
-import { withManifests, type ReportLike } from '../record/manifest.js';
+import { withManifests, readManifest, manifestPath, type ReportLike } from '../record/manifest.js';
+import { buildExitCost, type HostCpu } from '../analysis/exit-cost.js';
+import path from 'node:path';
 import { target, writeOutput } from '../core/output.js';
 import { tableWidth, WIDE_OPTION } from './width.js';
 import { INPUT_FORMATS_HELP, REPORT_EXAMPLES } from './examples.js';
@@ -118,10 +120,11 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
     ...inputOptions(argv, inputFormat),
     top: argv.top, histograms: argv.histograms || out === 'html', jobs, filter: { pid: argv.pid, vcpu: argv.vcpu },
-    userspace: only?.has('userspace'), handling: only?.has('handling'),
+    userspace: only?.has('userspace'), handling: only?.has('handling'), nested: only?.has('nested'),
     rips: listOf(argv.by).includes('rip') || only?.has('rip'), gpas: listOf(argv.by).includes('gpa') || only?.has('gpa'), guestSymbols: guestSymbols(argv.guestSymbols),
   });
   progress?.done();
+  if (only?.has('exitcost')) report.exitcost = buildExitCost(report, argv.traces.map((t) => hostCpuOf(t)));
   const width = tableWidth(argv.wide);
   let text = render(report, out, { by, sections: only }, width);
   if (whatIfs.length) {
@@ -132,6 +135,14 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   }
   text = withManifests(text, argv.traces, out, report as unknown as ReportLike);
   await writeOutput(text, argv.output, argv.traces);
+}
+
+/** The host CPU of a trace, from kvmtax record's manifest beside it (the only source kvmtax reads today). */
+function hostCpuOf(trace: string): HostCpu {
+  const m = readManifest(trace);
+  const name = manifestPath(trace.replace(/\.(xz|gz)$/, ''));
+  if (!m) return { file: trace, cpu_model: null, from: 'none (no kvmtax record manifest beside the trace)' };
+  return { file: trace, cpu_model: m.host.cpu_model, from: `kvmtax record manifest (${path.basename(name)})`, under_hypervisor: m.virtualization.flags.includes('hypervisor'), vulnerabilities: m.vulnerabilities };
 }
 
 export const BY_KEYS = ['reason', 'vm', 'vcpu', 'msr', 'port', 'mmio', 'rip', 'gpa'];

@@ -4,7 +4,7 @@
  * Several files give one report; each keeps its own threads and VMs (file index in the core).
  * Reading one input is read-input.ts; a text file read by worker threads is jobs.ts.
  */
-import { Core, type CoreTables, type RowSink } from '../wasm/core.js';
+import { Core, type CoreTables, type NestedRec, type RowSink } from '../wasm/core.js';
 import { version } from '../core/package-root.js';
 import { mergeTables, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
@@ -25,6 +25,8 @@ export interface AnalyzeOptions {
   histograms?: boolean;
   /** add the userspace round-trip section */
   userspace?: boolean;
+  /** add the nested-virtualization section (per-reason L2 exits handled by L0 / reflected to L1; one thread per file) */
+  nested?: boolean;
   /** add the handling-time split */
   handling?: boolean;
   /** --by rip: keep each exit's guest rip (text input; read by one thread) */
@@ -64,6 +66,7 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
   const core = new Core({ topN, rows: opts.rows, rowCapacity: opts.rowCapacity, maxMemoryMb: opts.maxMemoryMb });
   if (opts.rips) core.trackRips(true);
   if (opts.gpas) core.trackGpas(true);
+  if (opts.nested) core.trackNested();
   const inputs: InputInfo[] = [];
   const sliced: Part[] = [];
   for (const file of files) {
@@ -87,11 +90,23 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
     tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, userspace: opts.userspace, handling: opts.handling,
     rips: opts.rips ? { ...ripsOf(core.rips(), all, tables), symbols: opts.guestSymbols } : undefined,
     gpas: opts.gpas ? ripsOf(core.gpas(), all, tables) : undefined, version: version(),
+    nested: opts.nested ? nestedOf(core.nested(), all, tables) : undefined,
   });
   if (filtered) {
     report.notes.unshift(`${describeFilter(opts.filter!)}: the figures are of ${kept} of the trace's ${of} vCPU threads (as perf kvm stat report -p/--vcpu); events by name, lost events and skipped lines are the whole trace's`);
   }
   return report;
+}
+
+/** The core's nested table with its thread indices in the (filtered) tables' numbering. */
+function nestedOf(rows: NestedRec[], all: CoreTables, tables: CoreTables): NestedRec[] {
+  if (tables === all) return rows;
+  const key = (th: CoreTables['threads'][number]) => `${th.file}:${th.tid}:${th.tgid}`;
+  const at = new Map(tables.threads.map((th, i) => [key(th), i]));
+  return rows.flatMap((r) => {
+    const i = at.get(key(all.threads[r.thread]!));
+    return i === undefined ? [] : [{ ...r, thread: i }];
+  });
 }
 
 /** The core's guest-rip table with its bin indices in the (filtered) tables' numbering. */

@@ -56,7 +56,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
   const jobs = opts.jobs ?? 1;
   const size = src.path && !src.compression ? fs.statSync(src.path).size : 0;
   let c: FileCounters;
-  if (jobs > 1 && !opts.rows && !opts.rips && !opts.gpas && size >= (opts.jobsMinBytes ?? 16 << 20)) {
+  if (jobs > 1 && !opts.rows && !opts.rips && !opts.gpas && !opts.nested && size >= (opts.jobsMinBytes ?? 16 << 20)) {
     const r = await readSlices(src, idx, fmt, opts, jobs, size, topN);
     sliced.push(...r.parts);
     c = r.counters;

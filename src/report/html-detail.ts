@@ -103,7 +103,8 @@ export function detailSection(id: DetailId, r: Report, tables: Table[], kit: Det
 // ---------------------------------------------------------------- nested, from its view model
 
 const isScalar = (v: unknown) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || v === null;
-const words = (k: string) => k.replace(/_ns$/, '').replace(/_/g, ' ');
+/** A member's name as a header: "reflected_to_l1_ns" -> "reflected to l1 time" (a count and its time stay apart). */
+const words = (k: string) => k.replace(/_ns$/, '_time').replace(/_/g, ' ');
 
 /** A value of the nested model as text: times (members ending in _ns) as durations. */
 function cellText(k: string, v: unknown, u: Unit): string {

@@ -29,7 +29,7 @@ export interface ViewOptions {
 }
 
 /** 'levers' is shown only when named (--sections levers, or kvmtax advise) */
-export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested', 'rip', 'gpa', 'arm64'];
+export const SECTION_NAMES = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'msr', 'port', 'mmio', 'sched', 'levers', 'top', 'quality', 'userspace', 'handling', 'nested', 'exitcost', 'rip', 'gpa', 'arm64'];
 export const DEFAULT_SECTIONS = ['summary', 'exits', 'vcpus', 'halt', 'timers', 'ipi', 'sched', 'top', 'quality'];
 /** The default view also shows 'arm64', which has tables only in arm64 reports (report.arm64 is absent elsewhere). */
 export const defaultSections = (): Set<string> => new Set([...DEFAULT_SECTIONS, 'arm64']);
@@ -236,9 +236,44 @@ function extraSections(r: Report, show: Set<string>, out: Table[]): void {
   if (show.has('nested')) {
     const ns = buildNested(r);
     if (!ns.available) out.push(unavailable('Nested virtualization', ns));
-    else out.push({
+    else if (!ns.per_reason) out.push({
       title: 'Nested virtualization (L2 exits seen by L0)', lead: [ns.note], header: ['L2 exits', 'handled by L0', 'reflected to L1', 'L2 entries'], align: 'rrrr',
       rows: [[String(ns.l2_exits), String(ns.handled_by_l0), String(ns.reflected_to_l1), String(ns.l2_entries)]],
+    });
+    else {
+      const avg = (ns_: number, n: number) => (n > 0 ? dur(ns_ / n, u) : '-');
+      const lead = [
+        `${ns.l2_exits} L2 exits: ${ns.handled_by_l0} handled by L0 (${dur(ns.handled_by_l0_ns, u)}), ${ns.reflected_to_l1} reflected to L1 (${dur(ns.reflected_ns, u)} until L2 ran again, over ${ns.reflected_timed} timed, ${ns.l1_exits_inside} L1 exits inside); ${ns.l2_entries} L2 entries`,
+        ns.note,
+        ...(ns.reflected_cut ? [`${ns.reflected_cut} reflected exits were followed by another L2 exit before any L2 entry was seen (not timed)`] : []),
+        ...(ns.reflected_without_l2_exit ? [`${ns.reflected_without_l2_exit} kvm_nested_vmexit_inject with no L2 exit in flight (exits L0 made up for L1, e.g. an interrupt): not in the rows`] : []),
+      ];
+      out.push({
+        title: 'Nested virtualization: L2 exits by reason, handled by L0 vs reflected to L1', lead,
+        header: ['reason', 'L2 exits', 'by L0', 'L0 time', 'L0 avg', 'to L1', 'to L1 time', 'to L1 avg', 'L1 exits inside'], align: 'lrrrrrrrr',
+        rows: ns.reasons.map((x) => [x.reason, String(x.l2_exits), String(x.handled_by_l0), dur(x.handled_by_l0_ns, u), avg(x.handled_by_l0_ns, x.handled_by_l0),
+          String(x.reflected_to_l1), dur(x.reflected_ns, u), avg(x.reflected_ns, x.reflected_timed), String(x.l1_exits_inside)]),
+      });
+      const refl = ns.reasons.filter((x) => x.split_timed > 0);
+      if (refl.length) out.push({
+        title: 'Reflected exits: where the time until L2 runs again goes (averages per exit)',
+        lead: ['to L1: L0 reflects the exit (L2 exit -> kvm_entry into L1); in L1: L1 handles it, its own exits included, until its VMRUN/VMRESUME exits; back to L2: L0 emulates that VMRUN (-> kvm_entry into L2)'],
+        header: ['reason', 'split', 'to L1', 'in L1', 'back to L2', 'in L1 %'], align: 'lrrrrr',
+        rows: refl.map((x) => {
+          const n = x.split_timed, t = x.to_l1_ns + x.in_l1_ns + x.back_to_l2_ns;
+          return [x.reason, String(n), dur(x.to_l1_ns / n, u), dur(x.in_l1_ns / n, u), dur(x.back_to_l2_ns / n, u), t > 0 ? `${((100 * x.in_l1_ns) / t).toFixed(1)}%` : '-'];
+        }),
+      });
+    }
+  }
+  if (show.has('exitcost')) {
+    const ec = r.exitcost;
+    if (!ec) out.push(unavailable('Hardware VM-exit cost (estimate)', { reason: 'unknown CPU model: no estimate' }));
+    else out.push({
+      title: 'Hardware VM-exit cost (a stated estimate, not in any figure above)',
+      lead: [ec.note, ...ec.hosts.flatMap((h) => [`${h.file}: ${h.note}; CPU model from ${h.from}`, ...h.mitigations.map((m) => `  at the transitions (not costed): ${m}`)])],
+      header: ['input', 'CPU model', 'exits', 'cycles/exit', 'estimate (cycles)'], align: 'llrrr',
+      rows: ec.hosts.map((h) => [h.file, h.cpu_model ?? 'unknown', String(h.exits), h.cycles_per_exit === null ? '-' : String(h.cycles_per_exit), h.estimate_cycles === null ? 'no estimate' : String(h.estimate_cycles)]),
     });
   }
   if (show.has('handling') && r.handling) {

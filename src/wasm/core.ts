@@ -37,11 +37,15 @@ interface Exports {
   endFile(): void;
   segmentsPtr(): number;
   ripOn(on: number): void;
+  nestedOn(vmexit: number, inject: number, vmenter: number, vmrun: number): void;
+  nestedRows(): number;
+  nestedRowsCount(): number;
   ripBase(): number;
   ripCap(): number;
   ripDropped(): bigint;
   gpaOn(on: number): void;
   gpaReasons(ept: number, npf: number): void;
+  textFastPaths(on: number): void;
   gpaBase(): number;
   gpaCap(): number;
   gpaDropped(): bigint;
@@ -580,6 +584,28 @@ export class Core {
     return this.keyTable(this.ex.ripBase(), this.ex.ripCap(), this.ex.ripDropped());
   }
 
+  /** Follow L2 exits per L1 vCPU thread (assembly/nested.ts): kvm_nested_vmexit, _inject, _vmenter / _vmrun. */
+  trackNested(): void {
+    this.ex.nestedOn(this.intern('kvm_nested_vmexit'), this.intern('kvm_nested_vmexit_inject'), this.intern('kvm_nested_vmenter'), this.intern('kvm_nested_vmrun'));
+  }
+
+  /** The nested table: one row per (thread index, exit reason id; -1 no kvm_exit, -2 L2 entries, -3 inject with no L2 exit). */
+  nested(): NestedRec[] {
+    this.refresh();
+    const m = this.mem, base = this.ex.nestedRows(), n = this.ex.nestedRowsCount();
+    const out: NestedRec[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = base + i * 80;
+      out.push({
+        thread: m.getInt32(p, true), reason: m.getInt32(p + 4, true), l2: m.getInt32(p + 8, true), handled: m.getInt32(p + 12, true),
+        handledSum: m.getBigInt64(p + 16, true), reflected: m.getInt32(p + 24, true), closed: m.getInt32(p + 28, true),
+        reflectedSum: m.getBigInt64(p + 32, true), l1Exits: m.getInt32(p + 40, true), cut: m.getInt32(p + 44, true),
+        toL1Sum: m.getBigInt64(p + 48, true), inL1Sum: m.getBigInt64(p + 56, true), backSum: m.getBigInt64(p + 64, true), parts: m.getInt32(p + 72, true),
+      });
+    }
+    return out;
+  }
+
   /** Keep each handled NPF exit's guest-physical page (text input, SVM info2): --by gpa. */
   private gpas_ = false;
   trackGpas(on: boolean): void {
@@ -591,6 +617,8 @@ export class Core {
 
   /** Rows are streamed, or --by gpa: readers hand over each exit's info1/info2 (EV_EXIT_INFO after its EV_EXIT). */
   get exitDetail(): boolean { return this.rowSink !== undefined || this.gpas_; }
+  /** The text tokenizer's shortcuts (header cache, timestamp layout): tests compare a run without them. */
+  textFastPaths(on: boolean): void { this.ex.textFastPaths(on ? 1 : 0); }
 
   /** (bin index, guest-physical page number) -> handled exits and their time; `rip` holds the page number. */
   gpas(): { entries: Array<{ bin: number; rip: bigint; count: number; sum: bigint }>; dropped: number } {
@@ -644,6 +672,9 @@ export interface BinRec {
 }
 export interface TopRec { duration: bigint; ts: bigint; where: number; thread: number; reason: number }
 export interface SkipRec { kind: number; count: number; file: number; line: number; col: number; excerpt: string }
+/** One row of the core's nested table (assembly/nested.ts NB_*); sums in ticks. */
+export interface NestedRec { thread: number; reason: number; l2: number; handled: number; handledSum: bigint; reflected: number; closed: number; reflectedSum: bigint; l1Exits: number; cut: number; toL1Sum: bigint; inL1Sum: bigint; backSum: bigint; parts: number }
+
 export interface CoreTables {
   strings: string[];
   nameCounts: number[];

@@ -7,7 +7,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { analyze } from '../../src/pipeline/analyze.js';
 import { render } from '../../src/report/render.js';
-import { sections } from '../../src/report/sections.js';
+import { dur, sections } from '../../src/report/sections.js';
 import { renderHtml } from '../../src/report/html.js';
 import type { Report } from '../../src/analysis/types.js';
 import { ROOT } from '../support/paths.js';
@@ -117,10 +117,28 @@ describe('HTML exit-detail sections on svm-D-small', async () => {
       extraNested.on = false;
     }
     const tb = tablesOf(s);
-    expect(tb[0]).toContainEqual(['reflected', '1.23 ms']);
-    expect(tb[1]).toEqual([['reason', 'handled', 'reflected', 'reflected'], ['npf<b>', '3', '1', '2.50 us'], ['vmrun', '0', '5', '9.00 us']]);
+    expect(tb[0]).toContainEqual(['reflected time', '1.23 ms']);
+    expect(tb[1]).toEqual([['reason', 'handled', 'reflected', 'reflected time'], ['npf<b>', '3', '1', '2.50 us'], ['vmrun', '0', '5', '9.00 us']]);
     expect(s).toContain('npf&lt;b&gt;');
     expect(s).not.toContain('npf<b>');
+  });
+
+  it('the real nested capture (svm-L-nested): every member of each per-reason row, as JSON has it', async () => {
+    const n = await analyze([path.join(ROOT, 'traces/svm-L-nested/trace.txt.xz')], { nested: true });
+    const model = n.nested as unknown as { available: boolean; reasons: Array<Record<string, unknown>> };
+    expect(model.available).toBe(true);
+    const s = sectionOf(renderHtml(n, { view: { sections: new Set(['nested']) } }), 'nested');
+    const tb = tablesOf(s).find((t) => t[0]![0] === 'reason')!;
+    const cols = Object.keys(model.reasons[0]!);
+    expect(tb[0]).toEqual(cols.map((k) => k.replace(/_ns$/, '_time').replace(/_/g, ' ')));
+    expect(tb.length - 1).toBe(model.reasons.length);
+    model.reasons.forEach((x, i) => cols.forEach((k, j) => {
+      const v = x[k];
+      const want = typeof v === 'number' && k.endsWith('_ns') ? dur(v, n.unit) : v === null ? '-' : String(v);
+      expect(tb[i + 1]![j], `${String(x.reason)} ${k}`).toBe(want);
+    }));
+    // cpuid: 200 L2 exits, all reflected to L1 (the capture's README counts)
+    expect(tb.find((r) => r[0] === 'cpuid')!.slice(1, 2)).toEqual(['200']);
   });
 
   it('a rip symbol and a reason from the trace are text, never markup', () => {
