@@ -120,6 +120,45 @@ export function histPagePtr(h: i32, page: i32): usize {
   return <usize>load<u32>(histAddr(h) + (<usize>page << 2));
 }
 
+// ---- merging --jobs slices' histograms into this core (src/wasm/merge.ts), after the scan ----
+// A merged bin keeps the histogram of the main slice's bin, or gets a new one numbered after the bins
+// (the core makes no more bins once its input has ended).
+let histExtra: i32 = -1;
+/** A new, empty histogram (its index). */
+export function histNew(): i32 {
+  if (histExtra < binCount) histExtra = binCount;
+  const h = histExtra++;
+  ensureHist(h);
+  return h;
+}
+/** Add n to bucket i of histogram h. */
+export function histAddTo(h: i32, i: i32, n: u32): void { histAdd(histAddr(h), i, n); }
+/** Add n [bucket, count] u32 pairs at p to histogram h (a worker's histogram, transferred). */
+export function histAddPairs(h: i32, p: usize, n: i32): void {
+  const d = histAddr(h);
+  for (let k = 0; k < n; k++) histAdd(d, load<u32>(p + (<usize>k << 3)), load<u32>(p + (<usize>k << 3) + 4));
+}
+/** Histogram src added to histogram dst, page by page. */
+export function histAddAll(dst: i32, src: i32): void {
+  const sd = histAddr(src);
+  for (let pg = 0; pg < HIST_PAGES; pg++) {
+    const sp = <usize>load<u32>(sd + (<usize>pg << 2));
+    if (sp == 0) continue;
+    for (let j = 0; j < HIST_PAGE; j++) {
+      const n = load<u32>(sp + (<usize>j << 2));
+      if (n) histAdd(histAddr(dst), (pg << HIST_PAGE_SHIFT) + j, n);
+    }
+  }
+}
+/** Every count of histogram h set to zero. */
+export function histClear(h: i32): void {
+  const d = histAddr(h);
+  for (let pg = 0; pg < HIST_PAGES; pg++) {
+    const sp = <usize>load<u32>(d + (<usize>pg << 2));
+    if (sp) memory.fill(sp, 0, <usize>HIST_PAGE * 4);
+  }
+}
+
 // ---- top-N slowest handled exits (a min-heap on duration) ----
 let top: usize = 0;
 export let topCap: i32 = 0;
@@ -133,7 +172,7 @@ export function analysisInit(topN: i32): void {
   thTable = zalloc(<usize>thTableCap * 4);
   binCap = 256;
   bins = zalloc(<usize>binCap * BIN_STRIDE);
-  histBlocks = 0; histBlockCap = 0; histBlockCount = 0; pageNext = 0; pageLeft = 0;
+  histBlocks = 0; histBlockCap = 0; histBlockCount = 0; pageNext = 0; pageLeft = 0; histExtra = -1;
   binCount = 0;
   binTableCap = 1024;
   binTable = zalloc(<usize>binTableCap * 4);

@@ -12,7 +12,7 @@
  *   overhead   = host time - halted;  exit tax = overhead / wall
  */
 import type { CoreTables } from '../wasm/core.js';
-import type { Histogram } from '../core/histogram.js';
+import type { HistStats } from '../core/histogram.js';
 import { archNotes } from './arch-notes.js';
 import { buildArm64, buildExtras } from './extras.js';
 import { buildUserspace } from './userspace.js';
@@ -30,7 +30,7 @@ export { SCHEMA_VERSION } from './types.js';
 // the report's types, for modules that still import them from here (new code imports ./types.js)
 export type * from './types.js';
 
-export function stats(h: Histogram): Stats {
+export function stats(h: HistStats): Stats {
   if (h.n === 0) {
     return { min_ns: null, mean_ns: null, p50_ns: null, p90_ns: null, p99_ns: null, p999_ns: null, max_ns: null, stddev_ns: null, rsd_mean_pct: null };
   }

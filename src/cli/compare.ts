@@ -20,7 +20,7 @@ import { renderCompareMarkdown } from '../report/compare-markdown.js';
 import { renderCompareJson } from '../report/compare-json.js';
 import { renderCompareCsv } from '../report/compare-csv.js';
 import { withManifests } from '../record/manifest.js';
-import { checkForecast, FORECAST_LEVERS, type ForecastCheck } from '../analysis/levers/index.js';
+import { checkForecast, FORECAST_LEVERS, PhaseCollector, type ForecastCheck } from '../analysis/levers/index.js';
 import { appendCheck } from '../report/levers.js';
 
 export const COMPARE_FORMATS = ['table', 'md', 'json', 'csv'];
@@ -78,9 +78,9 @@ export function parseLabels(s: string | undefined): [string, string] {
 }
 
 /** Read one side: its traces together (the pooled figures) and its runs (per trace, or per VM). */
-export async function loadSide(files: string[], label: string, split: 'file' | 'vm', opts: AnalyzeOptions): Promise<SideInput> {
+export async function loadSide(files: string[], label: string, split: 'file' | 'vm', opts: AnalyzeOptions, phases?: PhaseCollector): Promise<SideInput> {
   const o = { ...opts, histograms: true };
-  const pooled = await analyze(files, o);
+  const pooled = await analyze(files, phases ? { ...o, rows: phases.sink } : o);
   let runs;
   if (split === 'vm') runs = pooled.vms.filter((vm) => vm.vcpus.some((c) => c.exits_seen > 0)).map((vm) => viewOfVm(vm, pooled));
   else if (files.length === 1) runs = [viewOfReport(pooled)];
@@ -104,13 +104,16 @@ export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparis
   const labels = parseLabels(a.labels);
   const rules = parseRules(a.failIf ?? []);
   const split = a.split ?? 'file';
-  const sa = await loadSide(a.before, labels[0], split, a.analyze ?? {});
-  const sb = await loadSide(a.after, labels[1], split, a.analyze ?? {});
+  // --forecast: the phases of work on each side, timed from the exit rows (absolute figures per unit of work)
+  const pa = a.forecast ? new PhaseCollector(a.analyze?.isa) : undefined;
+  const pb = a.forecast ? new PhaseCollector(a.analyze?.isa) : undefined;
+  const sa = await loadSide(a.before, labels[0], split, a.analyze ?? {}, pa);
+  const sb = await loadSide(a.after, labels[1], split, a.analyze ?? {}, pb);
   const comparison = compare(sa, sb, { split, version: version() });
   checkRules(rules, comparison);
   const results = evaluateRules(rules, comparison, (v, u) => fmtValue(v, u, comparison.unit));
   const notEvaluated = results.filter((r) => r.status === 'not evaluated').map((r) => `--fail-if "${r.rule}" not evaluated: ${r.detail}`);
-  const check = a.forecast ? checkForecast(a.forecast, sa.pooled, sb.pooled) : undefined;
+  const check = a.forecast ? checkForecast(a.forecast, sa.pooled, sb.pooled, { before: pa!.finish(), after: pb!.finish() }) : undefined;
   return { comparison, breach: breachMessage(results), warnings: notEvaluated, notEvaluated, check };
 }
 

@@ -30,6 +30,7 @@ function totalSize(files: string[]): number | undefined {
 }
 import { renderWhatIf } from '../report/compare-whatif.js';
 import { whatIf, WHAT_IF_SCENARIOS, type WhatIfScenario } from '../analysis/runs/whatif.js';
+import { attachPhases, PhaseCollector } from '../analysis/levers/index.js';
 
 interface Args {
   traces: string[];
@@ -116,7 +117,11 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   }
   const progress = Progress.enabled(argv.quiet) ? new Progress(totalSize(argv.traces)) : undefined;
   const done: number[] = [];
+  // --sections levers: the exit rows give the phases of work (port 0x501/0x502 markers), timed; one
+  // thread only (--jobs slices do not stream rows)
+  const phaseRows = only?.has('levers') && !(jobs && jobs > 1) ? new PhaseCollector(inputOptions(argv, inputFormat).isa) : undefined;
   const report = await analyze(argv.traces, {
+    rows: phaseRows?.sink,
     onProgress: progress && ((n, i) => { done[i] = n; progress.nextFile(done.slice(0, i).reduce((a, b) => a + (b ?? 0), 0)); progress.update(n); }),
     ...inputOptions(argv, inputFormat),
     top: argv.top, histograms: argv.histograms || out === 'html', jobs, filter: { pid: argv.pid, vcpu: argv.vcpu },
@@ -124,6 +129,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     rips: listOf(argv.by).includes('rip') || only?.has('rip'), gpas: listOf(argv.by).includes('gpa') || only?.has('gpa'), guestSymbols: guestSymbols(argv.guestSymbols),
   });
   progress?.done();
+  if (phaseRows) attachPhases(report, phaseRows.finish());
   if (only?.has('exitcost')) report.exitcost = buildExitCost(report, argv.traces.map((t) => hostCpuOf(t)));
   const width = tableWidth(argv.wide);
   let text = render(report, out, { by, sections: only }, width);

@@ -34,6 +34,12 @@ export function bucketValue(i: number): number {
 const PAGE = 64;
 const PAGES = Math.ceil(HIST_BUCKETS / PAGE);
 
+/** What Histogram.addBin reads of a core bin (wasm/core.ts BinRec; the core's bins also list their pages). */
+export interface BinHistSource {
+  hist: Uint32Array; handled: number; sum: bigint; sumsq: number; min: bigint; max: bigint;
+  eachHistPage?(fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void;
+}
+
 /**
  * Counts per bucket, with min, max, sum and sum of squares. The counts are kept in pages of 64 buckets
  * made only where a value fell (a distribution spans a few octaves: a few pages of the 41), so that a
@@ -68,6 +74,25 @@ export class Histogram {
     this.n += n;
     this.sum += sum;
     this.sumsq += sumsq;
+    if (n > 0) {
+      this.min = Math.min(this.min, min);
+      this.max = Math.max(this.max, max);
+    }
+  }
+
+  /**
+   * Add a bin's histogram scaled by k: when k is 1 and the bin can list its non-empty pages (the core's
+   * two-level histograms), only those are read (a dense read is 2,624 buckets per bin, most of them 0).
+   */
+  addBin(b: BinHistSource, k: number): void {
+    const n = b.handled, sum = Number(b.sum), min = Number(b.min), max = Number(b.max);
+    if (k !== 1 || !b.eachHistPage) return this.addScaled(b.hist, k, n, sum, b.sumsq, min, max);
+    b.eachHistPage((pg, mem, at, len) => {
+      for (let j = 0; j < len; j++) if (mem[at + j]) this.addBucket(pg * PAGE + j, mem[at + j]!);
+    });
+    this.n += n;
+    this.sum += sum;
+    this.sumsq += b.sumsq;
     if (n > 0) {
       this.min = Math.min(this.min, min);
       this.max = Math.max(this.max, max);
@@ -134,5 +159,47 @@ export class Histogram {
       if (p) for (let j = 0; j < PAGE; j++) if (p[j]) out.push([...bucketBounds(pi * PAGE + j), p[j]!]);
     });
     return out;
+  }
+}
+
+/** What a report's statistics read of a histogram (summary.ts stats()). */
+export interface HistStats {
+  n: number; sum: number; sumsq: number; min: number; max: number;
+  quantile(q: number): number;
+  mean(): number;
+  stddev(): number;
+}
+
+/**
+ * One core bin's histogram read in place, in its own unit (no scaling): the same statistics as a
+ * Histogram filled from it, without building one (pages of Float64Arrays per (thread, metric) were most
+ * of what the summary allocated at hundreds of vCPUs). `src.hist` is read again at each quantile: the
+ * core hands out one dense scratch array that the next bin's read overwrites.
+ */
+export class DenseHist implements HistStats {
+  constructor(private readonly src: { hist: Uint32Array }, readonly n: number, readonly sum: number, readonly sumsq: number, readonly min: number, readonly max: number) {}
+
+  /** The q-quantile by nearest rank, clamped to the exact min and max (as Histogram.quantile). */
+  quantile(q: number): number {
+    if (this.n === 0) return NaN;
+    const rank = Math.max(1, Math.ceil(q * this.n));
+    const h = this.src.hist;
+    let c = 0;
+    for (let i = 0; i < h.length; i++) {
+      if (!h[i]) continue;
+      c += h[i]!;
+      if (c >= rank) return Math.min(this.max, Math.max(this.min, bucketValue(i)));
+    }
+    return this.max;
+  }
+
+  mean(): number {
+    return this.n ? this.sum / this.n : NaN;
+  }
+
+  stddev(): number {
+    if (this.n < 2) return 0;
+    const m = this.sum / this.n;
+    return Math.sqrt(Math.max(0, (this.sumsq - this.n * m * m) / (this.n - 1)));
   }
 }

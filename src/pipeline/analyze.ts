@@ -84,7 +84,8 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
       src.close();
     }
   }
-  const all = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN) : core.tables();
+  const all = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN, core) : core.tables();
+  sliced.length = 0; // the workers' tables are merged: let them go before the summary
   const { tables, kept, of } = filterTables(all, opts.filter ?? {});
   const report = summarize(tables, inputs, {
     tscKhz: opts.tscKhz, isa: opts.isa, top: opts.top ?? 10, histograms: opts.histograms, userspace: opts.userspace, handling: opts.handling,

@@ -9,7 +9,6 @@ import type { Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { scanTextSource } from '../formats/text/text.js';
 import type { ByteSource } from '../formats/source.js';
-import { HIST_BUCKETS } from '../../assembly/constants.js';
 
 export interface SliceJob {
   file: string;
@@ -54,15 +53,19 @@ export interface SliceResult {
   error?: { message: string; line?: number; col?: number; internal?: boolean };
 }
 
-/** Read one slice with a core of its own (in a worker, or on the main thread for the first slice). */
-export async function scanSlice(job: SliceJob, forClone: boolean): Promise<SliceResult> {
-  const core = new Core({ topN: job.topN, maxMemoryMb: job.maxMemoryMb });
+/**
+ * Read one slice with a core of its own (in a worker), or into the run's core (`into`: the main thread's
+ * first slice, whose tables are then the run's own and need no copy).
+ */
+export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core): Promise<SliceResult> {
+  const core = into ?? new Core({ topN: job.topN, maxMemoryMb: job.maxMemoryMb });
   // a later slice cannot know yet which threads are vCPUs: follow every thread's scheduling
   if (job.start > 0) core.trackAllThreads(true);
   const src = new RangeSource(job.file, job.start, job.end);
   try {
     await scanTextSource(core, src, job.fileIndex, job.format, job.strict, undefined, undefined, job.origin);
     const counters = core.endFile();
+    if (into) return { ok: true, counters };
     const tables = core.tables();
     // each bin's histogram is read into one scratch array (core.ts); for the main thread they go sparse
     // into one buffer that is transferred, not cloned (a dense copy per bin is 10.5 KB, mostly zeros)
@@ -78,15 +81,18 @@ export async function scanSlice(job: SliceJob, forClone: boolean): Promise<Slice
 
 function packHists(bins: Part['tables']['bins']): { pairs: Uint32Array; histAt: Uint32Array } {
   const histAt = new Uint32Array(bins.length + 1);
-  let pairs = new Uint32Array(1 << 12), n = 0;
+  let pairs = new Uint32Array(1 << 16), n = 0;
   bins.forEach((b, i) => {
-    const h = b.hist;
-    for (let j = 0; j < h.length; j++) {
-      if (h[j] === 0) continue;
-      if (n + 2 > pairs.length) { const g = new Uint32Array(pairs.length * 2); g.set(pairs); pairs = g; }
-      pairs[n++] = j;
-      pairs[n++] = h[j]!;
-    }
+    // straight from the core's pages that have counts (a dense read per bin cost 2,624 steps)
+    (b as unknown as { eachHistPage(f: (pg: number, mem: Uint32Array, at: number, len: number) => void): void }).eachHistPage((pg, mem, at, len) => {
+      if (n + 2 * len > pairs.length) { const g = new Uint32Array(pairs.length * 2); g.set(pairs); pairs = g; }
+      for (let j = 0; j < len; j++) {
+        const c = mem[at + j]!;
+        if (c === 0) continue;
+        pairs[n++] = pg * 64 + j;
+        pairs[n++] = c;
+      }
+    });
     histAt[i + 1] = n;
     b.hist = EMPTY;
   });
@@ -94,25 +100,10 @@ function packHists(bins: Part['tables']['bins']): { pairs: Uint32Array; histAt: 
 }
 const EMPTY = new Uint32Array(0);
 
-/**
- * On the main thread: give a worker's bins their histograms back, each made dense when read (into one
- * scratch array, valid until the next bin's is read: mergeTables reads each bin's once).
- */
+/** On the main thread: give a worker's bins their histograms back, as [bucket, count] pairs (wasm/merge.ts adds them). */
 export function unpackHists(r: SliceResult): void {
   if (!r.packed || !r.tables) return;
   const { pairs, histAt } = r.packed;
-  let scratch: Uint32Array | undefined;
-  r.tables.bins.forEach((b, i) => {
-    (b as { histPairs?: Uint32Array }).histPairs = pairs.subarray(histAt[i]!, histAt[i + 1]!);
-    Object.defineProperty(b, 'hist', {
-      enumerable: true, configurable: true,
-      get: () => {
-        scratch ??= new Uint32Array(HIST_BUCKETS);
-        scratch.fill(0);
-        for (let k = histAt[i]!; k < histAt[i + 1]!; k += 2) scratch[pairs[k]!] = pairs[k + 1]!;
-        return scratch;
-      },
-    });
-  });
+  r.tables.bins.forEach((b, i) => { (b as { histPairs?: Uint32Array }).histPairs = pairs.subarray(histAt[i]!, histAt[i + 1]!); });
   r.packed = undefined;
 }

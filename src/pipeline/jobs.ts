@@ -16,7 +16,7 @@ import { scanSlice, unpackHists, type SliceJob, type SliceResult } from './jobs-
  * Read a plain text file in `jobs` line-aligned slices, one worker thread and WebAssembly core each.
  * Every slice's timeline starts at the file's first event, found by scanning the head first.
  */
-export async function readSlices(src: ByteSource, idx: number, fmt: number, opts: AnalyzeOptions, jobs: number, size: number, topN: number): Promise<{ parts: Part[]; counters: FileCounters }> {
+export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: number, opts: AnalyzeOptions, jobs: number, size: number, topN: number): Promise<{ parts: Part[]; counters: FileCounters }> {
   const file = src.path!;
   const head = new Core({ arenaBytes: Math.max(src.head.length, 4096) });
   head.beginTextFile(0, fmt, false);
@@ -38,7 +38,8 @@ export async function readSlices(src: ByteSource, idx: number, fmt: number, opts
   cuts.push(size);
   const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'jobs-worker-main.js');
   if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
-  // the workers get the compiled module; the main thread reads the first slice itself meanwhile
+  // the workers get the compiled module; the main thread reads the first slice itself meanwhile, into the
+  // run's core (its tables are the merge's base: only the workers' are copied, into that core)
   const mod = wasmModule();
   const jobOf = (k: number): SliceJob => ({ file, start: cuts[k]!, end: cuts[k + 1]!, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin, maxMemoryMb: opts.maxMemoryMb });
   const started = cuts.slice(1, -1).map((_, i) => new Promise<SliceResult>((resolve, reject) => {
@@ -46,16 +47,16 @@ export async function readSlices(src: ByteSource, idx: number, fmt: number, opts
     w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
     w.once('error', reject);
   }));
-  const results = await Promise.all([scanSlice(jobOf(0), false), ...started]);
+  const results = await Promise.all([scanSlice(jobOf(0), false, core), ...started]);
   let lineOffset = 0;
   const parts: Part[] = [];
-  for (const r of results) {
+  for (const [k, r] of results.entries()) {
     if (!r.ok) {
       const e = r.error!;
       if (e.internal) throw new Error(e.message);
       throw new KvmtaxError(e.message, { file: src.name, line: e.line !== undefined ? e.line + lineOffset : undefined, col: e.col });
     }
-    parts.push({ tables: r.tables!, lineOffset });
+    if (k > 0) parts.push({ tables: r.tables!, lineOffset });
     lineOffset += r.counters!.lines;
   }
   return { parts, counters: mergeCounters(results.map((r) => r.counters!)) };

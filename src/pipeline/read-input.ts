@@ -57,7 +57,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
   const size = src.path && !src.compression ? fs.statSync(src.path).size : 0;
   let c: FileCounters;
   if (jobs > 1 && !opts.rows && !opts.rips && !opts.gpas && !opts.nested && size >= (opts.jobsMinBytes ?? 16 << 20)) {
-    const r = await readSlices(src, idx, fmt, opts, jobs, size, topN);
+    const r = await readSlices(core, src, idx, fmt, opts, jobs, size, topN);
     sliced.push(...r.parts);
     c = r.counters;
   } else {

@@ -114,6 +114,7 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
   if (opts.view?.sections?.has('levers')) {
     const lv = buildLevers(r);
     if (lv.available) section('levers-ranked', 'Which lever to pull (ranked)', leversSvg(lv, esc));
+    for (const [i, v] of (lv.per_vm ?? []).entries()) if (v.available) section(`levers-ranked-vm${i}`, `Which lever to pull: ${v.vm.pid !== null && !v.vm.name.includes(String(v.vm.pid)) ? `${v.vm.name} (pid ${v.vm.pid})` : v.vm.name}`, leversSvg(v, esc));
   }
   for (const [key, name] of [['halt', 'Halt polling: distributions'], ['timers', 'Timer latency: distributions'], ['sched', 'vCPU scheduling: distributions']] as const) {
     const v = extra[key];

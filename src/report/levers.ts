@@ -1,5 +1,5 @@
 /** The levers section (src/analysis/levers/) as tables for the terminal and Markdown, and as an SVG ranking for HTML. */
-import type { LeversSection, Lever, Range, ForecastCheck } from '../analysis/levers/index.js';
+import type { LeversSection, Lever, Range, ForecastCheck, PhaseSection } from '../analysis/levers/index.js';
 import { renderTables } from './table.js';
 import { renderMarkdown } from './markdown.js';
 import type { Table } from './sections.js';
@@ -63,7 +63,43 @@ export function leverTables(s: LeversSection): Table[] {
     align: 'lrll',
     rows: s.combinations.map((c) => [c.levers.join(' + '), c.delta_pp ? (c.delta_pp.high === null ? `${pp(c.delta_pp.low)} or more` : `${pp(c.delta_pp.low)} .. ${pp(c.delta_pp.high)}`) : '-', c.basis, c.note]),
   });
+  if (s.phases) out.push(phaseTable(s.phases));
+  if (s.per_vm) out.push(perVmTable(s));
   return out;
+}
+
+const us = (x: number | null) => (x === null ? '-' : x >= 1e6 ? `${(x / 1e6).toFixed(2)} ms` : `${(x / 1e3).toFixed(1)} us`);
+
+/** The timed phases of work (one row per phase: one unit of work). */
+export function phaseTable(ps: PhaseSection, title = 'Phases of work (timed)'): Table {
+  const vms = new Set(ps.phases.map((p) => `${p.file}:${p.pid}`)).size;
+  return {
+    title,
+    lead: [`source: ${ps.source}; one phase = one unit of work`,
+      ...(ps.unfinished ? [`${ps.unfinished} phase(s) begun but not ended in the trace: left out`] : [])],
+    header: [...(vms > 1 ? ['pid'] : []), 'phase', 'vcpu', 'wall', 'exits', 'tax', 'overhead', 'guest', 'halted', 'host', 'exits/s', 'vCPU threads', 'most exits'],
+    align: (vms > 1 ? 'r' : '') + 'rrrrrrrrrrrl',
+    rows: ps.phases.map((p) => [...(vms > 1 ? [p.pid === null ? '?' : String(p.pid)] : []), String(p.index), p.vcpu === null ? '?' : String(p.vcpu), ms(p.wall_ns), String(p.exits), pc(p.tax),
+      us(p.overhead_ns), us(p.guest_ns), us(p.halted_ns), us(p.host_ns), p.exits_per_s === null ? '-' : p.exits_per_s.toFixed(0), String(p.vcpu_threads), p.top.map((x) => `${x.reason} ${x.exits}`).join(', ')]),
+    foot: ['a phase: from the guest\'s port 0x501 write to its 0x502 write on the marking vCPU; exits of every vCPU thread of that VM inside it; tax = overhead / (guest + host) of those exits'],
+  };
+}
+
+/** Several VMs: each VM's ranking. */
+export function perVmTable(s: LeversSection): Table {
+  const rows: string[][] = [];
+  for (const v of s.per_vm ?? []) {
+    const who = v.vm.pid !== null && !v.vm.name.includes(String(v.vm.pid)) ? `${v.vm.name} (pid ${v.vm.pid})` : v.vm.name;
+    if (!v.available) { rows.push([who, '-', '-', '-', '-', '-', v.reason ?? '']); continue; }
+    for (const l of v.levers) rows.push([who, String(l.rank), l.id, l.status, deltaText(l), rangeText(l.effect.tax_after, pc), l.verdict]);
+  }
+  return {
+    title: 'Levers per VM (ranked)',
+    lead: (s.per_vm ?? []).map((v) => `${v.vm.name}: tax ${pc(v.absolute.wall_ns ? v.absolute.overhead_ns / v.absolute.wall_ns : null)}, vCPU wall ${ms(v.absolute.wall_ns)}, ${v.absolute.exits} exits; host: ${v.host.evidence[0] ?? '-'}`),
+    header: ['VM', '#', 'lever', 'status', 'tax change', 'tax after', 'verdict'],
+    align: 'lrllrrl',
+    rows,
+  };
 }
 
 /** Short form for `kvmtax advise`: the ranking and, per lever, its verdict and how to enable it. */
@@ -72,7 +108,7 @@ export function adviseTables(s: LeversSection): Table[] {
   if (!s.available) return t;
   const rank = t[0]!;
   const how: string[][] = s.levers.filter((l) => l.status !== 'not-advised' && l.status !== 'no-effect').map((l) => [l.id, l.record.length ? `record ${l.record.join(', ')}` : l.enable[0] ?? '-']);
-  return [rank, { title: 'How', header: ['lever', 'enable (or: what to record)'], align: 'll', rows: how }];
+  return [rank, { title: 'How', header: ['lever', 'enable (or: what to record)'], align: 'll', rows: how }, ...(s.per_vm ? [perVmTable(s)] : [])];
 }
 
 const STATUS_COLOUR: Record<string, string> = {
@@ -116,7 +152,7 @@ export function checkTable(c: ForecastCheck): Table {
   const ab = c.absolute;
   return {
     title: `Forecast check: ${c.lever} (made on before, measured on after)`,
-    lead: [`${c.status}: ${c.verdict}`, `basis: ${c.basis}; ${c.calibration}`,
+    lead: [`${c.status}: ${c.verdict}`, `basis: ${c.basis}; ${c.calibration}`, `load: ${c.load.note}`,
       `absolute before: vCPU wall ${ms(ab.before.wall_ns)}, guest ${ms(ab.before.guest_ns)}, host ${ms(ab.before.host_ns)}, ${ab.before.exits} exits${ab.before.units ? ` (${(ab.before.exits / ab.before.units).toFixed(1)} per unit of work)` : ''}`,
       `absolute after:  vCPU wall ${ms(ab.after.wall_ns)}, guest ${ms(ab.after.guest_ns)}, host ${ms(ab.after.host_ns)}, ${ab.after.exits} exits${ab.after.units ? ` (${(ab.after.exits / ab.after.units).toFixed(1)} per unit of work)` : ''}`],
     header: ['figure', 'before', 'forecast low', 'centre', 'high', 'measured after', 'in range'],
@@ -125,12 +161,29 @@ export function checkTable(c: ForecastCheck): Table {
   };
 }
 
+/** compare --forecast: the phases of work before and after, side by side (absolute: a share can hide a slowdown). */
+export function checkPhaseTable(c: ForecastCheck): Table | null {
+  if (!c.phases?.length) return null;
+  const arrow = <T,>(b: T | null | undefined, a: T | null | undefined, f: (x: T) => string) => `${b === null || b === undefined ? '-' : f(b)} -> ${a === null || a === undefined ? '-' : f(a)}`;
+  return {
+    title: 'Phases of work, before -> after (one phase = one unit of work)',
+    header: ['vcpu', 'phase', 'wall', 'wall after/before', 'exits', 'tax', 'guest'],
+    align: 'rrrrrrr',
+    rows: c.phases.map((p) => [p.vcpu === null ? '?' : String(p.vcpu), String(p.index), arrow(p.before?.wall_ns, p.after?.wall_ns, ms),
+      p.before && p.after && p.before.wall_ns > 0 ? `${(p.after.wall_ns / p.before.wall_ns).toFixed(2)}x` : '-',
+      arrow(p.before?.exits, p.after?.exits, String), arrow(p.before?.tax, p.after?.tax, (x) => pc(x)), arrow(p.before?.guest_ns, p.after?.guest_ns, us)]),
+    foot: ['phases matched by the marking vCPU and their order (port 0x501/0x502 writes of the capture VMM)'],
+  };
+}
+
 export function appendCheck(text: string, c: ForecastCheck, format: string): string {
+  const ph = checkPhaseTable(c);
+  const tables = ph ? [checkTable(c), ph] : [checkTable(c)];
   switch (format) {
     case 'json': return JSON.stringify({ ...JSON.parse(text), forecast_check: c }, null, 2) + '\n';
-    case 'md': return text + '\n' + renderMarkdown([checkTable(c)]);
+    case 'md': return text + '\n' + renderMarkdown(tables);
     case 'csv': return text + '\n' + ['figure,before,low,centre,high,measured,inside', ...c.rows.map((r) => [r.figure, r.before ?? '', r.low ?? '', r.point ?? '', r.high ?? '', r.measured ?? '', r.inside ?? ''].join(','))].join('\n') + '\n';
-    default: return text + '\n' + renderTables([checkTable(c)]);
+    default: return text + '\n' + renderTables(tables);
   }
 }
 

@@ -69,6 +69,11 @@ interface Exports {
   binsBase(): number;
   binsCount(): number;
   histPage(h: number, page: number): number;
+  histNew(): number;
+  histAddTo(h: number, i: number, n: number): void;
+  histAddPairs(h: number, p: number, n: number): void;
+  histAddAll(dst: number, src: number): void;
+  histClear(h: number): void;
   topBase(): number;
   topSize(): number;
   skipsBase(): number;
@@ -171,19 +176,48 @@ const enc = new TextEncoder();
 const MAX_TS = 1n << 62n;
 const dec = new TextDecoder('utf-8', { fatal: false });
 
-const EMPTY_HIST = new Uint32Array(0);
+/**
+ * A bin read from the core. Its histogram is made dense only when `hist` is read (a bin's is a few pages
+ * of the core's two-level histogram, a dense copy is 10.5 KB), into the core's scratch array, valid until
+ * the next bin's is read: consumers read one bin's at a time (summary, extras, merge). Assigning `hist`
+ * replaces it with that array. A class with the accessor on its prototype: a per-bin closure and property
+ * descriptor made each bin a dictionary-mode object of ~1.2 KB (11 MB at 9,580 bins). The core, the
+ * histogram index and an assigned histogram are non-enumerable: structured clone (the --jobs workers'
+ * tables) leaves them out, a copy by property descriptors (analysis/filter.ts) keeps them.
+ */
+class CoreBin implements BinRec {
+  thread = 0; reason = 0; seen = 0; handled = 0; sum = 0n; min = 0n; max = 0n; sumsq = 0; failed = 0;
+  wakes = 0; wakePolls = 0; wakePollNs = 0n; wakeWaitNs = 0n; userN = 0; userNs = 0n; preemptN = 0; preemptNs = 0n;
+  declare private readonly core: Core;
+  declare private readonly h: number;
+  declare private own: Uint32Array | undefined;
+  constructor(core: Core, h: number) {
+    Object.defineProperties(this, { core: { value: core }, h: { value: h }, own: { value: undefined, writable: true } });
+  }
+  get hist(): Uint32Array { return this.own ?? this.core.histDenseOf(this.h); }
+  /** the core and index of its histogram (merging --jobs slices adds to it: wasm/merge.ts) */
+  histRef(): { core: Core; h: number } { return { core: this.core, h: this.h }; }
+  set hist(v: Uint32Array) { this.own = v; }
+  /** fn(page, mem, at, len) for each page of the histogram that has a count: mem[at .. at + len) (core memory: valid during the call) */
+  eachHistPage(fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void {
+    if (this.own) { fn(0, this.own, 0, this.own.length); return; }
+    this.core.eachHistPage(this.h, fn);
+  }
+}
 
 /**
- * Give bin `b` a `hist` that is made dense from the core when read (enumerable, so structured clone to
- * and from workers copies it); assigning a histogram replaces the accessor with the value.
+ * A thread record read from core memory as one object literal of all THREAD_FIELDS, compiled once: filled
+ * field by field with computed names, each record became a dictionary-mode object of ~7 KB.
  */
-function lazyHist(b: BinRec, dense: () => Uint32Array): void {
-  // enumerable: structured clone (the workers' tables) reads it, one bin at a time
-  Object.defineProperty(b, 'hist', {
-    enumerable: true, configurable: true,
-    get: dense,
-    set(v: Uint32Array) { Object.defineProperty(this, 'hist', { value: v, writable: true, enumerable: true, configurable: true }); },
-  });
+let threadReader: ((m: DataView, t: number) => ThreadRec) | undefined;
+function readThread(m: DataView, t: number): ThreadRec {
+  if (!threadReader) {
+    const get = (off: number, type: string): string =>
+      type === 'i32' ? `m.getInt32(t + ${off}, true)` : type === 'i64' ? `m.getBigInt64(t + ${off}, true)` : `m.getFloat64(t + ${off}, true)`;
+    const fields = THREAD_FIELDS.map(([name, off, type]) => `${JSON.stringify(name)}: ${get(off, type)}`).join(', ');
+    threadReader = new Function('m', 't', `return { ${fields}, timeline: undefined };`) as (m: DataView, t: number) => ThreadRec;
+  }
+  return threadReader(m, t);
 }
 
 /**
@@ -466,10 +500,7 @@ export class Core {
     const tb = this.ex.threadsBase();
     for (let i = 0, n = this.ex.threadsCount(); i < n; i++) {
       const t = tb + i * K.TH_STRIDE;
-      const rec: Record<string, number | bigint> = {};
-      for (const [name, off, type] of THREAD_FIELDS) {
-        rec[name] = type === 'i32' ? m.getInt32(t + off, true) : type === 'i64' ? m.getBigInt64(t + off, true) : m.getFloat64(t + off, true);
-      }
+      const rec = readThread(m, t) as unknown as Record<string, number | bigint>;
       const tlOff = m.getInt32(t + K.TH_TL_PTR, true);
       if (tlOff > 0) {
         const base = this.ex.timelineBase() + tlOff - 1;
@@ -482,23 +513,17 @@ export class Core {
     const bb = this.ex.binsBase();
     for (let i = 0, n = this.ex.binsCount(); i < n; i++) {
       const b = bb + i * K.BIN_STRIDE;
-      const h = m.getInt32(b + K.BIN_HIST, true);
-      bins.push({
-        thread: m.getInt32(b + K.BIN_THREAD, true), reason: m.getInt32(b + K.BIN_REASON, true),
-        seen: m.getInt32(b + K.BIN_SEEN, true), handled: m.getInt32(b + K.BIN_HANDLED, true),
-        sum: m.getBigInt64(b + K.BIN_SUM, true), min: m.getBigInt64(b + K.BIN_MIN, true),
-        max: m.getBigInt64(b + K.BIN_MAX, true), sumsq: m.getFloat64(b + K.BIN_SUMSQ, true),
-        failed: m.getInt32(b + K.BIN_FAILED, true), wakes: m.getInt32(b + K.BIN_WAKES, true),
-        wakePolls: m.getInt32(b + K.BIN_WAKE_POLLS, true), wakePollNs: m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true),
-        wakeWaitNs: m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true),
-        userNs: m.getBigInt64(b + K.BIN_USER_NS, true), userN: m.getInt32(b + K.BIN_USER_N, true),
-        preemptNs: m.getBigInt64(b + K.BIN_PREEMPT_NS, true), preemptN: m.getInt32(b + K.BIN_PREEMPT_N, true),
-        hist: EMPTY_HIST,
-      });
-      // the histogram is made dense only when read (a bin's is a few pages of the core's two-level
-      // histogram, a dense copy is 10.5 KB), into a scratch array valid until the next read; consumers
-      // read one bin's at a time (summary, extras, merge); assigning a histogram replaces the accessor
-      lazyHist(bins[i]!, () => this.histDense(h));
+      const x = new CoreBin(this, m.getInt32(b + K.BIN_HIST, true));
+      x.thread = m.getInt32(b + K.BIN_THREAD, true); x.reason = m.getInt32(b + K.BIN_REASON, true);
+      x.seen = m.getInt32(b + K.BIN_SEEN, true); x.handled = m.getInt32(b + K.BIN_HANDLED, true);
+      x.sum = m.getBigInt64(b + K.BIN_SUM, true); x.min = m.getBigInt64(b + K.BIN_MIN, true);
+      x.max = m.getBigInt64(b + K.BIN_MAX, true); x.sumsq = m.getFloat64(b + K.BIN_SUMSQ, true);
+      x.failed = m.getInt32(b + K.BIN_FAILED, true); x.wakes = m.getInt32(b + K.BIN_WAKES, true);
+      x.wakePolls = m.getInt32(b + K.BIN_WAKE_POLLS, true); x.wakePollNs = m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true);
+      x.wakeWaitNs = m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true);
+      x.userNs = m.getBigInt64(b + K.BIN_USER_NS, true); x.userN = m.getInt32(b + K.BIN_USER_N, true);
+      x.preemptNs = m.getBigInt64(b + K.BIN_PREEMPT_NS, true); x.preemptN = m.getInt32(b + K.BIN_PREEMPT_N, true);
+      bins.push(x);
     }
     const top: TopRec[] = [];
     const tp = this.ex.topBase();
@@ -528,7 +553,39 @@ export class Core {
    * Histogram h as HIST_BUCKETS dense counts, in one scratch array reused by every read (a copy per
    * read of thousands of bins is hundreds of MB of garbage): valid until the next bin's hist is read.
    */
-  private histDense(h: number): Uint32Array {
+  /** fn(page, mem, at) for each page of histogram h that has a count: its counts are mem[at .. at + 64) */
+  eachHistPage(h: number, fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void {
+    const page = 64;
+    const buf = this.ex.memory.buffer;
+    if (!this.u32 || this.u32.buffer !== buf) this.u32 = new Uint32Array(buf);
+    for (let pg = 0; pg * page < K.HIST_BUCKETS; pg++) {
+      const p = this.ex.histPage(h, pg);
+      if (p) fn(pg, this.u32, p >>> 2, Math.min(page, K.HIST_BUCKETS - pg * page));
+    }
+  }
+  private u32: Uint32Array | undefined;
+
+  // ---- --jobs: slices' histograms merged into this core's (wasm/merge.ts), after the input has ended
+  /** A new, empty histogram. */
+  histNew(): number { const h = this.ex.histNew(); this.refresh(); return h; }
+  /** Add n to bucket i of histogram h. */
+  histAdd(h: number, i: number, n: number): void { this.ex.histAddTo(h, i, n); this.lastHist = -1; this.refresh(); }
+  /** Add [bucket, count] pairs (a worker's, transferred) to histogram h, through the input arena. */
+  histAddPairs(h: number, pairs: Uint32Array): void {
+    const room = (this.arenaBytes >> 3) << 1;
+    for (let k = 0; k < pairs.length; k += room) {
+      const part = pairs.subarray(k, Math.min(pairs.length, k + room));
+      new Uint32Array(this.ex.memory.buffer, this.ex.inputPtr(), part.length).set(part);
+      this.ex.histAddPairs(h, this.ex.inputPtr(), part.length >> 1);
+      this.refresh();
+    }
+    this.lastHist = -1;
+  }
+  /** Histogram src added to histogram dst. */
+  histAddAll(dst: number, src: number): void { this.ex.histAddAll(dst, src); this.lastHist = -1; this.refresh(); }
+  histClear(h: number): void { this.ex.histClear(h); this.lastHist = -1; }
+
+  histDenseOf(h: number): Uint32Array {
     if (this.lastHist === h) return this.scratch;
     const out = this.scratch;
     out.fill(0);

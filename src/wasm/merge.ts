@@ -16,7 +16,7 @@
  * shrink) that straddles it, and a run delay whose wake-up and switch-in fall in different slices.
  */
 import * as K from '../../assembly/constants.js';
-import type { BinRec, CoreTables, FileCounters, SkipRec, ThreadRec, TopRec } from './core.js';
+import type { BinRec, Core, CoreTables, FileCounters, SkipRec, ThreadRec, TopRec } from './core.js';
 import { bucketOf, bucketValue } from '../core/histogram.js';
 
 export interface Part {
@@ -35,7 +35,42 @@ const SUMS: Array<keyof ThreadRec> = [
   'pleGrows', 'pleShrinks', 'lapic', 'switchIn', 'haltWakes', 'wall', 'jumps', 'jumpDrops', 'migrations',
 ];
 
-export function mergeTables(parts: Part[], topN: number): CoreTables {
+/**
+ * A merged bin. Its histogram is one of the main core's: the main slice's own bin's when the bin was
+ * there, else a new one; the workers' histograms, transferred as [bucket, count] pairs, are added to it
+ * inside the core (a dense copy per merged bin was 10.5 KB: 100 MB at 9,580 bins). The core and the index
+ * are non-enumerable: copies by descriptors (analysis/filter.ts) keep them.
+ */
+class MergedBin implements BinRec {
+  seen = 0; handled = 0; sum = 0n; min = 2n ** 63n - 1n; max = MIN; sumsq = 0; failed = 0;
+  wakes = 0; wakePolls = 0; wakePollNs = 0n; wakeWaitNs = 0n; userN = 0; userNs = 0n; preemptN = 0; preemptNs = 0n;
+  declare readonly core: Core;
+  declare readonly h: number;
+  constructor(public thread: number, public reason: number, core: Core, h: number) {
+    Object.defineProperties(this, { core: { value: core }, h: { value: h } });
+  }
+  get hist(): Uint32Array { return this.core.histDenseOf(this.h); }
+  set hist(_v: Uint32Array) { throw new Error('a merged bin\'s histogram is written through its core'); }
+  add(bucket: number, n: number): void { this.core.histAdd(this.h, bucket, n); }
+  /** every count of o added to this one */
+  addAll(o: MergedBin): void { this.core.histAddAll(this.h, o.h); }
+  clear(): void { this.core.histClear(this.h); }
+  eachHistPage(fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void { this.core.eachHistPage(this.h, fn); }
+}
+
+/** A source bin's non-zero buckets: a worker's pairs, a core's pages, or a dense array. */
+const PAGE = 64;
+function eachBucket(b: BinRec, fn: (bucket: number, count: number) => void): void {
+  const pairs = (b as { histPairs?: Uint32Array }).histPairs;
+  if (pairs) { for (let k = 0; k < pairs.length; k += 2) fn(pairs[k]!, pairs[k + 1]!); return; }
+  const pages = (b as { eachHistPage?: (f: (pg: number, mem: Uint32Array, at: number, len: number) => void) => void }).eachHistPage;
+  if (pages) { pages.call(b, (pg, mem, at, len) => { for (let j = 0; j < len; j++) if (mem[at + j]) fn(pg * PAGE + j, mem[at + j]!); }); return; }
+  const h = b.hist;
+  for (let i = 0; i < h.length; i++) if (h[i]) fn(i, h[i]!);
+}
+
+/** parts[0] holds `core`'s own tables (the main thread's slice and files): the merged histograms live in it. */
+export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables {
   const strings: string[] = [];
   const sid = new Map<string, number>();
   const nameCounts: number[] = [];
@@ -46,29 +81,30 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
   };
   const threads: ThreadRec[] = [];
   const tIndex = new Map<string, number>();
-  const bins: BinRec[] = [];
+  const bins: MergedBin[] = [];
   const bIndex = new Map<string, number>();
   const top: TopRec[] = [];
   const skips = new Map<number, SkipRec>();
   let dictOverflowed = 0;
 
-  const binOf = (thread: number, reason: number): BinRec => {
+  /** the merged bin of (thread, reason); a new one takes histogram h of the core (or a new one) */
+  const binOf = (thread: number, reason: number, h?: number): MergedBin => {
     const k = `${thread}:${reason}`;
     let i = bIndex.get(k);
     if (i === undefined) {
       i = bins.length;
-      bins.push({ thread, reason, seen: 0, handled: 0, sum: 0n, min: 2n ** 63n - 1n, max: MIN, sumsq: 0, failed: 0, hist: new Uint32Array(K.HIST_BUCKETS), wakes: 0, wakePolls: 0, wakePollNs: 0n, wakeWaitNs: 0n, userN: 0, userNs: 0n, preemptN: 0, preemptNs: 0n });
+      bins.push(new MergedBin(thread, reason, core, h ?? core.histNew()));
       bIndex.set(k, i);
     }
     return bins[i]!;
   };
-  const accumulate = (b: BinRec, d: bigint) => {
+  const accumulate = (b: MergedBin, d: bigint) => {
     b.handled++;
     b.sum += d;
     if (d < b.min) b.min = d;
     if (d > b.max) b.max = d;
     b.sumsq += Number(d) * Number(d);
-    b.hist[bucketOf(Number(d))]!++;
+    b.add(bucketOf(Number(d)), 1);
   };
 
   for (const part of parts) {
@@ -107,7 +143,12 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
       }
     });
     for (const b of t.bins) {
-      const m = binOf(tmap[b.thread]!, remap(b.reason));
+      // the main core's own bins (parts[0]) keep their histograms; the others are added to them
+      const ref = (b as { histRef?: () => { core: Core; h: number } }).histRef?.();
+      const own = ref && ref.core === core ? ref.h : undefined;
+      const before = bins.length;
+      const m = binOf(tmap[b.thread]!, remap(b.reason), own);
+      const fresh = bins.length > before && own !== undefined;
       m.seen += b.seen; m.handled += b.handled; m.sum += b.sum; m.sumsq += b.sumsq; m.failed += b.failed;
       if (b.handled > 0) { if (b.min < m.min) m.min = b.min; if (b.max > m.max) m.max = b.max; }
       m.wakes += b.wakes; m.wakePolls += b.wakePolls; m.wakePollNs += b.wakePollNs; m.wakeWaitNs += b.wakeWaitNs;
@@ -115,8 +156,8 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
       // a slice's hist is read from its core on access (wasm/core.ts): once per bin
       // (a worker's bins come with their non-zero buckets as [bucket, count] pairs: pipeline/jobs-worker.ts)
       const pairs = (b as { histPairs?: Uint32Array }).histPairs;
-      if (pairs) for (let k = 0; k < pairs.length; k += 2) m.hist[pairs[k]!]! += pairs[k + 1]!;
-      else addHist(m.hist, b.hist);
+      if (fresh) { /* its histogram is the merged one */ } else if (pairs) core.histAddPairs(m.h, pairs);
+      else eachBucket(b, (i, n) => m.add(i, n));
     }
     for (const [at, rec] of joins) joinThread(threads[at]!, rec, at);
     // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
@@ -149,6 +190,10 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
     if (b.prevTs !== MIN) a.prevTs = b.prevTs;
     const firstIsExit = !firstIsEntry && b.exits + b.entries > 0;
     let leading = b.leadingEntry;
+    // a sched_wakeup the later slice saw before its first exit/entry, while an exit was pending: the
+    // pending exit's wake-up (the core keeps the first one until the entry), even when its entry comes
+    // only in a slice after the next (a halt longer than a slice)
+    if (a.state === K.ST_HOST && a.schedWakeTs === MIN) a.schedWakeTs = b.preExitSchedWakeTs;
     if (a.state === K.ST_HOST && b.exits + b.entries + b.preExitWakes + (b.preExitSub >= 0 ? 1 : 0) > 0) {
       // what the next slice saw before its first exit/entry happened inside the pending exit
       if (b.preExitWakes > 0) {
@@ -167,7 +212,7 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
         top.push({ duration: d, ts: a.pendTs, where: Number(a.pendWhere), thread: ai, reason: a.pendReason });
       } else a.backwards++;
       if (a.wakeTs !== MIN) accumulate(binOf(ai, K.M_WAKE_TO_ENTRY), b.firstTs - a.wakeTs > 0n ? b.firstTs - a.wakeTs : 0n);
-      const sw = a.schedWakeTs !== MIN ? a.schedWakeTs : b.preExitSchedWakeTs;
+      const sw = a.schedWakeTs;
       if (sw !== MIN) accumulate(binOf(ai, K.M_SCHED_WAKE_TO_ENTRY), b.firstTs - sw > 0n ? b.firstTs - sw : 0n);
       a.pendingAtEnd = 0;
       leading = 0;
@@ -201,7 +246,7 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
         rd.handled += pk.handled; rd.sum += pk.sum; rd.sumsq += pk.sumsq;
         if (pk.min < rd.min) rd.min = pk.min;
         if (pk.max > rd.max) rd.max = pk.max;
-        for (let i = 0; i < pk.hist.length; i++) rd.hist[i]! += pk.hist[i]!;
+        rd.addAll(pk);
       }
     }
     clearBin(binOf(ai, K.M_PK_RUN_DELAY));
@@ -244,7 +289,8 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
     }
     if (b.lastCpu >= 0) a.lastCpu = b.lastCpu;
     if (b.entries > 0 || b.wakeTs !== MIN) a.wakeTs = b.wakeTs;
-    if (b.entries > 0 || b.schedWakeTs !== MIN) a.schedWakeTs = b.schedWakeTs;
+    // (without an entry in b, a wake-up still pending from before b is the one the core would have kept)
+    if (b.entries > 0 || (b.schedWakeTs !== MIN && a.schedWakeTs === MIN)) a.schedWakeTs = b.schedWakeTs;
     if (b.switchIn > 0 || b.runnableTs !== MIN) a.runnableTs = b.runnableTs;
     // timelines share the file's origin: regroup the finer one to the wider buckets, then add
     if (b.timeline) {
@@ -267,7 +313,7 @@ export function mergeTables(parts: Part[], topN: number): CoreTables {
  * rules); their halt times (the merged M_PRE_WAIT bin of thread `ti`: only the unsettled part's, since a
  * part that learned its window settled its own) become blocked times less the window.
  */
-function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: (t: number, r: number) => BinRec): void {
+function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: (t: number, r: number) => MergedBin): void {
   const pre = binOf(ti, K.M_PRE_WAIT);
   if (pre.handled > 0) {
     const blocked = binOf(ti, K.M_HALT_BLOCKED);
@@ -275,10 +321,11 @@ function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: 
       blocked.handled += pre.handled; blocked.sum += pre.sum; blocked.sumsq += pre.sumsq;
       if (pre.min < blocked.min) blocked.min = pre.min;
       if (pre.max > blocked.max) blocked.max = pre.max;
-      for (let i = 0; i < pre.hist.length; i++) blocked.hist[i]! += pre.hist[i]!;
+      blocked.addAll(pre);
     } else {
-      for (let i = 0; i < pre.hist.length; i++) {
-        const n = pre.hist[i]!;
+      const ph = Uint32Array.from(pre.hist); // (adding to another bin reuses the dense scratch array)
+      for (let i = 0; i < ph.length; i++) {
+        const n = ph[i]!;
         if (!n) continue;
         let v = BigInt(Math.floor(bucketValue(i))) - w;
         if (v < 0n) v = 0n;
@@ -286,7 +333,7 @@ function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: 
           blocked.handled++; blocked.sum += v; blocked.sumsq += Number(v) * Number(v);
           if (v < blocked.min) blocked.min = v;
           if (v > blocked.max) blocked.max = v;
-          blocked.hist[bucketOf(Number(v))]!++;
+          blocked.add(bucketOf(Number(v)), 1);
         }
       }
     }
@@ -301,16 +348,8 @@ function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: 
   from.preWindowWakes = 0; from.preWindowPolls = 0; from.preWindowPollNs = 0n; from.preWindowInvalid = 0; from.preWindowWaits = 0; from.preWindowWaitNs = 0n;
 }
 
-/** dst += src, bucket by bucket (a small function of its own: the optimizing compiler takes it early). */
-function addHist(dst: Uint32Array, src: Uint32Array): void {
-  for (let i = 0; i < src.length; i++) {
-    const v = src[i]!;
-    if (v !== 0) dst[i]! += v;
-  }
-}
-
-function clearBin(b: BinRec): void {
-  b.handled = 0; b.sum = 0n; b.sumsq = 0; b.min = 2n ** 63n - 1n; b.max = -(2n ** 63n); b.hist.fill(0);
+function clearBin(b: MergedBin): void {
+  b.handled = 0; b.sum = 0n; b.sumsq = 0; b.min = 2n ** 63n - 1n; b.max = -(2n ** 63n); b.clear();
 }
 
 function regroup(t: Uint32Array, from: bigint, to: bigint): Uint32Array {

@@ -97,7 +97,7 @@ describe('cpu-pm model arithmetic (hand-made terms)', () => {
   const b: Terms = {
     vcpus: 2, wall_ns: 284000, guest_ns: 99000, host_ns: 185000, halted_ns: 110000, overhead_ns: 75000, tax: 75 / 284, exits: 7, span_ns: 170000,
     hlt_exits: 2, hlt_rest_ns: 40000, pause_exits: 1, mwait_exits: 0, stop_ns: 5000, wakes: 2, wakes_traced: true, exit_mean_ns: 7000,
-    interrupt_exits: 1, interrupt_ns: 6000, units: 1, preempt_per_s_max: null,
+    interrupt_exits: 1, interrupt_ns: 6000, units: 1, preempt_per_s_max: null, wake_delay_ns: 0, ref_exit_ns: 7000,
   };
   const box = { rho: [1, 1] as [number, number], kappa: [0.5, 0.5] as [number, number], kappa_n: [0.5, 2] as [number, number], omega: [0, 0] as [number, number] };
   const point = { rho: 1, kappa: 0.5, kappa_n: 1, omega: 0 };

@@ -11,9 +11,12 @@
  *                                                               landed while the vCPU was blocked, now
  *                                                               interrupt a vCPU in guest mode), in units of
  *                                                               the baseline's mean exit cost c
- *   idle      W' = W + ω·H                                      the halted time H becomes guest time; the
- *                                                               run gets shorter (ω < 0: no wake-up latency)
- *                                                               or longer (ω > 0)
+ *   idle      W' = W − R + ω·H                                  the halted time H becomes guest time, but for
+ *                                                               R, the run delay inside the halts (terms.ts
+ *                                                               wake_delay_ns: a woken vCPU thread that waits
+ *                                                               for its CPU is still "halted"; a vCPU that never
+ *                                                               sleeps has no such wait); the run gets shorter
+ *                                                               (ω < 0) or longer (ω > 0) beyond that
  *   exits     N' = N − HLT − MWAIT − PAUSE + κn·wakes           κn: interrupt exits added per wake-up
  *   tax' = O'/W'; guest' = W' − O'; exits/s' = N' / (span·W'/W)
  *
@@ -50,7 +53,7 @@ export function observeCpuPm(b: Terms, a: Terms): CpuPmParams | null {
     rho: (a.overhead_ns - dI) / kept,
     kappa: dI / (b.wakes * b.exit_mean_ns),
     kappa_n: dN / b.wakes,
-    omega: (a.wall_ns - b.wall_ns) / b.halted_ns,
+    omega: (a.wall_ns - (b.wall_ns - b.wake_delay_ns)) / b.halted_ns,
   };
 }
 
@@ -78,7 +81,7 @@ export function pointOf(b: Terms, p: CpuPmParams) {
   const kept = b.overhead_ns - b.hlt_rest_ns - b.stop_ns;
   const c = b.exit_mean_ns ?? 0;
   const o = Math.max(0, p.rho * kept + p.kappa * b.wakes * c);
-  const w = Math.max(b.wall_ns - b.halted_ns, b.wall_ns + p.omega * b.halted_ns);
+  const w = Math.max(b.wall_ns - b.halted_ns, b.wall_ns - b.wake_delay_ns + p.omega * b.halted_ns);
   const removedExits = b.hlt_exits + b.pause_exits + b.mwait_exits;
   const n = Math.max(0, b.exits - removedExits + p.kappa_n * b.wakes);
   const eps = b.span_ns > 0 && b.wall_ns > 0 ? n / ((b.span_ns * w) / b.wall_ns / 1e9) : null;

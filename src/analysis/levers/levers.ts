@@ -6,7 +6,9 @@
 import type { Report } from '../types.js';
 import { termsOf, type Terms } from './terms.js';
 import { forecastCpuPm, type CpuPmForecast } from './cpupm.js';
-import { CALIBRATED_ON, CONTENDED_PREEMPT_PER_S, fitCpuPm, fitDelta } from './calibration.js';
+import { CALIBRATED_ON, CONTENDED_PREEMPT_PER_S, SAME_LOAD, fitCpuPm, fitDelta } from './calibration.js';
+import { phasesOf, type PhaseSection } from './phases.js';
+import { phasesOfVm, reportOfVm, vmsWithExits } from './per-vm.js';
 
 export type LeverStatus = 'advised' | 'advised-if' | 'evidence-only' | 'cannot-judge' | 'not-advised' | 'no-effect';
 export const STATUS_ORDER: LeverStatus[] = ['advised', 'advised-if', 'evidence-only', 'no-effect', 'cannot-judge', 'not-advised'];
@@ -81,6 +83,21 @@ export interface LeversSection {
   levers: Lever[];
   combinations: Combination[];
   notes: string[];
+  /** the phases of work the VMM marked, timed (when the rows were collected: advise, --sections levers) */
+  phases?: PhaseSection;
+  /** a trace with several VMs: the whole section again per VM */
+  per_vm?: VmLevers[];
+}
+
+export interface VmLevers extends LeversSection {
+  vm: { name: string; pid: number | null; file: string };
+}
+
+export interface BuildOptions {
+  /** phases timed from the rows (default: those attached to the report, phases.ts) */
+  phases?: PhaseSection | null;
+  /** false: no per-VM sections (the per-VM sections themselves) */
+  perVm?: boolean;
 }
 
 const pp = (x: number | null) => (x === null ? null : Math.round(x * 1e4) / 100);
@@ -154,9 +171,25 @@ export function cpuPmForecast(r: Report): { terms: Terms; forecast: CpuPmForecas
   return { terms: t, forecast: forecastCpuPm(t, fit.box, fit.point, fit.band), fittedOn: fit.pairs };
 }
 
-export function buildLevers(r: Report): LeversSection {
+export function buildLevers(r: Report, opts: BuildOptions = {}): LeversSection {
+  const phases = opts.phases !== undefined ? opts.phases : phasesOf(r);
+  const s = buildOne(r, phases);
+  if (phases) s.phases = phases;
+  if (opts.perVm !== false && s.available) {
+    const vms = vmsWithExits(r);
+    if (vms.length) {
+      s.per_vm = vms.map((vm) => ({ vm: { name: vm.name, pid: vm.pid, file: vm.file }, ...buildLevers(reportOfVm(r, vm), { phases: phasesOfVm(phases, vm), perVm: false }) }));
+      s.notes.push(`${vms.length} VMs in this trace: the ranking above pools their vCPUs; each VM's own ranking follows (per_vm)`);
+    }
+  }
+  return s;
+}
+
+function buildOne(r: Report, phases: PhaseSection | null): LeversSection {
   const host = hostFacts(r);
   const t = termsOf(r);
+  // units of work: the port table's phase ends, or (one VM of several) that VM's timed phases
+  if (t.units === null && phases && phases.phases.length) t.units = phases.phases.length;
   const absolute: Absolute = {
     wall_ns: t.wall_ns, guest_ns: t.guest_ns, host_ns: t.host_ns, halted_ns: t.halted_ns, overhead_ns: t.overhead_ns, exits: t.exits, units: t.units,
     per_unit: t.units && t.wall_ns > 0 ? { wall_ns: Math.round(t.wall_ns / t.units), exits: Math.round((t.exits / t.units) * 10) / 10 } : null,
@@ -185,9 +218,10 @@ export function buildLevers(r: Report): LeversSection {
       { what: 'interrupt exits now', value: `${t.interrupt_exits}, ${fmtNs(t.interrupt_ns)}` },
     );
     L.effect.assumptions = [
-      `model (src/analysis/levers/cpupm.ts): overhead' = rho x kept exits + kappa x wake-ups x mean exit cost; wall' = wall + omega x halted; exits' = exits - HLT/MWAIT/PAUSE + kappa_n x wake-ups`,
+      `model (src/analysis/levers/cpupm.ts): overhead' = rho x kept exits + kappa x wake-ups x mean exit cost; wall' = wall - run delay inside the halts + omega x halted; exits' = exits - HLT/MWAIT/PAUSE + kappa_n x wake-ups`,
       `kappa ${f.params.kappa.toFixed(2)} and kappa_n ${f.params.kappa_n.toFixed(2)}: the medians over the pairs ${fittedOn.join(', ')}; rho 1 and omega 0 (the kept exits' cost and the wall time drift both ways between runs on the emulator)`,
       'range: that mechanism plus how far those pairs landed from it (their residuals\' min and max in pp, widened by a quarter of their spread on each side; centre: their median)',
+      `the same machine load after as before: the pairs fitted are those whose after run handled the exits cpu-pm leaves alone at ${(1 / SAME_LOAD).toFixed(2)}-${SAME_LOAD.toFixed(2)}x the baseline's cost; on the emulator, pairs whose load changed more landed up to 10 pp below or 12 pp above (compare --forecast gives the ratio)`,
       'no posted interrupts / AVIC (as in the calibration pairs): each wake-up of an idling vCPU costs an interrupt exit; with them the added exits shrink and the range is high',
     ];
     if (host.apic === 'virtualized') L.effect.assumptions.push('THIS host virtualizes the APIC: timer and IPI wake-ups can be posted without an exit, so expect the low end of the range or below');

@@ -10,6 +10,11 @@
  *   exit_mean_ns the mean handling time of a non-idle exit: the cost scale the models carry between hosts
  *   interrupt_* the host-interrupt exits (EXTERNAL_INTERRUPT / interrupt)
  *   units       units of work the trace marks: port 0x502 writes (the capture VMM's "phase end"), or null
+ *   wake_delay_ns the run delay inside the halts: halts that blocked (kvm_vcpu_wakeup "wait") x the vCPU
+ *               thread's mean run delay (sched_wakeup -> sched_switch in), at most halted_ns. KVM counts a
+ *               halt until the woken thread runs again, so a thread that waited for its CPU has that wait
+ *               in its halted time; under cpu-pm the vCPU never sleeps and the wait is not there. 0 without
+ *               sched events.
  */
 import type { Report, VcpuRow } from '../types.js';
 import { isIdleReason } from '../../core/reasons.js';
@@ -44,6 +49,13 @@ export interface Terms {
   interrupt_exits: number;
   interrupt_ns: number;
   units: number | null;
+  wake_delay_ns: number;
+  /**
+   * the mean handling time of the exits cpu-pm leaves alone (not idle, not HLT/MWAIT/PAUSE, not host
+   * interrupts): the same work before and after, so the ratio of two runs' values is how much slower the
+   * host handled exits in one than in the other (machine load; under emulation also the guest)
+   */
+  ref_exit_ns: number | null;
   /** the most any vCPU thread was preempted, per second of its wall time (sched_switch); null without sched events */
   preempt_per_s_max: number | null;
 }
@@ -56,9 +68,9 @@ export function termsOf(r: Report, only?: Set<number>): Terms {
   const t: Terms = {
     vcpus: rows.length, wall_ns: 0, guest_ns: 0, host_ns: 0, halted_ns: 0, overhead_ns: 0, tax: null, exits: 0,
     span_ns: r.quality.span_ns, hlt_exits: 0, hlt_rest_ns: 0, pause_exits: 0, mwait_exits: 0, stop_ns: 0, wakes: 0,
-    wakes_traced: r.halt.available, exit_mean_ns: null, interrupt_exits: 0, interrupt_ns: 0, units: null, preempt_per_s_max: null,
+    wakes_traced: r.halt.available, exit_mean_ns: null, interrupt_exits: 0, interrupt_ns: 0, units: null, preempt_per_s_max: null, wake_delay_ns: 0, ref_exit_ns: null,
   };
-  let busyNs = 0, busyN = 0;
+  let busyNs = 0, busyN = 0, refNs = 0, refN = 0;
   for (const c of rows) {
     t.wall_ns += c.wall_ns; t.guest_ns += c.guest_ns; t.host_ns += c.host_ns; t.halted_ns += c.halted_ns; t.overhead_ns += c.overhead_ns;
     t.exits += c.exits_seen;
@@ -70,10 +82,18 @@ export function termsOf(r: Report, only?: Set<number>): Terms {
       else if (cls === 'MWAIT') { t.mwait_exits += x.exits_seen; t.stop_ns += x.total_ns; }
       if (INTERRUPT_REASONS.has(x.reason)) { t.interrupt_exits += x.exits_seen; t.interrupt_ns += x.total_ns; }
       if (!isIdleReason(x.reason)) { busyNs += x.total_ns; busyN += x.exits_handled; }
+      if (!isIdleReason(x.reason) && !cls && !INTERRUPT_REASONS.has(x.reason)) { refNs += x.total_ns; refN += x.exits_handled; }
     }
     t.hlt_exits += hltN;
     t.hlt_rest_ns += Math.max(0, hltHost - c.halted_ns);
     t.wakes += r.halt.available ? wakesByTid.get(c.tid) ?? 0 : hltN;
+  }
+  if (r.sched.available && r.halt.available) {
+    const waits = new Map(r.halt.vcpus.map((h) => [h.tid, h.wait_wakeups]));
+    const mine = new Set(rows.map((c) => c.tid));
+    let d = 0;
+    for (const c of r.sched.vcpus) if (mine.has(c.tid)) d += (waits.get(c.tid) ?? 0) * (c.run_delay.mean_ns ?? 0);
+    t.wake_delay_ns = Math.round(Math.min(d, t.halted_ns));
   }
   if (r.sched.available) {
     const wall = new Map(rows.map((c) => [c.tid, c.wall_ns]));
@@ -86,6 +106,7 @@ export function termsOf(r: Report, only?: Set<number>): Terms {
   }
   t.tax = t.wall_ns > 0 ? t.overhead_ns / t.wall_ns : null;
   t.exit_mean_ns = busyN > 0 ? busyNs / busyN : null;
+  t.ref_exit_ns = refN > 0 ? refNs / refN : null;
   if (!only && r.port.available) {
     const end = r.port.keys.find((k) => k.key === '0x502' && k.dir === 'w');
     t.units = end ? end.events : null;

@@ -167,9 +167,9 @@ export function whatIf(r: Report, scenario: WhatIfScenario = 'cpu-pm'): WhatIf {
     vcpus,
     assumptions: [
       'the stopped exits\' overhead leaves the tax: MWAIT/MONITOR/PAUSE host time, and the HLT exits\' handling time beyond the halts themselves',
-      'the halted time (polling and blocked in the host) becomes guest time: the vCPU idles in guest mode, its host CPU is never released (cpu-pm wants dedicated, pinned host CPUs) and host halt-polling disappears',
+      'the halted time (polling and blocked in the host) becomes guest time: the vCPU idles in guest mode, its host CPU is never released (cpu-pm wants dedicated, pinned host CPUs) and host halt-polling disappears; but for the run delay inside the halts (a woken vCPU thread waiting for its CPU), which a vCPU that never sleeps does not have',
       `each wake-up that ended a halt (${terms.wakes}) now interrupts a vCPU idling in guest mode: ${f.params.kappa_n.toFixed(2)} ${replacement} exits per wake-up, costing ${f.params.kappa.toFixed(2)} x the mean exit (${fittedOn.length} calibration pairs' medians)`,
-      'the range is that mechanism plus how far the calibration pairs (' + fittedOn.join(', ') + ') landed from it: the other exits\' cost and the run\'s wall time drift with the delivery changes (on the emulator: both ways)',
+      'the range is that mechanism plus how far the calibration pairs (' + fittedOn.join(', ') + ') landed from it: the other exits\' cost and the run\'s wall time drift with the delivery changes (on the emulator: both ways); those pairs met the same machine load before and after, and so does the range',
       'no posted interrupts or AVIC, as in the calibration pairs: with them an interrupt reaches a halted vCPU in guest mode without an exit, and the range is high',
     ],
     calibration: CALIBRATED_ON + '; pairs ' + fittedOn.join(', '),

@@ -49,7 +49,7 @@ export function hvcSection(ctx: SectionContext): HvcSection | Unavailable {
       let a = agg.get(id);
       if (!a) agg.set(id, (a = { events: 0, h: new Histogram() }));
       a.events += b.seen;
-      a.h.merge(hist(b, ctx.scale[th.file]!));
+      a.h.addBin(b, ctx.scale[th.file]!);
     }
   }
   const functions: HvcRow[] = [...agg.entries()].map(([id, a]) => ({

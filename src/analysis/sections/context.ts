@@ -5,7 +5,7 @@
  */
 import * as K from '../../../assembly/constants.js';
 import type { BinRec, CoreTables } from '../../wasm/core.js';
-import { Histogram } from '../../core/histogram.js';
+import { DenseHist, Histogram, type HistStats } from '../../core/histogram.js';
 import type { Stats, Unavailable, Who } from '../types.js';
 
 /** What summarize() hands the sections. */
@@ -24,7 +24,7 @@ export interface ExtraContext {
   events: Record<string, number>;
   /** total handling overhead (host time that is not halted), for shares */
   overheadNs: number;
-  stats(h: Histogram): Stats;
+  stats(h: HistStats): Stats;
   /** each input's last timestamp (for threads without exits/entries, e.g. the window's time-weighted mean) */
   fileLastTs: Array<number | null>;
 }
@@ -44,16 +44,27 @@ export function splitBins(t: CoreTables): Map<number, ThreadBins> {
   return m;
 }
 
-/** A bin's histogram, its values times k (ns per tick, or per guest TSC cycle). */
-export function hist(b: BinRec | undefined, k: number): Histogram {
+/**
+ * A bin's histogram, its values times k (ns per tick, or per guest TSC cycle), for its statistics: read
+ * in place when k is 1 (no copy), else a scaled copy.
+ */
+export function hist(b: BinRec | undefined, k: number): HistStats {
+  if (b && k === 1) return binStats(b);
   const h = new Histogram();
-  if (b) h.addScaled(b.hist, k, b.handled, Number(b.sum), b.sumsq, Number(b.min), Number(b.max));
+  if (b) h.addBin(b, k);
   return h;
 }
 
-export function mergeHist(a: Histogram, b: Histogram): Histogram {
-  a.merge(b);
-  return a;
+/** A bin's histogram in its own unit, read in place. */
+export function binStats(b: BinRec): HistStats {
+  return new DenseHist(b, b.handled, Number(b.sum), b.sumsq, b.handled > 0 ? Number(b.min) : Infinity, b.handled > 0 ? Number(b.max) : -Infinity);
+}
+
+/** Two bins' histograms merged, times k. */
+export function mergeHist(a: BinRec | undefined, b: BinRec | undefined, k: number): Histogram {
+  const h = new Histogram();
+  for (const x of [a, b]) if (x) h.addBin(x, k);
+  return h;
 }
 
 /** The context with the helpers every section uses. */

@@ -55,7 +55,7 @@ export function haltSection(ctx: SectionContext): HaltSection | Unavailable {
       poll_success: ctx.stats(hist(m.get(K.M_HALT_POLL_OK), 1)),
       halt_blocked: ctx.stats(hist(m.get(K.M_HALT_WAIT), 1)),
       // a vCPU whose window was never traced: its waits are taken to have blocked for their whole halt
-      blocked: ctx.stats(known ? hist(m.get(K.M_HALT_BLOCKED), 1) : mergeHist(hist(m.get(K.M_HALT_BLOCKED), 1), hist(m.get(K.M_PRE_WAIT), 1))),
+      blocked: ctx.stats(known ? hist(m.get(K.M_HALT_BLOCKED), 1) : mergeHist(m.get(K.M_HALT_BLOCKED), m.get(K.M_PRE_WAIT), 1)),
       window: {
         known, grows: th.hpGrows, shrinks: th.hpShrinks, flips: th.hpFlips,
         settled_ns: known ? Number(th.hpWindow) : null, max_ns: known ? Number(th.hpMax) : null,

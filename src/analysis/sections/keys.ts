@@ -34,7 +34,7 @@ export function keySection(ctx: SectionContext, prefix: string, event: string): 
       let a = agg.get(s);
       if (!a) agg.set(s, (a = { events: 0, h: new Histogram() }));
       a.events += b.seen;
-      a.h.addScaled(b.hist, ctx.scale[th.file]!, b.handled, Number(b.sum), b.sumsq, Number(b.min), Number(b.max));
+      a.h.addBin(b, ctx.scale[th.file]!);
     }
   }
   const keys: KeyRow[] = [...agg.entries()].map(([s, a]) => {

@@ -18,10 +18,23 @@ export interface ReasonBins {
   /** canonical reason of a reason id in a file */
   reasonOf(file: number, id: number): string;
   byReason: Map<string, { h: Histogram; seen: number; failed: number }>;
-  byThread: Map<number, Map<string, { h: Histogram; seen: number }>>;
+  /**
+   * per thread and reason: its bins and totals; the histogram is built when needed (threads.ts), one
+   * thread at a time (thousands of (thread, reason) histograms held at once cost tens of MB)
+   */
+  byThread: Map<number, Map<string, ThreadReason>>;
   /** halted (idle) ns per thread */
   haltedOfThread: Map<number, number>;
   notes: string[];
+}
+
+export interface ThreadReason { seen: number; n: number; sum: number; bins: BinRec[]; k: number }
+
+/** The histogram of one thread's exits of one reason (its bins, scaled to ns). */
+export function threadReasonHist(r: ThreadReason): Histogram {
+  const h = new Histogram();
+  for (const b of r.bins) h.addBin(b, r.k);
+  return h;
 }
 
 export function reasonBins(t: CoreTables, inputs: InputInfo[], scale: number[], isa: number | undefined): ReasonBins {
@@ -50,7 +63,7 @@ export function reasonBins(t: CoreTables, inputs: InputInfo[], scale: number[], 
   };
 
   const byReason = new Map<string, { h: Histogram; seen: number; failed: number }>();
-  const byThread = new Map<number, Map<string, { h: Histogram; seen: number }>>();
+  const byThread = new Map<number, Map<string, ThreadReason>>();
   // halted time: the halts (kvm_vcpu_wakeup: polling and blocked) inside HLT exits, when the trace has
   // them; otherwise all of the HLT exits' handling time
   const haveWakeups = t.threads.some((th) => th.haltWakes > 0);
@@ -63,13 +76,15 @@ export function reasonBins(t: CoreTables, inputs: InputInfo[], scale: number[], 
     if (!r) byReason.set(reason, (r = { h: new Histogram(), seen: 0, failed: 0 }));
     r.seen += b.seen;
     r.failed += b.failed;
-    r.h.addScaled(b.hist, k, b.handled, Number(b.sum), b.sumsq, Number(b.min), Number(b.max));
+    r.h.addBin(b, k);
     let tm = byThread.get(b.thread);
     if (!tm) byThread.set(b.thread, (tm = new Map()));
     let tr = tm.get(reason);
-    if (!tr) tm.set(reason, (tr = { h: new Histogram(), seen: 0 }));
+    if (!tr) tm.set(reason, (tr = { seen: 0, n: 0, sum: 0, bins: [], k }));
     tr.seen += b.seen;
-    tr.h.addScaled(b.hist, k, b.handled, Number(b.sum), b.sumsq, Number(b.min), Number(b.max));
+    tr.n += b.handled;
+    tr.sum += Number(b.sum) * k;
+    tr.bins.push(b);
     if (isIdleReason(reason)) {
       const idle = haveWakeups ? Math.min(Number(b.sum) * k, Number(b.wakePollNs) + Number(b.wakeWaitNs)) : Number(b.sum) * k;
       haltedOfThread.set(b.thread, (haltedOfThread.get(b.thread) ?? 0) + idle);

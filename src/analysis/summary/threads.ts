@@ -3,10 +3,10 @@
  * by VM (file and process); the vCPU threads in report order, who each is, and their exit timelines.
  */
 import type { CoreTables } from '../../wasm/core.js';
-import { Histogram as HistogramClass, type Histogram } from '../../core/histogram.js';
+import { DenseHist, Histogram as HistogramClass, type Histogram, type HistStats } from '../../core/histogram.js';
 import { cmp, ratio } from '../numbers.js';
 import type { InputInfo, Stats, Timeline, VcpuRow, VmRow, Who } from '../types.js';
-import type { ReasonBins } from './reasons.js';
+import { threadReasonHist, type ReasonBins, type ThreadReason } from './reasons.js';
 
 export interface VcpuRows {
   vms: VmRow[];
@@ -19,7 +19,7 @@ export interface VcpuRows {
 
 export function vcpuRows(
   t: CoreTables, inputs: InputInfo[], scale: number[], rb: Pick<ReasonBins, 'byThread' | 'haltedOfThread'>,
-  perSecond: (n: number, ns: number) => number | null, stats: (h: Histogram) => Stats,
+  perSecond: (n: number, ns: number) => number | null, stats: (h: HistStats) => Stats,
 ): VcpuRows {
   const { byThread, haltedOfThread } = rb;
   const vmMap = new Map<string, VmRow>();
@@ -34,10 +34,10 @@ export function vcpuRows(
     const th = t.threads[i]!;
     if (th.exits === 0 && th.entries === 0 && th.kvmEvents === 0) continue;
     const k = scale[th.file]!;
-    const tm = byThread.get(i) ?? new Map<string, { h: Histogram; seen: number }>();
+    const tm = byThread.get(i) ?? new Map<string, ThreadReason>();
     const halted = haltedOfThread.get(i) ?? 0;
     const rs: VcpuRow['top_reasons'] = [];
-    for (const [reason, r] of tm) rs.push({ reason, exits_handled: r.h.n, total_ns: r.h.sum });
+    for (const [reason, r] of tm) rs.push({ reason, exits_handled: r.n, total_ns: r.sum });
     rs.sort((a, b) => b.total_ns - a.total_ns || cmp(a.reason, b.reason));
     const host = Number(th.host) * k;
     const guest = Number(th.guest) * k;
@@ -51,9 +51,6 @@ export function vcpuRows(
       top_reasons: rs.slice(0, 3), kvm_events: th.kvmEvents,
       cpus: [...Array(64).keys()].filter((c) => (th.cpuMask >> BigInt(c)) & 1n), migrations: th.migrations,
     };
-    row.reasons = [...tm.entries()]
-      .map(([reason, r]) => ({ reason, exits_seen: r.seen, exits_handled: r.h.n, total_ns: r.h.sum, ...stats(r.h) }))
-      .sort((a, b) => b.total_ns - a.total_ns || cmp(a.reason, b.reason));
     const file = inputs[th.file]!.file;
     const vmKey = `${th.file}:${th.tgid}`;
     let vm = vmMap.get(vmKey);
@@ -66,12 +63,25 @@ export function vcpuRows(
     vcpuRowOf.set(i, row);
     let vr = vmReasons.get(vm);
     if (!vr) vmReasons.set(vm, (vr = new Map()));
+    // each (thread, reason) histogram is built here, used for the row and the VM's, and let go
+    const reasonRows: NonNullable<VcpuRow['reasons']> = [];
+    // (one bin in ns: read in place)
     for (const [reason, r] of tm) {
       let x = vr.get(reason);
       if (!x) vr.set(reason, (x = { h: new HistogramClass(), seen: 0 }));
-      x.h.merge(r.h);
       x.seen += r.seen;
+      const b = r.bins.length === 1 && r.k === 1 ? r.bins[0]! : undefined;
+      if (b) {
+        const min = b.handled > 0 ? Number(b.min) : Infinity, max = b.handled > 0 ? Number(b.max) : -Infinity;
+        reasonRows.push({ reason, exits_seen: r.seen, exits_handled: b.handled, total_ns: 0 + Number(b.sum), ...stats(new DenseHist(b, b.handled, 0 + Number(b.sum), 0 + b.sumsq, min, max)) });
+        x.h.addBin(b, 1);
+      } else {
+        const h = threadReasonHist(r);
+        reasonRows.push({ reason, exits_seen: r.seen, exits_handled: h.n, total_ns: h.sum, ...stats(h) });
+        x.h.merge(h);
+      }
     }
+    row.reasons = reasonRows.sort((a, b) => b.total_ns - a.total_ns || cmp(a.reason, b.reason));
     vm.exits_handled += th.handled;
     vm.host_ns += host;
     vm.overhead_ns += overhead;
