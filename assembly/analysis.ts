@@ -28,7 +28,7 @@ import {
   EV_EXIT_INFO, EV_PAGE_FAULT, EXD_INFO, TH_PEND_INFO1, TH_PEND_INFO2, TH_PEND_CPU, TH_PEND_DETAIL, ROW_RIP, ROW_INFO1, ROW_INFO2, ROW_CPU, ROW_DETAIL,
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
-import { countName, internCached } from "./dict";
+import { countName, internCached, overflowId } from "./dict";
 import { nestedActive, nestedStep, nestedOther } from "./nested";
 
 // ---- global counters (per file; TypeScript snapshots them when a file ends) ----
@@ -165,6 +165,7 @@ export let topCap: i32 = 0;
 export let topCount: i32 = 0;
 
 export function analysisInit(topN: i32): void {
+  subCache = zalloc(SUB_SLOTS * 16);
   threadCap = 256;
   threads = zalloc(<usize>threadCap * TH_STRIDE);
   threadCount = 0;
@@ -484,7 +485,19 @@ export function setTrackAll(on: bool): void { trackAll = on; }
 
 // ---- sub-keys: "msr 0x6e0 w", "pio 0x80 w", "mmio 0xfee000b0 r" as dictionary ids ----
 const keyBuf: usize = zalloc(64);
+// (kind, value, write) -> id + 1, direct-mapped: the same few MSRs and ports come again and again
+const SUB_SLOTS: usize = 1024;
+let subCache: usize = 0;
 function subKey(kind: i32, v: i64, write: bool): i32 {
+  const tag = (kind << 1) | (write ? 1 : 0);
+  const slot = subCache + (((<usize>(<u64>v * 0x9e3779b97f4a7c15 >> 54) ^ <usize>tag) & (SUB_SLOTS - 1)) << 4);
+  if (load<i64>(slot) == v && load<i32>(slot + 8) == tag && load<i32>(slot + 12) != 0) return load<i32>(slot + 12) - 1;
+  const id = subKeyIntern(kind, v, write);
+  // an id given in place of a name (the dictionary is full) is not kept: each such call counts
+  if (id != overflowId) { store<i64>(slot, v); store<i32>(slot + 8, tag); store<i32>(slot + 12, id + 1); }
+  return id;
+}
+function subKeyIntern(kind: i32, v: i64, write: bool): i32 {
   let p = keyBuf;
   // prefix
   if (kind == EV_MSR) { store<u8>(p, 109); store<u8>(p + 1, 115); store<u8>(p + 2, 114); p += 3; } // "msr"

@@ -32,6 +32,7 @@ const AT_STRIDE: i32 = 48;
 // format (FM_STRIDE): kind, nameId, need, flags, pid(off,size,signed), vcpu(off,size,signed), f0..f3(off,size,signed)
 // size 0 = absent. flags: bit0 vcpu field present; bits 8..15 fixed isa; bit 16 isa from f2; bit 17 EXITF_NO_VCPU
 const FM_STRIDE: i32 = 96;
+const FAST: i32 = 1 << 18; // flags: set by pdBegin for kvm_exit / kvm_entry whose fields have the usual sizes
 export const PD_K_SCHED: i32 = 100; // kinds the core leaves to TypeScript (never handed over)
 
 // sample_type / read_format bits
@@ -56,8 +57,6 @@ let attrs: usize = 0;
 let nAttrs: i32 = 0;
 let ids: usize = 0; // (id u64, attr i32, pad) x nIds, 16 bytes each
 let nIds: i32 = 0;
-let lastId: u64 = 0;
-let lastIdAttr: i32 = -1;
 let fmts: usize = 0;
 let fmtOfType: usize = 0; // i32 per common_type < 65536: format index + 1
 let typeOff: i32 = 0;
@@ -74,13 +73,18 @@ let lost: i64 = 0;
 let lastTs: u64 = 0;
 let maxTs: u64 = 0;
 let nextFlush: u64 = 0;
-let curTid: i32 = -2;
-let curPid: i32 = -1;
 export let pdStop: i32 = 0; // 0: needs more bytes; 1: a record TypeScript handles; 2: name the attrs first (pdSetAttrName)
 let resolved = false;
 
-// queue entries (Q_STRIDE): ts u64, where i64, count i64, rec, attr, pid, tid, cpu, rawOff, rawLen
-const Q_STRIDE: usize = 56;
+// queue entries (Q_STRIDE): decoded when the sample is read, delivered in time order
+//   0 ts u64 | 8 where i64 | 16 a i64 | 24 b i64 | 32 tid | 36 cpu | 40 tgid (TGID_LATER: tid's pid at delivery)
+//   | 44 vcpu | 48 c | 52 name | 56 kind (EV_*, or K_* for records and skips) | 60 attr (-1: not a sample)
+const Q_STRIDE: usize = 64;
+const TGID_LATER: i32 = -3;
+const K_COMM: i32 = -10; // a: offset of the name in the raw arena, b: its length; tgid: pid
+const K_FORK: i32 = -11; // tgid: pid
+const K_LOST: i32 = -12; // a: count
+const K_SKIP: i32 = -13; // c: skip kind, vcpu: PDS_* code (0: nothing to deliver), a: v1, b: v2
 let q: usize = 0;
 let q2: usize = 0;
 let qCap: i32 = 0;
@@ -91,10 +95,14 @@ let raw: usize = 0;
 let raw2: usize = 0;
 let rawCap: usize = 0;
 let rawUsed: usize = 0;
+// sort keys (16 bytes: ts u64, entry index i32): [0, kLive) sorted, then one per new entry in file order
 let perm: usize = 0;
 let perm2: usize = 0;
 let tmpEntry: usize = 0;
+// starts of the sorted runs in perm (the new entries' runs are found as they are queued)
 let runs: usize = 0;
+let nRuns: i32 = 0;
+let lastKeyTs: u64 = 0;
 
 // skips
 let sk: usize = 0;
@@ -120,7 +128,7 @@ export function pdConfig(bytes: i32): usize {
 
 /** Take the tables written at pdConfig(): nA attrs, then nI ids, then nF formats (see strides above). */
 export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId: i32, maxQ: i32): void {
-  nAttrs = nA; nIds = nI; lastId = 0; lastIdAttr = -1; typeOff = tOff; typeSize = tSize; lostName = lostId; maxQueued = maxQ;
+  nAttrs = nA; nIds = nI; typeOff = tOff; typeSize = tSize; lostName = lostId; maxQueued = maxQ;
   attrs = zalloc(<usize>nA * AT_STRIDE + 16);
   memory.copy(attrs, cfg, <usize>nA * AT_STRIDE);
   ids = zalloc(<usize>nI * 16 + 16);
@@ -129,23 +137,51 @@ export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId
   memory.copy(fmts, cfg + <usize>nA * AT_STRIDE + <usize>nI * 16, <usize>nF * FM_STRIDE);
   fmtOfType = zalloc(65536 * 4);
   for (let i = 0; i < nF; i++) {
-    const id = load<i32>(fmts + <usize>i * FM_STRIDE + 88);
+    const F = fmts + <usize>i * FM_STRIDE;
+    // FAST: kvm_exit / kvm_entry with 4-byte pid, vcpu, reason, isa and an 8-byte rip: read without the size switch
+    const fl = load<i32>(F + 12);
+    const std = load<i32>(F + 16 + 4) == 4 && ((fl & 1) == 0 || load<i32>(F + 28 + 4) == 4);
+    const k = load<i32>(F);
+    if (std && k == EV_EXIT && load<i32>(F + 40 + 4) == 4 && load<i32>(F + 52 + 4) == 8
+      && ((fl & (1 << 16)) == 0 || load<i32>(F + 64 + 4) == 4)) store<i32>(F + 12, fl | FAST);
+    if (std && k == EV_ENTRY && load<i32>(F + 40 + 4) == 8) store<i32>(F + 12, fl | FAST);
+    const id = load<i32>(F + 88);
     if (id >= 0 && id < 65536) store<i32>(fmtOfType + (<usize>id << 2), i + 1);
   }
   attrCounts = zalloc(<usize>nA * 8 + 16);
   attrPeriods = zalloc(<usize>nA * 8 + 16);
   resolved = false;
-  samples = 0; guestSamples = 0; lost = 0; lastTs = 0; maxTs = 0; nextFlush = 0; curTid = -2; curPid = -1;
+  samples = 0; guestSamples = 0; lost = 0; lastTs = 0; maxTs = 0; nextFlush = 0;
   qCap = 1 << 16; q = zalloc(<usize>qCap * Q_STRIDE); q2 = zalloc(<usize>qCap * Q_STRIDE);
   perm = zalloc(<usize>qCap * 16); perm2 = zalloc(<usize>qCap * 16); runs = zalloc(<usize>qCap * 4 + 16);
-  qn = 0; qNew = 0; kLive = 0;
+  qn = 0; qNew = 0; kLive = 0; nRuns = 0; lastKeyTs = 0;
   rawCap = 1 << 20; raw = zalloc(rawCap); raw2 = zalloc(rawCap); rawUsed = 0;
   skCap = 64; sk = zalloc(<usize>skCap * 32); skN = 0;
-  pcap = 1024; pmap = zalloc(<usize>pcap * 8); pn = 0; lastSetTid = -1; lastSetPid = -1;
+  pcap = 1024; pmap = zalloc(<usize>pcap * 8); pn = 0; pidSeen = zalloc(256 * 8);
   ccap = 1024; cmap = zalloc(<usize>ccap * 8); cn = 0;
   rmap = zalloc(<usize>RCAP * 16);
+  rdirect = zalloc(4 << 12);
   tmpEntry = zalloc(Q_STRIDE);
+  findIdPos();
+  // event id -> attr + 1, when the ids span less than 64 Ki (perf numbers them from 1 up)
+  idMin = 0; idSpan = 0;
+  if (nI > 0) {
+    let lo = load<u64>(ids), hi = lo;
+    for (let i = 1; i < nI; i++) { const v = load<u64>(ids + (<usize>i << 4)); if (v < lo) lo = v; if (v > hi) hi = v; }
+    if (hi - lo < 65536) {
+      idMin = lo; idSpan = <i32>(hi - lo) + 1;
+      idTable = zalloc(<usize>idSpan * 4 + 16);
+      // the first id listed wins, as the linear search did
+      for (let i = nI - 1; i >= 0; i--) {
+        const e = ids + (<usize>i << 4);
+        store<i32>(idTable + (<usize>(load<u64>(e) - lo) << 2), load<i32>(e + 8) + 1);
+      }
+    }
+  }
 }
+let idMin: u64 = 0;
+let idSpan: i32 = 0;
+let idTable: usize = 0;
 
 // ---- small maps ----
 function mapFind(m: usize, cap: i32, key: i32): usize {
@@ -159,12 +195,16 @@ function mapFind(m: usize, cap: i32, key: i32): usize {
   }
   return e;
 }
-let lastSetTid: i32 = -1;
-let lastSetPid: i32 = -1;
-function pidSet(tid: i32, pid: i32): void {
-  if (tid == lastSetTid && pid == lastSetPid) return;
-  lastSetTid = tid;
-  lastSetPid = pid;
+// (tid, pid) pairs already in the map, direct-mapped by tid: most samples repeat one of a few threads
+let pidSeen: usize = 0;
+@inline function pidSet(tid: i32, pid: i32): void {
+  const c = pidSeen + (<usize>(tid & 255) << 3);
+  if (load<i32>(c) == tid + 1 && load<i32>(c + 4) == pid) return;
+  store<i32>(c, tid + 1);
+  store<i32>(c + 4, pid);
+  pidStore(tid, pid);
+}
+function pidStore(tid: i32, pid: i32): void {
   if ((pn + 1) * 2 > pcap) {
     const old = pmap, oc = pcap;
     pcap <<= 1; pmap = zalloc(<usize>pcap * 8);
@@ -197,10 +237,20 @@ function commSet(tid: i32, id: i32): bool {
   store<i32>(e + 4, id);
   return true;
 }
-@inline function tgidOf(tid: i32): i32 {
-  return tid == curTid ? curPid : pdPidOf(tid);
+// (isa 0..3, code < 1024) -> reason key + 1: most exit codes of VMX and SVM, without hashing
+let rdirect: usize = 0;
+@inline function reasonKey(isa: i32, code: i32): i32 {
+  if (<u32>isa < 4 && <u32>code < 1024) {
+    const d = rdirect + (<usize>((isa << 10) | code) << 2);
+    const k = load<i32>(d);
+    if (k != 0) return k - 1;
+    const id = reasonKeySlow(isa, code);
+    store<i32>(d, id + 1);
+    return id;
+  }
+  return reasonKeySlow(isa, code);
 }
-function reasonKey(isa: i32, code: i32): i32 {
+function reasonKeySlow(isa: i32, code: i32): i32 {
   let i = <i32>((<u32>code * 0x9e3779b1 ^ <u32>isa * 0x85ebca77) >> 8) & (RCAP - 1);
   for (let n = 0; n < RCAP; n++) {
     const e = rmap + (<usize>i << 4);
@@ -245,36 +295,60 @@ export function pdSkipsClear(): void { skN = 0; }
 /** A field as JS's Number-then-int32 would give it (sizes up to 4 exact; 8: the low 32 bits). */
 @inline function fieldI32(b: usize, f: usize): i32 { return <i32>fieldI64(b, f); }
 
-// ---- delivery ----
-@inline function checkTs(ts: u64, nameId: i32, where: i64): bool {
-  if (ts >= (<u64>1 << 62)) { skipLater(SKIP_BAD_TIMESTAMP, PDS_BAD_TS, where, nameId, <i64>ts); return false; }
-  return true;
+// ---- decoding into queue entries ----
+@inline function setEv(e: usize, kind: i32, tid: i32, tgid: i32, vcpu: i32, a: i64, b: i64, c: i32, name: i32): void {
+  store<i64>(e + 16, a); store<i64>(e + 24, b); store<i32>(e + 32, tid); store<i32>(e + 40, tgid);
+  store<i32>(e + 44, vcpu); store<i32>(e + 48, c); store<i32>(e + 52, name); store<i32>(e + 56, kind);
 }
-@inline function push(kind: i32, ts: u64, tid: i32, tgid: i32, cpu: i32, vcpu: i32, a: i64, b: i64, c: i32, name: i32, where: i64): void {
-  if (kind != EV_LOST && !checkTs(ts, name, where)) return;
-  onEvent(kind, <i64>ts, tid, tgid, cpu, vcpu, a, b, c, name, where);
+@inline function setSkip(e: usize, kind: i32, code: i32, v1: i64, v2: i64): void {
+  store<i64>(e + 16, v1); store<i64>(e + 24, v2); store<i32>(e + 44, code); store<i32>(e + 48, kind); store<i32>(e + 56, K_SKIP);
 }
 
-function decodeRaw(base: usize, size: i32, ts: u64, cpu: i32, where: i64): void {
-  if (size < typeOff + typeSize) { skipLater(SKIP_UNRECOGNIZED, PDS_NO_TYPE, where, 0, size); return; }
+/**
+ * The raw tracepoint record at base (size bytes) of a sample by thread sTid of process sPid, as the event
+ * the analysis gets (or the skip it gives), written into entry e.
+ */
+function decodeRaw(e: usize, base: usize, size: i32, sTid: i32, sPid: i32): void {
+  if (size < typeOff + typeSize) { setSkip(e, SKIP_UNRECOGNIZED, PDS_NO_TYPE, 0, size); return; }
   const tb = base + <usize>typeOff;
   const id: i32 = typeSize == 1 ? <i32>load<u8>(tb) : typeSize == 4 ? load<i32>(tb) : <i32>load<u16>(tb);
   const fi = id >= 0 && id < 65536 ? load<i32>(fmtOfType + (<usize>id << 2)) - 1 : -1;
-  if (fi < 0) { skipLater(SKIP_UNRECOGNIZED, PDS_UNKNOWN_TYPE, where, <i64><u32>id, 0); return; }
+  if (fi < 0) { setSkip(e, SKIP_UNRECOGNIZED, PDS_UNKNOWN_TYPE, <i64><u32>id, 0); return; }
   const F = fmts + <usize>fi * FM_STRIDE;
   const kind = load<i32>(F);
   const nameId = load<i32>(F + 4);
   const need = load<i32>(F + 8);
   const flags = load<i32>(F + 12);
   const hasVcpu = (flags & 1) != 0;
-  if (kind == EV_OTHER) {
-    if (size < 8 && size < need) { skipLater(SKIP_BAD_PAYLOAD, PDS_BAD_SIZE, where, fi, size); return; }
-    const tid = fieldI32(base, F + 16);
-    push(EV_OTHER, ts, tid, tgidOf(tid), cpu, hasVcpu && size >= need ? fieldI32(base, F + 28) : -1, 0, 0, 0, nameId, where);
+  if ((flags & FAST) != 0 && size >= need) {
+    // the fields' sizes are known (pdBegin): plain loads
+    const tid = load<i32>(base + <usize>load<i32>(F + 16));
+    const tgid = tid == sTid ? sPid : TGID_LATER;
+    const vcpu = hasVcpu ? load<i32>(base + <usize>load<i32>(F + 28)) : -1;
+    if (kind == EV_ENTRY) {
+      setEv(e, EV_ENTRY, tid, tgid, vcpu, 0, load<i64>(base + <usize>load<i32>(F + 40)), 0, nameId);
+      return;
+    }
+    const isa = (flags & (1 << 16)) != 0 ? load<i32>(base + <usize>load<i32>(F + 64)) : (flags >> 8) & 0xff;
+    const rawR = load<u32>(base + <usize>load<i32>(F + 40));
+    let c = (flags & (1 << 17)) != 0 ? EXITF_NO_VCPU : 0;
+    let code = rawR;
+    if (isa == 1) {
+      code = rawR & 0xffff;
+      if (rawR & 0x80000000) c |= EXITF_FAILED_VMENTRY;
+    }
+    setEv(e, EV_EXIT, tid, tgid, vcpu, <i64>reasonKey(isa, <i32>code), load<i64>(base + <usize>load<i32>(F + 52)), c, nameId);
     return;
   }
-  if (size < need) { skipLater(SKIP_BAD_PAYLOAD, PDS_BAD_SIZE, where, fi, size); return; }
+  if (kind == EV_OTHER) {
+    if (size < 8 && size < need) { setSkip(e, SKIP_BAD_PAYLOAD, PDS_BAD_SIZE, fi, size); return; }
+    const tid = fieldI32(base, F + 16);
+    setEv(e, EV_OTHER, tid, tid == sTid ? sPid : TGID_LATER, hasVcpu && size >= need ? fieldI32(base, F + 28) : -1, 0, 0, 0, nameId);
+    return;
+  }
+  if (size < need) { setSkip(e, SKIP_BAD_PAYLOAD, PDS_BAD_SIZE, fi, size); return; }
   const tid = fieldI32(base, F + 16);
+  const tgid = tid == sTid ? sPid : TGID_LATER;
   const vcpu = hasVcpu ? fieldI32(base, F + 28) : -1;
   const f0 = F + 40, f1 = F + 52, f2 = F + 64, f3 = F + 76;
   switch (kind) {
@@ -287,11 +361,11 @@ function decodeRaw(base: usize, size: i32, ts: u64, cpu: i32, where: i64): void 
         code = rawR & 0xffff;
         if (rawR & 0x80000000) c |= EXITF_FAILED_VMENTRY;
       }
-      push(EV_EXIT, ts, tid, tgidOf(tid), cpu, vcpu, <i64>reasonKey(isa, <i32>code), fieldI64(base, f1), c, nameId, where);
+      setEv(e, EV_EXIT, tid, tgid, vcpu, <i64>reasonKey(isa, <i32>code), fieldI64(base, f1), c, nameId);
       break;
     }
     case EV_ENTRY:
-      push(EV_ENTRY, ts, tid, tgidOf(tid), cpu, vcpu, 0, fieldI64(base, f0), 0, nameId, where);
+      setEv(e, EV_ENTRY, tid, tgid, vcpu, 0, fieldI64(base, f0), 0, nameId);
       break;
     case EV_VCPU_WAKEUP: {
       const c = (fieldI64(base, f1) != 0 ? 1 : 0) | (fieldI64(base, f2) != 0 ? 2 : 0);
@@ -299,85 +373,98 @@ function decodeRaw(base: usize, size: i32, ts: u64, cpu: i32, where: i64): void 
       const signed = load<i32>(f0 + 8) != 0 || load<i32>(f0 + 4) < 8;
       // the JS reader reads ns as a bigint: unsigned 8-byte fields are never negative there
       const bad = signed ? (ns < 0 || ns >= (<i64>1 << 62)) : (<u64>ns >= (<u64>1 << 62));
-      if (bad) { skipLater(SKIP_BAD_PAYLOAD, PDS_WAKE_NS, where, load<i32>(f0 + 8), ns); return; }
-      push(EV_VCPU_WAKEUP, ts, tid, tgidOf(tid), cpu, vcpu, ns, 0, c, nameId, where);
+      if (bad) { setSkip(e, SKIP_BAD_PAYLOAD, PDS_WAKE_NS, load<i32>(f0 + 8), ns); return; }
+      setEv(e, EV_VCPU_WAKEUP, tid, tgid, vcpu, ns, 0, c, nameId);
       break;
     }
     case EV_HALT_POLL_NS:
-      push(EV_HALT_POLL_NS, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI64(base, f2) != 0 ? 1 : 0, nameId, where);
+      setEv(e, EV_HALT_POLL_NS, tid, tgid, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI64(base, f2) != 0 ? 1 : 0, nameId);
       break;
     case EV_WAIT_LAPIC_EXPIRE: {
       const d = fieldI64(base, f0); // TypeScript hands the field over as signed
-      push(EV_WAIT_LAPIC_EXPIRE, ts, tid, tgidOf(tid), cpu, vcpu, d, 0, d < 0 ? 1 : 0, nameId, where);
+      setEv(e, EV_WAIT_LAPIC_EXPIRE, tid, tgid, vcpu, d, 0, d < 0 ? 1 : 0, nameId);
       break;
     }
     case EV_MSR: {
       const c = (fieldI64(base, f2) != 0 ? 1 : 0) | (fieldI64(base, f3) != 0 ? 2 : 0);
-      push(EV_MSR, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), c, nameId, where);
+      setEv(e, EV_MSR, tid, tgid, vcpu, fieldI64(base, f0), fieldI64(base, f1), c, nameId);
       break;
     }
     case EV_PIO:
-      push(EV_PIO, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI64(base, f2) != 0 ? 1 : 0, nameId, where);
+      setEv(e, EV_PIO, tid, tgid, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI64(base, f2) != 0 ? 1 : 0, nameId);
       break;
     case EV_MMIO:
       // type: 0 unsatisfied read, 1 read, 2 write (KVM_TRACE_MMIO_*); the analysis wants 1 = write
-      push(EV_MMIO, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI32(base, f2) == 2 ? 1 : 0, nameId, where);
+      setEv(e, EV_MMIO, tid, tgid, vcpu, fieldI64(base, f0), fieldI64(base, f1), fieldI32(base, f2) == 2 ? 1 : 0, nameId);
       break;
     case EV_USERSPACE_EXIT:
-      push(EV_USERSPACE_EXIT, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), 0, 0, nameId, where);
+      setEv(e, EV_USERSPACE_EXIT, tid, tgid, vcpu, fieldI64(base, f0), 0, 0, nameId);
       break;
     case EV_WFX: // an absent is_wfe field (offset and size 0) is unknown (2)
-      push(EV_WFX, ts, tid, tgidOf(tid), cpu, vcpu, load<i32>(f0 + 4) == 0 ? 2 : fieldI64(base, f0) != 0 ? 1 : 0, fieldI64(base, f1), 0, nameId, where);
+      setEv(e, EV_WFX, tid, tgid, vcpu, load<i32>(f0 + 4) == 0 ? 2 : fieldI64(base, f0) != 0 ? 1 : 0, fieldI64(base, f1), 0, nameId);
       break;
     case EV_HVC:
-      push(EV_HVC, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), 0, nameId, where);
+      setEv(e, EV_HVC, tid, tgid, vcpu, fieldI64(base, f0), fieldI64(base, f1), 0, nameId);
       break;
     case EV_PLE_WINDOW:
-      push(EV_PLE_WINDOW, ts, tid, tgidOf(tid), cpu, vcpu, fieldI64(base, f0), fieldI64(base, f1), 0, nameId, where);
+      setEv(e, EV_PLE_WINDOW, tid, tgid, vcpu, fieldI64(base, f0), fieldI64(base, f1), 0, nameId);
       break;
-    default:
+    default: // a kind this table does not decode: delivers nothing
+      setSkip(e, 0, 0, 0, 0);
       break;
   }
 }
 
-@inline function deliverSample(attr: i32, ts: u64, pid: i32, tid: i32, cpu: i32, rawP: usize, rawLen: i32, where: i64): void {
-  if (ts > lastTs) lastTs = ts;
-  samples++;
-  const ca = attrCounts + (<usize>attr << 3);
-  store<i64>(ca, load<i64>(ca) + 1);
-  curTid = tid;
-  curPid = pid;
-  const A = attrs + <usize>attr * AT_STRIDE;
-  if (rawLen >= 0 && load<i32>(A + 24) != 0) decodeRaw(rawP, rawLen, ts, cpu, where);
-  else push(EV_OTHER, ts, tid, tid >= 0 ? pid : -1, cpu, -1, 0, 0, 0, load<i32>(A + 28), where);
-  curTid = -2;
+/** Entry e for a sample of attr ai (its time, where and cpu are set by the caller). */
+@inline function decodeSample(e: usize, ai: i32, A: usize, pid: i32, tid: i32, rawP: usize, rawLen: i32): void {
+  store<i32>(e + 60, ai);
+  if (rawLen >= 0 && load<i32>(A + 24) != 0) decodeRaw(e, rawP, rawLen, tid, pid);
+  else setEv(e, EV_OTHER, tid, tid >= 0 ? pid : -1, -1, 0, 0, 0, load<i32>(A + 28));
 }
 
-function deliverEntry(e: usize, rawBase: usize): void {
+// ---- delivery ----
+function deliver(e: usize): void {
   const ts = load<u64>(e);
   if (ts > lastTs) lastTs = ts;
-  const rec = load<i32>(e + 24);
-  const pid = load<i32>(e + 32), tid = load<i32>(e + 36), cpu = load<i32>(e + 40);
+  const ai = load<i32>(e + 60);
+  if (ai >= 0) {
+    samples++;
+    const ca = attrCounts + (<usize>ai << 3);
+    store<i64>(ca, load<i64>(ca) + 1);
+  }
+  const kind = load<i32>(e + 56);
   const where = load<i64>(e + 8);
-  switch (rec) {
-    case R_SAMPLE:
-      deliverSample(load<i32>(e + 28), ts, pid, tid, cpu, rawBase + <usize>load<i32>(e + 44), load<i32>(e + 48), where);
+  const tid = load<i32>(e + 32);
+  if (kind >= 0) {
+    const name = load<i32>(e + 52);
+    if (ts >= (<u64>1 << 62)) { skipLater(SKIP_BAD_TIMESTAMP, PDS_BAD_TS, where, name, <i64>ts); return; }
+    let tgid = load<i32>(e + 40);
+    if (tgid == TGID_LATER) tgid = pdPidOf(tid);
+    onEvent(kind, <i64>ts, tid, tgid, load<i32>(e + 36), load<i32>(e + 44), load<i64>(e + 16), load<i64>(e + 24),
+      load<i32>(e + 48), name, where);
+    return;
+  }
+  switch (kind) {
+    case K_SKIP: {
+      const code = load<i32>(e + 44);
+      if (code != 0) skipLater(load<i32>(e + 48), code, where, load<i64>(e + 16), load<i64>(e + 24));
       break;
-    case R_COMM:
+    }
+    case K_COMM:
       if (tid >= 0) {
+        const pid = load<i32>(e + 40);
         pidSet(tid, pid);
-        const id = dictIntern(rawBase + <usize>load<i32>(e + 44), load<i32>(e + 48));
+        const id = dictIntern((ai == -2 ? scratchPtr : raw) + <usize>load<i64>(e + 16), <i32>load<i64>(e + 24));
         if (commSet(tid, id)) nameTh(tid, pid, id);
       }
       break;
-    case R_FORK:
-      if (tid >= 0) pidSet(tid, pid);
+    case K_FORK:
+      if (tid >= 0) pidSet(tid, load<i32>(e + 40));
       break;
-    case R_LOST:
-    case R_LOST_SAMPLES: {
+    case K_LOST: {
       const n = load<i64>(e + 16);
       lost += n;
-      push(EV_LOST, ts, tid, tid >= 0 ? tgidOf(tid) : -1, cpu, -1, n, 0, 0, lostName, where);
+      onEvent(EV_LOST, <i64>ts, tid, tid >= 0 ? pdPidOf(tid) : -1, load<i32>(e + 36), -1, n, 0, 0, lostName, where);
       break;
     }
     default:
@@ -401,85 +488,73 @@ function rawAlloc(n: i32): usize {
 // The queue region holds entries [0, qn): the ones waiting since the last flush (keyed, sorted, in
 // perm[0, kLive)), the new ones [qNew, qn), and delivered ones in between, which are reclaimed only when
 // they are most of the region (compact()): a flush then copies 16-byte keys, not entries.
+function moveEntry(d: usize, e: usize, o: usize): usize {
+  memory.copy(d, e, Q_STRIDE);
+  if (load<i32>(e + 56) == K_COMM) {
+    const len = <usize>load<i64>(e + 24);
+    memory.copy(raw2 + o, raw + <usize>load<i64>(e + 16), len);
+    store<i64>(d + 16, <i64>o);
+    o += len;
+  }
+  return o;
+}
 function compact(): void {
   let o: usize = 0;
-  for (let r = 0; r < kLive; r++) {
+  const n = kLive + (qn - qNew);
+  for (let r = 0; r < n; r++) {
     const kp = perm + (<usize>r << 4);
-    const e = q + <usize>load<i32>(kp + 8) * Q_STRIDE;
-    const d = q2 + <usize>r * Q_STRIDE;
-    memory.copy(d, e, Q_STRIDE);
+    o = moveEntry(q2 + <usize>r * Q_STRIDE, q + <usize>load<i32>(kp + 8) * Q_STRIDE, o);
     store<i32>(kp + 8, r);
-    const len = load<i32>(e + 48);
-    if (load<i32>(e + 44) >= 0 && len > 0) {
-      memory.copy(raw2 + o, raw + <usize>load<i32>(e + 44), <usize>len);
-      store<i32>(d + 44, <i32>o);
-      o += <usize>len;
-    }
-  }
-  // the new entries after them, in order
-  for (let i = qNew; i < qn; i++) {
-    const e = q + <usize>i * Q_STRIDE;
-    const r = kLive + (i - qNew);
-    const d = q2 + <usize>r * Q_STRIDE;
-    memory.copy(d, e, Q_STRIDE);
-    const len = load<i32>(e + 48);
-    if (load<i32>(e + 44) >= 0 && len > 0) {
-      memory.copy(raw2 + o, raw + <usize>load<i32>(e + 44), <usize>len);
-      store<i32>(d + 44, <i32>o);
-      o += <usize>len;
-    }
   }
   let t = q; q = q2; q2 = t;
   t = raw; raw = raw2; raw2 = t;
   rawUsed = o;
-  qn = kLive + (qn - qNew);
+  qn = n;
   qNew = kLive;
 }
 
-function qSlot(): usize {
+function grow(): void {
+  const nc = qCap << 1;
+  const n = kLive + (qn - qNew);
+  q = regrow(q, <usize>qCap * Q_STRIDE, <usize>nc * Q_STRIDE);
+  q2 = zalloc(<usize>nc * Q_STRIDE);
+  perm = regrow(perm, <usize>n << 4, <usize>nc * 16);
+  perm2 = zalloc(<usize>nc * 16);
+  runs = regrow(runs, <usize>nRuns << 2, <usize>nc * 4 + 16);
+  qCap = nc;
+}
+
+/** A new entry, keyed at time ts (a new run starts where the time goes back). */
+@inline function qSlot(ts: u64): usize {
   if (qn == qCap) {
     if (kLive + (qn - qNew) <= qCap >> 1) compact();
-    else {
-      const nc = qCap << 1;
-      q = regrow(q, <usize>qCap * Q_STRIDE, <usize>nc * Q_STRIDE);
-      q2 = zalloc(<usize>nc * Q_STRIDE);
-      perm = regrow(perm, <usize>kLive << 4, <usize>nc * 16);
-      perm2 = zalloc(<usize>nc * 16);
-      runs = zalloc(<usize>nc * 4 + 16);
-      qCap = nc;
-    }
+    else grow();
   }
-  return q + <usize>(qn++) * Q_STRIDE;
-}
-function enqueued(ts: u64): void {
+  const k = kLive + (qn - qNew);
+  const kp = perm + (<usize>k << 4);
+  if (k == 0 || ts < lastKeyTs) { store<i32>(runs + (<usize>nRuns << 2), k); nRuns++; }
+  lastKeyTs = ts;
+  store<u64>(kp, ts);
+  store<i32>(kp + 8, qn);
   if (ts > maxTs) maxTs = ts;
+  const e = q + <usize>qn * Q_STRIDE;
+  qn++;
+  return e;
+}
+@inline function enqueued(): void {
   if (kLive + (qn - qNew) >= maxQueued) flushHalf();
 }
 
-@inline function tsOf(i: i32): u64 { return load<u64>(q + <usize>i * Q_STRIDE); }
-
 /**
- * Sort the waiting entries by (time, file order). The ones left by the last flush are one sorted run of
- * keys; the new entries are mostly a few long runs (one per CPU buffer perf read in the round): a natural
- * merge sort finds the runs and merges them pairwise (stable) on 16-byte (time, index) keys.
+ * Sort the waiting entries by (time, file order): their keys are sorted runs (what the last flush left, then
+ * the new entries, mostly a few long runs, one per CPU buffer perf read in the round), merged pairwise
+ * (stable) on 16-byte (time, index) keys.
  */
 function sortQueue(): i32 {
-  const s = kLive;
   const n = kLive + (qn - qNew);
-  for (let i = qNew; i < qn; i++) {
-    const k = perm + (<usize>(s + i - qNew) << 4);
-    store<u64>(k, tsOf(i));
-    store<i32>(k + 8, i);
-  }
   qNew = qn;
-  if (n == 0) return 0;
-  let nr = 1;
-  store<i32>(runs, 0);
-  for (let i = 1; i < n; i++) {
-    if (i == s || load<u64>(perm + (<usize>i << 4)) < load<u64>(perm + (<usize>(i - 1) << 4))) {
-      store<i32>(runs + (<usize>nr << 2), i); nr++;
-    }
-  }
+  let nr = nRuns;
+  if (n == 0 || nr <= 1) return n;
   let src = perm, dst = perm2;
   while (nr > 1) {
     let w = 0;
@@ -487,21 +562,27 @@ function sortQueue(): i32 {
       const lo = load<i32>(runs + (<usize>r << 2));
       const mid = r + 1 < nr ? load<i32>(runs + (<usize>(r + 1) << 2)) : n;
       const hi = r + 2 < nr ? load<i32>(runs + (<usize>(r + 2) << 2)) : n;
-      let i = lo, j = mid, k = lo;
-      while (i < mid && j < hi) {
-        const a = src + (<usize>i << 4), b = src + (<usize>j << 4);
-        if (load<u64>(b) < load<u64>(a)) { v128.store(dst + (<usize>k << 4), v128.load(b)); j++; }
-        else { v128.store(dst + (<usize>k << 4), v128.load(a)); i++; }
-        k++;
+      if (mid < hi && load<u64>(src + (<usize>(mid - 1) << 4)) <= load<u64>(src + (<usize>mid << 4))) {
+        // already in order
+        memory.copy(dst + (<usize>lo << 4), src + (<usize>lo << 4), <usize>(hi - lo) << 4);
+      } else {
+        let i = lo, j = mid, k = lo;
+        while (i < mid && j < hi) {
+          const a = src + (<usize>i << 4), b = src + (<usize>j << 4);
+          if (load<u64>(b) < load<u64>(a)) { v128.store(dst + (<usize>k << 4), v128.load(b)); j++; }
+          else { v128.store(dst + (<usize>k << 4), v128.load(a)); i++; }
+          k++;
+        }
+        if (i < mid) memory.copy(dst + (<usize>k << 4), src + (<usize>i << 4), <usize>(mid - i) << 4);
+        else if (j < hi) memory.copy(dst + (<usize>k << 4), src + (<usize>j << 4), <usize>(hi - j) << 4);
       }
-      if (i < mid) memory.copy(dst + (<usize>k << 4), src + (<usize>i << 4), <usize>(mid - i) << 4);
-      else if (j < hi) memory.copy(dst + (<usize>k << 4), src + (<usize>j << 4), <usize>(hi - j) << 4);
       store<i32>(runs + (<usize>w << 2), lo); w++;
     }
     nr = w;
     const t = src; src = dst; dst = t;
   }
   if (src != perm) { perm2 = perm; perm = src; }
+  nRuns = 1;
   return n;
 }
 
@@ -512,38 +593,46 @@ function flushUpTo(limit: u64): void {
   while (k < n) {
     const kp = perm + (<usize>k << 4);
     if (load<u64>(kp) > limit) break;
-    deliverEntry(q + <usize>load<i32>(kp + 8) * Q_STRIDE, raw);
+    deliver(q + <usize>load<i32>(kp + 8) * Q_STRIDE);
     k++;
   }
   kLive = n - k;
   if (k > 0 && kLive > 0) memory.copy(perm, perm + (<usize>k << 4), <usize>kLive << 4);
-  if (kLive == 0) { qn = 0; qNew = 0; rawUsed = 0; }
+  if (kLive == 0) { qn = 0; qNew = 0; rawUsed = 0; nRuns = 0; }
+  else { nRuns = 1; lastKeyTs = load<u64>(perm + (<usize>(kLive - 1) << 4)); }
 }
 
 function flushHalf(): void {
   let lo: u64 = 0xffffffffffffffff, hi: u64 = 0;
-  for (let r = 0; r < kLive; r++) { const t = load<u64>(perm + (<usize>r << 4)); if (t < lo) lo = t; if (t > hi) hi = t; }
-  for (let i = qNew; i < qn; i++) { const t = tsOf(i); if (t < lo) lo = t; if (t > hi) hi = t; }
+  const n = kLive + (qn - qNew);
+  for (let r = 0; r < n; r++) { const t = load<u64>(perm + (<usize>r << 4)); if (t < lo) lo = t; if (t > hi) hi = t; }
   flushUpTo(lo + (hi - lo) / 2);
 }
 
 /** A record TypeScript read (COMM, FORK, EXIT, LOST, LOST_SAMPLES); a COMM's name is the `strLen` bytes at scratch. */
 export function pdQueue(rec: i32, ts: u64, hasTime: bool, pid: i32, tid: i32, cpu: i32, count: i64, where: i64, strLen: i32): void {
   const usable = hasTime && ts != 0 && ts != 0xffffffffffffffff;
+  const kind = rec == R_COMM ? K_COMM : rec == R_FORK ? K_FORK : rec == R_LOST || rec == R_LOST_SAMPLES ? K_LOST : K_SKIP;
+  let e: usize;
+  let a: i64 = count;
   if (usable) {
-    const ro = strLen > 0 ? <i32>rawAlloc(strLen) : 0;
-    if (strLen > 0) memory.copy(raw + <usize>ro, scratchPtr, <usize>strLen);
-    const e = qSlot();
-    store<u64>(e, ts); store<i64>(e + 8, where); store<i64>(e + 16, count); store<i32>(e + 24, rec); store<i32>(e + 28, -1);
-    store<i32>(e + 32, pid); store<i32>(e + 36, tid); store<i32>(e + 40, cpu); store<i32>(e + 44, ro); store<i32>(e + 48, strLen);
-    enqueued(ts);
+    e = qSlot(ts); // before rawAlloc: making room may move the queued names
+    store<u64>(e, ts);
+    if (kind == K_COMM) {
+      const ro = strLen > 0 ? rawAlloc(strLen) : 0;
+      if (strLen > 0) memory.copy(raw + ro, scratchPtr, <usize>strLen);
+      a = <i64>ro;
+    }
   } else {
     // delivered at once at the latest time, as perf does (ordered_events__queue -> -ETIME)
-    const e = tmpEntry;
-    store<u64>(e, lastTs); store<i64>(e + 8, where); store<i64>(e + 16, count); store<i32>(e + 24, rec); store<i32>(e + 28, -1);
-    store<i32>(e + 32, pid); store<i32>(e + 36, tid); store<i32>(e + 40, cpu); store<i32>(e + 44, 0); store<i32>(e + 48, strLen);
-    deliverEntry(e, scratchPtr);
+    e = tmpEntry;
+    store<u64>(e, lastTs);
+    if (kind == K_COMM) a = 0;
   }
+  store<i64>(e + 8, where); store<i64>(e + 16, a); store<i64>(e + 24, <i64>strLen);
+  store<i32>(e + 32, tid); store<i32>(e + 36, cpu); store<i32>(e + 40, pid);
+  store<i32>(e + 44, 0); store<i32>(e + 48, 0); store<i32>(e + 56, kind); store<i32>(e + 60, usable ? -1 : -2);
+  if (usable) enqueued(); else deliver(e);
 }
 
 /** End of the data: deliver everything still queued. */
@@ -557,29 +646,32 @@ export function pdLost(): i64 { return lost; }
 export function pdAttrCount(i: i32): i64 { return load<i64>(attrCounts + (<usize>i << 3)); }
 export function pdAttrPeriod(i: i32): i64 { return load<i64>(attrPeriods + (<usize>i << 3)); }
 
-/** The attr of a sample (-1: unknown id, skipped; -2: too short for its id, TypeScript words the error). */
-function attrOf(p: usize, size: i32, where: i64): i32 {
-  if (nAttrs == 1) return 0;
+/** Where a sample's event id is (-1: none), from the first attr's sample_type (perf requires them to agree). */
+let idPos: i32 = -1;
+function findIdPos(): void {
   const first = load<i32>(attrs);
-  let pos = -1;
-  if (first & S_IDENTIFIER) pos = 8;
+  idPos = -1;
+  if (first & S_IDENTIFIER) idPos = 8;
   else if (first & S_ID) {
-    pos = 8;
-    if (first & S_IP) pos += 8;
-    if (first & S_TID) pos += 8;
-    if (first & S_TIME) pos += 8;
-    if (first & S_ADDR) pos += 8;
+    idPos = 8;
+    if (first & S_IP) idPos += 8;
+    if (first & S_TID) idPos += 8;
+    if (first & S_TIME) idPos += 8;
+    if (first & S_ADDR) idPos += 8;
   }
-  if (pos < 0) return 0;
-  if (pos + 8 > size) return -2;
-  const id = load<u64>(p + <usize>pos);
-  if (lastIdAttr >= 0 && id == lastId) return lastIdAttr;
-  for (let i = 0; i < nIds; i++) if (load<u64>(ids + (<usize>i << 4)) == id) {
-    lastId = id;
-    lastIdAttr = load<i32>(ids + (<usize>i << 4) + 8);
-    return lastIdAttr;
+}
+
+/** The attr of a sample (-1: unknown id, skipped; -2: too short for its id, TypeScript words the error). */
+@inline function attrOf(p: usize, size: i32, where: i64): i32 {
+  if (nAttrs == 1 || idPos < 0) return 0;
+  if (idPos + 8 > size) return -2;
+  const id = load<u64>(p + <usize>idPos);
+  if (id - idMin < <u64>idSpan) {
+    const a = load<i32>(idTable + (<usize>(id - idMin) << 2)) - 1;
+    if (a >= 0) return a;
+  } else {
+    for (let i = 0; i < nIds; i++) if (load<u64>(ids + (<usize>i << 4)) == id) return load<i32>(ids + (<usize>i << 4) + 8);
   }
-  for (let i = 0; i < nIds; i++) if (load<u64>(ids + (<usize>i << 4)) == id) return load<i32>(ids + (<usize>i << 4) + 8);
   skipLater(SKIP_UNRECOGNIZED, PDS_UNKNOWN_ID, where, 0, <i64>id);
   return -1;
 }
@@ -602,26 +694,28 @@ function sample(p: usize, size: i32, where: i64): bool {
   const ts: u64 = hasTime ? load<u64>(p + <usize>timeO) : 0;
   const cpu = cpuO >= 0 ? load<i32>(p + <usize>cpuO) : -1;
   let qp = p + <usize>fixedEnd;
-  if (st & S_READ) {
-    const per = 8 + (rf & RF_ID ? 8 : 0) + (rf & RF_LOST ? 8 : 0);
-    const times = (rf & RF_TE ? 8 : 0) + (rf & RF_TR ? 8 : 0);
-    if (rf & RF_GROUP) {
-      if (qp + <usize>(8 + times) > end) return false;
-      const nr = load<u64>(qp);
-      qp += <usize>(8 + times);
-      if (nr > <u64>((end - qp) / <usize>per)) return false;
-      qp += <usize>nr * <usize>per;
-    } else {
-      if (qp + <usize>(per + times) > end) return false;
-      qp += <usize>(per + times);
+  if (st & (S_READ | S_CALLCHAIN)) {
+    if (st & S_READ) {
+      const per = 8 + (rf & RF_ID ? 8 : 0) + (rf & RF_LOST ? 8 : 0);
+      const times = (rf & RF_TE ? 8 : 0) + (rf & RF_TR ? 8 : 0);
+      if (rf & RF_GROUP) {
+        if (qp + <usize>(8 + times) > end) return false;
+        const nr = load<u64>(qp);
+        qp += <usize>(8 + times);
+        if (nr > <u64>((end - qp) / <usize>per)) return false;
+        qp += <usize>nr * <usize>per;
+      } else {
+        if (qp + <usize>(per + times) > end) return false;
+        qp += <usize>(per + times);
+      }
     }
-  }
-  if (st & S_CALLCHAIN) {
-    if (qp + 8 > end) return false;
-    const nr = load<u64>(qp);
-    qp += 8;
-    if (nr > <u64>((end - qp) / 8)) return false;
-    qp += <usize>nr * 8;
+    if (st & S_CALLCHAIN) {
+      if (qp + 8 > end) return false;
+      const nr = load<u64>(qp);
+      qp += 8;
+      if (nr > <u64>((end - qp) / 8)) return false;
+      qp += <usize>nr * 8;
+    }
   }
   let rawP: usize = 0;
   let rawSize: i32 = -1;
@@ -637,17 +731,15 @@ function sample(p: usize, size: i32, where: i64): bool {
   const perO = load<i32>(A + 32);
   if (perO >= 0) { const pa = attrPeriods + (<usize>ai << 3); store<i64>(pa, load<i64>(pa) + load<i64>(p + <usize>perO)); }
   if (hasTime && ts != 0 && ts != 0xffffffffffffffff) {
-    let ro: i32 = -1;
-    if (rawSize >= 0) {
-      ro = <i32>rawAlloc(rawSize);
-      memory.copy(raw + <usize>ro, rawP, <usize>rawSize);
-    }
-    const e = qSlot();
-    store<u64>(e, ts); store<i64>(e + 8, where); store<i64>(e + 16, 0); store<i32>(e + 24, R_SAMPLE); store<i32>(e + 28, ai);
-    store<i32>(e + 32, pid); store<i32>(e + 36, tid); store<i32>(e + 40, cpu); store<i32>(e + 44, ro); store<i32>(e + 48, rawSize);
-    enqueued(ts);
+    const e = qSlot(ts);
+    store<u64>(e, ts); store<i64>(e + 8, where); store<i32>(e + 36, cpu);
+    decodeSample(e, ai, A, pid, tid, rawP, rawSize);
+    enqueued();
   } else {
-    deliverSample(ai, hasTime ? ts : lastTs, pid, tid, cpu, rawP, rawSize, where);
+    const e = tmpEntry;
+    store<u64>(e, hasTime ? ts : lastTs); store<i64>(e + 8, where); store<i32>(e + 36, cpu);
+    decodeSample(e, ai, A, pid, tid, rawP, rawSize);
+    deliver(e);
   }
   return true;
 }

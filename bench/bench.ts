@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { benchPacked } from './packed.js';
 import { parseSize, writeTrace, type Expected, type GenOptions, type TextFormat } from './gen.js';
 import { readMaybeXz, tilePerfData } from './tile.js';
 
@@ -220,7 +221,16 @@ export async function bench(o: Opts): Promise<number> {
   }
   const tmp = fs.mkdtempSync(path.join(o.dir, 'kvmtax-bench-'));
   try {
-    return await benchIn(tmp, o, want, notes, problems, say);
+    const code = await benchIn(tmp, o, want, notes, problems, say);
+    // Perfetto and compressed inputs: their own rows and table (bench/packed.ts)
+    const packedProblems: string[] = [];
+    await benchPacked({
+      tmp, root: ROOT, size: o.size, runs: o.runs, quick: o.quick, want, say, problems: packedProblems,
+      kvmtax: (file, out, extra = []) => [process.execPath, KVMTAX, 'report', file, '-f', 'json', '-o', out, ...extra],
+      measure: (cmd, stdout) => measure(cmd, stdout, tmp), median, fmtBytes, totals: kvmtaxTotals, diff: diffTotals, has,
+    });
+    for (const p of packedProblems) say(`!!! ${p}`);
+    return code || (packedProblems.some((p) => !p.startsWith('packed:')) ? 1 : 0);
   } finally {
     if (o.keep) say(`inputs kept in ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true });

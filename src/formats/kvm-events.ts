@@ -2,13 +2,16 @@
  * Mapping from raw tracepoint records (decoded with their tracefs event format) to sink events.
  * Shared by the trace.dat and perf.data readers.
  *
- * For every registered format a small specialised decoder is built once (field offsets resolved, the event
- * name interned); decode() then only reads the few fields each sink event kind needs.
+ * Which events and which of their fields: the one table, event-table.ts (the wasm cores' tables are built
+ * from it too). For every registered format a small specialised decoder is built once (field offsets
+ * resolved, the event name interned); decode() then only reads the few fields each sink event kind needs.
  */
 import type { EventSink } from '../core/sink.js';
 import type { EventFormat, FormatField } from './tracefs-format.js';
 import { readString } from './tracefs-format.js';
-import { ARM_EXCEPTION_TRAP, arm64ExitReason, arm64Tables, isArm64Exit } from './arm64.js';
+import { ARM_EXCEPTION_TRAP, arm64ExitReason, arm64Tables } from './arm64.js';
+import { eventLayout, guessIsa, LF_NO_VCPU } from './event-table.js';
+export { EVENT_TABLE, eventLayout, guessIsa, type EventLayout, type EventSpec } from './event-table.js';
 import { ISA_RISCV, riscvCode } from '../core/reasons.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
@@ -85,14 +88,6 @@ export function minSize(fmt: EventFormat): number {
   return m;
 }
 
-/** Guess the ISA of a kvm_exit format without an `isa` field from its print fmt (VMX unless it looks like SVM). */
-export function guessIsa(fmt: EventFormat): number {
-  const p = fmt.printFmt;
-  if (/EXCEPTION_NMI|EXTERNAL_INTERRUPT|EPT_VIOLATION/.test(p)) return 1;
-  if (/"npf"|"vmrun"|SVM_EXIT|"read_cr0"/.test(p)) return 2;
-  return 1;
-}
-
 export class KvmEventDecoder {
   private readonly decoders: (Decode | undefined)[] = [];
   private readonly names = new Map<number, string>();
@@ -160,7 +155,9 @@ export class KvmEventDecoder {
     const pidR = numReader(fmt.field('common_pid'), le);
     const vcpuF = fmt.field('vcpu_id');
     const vcpuR = vcpuF ? numReader(vcpuF, le) : (): number => -1;
-    const F = (n: string): FormatField | undefined => fmt.field(n);
+    // the table's fields for this format, in its order (event-table.ts)
+    const L = eventLayout(fmt);
+    const [f0, f1, f2, f3, f4] = L.fields;
     const fname = fmt.name;
 
     // the generic wrapper: size check, pid, vcpu; `body` computes kind, a, b, c
@@ -168,33 +165,30 @@ export class KvmEventDecoder {
       sink.skip(SKIP_BAD_PAYLOAD, where, `${fname}: record of ${size} bytes, format needs ${need}`);
     };
 
-    switch (fmt.name) {
-      case 'kvm_exit': {
-        const reasonF = F('exit_reason');
-        if (!reasonF && isArm64Exit((n) => F(n) !== undefined)) return this.arm64Exit(fmt, need, nameId, pidR, bad);
-        if (!reasonF && F('scause')) {
-          // RISC-V (arch/riscv/kvm/trace.h: sepc, scause, stval, htval, htinst; no vCPU id)
-          const scauseR = bigReader(F('scause'), le);
-          const sepcR = bigReader(F('sepc'), le);
-          return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
-            if (size < need) return bad(where, size);
-            const tid = pidR(view, base);
-            sink.push(EV_EXIT, ts, tid, tgidOf(tid), cpu, -1, BigInt(this.reasonKey(ISA_RISCV, riscvCode(BigInt.asUintN(64, scauseR(view, base))))),
-              sepcR(view, base), EXITF_NO_VCPU, nameId, where);
-          };
-        }
-        if (!reasonF) break; // others: counted as EV_OTHER
-        const reasonR = numReader(reasonF, le);
-        const ripR = bigReader(F('guest_rip'), le);
-        const isaF = F('isa');
-        const isaR = isaF ? numReader(isaF, le) : undefined;
+    switch (L.spec.variant ?? L.spec.name) {
+      case 'arm64': return this.arm64Exit(fmt, f0, f1, f2, need, nameId, pidR, bad);
+      case 'riscv': {
+        // RISC-V (arch/riscv/kvm/trace.h: sepc, scause, stval, htval, htinst; no vCPU id)
+        const scauseR = bigReader(f0, le);
+        const sepcR = bigReader(f1, le);
+        return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
+          if (size < need) return bad(where, size);
+          const tid = pidR(view, base);
+          sink.push(EV_EXIT, ts, tid, tgidOf(tid), cpu, -1, BigInt(this.reasonKey(ISA_RISCV, riscvCode(BigInt.asUintN(64, scauseR(view, base))))),
+            sepcR(view, base), EXITF_NO_VCPU, nameId, where);
+        };
+      }
+      case 'x86': {
+        const reasonR = numReader(f0, le);
+        const ripR = bigReader(f1, le);
+        const isaR = f2 ? numReader(f2, le) : undefined;
         const fixedIsa = guessIsa(fmt);
-        const baseFlags = vcpuF ? 0 : EXITF_NO_VCPU;
+        const baseFlags = L.flags & LF_NO_VCPU ? EXITF_NO_VCPU : 0;
         // rows (sink.exitDetail): the exit's info1/info2 follow it as EV_EXIT_INFO
         const detail = sink.exitDetail === true;
-        const info1R = bigReader(F('info1'), le);
-        const info2R = bigReader(F('info2'), le);
-        const bits = (F('guest_rip') ? EXD_RIP : 0) | (F('info1') && F('info2') ? EXD_INFO : 0);
+        const info1R = bigReader(fmt.field('info1'), le);
+        const info2R = bigReader(fmt.field('info2'), le);
+        const bits = (f1 ? EXD_RIP : 0) | (fmt.field('info1') && fmt.field('info2') ? EXD_INFO : 0);
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -212,7 +206,7 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_entry': {
-        const ripR = bigReader(F('rip') ?? F('vcpu_pc') ?? F('pc'), le); // arm64: vcpu_pc, RISC-V: pc
+        const ripR = bigReader(f0, le); // rip; arm64: vcpu_pc, RISC-V: pc
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -220,9 +214,9 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_vcpu_wakeup': {
-        const nsR = bigReader(F('ns'), le);
-        const waitedR = numReader(F('waited'), le);
-        const validR = numReader(F('valid'), le);
+        const nsR = bigReader(f0, le);
+        const waitedR = numReader(f1, le);
+        const validR = numReader(f2, le);
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -235,9 +229,9 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_halt_poll_ns': {
-        const newR = bigReader(F('new'), le);
-        const oldR = bigReader(F('old'), le);
-        const growR = numReader(F('grow'), le);
+        const newR = bigReader(f0, le);
+        const oldR = bigReader(f1, le);
+        const growR = numReader(f2, le);
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -246,8 +240,7 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_wait_lapic_expire': {
-        const df = F('delta');
-        const deltaR = bigReader(df ? { ...df, signed: true } : undefined, le);
+        const deltaR = bigReader(f0, le); // signed (the table says so)
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -256,10 +249,10 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_msr': {
-        const ecxR = bigReader(F('ecx'), le);
-        const dataR = bigReader(F('data'), le);
-        const writeR = numReader(F('write'), le);
-        const excR = numReader(F('exception'), le);
+        const ecxR = bigReader(f0, le);
+        const dataR = bigReader(f1, le);
+        const writeR = numReader(f2, le);
+        const excR = numReader(f3, le);
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -268,13 +261,9 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_pio': {
-        const portR = bigReader(F('port'), le);
-        const vf = F('val') ?? F('data');
-        // val may be an array (older kernels: data bytes): read the first element
-        const valF = vf && vf.isArray && !vf.isDynamic && vf.arrayLen > 0
-          ? { ...vf, size: vf.size / vf.arrayLen, isArray: false } : vf && !vf.isDynamic ? vf : undefined;
-        const valR = bigReader(valF, le);
-        const rwR = numReader(F('rw'), le);
+        const portR = bigReader(f0, le);
+        const valR = bigReader(f1, le); // an array (older kernels: data bytes): its first element (the table's choice)
+        const rwR = numReader(f2, le);
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -283,9 +272,9 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_mmio': {
-        const gpaR = bigReader(F('gpa'), le);
-        const valR = bigReader(F('val'), le);
-        const typeR = numReader(F('type'), le);
+        const gpaR = bigReader(f0, le);
+        const valR = bigReader(f1, le);
+        const typeR = numReader(f2, le);
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -296,9 +285,9 @@ export class KvmEventDecoder {
       }
       case 'kvm_wfx_arm64': {
         // arch/arm64/kvm/trace_handle_exit.h: vcpu_pc, is_wfe
-        const wfeR = numReader(F('is_wfe'), le);
-        const pcR = bigReader(F('vcpu_pc'), le);
-        const known = F('is_wfe') !== undefined;
+        const wfeR = numReader(f0, le);
+        const pcR = bigReader(f1, le);
+        const known = f0 !== undefined;
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -307,8 +296,8 @@ export class KvmEventDecoder {
       }
       case 'kvm_hvc_arm64': {
         // vcpu_pc, r0 (the PSCI/SMCCC function id), imm
-        const r0R = bigReader(F('r0'), le);
-        const immR = bigReader(F('imm'), le);
+        const r0R = bigReader(f0, le);
+        const immR = bigReader(f1, le);
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -316,7 +305,7 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_userspace_exit': {
-        const reasonR = bigReader(F('reason'), le);
+        const reasonR = bigReader(f0, le);
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -324,8 +313,8 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_ple_window_update': {
-        const newR = bigReader(F('new'), le);
-        const oldR = bigReader(F('old'), le);
+        const newR = bigReader(f0, le);
+        const oldR = bigReader(f1, le);
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -334,11 +323,11 @@ export class KvmEventDecoder {
         };
       }
       case 'sched_switch': {
-        const nextR = numReader(F('next_pid'), le);
-        const prevR = numReader(F('prev_pid'), le);
-        const stateR = bigReader(F('prev_state'), le);
-        const prevComm = F('prev_comm');
-        const nextComm = F('next_comm');
+        const nextR = numReader(f0, le);
+        const prevR = numReader(f1, le);
+        const stateR = bigReader(f2, le);
+        const prevComm = f3;
+        const nextComm = f4;
         return (bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const prev = prevR(view, base);
@@ -350,10 +339,9 @@ export class KvmEventDecoder {
       }
       case 'sched_wakeup':
       case 'sched_waking': {
-        const pidF = F('pid');
-        const wpidR = numReader(pidF, le);
-        const targetR = numReader(F('target_cpu'), le);
-        const comm = F('comm');
+        const wpidR = numReader(f0, le);
+        const targetR = numReader(f1, le);
+        const comm = f2;
         return (bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -364,10 +352,10 @@ export class KvmEventDecoder {
       }
       case 'task_newtask': {
         // common_pid created task `pid` (comm = its comm) with clone_flags (include/trace/events/task.h)
-        const newR = numReader(F('pid'), le);
-        const flagsR = bigReader(F('clone_flags'), le);
-        const comm = F('comm');
-        if (!F('pid') || !F('clone_flags')) break;
+        if (L.spec.kind !== EV_OTHER || !f0 || !f1) break; // without pid and clone_flags: counted only
+        const newR = numReader(f0, le);
+        const flagsR = bigReader(f1, le);
+        const comm = f2;
         return (bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -384,9 +372,9 @@ export class KvmEventDecoder {
       case 'sched_process_exec': {
         // after exec the task is its thread group's leader (de_thread), so its pid is the process id;
         // its comm is the basename of the file it executed (begin_new_exec)
-        const execR = numReader(F('pid'), le);
-        const file = F('filename');
-        if (!F('pid')) break;
+        if (!f0) break;
+        const execR = numReader(f0, le);
+        const file = f1;
         return (bytes, view, base, size, ts, cpu, tgidOf, where) => {
           if (size < need) return bad(where, size);
           const tid = pidR(view, base);
@@ -401,12 +389,13 @@ export class KvmEventDecoder {
         };
       }
       case 'kvm_page_fault': {
-        // counted as any other event; a = fault_address (the GPA of a VMX EPT violation), b = error_code
+        // not in event-table.ts (an EV_OTHER there, so perf.data's core path counts it by name); here, counted as
+        // any other event with a = fault_address (the GPA of a VMX EPT violation), b = error_code
         // (arch/x86/kvm/trace.h: fault_address and error_code in every kernel, vcpu_id and guest_rip added later)
-        const addrF = F('fault_address');
+        const addrF = fmt.field('fault_address');
         if (!addrF) break;
         const addrR = bigReader(addrF, le);
-        const errR = bigReader(F('error_code'), le);
+        const errR = bigReader(fmt.field('error_code'), le);
         return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {
           const tid = pidR(view, base);
           if (size < need) {
@@ -429,12 +418,12 @@ export class KvmEventDecoder {
   }
 
   /** arm64 kvm_exit (ret, esr_ec, vcpu_pc; no vCPU id): named by the format's own symbol tables (arm64.ts). */
-  private arm64Exit(fmt: EventFormat, need: number, nameId: number, pidR: NumReader,
-                    bad: (where: number, size: number) => void): Decode {
+  private arm64Exit(fmt: EventFormat, retF: FormatField | undefined, ecF: FormatField | undefined, pcF: FormatField | undefined,
+                    need: number, nameId: number, pidR: NumReader, bad: (where: number, size: number) => void): Decode {
     const le = this.littleEndian;
-    const retR = numReader(fmt.field('ret'), le);
-    const ecR = numReader(fmt.field('esr_ec'), le);
-    const pcR = bigReader(fmt.field('vcpu_pc'), le);
+    const retR = numReader(retF, le);
+    const ecR = numReader(ecF, le);
+    const pcR = bigReader(pcF, le);
     const tables = arm64Tables(fmt.printFmt);
     const ids = new Map<number, number>();
     return (_bytes, view, base, size, ts, cpu, tgidOf, where) => {

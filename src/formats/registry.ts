@@ -21,6 +21,7 @@ import { detectTextFormat, looksLikeText, scanTextSource } from './text/text.js'
 import { isPerfData } from './perfdata/header.js';
 import { isTraceDat } from './tracedat/meta.js';
 import { looksLikePerfetto } from './perfetto/wire.js';
+import { zstdWarmup } from './decompress.js';
 
 /** What a reader gets: the source (text) or a path readable at offsets (binary), and a name to show. */
 export interface ReaderInput {
@@ -115,7 +116,7 @@ export const FORMATS: readonly FormatEntry[] = [
       }
       return {
         pipe_mode: i.pipeMode ? 'yes' : 'no', samples: i.samples,
-        ...present({ hostname: i.hostname, os_release: i.osRelease, cmdline: i.cmdline, nr_cpus: i.nrCpus, lost: i.lost, guest_samples: i.guestSamples, throttled: i.throttled }),
+        ...present({ hostname: i.hostname, os_release: i.osRelease, cmdline: i.cmdline, nr_cpus: i.nrCpus, lost: i.lost, guest_samples: i.guestSamples, throttled: i.throttled, data_files: i.dataFiles }),
         // a sampled recording: each sample stands for PERIOD events; Σ PERIOD is perf report's "Event count (approx.)"
         ...present({ sampling: i.sampling, period_sum: i.sampling && i.periodSums ? Object.values(i.periodSums).reduce((x, y) => x + y, 0) : undefined }),
       };
@@ -126,6 +127,7 @@ export const FORMATS: readonly FormatEntry[] = [
     detect: (head) => isTraceDat(head),
     async read(input, sink, o) {
       const { readTraceDat } = await import('./tracedat/reader.js');
+      await zstdWarmup(input.path, 'zstd'); // libzstd for the zstd sections of a large v7 file (decompress.ts)
       const i = readTraceDat(input.path, sink as EventSink, { buffer: o.buffer });
       return {
         version: i.version, cpus: i.cpus, clock: i.clock, buffer: i.buffer || '(top)', buffers: i.buffers.map((b) => b || '(top)').join(','),
@@ -140,6 +142,7 @@ export const FORMATS: readonly FormatEntry[] = [
       (head[0] === 0x0a && head.length > 2 && looksLikePerfetto(head)),
     async read(input, sink) {
       const { readPerfetto } = await import('./perfetto/reader.js');
+      await zstdWarmup(input.path); // libzstd for zstd_compressed_packets of a large file (decompress.ts)
       const i = readPerfetto(input.path, sink as EventSink);
       return {
         packets: i.packets, ftrace_bundles: i.bundles, cpus: i.cpus, ftrace_events: i.ftraceEvents,

@@ -5,6 +5,7 @@
  * bytes, not by name.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipStream, xzStream } from './decompress.js';
 import { KvmtaxError } from '../core/errors.js';
@@ -136,7 +137,13 @@ export async function openSource(file: string): Promise<ByteSource> {
   }
   if (fs.fstatSync(fd).isDirectory()) {
     fs.closeSync(fd);
-    throw new KvmtaxError('is a directory', file);
+    // a directory recording of perf (perf record --threads): its header file DIR/data is detected; the
+    // perf.data reader, given the directory, reads DIR/data and its DIR/data.N files
+    const data = path.join(file, 'data');
+    let dfd = -1;
+    try { if (fs.statSync(data).isFile()) dfd = fs.openSync(data, 'r'); } catch { dfd = -1; }
+    if (dfd < 0) throw new KvmtaxError('is a directory', file);
+    return new FdSource(file, dfd, file);
   }
   const src = new FdSource(file, fd, file);
   return wrapCompressed(src, file);

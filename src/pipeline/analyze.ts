@@ -72,8 +72,9 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
   for (const file of files) {
     let src = await openSource(file);
     // opt-in (KVMTAX_UNPACK_ASIDE=1): a large compressed file decompressed on a worker thread beside the
-    // scan (formats/source.ts opens it there as here). Off by default: on the loaded 2-core machine it
-    // measured no wall gain (xz 100 MB: 2.33 vs 2.70 s medians) and costs ~70 MB of RSS
+    // scan (formats/source.ts opens it there as here). Off by default: .gz inflates on libuv's pool and .xz in
+    // the system's xz process, beside the scan already; with the builtin xz decoder it measured slower than
+    // inline on the loaded 2-core machine (128 MiB: 6.03 vs 5.21 s, 183 vs 134 MB RSS: README, Performance)
     if (src.compression && !src.path && process.env.KVMTAX_UNPACK_ASIDE === '1' && bigEnoughToUnpackAside(file)) {
       src.close();
       src = await UnpackSource.open(file);

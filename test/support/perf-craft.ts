@@ -201,6 +201,8 @@ export class PerfCraft {
   nrCpus = 4;
   withTracing = true;
   savedCmdlines = '';
+  /** HEADER_DIR_FORMAT (feature 24, u64 version): the header file of a directory recording (perf record --threads) */
+  dirVersion = 0;
 
   constructor(readonly le = true) {}
 
@@ -370,7 +372,16 @@ export class PerfCraft {
       for (const id of a.ids) w.u64(id);
     }
     f.set(12, w.out());
+    if (this.dirVersion) f.set(24, new W(this.le).u64(BigInt(this.dirVersion)).out());
     return f;
+  }
+
+  /** The records only, concatenated: a data.N file of a directory recording. */
+  buildRecords(): Uint8Array {
+    const out = new Uint8Array(this.records.reduce((n, r) => n + r.length, 0));
+    let o = 0;
+    for (const r of this.records) { out.set(r, o); o += r.length; }
+    return out;
   }
 
   buildFile(): Uint8Array {

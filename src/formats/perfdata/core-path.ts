@@ -16,11 +16,11 @@ import * as fs from 'node:fs';
 import type { EventSink } from '../../core/sink.js';
 import type { PerfDataCore } from '../../wasm/core.js';
 import type { EventFormat, FormatField } from '../tracefs-format.js';
-import { guessIsa, minSize } from '../kvm-events.js';
+import { minSize, eventLayout } from '../kvm-events.js';
 import { FormatError } from '../bytes.js';
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
-  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_OTHER, EV_WFX, EV_HVC,
+  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_OTHER, EV_WFX, EV_HVC, EV_SCHED_SWITCH, EV_SCHED_WAKEUP,
 } from '../../../assembly/constants.js';
 import { PERF_TYPE_TRACEPOINT, type Attr } from './header.js';
 
@@ -30,46 +30,20 @@ const FM_STRIDE = 96;
 const PDS_BAD_SIZE = 1, PDS_UNKNOWN_TYPE = 2, PDS_NO_TYPE = 3, PDS_BAD_TS = 4, PDS_WAKE_NS = 5, PDS_UNKNOWN_ID = 6;
 
 /** Events whose decoding names threads from comm fields: left to the TypeScript decoder. */
-const TS_ONLY = new Set(['sched_switch', 'sched_wakeup', 'sched_waking']);
+const TS_ONLY = new Set([EV_SCHED_SWITCH, EV_SCHED_WAKEUP]);
 
 interface Row { kind: number; need: number; flags: number; fields: (FormatField | undefined)[] }
 
-/** The core's view of one format: kind, size needed, flags, and the fields it reads (KvmEventDecoder's choices). */
+/** Kinds the core decodes (assembly/perfdata.ts decodeRaw); other formats are counted by name (EV_OTHER). */
+const CORE_KINDS = new Set([EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
+  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_WFX, EV_HVC]);
+
+/** The core's view of one format: the table's kind, fields and flags (event-table.ts), and the size it needs. */
 function rowOf(fmt: EventFormat): Row {
-  const F = (n: string): FormatField | undefined => fmt.field(n);
-  const vcpu = F('vcpu_id');
-  let flags = vcpu ? 1 : 0;
-  const row = (kind: number, ...fields: (FormatField | undefined)[]): Row => ({ kind, need: minSize(fmt), flags, fields });
-  switch (fmt.name) {
-    case 'kvm_exit': {
-      const reason = F('exit_reason');
-      if (!reason) break;
-      const isa = F('isa');
-      flags |= (guessIsa(fmt) << 8) | (isa ? 1 << 16 : 0) | (vcpu ? 0 : 1 << 17);
-      return row(EV_EXIT, reason, F('guest_rip'), isa);
-    }
-    case 'kvm_entry': return row(EV_ENTRY, F('rip') ?? F('vcpu_pc') ?? F('pc')); // arm64: vcpu_pc, RISC-V: pc
-    case 'kvm_vcpu_wakeup': return row(EV_VCPU_WAKEUP, F('ns'), F('waited'), F('valid'));
-    case 'kvm_halt_poll_ns': return row(EV_HALT_POLL_NS, F('new'), F('old'), F('grow'));
-    case 'kvm_wait_lapic_expire': {
-      const d = F('delta');
-      return row(EV_WAIT_LAPIC_EXPIRE, d ? { ...d, signed: true } : undefined);
-    }
-    case 'kvm_msr': return row(EV_MSR, F('ecx'), F('data'), F('write'), F('exception'));
-    case 'kvm_pio': {
-      const vf = F('val') ?? F('data');
-      const val = vf && vf.isArray && !vf.isDynamic && vf.arrayLen > 0
-        ? { ...vf, size: vf.size / vf.arrayLen, isArray: false } : vf && !vf.isDynamic ? vf : undefined;
-      return row(EV_PIO, F('port'), val, F('rw'));
-    }
-    case 'kvm_mmio': return row(EV_MMIO, F('gpa'), F('val'), F('type'));
-    case 'kvm_userspace_exit': return row(EV_USERSPACE_EXIT, F('reason'));
-    case 'kvm_wfx_arm64': return row(EV_WFX, F('is_wfe'), F('vcpu_pc'));
-    case 'kvm_hvc_arm64': return row(EV_HVC, F('r0'), F('imm'));
-    case 'kvm_ple_window_update': return row(EV_PLE_WINDOW, F('new'), F('old'));
-    default: break;
-  }
-  return row(EV_OTHER);
+  const L = eventLayout(fmt);
+  // arm64 / RISC-V kvm_exit never get here (open() leaves those files to TypeScript)
+  const core = CORE_KINDS.has(L.kind) && (L.spec.variant ?? 'x86') === 'x86';
+  return { kind: core ? L.kind : EV_OTHER, need: minSize(fmt), flags: L.flags, fields: core ? L.fields : [] };
 }
 
 function putField(v: DataView, at: number, f: FormatField | undefined): void {
@@ -96,6 +70,8 @@ export const corePathStats = { files: 0 };
 
 export class PerfDataCorePath {
   private resolve: (() => void) | undefined;
+  /** added to file offsets for the events' `where` (a directory recording's data files; samples.ts) */
+  whereBase = 0;
 
   private constructor(private readonly pd: PerfDataCore, private readonly sink: EventSink,
     private readonly formats: EventFormat[], private readonly attrs: Attr[]) {}
@@ -111,9 +87,9 @@ export class PerfDataCorePath {
     const all = x.formats ?? [];
     if (all.some((f) => f.id < 0 || f.id >= 65536)) return undefined;
     // arm64 / RISC-V kvm_exit (no exit_reason: named from the format's own tables, kvm-events.ts): TypeScript path
-    if (all.some((f) => f.name === 'kvm_exit' && !f.field('exit_reason'))) return undefined;
+    if (all.some((f) => f.name === 'kvm_exit' && eventLayout(f).spec.variant !== 'x86')) return undefined;
     // a recorded sched event keeps the file on the TypeScript path; formats embedded but not recorded do not
-    const tsOnly = new Set(all.filter((f) => TS_ONLY.has(f.name)).map((f) => f.id));
+    const tsOnly = new Set(all.filter((f) => TS_ONLY.has(eventLayout(f).kind)).map((f) => f.id));
     if (x.attrs.some((a) => a.type === PERF_TYPE_TRACEPOINT && a.config <= 0xffffffffn && tsOnly.has(Number(a.config)))) return undefined;
     const formats = all.filter((f) => !tsOnly.has(f.id));
     const pd = core.perfDataCore.call(x.sink);
@@ -193,7 +169,7 @@ export class PerfDataCorePath {
       let pos = 0;
       let skipTo = -1;
       for (;;) {
-        pos = pd.ex.pdWalk(pd.arenaPtr(), pos, n, BigInt(off));
+        pos = pd.ex.pdWalk(pd.arenaPtr(), pos, n, BigInt(this.whereBase + off));
         pd.view(); // memory may have grown: the Core's views are rebuilt
         this.drainSkips();
         const stop = pd.ex.pdStopped();
@@ -234,7 +210,7 @@ export class PerfDataCorePath {
     new Uint8Array(pd.view().buffer, base, len).set(bytes.subarray(0, len));
     let pos = 0;
     for (;;) {
-      pos = pd.ex.pdWalkAt(base, pos, len, BigInt(where));
+      pos = pd.ex.pdWalkAt(base, pos, len, BigInt(this.whereBase + where));
       pd.view();
       this.drainSkips();
       const stop = pd.ex.pdStopped();

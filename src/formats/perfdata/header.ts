@@ -55,6 +55,8 @@ export const FEAT_OSRELEASE = 4;
 export const FEAT_NRCPUS = 7;
 export const FEAT_CMDLINE = 11;
 export const FEAT_EVENT_DESC = 12;
+/** HEADER_DIR_FORMAT: u64 version (1) of a directory recording (`perf record --threads`): data.N files beside the header file */
+export const FEAT_DIR_FORMAT = 24;
 
 // ---- header.misc ----
 export const MISC_CPUMODE_MASK = 7;
@@ -99,6 +101,8 @@ export interface PerfDataInfo {
   osRelease?: string;
   cmdline?: string;
   nrCpus?: number;
+  /** a directory recording (perf record --threads): the data files read after the header file's data section */
+  dataFiles?: number;
   /** PERF_RECORD_THROTTLE records: times the kernel stopped sampling an event that fired too often */
   throttled?: number;
   /**

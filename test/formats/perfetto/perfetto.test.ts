@@ -14,6 +14,7 @@ import { analyze } from '../../../src/pipeline/analyze.js';
 import type { Report } from '../../../src/analysis/types.js';
 import { openSource } from '../../../src/formats/source.js';
 import { readPerfetto, perfettoRoot, REASON_NOT_RECORDED } from '../../../src/formats/perfetto/reader.js';
+import { zstdWarmup } from '../../../src/formats/decompress.js';
 import { FormatError } from '../../../src/formats/bytes.js';
 import { KvmtaxError } from '../../../src/core/errors.js';
 import { EV_EXIT, EV_ENTRY, EV_LOST, EV_SCHED_SWITCH, EXITF_NO_VCPU } from '../../../assembly/constants.js';
@@ -37,7 +38,11 @@ async function readAll(p: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** libzstd's compressor, for the zstd_compressed_packets cases */
+let zstdc: { compress(b: Uint8Array): Uint8Array } | undefined;
+
 beforeAll(async () => {
+  zstdc = await (await import('@hpcc-js/wasm-zstd')).Zstd.load();
   events = parseFtraceText(await readAll(TEXT));
   text = await analyze([TEXT]);
 });
@@ -57,12 +62,13 @@ describe('Perfetto traces of a real capture give the report of its text', () => 
     ['dense generic events (descriptor per bundle)', { generic: 'dense' }],
     ['compact_sched (sched_switch and sched_waking columns)', { generic: 'dense', compactSched: true }],
     ['compressed_packets (zlib), legacy generic + compact_sched', { generic: 'legacy', compactSched: true, compress: true }],
+    ['zstd_compressed_packets, dense generic + compact_sched', { generic: 'dense', compactSched: true, compress: 'zstd', zstd: (b) => zstdc!.compress(b) }],
     ['short drain period (bundles of a few events)', { generic: 'dense', periodNs: 300_000n }],
     ['packets grouped by sequence (one CPU after the other, as a buffer read at the end)', { generic: 'dense', bySequence: true }],
     ['grouped by sequence inside compressed packets, compact_sched', { generic: 'legacy', compactSched: true, compress: true, bySequence: true, periodNs: 1_000_000n }],
   ];
   it.each(cases)('%s', async (_what, opts) => {
-    const file = write(`svm-D-small.${Object.entries(opts).map(([k, v]) => `${k}-${String(v)}`).join('.')}.pftrace`, buildPerfetto(events, opts));
+    const file = write(`svm-D-small.${Object.entries(opts).filter(([k]) => k !== 'zstd').map(([k, v]) => `${k}-${String(v)}`).join('.')}.pftrace`, buildPerfetto(events, opts));
     const r = await analyze([file]);
     expect(r.inputs[0]!.format).toBe('perfetto');
     expect(r.inputs[0]!.events).toBe(text.inputs[0]!.events);
@@ -78,6 +84,15 @@ describe('Perfetto traces of a real capture give the report of its text', () => 
     if (opts.compactSched) expect(meta.compact_sched_events).toBe(events.filter((e) => /^sched_(switch|wakeup)$/.test(e.name)).length);
     if (opts.generic === 'dense') expect(meta.dense_generic_events).toBeGreaterThan(0);
     else expect(meta.generic_events).toBeGreaterThan(0);
+  });
+
+  it('zstd_compressed_packets read through libzstd (loaded, as for a large file) give the same report', async () => {
+    await zstdWarmup(); // no file: load it whatever the size; from now on this worker inflates zstd with libzstd
+    const file = write('zstd-libzstd.pftrace', buildPerfetto(events, { generic: 'legacy', compress: 'zstd', zstd: (b) => zstdc!.compress(b) }));
+    const r = await analyze([file]);
+    expect(r.inputs[0]!.meta!.compressed_packets).toBeGreaterThan(0);
+    expect(JSON.stringify(r.reasons)).toBe(JSON.stringify(text.reasons));
+    expect(JSON.stringify(vmFigures(r))).toBe(JSON.stringify(vmFigures(text)));
   });
 
   it('is recognized by content without a Perfetto file name', async () => {

@@ -1,0 +1,111 @@
+/**
+ * The capped decompression module: libzstd (WebAssembly) and fzstd give the same bytes on the zstd chunks of a
+ * real trace.dat v7 (traces/svm-D-small/trace.dat.xz, recorded by trace-cmd with zstd), stated sizes are held
+ * to, frames without a stated size grow their buffer, and the cap and the error wording hold for both.
+ */
+import { describe, it, expect, beforeAll } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { blockDecompressor, unzstdCapped, zstdWarmup, xzStream, systemXz, MAX_INFLATED } from '../../src/formats/decompress.js';
+import { FormatError } from '../../src/formats/bytes.js';
+
+const DAT = path.join(import.meta.dirname, '../../traces/svm-D-small/trace.dat.xz');
+
+/** The zstd chunks of a trace.dat v7: each one [u32 compressed size][u32 size][frame] (trace-cmd.dat.v7 compression). */
+function zstdChunks(b: Buffer): Array<[Uint8Array, number]> {
+  const out: Array<[Uint8Array, number]> = [];
+  for (let i = 8; i + 4 < b.length; i++) {
+    if (b[i] !== 0x28 || b[i + 1] !== 0xb5 || b[i + 2] !== 0x2f || b[i + 3] !== 0xfd) continue;
+    const cs = b.readUInt32LE(i - 8), us = b.readUInt32LE(i - 4);
+    if (cs > 0 && i + cs <= b.length && us > 0 && us < MAX_INFLATED) {
+      out.push([b.subarray(i, i + cs), us]);
+      i += cs - 1;
+    }
+  }
+  return out;
+}
+
+let chunks: Array<[Uint8Array, number]> = [];
+let byFzstd: Uint8Array[] = [];
+let compressor: { compress(b: Uint8Array): Uint8Array; reset(): void; compressChunk(b: Uint8Array): Uint8Array; compressEnd(): Uint8Array };
+
+beforeAll(async () => {
+  chunks = zstdChunks(execFileSync('xz', ['-dc', DAT], { maxBuffer: 1 << 26 }));
+  // before zstdWarmup: fzstd
+  byFzstd = chunks.map(([c, u]) => unzstdCapped(c, u));
+  await zstdWarmup();
+  compressor = await (await import('@hpcc-js/wasm-zstd')).Zstd.load();
+});
+
+describe('zstd', () => {
+  it('libzstd gives the bytes fzstd gives on a real trace.dat v7, with and without the stated size', () => {
+    expect(chunks.length).toBeGreaterThan(5);
+    expect(chunks.reduce((a, [, u]) => a + u, 0)).toBeGreaterThan(4 << 20);
+    chunks.forEach(([c, u], i) => {
+      const a = unzstdCapped(c, u);
+      expect(a.length).toBe(u);
+      expect(Buffer.compare(a, byFzstd[i]!)).toBe(0);
+      expect(Buffer.compare(unzstdCapped(c), byFzstd[i]!)).toBe(0);
+    });
+  });
+
+  it('a frame without a stated size larger than the first guess (8x the input): the buffer grows', () => {
+    const data = new Uint8Array(5 << 20).map((_, i) => (i >> 12) & 0xff); // compresses far more than 8x
+    compressor.reset();
+    const a = compressor.compressChunk(data), b = compressor.compressEnd(); // streamed: no content size
+    const z = Buffer.concat([a, b]);
+    expect(z.length * 8).toBeLessThan(data.length);
+    expect(Buffer.compare(unzstdCapped(z), data)).toBe(0);
+    // two frames back to back: both
+    const two = unzstdCapped(Buffer.concat([compressor.compress(data.subarray(0, 1000)), compressor.compress(data.subarray(1000, 3000))]));
+    expect(Buffer.compare(two, data.subarray(0, 3000))).toBe(0);
+  });
+
+  it('trace.dat block decoder: the stated size is held to, the cap applies, corrupt data is a FormatError with the offset', () => {
+    const d = blockDecompressor('zstd')!;
+    const [c, u] = chunks[0]!;
+    expect(d(c, u, 100).length).toBe(u);
+    expect(() => d(c, u - 1, 100)).toThrow(FormatError);
+    expect(() => d(c, MAX_INFLATED + 1, 200)).toThrow(/at offset 200 claims \d+ bytes, over the 1073741824-byte cap/);
+    const bad = Uint8Array.from(c);
+    bad.fill(0x55, 12, 40);
+    let e: unknown;
+    try { d(bad, u, 300); } catch (x) { e = x; }
+    expect(e).toBeInstanceOf(FormatError);
+    expect((e as FormatError).message).toMatch(/^corrupt zstd data at offset 300: /);
+    expect(() => unzstdCapped(c, MAX_INFLATED + 1)).toThrow(/over the 1073741824-byte cap/);
+  });
+});
+
+describe('xz', () => {
+  const TEXT = path.join(import.meta.dirname, '../../traces/svm-D-small/trace.txt.xz');
+  const all = async (it: AsyncIterable<Uint8Array>): Promise<Buffer> => {
+    const parts: Uint8Array[] = [];
+    for await (const c of it) parts.push(c);
+    return Buffer.concat(parts);
+  };
+  const raw = (b: Uint8Array): Readable => Readable.from([b]);
+  const xz = systemXz();
+  if (!xz) console.warn('decompress tests: no xz on PATH: the system-xz cases are skipped');
+
+  it.skipIf(!xz)('the system xz and the builtin decoder give the same bytes on a real capture', async () => {
+    const file = fs.readFileSync(TEXT);
+    const a = await all(await xzStream(raw(file)));
+    const b = await all(await xzStream(raw(file), true));
+    expect(a.length).toBeGreaterThan(300_000);
+    expect(Buffer.compare(a, b)).toBe(0);
+    expect(a.subarray(0, 12).toString()).toBe('# tracer: no');
+  });
+
+  it.skipIf(!xz)('corrupt or cut data ends the stream with an error, in liblzma\'s words', async () => {
+    const file = Buffer.from(fs.readFileSync(TEXT));
+    const cut = file.subarray(0, Math.floor(file.length / 2));
+    await expect(all(await xzStream(raw(cut)))).rejects.toThrow(/Unexpected end of input/);
+    const bad = Buffer.from(file);
+    bad.fill(0x33, 4000, 4100);
+    await expect(all(await xzStream(raw(bad)))).rejects.toThrow(/corrupt/i);
+    await expect(all(await xzStream(raw(bad), true))).rejects.toThrow();
+  });
+});
