@@ -17,6 +17,7 @@ import { FormatError } from '../formats/bytes.js';
 import { PageDecoder as RingPages, parseHeaderPage } from '../formats/tracedat/pages.js';
 import { RAW_CLOCKS } from '../formats/tracedat/reader.js';
 import { fallbackFormat, parseTgids } from '../formats/tracedat/sections.js';
+import { CorePages } from '../formats/tracedat/core-path.js';
 import { CLOCK_NS, CLOCK_RAW } from '../../assembly/constants.js';
 
 export interface PageMeta {
@@ -86,17 +87,24 @@ export function livePageDecoder(sink: EventSink, meta: PageMeta, displayName = '
     nameThread,
   };
 
+  // the Core decodes the pages itself (formats/tracedat/core-path.ts); other sinks get PageDecoder's calls
   let dec: RingPages | undefined;
+  let cp: CorePages | undefined;
+  let started = false;
   return {
-    get records() { return dec?.events ?? 0; },
+    get records() { return cp ? cp.events : dec?.events ?? 0; },
     decode(pages, exhausted = new Set()) {
       if (pages.size === 0) return;
-      if (!dec) {
+      if (!started) {
+        started = true;
         sink.beginFile(displayName, raw ? CLOCK_RAW : CLOCK_NS);
-        dec = new RingPages(fed, { layout, pageSize: meta.pageSize, littleEndian: os.endianness() === 'LE', formats, tgidOf });
+        const o = { layout, pageSize: meta.pageSize, littleEndian: os.endianness() === 'LE', formats };
+        cp = CorePages.open(sink, o);
+        if (!cp) dec = new RingPages(fed, { ...o, tgidOf });
       }
       tgids = new Map();
       parseTgids(meta.tgids(), tgids);
+      cp?.setTgids(tgids);
       // saved cmdlines come again with every batch: only threads not named yet (a sched event's comm wins)
       for (const line of meta.cmdlines().split('\n')) {
         const m = /^\s*(\d+)\s(.*)$/.exec(line);
@@ -104,17 +112,20 @@ export function livePageDecoder(sink: EventSink, meta: PageMeta, displayName = '
         const tid = Number(m[1]);
         const comm = m[2]!.replace(/\0+$/, '');
         saved.set(tid, comm);
-        if (!named.has(tid)) nameThread(tid, tgidOf(tid), comm);
+        if (cp) {
+          cp.setSaved(tid, comm);
+          if (!named.has(tid) && !cp.named(tid)) nameThread(tid, cp.tgidOf(tid), comm);
+        } else if (!named.has(tid)) nameThread(tid, tgidOf(tid), comm);
       }
       const waitFor = new Set<number>();
       for (const [cpu, list] of pages) {
-        for (const p of list) dec.addPages(cpu, p);
+        for (const p of list) (cp ?? dec!).addPages(cpu, p);
         if (!exhausted.has(cpu)) waitFor.add(cpu);
       }
-      dec.flush(waitFor.size === 0, waitFor);
+      (cp ?? dec!).flush(waitFor.size === 0, waitFor);
     },
     finish() {
-      dec?.finish();
+      (cp ?? dec)?.finish();
     },
   };
 }

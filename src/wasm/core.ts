@@ -410,6 +410,23 @@ export class Core {
     };
   }
 
+  /**
+   * The trace.dat page decoder of the core (src/formats/tracedat/core-path.ts). With rows streamed out, the core
+   * stops when its row buffer is nearly full and the caller drains it (drainRows) before going on.
+   */
+  traceDatCore(): PerfDataCore & { drainRows(): void } {
+    this.flush();
+    return {
+      ex: this.ex as unknown as PerfDataCoreExports,
+      arena: () => this.arena(),
+      arenaPtr: () => this.ex.inputPtr(),
+      view: () => { this.refresh(); return this.mem; },
+      scratch: (s) => this.writeScratch(s),
+      stringOf: (id) => this.stringOf(id),
+      drainRows: () => this.drainRows(),
+    };
+  }
+
   private writeScratch(s: string): number {
     this.refresh();
     const max = this.ex.scratchSize();
@@ -716,6 +733,8 @@ class FileSink implements EventSink {
   skip(kind: number, where: number, excerpt: string): void { this.core.skip(kind, where, excerpt); }
   /** perf.data's core path (src/formats/perfdata/core-path.ts) */
   perfDataCore(): PerfDataCore | undefined { return this.core.perfDataCore(); }
+  /** trace.dat's core path (src/formats/tracedat/core-path.ts) */
+  traceDatCore(): PerfDataCore & { drainRows(): void } { return this.core.traceDatCore(); }
 }
 
 export interface BinRec {

@@ -8,6 +8,7 @@ import { FormatError } from '../bytes.js';
 import type { BlockDecompress } from '../decompress.js';
 import type { Page, PageStream } from './pages.js';
 import type { CpuData } from './sections.js';
+import type { Feed } from './core-path.js';
 
 /** The file, read whole when small, else at offsets with readSync. */
 export class FileSrc {
@@ -48,6 +49,17 @@ export class FileSrc {
       got += n;
     }
     return b;
+  }
+
+  /** bytes [off, off+dst.length) of the file into dst (the caller checked the range) */
+  readInto(off: number, dst: Uint8Array): void {
+    if (this.whole) { dst.set(this.whole.subarray(off, off + dst.length)); return; }
+    let got = 0;
+    while (got < dst.length) {
+      const n = readSync(this.fd, dst, got, dst.length - got, off + got);
+      if (n <= 0) throw new FormatError(`truncated page at offset ${off + got}`, off + got);
+      got += n;
+    }
   }
 
   /** up to len bytes from off (fewer at the end of the file) */
@@ -292,3 +304,57 @@ export class ZPages implements PageStream {
 }
 
 
+
+/** Bytes of plain pages handed to the core per call (whole pages). */
+const PIECE = 1 << 20;
+
+/**
+ * A CPU's plain pages for the core path (core-path.ts): whole pages in MiB pieces, read straight into core
+ * memory; a short last page is a page, unless the CPU table points past the end of the file (then the page
+ * the file cuts is an error when the merge comes to it, as RawPages reports it).
+ */
+export function rawFeed(file: FileSrc, cd: CpuData, pageSize: number): Feed {
+  let pos = cd.offset;
+  let end = cd.offset + cd.size;
+  let cut = -1;
+  if (end > file.size) { end = Math.max(pos, file.size); cut = file.size; }
+  const piece = Math.max(pageSize, Math.floor(PIECE / pageSize) * pageSize);
+  return (write) => {
+    let n = end - pos;
+    if (cut >= 0) n = Math.floor(n / pageSize) * pageSize;
+    if (n <= 0) {
+      if (cut >= 0) throw new FormatError(`truncated page at offset ${pos}`, Math.min(pos, cut));
+      return false;
+    }
+    n = Math.min(n, piece);
+    const at = pos;
+    write(n, at, true, (dst) => file.readInto(at, dst));
+    pos += n;
+    return true;
+  };
+}
+
+/** A CPU's compressed chunks for the core path: one chunk (whole pages) decompressed per call. */
+export function zFeed(file: FileSrc, cd: CpuData, decompress: BlockDecompress, le: boolean): Feed {
+  let pos = cd.offset;
+  const end = cd.offset + 4 + cd.size; // the size counts the chunks, not the leading u32 chunk count
+  const h = file.read(pos, 4, 'compressed cpu data');
+  let left = new DataView(h.buffer, h.byteOffset, 4).getUint32(0, le);
+  pos += 4;
+  return (write) => {
+    if (left === 0) return false;
+    const at = pos;
+    if (at + 8 > end) throw new FormatError(`truncated compressed chunk at offset ${at}`, at);
+    const hb = file.read(at, 8, 'compressed chunk');
+    const hv = new DataView(hb.buffer, hb.byteOffset, 8);
+    const csize = hv.getUint32(0, le);
+    const usize = hv.getUint32(4, le);
+    if (at + 8 + csize > end) throw new FormatError(`truncated compressed chunk at offset ${at}`, at);
+    if (usize > 1 << 30) throw new FormatError(`bad compressed chunk size ${usize} at offset ${at}`, at);
+    const chunk = decompress(file.read(at + 8, csize, 'compressed chunk'), usize, at);
+    write(chunk.length, at, false, (dst) => dst.set(chunk));
+    pos = at + 8 + csize;
+    left--;
+    return true;
+  };
+}

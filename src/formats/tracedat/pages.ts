@@ -291,6 +291,8 @@ interface CpuState {
  * live mode hands it what per_cpu/cpuN/trace_pipe_raw yields with addPages(). The caller calls
  * sink.beginFile() first. `where` of each event is its 1-based number in the merged order. A page whose commit
  * word says events were missed pushes one EV_LOST (a = the stored count, 0 = unknown) before its first record.
+ * The TypeScript twin of the core's decoder (core-path.ts, assembly/tracedat.ts): used for sinks that are not the
+ * Core (recorded sink calls in tests) and for arm64 / RISC-V kvm_exit formats.
  */
 export class PageDecoder {
   private readonly states: CpuState[] = [];

@@ -19,14 +19,17 @@
  * extend (delta = array[0] << 27 | time_delta), 31 absolute time stamp, 1..28 data of type_len*4 bytes,
  * 0 data whose length (+4) is in array[0].
  *
- * The per-CPU streams are merged in timestamp order (ties: lower CPU first) and every record is handed to a
- * KvmEventDecoder, which pushes one sink event per record.
+ * The per-CPU streams are merged in timestamp order (ties: lower CPU first). When the sink is the Core, the core
+ * decodes the pages, merges and reads the fields (core-path.ts, assembly/tracedat.ts); otherwise PageDecoder
+ * (pages.ts) hands every record to a KvmEventDecoder, which pushes one sink event per record. Both give the same
+ * events.
  */
 import type { EventSink } from '../../core/sink.js';
 import { CLOCK_NS, CLOCK_RAW } from '../../../assembly/constants.js';
 import { FormatError } from '../bytes.js';
 import { isTraceDat } from './meta.js';
-import { Cur, FileSrc, RawPages, ZPages } from './file.js';
+import { Cur, FileSrc, RawPages, ZPages, rawFeed, zFeed } from './file.js';
+import { CorePages } from './core-path.js';
 import { readV6, readV7, captureParts, type BufferDesc, type Meta } from './sections.js';
 import { PageDecoder, type PageStream } from './pages.js';
 import type { TgidLookup } from '../kvm-events.js';
@@ -175,14 +178,30 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
     sink.nameThread(Number(m[1]), tgidOf(Number(m[1])), comm);
   }
 
-  // per-CPU page streams merged by (time, cpu), as trace-cmd does
-  const pages = new PageDecoder(sink, { layout: meta.layout, pageSize: buf.pageSize, littleEndian: meta.le, formats: meta.formats, tgidOf, convert });
-  for (const cd of buf.cpus) {
-    pages.addStream(cd.cpu, buf.compressed
-      ? new ZPages(file, cd, buf.pageSize, meta.decompress!, meta.le)
-      : new RawPages(file, cd, buf.pageSize));
+  // per-CPU page streams merged by (time, cpu), as trace-cmd does: in the core when the sink is the Core
+  let events: number, lostEvents: number;
+  let nLearned = 0;
+  const cp = CorePages.open(sink, { layout: meta.layout, pageSize: buf.pageSize, littleEndian: meta.le, formats: meta.formats, tsc2nsec: conv, tsOffset });
+  if (cp) {
+    cp.setTgids(tgids);
+    for (const [tid, comm] of saved) cp.setSaved(tid, comm);
+    for (const cd of buf.cpus) {
+      cp.addStream(cd.cpu, buf.compressed ? zFeed(file, cd, meta.decompress!, meta.le) : rawFeed(file, cd, buf.pageSize));
+    }
+    ({ events, lost: lostEvents } = cp.finish());
+    const l = cp.learned();
+    nLearned = l.count;
+    for (const h of l.how) learnedBy.add(h);
+  } else {
+    const pages = new PageDecoder(sink, { layout: meta.layout, pageSize: buf.pageSize, littleEndian: meta.le, formats: meta.formats, tgidOf, convert });
+    for (const cd of buf.cpus) {
+      pages.addStream(cd.cpu, buf.compressed
+        ? new ZPages(file, cd, buf.pageSize, meta.decompress!, meta.le)
+        : new RawPages(file, cd, buf.pageSize));
+    }
+    ({ events, lost: lostEvents } = pages.finish());
+    nLearned = learned.size;
   }
-  const { events, lost: lostEvents } = pages.finish();
 
   const info: TraceDatInfo = {
     version: meta.version,
@@ -196,7 +215,7 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
   if (meta.compression) info.compression = meta.compression;
   const from: string[] = [];
   if (tgids.size > 0) from.push(`saved tgids (${tgids.size} threads)`);
-  if (learned.size > 0) from.push(`sched events (${[...learnedBy].sort().join(', ')}: ${learned.size} threads)`);
+  if (nLearned > 0) from.push(`sched events (${[...learnedBy].sort().join(', ')}: ${nLearned} threads)`);
   if (from.length) info.processes = from.join('; ');
   return info;
 }

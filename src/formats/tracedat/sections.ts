@@ -4,7 +4,10 @@
  * flyrecord blocks and v7's section table.
  */
 import { FormatError } from '../bytes.js';
-import { parseEventFormat, type EventFormat, type FormatField } from '../tracefs-format.js';
+import type { EventFormat } from '../tracefs-format.js';
+import { eventFormat, fallbackFormat } from './formats.js';
+
+export { fallbackFormat };
 import { blockDecompressor, type BlockDecompress } from '../decompress.js';
 import { parseHeaderPage, type PageLayout } from './pages.js';
 import { Cur, FileSrc, utf8, latin1, cstrOf } from './file.js';
@@ -64,37 +67,14 @@ export interface Meta {
 }
 
 
-/** A format that could not be parsed: keep its name and id so its records count as EV_OTHER. */
-export function fallbackFormat(text: string, system: string): EventFormat | undefined {
-  const name = /^\s*name:\s*(\S+)/m.exec(text)?.[1];
-  const id = /^\s*ID:\s*(\d+)/m.exec(text)?.[1];
-  if (!name || id === undefined) return undefined;
-  const common: FormatField[] = [
-    { name: 'common_type', type: 'unsigned short', offset: 0, size: 2, signed: false, isArray: false, arrayLen: 0, isDynamic: false },
-    { name: 'common_flags', type: 'unsigned char', offset: 2, size: 1, signed: false, isArray: false, arrayLen: 0, isDynamic: false },
-    { name: 'common_preempt_count', type: 'unsigned char', offset: 3, size: 1, signed: false, isArray: false, arrayLen: 0, isDynamic: false },
-    { name: 'common_pid', type: 'int', offset: 4, size: 4, signed: true, isArray: false, arrayLen: 0, isDynamic: false },
-  ];
-  // take the common fields the text does declare, when they parse
-  const m = /field:[^;]*common_pid;\s*offset:\s*(\d+);\s*size:\s*(\d+);/.exec(text);
-  if (m) { common[3]!.offset = Number(m[1]); common[3]!.size = Number(m[2]); }
-  const byName = new Map(common.map((f) => [f.name, f] as const));
-  return { system, name, id: Number(id), fields: [], commonFields: common, printFmt: '', field: (n) => byName.get(n) };
-}
-
 export function readFormat(cur: Cur, system: string, formats: EventFormat[]): void {
   const at = cur.fileOff();
   const size = cur.u64('event format size');
   if (size > cur.remaining) throw new FormatError(`truncated event format at offset ${at}`, at);
   const text = cur.text(size, 'event format');
   parts?.formats.push({ system, text });
-  try {
-    formats.push(parseEventFormat(text, system));
-  } catch (e) {
-    if (!(e instanceof FormatError)) throw e;
-    const f = fallbackFormat(text, system);
-    if (f) formats.push(f);
-  }
+  const f = eventFormat(text, system);
+  if (f) formats.push(f);
 }
 
 export function readFtraceFormats(cur: Cur, formats: EventFormat[]): void {

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { readTraceDat, type TraceDatInfo, type TraceDatOptions } from '../../../src/formats/tracedat/reader.js';
 import { FormatError } from '../../../src/formats/bytes.js';
 import { CollectSink } from '../../support/collect-sink.js';
+import { Core } from '../../../src/wasm/core.js';
+import { coreTdStats } from '../../../src/formats/tracedat/core-path.js';
 import { EV_EXIT, EV_ENTRY, EV_LOST, EV_OTHER, CLOCK_NS, CLOCK_RAW, EXITF_FAILED_VMENTRY } from '../../../assembly/constants.js';
 
 const HEADER_PAGE = `\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;
@@ -240,9 +242,45 @@ const tmp = mkdtempSync(join(tmpdir(), 'kvmtax-crafted-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let nfile = 0;
 
+/**
+ * The file read into a Core through the core's page decoder (core-path.ts) and through PageDecoder
+ * (KVMTAX_TRACEDAT_PATH=ts): the same error (message and offset) or none, and the same tables.
+ */
+let coreTaken = 0;
+let coreTwins = 0;
+afterAll(() => { if (coreTwins > 300) expect(coreTaken).toBeGreaterThan(100); });
+function coreTwin(p: string, opts?: TraceDatOptions): void {
+  const readOn = (path: 'core' | 'ts'): unknown => {
+    if (path === 'ts') process.env.KVMTAX_TRACEDAT_PATH = 'ts';
+    const before = coreTdStats.files;
+    const core = new Core({ topN: 10 });
+    let error: string | undefined;
+    let info: TraceDatInfo | undefined;
+    try {
+      info = readTraceDat(p, core.sinkFor(core.nextFileIndex()), opts);
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      error = `${e.message} @${e.offset}`;
+    } finally {
+      delete process.env.KVMTAX_TRACEDAT_PATH;
+    }
+    const took = coreTdStats.files > before;
+    const end = core.endFile();
+    return { took, error, info, end, tables: JSON.stringify(core.tables(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint32Array ? [...v] : v)) };
+  };
+  const c = readOn('core') as { took: boolean; error?: string };
+  const t = readOn('ts') as { took: boolean };
+  expect(t.took).toBe(false);
+  if (c.error === undefined) expect(c.took).toBe(true);
+  coreTaken += c.took ? 1 : 0;
+  coreTwins++;
+  expect({ ...c, took: undefined }).toEqual({ ...t, took: undefined });
+}
+
 function run(bytes: Uint8Array, opts?: TraceDatOptions): { sink: CollectSink; info: TraceDatInfo } {
   const p = join(tmp, `t${nfile++}.dat`);
   writeFileSync(p, bytes);
+  coreTwin(p, opts);
   const sink = new CollectSink();
   const info = readTraceDat(p, sink, opts);
   return { sink, info };
@@ -542,5 +580,67 @@ describe('byte order through the registry and the pipeline', () => {
     expect(reports[0]!.events).toBe(4);
     expect(reports[0]!.totals.exits_handled).toBe(2);
     expect(reports[1]).toEqual(reports[0]);
+  });
+});
+
+describe('64 KiB sub-buffers with a 4-byte commit word (arm64 64K pages, 32-bit longs), fed as live mode feeds pages', () => {
+  const HP32 = HEADER_PAGE.replace('size:8;\tsigned:1;', 'size:4;\tsigned:1;').replace('offset:16;\tsize:4080', 'offset:12;\tsize:65524');
+  const PS = 65536;
+  /** data records (type_len 1..28) with a u32 commit at 8 and data at 12, in a 64 KiB page */
+  const page64 = (ts: bigint, evs: { delta: number; payload: Uint8Array }[], opts: { lost?: number; cut?: number } = {}): Uint8Array => {
+    const d = new W(true);
+    for (const e of evs) d.u32(header(true, e.payload.length / 4, e.delta)).raw(e.payload);
+    const data = d.bytes();
+    const commit = data.length;
+    let flags = commit;
+    if (opts.lost !== undefined) flags = (flags | 0xc0000000) >>> 0;
+    const out = new Uint8Array(PS);
+    const v = new DataView(out.buffer);
+    v.setBigUint64(0, ts, true);
+    v.setUint32(8, flags, true);
+    out.set(data, 12);
+    if (opts.lost !== undefined) v.setUint32(12 + commit, opts.lost, true);
+    return opts.cut ? out.subarray(0, opts.cut) : out;
+  };
+  const pairs = (n: number, pid: number, vcpu: number): { delta: number; payload: Uint8Array }[] => Array.from({ length: n }, (_, i) => [
+    { delta: 1000, payload: exitRec(true, pid, 30 + (i % 3), 0x1000n + BigInt(i), vcpu) },
+    { delta: 400 + i, payload: entryRec(true, pid, 0x1000n + BigInt(i), vcpu) },
+  ]).flat();
+  const cpus = new Map<number, Uint8Array[]>([
+    [0, [page64(1_000_000n, pairs(500, 100, 0)), page64(9_000_000n, pairs(400, 100, 0))]],
+    [1, [page64(1_500_000n, pairs(100, 101, 1), { lost: 7 }), page64(2_500_000n, pairs(10, 101, 1), { cut: 2000 })]],
+  ]);
+  const meta = {
+    pageSize: PS, headerPage: HP32, headerEvent: HEADER_EVENT, formats: [{ system: 'kvm', text: KVM_EXIT }, { system: 'kvm', text: KVM_ENTRY }],
+    clock: 'local', cmdlines: () => '100 CPU 0/KVM\n101 CPU 1/KVM\n', tgids: () => '100 90\n101 90\n',
+  };
+  const readLive = async (ts: boolean): Promise<{ events: number; lost: number; tables: string; took: boolean }> => {
+    const { livePageDecoder } = await import('../../../src/record/page-decoder.js');
+    if (ts) process.env.KVMTAX_TRACEDAT_PATH = 'ts';
+    try {
+      const before = coreTdStats.files;
+      const core = new Core({ topN: 10 });
+      const dec = livePageDecoder(core.sinkFor(core.nextFileIndex()), meta);
+      // one page per CPU per poll, the cut page last
+      for (let i = 0; i < 2; i++) dec.decode(new Map([...cpus].map(([c, p]) => [c, [p[i]!.slice()]])), i === 1 ? new Set([0, 1]) : new Set());
+      dec.finish();
+      const end = core.endFile();
+      return { events: end.events, lost: end.lostEvents, took: coreTdStats.files > before, tables: JSON.stringify(core.tables(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint32Array ? [...v] : v)) };
+    } finally {
+      delete process.env.KVMTAX_TRACEDAT_PATH;
+    }
+  };
+  it('the core and PageDecoder read every pair, the stored lost count and the short last page alike', async () => {
+    const core = await readLive(false);
+    const ts = await readLive(true);
+    expect(core.took).toBe(true);
+    expect(ts.took).toBe(false);
+    // 500 + 400 + 100 pairs, the 10 of the short last page (2000 bytes of 65536), and the lost-events marker
+    expect(core.events).toBe(2 * 1010 + 1);
+    expect(core.lost).toBe(7);
+    expect(ts.lost).toBe(7);
+    expect(core.tables).toBe(ts.tables);
+    const t = JSON.parse(core.tables) as { bins: { handled: number }[] };
+    expect(t.bins.reduce((s, b) => s + b.handled, 0)).toBe(1010);
   });
 });

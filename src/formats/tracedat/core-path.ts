@@ -1,0 +1,318 @@
+/**
+ * Ring-buffer pages through the WebAssembly core (assembly/tracedat.ts, assembly/tdrecord.ts): the page layout,
+ * the time conversion and the formats' field offsets are handed over once; each CPU's pages are read in MiB
+ * pieces straight into core memory (trace.dat's flyrecord data, plain or decompressed chunk by chunk, or what
+ * per_cpu/cpuN/trace_pipe_raw gave live); the core walks the pages, merges the CPUs by (time, CPU), reads the
+ * fields and feeds the analysis: no object and no BigInt per event.
+ *
+ * Taken when the sink is the Core (rows streamed out for exports are drained when the core stops for them: TD_ROWS)
+ * and every format maps without
+ * TypeScript (not arm64 or RISC-V kvm_exit, whose reasons come from the format's own tables); otherwise
+ * PageDecoder (pages.ts) decodes in TypeScript, with the same events (test/formats/tracedat/core-path.test.ts
+ * compares the two on every trace.dat capture). KVMTAX_TRACEDAT_PATH=ts forces the TypeScript decoder.
+ */
+import type { EventSink } from '../../core/sink.js';
+import type { PerfDataCore } from '../../wasm/core.js';
+import type { EventFormat, FormatField } from '../tracefs-format.js';
+import { guessIsa, minSize } from '../kvm-events.js';
+import { isArm64Exit } from '../arm64.js';
+import { FormatError } from '../bytes.js';
+import type { PageLayout } from './pages.js';
+import type { LazyFormat } from './formats.js';
+import {
+  EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
+  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_OTHER, EV_WFX, EV_HVC, EV_SCHED_SWITCH, EV_SCHED_WAKEUP,
+} from '../../../assembly/constants.js';
+
+interface TdExports {
+  tdConfig(bytes: number): number;
+  tdBegin(nF: number, tyOff: number, tySize: number, swap: number, scratch: number, tO: number, tS: number, cO: number,
+    cS: number, dO: number, ps: number, cv: number, m: bigint, sh: number, tOff: bigint, off: bigint): void;
+  tdStream(cpu: number, live: number): number;
+  tdFeedPtr(si: number, n: number): number;
+  tdFed(si: number, n: number, fileOff: bigint, step: number, whole: number, ended: number): void;
+  tdEnd(si: number): void;
+  tdWait(si: number, on: number): void;
+  tdRun(all: number, fin: number): number;
+  tdNeed(): number;
+  tdSetFormat(fi: number): void;
+  tdErrOff(): bigint;
+  tdErrVal(): bigint;
+  tdEvents(): bigint;
+  tdLost(): bigint;
+  tdSetTgid(tid: number, tgid: number): void;
+  tdClearTgids(): void;
+  tdSetSaved(tid: number, id: number): void;
+  tdNamed(tid: number): number;
+  tdTgidOf(tid: number): number;
+  tdSkipsPtr(): number;
+  tdSkipCount(): number;
+  tdSkipsClear(): void;
+  tdLearnedCount(): number;
+  tdLearnedHow(): number;
+  scratchPtr(): number;
+}
+
+const TF_STRIDE = 144;
+const TK_NEWTASK = 200, TK_EXEC = 201;
+const TD_NEED = 1, TD_FORMAT = 2, TD_ROWS = 3;
+type TdCore = PerfDataCore & { drainRows(): void };
+/** the formats rowOf reads fields of; the others become EV_OTHER rows, written when their first record comes */
+const MAPPED = new Set(['kvm_exit', 'kvm_entry', 'kvm_vcpu_wakeup', 'kvm_halt_poll_ns', 'kvm_wait_lapic_expire', 'kvm_msr', 'kvm_pio',
+  'kvm_mmio', 'kvm_userspace_exit', 'kvm_wfx_arm64', 'kvm_hvc_arm64', 'kvm_ple_window_update', 'sched_switch', 'sched_wakeup',
+  'sched_waking', 'task_newtask', 'sched_process_exec']);
+/** a format not parsed yet (formats.ts) */
+const isLazy = (f: EventFormat): f is LazyFormat => (f as Partial<LazyFormat>).lazy === true && !(f as LazyFormat).parsed();
+/** bytes of a file stream read per call (whole pages) */
+const PIECE = 1 << 20;
+
+/** The core's view of one format: kind, flags, and up to 8 fields (kvm-events.ts KvmEventDecoder's choices). */
+function rowOf(fmt: EventFormat): { kind: number; flags: number; fields: (FormatField | undefined)[] } | undefined {
+  const F = (n: string): FormatField | undefined => fmt.field(n);
+  const vcpu = F('vcpu_id');
+  let flags = vcpu ? 1 : 0;
+  const row = (kind: number, ...fields: (FormatField | undefined)[]): { kind: number; flags: number; fields: (FormatField | undefined)[] } => ({ kind, flags, fields });
+  switch (fmt.name) {
+    case 'kvm_exit': {
+      const reason = F('exit_reason');
+      if (!reason && (isArm64Exit((n) => F(n) !== undefined) || F('scause'))) return undefined; // TypeScript names them
+      if (!reason) break;
+      const isa = F('isa');
+      flags |= (guessIsa(fmt) << 8) | (isa ? 1 << 16 : 0) | (vcpu ? 0 : 1 << 17);
+      return row(EV_EXIT, reason, F('guest_rip'), isa);
+    }
+    case 'kvm_entry': return row(EV_ENTRY, F('rip') ?? F('vcpu_pc') ?? F('pc'));
+    case 'kvm_vcpu_wakeup': return row(EV_VCPU_WAKEUP, F('ns'), F('waited'), F('valid'));
+    case 'kvm_halt_poll_ns': return row(EV_HALT_POLL_NS, F('new'), F('old'), F('grow'));
+    case 'kvm_wait_lapic_expire': {
+      const d = F('delta');
+      return row(EV_WAIT_LAPIC_EXPIRE, d ? { ...d, signed: true } : undefined);
+    }
+    case 'kvm_msr': return row(EV_MSR, F('ecx'), F('data'), F('write'), F('exception'));
+    case 'kvm_pio': {
+      const vf = F('val') ?? F('data');
+      const val = vf && vf.isArray && !vf.isDynamic && vf.arrayLen > 0
+        ? { ...vf, size: vf.size / vf.arrayLen, isArray: false } : vf && !vf.isDynamic ? vf : undefined;
+      return row(EV_PIO, F('port'), val, F('rw'));
+    }
+    case 'kvm_mmio': return row(EV_MMIO, F('gpa'), F('val'), F('type'));
+    case 'kvm_userspace_exit': return row(EV_USERSPACE_EXIT, F('reason'));
+    case 'kvm_wfx_arm64': return row(EV_WFX, F('is_wfe'), F('vcpu_pc'));
+    case 'kvm_hvc_arm64': return row(EV_HVC, F('r0'), F('imm'));
+    case 'kvm_ple_window_update': return row(EV_PLE_WINDOW, F('new'), F('old'));
+    case 'sched_switch': return row(EV_SCHED_SWITCH, F('next_pid'), F('prev_pid'), F('prev_state'), F('prev_comm'), F('next_comm'));
+    case 'sched_wakeup': case 'sched_waking': return row(EV_SCHED_WAKEUP, F('pid'), F('target_cpu'), F('comm'));
+    case 'task_newtask':
+      if (!F('pid') || !F('clone_flags')) break;
+      return row(TK_NEWTASK, F('pid'), F('clone_flags'), F('comm'));
+    case 'sched_process_exec':
+      if (!F('pid')) break;
+      return row(TK_EXEC, F('pid'), F('filename'));
+    default: break;
+  }
+  return row(EV_OTHER);
+}
+
+function putRow(v: DataView, p: number, f: EventFormat, r: NonNullable<ReturnType<typeof rowOf>>, nameId: number): void {
+  v.setInt32(p, r.kind, true);
+  v.setInt32(p + 4, nameId, true);
+  v.setInt32(p + 8, minSize(f), true);
+  v.setInt32(p + 12, r.flags, true);
+  v.setInt32(p + 16, f.id, true);
+  putField(v, p + 24, f.field('common_pid'));
+  putField(v, p + 36, f.field('vcpu_id'));
+  for (let k = 0; k < 8; k++) putField(v, p + 48 + 12 * k, r.fields[k]);
+}
+
+function putField(v: DataView, at: number, f: FormatField | undefined): void {
+  v.setInt32(at, f ? f.offset : 0, true);
+  v.setInt32(at + 4, f && Number.isInteger(f.size) ? f.size : 0, true);
+  v.setInt32(at + 8, f ? (f.signed ? 1 : 0) | (f.isDynamic ? 2 : 0) | (f.type.startsWith('__rel_loc') ? 4 : 0) : 0, true);
+}
+
+export interface CorePagesOptions {
+  layout: PageLayout;
+  pageSize: number;
+  littleEndian: boolean;
+  formats: EventFormat[];
+  /** raw page time -> sink time: TSC2NSEC ((t - offset) * mult >> shift) and/or + tsOffset */
+  tsc2nsec?: { mult: bigint; shift: bigint; offset: bigint };
+  tsOffset?: bigint;
+}
+
+/** One file stream's next piece: bytes written into the core by `write`; null at its end. */
+export type Feed = (write: (n: number, fileOff: number, step: boolean, fill: (dst: Uint8Array) => void) => void) => boolean;
+
+/** Files (and live sessions) decoded by the core so far in this process (tests check which path a capture took). */
+export const coreTdStats = { files: 0 };
+
+export class CorePages {
+  private readonly feeds: (Feed | undefined)[] = [];
+  private readonly live = new Map<number, number>();
+  private constructor(private readonly pd: TdCore, private readonly ex: TdExports, private readonly sink: EventSink,
+    private readonly formats: EventFormat[], private readonly nameIds: number[]) {}
+
+  /** The core path for these pages, or undefined when PageDecoder must decode them. */
+  static open(sink: EventSink, o: CorePagesOptions): CorePages | undefined {
+    if (process.env.KVMTAX_TRACEDAT_PATH === 'ts') return undefined;
+    const core = sink as EventSink & { traceDatCore?: () => TdCore };
+    if (typeof core.traceDatCore !== 'function') return undefined;
+    if (o.formats.some((f) => f.id < 0 || f.id >= 65536)) return undefined;
+    // formats kvmtax maps are parsed now; the others (EV_OTHER by name) when their first record comes
+    const rows = o.formats.map((f) => (isLazy(f) && !MAPPED.has(f.name) ? null : rowOf(f)));
+    if (rows.some((r) => r === undefined)) return undefined;
+    const pd = core.traceDatCore.call(sink);
+    const ex = pd.ex as unknown as TdExports;
+    let typeOff = 0, typeSize = 2;
+    for (const f of o.formats) {
+      const ct = isLazy(f) ? f.commonType : f.field('common_type');
+      if (ct) { typeOff = ct.offset; typeSize = ct.size; }
+    }
+    // names interned in the formats' order, as KvmEventDecoder does
+    const nameIds = o.formats.map((f) => sink.intern(f.name));
+    const base = ex.tdConfig(o.formats.length * TF_STRIDE + 16);
+    const v = pd.view();
+    o.formats.forEach((f, i) => {
+      const r = rows[i];
+      if (r) putRow(v, base + i * TF_STRIDE, f, r, nameIds[i]!);
+      else { v.setInt32(base + i * TF_STRIDE, -1, true); v.setInt32(base + i * TF_STRIDE + 16, f.id, true); }
+    });
+    const L = o.layout;
+    const conv = o.tsc2nsec;
+    const off = o.tsOffset ?? 0n;
+    const cv = conv ? 2 : off !== 0n ? 1 : 0;
+    ex.tdBegin(o.formats.length, typeOff, typeSize, o.littleEndian ? 0 : 1, ex.scratchPtr(), L.tsOff, L.tsSize, L.commitOff,
+      L.commitSize, L.dataOff, o.pageSize, cv, BigInt.asUintN(64, conv?.mult ?? 1n), Number(conv?.shift ?? 0n),
+      BigInt.asUintN(64, conv?.offset ?? 0n), BigInt.asIntN(64, off));
+    coreTdStats.files++;
+    return new CorePages(pd, ex, sink, o.formats, nameIds);
+  }
+
+  /** saved_tgids (replaces what was set) */
+  setTgids(tgids: Map<number, number>): void {
+    this.ex.tdClearTgids();
+    for (const [tid, tgid] of tgids) this.ex.tdSetTgid(tid, tgid);
+  }
+  /** a saved cmdline: the name a thread whose process an event states gets when the event names none */
+  setSaved(tid: number, comm: string): void {
+    this.ex.tdSetSaved(tid, this.sink.intern(comm));
+  }
+  /** tid's process: stated by an event, else saved_tgids, else -1 */
+  tgidOf(tid: number): number { return this.ex.tdTgidOf(tid); }
+  /** whether an event (sched comm field, task_newtask, sched_process_exec) named this thread */
+  named(tid: number): boolean { return this.ex.tdNamed(tid) !== 0; }
+  /** threads whose process events stated, and which events ("sched_process_exec", "task_newtask") */
+  learned(): { count: number; how: string[] } {
+    const h = this.ex.tdLearnedHow();
+    return { count: this.ex.tdLearnedCount(), how: [...(h & 1 ? ['sched_process_exec'] : []), ...(h & 2 ? ['task_newtask'] : [])] };
+  }
+  get events(): number { return Number(this.ex.tdEvents()); }
+  get lost(): number { return Number(this.ex.tdLost()); }
+
+  /** A CPU's whole page stream (trace.dat), read piece by piece as the merge needs it. */
+  addStream(cpu: number, feed: Feed): void {
+    this.feeds[this.ex.tdStream(cpu, 0)] = feed;
+  }
+
+  /** Raw pages of one CPU as trace_pipe_raw gave them (copied into the core). */
+  addPages(cpu: number, bytes: Uint8Array): void {
+    let si = this.live.get(cpu);
+    if (si === undefined) { si = this.ex.tdStream(cpu, 1); this.live.set(cpu, si); }
+    if (bytes.length === 0) return;
+    const p = this.ex.tdFeedPtr(si, bytes.length);
+    new Uint8Array(this.pd.view().buffer, p, bytes.length).set(bytes);
+    this.ex.tdFed(si, bytes.length, 0n, 1, 0, 0);
+  }
+
+  /** As PageDecoder.flush: deliver what no page still to come can precede; returns the events delivered. */
+  flush(all = false, waitFor?: ReadonlySet<number>): number {
+    for (const [cpu, si] of this.live) this.ex.tdWait(si, !waitFor || waitFor.has(cpu) ? 1 : 0);
+    return this.run(all, false);
+  }
+
+  /** End of input: deliver everything, short last pages included. */
+  finish(): { events: number; lost: number } {
+    for (const si of this.live.values()) this.ex.tdEnd(si);
+    this.run(true, true);
+    return { events: this.events, lost: this.lost };
+  }
+
+  private run(all: boolean, fin: boolean): number {
+    const before = this.events;
+    const ex = this.ex;
+    for (;;) {
+      const r = ex.tdRun(all ? 1 : 0, fin ? 1 : 0);
+      this.pd.view();
+      this.drainSkips();
+      if (r === 0) { this.pd.drainRows(); break; }
+      if (r === TD_ROWS) { this.pd.drainRows(); continue; }
+      if (r === TD_FORMAT) {
+        // the first record of a format not parsed yet: an EV_OTHER row (rowOf of an unmapped name)
+        const fi = ex.tdNeed();
+        const f = this.formats[fi]!;
+        const base = ex.tdConfig(TF_STRIDE);
+        putRow(this.pd.view(), base, f, rowOf(f)!, this.nameIds[fi]!);
+        ex.tdSetFormat(fi);
+        continue;
+      }
+      if (r !== TD_NEED) this.fail(r);
+      const si = ex.tdNeed();
+      const feed = this.feeds[si]!;
+      let wrote = false;
+      const more = feed((n, fileOff, step, fill) => {
+        const p = ex.tdFeedPtr(si, n);
+        fill(new Uint8Array(this.pd.view().buffer, p, n));
+        ex.tdFed(si, n, BigInt(fileOff), step ? 1 : 0, 1, 0);
+        wrote = wrote || n > 0;
+      });
+      if (!more && !wrote) ex.tdEnd(si);
+    }
+    return this.events - before;
+  }
+
+  private fail(code: number): never {
+    const off = Number(this.ex.tdErrOff());
+    const val = this.ex.tdErrVal();
+    const what: Record<number, string> = {
+      [-3]: 'truncated event header', [-4]: 'event past the page commit', [-5]: 'truncated event length',
+      [-6]: `bad event length ${val}`, [-7]: `bad padding length ${val}`, [-8]: 'truncated time extend',
+      [-9]: 'truncated time stamp', [-20]: 'string field outside the record',
+    };
+    if (code === -1) throw new FormatError(`truncated page at offset ${off}`, off);
+    if (code === -2) throw new FormatError(`bad page commit ${val} at offset ${off}`, off);
+    throw new FormatError(`${what[code] ?? `page error ${code}`} in page at offset ${off}`, off);
+  }
+
+  /** The skips the core kept, worded as KvmEventDecoder and Core.push word them. */
+  private drainSkips(): void {
+    const ex = this.ex;
+    const n = ex.tdSkipCount();
+    if (n === 0) return;
+    const v = this.pd.view();
+    const base = ex.tdSkipsPtr();
+    const items: { kind: number; code: number; where: number; v1: bigint; v2: bigint }[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = base + i * 32;
+      items.push({ kind: v.getInt32(e, true), code: v.getInt32(e + 4, true), where: Number(v.getBigInt64(e + 8, true)),
+        v1: v.getBigInt64(e + 16, true), v2: v.getBigInt64(e + 24, true) });
+    }
+    ex.tdSkipsClear();
+    for (const s of items) {
+      let msg: string;
+      switch (s.code) {
+        case 1: { const f = this.formats[Number(s.v1)]!; msg = `${f.name}: record of ${s.v2} bytes, format needs ${minSize(f)}`; break; }
+        case 2: msg = `unknown event type id ${s.v1}`; break;
+        case 3: msg = `record of ${s.v2} bytes without an event type`; break;
+        case 4: {
+          const name = Number(s.v1 & 0xffffffffn) | 0;
+          const ts = s.v1 >> 32n ? s.v2 : BigInt.asUintN(64, s.v2);
+          msg = `${name >= 0 ? this.pd.stringOf(name) : 'event'}: timestamp ${ts} out of range`;
+          break;
+        }
+        case 5: msg = `kvm_vcpu_wakeup: time ${s.v1 ? s.v2 : BigInt.asUintN(64, s.v2)} ns`; break;
+        default: msg = `skipped (code ${s.code})`;
+      }
+      this.sink.skip(s.kind, s.where, msg);
+    }
+  }
+}
