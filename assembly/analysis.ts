@@ -25,6 +25,7 @@ import {
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
   TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
+  EV_EXIT_INFO, EV_PAGE_FAULT, EXD_INFO, TH_PEND_INFO1, TH_PEND_INFO2, TH_PEND_CPU, TH_PEND_DETAIL, ROW_RIP, ROW_INFO1, ROW_INFO2, ROW_CPU, ROW_DETAIL,
 } from "./constants";
 import { zalloc, regrow, hash2 } from "./mem";
 import { countName, internCached, overflowId } from "./dict";
@@ -202,7 +203,40 @@ function row(kind: i32, ts: i64, dur: i64, aux: i64, where: i64, thread: i32, ke
   const r = rows + <usize>rowCount * ROW_STRIDE;
   store<i64>(r + ROW_TS, ts); store<i64>(r + ROW_DUR, dur); store<i64>(r + ROW_AUX, aux); store<i64>(r + ROW_WHERE, where);
   store<i32>(r + ROW_THREAD, thread); store<i32>(r + ROW_KEY, key); store<i32>(r + ROW_SUB, sub); store<i32>(r + ROW_KIND, kind);
+  if (kind == ROWK_EXIT) {
+    // the exit's detail: guest rip, info1/info2 (what its rendering carried) and the host CPU it exited on
+    const t = threads + <usize>thread * TH_STRIDE;
+    store<i64>(r + ROW_RIP, load<i64>(t + TH_PEND_RIP)); store<i64>(r + ROW_INFO1, load<i64>(t + TH_PEND_INFO1));
+    store<i64>(r + ROW_INFO2, load<i64>(t + TH_PEND_INFO2)); store<i32>(r + ROW_CPU, load<i32>(t + TH_PEND_CPU));
+    store<i32>(r + ROW_DETAIL, load<i32>(t + TH_PEND_DETAIL));
+  } else {
+    store<i64>(r + ROW_RIP, 0); store<i64>(r + ROW_INFO1, 0); store<i64>(r + ROW_INFO2, 0);
+    store<i32>(r + ROW_CPU, -1); store<i32>(r + ROW_DETAIL, 0);
+  }
   rowCount++;
+}
+
+/** EV_EXIT_INFO: the detail of the exit this thread just read (rows), kept with it until its entry. */
+function exitInfo(tid: i32, tgid: i32, a: i64, b: i64, c: i32): void {
+  if (tid < 0) return;
+  const t = threads + <usize>threadOf(tid, tgid) * TH_STRIDE;
+  if (load<i32>(t + TH_STATE) != ST_HOST) return;
+  store<i64>(t + TH_PEND_INFO1, a);
+  store<i64>(t + TH_PEND_INFO2, b);
+  store<i32>(t + TH_PEND_DETAIL, c);
+  // --by gpa, binary input: an SVM NPF's faulting guest-physical address is its info2
+  if (gpaOn && (c & EXD_INFO) && load<i32>(t + TH_PEND_REASON) == npfReason && b >= 0) store<i64>(t + TH_PEND_GPA, b);
+}
+
+// ---- VMX EPT violations (--by gpa): the exit names no address; its kvm_page_fault (handle_ept_violation) does ----
+let eptReason: i32 = -1;
+let npfReason: i32 = -1;
+/** The dictionary ids of "EPT_VIOLATION" and "npf" (the analysis knows reasons by id only). */
+export function setGpaReasons(ept: i32, npf: i32): void { eptReason = ept; npfReason = npf; }
+function pageFault(tid: i32, tgid: i32, addr: i64): void {
+  if (!gpaOn || tid < 0 || addr < 0) return;
+  const t = threads + <usize>threadOf(tid, tgid) * TH_STRIDE;
+  if (load<i32>(t + TH_STATE) == ST_HOST && load<i64>(t + TH_PEND_GPA) == -2) store<i64>(t + TH_PEND_GPA, addr);
 }
 
 // ---- timeline: exits per bucket per thread, one bucket width per file (doubles as time goes on) ----
@@ -548,6 +582,7 @@ function lostOn(cpu: i32, n: i64): void {
 
 /** One event from any reader. */
 export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu: i32, a: i64, b: i64, c: i32, name: i32, where: i64): void {
+  if (kind == EV_EXIT_INFO) { exitInfo(tid, tgid, a, b, c); return; }
   counterAdd(C_EVENTS, 1);
   if (name >= 0) countName(name);
   if (kind == EV_LOST) { lostOn(cpu, a); return; }
@@ -558,12 +593,13 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   if (counterGet(C_SEGMENTS) == 0) newSegment(ts, where);
   // the timeline starts at the file's first event (a slice of a file is given its file's origin)
   if (tlOrigin == i64.MIN_VALUE) tlOrigin = ts;
-  if (kind == EV_OTHER) {
+  if (kind == EV_OTHER || kind == EV_PAGE_FAULT) {
     if (tid >= 0 && nestedActive()) nestedOther(threadOf(tid, tgid), name, ts);
     if (vcpu >= 0 && tid >= 0) {
       const o = threads + <usize>threadOf(tid, tgid) * TH_STRIDE;
       if (load<i32>(o + TH_VCPU) < 0) store<i32>(o + TH_VCPU, vcpu);
     }
+    if (kind == EV_PAGE_FAULT) pageFault(tid, tgid, a);
     return;
   }
   const ti = threadOf(tid, tgid);
@@ -610,8 +646,10 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     store<i64>(t + TH_PEND_USER_TS, i64.MIN_VALUE);
     store<i64>(t + TH_PEND_PREEMPT_NS, 0);
     store<i64>(t + TH_PREEMPT_OUT_TS, i64.MIN_VALUE);
-    if (ripOn) store<i64>(t + TH_PEND_RIP, b);
-    store<i64>(t + TH_PEND_GPA, -1);
+    if (ripOn || rowCap > 0) store<i64>(t + TH_PEND_RIP, b);
+    store<i64>(t + TH_PEND_GPA, <i32>a == eptReason ? -2 : -1);
+    store<i32>(t + TH_PEND_CPU, cpu);
+    store<i32>(t + TH_PEND_DETAIL, 0);
     return;
   }
   if (kind == EV_ENTRY) {

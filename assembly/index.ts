@@ -12,14 +12,14 @@ import { nestedRowCount } from "./nested";
 import { dictInit, intern as dictIntern, dictEntries, dictCount, dictBytes, overflowed } from "./dict";
 import {
   analysisInit, onEvent, setFile, finishFile, segTable, setRipTracking, ripTable, ripCapacity, ripDroppedCount, setGpaTracking, gpaTable, gpaCapacity, gpaDroppedCount, counters, threadCount, binCount, topCount, threadsPtr,
-  binsPtr, histPagePtr, topPtr, nameThread as nameTh, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
+  binsPtr, histPagePtr, topPtr, nameThread as nameTh, setGpaReasons, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
 } from "./analysis";
 import { pdSetScratch } from "./perfdata";
 export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt } from "./perfdata";
 export { tdConfig, tdBegin, tdStream, tdFeedPtr, tdFed, tdEnd, tdWait, tdNeed, tdSetFormat, tdErrOff, tdErrVal, tdEvents, tdLost, tdRun } from "./tracedat";
 export { tdSetTgid, tdClearTgids, tdTgidOf, tdSetSaved, tdNamed, tdSkipsPtr, tdSkipCount, tdSkipsClear, tdLearnedCount, tdLearnedHow } from "./tdrecord";
 export { textFastPaths } from "./text";
-import { textRips, textGpas, textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
+import { textRips, textGpas, textDetail, textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
 
 let input: usize = 0;
 let inputCap: i32 = 0;
@@ -123,6 +123,8 @@ export function ripBase(): usize { return ripTable(); }
 export function ripCap(): i32 { return ripCapacity(); }
 export function ripDropped(): i64 { return ripDroppedCount(); }
 export function gpaOn(on: bool): void { setGpaTracking(on); textGpas(on); }
+/** --by gpa: the dictionary ids of "EPT_VIOLATION" (its GPA comes from kvm_page_fault) and "npf" (from info2, binary input). */
+export function gpaReasons(ept: i32, npf: i32): void { setGpaReasons(ept, npf); }
 export function gpaBase(): usize { return gpaTable(); }
 export function gpaCap(): i32 { return gpaCapacity(); }
 export function gpaDropped(): i64 { return gpaDroppedCount(); }
@@ -147,7 +149,7 @@ export function errorKind(): i32 { return errKind; }
 export function linesRead(): i64 { return textLines(); }
 
 /** Turn on row output: up to `cap` rows (ROW_STRIDE bytes each) between two drains. */
-export function setRows(cap: i32): void { rowsInit(cap); }
+export function setRows(cap: i32): void { rowsInit(cap); textDetail(cap > 0); }
 export function rowsBase(): usize { return rowsPtr(); }
 export function rowsCount(): i32 { return rowCount; }
 export function rowsClear(): void { rowsReset(); }

@@ -44,7 +44,7 @@ import {
   ERR_NONE, ERR_BINARY, ERR_STRICT,
   SK_STRIDE, SK_COUNT, SK_FILE, SK_LINE, SK_COL, SK_LEN, SK_TEXT, SK_TEXT_MAX,
   C_LINES, C_COMMENTS, C_BLANK, C_CLOCK, C_BYTES,
-  TH_COMM, TH_STRIDE, TH_PEND_GPA,
+  TH_COMM, TH_STRIDE, TH_PEND_GPA, EV_EXIT_INFO, EV_PAGE_FAULT, EXD_RIP, EXD_INFO,
 } from "./constants";
 import { zalloc } from "./mem";
 import { intern, internCached, DICT_MAX } from "./dict";
@@ -166,6 +166,7 @@ export function textInit(): void {
   known("kvm_ple_window_update", EV_PLE_WINDOW);
   known("kvm_wfx_arm64", EV_WFX);
   known("kvm_hvc_arm64", EV_HVC);
+  known("kvm_page_fault", EV_PAGE_FAULT);
 }
 
 export function beginText(format: i32, strictMode: bool): void {
@@ -391,6 +392,36 @@ let ripWanted: bool = false;
 export function textRips(on: bool): void { ripWanted = on; }
 let gpaWanted: bool = false;
 export function textGpas(on: bool): void { gpaWanted = on; }
+let detailWanted: bool = false;
+/** Rows: read each exit's rip and info1/info2 (EV_EXIT_INFO). */
+export function textDetail(on: bool): void { detailWanted = on; }
+
+/** The exit's info words after its rip: "info1 0x... info2 0x..." (5.12+) or "info 784 0" (older, and trace-cmd's
+ * kvm plugin); handed to the analysis as EV_EXIT_INFO with what the line carried. */
+function exitDetail(re: usize, le: usize, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu: i32, ripSeen: bool): void {
+  let i1: i64 = 0, i2: i64 = 0;
+  let bits: i32 = ripSeen ? EXD_RIP : 0;
+  const p1 = find(re, le, " info1 ");
+  if (p1) {
+    const v1 = hex(skipSp(p1 + 7, le), le);
+    const ok1 = rneg;
+    const p2 = find(rp, le, " info2 ");
+    if (ok1 && p2) {
+      const v2 = hex(skipSp(p2 + 7, le), le);
+      if (rneg) { i1 = v1; i2 = v2; bits |= EXD_INFO; }
+    }
+  } else {
+    const p = find(re, le, " info ");
+    if (p) {
+      const v1 = hex(skipSp(p + 6, le), le);
+      if (rneg) {
+        const v2 = hex(skipSp(rp, le), le);
+        if (rneg) { i1 = v1; i2 = v2; bits |= EXD_INFO; }
+      }
+    }
+  }
+  onEvent(EV_EXIT_INFO, ts, tid, tgid, cpu, vcpu, i1, i2, bits, -1, lineNo);
+}
 
 /** SVM NPF exits ("npf", "EXIT_NPF"): the faulting guest-physical address is info2 ("info2 0x1ab000", or the
  * second number of the older "info 200000006 1ab000"); -1 when the line has none. */
@@ -757,7 +788,7 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
   let b = ne < le ? ne + 1 : le; // payload
   b = skipSpRun(b, le);
 
-  if (!noJoin && (kind == EV_EXIT || kind == EV_ENTRY || kind == EV_USERSPACE_EXIT || (kind == 0 && at(nameStart, ne, "kvm_"))) && endsWithFieldName(b, le)) {
+  if (!noJoin && (kind == EV_EXIT || kind == EV_ENTRY || kind == EV_USERSPACE_EXIT || kind == EV_PAGE_FAULT || (kind == 0 && at(nameStart, ne, "kvm_"))) && endsWithFieldName(b, le)) {
     wantJoin = JOIN_FIELD;
     return false;
   }
@@ -769,6 +800,26 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
       if (v >= 0) vcpu = <i32>v;
     }
     onEvent(EV_OTHER, ts, tid, tgid, cpu, vcpu, 0, 0, 0, name, lineNo);
+    return false;
+  }
+  if (kind == EV_PAGE_FAULT) {
+    // counted as any other kvm event; with --by gpa its address is read: VMX EPT violations name their GPA here only.
+    // "address fffffff0 error_code 784" (older kernels: fault_address, error_code) or
+    // "vcpu 0 rip 0xffffffff81000000 address 0x00000000fee00000 error_code 0x182" (vcpu_id, guest_rip, fault_address, error_code)
+    let vcpu: i32 = -1;
+    if (at(b, le, "vcpu ")) { const v = dec(skipSp(b + 5, le), le); if (v >= 0) vcpu = <i32>v; }
+    let addr: i64 = -1;
+    let err: i64 = 0;
+    if (gpaWanted) {
+      const ap = find(b, le, "address ");
+      if (ap) {
+        const v = hex(skipSp(ap + 8, le), le);
+        if (rneg && v >= 0) addr = v;
+        const ep = find(rp, le, "error_code ");
+        if (ep) err = hex(skipSp(ep + 11, le), le);
+      }
+    }
+    onEvent(EV_PAGE_FAULT, ts, tid, tgid, cpu, vcpu, addr, err, 0, name, lineNo);
     return false;
   }
   // the thread's comm, once, from its first kvm event
@@ -859,8 +910,10 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
     // the guest rip is not used by any figure (rows point at the line instead): not parsed
     // the guest rip, when asked for (--by rip): " rip 0x10000" right after the reason
     let rip: i64 = 0;
-    if (ripWanted && at(re, le, " rip ")) rip = hex(skipSp(re + 5, le), le);
+    let ripSeen = false;
+    if ((ripWanted || detailWanted) && at(re, le, " rip ")) { rip = hex(skipSp(re + 5, le), le); ripSeen = rneg; }
     onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>internCached(rs, <i32>(re - rs)), rip, flags, name, lineNo);
+    if (detailWanted && tid >= 0) exitDetail(re, le, ts, tid, tgid, cpu, vcpu, ripSeen);
     if (gpaWanted && tid >= 0) {
       const g = npfGpa(rs, re, le);
       if (g >= 0) store<i64>(threadPtr(threadOf(tid, tgid)) + TH_PEND_GPA, g);

@@ -85,7 +85,11 @@ export function buildRips(ctx: RipContext): RipSection {
   };
 }
 
-/** NPF exits by guest-physical page (--by gpa): SVM's info2 of "npf"/"EXIT_NPF" exits (text input). */
+/**
+ * Faulting exits by guest-physical page (--by gpa): SVM's NPF by the info2 of its kvm_exit ("npf"/"EXIT_NPF"; binary
+ * readers hand it over as EV_EXIT_INFO), VMX's EPT_VIOLATION by the fault_address of the kvm_page_fault that
+ * handle_ept_violation emits after it (the exit's own info1 is the exit qualification, no address).
+ */
 export function buildGpas(ctx: Omit<RipContext, 'symbols'>): GpaSection {
   const t = ctx.tables;
   const pages = new Map<bigint, GpaRow>();
@@ -110,7 +114,7 @@ export function buildGpas(ctx: Omit<RipContext, 'symbols'>): GpaSection {
     .sort((a, b) => (a.vcpu ?? -1) - (b.vcpu ?? -1) || a.tid - b.tid);
   return {
     available: true, dropped: ctx.dropped, distinct_pages: pages.size,
-    note: 'handled nested-page-fault exits (SVM npf / EXIT_NPF) by the 4 KiB guest-physical page of their info2 (text input); VMX EPT violations carry the GPA in kvm_page_fault, not read here' + (ctx.dropped ? `; ${ctx.dropped} exits left out past the table's cap` : ''),
+    note: 'handled nested-page-fault exits by 4 KiB guest-physical page: SVM npf / EXIT_NPF by their info2, VMX EPT_VIOLATION by the address of the kvm_page_fault that follows it (record kvm:kvm_page_fault)' + (ctx.dropped ? `; ${ctx.dropped} exits left out past the table's cap` : ''),
     pages: topOf(pages, 2 * ctx.top), vcpus,
   };
 }

@@ -14,6 +14,9 @@
  *   reason        exit: canonical exit reason; halt: 'poll' | 'wait' (+ ' invalid'); lapic: null
  *   key           exit: MSR / port / MMIO sub-key ("msr 0x6e0 w"), null when none
  *   where         line (text) or record number (binary) of the exit
+ *   host_cpu      exit: host CPU of the kvm_exit (null unknown)
+ *   rip, info1, info2  exit: the guest rip and the exit's info words as unsigned 64-bit values
+ *                 (null when the trace's rendering did not carry them)
  */
 import * as K from '../../assembly/constants.js';
 import type { Core } from '../wasm/core.js';
@@ -35,6 +38,10 @@ export interface Row {
   reason: string | null;
   key: string | null;
   where: number;
+  host_cpu: number | null;
+  rip: bigint | null;
+  info1: bigint | null;
+  info2: bigint | null;
 }
 
 /** Decode a row batch (valid only during the RowSink call). `isa` fixes numeric reasons (1 VMX, 2 SVM). */
@@ -67,7 +74,22 @@ export function decodeRows(b: RowBatch, core: Core, isa?: number): Row[] {
       ts: Number(b.ts(i)), duration: Number(b.duration(i)),
       guest_before: aux >= 0 ? aux : null, reason: rs, key: sub >= 0 ? core.stringOf(sub) : null,
       where: Number(b.where(i)),
+      ...exitDetail(b, i, kind === K.ROWK_EXIT),
     };
   }
   return out;
+}
+
+/** An exit row's host CPU, rip and info words (u64), null where the trace did not carry them. */
+function exitDetail(b: RowBatch, i: number, isExit: boolean): Pick<Row, 'host_cpu' | 'rip' | 'info1' | 'info2'> {
+  if (!isExit) return { host_cpu: null, rip: null, info1: null, info2: null };
+  const d = b.detail(i);
+  const cpu = b.cpu(i);
+  const u = (x: bigint) => BigInt.asUintN(64, x);
+  return {
+    host_cpu: cpu >= 0 ? cpu : null,
+    rip: d & K.EXD_RIP ? u(b.rip(i)) : null,
+    info1: d & K.EXD_INFO ? u(b.info1(i)) : null,
+    info2: d & K.EXD_INFO ? u(b.info2(i)) : null,
+  };
 }

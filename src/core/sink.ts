@@ -34,6 +34,12 @@ export interface EventSink {
    */
   push(kind: number, ts: bigint, tid: number, tgid: number, cpu: number, vcpu: number,
        a: bigint, b: bigint, c: number, name: number, where: number): void;
+  /**
+   * True when the run keeps each exit's detail (rows for SQL and exports): a reader then pushes, right after each
+   * kvm_exit's EV_EXIT, an EV_EXIT_INFO on the same thread with a = info1, b = info2 and c = EXD_* (what the record
+   * carried). Absent or false: no EV_EXIT_INFO.
+   */
+  readonly exitDetail?: boolean;
   /** Name a thread (comm) once it is known, e.g. from saved cmdlines or a sched event. */
   nameThread(tid: number, tgid: number, comm: string): void;
   /** Count input the reader had to skip: `kind` is a SKIP_* constant, `where` its offset or line. */

@@ -6,13 +6,14 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
 import {
-  Bool, Field, Int32, Int64, RecordBatch, RecordBatchFileWriter, Schema, Struct, Utf8, makeData, makeVector, vectorFromArray,
+  Bool, Field, Int32, Int64, Uint64, RecordBatch, RecordBatchFileWriter, Schema, Struct, Utf8, makeData, makeVector, vectorFromArray,
   type DataType, type Vector,
 } from 'apache-arrow';
 import { tableDef, ROW_TABLES_VERSION, type ColumnType } from './rows-schema.js';
 import type { ColumnBatch, TableName } from './columns.js';
 
-const arrowType = (t: ColumnType): DataType => (t === 'VARCHAR' ? new Utf8() : t === 'INTEGER' ? new Int32() : t === 'BIGINT' ? new Int64() : new Bool());
+const arrowType = (t: ColumnType): DataType =>
+  (t === 'VARCHAR' ? new Utf8() : t === 'INTEGER' ? new Int32() : t === 'BIGINT' ? new Int64() : t === 'UBIGINT' ? new Uint64() : new Bool());
 
 export function arrowSchema(t: TableName): Schema {
   const def = tableDef(t);
@@ -57,7 +58,14 @@ export class ArrowTableWriter {
       pid: i32(1, true), tid: i32(2, false), vcpu: i32(3, true), comm: str(4), time_ns: i64(5, false),
     };
     if (this.table === 'exits') {
-      Object.assign(cols, { reason: str(6), handling_ns: i64(7, false), guest_before_ns: i64(8, true), key: str(9), line: i64(10, false) });
+      // rip / info1 / info2: unsigned, null unless the row's detail bits (12) say the trace carried them
+      const detail = b.i32(12).subarray(0, n);
+      const u64 = (c: number, bit: number): Vector =>
+        vectorFromArray(Array.from(b.i64(c).subarray(0, n), (x, k) => (detail[k]! & bit ? BigInt.asUintN(64, x) : null)), new Uint64());
+      Object.assign(cols, {
+        reason: str(6), handling_ns: i64(7, false), guest_before_ns: i64(8, true), key: str(9), line: i64(10, false),
+        host_cpu: i32(11, true), rip: u64(13, 1), info1: u64(14, 2), info2: u64(15, 2),
+      });
     } else if (this.table === 'halts') {
       const flags = b.i32(6).subarray(0, n);
       Object.assign(cols, {

@@ -26,7 +26,12 @@ export const STAGE: Record<'exits' | 'halts' | 'lapic', StageColumn[]> = {
   exits: [...who,
     { name: 'reason_id', kind: 'i32', nullIfNegative: false, str: true }, { name: 'handling', kind: 'i64', nullIfNegative: false },
     { name: 'guest_before', kind: 'i64', nullIfNegative: true }, { name: 'key_id', kind: 'i32', nullIfNegative: true, str: true },
-    { name: 'line', kind: 'i64', nullIfNegative: false }],
+    { name: 'line', kind: 'i64', nullIfNegative: false },
+    // the exit's detail: host CPU, and rip / info1 / info2 as 64-bit patterns (unsigned in the row tables),
+    // each valid when `detail` has its EXD_* bit
+    { name: 'host_cpu', kind: 'i32', nullIfNegative: true }, { name: 'detail', kind: 'i32', nullIfNegative: false },
+    { name: 'rip', kind: 'i64', nullIfNegative: false }, { name: 'info1', kind: 'i64', nullIfNegative: false },
+    { name: 'info2', kind: 'i64', nullIfNegative: false }],
   halts: [...who,
     { name: 'flags', kind: 'i32', nullIfNegative: false }, { name: 'halt', kind: 'i64', nullIfNegative: false },
     { name: 'window', kind: 'i64', nullIfNegative: true }, { name: 'line', kind: 'i64', nullIfNegative: false }],
@@ -134,6 +139,11 @@ export class RowColumns {
         batch.i64(8)[j] = aux;
         batch.i32(9)[j] = sid;
         batch.i64(10)[j] = where;
+        batch.i32(11)[j] = b.cpu(i);
+        batch.i32(12)[j] = b.detail(i);
+        batch.i64(13)[j] = b.rip(i);
+        batch.i64(14)[j] = b.info1(i);
+        batch.i64(15)[j] = b.info2(i);
       } else if (t === 'halts') {
         batch.i32(6)[j] = key;
         batch.i64(7)[j] = dur;

@@ -88,6 +88,10 @@ export interface ViewContext {
   scale?: number[];
 }
 
+/** A staged 64-bit pattern as UBIGINT, null unless the row's `detail` has `bit` (K.EXD_RIP 1, K.EXD_INFO 2). */
+const u64 = (col: string, bit: number) =>
+  `CASE WHEN (detail & ${bit}) <> 0 THEN CAST(CASE WHEN ${col} < 0 THEN ${col}::HUGEINT + 18446744073709551616 ELSE ${col}::HUGEINT END AS UBIGINT) END`;
+
 /** The SELECT that gives a row table (rows-schema.ts) from its staging table, in insertion order. */
 export function selectOf(t: TableName, v: ViewContext): string {
   const strs = sqlList(v.strings);
@@ -97,7 +101,8 @@ export function selectOf(t: TableName, v: ViewContext): string {
   const head = `${sqlStr(v.host)} AS host, (${sqlList(v.files)})[file_index + 1] AS file, pid, tid, vcpu, ${s('comm_id')} AS comm, ${time('time')} AS time_ns`;
   switch (t) {
     case 'exits':
-      return `SELECT ${head}, ${s('reason_id')} AS reason, ${time('handling')} AS handling_ns, ${time('guest_before')} AS guest_before_ns, ${s('key_id')} AS "key", line FROM _exits`;
+      return `SELECT ${head}, ${s('reason_id')} AS reason, ${time('handling')} AS handling_ns, ${time('guest_before')} AS guest_before_ns, ${s('key_id')} AS "key", line, ` +
+        `host_cpu, ${u64('rip', 1)} AS rip, ${u64('info1', 2)} AS info1, ${u64('info2', 2)} AS info2 FROM _exits`;
     case 'halts':
       return `SELECT ${head}, CASE WHEN (flags & 1) <> 0 THEN 'wait' ELSE 'poll' END AS state, (flags & 2) <> 0 AS valid, ${time('halt')} AS halt_ns, ${time('"window"')} AS window_ns, line FROM _halts`;
     case 'lapic':

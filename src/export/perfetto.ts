@@ -11,7 +11,8 @@
  *     thread track per vCPU thread            pid, tid, name "vcpu 0 (CPU 0/KVM)"
  *       slices  guest                         previous kvm_entry -> kvm_exit  (the exit row's guest_before)
  *               exit: REASON                  kvm_exit -> next kvm_entry     (debug annotations: reason, vcpu,
- *                                             key "msr 0x6e0 w" when there is one, line)
+ *                                             key "msr 0x6e0 w" when there is one, host_cpu, rip, info1, info2
+ *                                             (hex, when the trace carried them; the info words when not 0), line)
  *                 halt: poll|wait             nested in the HLT exit it happened in (halt_ns, window_ns, line)
  *       instants kvm_wait_lapic_expire        (delta: guest TSC cycles, negative = early; line)
  *     counter track "vcpu N exits/s"          handled exits per bucket (--bucket-ms, default 10 ms), as a rate
@@ -43,7 +44,6 @@
  * (Core.fileCounters()) and checked against the report at the end.
  *
  * Not (yet) in the trace, and why:
- *   - rip and the exit info fields: rows do not carry them (the `line` annotation names the line that has them);
  *   - where events were lost: the core counts lost-event markers but does not give their times, so one
  *     instant per input that lost events is put on the data-quality track at the input's first timestamp,
  *     saying how many and that their times are unknown. A row kind 'lost' (ts, cpu, count) from the core
@@ -477,6 +477,11 @@ export class PerfettoExporter {
     const anns: Ann[] = [['reason', r.reason ?? '?']];
     if (r.vcpu !== null) anns.push(['vcpu', r.vcpu]);
     if (r.key !== null) anns.push(['key', r.key]);
+    if (r.host_cpu !== null) anns.push(['host_cpu', r.host_cpu]);
+    if (r.rip !== null) anns.push(['rip', `0x${r.rip.toString(16)}`]);
+    // info words only when set (most exits' are 0): they cost the trace ~20 bytes each
+    if (r.info1) anns.push(['info1', `0x${r.info1.toString(16)}`]);
+    if (r.info2) anns.push(['info2', `0x${r.info2.toString(16)}`]);
     anns.push(this.at(r, f));
     this.begin(t, track, x, EXIT_PREFIX + (r.reason ?? '?'), anns);
     inExit.sort((a, b) => a.start - b.start);

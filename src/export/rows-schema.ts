@@ -15,7 +15,7 @@ import { ROWS_SCHEMA_VERSION } from '../analysis/rows.js';
 export const ROW_TABLES_VERSION = ROWS_SCHEMA_VERSION;
 
 /** SQL (DuckDB / Parquet logical) type of a column. */
-export type ColumnType = 'VARCHAR' | 'INTEGER' | 'BIGINT' | 'BOOLEAN';
+export type ColumnType = 'VARCHAR' | 'INTEGER' | 'BIGINT' | 'UBIGINT' | 'BOOLEAN';
 
 export interface Column {
   name: string;
@@ -51,6 +51,10 @@ export const TABLES: TableDef[] = [
       { name: 'guest_before_ns', type: 'BIGINT', nullable: true, description: 'guest time before the exit: the previous kvm_entry to this kvm_exit; null when unknown (first exit of a thread, after lost events)' },
       { name: 'key', type: 'VARCHAR', nullable: true, description: 'sub-key of MSR, port I/O and MMIO exits ("msr 0x6e0 w", "pio 0x80 w", "mmio 0xfee00300 w"); null for others' },
       { name: 'line', type: 'BIGINT', nullable: false, description: 'line of the kvm_exit in a text trace (record number in a binary one): file:line jumps to it' },
+      { name: 'host_cpu', type: 'INTEGER', nullable: true, description: 'host CPU the kvm_exit was recorded on; null when the trace does not say' },
+      { name: 'rip', type: 'UBIGINT', nullable: true, description: 'guest rip at the exit (kvm_exit\'s guest_rip); null when the trace\'s rendering does not carry it (Perfetto\'s typed kvm_exit on x86)' },
+      { name: 'info1', type: 'UBIGINT', nullable: true, description: 'kvm_exit\'s info1: VMX exit qualification (EPT violation access bits, I/O port and size, CR number ...), SVM exit_info_1 (NPF error code, IOIO word); null when not carried' },
+      { name: 'info2', type: 'UBIGINT', nullable: true, description: 'kvm_exit\'s info2: SVM exit_info_2 (the NPF\'s guest-physical address, the next rip of an IOIO), on VMX a second word (interruption or IDT-vectoring information, by kernel version); null when not carried' },
     ],
   },
   {

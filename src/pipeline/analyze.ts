@@ -31,7 +31,7 @@ export interface AnalyzeOptions {
   handling?: boolean;
   /** --by rip: keep each exit's guest rip (text input; read by one thread) */
   rips?: boolean;
-  /** --by gpa: keep each NPF exit's guest-physical page (text input, SVM; read by one thread) */
+  /** --by gpa: keep each NPF / EPT-violation exit's guest-physical page (SVM info2, VMX kvm_page_fault; read by one thread) */
   gpas?: boolean;
   /** --guest-symbols: the guest's kallsyms / System.map */
   guestSymbols?: import('../analysis/rips.js').GuestSymbols;

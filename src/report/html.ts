@@ -22,6 +22,7 @@ import type { Report, ReasonRow } from '../analysis/types.js';
 import { dur, pct, sections, type Table, type ViewOptions } from './sections.js';
 import { buildLevers } from '../analysis/levers/index.js';
 import { leversSvg } from './levers.js';
+import { detailGroup, detailSection, DETAIL_TITLES, type DetailId } from './html-detail.js';
 import { REPORT_CSS, REPORT_JS, UPLOT_CSS, UPLOT_JS, UPLOT_LICENSE, UPLOT_VERSION } from './html-assets.js';
 
 /**
@@ -78,8 +79,8 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
     body.push(`<section id="${esc(id)}"><h2>${esc(title)}</h2>${lead}${html}</section>`);
   };
 
-  // ---- headline ----
-  const head = tables[0];
+  // ---- headline ---- (the summary table, when the view shows it)
+  const head = tables[0] && tables[0].title.startsWith('kvmtax ') && !tables[0].header.length ? tables[0] : undefined;
   const t = r.totals;
   const title = `kvmtax report: ${r.inputs.map((f) => f.file).join(', ')}`;
   const cards: string[] = [];
@@ -130,10 +131,19 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
   }
 
   // ---- the tables of the text report ----
-  for (let i = 1; i < tables.length; i++) {
+  // the exit-detail sections (handling, userspace, nested, rip, gpa): one section each, its chart and its tables
+  const detail = new Map<DetailId, Table[]>();
+  for (const tb of tables) {
+    const g = detailGroup(tb.title);
+    if (g) detail.set(g, [...(detail.get(g) ?? []), tb]);
+  }
+  for (let i = head ? 1 : 0; i < tables.length; i++) {
     const tb = tables[i]!;
     const id = tableId(tb.title, i);
-    if (tb.title === 'Data quality') {
+    const g = detailGroup(tb.title);
+    if (g) {
+      if (detail.get(g)![0] === tb) section(g, DETAIL_TITLES[g], detailSection(g, r, detail.get(g)!, { esc, table: (x) => table(x), lines }));
+    } else if (tb.title === 'Data quality') {
       section('quality', 'Data quality', quality(r, tb));
     } else if (tb.title.startsWith('Slowest exits')) {
       section(id, tb.title, table(tb, (row, c, cell) => slowCell(r, row, c, cell, timeline !== null)), lines(tb.lead ?? [], 'lead'));

@@ -225,11 +225,11 @@ function extraSections(r: Report, show: Set<string>, out: Table[]): void {
   if (show.has('gpa') && r.gpas) {
     const g = r.gpas;
     out.push({
-      title: `NPF exits by guest-physical page (${g.distinct_pages} pages)`, lead: [g.note], header: ['page', 'exits', 'total'], align: 'lrr',
+      title: `NPF / EPT violation exits by guest-physical page (${g.distinct_pages} pages)`, lead: [g.note], header: ['page', 'exits', 'total'], align: 'lrr',
       rows: g.pages.map((x) => [x.gpa, String(x.exits), dur(x.total_ns, u)]),
     });
     out.push({
-      title: 'NPF pages by vCPU', header: ['vcpu', 'tid', 'page', 'exits', 'total'], align: 'rrlrr',
+      title: 'NPF / EPT violation pages by vCPU', header: ['vcpu', 'tid', 'page', 'exits', 'total'], align: 'rrlrr',
       rows: g.vcpus.flatMap((v) => v.top.map((x) => [v.vcpu === null ? '?' : String(v.vcpu), String(v.tid), x.gpa, String(x.exits), dur(x.total_ns, u)])),
     });
   }

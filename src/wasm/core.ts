@@ -44,6 +44,7 @@ interface Exports {
   ripCap(): number;
   ripDropped(): bigint;
   gpaOn(on: number): void;
+  gpaReasons(ept: number, npf: number): void;
   textFastPaths(on: number): void;
   gpaBase(): number;
   gpaCap(): number;
@@ -393,10 +394,11 @@ export class Core {
 
   /**
    * The perf.data decoder of the core, or undefined when rows are streamed out (its events go straight to the
-   * analysis, without the row-buffer stops consumeBatch makes). Pending batch events are handed over first.
+   * analysis, without the row-buffer stops consumeBatch makes) or exits' info words are wanted (exitDetail: it
+   * does not read them). Pending batch events are handed over first.
    */
   perfDataCore(): PerfDataCore | undefined {
-    if (this.rowSink) return undefined;
+    if (this.exitDetail) return undefined;
     this.flush();
     return {
       ex: this.ex as unknown as PerfDataCoreExports,
@@ -679,7 +681,16 @@ export class Core {
   }
 
   /** Keep each handled NPF exit's guest-physical page (text input, SVM info2): --by gpa. */
-  trackGpas(on: boolean): void { this.ex.gpaOn(on ? 1 : 0); }
+  private gpas_ = false;
+  trackGpas(on: boolean): void {
+    this.ex.gpaOn(on ? 1 : 0);
+    this.gpas_ = on;
+    // VMX EPT violations take their GPA from the kvm_page_fault that follows them; binary SVM NPFs from info2
+    if (on) this.ex.gpaReasons(this.intern('EPT_VIOLATION'), this.intern('npf'));
+  }
+
+  /** Rows are streamed, or --by gpa: readers hand over each exit's info1/info2 (EV_EXIT_INFO after its EV_EXIT). */
+  get exitDetail(): boolean { return this.rowSink !== undefined || this.gpas_; }
   /** The text tokenizer's shortcuts (header cache, timestamp layout): tests compare a run without them. */
   textFastPaths(on: boolean): void { this.ex.textFastPaths(on ? 1 : 0); }
 
@@ -713,6 +724,7 @@ class FileSink implements EventSink {
   beginFile(_name: string, clock: number): void { this.core.beginFile(this.index, clock); }
   intern(s: string): number { return this.core.intern(s); }
   reasonKey(isa: number, code: number): number { return this.core.reasonKey(isa, code); }
+  get exitDetail(): boolean { return this.core.exitDetail; }
   push(kind: number, ts: bigint, tid: number, tgid: number, cpu: number, vcpu: number,
        a: bigint, b: bigint, c: number, name: number, where: number): void {
     this.core.push(kind, ts, tid, tgid, cpu, vcpu, a, b, c, name, where);

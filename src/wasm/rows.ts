@@ -22,6 +22,15 @@ export class RowBatch {
   duration(i: number): bigint { return this.view.getBigInt64(this.base + i * K.ROW_STRIDE + K.ROW_DUR, true); }
   /** exit: guest time before it; halt: the poll window it started with; negative when unknown */
   aux(i: number): bigint { return this.view.getBigInt64(this.base + i * K.ROW_STRIDE + K.ROW_AUX, true); }
+  /** exit: the guest rip (meaningful when detail() has K.EXD_RIP) */
+  rip(i: number): bigint { return this.view.getBigInt64(this.base + i * K.ROW_STRIDE + K.ROW_RIP, true); }
+  /** exit: info1 / info2 (meaningful when detail() has K.EXD_INFO) */
+  info1(i: number): bigint { return this.view.getBigInt64(this.base + i * K.ROW_STRIDE + K.ROW_INFO1, true); }
+  info2(i: number): bigint { return this.view.getBigInt64(this.base + i * K.ROW_STRIDE + K.ROW_INFO2, true); }
+  /** exit: host CPU of the kvm_exit, -1 unknown */
+  cpu(i: number): number { return this.view.getInt32(this.base + i * K.ROW_STRIDE + K.ROW_CPU, true); }
+  /** exit: K.EXD_* bits, what the exit's rendering carried */
+  detail(i: number): number { return this.view.getInt32(this.base + i * K.ROW_STRIDE + K.ROW_DETAIL, true); }
   /** line (text) or record number (binary) */
   where(i: number): bigint { return this.view.getBigInt64(this.base + i * K.ROW_STRIDE + K.ROW_WHERE, true); }
 }

@@ -24,7 +24,8 @@ async function expected(file: string): Promise<Record<'exits' | 'halts' | 'lapic
   const who = (r: Row) => ({ host: HOST, file, pid: r.pid, tid: r.tid, vcpu: r.vcpu, comm: r.comm, time_ns: BigInt(r.ts) });
   const n = (x: number | null) => (x === null ? null : BigInt(x));
   return {
-    exits: rows.filter((r) => r.kind === 'exit').map((r) => ({ ...who(r), reason: r.reason, handling_ns: BigInt(r.duration), guest_before_ns: n(r.guest_before), key: r.key, line: BigInt(r.where) })),
+    exits: rows.filter((r) => r.kind === 'exit').map((r) => ({ ...who(r), reason: r.reason, handling_ns: BigInt(r.duration), guest_before_ns: n(r.guest_before), key: r.key, line: BigInt(r.where),
+      host_cpu: r.host_cpu, rip: r.rip, info1: r.info1, info2: r.info2 })),
     halts: rows.filter((r) => r.kind === 'halt').map((r) => ({
       ...who(r), state: r.reason!.split(' ')[0], valid: !r.reason!.includes('invalid'), halt_ns: BigInt(r.duration), window_ns: n(r.guest_before), line: BigInt(r.where),
     })),

@@ -287,6 +287,7 @@ export abstract class SampleStage {
       reasonKey: (isa, code) => s.reasonKey(isa, code),
       nameThread: (tid, tgid, comm) => s.nameThread(tid, tgid, comm),
       skip: (k, w, e) => s.skip(k, w, e),
+      exitDetail: s.exitDetail,
       push(kind, ts, tid, tgid, cpu, vcpu, a, b, c, name, where) {
         if (kind === EV_EXIT && self.curPeriod >= 0) {
           const key = Number(a);

@@ -112,6 +112,8 @@ export class CorePages {
   /** The core path for these pages, or undefined when PageDecoder must decode them. */
   static open(sink: EventSink, o: CorePagesOptions): CorePages | undefined {
     if (process.env.KVMTAX_TRACEDAT_PATH === 'ts') return undefined;
+    // rows and --by gpa want each exit's info words (EV_EXIT_INFO): only the TypeScript decoder hands them over
+    if (sink.exitDetail) return undefined;
     const core = sink as EventSink & { traceDatCore?: () => TdCore };
     if (typeof core.traceDatCore !== 'function') return undefined;
     if (o.formats.some((f) => f.id < 0 || f.id >= 65536)) return undefined;

@@ -52,7 +52,9 @@ describe('trace.dat rows (exports): core path = TypeScript path', () => {
       delete process.env.KVMTAX_TRACEDAT_PATH;
       const before = coreTdStats.files;
       const core = await rowsOf();
-      expect(coreTdStats.files).toBe(before + 1);
+      // rows want each exit's info words (EV_EXIT_INFO), which only the TypeScript decoder hands over for now:
+      // the core path steps aside (src/formats/tracedat/core-path.ts); when it reads info1/info2 this is before + 1 again
+      expect(coreTdStats.files).toBe(before);
       process.env.KVMTAX_TRACEDAT_PATH = 'ts';
       const ts = await rowsOf();
       expect(core.rows.length).toBeGreaterThan(100);
