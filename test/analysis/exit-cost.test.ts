@@ -1,8 +1,8 @@
 /**
  * The hardware VM-exit cost estimate (src/analysis/exit-cost.ts): shown apart, never added to a figure; no CPU
  * model or no published figure: no estimate; a host that is itself a guest: no estimate. The figure below is
- * TEST DATA (kvmtax's own table carries only figures with a checked source, and is empty today): it checks the
- * arithmetic and the wiring, not a claim about any CPU.
+ * TEST DATA (kvmtax's own table carries only figures with a checked source): it checks the arithmetic and the
+ * wiring, not a claim about any CPU. The shipped row (Nehalem-EP, SplitX's 2,000 cycles) is checked on its own.
  */
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -43,6 +43,14 @@ describe('hardware exit cost estimate', () => {
     const ec = buildExitCost(r, [{ file: NESTED, cpu_model: 'Some CPU', from: 'test' }], TEST_FIGURE);
     expect(ec.hosts[0]!.note).toMatch(/no published VM-exit round-trip figure for "Some CPU"/);
     for (const f of EXIT_COST_FIGURES) expect(f.source.length).toBeGreaterThan(10);
+  });
+
+  it('the shipped table: a Xeon X5570 (/proc/cpuinfo wording) gets SplitX\'s 2,000 cycles with its source; a later Xeon gets none', async () => {
+    const r = await analyze([NESTED]);
+    const ec = buildExitCost(r, [{ file: NESTED, cpu_model: 'Intel(R) Xeon(R) CPU           X5570  @ 2.93GHz', from: 'test' }]);
+    expect(ec.hosts[0]).toMatchObject({ microarch: 'Nehalem-EP', cycles_per_exit: 2000, estimate_cycles: 944 * 2000, source: expect.stringMatching(/^SplitX .*X5570/) });
+    const later = buildExitCost(r, [{ file: NESTED, cpu_model: 'Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz', from: 'test' }]);
+    expect(later.hosts[0]).toMatchObject({ cycles_per_exit: null, estimate_cycles: null });
   });
 
   it('the real recorded capture: its manifest names the CPU, the host is a guest (cpuinfo "hypervisor"): no estimate; transition mitigations listed', async () => {
