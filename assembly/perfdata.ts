@@ -15,16 +15,15 @@
 //           [RAW u32 size + data]
 // Skips that need a message are kept as (code, where, v1, v2) for TypeScript to word (pdSkips*).
 import { zalloc, regrow } from "./mem";
+import { exitCode, exitFlags, reasonKey } from "./exitreason";
 import { intern as dictIntern } from "./dict";
 import { onEvent, nameThread as nameTh } from "./analysis";
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
-  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_LOST, EV_OTHER, EV_WFX, EV_HVC, EXITF_FAILED_VMENTRY, EXITF_NO_VCPU,
+  EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_LOST, EV_OTHER, EV_WFX, EV_HVC,
   SKIP_UNRECOGNIZED, SKIP_BAD_PAYLOAD, SKIP_BAD_TIMESTAMP,
 } from "./constants";
 
-@external("env", "reasonName")
-declare function reasonName(isa: i32, code: i32): i32;
 
 // ---- tables from TypeScript ----
 // attr (AT_STRIDE): sampleType, readFormat, tidOff, timeOff, cpuOff, fixedEnd, tracepoint(0/1), nameId, periodOff
@@ -117,8 +116,6 @@ let cmap: usize = 0;
 let ccap: i32 = 0;
 let cn: i32 = 0;
 // (isa, code) -> reason key cache
-let rmap: usize = 0;
-const RCAP: i32 = 4096;
 
 /** A region of `bytes` for TypeScript to write the tables into. */
 export function pdConfig(bytes: i32): usize {
@@ -159,8 +156,6 @@ export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId
   skCap = 64; sk = zalloc(<usize>skCap * 32); skN = 0;
   pcap = 1024; pmap = zalloc(<usize>pcap * 8); pn = 0; pidSeen = zalloc(256 * 8);
   ccap = 1024; cmap = zalloc(<usize>ccap * 8); cn = 0;
-  rmap = zalloc(<usize>RCAP * 16);
-  rdirect = zalloc(4 << 12);
   tmpEntry = zalloc(Q_STRIDE);
   findIdPos();
   // event id -> attr + 1, when the ids span less than 64 Ki (perf numbers them from 1 up)
@@ -237,33 +232,6 @@ function commSet(tid: i32, id: i32): bool {
   store<i32>(e + 4, id);
   return true;
 }
-// (isa 0..3, code < 1024) -> reason key + 1: most exit codes of VMX and SVM, without hashing
-let rdirect: usize = 0;
-@inline function reasonKey(isa: i32, code: i32): i32 {
-  if (<u32>isa < 4 && <u32>code < 1024) {
-    const d = rdirect + (<usize>((isa << 10) | code) << 2);
-    const k = load<i32>(d);
-    if (k != 0) return k - 1;
-    const id = reasonKeySlow(isa, code);
-    store<i32>(d, id + 1);
-    return id;
-  }
-  return reasonKeySlow(isa, code);
-}
-function reasonKeySlow(isa: i32, code: i32): i32 {
-  let i = <i32>((<u32>code * 0x9e3779b1 ^ <u32>isa * 0x85ebca77) >> 8) & (RCAP - 1);
-  for (let n = 0; n < RCAP; n++) {
-    const e = rmap + (<usize>i << 4);
-    if (load<i32>(e + 12) == 0) break;
-    if (load<i32>(e) == isa && load<i32>(e + 4) == code) return load<i32>(e + 8);
-    i = (i + 1) & (RCAP - 1);
-  }
-  const len = reasonName(isa, code);
-  const id = dictIntern(scratchPtr, len);
-  const e = rmap + (<usize>i << 4);
-  if (load<i32>(e + 12) == 0) { store<i32>(e, isa); store<i32>(e + 4, code); store<i32>(e + 8, id); store<i32>(e + 12, 1); }
-  return id;
-}
 /** Where TypeScript writes reason names and COMM strings (set by index.ts). */
 export let scratchPtr: usize = 0;
 export function pdSetScratch(p: usize): void { scratchPtr = p; }
@@ -331,13 +299,7 @@ function decodeRaw(e: usize, base: usize, size: i32, sTid: i32, sPid: i32): void
     }
     const isa = (flags & (1 << 16)) != 0 ? load<i32>(base + <usize>load<i32>(F + 64)) : (flags >> 8) & 0xff;
     const rawR = load<u32>(base + <usize>load<i32>(F + 40));
-    let c = (flags & (1 << 17)) != 0 ? EXITF_NO_VCPU : 0;
-    let code = rawR;
-    if (isa == 1) {
-      code = rawR & 0xffff;
-      if (rawR & 0x80000000) c |= EXITF_FAILED_VMENTRY;
-    }
-    setEv(e, EV_EXIT, tid, tgid, vcpu, <i64>reasonKey(isa, <i32>code), load<i64>(base + <usize>load<i32>(F + 52)), c, nameId);
+    setEv(e, EV_EXIT, tid, tgid, vcpu, <i64>reasonKey(isa, exitCode(isa, rawR), scratchPtr), load<i64>(base + <usize>load<i32>(F + 52)), exitFlags(isa, rawR, flags), nameId);
     return;
   }
   if (kind == EV_OTHER) {
@@ -355,13 +317,7 @@ function decodeRaw(e: usize, base: usize, size: i32, sTid: i32, sPid: i32): void
     case EV_EXIT: {
       const isa = (flags & (1 << 16)) != 0 ? fieldI32(base, f2) : (flags >> 8) & 0xff;
       const rawR = <u32>fieldI64(base, f0);
-      let c = (flags & (1 << 17)) != 0 ? EXITF_NO_VCPU : 0;
-      let code = rawR;
-      if (isa == 1) {
-        code = rawR & 0xffff;
-        if (rawR & 0x80000000) c |= EXITF_FAILED_VMENTRY;
-      }
-      setEv(e, EV_EXIT, tid, tgid, vcpu, <i64>reasonKey(isa, <i32>code), fieldI64(base, f1), c, nameId);
+      setEv(e, EV_EXIT, tid, tgid, vcpu, <i64>reasonKey(isa, exitCode(isa, rawR), scratchPtr), fieldI64(base, f1), exitFlags(isa, rawR, flags), nameId);
       break;
     }
     case EV_ENTRY:

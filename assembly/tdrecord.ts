@@ -10,16 +10,15 @@
 // from f2; bit17 EXITF_NO_VCPU. Kinds, field orders and flags come from the one event table
 // (src/formats/event-table.ts eventLayout: EV_*, LF_*, and its TK_* for the process-stating events).
 import { zalloc, regrow } from "./mem";
+import { exitCode, exitFlags, reasonKey } from "./exitreason";
 import { intern as dictIntern } from "./dict";
 import { onEvent, nameThread as nameTh } from "./analysis";
 import {
   EV_EXIT, EV_ENTRY, EV_VCPU_WAKEUP, EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO,
   EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_LOST, EV_OTHER, EV_WFX, EV_HVC, EV_SCHED_SWITCH, EV_SCHED_WAKEUP,
-  EXITF_FAILED_VMENTRY, EXITF_NO_VCPU, SKIP_UNRECOGNIZED, SKIP_BAD_PAYLOAD, SKIP_BAD_TIMESTAMP,
+  SKIP_UNRECOGNIZED, SKIP_BAD_PAYLOAD, SKIP_BAD_TIMESTAMP,
 } from "./constants";
 
-@external("env", "reasonName")
-declare function reasonName(isa: i32, code: i32): i32;
 
 export const TF_STRIDE: i32 = 144;
 export const TK_NEWTASK: i32 = 200; // = event-table.ts TK_NEWTASK
@@ -140,24 +139,6 @@ export function recordsBegin(cfg: usize, nF: i32, tOff: i32, tSize: i32, sw: boo
   cc = zalloc(<usize>CC_SLOTS * 24);
   learnedHow = 0; ltid = -2; ltgid = -1;
   skCap = 64; sk = zalloc(<usize>skCap * 32); skN = 0;
-  rmap = zalloc(<usize>RCAP * 16);
-}
-
-// ---- reasons ----
-let rmap: usize = 0;
-const RCAP: i32 = 4096;
-function reasonKey(isa: i32, code: i32): i32 {
-  let i = <i32>((<u32>code * 0x9e3779b1 ^ <u32>isa * 0x85ebca77) >> 8) & (RCAP - 1);
-  for (let n = 0; n < RCAP; n++) {
-    const e = rmap + (<usize>i << 4);
-    if (load<i32>(e + 12) == 0) break;
-    if (load<i32>(e) == isa && load<i32>(e + 4) == code) return load<i32>(e + 8);
-    i = (i + 1) & (RCAP - 1);
-  }
-  const id = dictIntern(scratch, reasonName(isa, code));
-  const e = rmap + (<usize>i << 4);
-  if (load<i32>(e + 12) == 0) { store<i32>(e, isa); store<i32>(e + 4, code); store<i32>(e + 8, id); store<i32>(e + 12, 1); }
-  return id;
 }
 
 // ---- strings ----
@@ -257,13 +238,7 @@ export function tdDecode(b: usize, size: i32, ts: i64, cpu: i32, where: i64): bo
     case EV_EXIT: {
       const isa = (flags & (1 << 16)) != 0 ? fieldI32(b, f2) : (flags >> 8) & 0xff;
       const rawR = <u32>fieldI64(b, f0);
-      let c = (flags & (1 << 17)) != 0 ? EXITF_NO_VCPU : 0;
-      let code = rawR;
-      if (isa == 1) {
-        code = rawR & 0xffff;
-        if (rawR & 0x80000000) c |= EXITF_FAILED_VMENTRY;
-      }
-      push(EV_EXIT, ts, tid, tgidOf(tid), cpu, vcpu, <i64>reasonKey(isa, <i32>code), fieldI64(b, f1), c, nameId, where);
+      push(EV_EXIT, ts, tid, tgidOf(tid), cpu, vcpu, <i64>reasonKey(isa, exitCode(isa, rawR), scratch), fieldI64(b, f1), exitFlags(isa, rawR, flags), nameId, where);
       break;
     }
     case EV_ENTRY:
