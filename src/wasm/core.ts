@@ -400,6 +400,11 @@ export class Core {
   perfDataCore(): PerfDataCore | undefined {
     if (this.exitDetail) return undefined;
     this.flush();
+    return this.binaryCore();
+  }
+
+  /** What a binary decoder in the core (perf.data, trace.dat) needs of this Core. */
+  private binaryCore(): PerfDataCore {
     return {
       ex: this.ex as unknown as PerfDataCoreExports,
       arena: () => this.arena(),
@@ -416,15 +421,7 @@ export class Core {
    */
   traceDatCore(): PerfDataCore & { drainRows(): void } {
     this.flush();
-    return {
-      ex: this.ex as unknown as PerfDataCoreExports,
-      arena: () => this.arena(),
-      arenaPtr: () => this.ex.inputPtr(),
-      view: () => { this.refresh(); return this.mem; },
-      scratch: (s) => this.writeScratch(s),
-      stringOf: (id) => this.stringOf(id),
-      drainRows: () => this.drainRows(),
-    };
+    return { ...this.binaryCore(), drainRows: () => this.drainRows() };
   }
 
   private writeScratch(s: string): number {
