@@ -184,6 +184,50 @@ export function unzstdInto(data: Uint8Array, dst: Uint8Array): number {
   return n;
 }
 
+/**
+ * What zstd data can inflate to, from its frame and block headers alone (RFC 8878): `stated`, the sum of the
+ * frames' Frame_Content_Size fields when every frame has one (trace-cmd's streamed chunks have none), and
+ * `max`, an upper bound (a raw or RLE block regenerates the size its header gives, a compressed block at
+ * most 128 KiB). undefined when the data is not a clean sequence of frames (the decoder then has the last
+ * word). Lets a container's stated size be checked before a buffer of that size is set aside.
+ */
+export function zstdSizeBound(d: Uint8Array): { stated?: number; max: number } | undefined {
+  const u32 = (o: number): number => (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
+  let o = 0;
+  let stated: number | undefined = 0;
+  let max = 0;
+  while (o < d.length) {
+    if (o + 8 > d.length) return undefined;
+    const magic = u32(o);
+    if ((magic & 0xfffffff0) === 0x184d2a50) { o += 8 + u32(o + 4); continue; } // a skippable frame
+    if (magic !== 0xfd2fb528) return undefined;
+    const fhd = d[o + 4]!;
+    const single = (fhd >> 5) & 1, fcsFlag = fhd >> 6, dictFlag = fhd & 3, checksum = (fhd >> 2) & 1;
+    const fcsBytes = [single, 2, 4, 8][fcsFlag]!;
+    let p = o + 5 + (single ? 0 : 1) + [0, 1, 2, 4][dictFlag]!;
+    if (p + fcsBytes > d.length) return undefined;
+    if (fcsBytes === 0) stated = undefined;
+    else if (stated !== undefined) {
+      if (fcsBytes === 1) stated += d[p]!;
+      else if (fcsBytes === 2) stated += (d[p]! | (d[p + 1]! << 8)) + 256;
+      else if (fcsBytes === 4) stated += u32(p);
+      else stated += u32(p) + u32(p + 4) * 2 ** 32;
+    }
+    p += fcsBytes;
+    for (;;) { // the blocks
+      if (p + 3 > d.length) return undefined;
+      const bh = d[p]! | (d[p + 1]! << 8) | (d[p + 2]! << 16);
+      const type = (bh >> 1) & 3, size = bh >>> 3;
+      if (type === 3) return undefined;
+      max += type === 2 ? 128 << 10 : size;
+      p += 3 + (type === 1 ? 1 : size);
+      if (bh & 1) break;
+    }
+    o = p + (checksum ? 4 : 0);
+  }
+  return o === d.length ? { stated, max } : undefined;
+}
+
 /** unzstdInto's two buffers in libzstd's heap, grown (never shrunk) to the largest block seen. */
 const zBuf = [{ p: 0, cap: 0 }, { p: 0, cap: 0 }];
 function zScratch(i: number, n: number): number {
@@ -200,31 +244,48 @@ function zScratch(i: number, n: number): number {
 
 /**
  * A block decoder of a container that states each block's decompressed size (trace.dat). `into`, when
- * present, inflates into a given buffer of exactly the stated size instead (one copy less per block).
+ * present, inflates into a given buffer of exactly the stated size instead (one copy less per block);
+ * `check` throws when the data itself shows the stated size cannot be right, before anyone sets aside a
+ * buffer of that size (into core memory, where a made-up size would count against the memory budget).
  */
 export type BlockDecompress = ((data: Uint8Array, size: number, fileOff: number) => Uint8Array) & {
+  check: (data: Uint8Array, size: number, fileOff: number) => void;
   into?: (data: Uint8Array, dst: Uint8Array, fileOff: number) => void;
 };
 
+/** deflate's largest ratio: a 258-byte match per 2 bits, about 1032:1 (zlib's FAQ) */
+const DEFLATE_MAX_RATIO = 1032;
+
 /** The block decoder for a trace.dat compression name ("zlib", "zstd"), or undefined when unknown. */
 export function blockDecompressor(name: string): BlockDecompress | undefined {
-  const run = (how: string, f: (d: Uint8Array, size: number) => Uint8Array): BlockDecompress => (data, size, off) => {
+  if (name !== 'zlib' && name !== 'zstd') return undefined;
+  const how = name;
+  const check = (data: Uint8Array, size: number, off: number): void => {
     if (size > MAX_INFLATED) throw new FormatError(`${how} data at offset ${off} claims ${size} bytes, over the ${MAX_INFLATED}-byte cap`, off);
+    if (how === 'zlib') {
+      if (size > data.length * DEFLATE_MAX_RATIO + 64) throw new FormatError(`zlib data at offset ${off} claims ${size} bytes, more than ${data.length} compressed bytes can hold`, off);
+    } else {
+      const b = zstdSizeBound(data);
+      if (b?.stated !== undefined && b.stated !== size) throw new FormatError(`zstd data at offset ${off} claims ${size} bytes, its frames say ${b.stated}`, off);
+      if (b && size > b.max) throw new FormatError(`zstd data at offset ${off} claims ${size} bytes, its blocks hold at most ${b.max}`, off);
+    }
+  };
+  const inflate = how === 'zlib' ? (d: Uint8Array, size: number) => inflateCapped(d, size) : (d: Uint8Array, size: number) => unzstdCapped(d, size);
+  const d: BlockDecompress = Object.assign((data: Uint8Array, size: number, off: number): Uint8Array => {
+    check(data, size, off);
     let out: Uint8Array;
     try {
-      out = f(data, size);
+      out = inflate(data, size);
     } catch (e) {
       throw new FormatError(`corrupt ${how} data at offset ${off}: ${(e as Error).message}`, off);
     }
     if (out.length !== size) throw new FormatError(`${how} data at offset ${off} gave ${out.length} bytes, expected ${size}`, off);
     return out;
-  };
-  if (name === 'zlib') return run('zlib', (d, size) => inflateCapped(d, size));
-  if (name === 'zstd') {
-    const d = run('zstd', (b, size) => unzstdCapped(b, size));
+  }, { check });
+  if (how === 'zstd') {
     d.into = (data, dst, off) => {
       const size = dst.length;
-      if (size > MAX_INFLATED) throw new FormatError(`zstd data at offset ${off} claims ${size} bytes, over the ${MAX_INFLATED}-byte cap`, off);
+      check(data, size, off);
       let n: number;
       try {
         n = unzstdInto(data, dst);
@@ -233,9 +294,8 @@ export function blockDecompressor(name: string): BlockDecompress | undefined {
       }
       if (n !== size) throw new FormatError(`zstd data at offset ${off} gave ${n} bytes, expected ${size}`, off);
     };
-    return d;
   }
-  return undefined;
+  return d;
 }
 
 /** A whole gzip file as a stream of inflated chunks (no cap: the content is streamed, not held). */

@@ -201,6 +201,8 @@ export async function readWith(entry: FormatEntry, input: ReaderInput, sink: Rea
     return await entry.read(input, sink, options);
   } catch (e) {
     if (e instanceof FormatError) throw new KvmtaxError(oneLine(e.message), { file: input.display, offset: e.offset });
+    // a limit met while reading this file (the memory budget) names the file it was reading
+    if (e instanceof KvmtaxError && e.file === undefined) throw new KvmtaxError(e.message, { file: input.display, exitCode: e.exitCode });
     throw e;
   }
 }

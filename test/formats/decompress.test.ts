@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { blockDecompressor, unzstdCapped, unzstdInto, zstdWarmup, xzStream, systemXz, MAX_INFLATED } from '../../src/formats/decompress.js';
+import { blockDecompressor, unzstdCapped, unzstdInto, zstdWarmup, xzStream, systemXz, zstdSizeBound, MAX_INFLATED } from '../../src/formats/decompress.js';
 import { FormatError } from '../../src/formats/bytes.js';
 
 const DAT = path.join(import.meta.dirname, '../../traces/svm-D-small/trace.dat.xz');
@@ -108,6 +108,45 @@ describe('zstd into a given buffer (trace.dat chunks straight into core memory)'
     try { d.into!(bad, new Uint8Array(u), 300); } catch (x) { e = x; }
     expect(e).toBeInstanceOf(FormatError);
     expect((e as FormatError).message).toMatch(/^corrupt zstd data at offset 300: /);
+  });
+});
+
+describe('a stated block size is checked against the zstd headers before a buffer is set aside', () => {
+  // hand-made frames (RFC 8878): magic 28 b5 2f fd, a frame header descriptor, then block headers of 3 bytes
+  // (bit 0 last, bits 1-2 type: 0 raw, 1 RLE, 2 compressed; bits 3.. the size)
+  const bh = (last: number, type: number, size: number): number[] => { const v = last | (type << 1) | (size << 3); return [v & 255, (v >> 8) & 255, v >> 16]; };
+  const MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+  // single segment (0x20), a 1-byte content size of 5, one raw block of "hello"
+  const raw = Uint8Array.from([...MAGIC, 0x20, 5, ...bh(1, 0, 5), ...Buffer.from('hello')]);
+  // no content size (0x00) and a window descriptor, an RLE block of 1000 'x', then a raw block of 3 bytes
+  const rle = Uint8Array.from([...MAGIC, 0x00, 0x00, ...bh(0, 1, 1000), 0x78, ...bh(1, 0, 3), 0x61, 0x62, 0x63]);
+
+  it('reads the stated size and the bound of raw and RLE blocks, which the decoder agrees with', () => {
+    expect(zstdSizeBound(raw)).toEqual({ stated: 5, max: 5 });
+    expect(Buffer.from(unzstdCapped(raw)).toString()).toBe('hello');
+    expect(zstdSizeBound(rle)).toEqual({ stated: undefined, max: 1003 });
+    expect(unzstdCapped(rle).length).toBe(1003);
+    // two frames: the sizes add up, and one frame without a stated size makes the sum unknown
+    expect(zstdSizeBound(Uint8Array.from([...raw, ...raw]))).toEqual({ stated: 10, max: 10 });
+    expect(zstdSizeBound(Uint8Array.from([...raw, ...rle]))).toEqual({ stated: undefined, max: 1008 });
+    // a compressed block regenerates at most 128 KiB
+    expect(zstdSizeBound(Uint8Array.from([...MAGIC, 0x00, 0x00, ...bh(1, 2, 2), 0, 0]))!.max).toBe(128 << 10);
+    // not a clean run of frames: no bound (the decoder has the last word)
+    expect(zstdSizeBound(raw.subarray(0, raw.length - 1))).toBeUndefined();
+    expect(zstdSizeBound(Uint8Array.from([...raw, 1, 2, 3]))).toBeUndefined();
+  });
+
+  it('a chunk header claiming more than the frames hold is a FormatError before anything is inflated', () => {
+    const d = blockDecompressor('zstd')!;
+    expect(() => d.check(raw, 6, 40)).toThrow(/^zstd data at offset 40 claims 6 bytes, its frames say 5$/);
+    // the fuzz-found case: 64 MiB more than the chunk can hold, once set aside in core memory as a memory-budget error
+    expect(() => d.check(rle, 1003 + (64 << 20), 40)).toThrow(/^zstd data at offset 40 claims 67109867 bytes, its blocks hold at most 1003$/);
+    expect(() => d.into!(rle, new Uint8Array(1004), 40)).toThrow(/its blocks hold at most 1003/);
+    d.check(rle, 1003, 40);
+    // zlib: deflate cannot inflate more than about 1032:1
+    const z = blockDecompressor('zlib')!;
+    expect(() => z.check(new Uint8Array(10), 10 * 1032 + 65, 7)).toThrow(/^zlib data at offset 7 claims 10385 bytes, more than 10 compressed bytes can hold$/);
+    z.check(new Uint8Array(10), 10 * 1032 + 64, 7);
   });
 });
 

@@ -352,6 +352,7 @@ export function zFeed(file: FileSrc, cd: CpuData, decompress: BlockDecompress, l
     if (at + 8 + csize > end) throw new FormatError(`truncated compressed chunk at offset ${at}`, at);
     if (usize > 1 << 30) throw new FormatError(`bad compressed chunk size ${usize} at offset ${at}`, at);
     const data = file.read(at + 8, csize, 'compressed chunk');
+    decompress.check(data, usize, at); // before core memory is set aside for usize bytes
     const into = decompress.into;
     if (into) write(usize, at, false, (dst) => into(data, dst, at)); // straight into core memory
     else {
