@@ -57,13 +57,32 @@ const after = (p) => (/^s3-(\d{4})/.exec(p.name)?.[1] ?? '0') >= '1535';
     console.log(`| ${p.name} | ${L.dedicated(p) ? 'yes' : `no (preempted ${p.before.preempt_per_s_max}/s)`} | ${s === null ? '-' : s.toFixed(2)}${L.sameLoad(p) ? '' : ' (changed)'} | ${pc(f.tax.low)} | ${pc(f.tax.point)} | ${pc(f.tax.high)} | ${pc(m)} | ${m >= f.tax.low && m <= f.tax.high ? 'yes' : '**no**'} |`);
   }
 }
-const fit = L.fitCpuPm();
+const fit = L.fitCpuPm(); // the fit that ships (held-out pairs excluded)
 console.log('');
 console.log(`Fit on all ${fit.pairs.length}: kappa ${f2(fit.point.kappa)}, kappa_n ${f2(fit.point.kappa_n)}; tax band ${fit.band.tax_pp.map(f2).join(' / ')} pp (low / centre / high); exits/s x ${fit.band.exits_per_s.map(f2).join(' / ')}; wall x ${fit.band.wall.map(f2).join(' / ')}.`);
 for (const lever of ['haltpoll-2ms', 'haltpoll-off']) {
   const rows = L.looDelta(lever);
   if (!rows.length) { console.log(`\n${lever}: one pair only, no leave-one-out.`); continue; }
   console.log(`\n| ${lever}: left out | tax change measured | range from the others | inside |`);
+  console.log('|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.pair} | ${r.measured_pp.toFixed(2)} pp | ${r.low.toFixed(2)} .. ${r.high.toFixed(2)} pp | ${r.inside ? 'yes' : '**no**'} |`);
+}
+// the held-out pairs (session 4, an idle host): forecast by the fit that ships, which saw none of them
+{
+  const rows = L.heldOutCpuPm();
+  if (rows.length) {
+    console.log('');
+    console.log(`| held out (the shipped fit: ${fit.pairs.length} pairs) | dedicated | load ratio | tax before | forecast low | centre | high | measured | inside | error (measured - centre) |`);
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of rows) {
+      console.log(`| ${r.pair} | ${r.dedicated ? 'yes' : 'no'} | ${r.load_ratio === null ? '-' : r.load_ratio.toFixed(2)}${r.same_load ? '' : ' (changed)'} | ${pc(r.before_tax)} | ${pc(r.low)} | ${pc(r.point)} | ${pc(r.high)} | ${pc(r.measured_tax)} | ${r.inside ? 'yes' : '**no**'} | ${r.error_pp === null ? '-' : (r.error_pp > 0 ? '+' : '') + r.error_pp.toFixed(2) + ' pp'} |`);
+    }
+  }
+}
+for (const lever of ['haltpoll-2ms', 'haltpoll-off']) {
+  const rows = L.heldOutDelta(lever);
+  if (!rows.length) continue;
+  console.log(`\n| ${lever}: held out | tax change measured | the range that ships | inside |`);
   console.log('|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.pair} | ${r.measured_pp.toFixed(2)} pp | ${r.low.toFixed(2)} .. ${r.high.toFixed(2)} pp | ${r.inside ? 'yes' : '**no**'} |`);
 }

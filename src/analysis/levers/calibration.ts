@@ -31,7 +31,8 @@ export const dedicated = (p: Pair) => !p.shared && !(p.before.preempt_per_s_max 
  * ref_exit_ns: CPUID, port and MSR exits; the same work on both sides): on this emulator it explains the
  * kept exits' cost to +-2% on every pair. Pairs whose ratio lies within 1/SAME_LOAD .. SAME_LOAD are
  * "same load" and calibrate the range; the others are a load change, not a cpu-pm effect. (1.25 was chosen
- * after seeing the 17 pairs of session 3's first batch; the batch made after it is the held-out check.)
+ * after seeing the 17 pairs of session 3's first batch; the batch made after it, and session 4's idle-host pairs
+ * (heldOut), are the held-out checks.)
  */
 export const SAME_LOAD = 1.25;
 export const loadRatio = (b: Terms, a: Terms): number | null => (b.ref_exit_ns && a.ref_exit_ns ? a.ref_exit_ns / b.ref_exit_ns : null);
@@ -42,7 +43,7 @@ export interface CpuPmFit { box: Box; point: CpuPmParams; band: Band; pairs: str
 
 /** The cpu-pm box from the cpu-pm pairs whose vCPUs had their own host CPUs (not overcommitted) and whose two runs met the same load. */
 export function fitCpuPm(pairs: Pair[] = PAIRS, leaveOut?: string, opts: { anyLoad?: boolean } = {}): CpuPmFit {
-  const use = pairs.filter((p) => p.lever === 'cpu-pm' && dedicated(p) && (opts.anyLoad || sameLoad(p)) && p.name !== leaveOut);
+  const use = pairs.filter((p) => p.lever === 'cpu-pm' && !p.heldOut && dedicated(p) && (opts.anyLoad || sameLoad(p)) && p.name !== leaveOut);
   const obs = use.map((p) => observeCpuPm(p.before, p.after)).filter((o): o is CpuPmParams => o !== null);
   if (obs.length === 0) throw new Error('no cpu-pm calibration pair');
   const { box, point: medians } = boxOf(obs, MARGIN);
@@ -72,7 +73,7 @@ export function fitCpuPm(pairs: Pair[] = PAIRS, leaveOut?: string, opts: { anyLo
 /** Halt-polling pairs: the measured change in tax (pp) and in vCPU wall time (share). */
 export interface DeltaFit { tax_pp: [number, number]; wall: [number, number]; pairs: string[] }
 export function fitDelta(lever: string, pairs: Pair[] = PAIRS, leaveOut?: string): DeltaFit | null {
-  const use = pairs.filter((p) => p.lever === lever && p.name !== leaveOut && p.before.tax !== null && p.after.tax !== null);
+  const use = pairs.filter((p) => p.lever === lever && !p.heldOut && p.name !== leaveOut && p.before.tax !== null && p.after.tax !== null);
   if (use.length === 0) return null;
   const d = use.map((p) => 100 * (p.after.tax! - p.before.tax!));
   const w = use.map((p) => p.after.wall_ns / p.before.wall_ns - 1);
@@ -101,11 +102,11 @@ export interface LooRow {
 }
 
 /**
- * Leave-one-out over the cpu-pm pairs (not overcommitted): each predicted by a box fitted on the others
- * (the same-load ones; anyLoad: all of them, as before the load ratio).
+ * Leave-one-out over the cpu-pm pairs (not overcommitted, not held out): each predicted by a box fitted on
+ * the others (the same-load ones; anyLoad: all of them, as before the load ratio).
  */
 export function looCpuPm(pairs: Pair[] = PAIRS, opts: { anyLoad?: boolean } = {}): LooRow[] {
-  const mine = pairs.filter((p) => p.lever === 'cpu-pm' && dedicated(p));
+  const mine = pairs.filter((p) => p.lever === 'cpu-pm' && !p.heldOut && dedicated(p));
   return mine.map((p) => {
     const fit = fitCpuPm(pairs, p.name, opts);
     const f = forecastCpuPm(p.before, fit.box, fit.point, fit.band);
@@ -119,14 +120,43 @@ export function looCpuPm(pairs: Pair[] = PAIRS, opts: { anyLoad?: boolean } = {}
   });
 }
 
+/**
+ * The held-out cpu-pm pairs (PairSpec.heldOut), each forecast by the fit that ships (fitted on none of them):
+ * the out-of-sample test of the model as it is, overcommitted baselines included (they must come out "not
+ * advised", with no upper end, whatever they measured).
+ */
+export function heldOutCpuPm(pairs: Pair[] = PAIRS): Array<LooRow & { dedicated: boolean }> {
+  const fit = fitCpuPm(pairs);
+  return pairs.filter((p) => p.lever === 'cpu-pm' && p.heldOut).map((p) => {
+    const f = forecastCpuPm(p.before, fit.box, fit.point, fit.band);
+    const m = p.after.tax!;
+    return {
+      pair: p.name, fitted_on: fit.pairs, before_tax: p.before.tax!, measured_tax: m, low: f.tax.low, point: f.tax.point, high: f.tax.high,
+      inside: f.tax.low !== null && f.tax.high !== null && m >= f.tax.low && m <= f.tax.high,
+      error_pp: f.tax.point === null ? null : 100 * (m - f.tax.point),
+      load_ratio: loadRatio(p.before, p.after), same_load: sameLoad(p), dedicated: dedicated(p),
+    };
+  });
+}
+
 export type { Pair, Terms };
 
 /** Leave-one-out over a lever measured only as a change (host halt-polling): the change in tax (pp) of each pair against the range of the others. */
 export function looDelta(lever: string, pairs: Pair[] = PAIRS): Array<{ pair: string; measured_pp: number; low: number; high: number; inside: boolean }> {
-  const mine = pairs.filter((p) => p.lever === lever && p.before.tax !== null && p.after.tax !== null);
+  const mine = pairs.filter((p) => p.lever === lever && !p.heldOut && p.before.tax !== null && p.after.tax !== null);
   if (mine.length < 2) return [];
   return mine.map((p) => {
     const fit = fitDelta(lever, pairs, p.name)!;
+    const m = 100 * (p.after.tax! - p.before.tax!);
+    return { pair: p.name, measured_pp: m, low: fit.tax_pp[0], high: fit.tax_pp[1], inside: m >= fit.tax_pp[0] && m <= fit.tax_pp[1] };
+  });
+}
+
+/** The held-out pairs of a lever measured only as a change (host halt-polling), against the range that ships (fitted on none of them). */
+export function heldOutDelta(lever: string, pairs: Pair[] = PAIRS): Array<{ pair: string; measured_pp: number; low: number; high: number; inside: boolean }> {
+  const fit = fitDelta(lever, pairs);
+  if (!fit) return [];
+  return pairs.filter((p) => p.lever === lever && p.heldOut && p.before.tax !== null && p.after.tax !== null).map((p) => {
     const m = 100 * (p.after.tax! - p.before.tax!);
     return { pair: p.name, measured_pp: m, low: fit.tax_pp[0], high: fit.tax_pp[1], inside: m >= fit.tax_pp[0] && m <= fit.tax_pp[1] };
   });
