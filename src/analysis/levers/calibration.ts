@@ -101,42 +101,33 @@ export interface LooRow {
   same_load: boolean;
 }
 
+/** Pair p's measured tax against the forecast a fit gives from its baseline alone. */
+function checkPair(p: Pair, fit: CpuPmFit): LooRow {
+  const f = forecastCpuPm(p.before, fit.box, fit.point, fit.band);
+  const m = p.after.tax!;
+  return {
+    pair: p.name, fitted_on: fit.pairs, before_tax: p.before.tax!, measured_tax: m, low: f.tax.low, point: f.tax.point, high: f.tax.high,
+    inside: f.tax.low !== null && f.tax.high !== null && m >= f.tax.low && m <= f.tax.high,
+    error_pp: f.tax.point === null ? null : 100 * (m - f.tax.point),
+    load_ratio: loadRatio(p.before, p.after), same_load: sameLoad(p),
+  };
+}
+
 /**
  * Leave-one-out over the cpu-pm pairs (not overcommitted, not held out): each predicted by a box fitted on
  * the others (the same-load ones; anyLoad: all of them, as before the load ratio).
  */
 export function looCpuPm(pairs: Pair[] = PAIRS, opts: { anyLoad?: boolean } = {}): LooRow[] {
-  const mine = pairs.filter((p) => p.lever === 'cpu-pm' && !p.heldOut && dedicated(p));
-  return mine.map((p) => {
-    const fit = fitCpuPm(pairs, p.name, opts);
-    const f = forecastCpuPm(p.before, fit.box, fit.point, fit.band);
-    const m = p.after.tax!;
-    return {
-      pair: p.name, fitted_on: fit.pairs, before_tax: p.before.tax!, measured_tax: m, low: f.tax.low, point: f.tax.point, high: f.tax.high,
-      inside: f.tax.low !== null && f.tax.high !== null && m >= f.tax.low && m <= f.tax.high,
-      error_pp: f.tax.point === null ? null : 100 * (m - f.tax.point),
-      load_ratio: loadRatio(p.before, p.after), same_load: sameLoad(p),
-    };
-  });
+  return pairs.filter((p) => p.lever === 'cpu-pm' && !p.heldOut && dedicated(p)).map((p) => checkPair(p, fitCpuPm(pairs, p.name, opts)));
 }
 
 /**
  * The held-out cpu-pm pairs (PairSpec.heldOut), each forecast by the fit that ships (fitted on none of them):
- * the out-of-sample test of the model as it is, overcommitted baselines included (they must come out "not
- * advised", with no upper end, whatever they measured).
+ * the out-of-sample test of the model as it is.
  */
 export function heldOutCpuPm(pairs: Pair[] = PAIRS): Array<LooRow & { dedicated: boolean }> {
   const fit = fitCpuPm(pairs);
-  return pairs.filter((p) => p.lever === 'cpu-pm' && p.heldOut).map((p) => {
-    const f = forecastCpuPm(p.before, fit.box, fit.point, fit.band);
-    const m = p.after.tax!;
-    return {
-      pair: p.name, fitted_on: fit.pairs, before_tax: p.before.tax!, measured_tax: m, low: f.tax.low, point: f.tax.point, high: f.tax.high,
-      inside: f.tax.low !== null && f.tax.high !== null && m >= f.tax.low && m <= f.tax.high,
-      error_pp: f.tax.point === null ? null : 100 * (m - f.tax.point),
-      load_ratio: loadRatio(p.before, p.after), same_load: sameLoad(p), dedicated: dedicated(p),
-    };
-  });
+  return pairs.filter((p) => p.lever === 'cpu-pm' && p.heldOut).map((p) => ({ ...checkPair(p, fit), dedicated: dedicated(p) }));
 }
 
 export type { Pair, Terms };
