@@ -142,14 +142,12 @@ export class Histogram {
   }
 
   mean(): number {
-    return this.n ? this.sum / this.n : NaN;
+    return meanOf(this);
   }
 
   /** Sample standard deviation. */
   stddev(): number {
-    if (this.n < 2) return 0;
-    const m = this.sum / this.n;
-    return Math.sqrt(Math.max(0, (this.sumsq - this.n * m * m) / (this.n - 1)));
+    return stddevOf(this);
   }
 
   /** Non-empty buckets as [lo, hi, count] (for JSON and charts). */
@@ -160,6 +158,18 @@ export class Histogram {
     });
     return out;
   }
+}
+
+/** The mean of n values summing to sum (NaN for none). */
+function meanOf(h: { n: number; sum: number }): number {
+  return h.n ? h.sum / h.n : NaN;
+}
+
+/** The sample standard deviation from the count, sum and sum of squares. */
+function stddevOf(h: { n: number; sum: number; sumsq: number }): number {
+  if (h.n < 2) return 0;
+  const m = h.sum / h.n;
+  return Math.sqrt(Math.max(0, (h.sumsq - h.n * m * m) / (h.n - 1)));
 }
 
 /** What a report's statistics read of a histogram (summary.ts stats()). */
@@ -194,12 +204,10 @@ export class DenseHist implements HistStats {
   }
 
   mean(): number {
-    return this.n ? this.sum / this.n : NaN;
+    return meanOf(this);
   }
 
   stddev(): number {
-    if (this.n < 2) return 0;
-    const m = this.sum / this.n;
-    return Math.sqrt(Math.max(0, (this.sumsq - this.n * m * m) / (this.n - 1)));
+    return stddevOf(this);
   }
 }
