@@ -26,6 +26,25 @@ function recorder(log: string[]): EventSink {
   };
 }
 
+/** The file's pages handed over `per` per CPU per poll, as live mode polls trace_pipe_raw; records released after each poll. */
+function feedInPolls(parts: ReturnType<typeof traceDatParts>, dec: ReturnType<typeof livePageDecoder>, per: number): number[] {
+  const released: number[] = [];
+  for (let i = 0; ; i += per) {
+    const pages = new Map<number, Uint8Array[]>();
+    const done = new Set<number>();
+    for (const c of parts.cpus) {
+      const got = c.pages.slice(i, i + per).map((p) => p.slice());
+      if (got.length) pages.set(c.cpu, got);
+      if (i + per >= c.pages.length) done.add(c.cpu);
+    }
+    if (pages.size === 0) break;
+    dec.decode(pages, done);
+    released.push(dec.records);
+  }
+  dec.finish();
+  return released;
+}
+
 describe('live page decoder (svm-D-small pages)', () => {
   const dat = svmDSmallTraceDat();
   const parts = traceDatParts(dat);
@@ -40,20 +59,7 @@ describe('live page decoder (svm-D-small pages)', () => {
   it.each([1, 2, 3, 7])('%i pages per CPU per poll: the same calls as reading the file', (per) => {
     const log: string[] = [];
     const dec = livePageDecoder(recorder(log), meta);
-    const released: number[] = [];
-    for (let i = 0; ; i += per) {
-      const pages = new Map<number, Uint8Array[]>();
-      const done = new Set<number>();
-      for (const c of parts.cpus) {
-        const got = c.pages.slice(i, i + per).map((p) => p.slice());
-        if (got.length) pages.set(c.cpu, got);
-        if (i + per >= c.pages.length) done.add(c.cpu);
-      }
-      if (pages.size === 0) break;
-      dec.decode(pages, done);
-      released.push(dec.records);
-    }
-    dec.finish();
+    const released = feedInPolls(parts, dec, per);
     expect(parts.cpus.map((c) => c.pages.length)).toEqual([26, 7]);
     // events come out while pages still arrive, not all at the end
     expect(released[0]).toBeGreaterThan(0);
@@ -86,20 +92,7 @@ describe('live page decoder through the Core (the core decodes the pages: assemb
   it.each([1, 2, 3, 7])('%i pages per CPU per poll: the report equals reading the file', (per) => {
     const core = new Core({ topN: 20 });
     const dec = livePageDecoder(core.sinkFor(core.nextFileIndex()), meta);
-    const released: number[] = [];
-    for (let i = 0; ; i += per) {
-      const pages = new Map<number, Uint8Array[]>();
-      const done = new Set<number>();
-      for (const c of parts.cpus) {
-        const got = c.pages.slice(i, i + per).map((p) => p.slice());
-        if (got.length) pages.set(c.cpu, got);
-        if (i + per >= c.pages.length) done.add(c.cpu);
-      }
-      if (pages.size === 0) break;
-      dec.decode(pages, done);
-      released.push(dec.records);
-    }
-    dec.finish();
+    const released = feedInPolls(parts, dec, per);
     expect(coreTdStats.files).toBeGreaterThan(before + 1); // the file and this session both went through the core
     expect(released[0]).toBeGreaterThan(0);
     expect(released[released.length - 2]!).toBeLessThan(2837);

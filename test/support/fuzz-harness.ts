@@ -59,7 +59,8 @@ export function scratchDir(prefix: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------- in-memory text
-class MemSource implements ByteSource {
+/** A file's bytes held in memory, read as a ByteSource (the text reader reads from it as from a file). */
+export class MemSource implements ByteSource {
   readonly head: Uint8Array;
   private pos = 0;
   constructor(readonly name: string, private bytes: Uint8Array) {

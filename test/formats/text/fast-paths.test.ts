@@ -13,9 +13,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Core } from '../../../src/wasm/core.js';
 import { detectFormat, readWith } from '../../../src/formats/registry.js';
-import { HEAD_BYTES, type ByteSource } from '../../../src/formats/source.js';
 import { TRACES } from '../../support/paths.js';
-import { lineStarts, mutate, mutationArb, readAll, runs, type Mutation } from '../../support/fuzz-harness.js';
+import { MemSource as Mem, lineStarts, mutate, mutationArb, readAll, runs, type Mutation } from '../../support/fuzz-harness.js';
 import { writeTrace } from '../../../bench/gen.js';
 
 const SOURCES = [
@@ -24,18 +23,6 @@ const SOURCES = [
 ];
 const RUNS = runs(800);
 
-class Mem implements ByteSource {
-  readonly head: Uint8Array;
-  private pos = 0;
-  constructor(readonly name: string, private bytes: Uint8Array) { this.head = bytes.subarray(0, HEAD_BYTES); }
-  async read(dst: Uint8Array, off: number, len: number): Promise<number> {
-    const n = Math.min(len, this.bytes.length - this.pos);
-    dst.set(this.bytes.subarray(this.pos, this.pos + n), off);
-    this.pos += n;
-    return n;
-  }
-  close(): void {}
-}
 
 /** The core's tables after reading `bytes` as text, or the error, as one string. */
 async function tables(bytes: Uint8Array, name: string, fast: boolean, chunkBytes?: number): Promise<string> {
