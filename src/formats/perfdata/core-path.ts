@@ -23,6 +23,7 @@ import {
   EV_USERSPACE_EXIT, EV_PLE_WINDOW, EV_OTHER, EV_WFX, EV_HVC, EV_SCHED_SWITCH, EV_SCHED_WAKEUP,
 } from '../../../assembly/constants.js';
 import { PERF_TYPE_TRACEPOINT, type Attr } from './header.js';
+import { readCoreSkips } from '../core-skips.js';
 
 const AT_STRIDE = 48;
 const FM_STRIDE = 96;
@@ -255,14 +256,7 @@ export class PerfDataCorePath {
     const ex = this.pd.ex;
     const n = ex.pdSkipCount();
     if (n === 0) return;
-    const items: { kind: number; code: number; where: number; v1: bigint; v2: bigint }[] = [];
-    const v = this.pd.view();
-    const base = ex.pdSkipsPtr();
-    for (let i = 0; i < n; i++) {
-      const e = base + i * 32;
-      items.push({ kind: v.getInt32(e, true), code: v.getInt32(e + 4, true), where: Number(v.getBigInt64(e + 8, true)),
-        v1: v.getBigInt64(e + 16, true), v2: v.getBigInt64(e + 24, true) });
-    }
+    const items = readCoreSkips(this.pd.view(), ex.pdSkipsPtr(), n);
     ex.pdSkipsClear();
     for (const s of items) {
       let msg: string;

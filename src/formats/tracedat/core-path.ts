@@ -19,6 +19,7 @@ import { eventLayout, TABLE_NAMES } from '../event-table.js';
 import { FormatError } from '../bytes.js';
 import type { PageLayout } from './pages.js';
 import type { LazyFormat } from './formats.js';
+import { readCoreSkips } from '../core-skips.js';
 
 interface TdExports {
   tdConfig(bytes: number): number;
@@ -247,14 +248,7 @@ export class CorePages {
     const ex = this.ex;
     const n = ex.tdSkipCount();
     if (n === 0) return;
-    const v = this.pd.view();
-    const base = ex.tdSkipsPtr();
-    const items: { kind: number; code: number; where: number; v1: bigint; v2: bigint }[] = [];
-    for (let i = 0; i < n; i++) {
-      const e = base + i * 32;
-      items.push({ kind: v.getInt32(e, true), code: v.getInt32(e + 4, true), where: Number(v.getBigInt64(e + 8, true)),
-        v1: v.getBigInt64(e + 16, true), v2: v.getBigInt64(e + 24, true) });
-    }
+    const items = readCoreSkips(this.pd.view(), ex.tdSkipsPtr(), n);
     ex.tdSkipsClear();
     for (const s of items) {
       let msg: string;
