@@ -117,6 +117,18 @@ let ccap: i32 = 0;
 let cn: i32 = 0;
 // (isa, code) -> reason key cache
 
+/**
+ * Two read buffers of `bytes` each, each after a lead of PD_LEAD bytes where the tail of a record cut by the
+ * previous buffer's end is copied: TypeScript reads the next chunk into one while the core walks the other.
+ */
+export const PD_LEAD: i32 = 65536 + 64;
+let rdBufs: usize = 0;
+let rdBytes: i32 = 0;
+export function pdReadBuffers(bytes: i32): usize {
+  if (bytes > rdBytes) { rdBytes = bytes; rdBufs = zalloc(<usize>(PD_LEAD + bytes) * 2 + 64); }
+  return rdBufs;
+}
+
 /** A region of `bytes` for TypeScript to write the tables into. */
 export function pdConfig(bytes: i32): usize {
   if (<usize>bytes > cfgCap) { cfgCap = <usize>bytes; cfg = zalloc(cfgCap); }

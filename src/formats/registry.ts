@@ -109,7 +109,7 @@ export const FORMATS: readonly FormatEntry[] = [
     detect: (head) => isPerfData(head),
     async read(input, sink, o) {
       const { readPerfData } = await import('./perfdata/reader.js');
-      const i = readPerfData(input.path, sink as EventSink);
+      const i = await readPerfData(input.path, sink as EventSink);
       if (i.sampling && o.onSampled) {
         o.onSampled({ sampling: i.sampling, samples: i.samples, exits: i.exitPeriods ?? new Map(),
           periodSum: Object.values(i.periodSums ?? {}).reduce((x, y) => x + y, 0) });

@@ -39,6 +39,8 @@ export interface AnalyzeOptions {
   buffer?: string;
   /** tests: new bytes per scan call, to exercise chunk boundaries */
   chunkBytes?: number;
+  /** tests: the core's input arena (binary readers read chunks of this size; default 4 MiB) */
+  arenaBytes?: number;
   /** stream every handled exit, halt and lapic event out as rows (src/analysis/rows.ts) */
   rows?: RowSink;
   /** tests: rows held between two drains */
@@ -63,7 +65,7 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
   const filtered = opts.filter && (opts.filter.pid !== undefined || opts.filter.vcpu !== undefined);
   // a filter keeps some threads' slowest exits only: the core keeps more of them to choose from
   const topN = Math.max(opts.top ?? 10, 10) * (filtered ? 20 : 1);
-  const core = new Core({ topN, rows: opts.rows, rowCapacity: opts.rowCapacity, maxMemoryMb: opts.maxMemoryMb });
+  const core = new Core({ topN, rows: opts.rows, rowCapacity: opts.rowCapacity, maxMemoryMb: opts.maxMemoryMb, arenaBytes: opts.arenaBytes });
   if (opts.rips) core.trackRips(true);
   if (opts.gpas) core.trackGpas(true);
   if (opts.nested) core.trackNested();

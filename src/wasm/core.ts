@@ -90,6 +90,7 @@ interface Exports {
 /** The core's perf.data sample decoder (assembly/perfdata.ts), used by src/formats/perfdata/core-path.ts. */
 export interface PerfDataCoreExports {
   pdConfig(bytes: number): number;
+  pdReadBuffers(bytes: number): number;
   pdBegin(nAttrs: number, nIds: number, nFormats: number, typeOff: number, typeSize: number, lostName: number, maxQueued: number): void;
   pdWalk(base: number, pos: number, len: number, fileOff: bigint): number;
   pdWalkAt(base: number, pos: number, len: number, where: bigint): number;

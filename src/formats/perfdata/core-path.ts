@@ -27,6 +27,12 @@ import { readCoreSkips } from '../core-skips.js';
 
 const AT_STRIDE = 48;
 const FM_STRIDE = 96;
+/** assembly/perfdata.ts PD_LEAD: room before each read buffer for a record cut by the previous one */
+const LEAD = 65536 + 64;
+
+function readAsync(fd: number, dst: Uint8Array, position: number): Promise<number> {
+  return new Promise((res, rej) => fs.read(fd, dst, 0, dst.length, position, (err, n) => (err ? rej(err) : res(n))));
+}
 // deferred skips (assembly/perfdata.ts PDS_*)
 const PDS_BAD_SIZE = 1, PDS_UNKNOWN_TYPE = 2, PDS_NO_TYPE = 3, PDS_BAD_TS = 4, PDS_WAKE_NS = 5, PDS_UNKNOWN_ID = 6;
 
@@ -150,37 +156,64 @@ export class PerfDataCorePath {
   /**
    * Walk the data section [start, end) of the file. `record` decodes a record the core left (returns the
    * bytes of payload that follow it, AUXTRACE's); `resolve` names the attrs.
+   *
+   * Two read buffers in core memory: while the core walks one chunk, the next is read into the other on
+   * libuv's thread pool (the read is an eighth of a run's time on a 1 GB file, and the other core is idle).
+   * A record cut by a chunk's end is copied into the lead before the next chunk and walked from there.
    */
-  run(fd: number, start: number, end: number, resolve: () => void,
+  async run(fd: number, start: number, end: number, resolve: () => void,
     record: (type: number, buf: Uint8Array, view: DataView, p: number, size: number, off: number) => number,
-    truncated: (what: string, off: number) => FormatError): void {
+    truncated: (what: string, off: number) => FormatError): Promise<void> {
     const pd = this.pd;
     this.resolve = resolve;
-    let off = start;
-    while (off < end) {
-      const arena = pd.arena();
-      const n = Math.min(arena.length, end - off);
+    const CH = pd.arena().length;
+    const base = pd.ex.pdReadBuffers(CH);
+    const dataAt = (slot: number): number => base + slot * (LEAD + CH) + LEAD;
+    /** Read [at, at + len) into slot's buffer: the number of bytes read. */
+    const readInto = async (slot: number, at: number, len: number): Promise<number> => {
       let got = 0;
-      while (got < n) {
-        const r = fs.readSync(fd, arena, got, n - got, off + got);
+      while (got < len) {
+        const mem = pd.view().buffer;
+        const r = await readAsync(fd, new Uint8Array(mem, dataAt(slot) + got, len - got), at + got);
+        // memory that grew while the read was pending is a new ArrayBuffer over the same bytes (V8 reserves a
+        // 32-bit memory's whole range); the read is done again into the new one all the same, synchronously
+        if (pd.view().buffer !== mem) {
+          const again = fs.readSync(fd, new Uint8Array(pd.view().buffer, dataAt(slot) + got, r), 0, r, at + got);
+          if (again !== r) return got + Math.max(again, 0);
+        }
         if (r <= 0) break;
         got += r;
       }
+      return got;
+    };
+    let off = start; // file offset of the current slot's data
+    let tail = 0; // bytes of a cut record copied into the lead before it
+    let slot = 0;
+    let pending: Promise<number> | null = off < end ? readInto(0, off, Math.min(CH, end - off)) : null;
+    while (pending) {
+      const n = Math.min(CH, end - off);
+      const got = await pending;
+      pending = null;
       if (got < n) throw truncated('record', off + got);
+      const next = off + n;
+      if (next < end) pending = readInto(slot ^ 1, next, Math.min(CH, end - next));
+      const from = dataAt(slot) - tail;
+      const len = tail + n;
+      const fileOff = off - tail;
       let pos = 0;
       let skipTo = -1;
       for (;;) {
-        pos = pd.ex.pdWalk(pd.arenaPtr(), pos, n, BigInt(this.whereBase + off));
+        pos = pd.ex.pdWalk(from, pos, len, BigInt(this.whereBase + fileOff));
         pd.view(); // memory may have grown: the Core's views are rebuilt
         this.drainSkips();
         const stop = pd.ex.pdStopped();
         if (stop === 0) break;
         if (stop === 2) { resolve(); this.namedAttrs(); continue; }
-        const mem = pd.arena();
+        const mem = new Uint8Array(pd.view().buffer, from, len);
         const view = new DataView(mem.buffer, mem.byteOffset, mem.byteLength);
         const type = view.getUint32(pos, true);
         const size = view.getUint16(pos + 6, true);
-        const at = off + pos;
+        const at = fileOff + pos;
         if (size < 8) throw new FormatError(`perf.data: bad record size ${size} (type ${type}) at offset ${at}`, at);
         const extra = record(type, mem, view, pos, size, at);
         this.drainSkips();
@@ -191,10 +224,24 @@ export class PerfDataCorePath {
         }
         pos += size;
       }
-      if (skipTo >= 0) { off = skipTo; continue; }
-      if (off + n >= end && pos < n) throw truncated('record', off + pos);
-      if (pos === 0) throw truncated('record', off); // a record longer than the arena cannot be (sizes are u16)
-      off += pos;
+      if (skipTo >= 0) {
+        // a payload that follows its record (AUXTRACE): the chunk read ahead is not the one wanted
+        if (pending) await pending;
+        off = skipTo; tail = 0; slot = 0;
+        pending = off < end ? readInto(0, off, Math.min(CH, end - off)) : null;
+        continue;
+      }
+      const left = len - pos;
+      if (!pending) {
+        if (left > 0) throw truncated('record', fileOff + pos);
+        break;
+      }
+      if (left > LEAD) throw truncated('record', fileOff + pos); // cannot be: sizes are u16
+      if (left > 0) {
+        const u8 = new Uint8Array(pd.view().buffer);
+        u8.copyWithin(dataAt(slot ^ 1) - left, from + pos, from + len);
+      }
+      tail = left; off = next; slot ^= 1;
     }
   }
 

@@ -108,7 +108,7 @@ class PerfDataReader extends RecordStage {
     return b;
   }
 
-  run(): PerfDataInfo {
+  async run(): Promise<PerfDataInfo> {
     const head = new Uint8Array(PIPE_HEADER_SIZE);
     let got = 0;
     while (got < PIPE_HEADER_SIZE) {
@@ -127,7 +127,7 @@ class PerfDataReader extends RecordStage {
     } else {
       if (!this.seekable) throw new FormatError('perf.data: a file-mode perf.data must be read from a regular file', 8);
       if (hsize < FILE_HEADER_SIZE) throw new FormatError(`perf.data: bad header size ${hsize}`, 8);
-      this.readFileHeader();
+      await this.readFileHeader();
     }
     this.finish();
     return this.info;
@@ -135,7 +135,7 @@ class PerfDataReader extends RecordStage {
 
   // ---- file mode ----
 
-  private readFileHeader(): void {
+  private async readFileHeader(): Promise<void> {
     const le = this.le;
     const h = this.readAt(0, FILE_HEADER_SIZE, 'file header');
     const v = new DataView(h.buffer);
@@ -205,16 +205,16 @@ class PerfDataReader extends RecordStage {
       lostNameId: this.lostNameId, maxQueued: this.maxQueued, skipGuest: this.skipGuest });
     if (cp) {
       this.corePath = cp;
-      cp.run(this.fd, dataOff, dataOff + dataSize, () => { if (!this.attrsResolved) this.resolveAttrs(); },
+      await cp.run(this.fd, dataOff, dataOff + dataSize, () => { if (!this.attrsResolved) this.resolveAttrs(); },
         (type, buf, view, p, size, off) => this.coreRecord(type, buf, view, p, size, off), truncated);
     } else {
       this.processData(dataOff, dataOff + dataSize, false);
     }
-    if (this.dirVersion > 0) this.readDataFiles(cp);
+    if (this.dirVersion > 0) await this.readDataFiles(cp);
   }
 
   /** The data.N files of a directory recording, after the header file's data section (see the top). */
-  private readDataFiles(cp: PerfDataCorePath | undefined): void {
+  private async readDataFiles(cp: PerfDataCorePath | undefined): Promise<void> {
     const dir = nodePath.dirname(this.path);
     const files = fs.readdirSync(dir).map((n) => /^data\.(\d+)$/.exec(n)).filter((m) => m !== null)
       .map((m) => ({ name: m[0], n: Number(m[1]) })).sort((a, b) => a.n - b.n);
@@ -233,7 +233,7 @@ class PerfDataReader extends RecordStage {
         this.whereBase = base;
         if (cp) {
           cp.whereBase = base;
-          cp.run(fd, 0, size, () => { if (!this.attrsResolved) this.resolveAttrs(); },
+          await cp.run(fd, 0, size, () => { if (!this.attrsResolved) this.resolveAttrs(); },
             (type, buf, view, p, sz, off) => this.coreRecord(type, buf, view, p, sz, off), truncated);
         } else this.processData(0, size, false);
         base += size;
@@ -360,7 +360,7 @@ class PerfDataReader extends RecordStage {
  * Read a perf.data file (file mode or pipe mode) and push its events to `sink`.
  * Throws FormatError (with the byte offset) when the file is truncated or malformed.
  */
-export function readPerfData(path: string, sink: EventSink, opts: PerfDataOptions = {}): PerfDataInfo {
+export async function readPerfData(path: string, sink: EventSink, opts: PerfDataOptions = {}): Promise<PerfDataInfo> {
   // a directory recording (perf record --threads): its header file is DIR/data
   const file = isPerfDataDir(path) ? nodePath.join(path, 'data') : path;
   const fd = fs.openSync(file, 'r');
@@ -368,7 +368,7 @@ export function readPerfData(path: string, sink: EventSink, opts: PerfDataOption
     const st = fs.fstatSync(fd);
     sink.beginFile(path, CLOCK_NS);
     const r = new PerfDataReader(file, fd, st.size, st.isFile(), sink, opts);
-    return r.run();
+    return await r.run();
   } finally {
     fs.closeSync(fd);
   }

@@ -31,3 +31,17 @@ describe.skipIf(!HAVE_SHARED)('perf.data: core path = TypeScript path (../shared
       .toEqual(JSON.parse(JSON.stringify(ts, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))));
   });
 });
+
+describe.skipIf(!HAVE_SHARED)('perf.data core path: records cut by chunk ends (../shared/captures)', () => {
+  // the core walks one read buffer while the next is read; a record cut by a buffer's end is carried into the
+  // next buffer's lead: small buffers cut thousands of records, and the report must not change
+  const file = path.join(CAPTURES, 'svm-A-baseline', 'perf-kvm.data.xz');
+  it.each([[64 * 1024 + 8], [1000 * 1000 + 7]])('svm-A-baseline/perf-kvm.data.xz in %i-byte chunks = in 4 MiB chunks', async (bytes) => {
+    const before = corePathStats.files;
+    const small = await analyze([file], { top: 20, histograms: true, arenaBytes: bytes });
+    expect(corePathStats.files).toBe(before + 1);
+    const usual = await analyze([file], { top: 20, histograms: true });
+    expect(small.totals.exits_handled).toBeGreaterThan(10000);
+    expect(small).toEqual(usual);
+  });
+});

@@ -21,9 +21,9 @@ const ALL_BEFORE_RAW = S_IDENTIFIER | S_IP | S_TID | S_TIME | S_ADDR | S_ID | S_
   | S_CALLCHAIN | S_RAW;
 const PERF_RECORD_STYLE = S_IP | S_TID | S_TIME | S_CPU | S_PERIOD | S_RAW | S_IDENTIFIER;
 
-function read(bytes: Uint8Array, opts: PerfDataOptions = {}): { sink: CollectSink; info: ReturnType<typeof readPerfData> } {
+async function read(bytes: Uint8Array, opts: PerfDataOptions = {}): Promise<{ sink: CollectSink; info: Awaited<ReturnType<typeof readPerfData>> }> {
   const sink = new CollectSink();
-  const info = readPerfData(tmpFile('crafted.data', bytes), sink, opts);
+  const info = await readPerfData(tmpFile('crafted.data', bytes), sink, opts);
   return { sink, info };
 }
 
@@ -45,7 +45,7 @@ function exitsAndEntries(sink: CollectSink): string[] {
 describe('perf.data sample layouts', () => {
   for (const le of [true, false]) {
     for (const mode of ['file', 'pipe'] as const) {
-      it(`every sample_type field before RAW is skipped correctly (${le ? 'little' : 'big'} endian, ${mode} mode)`, () => {
+      it(`every sample_type field before RAW is skipped correctly (${le ? 'little' : 'big'} endian, ${mode} mode)`, async () => {
         for (const rf of [0, RF_ID | RF_LOST, RF_GROUP | RF_ID | RF_TOTAL_TIME_ENABLED | RF_TOTAL_TIME_RUNNING,
           RF_GROUP | RF_ID | RF_LOST | RF_TOTAL_TIME_ENABLED]) {
           const c = kvmCraft(le, ALL_BEFORE_RAW, rf);
@@ -58,7 +58,7 @@ describe('perf.data sample layouts', () => {
           });
           c.sample(1, { id: 13, pid: 100, tid: 101, time: 6000n, cpu: 3, callchain: [], raw: rawKvmEntry(le, 101, 0xfff2n, 1) });
           c.round();
-          const { sink, info } = read(mode === 'file' ? c.buildFile() : c.buildPipe());
+          const { sink, info } = await read(mode === 'file' ? c.buildFile() : c.buildPipe());
           expect(info.pipeMode).toBe(mode === 'pipe');
           expect(exitsAndEntries(sink)).toEqual([
             'kvm_exit ts=5000 tid=101 tgid=100 cpu=3 vcpu=1 isa=2 code=124 rip=fff0',
@@ -75,12 +75,12 @@ describe('perf.data sample layouts', () => {
     }
   }
 
-  it('finds the event of a sample by ID when there is no IDENTIFIER', () => {
+  it('finds the event of a sample by ID when there is no IDENTIFIER', async () => {
     const st = S_IP | S_TID | S_TIME | S_ADDR | S_ID | S_CPU | S_RAW;
     const c = kvmCraft(true, st);
     c.sample(1, { id: 14, pid: 7, tid: 8, time: 10n, cpu: 0, raw: rawKvmEntry(true, 8, 0x10n, 0) });
     c.sample(0, { id: 11, pid: 7, tid: 8, time: 20n, cpu: 0, raw: rawKvmExit(true, 8, 0x78, 0x12n, 0) });
-    const { sink, info } = read(c.buildFile());
+    const { sink, info } = await read(c.buildFile());
     expect(exitsAndEntries(sink)).toEqual([
       'kvm_entry ts=10 tid=8 tgid=7 cpu=0 vcpu=0 rip=10',
       'kvm_exit ts=20 tid=8 tgid=7 cpu=0 vcpu=0 isa=2 code=120 rip=12',
@@ -88,34 +88,34 @@ describe('perf.data sample layouts', () => {
     expect(info.events).toEqual({ kvm_entry: 1, kvm_exit: 1 });
   });
 
-  it('a sample with an id no attr has is counted as skipped', () => {
+  it('a sample with an id no attr has is counted as skipped', async () => {
     const c = kvmCraft(true, PERF_RECORD_STYLE);
     c.sample(0, { id: 999, pid: 1, tid: 1, time: 10n, raw: rawKvmExit(true, 1, 0x78, 0n, 0) });
     c.sample(0, { id: 11, pid: 1, tid: 1, time: 11n, raw: rawKvmExit(true, 1, 0x78, 0n, 0) });
-    const { sink, info } = read(c.buildFile());
+    const { sink, info } = await read(c.buildFile());
     expect(info.samples).toBe(1);
     expect(sink.skips).toHaveLength(1);
     expect(sink.skips[0]).toMatchObject({ kind: SKIP_UNRECOGNIZED, excerpt: expect.stringContaining('unknown event id 999') });
   });
 
-  it('a single attr without ids needs no id; a non-tracepoint event is pushed as EV_OTHER by its name', () => {
+  it('a single attr without ids needs no id; a non-tracepoint event is pushed as EV_OTHER by its name', async () => {
     const c = new PerfCraft(true).attr({ type: 1, config: 9, sampleType: S_IP | S_TID | S_TIME | S_CPU, ids: [], name: 'dummy:u' });
     c.withTracing = false;
     c.sample(0, { pid: 3, tid: 4, time: 100n, cpu: 1 });
-    const { sink, info } = read(c.buildFile());
+    const { sink, info } = await read(c.buildFile());
     expect(info.events).toEqual({ 'dummy:u': 1 });
     expect(sink.events).toMatchObject([{ kind: EV_OTHER, ts: 100n, tid: 4, tgid: 3, cpu: 1 }]);
     expect(sink.nameOf(sink.events[0]!)).toBe('dummy:u');
   });
 
-  it('tgid of other threads comes from COMM/FORK records; the sample pid wins for its own thread', () => {
+  it('tgid of other threads comes from COMM/FORK records; the sample pid wins for its own thread', async () => {
     const c = new PerfCraft(true)
       .attr({ config: ID_SCHED_SWITCH, sampleType: PERF_RECORD_STYLE, ids: [1], name: 'sched:sched_switch' });
     c.comm(500, 500, 'qemu', { time: 0n });
     c.fork(500, 500, 501, 500, 0n, { time: 0n });
     c.comm(500, 501, 'CPU 0/KVM', { time: 0n });
     c.sample(0, { pid: 0, tid: 0, time: 50n, cpu: 2, raw: rawSchedSwitch(true, 0, 'swapper/2', 501, 'CPU 0/KVM') });
-    const { sink } = read(c.buildFile());
+    const { sink } = await read(c.buildFile());
     expect(sink.events).toMatchObject([{ kind: EV_SCHED_SWITCH, ts: 50n, tid: 0, tgid: 0, cpu: 2, a: 501n }]);
     expect(sink.threads).toContainEqual({ tid: 501, tgid: 500, comm: 'CPU 0/KVM' });
     expect(sink.threads).toContainEqual({ tid: 500, tgid: 500, comm: 'qemu' });
@@ -125,7 +125,7 @@ describe('perf.data sample layouts', () => {
 describe('perf.data ordering (ordered-events.c)', () => {
   const tsOf = (sink: CollectSink): bigint[] => sink.events.map(e => e.ts);
 
-  it('flushes at each round what is not later than the newest time of the round before, then the rest at the end', () => {
+  it('flushes at each round what is not later than the newest time of the round before, then the rest at the end', async () => {
     const c = kvmCraft(true, PERF_RECORD_STYLE);
     const s = (t: bigint, tid: number): void => {
       c.sample(0, { pid: 1, tid, time: t, cpu: 0, raw: rawKvmExit(true, tid, 0x78, t, 0) });
@@ -133,37 +133,37 @@ describe('perf.data ordering (ordered-events.c)', () => {
     s(10n, 1); s(5n, 2); c.round(); // round 1: limit 0 -> nothing; next limit 10
     s(7n, 3); s(20n, 4); c.round(); // round 2: flush <= 10: 5 7 10; next limit 20
     s(3n, 5); s(15n, 6); s(10n, 7); // late 3 comes after the flushed 10 (perf delivers it out of order)
-    const { sink } = read(c.buildFile());
+    const { sink } = await read(c.buildFile());
     expect(tsOf(sink)).toEqual([5n, 7n, 10n, 3n, 10n, 15n, 20n]);
     expect(sink.events.map(e => e.tid)).toEqual([2, 3, 1, 5, 7, 6, 4]);
   });
 
-  it('keeps file order for equal timestamps, and delivers records without a time at once', () => {
+  it('keeps file order for equal timestamps, and delivers records without a time at once', async () => {
     const c = kvmCraft(true, PERF_RECORD_STYLE);
     for (let i = 0; i < 5; i++) c.sample(i % 2, { pid: 1, tid: 10 + i, time: 100n, cpu: i, raw: rawKvmEntry(true, 10 + i, 0n, 0) });
     c.sample(0, { pid: 1, tid: 99, time: 0n, cpu: 0, raw: rawKvmEntry(true, 99, 0n, 0) });
-    const { sink } = read(c.buildFile());
+    const { sink } = await read(c.buildFile());
     expect(sink.events.map(e => e.tid)).toEqual([99, 10, 11, 12, 13, 14]);
   });
 
-  it('bounds the queue of a file without rounds (half flush) and still delivers everything', () => {
+  it('bounds the queue of a file without rounds (half flush) and still delivers everything', async () => {
     const c = kvmCraft(true, PERF_RECORD_STYLE);
     for (let i = 0; i < 200; i++) c.sample(0, { pid: 1, tid: 1, time: BigInt(1000 + i * 10 + (i % 3)), cpu: 0, raw: rawKvmEntry(true, 1, 0n, 0) });
-    const all = read(c.buildFile());
-    const bounded = read(c.buildFile(), { maxQueued: 8 });
+    const all = await read(c.buildFile());
+    const bounded = await read(c.buildFile(), { maxQueued: 8 });
     expect(bounded.sink.events.length).toBe(200);
     expect(tsOf(bounded.sink)).toEqual(tsOf(all.sink));
   });
 });
 
 describe('perf.data records', () => {
-  it('LOST and LOST_SAMPLES push EV_LOST with the count, in time order', () => {
+  it('LOST and LOST_SAMPLES push EV_LOST with the count, in time order', async () => {
     const c = kvmCraft(true, PERF_RECORD_STYLE);
     c.sample(0, { pid: 1, tid: 2, time: 10n, cpu: 1, raw: rawKvmExit(true, 2, 0x78, 0n, 0) });
     c.lost(11, 42, { time: 15n, cpu: 1, pid: 1, tid: 2 });
     c.lostSamples(7, { time: 12n, cpu: 0 });
     c.sample(1, { pid: 1, tid: 2, time: 20n, cpu: 1, raw: rawKvmEntry(true, 2, 0n, 0) });
-    const { sink, info } = read(c.buildFile());
+    const { sink, info } = await read(c.buildFile());
     expect(info.lost).toBe(49);
     expect(sink.events.map(e => [e.kind, e.ts, e.cpu, e.a])).toEqual([
       [EV_EXIT, 10n, 1, expect.any(BigInt)], [EV_LOST, 12n, 0, 7n], [EV_LOST, 15n, 1, 42n], [EV_ENTRY, 20n, 1, 0n],
@@ -171,7 +171,7 @@ describe('perf.data records', () => {
     expect(sink.nameOf(sink.events[1]!)).toBe('lost');
   });
 
-  it('skips unknown records by their size and AUXTRACE records with their payload', () => {
+  it('skips unknown records by their size and AUXTRACE records with their payload', async () => {
     const c = kvmCraft(true, PERF_RECORD_STYLE);
     c.sample(0, { pid: 1, tid: 2, time: 10n, raw: rawKvmExit(true, 2, 0x78, 0n, 0) });
     c.record(200, new Uint8Array(20).fill(0xff));
@@ -181,25 +181,25 @@ describe('perf.data records', () => {
     c.record(71, aux);
     c.records.push(new Uint8Array(24).fill(0x09)); // the AUX data: garbage if parsed as records
     c.sample(1, { pid: 1, tid: 2, time: 20n, raw: rawKvmEntry(true, 2, 0n, 0) });
-    const { sink, info } = read(c.buildFile());
+    const { sink, info } = await read(c.buildFile());
     expect(info.samples).toBe(2);
     expect(sink.events.map(e => e.kind)).toEqual([EV_EXIT, EV_ENTRY]);
   });
 
-  it('names events from the tracing formats when EVENT_DESC has no name', () => {
+  it('names events from the tracing formats when EVENT_DESC has no name', async () => {
     const c = kvmCraft(true, PERF_RECORD_STYLE);
     for (const a of c.attrs) a.name = '';
     c.sample(0, { pid: 1, tid: 2, time: 10n, raw: rawKvmExit(true, 2, 0x78, 0n, 0) });
-    expect(read(c.buildFile()).info.events).toEqual({ kvm_exit: 1 });
-    expect(read(c.buildPipe()).info.events).toEqual({ kvm_exit: 1 });
+    expect((await read(c.buildFile())).info.events).toEqual({ kvm_exit: 1 });
+    expect((await read(c.buildPipe())).info.events).toEqual({ kvm_exit: 1 });
   });
 
-  it('names threads from the saved cmdlines of the tracing data when no COMM named them', () => {
+  it('names threads from the saved cmdlines of the tracing data when no COMM named them', async () => {
     const c = kvmCraft(true, PERF_RECORD_STYLE);
     c.savedCmdlines = '77 worker\n78 other\n';
     c.comm(78, 78, 'renamed', { time: 0n });
     c.sample(0, { pid: 77, tid: 77, time: 10n, raw: rawKvmExit(true, 77, 0x78, 0n, 0) });
-    const { sink } = read(c.buildFile());
+    const { sink } = await read(c.buildFile());
     expect(sink.threads).toContainEqual({ tid: 77, tgid: 77, comm: 'worker' });
     expect(sink.threads.filter(t => t.tid === 78)).toEqual([{ tid: 78, tgid: 78, comm: 'renamed' }]);
   });
@@ -217,10 +217,10 @@ describe('perf.data errors', () => {
     return c;
   };
 
-  function expectFormatError(bytes: Uint8Array, msg: RegExp, offset?: number): FormatError {
+  async function expectFormatError(bytes: Uint8Array, msg: RegExp, offset?: number): Promise<FormatError> {
     let err: unknown;
     try {
-      read(bytes);
+      await read(bytes);
     } catch (e) {
       err = e;
     }
@@ -231,54 +231,54 @@ describe('perf.data errors', () => {
     return fe;
   }
 
-  it('a record of size 0 (or below the 8-byte header) is an error, not an endless loop', () => {
+  it('a record of size 0 (or below the 8-byte header) is an error, not an endless loop', async () => {
     for (const size of [0, 4, 7]) {
       const c = good();
       const rec = new W(true).u32(9).u16(0).u16(size).out();
       c.records.splice(1, 0, rec);
       const bytes = c.buildPipe();
       // the offset points at the bad record (after the header, attr, feature and tracing records and a COMM)
-      const fe = expectFormatError(bytes, new RegExp(`bad record size ${size} \\(type 9\\) at offset \\d+`));
+      const fe = await expectFormatError(bytes, new RegExp(`bad record size ${size} \\(type 9\\) at offset \\d+`));
       expect(new DataView(bytes.buffer).getUint16(fe.offset + 6, true)).toBe(size);
-      expectFormatError(c.buildFile(), /bad record size/);
+      await expectFormatError(c.buildFile(), /bad record size/);
     }
   });
 
-  it('a sample whose fields run past its record is an error with its offset', () => {
+  it('a sample whose fields run past its record is an error with its offset', async () => {
     const c = good();
     // a sample of the kvm_exit attr cut after its TIME field
     c.record(9, new W(true).u64(11).u64(0).u32(1).u32(2).u64(30).out());
-    const fe = expectFormatError(c.buildFile(), /perf\.data: sample at offset \d+: CPU runs past the end of its 40-byte record/);
+    const fe = await expectFormatError(c.buildFile(), /perf\.data: sample at offset \d+: CPU runs past the end of its 40-byte record/);
     expect(fe.offset).toBeGreaterThan(104);
   });
 
-  it('a RAW size beyond the record is an error', () => {
+  it('a RAW size beyond the record is an error', async () => {
     const c = good();
     c.record(9, new W(true).u64(11).u64(0).u32(1).u32(2).u64(30).u32(0).u32(0).u64(1).u32(1000).u32(0).out());
-    expectFormatError(c.buildFile(), /RAW data runs past the end/);
+    await expectFormatError(c.buildFile(), /RAW data runs past the end/);
   });
 
-  it('a compressed record (perf record -z) that is not zstd data is an error, not misread', () => {
+  it('a compressed record (perf record -z) that is not zstd data is an error, not misread', async () => {
     const c = good();
     c.record(81, new Uint8Array(16));
-    expectFormatError(c.buildFile(), /corrupt zstd data in the compressed record at offset \d+/);
+    await expectFormatError(c.buildFile(), /corrupt zstd data in the compressed record at offset \d+/);
   });
 
-  it('not a perf.data file', () => {
-    expectFormatError(new TextEncoder().encode('# tracer: nop\n#\n'), /not a perf\.data file/, 0);
+  it('not a perf.data file', async () => {
+    await expectFormatError(new TextEncoder().encode('# tracer: nop\n#\n'), /not a perf\.data file/, 0);
     expect(isPerfData(new TextEncoder().encode('# tracer: nop'))).toBe(false);
   });
 
   for (const mode of ['file', 'pipe'] as const) {
-    it(`truncation at every byte offset (${mode} mode): a FormatError with an offset, or the events before the cut`, () => {
+    it(`truncation at every byte offset (${mode} mode): a FormatError with an offset, or the events before the cut`, async () => {
       const full = mode === 'file' ? good().buildFile() : good().buildPipe();
-      const complete = read(full);
+      const complete = await read(full);
       expect(complete.info.samples).toBe(2);
       let errors = 0;
       for (let n = 0; n < full.length; n++) {
         const cut = full.slice(0, n);
         try {
-          const r = read(cut);
+          const r = await read(cut);
           // only a pipe can end before its end without an error, between two records: then fewer events, never
           // wrong ones, and a SKIP_TRUNCATED note unless the cut follows a FINISHED_ROUND
           expect(mode).toBe('pipe');
@@ -299,11 +299,11 @@ describe('perf.data errors', () => {
     });
   }
 
-  it('a file-mode header whose sections lie beyond the end of the file says so', () => {
+  it('a file-mode header whose sections lie beyond the end of the file says so', async () => {
     const full = good().buildFile();
-    const fe = expectFormatError(full.slice(0, full.length - 10), /beyond the end of the file|truncated/);
+    const fe = await expectFormatError(full.slice(0, full.length - 10), /beyond the end of the file|truncated/);
     expect(fe.offset).toBeLessThanOrEqual(full.length - 10);
     // cut inside the data section
-    expectFormatError(full.slice(0, 400), /truncated file: the data section ends at \d+ but the file has 400 bytes/, 400);
+    await expectFormatError(full.slice(0, 400), /truncated file: the data section ends at \d+ but the file has 400 bytes/, 400);
   });
 });

@@ -73,7 +73,7 @@ function countNames(lines: ScriptLine[]): Record<string, number> {
 
 async function load(file: string, skipGuestSamples = false): Promise<{ sink: CollectSink; info: PerfDataInfo }> {
   const sink = new CollectSink();
-  const info = readPerfData(await materialize(file), sink, { skipGuestSamples });
+  const info = await readPerfData(await materialize(file), sink, { skipGuestSamples });
   return { sink, info };
 }
 
@@ -265,7 +265,7 @@ describe.skipIf(!HAVE_SHARED)('perf.data of the real captures vs perf script', (
     expect(markers.length).toBeGreaterThanOrEqual(8);
   });
 
-  it('isPerfData recognises the captures and nothing else', () => {
+  it('isPerfData recognises the captures and nothing else', async () => {
     const head = (p: string): Uint8Array => {
       const fd = fs.openSync(p, 'r');
       const b = new Uint8Array(16);

@@ -19,9 +19,9 @@ import { SKIP_TRUNCATED } from '../../../assembly/constants.js';
 afterAll(removePerfTmpDir);
 const CAPTURES = path.join(SHARED, 'captures');
 
-function read(file: string, opts: PerfDataOptions = {}): { sink: CollectSink; info: PerfDataInfo } {
+async function read(file: string, opts: PerfDataOptions = {}): Promise<{ sink: CollectSink; info: PerfDataInfo }> {
   const sink = new CollectSink();
-  const info = readPerfData(file, sink, opts);
+  const info = await readPerfData(file, sink, opts);
   return { sink, info };
 }
 
@@ -55,7 +55,7 @@ function named(sink: CollectSink): (Omit<PushedEvent, 'where' | 'name'> & { n: s
 
 describe('perf.data pipe mode: a real `perf record -o -` recording (perf-fixtures/)', () => {
   it('gives every event perf script shows for it, with its exact timestamp', async () => {
-    const { sink, info } = read(await materialize(path.join(FIXTURES, 'pvm-pipe.data.xz')));
+    const { sink, info } = await read(await materialize(path.join(FIXTURES, 'pvm-pipe.data.xz')));
     const lines = script(await readTextFile(path.join(FIXTURES, 'pvm-pipe-script.txt.xz')));
     expect(info.pipeMode).toBe(true);
     expect(info.samples).toBe(1437);
@@ -86,8 +86,8 @@ describe('perf.data pipe mode: a real `perf record -o -` recording (perf-fixture
   });
 
   it('gives the same events as the file-mode recording of the same run (each perf stamps its own time)', async () => {
-    const pipe = read(await materialize(path.join(FIXTURES, 'pvm-pipe.data.xz')));
-    const file = read(await materialize(path.join(FIXTURES, 'pvm-file.data.xz')));
+    const pipe = await read(await materialize(path.join(FIXTURES, 'pvm-pipe.data.xz')));
+    const file = await read(await materialize(path.join(FIXTURES, 'pvm-file.data.xz')));
     const fileLines = script(await readTextFile(path.join(FIXTURES, 'pvm-file-script.txt.xz')));
     expect(file.info.pipeMode).toBe(false);
     expect(file.sink.events.map(e => `${e.ts} ${e.tid} ${e.cpu} ${file.sink.nameOf(e)}`))
@@ -116,9 +116,9 @@ describe('perf.data pipe mode: a real `perf record -o -` recording (perf-fixture
   it('reads the same with tiny chunks (records and the tracing data across chunk boundaries)', async () => {
     for (const f of ['pvm-pipe.data.xz', 'pvm-file.data.xz']) {
       const p = await materialize(path.join(FIXTURES, f));
-      const big = read(p);
+      const big = await read(p);
       for (const chunkSize of [64, 100, 4093]) {
-        const small = read(p, { chunkSize });
+        const small = await read(p, { chunkSize });
         expect(small.info).toEqual(big.info);
         expect(small.sink.events).toEqual(big.sink.events);
         expect(small.sink.threads).toEqual(big.sink.threads);
@@ -136,9 +136,9 @@ describe.skipIf(!haveMkfifo)('perf.data pipe mode from a real pipe (not seekable
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const writer = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', src, fifo], { stdio: 'ignore' });
     const done = new Promise(r => writer.on('exit', r));
-    const viaFifo = read(fifo, { chunkSize: 4096 });
+    const viaFifo = await read(fifo, { chunkSize: 4096 });
     await done;
-    const viaFile = read(src);
+    const viaFile = await read(src);
     expect(viaFifo.info).toEqual(viaFile.info);
     expect(viaFifo.sink.events).toEqual(viaFile.sink.events);
     fs.rmSync(fifo);
@@ -150,7 +150,7 @@ describe.skipIf(!haveMkfifo)('perf.data pipe mode from a real pipe (not seekable
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const writer = spawn('sh', ['-c', 'cat "$1" > "$2" 2>/dev/null', 'sh', src, fifo], { stdio: 'ignore' });
     const done = new Promise(r => writer.on('exit', r));
-    expect(() => read(fifo)).toThrow(/a file-mode perf\.data must be read from a regular file/);
+    await expect(read(fifo)).rejects.toThrow(/a file-mode perf\.data must be read from a regular file/);
     await done;
     fs.rmSync(fifo);
   });
@@ -165,8 +165,8 @@ describe.skipIf(!HAVE_SHARED)('perf.data pipe mode: the real captures converted 
     it(`${f}: the same events, threads and info as the file`, async () => {
       const src = await materialize(path.join(CAPTURES, f));
       const pipePath = tmpFile('pipe.data', perfFileToPipe(src));
-      const file = read(src);
-      const pipe = read(pipePath, { chunkSize: 1 << 16 });
+      const file = await read(src);
+      const pipe = await read(pipePath, { chunkSize: 1 << 16 });
       expect(pipe.info.pipeMode).toBe(true);
       expect({ ...pipe.info, pipeMode: false }).toEqual(file.info);
       expect(named(pipe.sink)).toEqual(named(file.sink));
@@ -178,13 +178,13 @@ describe.skipIf(!HAVE_SHARED)('perf.data pipe mode: the real captures converted 
 });
 
 describe.skipIf(!HAVE_SHARED)('perf.data truncated real files', () => {
-  const check = (bytes: Uint8Array, cuts: number[], pipe: boolean): { errors: number; ok: number } => {
+  const check = async (bytes: Uint8Array, cuts: number[], pipe: boolean): Promise<{ errors: number; ok: number }> => {
     let errors = 0;
     let ok = 0;
     for (const n of cuts) {
       const p = tmpFile('cut.data', bytes.subarray(0, n));
       try {
-        const { info, sink } = read(p);
+        const { info, sink } = await read(p);
         expect(pipe, `cut at ${n} read without error`).toBe(true);
         ok++;
         expect(info.samples).toBeGreaterThanOrEqual(0);
@@ -204,25 +204,25 @@ describe.skipIf(!HAVE_SHARED)('perf.data truncated real files', () => {
     return { errors, ok };
   };
 
-  it('svm-D-small/perf-kvm.data cut anywhere (file mode): FormatError with the offset', () => {
+  it('svm-D-small/perf-kvm.data cut anywhere (file mode): FormatError with the offset', async () => {
     const bytes = new Uint8Array(fs.readFileSync(path.join(CAPTURES, 'svm-D-small', 'perf-kvm.data')));
     const cuts = [0, 1, 7, 8, 15, 16, 50, 103, 104, 200, 1063, 1064, 1065, 5000, 100000, 237391, 237392, 237400,
       bytes.length - 100, bytes.length - 1];
-    const r = check(bytes, cuts, false);
+    const r = await check(bytes, cuts, false);
     expect(r.errors).toBe(cuts.length);
   });
 
-  it('svm-D-small/perf-kvm.data in pipe mode cut anywhere: FormatError at the cut record, or the events before it', () => {
+  it('svm-D-small/perf-kvm.data in pipe mode cut anywhere: FormatError at the cut record, or the events before it', async () => {
     const full = perfFileToPipe(path.join(CAPTURES, 'svm-D-small', 'perf-kvm.data'));
-    const complete = read(tmpFile('full.data', full));
+    const complete = await read(tmpFile('full.data', full));
     const cuts: number[] = [];
     for (let i = 1; i <= 40; i++) cuts.push(Math.floor((full.length * i) / 41) + (i % 7));
-    const r = check(full, cuts, true);
+    const r = await check(full, cuts, true);
     expect(r.errors).toBeGreaterThan(30);
     // a cut inside a record names that record's offset
     const n = Math.floor(full.length / 2);
     try {
-      read(tmpFile('half.data', full.subarray(0, n)));
+      await read(tmpFile('half.data', full.subarray(0, n)));
       throw new Error('no error');
     } catch (e) {
       expect(e).toBeInstanceOf(FormatError);
