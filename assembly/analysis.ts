@@ -10,7 +10,7 @@ import {
   TH_BACKWARDS, TH_WAKE_POLL, TH_WAKE_WAIT, TH_WAKE_POLL_NS, TH_WAKE_WAIT_NS, TH_WAKE_INVALID, TH_EVENTS,
   TH_KVM_EVENTS, TH_PENDING_AT_END,
   ST_NONE, ST_GUEST, ST_HOST, ST_GAP,
-  BIN_STRIDE, BIN_THREAD, BIN_REASON, BIN_SEEN, BIN_HANDLED, BIN_SUM, BIN_MIN, BIN_MAX, BIN_SUMSQ, BIN_HIST,
+  BIN_STRIDE, BIN_THREAD, BIN_REASON, BIN_SEEN, BIN_HANDLED, BIN_SUM, BIN_MIN, BIN_MAX, BIN_SUMSQ, BIN_SUMSQ_HI, BIN_HIST,
   BIN_FAILED, HIST_BUCKETS, TOP_STRIDE,
   C_EVENTS, C_LOST_MARKERS, C_LOST_EVENTS, C_FIRST_TS, C_LAST_TS, C_COUNT, C_SEGMENTS, SEG_MAX, SEG_STRIDE, SEG_GAP_NS,
   EV_HALT_POLL_NS, EV_WAIT_LAPIC_EXPIRE, EV_MSR, EV_PIO, EV_MMIO, EV_PLE_WINDOW, EV_WFX, EV_HVC,
@@ -455,14 +455,29 @@ function step(t: usize, ts: i64): void {
   }
 }
 
+/** Add (hi, lo) to a bin's 128-bit sum of squares. */
+@inline function add128(bn: usize, lo: u64, hi: u64): void {
+  const l = load<u64>(bn + BIN_SUMSQ) + lo;
+  store<u64>(bn + BIN_SUMSQ, l);
+  store<u64>(bn + BIN_SUMSQ_HI, load<u64>(bn + BIN_SUMSQ_HI) + hi + (l < lo ? 1 : 0));
+}
+/** d * d (d >= 0) into a bin's sum of squares, exactly. */
+@inline function addSquare(bn: usize, d: u64): void {
+  if (d >> 32 == 0) { add128(bn, d * d, 0); return; }
+  const a = d >> 32, b = d & 0xffffffff;
+  const ab = a * b;
+  const t = ab << 33;
+  const lo = b * b + t;
+  add128(bn, lo, a * a + (ab >> 31) + (lo < t ? 1 : 0));
+}
+
 /** Add one value to a bin: count, sum, min, max, sum of squares, histogram. */
 function accumulate(bn: usize, d: i64): void {
   store<i32>(bn + BIN_HANDLED, load<i32>(bn + BIN_HANDLED) + 1);
   store<i64>(bn + BIN_SUM, load<i64>(bn + BIN_SUM) + d);
   if (d < load<i64>(bn + BIN_MIN)) store<i64>(bn + BIN_MIN, d);
   if (d > load<i64>(bn + BIN_MAX)) store<i64>(bn + BIN_MAX, d);
-  const df = <f64>d;
-  store<f64>(bn + BIN_SUMSQ, load<f64>(bn + BIN_SUMSQ) + df * df);
+  addSquare(bn, <u64>d);
   histAdd(histAddr(load<i32>(bn + BIN_HIST)), bucketOf(d), 1);
 }
 
@@ -899,7 +914,7 @@ function settlePreWaits(ti: i32, w: i64): void {
     for (let i = 0; i < HIST_BUCKETS; i++) { const n = histGet(ph2, i); if (n) histAdd(bh, i, n); }
     store<i32>(blocked + BIN_HANDLED, load<i32>(blocked + BIN_HANDLED) + load<i32>(pre2 + BIN_HANDLED));
     store<i64>(blocked + BIN_SUM, load<i64>(blocked + BIN_SUM) + load<i64>(pre2 + BIN_SUM));
-    store<f64>(blocked + BIN_SUMSQ, load<f64>(blocked + BIN_SUMSQ) + load<f64>(pre2 + BIN_SUMSQ));
+    add128(blocked, load<u64>(pre2 + BIN_SUMSQ), load<u64>(pre2 + BIN_SUMSQ_HI));
     if (load<i64>(pre2 + BIN_MIN) < load<i64>(blocked + BIN_MIN)) store<i64>(blocked + BIN_MIN, load<i64>(pre2 + BIN_MIN));
     if (load<i64>(pre2 + BIN_MAX) > load<i64>(blocked + BIN_MAX)) store<i64>(blocked + BIN_MAX, load<i64>(pre2 + BIN_MAX));
   } else {
@@ -918,7 +933,8 @@ function settlePreWaits(ti: i32, w: i64): void {
   }
   store<i32>(pre2 + BIN_HANDLED, 0);
   store<i64>(pre2 + BIN_SUM, 0);
-  store<f64>(pre2 + BIN_SUMSQ, 0);
+  store<u64>(pre2 + BIN_SUMSQ, 0);
+  store<u64>(pre2 + BIN_SUMSQ_HI, 0);
   store<i64>(pre2 + BIN_MIN, i64.MAX_VALUE);
   store<i64>(pre2 + BIN_MAX, i64.MIN_VALUE);
 }

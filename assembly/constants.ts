@@ -203,7 +203,7 @@ export const ST_HOST = 2; // last was kvm_exit: handling it
 export const ST_GAP = 3; // events were lost: state unknown until the next entry
 
 // bin table: one record per (thread, exit reason key)
-export const BIN_STRIDE = 112;
+export const BIN_STRIDE = 120;
 export const BIN_THREAD = 0; // i32 thread index
 export const BIN_REASON = 4; // i32 dictionary id of the reason as written in the trace
 export const BIN_SEEN = 8; // i32 kvm_exit events
@@ -211,7 +211,7 @@ export const BIN_HANDLED = 12; // i32 exits followed by their entry
 export const BIN_SUM = 16; // i64 total handling time
 export const BIN_MIN = 24; // i64
 export const BIN_MAX = 32; // i64
-export const BIN_SUMSQ = 40; // f64 sum of squared durations
+export const BIN_SUMSQ = 40; // u64 sum of squared durations, low word (with BIN_SUMSQ_HI: exact, so that any order of adding gives the same)
 export const BIN_HIST = 48; // i32 index of the bin's histogram
 export const BIN_FAILED = 52; // i32 exits with FAILED_VMENTRY
 export const BIN_WAKE_POLL_NS = 56; // i64 kvm_vcpu_wakeup "poll" halt time inside these exits
@@ -222,6 +222,7 @@ export const BIN_USER_NS = 80; // i64 time from the exit's first kvm_userspace_e
 export const BIN_USER_N = 88; // i32 handled exits that went to userspace
 export const BIN_PREEMPT_NS = 96; // i64 time the vCPU thread was preempted (switched out runnable) inside these exits, in the kernel part
 export const BIN_PREEMPT_N = 104; // i32 handled exits that were preempted
+export const BIN_SUMSQ_HI = 112; // u64 sum of squared durations, high word
 
 // log-linear histogram: values < 128 exact, then 64 sub-buckets per power of two (<= 0.78% error at the
 // bucket's midpoint); values of 2^46 and above share the last bucket (min/max/sum stay exact).

@@ -36,7 +36,7 @@ const PAGES = Math.ceil(HIST_BUCKETS / PAGE);
 
 /** What Histogram.addBin reads of a core bin (wasm/core.ts BinRec; the core's bins also list their pages). */
 export interface BinHistSource {
-  hist: Uint32Array; handled: number; sum: bigint; sumsq: number; min: bigint; max: bigint;
+  hist: Uint32Array; handled: number; sum: bigint; sumsq: bigint; min: bigint; max: bigint;
   eachHistPage?(fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void;
 }
 
@@ -49,7 +49,12 @@ export class Histogram {
   private readonly pages: (Float64Array | undefined)[] = new Array(PAGES);
   n = 0;
   sum = 0;
-  sumsq = 0;
+  /** the sum of squares: exact for whole bins (so the order they are added in does not matter), plus what came scaled or estimated */
+  private sqExact = 0n;
+  private sqApprox = 0;
+  get sumsq(): number { return this.sqExact === 0n ? this.sqApprox : Number(this.sqExact) + this.sqApprox; }
+  /** add to the sum of squares a figure that is not exact (scaled, or estimated from a stddev) */
+  addSumsq(v: number): void { this.sqApprox += v; }
   min = Infinity;
   max = -Infinity;
 
@@ -73,7 +78,7 @@ export class Histogram {
     for (let i = 0; i < h.length; i++) if (h[i]) this.addBucket(i, h[i]!);
     this.n += n;
     this.sum += sum;
-    this.sumsq += sumsq;
+    this.sqApprox += sumsq;
     if (n > 0) {
       this.min = Math.min(this.min, min);
       this.max = Math.max(this.max, max);
@@ -86,13 +91,14 @@ export class Histogram {
    */
   addBin(b: BinHistSource, k: number): void {
     const n = b.handled, sum = Number(b.sum), min = Number(b.min), max = Number(b.max);
-    if (k !== 1 || !b.eachHistPage) return this.addScaled(b.hist, k, n, sum, b.sumsq, min, max);
+    if (k !== 1) return this.addScaled(b.hist, k, n, sum, Number(b.sumsq), min, max);
+    if (!b.eachHistPage) { this.addCounts(b.hist, n, sum, 0, min, max); this.sqExact += b.sumsq; return; }
     b.eachHistPage((pg, mem, at, len) => {
       for (let j = 0; j < len; j++) if (mem[at + j]) this.addBucket(pg * PAGE + j, mem[at + j]!);
     });
     this.n += n;
     this.sum += sum;
-    this.sumsq += b.sumsq;
+    this.sqExact += b.sumsq;
     if (n > 0) {
       this.min = Math.min(this.min, min);
       this.max = Math.max(this.max, max);
@@ -105,7 +111,7 @@ export class Histogram {
     for (let i = 0; i < h.length; i++) if (h[i]) this.addBucket(bucketOf(bucketValue(i) * k), h[i]!);
     this.n += n;
     this.sum += sum * k;
-    this.sumsq += sumsq * k * k;
+    this.sqApprox += sumsq * k * k;
     if (n > 0) {
       this.min = Math.min(this.min, min * k);
       this.max = Math.max(this.max, max * k);
@@ -119,7 +125,8 @@ export class Histogram {
     });
     this.n += o.n;
     this.sum += o.sum;
-    this.sumsq += o.sumsq;
+    this.sqExact += o.sqExact;
+    this.sqApprox += o.sqApprox;
     this.min = Math.min(this.min, o.min);
     this.max = Math.max(this.max, o.max);
   }

@@ -91,6 +91,8 @@ interface Exports {
 export interface PerfDataCoreExports {
   pdConfig(bytes: number): number;
   pdReadBuffers(bytes: number): number;
+  pdSlice(from: bigint, to: bigint): void;
+  pdSliceFailed(): number;
   pdBegin(nAttrs: number, nIds: number, nFormats: number, typeOff: number, typeSize: number, lostName: number, maxQueued: number): void;
   pdWalk(base: number, pos: number, len: number, fileOff: bigint): number;
   pdWalkAt(base: number, pos: number, len: number, where: bigint): number;
@@ -187,7 +189,7 @@ const dec = new TextDecoder('utf-8', { fatal: false });
  * tables) leaves them out, a copy by property descriptors (analysis/filter.ts) keeps them.
  */
 class CoreBin implements BinRec {
-  thread = 0; reason = 0; seen = 0; handled = 0; sum = 0n; min = 0n; max = 0n; sumsq = 0; failed = 0;
+  thread = 0; reason = 0; seen = 0; handled = 0; sum = 0n; min = 0n; max = 0n; sumsq = 0n; failed = 0;
   wakes = 0; wakePolls = 0; wakePollNs = 0n; wakeWaitNs = 0n; userN = 0; userNs = 0n; preemptN = 0; preemptNs = 0n;
   declare private readonly core: Core;
   declare private readonly h: number;
@@ -532,7 +534,7 @@ export class Core {
       x.thread = m.getInt32(b + K.BIN_THREAD, true); x.reason = m.getInt32(b + K.BIN_REASON, true);
       x.seen = m.getInt32(b + K.BIN_SEEN, true); x.handled = m.getInt32(b + K.BIN_HANDLED, true);
       x.sum = m.getBigInt64(b + K.BIN_SUM, true); x.min = m.getBigInt64(b + K.BIN_MIN, true);
-      x.max = m.getBigInt64(b + K.BIN_MAX, true); x.sumsq = m.getFloat64(b + K.BIN_SUMSQ, true);
+      x.max = m.getBigInt64(b + K.BIN_MAX, true); x.sumsq = (m.getBigUint64(b + K.BIN_SUMSQ_HI, true) << 64n) | m.getBigUint64(b + K.BIN_SUMSQ, true);
       x.failed = m.getInt32(b + K.BIN_FAILED, true); x.wakes = m.getInt32(b + K.BIN_WAKES, true);
       x.wakePolls = m.getInt32(b + K.BIN_WAKE_POLLS, true); x.wakePollNs = m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true);
       x.wakeWaitNs = m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true);
@@ -737,7 +739,8 @@ class FileSink implements EventSink {
 
 export interface BinRec {
   thread: number; reason: number; seen: number; handled: number; sum: bigint; min: bigint; max: bigint;
-  sumsq: number; failed: number; hist: Uint32Array;
+  /** the sum of the squared durations, exact (so that merged parts give what one read gives) */
+  sumsq: bigint; failed: number; hist: Uint32Array;
   wakes: number; wakePolls: number; wakePollNs: bigint; wakeWaitNs: bigint;
   /** handled exits that went to userspace (kvm_userspace_exit before their entry), and their time from it to the entry */
   userN: number; userNs: bigint;

@@ -42,7 +42,7 @@ const SUMS: Array<keyof ThreadRec> = [
  * are non-enumerable: copies by descriptors (analysis/filter.ts) keep them.
  */
 class MergedBin implements BinRec {
-  seen = 0; handled = 0; sum = 0n; min = 2n ** 63n - 1n; max = MIN; sumsq = 0; failed = 0;
+  seen = 0; handled = 0; sum = 0n; min = 2n ** 63n - 1n; max = MIN; sumsq = 0n; failed = 0;
   wakes = 0; wakePolls = 0; wakePollNs = 0n; wakeWaitNs = 0n; userN = 0; userNs = 0n; preemptN = 0; preemptNs = 0n;
   declare readonly core: Core;
   declare readonly h: number;
@@ -103,7 +103,7 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     b.sum += d;
     if (d < b.min) b.min = d;
     if (d > b.max) b.max = d;
-    b.sumsq += Number(d) * Number(d);
+    b.sumsq += d * d;
     b.add(bucketOf(Number(d)), 1);
   };
 
@@ -330,7 +330,7 @@ function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: 
         let v = BigInt(Math.floor(bucketValue(i))) - w;
         if (v < 0n) v = 0n;
         for (let k = 0; k < n; k++) {
-          blocked.handled++; blocked.sum += v; blocked.sumsq += Number(v) * Number(v);
+          blocked.handled++; blocked.sum += v; blocked.sumsq += v * v;
           if (v < blocked.min) blocked.min = v;
           if (v > blocked.max) blocked.max = v;
           blocked.add(bucketOf(Number(v)), 1);
@@ -349,7 +349,7 @@ function settle(into: ThreadRec, from: ThreadRec, w: bigint, ti: number, binOf: 
 }
 
 function clearBin(b: MergedBin): void {
-  b.handled = 0; b.sum = 0n; b.sumsq = 0; b.min = 2n ** 63n - 1n; b.max = -(2n ** 63n); b.clear();
+  b.handled = 0; b.sum = 0n; b.sumsq = 0n; b.min = 2n ** 63n - 1n; b.max = -(2n ** 63n); b.clear();
 }
 
 function regroup(t: Uint32Array, from: bigint, to: bigint): Uint32Array {

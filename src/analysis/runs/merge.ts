@@ -34,7 +34,7 @@ function histOf(rows: Array<{ histogram?: Array<[number, number, number]>; exits
     for (const [lo, , c] of r.histogram ?? []) h.addBucket(bucketOf(lo), c);
     h.n += r.exits_handled;
     h.sum += r.total_ns;
-    h.sumsq += sumsqOf(r.exits_handled, r.total_ns, r.stddev_ns);
+    h.addSumsq(sumsqOf(r.exits_handled, r.total_ns, r.stddev_ns));
     if (r.exits_handled > 0 && r.min_ns !== null && r.max_ns !== null) {
       h.min = Math.min(h.min, r.min_ns);
       h.max = Math.max(h.max, r.max_ns);

@@ -57,7 +57,7 @@ export function hist(b: BinRec | undefined, k: number): HistStats {
 
 /** A bin's histogram in its own unit, read in place. */
 export function binStats(b: BinRec): HistStats {
-  return new DenseHist(b, b.handled, Number(b.sum), b.sumsq, b.handled > 0 ? Number(b.min) : Infinity, b.handled > 0 ? Number(b.max) : -Infinity);
+  return new DenseHist(b, b.handled, Number(b.sum), Number(b.sumsq), b.handled > 0 ? Number(b.min) : Infinity, b.handled > 0 ? Number(b.max) : -Infinity);
 }
 
 /** Two bins' histograms merged, times k. */

@@ -73,7 +73,7 @@ export function vcpuRows(
       const b = r.bins.length === 1 && r.k === 1 ? r.bins[0]! : undefined;
       if (b) {
         const min = b.handled > 0 ? Number(b.min) : Infinity, max = b.handled > 0 ? Number(b.max) : -Infinity;
-        reasonRows.push({ reason, exits_seen: r.seen, exits_handled: b.handled, total_ns: 0 + Number(b.sum), ...stats(new DenseHist(b, b.handled, 0 + Number(b.sum), 0 + b.sumsq, min, max)) });
+        reasonRows.push({ reason, exits_seen: r.seen, exits_handled: b.handled, total_ns: 0 + Number(b.sum), ...stats(new DenseHist(b, b.handled, 0 + Number(b.sum), Number(b.sumsq), min, max)) });
         x.h.addBin(b, 1);
       } else {
         const h = threadReasonHist(r);
