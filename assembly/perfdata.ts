@@ -72,7 +72,8 @@ let lost: i64 = 0;
 let lastTs: u64 = 0;
 let maxTs: u64 = 0;
 let nextFlush: u64 = 0;
-export let pdStop: i32 = 0; // 0: needs more bytes; 1: a record TypeScript handles; 2: name the attrs first (pdSetAttrName)
+export let pdStop: i32 = 0; // 0: needs more bytes; 1: a record TypeScript handles; 2: name the attrs first (pdSetAttrName);
+// 3: a slice is read (or cannot be: pdSliceFail); 4: a slice's start time is known, nothing delivered yet
 let resolved = false;
 
 // queue entries (Q_STRIDE): decoded when the sample is read, delivered in time order
@@ -137,6 +138,7 @@ export function pdConfig(bytes: i32): usize {
 
 /** Take the tables written at pdConfig(): nA attrs, then nI ids, then nF formats (see strides above). */
 export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId: i32, maxQ: i32): void {
+  slOn = false; pdSliceFail = 0;
   nAttrs = nA; nIds = nI; typeOff = tOff; typeSize = tSize; lostName = lostId; maxQueued = maxQ;
   attrs = zalloc(<usize>nA * AT_STRIDE + 16);
   memory.copy(attrs, cfg, <usize>nA * AT_STRIDE);
@@ -189,6 +191,57 @@ export function pdBegin(nA: i32, nI: i32, nF: i32, tOff: i32, tSize: i32, lostId
 let idMin: u64 = 0;
 let idSpan: i32 = 0;
 let idTable: usize = 0;
+
+// ---- one slice of the delivered stream (--jobs) ----
+// Job k reads from the FINISHED_ROUND record at slFrom (job 0: the data's start) and delivers the events later
+// than slLo, the newest time of the first round after slFrom that has events (learned at that round's end,
+// before anything is delivered), up to and including slHi, the same figure of the first such round after slTo
+// (the next job's slFrom; perf writes empty rounds too). So
+// the jobs deliver consecutive pieces of the one-job stream, when perf's ordering holds around each cut:
+//   - every event before slTo is not later than slHi (else the next job would miss it);
+//   - no event read after the FINISHED_ROUND that follows that round is as old as slHi (a late event);
+//   - no record without a time is read where two jobs read (its place in the stream is the reader's).
+// A job that finds otherwise sets pdSliceFail and TypeScript reads the file with one job.
+const U64_MAX: u64 = 0xffffffffffffffff;
+let slOn = false;
+let slFrom: i64 = -1;
+let slTo: i64 = -1;
+let slLo: u64 = 0;
+let slLoKnown = true;
+let slRounds: i32 = 0; // FINISHED_ROUNDs since slFrom
+let slLoRound: i32 = 0; // the one at which slLo was learned
+let slState: i32 = 0; // next job's side: 0 before slTo, 1 in the round after it, 2 waiting to flush up to slHi, 3 done
+let slHi: u64 = U64_MAX;
+let slBefore: u64 = 0; // newest time read before slTo
+let roundMax: u64 = 0; // newest time read since the last FINISHED_ROUND
+let slLateFrom: i32 = 0; // rounds after which an event as old as slLo is late (job k >= 1)
+export let pdSliceFail: i32 = 0;
+export const SLF_CUT_NOT_RECORD: i32 = 1; // slTo is not the start of a FINISHED_ROUND record
+export const SLF_OLD_BEFORE_CUT: i32 = 2; // an event before slTo is later than slHi (or the round after slTo is empty)
+export const SLF_LATE: i32 = 3; // an event read after the cut's rounds is as old as the cut
+export const SLF_UNTIMED: i32 = 4; // a record without a time where two jobs read
+export const SLF_QUEUE: i32 = 5; // the queue's half-flush ran before the slice's start time was known
+export const SLF_COMPRESSED: i32 = 6; // PERF_RECORD_COMPRESSED: no offsets inside it to cut at
+export const SLF_PID: i32 = 7; // an event needed a pid learned before the slice
+
+/** Read the slice [from, to) of the file's records (offsets, -1: the data's start / end) as one job of several. */
+export function pdSlice(from: i64, to: i64): void {
+  slOn = true; slFrom = from; slTo = to;
+  slLoKnown = from < 0; slLo = 0; slRounds = 0;
+  slState = to < 0 ? 3 : 0; slHi = U64_MAX; slBefore = 0; roundMax = 0; pdSliceFail = 0;
+}
+export function pdSliceFailed(): i32 { return pdSliceFail; }
+/** This job's own records: where only it reads (read-time counts and skips are kept for these). */
+@inline function own(where: i64): bool {
+  return !slOn || ((slFrom < 0 || where >= slFrom) && (slTo < 0 || where < slTo));
+}
+function sliceFail(code: i32): void { if (pdSliceFail == 0) pdSliceFail = code; }
+/** A record without a time is delivered at once, at the latest time delivered: only job 0 before its cut can. */
+function untimedOk(where: i64): bool {
+  if (!slOn || (slFrom < 0 && (slTo < 0 || where < slTo))) return true;
+  sliceFail(SLF_UNTIMED);
+  return false;
+}
 
 // ---- small maps ----
 function mapFind(m: usize, cap: i32, key: i32): usize {
@@ -393,6 +446,8 @@ function decodeRaw(e: usize, base: usize, size: i32, sTid: i32, sPid: i32): void
 // ---- delivery ----
 function deliver(e: usize): void {
   const ts = load<u64>(e);
+  // a slice: the previous job's events (not later than slLo) are its own to deliver
+  if (slOn && slFrom >= 0 && ts <= slLo) return;
   if (ts > lastTs) lastTs = ts;
   const ai = load<i32>(e + 60);
   if (ai >= 0) {
@@ -407,7 +462,10 @@ function deliver(e: usize): void {
     const name = load<i32>(e + 52);
     if (ts >= (<u64>1 << 62)) { skipLater(SKIP_BAD_TIMESTAMP, PDS_BAD_TS, where, name, <i64>ts); return; }
     let tgid = load<i32>(e + 40);
-    if (tgid == TGID_LATER) tgid = pdPidOf(tid);
+    if (tgid == TGID_LATER) {
+      tgid = pdPidOf(tid);
+      if (slOn && slFrom >= 0 && tgid < 0) sliceFail(SLF_PID);
+    }
     onEvent(kind, <i64>ts, tid, tgid, load<i32>(e + 36), load<i32>(e + 44), load<i64>(e + 16), load<i64>(e + 24),
       load<i32>(e + 48), name, where);
     return;
@@ -505,6 +563,8 @@ function grow(): void {
   store<u64>(kp, ts);
   store<i32>(kp + 8, qn);
   if (ts > maxTs) maxTs = ts;
+  if (ts > roundMax) roundMax = ts;
+  if (slOn && slFrom >= 0 && slLoKnown && slRounds > slLoRound && ts <= slLo) sliceFail(SLF_LATE);
   const e = q + <usize>qn * Q_STRIDE;
   qn++;
   return e;
@@ -571,6 +631,7 @@ function flushUpTo(limit: u64): void {
 }
 
 function flushHalf(): void {
+  if (slOn && (!slLoKnown || slState == 1 || slState == 2)) { sliceFail(SLF_QUEUE); return; }
   let lo: u64 = 0xffffffffffffffff, hi: u64 = 0;
   const n = kLive + (qn - qNew);
   for (let r = 0; r < n; r++) { const t = load<u64>(perm + (<usize>r << 4)); if (t < lo) lo = t; if (t > hi) hi = t; }
@@ -592,6 +653,7 @@ export function pdQueue(rec: i32, ts: u64, hasTime: bool, pid: i32, tid: i32, cp
       a = <i64>ro;
     }
   } else {
+    if (!untimedOk(where)) return;
     // delivered at once at the latest time, as perf does (ordered_events__queue -> -ETIME)
     e = tmpEntry;
     store<u64>(e, lastTs);
@@ -604,7 +666,15 @@ export function pdQueue(rec: i32, ts: u64, hasTime: bool, pid: i32, tid: i32, cp
 }
 
 /** End of the data: deliver everything still queued. */
-export function pdFinish(): void { flushUpTo(0xffffffffffffffff); }
+export function pdFinish(): void {
+  if (slOn && slTo >= 0) {
+    // what is still queued is the next job's; the data ended within the rounds after the cut: up to slHi is this one's
+    if (slState == 2) { flushUpTo(slHi); slState = 3; }
+    else if (slState != 3) sliceFail(SLF_CUT_NOT_RECORD);
+    return;
+  }
+  flushUpTo(0xffffffffffffffff);
+}
 
 /** The dictionary id of attr i's name (for its non-tracepoint samples); the attrs are named from now on. */
 export function pdSetAttrName(i: i32, id: i32): void { store<i32>(attrs + <usize>i * AT_STRIDE + 28, id); resolved = true; }
@@ -640,7 +710,7 @@ function findIdPos(): void {
   } else {
     for (let i = 0; i < nIds; i++) if (load<u64>(ids + (<usize>i << 4)) == id) return load<i32>(ids + (<usize>i << 4) + 8);
   }
-  skipLater(SKIP_UNRECOGNIZED, PDS_UNKNOWN_ID, where, 0, <i64>id);
+  if (own(where)) skipLater(SKIP_UNRECOGNIZED, PDS_UNKNOWN_ID, where, 0, <i64>id);
   return -1;
 }
 
@@ -651,7 +721,7 @@ function sample(p: usize, size: i32, where: i64): bool {
   if (ai < 0) return true;
   const A = attrs + <usize>ai * AT_STRIDE;
   const cpumode = <i32>load<u16>(p + 4) & 7;
-  if (cpumode == 4 || cpumode == 5) guestSamples++;
+  if ((cpumode == 4 || cpumode == 5) && own(where)) guestSamples++;
   const st = load<i32>(A), rf = load<i32>(A + 4);
   const tidO = load<i32>(A + 8), timeO = load<i32>(A + 12), cpuO = load<i32>(A + 16), fixedEnd = load<i32>(A + 20);
   if (fixedEnd > size) return false;
@@ -697,13 +767,14 @@ function sample(p: usize, size: i32, where: i64): bool {
   }
   if (tid >= 0 && pid >= 0) pidSet(tid, pid);
   const perO = load<i32>(A + 32);
-  if (perO >= 0) { const pa = attrPeriods + (<usize>ai << 3); store<i64>(pa, load<i64>(pa) + load<i64>(p + <usize>perO)); }
+  if (perO >= 0 && own(where)) { const pa = attrPeriods + (<usize>ai << 3); store<i64>(pa, load<i64>(pa) + load<i64>(p + <usize>perO)); }
   if (hasTime && ts != 0 && ts != 0xffffffffffffffff) {
     const e = qSlot(ts);
     store<u64>(e, ts); store<i64>(e + 8, where); store<i32>(e + 36, cpu);
     decodeSample(e, ai, A, pid, tid, rawP, rawSize);
     enqueued();
   } else {
+    if (!untimedOk(where)) return true;
     const e = tmpEntry;
     store<u64>(e, hasTime ? ts : lastTs); store<i64>(e + 8, where); store<i32>(e + 36, cpu);
     decodeSample(e, ai, A, pid, tid, rawP, rawSize);
@@ -738,14 +809,55 @@ function walk(base: usize, pos: i32, len: i32, fileOff: i64): i32 {
     const size = <i32>load<u16>(p + 6);
     if (size < 8) { pdStop = 1; return pos; }
     if (pos + size > len) break;
+    if (slOn) {
+      if (fixedWhere) { sliceFail(SLF_COMPRESSED); pdStop = 3; return pos; }
+      if (slState == 0 && slTo >= 0) {
+        const where = fileOff + <i64>pos;
+        if (where > slTo || (where == slTo && type != R_FINISHED_ROUND)) { sliceFail(SLF_CUT_NOT_RECORD); pdStop = 3; return pos; }
+      }
+      if (pdSliceFail != 0) { pdStop = 3; return pos; }
+    }
     if (type == R_SAMPLE) {
       // the attrs are named (their names interned) when the first sample comes, as the TypeScript reader does
       if (!resolved) { pdStop = 2; return pos; }
       if (!sample(p, size, fixedWhere ? fileOff : fileOff + <i64>pos)) { pdStop = 1; return pos; }
     } else if (type == R_FINISHED_ROUND) {
       const limit = nextFlush;
+      if (slOn) {
+        slRounds++;
+        let atCut = false;
+        if (slState == 0 && slTo >= 0 && fileOff + <i64>pos == slTo) {
+          // the next job's first record: what was read before it is all this job's or older
+          slBefore = maxTs;
+          slState = 1;
+          atCut = true;
+        }
+        if (!slLoKnown && roundMax > 0) {
+          // the end of the first round after slFrom with events: its newest time is where this slice starts
+          slLo = roundMax;
+          slLoKnown = true;
+          slLoRound = slRounds;
+          // nothing was delivered yet: TypeScript gives the timeline its origin before anything is (pdStop 4)
+          nextFlush = maxTs;
+          roundMax = 0;
+          pdStop = 4;
+          return pos + size;
+        }
+        if (slState == 1 && !atCut && roundMax > 0) {
+          slHi = roundMax;
+          if (slBefore > slHi) { sliceFail(SLF_OLD_BEFORE_CUT); pdStop = 3; return pos; }
+          slState = 2;
+        } else if (slState == 2 && limit >= slHi) {
+          // everything up to slHi is read (perf's rule): deliver it, leave the rest to the next job
+          flushUpTo(slHi);
+          slState = 3;
+          pdStop = 3;
+          return pos + size;
+        }
+      }
       if (limit != 0) flushUpTo(limit);
       nextFlush = maxTs;
+      roundMax = 0;
     } else {
       pdStop = 1;
       return pos;

@@ -288,7 +288,7 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
   let perfData: string | undefined, tileInfo = '';
   // the smoke run tiles the small capture (many copies of it), the full run the larger one
   const perfSrc = (o.quick ? [...PERF_DATA_SRC].reverse() : PERF_DATA_SRC).find((p) => fs.existsSync(p));
-  if (want('kvmtax-perf.data') || want('perf-kvm-stat')) {
+  if (want('kvmtax-perf.data') || want('kvmtax-perf.data-jobs2') || want('perf-kvm-stat')) {
     if (!perfSrc) notes.push(`perf.data: no capture to tile (${PERF_DATA_SRC.join(', ')} missing): skipped`);
     else {
       perfData = path.join(tmp, 'tiled.perf.data');
@@ -332,6 +332,7 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
   if (perfData) {
     const n = fs.statSync(perfData).size;
     add('kvmtax-perf.data', `kvmtax report, perf.data (${tileInfo})`, kvmtax(perfData, path.join(tmp, 'kvmtax-perf.data.json')), n, null);
+    add('kvmtax-perf.data-jobs2', 'kvmtax report --jobs 2, same perf.data (slices of its time-ordered stream)', kvmtax(perfData, path.join(tmp, 'kvmtax-perf.data-jobs2.json'), ['--jobs', '2']), n, null);
     if (has('perf')) add('perf-kvm-stat', 'perf kvm -i FILE stat report --event=vmexit', ['perf', 'kvm', '-i', perfData, 'stat', 'report', '--event=vmexit'], n, null);
     else notes.push('perf-kvm-stat: perf is not installed: skipped');
   }
@@ -411,8 +412,9 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
     if (f && okRun(`kvmtax-${n}`)) check(`kvmtax on ${n} = generator's expected totals`, diffTotals('kvmtax', kvmtaxTotals(path.join(tmp, `kvmtax-${n}.json`)), 'expected', f.exp));
   }
   if (texts.ftrace && okRun('kvmtax-jobs2')) check('kvmtax --jobs 2 = generator\'s expected totals', diffTotals('kvmtax --jobs 2', kvmtaxTotals(path.join(tmp, 'kvmtax-jobs2.json')), 'expected', texts.ftrace.exp));
-  if (okRun('kvmtax-perf.data') && okRun('perf-kvm-stat')) {
-    const k = kvmtaxTotals(path.join(tmp, 'kvmtax-perf.data.json'));
+  for (const name of ['kvmtax-perf.data', 'kvmtax-perf.data-jobs2']) {
+    if (!okRun(name) || !okRun('perf-kvm-stat')) continue;
+    const k = kvmtaxTotals(path.join(tmp, `${name}.json`));
     // perf kvm stat report prints its table on stderr
     const p = parsePerfKvmStat(cs.find((c) => c.name === 'perf-kvm-stat')!.runs.at(-1)!.stderr);
     const d: string[] = [];
@@ -422,7 +424,12 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
     for (const r of new Set([...Object.keys(k.reasons), ...Object.keys(p.reasons)])) {
       if ((k.reasons[r]?.exits_handled ?? 0) !== (p.reasons[r] ?? 0)) d.push(`${r}: kvmtax ${k.reasons[r]?.exits_handled} != perf ${p.reasons[r]}`);
     }
-    check('kvmtax on the tiled perf.data = perf kvm stat report (samples per reason, total time)', d);
+    check(`${name === 'kvmtax-perf.data' ? 'kvmtax' : 'kvmtax --jobs 2'} on the tiled perf.data = perf kvm stat report (samples per reason, total time)`, d);
+  }
+  if (okRun('kvmtax-perf.data') && okRun('kvmtax-perf.data-jobs2')) {
+    // the whole report, not only the totals: slices merge exactly
+    const same = fs.readFileSync(path.join(tmp, 'kvmtax-perf.data.json'), 'utf8') === fs.readFileSync(path.join(tmp, 'kvmtax-perf.data-jobs2.json'), 'utf8');
+    check('kvmtax --jobs 2 on the tiled perf.data = one job (the whole JSON report)', same ? [] : ['the JSON reports differ']);
   }
   if (traceDat && okRun('kvmtax-trace.dat') && has('trace-cmd')) {
     // trace-cmd's own rendering of the same file, read by the baseline: the same exits and times
@@ -509,7 +516,7 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
       case 'kvmtax-jobs2':
         if (ref) { vs = `${(r.rate / ref.rate).toFixed(2)}x`; target = `>= 1.7x one worker; ${rssTarget(r)}`; verdict = pf(r.rate / ref.rate >= 1.7 && r.rss <= RSS_MAX_MB); }
         break;
-      case 'kvmtax-perf.data': {
+      case 'kvmtax-perf.data': case 'kvmtax-perf.data-jobs2': {
         const p = row('perf-kvm-stat');
         if (p) { vs = `${(r.rate / p.rate).toFixed(2)}x perf`; }
         target = `>= 2x perf kvm stat (issue 13); ${rssTarget(r)}`;

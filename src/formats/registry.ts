@@ -99,6 +99,16 @@ function present(o: Record<string, string | number | undefined>): ReaderMeta {
   return out;
 }
 
+/** What the report says of a perf.data besides its events (its reader's PerfDataInfo). */
+export function perfDataMeta(i: import('./perfdata/header.js').PerfDataInfo): ReaderMeta {
+  return {
+    pipe_mode: i.pipeMode ? 'yes' : 'no', samples: i.samples,
+    ...present({ hostname: i.hostname, os_release: i.osRelease, cmdline: i.cmdline, nr_cpus: i.nrCpus, lost: i.lost, guest_samples: i.guestSamples, throttled: i.throttled, data_files: i.dataFiles }),
+    // a sampled recording: each sample stands for PERIOD events; Σ PERIOD is perf report's "Event count (approx.)"
+    ...present({ sampling: i.sampling, period_sum: i.sampling && i.periodSums ? Object.values(i.periodSums).reduce((x, y) => x + y, 0) : undefined }),
+  };
+}
+
 /** Every format, in the order --input-format lists them (text first). */
 export const FORMATS: readonly FormatEntry[] = [
   textEntry('ftrace', 'ftrace', FMT_FTRACE),
@@ -114,12 +124,7 @@ export const FORMATS: readonly FormatEntry[] = [
         o.onSampled({ sampling: i.sampling, samples: i.samples, exits: i.exitPeriods ?? new Map(),
           periodSum: Object.values(i.periodSums ?? {}).reduce((x, y) => x + y, 0) });
       }
-      return {
-        pipe_mode: i.pipeMode ? 'yes' : 'no', samples: i.samples,
-        ...present({ hostname: i.hostname, os_release: i.osRelease, cmdline: i.cmdline, nr_cpus: i.nrCpus, lost: i.lost, guest_samples: i.guestSamples, throttled: i.throttled, data_files: i.dataFiles }),
-        // a sampled recording: each sample stands for PERIOD events; Σ PERIOD is perf report's "Event count (approx.)"
-        ...present({ sampling: i.sampling, period_sum: i.sampling && i.periodSums ? Object.values(i.periodSums).reduce((x, y) => x + y, 0) : undefined }),
-      };
+      return perfDataMeta(i);
     },
   },
   {

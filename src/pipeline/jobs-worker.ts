@@ -79,7 +79,7 @@ export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core): 
   }
 }
 
-function packHists(bins: Part['tables']['bins']): { pairs: Uint32Array; histAt: Uint32Array } {
+export function packHists(bins: Part['tables']['bins']): { pairs: Uint32Array; histAt: Uint32Array } {
   const histAt = new Uint32Array(bins.length + 1);
   let pairs = new Uint32Array(1 << 16), n = 0;
   bins.forEach((b, i) => {

@@ -12,10 +12,11 @@ import type { Part } from '../wasm/merge.js';
 import { KvmtaxError, excerpt } from '../core/errors.js';
 import type { ByteSource } from '../formats/source.js';
 import { registerScratch, releaseScratch } from '../core/scratch.js';
-import { detectFormat, formatNamed, readWith, type SampledRead } from '../formats/registry.js';
+import { detectFormat, formatNamed, readWith, perfDataMeta, type SampledRead } from '../formats/registry.js';
 import type { InputInfo } from '../analysis/types.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { readSlices } from './jobs.js';
+import { readPerfDataSlices } from './perfdata-jobs.js';
 
 /** Read `src` as the core's next file; worker-read slices of a text file are added to `sliced`. */
 export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced: Part[], topN: number): Promise<InputInfo> {
@@ -35,6 +36,21 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
       fs.closeSync(out);
     }
     try {
+      const jobs = opts.jobs ?? 1;
+      if (entry.name === 'perf.data' && jobs > 1 && !tmp && !opts.rows && !opts.rips && !opts.gpas && !opts.nested
+        && fs.statSync(p).size >= (opts.jobsMinBytes ?? 16 << 20)) {
+        // slices of its delivered stream, one worker each (perfdata-jobs.ts); undefined: one job reads it
+        const r = await readPerfDataSlices(p, src.name, idx, jobs, topN, opts.maxMemoryMb);
+        if (r) {
+          sliced.push(...r.parts);
+          const c = r.counters;
+          return {
+            file: src.name, format: entry.name, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
+            bytes: fs.statSync(p).size, events: c.events, first_ts: c.events ? Number(c.firstTs) : null,
+            last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents, meta: perfDataMeta(r.info),
+          };
+        }
+      }
       let sampled: InputInfo['sampled'];
       const onSampled = (s: SampledRead): void => {
         const exits = [...s.exits].map(([key, [n, sum]]) => ({ reason: core.stringOf(key), samples: n, estimated: sum }));

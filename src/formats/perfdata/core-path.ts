@@ -59,6 +59,17 @@ function putField(v: DataView, at: number, f: FormatField | undefined): void {
   v.setInt32(at + 8, f?.signed ? 1 : 0, true);
 }
 
+/** --jobs: a slice of the delivered stream (PerfDataOptions.slice). */
+export interface SliceSpec {
+  /** FINISHED_ROUND offsets (-1: the data's start / end) */
+  from: number;
+  to: number;
+  /** a later slice: its start time is known and nothing is delivered yet (the timeline's origin is set now) */
+  atStart?: () => void;
+  /** after each walk of a chunk (the first slice: publish the timeline's origin once it has one) */
+  afterWalk?: () => void;
+}
+
 /** What the reader gives the core path. */
 export interface CorePathInput {
   sink: EventSink;
@@ -82,6 +93,18 @@ export class PerfDataCorePath {
 
   private constructor(private readonly pd: PerfDataCore, private readonly sink: EventSink,
     private readonly formats: EventFormat[], private readonly attrs: Attr[]) {}
+
+  /** --jobs: deliver only the slice of the stream between the FINISHED_ROUND records at `from` and `to` (pdSlice). */
+  slice(s: SliceSpec): void {
+    this.sliced = s;
+    this.pd.ex.pdSlice(BigInt(s.from), BigInt(s.to));
+  }
+  private sliced: SliceSpec | undefined;
+  /** A record only this slice reads (read-time counts are kept for these); always true without a slice. */
+  own(off: number): boolean {
+    const s = this.sliced;
+    return !s || ((s.from < 0 || off >= s.from) && (s.to < 0 || off < s.to));
+  }
 
   /** The core path for this file, or undefined when the TypeScript path must read it. */
   static open(x: CorePathInput): PerfDataCorePath | undefined {
@@ -206,9 +229,16 @@ export class PerfDataCorePath {
         pos = pd.ex.pdWalk(from, pos, len, BigInt(this.whereBase + fileOff));
         pd.view(); // memory may have grown: the Core's views are rebuilt
         this.drainSkips();
+        this.sliced?.afterWalk?.();
         const stop = pd.ex.pdStopped();
         if (stop === 0) break;
         if (stop === 2) { resolve(); this.namedAttrs(); continue; }
+        if (stop === 4) { this.sliced?.atStart?.(); continue; }
+        if (stop === 3) {
+          // a slice read to its end (or found it cannot be read exactly): nothing more to read
+          if (pending) await pending;
+          return;
+        }
         const mem = new Uint8Array(pd.view().buffer, from, len);
         const view = new DataView(mem.buffer, mem.byteOffset, mem.byteLength);
         const type = view.getUint32(pos, true);
@@ -262,7 +292,7 @@ export class PerfDataCorePath {
       pd.view();
       this.drainSkips();
       const stop = pd.ex.pdStopped();
-      if (stop === 0) break;
+      if (stop === 0 || stop === 3) break;
       if (stop === 2) { this.resolve?.(); this.namedAttrs(); continue; }
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const size = view.getUint16(pos + 6, true);
@@ -281,7 +311,7 @@ export class PerfDataCorePath {
   }
 
   /** Deliver what is still queued; the counts for PerfDataInfo. */
-  finish(): { samples: number; guestSamples: number; lost: number; perAttr: number[]; periodSums: number[] } {
+  finish(): { samples: number; guestSamples: number; lost: number; perAttr: number[]; periodSums: number[]; sliceFailed: number } {
     this.pd.ex.pdFinish();
     this.pd.view();
     this.drainSkips();
@@ -290,6 +320,7 @@ export class PerfDataCorePath {
       samples: Number(ex.pdSamples()), guestSamples: Number(ex.pdGuestSamples()), lost: Number(ex.pdLost()),
       perAttr: this.attrs.map((_, i) => Number(ex.pdAttrCount(i))),
       periodSums: this.attrs.map((_, i) => Number(ex.pdAttrPeriod(i))),
+      sliceFailed: ex.pdSliceFailed(),
     };
   }
 

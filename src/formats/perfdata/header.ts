@@ -103,6 +103,8 @@ export interface PerfDataInfo {
   nrCpus?: number;
   /** a directory recording (perf record --threads): the data files read after the header file's data section */
   dataFiles?: number;
+  /** a slice (PerfDataOptions.slice) that could not be read exactly: why (assembly/perfdata.ts SLF_*, 100: not the core path) */
+  sliceFailed?: number;
   /** PERF_RECORD_THROTTLE records: times the kernel stopped sampling an event that fired too often */
   throttled?: number;
   /**
@@ -133,6 +135,12 @@ export interface PerfDataOptions {
   maxQueued?: number;
   /** drop guest-mode samples as `perf script` does by default (default false: keep them, see guestSamples) */
   skipGuestSamples?: boolean;
+  /**
+   * --jobs: read one slice of the delivered event stream: from the FINISHED_ROUND record at file offset `from`
+   * (-1: the data's start) to the one at `to` (-1: the end); see assembly/perfdata.ts pdSlice. Only the core
+   * path can; `sliceFailed` in the info says when the file does not allow it (then read it with one job).
+   */
+  slice?: import('./core-path.js').SliceSpec;
 }
 
 /** One perf_event_attr of the file, with what the reader needs of it. */

@@ -77,6 +77,8 @@ import { CLOCK_NS, SKIP_TRUNCATED } from '../../../assembly/constants.js';
 // ---- the reader ----
 
 const CHUNK_DEFAULT = 16 << 20;
+/** PerfDataInfo.sliceFailed: the file is not read by the core path (or has data.N files) */
+export const SLICE_NOT_CORE = 100;
 const MAX_QUEUED_DEFAULT = 4 << 20;
 
 class PerfDataReader extends RecordStage {
@@ -90,7 +92,10 @@ class PerfDataReader extends RecordStage {
   constructor(private readonly path: string, fd: number, private fileSize: number, private readonly seekable: boolean, sink: EventSink, opts: PerfDataOptions) {
     super(fd, sink, Math.max(opts.maxQueued ?? MAX_QUEUED_DEFAULT, 1), opts.skipGuestSamples ?? false);
     this.chunkSize = Math.max(opts.chunkSize ?? CHUNK_DEFAULT, 64);
+    this.slice = opts.slice;
   }
+  /** --jobs: the slice of the stream this reader delivers (PerfDataOptions.slice) */
+  private readonly slice: PerfDataOptions['slice'];
 
   /** Read exactly `len` bytes at `off` (seekable input only). */
   private readAt(off: number, len: number, what: string): Uint8Array {
@@ -128,6 +133,7 @@ class PerfDataReader extends RecordStage {
       if (!this.seekable) throw new FormatError('perf.data: a file-mode perf.data must be read from a regular file', 8);
       if (hsize < FILE_HEADER_SIZE) throw new FormatError(`perf.data: bad header size ${hsize}`, 8);
       await this.readFileHeader();
+      if (this.info.sliceFailed) return this.info;
     }
     this.finish();
     return this.info;
@@ -203,9 +209,15 @@ class PerfDataReader extends RecordStage {
     }
     const cp = PerfDataCorePath.open({ sink: this.sink, le, attrs: this.attrs, byId: this.byId, formats: this.tracing?.formats ?? null,
       lostNameId: this.lostNameId, maxQueued: this.maxQueued, skipGuest: this.skipGuest });
+    if (this.slice && (!cp || this.dirVersion > 0)) {
+      // a slice needs the core path's ordering (and one data section)
+      this.info.sliceFailed = SLICE_NOT_CORE;
+      return;
+    }
     if (cp) {
       this.corePath = cp;
-      await cp.run(this.fd, dataOff, dataOff + dataSize, () => { if (!this.attrsResolved) this.resolveAttrs(); },
+      if (this.slice) cp.slice(this.slice);
+      await cp.run(this.fd, this.slice && this.slice.from >= 0 ? this.slice.from : dataOff, dataOff + dataSize, () => { if (!this.attrsResolved) this.resolveAttrs(); },
         (type, buf, view, p, size, off) => this.coreRecord(type, buf, view, p, size, off), truncated);
     } else {
       this.processData(dataOff, dataOff + dataSize, false);
@@ -326,6 +338,7 @@ class PerfDataReader extends RecordStage {
     // the final flush: everything still queued, in time order
     if (this.corePath) {
       const r = this.corePath.finish();
+      if (r.sliceFailed) this.info.sliceFailed = r.sliceFailed;
       this.attrs.forEach((a, i) => { a.periodSum += r.periodSums[i]!; });
       this.info.samples += r.samples;
       this.info.guestSamples += r.guestSamples;
@@ -345,7 +358,8 @@ class PerfDataReader extends RecordStage {
       this.info.exitPeriods = this.exitPeriods;
     }
     // threads perf never saw a COMM for, named from the saved cmdlines of the tracing data
-    if (this.tracing) {
+    // (a slice after the first: the first one names them, as it holds the COMM records before the others)
+    if (this.tracing && !(this.slice && this.slice.from >= 0)) {
       for (const [tid, comm] of this.tracing.savedCmdlines) {
         if (!this.comms.has(tid)) {
           this.comms.set(tid, comm);

@@ -56,7 +56,7 @@ export abstract class RecordStage extends SampleStage {
         this.onKernelRecord(type, buf, view, p, size, off);
         return 0;
       case REC_THROTTLE:
-        this.info.throttled = (this.info.throttled ?? 0) + 1;
+        if (this.corePath!.own(off)) this.info.throttled = (this.info.throttled ?? 0) + 1;
         return 0;
       case REC_AUXTRACE:
         if (size < 16) throw truncated('AUXTRACE record', off);
@@ -71,7 +71,7 @@ export abstract class RecordStage extends SampleStage {
       case REC_HEADER_TRACING_DATA:
       case REC_HEADER_FEATURE:
       case REC_EVENT_UPDATE:
-        this.sink.skip(SKIP_UNRECOGNIZED, off + this.whereBase, `perf.data: a pipe-mode record (type ${type}) in the data section of a file: ignored`);
+        if (this.corePath!.own(off)) this.sink.skip(SKIP_UNRECOGNIZED, off + this.whereBase, `perf.data: a pipe-mode record (type ${type}) in the data section of a file: ignored`);
         return type === REC_HEADER_TRACING_DATA && size >= 12 ? view.getUint32(p + 8, true) : 0;
       default:
         return 0;

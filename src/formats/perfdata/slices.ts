@@ -1,0 +1,72 @@
+/**
+ * --jobs for perf.data: where a file can be cut into slices of its delivered event stream, and one slice's
+ * read. Records carry no sync mark, so a cut is a FINISHED_ROUND record (bytes 44 00 00 00 00 00 08 00) found
+ * near an even share of the data section and checked by walking the records after it; the slice before a cut
+ * walks through it and fails (assembly/perfdata.ts SLF_CUT_NOT_RECORD) if the cut is not a record after all.
+ * Which events each slice delivers, and the conditions under which the slices add up to the one-job stream,
+ * are in assembly/perfdata.ts (pdSlice); a slice that finds them unmet says so and the file is read by one job.
+ */
+import fs from 'node:fs';
+import { FILE_HEADER_SIZE, MAGIC, latin1 } from './header.js';
+
+/** Record types perf writes (tools/lib/perf/include/perf/event.h: kernel 1-21, user 64-83). */
+const plausibleType = (t: number): boolean => (t >= 1 && t <= 21) || (t >= 64 && t <= 90);
+
+/** The data section [start, end) of a little-endian file-mode perf.data, or undefined. */
+export function dataSection(fd: number): { start: number; end: number } | undefined {
+  const h = Buffer.alloc(FILE_HEADER_SIZE);
+  if (fs.readSync(fd, h, 0, h.length, 0) < h.length) return undefined;
+  if (latin1.decode(h.subarray(0, 8)) !== MAGIC || Number(h.readBigUInt64LE(8)) !== FILE_HEADER_SIZE) return undefined;
+  const start = Number(h.readBigUInt64LE(40));
+  const size = Number(h.readBigUInt64LE(48));
+  return size > 0 ? { start, end: start + size } : undefined;
+}
+
+/** Walk `span` bytes of records from p in b: false at the first implausible header (true at b's end). */
+function walksFrom(b: Buffer, p: number, limit: number): boolean {
+  while (p + 8 <= limit) {
+    const size = b.readUInt16LE(p + 6);
+    if (size < 8 || size % 8 !== 0 || !plausibleType(b.readUInt32LE(p))) return false;
+    p += size;
+  }
+  return true;
+}
+
+/** Cut offsets (FINISHED_ROUND records) near even shares of the data section: up to `jobs - 1`, ascending. */
+export function roundCuts(file: string, jobs: number): number[] {
+  return cutsNear(file, (d) => Array.from({ length: Math.max(jobs - 1, 0) }, (_, i) => d.start + Math.floor(((d.end - d.start) * (i + 1)) / jobs)));
+}
+
+/** The first cut at or after `bytes` into the data section (undefined: none found near it). */
+export function firstCutAfter(file: string, bytes: number): number | undefined {
+  return cutsNear(file, (d) => [Math.min(d.start + bytes, d.end)])[0];
+}
+
+/**
+ * A FINISHED_ROUND record at or after each target offset, within 4 MiB of it, checked by walking 1 MiB of
+ * records after it; targets without one near them give no cut.
+ */
+function cutsNear(file: string, targets: (d: { start: number; end: number }) => number[]): number[] {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const d = dataSection(fd);
+    if (!d) return [];
+    const WINDOW = 4 << 20, CHECK = 1 << 20;
+    const b = Buffer.alloc(WINDOW + CHECK);
+    const cuts: number[] = [];
+    for (const at of targets(d)) {
+      if (at <= (cuts[cuts.length - 1] ?? d.start) || at >= d.end) continue;
+      const n = fs.readSync(fd, b, 0, b.length, at);
+      // records are 8-byte aligned in the data section
+      for (let p = (8 - ((at - d.start) % 8)) % 8; p + 8 <= Math.min(n, WINDOW); p += 8) {
+        if (b.readUInt32LE(p) !== 68 || b.readUInt16LE(p + 4) !== 0 || b.readUInt16LE(p + 6) !== 8) continue;
+        const limit = Math.min(n, p + CHECK, d.end - at);
+        if (at + limit < d.end && limit - p < CHECK / 2) continue;
+        if (walksFrom(b, p, limit)) { cuts.push(at + p); break; }
+      }
+    }
+    return cuts;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
