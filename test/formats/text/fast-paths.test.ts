@@ -12,6 +12,7 @@ import os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Core } from '../../../src/wasm/core.js';
+import * as K from '../../../assembly/constants.js';
 import { detectFormat, readWith } from '../../../src/formats/registry.js';
 import { TRACES } from '../../support/paths.js';
 import { MemSource as Mem, lineStarts, mutate, mutationArb, readAll, runs, type Mutation } from '../../support/fuzz-harness.js';
@@ -157,6 +158,39 @@ const TRACECMD_SURPRISES = [
   '       CPU 1/KVM-3149  [001] 24006.249301: kvm_entry:            vcpu 1 rip 0x1',
   '',
 ].join('\n');
+
+/** Scan `bytes` as one last chunk of ftrace text: the code, the error position and the lines read. */
+function scanOnce(bytes: Uint8Array): { code: number; line: number; col: number; lines: number } {
+  const core = new Core({ arenaBytes: 64 * 1024, batch: 1024 });
+  core.beginTextFile(core.nextFileIndex(), K.FMT_FTRACE, false);
+  core.arena().set(bytes);
+  const code = core.scan(bytes.length, true);
+  const pos = core.errorPosition();
+  return { code, line: code < 0 ? pos.line : 0, col: code < 0 ? pos.col : 0, lines: core.fileCounters().lines };
+}
+
+describe('the line scan (32 bytes a step)', () => {
+  // tabs and bytes from 0x80 are text in the same step as the newline; a control byte anywhere is binary, at
+  // its own line and column, whatever its place in a 32-byte step
+  const line = `${T} d..1. 24006.249290: kvm_entry: vcpu 0, rip 0xffffffffa00db918`;
+  it('finds each newline past tabs and bytes from 0x80', () => {
+    for (let k = 0; k < 40; k++) {
+      const odd = Buffer.from(line, 'latin1');
+      odd[k] = k % 2 ? 0x09 : 0xc3;
+      const text = Buffer.concat([Buffer.from(line + '\n'), odd, Buffer.from('\n' + line + '\n')]);
+      expect(scanOnce(text)).toEqual({ code: text.length, line: 0, col: 0, lines: 3 });
+    }
+  });
+  it('stops at a control byte with its line and column', () => {
+    for (let k = 0; k < 70; k++) {
+      const bad = Buffer.from(line, 'latin1');
+      bad[k] = 0x01;
+      if (k > 3) bad[k - 3] = 0x09; // a tab just before it in the same step
+      const text = Buffer.concat([Buffer.from(line + '\n' + line + '\n'), bad, Buffer.from('\n' + line + '\n')]);
+      expect(scanOnce(text)).toMatchObject({ code: K.ERR_BINARY, line: 3, col: k + 1 });
+    }
+  });
+});
 
 describe('text tokenizer shortcuts change nothing', () => {
   it('on crafted surprises for the kvm_exit/kvm_entry fast path, whole and in 100-byte chunks', async () => {
