@@ -192,6 +192,42 @@ describe('the line scan (32 bytes a step)', () => {
   });
 });
 
+describe('the event name (found 16 bytes a step)', () => {
+  // the rule: up to the first ':' followed by a space, a tab or the line end, or up to the first space or
+  // tab; a ':' followed by anything else ends a system prefix ("kvm:kvm_exit")
+  function nameOf(rest: string): string {
+    let start = 0;
+    for (let i = 0; i < rest.length; i++) {
+      const c = rest[i];
+      if (c === ':') {
+        if (i + 1 === rest.length || rest[i + 1] === ' ' || rest[i + 1] === '\t') return rest.slice(start, i);
+        start = i + 1;
+      } else if (c === ' ' || c === '\t') return rest.slice(start, i);
+    }
+    return rest.slice(start);
+  }
+  it('is read as the byte-at-a-time rule reads it (names of skipped lines are not counted: the payloads are good)', () => {
+    const rests = [
+      'kvm_msr: msr_write 6e0 = 0x1', 'kvm:kvm_msr: msr_read 10 = 0x0', 'sched_switch:\tprev_comm=a prev_pid=1 prev_prio=120 prev_state=S ==> next_comm=b next_pid=2 next_prio=120', 'kvm_wait_lapic_expire: vcpu 0: delta 1',
+      'a:b:c: x', 'a:b:c:', 'x_23456789_123456789_123456789_123456789: y', 'sys:x_23456789_123456789_1234567: z',
+      'name_with_no_colon rest', 'kvm_hv_timer_state:', 'q:', 'kvm:kvm_pio:x: pio_read at 0x1', 'kvm_userspace_exit:\treason KVM_EXIT_IO (2)',
+    ];
+    const lines = rests.map((r, i) => `${T} d..1. 24006.${String(249290 + i).padStart(6, '0')}: ${r}`);
+    const core = new Core({ arenaBytes: 64 * 1024, batch: 1024 });
+    core.beginTextFile(core.nextFileIndex(), K.FMT_FTRACE, false);
+    const bytes = Buffer.from(lines.join('\n') + '\n', 'latin1');
+    core.arena().set(bytes);
+    expect(core.scan(bytes.length, true)).toBe(bytes.length);
+    core.endFile();
+    const t = core.tables();
+    const got = new Map<string, number>();
+    t.strings.forEach((s, i) => { if (t.nameCounts[i]! > 0) got.set(s, t.nameCounts[i]!); });
+    const want = new Map<string, number>();
+    for (const r of rests) { const n = nameOf(r); if (n) want.set(n, (want.get(n) ?? 0) + 1); }
+    expect(Object.fromEntries([...got].sort())).toEqual(Object.fromEntries([...want].sort()));
+  });
+});
+
 describe('text tokenizer shortcuts change nothing', () => {
   it('on crafted surprises for the kvm_exit/kvm_entry fast path, whole and in 100-byte chunks', async () => {
     for (const [name, text] of [['ftrace.txt', FTRACE_SURPRISES], ['perf.txt', PERF_SURPRISES], ['trace-cmd.txt', TRACECMD_SURPRISES]] as const) {
