@@ -145,6 +145,10 @@ const PERF_SURPRISES = [
   '       CPU 1/KVM  3149 [001] 24006.249300:                         kvm_entry: vcpu 1, rip 0x1', // no system prefix
   `       CPU 1/KVM  3149 [001] 24006.249301:                       kvm:kvm_exit: vcpu 1 reason npf rip 0x1 ${EXIT_TAIL}`,
   '       CPU 1/KVM  3149 [001] 24006.249302:                      kvm:kvm_entry: vcpu 1, rip 0x1',
+  `       CPU 1/KVM  3149 [001] 24006.249303:                kvm:kvm_exit: vcpu 1 reason npf rip 0x2 ${EXIT_TAIL}`, // 16 spaces
+  '       CPU 1/KVM  3149 [001] 24006.249304:               kvm:kvm_entry: vcpu 1, rip 0x2', // 15
+  `       CPU 1/KVM  3149 [001] 24006.249305: \t              kvm:kvm_exit: vcpu 1 reason npf rip 0x3 ${EXIT_TAIL}`, // a tab
+  '       CPU 1/KVM  3149 [001] 24006.249306:                      kvm:kvm_entry: vcpu 1, rip 0x3',
   '',
 ].join('\n');
 const TRACECMD_SURPRISES = [
@@ -156,6 +160,11 @@ const TRACECMD_SURPRISES = [
   '       CPU 1/KVM-3149  [001] 24006.249299: kvm_entry:            vcpu 1 rip 0x1',
   '       CPU 1/KVM-3149  [001] 24006.249300: kvm_exit:             reason EXIT_NPF rip 0x10000 info 200000006 1000',
   '       CPU 1/KVM-3149  [001] 24006.249301: kvm_entry:            vcpu 1 rip 0x1',
+  '       CPU 1/KVM-3149  [001] 24006.249302: kvm_exit:\t \treason EXIT_NPF rip 0x10000 info 200000006 1000', // tabs in the padding
+  '       CPU 1/KVM-3149  [001] 24006.249303: kvm_entry:                vcpu 1 rip 0x1', // 16 spaces
+  '       CPU 1/KVM-3149  [001] 24006.249304: kvm_exit:                 reason HLT rip 0x2 info 0 0', // 17
+  '       CPU 1/KVM-3149  [001] 24006.249305: kvm_entry:                                 vcpu 1 rip 0x2', // 33
+  '       CPU 1/KVM-3149  [001] 24006.249306: kvm_exit:                ', // only padding
   '',
 ].join('\n');
 
