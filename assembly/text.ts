@@ -174,6 +174,7 @@ export function beginText(format: i32, strictMode: bool): void {
   hcEpoch++;
   hcLastOpen = 0;
   tsOff = 0;
+  tsSecW = 0;
   lineNo = 0;
   strict = strictMode;
   skippingLong = false;
@@ -189,6 +190,9 @@ let tsOff: i32 = 0;
 let tsSpaces: i32 = 0;
 let tsFlag: i32 = -1;
 let tsSd: i32 = 0;
+// the seconds of the last line read at that layout: their bytes (as masked in the word) and their value in ns
+let tsSecW: u64 = 0;
+let tsSecNs: i64 = 0;
 const SWAR_HI: u64 = 0xF0F0F0F0F0F0F0F0;
 const SWAR_0: u64 = 0x3030303030303030;
 const SWAR_6: u64 = 0x0606060606060606;
@@ -571,10 +575,19 @@ function joinNext(ls: usize, le: usize, end: usize, last: bool, canCarry: bool):
   const sw = load<u64>(x + sd - 8) & m;
   const fw = load<u64>(x + sd); // ".uuuuuu:"
   const fd = (fw << 8) & 0xFFFFFFFFFFFF0000;
-  if ((fw & 0xff) != 46 || (fw >> 56) != 58 || !digits8(sw, m) || !digits8(fd, 0xFFFFFFFFFFFF0000) || counterGet(C_CLOCK) != CLOCK_NS) {
+  if ((fw & 0xff) != 46 || (fw >> 56) != 58 || !digits8(fd, 0xFFFFFFFFFFFF0000) || counterGet(C_CLOCK) != CLOCK_NS) {
     return parseBody(ls, le, cpuEnd, tid, tgid, cpu, 0, 0, 0);
   }
-  const ts = <i64>value8(sw) * 1000000000 + <i64>value8(fd) * 1000;
+  // the seconds change far more rarely than the lines: the last line's value when the bytes are the same
+  // (bytes that passed digits8 under this layout's mask; tsSecW is 0, no match, after a layout change)
+  let secNs = tsSecNs;
+  if (sw != tsSecW) {
+    if (!digits8(sw, m)) return parseBody(ls, le, cpuEnd, tid, tgid, cpu, 0, 0, 0);
+    secNs = <i64>value8(sw) * 1000000000;
+    tsSecW = sw;
+    tsSecNs = secNs;
+  }
+  const ts = secNs + <i64>value8(fd) * 1000;
   const t = x + sd + 8;
   if (!(ripWanted || detailWanted || gpaWanted) && hotEvent(le, t, ts, tid, tgid, cpu)) return false;
   return parseEvent(ls, le, t, ts, tid, tgid, cpu, 0, 0, 0, cpuEnd);
@@ -813,6 +826,7 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
         const off = <i32>(t - cpuEnd);
         const sd = <i32>(r - t);
         tsOff = 0;
+        tsSecW = 0;
         if (fastPaths && off >= 1 && off <= 16 && sd <= 8) {
           tsOff = off;
           tsSpaces = spaceBits(cpuEnd) & ((1 << off) - 1);

@@ -100,6 +100,16 @@ const FTRACE_SURPRISES = [
   `${T} ..... 24006.249401: kvm_page_fault: vcpu 0 rip 0x4 address 0x00000000fee00000 error_code 0x182`,
   `${T} ..... 24006.249402: kvm_hv_timer_state: vcpu_id 0 hv_timer 1`,
   `${T} d..1. 24006.249410: kvm_entry: vcpu 0, rip 0x4`,
+  `${T} ..... 24007.000001: kvm_exit: vcpu 0 reason HLT rip 0x4 ${EXIT_TAIL}`, // the next second
+  `${T} d..1. 24007.000002: kvm_entry: vcpu 0, rip 0x4`,
+  `${T} ..... 2400x.000003: kvm_exit: vcpu 0 reason HLT rip 0x4 ${EXIT_TAIL}`, // a damaged second
+  `${T} d..1. 24007.000004: kvm_entry: vcpu 0, rip 0x4`,
+  `${T} ..... 24007.00000x: kvm_exit: vcpu 0 reason HLT rip 0x4 ${EXIT_TAIL}`, // a damaged fraction
+  `${T} d..1. 24007.000006: kvm_entry: vcpu 0, rip 0x4`,
+  `${T} ..... 04007.000007: kvm_exit: vcpu 0 reason HLT rip 0x4 ${EXIT_TAIL}`, // time going back
+  `${T} d..1. 04007.000008: kvm_entry: vcpu 0, rip 0x4`,
+  `${T} ..... 24007.000009: kvm_exit: vcpu 0 reason HLT rip 0x4 ${EXIT_TAIL}`,
+  `${T} d..1. 24007.000010: kvm_entry: vcpu 0, rip 0x4`,
   `${T} ..... 124006.249420: kvm_exit: vcpu 0 reason HLT rip 0x5 ${EXIT_TAIL}`, // the seconds one digit wider
   `${T} d..1. 124006.249430: kvm_entry: vcpu 0, rip 0x5`,
   `${T} d..1. 124006.249431: kvm_entry: vcpu 0, rip 0x5`, // entry after entry
