@@ -1,5 +1,5 @@
 // The text tokenizer: raw ftrace (`trace`, `trace_pipe`), `trace-cmd report` and `perf script` lines,
-// scanned straight from the input arena. Line ends are found 16 bytes at a time with wasm SIMD.
+// scanned straight from the input arena. Line ends are found 32 bytes at a time with wasm SIMD.
 //
 // Shortcuts for the lines that repeat what earlier ones showed, each falling back to the general path on any
 // difference (test/formats/text/fast-paths.test.ts checks they change no table):
@@ -7,8 +7,11 @@
 //     tid, tgid, CPU and thread record (one thread lookup per line); its '[' is looked for first where the
 //     last cached header had it;
 //   - the timestamp layout: the spaces, flags column and seconds width of the last line's timestamp; a line
-//     with the same layout has its "sec.usec:" read with word-wide digit checks;
-//   - kvm_exit / kvm_entry (and "kvm:" of perf) by 8-byte compares, padding runs 16 bytes at a time.
+//     with the same layout has its "sec.usec:" read with word-wide digit checks, and the seconds' value is
+//     the last line's when their bytes are;
+//   - kvm_exit / kvm_entry (and "kvm:" of perf) by 8-byte compares, padding runs 16 bytes at a time;
+//   - the hot events: after a cached header and a timestamp at the known layout, kvm_exit and kvm_entry of
+//     the usual shapes are read in one pass inlined into the line loop (hotEvent), no call but onEvent's.
 //
 // Header shapes accepted (copied from real captures):
 //   ftrace, record-tgid:   "             vmm-193     (    188) [001] d..1.     7.334239: kvm_entry: vcpu 1, rip 0x10000"
@@ -553,7 +556,7 @@ function joinNext(ls: usize, le: usize, end: usize, last: bool, canCarry: bool):
 }
 
 // ---- the hot events: kvm_exit and kvm_entry after a cached header ----
-// The shapes read here (everything else, and any difference, goes to parseBody):
+// The shapes read here (everything else, and any difference, goes to parseEvent or parseBody):
 //   ftrace:    "... [001] d..1. 24006.249294: kvm_entry: vcpu 1, rip 0xffffffffa00db918"
 //              "... [003] ..... 24006.249303: kvm_exit: vcpu 3 reason EXTERNAL_INTERRUPT rip 0xffffffffa13f2e2f info1 ..."
 //   perf:      "... [001]     7.301836:                       kvm:kvm_exit: vcpu 1 reason npf rip ..."
