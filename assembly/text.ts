@@ -1,5 +1,5 @@
 // The text tokenizer: raw ftrace (`trace`, `trace_pipe`), `trace-cmd report` and `perf script` lines,
-// scanned straight from the input arena. Line ends are found 16 bytes at a time with wasm SIMD.
+// scanned straight from the input arena. Line ends are found 32 bytes at a time with wasm SIMD.
 //
 // Shortcuts for the lines that repeat what earlier ones showed, each falling back to the general path on any
 // difference (test/formats/text/fast-paths.test.ts checks they change no table):
@@ -7,8 +7,11 @@
 //     tid, tgid, CPU and thread record (one thread lookup per line); its '[' is looked for first where the
 //     last cached header had it;
 //   - the timestamp layout: the spaces, flags column and seconds width of the last line's timestamp; a line
-//     with the same layout has its "sec.usec:" read with word-wide digit checks;
-//   - kvm_exit / kvm_entry (and "kvm:" of perf) by 8-byte compares, padding runs 16 bytes at a time.
+//     with the same layout has its "sec.usec:" read with word-wide digit checks, and the seconds' value is
+//     the last line's when their bytes are;
+//   - kvm_exit / kvm_entry (and "kvm:" of perf) by 8-byte compares, padding runs 16 bytes at a time;
+//   - the hot events: after a cached header and a timestamp at the known layout, kvm_exit and kvm_entry of
+//     the usual shapes are read in one pass inlined into the line loop (hotEvent), no call but onEvent's.
 //
 // Header shapes accepted (copied from real captures):
 //   ftrace, record-tgid:   "             vmm-193     (    188) [001] d..1.     7.334239: kvm_entry: vcpu 1, rip 0x10000"
@@ -174,6 +177,7 @@ export function beginText(format: i32, strictMode: bool): void {
   hcEpoch++;
   hcLastOpen = 0;
   tsOff = 0;
+  tsSecW = 0;
   lineNo = 0;
   strict = strictMode;
   skippingLong = false;
@@ -189,6 +193,9 @@ let tsOff: i32 = 0;
 let tsSpaces: i32 = 0;
 let tsFlag: i32 = -1;
 let tsSd: i32 = 0;
+// the seconds of the last line read at that layout: their bytes (as masked in the word) and their value in ns
+let tsSecW: u64 = 0;
+let tsSecNs: i64 = 0;
 const SWAR_HI: u64 = 0xF0F0F0F0F0F0F0F0;
 const SWAR_0: u64 = 0x3030303030303030;
 const SWAR_6: u64 = 0x0606060606060606;
@@ -219,6 +226,8 @@ let rneg: bool = false;
 @inline function isDigit(c: u32): bool { return c - 48 < 10; }
 // @ts-ignore: decorator
 @inline function isSpace(c: u32): bool { return c == 32 || c == 9; }
+// @ts-ignore: decorator
+@inline function isHex(c: u32): bool { return c - 48 < 10 || (c | 0x20) - 97 < 6; }
 
 function skipSp(p: usize, e: usize): usize {
   while (p < e && isSpace(load<u8>(p))) p++;
@@ -242,6 +251,17 @@ function skipSpWide(p: usize, e: usize): usize {
 @inline function skipSpRun(p: usize, e: usize): usize {
   if (p + 1 < e && load<u8>(p + 1) == 32 && load<u8>(p) == 32) return skipSpWide(p, e);
   return skipSp(p, e);
+}
+
+/** skipSp with no call when the run is shorter than 16 bytes (the padding of perf script's event name and of
+ * trace-cmd report's payload; one space in ftrace). */
+// @ts-ignore: decorator
+@inline function skipSpShort(p: usize, e: usize): usize {
+  const m = i8x16.bitmask(i8x16.ne(v128.load(p), i8x16.splat(32)));
+  if (m == 0) return p + 16 < e ? skipSpWide(p + 16, e) : e;
+  const q = p + <usize>ctz(m);
+  if (q >= e) return e;
+  return load<u8>(q) == 9 ? skipSp(q, e) : q;
 }
 
 /** First '[' in [p, e), or e. */
@@ -535,9 +555,109 @@ function joinNext(ls: usize, le: usize, end: usize, last: bool, canCarry: bool):
   return ok ? <isize>(ce < end ? ce + 1 : end) : 0;
 }
 
+// ---- the hot events: kvm_exit and kvm_entry after a cached header ----
+// The shapes read here (everything else, and any difference, goes to parseEvent or parseBody):
+//   ftrace:    "... [001] d..1. 24006.249294: kvm_entry: vcpu 1, rip 0xffffffffa00db918"
+//              "... [003] ..... 24006.249303: kvm_exit: vcpu 3 reason EXTERNAL_INTERRUPT rip 0xffffffffa13f2e2f info1 ..."
+//   perf:      "... [001]     7.301836:                       kvm:kvm_exit: vcpu 1 reason npf rip ..."
+//   trace-cmd: "... [001]     7.335242: kvm_exit:             reason EXIT_NPF rip 0x10000 info 200000006 1000"
+// The timestamp must show the layout of the last line (tsOff), the file's clock be nanoseconds already, the
+// reason be one token followed by " rip ", and the line end with a value (no mail-wrapped field name).
+
+/** The rest of a line whose header came from the cache (ends at cpuEnd): kvm_exit and kvm_entry of the usual
+ * shapes read here, the rest by parseEvent (timestamp read) or parseBody (anything else). */
+// @ts-ignore: decorator
+@inline function cachedLine(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu: i32): bool {
+  if (tsOff <= 0) return parseBody(ls, le, cpuEnd, tid, tgid, cpu, 0, 0, 0);
+  // the timestamp at the last line's layout (as in parseBody)
+  const x = cpuEnd + <usize>tsOff;
+  const sd = <usize>tsSd;
+  if (x + sd + 8 > le || (spaceBits(cpuEnd) & ((1 << tsOff) - 1)) != tsSpaces) return parseBody(ls, le, cpuEnd, tid, tgid, cpu, 0, 0, 0);
+  if (tsFlag >= 0 && isDigit(load<u8>(cpuEnd + <usize>tsFlag))) return parseBody(ls, le, cpuEnd, tid, tgid, cpu, 0, 0, 0);
+  const m: u64 = <u64>-1 << ((8 - <u64>sd) << 3);
+  const sw = load<u64>(x + sd - 8) & m;
+  const fw = load<u64>(x + sd); // ".uuuuuu:"
+  const fd = (fw << 8) & 0xFFFFFFFFFFFF0000;
+  if ((fw & 0xff) != 46 || (fw >> 56) != 58 || !digits8(fd, 0xFFFFFFFFFFFF0000) || counterGet(C_CLOCK) != CLOCK_NS) {
+    return parseBody(ls, le, cpuEnd, tid, tgid, cpu, 0, 0, 0);
+  }
+  // the seconds change far more rarely than the lines: the last line's value when the bytes are the same
+  // (bytes that passed digits8 under this layout's mask; tsSecW is 0, no match, after a layout change)
+  let secNs = tsSecNs;
+  if (sw != tsSecW) {
+    if (!digits8(sw, m)) return parseBody(ls, le, cpuEnd, tid, tgid, cpu, 0, 0, 0);
+    secNs = <i64>value8(sw) * 1000000000;
+    tsSecW = sw;
+    tsSecNs = secNs;
+  }
+  const ts = secNs + <i64>value8(fd) * 1000;
+  const t = x + sd + 8;
+  if (!(ripWanted || detailWanted || gpaWanted) && hotEvent(le, t, ts, tid, tgid, cpu)) return false;
+  return parseEvent(ls, le, t, ts, tid, tgid, cpu, 0, 0, 0, cpuEnd);
+}
+
+/** Read [t, le), after a timestamp ts, as parseEvent would when it is a usual kvm_exit or kvm_entry; false
+ * (having done nothing) when it is not. */
+// @ts-ignore: decorator
+@inline function hotEvent(le: usize, t: usize, ts: i64, tid: i32, tgid: i32, cpu: i32): bool {
+  // the event name
+  let ns = skipSpShort(t, le);
+  let w = load<u64>(ns);
+  if (w == W_KVM_SYS) { ns += 4; w = load<u64>(ns); }
+  let kind: i32;
+  let z: usize;
+  if (w == W_KVM_EXIT) { kind = EV_EXIT; z = ns + 8; }
+  else if (w == W_KVM_ENTR && load<u8>(ns + 8) == 121) { kind = EV_ENTRY; z = ns + 9; }
+  else return false;
+  if (z + 1 >= le || load<u8>(z) != 58 || !isSpace(load<u8>(z + 1))) return false;
+  const b = skipSpShort(z + 1, le);
+  if (b >= le) return false;
+  // a line that ends with a field name waits for its continuation (mail-wrapped): parseEvent's. The names
+  // (endsWithFieldName) are words of 3 letters or more that do not end with three hex digits: a line that
+  // ends with a hex token of one or two digits or with three hex digits ("rip 0xffffffffa00db91f",
+  // "error_code 0x00000000", "info 0 0") ends with a value
+  if (le - b < 3 || !isHex(load<u8>(le - 1)) || !(isSpace(load<u8>(le - 2)) || (isHex(load<u8>(le - 2)) && (isHex(load<u8>(le - 3)) || isSpace(load<u8>(le - 3)))))) {
+    if (endsWithFieldName(b, le)) return false;
+  }
+  let vcpu: i32 = -1;
+  let flags: i32 = 0;
+  let p = b;
+  if (atW(p, le, W_VCPU_SP, M5, 5)) {
+    let v: i32 = 0;
+    p += 5;
+    const s = p;
+    while (p < le && isDigit(load<u8>(p))) { v = v * 10 + <i32>(load<u8>(p) - 48); p++; }
+    if (p == s || p - s > 6) return false;
+    vcpu = v;
+  } else if (kind == EV_ENTRY) return false;
+  else flags = EXITF_NO_VCPU;
+  if (kind == EV_ENTRY) {
+    onEvent(EV_ENTRY, ts, tid, tgid, cpu, vcpu, 0, 0, 0, idEntry, lineNo);
+    return true;
+  }
+  // kvm_exit: " reason X rip " (or "reason X rip " without a vcpu)
+  if (vcpu >= 0) { if (p >= le || load<u8>(p) != 32) return false; p++; }
+  if (!atW(p, le, W_REASON_SP, M7, 7)) return false;
+  const rs = p + 7;
+  let re = rs;
+  while (true) {
+    const k = spaceBits(re);
+    if (k != 0) { re += <usize>ctz(k); break; }
+    re += 16;
+    if (re >= le) return false;
+  }
+  if (re == rs || re > le || !atW(re, le, W_SP_RIP_SP, M5, 5)) return false;
+  if (re - rs > 15 && at(re - 14, le, "FAILED_VMENTRY")) flags |= EXITF_FAILED_VMENTRY;
+  onEvent(EV_EXIT, ts, tid, tgid, cpu, vcpu, <i64>internCached(rs, <i32>(re - rs)), 0, flags, idExit, lineNo);
+  return true;
+}
+
 // ---- one line ----
 // Returns true when the caller must stop (strict mode error).
-function parseLine(ls: usize, le: usize): bool {
+function parseLine(ls: usize, le: usize): bool { return lineAt(ls, le); }
+// (scanText has it inline: the usual line then costs one call fewer)
+// @ts-ignore: decorator
+@inline function lineAt(ls: usize, le: usize): bool {
   if (le > ls && load<u8>(le - 1) == 13) le--; // CRLF
   // the header of a kvm line seen before: task, tid, tgid and CPU as then, and the thread looked up once
   if (fastPaths && le - ls >= 24) {
@@ -554,12 +674,19 @@ function parseLine(ls: usize, le: usize): bool {
           const tid = load<i32>(e + HC_TID);
           if (primeThread(load<i32>(e + HC_THREAD), tid)) {
             hcLastOpen = off;
-            return parseBody(ls, le, ls + <usize>n, tid, load<i32>(e + HC_TGID), load<i32>(e + HC_CPU), 0, 0, 0);
+            const tgid = load<i32>(e + HC_TGID);
+            const cpu = load<i32>(e + HC_CPU);
+            return cachedLine(ls, le, ls + <usize>n, tid, tgid, cpu);
           }
         }
       }
     }
   }
+  return parseHeader(ls, le);
+}
+
+/** A line whose header is not in the cache (ls..le without its CR). */
+function parseHeader(ls: usize, le: usize): bool {
   let p = skipSpWide(ls, le);
   if (p == le) { counterAdd(C_BLANK, 1); return false; }
   const c0 = load<u8>(p);
@@ -702,6 +829,7 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
         const off = <i32>(t - cpuEnd);
         const sd = <i32>(r - t);
         tsOff = 0;
+        tsSecW = 0;
         if (fastPaths && off >= 1 && off <= 16 && sd <= 8) {
           tsOff = off;
           tsSpaces = spaceBits(cpuEnd) & ((1 << off) - 1);
@@ -752,7 +880,12 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
   const fileClock = <i32>counterGet(C_CLOCK);
   if (fileClock == 0) counterSet(C_CLOCK, clock);
   else if (fileClock != clock) return skipLine(SKIP_MIXED_CLOCK, ls, le, t);
+  return parseEvent(ls, le, t, ts, tid, tgid, cpu, cs, ce, cpuOpen, cpuEnd);
+}
 
+/** The rest of a line after its timestamp (at t, time ts in the file's clock): event name and payload.
+ * The other arguments as parseBody's. */
+function parseEvent(ls: usize, le: usize, t: usize, ts: i64, tid: i32, tgid: i32, cpu: i32, cs: usize, ce: usize, cpuOpen: usize, cpuEnd: usize): bool {
   // ---- event name: up to the first ':' followed by a space or the line end ("kvm:kvm_exit:" in perf) ----
   let ns = skipSpRun(t, le);
   let ne = ns;
@@ -770,13 +903,24 @@ function parseBody(ls: usize, le: usize, cpuEnd: usize, tid: i32, tgid: i32, cpu
   }
   if (name < 0) {
     nameStart = ns;
-    while (ne < le) {
-      const c = load<u8>(ne);
-      if (c == 58) {
-        if (ne + 1 == le || isSpace(load<u8>(ne + 1))) break;
-        nameStart = ne + 1; // system prefix "kvm:"
-      } else if (isSpace(c)) break;
-      ne++;
+    // the first ':' or space or tab, 16 bytes at a time (the arena has slack past the line end)
+    while (true) {
+      const v = v128.load(ne);
+      const m = i8x16.bitmask(v128.or(i8x16.eq(v, i8x16.splat(58)), v128.or(i8x16.eq(v, i8x16.splat(32)), i8x16.eq(v, i8x16.splat(9)))));
+      if (m == 0) {
+        ne += 16;
+        if (ne >= le) { ne = le; break; }
+        continue;
+      }
+      const q = ne + <usize>ctz(m);
+      if (q >= le) { ne = le; break; }
+      if (load<u8>(q) == 58 && !(q + 1 == le || isSpace(load<u8>(q + 1)))) {
+        nameStart = q + 1; // system prefix "kvm:"
+        ne = q + 1;
+        continue;
+      }
+      ne = q;
+      break;
     }
     if (ne == nameStart) {
       if (ns == le && !noJoin) { wantJoin = JOIN_NAME; return false; }
@@ -1123,6 +1267,7 @@ export function scanText(base: usize, len: i32, last: bool, arenaFull: bool): i3
   let p = base;
   const nl = i8x16.splat(10);
   const ctl = i8x16.splat(9);
+  const low = i8x16.splat(11);
   if (skippingLong) {
     // the rest of an over-long line from the previous chunk
     while (p < end && load<u8>(p) != 10) p++;
@@ -1140,7 +1285,31 @@ export function scanText(base: usize, len: i32, last: bool, arenaFull: bool): i3
     }
     // find the next '\n' (and any control byte that says this is not text)
     let found: usize = 0;
-    while (p + 16 <= end) {
+    // 32 bytes a step with one signed compare: it flags the bytes below 11 ('\n', tab, and the control
+    // bytes of binary input) and those from 0x80 (text too); a step that flags one looks at each
+    let bad: usize = 0;
+    while (p + 32 <= end) {
+      const v0 = v128.load(p);
+      const v1 = v128.load(p + 16);
+      if (i8x16.bitmask(i8x16.lt_s(i8x16.min_s(v0, v1), low)) != 0) {
+        let m = <u32>i8x16.bitmask(i8x16.lt_s(v0, low)) | (<u32>i8x16.bitmask(i8x16.lt_s(v1, low)) << 16);
+        while (m != 0) {
+          const q = p + <usize>ctz(m);
+          const c = load<u8>(q);
+          if (c == 10) { found = q; break; }
+          if (c < 9) { bad = q; break; }
+          m &= m - 1;
+        }
+        if (found | bad) break;
+      }
+      p += 32;
+    }
+    if (bad) {
+      lineNo++;
+      errLine = lineNo; errCol = <i32>(bad - ls) + 1; errKind = -1;
+      return ERR_BINARY;
+    }
+    while (!found && p + 16 <= end) {
       const v = v128.load(p);
       const m = i8x16.bitmask(v128.or(i8x16.eq(v, nl), i8x16.lt_u(v, ctl)));
       if (m != 0) {
@@ -1168,7 +1337,7 @@ export function scanText(base: usize, len: i32, last: bool, arenaFull: bool): i3
     if (!found) break;
     lineNo++;
     counterAdd(C_LINES, 1);
-    if (parseLine(ls, found)) return ERR_STRICT;
+    if (lineAt(ls, found)) return ERR_STRICT;
     p = found + 1;
     if (wantJoin) {
       const j = joinNext(ls, found, end, last, ls > base || !arenaFull);
