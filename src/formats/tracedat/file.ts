@@ -313,8 +313,8 @@ const PIECE = 1 << 20;
  * memory; a short last page is a page, unless the CPU table points past the end of the file (then the page
  * the file cuts is an error when the merge comes to it, as RawPages reports it).
  */
-export function rawFeed(file: FileSrc, cd: CpuData, pageSize: number): Feed {
-  let pos = cd.offset;
+export function rawFeed(file: FileSrc, cd: CpuData, pageSize: number, start = cd.offset): Feed {
+  let pos = start;
   let end = cd.offset + cd.size;
   let cut = -1;
   if (end > file.size) { end = Math.max(pos, file.size); cut = file.size; }
@@ -334,15 +334,21 @@ export function rawFeed(file: FileSrc, cd: CpuData, pageSize: number): Feed {
   };
 }
 
-/** A CPU's compressed chunks for the core path: one chunk (whole pages) decompressed per call. */
-export function zFeed(file: FileSrc, cd: CpuData, decompress: BlockDecompress, le: boolean): Feed {
+/**
+ * A CPU's compressed chunks for the core path: one chunk (whole pages) decompressed per call. From `start` (a
+ * --jobs slice: a chunk found by slices.ts) the chunks are read up to the end of the CPU's data, not counted.
+ */
+export function zFeed(file: FileSrc, cd: CpuData, decompress: BlockDecompress, le: boolean, start?: number): Feed {
   let pos = cd.offset;
   const end = cd.offset + 4 + cd.size; // the size counts the chunks, not the leading u32 chunk count
   const h = file.read(pos, 4, 'compressed cpu data');
   let left = new DataView(h.buffer, h.byteOffset, 4).getUint32(0, le);
   pos += 4;
+  if (start !== undefined && start > pos) { pos = start; left = Infinity; }
   return (write) => {
-    if (left === 0) return false;
+    // (from a chunk found mid-stream: the end is where no chunk header fits; older trace-cmd counts the leading
+    // u32 in the size, so 4 bytes are left after the last chunk)
+    if (left === 0 || (left === Infinity && pos + 8 > end)) return false;
     const at = pos;
     if (at + 8 > end) throw new FormatError(`truncated compressed chunk at offset ${at}`, at);
     const hb = file.read(at, 8, 'compressed chunk');

@@ -1,0 +1,185 @@
+/**
+ * trace.dat read by --jobs (issue 15): each CPU's page stream is in time order, and each page header holds the
+ * page's time, so a time T cuts every stream at once. A job of the window [lo, hi) reads each CPU's stream from
+ * the last page (or compressed chunk) whose header time is before lo, and stops at the first page whose header
+ * time is hi or later (assembly/tracedat.ts tdWindow); the pipeline (src/pipeline/jobs-tracedat.ts) picks the cut
+ * times and checks afterwards that the streams' times never went back and that the jobs' walks covered every
+ * stream.
+ *
+ * Here: a CPU stream's page header times at byte positions (StreamProbe: a plain page is read where it is; a
+ * compressed chunk of v7 is found from any byte offset by its header (u32 compressed size, u32 size) followed by
+ * the compression's magic, checked along the next chunks, and inflated), where a window's walk starts, and the
+ * sample of page times the cut times are chosen from.
+ */
+import { FormatError } from '../bytes.js';
+import type { BlockDecompress } from '../decompress.js';
+import type { FileSrc } from './file.js';
+import type { PageLayout } from './pages.js';
+import type { CpuData } from './sections.js';
+
+/** A page or compressed chunk start (file offset) and its first page's header time. */
+export interface Probe { off: number; ts: bigint }
+
+/** the zstd frame magic, little-endian (RFC 8878 3.1.1) */
+const ZSTD_MAGIC = 0xfd2fb528;
+/** chunks checked after a candidate chunk header (each must lead exactly to the next) */
+const CHAIN = 3;
+
+/** Page header times of one CPU stream of a trace.dat (plain pages or v7 compressed chunks). */
+export class StreamProbe {
+  /** file offsets of the stream's first page (or chunk) and of its end */
+  readonly first: number;
+  readonly end: number;
+  /** probes made (inflating a chunk each when compressed) */
+  probes = 0;
+  private readonly cache = new Map<number, bigint>();
+
+  constructor(private readonly file: FileSrc, readonly cd: CpuData, private readonly pageSize: number, private readonly layout: PageLayout,
+    private readonly le: boolean, private readonly decompress?: BlockDecompress, private readonly zlib = false) {
+    this.first = cd.offset + (decompress ? 4 : 0);
+    this.end = Math.min(file.size, decompress ? cd.offset + 4 + cd.size : cd.offset + cd.size);
+  }
+
+  get compressed(): boolean { return this.decompress !== undefined; }
+
+  /** The first page (plain) or chunk start at or after file offset x and before `before`, with its time; undefined: none. */
+  at(x: number, before = this.end): Probe | undefined {
+    const off = this.decompress ? this.chunkAt(Math.max(x, this.first), before) : this.pageAt(x, before);
+    if (off < 0) return undefined;
+    return { off, ts: this.timeAt(off) };
+  }
+
+  /** The header time of the page (or the first page of the chunk) at off. */
+  timeAt(off: number): bigint {
+    let t = this.cache.get(off);
+    if (t !== undefined) return t;
+    this.probes++;
+    const L = this.layout;
+    let b: Uint8Array;
+    if (this.decompress) {
+      const h = this.file.read(off, 8, 'compressed chunk');
+      const hv = new DataView(h.buffer, h.byteOffset, 8);
+      const csize = hv.getUint32(0, this.le), usize = hv.getUint32(4, this.le);
+      b = this.decompress(this.file.read(off + 8, csize, 'compressed chunk'), usize, off);
+      if (b.length < L.tsOff + L.tsSize) throw new FormatError(`truncated page at offset ${off}`, off);
+    } else {
+      b = this.file.read(off + L.tsOff, L.tsSize, 'page');
+      b = b.subarray(0, L.tsSize);
+    }
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const at = this.decompress ? L.tsOff : 0;
+    t = L.tsSize === 8 ? v.getBigUint64(at, this.le) : BigInt(v.getUint32(at, this.le));
+    this.cache.set(off, t);
+    return t;
+  }
+
+  /**
+   * Where the walk of a window starting at lo begins: the last page (chunk) whose header time is before lo, found
+   * by interpolation and bisection over the stream's bytes; the stream's first page when none is. Assumes the
+   * times grow along the stream: the walk checks it (tdBackwards) and the pipeline checks the walks meet.
+   */
+  startFor(lo: bigint, hint?: { good?: Probe; bad?: Probe }): number {
+    if (this.end <= this.first) return this.first;
+    const f = this.at(this.first)!;
+    if (f.ts >= lo) return this.first;
+    let good: Probe = hint?.good && hint.good.ts < lo && hint.good.off >= this.first ? hint.good : f;
+    let bad = this.end;
+    let badTs: bigint | undefined;
+    if (hint?.bad && hint.bad.ts >= lo && hint.bad.off > good.off && hint.bad.off <= this.end) { bad = hint.bad.off; badTs = hint.bad.ts; }
+    for (let step = 0; ; step++) {
+      const next = this.after(good.off);
+      if (next < 0 || next >= bad) break;
+      // interpolate on the bracket's times when known, bisect every other step (and when not)
+      let m = next + Math.floor((bad - next) / 2);
+      if (badTs !== undefined && step % 2 === 0 && badTs > good.ts) {
+        const frac = Number(lo - good.ts) / Number(badTs - good.ts);
+        m = good.off + Math.floor((bad - good.off) * Math.min(0.98, Math.max(0, frac)));
+      }
+      if (!this.decompress) m = this.first + Math.floor((m - this.first) / this.pageSize) * this.pageSize;
+      if (m < next) m = next;
+      const p = this.at(m, bad);
+      if (!p) { bad = m; badTs = undefined; continue; }
+      if (p.ts < lo) good = p;
+      else { bad = p.off; badTs = p.ts; }
+    }
+    return good.off;
+  }
+
+  /** The start of the page or chunk after the one at off (-1: it is the last). */
+  private after(off: number): number {
+    if (!this.decompress) return off + this.pageSize < this.end ? off + this.pageSize : -1;
+    const h = this.file.read(off, 8, 'compressed chunk');
+    const n = off + 8 + new DataView(h.buffer, h.byteOffset, 8).getUint32(0, this.le);
+    return n < this.end ? n : -1;
+  }
+
+  /** About `n` probes spread over the stream's bytes (its first and last page or chunk among them). */
+  sample(n: number): Probe[] {
+    const out: Probe[] = [];
+    if (this.end <= this.first) return out;
+    const span = this.end - this.first;
+    const seen = new Set<number>();
+    for (let i = 0; i < Math.max(2, n); i++) {
+      const x = i === Math.max(2, n) - 1 ? this.lastStart() : this.first + Math.floor((span * i) / Math.max(2, n));
+      if (x < 0) continue;
+      const p = this.at(x);
+      if (p && !seen.has(p.off)) { seen.add(p.off); out.push(p); }
+    }
+    return out.sort((a, b) => a.off - b.off);
+  }
+
+  /** the start of the last page (or a chunk near the end) */
+  private lastStart(): number {
+    if (!this.decompress) {
+      const n = Math.floor((this.end - this.first) / this.pageSize);
+      return n > 0 ? this.first + (n - 1) * this.pageSize : this.first;
+    }
+    // chunks are a few KiB: one near the end
+    return Math.max(this.first, this.end - (1 << 16));
+  }
+
+  private pageAt(x: number, before: number): number {
+    const ps = this.pageSize;
+    const i = Math.max(0, Math.ceil((x - this.first) / ps));
+    const off = this.first + i * ps;
+    const L = this.layout;
+    return off < before && off + L.tsOff + L.tsSize <= this.end ? off : -1;
+  }
+
+  /** The first chunk that starts at or after x and before `before` (its header and the next ones check out), or -1. */
+  private chunkAt(x: number, before: number): number {
+    if (x <= this.first) return this.first < before ? this.first : -1;
+    const W = 1 << 13;
+    for (let s = x; s < before; s += W - 16) {
+      const win = this.file.readUpTo(s, Math.min(W, this.end - s));
+      for (let i = 0; i + 12 <= win.length && s + i < before; i++) {
+        if (!this.magicAt(win, i + 8)) continue;
+        if (this.chain(s + i, CHAIN)) return s + i;
+      }
+      if (win.length < W) break;
+    }
+    return -1;
+  }
+
+  private magicAt(b: Uint8Array, i: number): boolean {
+    if (i + 4 > b.length) return false;
+    if (this.zlib) return (b[i]! & 0x0f) === 8 && (b[i]! >> 4) <= 7 && ((b[i]! << 8) | b[i + 1]!) % 31 === 0;
+    return ((b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0) === ZSTD_MAGIC;
+  }
+
+  /** whether a chunk starts at off, and `depth` more follow it exactly (or the stream ends) */
+  private chain(off: number, depth: number): boolean {
+    for (let k = 0; k <= depth; k++) {
+      // the end: no room for another chunk header (older trace-cmd counts the leading u32 in the size)
+      if (off + 8 > this.end) return off <= this.end;
+      if (off + 12 > this.end) return false;
+      const h = this.file.read(off, 12, 'compressed chunk');
+      const v = new DataView(h.buffer, h.byteOffset, 12);
+      const csize = v.getUint32(0, this.le), usize = v.getUint32(4, this.le);
+      if (csize < 4 || usize === 0 || usize > 1 << 30 || off + 8 + csize > this.end || !this.magicAt(h, 8)) return false;
+      if (usize % this.pageSize !== 0 && off + 8 + csize + 8 <= this.end) return false;
+      off += 8 + csize;
+    }
+    return true;
+  }
+}
