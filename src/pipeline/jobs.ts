@@ -13,6 +13,14 @@ import type { AnalyzeOptions } from './analyze.js';
 import { scanSlice, unpackHists, type SliceJob, type SliceResult } from './jobs-worker.js';
 
 /**
+ * --jobs could not read this file in slices that merge exactly (a trace.dat whose times go back, a halt-poll
+ * window the slices cannot place): analyze.ts reads it again with one thread and says why in the report.
+ */
+export class JobsFallback extends Error {
+  constructor(readonly file: string, readonly why: string) { super(`${file}: ${why}`); }
+}
+
+/**
  * Read a plain text file in `jobs` line-aligned slices, one worker thread and WebAssembly core each.
  * Every slice's timeline starts at the file's first event, found by scanning the head first.
  */

@@ -56,7 +56,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
   const jobs = opts.jobs ?? 1;
   const size = src.path && !src.compression ? fs.statSync(src.path).size : 0;
   let c: FileCounters;
-  if (jobs > 1 && !opts.rows && !opts.rips && !opts.gpas && !opts.nested && size >= (opts.jobsMinBytes ?? 16 << 20)) {
+  if (jobs > 1 && slicing(opts, size, src.name)) {
     const r = await readSlices(core, src, idx, fmt, opts, jobs, size, topN);
     sliced.push(...r.parts);
     c = r.counters;
@@ -75,6 +75,15 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
     last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents,
     ...segmentsOf(c),
   };
+}
+
+/**
+ * Whether --jobs reads file `name` of `size` bytes in slices (rows, rips, gpas and nested want one thread's order;
+ * a file whose slices could not be exact is read again by one thread).
+ */
+function slicing(opts: AnalyzeOptions, size: number, name: string): boolean {
+  return (opts.jobs ?? 1) > 1 && !opts.rows && !opts.rips && !opts.gpas && !opts.nested && size >= (opts.jobsMinBytes ?? 16 << 20) &&
+    !opts.oneThread?.includes(name);
 }
 
 /** A pasted capture's time segments, for InputInfo (nothing when the file is one segment). */

@@ -23,9 +23,22 @@ export interface Part {
   tables: CoreTables;
   /** lines before this part in its file (slices), added to line numbers */
   lineOffset: number;
+  /**
+   * a thread's name in this part replaces the one before it (a trace.dat slice: its decoder names a thread only
+   * when its name changes, as one job does); otherwise the first name is kept (a text slice names every
+   * thread it meets)
+   */
+  renames?: boolean;
+  /** tid -> the CPU of its first event in this part (a trace.dat slice): a move across the cut is a migration */
+  firstCpu?: Map<number, number>;
 }
 
 const MIN = -(2n ** 63n);
+
+/** The slices of file `file` cannot be merged into exactly what one core reading it would have made. */
+export class MergeInexact extends Error {
+  constructor(readonly file: number, readonly why: string) { super(why); }
+}
 
 /** Sum these thread fields. */
 const SUMS: Array<keyof ThreadRec> = [
@@ -159,7 +172,7 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
       if (fresh) { /* its histogram is the merged one */ } else if (pairs) core.histAddPairs(m.h, pairs);
       else eachBucket(b, (i, n) => m.add(i, n));
     }
-    for (const [at, rec] of joins) joinThread(threads[at]!, rec, at);
+    for (const [at, rec] of joins) joinThread(threads[at]!, rec, at, part.renames === true, part.firstCpu?.get(rec.tid));
     // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
     // what belonged to a thread already known as a vCPU)
     for (const ti of tmap) {
@@ -175,7 +188,7 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
   }
 
   /** `b` (a later slice of the same thread) continues `a` (everything before it). */
-  function joinThread(a: ThreadRec, b: ThreadRec, ai: number): void {
+  function joinThread(a: ThreadRec, b: ThreadRec, ai: number, renames: boolean, firstCpu: number | undefined): void {
     const firstIsEntry = b.leadingEntry === 1;
     // wall time across the cut: from a's last exit/entry to b's first (a jump back is a new capture)
     if (a.prevTs !== MIN && b.exits + b.entries > 0) {
@@ -256,6 +269,18 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     // halt polling: halts the later slice saw before it knew the window started with a's last window
     const aKnown = (a.hpFlags & K.HPF_KNOWN) !== 0;
     const bKnown = (b.hpFlags & K.HPF_KNOWN) !== 0;
+    const bHalts = b.haltWakes > 0 || b.hpGrows + b.hpShrinks > 0;
+    if (aKnown && bHalts) {
+      // ... unless a's window changed in a halt still in progress (that halt started with the old one), or the
+      // later slice settled its halts with the old window of its first change and a's last window was another
+      // (a kvm_halt_poll_ns not in the trace): the slices cannot say which halts those were
+      if ((a.hpFlags & K.HPF_CHANGED) !== 0 && a.hpStartWindow !== a.hpWindow) throw new MergeInexact(a.file, `thread ${a.tid}'s halt-poll window changed in a halt that the cut splits`);
+      if (bKnown && b.preWindowWakes > 0 && b.hpFirstOldWindow !== a.hpWindow) throw new MergeInexact(a.file, `thread ${a.tid}'s halt-poll window changed without a kvm_halt_poll_ns event near a cut`);
+    }
+    if (bHalts) {
+      a.hpFlags = (a.hpFlags & ~K.HPF_CHANGED) | (b.hpFlags & K.HPF_CHANGED);
+      if ((b.hpFlags & K.HPF_CHANGED) !== 0) a.hpStartWindow = b.hpStartWindow;
+    }
     if (bKnown) {
       const area = a.hpWinArea + (aKnown ? Number(a.hpWindow) * Math.max(0, Number(b.hpFirstTs - a.hpWinTs)) : 0) + b.hpWinArea;
       a.hpWinArea = area;
@@ -276,13 +301,15 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     }
     for (const f of SUMS) (a as unknown as Record<string, number | bigint>)[f] = (a[f] as never as number) + (b[f] as never as number);
     if (b.hpMax > a.hpMax) a.hpMax = b.hpMax;
-    // a move from the CPU a ended on to the one b started on is not seen: at most one per cut
+    // a move from the CPU a ended on to the one b started on: seen when the part says where b started (else
+    // at most one per cut is missed)
+    if (firstCpu !== undefined && a.lastCpu >= 0 && firstCpu !== a.lastCpu) a.migrations++;
     a.cpuMask |= b.cpuMask;
     if (b.firstTs < a.firstTs) a.firstTs = b.firstTs;
     if (b.lastTs > a.lastTs) a.lastTs = b.lastTs;
     if (a.tgid < 0) a.tgid = b.tgid;
     if (a.vcpu < 0) a.vcpu = b.vcpu;
-    if (a.comm < 0) a.comm = b.comm;
+    if (a.comm < 0 || (renames && b.comm >= 0)) a.comm = b.comm;
     if (b.state !== K.ST_NONE) {
       a.state = b.state; a.pendReason = b.pendReason; a.pendTs = b.pendTs; a.pendWhere = b.pendWhere; a.pendFlags = b.pendFlags;
       a.pendSub = b.pendSub; a.pendGuest = b.pendGuest; a.lastEntryTs = b.lastEntryTs; a.pendingAtEnd = b.pendingAtEnd;
