@@ -130,11 +130,36 @@ function tgidOf(tid: i32): i32 {
 const LG_WRITE: i32 = 1, LG_REF: i32 = 2, LG_FIRST: i32 = 3, LG_COMM: i32 = 4, LG_DEFER: i32 = 5, LG_OVERRIDDEN: i32 = 0x100;
 let spec = false;
 const initReads = new IMap();
-// a later slice (speculative or not): each thread's first CPU, for the migration across the cut (merge.ts)
-let later = false, fcTid: i32 = -2;
-const firstCpu = new IMap();
+// a later slice (speculative or not), for what one job's analysis carries across the cut (src/wasm/merge.ts):
+// each thread's first event (of those the analysis places on a CPU: its CPU and record) and first exit/entry
+// (record), and the lost-events markers (CPU, record)
+let later = false, fcTid: i32 = -2, fcIdx: i32 = 0;
+const firstIdx = new IMap(); // tid -> 1 + its entry: tid i32, cpu i32, first record i64, first exit/entry i64 (-1 none)
+let fs: usize = 0, fsCap: i32 = 0, fsN: i32 = 0;
+let ll: usize = 0, llCap: i32 = 0, llN: i32 = 0; // lost markers: cpu i32, pad, record i64
 /** This decoder reads a later slice of its file (call after tdBegin). */
-export function tdLater(on: bool): void { later = on; fcTid = -2; }
+export function tdLater(on: bool): void { later = on; fcTid = -2; fcIdx = 0; fsN = 0; llN = 0; }
+function noteFirst(kind: i32, tid: i32, cpu: i32, where: i64): void {
+  if (tid != fcTid) {
+    fcTid = tid;
+    fcIdx = mapGet(firstIdx, tid, 0);
+    if (fcIdx == 0) {
+      if (fsN == fsCap) { const nc = fsCap < 256 ? 256 : fsCap * 2; fs = regrow(fs, <usize>fsCap * 24, <usize>nc * 24); fsCap = nc; }
+      const e = fs + <usize>fsN * 24;
+      store<i32>(e, tid); store<i32>(e + 4, cpu); store<i64>(e + 8, where); store<i64>(e + 16, -1);
+      fcIdx = ++fsN;
+      mapSet(firstIdx, tid, fcIdx);
+    }
+  }
+  if (kind == EV_EXIT || kind == EV_ENTRY) {
+    const e = fs + <usize>(fcIdx - 1) * 24;
+    if (load<i64>(e + 16) < 0) store<i64>(e + 16, where);
+  }
+}
+export function tdFirstsPtr(): usize { return fs; }
+export function tdFirstsCount(): i32 { return fsN; }
+export function tdLostLogPtr(): usize { return ll; }
+export function tdLostLogCount(): i32 { return llN; }
 const deferIdx = new IMap(); // tid -> 1 + its LG_DEFER entry
 let lg: usize = 0, lgCap: i32 = 0, lgN: i32 = 0;
 function log(kind: i32, tid: i32, v1: i32, v2: i32): i32 {
@@ -151,9 +176,9 @@ export function tdSeedComm(tid: i32, id: i32): void { mapSet(comms, tid, id); }
 export function tdLogPtr(): usize { return lg; }
 export function tdLogCount(): i32 { return lgN; }
 let dump: usize = 0, dumpCap: i32 = 0;
-/** The (key, value) pairs of map `which` (0 initReads, 1 comms, 2 learned, 3 firstCpu) at tdDumpPtr(); returns their count. */
+/** The (key, value) pairs of map `which` (0 initReads, 1 comms, 2 learned) at tdDumpPtr(); returns their count. */
 export function tdDump(which: i32): i32 {
-  const x = which == 0 ? initReads : which == 1 ? comms : which == 2 ? learned : firstCpu;
+  const x = which == 0 ? initReads : which == 1 ? comms : learned;
   if (x.n > dumpCap) { dumpCap = x.n; dump = zalloc(<usize>dumpCap * 8); }
   let n = 0;
   for (let i = 0; i < x.cap; i++) {
@@ -199,8 +224,8 @@ export function recordsBegin(cfg: usize, nF: i32, tOff: i32, tSize: i32, sw: boo
     const id = load<i32>(fmts + <usize>i * TF_STRIDE + 16);
     if (id >= 0 && id < 65536) store<i32>(fmtOfType + (<usize>id << 2), i + 1);
   }
-  mapInit(learned); mapInit(tgids); mapInit(saved); mapInit(comms); mapInit(initReads); mapInit(deferIdx); mapInit(firstCpu);
-  spec = false; later = false; fcTid = -2; lgN = 0;
+  mapInit(learned); mapInit(tgids); mapInit(saved); mapInit(comms); mapInit(initReads); mapInit(deferIdx); mapInit(firstIdx);
+  spec = false; later = false; fcTid = -2; fcIdx = 0; fsN = 0; llN = 0; lgN = 0;
   cc = zalloc(<usize>CC_SLOTS * 24);
   learnedHow = 0; ltid = -2; ltgid = -1;
   skCap = 64; sk = zalloc(<usize>skCap * 32); skN = 0;
@@ -272,11 +297,16 @@ export function setTsSigned(s: bool): void { tsSigned = s; }
     skipLater(SKIP_BAD_TIMESTAMP, TDS_BAD_TS, where, <i64>name | (tsSigned ? (<i64>1 << 32) : 0), ts);
     return;
   }
-  // a later slice: the CPU each thread's first event (of those the analysis places on a CPU) came on
-  if (later && kind != EV_OTHER && tid != fcTid) { fcTid = tid; if (mapGet(firstCpu, tid, -1) == -1) mapSet(firstCpu, tid, cpu); }
+  if (later && kind != EV_OTHER) noteFirst(kind, tid, cpu, where);
   onEvent(kind, ts, tid, tgid, cpu, vcpu, a, b, c, name, where);
 }
 export function pushLost(ts: i64, cpu: i32, n: i64, name: i32, where: i64): void {
+  if (later) {
+    if (llN == llCap) { const nc = llCap < 64 ? 64 : llCap * 2; ll = regrow(ll, <usize>llCap * 16, <usize>nc * 16); llCap = nc; }
+    const e = ll + <usize>llN * 16;
+    store<i32>(e, cpu); store<i64>(e + 8, where);
+    llN++;
+  }
   onEvent(EV_LOST, ts, -1, -1, cpu, -1, n, 0, 0, name, where);
 }
 

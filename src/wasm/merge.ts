@@ -29,8 +29,15 @@ export interface Part {
    * thread it meets)
    */
   renames?: boolean;
-  /** tid -> the CPU of its first event in this part (a trace.dat slice): a move across the cut is a migration */
-  firstCpu?: Map<number, number>;
+  /**
+   * A trace.dat slice says what it met first of each thread (tid -> the CPU and record of its first event of those
+   * the analysis places on a CPU, and the record of its first exit/entry, -1 none) and where events were lost
+   * (CPU, record), so that what one core carries across the cut is carried: a move from the CPU the thread ended
+   * on is a migration, and a lost-events marker on that CPU before the thread's first event ends its pairing.
+   */
+  file?: number;
+  firsts?: Map<number, { cpu: number; at: number; x: number }>;
+  lost?: Array<{ cpu: number; at: number }>;
 }
 
 const MIN = -(2n ** 63n);
@@ -130,6 +137,7 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     // that continue an earlier part are joined to it (the boundary logic reads the merged bins)
     const tmap: number[] = [];
     const joins: Array<[number, ThreadRec]> = [];
+    const known = threads.length;
     t.threads.forEach((x, i) => {
       // a record whose tid a new process reused (the core keeps it, but looks up the newer one) never
       // continues into a later part; nor does a record of another process than the one known for the tid
@@ -172,7 +180,11 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
       if (fresh) { /* its histogram is the merged one */ } else if (pairs) core.histAddPairs(m.h, pairs);
       else eachBucket(b, (i, n) => m.add(i, n));
     }
-    for (const [at, rec] of joins) joinThread(threads[at]!, rec, at, part.renames === true, part.firstCpu?.get(rec.tid));
+    if (part.lost?.length) lostAcross(part, known);
+    // (a tid with two records in the part, one replaced: its first event may be the other record's)
+    const twice = new Set<number>();
+    if (part.firsts) { const seen = new Set<number>(); for (const x of t.threads) { if (seen.has(x.tid)) twice.add(x.tid); seen.add(x.tid); } }
+    for (const [at, rec] of joins) joinThread(threads[at]!, rec, at, part.renames === true, twice.has(rec.tid) ? undefined : part.firsts?.get(rec.tid)?.cpu);
     // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
     // what belonged to a thread already known as a vCPU)
     for (const ti of tmap) {
@@ -184,6 +196,31 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
       const m = skips.get(s.kind);
       if (!m) skips.set(s.kind, { ...s, line: s.line + part.lineOffset });
       else m.count += s.count;
+    }
+  }
+
+  /**
+   * Events lost on a CPU end the pairing of every thread of the file whose last event was there (lostOn in
+   * assembly/analysis.ts): the threads known before this part whose first event in it came after the marker.
+   */
+  function lostAcross(part: Part, known: number): void {
+    const marks = [...part.lost!].sort((x, y) => x.at - y.at);
+    for (let ai = 0; ai < known; ai++) {
+      const a = threads[ai]!;
+      if (a.file !== part.file || (a.state !== K.ST_GUEST && a.state !== K.ST_HOST)) continue;
+      // the live record of its tid meets the part's events of that tid; a record a reused tid replaced meets none
+      const live = tIndex.get(`${a.file}:${a.tid}`) === ai;
+      const f = live ? part.firsts?.get(a.tid) : undefined;
+      if (f && live && part.tables.threads.filter((x) => x.tid === a.tid).length > 1) throw new MergeInexact(a.file, `thread ${a.tid} is two threads (a reused tid) in a slice where events were lost`);
+      for (const m of marks) {
+        if (f && m.at > f.at) {
+          // after the thread's first event in the part and before its first exit/entry, the part knew its CPU
+          // but not its pairing state
+          if (f.x < 0 || m.at <= f.x) throw new MergeInexact(a.file, `events were lost near thread ${a.tid}'s first event after a cut`);
+          break;
+        }
+        if (m.cpu === a.lastCpu) { a.state = K.ST_GAP; a.lostResets++; a.pendingAtEnd = 0; break; }
+      }
     }
   }
 

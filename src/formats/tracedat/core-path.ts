@@ -54,6 +54,10 @@ interface TdExports {
   tdStreamInfo(si: number): number;
   tdSpec(on: number): void;
   tdLater(on: number): void;
+  tdFirstsPtr(): number;
+  tdFirstsCount(): number;
+  tdLostLogPtr(): number;
+  tdLostLogCount(): number;
   tdSeedLearned(tid: number, tgid: number): void;
   tdSeedComm(tid: number, id: number): void;
   tdLogPtr(): number;
@@ -79,8 +83,12 @@ export interface SliceState {
   log: Array<[number, number, number | string, number]>;
   /** the sched comm names of threads at the end of the slice */
   comms: Array<[number, string]>;
-  /** a later slice: the CPU of each thread's first event (of those the analysis places on a CPU) */
-  firstCpu: Array<[number, number]>;
+  /**
+   * a later slice: each thread's first event of those the analysis places on a CPU ([tid, its CPU, its record,
+   * the record of the thread's first exit/entry or -1]), and the lost-events markers ([CPU, record])
+   */
+  firsts: Array<[number, number, number, number]>;
+  lost: Array<[number, number]>;
 }
 
 const TF_STRIDE = 144;
@@ -264,7 +272,15 @@ export class CorePages {
       const v1 = v.getInt32(e + 8, true);
       log.push([kind, v.getInt32(e + 4, true), (kind & 0xff) === LG_DEFER ? this.pd.stringOf(v1) : v1, v.getInt32(e + 12, true)]);
     }
-    return { initReads, log, comms, firstCpu: pairs(3) };
+    const firsts: SliceState['firsts'] = [];
+    const lost: SliceState['lost'] = [];
+    const fp = ex.tdFirstsPtr(), fn = ex.tdFirstsCount(), lp = ex.tdLostLogPtr(), ln = ex.tdLostLogCount();
+    for (let i = 0; i < fn; i++) {
+      const e = fp + 24 * i;
+      firsts.push([v.getInt32(e, true), v.getInt32(e + 4, true), Number(v.getBigInt64(e + 8, true)), Number(v.getBigInt64(e + 16, true))]);
+    }
+    for (let i = 0; i < ln; i++) lost.push([v.getInt32(lp + 16 * i, true), Number(v.getBigInt64(lp + 16 * i + 8, true))]);
+    return { initReads, log, comms, firsts, lost };
   }
 
   /** Raw pages of one CPU as trace_pipe_raw gave them (copied into the core). */
