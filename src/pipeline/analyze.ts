@@ -50,6 +50,8 @@ export interface AnalyzeOptions {
   jobs?: number;
   /** files (as named in the report) read by one thread whatever `jobs` says (set after a --jobs fallback) */
   oneThread?: string[];
+  /** tests: the raw times a trace.dat is cut at with jobs > 1 (instead of where its bytes balance) */
+  jobsCuts?: bigint[];
   /** files smaller than this are read by one thread even with jobs > 1 (default 16 MiB) */
   jobsMinBytes?: number;
   /** the run's memory budget in MiB (each worker's too); default DEFAULT_MAX_MEMORY_MB (wasm/core.ts) */

@@ -10,7 +10,7 @@ import { packageRoot } from '../core/package-root.js';
 import { KvmtaxError } from '../core/errors.js';
 import { HEAD_BYTES, type ByteSource } from '../formats/source.js';
 import type { AnalyzeOptions } from './analyze.js';
-import { scanSlice, unpackHists, type SliceJob, type SliceResult } from './jobs-worker.js';
+import { scanSlice, unpackHists, type SliceJob, type SliceResult, type TraceDatJob } from './jobs-worker.js';
 
 /**
  * --jobs could not read this file in slices that merge exactly (a trace.dat whose times go back, a halt-poll
@@ -44,17 +44,10 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
   }
   fs.closeSync(fd);
   cuts.push(size);
-  const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'jobs-worker-main.js');
-  if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
   // the workers get the compiled module; the main thread reads the first slice itself meanwhile, into the
   // run's core (its tables are the merge's base: only the workers' are copied, into that core)
-  const mod = wasmModule();
   const jobOf = (k: number): SliceJob => ({ file, start: cuts[k]!, end: cuts[k + 1]!, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin, maxMemoryMb: opts.maxMemoryMb });
-  const started = cuts.slice(1, -1).map((_, i) => new Promise<SliceResult>((resolve, reject) => {
-    const w = new (process.getBuiltinModule('node:worker_threads').Worker)(worker, { workerData: { ...jobOf(i + 1), module: mod } });
-    w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
-    w.once('error', reject);
-  }));
+  const started = cuts.slice(1, -1).map((_, i) => startWorker(jobOf(i + 1)));
   const results = await Promise.all([scanSlice(jobOf(0), false, core), ...started]);
   let lineOffset = 0;
   const parts: Part[] = [];
@@ -68,4 +61,15 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
     lineOffset += r.counters!.lines;
   }
   return { parts, counters: mergeCounters(results.map((r) => r.counters!)) };
+}
+
+/** A worker thread reading one slice (jobs-worker-main.ts) with the main thread's compiled module. */
+export function startWorker(job: SliceJob | TraceDatJob): Promise<SliceResult> {
+  const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'jobs-worker-main.js');
+  if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
+  return new Promise<SliceResult>((resolve, reject) => {
+    const w = new (process.getBuiltinModule('node:worker_threads').Worker)(worker, { workerData: { ...job, module: wasmModule() } });
+    w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
+    w.once('error', reject);
+  });
 }

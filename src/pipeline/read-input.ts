@@ -1,7 +1,7 @@
 /**
  * Read one input into the core: detect its format (magic bytes for binary captures, the first lines for
  * text), hand it to its reader, and describe it (InputInfo) for the report. A plain text file may be read
- * in slices by worker threads (jobs.ts).
+ * in slices by worker threads (jobs.ts), a trace.dat in time slices (jobs-tracedat.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,10 +12,11 @@ import type { Part } from '../wasm/merge.js';
 import { KvmtaxError, excerpt } from '../core/errors.js';
 import type { ByteSource } from '../formats/source.js';
 import { registerScratch, releaseScratch } from '../core/scratch.js';
-import { detectFormat, formatNamed, readWith, type SampledRead } from '../formats/registry.js';
+import { detectFormat, formatNamed, readWith, traceDatMeta, type ReaderMeta, type SampledRead } from '../formats/registry.js';
 import type { InputInfo } from '../analysis/types.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { readSlices } from './jobs.js';
+import { readTraceDatSlices } from './jobs-tracedat.js';
 
 /** Read `src` as the core's next file; worker-read slices of a text file are added to `sliced`. */
 export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced: Part[], topN: number): Promise<InputInfo> {
@@ -40,8 +41,18 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
         const exits = [...s.exits].map(([key, [n, sum]]) => ({ reason: core.stringOf(key), samples: n, estimated: sum }));
         sampled = { sampling: s.sampling, samples: s.samples, period_sum: s.periodSum, exits };
       };
-      const meta = (await readWith(entry, { src, path: p, display: src.name }, core.sinkFor(idx), { buffer: opts.buffer, onSampled })) ?? {};
-      const c = core.endFile();
+      let meta: ReaderMeta, c: FileCounters;
+      // --jobs: a trace.dat in time slices (jobs-tracedat.ts), when it is big enough and can be cut
+      const td = entry.name === 'trace.dat' && slicing(opts, fs.statSync(p).size, src.name)
+        ? await readTraceDatSlices(core, p, src.name, idx, opts, opts.jobs!, topN) : undefined;
+      if (td) {
+        sliced.push(...td.parts);
+        meta = traceDatMeta(td.info);
+        c = td.counters;
+      } else {
+        meta = (await readWith(entry, { src, path: p, display: src.name }, core.sinkFor(idx), { buffer: opts.buffer, onSampled })) ?? {};
+        c = core.endFile();
+      }
       return {
         ...(sampled ? { sampled } : {}),
         file: src.name, format: entry.name, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
