@@ -95,20 +95,37 @@ export function tdLearnedCount(): i32 { return learned.n; }
 export function tdLearnedHow(): i32 { return learnedHow; }
 /** 1 when a sched comm or a learned process named this thread */
 export function tdNamed(tid: i32): i32 { return mapGet(comms, tid, -1) >= 0 || mapGet(learned, tid, -1) != -1 ? 1 : 0; }
-export function tdSetTgid(tid: i32, tgid: i32): void { mapSet(tgids, tid, tgid); ltid = -2; }
+export function tdSetTgid(tid: i32, tgid: i32): void { mapSet(tgids, tid, tgid); staleTgids(); }
 /** Forget saved_tgids (live re-reads them every poll: the table is cleared in place) */
-export function tdClearTgids(): void { memory.fill(tgids.m, 0, <usize>tgids.cap * 8); tgids.n = 0; ltid = -2; }
+export function tdClearTgids(): void { memory.fill(tgids.m, 0, <usize>tgids.cap * 8); tgids.n = 0; staleTgids(); }
 /** tid's process: stated by an event, else saved_tgids, else -1 */
 export function tdTgidOf(tid: i32): i32 { return tgidOf(tid); }
 export function tdSetSaved(tid: i32, id: i32): void { mapSet(saved, tid, id); }
 
 let ltid: i32 = -2, ltgid: i32 = -1;
+// the process and the --jobs first-event entry of a few thousand threads (a slot per hashed tid: tid + 1, tgid, the
+// generation its tgid is of, first-event entry + 1): with many CPUs merged, the thread changes at almost every
+// record, and the maps' lookups (and a later slice's bookkeeping) were a sixth of the decode
+const TC_SLOTS: i32 = 4096;
+const tc: usize = zalloc(<usize>TC_SLOTS * 16);
+let tcGen: i32 = 1;
+/** tid's slot (hashed: tids that differ by a multiple of the slot count are common, e.g. per-VM ranges) */
+@inline function tcSlot(tid: i32): usize { return tc + (<usize>((<u32>tid * 0x9e3779b1) >> 20) << 4); }
+/** The tgids known changed: every cached process is stale. */
+@inline function staleTgids(): void { ltid = -2; tcGen++; }
 function tgidOf(tid: i32): i32 {
   if (tid == ltid) return ltgid;
-  let g = mapGet(learned, tid, -2);
-  if (g == -2) {
-    g = mapGet(tgids, tid, -1);
-    if (spec) mapSet(initReads, tid, 1);
+  const e = tcSlot(tid);
+  let g: i32;
+  if (load<i32>(e) == tid + 1 && load<i32>(e + 8) == tcGen) g = load<i32>(e + 4);
+  else {
+    g = mapGet(learned, tid, -2);
+    if (g == -2) {
+      g = mapGet(tgids, tid, -1);
+      if (spec) mapSet(initReads, tid, 1);
+    }
+    if (load<i32>(e) != tid + 1) { store<i32>(e, tid + 1); store<i32>(e + 12, 0); }
+    store<i32>(e + 4, g); store<i32>(e + 8, tcGen);
   }
   ltid = tid; ltgid = g;
   return g;
@@ -142,7 +159,9 @@ export function tdLater(on: bool): void { later = on; fcTid = -2; fcIdx = 0; fsN
 function noteFirst(kind: i32, tid: i32, cpu: i32, where: i64): void {
   if (tid != fcTid) {
     fcTid = tid;
-    fcIdx = mapGet(firstIdx, tid, 0);
+    const c = tcSlot(tid);
+    fcIdx = load<i32>(c) == tid + 1 ? load<i32>(c + 12) : 0;
+    if (fcIdx == 0) fcIdx = mapGet(firstIdx, tid, 0);
     if (fcIdx == 0) {
       if (fsN == fsCap) { const nc = fsCap < 256 ? 256 : fsCap * 2; fs = regrow(fs, <usize>fsCap * 24, <usize>nc * 24); fsCap = nc; }
       const e = fs + <usize>fsN * 24;
@@ -150,6 +169,8 @@ function noteFirst(kind: i32, tid: i32, cpu: i32, where: i64): void {
       fcIdx = ++fsN;
       mapSet(firstIdx, tid, fcIdx);
     }
+    if (load<i32>(c) != tid + 1) { store<i32>(c, tid + 1); store<i32>(c + 8, 0); }
+    store<i32>(c + 12, fcIdx);
   }
   if (kind == EV_EXIT || kind == EV_ENTRY) {
     const e = fs + <usize>(fcIdx - 1) * 24;
@@ -171,7 +192,7 @@ function log(kind: i32, tid: i32, v1: i32, v2: i32): i32 {
 /** This decoder reads a later slice of its file: log what it assumes of the state before (call after tdBegin). */
 export function tdSpec(on: bool): void { spec = on; }
 /** The state before a slice, as the slices before it left it: a learned process, a sched comm name. */
-export function tdSeedLearned(tid: i32, tgid: i32): void { mapSet(learned, tid, tgid); ltid = -2; }
+export function tdSeedLearned(tid: i32, tgid: i32): void { mapSet(learned, tid, tgid); staleTgids(); }
 export function tdSeedComm(tid: i32, id: i32): void { mapSet(comms, tid, id); }
 export function tdLogPtr(): usize { return lg; }
 export function tdLogCount(): i32 { return lgN; }
@@ -227,7 +248,7 @@ export function recordsBegin(cfg: usize, nF: i32, tOff: i32, tSize: i32, sw: boo
   mapInit(learned); mapInit(tgids); mapInit(saved); mapInit(comms); mapInit(initReads); mapInit(deferIdx); mapInit(firstIdx);
   spec = false; later = false; fcTid = -2; fcIdx = 0; fsN = 0; llN = 0; lgN = 0;
   cc = zalloc(<usize>CC_SLOTS * 24);
-  learnedHow = 0; ltid = -2; ltgid = -1;
+  learnedHow = 0; ltid = -2; ltgid = -1; memory.fill(tc, 0, <usize>TC_SLOTS * 16); tcGen = 1;
   skCap = 64; sk = zalloc(<usize>skCap * 32); skN = 0;
 }
 
@@ -282,7 +303,7 @@ function learn(tid: i32, tgid: i32, id: i32, how: i32, logged: bool): void {
   if (spec && cur == -2) log(LG_FIRST, tid, tgid, 0);
   mapSet(learned, tid, tgid);
   if (!logged) log(LG_WRITE, tid, tgid, 0);
-  ltid = -2;
+  staleTgids();
   learnedHow |= how;
   if (id < 0) id = mapGet(saved, tid, -1);
   if (id < 0) id = dictIntern(scratch, 0);
