@@ -24,9 +24,9 @@ import { FormatError } from '../formats/bytes.js';
 import { zstdWarmup } from '../formats/decompress.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { readTraceDatSlice, type SliceResult, type TraceDatJob } from './jobs-worker.js';
-import { JobsFallback, startWorker } from './jobs.js';
+import { JobsFallback, cutShare, startWorker, waitingWorker } from './jobs.js';
 import type { TraceDatInfo, TraceDatSliceResult } from '../formats/tracedat/reader.js';
-import type { Probe } from '../formats/tracedat/slices.js';
+import { shareAt, type Probe } from '../formats/tracedat/slices.js';
 import { LG_COMM, LG_DEFER, LG_FIRST, LG_OVERRIDDEN, LG_REF, LG_WRITE, type SliceState } from '../formats/tracedat/core-path.js';
 
 const MIN = -(2n ** 63n);
@@ -45,26 +45,43 @@ export interface TraceDatSlices { parts: Part[]; counters: FileCounters; info: T
  * does not read: the one-thread read says why). Throws JobsFallback when the slices cannot be exact.
  */
 export async function readTraceDatSlices(core: Core, file: string, display: string, idx: number, opts: AnalyzeOptions, jobs: number, topN: number): Promise<TraceDatSlices | undefined> {
-  await zstdWarmup(file, 'zstd');
-  const plan = await planSlices(file, jobs, opts.buffer, opts.jobsCuts);
+  // the workers start (and load libzstd) while the main thread plans the slices
+  const waiting = Array.from({ length: jobs - 1 }, () => waitingWorker(file));
+  let plan: Plan | undefined;
+  try {
+    await zstdWarmup(file, 'zstd');
+    plan = await planSlices(file, jobs, opts.buffer, opts.jobsCuts, opts.jobsShift?.includes(display) ?? false);
+  } finally {
+    for (const w of waiting.slice(plan ? plan.cuts.length : 0)) w.drop();
+  }
   if (!plan) return undefined;
   tdJobsStats.files++;
   tdJobsStats.slices += plan.cuts.length + 1;
-  const { cuts, hints, tgids, origin } = plan;
+  const { cuts, hints, pooled, tgids } = plan;
+  let origin = plan.origin;
   const bounds: Array<bigint | undefined> = [undefined, ...cuts, undefined];
   const jobOf = (k: number, seed?: DState): TraceDatJob => ({
     kind: 'tracedat', file, fileIndex: idx, buffer: opts.buffer, topN, maxMemoryMb: opts.maxMemoryMb,
     slice: {
-      lo: bounds[k], hi: bounds[k + 1], hints,
+      lo: bounds[k], hi: bounds[k + 1], hints, pooled,
       later: k > 0 ? { seed: seed && { learned: [...seed.learned], comms: [...seed.comms] } } : undefined,
     },
     origin: k > 0 ? origin : undefined,
   });
   // the workers start first; the main thread reads slice 0 into the run's core meanwhile
-  const started = cuts.map((_, i) => startWorker(jobOf(i + 1)));
+  const started = cuts.map((_, i) => (i < waiting.length ? waiting[i]!.run(jobOf(i + 1)) : startWorker(jobOf(i + 1))));
   const results = await Promise.all([readTraceDatSlice(jobOf(0), false, core), ...started]);
   failed(results, display);
-  if (core.timelineOrigin() !== origin) throw new JobsFallback(display, 'its first event was not where the slices were cut from');
+  // the first slice read the file's first event: when the planner's origin was another (a first record that is
+  // skipped), the later slices are read again with it
+  if (core.timelineOrigin() !== origin) {
+    if (core.timelineOrigin() === MIN) throw new JobsFallback(display, 'no event before the first cut');
+    origin = core.timelineOrigin();
+    const again = await Promise.all(cuts.map((_, i) => startWorker(jobOf(i + 1))));
+    again.forEach((r, i) => { results[i + 1] = r; });
+    tdJobsStats.redone += again.length;
+    failed(results, display);
+  }
   // the state before each slice, composed from the slices before it; the later slices' assumptions checked
   const before: DState[] = [{ learned: new Map(), comms: new Map() }];
   for (const r of results) before.push(after(before[before.length - 1]!, r.td!.result.state, tgids));
@@ -126,97 +143,88 @@ function failed(results: SliceResult[], display: string): void {
 
 // ------------------------------------------------------------------------------------------------ planning
 
-interface Plan { cuts: bigint[]; hints: Map<number, Probe[]>; tgids: Map<number, number>; origin: bigint }
+interface Plan { cuts: bigint[]; hints: Map<number, Probe[]>; pooled: Array<[number, bigint]>; tgids: Map<number, number>; origin: bigint }
 
-/** Cut times for `jobs` slices of about equal bytes, from a sample of every CPU stream's page times. */
-async function planSlices(file: string, jobs: number, buffer: string | undefined, given?: bigint[]): Promise<Plan | undefined> {
-  const { readMeta, chooseBuffer, readTraceDat } = await import('../formats/tracedat/reader.js');
+/**
+ * Cut times for `jobs` slices of about equal bytes. Every stream's first page (or chunk) is probed, and about 16
+ * more page times per slice at places spread evenly over all streams' bytes: the share of those times before T
+ * is the share of the bytes before T, so the cut times are their quantiles (and, pooled, a guess of how far each
+ * stream has come at a time, where the slices' starts are searched from).
+ * The timelines' origin is the earliest first record of the streams, in the core's time (the first slice's read
+ * checks it).
+ */
+async function planSlices(file: string, jobs: number, buffer: string | undefined, given: bigint[] | undefined, shifted: boolean): Promise<Plan | undefined> {
+  const { readMeta, chooseBuffer } = await import('../formats/tracedat/reader.js');
   const { FileSrc } = await import('../formats/tracedat/file.js');
   const { StreamProbe } = await import('../formats/tracedat/slices.js');
   const { CorePages } = await import('../formats/tracedat/core-path.js');
   const src = new FileSrc(file, 0);
-  let streams: Array<{ cpu: number; size: number; samples: Probe[]; end: bigint | undefined }>;
-  let tgids: Map<number, number>;
   try {
     const meta = readMeta(src);
     const buf = chooseBuffer(meta.buffers, buffer);
     if (!CorePages.takes(meta.formats) || buf.cpus.length === 0) return undefined;
-    tgids = meta.tgids;
-    const probes = buf.cpus.map((cd) => new StreamProbe(src, cd, buf.pageSize, meta.layout, meta.le, buf.compressed ? meta.decompress : undefined, meta.compression === 'zlib'));
-    const total = probes.reduce((n, p) => n + Math.max(0, p.end - p.first), 0);
+    const streams = buf.cpus.map((cd) => new StreamProbe(src, cd, buf.pageSize, meta.layout, meta.le, buf.compressed ? meta.decompress : undefined, meta.compression === 'zlib'))
+      .filter((p) => p.end > p.first);
+    const total = streams.reduce((n, p) => n + (p.end - p.first), 0);
     if (total <= 0) return undefined;
-    // about 16 page times per slice in all, at least the first and last of every stream
-    const budget = Math.max(16 * jobs, 2 * probes.length);
-    streams = probes.map((p) => {
-      const size = Math.max(0, p.end - p.first);
-      const samples = p.sample(Math.min(64, Math.max(2, Math.round((budget * size) / total))));
-      return { cpu: p.cd.cpu, size, samples: samples.map((s) => ({ off: s.off, ts: s.ts })), end: undefined };
+    const hints = new Map<number, Probe[]>(streams.map((p) => [p.cd.cpu, [p.at(p.first)!]]));
+    // the first records: the origin, in the core's time (TSC2NSEC, OFFSET), as reader.ts converts
+    const clock = buf.clock || meta.topClock || 'local';
+    const conv = meta.tsc2nsec && (clock === 'x86-tsc' || clock === 'tsc2nsec') ? meta.tsc2nsec : undefined;
+    let first: bigint | undefined;
+    for (const p of streams) {
+      const t = p.firstRecord() ?? p.at(p.first)!.ts;
+      if (first === undefined || t < first) first = t;
+    }
+    const origin = (conv ? ((first! - conv.offset) * conv.mult) >> conv.shift : first!) + meta.tsOffset;
+    // page times spread evenly over all the streams' bytes
+    const n = Math.min(1024, Math.max(32, 16 * jobs));
+    const sizes = streams.map((p) => p.end - p.first);
+    const even: bigint[] = [];
+    // (one place in each of n equal spans of the bytes, at a fixed pseudo-random point of it: evenly spaced
+    // places met the same page of streams that repeat, as tiled captures do)
+    let seed = 0x9e3779b9;
+    for (let i = 0; i < n; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      let x = Math.min(total - 1, Math.floor((total * (i + seed / 2 ** 32)) / n)), si = 0;
+      while (x >= sizes[si]!) { x -= sizes[si]!; si++; }
+      const p = streams[si]!;
+      const pr = p.at(p.first + x);
+      if (pr) { hints.get(p.cd.cpu)!.push(pr); even.push(pr.ts); }
+    }
+    // the samples are even over the bytes: the share of them before a time is the share of the bytes before it
+    const times = [...even].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    // (one point per time: samples on the same page, or chunk, are one place; cuts fall between them)
+    const pooled: Array<[number, bigint]> = [];
+    times.forEach((t, i) => {
+      const share = (i + 1) / (times.length + 1);
+      if (pooled.length && pooled[pooled.length - 1]![1] === t) pooled[pooled.length - 1]![0] = share;
+      else pooled.push([share, t]);
     });
+    for (const h of hints.values()) h.sort((a, b) => a.off - b.off);
+    let cuts = given ? [...given].sort((a, b) => (a < b ? -1 : 1)).filter((t, i, a) => i === 0 || t > a[i - 1]!) : cutTimes(pooled, jobs, shifted);
+    // (given cuts, shifted: each a seventh of the way to the next, or to the last sampled time)
+    if (given && shifted) cuts = cuts.map((c, i) => c + ((cuts[i + 1] ?? pooled[pooled.length - 1]![1]) - c) / 7n);
+    if (cuts.length === 0) return undefined;
+    return { cuts, hints, pooled, tgids: meta.tgids, origin };
   } catch (e) {
     if (e instanceof FormatError) return undefined; // the one-thread read reports it
     throw e;
   } finally {
     src.close();
   }
-  const cuts = given ? [...given].sort((a, b) => (a < b ? -1 : 1)).filter((t, i, a) => i === 0 || t > a[i - 1]!) : cutTimes(streams, jobs);
-  if (cuts.length === 0) return undefined;
-  // the timelines' origin: the first event one thread would read (a core reads the file up to growing times)
-  const t0 = streams.reduce<bigint | undefined>((m, s) => (s.samples[0] && (m === undefined || s.samples[0].ts < m) ? s.samples[0].ts : m), undefined)!;
-  let origin: bigint | undefined;
-  for (let gap = 1n; origin === undefined && gap < 2n ** 64n; gap *= 64n) {
-    const c = new Core({ arenaBytes: 1 << 16, topN: 1 });
-    try {
-      readTraceDat(file, c.sinkFor(0), { buffer, slice: { hi: t0 + gap } });
-    } catch (e) {
-      if (e instanceof FormatError) return undefined;
-      throw e;
-    }
-    const o = c.timelineOrigin();
-    if (o !== MIN) origin = o;
-  }
-  if (origin === undefined) return undefined;
-  return { cuts, hints: new Map(streams.map((s) => [s.cpu, s.samples])), tgids, origin };
 }
 
-/**
- * T_1 < ... < T_{jobs-1}: the times before which k/jobs of all streams' bytes lie, each stream's bytes before a
- * time interpolated between its sampled pages (and beyond its last one at its sampled rate).
- */
-export function cutTimes(streams: Array<{ size: number; samples: Probe[] }>, jobs: number): bigint[] {
-  const live = streams.filter((s) => s.samples.length > 0);
-  if (live.length === 0) return [];
-  const first = live.map((s) => s.samples[0]!.off);
-  const bytesBefore = (si: number, t: bigint): number => {
-    const s = live[si]!, p = s.samples, base = first[si]!;
-    if (t <= p[0]!.ts) return 0;
-    for (let i = 0; i + 1 < p.length; i++) {
-      const a = p[i]!, b = p[i + 1]!;
-      if (t <= b.ts) return b.ts > a.ts ? a.off - base + ((b.off - a.off) * Number(t - a.ts)) / Number(b.ts - a.ts) : b.off - base;
-    }
-    const last = p[p.length - 1]!;
-    const done = last.off - base;
-    if (p.length < 2 || last.ts <= p[0]!.ts || done <= 0) return s.size;
-    const perByte = Number(last.ts - p[0]!.ts) / done;
-    return Math.min(s.size, done + Number(t - last.ts) / perByte);
-  };
-  const total = live.reduce((n, s) => n + s.size, 0);
-  const tmin = live.reduce((m, s) => (s.samples[0]!.ts < m ? s.samples[0]!.ts : m), live[0]!.samples[0]!.ts);
-  let tmax = tmin;
-  for (const s of live) {
-    const p = s.samples, last = p[p.length - 1]!;
-    let end = last.ts;
-    const done = last.off - p[0]!.off;
-    if (p.length >= 2 && last.ts > p[0]!.ts && done > 0) end += BigInt(Math.ceil((Number(last.ts - p[0]!.ts) / done) * (s.size - done))) + 1n;
-    if (end > tmax) tmax = end;
-  }
-  const sum = (t: bigint): number => live.reduce((n, _s, i) => n + bytesBefore(i, t), 0);
+/** T_1 < ... < T_{jobs-1}: the times before which k/jobs of the evenly spread samples lie (pooled page times). */
+export function cutTimes(pooled: Array<[number, bigint]>, jobs: number, shifted = false): bigint[] {
+  if (pooled.length < 2) return [];
+  const tmin = pooled[0]![1], tmax = pooled[pooled.length - 1]![1];
   const cuts: bigint[] = [];
   for (let k = 1; k < jobs; k++) {
-    const want = (total * k) / jobs;
     let lo = tmin, hi = tmax + 1n;
     while (hi - lo > 1n) {
       const mid = lo + (hi - lo) / 2n;
-      if (sum(mid) < want) lo = mid; else hi = mid;
+      if (shareAt(pooled, mid) < cutShare(k, jobs, shifted)) lo = mid; else hi = mid;
     }
     if (hi > tmin && hi <= tmax && (cuts.length === 0 || hi > cuts[cuts.length - 1]!)) cuts.push(hi);
   }

@@ -14,10 +14,16 @@ import { scanSlice, unpackHists, type SliceJob, type SliceResult, type TraceDatJ
 
 /**
  * --jobs could not read this file in slices that merge exactly (a trace.dat whose times go back, a halt-poll
- * window the slices cannot place): analyze.ts reads it again with one thread and says why in the report.
+ * window the slices cannot place): analyze.ts reads it again with one thread and says why in the report; or
+ * first, when the trouble is where the cuts fell (`retry`), in slices cut elsewhere (AnalyzeOptions.jobsShift).
  */
 export class JobsFallback extends Error {
-  constructor(readonly file: string, readonly why: string) { super(`${file}: ${why}`); }
+  constructor(readonly file: string, readonly why: string, readonly retry = false) { super(`${file}: ${why}`); }
+}
+
+/** Where cut k of `jobs` falls, as a share of the whole: k / jobs, or a seventh of a slice later when shifted. */
+export function cutShare(k: number, jobs: number, shifted: boolean): number {
+  return (k + (shifted ? 1 / 7 : 0)) / jobs;
 }
 
 /**
@@ -36,7 +42,7 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
   const fd = fs.openSync(file, 'r');
   const buf = Buffer.alloc(1 << 16);
   for (let k = 1; k < jobs; k++) {
-    const at = Math.floor((k * size) / jobs);
+    const at = Math.floor(cutShare(k, jobs, opts.jobsShift?.includes(src.name) ?? false) * size);
     if (at <= cuts[cuts.length - 1]!) continue;
     const n = fs.readSync(fd, buf, 0, buf.length, at);
     const nl = buf.subarray(0, n).indexOf(10);
@@ -63,13 +69,36 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
   return { parts, counters: mergeCounters(results.map((r) => r.counters!)) };
 }
 
-/** A worker thread reading one slice (jobs-worker-main.ts) with the main thread's compiled module. */
-export function startWorker(job: SliceJob | TraceDatJob): Promise<SliceResult> {
+function workerFile(): string {
   const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'jobs-worker-main.js');
   if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
+  return worker;
+}
+
+/** A worker thread reading one slice (jobs-worker-main.ts) with the main thread's compiled module. */
+export function startWorker(job: SliceJob | TraceDatJob): Promise<SliceResult> {
   return new Promise<SliceResult>((resolve, reject) => {
-    const w = new (process.getBuiltinModule('node:worker_threads').Worker)(worker, { workerData: { ...job, module: wasmModule() } });
+    const w = new (process.getBuiltinModule('node:worker_threads').Worker)(workerFile(), { workerData: { ...job, module: wasmModule() } });
     w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
     w.once('error', reject);
   });
+}
+
+/** A worker thread started before its slice is known (its start-up overlaps the planning): run it, or drop it. */
+export interface WaitingWorker { run(job: SliceJob | TraceDatJob): Promise<SliceResult>; drop(): void }
+
+/** A waiting worker; `warm`: a trace.dat it gets ready for (libzstd) meanwhile. */
+export function waitingWorker(warm?: string): WaitingWorker {
+  const w = new (process.getBuiltinModule('node:worker_threads').Worker)(workerFile(), { workerData: { module: wasmModule(), waiting: { warm } } });
+  let failed: unknown;
+  w.once('error', (e) => { failed = e; });
+  return {
+    run: (job) => new Promise<SliceResult>((resolve, reject) => {
+      if (failed) { reject(failed); return; }
+      w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
+      w.once('error', reject);
+      w.postMessage(job);
+    }),
+    drop: () => { void w.terminate(); },
+  };
 }

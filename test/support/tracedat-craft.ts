@@ -17,7 +17,7 @@ import { TRACES, tmpTrace } from './paths.js';
 /** One record at raw time ts (and, for a page that starts with it, events lost before that page). */
 export interface Rec { ts: bigint; data: Uint8Array; lostBefore?: number }
 
-const ID = { exit: 1419, entry: 1428, sw: 319, wake: 321, newtask: 132, exec: 312 };
+const ID = { exit: 1419, entry: 1428, sw: 319, wake: 321, newtask: 132, exec: 312, vwake: 1358, hpns: 1345 };
 
 class B {
   private b: number[] = [];
@@ -44,6 +44,11 @@ export const rec = {
   /** CLONE_THREAD = 0x10000 */
   newtask: (parent: number, child: number, comm: string, flags: number): Uint8Array =>
     common(ID.newtask, parent).u32(child).str(comm, 16).u32(0).u64(BigInt(flags)).u16(0).pad4().bytes(),
+  /** kvm_vcpu_wakeup: the halt's time, waited (blocked) or polled */
+  vcpuWakeup: (pid: number, ns: bigint, waited: boolean): Uint8Array => common(ID.vwake, pid).u64(ns).u8(waited ? 1 : 0).u8(1).pad4().bytes(),
+  /** kvm_halt_poll_ns: the poll window grew or shrank (at the end of a halt, before its kvm_vcpu_wakeup) */
+  haltPollNs: (pid: number, vcpu: number, grow: boolean, nw: number, old: number): Uint8Array =>
+    common(ID.hpns, pid).u8(grow ? 1 : 0).u8(0).u16(0).u32(vcpu).u32(nw).u32(old).bytes(),
   exec: (pid: number, filename: string): Uint8Array => {
     const f = new TextEncoder().encode(`${filename}\0`);
     return common(ID.exec, pid).u32((f.length << 16) | 20).u32(pid).u32(pid).raw(f).pad4().bytes();

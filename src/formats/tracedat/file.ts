@@ -305,20 +305,26 @@ export class ZPages implements PageStream {
 
 
 
-/** Bytes of plain pages handed to the core per call (whole pages). */
-const PIECE = 1 << 20;
+/**
+ * Bytes of plain pages handed to the core per call for each of `streams` CPU streams (whole pages): a MiB, less
+ * with many CPUs, so that the streams' buffers in core memory stay about 16 MiB in all (192 streams of a MiB were
+ * 192 MiB, over the memory budget).
+ */
+export function pieceBytes(streams: number, pageSize: number): number {
+  const want = Math.min(1 << 20, Math.max(64 << 10, Math.floor((16 << 20) / Math.max(1, streams))));
+  return Math.max(pageSize, Math.floor(want / pageSize) * pageSize);
+}
 
 /**
- * A CPU's plain pages for the core path (core-path.ts): whole pages in MiB pieces, read straight into core
- * memory; a short last page is a page, unless the CPU table points past the end of the file (then the page
- * the file cuts is an error when the merge comes to it, as RawPages reports it).
+ * A CPU's plain pages for the core path (core-path.ts): whole pages in pieces of `piece` bytes, read straight
+ * into core memory; a short last page is a page, unless the CPU table points past the end of the file (then the
+ * page the file cuts is an error when the merge comes to it, as RawPages reports it).
  */
-export function rawFeed(file: FileSrc, cd: CpuData, pageSize: number, start = cd.offset): Feed {
+export function rawFeed(file: FileSrc, cd: CpuData, pageSize: number, start = cd.offset, piece = pieceBytes(1, pageSize)): Feed {
   let pos = start;
   let end = cd.offset + cd.size;
   let cut = -1;
   if (end > file.size) { end = Math.max(pos, file.size); cut = file.size; }
-  const piece = Math.max(pageSize, Math.floor(PIECE / pageSize) * pageSize);
   return (write) => {
     let n = end - pos;
     if (cut >= 0) n = Math.floor(n / pageSize) * pageSize;

@@ -28,9 +28,9 @@ import type { EventSink } from '../../core/sink.js';
 import { CLOCK_NS, CLOCK_RAW } from '../../../assembly/constants.js';
 import { FormatError } from '../bytes.js';
 import { isTraceDat } from './meta.js';
-import { Cur, FileSrc, RawPages, ZPages, rawFeed, zFeed } from './file.js';
+import { Cur, FileSrc, RawPages, ZPages, pieceBytes, rawFeed, zFeed } from './file.js';
 import { CorePages, type SliceState, type StreamWalk } from './core-path.js';
-import { StreamProbe, type Probe } from './slices.js';
+import { StreamProbe, shareAt, type Probe } from './slices.js';
 import { readV6, readV7, captureParts, type BufferDesc, type Meta } from './sections.js';
 import { PageDecoder, type PageStream } from './pages.js';
 import type { TgidLookup } from '../kvm-events.js';
@@ -77,6 +77,8 @@ export interface TraceDatSlice {
   onBegin?: () => void;
   /** per CPU: page times the planner probed, where the walks start is searched between */
   hints?: Map<number, Probe[]>;
+  /** page times of all streams pooled ([share of the stream's bytes, time]): where lo falls in each, a guess */
+  pooled?: Array<[number, bigint]>;
   /** filled in by the read */
   result?: TraceDatSliceResult;
 }
@@ -231,14 +233,12 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
       if (slice?.lo !== undefined) {
         // the walk starts at the last page (chunk) before lo: the stream's pages before it are an earlier slice's
         const probe = new StreamProbe(file, cd, buf.pageSize, meta.layout, meta.le, buf.compressed ? meta.decompress : undefined, meta.compression === 'zlib');
-        const hs = slice.hints?.get(cd.cpu) ?? [];
-        const lo = slice.lo;
-        const good = hs.filter((h) => h.ts < lo).pop();
-        start = probe.startFor(lo, { good, bad: hs.find((h) => h.ts >= lo && (!good || h.off > good.off)) });
+        const guess = slice.pooled ? probe.first + Math.floor(shareAt(slice.pooled, slice.lo) * (probe.end - probe.first)) : undefined;
+        start = probe.startFor(slice.lo, { probes: slice.hints?.get(cd.cpu), guess });
         atStart = start === probe.first;
         probes += probe.probes;
       }
-      const si = cp.addStream(cd.cpu, buf.compressed ? zFeed(file, cd, meta.decompress!, meta.le, start) : rawFeed(file, cd, buf.pageSize, start));
+      const si = cp.addStream(cd.cpu, buf.compressed ? zFeed(file, cd, meta.decompress!, meta.le, start) : rawFeed(file, cd, buf.pageSize, start, pieceBytes(buf.cpus.length, buf.pageSize)));
       streams.push({ si, cpu: cd.cpu, start: start ?? cd.offset, atStart });
     }
     ({ events, lost: lostEvents } = cp.finish());

@@ -20,8 +20,25 @@ import type { CpuData } from './sections.js';
 /** A page or compressed chunk start (file offset) and its first page's header time. */
 export interface Probe { off: number; ts: bigint }
 
+/**
+ * The share of the bytes before time t, from page times sampled evenly over all streams' bytes: [share of the
+ * samples, time], in time order (for one stream, how far it has come at a time: a guess).
+ */
+export function shareAt(pooled: Array<[number, bigint]>, t: bigint): number {
+  if (pooled.length === 0 || t <= pooled[0]![1]) return 0;
+  for (let i = 1; i < pooled.length; i++) {
+    const [f1, t1] = pooled[i]!;
+    if (t <= t1) {
+      const [f0, t0] = pooled[i - 1]!;
+      return t1 > t0 ? f0 + ((f1 - f0) * Number(t - t0)) / Number(t1 - t0) : f1;
+    }
+  }
+  return 1;
+}
+
 /** the zstd frame magic, little-endian (RFC 8878 3.1.1) */
 const ZSTD_MAGIC = 0xfd2fb528;
+const ZSTD_MAGIC_BYTES = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 /** chunks checked after a candidate chunk header (each must lead exactly to the next) */
 const CHAIN = 3;
 
@@ -55,17 +72,8 @@ export class StreamProbe {
     if (t !== undefined) return t;
     this.probes++;
     const L = this.layout;
-    let b: Uint8Array;
-    if (this.decompress) {
-      const h = this.file.read(off, 8, 'compressed chunk');
-      const hv = new DataView(h.buffer, h.byteOffset, 8);
-      const csize = hv.getUint32(0, this.le), usize = hv.getUint32(4, this.le);
-      b = this.decompress(this.file.read(off + 8, csize, 'compressed chunk'), usize, off);
-      if (b.length < L.tsOff + L.tsSize) throw new FormatError(`truncated page at offset ${off}`, off);
-    } else {
-      b = this.file.read(off + L.tsOff, L.tsSize, 'page');
-      b = b.subarray(0, L.tsSize);
-    }
+    const b = this.decompress ? this.chunk(off) : this.file.read(off + L.tsOff, L.tsSize, 'page').subarray(0, L.tsSize);
+    if (b.length < L.tsOff + L.tsSize && this.decompress) throw new FormatError(`truncated page at offset ${off}`, off);
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const at = this.decompress ? L.tsOff : 0;
     t = L.tsSize === 8 ? v.getBigUint64(at, this.le) : BigInt(v.getUint32(at, this.le));
@@ -73,36 +81,99 @@ export class StreamProbe {
     return t;
   }
 
+  private last: { off: number; bytes: Uint8Array } | undefined;
+  /** The chunk at off, inflated (the last one kept: firstRecord reads the one timeAt read) */
+  private chunk(off: number): Uint8Array {
+    if (this.last?.off === off) return this.last.bytes;
+    const h = this.file.read(off, 8, 'compressed chunk');
+    const hv = new DataView(h.buffer, h.byteOffset, 8);
+    const csize = hv.getUint32(0, this.le), usize = hv.getUint32(4, this.le);
+    const bytes = this.decompress!(this.file.read(off + 8, csize, 'compressed chunk'), usize, off);
+    this.last = { off, bytes };
+    return bytes;
+  }
+
   /**
-   * Where the walk of a window starting at lo begins: the last page (chunk) whose header time is before lo, found
-   * by interpolation and bisection over the stream's bytes; the stream's first page when none is. Assumes the
-   * times grow along the stream: the walk checks it (tdBackwards) and the pipeline checks the walks meet.
+   * The raw time of the stream's first record: its first pages walked (time extends, absolute time stamps,
+   * padding) to the first data record; undefined when they hold none.
    */
-  startFor(lo: bigint, hint?: { good?: Probe; bad?: Probe }): number {
+  firstRecord(): bigint | undefined {
+    if (this.end <= this.first) return undefined;
+    const L = this.layout, ps = this.pageSize;
+    const bytes = this.decompress ? this.chunk(this.first) : this.file.readUpTo(this.first, Math.min(16 * ps, this.end - this.first));
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let pg = 0; pg + L.dataOff <= bytes.length; pg += ps) {
+      let ts = L.tsSize === 8 ? v.getBigUint64(pg + L.tsOff, this.le) : BigInt(v.getUint32(pg + L.tsOff, this.le));
+      const word = L.commitSize === 8 && !this.le ? v.getUint32(pg + L.commitOff + 4, false) : v.getUint32(pg + L.commitOff, this.le);
+      const end = Math.min(bytes.length, pg + L.dataOff + (word & ((1 << 27) - 1)), pg + ps);
+      for (let p = pg + L.dataOff; p + 4 <= end;) {
+        const w = v.getUint32(p, this.le);
+        const type = this.le ? w & 0x1f : w >>> 27;
+        const delta = BigInt(this.le ? w >>> 5 : w & 0x7ffffff);
+        if (type <= 28) return ts + delta;
+        if (p + 8 > end) break;
+        const arr = v.getUint32(p + 4, this.le);
+        if (type === 29) { if (delta === 0n) break; ts += delta; p += 4 + arr; continue; }
+        if (type === 30) ts += (BigInt(arr) << 27n) | delta;
+        else return undefined; // an absolute time stamp first: leave it to the check after the read
+        p += 8;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Where the walk of a window starting at lo begins: the last page whose header time is before lo (of a
+   * compressed stream, a chunk at most about two before the last one), the stream's first page when none is.
+   * Searched from the planner's probes of this stream and its `guess` of where lo falls (two probes around it),
+   * then by interpolation and bisection over the stream's bytes. Assumes the times grow along the stream: the
+   * walk checks it (tdBackwards) and the pipeline checks the walks meet.
+   */
+  startFor(lo: bigint, hint: { probes?: Probe[]; guess?: number } = {}): number {
     if (this.end <= this.first) return this.first;
-    const f = this.at(this.first)!;
-    if (f.ts >= lo) return this.first;
-    let good: Probe = hint?.good && hint.good.ts < lo && hint.good.off >= this.first ? hint.good : f;
-    let bad = this.end;
-    let badTs: bigint | undefined;
-    if (hint?.bad && hint.bad.ts >= lo && hint.bad.off > good.off && hint.bad.off <= this.end) { bad = hint.bad.off; badTs = hint.bad.ts; }
+    let good: Probe | undefined, bad = this.end, badTs: bigint | undefined;
+    const take = (p: Probe | undefined, x: number): void => {
+      if (!p) { if (x < bad) { bad = x; badTs = undefined; } return; }
+      if (p.ts < lo) { if (!good || p.off > good.off) good = p; } else if (p.off < bad) { bad = p.off; badTs = p.ts; }
+    };
+    for (const p of hint.probes ?? []) take(p, p.off);
+    if (good && good.off >= bad) good = undefined; // (times that go back: the walk says so)
+    const align = (x: number): number => (this.decompress ? x : this.first + Math.floor((x - this.first) / this.pageSize) * this.pageSize);
+    if (hint.guess !== undefined && !(good && badTs !== undefined)) {
+      // a probe a little before the guess and one a little after: a bracket of a few chunks when it is good
+      const d = Math.max(this.decompress ? 4 * this.chunkGuess() : 4 * this.pageSize, Math.floor((this.end - this.first) / 64));
+      for (const x of [hint.guess - d, hint.guess + d].map(align)) {
+        if (x <= (good?.off ?? this.first) || x >= bad) continue;
+        take(this.at(x, bad), x);
+      }
+    }
+    if (!good) {
+      const f = this.at(this.first)!;
+      if (f.ts >= lo) return this.first;
+      good = f;
+    }
     for (let step = 0; ; step++) {
       const next = this.after(good.off);
       if (next < 0 || next >= bad) break;
+      // compressed: a probe inflates a chunk, as walking one does: two chunks or so left to walk are cheaper
+      if (this.decompress && bad - good.off <= 3 * (next - good.off)) break;
       // interpolate on the bracket's times when known, bisect every other step (and when not)
       let m = next + Math.floor((bad - next) / 2);
       if (badTs !== undefined && step % 2 === 0 && badTs > good.ts) {
         const frac = Number(lo - good.ts) / Number(badTs - good.ts);
         m = good.off + Math.floor((bad - good.off) * Math.min(0.98, Math.max(0, frac)));
       }
-      if (!this.decompress) m = this.first + Math.floor((m - this.first) / this.pageSize) * this.pageSize;
-      if (m < next) m = next;
+      m = Math.max(next, align(m));
       const p = this.at(m, bad);
-      if (!p) { bad = m; badTs = undefined; continue; }
-      if (p.ts < lo) good = p;
-      else { bad = p.off; badTs = p.ts; }
+      take(p, m);
     }
     return good.off;
+  }
+
+  /** A compressed chunk's size, from the stream's first (probes find chunks by their headers) */
+  private chunkGuess(): number {
+    const n = this.after(this.first);
+    return n > this.first ? n - this.first : 1 << 12;
   }
 
   /** The start of the page or chunk after the one at off (-1: it is the last). */
@@ -149,12 +220,19 @@ export class StreamProbe {
   /** The first chunk that starts at or after x and before `before` (its header and the next ones check out), or -1. */
   private chunkAt(x: number, before: number): number {
     if (x <= this.first) return this.first < before ? this.first : -1;
-    const W = 1 << 13;
+    const W = 1 << 14;
     for (let s = x; s < before; s += W - 16) {
       const win = this.file.readUpTo(s, Math.min(W, this.end - s));
-      for (let i = 0; i + 12 <= win.length && s + i < before; i++) {
-        if (!this.magicAt(win, i + 8)) continue;
-        if (this.chain(s + i, CHAIN)) return s + i;
+      if (this.zlib) {
+        for (let i = 0; i + 12 <= win.length && s + i < before; i++) {
+          if (this.magicAt(win, i + 8) && this.chain(s + i, CHAIN)) return s + i;
+        }
+      } else {
+        // zstd: the frame magic found natively, then its chunk header checked
+        const buf = Buffer.from(win.buffer, win.byteOffset, win.byteLength);
+        for (let m = buf.indexOf(ZSTD_MAGIC_BYTES, 8); m >= 0 && m + 4 <= win.length && s + m - 8 < before; m = buf.indexOf(ZSTD_MAGIC_BYTES, m + 1)) {
+          if (this.chain(s + m - 8, CHAIN)) return s + m - 8;
+        }
       }
       if (win.length < W) break;
     }
