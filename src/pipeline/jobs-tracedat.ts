@@ -146,7 +146,7 @@ function failed(results: SliceResult[], display: string): void {
 interface Plan { cuts: bigint[]; hints: Map<number, Probe[]>; pooled: Array<[number, bigint]>; tgids: Map<number, number>; origin: bigint }
 
 /**
- * Cut times for `jobs` slices of about equal bytes. Every stream's first page (or chunk) is probed, and about 16
+ * Cut times for `jobs` slices of about equal bytes. Every stream's first and last page (or chunk) is probed, and about 16
  * more page times per slice at places spread evenly over all streams' bytes: the share of those times before T
  * is the share of the bytes before T, so the cut times are their quantiles (and, pooled, a guess of how far each
  * stream has come at a time, where the slices' starts are searched from).
@@ -167,7 +167,8 @@ async function planSlices(file: string, jobs: number, buffer: string | undefined
       .filter((p) => p.end > p.first);
     const total = streams.reduce((n, p) => n + (p.end - p.first), 0);
     if (total <= 0) return undefined;
-    const hints = new Map<number, Probe[]>(streams.map((p) => [p.cd.cpu, [p.at(p.first)!]]));
+    // every stream's first and last page (or chunk): where a cut falls in it is interpolated between them first
+    const hints = new Map<number, Probe[]>(streams.map((p) => [p.cd.cpu, [p.at(p.first)!, p.lastProbe()].filter((x): x is Probe => x !== undefined)]));
     // the first records: the origin, in the core's time (TSC2NSEC, OFFSET), as reader.ts converts
     const clock = buf.clock || meta.topClock || 'local';
     const conv = meta.tsc2nsec && (clock === 'x86-tsc' || clock === 'tsc2nsec') ? meta.tsc2nsec : undefined;

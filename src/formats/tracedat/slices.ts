@@ -81,15 +81,15 @@ export class StreamProbe {
     return t;
   }
 
-  private last: { off: number; bytes: Uint8Array } | undefined;
+  private kept: { off: number; bytes: Uint8Array } | undefined;
   /** The chunk at off, inflated (the last one kept: firstRecord reads the one timeAt read) */
   private chunk(off: number): Uint8Array {
-    if (this.last?.off === off) return this.last.bytes;
+    if (this.kept?.off === off) return this.kept.bytes;
     const h = this.file.read(off, 8, 'compressed chunk');
     const hv = new DataView(h.buffer, h.byteOffset, 8);
     const csize = hv.getUint32(0, this.le), usize = hv.getUint32(4, this.le);
     const bytes = this.decompress!(this.file.read(off + 8, csize, 'compressed chunk'), usize, off);
-    this.last = { off, bytes };
+    this.kept = { off, bytes };
     return bytes;
   }
 
@@ -125,8 +125,9 @@ export class StreamProbe {
   /**
    * Where the walk of a window starting at lo begins: the last page whose header time is before lo (of a
    * compressed stream, a chunk at most about two before the last one), the stream's first page when none is.
-   * Searched from the planner's probes of this stream and its `guess` of where lo falls (two probes around it),
-   * then by interpolation and bisection over the stream's bytes. Assumes the times grow along the stream: the
+   * Searched from the planner's probes of this stream (its first and last page or chunk, and any samples) and a
+   * guess of where lo falls (between its probes, else the planner's pooled `guess`; two probes around it), then by
+   * interpolation and bisection over the stream's bytes. Assumes the times grow along the stream: the
    * walk checks it (tdBackwards) and the pipeline checks the walks meet.
    */
   startFor(lo: bigint, hint: { probes?: Probe[]; guess?: number } = {}): number {
@@ -139,10 +140,13 @@ export class StreamProbe {
     for (const p of hint.probes ?? []) take(p, p.off);
     if (good && good.off >= bad) good = undefined; // (times that go back: the walk says so)
     const align = (x: number): number => (this.decompress ? x : this.first + Math.floor((x - this.first) / this.pageSize) * this.pageSize);
-    if (hint.guess !== undefined && !(good && badTs !== undefined)) {
+    // the guess: between this stream's own probes around lo when there are (times grow about evenly), else the pooled one
+    let guess = hint.guess;
+    if (good && badTs !== undefined && badTs > good.ts) guess = good.off + Math.floor(((bad - good.off) * Number(lo - good.ts)) / Number(badTs - good.ts));
+    if (guess !== undefined) {
       // a probe a little before the guess and one a little after: a bracket of a few chunks when it is good
-      const d = Math.max(this.decompress ? 4 * this.chunkGuess() : 4 * this.pageSize, Math.floor((this.end - this.first) / 64));
-      for (const x of [hint.guess - d, hint.guess + d].map(align)) {
+      const d = Math.max(this.decompress ? Math.ceil(1.5 * this.chunkGuess()) : 4 * this.pageSize, Math.floor((this.end - this.first) / 256));
+      for (const x of [guess - d, guess + d].map(align)) {
         if (x <= (good?.off ?? this.first) || x >= bad) continue;
         take(this.at(x, bad), x);
       }
@@ -182,6 +186,12 @@ export class StreamProbe {
     const h = this.file.read(off, 8, 'compressed chunk');
     const n = off + 8 + new DataView(h.buffer, h.byteOffset, 8).getUint32(0, this.le);
     return n < this.end ? n : -1;
+  }
+
+  /** The stream's last page, or a chunk near its end. */
+  lastProbe(): Probe | undefined {
+    const x = this.lastStart();
+    return x > this.first ? this.at(x) : undefined;
   }
 
   /** About `n` probes spread over the stream's bytes (its first and last page or chunk among them). */
