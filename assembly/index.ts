@@ -16,8 +16,8 @@ import {
 } from "./analysis";
 import { pdSetScratch } from "./perfdata";
 export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt, pdReadBuffers, pdSlice, pdSliceFailed } from "./perfdata";
-export { tdConfig, tdBegin, tdStream, tdFeedPtr, tdFed, tdEnd, tdWait, tdNeed, tdSetFormat, tdErrOff, tdErrVal, tdEvents, tdLost, tdRun } from "./tracedat";
-export { tdSetTgid, tdClearTgids, tdTgidOf, tdSetSaved, tdNamed, tdSkipsPtr, tdSkipCount, tdSkipsClear, tdLearnedCount, tdLearnedHow } from "./tdrecord";
+export { tdConfig, tdBegin, tdStream, tdFeedPtr, tdFed, tdEnd, tdWait, tdNeed, tdSetFormat, tdErrOff, tdErrVal, tdEvents, tdLost, tdRun, tdWindow, tdBackwards, tdBackOff, tdStreamInfo } from "./tracedat";
+export { tdSetTgid, tdClearTgids, tdTgidOf, tdSetSaved, tdNamed, tdSkipsPtr, tdSkipCount, tdSkipsClear, tdLearnedCount, tdLearnedHow, tdSpec, tdLater, tdFirstsPtr, tdFirstsCount, tdLostLogPtr, tdLostLogCount, tdSeedLearned, tdSeedComm, tdLogPtr, tdLogCount, tdDump, tdDumpPtr } from "./tdrecord";
 export { textFastPaths } from "./text";
 import { textRips, textGpas, textDetail, textInit, beginText, scanText, skips, errLine, errCol, errKind, skipExternal, textLines } from "./text";
 

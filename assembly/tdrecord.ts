@@ -95,20 +95,130 @@ export function tdLearnedCount(): i32 { return learned.n; }
 export function tdLearnedHow(): i32 { return learnedHow; }
 /** 1 when a sched comm or a learned process named this thread */
 export function tdNamed(tid: i32): i32 { return mapGet(comms, tid, -1) >= 0 || mapGet(learned, tid, -1) != -1 ? 1 : 0; }
-export function tdSetTgid(tid: i32, tgid: i32): void { mapSet(tgids, tid, tgid); ltid = -2; }
+export function tdSetTgid(tid: i32, tgid: i32): void { mapSet(tgids, tid, tgid); staleTgids(); }
 /** Forget saved_tgids (live re-reads them every poll: the table is cleared in place) */
-export function tdClearTgids(): void { memory.fill(tgids.m, 0, <usize>tgids.cap * 8); tgids.n = 0; ltid = -2; }
+export function tdClearTgids(): void { memory.fill(tgids.m, 0, <usize>tgids.cap * 8); tgids.n = 0; staleTgids(); }
 /** tid's process: stated by an event, else saved_tgids, else -1 */
 export function tdTgidOf(tid: i32): i32 { return tgidOf(tid); }
 export function tdSetSaved(tid: i32, id: i32): void { mapSet(saved, tid, id); }
 
 let ltid: i32 = -2, ltgid: i32 = -1;
+// the process and the --jobs first-event entry of a few thousand threads (a slot per hashed tid: tid + 1, tgid, the
+// generation its tgid is of, first-event entry + 1): with many CPUs merged, the thread changes at almost every
+// record, and the maps' lookups (and a later slice's bookkeeping) were a sixth of the decode
+const TC_SLOTS: i32 = 4096;
+const tc: usize = zalloc(<usize>TC_SLOTS * 16);
+let tcGen: i32 = 1;
+/** tid's slot (hashed: tids that differ by a multiple of the slot count are common, e.g. per-VM ranges) */
+@inline function tcSlot(tid: i32): usize { return tc + (<usize>((<u32>tid * 0x9e3779b1) >> 20) << 4); }
+/** The tgids known changed: every cached process is stale. */
+@inline function staleTgids(): void { ltid = -2; tcGen++; }
 function tgidOf(tid: i32): i32 {
   if (tid == ltid) return ltgid;
-  let g = mapGet(learned, tid, -2);
-  if (g == -2) g = mapGet(tgids, tid, -1);
+  const e = tcSlot(tid);
+  let g: i32;
+  if (load<i32>(e) == tid + 1 && load<i32>(e + 8) == tcGen) g = load<i32>(e + 4);
+  else {
+    g = mapGet(learned, tid, -2);
+    if (g == -2) {
+      g = mapGet(tgids, tid, -1);
+      if (spec) mapSet(initReads, tid, 1);
+    }
+    if (load<i32>(e) != tid + 1) { store<i32>(e, tid + 1); store<i32>(e + 12, 0); }
+    store<i32>(e + 4, g); store<i32>(e + 8, tcGen);
+  }
   ltid = tid; ltgid = g;
   return g;
+}
+
+// ---- --jobs (issue 15): what a later slice of a file assumed of the state before it ----
+// A later time slice (spec) starts without the processes learned and the sched comm names met before it. It logs
+// each decision that read that state, and what it changed, so that the caller can compose the state before every
+// slice from the slices before it, check the slice's decisions against it and read again a slice that decided
+// otherwise (src/pipeline/jobs-tracedat.ts):
+//   initReads   tids whose process came from saved_tgids, not from a learned entry of this slice (R1)
+//   LG_FIRST    learn() of a tid without a learned entry in this slice (R2: one job skips it when the tid already
+//               had that process)
+//   LG_COMM     a task's name taken from comms without an entry of this slice (R4)
+//   LG_DEFER    a sched comm name met first in this slice (R3): not named here, since the state before may hold the
+//               same name (then one job does not name it either); the caller names the thread when it held another
+//               (kind | LG_OVERRIDDEN when the slice named the thread again later)
+//   LG_WRITE    learned tid -> tgid; LG_REF learned tid -> the process of parent, read from the state before
+const LG_WRITE: i32 = 1, LG_REF: i32 = 2, LG_FIRST: i32 = 3, LG_COMM: i32 = 4, LG_DEFER: i32 = 5, LG_OVERRIDDEN: i32 = 0x100;
+let spec = false;
+const initReads = new IMap();
+// a later slice (speculative or not), for what one job's analysis carries across the cut (src/wasm/merge.ts):
+// each thread's first event (of those the analysis places on a CPU: its CPU and record) and first exit/entry
+// (record), and the lost-events markers (CPU, record)
+let later = false, fcTid: i32 = -2, fcIdx: i32 = 0;
+const firstIdx = new IMap(); // tid -> 1 + its entry: tid i32, cpu i32, first record i64, first exit/entry i64 (-1 none)
+let fs: usize = 0, fsCap: i32 = 0, fsN: i32 = 0;
+let ll: usize = 0, llCap: i32 = 0, llN: i32 = 0; // lost markers: cpu i32, pad, record i64
+/** This decoder reads a later slice of its file (call after tdBegin). */
+export function tdLater(on: bool): void { later = on; fcTid = -2; fcIdx = 0; fsN = 0; llN = 0; }
+function noteFirst(kind: i32, tid: i32, cpu: i32, where: i64): void {
+  if (tid != fcTid) {
+    fcTid = tid;
+    const c = tcSlot(tid);
+    fcIdx = load<i32>(c) == tid + 1 ? load<i32>(c + 12) : 0;
+    if (fcIdx == 0) fcIdx = mapGet(firstIdx, tid, 0);
+    if (fcIdx == 0) {
+      if (fsN == fsCap) { const nc = fsCap < 256 ? 256 : fsCap * 2; fs = regrow(fs, <usize>fsCap * 24, <usize>nc * 24); fsCap = nc; }
+      const e = fs + <usize>fsN * 24;
+      store<i32>(e, tid); store<i32>(e + 4, cpu); store<i64>(e + 8, where); store<i64>(e + 16, -1);
+      fcIdx = ++fsN;
+      mapSet(firstIdx, tid, fcIdx);
+    }
+    if (load<i32>(c) != tid + 1) { store<i32>(c, tid + 1); store<i32>(c + 8, 0); }
+    store<i32>(c + 12, fcIdx);
+  }
+  if (kind == EV_EXIT || kind == EV_ENTRY) {
+    const e = fs + <usize>(fcIdx - 1) * 24;
+    if (load<i64>(e + 16) < 0) store<i64>(e + 16, where);
+  }
+}
+export function tdFirstsPtr(): usize { return fs; }
+export function tdFirstsCount(): i32 { return fsN; }
+export function tdLostLogPtr(): usize { return ll; }
+export function tdLostLogCount(): i32 { return llN; }
+const deferIdx = new IMap(); // tid -> 1 + its LG_DEFER entry
+let lg: usize = 0, lgCap: i32 = 0, lgN: i32 = 0;
+function log(kind: i32, tid: i32, v1: i32, v2: i32): i32 {
+  if (lgN == lgCap) { const nc = lgCap < 256 ? 256 : lgCap * 2; lg = regrow(lg, <usize>lgCap * 16, <usize>nc * 16); lgCap = nc; }
+  const e = lg + <usize>lgN * 16;
+  store<i32>(e, kind); store<i32>(e + 4, tid); store<i32>(e + 8, v1); store<i32>(e + 12, v2);
+  return lgN++;
+}
+/** This decoder reads a later slice of its file: log what it assumes of the state before (call after tdBegin). */
+export function tdSpec(on: bool): void { spec = on; }
+/** The state before a slice, as the slices before it left it: a learned process, a sched comm name. */
+export function tdSeedLearned(tid: i32, tgid: i32): void { mapSet(learned, tid, tgid); staleTgids(); }
+export function tdSeedComm(tid: i32, id: i32): void { mapSet(comms, tid, id); }
+export function tdLogPtr(): usize { return lg; }
+export function tdLogCount(): i32 { return lgN; }
+let dump: usize = 0, dumpCap: i32 = 0;
+/** The (key, value) pairs of map `which` (0 initReads, 1 comms, 2 learned) at tdDumpPtr(); returns their count. */
+export function tdDump(which: i32): i32 {
+  const x = which == 0 ? initReads : which == 1 ? comms : learned;
+  if (x.n > dumpCap) { dumpCap = x.n; dump = zalloc(<usize>dumpCap * 8); }
+  let n = 0;
+  for (let i = 0; i < x.cap; i++) {
+    const e = x.m + (<usize>i << 3);
+    const k = load<i32>(e);
+    if (k == 0) continue;
+    store<i32>(dump + (<usize>n << 3), k - 1); store<i32>(dump + (<usize>n << 3) + 4, load<i32>(e + 4));
+    n++;
+  }
+  return n;
+}
+export function tdDumpPtr(): usize { return dump; }
+/** Name a thread; a later slice marks a deferred naming of it as overridden. */
+function named(tid: i32, tgid: i32, id: i32): void {
+  if (spec) {
+    const d = mapGet(deferIdx, tid, 0);
+    if (d > 0) { const e = lg + <usize>(d - 1) * 16; store<i32>(e, load<i32>(e) | LG_OVERRIDDEN); }
+  }
+  nameTh(tid, tgid, id);
 }
 
 // ---- deferred skips ----
@@ -135,9 +245,10 @@ export function recordsBegin(cfg: usize, nF: i32, tOff: i32, tSize: i32, sw: boo
     const id = load<i32>(fmts + <usize>i * TF_STRIDE + 16);
     if (id >= 0 && id < 65536) store<i32>(fmtOfType + (<usize>id << 2), i + 1);
   }
-  mapInit(learned); mapInit(tgids); mapInit(saved); mapInit(comms);
+  mapInit(learned); mapInit(tgids); mapInit(saved); mapInit(comms); mapInit(initReads); mapInit(deferIdx); mapInit(firstIdx);
+  spec = false; later = false; fcTid = -2; fcIdx = 0; fsN = 0; llN = 0; lgN = 0;
   cc = zalloc(<usize>CC_SLOTS * 24);
-  learnedHow = 0; ltid = -2; ltgid = -1;
+  learnedHow = 0; ltid = -2; ltgid = -1; memory.fill(tc, 0, <usize>TC_SLOTS * 16); tcGen = 1;
   skCap = 64; sk = zalloc(<usize>skCap * 32); skN = 0;
 }
 
@@ -173,19 +284,30 @@ function noteComm(tid: i32, b: usize, size: i32, f: usize): bool {
   if (sLen <= 16 && load<i32>(e) == tid && load<i32>(e + 4) == sLen && memory.compare(e + 8, sStart, <usize>sLen) == 0) return true;
   const id = dictIntern(sStart, sLen);
   if (sLen <= 16) { store<i32>(e, tid); store<i32>(e + 4, sLen); memory.copy(e + 8, sStart, <usize>sLen); }
-  if (mapGet(comms, tid, -1) == id) return true;
+  const cur = mapGet(comms, tid, -1);
+  if (cur == id) return true;
   mapSet(comms, tid, id);
-  nameTh(tid, tgidOf(tid), id);
+  if (spec && cur == -1) { mapSet(deferIdx, tid, 1 + log(LG_DEFER, tid, id, tgidOf(tid))); return true; }
+  named(tid, tgidOf(tid), id);
   return true;
 }
-function learn(tid: i32, tgid: i32, id: i32, how: i32): void {
-  if (mapGet(learned, tid, -2) == tgid) return;
+/** tid's name from comms (an in-slice entry, or in a later slice the state before: logged) */
+function commOf(tid: i32): i32 {
+  const id = mapGet(comms, tid, -1);
+  if (spec && id == -1) log(LG_COMM, tid, 0, 0);
+  return id;
+}
+function learn(tid: i32, tgid: i32, id: i32, how: i32, logged: bool): void {
+  const cur = mapGet(learned, tid, -2);
+  if (cur == tgid) return;
+  if (spec && cur == -2) log(LG_FIRST, tid, tgid, 0);
   mapSet(learned, tid, tgid);
-  ltid = -2;
+  if (!logged) log(LG_WRITE, tid, tgid, 0);
+  staleTgids();
   learnedHow |= how;
   if (id < 0) id = mapGet(saved, tid, -1);
   if (id < 0) id = dictIntern(scratch, 0);
-  nameTh(tid, tgid, id);
+  named(tid, tgid, id);
 }
 
 // ---- delivery ----
@@ -196,9 +318,16 @@ export function setTsSigned(s: bool): void { tsSigned = s; }
     skipLater(SKIP_BAD_TIMESTAMP, TDS_BAD_TS, where, <i64>name | (tsSigned ? (<i64>1 << 32) : 0), ts);
     return;
   }
+  if (later && kind != EV_OTHER) noteFirst(kind, tid, cpu, where);
   onEvent(kind, ts, tid, tgid, cpu, vcpu, a, b, c, name, where);
 }
 export function pushLost(ts: i64, cpu: i32, n: i64, name: i32, where: i64): void {
+  if (later) {
+    if (llN == llCap) { const nc = llCap < 64 ? 64 : llCap * 2; ll = regrow(ll, <usize>llCap * 16, <usize>nc * 16); llCap = nc; }
+    const e = ll + <usize>llN * 16;
+    store<i32>(e, cpu); store<i64>(e + 8, where);
+    llN++;
+  }
   onEvent(EV_LOST, ts, -1, -1, cpu, -1, n, 0, 0, name, where);
 }
 
@@ -300,14 +429,17 @@ export function tdDecode(b: usize, size: i32, ts: i64, cpu: i32, where: i64): bo
     case TK_NEWTASK: { // f0 pid, f1 clone_flags, f2 comm
       const child = fieldI32(b, f0);
       if (child > 0) {
-        const tgid = (fieldI64(b, f1) & 0x10000) != 0 ? tgidOf(tid) : child;
+        // a thread (CLONE_THREAD) is in its parent's process: logged as such (a later slice may not know it yet)
+        const thread = (fieldI64(b, f1) & 0x10000) != 0;
+        if (thread) log(LG_REF, child, tid, 0);
+        const tgid = thread ? tgidOf(tid) : child;
         let id = -1;
         if (present(f2)) {
           if (!str(b, size, f2)) return false;
           if (sLen > 0) id = dictIntern(sStart, sLen);
         }
-        if (id < 0) id = mapGet(comms, child, -1);
-        if (tgid >= 0) learn(child, tgid, id, 2);
+        if (id < 0) id = commOf(child);
+        if (tgid >= 0) learn(child, tgid, id, 2, thread);
       }
       push(EV_OTHER, ts, tid, tgidOf(tid), cpu, -1, 0, 0, 0, nameId, where);
       break;
@@ -323,8 +455,8 @@ export function tdDecode(b: usize, size: i32, ts: i64, cpu: i32, where: i64): bo
           if (n > 15) n = 15;
           if (n > 0) id = dictIntern(s, n);
         }
-        if (id < 0) id = mapGet(comms, pid, -1);
-        learn(pid, pid, id, 1);
+        if (id < 0) id = commOf(pid);
+        learn(pid, pid, id, 1, false);
       }
       push(EV_OTHER, ts, tid, tgidOf(tid), cpu, -1, 0, 0, 0, nameId, where);
       break;

@@ -13,6 +13,13 @@
 // 29 padding, 30 time extend, 31 absolute time stamp, 1..28 data of type_len*4 bytes, 0 length in array[0].
 // A page shorter than the sub-buffer is accepted at the end of a piece marked whole (the end of a file's
 // stream or of a compressed chunk, or at the end of a live session).
+//
+// --jobs (issue 15): a time window [lo, hi) of raw timestamps (tdWindow). Records before lo or from hi on are
+// walked but not delivered, and a stream stops at the first page whose header time is hi or later; a job reading
+// its window of every CPU stream (src/pipeline/jobs-tracedat.ts) then delivers exactly the one-job merge's events
+// in that window, provided every stream's times never go back (page headers and records alike). That is checked
+// on every walk (tdBackwards), and each stream's walk is reported (tdStreamInfo) so that the jobs' walks can be
+// checked to cover every stream between them.
 import { zalloc } from "./mem";
 import { rowCap, rowCount } from "./analysis";
 import { intern as dictIntern } from "./dict";
@@ -38,6 +45,9 @@ class Stream {
   ts: u64 = 0; pos: i32 = 0; end: i32 = 0; pageLost: i64 = -1; pageOff: i64 = 0;
   recTs: u64 = 0; recBase: i32 = 0; recLen: i32 = 0; recLost: i64 = -1;
   ready: bool = false; last: u64 = 0; hasLast: bool = false;
+  // the last page header or record time walked (its times must not go back), and the walk (tdStreamInfo)
+  item: u64 = 0; hasItem: bool = false;
+  firstPos: i64 = -1; lastPos: i64 = -1; stopPos: i64 = -1; firstHdr: u64 = 0; lastItem: u64 = 0;
 }
 
 let cfg: usize = 0, cfgCap: usize = 0;
@@ -52,6 +62,9 @@ let need: i32 = -1;
 let holdTop = false; // resumed after TD_FORMAT: the top stream's record is not delivered yet
 let errOff: i64 = 0, errVal: i64 = 0;
 let limKind: i32 = 0, limit: u64 = 0; // 0 none, 1 hold everything, 2 hold from `limit` on
+let winLo: u64 = 0, winHi: u64 = 0, hasLo = false, hasHi = false;
+let backs: i64 = 0, backOff: i64 = -1;
+const info: usize = zalloc(48);
 
 /** A region of `bytes` for TypeScript to write the format table into. */
 export function tdConfig(bytes: i32): usize {
@@ -71,6 +84,33 @@ export function tdBegin(nF: i32, tyOff: i32, tySize: i32, sw: bool, scratchP: us
   setTsSigned(cv != 0);
   streams = []; order = []; heap = [];
   events = 0; lost = 0; lostName = -1; phase = 0; need = -1; limKind = 0; holdTop = false;
+  hasLo = false; hasHi = false; backs = 0; backOff = -1;
+}
+
+/**
+ * Deliver only records whose raw time is in [lo, hi) (flags: bit 0 lo applies, bit 1 hi applies); a stream stops
+ * at the first page whose header time is hi or later. Call after tdBegin.
+ */
+export function tdWindow(lo: u64, hi: u64, flags: i32): void {
+  winLo = lo; winHi = hi; hasLo = (flags & 1) != 0; hasHi = (flags & 2) != 0;
+}
+/** Page headers or records whose time went back within their CPU stream so far, and the page offset of the first. */
+export function tdBackwards(): i64 { return backs; }
+export function tdBackOff(): i64 { return backOff; }
+/**
+ * Stream si's walk, at tdStreamInfo(): i64 position of the first page read (-1 none), of the last page walked
+ * (-1 none), of the page it stopped at (hi; -1 none), u64 header time of the first page, time of the last item
+ * walked. A position is the page's file offset, or for a compressed chunk its offset << 16 | the page's index in it.
+ */
+export function tdStreamInfo(si: i32): usize {
+  const s = streams[si];
+  store<i64>(info, s.firstPos); store<i64>(info, s.lastPos, 8); store<i64>(info, s.stopPos, 16);
+  store<u64>(info, s.firstHdr, 24); store<u64>(info, s.lastItem, 32);
+  return info;
+}
+@inline function item(s: Stream, t: u64): void {
+  if (s.hasItem && t < s.item) { if (backs == 0) backOff = s.pageOff; backs++; }
+  s.item = t; s.hasItem = true;
 }
 
 /** A new CPU stream (live: its pages come as tracefs gives them); returns its index. */
@@ -148,6 +188,11 @@ function loadPage(s: Stream): i32 {
   const size = <i32>(flags & COMMIT_MASK);
   if (size > pageSize - dataOff) { errOff = fo; errVal = size; return TDE_BAD_COMMIT; }
   if (dataOff + size > n) { errOff = fo; return TDE_TRUNC_PAGE; }
+  const pos: i64 = s.offStep ? fo : (fo << 16) | <i64>(s.rd / pageSize);
+  if (s.firstPos < 0) { s.firstPos = pos; s.firstHdr = s.ts; }
+  item(s, s.ts);
+  if (hasHi && s.ts >= winHi) { s.stopPos = pos; s.ended = true; s.rd = s.wr; s.pos = s.end = 0; return 0; }
+  s.lastPos = pos; s.lastItem = s.ts;
   s.pageLost = -1;
   if (flags & MISSING_EVENTS) {
     s.pageLost = 0;
@@ -184,7 +229,8 @@ function advance(s: Stream): i32 {
       s.ts += delta;
       setRec(s, p + 4, len);
       s.pos = p + 4 + len;
-      return 1;
+      if (inWindow(s)) return 1;
+      continue;
     }
     if (typeLen == 0) {
       if (p + 8 > s.end) return fail(TDE_TRUNC_LEN, s, 0);
@@ -193,7 +239,8 @@ function advance(s: Stream): i32 {
       s.ts += delta;
       setRec(s, p + 8, n - 4);
       s.pos = p + 4 + n;
-      return 1;
+      if (inWindow(s)) return 1;
+      continue;
     }
     if (typeLen == 29) { // padding: delta 0 = the rest of the page is empty; else array[0] = bytes after the header
       if (delta == 0 || p + 8 > s.end) { s.pos = s.end; continue; }
@@ -220,6 +267,13 @@ function advance(s: Stream): i32 {
   return 0;
 }
 
+/** The record just set is walked (its time checked); whether it is delivered here (outside the window: another job's). */
+@inline function inWindow(s: Stream): bool {
+  const t = s.ts;
+  item(s, t);
+  s.lastItem = t;
+  return !((hasLo && t < winLo) || (hasHi && t >= winHi));
+}
 @inline function setRec(s: Stream, base: i32, len: i32): void {
   s.recTs = s.ts; s.recBase = base; s.recLen = len; s.recLost = s.pageLost; s.pageLost = -1;
 }

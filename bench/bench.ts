@@ -8,7 +8,7 @@
  *   node dist/bench/bench.js [--size 1G] [--runs 5] [--only name,...] [--quick] [--big] [--dir DIR] [--keep]
  *
  * --size    text trace and tiled perf.data size (K/M/G)      --runs  runs per contender (alternating)
- * --only    contenders to run (names in the table; "startup", "big")
+ * --only    contenders to run (names in the tables; "startup", "big", "trace.dat-tiled", "trace.dat-192cpu")
  * --quick   the smoke run: a few MB, one run each               --big   also the 4 GB memory check
  * --dir     where the inputs are generated (default: the OS temp dir; deleted afterwards unless --keep)
  * --kvmtax  the kvmtax.js to run (default: bin/kvmtax.js of this checkout), e.g. a built snapshot of a commit
@@ -22,6 +22,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { benchPacked } from './packed.js';
+import { benchTraceDatCpus } from './tracedat-cpus.js';
 import { parseSize, writeTrace, type Expected, type GenOptions, type TextFormat } from './gen.js';
 import { readMaybeXz, tilePerfData } from './tile.js';
 import { tileTraceDat } from './tile-tracedat.js';
@@ -231,7 +232,16 @@ export async function bench(o: Opts): Promise<number> {
       measure: (cmd, stdout) => measure(cmd, stdout, tmp), median, fmtBytes, totals: kvmtaxTotals, diff: diffTotals, has,
     });
     for (const p of packedProblems) say(`!!! ${p}`);
-    return code || (packedProblems.some((p) => !p.startsWith('packed:')) ? 1 : 0);
+    // trace.dat on 192 CPU streams by --jobs: its own rows and table (bench/tracedat-cpus.ts)
+    const cpusProblems: string[] = [];
+    await benchTraceDatCpus({
+      tmp, root: ROOT, size: o.size, runs: o.runs, quick: o.quick, want, say, problems: cpusProblems,
+      kvmtax: (file, out, extra = []) => [process.execPath, KVMTAX, 'report', file, '-f', 'json', '-o', out, ...extra],
+      measure: (cmd, stdout) => measure(cmd, stdout, tmp), median, fmtBytes, totals: kvmtaxTotals, diff: diffTotals, has,
+      src: TRACE_DAT_SRC.find((p) => fs.existsSync(p)),
+    });
+    for (const p of cpusProblems) say(`!!! ${p}`);
+    return code || (packedProblems.some((p) => !p.startsWith('packed:')) || cpusProblems.length ? 1 : 0);
   } finally {
     if (o.keep) say(`inputs kept in ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true });

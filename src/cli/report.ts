@@ -65,7 +65,7 @@ export function builder(y: Argv): Argv<Args> {
     .option('sections', { type: 'string', describe: `comma-separated sections to show (${SECTION_NAMES.join(',')}; default ${DEFAULT_SECTIONS.join(',')}, and arm64 for arm64 traces)` })
     .option('guest-symbols', { type: 'string', describe: 'with --by rip: the guest kernel\'s /proc/kallsyms or System.map, to name the RIPs' })
     .option('histograms', { type: 'boolean', default: false, describe: 'JSON: include each reason\'s histogram buckets' })
-    .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file or perf.data of 16 MiB or more: slices of the file (lines) or of its time-ordered stream (perf.data), merged exactly' })
+    .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'worker threads for each plain (uncompressed) text file, perf.data or trace.dat of 16 MiB or more: line-aligned slices (text), slices of the time-ordered stream (perf.data, trace.dat), merged exactly' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress line on stderr' })
     .option('what-if', { type: 'string', describe: `forecast what cpu-pm, an exitless timer or exitless IPIs would change, with the levers section's models (${WHAT_IF_SCENARIOS.join('|')}; repeat for several; printed after the report; JSON: a what_if member, a list when several)` })
     .option('pid', { alias: 'p', type: 'number', describe: 'only the vCPU threads of this VM process (perf kvm stat report -p)' })

@@ -20,6 +20,7 @@ import { FMT_FTRACE, FMT_PERF, FMT_TRACECMD } from '../../assembly/constants.js'
 import { detectTextFormat, looksLikeText, scanTextSource } from './text/text.js';
 import { isPerfData } from './perfdata/header.js';
 import { isTraceDat } from './tracedat/meta.js';
+import type { TraceDatInfo } from './tracedat/reader.js';
 import { looksLikePerfetto } from './perfetto/wire.js';
 import { zstdWarmup } from './decompress.js';
 
@@ -109,6 +110,14 @@ export function perfDataMeta(i: import('./perfdata/header.js').PerfDataInfo): Re
   };
 }
 
+/** What a report says of a trace.dat input (read by one thread, or in --jobs slices: pipeline/jobs-tracedat.ts). */
+export function traceDatMeta(i: TraceDatInfo): ReaderMeta {
+  return {
+    version: i.version, cpus: i.cpus, clock: i.clock, buffer: i.buffer || '(top)', buffers: i.buffers.map((b) => b || '(top)').join(','),
+    ...present({ compression: i.compression, lost_events: i.lostEvents, processes_from: i.processes }),
+  };
+}
+
 /** Every format, in the order --input-format lists them (text first). */
 export const FORMATS: readonly FormatEntry[] = [
   textEntry('ftrace', 'ftrace', FMT_FTRACE),
@@ -133,11 +142,7 @@ export const FORMATS: readonly FormatEntry[] = [
     async read(input, sink, o) {
       const { readTraceDat } = await import('./tracedat/reader.js');
       await zstdWarmup(input.path, 'zstd'); // libzstd for the zstd sections of a large v7 file (decompress.ts)
-      const i = readTraceDat(input.path, sink as EventSink, { buffer: o.buffer });
-      return {
-        version: i.version, cpus: i.cpus, clock: i.clock, buffer: i.buffer || '(top)', buffers: i.buffers.map((b) => b || '(top)').join(','),
-        ...present({ compression: i.compression, lost_events: i.lostEvents, processes_from: i.processes }),
-      };
+      return traceDatMeta(readTraceDat(input.path, sink as EventSink, { buffer: o.buffer }));
     },
   },
   {

@@ -6,7 +6,7 @@
  */
 import { Core, type CoreTables, type NestedRec, type RowSink } from '../wasm/core.js';
 import { version } from '../core/package-root.js';
-import { mergeTables, type Part } from '../wasm/merge.js';
+import { MergeInexact, mergeTables, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { openSource } from '../formats/source.js';
 import { UnpackSource, bigEnoughToUnpackAside } from './unpack-source.js';
@@ -14,6 +14,7 @@ import { summarize } from '../analysis/summary.js';
 import { filterTables, describeFilter, type ThreadFilter } from '../analysis/filter.js';
 import type { InputInfo, Report } from '../analysis/types.js';
 import { readOne } from './read-input.js';
+import { JobsFallback } from './jobs.js';
 
 export interface AnalyzeOptions {
   /** force a format: ftrace | trace-cmd | perf | perf.data | trace.dat | perfetto */
@@ -47,8 +48,14 @@ export interface AnalyzeOptions {
   rowCapacity?: number;
   /** called as input bytes are read: (bytes of this file, its index) */
   onProgress?: (bytes: number, fileIndex: number) => void;
-  /** worker threads for a plain text file (line-aligned slices, merged exactly); 1: none */
+  /** worker threads for a plain text file (line-aligned slices) or a trace.dat (time slices), merged exactly; 1: none */
   jobs?: number;
+  /** files (as named in the report) read by one thread whatever `jobs` says (set after a --jobs fallback) */
+  oneThread?: string[];
+  /** tests: the raw times a trace.dat is cut at with jobs > 1 (instead of where its bytes balance) */
+  jobsCuts?: bigint[];
+  /** files cut a seventh of a slice later than usual (set after slices whose cuts fell badly) */
+  jobsShift?: string[];
   /** files smaller than this are read by one thread even with jobs > 1 (default 16 MiB) */
   jobsMinBytes?: number;
   /** the run's memory budget in MiB (each worker's too); default DEFAULT_MAX_MEMORY_MB (wasm/core.ts) */
@@ -61,6 +68,27 @@ export interface AnalyzeOptions {
 export { version };
 
 export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promise<Report> {
+  // a file --jobs could not read in exact slices is read again by one thread, and the report says so
+  const notes: string[] = [];
+  for (;;) {
+    try {
+      const report = await analyzeOnce(files, opts);
+      report.notes.push(...notes);
+      return report;
+    } catch (e) {
+      if (!(e instanceof JobsFallback) || opts.oneThread?.includes(e.file)) throw e;
+      if (e.retry && !opts.jobsShift?.includes(e.file)) {
+        // where the cuts fell: cut it elsewhere once
+        opts = { ...opts, jobsShift: [...(opts.jobsShift ?? []), e.file] };
+        continue;
+      }
+      notes.push(`--jobs: ${e.file} was read by one thread: ${e.why}`);
+      opts = { ...opts, oneThread: [...(opts.oneThread ?? []), e.file] };
+    }
+  }
+}
+
+async function analyzeOnce(files: string[], opts: AnalyzeOptions): Promise<Report> {
   if (files.length === 0) throw new KvmtaxError('no input files');
   const filtered = opts.filter && (opts.filter.pid !== undefined || opts.filter.vcpu !== undefined);
   // a filter keeps some threads' slowest exits only: the core keeps more of them to choose from
@@ -87,7 +115,13 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
       src.close();
     }
   }
-  const all = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN, core) : core.tables();
+  let all: CoreTables;
+  try {
+    all = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN, core) : core.tables();
+  } catch (e) {
+    if (e instanceof MergeInexact) throw new JobsFallback(inputs[e.file]!.file, e.why, true);
+    throw e;
+  }
   sliced.length = 0; // the workers' tables are merged: let them go before the summary
   const { tables, kept, of } = filterTables(all, opts.filter ?? {});
   const report = summarize(tables, inputs, {

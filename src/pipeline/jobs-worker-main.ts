@@ -1,14 +1,26 @@
 /**
  * The entry of a --jobs worker thread (jobs.ts starts it): reads its slice with jobs-worker.ts's
- * scanSlice and posts the result. Kept apart so that the main thread does not load node:worker_threads
- * at start-up (only when it starts workers).
+ * scanSlice (text) or readTraceDatSlice (trace.dat) and posts the result; a worker started before its slice
+ * was known gets ready (loads libzstd) and waits for it. Kept apart so that the main thread does not load
+ * node:worker_threads at start-up (only when it starts workers).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { useModule } from '../wasm/core.js';
-import { scanSlice, type SliceJob } from './jobs-worker.js';
+import { readTraceDatSlice, scanSlice, type SliceJob, type TraceDatJob } from './jobs-worker.js';
+
+const run = (job: SliceJob | TraceDatJob): void => {
+  const r = 'kind' in job && job.kind === 'tracedat' ? readTraceDatSlice(job, true) : scanSlice(job as SliceJob, true);
+  void r.then((x) => parentPort!.postMessage(x, x.packed ? [x.packed.pairs.buffer as ArrayBuffer, x.packed.histAt.buffer as ArrayBuffer] : []));
+};
 
 if (parentPort && workerData) {
-  const job = workerData as SliceJob;
-  if (job.module) useModule(job.module);
-  void scanSlice(job, true).then((r) => parentPort!.postMessage(r, r.packed ? [r.packed.pairs.buffer as ArrayBuffer, r.packed.histAt.buffer as ArrayBuffer] : []));
+  const data = workerData as (SliceJob | TraceDatJob) & { waiting?: { warm?: string } };
+  if (data.module) useModule(data.module);
+  if (data.waiting) {
+    // started before its job was known (jobs.ts waitingWorker): get ready for a trace.dat meanwhile
+    const ready = data.waiting.warm !== undefined
+      ? Promise.all([import('../formats/tracedat/reader.js'), import('../formats/decompress.js').then((d) => d.zstdWarmup(data.waiting!.warm, 'zstd'))])
+      : Promise.resolve();
+    parentPort.once('message', (job: SliceJob | TraceDatJob) => { void ready.then(() => run(job)); });
+  } else run(data);
 }

@@ -1,7 +1,8 @@
 /**
- * One line-aligned slice of a text trace read with its own WebAssembly core (--jobs), in a worker thread
- * (entry: jobs-worker-main.ts) or on the main thread for the first slice. A worker posts back the core's
- * tables and counters; jobs.ts starts it, src/wasm/merge.ts joins the slices.
+ * One slice of a file read with its own WebAssembly core (--jobs), in a worker thread (entry:
+ * jobs-worker-main.ts) or on the main thread for the first slice: a line-aligned slice of a text trace
+ * (scanSlice), or a time slice of a trace.dat (readTraceDatSlice). A worker posts back the core's tables and
+ * counters; jobs.ts and jobs-tracedat.ts start it, src/wasm/merge.ts joins the slices.
  */
 import fs from 'node:fs';
 import { Core, type FileCounters } from '../wasm/core.js';
@@ -9,6 +10,8 @@ import type { Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { scanTextSource } from '../formats/text/text.js';
 import type { ByteSource } from '../formats/source.js';
+import { FormatError } from '../formats/bytes.js';
+import type { TraceDatInfo, TraceDatSlice, TraceDatSliceResult } from '../formats/tracedat/reader.js';
 
 export interface SliceJob {
   file: string;
@@ -41,8 +44,24 @@ class RangeSource implements ByteSource {
   close(): void { fs.closeSync(this.fd); }
 }
 
+/** A time slice of a trace.dat (jobs-tracedat.ts): reader.ts TraceDatSlice, and what the core needs. */
+export interface TraceDatJob {
+  kind: 'tracedat';
+  file: string;
+  fileIndex: number;
+  buffer?: string;
+  slice: Omit<TraceDatSlice, 'onBegin' | 'result'>;
+  /** the file's timeline origin (its first event's time), for a later slice */
+  origin?: bigint;
+  topN: number;
+  module?: WebAssembly.Module;
+  maxMemoryMb?: number;
+}
+
 export interface SliceResult {
   ok: boolean;
+  /** a trace.dat slice: what the reader says of it */
+  td?: { info: TraceDatInfo; result: TraceDatSliceResult };
   counters?: FileCounters;
   tables?: Part['tables'];
   /**
@@ -50,7 +69,35 @@ export interface SliceResult {
    * pairs [bucket, count] at histAt[i]..histAt[i + 1]); the bins' own `hist` is empty until unpackHists.
    */
   packed?: { pairs: Uint32Array; histAt: Uint32Array };
-  error?: { message: string; line?: number; col?: number; internal?: boolean };
+  error?: { message: string; line?: number; col?: number; offset?: number; internal?: boolean };
+}
+
+/**
+ * Read one time slice of a trace.dat with a core of its own (in a worker), or into the run's core (`into`: the
+ * main thread's first slice).
+ */
+export async function readTraceDatSlice(job: TraceDatJob, forClone: boolean, into?: Core): Promise<SliceResult> {
+  const core = into ?? new Core({ topN: job.topN, maxMemoryMb: job.maxMemoryMb });
+  // a later slice cannot know yet which threads are vCPUs: follow every thread's scheduling
+  if (job.slice.later) core.trackAllThreads(true);
+  try {
+    const { readTraceDat } = await import('../formats/tracedat/reader.js');
+    const { zstdWarmup } = await import('../formats/decompress.js');
+    await zstdWarmup(job.file, 'zstd');
+    const origin = job.origin;
+    const slice: TraceDatSlice = { ...job.slice, onBegin: origin !== undefined ? () => core.setTimelineOrigin(origin) : undefined };
+    const info = readTraceDat(job.file, core.sinkFor(job.fileIndex), { buffer: job.buffer, slice });
+    const td = { info, result: slice.result! };
+    const counters = core.endFile();
+    if (into) return { ok: true, counters, td };
+    const tables = core.tables();
+    if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins), td };
+    return { ok: true, counters, tables, td };
+  } catch (e) {
+    if (e instanceof FormatError) return { ok: false, error: { message: e.message, offset: e.offset } };
+    if (e instanceof KvmtaxError) return { ok: false, error: { message: e.message, offset: e.offset } };
+    return { ok: false, error: { message: String((e as Error)?.stack ?? e), internal: true } };
+  }
 }
 
 /**

@@ -10,7 +10,21 @@ import { packageRoot } from '../core/package-root.js';
 import { KvmtaxError } from '../core/errors.js';
 import { HEAD_BYTES, type ByteSource } from '../formats/source.js';
 import type { AnalyzeOptions } from './analyze.js';
-import { scanSlice, unpackHists, type SliceJob, type SliceResult } from './jobs-worker.js';
+import { scanSlice, unpackHists, type SliceJob, type SliceResult, type TraceDatJob } from './jobs-worker.js';
+
+/**
+ * --jobs could not read this file in slices that merge exactly (a trace.dat whose times go back, a halt-poll
+ * window the slices cannot place): analyze.ts reads it again with one thread and says why in the report; or
+ * first, when the trouble is where the cuts fell (`retry`), in slices cut elsewhere (AnalyzeOptions.jobsShift).
+ */
+export class JobsFallback extends Error {
+  constructor(readonly file: string, readonly why: string, readonly retry = false) { super(`${file}: ${why}`); }
+}
+
+/** Where cut k of `jobs` falls, as a share of the whole: k / jobs, or a seventh of a slice later when shifted. */
+export function cutShare(k: number, jobs: number, shifted: boolean): number {
+  return (k + (shifted ? 1 / 7 : 0)) / jobs;
+}
 
 /**
  * Read a plain text file in `jobs` line-aligned slices, one worker thread and WebAssembly core each.
@@ -28,7 +42,7 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
   const fd = fs.openSync(file, 'r');
   const buf = Buffer.alloc(1 << 16);
   for (let k = 1; k < jobs; k++) {
-    const at = Math.floor((k * size) / jobs);
+    const at = Math.floor(cutShare(k, jobs, opts.jobsShift?.includes(src.name) ?? false) * size);
     if (at <= cuts[cuts.length - 1]!) continue;
     const n = fs.readSync(fd, buf, 0, buf.length, at);
     const nl = buf.subarray(0, n).indexOf(10);
@@ -36,17 +50,10 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
   }
   fs.closeSync(fd);
   cuts.push(size);
-  const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'jobs-worker-main.js');
-  if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
   // the workers get the compiled module; the main thread reads the first slice itself meanwhile, into the
   // run's core (its tables are the merge's base: only the workers' are copied, into that core)
-  const mod = wasmModule();
   const jobOf = (k: number): SliceJob => ({ file, start: cuts[k]!, end: cuts[k + 1]!, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin, maxMemoryMb: opts.maxMemoryMb });
-  const started = cuts.slice(1, -1).map((_, i) => new Promise<SliceResult>((resolve, reject) => {
-    const w = new (process.getBuiltinModule('node:worker_threads').Worker)(worker, { workerData: { ...jobOf(i + 1), module: mod } });
-    w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
-    w.once('error', reject);
-  }));
+  const started = cuts.slice(1, -1).map((_, i) => startWorker(jobOf(i + 1)));
   const results = await Promise.all([scanSlice(jobOf(0), false, core), ...started]);
   let lineOffset = 0;
   const parts: Part[] = [];
@@ -60,4 +67,38 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
     lineOffset += r.counters!.lines;
   }
   return { parts, counters: mergeCounters(results.map((r) => r.counters!)) };
+}
+
+function workerFile(): string {
+  const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'jobs-worker-main.js');
+  if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
+  return worker;
+}
+
+/** A worker thread reading one slice (jobs-worker-main.ts) with the main thread's compiled module. */
+export function startWorker(job: SliceJob | TraceDatJob): Promise<SliceResult> {
+  return new Promise<SliceResult>((resolve, reject) => {
+    const w = new (process.getBuiltinModule('node:worker_threads').Worker)(workerFile(), { workerData: { ...job, module: wasmModule() } });
+    w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
+    w.once('error', reject);
+  });
+}
+
+/** A worker thread started before its slice is known (its start-up overlaps the planning): run it, or drop it. */
+export interface WaitingWorker { run(job: SliceJob | TraceDatJob): Promise<SliceResult>; drop(): void }
+
+/** A waiting worker; `warm`: a trace.dat it gets ready for (libzstd) meanwhile. */
+export function waitingWorker(warm?: string): WaitingWorker {
+  const w = new (process.getBuiltinModule('node:worker_threads').Worker)(workerFile(), { workerData: { module: wasmModule(), waiting: { warm } } });
+  let failed: unknown;
+  w.once('error', (e) => { failed = e; });
+  return {
+    run: (job) => new Promise<SliceResult>((resolve, reject) => {
+      if (failed) { reject(failed); return; }
+      w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
+      w.once('error', reject);
+      w.postMessage(job);
+    }),
+    drop: () => { void w.terminate(); },
+  };
 }

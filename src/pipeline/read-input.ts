@@ -1,7 +1,7 @@
 /**
  * Read one input into the core: detect its format (magic bytes for binary captures, the first lines for
  * text), hand it to its reader, and describe it (InputInfo) for the report. A plain text file may be read
- * in slices by worker threads (jobs.ts).
+ * in slices by worker threads (jobs.ts), a trace.dat in time slices (jobs-tracedat.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,11 +12,12 @@ import type { Part } from '../wasm/merge.js';
 import { KvmtaxError, excerpt } from '../core/errors.js';
 import type { ByteSource } from '../formats/source.js';
 import { registerScratch, releaseScratch } from '../core/scratch.js';
-import { detectFormat, formatNamed, readWith, perfDataMeta, type SampledRead } from '../formats/registry.js';
+import { detectFormat, formatNamed, readWith, perfDataMeta, traceDatMeta, type ReaderMeta, type SampledRead } from '../formats/registry.js';
 import type { InputInfo } from '../analysis/types.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { readSlices } from './jobs.js';
 import { readPerfDataSlices } from './perfdata-jobs.js';
+import { readTraceDatSlices } from './jobs-tracedat.js';
 
 /** Read `src` as the core's next file; worker-read slices of a text file are added to `sliced`. */
 export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced: Part[], topN: number): Promise<InputInfo> {
@@ -36,11 +37,9 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
       fs.closeSync(out);
     }
     try {
-      const jobs = opts.jobs ?? 1;
-      if (entry.name === 'perf.data' && jobs > 1 && !tmp && !opts.rows && !opts.rips && !opts.gpas && !opts.nested
-        && fs.statSync(p).size >= (opts.jobsMinBytes ?? 16 << 20)) {
+      if (entry.name === 'perf.data' && !tmp && slicing(opts, fs.statSync(p).size, src.name)) {
         // slices of its delivered stream, one worker each (perfdata-jobs.ts); undefined: one job reads it
-        const r = await readPerfDataSlices(p, src.name, idx, jobs, topN, opts.maxMemoryMb);
+        const r = await readPerfDataSlices(p, src.name, idx, opts.jobs!, topN, opts.maxMemoryMb);
         if (r) {
           sliced.push(...r.parts);
           const c = r.counters;
@@ -56,8 +55,18 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
         const exits = [...s.exits].map(([key, [n, sum]]) => ({ reason: core.stringOf(key), samples: n, estimated: sum }));
         sampled = { sampling: s.sampling, samples: s.samples, period_sum: s.periodSum, exits };
       };
-      const meta = (await readWith(entry, { src, path: p, display: src.name }, core.sinkFor(idx), { buffer: opts.buffer, onSampled })) ?? {};
-      const c = core.endFile();
+      let meta: ReaderMeta, c: FileCounters;
+      // --jobs: a trace.dat in time slices (jobs-tracedat.ts), when it is big enough and can be cut
+      const td = entry.name === 'trace.dat' && slicing(opts, fs.statSync(p).size, src.name)
+        ? await readTraceDatSlices(core, p, src.name, idx, opts, opts.jobs!, topN) : undefined;
+      if (td) {
+        sliced.push(...td.parts);
+        meta = traceDatMeta(td.info);
+        c = td.counters;
+      } else {
+        meta = (await readWith(entry, { src, path: p, display: src.name }, core.sinkFor(idx), { buffer: opts.buffer, onSampled })) ?? {};
+        c = core.endFile();
+      }
       return {
         ...(sampled ? { sampled } : {}),
         file: src.name, format: entry.name, compression: src.compression, clock: c.clock === K.CLOCK_RAW ? 'raw' : 'ns',
@@ -72,7 +81,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
   const jobs = opts.jobs ?? 1;
   const size = src.path && !src.compression ? fs.statSync(src.path).size : 0;
   let c: FileCounters;
-  if (jobs > 1 && !opts.rows && !opts.rips && !opts.gpas && !opts.nested && size >= (opts.jobsMinBytes ?? 16 << 20)) {
+  if (jobs > 1 && slicing(opts, size, src.name)) {
     const r = await readSlices(core, src, idx, fmt, opts, jobs, size, topN);
     sliced.push(...r.parts);
     c = r.counters;
@@ -91,6 +100,15 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
     last_ts: c.events ? Number(c.lastTs) : null, lost_markers: c.lostMarkers, lost_events: c.lostEvents,
     ...segmentsOf(c),
   };
+}
+
+/**
+ * Whether --jobs reads file `name` of `size` bytes in slices (rows, rips, gpas and nested want one thread's order;
+ * a file whose slices could not be exact is read again by one thread).
+ */
+function slicing(opts: AnalyzeOptions, size: number, name: string): boolean {
+  return (opts.jobs ?? 1) > 1 && !opts.rows && !opts.rips && !opts.gpas && !opts.nested && size >= (opts.jobsMinBytes ?? 16 << 20) &&
+    !opts.oneThread?.includes(name);
 }
 
 /** A pasted capture's time segments, for InputInfo (nothing when the file is one segment). */

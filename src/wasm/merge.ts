@@ -23,9 +23,29 @@ export interface Part {
   tables: CoreTables;
   /** lines before this part in its file (slices), added to line numbers */
   lineOffset: number;
+  /**
+   * a thread's name in this part replaces the one before it (a trace.dat slice: its decoder names a thread only
+   * when its name changes, as one job does); otherwise the first name is kept (a text slice names every
+   * thread it meets)
+   */
+  renames?: boolean;
+  /**
+   * A trace.dat slice says what it met first of each thread (tid -> the CPU and record of its first event of those
+   * the analysis places on a CPU, and the record of its first exit/entry, -1 none) and where events were lost
+   * (CPU, record), so that what one core carries across the cut is carried: a move from the CPU the thread ended
+   * on is a migration, and a lost-events marker on that CPU before the thread's first event ends its pairing.
+   */
+  file?: number;
+  firsts?: Map<number, { cpu: number; at: number; x: number }>;
+  lost?: Array<{ cpu: number; at: number }>;
 }
 
 const MIN = -(2n ** 63n);
+
+/** The slices of file `file` cannot be merged into exactly what one core reading it would have made. */
+export class MergeInexact extends Error {
+  constructor(readonly file: number, readonly why: string) { super(why); }
+}
 
 /** Sum these thread fields. */
 const SUMS: Array<keyof ThreadRec> = [
@@ -117,6 +137,7 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     // that continue an earlier part are joined to it (the boundary logic reads the merged bins)
     const tmap: number[] = [];
     const joins: Array<[number, ThreadRec]> = [];
+    const known = threads.length;
     t.threads.forEach((x, i) => {
       // a record whose tid a new process reused (the core keeps it, but looks up the newer one) never
       // continues into a later part; nor does a record of another process than the one known for the tid
@@ -159,7 +180,11 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
       if (fresh) { /* its histogram is the merged one */ } else if (pairs) core.histAddPairs(m.h, pairs);
       else eachBucket(b, (i, n) => m.add(i, n));
     }
-    for (const [at, rec] of joins) joinThread(threads[at]!, rec, at);
+    if (part.lost?.length) lostAcross(part, known);
+    // (a tid with two records in the part, one replaced: its first event may be the other record's)
+    const twice = new Set<number>();
+    if (part.firsts) { const seen = new Set<number>(); for (const x of t.threads) { if (seen.has(x.tid)) twice.add(x.tid); seen.add(x.tid); } }
+    for (const [at, rec] of joins) joinThread(threads[at]!, rec, at, part.renames === true, twice.has(rec.tid) ? undefined : part.firsts?.get(rec.tid)?.cpu);
     // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
     // what belonged to a thread already known as a vCPU)
     for (const ti of tmap) {
@@ -174,8 +199,33 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     }
   }
 
+  /**
+   * Events lost on a CPU end the pairing of every thread of the file whose last event was there (lostOn in
+   * assembly/analysis.ts): the threads known before this part whose first event in it came after the marker.
+   */
+  function lostAcross(part: Part, known: number): void {
+    const marks = [...part.lost!].sort((x, y) => x.at - y.at);
+    for (let ai = 0; ai < known; ai++) {
+      const a = threads[ai]!;
+      if (a.file !== part.file || (a.state !== K.ST_GUEST && a.state !== K.ST_HOST)) continue;
+      // the live record of its tid meets the part's events of that tid; a record a reused tid replaced meets none
+      const live = tIndex.get(`${a.file}:${a.tid}`) === ai;
+      const f = live ? part.firsts?.get(a.tid) : undefined;
+      if (f && live && part.tables.threads.filter((x) => x.tid === a.tid).length > 1) throw new MergeInexact(a.file, `thread ${a.tid} is two threads (a reused tid) in a slice where events were lost`);
+      for (const m of marks) {
+        if (f && m.at > f.at) {
+          // after the thread's first event in the part and before its first exit/entry, the part knew its CPU
+          // but not its pairing state
+          if (f.x < 0 || m.at <= f.x) throw new MergeInexact(a.file, `events were lost near thread ${a.tid}'s first event after a cut`);
+          break;
+        }
+        if (m.cpu === a.lastCpu) { a.state = K.ST_GAP; a.lostResets++; a.pendingAtEnd = 0; break; }
+      }
+    }
+  }
+
   /** `b` (a later slice of the same thread) continues `a` (everything before it). */
-  function joinThread(a: ThreadRec, b: ThreadRec, ai: number): void {
+  function joinThread(a: ThreadRec, b: ThreadRec, ai: number, renames: boolean, firstCpu: number | undefined): void {
     const firstIsEntry = b.leadingEntry === 1;
     // wall time across the cut: from a's last exit/entry to b's first (a jump back is a new capture)
     if (a.prevTs !== MIN && b.exits + b.entries > 0) {
@@ -256,6 +306,18 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     // halt polling: halts the later slice saw before it knew the window started with a's last window
     const aKnown = (a.hpFlags & K.HPF_KNOWN) !== 0;
     const bKnown = (b.hpFlags & K.HPF_KNOWN) !== 0;
+    const bHalts = b.haltWakes > 0 || b.hpGrows + b.hpShrinks > 0;
+    if (aKnown && bHalts) {
+      // ... unless a's window changed in a halt still in progress (that halt started with the old one), or the
+      // later slice settled its halts with the old window of its first change and a's last window was another
+      // (a kvm_halt_poll_ns not in the trace): the slices cannot say which halts those were
+      if ((a.hpFlags & K.HPF_CHANGED) !== 0 && a.hpStartWindow !== a.hpWindow) throw new MergeInexact(a.file, `thread ${a.tid}'s halt-poll window changed in a halt that the cut splits`);
+      if (bKnown && b.preWindowWakes > 0 && b.hpFirstOldWindow !== a.hpWindow) throw new MergeInexact(a.file, `thread ${a.tid}'s halt-poll window changed without a kvm_halt_poll_ns event near a cut`);
+    }
+    if (bHalts) {
+      a.hpFlags = (a.hpFlags & ~K.HPF_CHANGED) | (b.hpFlags & K.HPF_CHANGED);
+      if ((b.hpFlags & K.HPF_CHANGED) !== 0) a.hpStartWindow = b.hpStartWindow;
+    }
     if (bKnown) {
       const area = a.hpWinArea + (aKnown ? Number(a.hpWindow) * Math.max(0, Number(b.hpFirstTs - a.hpWinTs)) : 0) + b.hpWinArea;
       a.hpWinArea = area;
@@ -276,13 +338,15 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     }
     for (const f of SUMS) (a as unknown as Record<string, number | bigint>)[f] = (a[f] as never as number) + (b[f] as never as number);
     if (b.hpMax > a.hpMax) a.hpMax = b.hpMax;
-    // a move from the CPU a ended on to the one b started on is not seen: at most one per cut
+    // a move from the CPU a ended on to the one b started on: seen when the part says where b started (else
+    // at most one per cut is missed)
+    if (firstCpu !== undefined && a.lastCpu >= 0 && firstCpu !== a.lastCpu) a.migrations++;
     a.cpuMask |= b.cpuMask;
     if (b.firstTs < a.firstTs) a.firstTs = b.firstTs;
     if (b.lastTs > a.lastTs) a.lastTs = b.lastTs;
     if (a.tgid < 0) a.tgid = b.tgid;
     if (a.vcpu < 0) a.vcpu = b.vcpu;
-    if (a.comm < 0) a.comm = b.comm;
+    if (a.comm < 0 || (renames && b.comm >= 0)) a.comm = b.comm;
     if (b.state !== K.ST_NONE) {
       a.state = b.state; a.pendReason = b.pendReason; a.pendTs = b.pendTs; a.pendWhere = b.pendWhere; a.pendFlags = b.pendFlags;
       a.pendSub = b.pendSub; a.pendGuest = b.pendGuest; a.lastEntryTs = b.lastEntryTs; a.pendingAtEnd = b.pendingAtEnd;

@@ -48,10 +48,53 @@ interface TdExports {
   tdLearnedCount(): number;
   tdLearnedHow(): number;
   scratchPtr(): number;
+  tdWindow(lo: bigint, hi: bigint, flags: number): void;
+  tdBackwards(): bigint;
+  tdBackOff(): bigint;
+  tdStreamInfo(si: number): number;
+  tdSpec(on: number): void;
+  tdLater(on: number): void;
+  tdFirstsPtr(): number;
+  tdFirstsCount(): number;
+  tdLostLogPtr(): number;
+  tdLostLogCount(): number;
+  tdSeedLearned(tid: number, tgid: number): void;
+  tdSeedComm(tid: number, id: number): void;
+  tdLogPtr(): number;
+  tdLogCount(): number;
+  tdDump(which: number): number;
+  tdDumpPtr(): number;
+}
+
+/** One CPU stream's walk in a --jobs slice (assembly/tracedat.ts tdStreamInfo); positions -1: none. */
+export interface StreamWalk {
+  cpu: number;
+  /** the first page read, the last page walked, the page it stopped at (its header at or past the window) */
+  firstPos: bigint; lastPos: bigint; stopPos: bigint;
+  /** header time of the first page; time of the last page header or record walked */
+  firstHdr: bigint; lastItem: bigint;
+}
+
+/** What a slice's decoder assumed of the state before it, and what it changed (assembly/tdrecord.ts, LG_*). */
+export interface SliceState {
+  /** tids whose process came from saved_tgids, with no learned entry of the slice at the time */
+  initReads: number[];
+  /** LG_* entries in order: [kind, tid, v1, v2]; LG_DEFER's v1 a comm name */
+  log: Array<[number, number, number | string, number]>;
+  /** the sched comm names of threads at the end of the slice */
+  comms: Array<[number, string]>;
+  /**
+   * a later slice: each thread's first event of those the analysis places on a CPU ([tid, its CPU, its record,
+   * the record of the thread's first exit/entry or -1]), and the lost-events markers ([CPU, record])
+   */
+  firsts: Array<[number, number, number, number]>;
+  lost: Array<[number, number]>;
 }
 
 const TF_STRIDE = 144;
 const TD_NEED = 1, TD_FORMAT = 2, TD_ROWS = 3;
+/** assembly/tdrecord.ts LG_*: the log of a --jobs slice */
+export const LG_WRITE = 1, LG_REF = 2, LG_FIRST = 3, LG_COMM = 4, LG_DEFER = 5, LG_OVERRIDDEN = 0x100;
 type TdCore = PerfDataCore & { drainRows(): void };
 /** a format not parsed yet (formats.ts) */
 const isLazy = (f: EventFormat): f is LazyFormat => (f as Partial<LazyFormat>).lazy === true && !(f as LazyFormat).parsed();
@@ -70,6 +113,9 @@ function rowOf(fmt: EventFormat): Row | undefined {
   if ((L.spec.variant ?? 'x86') !== 'x86') return undefined;
   return { kind: L.spec.learn ?? L.kind, flags: L.flags, fields: L.fields };
 }
+
+/** formats kvmtax maps are parsed now (their row); the others (EV_OTHER by name) when their first record comes (null) */
+const rowFor = (f: EventFormat): Row | null | undefined => (isLazy(f) && !TABLE_NAMES.has(f.name) ? null : rowOf(f));
 
 function putRow(v: DataView, p: number, f: EventFormat, r: Row, nameId: number): void {
   v.setInt32(p, r.kind, true);
@@ -112,15 +158,12 @@ export class CorePages {
 
   /** The core path for these pages, or undefined when PageDecoder must decode them. */
   static open(sink: EventSink, o: CorePagesOptions): CorePages | undefined {
-    if (process.env.KVMTAX_TRACEDAT_PATH === 'ts') return undefined;
     // rows and --by gpa want each exit's info words (EV_EXIT_INFO): only the TypeScript decoder hands them over
     if (sink.exitDetail) return undefined;
     const core = sink as EventSink & { traceDatCore?: () => TdCore };
     if (typeof core.traceDatCore !== 'function') return undefined;
-    if (o.formats.some((f) => f.id < 0 || f.id >= 65536)) return undefined;
-    // formats kvmtax maps are parsed now; the others (EV_OTHER by name) when their first record comes
-    const rows = o.formats.map((f) => (isLazy(f) && !TABLE_NAMES.has(f.name) ? null : rowOf(f)));
-    if (rows.some((r) => r === undefined)) return undefined;
+    if (!CorePages.takes(o.formats)) return undefined;
+    const rows = o.formats.map(rowFor);
     const pd = core.traceDatCore.call(sink);
     const ex = pd.ex as unknown as TdExports;
     let typeOff = 0, typeSize = 2;
@@ -148,6 +191,13 @@ export class CorePages {
     return new CorePages(pd, ex, sink, o.formats, nameIds);
   }
 
+  /** Whether the core decodes records of these formats for a sink that is the Core (else PageDecoder does). */
+  static takes(formats: EventFormat[]): boolean {
+    if (process.env.KVMTAX_TRACEDAT_PATH === 'ts') return false;
+    if (formats.some((f) => f.id < 0 || f.id >= 65536)) return false;
+    return formats.every((f) => rowFor(f) !== undefined);
+  }
+
   /** saved_tgids (replaces what was set) */
   setTgids(tgids: Map<number, number>): void {
     this.ex.tdClearTgids();
@@ -169,9 +219,68 @@ export class CorePages {
   get events(): number { return Number(this.ex.tdEvents()); }
   get lost(): number { return Number(this.ex.tdLost()); }
 
-  /** A CPU's whole page stream (trace.dat), read piece by piece as the merge needs it. */
-  addStream(cpu: number, feed: Feed): void {
-    this.feeds[this.ex.tdStream(cpu, 0)] = feed;
+  /** A CPU's whole page stream (trace.dat), read piece by piece as the merge needs it; returns its index. */
+  addStream(cpu: number, feed: Feed): number {
+    const si = this.ex.tdStream(cpu, 0);
+    this.feeds[si] = feed;
+    return si;
+  }
+
+  /** --jobs: deliver only records whose raw time is in [lo, hi) (undefined: unbounded); streams stop at hi. */
+  setWindow(lo: bigint | undefined, hi: bigint | undefined): void {
+    this.ex.tdWindow(BigInt.asUintN(64, lo ?? 0n), BigInt.asUintN(64, hi ?? 0n), (lo !== undefined ? 1 : 0) | (hi !== undefined ? 2 : 0));
+  }
+  /**
+   * --jobs: this is a later slice of its file. Without `seed` it logs what it assumes of the state before it
+   * (speculative); with it, it starts from that state (learned processes, sched comm names) as one job would.
+   */
+  beginSlice(seed?: { learned: Array<[number, number]>; comms: Array<[number, string]> }): void {
+    this.ex.tdLater(1);
+    if (!seed) { this.ex.tdSpec(1); return; }
+    for (const [tid, tgid] of seed.learned) this.ex.tdSeedLearned(tid, tgid);
+    for (const [tid, comm] of seed.comms) this.ex.tdSeedComm(tid, this.sink.intern(comm));
+  }
+  /** Times that went back within a CPU stream (page headers and records), and the page offset of the first. */
+  backwards(): { count: number; at: number } { return { count: Number(this.ex.tdBackwards()), at: Number(this.ex.tdBackOff()) }; }
+  /** Stream si's walk. */
+  walk(si: number, cpu: number): StreamWalk {
+    const p = this.ex.tdStreamInfo(si);
+    const v = this.pd.view();
+    return {
+      cpu, firstPos: v.getBigInt64(p, true), lastPos: v.getBigInt64(p + 8, true), stopPos: v.getBigInt64(p + 16, true),
+      firstHdr: v.getBigUint64(p + 24, true), lastItem: v.getBigUint64(p + 32, true),
+    };
+  }
+  /** What the decoder assumed and changed (for the slices after it, or to check this one). */
+  sliceState(): SliceState {
+    const ex = this.ex;
+    const pairs = (which: number): Array<[number, number]> => {
+      const n = ex.tdDump(which);
+      const v = this.pd.view();
+      const p = ex.tdDumpPtr();
+      return Array.from({ length: n }, (_, i) => [v.getInt32(p + 8 * i, true), v.getInt32(p + 8 * i + 4, true)] as [number, number]);
+    };
+    const initReads = pairs(0).map(([tid]) => tid);
+    const comms = pairs(1).map(([tid, id]) => [tid, this.pd.stringOf(id)] as [number, string]);
+    const n = ex.tdLogCount();
+    const v = this.pd.view();
+    const p = ex.tdLogPtr();
+    const log: SliceState['log'] = [];
+    for (let i = 0; i < n; i++) {
+      const e = p + 16 * i;
+      const kind = v.getInt32(e, true);
+      const v1 = v.getInt32(e + 8, true);
+      log.push([kind, v.getInt32(e + 4, true), (kind & 0xff) === LG_DEFER ? this.pd.stringOf(v1) : v1, v.getInt32(e + 12, true)]);
+    }
+    const firsts: SliceState['firsts'] = [];
+    const lost: SliceState['lost'] = [];
+    const fp = ex.tdFirstsPtr(), fn = ex.tdFirstsCount(), lp = ex.tdLostLogPtr(), ln = ex.tdLostLogCount();
+    for (let i = 0; i < fn; i++) {
+      const e = fp + 24 * i;
+      firsts.push([v.getInt32(e, true), v.getInt32(e + 4, true), Number(v.getBigInt64(e + 8, true)), Number(v.getBigInt64(e + 16, true))]);
+    }
+    for (let i = 0; i < ln; i++) lost.push([v.getInt32(lp + 16 * i, true), Number(v.getBigInt64(lp + 16 * i + 8, true))]);
+    return { initReads, log, comms, firsts, lost };
   }
 
   /** Raw pages of one CPU as trace_pipe_raw gave them (copied into the core). */

@@ -305,20 +305,26 @@ export class ZPages implements PageStream {
 
 
 
-/** Bytes of plain pages handed to the core per call (whole pages). */
-const PIECE = 1 << 20;
+/**
+ * Bytes of plain pages handed to the core per call for each of `streams` CPU streams (whole pages): a MiB, less
+ * with many CPUs, so that the streams' buffers in core memory stay about 16 MiB in all (192 streams of a MiB were
+ * 192 MiB, over the memory budget).
+ */
+export function pieceBytes(streams: number, pageSize: number): number {
+  const want = Math.min(1 << 20, Math.max(64 << 10, Math.floor((16 << 20) / Math.max(1, streams))));
+  return Math.max(pageSize, Math.floor(want / pageSize) * pageSize);
+}
 
 /**
- * A CPU's plain pages for the core path (core-path.ts): whole pages in MiB pieces, read straight into core
- * memory; a short last page is a page, unless the CPU table points past the end of the file (then the page
- * the file cuts is an error when the merge comes to it, as RawPages reports it).
+ * A CPU's plain pages for the core path (core-path.ts): whole pages in pieces of `piece` bytes, read straight
+ * into core memory; a short last page is a page, unless the CPU table points past the end of the file (then the
+ * page the file cuts is an error when the merge comes to it, as RawPages reports it).
  */
-export function rawFeed(file: FileSrc, cd: CpuData, pageSize: number): Feed {
-  let pos = cd.offset;
+export function rawFeed(file: FileSrc, cd: CpuData, pageSize: number, start = cd.offset, piece = pieceBytes(1, pageSize)): Feed {
+  let pos = start;
   let end = cd.offset + cd.size;
   let cut = -1;
   if (end > file.size) { end = Math.max(pos, file.size); cut = file.size; }
-  const piece = Math.max(pageSize, Math.floor(PIECE / pageSize) * pageSize);
   return (write) => {
     let n = end - pos;
     if (cut >= 0) n = Math.floor(n / pageSize) * pageSize;
@@ -334,15 +340,21 @@ export function rawFeed(file: FileSrc, cd: CpuData, pageSize: number): Feed {
   };
 }
 
-/** A CPU's compressed chunks for the core path: one chunk (whole pages) decompressed per call. */
-export function zFeed(file: FileSrc, cd: CpuData, decompress: BlockDecompress, le: boolean): Feed {
+/**
+ * A CPU's compressed chunks for the core path: one chunk (whole pages) decompressed per call. From `start` (a
+ * --jobs slice: a chunk found by slices.ts) the chunks are read up to the end of the CPU's data, not counted.
+ */
+export function zFeed(file: FileSrc, cd: CpuData, decompress: BlockDecompress, le: boolean, start?: number): Feed {
   let pos = cd.offset;
   const end = cd.offset + 4 + cd.size; // the size counts the chunks, not the leading u32 chunk count
   const h = file.read(pos, 4, 'compressed cpu data');
   let left = new DataView(h.buffer, h.byteOffset, 4).getUint32(0, le);
   pos += 4;
+  if (start !== undefined && start > pos) { pos = start; left = Infinity; }
   return (write) => {
-    if (left === 0) return false;
+    // (from a chunk found mid-stream: the end is where no chunk header fits; older trace-cmd counts the leading
+    // u32 in the size, so 4 bytes are left after the last chunk)
+    if (left === 0 || (left === Infinity && pos + 8 > end)) return false;
     const at = pos;
     if (at + 8 > end) throw new FormatError(`truncated compressed chunk at offset ${at}`, at);
     const hb = file.read(at, 8, 'compressed chunk');

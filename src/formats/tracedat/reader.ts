@@ -28,8 +28,9 @@ import type { EventSink } from '../../core/sink.js';
 import { CLOCK_NS, CLOCK_RAW } from '../../../assembly/constants.js';
 import { FormatError } from '../bytes.js';
 import { isTraceDat } from './meta.js';
-import { Cur, FileSrc, RawPages, ZPages, rawFeed, zFeed } from './file.js';
-import { CorePages } from './core-path.js';
+import { Cur, FileSrc, RawPages, ZPages, pieceBytes, rawFeed, zFeed } from './file.js';
+import { CorePages, type SliceState, type StreamWalk } from './core-path.js';
+import { StreamProbe, shareAt, type Probe } from './slices.js';
 import { readV6, readV7, captureParts, type BufferDesc, type Meta } from './sections.js';
 import { PageDecoder, type PageStream } from './pages.js';
 import type { TgidLookup } from '../kvm-events.js';
@@ -59,6 +60,37 @@ export interface TraceDatOptions {
   buffer?: string;
   /** files up to this size are read whole; larger ones page by page (default 32 MiB) */
   wholeFileLimit?: number;
+  /** --jobs: read one time slice of the file (src/pipeline/jobs-tracedat.ts); needs the core path */
+  slice?: TraceDatSlice;
+}
+
+/** One time slice of a trace.dat for --jobs: the records whose raw page time is in [lo, hi). */
+export interface TraceDatSlice {
+  lo?: bigint;
+  hi?: bigint;
+  /**
+   * A slice after the first: threads are not named from the saved cmdlines again, and the decoder logs what it
+   * assumes of the state the slices before it leave (processes learned, sched comm names), or starts from `seed`.
+   */
+  later?: { seed?: { learned: Array<[number, number]>; comms: Array<[number, string]> } };
+  /** called right after the file begins in the sink (a later slice sets its file's timeline origin there) */
+  onBegin?: () => void;
+  /** per CPU: page times the planner probed, where the walks start is searched between */
+  hints?: Map<number, Probe[]>;
+  /** page times of all streams pooled ([share of the stream's bytes, time]): where lo falls in each, a guess */
+  pooled?: Array<[number, bigint]>;
+  /** filled in by the read */
+  result?: TraceDatSliceResult;
+}
+
+export interface TraceDatSliceResult {
+  /** each CPU stream's walk; atStart: it began at the stream's first page */
+  walks: Array<StreamWalk & { atStart: boolean; start: number }>;
+  backwards: { count: number; at: number };
+  state: SliceState;
+  learnedHow: string[];
+  /** page times read to find where the walks start */
+  probes: number;
 }
 
 
@@ -156,6 +188,8 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
     : tsOffset !== 0n ? (t: bigint): bigint => t + tsOffset : undefined;
 
   sink.beginFile(path, raw ? CLOCK_RAW : CLOCK_NS);
+  const slice = opts.slice;
+  slice?.onBegin?.();
 
   // threads: their process from saved tgids, or from events that state it (task_newtask, sched_process_exec),
   // learned in time order and then preferred over the saved table (a snapshot taken at the end)
@@ -175,23 +209,48 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
     if (!m) continue;
     const comm = m[2]!.replace(/\0+$/, '');
     saved.set(Number(m[1]), comm);
-    sink.nameThread(Number(m[1]), tgidOf(Number(m[1])), comm);
+    // (a later --jobs slice: the first slice named them, as one job does before any event)
+    if (!slice?.later) sink.nameThread(Number(m[1]), tgidOf(Number(m[1])), comm);
   }
 
   // per-CPU page streams merged by (time, cpu), as trace-cmd does: in the core when the sink is the Core
   let events: number, lostEvents: number;
   let nLearned = 0;
   const cp = CorePages.open(sink, { layout: meta.layout, pageSize: buf.pageSize, littleEndian: meta.le, formats: meta.formats, tsc2nsec: conv, tsOffset });
+  if (slice && !cp) throw new Error('internal: a trace.dat slice needs the core path');
   if (cp) {
     cp.setTgids(tgids);
     for (const [tid, comm] of saved) cp.setSaved(tid, comm);
+    const streams: Array<{ si: number; cpu: number; start: number; atStart: boolean }> = [];
+    let probes = 0;
+    if (slice) {
+      cp.setWindow(slice.lo, slice.hi);
+      if (slice.later) cp.beginSlice(slice.later.seed);
+    }
     for (const cd of buf.cpus) {
-      cp.addStream(cd.cpu, buf.compressed ? zFeed(file, cd, meta.decompress!, meta.le) : rawFeed(file, cd, buf.pageSize));
+      let start: number | undefined;
+      let atStart = true;
+      if (slice?.lo !== undefined) {
+        // the walk starts at the last page (chunk) before lo: the stream's pages before it are an earlier slice's
+        const probe = new StreamProbe(file, cd, buf.pageSize, meta.layout, meta.le, buf.compressed ? meta.decompress : undefined, meta.compression === 'zlib');
+        const guess = slice.pooled ? probe.first + Math.floor(shareAt(slice.pooled, slice.lo) * (probe.end - probe.first)) : undefined;
+        start = probe.startFor(slice.lo, { probes: slice.hints?.get(cd.cpu), guess });
+        atStart = start === probe.first;
+        probes += probe.probes;
+      }
+      const si = cp.addStream(cd.cpu, buf.compressed ? zFeed(file, cd, meta.decompress!, meta.le, start) : rawFeed(file, cd, buf.pageSize, start, pieceBytes(buf.cpus.length, buf.pageSize)));
+      streams.push({ si, cpu: cd.cpu, start: start ?? cd.offset, atStart });
     }
     ({ events, lost: lostEvents } = cp.finish());
     const l = cp.learned();
     nLearned = l.count;
     for (const h of l.how) learnedBy.add(h);
+    if (slice) {
+      slice.result = {
+        walks: streams.map((x) => ({ ...cp.walk(x.si, x.cpu), atStart: x.atStart, start: x.start })), backwards: cp.backwards(),
+        state: cp.sliceState(), learnedHow: l.how, probes,
+      };
+    }
   } else {
     const pages = new PageDecoder(sink, { layout: meta.layout, pageSize: buf.pageSize, littleEndian: meta.le, formats: meta.formats, tgidOf, convert });
     for (const cd of buf.cpus) {
