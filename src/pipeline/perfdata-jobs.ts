@@ -101,8 +101,12 @@ export async function readPerfDataSlices(file: string, display: string, idx: num
   const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'perfdata-jobs-worker.js');
   if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
   const mod = wasmModule();
-  const results = await Promise.all(bounds.slice(0, -1).map((from, k) => new Promise<PerfSliceResult>((resolve, reject) => {
-    const job: PerfSliceJob = { file, from, to: bounds[k + 1]!, fileIndex: idx, topN, index: k, slices: bounds.length - 1, share, maxMemoryMb, module: mod };
+  const jobOf = (k: number): PerfSliceJob => ({ file, from: bounds[k]!, to: bounds[k + 1]!, fileIndex: idx, topN, index: k, slices: bounds.length - 1, share, maxMemoryMb, module: mod });
+  // the workers start first; the main thread reads the first slice meanwhile, with a core of its own (the
+  // run's core stays untouched until every slice has said it could be read exactly)
+  const started = bounds.slice(1, -1).map((_, i) => new Promise<PerfSliceResult>((resolve, reject) => {
+    const k = i + 1;
+    const job = jobOf(k);
     const w = new (process.getBuiltinModule('node:worker_threads').Worker)(worker, { workerData: job });
     w.once('message', (m: PerfSliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
     w.once('error', (e) => {
@@ -111,7 +115,8 @@ export async function readPerfDataSlices(file: string, display: string, idx: num
       if (Atomics.compareExchange(flags, k, 0, 2) === 0) Atomics.notify(flags, k);
       reject(e);
     });
-  })));
+  }));
+  const results = await Promise.all([readPerfSlice(jobOf(0), false), ...started]);
   for (const r of results) {
     if (!r.ok) {
       const e = r.error!;
