@@ -1,20 +1,22 @@
 /**
  * The entry of a --jobs worker thread (jobs.ts starts it): reads its slice with jobs-worker.ts's
- * scanSlice (text) or readTraceDatSlice (trace.dat) and posts the result; a worker started before its slice
+ * scanSlice (text), readTraceDatSlice (trace.dat) or perfdata-jobs.ts's readPerfSlice (perf.data) and posts the result; a worker started before its slice
  * was known gets ready (loads libzstd) and waits for it. Kept apart so that the main thread does not load
  * node:worker_threads at start-up (only when it starts workers).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { useModule } from '../wasm/core.js';
 import { readTraceDatSlice, scanSlice, type SliceJob, type TraceDatJob } from './jobs-worker.js';
+import { readPerfSlice, type PerfSliceJob } from './perfdata-jobs.js';
 
-const run = (job: SliceJob | TraceDatJob): void => {
-  const r = 'kind' in job && job.kind === 'tracedat' ? readTraceDatSlice(job, true) : scanSlice(job as SliceJob, true);
+const run = (job: SliceJob | TraceDatJob | PerfSliceJob): void => {
+  const r = 'kind' in job && job.kind === 'tracedat' ? readTraceDatSlice(job, true)
+    : 'kind' in job && job.kind === 'perfdata' ? readPerfSlice(job, true) : scanSlice(job as SliceJob, true);
   void r.then((x) => parentPort!.postMessage(x, x.packed ? [x.packed.pairs.buffer as ArrayBuffer, x.packed.histAt.buffer as ArrayBuffer] : []));
 };
 
 if (parentPort && workerData) {
-  const data = workerData as (SliceJob | TraceDatJob) & { waiting?: { warm?: string } };
+  const data = workerData as (SliceJob | TraceDatJob | PerfSliceJob) & { waiting?: { warm?: string }; module?: WebAssembly.Module };
   if (data.module) useModule(data.module);
   if (data.waiting) {
     // started before its job was known (jobs.ts waitingWorker): get ready for a trace.dat meanwhile

@@ -11,6 +11,7 @@ import { KvmtaxError } from '../core/errors.js';
 import { HEAD_BYTES, type ByteSource } from '../formats/source.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { scanSlice, unpackHists, type SliceJob, type SliceResult, type TraceDatJob } from './jobs-worker.js';
+import type { PerfSliceJob } from './perfdata-jobs.js';
 
 /**
  * --jobs could not read this file in slices that merge exactly (a trace.dat whose times go back, a halt-poll
@@ -76,7 +77,7 @@ function workerFile(): string {
 }
 
 /** A worker thread reading one slice (jobs-worker-main.ts) with the main thread's compiled module. */
-export function startWorker(job: SliceJob | TraceDatJob): Promise<SliceResult> {
+export function startWorker(job: SliceJob | TraceDatJob | PerfSliceJob): Promise<SliceResult> {
   return new Promise<SliceResult>((resolve, reject) => {
     const w = new (process.getBuiltinModule('node:worker_threads').Worker)(workerFile(), { workerData: { ...job, module: wasmModule() } });
     w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });

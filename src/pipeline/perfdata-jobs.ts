@@ -6,22 +6,21 @@
  * (assembly/perfdata.ts pdSlice: perf's ordering does not hold around a cut, a record without a time where
  * two slices read, compressed records), the file is read by one job as usual.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { Core, wasmModule, type FileCounters } from '../wasm/core.js';
+import { Core, type FileCounters } from '../wasm/core.js';
 import { mergeCounters, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
-import { packageRoot } from '../core/package-root.js';
 import { readPerfData, type PerfDataInfo } from '../formats/perfdata/reader.js';
 import { roundCuts } from '../formats/perfdata/slices.js';
 import { FormatError } from '../formats/bytes.js';
 import { oneLine } from '../formats/registry.js';
-import { packHists, unpackHists, type SliceResult } from './jobs-worker.js';
+import { packHists, type SliceResult } from './jobs-worker.js';
+import { startWorker } from './jobs.js';
 
 /** How files asked to be sliced fared in this process (tests): sliced, or why not (SLF_* code, 0: no cut found). */
 export const perfDataJobStats = { sliced: 0, fallbacks: [] as number[] };
 
 export interface PerfSliceJob {
+  kind: 'perfdata';
   file: string;
   /** FINISHED_ROUND offsets (-1: the data's start / end) */
   from: number;
@@ -32,7 +31,6 @@ export interface PerfSliceJob {
   index: number;
   slices: number;
   share: SharedArrayBuffer;
-  module?: WebAssembly.Module;
   maxMemoryMb?: number;
 }
 
@@ -98,23 +96,14 @@ export async function readPerfDataSlices(file: string, display: string, idx: num
   if (cuts.length === 0) { perfDataJobStats.fallbacks.push(0); return undefined; }
   const bounds = [-1, ...cuts, -1];
   const share = originShare(bounds.length - 1);
-  const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'perfdata-jobs-worker.js');
-  if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
-  const mod = wasmModule();
-  const jobOf = (k: number): PerfSliceJob => ({ file, from: bounds[k]!, to: bounds[k + 1]!, fileIndex: idx, topN, index: k, slices: bounds.length - 1, share, maxMemoryMb, module: mod });
+  const jobOf = (k: number): PerfSliceJob => ({ kind: 'perfdata', file, from: bounds[k]!, to: bounds[k + 1]!, fileIndex: idx, topN, index: k, slices: bounds.length - 1, share, maxMemoryMb });
   // the workers start first; the main thread reads the first slice meanwhile, with a core of its own (the
   // run's core stays untouched until every slice has said it could be read exactly)
-  const started = bounds.slice(1, -1).map((_, i) => new Promise<PerfSliceResult>((resolve, reject) => {
-    const k = i + 1;
-    const job = jobOf(k);
-    const w = new (process.getBuiltinModule('node:worker_threads').Worker)(worker, { workerData: job });
-    w.once('message', (m: PerfSliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
-    w.once('error', (e) => {
-      // later slices may wait on this one's origin: release them
-      const flags = new Int32Array(share, 0, bounds.length - 1);
-      if (Atomics.compareExchange(flags, k, 0, 2) === 0) Atomics.notify(flags, k);
-      reject(e);
-    });
+  const started = bounds.slice(1, -1).map((_, i) => (startWorker(jobOf(i + 1)) as Promise<PerfSliceResult>).catch((e: unknown) => {
+    // later slices may wait on this one's origin: release them
+    const flags = new Int32Array(share, 0, bounds.length - 1);
+    if (Atomics.compareExchange(flags, i + 1, 0, 2) === 0) Atomics.notify(flags, i + 1);
+    throw e;
   }));
   const results = await Promise.all([readPerfSlice(jobOf(0), false), ...started]);
   for (const r of results) {
