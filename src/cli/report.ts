@@ -31,6 +31,7 @@ function totalSize(files: string[]): number | undefined {
 import { renderWhatIf } from '../report/compare-whatif.js';
 import { whatIf, WHAT_IF_SCENARIOS, type WhatIfScenario } from '../analysis/runs/whatif.js';
 import { attachPhases, PhaseCollector } from '../analysis/levers/index.js';
+import { phase } from '../core/phases.js';
 
 interface Args {
   traces: string[];
@@ -141,6 +142,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   }
   text = withManifests(text, argv.traces, out, report as unknown as ReportLike);
   await writeOutput(text, argv.output, argv.traces);
+  phase('written');
 }
 
 /** The host CPU of a trace, from kvmtax record's manifest beside it (the only source kvmtax reads today). */

@@ -15,6 +15,7 @@ import { filterTables, describeFilter, type ThreadFilter } from '../analysis/fil
 import type { InputInfo, Report } from '../analysis/types.js';
 import { readOne } from './read-input.js';
 import { JobsFallback } from './jobs.js';
+import { phase } from '../core/phases.js';
 
 export interface AnalyzeOptions {
   /** force a format: ftrace | trace-cmd | perf | perf.data | trace.dat | perfetto */
@@ -56,7 +57,14 @@ export interface AnalyzeOptions {
   jobsCuts?: bigint[];
   /** files cut a seventh of a slice later than usual (set after slices whose cuts fell badly) */
   jobsShift?: string[];
-  /** files smaller than this are read by one thread even with jobs > 1 (default 16 MiB) */
+  /**
+   * tests: a text file's slices are cut once the main thread has read this many bytes and every worker is ready
+   * (the main thread waits for them); without it they are cut as soon as the workers are ready (slice-control.ts)
+   */
+  jobsCutAfter?: number;
+  /** tests: called with a text file's slice offsets when --jobs cuts it (slice k is [cuts[k], cuts[k + 1])) */
+  onJobsCut?: (file: string, cuts: number[]) => void;
+  /** files smaller than this are read by one thread even with jobs > 1, as is a text file's rest when less than this is left once the workers are ready (default 16 MiB) */
   jobsMinBytes?: number;
   /** the run's memory budget in MiB (each worker's too); default DEFAULT_MAX_MEMORY_MB (wasm/core.ts) */
   maxMemoryMb?: number;
@@ -115,6 +123,7 @@ async function analyzeOnce(files: string[], opts: AnalyzeOptions): Promise<Repor
       src.close();
     }
   }
+  phase('inputs read');
   let all: CoreTables;
   try {
     all = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN, core) : core.tables();
@@ -122,6 +131,7 @@ async function analyzeOnce(files: string[], opts: AnalyzeOptions): Promise<Repor
     if (e instanceof MergeInexact) throw new JobsFallback(inputs[e.file]!.file, e.why, true);
     throw e;
   }
+  phase('tables merged');
   sliced.length = 0; // the workers' tables are merged: let them go before the summary
   const { tables, kept, of } = filterTables(all, opts.filter ?? {});
   const report = summarize(tables, inputs, {
@@ -130,6 +140,7 @@ async function analyzeOnce(files: string[], opts: AnalyzeOptions): Promise<Repor
     gpas: opts.gpas ? ripsOf(core.gpas(), all, tables) : undefined, version: version(),
     nested: opts.nested ? nestedOf(core.nested(), all, tables) : undefined,
   });
+  phase('summarized');
   if (filtered) {
     report.notes.unshift(`${describeFilter(opts.filter!)}: the figures are of ${kept} of the trace's ${of} vCPU threads (as perf kvm stat report -p/--vcpu); events by name, lost events and skipped lines are the whole trace's`);
   }

@@ -8,6 +8,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { useModule } from '../wasm/core.js';
 import { readTraceDatSlice, scanSlice, type SliceJob, type TraceDatJob } from './jobs-worker.js';
 import { readPerfSlice, type PerfSliceJob } from './perfdata-jobs.js';
+import { phase } from '../core/phases.js';
+import { SliceControl } from './slice-control.js';
 
 const run = (job: SliceJob | TraceDatJob | PerfSliceJob): void => {
   const r = 'kind' in job && job.kind === 'tracedat' ? readTraceDatSlice(job, true)
@@ -15,6 +17,7 @@ const run = (job: SliceJob | TraceDatJob | PerfSliceJob): void => {
   void r.then((x) => parentPort!.postMessage(x, x.packed ? [x.packed.pairs.buffer as ArrayBuffer, x.packed.histAt.buffer as ArrayBuffer] : []));
 };
 
+phase('worker: loaded');
 if (parentPort && workerData) {
   const data = workerData as (SliceJob | TraceDatJob | PerfSliceJob) & { waiting?: { warm?: string }; module?: WebAssembly.Module };
   if (data.module) useModule(data.module);
@@ -24,5 +27,10 @@ if (parentPort && workerData) {
       ? Promise.all([import('../formats/tracedat/reader.js'), import('../formats/decompress.js').then((d) => d.zstdWarmup(data.waiting!.warm, 'zstd'))])
       : Promise.resolve();
     parentPort.once('message', (job: SliceJob | TraceDatJob) => { void ready.then(() => run(job)); });
+  } else if ('control' in data && data.control) {
+    // a text slice cut once this worker is ready (slice-control.ts)
+    const slice = new SliceControl(data.control.sab).awaitSlice(data.control.k);
+    if (slice) run({ ...data, ...slice, control: undefined });
+    else parentPort.postMessage({ ok: true, cancelled: true });
   } else run(data);
 }

@@ -12,6 +12,7 @@ import { scanTextSource } from '../formats/text/text.js';
 import type { ByteSource } from '../formats/source.js';
 import { FormatError } from '../formats/bytes.js';
 import type { TraceDatInfo, TraceDatSlice, TraceDatSliceResult } from '../formats/tracedat/reader.js';
+import { phase } from '../core/phases.js';
 
 export interface SliceJob {
   file: string;
@@ -25,18 +26,26 @@ export interface SliceJob {
   /** the main thread's compiled module (no compile of its own) */
   module?: WebAssembly.Module;
   maxMemoryMb?: number;
+  /** tests: new bytes per scan call (AnalyzeOptions.chunkBytes) */
+  chunkBytes?: number;
+  /** a worker whose slice is cut once it is ready (slice-control.ts): start and end are set then */
+  control?: { sab: SharedArrayBuffer; k: number };
 }
 
-/** Bytes [start, end) of a file. */
+/**
+ * Bytes [start, end) of a file; `plan`, asked before each read with the position, may move the end (the
+ * main thread's slice, cut once the workers are ready: jobs.ts).
+ */
 class RangeSource implements ByteSource {
   readonly head = new Uint8Array(0);
   private pos: number;
   private fd: number;
-  constructor(readonly name: string, private readonly start: number, private readonly end: number) {
+  constructor(readonly name: string, start: number, private end: number, private readonly plan?: (pos: number) => number | undefined) {
     this.fd = fs.openSync(name, 'r');
     this.pos = start;
   }
   async read(dst: Uint8Array, off: number, len: number): Promise<number> {
+    this.end = this.plan?.(this.pos) ?? this.end;
     const n = fs.readSync(this.fd, dst, off, Math.min(len, this.end - this.pos), this.pos);
     this.pos += n;
     return n;
@@ -60,6 +69,8 @@ export interface TraceDatJob {
 
 export interface SliceResult {
   ok: boolean;
+  /** a worker that read nothing: the main thread had read the whole file before it was ready */
+  cancelled?: boolean;
   /** a trace.dat slice: what the reader says of it */
   td?: { info: TraceDatInfo; result: TraceDatSliceResult };
   counters?: FileCounters;
@@ -102,18 +113,21 @@ export async function readTraceDatSlice(job: TraceDatJob, forClone: boolean, int
 
 /**
  * Read one slice with a core of its own (in a worker), or into the run's core (`into`: the main thread's
- * first slice, whose tables are then the run's own and need no copy).
+ * first slice, whose tables are then the run's own and need no copy; `plan` moves its end: RangeSource).
  */
-export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core): Promise<SliceResult> {
+export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core, plan?: (pos: number) => number | undefined): Promise<SliceResult> {
   const core = into ?? new Core({ topN: job.topN, maxMemoryMb: job.maxMemoryMb });
   // a later slice cannot know yet which threads are vCPUs: follow every thread's scheduling
   if (job.start > 0) core.trackAllThreads(true);
-  const src = new RangeSource(job.file, job.start, job.end);
+  const src = new RangeSource(job.file, job.start, job.end, plan);
   try {
-    await scanTextSource(core, src, job.fileIndex, job.format, job.strict, undefined, undefined, job.origin);
+    phase(`slice ${job.start}: scan`);
+    await scanTextSource(core, src, job.fileIndex, job.format, job.strict, job.chunkBytes, undefined, job.origin);
+    phase(`slice ${job.start}: scanned`);
     const counters = core.endFile();
     if (into) return { ok: true, counters };
     const tables = core.tables();
+    phase(`slice ${job.start}: tables`);
     // each bin's histogram is read into one scratch array (core.ts); for the main thread they go sparse
     // into one buffer that is transferred, not cloned (a dense copy per bin is 10.5 KB, mostly zeros)
     if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins) };

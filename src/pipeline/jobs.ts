@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Core, wasmModule, type FileCounters } from '../wasm/core.js';
 import { mergeCounters, type Part } from '../wasm/merge.js';
 import { packageRoot } from '../core/package-root.js';
@@ -12,6 +13,8 @@ import { HEAD_BYTES, type ByteSource } from '../formats/source.js';
 import type { AnalyzeOptions } from './analyze.js';
 import { scanSlice, unpackHists, type SliceJob, type SliceResult, type TraceDatJob } from './jobs-worker.js';
 import type { PerfSliceJob } from './perfdata-jobs.js';
+import { phase } from '../core/phases.js';
+import { SliceControl } from './slice-control.js';
 
 /**
  * --jobs could not read this file in slices that merge exactly (a trace.dat whose times go back, a halt-poll
@@ -28,37 +31,45 @@ export function cutShare(k: number, jobs: number, shifted: boolean): number {
 }
 
 /**
- * Read a plain text file in `jobs` line-aligned slices, one worker thread and WebAssembly core each.
- * Every slice's timeline starts at the file's first event, found by scanning the head first.
+ * Read a plain text file in `jobs` line-aligned slices, one worker thread and WebAssembly core each; the main
+ * thread reads the first slice into the run's core. The cuts are made once every worker has started
+ * (slice-control.ts), in what the main thread has not read yet. Every slice's timeline starts at the file's
+ * first event, found by scanning the head first.
  */
 export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: number, opts: AnalyzeOptions, jobs: number, size: number, topN: number): Promise<{ parts: Part[]; counters: FileCounters }> {
   const file = src.path!;
+  phase('slices: plan');
   const head = new Core({ arenaBytes: Math.max(src.head.length, 4096) });
   head.beginTextFile(0, fmt, false);
   head.arena().set(src.head);
   head.scan(src.head.length, src.head.length < HEAD_BYTES);
   const origin = head.timelineOrigin();
-  // line-aligned cut points
-  const cuts = [0];
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.alloc(1 << 16);
-  for (let k = 1; k < jobs; k++) {
-    const at = Math.floor(cutShare(k, jobs, opts.jobsShift?.includes(src.name) ?? false) * size);
-    if (at <= cuts[cuts.length - 1]!) continue;
-    const n = fs.readSync(fd, buf, 0, buf.length, at);
-    const nl = buf.subarray(0, n).indexOf(10);
-    if (nl >= 0 && at + nl + 1 < size) cuts.push(at + nl + 1);
-  }
-  fs.closeSync(fd);
-  cuts.push(size);
-  // the workers get the compiled module; the main thread reads the first slice itself meanwhile, into the
-  // run's core (its tables are the merge's base: only the workers' are copied, into that core)
-  const jobOf = (k: number): SliceJob => ({ file, start: cuts[k]!, end: cuts[k + 1]!, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin, maxMemoryMb: opts.maxMemoryMb });
-  const started = cuts.slice(1, -1).map((_, i) => startWorker(jobOf(i + 1)));
-  const results = await Promise.all([scanSlice(jobOf(0), false, core), ...started]);
+  const shifted = opts.jobsShift?.includes(src.name) ?? false;
+  const control = SliceControl.create(jobs);
+  const base = { file, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin, maxMemoryMb: opts.maxMemoryMb };
+  const started = Array.from({ length: jobs - 1 }, (_, i) => startWorker({ ...base, start: -1, end: -1, control: { sab: control.sab, k: i + 1 } }));
+  phase('slices: workers started');
+  // the main thread reads from the start meanwhile; before each read it looks whether the workers are ready
+  let decided = false;
+  const plan = (pos: number): number | undefined => {
+    if (decided) return undefined;
+    if (opts.jobsCutAfter !== undefined && pos >= opts.jobsCutAfter) control.waitReady(jobs - 1, 30_000);
+    if (pos >= size) { decided = true; control.cancel(); return undefined; }
+    if (control.ready() < jobs - 1 || pos < (opts.jobsCutAfter ?? 0)) return undefined;
+    decided = true;
+    const cuts = size - pos >= (opts.jobsMinBytes ?? 16 << 20) ? lineCuts(file, pos, size, jobs, shifted) : undefined;
+    if (!cuts) { control.cancel(); return undefined; }
+    phase(`slices: cut at ${cuts.join(' ')}`);
+    control.cut(cuts);
+    opts.onJobsCut?.(src.name, [0, ...cuts.slice(1)]);
+    return cuts[1]!;
+  };
+  const results = await Promise.all([scanSlice({ ...base, start: 0, end: size, chunkBytes: opts.chunkBytes }, false, core, plan), ...started]);
+  phase('slices: all read');
   let lineOffset = 0;
   const parts: Part[] = [];
-  for (const [k, r] of results.entries()) {
+  const read = results.filter((r) => !r.cancelled);
+  for (const [k, r] of read.entries()) {
     if (!r.ok) {
       const e = r.error!;
       if (e.internal) throw new Error(e.message);
@@ -67,11 +78,40 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
     if (k > 0) parts.push({ tables: r.tables!, lineOffset });
     lineOffset += r.counters!.lines;
   }
-  return { parts, counters: mergeCounters(results.map((r) => r.counters!)) };
+  return { parts, counters: mergeCounters(read.map((r) => r.counters!)) };
 }
 
+/**
+ * Line-aligned cuts of [pos, size) into `jobs` shares (the first line start at or after each even share), with
+ * pos first and size last; undefined when a share has no line start of its own (a very long line).
+ */
+function lineCuts(file: string, pos: number, size: number, jobs: number, shifted: boolean): number[] | undefined {
+  const cuts = [pos];
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    for (let k = 1; k < jobs; k++) {
+      const at = pos + Math.floor(cutShare(k, jobs, shifted) * (size - pos));
+      const n = fs.readSync(fd, buf, 0, buf.length, at);
+      const nl = buf.subarray(0, n).indexOf(10);
+      if (nl < 0 || at + nl + 1 >= size || at + nl + 1 <= cuts[cuts.length - 1]!) return undefined;
+      cuts.push(at + nl + 1);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  cuts.push(size);
+  return cuts;
+}
+
+/**
+ * The worker's entry: the bundle's when this code runs from the bundle (one module graph to load: a worker
+ * from dist/src took about 110 ms to start, one from dist/bundle about 40), else the compiled sources' (tests).
+ */
 function workerFile(): string {
-  const worker = path.join(packageRoot(), 'dist', 'src', 'pipeline', 'jobs-worker-main.js');
+  const here = fileURLToPath(import.meta.url);
+  const bundled = path.basename(path.dirname(here)) === 'bundle';
+  const worker = bundled ? path.join(path.dirname(here), 'jobs-worker-main.js') : path.join(packageRoot(), 'dist', 'src', 'pipeline', 'jobs-worker-main.js');
   if (!fs.existsSync(worker)) throw new KvmtaxError(`${worker} is missing: run "npm run build" first (needed for --jobs)`);
   return worker;
 }
