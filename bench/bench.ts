@@ -255,7 +255,7 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
   // ---- inputs
   const texts: Partial<Record<TextFormat, { file: string; exp: Expected }>> = {};
   const needText = (f: TextFormat): boolean =>
-    (f === 'ftrace' && (want('kvmtax-ftrace') || want('baseline-ftrace') || want('kvmtax-jobs2') || want('native-ftrace'))) || want(`kvmtax-${f}`);
+    (f === 'ftrace' && (want('kvmtax-ftrace') || want('baseline-ftrace') || want('kvmtax-jobs2') || want('native-ftrace') || want('native-jobs2'))) || want(`kvmtax-${f}`);
   for (const f of ['ftrace', 'perf', 'trace-cmd'] as TextFormat[]) {
     if (!needText(f)) continue;
     const file = path.join(tmp, `gen.${f}.txt`);
@@ -276,7 +276,7 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
     shapes.push({ name, file, exp, gen });
   };
   await shape('simple', { format: 'ftrace', size: Math.round(o.size * 1.3), seed: 3, vms: 1, vcpus: 8, simple: true },
-    want('kvmtax-simple') || want('native-simple') || want('baseline-simple') || want('kvmtax-simple-jobs2'));
+    want('kvmtax-simple') || want('native-simple') || want('baseline-simple') || want('kvmtax-simple-jobs2') || want('native-simple-jobs2'));
   await shape('256vcpu', { format: 'ftrace', size: Math.min(o.size, parseSize('256M')), seed: 4, vms: 16, vcpus: 16 }, want('kvmtax-256vcpu'));
   // (--quick: 15,000 threads in 4 MiB, enough to reach the budget; the generator is slow with 150,000)
   await shape('150k-threads', { format: 'ftrace', size: o.quick ? parseSize('4M') : parseSize('47M'), seed: 5, vms: o.quick ? 150 : 1500, vcpus: 100 }, want('kvmtax-150k-threads'));
@@ -284,14 +284,14 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
 
   // the native reference scanner, built with the system cc when there is one
   let native: string | undefined;
-  if (want('native-simple') || want('native-ftrace')) {
+  if (want('native-simple') || want('native-ftrace') || want('native-jobs2') || want('native-simple-jobs2')) {
     const cc = ['cc', 'gcc', 'clang'].find(has);
     if (!cc) notes.push('native-*: no C compiler (cc, gcc, clang) on this machine: the native reference is skipped');
     else {
       native = path.join(tmp, 'native');
-      const r = spawnSync(cc, ['-O2', '-o', native, path.join(ROOT, 'bench', 'native.c')], { encoding: 'utf8' });
+      const r = spawnSync(cc, ['-O2', '-pthread', '-o', native, path.join(ROOT, 'bench', 'native.c')], { encoding: 'utf8' });
       if (r.status !== 0) { notes.push(`native-*: ${cc} failed: ${(r.stderr ?? '').trim().split('\n')[0]}: skipped`); native = undefined; }
-      else say(`built the native reference scanner with ${cc} -O2 (bench/native.c)`);
+      else say(`built the native reference scanner with ${cc} -O2 -pthread (bench/native.c)`);
     }
   }
 
@@ -325,11 +325,15 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
     else if (want('kvmtax-jobs2')) notes.push('kvmtax-jobs2: `kvmtax report --help` has no --jobs option yet: skipped');
   }
   if (texts.ftrace && native) add('native-ftrace', 'native C scanner (bench/native.c), same file', [native, texts.ftrace.file], texts.ftrace.exp.bytes, path.join(tmp, 'native-ftrace.json'));
+  // what 2 threads give a C scan on this machine (2 vCPUs may be one core's hyperthreads, or share its memory
+  // bandwidth): the ceiling that kvmtax --jobs 2 is read against
+  if (texts.ftrace && native) add('native-jobs2', 'native C scanner on 2 threads (line-aligned halves, merged exactly), same file', [native, texts.ftrace.file, '2'], texts.ftrace.exp.bytes, path.join(tmp, 'native-jobs2.json'));
   const simple = shapeOf('simple');
   if (simple) {
     const f = simple;
     add('kvmtax-simple', 'kvmtax report, simple ftrace text (8 threads, exit/entry only)', kvmtax(f.file, path.join(tmp, 'kvmtax-simple.json')), f.exp.bytes, null);
     if (native) add('native-simple', 'native C scanner, simple file', [native, f.file], f.exp.bytes, path.join(tmp, 'native-simple.json'));
+    if (native) add('native-simple-jobs2', 'native C scanner on 2 threads, simple file', [native, f.file, '2'], f.exp.bytes, path.join(tmp, 'native-simple-jobs2.json'));
     add('baseline-simple', 'readline + regex baseline, simple file', [node, BASELINE, f.file, '-o', path.join(tmp, 'baseline-simple.json')], f.exp.bytes, null);
     if (hasJobs) add('kvmtax-simple-jobs2', 'kvmtax report --jobs 2, simple file', kvmtax(f.file, path.join(tmp, 'kvmtax-simple-jobs2.json'), ['--jobs', '2']), f.exp.bytes, null);
   }
@@ -414,6 +418,8 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
   }
   const nativeTotals = (f: string): Totals => JSON.parse(fs.readFileSync(f, 'utf8')) as Totals;
   if (texts.ftrace && okRun('native-ftrace')) check('native scanner on ftrace text = generator\'s expected totals', diffTotals('native', nativeTotals(path.join(tmp, 'native-ftrace.json')), 'expected', texts.ftrace.exp));
+  if (texts.ftrace && okRun('native-jobs2')) check('native scanner on 2 threads, ftrace text = generator\'s expected totals', diffTotals('native', nativeTotals(path.join(tmp, 'native-jobs2.json')), 'expected', texts.ftrace.exp));
+  if (simple && okRun('native-simple-jobs2')) check('native scanner on 2 threads, simple file = generator\'s expected totals', diffTotals('native', nativeTotals(path.join(tmp, 'native-simple-jobs2.json')), 'expected', simple.exp));
   if (simple && okRun('native-simple')) check('native scanner on the simple file = generator\'s expected totals', diffTotals('native', nativeTotals(path.join(tmp, 'native-simple.json')), 'expected', simple.exp));
   if (simple && okRun('kvmtax-simple')) check('kvmtax on the simple file = generator\'s expected totals', diffTotals('kvmtax', kvmtaxTotals(path.join(tmp, 'kvmtax-simple.json')), 'expected', simple.exp));
   if (simple && okRun('kvmtax-simple-jobs2')) check('kvmtax --jobs 2 on the simple file = generator\'s expected totals', diffTotals('kvmtax --jobs 2', kvmtaxTotals(path.join(tmp, 'kvmtax-simple-jobs2.json')), 'expected', simple.exp));
@@ -512,6 +518,11 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
       case 'kvmtax-simple-jobs2': {
         const k = row('kvmtax-simple');
         if (k) { vs = `${(k.wall / r.wall).toFixed(2)}x`; target = `>= 1.7x one job; ${rssTarget(r)}`; verdict = pf(k.wall / r.wall >= 1.7 && r.rss <= RSS_MAX_MB); }
+        break;
+      }
+      case 'native-jobs2': case 'native-simple-jobs2': {
+        const one = row(c.name === 'native-jobs2' ? 'native-ftrace' : 'native-simple');
+        if (one) { vs = `${(one.wall / r.wall).toFixed(2)}x native on 1 thread`; target = 'this machine\'s 2-thread gain (reference)'; verdict = 'n/a'; }
         break;
       }
       case 'kvmtax-256vcpu':
