@@ -20,7 +20,7 @@ import {
   TH_WAKE_TS, TH_SCHED_WAKE_TS, TH_RUNNABLE_TS, TH_PREEMPT_GUEST, TH_PREEMPT_HOST, TH_SLEEPS, TH_PLE_GROWS,
   TH_PLE_SHRINKS, TH_PLE_LAST, TH_PEND_SUB, TH_LAPIC, TH_SWITCH_IN, TH_HALT_WAKES, TH_HP_FIRST_TS,
   HPF_KNOWN, HPF_CHANGED, M_HALT_POLL_OK, M_HALT_WAIT, M_HALT_BLOCKED, M_LAPIC_EARLY, M_LAPIC_LATE,
-  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, TH_PEND_RIP, TH_PEND_GPA, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG,
+  M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, TH_PEND_RIP, TH_PEND_GPA, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG, TH_FIRST_IN_TS, TH_FIRST_IN_RUNNABLE, TH_FIRST_IN_PK, TH_PRE_EXIT_USER_TS, TH_PRE_EXIT_PREEMPT_NS, TH_PRE_EXIT_PREEMPT_OUT_TS,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
   TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
@@ -375,6 +375,10 @@ function newThread(tid: i32, tgid: i32, s: i32): i32 {
   store<i32>(t + TH_PRE_EXIT_SUB, -1);
   store<i64>(t + TH_PRE_EXIT_SCHED_WAKE_TS, i64.MIN_VALUE);
   store<i64>(t + TH_PREV_TS, i64.MIN_VALUE);
+  store<i64>(t + TH_FIRST_IN_TS, i64.MIN_VALUE);
+  store<i64>(t + TH_FIRST_IN_RUNNABLE, i64.MIN_VALUE);
+  store<i64>(t + TH_PRE_EXIT_USER_TS, i64.MIN_VALUE);
+  store<i64>(t + TH_PRE_EXIT_PREEMPT_OUT_TS, i64.MIN_VALUE);
   const reuse = load<i32>(thTable + (<usize>s << 2)) != 0;
   store<i32>(thTable + (<usize>s << 2), idx + 1);
   if (!reuse && threadCount * 2 > thTableCap) thGrowTable();
@@ -733,7 +737,10 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   if (vcpu >= 0 && load<i32>(t + TH_VCPU) < 0) store<i32>(t + TH_VCPU, vcpu);
   if (kind == EV_VCPU_WAKEUP) { haltWakeup(ti, ts, a, c, where); return; }
   if (kind == EV_USERSPACE_EXIT) {
-    if (load<i32>(t + TH_STATE) == ST_HOST && load<i64>(t + TH_PEND_USER_TS) == i64.MIN_VALUE) store<i64>(t + TH_PEND_USER_TS, ts);
+    const st = load<i32>(t + TH_STATE);
+    if (st == ST_HOST && load<i64>(t + TH_PEND_USER_TS) == i64.MIN_VALUE) store<i64>(t + TH_PEND_USER_TS, ts);
+    // before the thread's first exit/entry (in a later slice: part of an exit pending at the cut, wasm/merge.ts)
+    else if (st == ST_NONE && load<i64>(t + TH_PRE_EXIT_USER_TS) == i64.MIN_VALUE) store<i64>(t + TH_PRE_EXIT_USER_TS, ts);
     return;
   }
   if (kind == EV_HALT_POLL_NS) { haltPollNs(ti, ts, a, b, c); return; }
@@ -959,6 +966,7 @@ function schedSwitch(ts: i64, next: i32, state: i32, prev: i32): void {
         if (load<i64>(p + TH_RUNNABLE_TS) == i64.MIN_VALUE) store<i64>(p + TH_RUNNABLE_TS, ts);
         const st = load<i32>(p + TH_STATE);
         if (st == ST_HOST && load<i64>(p + TH_PEND_USER_TS) == i64.MIN_VALUE && load<i64>(p + TH_PREEMPT_OUT_TS) == i64.MIN_VALUE) store<i64>(p + TH_PREEMPT_OUT_TS, ts);
+        else if (st == ST_NONE && load<i64>(p + TH_PRE_EXIT_USER_TS) == i64.MIN_VALUE && load<i64>(p + TH_PRE_EXIT_PREEMPT_OUT_TS) == i64.MIN_VALUE) store<i64>(p + TH_PRE_EXIT_PREEMPT_OUT_TS, ts);
         if (pk) store<i32>(p + TH_PRE_KVM_PREEMPTS, load<i32>(p + TH_PRE_KVM_PREEMPTS) + 1);
         else if (st == ST_GUEST) store<i32>(p + TH_PREEMPT_GUEST, load<i32>(p + TH_PREEMPT_GUEST) + 1);
         else if (st == ST_NONE) store<i32>(p + TH_PRE_EXIT_PREEMPTS, load<i32>(p + TH_PRE_EXIT_PREEMPTS) + 1);
@@ -982,8 +990,20 @@ function schedSwitch(ts: i64, next: i32, state: i32, prev: i32): void {
         store<i64>(n + TH_PREEMPT_OUT_TS, i64.MIN_VALUE);
         if (load<i32>(n + TH_STATE) == ST_HOST && ts >= po) store<i64>(n + TH_PEND_PREEMPT_NS, load<i64>(n + TH_PEND_PREEMPT_NS) + (ts - po));
       }
+      const xo = load<i64>(n + TH_PRE_EXIT_PREEMPT_OUT_TS);
+      if (xo != i64.MIN_VALUE && load<i32>(n + TH_STATE) == ST_NONE) {
+        store<i64>(n + TH_PRE_EXIT_PREEMPT_OUT_TS, i64.MIN_VALUE);
+        if (ts >= xo) store<i64>(n + TH_PRE_EXIT_PREEMPT_NS, load<i64>(n + TH_PRE_EXIT_PREEMPT_NS) + (ts - xo));
+      }
       const r = load<i64>(n + TH_RUNNABLE_TS);
-      if (r != i64.MIN_VALUE) {
+      if (trackAll && load<i64>(n + TH_FIRST_IN_TS) == i64.MIN_VALUE) {
+        // a later slice's first switch-in of the thread: the run delay is from when it became runnable, which
+        // may be in a slice before this one (the merge settles it: wasm/merge.ts)
+        store<i64>(n + TH_FIRST_IN_TS, ts);
+        store<i64>(n + TH_FIRST_IN_RUNNABLE, r);
+        store<i32>(n + TH_FIRST_IN_PK, pk ? 1 : 0);
+        store<i64>(n + TH_RUNNABLE_TS, i64.MIN_VALUE);
+      } else if (r != i64.MIN_VALUE) {
         store<i64>(n + TH_RUNNABLE_TS, i64.MIN_VALUE);
         metric(ni, pk ? M_PK_RUN_DELAY : M_RUN_DELAY, ts - r);
       }

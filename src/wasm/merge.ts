@@ -12,8 +12,12 @@
  *     slice ended with (as kvm_main.c counts them: a halt polls when its window is non-zero);
  *   - the timeline of every slice starts at the file's first event, so its buckets merge exactly.
  *
+ *   - a later slice leaves the run delay of each thread's first switch-in to the merge: it runs from the
+ *     time the thread became runnable, which may be in an earlier slice; likewise an exit pending at the cut
+ *     gets its preempted and userspace parts from what the next slice saw before its first exit/entry.
+ *
  * Not carried across a boundary (documented in the README): a poll-window direction change (grow then
- * shrink) that straddles it, and a run delay whose wake-up and switch-in fall in different slices.
+ * shrink) that straddles it.
  */
 import * as K from '../../assembly/constants.js';
 import type { BinRec, Core, CoreTables, FileCounters, SkipRec, ThreadRec, TopRec } from './core.js';
@@ -185,6 +189,10 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     const twice = new Set<number>();
     if (part.firsts) { const seen = new Set<number>(); for (const x of t.threads) { if (seen.has(x.tid)) twice.add(x.tid); seen.add(x.tid); } }
     for (const [at, rec] of joins) joinThread(threads[at]!, rec, at, part.renames === true, twice.has(rec.tid) ? undefined : part.firsts?.get(rec.tid)?.cpu);
+    // a thread new in this part: the run delay of its first switch-in is from its runnable time in the part
+    t.threads.forEach((x, i) => {
+      if (tmap[i]! >= known && x.firstInTs !== MIN && x.firstInRunnable !== MIN) accumulate(binOf(tmap[i]!, x.firstInPk ? K.M_PK_RUN_DELAY : K.M_RUN_DELAY), x.firstInTs - x.firstInRunnable);
+    });
     // pre-kvm scheduling of a thread that first appears in this part is not counted (joinThread used
     // what belonged to a thread already known as a vCPU)
     for (const ti of tmap) {
@@ -252,6 +260,22 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
       }
       if (a.pendSub < 0 && b.preExitSub >= 0) a.pendSub = b.preExitSub;
     }
+    if (a.state === K.ST_HOST) {
+      // the pending exit's preemption and userspace parts, as the core counts them (assembly/analysis.ts): a
+      // switch-out runnable at the cut ends at the thread's first switch-in in b (or at its entry); b's own
+      // switch-outs before its first exit/entry count when no kvm_userspace_exit came before them; the first
+      // kvm_userspace_exit is the earlier slices' or else b's
+      const bFirst = b.exits + b.entries > 0 ? b.firstTs : undefined;
+      if (a.preemptOutTs !== MIN && b.firstInTs !== MIN && (bFirst === undefined || b.firstInTs <= bFirst)) {
+        if (b.firstInTs >= a.preemptOutTs) a.pendPreemptNs += b.firstInTs - a.preemptOutTs;
+        a.preemptOutTs = MIN;
+      }
+      if (a.pendUserTs === MIN) {
+        a.pendPreemptNs += b.preExitPreemptNs;
+        if (a.preemptOutTs === MIN) a.preemptOutTs = b.preExitPreemptOutTs;
+        a.pendUserTs = b.preExitUserTs;
+      }
+    }
     if (a.state === K.ST_HOST && firstIsEntry) {
       const d = b.firstTs - a.pendTs;
       if (d >= 0n) {
@@ -260,6 +284,15 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
         a.host += d;
         a.handled++;
         top.push({ duration: d, ts: a.pendTs, where: Number(a.pendWhere), thread: ai, reason: a.pendReason });
+        const bin = binOf(ai, a.pendReason);
+        let pre = a.pendPreemptNs;
+        if (a.preemptOutTs !== MIN && b.firstTs >= a.preemptOutTs) pre += b.firstTs - a.preemptOutTs;
+        if (pre > 0n) { bin.preemptNs += pre; bin.preemptN++; }
+        const u0 = a.pendUserTs;
+        if (u0 !== MIN && b.firstTs >= u0 && u0 >= a.pendTs) {
+          bin.userNs += b.firstTs - u0; bin.userN++;
+          if (a.pendSub >= 0) { const sb = binOf(ai, a.pendSub | K.SUBKEY_FLAG); sb.userNs += b.firstTs - u0; sb.userN++; }
+        }
       } else a.backwards++;
       if (a.wakeTs !== MIN) accumulate(binOf(ai, K.M_WAKE_TO_ENTRY), b.firstTs - a.wakeTs > 0n ? b.firstTs - a.wakeTs : 0n);
       const sw = a.schedWakeTs;
@@ -285,6 +318,15 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     // the later slice followed this thread's scheduling before it saw a kvm event of it: that counts
     // only if the thread was already known as a vCPU (one core reading in order does the same)
     const aVcpu = a.exits + a.entries + a.kvmEvents > 0;
+    // the later slice's first switch-in of the thread (the core left its run delay to the merge): runnable since
+    // the time the slices before ended with, if they followed the thread as a vCPU and it was runnable, else
+    // since the slice's own time; and what the thread is runnable since at the end of both
+    const carried = aVcpu && a.runnableTs !== MIN;
+    if (b.firstInTs !== MIN) {
+      const r = carried ? a.runnableTs : b.firstInRunnable;
+      if (r !== MIN) accumulate(binOf(ai, b.firstInPk ? K.M_PK_RUN_DELAY : K.M_RUN_DELAY), b.firstInTs - r);
+      a.runnableTs = b.runnableTs;
+    } else if (!carried) a.runnableTs = b.runnableTs;
     if (aVcpu) {
       a.switchIn += b.preKvmSwitchIns; a.sleeps += b.preKvmSleeps;
       if (a.state === K.ST_GUEST) a.preemptGuest += b.preKvmPreempts;
@@ -350,12 +392,12 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     if (b.state !== K.ST_NONE) {
       a.state = b.state; a.pendReason = b.pendReason; a.pendTs = b.pendTs; a.pendWhere = b.pendWhere; a.pendFlags = b.pendFlags;
       a.pendSub = b.pendSub; a.pendGuest = b.pendGuest; a.lastEntryTs = b.lastEntryTs; a.pendingAtEnd = b.pendingAtEnd;
+      a.pendUserTs = b.pendUserTs; a.pendPreemptNs = b.pendPreemptNs; a.preemptOutTs = b.preemptOutTs;
     }
     if (b.lastCpu >= 0) a.lastCpu = b.lastCpu;
     if (b.entries > 0 || b.wakeTs !== MIN) a.wakeTs = b.wakeTs;
     // (without an entry in b, a wake-up still pending from before b is the one the core would have kept)
     if (b.entries > 0 || (b.schedWakeTs !== MIN && a.schedWakeTs === MIN)) a.schedWakeTs = b.schedWakeTs;
-    if (b.switchIn > 0 || b.runnableTs !== MIN) a.runnableTs = b.runnableTs;
     // timelines share the file's origin: regroup the finer one to the wider buckets, then add
     if (b.timeline) {
       if (!a.timeline) { a.timeline = b.timeline; a.tlWidth = b.tlWidth; a.tlOrigin = b.tlOrigin; } else {

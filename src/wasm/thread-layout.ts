@@ -25,6 +25,9 @@ export const THREAD_FIELDS: ReadonlyArray<readonly [keyof ThreadRec, number, 'i3
   ['pendTs', K.TH_PEND_TS, 'i64'],
   ['pendWhere', K.TH_PEND_WHERE, 'i64'],
   ['pendGuest', K.TH_PEND_GUEST, 'i64'],
+  ['pendUserTs', K.TH_PEND_USER_TS, 'i64'],
+  ['pendPreemptNs', K.TH_PEND_PREEMPT_NS, 'i64'],
+  ['preemptOutTs', K.TH_PREEMPT_OUT_TS, 'i64'],
   ['lastEntryTs', K.TH_LAST_ENTRY_TS, 'i64'],
   ['guest', K.TH_GUEST, 'i64'],
   ['host', K.TH_HOST, 'i64'],
@@ -96,6 +99,12 @@ export const THREAD_FIELDS: ReadonlyArray<readonly [keyof ThreadRec, number, 'i3
   ['preKvmSwitchIns', K.TH_PRE_KVM_SWITCH_INS, 'i32'],
   ['preKvmSleeps', K.TH_PRE_KVM_SLEEPS, 'i32'],
   ['preKvmPreempts', K.TH_PRE_KVM_PREEMPTS, 'i32'],
+  ['firstInTs', K.TH_FIRST_IN_TS, 'i64'],
+  ['firstInRunnable', K.TH_FIRST_IN_RUNNABLE, 'i64'],
+  ['firstInPk', K.TH_FIRST_IN_PK, 'i32'],
+  ['preExitUserTs', K.TH_PRE_EXIT_USER_TS, 'i64'],
+  ['preExitPreemptNs', K.TH_PRE_EXIT_PREEMPT_NS, 'i64'],
+  ['preExitPreemptOutTs', K.TH_PRE_EXIT_PREEMPT_OUT_TS, 'i64'],
 ];
 
 export interface ThreadRec {
@@ -139,6 +148,12 @@ export interface ThreadRec {
   pendWhere: bigint;
   /** guest time before the pending exit (-1 unknown) */
   pendGuest: bigint;
+  /** first kvm_userspace_exit of the pending exit (I64 MIN: none) */
+  pendUserTs: bigint;
+  /** time the thread spent switched out runnable (preempted) inside the pending exit, before any kvm_userspace_exit */
+  pendPreemptNs: bigint;
+  /** when the thread was switched out runnable while handling an exit (I64 MIN: not now) */
+  preemptOutTs: bigint;
   /** time of the last kvm_entry */
   lastEntryTs: bigint;
   /** sum of guest intervals (entry -> next exit) */
@@ -286,6 +301,18 @@ export interface ThreadRec {
   preKvmSleeps: number;
   /** preempted before the thread's first kvm event */
   preKvmPreempts: number;
+  /** its first switch-in in the slice, whose run delay the merge settles with the runnable time the slices before it ended with (I64 MIN: none) */
+  firstInTs: bigint;
+  /** the slice's own runnable time at that switch-in (I64 MIN: none) */
+  firstInRunnable: bigint;
+  /** 1 when that switch-in came before the thread's first kvm event in the slice */
+  firstInPk: number;
+  /** first kvm_userspace_exit before the first exit/entry (I64 MIN: none) */
+  preExitUserTs: bigint;
+  /** time switched out runnable before the first exit/entry, from switch-outs before any kvm_userspace_exit */
+  preExitPreemptNs: bigint;
+  /** such a switch-out not yet followed by its switch-in (I64 MIN: none) */
+  preExitPreemptOutTs: bigint;
   /** exits per timeline bucket (TL_BUCKETS), when the thread had exits */
   timeline?: Uint32Array;
 }
