@@ -490,6 +490,13 @@ function metric(ti: i32, m: i32, v: i64): void {
   accumulate(binOf(ti, m), v);
 }
 
+/** Threads that have shown themselves as vCPU threads so far (the memory budget: they cost the summary far more). */
+export function kvmThreadCount(): i32 {
+  let n = 0;
+  for (let i = 0; i < threadCount; i++) if (kvmSeen(threads + <usize>i * TH_STRIDE)) n++;
+  return n;
+}
+
 /** A thread that has shown itself as a vCPU thread (any kvm event). */
 function kvmSeen(t: usize): bool {
   return load<i32>(t + TH_EXITS) + load<i32>(t + TH_ENTRIES) + load<i32>(t + TH_KVM_EVENTS) > 0;

@@ -130,6 +130,7 @@ export function gpaCap(): i32 { return gpaCapacity(); }
 export function gpaDropped(): i64 { return gpaDroppedCount(); }
 export function threadsBase(): usize { return threadsPtr(); }
 export function threadsCount(): i32 { return threadCount; }
+export { kvmThreadCount } from "./analysis";
 export function binsBase(): usize { return binsPtr(); }
 export function binsCount(): i32 { return binCount; }
 /** Page `page` of histogram h (64 u32 counts), 0 when none of its buckets was hit. */

@@ -49,6 +49,28 @@ describe('memory budget', () => {
     expect(j.totals.host_ns).toBe(4000 * 2000);
   });
 
+  // a host's sched events name every thread that ran: such a thread costs about 2.2 KB of peak RSS, not a vCPU
+  // thread's 24 KiB (the budget counted them alike and refused 5,000 host threads that needed about 85 MB)
+  it('host threads seen only in sched events are budgeted as what they cost: 12,000 of them fit the default', () => {
+    const lines: string[] = [];
+    const t = (u: number) => `2.${String(u).padStart(6, '0')}`;
+    for (let i = 0; i < 12000; i++) {
+      const a = 20000 + i, b = 20000 + ((i * 7 + 3) % 12000);
+      lines.push(`          task-${a}     (  ${a}) [001] d..2. ${t(i * 3)}: sched_switch: prev_comm=task prev_pid=${a} prev_prio=120 prev_state=S ==> next_comm=task next_pid=${b} next_prio=120`);
+      if (i % 100 === 0) {
+        lines.push(`       CPU 0/KVM-9000    (   8999) [000] ..... ${t(i * 3 + 1)}: kvm_exit: vcpu 0 reason HLT rip 0xffffffff81000000 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000`);
+        lines.push(`       CPU 0/KVM-9000    (   8999) [000] d..1. ${t(i * 3 + 2)}: kvm_entry: vcpu 0, rip 0xffffffff81000001`);
+      }
+    }
+    const f = tmpTrace(lines.join('\n') + '\n');
+    const out = path.join(path.dirname(f), 'out.json');
+    const r = kvmtax(['report', f, '-f', 'json', '-o', out]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(fs.readFileSync(out, 'utf8')) as { totals: { exits_handled: number; host_ns: number } };
+    expect([j.totals.exits_handled, j.totals.host_ns]).toEqual([120, 120 * 1000]);
+  });
+
   it('a bad --max-memory is a usage error (exit 2)', () => {
     const r = kvmtax(['report', file, '--max-memory', '1']);
     expect(r.code).toBe(2);
