@@ -15,7 +15,7 @@ import {
   binsPtr, histPagePtr, topPtr, nameThread as nameTh, setGpaReasons, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
 } from "./analysis";
 import { pdSetScratch } from "./perfdata";
-export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt, pdReadBuffers, pdSlice, pdSliceFailed } from "./perfdata";
+export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt, pdReadBuffers, pdSlice, pdSliceFailed, pdSliceTo } from "./perfdata";
 export { tdConfig, tdBegin, tdStream, tdFeedPtr, tdFed, tdEnd, tdWait, tdNeed, tdSetFormat, tdErrOff, tdErrVal, tdEvents, tdLost, tdRun, tdWindow, tdBackwards, tdBackOff, tdStreamInfo } from "./tracedat";
 export { tdSetTgid, tdClearTgids, tdTgidOf, tdSetSaved, tdNamed, tdSkipsPtr, tdSkipCount, tdSkipsClear, tdLearnedCount, tdLearnedHow, tdSpec, tdLater, tdFirstsPtr, tdFirstsCount, tdLostLogPtr, tdLostLogCount, tdSeedLearned, tdSeedComm, tdLogPtr, tdLogCount, tdDump, tdDumpPtr } from "./tdrecord";
 export { textFastPaths } from "./text";

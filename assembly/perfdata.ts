@@ -231,6 +231,14 @@ export function pdSlice(from: i64, to: i64): void {
   slState = to < 0 ? 3 : 0; slHi = U64_MAX; slBefore = 0; roundMax = 0; pdSliceFail = 0;
 }
 export function pdSliceFailed(): i32 { return pdSliceFail; }
+/**
+ * The first job's cut, set while it reads (the next jobs' workers became ready): `to` is past every record read so
+ * far, so what was read is all before it, as if it had been set at the start (slBefore is taken at the cut).
+ */
+export function pdSliceTo(to: i64): void {
+  if (!slOn || slFrom >= 0 || slTo >= 0) { sliceFail(SLF_CUT_NOT_RECORD); return; }
+  slTo = to; slState = 0;
+}
 /** This job's own records: where only it reads (read-time counts and skips are kept for these). */
 @inline function own(where: i64): bool {
   return !slOn || ((slFrom < 0 || where >= slFrom) && (slTo < 0 || where < slTo));

@@ -28,9 +28,10 @@ if (parentPort && workerData) {
       : Promise.resolve();
     parentPort.once('message', (job: SliceJob | TraceDatJob) => { void ready.then(() => run(job)); });
   } else if ('control' in data && data.control) {
-    // a text slice cut once this worker is ready (slice-control.ts)
+    // a text or perf.data slice cut once this worker is ready (slice-control.ts)
     const slice = new SliceControl(data.control.sab).awaitSlice(data.control.k);
-    if (slice) run({ ...data, ...slice, control: undefined });
-    else parentPort.postMessage({ ok: true, cancelled: true });
+    if (!slice) parentPort.postMessage({ ok: true, cancelled: true });
+    else if ('kind' in data && data.kind === 'perfdata') run({ ...data, from: slice.start, to: slice.end, control: undefined });
+    else run({ ...data, ...slice, control: undefined });
   } else run(data);
 }

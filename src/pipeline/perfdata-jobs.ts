@@ -1,23 +1,26 @@
 /**
- * --jobs for perf.data: the file's delivered event stream read in slices, one worker thread and WebAssembly
- * core each (entry: perfdata-jobs-worker.ts), cut at FINISHED_ROUND records (formats/perfdata/slices.ts); the
- * slices' tables merge as a text file's slices do (src/wasm/merge.ts). Every slice runs in a worker, so that the
- * run's own core is untouched until all have said they could read their slice exactly; when one could not
- * (assembly/perfdata.ts pdSlice: perf's ordering does not hold around a cut, a record without a time where
- * two slices read, compressed records), the file is read by one job as usual.
+ * --jobs for perf.data: the file's delivered event stream read in slices, one WebAssembly core each (the main
+ * thread reads the first, a worker thread each other: jobs-worker-main.ts), cut at FINISHED_ROUND records
+ * (formats/perfdata/slices.ts) once the workers are ready (slice-control.ts); the slices' tables merge as a text
+ * file's slices do (src/wasm/merge.ts). The run's own core is untouched until all have said they could read
+ * their slice exactly; when one could not (assembly/perfdata.ts pdSlice: perf's ordering does not hold around a
+ * cut, a record without a time where two slices read, compressed records), the file is read by one job as usual.
  */
 import { Core, type FileCounters } from '../wasm/core.js';
 import { mergeCounters, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { readPerfData, type PerfDataInfo } from '../formats/perfdata/reader.js';
-import { roundCuts } from '../formats/perfdata/slices.js';
+import { cutsFrom, dataSection } from '../formats/perfdata/slices.js';
+import { SliceControl } from './slice-control.js';
+import fs from 'node:fs';
 import { FormatError } from '../formats/bytes.js';
 import { oneLine } from '../formats/registry.js';
 import { packHists, type SliceResult } from './jobs-worker.js';
 import { startWorker } from './jobs.js';
+import { phase } from '../core/phases.js';
 
-/** How files asked to be sliced fared in this process (tests): sliced, or why not (SLF_* code, 0: no cut found). */
-export const perfDataJobStats = { sliced: 0, fallbacks: [] as number[] };
+/** How files asked to be sliced fared in this process (tests): sliced, read whole by the main thread before the workers were ready or with no cut in the rest (unsliced), or why not (SLF_* code, 0: no data section). */
+export const perfDataJobStats = { sliced: 0, fallbacks: [] as number[], unsliced: 0 };
 
 export interface PerfSliceJob {
   kind: 'perfdata';
@@ -32,6 +35,10 @@ export interface PerfSliceJob {
   slices: number;
   share: SharedArrayBuffer;
   maxMemoryMb?: number;
+  /** tests: the core's input arena (chunk size) */
+  arenaBytes?: number;
+  /** a worker whose slice is cut once it is ready (slice-control.ts): from and to are set then */
+  control?: { sab: SharedArrayBuffer; k: number };
 }
 
 export interface PerfSliceResult extends Omit<SliceResult, 'error'> {
@@ -40,8 +47,8 @@ export interface PerfSliceResult extends Omit<SliceResult, 'error'> {
 }
 
 /** Read one slice with a core of its own (`forClone`: pack its histograms for postMessage). */
-export async function readPerfSlice(job: PerfSliceJob, forClone: boolean): Promise<PerfSliceResult> {
-  const core = new Core({ topN: job.topN, maxMemoryMb: job.maxMemoryMb });
+export async function readPerfSlice(job: PerfSliceJob, forClone: boolean, plan?: (unread: number) => number | undefined): Promise<PerfSliceResult> {
+  const core = new Core({ topN: job.topN, maxMemoryMb: job.maxMemoryMb, arenaBytes: job.arenaBytes });
   // a later slice cannot know yet which threads are vCPUs: follow every thread's scheduling
   if (job.from >= 0) core.trackAllThreads(true);
   while (core.nextFileIndex() < job.fileIndex);
@@ -64,10 +71,13 @@ export async function readPerfSlice(job: PerfSliceJob, forClone: boolean): Promi
     }
   };
   try {
-    const info = await readPerfData(job.file, sink, { slice: { from: job.from, to: job.to, atStart, afterWalk: publish } });
+    phase(`perf.data slice ${job.index}: read`);
+    const info = await readPerfData(job.file, sink, { slice: { from: job.from, to: job.to, atStart, afterWalk: publish, plan } });
+    phase(`perf.data slice ${job.index}: read done`);
     const counters = core.endFile();
     if (info.sliceFailed) return { ok: true, info };
     const tables = core.tables();
+    phase(`perf.data slice ${job.index}: tables`);
     if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins), info };
     return { ok: true, counters, tables, info };
   } catch (e) {
@@ -89,23 +99,48 @@ function originsAt(n: number): number { return Math.ceil((4 * n) / 8) * 8; }
 /**
  * Read a perf.data in `jobs` slices; undefined when it cannot be cut (no core path, too few rounds) or a slice
  * found perf's ordering broken around its cut: then the caller reads the file with one job (its core is untouched).
+ * The main thread reads the first slice from the start at once; each worker says when it has started and waits
+ * (slice-control.ts); once all have, the rest of the data is cut at FINISHED_ROUND records near even shares, the
+ * main thread keeps the first and each worker reads one. If the main thread reads everything first (or no cuts
+ * are found in the rest), the workers read nothing and its read is the one-job read.
  */
 export async function readPerfDataSlices(file: string, display: string, idx: number, jobs: number, topN: number,
-  maxMemoryMb: number | undefined): Promise<{ parts: Part[]; counters: FileCounters; info: PerfDataInfo } | undefined> {
-  const cuts = roundCuts(file, jobs);
-  if (cuts.length === 0) { perfDataJobStats.fallbacks.push(0); return undefined; }
-  const bounds = [-1, ...cuts, -1];
-  const share = originShare(bounds.length - 1);
-  const jobOf = (k: number): PerfSliceJob => ({ kind: 'perfdata', file, from: bounds[k]!, to: bounds[k + 1]!, fileIndex: idx, topN, index: k, slices: bounds.length - 1, share, maxMemoryMb });
-  // the workers start first; the main thread reads the first slice meanwhile, with a core of its own (the
-  // run's core stays untouched until every slice has said it could be read exactly)
-  const started = bounds.slice(1, -1).map((_, i) => (startWorker(jobOf(i + 1)) as Promise<PerfSliceResult>).catch((e: unknown) => {
-    // later slices may wait on this one's origin: release them
-    const flags = new Int32Array(share, 0, bounds.length - 1);
-    if (Atomics.compareExchange(flags, i + 1, 0, 2) === 0) Atomics.notify(flags, i + 1);
-    throw e;
-  }));
-  const results = await Promise.all([readPerfSlice(jobOf(0), false), ...started]);
+  maxMemoryMb: number | undefined, opts: { cutAfter?: number; minBytes?: number; arenaBytes?: number } = {}): Promise<{ parts: Part[]; counters: FileCounters; info: PerfDataInfo } | undefined> {
+  phase('perf.data slices: plan');
+  const fd = fs.openSync(file, 'r');
+  const data = (() => { try { return dataSection(fd); } finally { fs.closeSync(fd); } })();
+  if (!data) { perfDataJobStats.fallbacks.push(0); return undefined; }
+  const share = originShare(jobs);
+  const control = SliceControl.create(jobs);
+  const jobOf = (k: number, from: number, to: number): PerfSliceJob => ({ kind: 'perfdata', file, from, to, fileIndex: idx, topN, index: k, slices: jobs, share, maxMemoryMb, arenaBytes: opts.arenaBytes });
+  const release = (k: number): void => {
+    // later slices may wait on this one's origin
+    const flags = new Int32Array(share, 0, jobs);
+    if (Atomics.compareExchange(flags, k, 0, 2) === 0) Atomics.notify(flags, k);
+  };
+  const started = Array.from({ length: jobs - 1 }, (_, i) => (startWorker({ ...jobOf(i + 1, -1, -1), control: { sab: control.sab, k: i + 1 } }) as Promise<PerfSliceResult>)
+    .catch((e: unknown) => { release(i + 1); throw e; }));
+  phase('perf.data slices: workers started');
+  let decided = false, cut = false;
+  const plan = (unread: number): number | undefined => {
+    if (decided) return undefined;
+    if (opts.cutAfter !== undefined && unread - data.start >= opts.cutAfter) control.waitReady(jobs - 1, 30_000);
+    if (control.ready() < jobs - 1 || unread - data.start < (opts.cutAfter ?? 0)) return undefined;
+    decided = true;
+    const cuts = data.end - unread >= (opts.minBytes ?? 16 << 20) ? cutsFrom(file, unread, jobs) : undefined;
+    if (!cuts) { control.cancel(); return undefined; }
+    phase(`perf.data slices: cut at ${cuts.join(' ')}`);
+    cut = true;
+    control.cut([-1, ...cuts, -1]);
+    return cuts[0]!;
+  };
+  const first = readPerfSlice(jobOf(0, -1, -1), false, plan).finally(() => {
+    // read to the end before the workers were ready: they read nothing
+    if (!decided) { decided = true; control.cancel(); }
+  });
+  const all = await Promise.all([first, ...started]);
+  phase('perf.data slices: all read');
+  const results = all.filter((r) => !r.cancelled);
   for (const r of results) {
     if (!r.ok) {
       const e = r.error!;
@@ -115,7 +150,8 @@ export async function readPerfDataSlices(file: string, display: string, idx: num
   }
   const failed = results.find((r) => r.info!.sliceFailed)?.info!.sliceFailed;
   if (failed) { perfDataJobStats.fallbacks.push(failed); return undefined; }
-  perfDataJobStats.sliced++;
+  if (cut) perfDataJobStats.sliced++;
+  else perfDataJobStats.unsliced++;
   return {
     parts: results.map((r) => ({ tables: r.tables!, lineOffset: 0 })),
     counters: mergeCounters(results.map((r) => r.counters!)),

@@ -94,6 +94,7 @@ export interface PerfDataCoreExports {
   pdReadBuffers(bytes: number): number;
   pdSlice(from: bigint, to: bigint): void;
   pdSliceFailed(): number;
+  pdSliceTo(to: bigint): void;
   pdBegin(nAttrs: number, nIds: number, nFormats: number, typeOff: number, typeSize: number, lostName: number, maxQueued: number): void;
   pdWalk(base: number, pos: number, len: number, fileOff: bigint): number;
   pdWalkAt(base: number, pos: number, len: number, where: bigint): number;

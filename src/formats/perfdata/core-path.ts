@@ -68,6 +68,11 @@ export interface SliceSpec {
   atStart?: () => void;
   /** after each walk of a chunk (the first slice: publish the timeline's origin once it has one) */
   afterWalk?: () => void;
+  /**
+   * The first slice read with no cut yet (to -1): asked before each chunk is read, with the offset of the bytes not
+   * read yet, it may give the cut then (a FINISHED_ROUND at or after that offset): perfdata-jobs.ts
+   */
+  plan?: (unread: number) => number | undefined;
 }
 
 /** What the reader gives the core path. */
@@ -212,6 +217,8 @@ export class PerfDataCorePath {
     let off = start; // file offset of the current slot's data
     let tail = 0; // bytes of a cut record copied into the lead before it
     let slot = 0;
+    const cut0 = off < end ? this.sliced?.plan?.(off) : undefined;
+    if (cut0 !== undefined) { pd.ex.pdSliceTo(BigInt(cut0)); this.sliced!.to = cut0; }
     let pending: Promise<number> | null = off < end ? readInto(0, off, Math.min(CH, end - off)) : null;
     while (pending) {
       const n = Math.min(CH, end - off);
@@ -219,6 +226,8 @@ export class PerfDataCorePath {
       pending = null;
       if (got < n) throw truncated('record', off + got);
       const next = off + n;
+      const cut = next < end ? this.sliced?.plan?.(next) : undefined;
+      if (cut !== undefined) { pd.ex.pdSliceTo(BigInt(cut)); this.sliced!.to = cut; }
       if (next < end) pending = readInto(slot ^ 1, next, Math.min(CH, end - next));
       const from = dataAt(slot) - tail;
       const len = tail + n;

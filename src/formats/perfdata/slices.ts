@@ -32,14 +32,13 @@ function walksFrom(b: Buffer, p: number, limit: number): boolean {
   return true;
 }
 
-/** Cut offsets (FINISHED_ROUND records) near even shares of the data section: up to `jobs - 1`, ascending. */
-export function roundCuts(file: string, jobs: number): number[] {
-  return cutsNear(file, (d) => Array.from({ length: Math.max(jobs - 1, 0) }, (_, i) => d.start + Math.floor(((d.end - d.start) * (i + 1)) / jobs)));
-}
-
-/** The first cut at or after `bytes` into the data section (undefined: none found near it). */
-export function firstCutAfter(file: string, bytes: number): number | undefined {
-  return cutsNear(file, (d) => [Math.min(d.start + bytes, d.end)])[0];
+/**
+ * Cuts for `jobs` slices of what is not read yet (from file offset `unread`): near even shares of the rest of the
+ * data section, all strictly after `unread`; undefined unless every one is found.
+ */
+export function cutsFrom(file: string, unread: number, jobs: number): number[] | undefined {
+  const cuts = cutsNear(file, (d) => Array.from({ length: jobs - 1 }, (_, i) => unread + Math.floor(((d.end - unread) * (i + 1)) / jobs)));
+  return cuts.length === jobs - 1 && cuts[0]! > unread ? cuts : undefined;
 }
 
 /**

@@ -4,6 +4,7 @@
  * the one-job report field for field; a file whose ordering breaks perf's rule around a cut, or that has a
  * record without a time where two slices read, is read by one job (and says why in perfDataJobStats).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it, expect, afterAll } from 'vitest';
 import { analyze } from '../../../src/pipeline/analyze.js';
@@ -21,12 +22,16 @@ function differences(a: unknown, b: unknown, p = ''): string[] {
   return Object.keys(a).flatMap((k) => differences((a as Record<string, unknown>)[k], (b as Record<string, unknown> | undefined)?.[k], `${p}.${k}`));
 }
 
-/** The one-job report and the report at each job count; which of them were sliced. */
-async function compare(file: string, jobs: number[]): Promise<{ sliced: number; fallbacks: number[] }> {
+/**
+ * The one-job report and the report at each job count; which of them were sliced. The slices are cut once the
+ * workers are ready and the main thread has read `after` bytes of the data (it waits for them: alone it would read
+ * a small file whole before they start), in chunks of `arenaBytes`.
+ */
+async function compare(file: string, jobs: number[], after = 0, arenaBytes?: number): Promise<{ sliced: number; fallbacks: number[] }> {
   const one = await analyze([file], { top: 20, histograms: true });
   const sliced0 = perfDataJobStats.sliced, fb0 = perfDataJobStats.fallbacks.length;
   for (const j of jobs) {
-    const many = await analyze([file], { top: 20, histograms: true, jobs: j, jobsMinBytes: 0 });
+    const many = await analyze([file], { top: 20, histograms: true, jobs: j, jobsMinBytes: 0, jobsCutAfter: after, arenaBytes });
     expect(differences(one, many), `jobs ${j}`).toEqual([]);
   }
   return { sliced: perfDataJobStats.sliced - sliced0, fallbacks: perfDataJobStats.fallbacks.slice(fb0) };
@@ -68,6 +73,22 @@ describe('perf.data --jobs: slices merged exactly', () => {
     const r = await compare(tmpFile('jobs-2cpu.data', twoCpus(60).buildFile()), [2, 3, 5, 9]);
     expect(r.fallbacks).toEqual([]);
     expect(r.sliced).toBe(4);
+  });
+
+  it('crafted: cut after the main thread read a third of the data (64 KiB chunks), at 2 and 3 jobs', async () => {
+    const f = tmpFile('jobs-2cpu-late-cut.data', twoCpus(60).buildFile());
+    const r = await compare(f, [2, 3], Math.floor(fs.statSync(f).size / 3), 64 << 10);
+    expect(r.fallbacks).toEqual([]);
+    expect(r.sliced).toBe(2);
+  });
+
+  it('the main thread read everything before the cut (too little left): the workers read nothing, the same report', async () => {
+    const f = tmpFile('jobs-2cpu-whole.data', twoCpus(60).buildFile());
+    const one = await analyze([f], { top: 20, histograms: true });
+    const before = { ...perfDataJobStats, fallbacks: perfDataJobStats.fallbacks.length };
+    const many = await analyze([f], { top: 20, histograms: true, jobs: 3, jobsMinBytes: fs.statSync(f).size, jobsCutAfter: 1 });
+    expect(differences(one, many)).toEqual([]);
+    expect([perfDataJobStats.sliced, perfDataJobStats.unsliced, perfDataJobStats.fallbacks.length]).toEqual([before.sliced, before.unsliced + 1, before.fallbacks]);
   });
 
   it('crafted: an event older than a cut, long after it (perf would deliver it late): read by one job, the same report', async () => {
