@@ -148,6 +148,16 @@ export class Histogram {
     return this.max;
   }
 
+  /** quantile() of each of qs (ascending), in one pass over the pages. */
+  quantiles(qs: readonly number[]): number[] {
+    const q = new Quantiles(qs, this.n, this.min, this.max);
+    for (let pi = 0; pi < PAGES && !q.done(); pi++) {
+      const p = this.pages[pi];
+      if (p) q.add(p, 0, PAGE, pi * PAGE);
+    }
+    return q.result();
+  }
+
   mean(): number {
     return meanOf(this);
   }
@@ -179,10 +189,40 @@ function stddevOf(h: { n: number; sum: number; sumsq: number }): number {
   return Math.sqrt(Math.max(0, (h.sumsq - h.n * m * m) / (h.n - 1)));
 }
 
+/**
+ * Nearest-rank quantiles of several q (ascending) in one walk over the buckets in order, as quantile() finds each:
+ * the first bucket where the running count reaches ceil(q n) (at least 1), its value clamped to [min, max]; max
+ * when the walk ends first.
+ */
+class Quantiles {
+  private readonly ranks: number[];
+  private readonly out: number[];
+  private k = 0;
+  private c = 0;
+  constructor(qs: readonly number[], n: number, private readonly min: number, private readonly max: number) {
+    this.ranks = qs.map((q) => Math.max(1, Math.ceil(q * n)));
+    this.out = qs.map(() => (n === 0 ? NaN : max));
+    if (n === 0) this.k = qs.length;
+  }
+  done(): boolean { return this.k >= this.ranks.length; }
+  /** Counts mem[at, at + len) of buckets first, first + 1, ... */
+  add(mem: ArrayLike<number>, at: number, len: number, first: number): void {
+    for (let j = 0; j < len && this.k < this.ranks.length; j++) {
+      const v = mem[at + j]!;
+      if (!v) continue;
+      this.c += v;
+      while (this.k < this.ranks.length && this.c >= this.ranks[this.k]!) this.out[this.k++] = Math.min(this.max, Math.max(this.min, bucketValue(first + j)));
+    }
+  }
+  result(): number[] { return this.out; }
+}
+
 /** What a report's statistics read of a histogram (summary.ts stats()). */
 export interface HistStats {
   n: number; sum: number; sumsq: number; min: number; max: number;
   quantile(q: number): number;
+  /** quantile() of each of qs (ascending), in one pass */
+  quantiles(qs: readonly number[]): number[];
   mean(): number;
   stddev(): number;
 }
@@ -194,7 +234,7 @@ export interface HistStats {
  * core hands out one dense scratch array that the next bin's read overwrites.
  */
 export class DenseHist implements HistStats {
-  constructor(private readonly src: { hist: Uint32Array }, readonly n: number, readonly sum: number, readonly sumsq: number, readonly min: number, readonly max: number) {}
+  constructor(private readonly src: { hist: Uint32Array; eachHistPage?: BinHistSource['eachHistPage'] }, readonly n: number, readonly sum: number, readonly sumsq: number, readonly min: number, readonly max: number) {}
 
   /** The q-quantile by nearest rank, clamped to the exact min and max (as Histogram.quantile). */
   quantile(q: number): number {
@@ -208,6 +248,15 @@ export class DenseHist implements HistStats {
       if (c >= rank) return Math.min(this.max, Math.max(this.min, bucketValue(i)));
     }
     return this.max;
+  }
+
+  /** quantile() of each of qs (ascending), in one pass: over the pages that have counts when the bin lists them. */
+  quantiles(qs: readonly number[]): number[] {
+    const q = new Quantiles(qs, this.n, this.min, this.max);
+    if (this.n === 0) return q.result();
+    if (this.src.eachHistPage) this.src.eachHistPage((pg, mem, at, len) => q.add(mem, at, len, pg * PAGE));
+    else q.add(this.src.hist, 0, this.src.hist.length, 0);
+    return q.result();
   }
 
   mean(): number {
