@@ -64,7 +64,11 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
     opts.onJobsCut?.(src.name, [0, ...cuts.slice(1)]);
     return cuts[1]!;
   };
-  const results = await Promise.all([scanSlice({ ...base, start: 0, end: size, chunkBytes: opts.chunkBytes }, false, core, plan), ...started]);
+  const first = scanSlice({ ...base, start: 0, end: size, chunkBytes: opts.chunkBytes }, false, core, plan).finally(() => {
+    // the main thread stopped before the cut (an error in its part, or the end): the workers read nothing
+    if (!decided) { decided = true; control.cancel(); }
+  });
+  const results = await Promise.all([first, ...started]);
   phase('slices: all read');
   let lineOffset = 0;
   const parts: Part[] = [];

@@ -161,6 +161,14 @@ describe('--jobs: slices merged exactly', () => {
       expect([u.to_userspace, u.userspace_ns, u.in_kernel_ns]).toEqual([1, 240000, 60000]);
     }
   });
+  it('a strict-mode error before the cut: the workers are told to read nothing, the error is the one-thread error', async () => {
+    const file = await plain(path.join(TRACES, 'svm-D-small/trace.txt.xz'));
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    lines.splice(2, 0, 'garbage line');
+    fs.writeFileSync(file, lines.join('\n'));
+    const e = (await analyze([file], { jobs: 2, jobsMinBytes: 0, strict: true }).catch((x: unknown) => x)) as { format(): string };
+    expect(e.format()).toMatch(/:3:1: expected a trace event line/);
+  }, 20000);
   it('a strict-mode error in a later slice names its line in the whole file', async () => {
     const file = await plain(path.join(TRACES, 'svm-D-small/trace.txt.xz'));
     const lines = fs.readFileSync(file, 'utf8').split('\n');
