@@ -14,7 +14,7 @@ import type { AnalyzeOptions } from './analyze.js';
 import { scanSlice, unpackHists, type SliceJob, type SliceResult, type TraceDatJob } from './jobs-worker.js';
 import type { PerfSliceJob } from './perfdata-jobs.js';
 import { phase } from '../core/phases.js';
-import { SliceControl } from './slice-control.js';
+import { Cutter, SliceControl } from './slice-control.js';
 
 /**
  * --jobs could not read this file in slices that merge exactly (a trace.dat whose times go back, a halt-poll
@@ -50,24 +50,13 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
   const started = Array.from({ length: jobs - 1 }, (_, i) => startWorker({ ...base, start: -1, end: -1, control: { sab: control.sab, k: i + 1 } }));
   phase('slices: workers started');
   // the main thread reads from the start meanwhile; before each read it looks whether the workers are ready
-  let decided = false;
-  const plan = (pos: number): number | undefined => {
-    if (decided) return undefined;
-    if (opts.jobsCutAfter !== undefined && pos >= opts.jobsCutAfter) control.waitReady(jobs - 1, 30_000);
-    if (pos >= size) { decided = true; control.cancel(); return undefined; }
-    if (control.ready() < jobs - 1 || pos < (opts.jobsCutAfter ?? 0)) return undefined;
-    decided = true;
-    const cuts = size - pos >= (opts.jobsMinBytes ?? 16 << 20) ? lineCuts(file, pos, size, jobs, shifted) : undefined;
-    if (!cuts) { control.cancel(); return undefined; }
-    phase(`slices: cut at ${cuts.join(' ')}`);
-    control.cut(cuts);
-    opts.onJobsCut?.(src.name, [0, ...cuts.slice(1)]);
-    return cuts[1]!;
-  };
-  const first = scanSlice({ ...base, start: 0, end: size, chunkBytes: opts.chunkBytes }, false, core, plan).finally(() => {
-    // the main thread stopped before the cut (an error in its part, or the end): the workers read nothing
-    if (!decided) { decided = true; control.cancel(); }
+  const cutter = new Cutter(control, jobs - 1, {
+    start: 0, end: size, cutAfter: opts.jobsCutAfter, minBytes: opts.jobsMinBytes,
+    cuts: (pos) => lineCuts(file, pos, size, jobs, shifted),
+    onCut: (cuts) => { phase(`slices: cut at ${cuts.join(' ')}`); opts.onJobsCut?.(src.name, [0, ...cuts.slice(1)]); },
   });
+  const first = scanSlice({ ...base, start: 0, end: size, chunkBytes: opts.chunkBytes }, false, core, (pos) => cutter.plan(pos))
+    .finally(() => cutter.done());
   const results = await Promise.all([first, ...started]);
   phase('slices: all read');
   let lineOffset = 0;

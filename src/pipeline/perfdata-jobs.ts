@@ -11,7 +11,7 @@ import { mergeCounters, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { readPerfData, type PerfDataInfo } from '../formats/perfdata/reader.js';
 import { cutsFrom, dataSection } from '../formats/perfdata/slices.js';
-import { SliceControl } from './slice-control.js';
+import { Cutter, SliceControl } from './slice-control.js';
 import fs from 'node:fs';
 import { FormatError } from '../formats/bytes.js';
 import { oneLine } from '../formats/registry.js';
@@ -121,23 +121,13 @@ export async function readPerfDataSlices(file: string, display: string, idx: num
   const started = Array.from({ length: jobs - 1 }, (_, i) => (startWorker({ ...jobOf(i + 1, -1, -1), control: { sab: control.sab, k: i + 1 } }) as Promise<PerfSliceResult>)
     .catch((e: unknown) => { release(i + 1); throw e; }));
   phase('perf.data slices: workers started');
-  let decided = false, cut = false;
-  const plan = (unread: number): number | undefined => {
-    if (decided) return undefined;
-    if (opts.cutAfter !== undefined && unread - data.start >= opts.cutAfter) control.waitReady(jobs - 1, 30_000);
-    if (control.ready() < jobs - 1 || unread - data.start < (opts.cutAfter ?? 0)) return undefined;
-    decided = true;
-    const cuts = data.end - unread >= (opts.minBytes ?? 16 << 20) ? cutsFrom(file, unread, jobs) : undefined;
-    if (!cuts) { control.cancel(); return undefined; }
-    phase(`perf.data slices: cut at ${cuts.join(' ')}`);
-    cut = true;
-    control.cut([-1, ...cuts, -1]);
-    return cuts[0]!;
-  };
-  const first = readPerfSlice(jobOf(0, -1, -1), false, plan).finally(() => {
-    // read to the end before the workers were ready: they read nothing
-    if (!decided) { decided = true; control.cancel(); }
+  // slice k reads from the FINISHED_ROUND at bounds[k] to the one at bounds[k + 1] (-1: the data's start / end)
+  const cutter = new Cutter(control, jobs - 1, {
+    start: data.start, end: data.end, cutAfter: opts.cutAfter, minBytes: opts.minBytes,
+    cuts: (unread) => { const c = cutsFrom(file, unread, jobs); return c && [-1, ...c, -1]; },
+    onCut: (bounds) => phase(`perf.data slices: cut at ${bounds.slice(1, -1).join(' ')}`),
   });
+  const first = readPerfSlice(jobOf(0, -1, -1), false, (unread) => cutter.plan(unread)).finally(() => cutter.done());
   const all = await Promise.all([first, ...started]);
   phase('perf.data slices: all read');
   const results = all.filter((r) => !r.cancelled);
@@ -150,7 +140,7 @@ export async function readPerfDataSlices(file: string, display: string, idx: num
   }
   const failed = results.find((r) => r.info!.sliceFailed)?.info!.sliceFailed;
   if (failed) { perfDataJobStats.fallbacks.push(failed); return undefined; }
-  if (cut) perfDataJobStats.sliced++;
+  if (cutter.cut) perfDataJobStats.sliced++;
   else perfDataJobStats.unsliced++;
   return {
     parts: results.map((r) => ({ tables: r.tables!, lineOffset: 0 })),

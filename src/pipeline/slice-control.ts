@@ -59,3 +59,48 @@ export class SliceControl {
     Atomics.notify(this.i32, STATE);
   }
 }
+
+/**
+ * The main thread's side of one file's cut, shared by text and perf.data slices. `plan` is asked before each
+ * read with the offset not read yet: once every worker is ready (and, for tests, `cutAfter` bytes past `start`
+ * were read: the main thread then waits for them), it cuts the rest with `cuts` and gives the main slice's new
+ * end; else nothing. `done` after the main slice's read: without a cut (the end came first, an error, or no cut
+ * in what was left), the workers read nothing.
+ */
+export class Cutter {
+  private decided = false;
+  /** the slices were cut */
+  cut = false;
+  constructor(private readonly control: SliceControl, private readonly workers: number, private readonly o: {
+    /** the data's first and end offsets */
+    start: number; end: number;
+    /** tests: cut only after this many bytes were read, waiting for the workers then */
+    cutAfter?: number;
+    /** cut only when at least this much is left (default 16 MiB) */
+    minBytes?: number;
+    /** the slices' bounds for what is left from `pos`: slice k is [bounds[k], bounds[k + 1]); undefined: no cut */
+    cuts: (pos: number) => number[] | undefined;
+    onCut?: (bounds: number[]) => void;
+  }) {}
+
+  plan(pos: number): number | undefined {
+    if (this.decided) return undefined;
+    const read = pos - this.o.start;
+    if (this.o.cutAfter !== undefined && read >= this.o.cutAfter) this.control.waitReady(this.workers, 30_000);
+    if (pos >= this.o.end) { this.done(); return undefined; }
+    if (this.control.ready() < this.workers || read < (this.o.cutAfter ?? 0)) return undefined;
+    this.decided = true;
+    const bounds = this.o.end - pos >= (this.o.minBytes ?? 16 << 20) ? this.o.cuts(pos) : undefined;
+    if (!bounds) { this.control.cancel(); return undefined; }
+    this.cut = true;
+    this.control.cut(bounds);
+    this.o.onCut?.(bounds);
+    return bounds[1];
+  }
+
+  done(): void {
+    if (this.decided) return;
+    this.decided = true;
+    this.control.cancel();
+  }
+}

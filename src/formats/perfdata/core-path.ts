@@ -217,8 +217,12 @@ export class PerfDataCorePath {
     let off = start; // file offset of the current slot's data
     let tail = 0; // bytes of a cut record copied into the lead before it
     let slot = 0;
-    const cut0 = off < end ? this.sliced?.plan?.(off) : undefined;
-    if (cut0 !== undefined) { pd.ex.pdSliceTo(BigInt(cut0)); this.sliced!.to = cut0; }
+    /** the first slice's cut, when it is made before the bytes from `unread` are read (SliceSpec.plan) */
+    const planCut = (unread: number): void => {
+      const cut = unread < end ? this.sliced?.plan?.(unread) : undefined;
+      if (cut !== undefined) { pd.ex.pdSliceTo(BigInt(cut)); this.sliced!.to = cut; }
+    };
+    planCut(off);
     let pending: Promise<number> | null = off < end ? readInto(0, off, Math.min(CH, end - off)) : null;
     while (pending) {
       const n = Math.min(CH, end - off);
@@ -226,8 +230,7 @@ export class PerfDataCorePath {
       pending = null;
       if (got < n) throw truncated('record', off + got);
       const next = off + n;
-      const cut = next < end ? this.sliced?.plan?.(next) : undefined;
-      if (cut !== undefined) { pd.ex.pdSliceTo(BigInt(cut)); this.sliced!.to = cut; }
+      planCut(next);
       if (next < end) pending = readInto(slot ^ 1, next, Math.min(CH, end - next));
       const from = dataAt(slot) - tail;
       const len = tail + n;
