@@ -136,7 +136,7 @@ export function binsCount(): i32 { return binCount; }
 /** Page `page` of histogram h (64 u32 counts), 0 when none of its buckets was hit. */
 export function histPage(h: i32, page: i32): usize { return histPagePtr(h, page); }
 // --jobs: the slices' histograms merged into this core's (assembly/analysis.ts)
-export { histNew, histAddTo, histAddPairs, histAddAll, histClear } from "./analysis";
+export { histNew, histAddTo, histAddPairs, histAddAll, histClear, histFlush } from "./analysis";
 export function topBase(): usize { return topPtr(); }
 export function topSize(): i32 { return topCount; }
 export function skipsBase(): usize { return skips; }

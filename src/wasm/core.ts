@@ -75,6 +75,8 @@ interface Exports {
   histAddPairs(h: number, p: number, n: number): void;
   histAddAll(dst: number, src: number): void;
   histClear(h: number): void;
+  /** apply the logged histogram counts (before any histogram is read: it may grow memory) */
+  histFlush(): void;
   topBase(): number;
   topSize(): number;
   skipsBase(): number;
@@ -579,6 +581,7 @@ export class Core {
   /** fn(page, mem, at) for each page of histogram h that has a count: its counts are mem[at .. at + 64) */
   eachHistPage(h: number, fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void {
     const page = 64;
+    this.ex.histFlush();
     const buf = this.ex.memory.buffer;
     if (!this.u32 || this.u32.buffer !== buf) this.u32 = new Uint32Array(buf);
     for (let pg = 0; pg * page < K.HIST_BUCKETS; pg++) {
@@ -610,6 +613,7 @@ export class Core {
 
   histDenseOf(h: number): Uint32Array {
     if (this.lastHist === h) return this.scratch;
+    this.ex.histFlush();
     const out = this.scratch;
     out.fill(0);
     const page = 64;
