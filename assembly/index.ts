@@ -88,9 +88,23 @@ export function endFile(): void { finishFile(); }
 export function scan(len: i32, last: bool): i32 {
   return scanText(input, len, last, len >= inputCap);
 }
-/** scan() from `off` bytes into the arena (after a stop for a full row buffer). */
-export function scanFrom(off: i32, len: i32, last: bool): i32 {
-  return scanText(input + <usize>off, len, last, off == 0 && len >= inputCap);
+/**
+ * Tokenize [base, base+len) of core memory (a text read buffer, textReadBuffers); `full`: the window is a
+ * whole arena's worth, so a line with no newline in it is over-long.
+ */
+export function scanAt(base: usize, len: i32, last: bool, full: bool): i32 {
+  return scanText(base, len, last, full);
+}
+/**
+ * Text read buffers: two of (lead, data) of `bytes` each. TypeScript reads the next chunk into one data
+ * part while the core scans the other; the unfinished line at a chunk's end is copied into the lead
+ * before the next data part (a line shorter than an arena always fits).
+ */
+let txBufs: usize = 0;
+let txBytes: i32 = 0;
+export function textReadBuffers(bytes: i32): usize {
+  if (bytes > txBytes) { txBytes = bytes; txBufs = zalloc(<usize>bytes * 4 + 64); }
+  return txBufs;
 }
 
 /** Hand events [from, n) of the batch columns to the analysis; stops early (returns where) when the row buffer is full. */

@@ -24,6 +24,12 @@ export interface ByteSource {
   close(): void;
   /** A compressed source: how many bytes of the file (compressed) have been read so far. */
   rawPosition?(): number;
+  /**
+   * Plain files: claim the source's next `len` bytes (fewer at a known end) as a positional read of `fd`,
+   * for the reader to issue off the main thread while it works on earlier bytes (read-ahead.ts). The
+   * source's position moves past them; the read returns less than `n` only at the end of the file.
+   */
+  claim?(len: number): { fd: number; at: number; n: number };
 }
 
 export const HEAD_BYTES = 64 * 1024;
@@ -43,12 +49,21 @@ class FdSource implements ByteSource {
     const h = Buffer.alloc(HEAD_BYTES);
     const n = fs.readSync(fd, h, 0, HEAD_BYTES, 0);
     this.head = h.subarray(0, n);
+    if (fs.fstatSync(fd).isFile()) {
+      this.claim = (len: number) => {
+        const at = this.pos;
+        this.pos += len;
+        return { fd: this.fd, at, n: len };
+      };
+    }
   }
   async read(dst: Uint8Array, off: number, len: number): Promise<number> {
     const n = fs.readSync(this.fd, dst, off, len, this.pos);
     this.pos += n;
     return n;
   }
+  /** a regular file's (a pipe cannot be read at an offset) */
+  readonly claim?: (len: number) => { fd: number; at: number; n: number };
   close(): void {
     fs.closeSync(this.fd);
   }

@@ -50,6 +50,13 @@ class RangeSource implements ByteSource {
     this.pos += n;
     return n;
   }
+  claim(len: number): { fd: number; at: number; n: number } {
+    this.end = this.plan?.(this.pos) ?? this.end;
+    const at = this.pos;
+    const n = Math.max(0, Math.min(len, this.end - at));
+    this.pos += n;
+    return { fd: this.fd, at, n };
+  }
   close(): void { fs.closeSync(this.fd); }
 }
 

@@ -50,7 +50,8 @@ interface Exports {
   gpaCap(): number;
   gpaDropped(): bigint;
   scan(len: number, last: number): number;
-  scanFrom(off: number, len: number, last: number): number;
+  scanAt(base: number, len: number, last: number, full: number): number;
+  textReadBuffers(bytes: number): number;
   setRows(cap: number): void;
   rowsBase(): number;
   rowsCount(): number;
@@ -288,7 +289,7 @@ export class Core {
     if (!this.u8 || this.u8.buffer !== buf) {
       // memory grew: within the budget, or stop with the limit and the option that raises it
       const vcpus = this.u8 ? this.ex.kvmThreadCount() : 0;
-      if (this.u8 && BASE_BYTES + buf.byteLength + vcpus * PER_VCPU_THREAD_BYTES + (this.ex.threadsCount() - vcpus) * PER_HOST_THREAD_BYTES > this.maxBytes) {
+      if (this.u8 && BASE_BYTES + buf.byteLength - this.unbudgeted + vcpus * PER_VCPU_THREAD_BYTES + (this.ex.threadsCount() - vcpus) * PER_HOST_THREAD_BYTES > this.maxBytes) {
         throw new KvmtaxError(`the analysis would need more than ${Math.round(this.maxBytes / 1048576)} MiB of memory (${this.ex.threadsCount()} threads, ${this.ex.binsCount()} thread x reason bins so far); --max-memory MB raises the limit`);
       }
       this.mem = new DataView(buf);
@@ -324,23 +325,47 @@ export class Core {
 
   /** Tokenize the first `len` arena bytes; returns the bytes consumed, or a negative K.ERR_* code. */
   scan(len: number, last: boolean): number {
+    return this.scanAt(this.ex.inputPtr(), len, last, len >= this.arenaBytes);
+  }
+
+  /**
+   * Tokenize [base, base + len) of core memory (the arena, or a text read buffer); `full`: the window is a
+   * whole arena's worth (a line with no newline in it is over-long). Returns the bytes consumed, or a
+   * negative K.ERR_* code.
+   */
+  scanAt(base: number, len: number, last: boolean, full: boolean): number {
     if (!this.rowSink) {
-      const r = this.ex.scan(len, last ? 1 : 0);
+      const r = this.ex.scanAt(base, len, last ? 1 : 0, full ? 1 : 0);
       this.refresh();
       return r;
     }
     // with rows on, the core stops when its row buffer is full: drain it and go on
     let off = 0;
     for (;;) {
-      const r = this.ex.scanFrom(off, len - off, last ? 1 : 0);
+      const r = this.ex.scanAt(base + off, len - off, last ? 1 : 0, off === 0 && full ? 1 : 0);
       this.refresh();
       if (r < 0) return r;
-      const full = this.ex.rowsCount() >= this.rowCap;
+      const rowsFull = this.ex.rowsCount() >= this.rowCap;
       this.drainRows();
       off += r;
-      if (!full || off >= len) return off;
+      if (!rowsFull || off >= len) return off;
     }
   }
+
+  /**
+   * The text read buffers (assembly/index.ts textReadBuffers): two of (lead, data), `bytes` each, from the
+   * returned address. Their leads hold only a line's tail: the memory budget leaves them out.
+   */
+  textReadBuffers(bytes: number): number {
+    const p = this.ex.textReadBuffers(bytes);
+    this.unbudgeted = Math.max(this.unbudgeted, 2 * bytes);
+    this.refresh();
+    return p;
+  }
+  private unbudgeted = 0;
+
+  /** The core's memory now (it is replaced when memory grows). */
+  memoryBuffer(): ArrayBuffer { return this.ex.memory.buffer as ArrayBuffer; }
 
   private drainRows(): void {
     const n = this.ex.rowsCount();

@@ -12,7 +12,6 @@
  * TypeScript path of reader.ts reads the file, with the same results (test/formats/perfdata/core-path.test.ts
  * compares the two on every perf.data capture).
  */
-import * as fs from 'node:fs';
 import type { EventSink } from '../../core/sink.js';
 import type { PerfDataCore } from '../../wasm/core.js';
 import type { EventFormat, FormatField } from '../tracefs-format.js';
@@ -24,15 +23,13 @@ import {
 } from '../../../assembly/constants.js';
 import { PERF_TYPE_TRACEPOINT, type Attr } from './header.js';
 import { readCoreSkips } from '../core-skips.js';
+import { readIntoCore } from '../read-ahead.js';
 
 const AT_STRIDE = 48;
 const FM_STRIDE = 96;
 /** assembly/perfdata.ts PD_LEAD: room before each read buffer for a record cut by the previous one */
 const LEAD = 65536 + 64;
 
-function readAsync(fd: number, dst: Uint8Array, position: number): Promise<number> {
-  return new Promise((res, rej) => fs.read(fd, dst, 0, dst.length, position, (err, n) => (err ? rej(err) : res(n))));
-}
 // deferred skips (assembly/perfdata.ts PDS_*)
 const PDS_BAD_SIZE = 1, PDS_UNKNOWN_TYPE = 2, PDS_NO_TYPE = 3, PDS_BAD_TS = 4, PDS_WAKE_NS = 5, PDS_UNKNOWN_ID = 6;
 
@@ -185,8 +182,8 @@ export class PerfDataCorePath {
    * Walk the data section [start, end) of the file. `record` decodes a record the core left (returns the
    * bytes of payload that follow it, AUXTRACE's); `resolve` names the attrs.
    *
-   * Two read buffers in core memory: while the core walks one chunk, the next is read into the other on
-   * libuv's thread pool (the read is an eighth of a run's time on a 1 GB file, and the other core is idle).
+   * Two read buffers in core memory: while the core walks one chunk, the next is read into the other
+   * (read-ahead.ts).
    * A record cut by a chunk's end is copied into the lead before the next chunk and walked from there.
    */
   async run(fd: number, start: number, end: number, resolve: () => void,
@@ -198,22 +195,8 @@ export class PerfDataCorePath {
     const base = pd.ex.pdReadBuffers(CH);
     const dataAt = (slot: number): number => base + slot * (LEAD + CH) + LEAD;
     /** Read [at, at + len) into slot's buffer: the number of bytes read. */
-    const readInto = async (slot: number, at: number, len: number): Promise<number> => {
-      let got = 0;
-      while (got < len) {
-        const mem = pd.view().buffer;
-        const r = await readAsync(fd, new Uint8Array(mem, dataAt(slot) + got, len - got), at + got);
-        // memory that grew while the read was pending is a new ArrayBuffer over the same bytes (V8 reserves a
-        // 32-bit memory's whole range); the read is done again into the new one all the same, synchronously
-        if (pd.view().buffer !== mem) {
-          const again = fs.readSync(fd, new Uint8Array(pd.view().buffer, dataAt(slot) + got, r), 0, r, at + got);
-          if (again !== r) return got + Math.max(again, 0);
-        }
-        if (r <= 0) break;
-        got += r;
-      }
-      return got;
-    };
+    const readInto = (slot: number, at: number, len: number): Promise<number> =>
+      readIntoCore(fd, () => pd.view().buffer as ArrayBuffer, dataAt(slot), len, at);
     let off = start; // file offset of the current slot's data
     let tail = 0; // bytes of a cut record copied into the lead before it
     let slot = 0;

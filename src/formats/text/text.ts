@@ -9,6 +9,7 @@ import * as K from '../../../assembly/constants.js';
 import type { Core } from '../../wasm/core.js';
 import { KvmtaxError, excerpt } from '../../core/errors.js';
 import type { ByteSource } from '../source.js';
+import { readIntoCore } from '../read-ahead.js';
 
 
 // perf script:  "vmm   193 [001]     7.301836:    kvm:kvm_exit: vcpu 1 ..." (system:event)
@@ -76,6 +77,7 @@ export async function scanTextSource(core: Core, src: ByteSource, fileIndex: num
   let readSoFar = 0;
   core.beginTextFile(fileIndex, format, strict);
   if (origin !== undefined) core.setTimelineOrigin(origin);
+  if (src.claim && !chunkBytes) return scanAhead(core, src, onProgress);
   let carry = 0;
   for (;;) {
     const arena = core.arena();
@@ -93,6 +95,59 @@ export async function scanTextSource(core: Core, src: ByteSource, fileIndex: num
     if (last) break;
     carry = total - used;
     if (carry > 0 && used > 0) core.arena().copyWithin(0, used, total);
+  }
+}
+
+/**
+ * A plain file, read ahead: the next chunk is read into one of two buffers (read-ahead.ts) while the core
+ * scans the other. The core sees the same windows as through the arena: an arena's worth of bytes from the
+ * first unfinished line, less only at the end; the unfinished line at a buffer's end is copied into the
+ * lead before the next buffer.
+ */
+async function scanAhead(core: Core, src: ByteSource, onProgress?: (bytesRead: number) => void): Promise<void> {
+  const CH = core.arenaBytes;
+  const base = core.textReadBuffers(CH);
+  const dataAt = (slot: number): number => base + slot * 2 * CH + CH;
+  const issue = (slot: number): Promise<number> => {
+    const c = src.claim!(CH);
+    return c.n > 0 ? readIntoCore(c.fd, () => core.memoryBuffer(), dataAt(slot), c.n, c.at) : Promise.resolve(0);
+  };
+  let readSoFar = 0;
+  let slot = 0;
+  let carry = 0; // bytes of an unfinished line just before the slot's data
+  let pending: Promise<number> | null = issue(0);
+  while (pending) {
+    const n: number = await pending;
+    readSoFar += n;
+    onProgress?.(readSoFar);
+    const end: boolean = n < CH; // a short read: the end of the file (or of the slice)
+    pending = end ? null : issue(slot ^ 1);
+    const d = dataAt(slot);
+    if (n > 0) nbspToSpaces(new Uint8Array(core.memoryBuffer(), d - carry, carry + n), carry, carry + n);
+    let ls = d - carry;
+    const stop = d + n;
+    // whole windows while there is an arena's worth
+    while (stop - ls >= CH) {
+      const used = core.scanAt(ls, CH, false, true);
+      if (used < 0) throw scanError(core, src.name, used);
+      // a whole window always gives a line (or skips an over-long one): none is a bug, never a loop
+      if (used === 0) throw new Error(`text read ahead: nothing consumed from a whole window at ${readSoFar - (stop - ls)}`);
+      ls += used;
+    }
+    if (end) {
+      // the rest, as the arena path scans it: its complete lines, then what is left as the last
+      if (stop > ls) {
+        const used = core.scanAt(ls, stop - ls, false, false);
+        if (used < 0) throw scanError(core, src.name, used);
+        ls += used;
+      }
+      const r = core.scanAt(ls, stop - ls, true, false);
+      if (r < 0) throw scanError(core, src.name, r);
+      return;
+    }
+    carry = stop - ls;
+    if (carry > 0) new Uint8Array(core.memoryBuffer()).copyWithin(dataAt(slot ^ 1) - carry, ls, stop);
+    slot ^= 1;
   }
 }
 
