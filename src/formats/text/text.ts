@@ -88,7 +88,6 @@ export async function scanTextSource(core: Core, src: ByteSource, fileIndex: num
     onProgress?.(readSoFar);
     const total = carry + n;
     const last = n === 0 && want > 0;
-    if (n > 0) nbspToSpaces(arena, carry, total);
     // a full arena without a newline is an over-long line: the core skips it (and says so)
     const used = core.scan(total, last);
     if (used < 0) throw scanError(core, src.name, used);
@@ -123,7 +122,6 @@ async function scanAhead(core: Core, src: ByteSource, onProgress?: (bytesRead: n
     const end: boolean = n < CH; // a short read: the end of the file (or of the slice)
     pending = end ? null : issue(slot ^ 1);
     const d = dataAt(slot);
-    if (n > 0) nbspToSpaces(new Uint8Array(core.memoryBuffer(), d - carry, carry + n), carry, carry + n);
     let ls = d - carry;
     const stop = d + n;
     // whole windows while there is an arena's worth
@@ -148,21 +146,6 @@ async function scanAhead(core: Core, src: ByteSource, onProgress?: (bytesRead: n
     carry = stop - ls;
     if (carry > 0) new Uint8Array(core.memoryBuffer()).copyWithin(dataAt(slot ^ 1) - carry, ls, stop);
     slot ^= 1;
-  }
-}
-
-/**
- * Copies from web archives pad with non-breaking spaces (U+00A0, UTF-8 C2 A0): they become two ASCII spaces,
- * which keeps every byte offset and column. memchr-speed when there is none (the usual case).
- */
-export function nbspToSpaces(arena: Uint8Array, from: number, to: number): void {
-  // a Buffer view: its indexOf is memchr (about 9x faster than Uint8Array's on 1 GB of text)
-  const a = Buffer.from(arena.buffer, arena.byteOffset, to);
-  // a C2 carried at the end of the previous chunk is at from-1 at most: start one byte early
-  let i = a.indexOf(0xc2, Math.max(0, from - 1));
-  while (i >= 0 && i < to - 1) {
-    if (a[i + 1] === 0xa0) { a[i] = 32; a[i + 1] = 32; i += 2; } else i++;
-    i = a.indexOf(0xc2, i);
   }
 }
 
