@@ -39,6 +39,16 @@ describe('memory budget', () => {
     expect(r.out).toBe('');
   });
 
+  // a file of several read chunks: the budget stops the scan while the next chunk's read is in flight
+  // (text/text.ts reads ahead); that read ends before the file is closed (it had crashed on the closed fd)
+  it('stops as cleanly in a file of several chunks, with a read ahead in flight', () => {
+    const big = tmpTrace(manyThreads(60000));
+    expect(fs.statSync(big).size).toBeGreaterThan(3 * (4 << 20));
+    const r = kvmtax(['report', big, '-f', 'json']);
+    expect(r.err.trim().split('\n')).toEqual([expect.stringMatching(/would need more than 150 MiB of memory .*--max-memory MB raises the limit$/)]);
+    expect(r.code).toBe(1);
+  });
+
   it('a larger budget reads it all: 4,000 threads, 4,000 handled HLT exits of 2 us', () => {
     const out = path.join(path.dirname(file), 'out.json');
     const r = kvmtax(['report', file, '--max-memory', '400', '-f', 'json', '-o', out]);

@@ -207,66 +207,71 @@ export class PerfDataCorePath {
     };
     planCut(off);
     let pending: Promise<number> | null = off < end ? readInto(0, off, Math.min(CH, end - off)) : null;
-    while (pending) {
-      const n = Math.min(CH, end - off);
-      const got = await pending;
-      pending = null;
-      if (got < n) throw truncated('record', off + got);
-      const next = off + n;
-      planCut(next);
-      if (next < end) pending = readInto(slot ^ 1, next, Math.min(CH, end - next));
-      const from = dataAt(slot) - tail;
-      const len = tail + n;
-      const fileOff = off - tail;
-      let pos = 0;
-      let skipTo = -1;
-      for (;;) {
-        pos = pd.ex.pdWalk(from, pos, len, BigInt(this.whereBase + fileOff));
-        pd.view(); // memory may have grown: the Core's views are rebuilt
-        this.drainSkips();
-        this.sliced?.afterWalk?.();
-        const stop = pd.ex.pdStopped();
-        if (stop === 0) break;
-        if (stop === 2) { resolve(); this.namedAttrs(); continue; }
-        if (stop === 4) { this.sliced?.atStart?.(); continue; }
-        if (stop === 3) {
-          // a slice read to its end (or found it cannot be read exactly): nothing more to read
-          if (pending) await pending;
-          return;
+    try {
+      while (pending) {
+        const n = Math.min(CH, end - off);
+        const got = await pending;
+        pending = null;
+        if (got < n) throw truncated('record', off + got);
+        const next = off + n;
+        planCut(next);
+        if (next < end) pending = readInto(slot ^ 1, next, Math.min(CH, end - next));
+        const from = dataAt(slot) - tail;
+        const len = tail + n;
+        const fileOff = off - tail;
+        let pos = 0;
+        let skipTo = -1;
+        for (;;) {
+          pos = pd.ex.pdWalk(from, pos, len, BigInt(this.whereBase + fileOff));
+          pd.view(); // memory may have grown: the Core's views are rebuilt
+          this.drainSkips();
+          this.sliced?.afterWalk?.();
+          const stop = pd.ex.pdStopped();
+          if (stop === 0) break;
+          if (stop === 2) { resolve(); this.namedAttrs(); continue; }
+          if (stop === 4) { this.sliced?.atStart?.(); continue; }
+          if (stop === 3) {
+            // a slice read to its end (or found it cannot be read exactly): nothing more to read
+            if (pending) await pending;
+            return;
+          }
+          const mem = new Uint8Array(pd.view().buffer, from, len);
+          const view = new DataView(mem.buffer, mem.byteOffset, mem.byteLength);
+          const type = view.getUint32(pos, true);
+          const size = view.getUint16(pos + 6, true);
+          const at = fileOff + pos;
+          if (size < 8) throw new FormatError(`perf.data: bad record size ${size} (type ${type}) at offset ${at}`, at);
+          const extra = record(type, mem, view, pos, size, at);
+          this.drainSkips();
+          if (extra > 0) {
+            if (!Number.isSafeInteger(extra) || at + size + extra > end) throw truncated('record payload', at);
+            skipTo = at + size + extra;
+            break;
+          }
+          pos += size;
         }
-        const mem = new Uint8Array(pd.view().buffer, from, len);
-        const view = new DataView(mem.buffer, mem.byteOffset, mem.byteLength);
-        const type = view.getUint32(pos, true);
-        const size = view.getUint16(pos + 6, true);
-        const at = fileOff + pos;
-        if (size < 8) throw new FormatError(`perf.data: bad record size ${size} (type ${type}) at offset ${at}`, at);
-        const extra = record(type, mem, view, pos, size, at);
-        this.drainSkips();
-        if (extra > 0) {
-          if (!Number.isSafeInteger(extra) || at + size + extra > end) throw truncated('record payload', at);
-          skipTo = at + size + extra;
+        if (skipTo >= 0) {
+          // a payload that follows its record (AUXTRACE): the chunk read ahead is not the one wanted
+          if (pending) await pending;
+          off = skipTo; tail = 0; slot = 0;
+          pending = off < end ? readInto(0, off, Math.min(CH, end - off)) : null;
+          continue;
+        }
+        const left = len - pos;
+        if (!pending) {
+          if (left > 0) throw truncated('record', fileOff + pos);
           break;
         }
-        pos += size;
+        if (left > LEAD) throw truncated('record', fileOff + pos); // cannot be: sizes are u16
+        if (left > 0) {
+          const u8 = new Uint8Array(pd.view().buffer);
+          u8.copyWithin(dataAt(slot ^ 1) - left, from + pos, from + len);
+        }
+        tail = left; off = next; slot ^= 1;
       }
-      if (skipTo >= 0) {
-        // a payload that follows its record (AUXTRACE): the chunk read ahead is not the one wanted
-        if (pending) await pending;
-        off = skipTo; tail = 0; slot = 0;
-        pending = off < end ? readInto(0, off, Math.min(CH, end - off)) : null;
-        continue;
-      }
-      const left = len - pos;
-      if (!pending) {
-        if (left > 0) throw truncated('record', fileOff + pos);
-        break;
-      }
-      if (left > LEAD) throw truncated('record', fileOff + pos); // cannot be: sizes are u16
-      if (left > 0) {
-        const u8 = new Uint8Array(pd.view().buffer);
-        u8.copyWithin(dataAt(slot ^ 1) - left, from + pos, from + len);
-      }
-      tail = left; off = next; slot ^= 1;
+    } finally {
+      // stopped early (a bad record, the memory budget): the read in flight ends before the file is closed
+      if (pending) await pending.catch(() => 0);
     }
   }
 

@@ -115,37 +115,42 @@ async function scanAhead(core: Core, src: ByteSource, onProgress?: (bytesRead: n
   let slot = 0;
   let carry = 0; // bytes of an unfinished line just before the slot's data
   let pending: Promise<number> | null = issue(0);
-  while (pending) {
-    const n: number = await pending;
-    readSoFar += n;
-    onProgress?.(readSoFar);
-    const end: boolean = n < CH; // a short read: the end of the file (or of the slice)
-    pending = end ? null : issue(slot ^ 1);
-    const d = dataAt(slot);
-    let ls = d - carry;
-    const stop = d + n;
-    // whole windows while there is an arena's worth
-    while (stop - ls >= CH) {
-      const used = core.scanAt(ls, CH, false, true);
-      if (used < 0) throw scanError(core, src.name, used);
-      // a whole window always gives a line (or skips an over-long one): none is a bug, never a loop
-      if (used === 0) throw new Error(`text read ahead: nothing consumed from a whole window at ${readSoFar - (stop - ls)}`);
-      ls += used;
-    }
-    if (end) {
-      // the rest, as the arena path scans it: its complete lines, then what is left as the last
-      if (stop > ls) {
-        const used = core.scanAt(ls, stop - ls, false, false);
+  try {
+    while (pending) {
+      const n: number = await pending;
+      readSoFar += n;
+      onProgress?.(readSoFar);
+      const end: boolean = n < CH; // a short read: the end of the file (or of the slice)
+      pending = end ? null : issue(slot ^ 1);
+      const d = dataAt(slot);
+      let ls = d - carry;
+      const stop = d + n;
+      // whole windows while there is an arena's worth
+      while (stop - ls >= CH) {
+        const used = core.scanAt(ls, CH, false, true);
         if (used < 0) throw scanError(core, src.name, used);
+        // a whole window always gives a line (or skips an over-long one): none is a bug, never a loop
+        if (used === 0) throw new Error(`text read ahead: nothing consumed from a whole window at ${readSoFar - (stop - ls)}`);
         ls += used;
       }
-      const r = core.scanAt(ls, stop - ls, true, false);
-      if (r < 0) throw scanError(core, src.name, r);
-      return;
+      if (end) {
+        // the rest, as the arena path scans it: its complete lines, then what is left as the last
+        if (stop > ls) {
+          const used = core.scanAt(ls, stop - ls, false, false);
+          if (used < 0) throw scanError(core, src.name, used);
+          ls += used;
+        }
+        const r = core.scanAt(ls, stop - ls, true, false);
+        if (r < 0) throw scanError(core, src.name, r);
+        return;
+      }
+      carry = stop - ls;
+      if (carry > 0) new Uint8Array(core.memoryBuffer()).copyWithin(dataAt(slot ^ 1) - carry, ls, stop);
+      slot ^= 1;
     }
-    carry = stop - ls;
-    if (carry > 0) new Uint8Array(core.memoryBuffer()).copyWithin(dataAt(slot ^ 1) - carry, ls, stop);
-    slot ^= 1;
+  } finally {
+    // stopped early (a bad line, the memory budget): the read in flight ends before the file is closed
+    if (pending) await pending.catch(() => 0);
   }
 }
 
