@@ -171,10 +171,10 @@ function histGet(d: usize, i: i32): u32 {
   const pg = <usize>load<u32>(d + (<usize>(i >> HIST_PAGE_SHIFT) << 2));
   return pg == 0 ? 0 : load<u32>(pg + (<usize>(i & (HIST_PAGE - 1)) << 2));
 }
-/** Page `page` of histogram h (HIST_PAGE u32 counts), or 0 when none of its buckets was hit. */
-export function histPagePtr(h: i32, page: i32): usize {
+/** The directory of histogram h (HIST_PAGES u32 page addresses, 0: an empty page), the log applied first. */
+export function histDirPtr(h: i32): usize {
   histFlush();
-  return <usize>load<u32>(histAddr(h) + (<usize>page << 2));
+  return histAddr(h);
 }
 
 // ---- merging --jobs slices' histograms into this core (src/wasm/merge.ts), after the scan ----

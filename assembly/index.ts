@@ -12,7 +12,7 @@ import { nestedRowCount } from "./nested";
 import { dictInit, intern as dictIntern, dictEntries, dictCount, dictBytes, overflowed } from "./dict";
 import {
   analysisInit, onEvent, setFile, finishFile, segTable, setRipTracking, ripTable, ripCapacity, ripDroppedCount, setGpaTracking, gpaTable, gpaCapacity, gpaDroppedCount, counters, threadCount, binCount, topCount, threadsPtr,
-  binsPtr, histPagePtr, topPtr, nameThread as nameTh, setGpaReasons, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
+  binsPtr, histDirPtr, topPtr, nameThread as nameTh, setGpaReasons, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
 } from "./analysis";
 import { pdSetScratch } from "./perfdata";
 export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt, pdReadBuffers, pdSlice, pdSliceFailed, pdSliceTo } from "./perfdata";
@@ -147,8 +147,11 @@ export function threadsCount(): i32 { return threadCount; }
 export { kvmThreadCount } from "./analysis";
 export function binsBase(): usize { return binsPtr(); }
 export function binsCount(): i32 { return binCount; }
-/** Page `page` of histogram h (64 u32 counts), 0 when none of its buckets was hit. */
-export function histPage(h: i32, page: i32): usize { return histPagePtr(h, page); }
+/**
+ * The directory of histogram h: one u32 per page of 64 u32 counts, the page's address or 0 when none of
+ * its buckets was hit (directories never move; the logged counts are applied first).
+ */
+export function histDir(h: i32): usize { return histDirPtr(h); }
 // --jobs: the slices' histograms merged into this core's (assembly/analysis.ts)
 export { histNew, histAddTo, histAddPairs, histAddAll, histClear, histFlush } from "./analysis";
 export function topBase(): usize { return topPtr(); }

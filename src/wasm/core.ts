@@ -70,7 +70,7 @@ interface Exports {
   kvmThreadCount(): number;
   binsBase(): number;
   binsCount(): number;
-  histPage(h: number, page: number): number;
+  histDir(h: number): number;
   histNew(): number;
   histAddTo(h: number, i: number, n: number): void;
   histAddPairs(h: number, p: number, n: number): void;
@@ -606,12 +606,13 @@ export class Core {
   /** fn(page, mem, at) for each page of histogram h that has a count: its counts are mem[at .. at + 64) */
   eachHistPage(h: number, fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void {
     const page = 64;
-    this.ex.histFlush();
+    const d = this.ex.histDir(h) >>> 2; // one call: the logged counts applied, the page addresses read here
     const buf = this.ex.memory.buffer;
     if (!this.u32 || this.u32.buffer !== buf) this.u32 = new Uint32Array(buf);
+    const u32 = this.u32;
     for (let pg = 0; pg * page < K.HIST_BUCKETS; pg++) {
-      const p = this.ex.histPage(h, pg);
-      if (p) fn(pg, this.u32, p >>> 2, Math.min(page, K.HIST_BUCKETS - pg * page));
+      const p = u32[d + pg]!;
+      if (p) fn(pg, u32, p >>> 2, Math.min(page, K.HIST_BUCKETS - pg * page));
     }
   }
   private u32: Uint32Array | undefined;
@@ -638,13 +639,14 @@ export class Core {
 
   histDenseOf(h: number): Uint32Array {
     if (this.lastHist === h) return this.scratch;
-    this.ex.histFlush();
+    const d = this.ex.histDir(h) >>> 2;
     const out = this.scratch;
     out.fill(0);
     const page = 64;
+    const u32 = new Uint32Array(this.ex.memory.buffer);
     for (let pg = 0; pg * page < K.HIST_BUCKETS; pg++) {
-      const p = this.ex.histPage(h, pg);
-      if (p) out.set(new Uint32Array(this.ex.memory.buffer, p, Math.min(page, K.HIST_BUCKETS - pg * page)), pg * page);
+      const p = u32[d + pg]!;
+      if (p) out.set(u32.subarray(p >>> 2, (p >>> 2) + Math.min(page, K.HIST_BUCKETS - pg * page)), pg * page);
     }
     this.lastHist = h;
     return out;
