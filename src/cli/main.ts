@@ -28,6 +28,30 @@ const COMMANDS: Array<[name: string, usage: string, describe: string, load: () =
   ['record', 'record', 'record KVM events with tracefs into a trace.dat (and a host manifest)', async () => (await import('./record.js')) as unknown as CommandModule],
 ];
 
+/**
+ * yargs' "Unknown arguments: such-option, suchOption, f" as a user typed them: an option once, with its
+ * dashes ("Unknown options: --such-option, -f"); a word that is not an option stays "Unknown argument".
+ */
+export function unknownArguments(msg: string, args: string[]): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(msg);
+  if (!m) return msg;
+  const names = m[1]!.split(', ');
+  const camel = (n: string): string => n.replace(/-([a-z])/g, (_x, c: string) => c.toUpperCase());
+  const kept = names.filter((n) => !names.some((o) => o !== n && o.includes('-') && camel(o) === n));
+  const typed = (n: string): string | undefined => {
+    if (args.some((a) => a === `--${n}` || a.startsWith(`--${n}=`))) return `--${n}`;
+    if (args.some((a) => a === `--no-${n}`)) return `--no-${n}`;
+    if (n.length === 1 && args.some((a) => /^-[^-]/.test(a) && a.slice(1).includes(n))) return `-${n}`;
+    return undefined;
+  };
+  const options = kept.map(typed).filter((o): o is string => o !== undefined);
+  const words = kept.filter((n) => typed(n) === undefined);
+  const parts: string[] = [];
+  if (options.length) parts.push(`Unknown option${options.length > 1 ? 's' : ''}: ${options.join(', ')}`);
+  if (words.length) parts.push(`Unknown argument${words.length > 1 ? 's' : ''}: ${words.join(', ')}`);
+  return parts.join('; ');
+}
+
 export async function main(args: string[]): Promise<number> {
   let usage = false;
   try {
@@ -62,7 +86,7 @@ export async function main(args: string[]): Promise<number> {
         if (err && err.name !== 'YError') throw err;
         if (err && !msg) msg = err.message;
         usage = true;
-        throw KvmtaxError.usage(msg);
+        throw KvmtaxError.usage(unknownArguments(msg, args));
       })
       .parseAsync();
     return 0;

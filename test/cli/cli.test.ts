@@ -58,4 +58,19 @@ describe('kvmtax CLI', () => {
     expect(kvmtax(['report']).code).toBe(2);
     expect(kvmtax(['frobnicate']).code).toBe(2);
   });
+  it('an unknown option is named once, as typed (yargs lists "such-option, suchOption")', () => {
+    const t = path.join(TRACES, 'svm-D-small/trace.txt.xz');
+    const cases: [string[], string][] = [
+      [['report', t, '--such-option'], 'Unknown option: --such-option'],
+      [['report', t, '--such-option=3', '-Z'], 'Unknown options: --such-option, -Z'],
+      [['report', t, '--no-such-option'], 'Unknown option: --no-such-option'],
+      [['export', '-f', 'csv', t, '-o', 'x.csv'], 'Unknown options: -f, -o'],
+      [['record', 'surplus'], 'Unknown argument: surplus'],
+    ];
+    for (const [args, line] of cases) {
+      const r = kvmtax(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).toBe(`kvmtax: ${line}\nrun "kvmtax --help" for the commands and options\n`);
+    }
+  });
 });
