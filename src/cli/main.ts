@@ -3,6 +3,7 @@
  * write, 2 usage error, 3 compare --fail-if: a rule breached, 4 compare --fail-if: a rule could not be
  * evaluated (without --allow-missing), 70 internal error (a bug: printed with its stack trace).
  */
+import fs from 'node:fs';
 import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { KvmtaxError, EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE } from '../core/errors.js';
@@ -52,6 +53,29 @@ export function unknownArguments(msg: string, args: string[]): string {
   return parts.join('; ');
 }
 
+/**
+ * "Not enough non-option arguments" when the files were there: an option before them took them as its
+ * value (a misspelt option takes the next word; --vs takes every file after it). Say which.
+ */
+export function filesTakenAsValues(msg: string, args: string[]): string {
+  if (!/^Not enough non-option arguments/.test(msg)) return msg;
+  for (let i = 0; i < args.length - 1; i++) {
+    const o = args[i]!;
+    if (!/^--?[^-]/.test(o) || o.includes('=')) continue;
+    const files: string[] = [];
+    for (let j = i + 1; j < args.length && !args[j]!.startsWith('-'); j++) {
+      let file = false;
+      try { file = fs.statSync(args[j]!).isFile(); } catch { file = false; }
+      if (!file) break;
+      files.push(args[j]!);
+    }
+    if (files.length === 0) continue;
+    const what = files.length === 1 ? `${files[0]} was read as the value of ${o}` : `${files.join(', ')} were read as the values of ${o}`;
+    return `${msg} (${what}: put the files before it, or check the option's name)`;
+  }
+  return msg;
+}
+
 export async function main(args: string[]): Promise<number> {
   let usage = false;
   try {
@@ -86,7 +110,7 @@ export async function main(args: string[]): Promise<number> {
         if (err && err.name !== 'YError') throw err;
         if (err && !msg) msg = err.message;
         usage = true;
-        throw KvmtaxError.usage(unknownArguments(msg, args));
+        throw KvmtaxError.usage(filesTakenAsValues(unknownArguments(msg, args), args));
       })
       .parseAsync();
     return 0;

@@ -58,7 +58,7 @@ describe('kvmtax CLI', () => {
     expect(kvmtax(['report']).code).toBe(2);
     expect(kvmtax(['frobnicate']).code).toBe(2);
   });
-  it('an unknown option is named once, as typed (yargs lists "such-option, suchOption")', () => {
+  it('an unknown option is named once, as typed (yargs lists "such-option, suchOption"); files taken as an option\'s value are named', () => {
     const t = path.join(TRACES, 'svm-D-small/trace.txt.xz');
     const cases: [string[], string][] = [
       [['report', t, '--such-option'], 'Unknown option: --such-option'],
@@ -66,6 +66,10 @@ describe('kvmtax CLI', () => {
       [['report', t, '--no-such-option'], 'Unknown option: --no-such-option'],
       [['export', '-f', 'csv', t, '-o', 'x.csv'], 'Unknown options: -f, -o'],
       [['record', 'surplus'], 'Unknown argument: surplus'],
+      // before the files, an option takes the next word as its value: the message says which file went
+      [['report', '--such-option', t], `Not enough non-option arguments: got 0, need at least 1 (${t} was read as the value of --such-option: put the files before it, or check the option's name)`],
+      [['compare', '-f', 'json', '--vs', t, t], `Not enough non-option arguments: got 0, need at least 1 (${t}, ${t} were read as the values of --vs: put the files before it, or check the option's name)`],
+      [['report', '-f', 'json'], 'Not enough non-option arguments: got 0, need at least 1'],
     ];
     for (const [args, line] of cases) {
       const r = kvmtax(args);
