@@ -1,5 +1,6 @@
 /**
- * Byte sources: a plain file (read with fs.readSync straight into the caller's buffer: no copy), stdin,
+ * Byte sources: a plain file (read straight into the caller's buffer, or claimed by range for a reader to
+ * read ahead: no copy), stdin,
  * and transparently decompressed .gz (node:zlib) and .xz (xz-decompress, a streaming WebAssembly
  * decoder: no native addon to build) files, both through decompress.ts. Compression is recognized by magic
  * bytes, not by name.

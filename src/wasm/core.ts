@@ -1,7 +1,8 @@
 /**
  * The TypeScript side of the WebAssembly core: it owns the module's memory.
  *
- *   text:   fs.readSync(fd, core.arena()) -> core.scan(n) -> tokenizer + analysis, all inside wasm
+ *   text:   file chunks read ahead into core buffers (or a stream into core.arena()) -> core.scanAt() ->
+ *           tokenizer + analysis, all inside wasm
  *   binary: reader -> Core.push() (EventSink) -> batch columns in wasm memory -> consumeBatch(n)
  *   end:    core.tables() reads the thread, bin, histogram, top-N, skip and dictionary tables
  *

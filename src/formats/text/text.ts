@@ -3,7 +3,8 @@
  * kernel/trace/trace_output.c), `trace-cmd report` (trace-cmd's Documentation/trace-cmd/trace-cmd-report.1)
  * and `perf script` (tools/perf/builtin-script.c) default output. The tokenizing itself happens in the
  * WebAssembly core (assembly/text.ts); this module recognizes which of the three a file is and streams
- * its bytes into the core's input arena.
+ * its bytes into core memory: a plain file read ahead into two buffers, any other source through the
+ * input arena.
  */
 import * as K from '../../../assembly/constants.js';
 import type { Core } from '../../wasm/core.js';
@@ -68,8 +69,9 @@ export function skipDescription(kind: number): string {
 }
 
 /**
- * Stream a text source through the core. The arena is filled with fs.readSync (plain files) and a line
- * cut by the chunk end is carried to the start of the arena for the next scan.
+ * Stream a text source through the core. A plain file is read ahead (scanAhead); any other source (a pipe,
+ * stdin, a decompressor) fills the arena, and a line cut by the chunk end is carried to the start of the
+ * arena for the next scan.
  * `chunkBytes` (tests) limits how many new bytes are read per scan, to exercise chunk boundaries.
  */
 export async function scanTextSource(core: Core, src: ByteSource, fileIndex: number, format: number,
