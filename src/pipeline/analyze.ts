@@ -64,6 +64,11 @@ export interface AnalyzeOptions {
   jobsCutAfter?: number;
   /** tests: called with a text file's slice offsets when --jobs cuts it (slice k is [cuts[k], cuts[k + 1])) */
   onJobsCut?: (file: string, cuts: number[]) => void;
+  /**
+   * --jobs slices of a text file read ahead (the next chunk on libuv's pool while the core scans) only when a
+   * CPU is left for the reads: fewer slices than CPUs. Tests set it to take either path.
+   */
+  sliceReadAhead?: boolean;
   /** files smaller than this are read by one thread even with jobs > 1, as is a text file's rest when less than this is left once the workers are ready (default 16 MiB) */
   jobsMinBytes?: number;
   /** the run's memory budget in MiB (each worker's too); default DEFAULT_MAX_MEMORY_MB (wasm/core.ts) */

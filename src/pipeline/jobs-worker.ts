@@ -28,6 +28,8 @@ export interface SliceJob {
   maxMemoryMb?: number;
   /** tests: new bytes per scan call (AnalyzeOptions.chunkBytes) */
   chunkBytes?: number;
+  /** read ahead (AnalyzeOptions.sliceReadAhead): else each chunk is read in turn with the scan */
+  readAhead?: boolean;
   /** a worker whose slice is cut once it is ready (slice-control.ts): start and end are set then */
   control?: { sab: SharedArrayBuffer; k: number };
 }
@@ -40,9 +42,18 @@ class RangeSource implements ByteSource {
   readonly head = new Uint8Array(0);
   private pos: number;
   private fd: number;
-  constructor(readonly name: string, start: number, private end: number, private readonly plan?: (pos: number) => number | undefined) {
+  constructor(readonly name: string, start: number, private end: number, private readonly plan?: (pos: number) => number | undefined, readAhead = true) {
     this.fd = fs.openSync(name, 'r');
     this.pos = start;
+    if (readAhead) {
+      this.claim = (len: number) => {
+        this.end = this.plan?.(this.pos) ?? this.end;
+        const at = this.pos;
+        const n = Math.max(0, Math.min(len, this.end - at));
+        this.pos += n;
+        return { fd: this.fd, at, n };
+      };
+    }
   }
   async read(dst: Uint8Array, off: number, len: number): Promise<number> {
     this.end = this.plan?.(this.pos) ?? this.end;
@@ -50,13 +61,7 @@ class RangeSource implements ByteSource {
     this.pos += n;
     return n;
   }
-  claim(len: number): { fd: number; at: number; n: number } {
-    this.end = this.plan?.(this.pos) ?? this.end;
-    const at = this.pos;
-    const n = Math.max(0, Math.min(len, this.end - at));
-    this.pos += n;
-    return { fd: this.fd, at, n };
-  }
+  readonly claim?: (len: number) => { fd: number; at: number; n: number };
   close(): void { fs.closeSync(this.fd); }
 }
 
@@ -126,7 +131,7 @@ export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core, p
   const core = into ?? new Core({ topN: job.topN, maxMemoryMb: job.maxMemoryMb });
   // a later slice cannot know yet which threads are vCPUs: follow every thread's scheduling
   if (job.start > 0) core.trackAllThreads(true);
-  const src = new RangeSource(job.file, job.start, job.end, plan);
+  const src = new RangeSource(job.file, job.start, job.end, plan, job.readAhead ?? true);
   try {
     phase(`slice ${job.start}: scan`);
     await scanTextSource(core, src, job.fileIndex, job.format, job.strict, job.chunkBytes, undefined, job.origin);

@@ -77,6 +77,16 @@ describe('--jobs: slices merged exactly', () => {
       expect(differences(one, many), `jobs ${jobs}`).toEqual([]);
     }
   });
+  // slices read ahead only with a CPU to spare (jobs.ts): both ways give the one-thread report
+  it.each(cases)('%s with 2 and 3 workers, the slices read ahead and read in turn', async (xz) => {
+    const file = await plain(xz);
+    const one = await analyze([file]);
+    for (const jobs of [2, 3]) {
+      for (const sliceReadAhead of [true, false]) {
+        expect(differences(one, await analyze([file], { ...J(jobs), sliceReadAhead })), `jobs ${jobs}, read ahead ${sliceReadAhead}`).toEqual([]);
+      }
+    }
+  });
   it.skipIf(!HAVE_SHARED)('a halt-polling capture (svm-F: windows grow and shrink across slices)', async () => {
     const file = await plain(path.join(SHARED, 'captures/svm-F-haltpoll-2ms/trace.txt.xz'));
     const one = await analyze([file]);
