@@ -30,3 +30,14 @@ export async function readIntoCore(fd: number, memory: () => ArrayBuffer, ptr: n
   }
   return got;
 }
+
+/** The same read done now, on this thread (when no CPU is left for a reader: --jobs slices on every CPU). */
+export function readIntoCoreNow(fd: number, memory: () => ArrayBuffer, ptr: number, len: number, at: number): number {
+  let got = 0;
+  while (got < len) {
+    const r = fs.readSync(fd, new Uint8Array(memory(), ptr + got, len - got), 0, len - got, at + got);
+    if (r <= 0) break;
+    got += r;
+  }
+  return got;
+}

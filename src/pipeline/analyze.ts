@@ -65,8 +65,8 @@ export interface AnalyzeOptions {
   /** tests: called with a text file's slice offsets when --jobs cuts it (slice k is [cuts[k], cuts[k + 1])) */
   onJobsCut?: (file: string, cuts: number[]) => void;
   /**
-   * --jobs slices of a text file read ahead (the next chunk on libuv's pool while the core scans) only when a
-   * CPU is left for the reads: fewer slices than CPUs. Tests set it to take either path.
+   * --jobs slices of a text file or perf.data read ahead (the next chunk on libuv's pool while the core works)
+   * only when a CPU is left for the reads: fewer slices than CPUs. Tests set it to take either path.
    */
   sliceReadAhead?: boolean;
   /** files smaller than this are read by one thread even with jobs > 1, as is a text file's rest when less than this is left once the workers are ready (default 16 MiB) */

@@ -6,6 +6,7 @@
  * their slice exactly; when one could not (assembly/perfdata.ts pdSlice: perf's ordering does not hold around a
  * cut, a record without a time where two slices read, compressed records), the file is read by one job as usual.
  */
+import os from 'node:os';
 import { Core, type FileCounters } from '../wasm/core.js';
 import { mergeCounters, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
@@ -37,6 +38,8 @@ export interface PerfSliceJob {
   maxMemoryMb?: number;
   /** tests: the core's input arena (chunk size) */
   arenaBytes?: number;
+  /** read the next chunk ahead while the core walks this one (jobs.ts: only with a CPU to spare) */
+  readAhead?: boolean;
   /** a worker whose slice is cut once it is ready (slice-control.ts): from and to are set then */
   control?: { sab: SharedArrayBuffer; k: number };
 }
@@ -72,7 +75,7 @@ export async function readPerfSlice(job: PerfSliceJob, forClone: boolean, plan?:
   };
   try {
     phase(`perf.data slice ${job.index}: read`);
-    const info = await readPerfData(job.file, sink, { slice: { from: job.from, to: job.to, atStart, afterWalk: publish, plan } });
+    const info = await readPerfData(job.file, sink, { slice: { from: job.from, to: job.to, atStart, afterWalk: publish, plan, readAhead: job.readAhead } });
     phase(`perf.data slice ${job.index}: read done`);
     const counters = core.endFile();
     if (info.sliceFailed) return { ok: true, info };
@@ -105,14 +108,16 @@ function originsAt(n: number): number { return Math.ceil((4 * n) / 8) * 8; }
  * are found in the rest), the workers read nothing and its read is the one-job read.
  */
 export async function readPerfDataSlices(file: string, display: string, idx: number, jobs: number, topN: number,
-  maxMemoryMb: number | undefined, opts: { cutAfter?: number; minBytes?: number; arenaBytes?: number } = {}): Promise<{ parts: Part[]; counters: FileCounters; info: PerfDataInfo } | undefined> {
+  maxMemoryMb: number | undefined, opts: { cutAfter?: number; minBytes?: number; arenaBytes?: number; readAhead?: boolean } = {}): Promise<{ parts: Part[]; counters: FileCounters; info: PerfDataInfo } | undefined> {
   phase('perf.data slices: plan');
   const fd = fs.openSync(file, 'r');
   const data = (() => { try { return dataSection(fd); } finally { fs.closeSync(fd); } })();
   if (!data) { perfDataJobStats.fallbacks.push(0); return undefined; }
   const share = originShare(jobs);
   const control = SliceControl.create(jobs);
-  const jobOf = (k: number, from: number, to: number): PerfSliceJob => ({ kind: 'perfdata', file, from, to, fileIndex: idx, topN, index: k, slices: jobs, share, maxMemoryMb, arenaBytes: opts.arenaBytes });
+  // as text slices (jobs.ts): read ahead only with a CPU left for the reads
+  const readAhead = opts.readAhead ?? jobs < os.availableParallelism();
+  const jobOf = (k: number, from: number, to: number): PerfSliceJob => ({ kind: 'perfdata', file, from, to, fileIndex: idx, topN, index: k, slices: jobs, share, maxMemoryMb, arenaBytes: opts.arenaBytes, readAhead });
   const release = (k: number): void => {
     // later slices may wait on this one's origin
     const flags = new Int32Array(share, 0, jobs);

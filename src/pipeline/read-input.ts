@@ -39,7 +39,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
     try {
       if (entry.name === 'perf.data' && !tmp && slicing(opts, fs.statSync(p).size, src.name)) {
         // slices of its delivered stream, one worker each (perfdata-jobs.ts); undefined: one job reads it
-        const r = await readPerfDataSlices(p, src.name, idx, opts.jobs!, topN, opts.maxMemoryMb, { cutAfter: opts.jobsCutAfter, minBytes: opts.jobsMinBytes, arenaBytes: opts.arenaBytes });
+        const r = await readPerfDataSlices(p, src.name, idx, opts.jobs!, topN, opts.maxMemoryMb, { cutAfter: opts.jobsCutAfter, minBytes: opts.jobsMinBytes, arenaBytes: opts.arenaBytes, readAhead: opts.sliceReadAhead });
         if (r) {
           sliced.push(...r.parts);
           const c = r.counters;

@@ -23,7 +23,7 @@ import {
 } from '../../../assembly/constants.js';
 import { PERF_TYPE_TRACEPOINT, type Attr } from './header.js';
 import { readCoreSkips } from '../core-skips.js';
-import { readIntoCore } from '../read-ahead.js';
+import { readIntoCore, readIntoCoreNow } from '../read-ahead.js';
 
 const AT_STRIDE = 48;
 const FM_STRIDE = 96;
@@ -70,6 +70,8 @@ export interface SliceSpec {
    * read yet, it may give the cut then (a FINISHED_ROUND at or after that offset): perfdata-jobs.ts
    */
   plan?: (unread: number) => number | undefined;
+  /** false: each chunk is read in turn with the walk, not ahead (--jobs slices on every CPU: no CPU for a reader) */
+  readAhead?: boolean;
 }
 
 /** What the reader gives the core path. */
@@ -195,8 +197,10 @@ export class PerfDataCorePath {
     const base = pd.ex.pdReadBuffers(CH);
     const dataAt = (slot: number): number => base + slot * (LEAD + CH) + LEAD;
     /** Read [at, at + len) into slot's buffer: the number of bytes read. */
+    const memory = (): ArrayBuffer => pd.view().buffer as ArrayBuffer;
+    const ahead = this.sliced?.readAhead !== false;
     const readInto = (slot: number, at: number, len: number): Promise<number> =>
-      readIntoCore(fd, () => pd.view().buffer as ArrayBuffer, dataAt(slot), len, at);
+      ahead ? readIntoCore(fd, memory, dataAt(slot), len, at) : Promise.resolve(readIntoCoreNow(fd, memory, dataAt(slot), len, at));
     let off = start; // file offset of the current slot's data
     let tail = 0; // bytes of a cut record copied into the lead before it
     let slot = 0;

@@ -27,11 +27,11 @@ function differences(a: unknown, b: unknown, p = ''): string[] {
  * workers are ready and the main thread has read `after` bytes of the data (it waits for them: alone it would read
  * a small file whole before they start), in chunks of `arenaBytes`.
  */
-async function compare(file: string, jobs: number[], after = 0, arenaBytes?: number): Promise<{ sliced: number; fallbacks: number[] }> {
+async function compare(file: string, jobs: number[], after = 0, arenaBytes?: number, sliceReadAhead?: boolean): Promise<{ sliced: number; fallbacks: number[] }> {
   const one = await analyze([file], { top: 20, histograms: true });
   const sliced0 = perfDataJobStats.sliced, fb0 = perfDataJobStats.fallbacks.length;
   for (const j of jobs) {
-    const many = await analyze([file], { top: 20, histograms: true, jobs: j, jobsMinBytes: 0, jobsCutAfter: after, arenaBytes });
+    const many = await analyze([file], { top: 20, histograms: true, jobs: j, jobsMinBytes: 0, jobsCutAfter: after, arenaBytes, sliceReadAhead });
     expect(differences(one, many), `jobs ${j}`).toEqual([]);
   }
   return { sliced: perfDataJobStats.sliced - sliced0, fallbacks: perfDataJobStats.fallbacks.slice(fb0) };
@@ -80,6 +80,16 @@ describe('perf.data --jobs: slices merged exactly', () => {
     const r = await compare(f, [2, 3], Math.floor(fs.statSync(f).size / 3), 64 << 10);
     expect(r.fallbacks).toEqual([]);
     expect(r.sliced).toBe(2);
+  });
+
+  // slices read ahead only with a CPU to spare (perfdata-jobs.ts): both ways, in 64 KiB chunks
+  it('crafted: the slices read ahead and read in turn with the walk, at 2 and 3 jobs', async () => {
+    const f = tmpFile('jobs-2cpu-ahead.data', twoCpus(60).buildFile());
+    for (const ahead of [true, false]) {
+      const r = await compare(f, [2, 3], Math.floor(fs.statSync(f).size / 3), 64 << 10, ahead);
+      expect(r.fallbacks, `read ahead ${ahead}`).toEqual([]);
+      expect(r.sliced, `read ahead ${ahead}`).toBe(2);
+    }
   });
 
   it('the main thread read everything before the cut (too little left): the workers read nothing, the same report', async () => {
