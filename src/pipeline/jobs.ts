@@ -2,7 +2,6 @@
  * --jobs: a plain text file read in line-aligned slices, one worker thread (jobs-worker.ts) and
  * WebAssembly core each; wasm/merge.ts joins the slices' tables exactly.
  */
-import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import type { AnalyzeOptions } from './analyze.js';
 import { scanSlice, unpackHists, type SliceJob, type SliceResult, type TraceDatJob } from './jobs-worker.js';
 import type { PerfSliceJob } from './perfdata-jobs.js';
 import { phase } from '../core/phases.js';
+import { slicesReadAhead } from '../formats/read-ahead.js';
 import { Cutter, SliceControl } from './slice-control.js';
 
 /**
@@ -47,9 +47,7 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
   const origin = head.timelineOrigin();
   const shifted = opts.jobsShift?.includes(src.name) ?? false;
   const control = SliceControl.create(jobs);
-  // with a slice on every CPU, a reader thread per slice only takes turns with the scans (measured: 2 slices
-  // on 2 CPUs took 7% longer reading ahead than reading in turn); with a CPU to spare, read ahead
-  const readAhead = opts.sliceReadAhead ?? jobs < os.availableParallelism();
+  const readAhead = slicesReadAhead(jobs, opts.sliceReadAhead);
   const base = { file, fileIndex: idx, format: fmt, strict: opts.strict ?? false, topN, origin, maxMemoryMb: opts.maxMemoryMb, readAhead };
   const started = Array.from({ length: jobs - 1 }, (_, i) => startWorker({ ...base, start: -1, end: -1, control: { sab: control.sab, k: i + 1 } }));
   phase('slices: workers started');

@@ -6,7 +6,7 @@
  * their slice exactly; when one could not (assembly/perfdata.ts pdSlice: perf's ordering does not hold around a
  * cut, a record without a time where two slices read, compressed records), the file is read by one job as usual.
  */
-import os from 'node:os';
+import { slicesReadAhead } from '../formats/read-ahead.js';
 import { Core, type FileCounters } from '../wasm/core.js';
 import { mergeCounters, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
@@ -115,8 +115,7 @@ export async function readPerfDataSlices(file: string, display: string, idx: num
   if (!data) { perfDataJobStats.fallbacks.push(0); return undefined; }
   const share = originShare(jobs);
   const control = SliceControl.create(jobs);
-  // as text slices (jobs.ts): read ahead only with a CPU left for the reads
-  const readAhead = opts.readAhead ?? jobs < os.availableParallelism();
+  const readAhead = slicesReadAhead(jobs, opts.readAhead);
   const jobOf = (k: number, from: number, to: number): PerfSliceJob => ({ kind: 'perfdata', file, from, to, fileIndex: idx, topN, index: k, slices: jobs, share, maxMemoryMb, arenaBytes: opts.arenaBytes, readAhead });
   const release = (k: number): void => {
     // later slices may wait on this one's origin
