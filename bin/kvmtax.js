@@ -1,5 +1,73 @@
 #!/usr/bin/env node
-// kvmtax: the CLI is compiled to dist/ (npm run build) and bundled into dist/bundle (esbuild: one module
-// graph to load instead of hundreds of files, which is most of a short run's start-up).
-import { run } from '../dist/bundle/main.js';
-run();
+// kvmtax: the CLI is compiled to dist/ and bundled into one script, dist/bundle/cli.cjs (npm run build;
+// scripts/bundle.mjs). It is compiled here with V8's code cache, dist/bundle/cli.cjs.cache, which the build
+// writes after running a few short commands: parsing and compiling the bundle was most of a short run's
+// start-up (a 2-line report took node + 93 ms from ES module chunks, + 44 from this script and its cache).
+//
+// The cache is used only for the cli.cjs it was made from (its size and mtime are stamped in front of it),
+// and V8 itself refuses one from another Node or V8 flags; without a usable cache the bundle is compiled
+// as usual. KVMTAX_CODE_CACHE_TRAINING (the build's, a JSON list of argument lists) runs those commands in
+// one process and writes the cache at exit.
+import fs from 'node:fs';
+import path from 'node:path';
+import vm from 'node:vm';
+import v8 from 'node:v8';
+import { createRequire, isBuiltin } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+// V8 stamps its code cache with a hash of its flags: the CLI sets this one (src/cli/main.ts run()), so it
+// is set before the bundle is compiled, when the cache is checked and when it is made
+v8.setFlagsFromString('--semi-space-growth-factor=1');
+
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bundle');
+const file = path.join(dir, 'cli.cjs');
+const cacheFile = file + '.cache';
+const training = process.env.KVMTAX_CODE_CACHE_TRAINING;
+
+let source;
+try {
+  source = fs.readFileSync(file, 'utf8');
+} catch (e) {
+  process.stderr.write(`kvmtax: ${file} cannot be read (${e.code ?? e.message}): run "npm run build" first\n`);
+  process.exit(1);
+}
+const { size, mtimeMs } = fs.statSync(file);
+const stamp = Buffer.from(JSON.stringify({ size, mtimeMs }) + '\n');
+
+/** The cache when it was made from this cli.cjs, else undefined. */
+function usableCache() {
+  if (training) return undefined;
+  let bytes;
+  try {
+    bytes = fs.readFileSync(cacheFile);
+  } catch {
+    return undefined;
+  }
+  return bytes.length > stamp.length && bytes.subarray(0, stamp.length).equals(stamp) ? bytes.subarray(stamp.length) : undefined;
+}
+
+const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __kvmtaxModuleUrl, __kvmtaxImport) {${source}\n})`, {
+  filename: file,
+  cachedData: usableCache(),
+});
+const cli = { exports: {} };
+// Node's built-in modules straight from process.getBuiltinModule (the first require through a CommonJS
+// loader cost about 3 ms), packages through a require beside cli.cjs
+let packages;
+const requireFromBundle = (id) => (isBuiltin(id) ? process.getBuiltinModule(id) : (packages ??= createRequire(file))(id));
+// the bundle's dynamic imports of packages (scripts/bundle.mjs): resolved from here, as from dist/bundle
+const importPackage = (id) => import(id);
+script.runInThisContext()(cli.exports, requireFromBundle, cli, file, dir, pathToFileURL(file).href, importPackage);
+
+if (training) {
+  process.on('exit', () => fs.writeFileSync(cacheFile, Buffer.concat([stamp, script.createCachedData()])));
+  for (const args of JSON.parse(training)) {
+    const code = await cli.exports.main(args);
+    if (code !== 0) {
+      process.stderr.write(`kvmtax: code cache training: ${args.join(' ')} exited ${code}\n`);
+      process.exit(code);
+    }
+  }
+} else {
+  cli.exports.run();
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Bundles the compiled CLI (dist/src) into dist/bundle with esbuild: one module graph to load instead of
-// hundreds of files, which is most of a short run's start-up; the --jobs worker's entry is a second entry
-// point sharing the same chunks. `npm run build:bundle` runs it (dist/bundle is emptied first: chunk names
-// change with their contents, and stale ones would ship).
+// Bundles the compiled CLI (dist/src) into dist/bundle with esbuild: one script to load instead of hundreds
+// of files, which is most of a short run's start-up (dist/bundle/cli.cjs, and its V8 code cache made at the
+// end), and the --jobs worker's entry with its chunks. `npm run build:bundle` runs it (dist/bundle is emptied
+// first: chunk names change with their contents, and stale ones would ship).
 //
 // Two start-up costs of yargs' dependencies are deferred to first use, since only help text and width-fitted
 // tables measure a string:
@@ -14,6 +14,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import * as esbuild from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,19 +62,74 @@ const lazyStringWidthRegexes = {
   },
 };
 
-fs.rmSync(outdir, { recursive: true, force: true });
-await esbuild.build({
-  entryPoints: [path.join(root, 'dist/src/cli/main.js'), path.join(root, 'dist/src/pipeline/jobs-worker-main.js')],
+const common = {
   bundle: true,
   platform: 'node',
+  external: ['xz-decompress', 'protobufjs', 'fzstd', '@hpcc-js/wasm-zstd', '@duckdb/node-api', 'apache-arrow', 'hyparquet'],
+  target: 'node20',
+  inject: [path.join(root, 'scripts/lazy-segmenter.mjs')],
+  plugins: [lazyStringWidthRegexes],
+  logLevel: 'warning',
+};
+
+fs.rmSync(outdir, { recursive: true, force: true });
+// the CLI: one CommonJS script that bin/kvmtax.js compiles with V8's code cache (below). A dynamic import()
+// of our own modules becomes a lazy initializer in it, so the optional verbs' packages (protobufjs, DuckDB)
+// still load only when used.
+await esbuild.build({
+  ...common,
+  entryPoints: [path.join(root, 'dist/src/cli/main.js')],
+  format: 'cjs',
+  outfile: path.join(outdir, 'cli.cjs'),
+  // import.meta.url: cli.cjs's file: URL, which bin/kvmtax.js passes in as it calls the script
+  define: { 'Intl.Segmenter': 'LazySegmenter', 'import.meta.url': '__kvmtaxModuleUrl' },
+});
+// A dynamic import() in a script that vm.Script compiled needs Node's experimental importModuleDynamically,
+// and a function restored from the code cache loses it ("A dynamic import callback was not specified", Node
+// 20): the packages cli.cjs imports dynamically are imported by bin/kvmtax.js's function instead.
+const cliFile = path.join(outdir, 'cli.cjs');
+const cli = fs.readFileSync(cliFile, 'utf8');
+const imports = cli.match(/\bimport\(/g)?.length ?? 0;
+const externals = /\bimport\((?="(?:xz-decompress|protobufjs|fzstd|@hpcc-js\/wasm-zstd|@duckdb\/node-api|apache-arrow|hyparquet)"\))/g;
+const replaced = cli.replace(externals, '__kvmtaxImport(');
+if (replaced.match(/\bimport\(/g)) throw new Error(`${cliFile}: ${replaced.match(/\bimport\(/g).length} of ${imports} dynamic imports are not of an external package (see scripts/bundle.mjs)`);
+fs.writeFileSync(cliFile, replaced);
+
+// the --jobs worker's entry: ES modules, its optional parts in chunks
+await esbuild.build({
+  ...common,
+  entryPoints: [path.join(root, 'dist/src/pipeline/jobs-worker-main.js')],
   format: 'esm',
   splitting: true,
   outdir,
   entryNames: '[name]',
-  external: ['xz-decompress', 'protobufjs', 'fzstd', '@hpcc-js/wasm-zstd', '@duckdb/node-api', 'apache-arrow', 'hyparquet'],
-  target: 'node20',
-  inject: [path.join(root, 'scripts/lazy-segmenter.mjs')],
   define: { 'Intl.Segmenter': 'LazySegmenter' },
-  plugins: [lazyStringWidthRegexes],
-  logLevel: 'warning',
 });
+
+// The code cache: V8's compiled code for the functions that short commands run (a 2-line report, a bundled
+// capture, --help), written by bin/kvmtax.js after running them in one process. It needs the wasm core
+// (build/kvmtax.wasm, built before this step by `npm run build`); without a cache the CLI works, only its
+// start-up is slower, so a failure here is a warning.
+const cacheFile = path.join(outdir, 'cli.cjs.cache');
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-code-cache-'));
+try {
+  const tiny = path.join(scratch, 'tiny.txt');
+  fs.writeFileSync(tiny, [
+    '             vmm-193     (    188) [001] d..1.     7.334239: kvm_entry: vcpu 1, rip 0x1000',
+    '             vmm-193     (    188) [001] .....     7.335242: kvm_exit: vcpu 1 reason npf rip 0x10000 info1 0x0000000200000006 info2 0x0000000000001000 intr_info 0x00000000 error_code 0x00000000',
+    '',
+  ].join('\n'));
+  const training = [['report', tiny], ['report', path.join(root, 'traces/svm-D-small/trace.txt.xz')], ['--help']];
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/kvmtax.js')], {
+    cwd: root,
+    env: { ...process.env, KVMTAX_CODE_CACHE_TRAINING: JSON.stringify(training) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (r.status !== 0 || !fs.existsSync(cacheFile)) {
+    fs.rmSync(cacheFile, { force: true });
+    console.warn(`warning: no code cache for the CLI (start-up about 25 ms slower): ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+  }
+} finally {
+  fs.rmSync(scratch, { recursive: true, force: true });
+}

@@ -7,11 +7,21 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
-import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import { Decompress as ZstdStream, decompress as zstdDecompress } from 'fzstd';
+import type * as Fzstd from 'fzstd';
 import { FormatError } from './bytes.js';
+
+// zlib, child_process and fzstd load on first use: a plain text report needs none of them, and loading
+// them was about 5 ms of its start-up
+const zlib = () => process.getBuiltinModule('node:zlib');
+let fzstdModule: typeof Fzstd | undefined;
+const fzstd = () => (fzstdModule ??= createRequire(import.meta.url)('fzstd') as typeof Fzstd);
+
+/** fzstd's streaming decoder: one zstd stream pushed in pieces, its output handed to `onChunk`. */
+export function zstdStreamDecoder(onChunk: (chunk: Uint8Array) => void): Fzstd.Decompress {
+  return new (fzstd().Decompress)(onChunk);
+}
 
 /** The most bytes one compressed block may inflate to (1 GiB). */
 export const MAX_INFLATED = 1 << 30;
@@ -20,11 +30,11 @@ export const MAX_INFLATED = 1 << 30;
 export function inflateCapped(data: Uint8Array, maxOut = MAX_INFLATED, raw = false): Uint8Array {
   const opts = { maxOutputLength: Math.max(1, Math.min(maxOut, MAX_INFLATED)) };
   try {
-    return zlib.inflateSync(data, opts);
+    return zlib().inflateSync(data, opts);
   } catch (e) {
     if (!raw) throw e;
     try {
-      return zlib.inflateRawSync(data, opts);
+      return zlib().inflateRawSync(data, opts);
     } catch {
       throw e;
     }
@@ -146,11 +156,11 @@ export function unzstdCapped(data: Uint8Array, size?: number): Uint8Array {
     // string of all its bytes ("0,0,0,...") on every frame: most of the time of reading a zstd trace.dat went
     // there. A valueOf of its own makes that comparison a number comparison (the buffer is used as given).
     Object.defineProperty(out, 'valueOf', { value: () => 0 });
-    return zstdDecompress(data, out);
+    return fzstd().decompress(data, out);
   }
   const parts: Uint8Array[] = [];
   let total = 0;
-  const s = new ZstdStream((chunk: Uint8Array) => {
+  const s = new (fzstd().Decompress)((chunk: Uint8Array) => {
     total += chunk.length;
     if (total > MAX_INFLATED) throw new Error(`inflates past the ${MAX_INFLATED}-byte cap`);
     parts.push(chunk);
@@ -301,7 +311,7 @@ export function blockDecompressor(name: string): BlockDecompress | undefined {
 /** A whole gzip file as a stream of inflated chunks (no cap: the content is streamed, not held). */
 export function gunzipStream(raw: Readable): AsyncIterable<Uint8Array> {
   // 1 MiB output chunks: zlib's default 16 KiB gives one stream callback and one copy into the scan per 16 KiB
-  const gunzip = zlib.createGunzip({ chunkSize: 1 << 20 });
+  const gunzip = zlib().createGunzip({ chunkSize: 1 << 20 });
   raw.pipe(gunzip);
   return gunzip;
 }
@@ -341,7 +351,7 @@ export async function xzStream(raw: Readable, builtin = false): Promise<AsyncIte
 }
 
 async function* xzChild(xz: string, raw: Readable): AsyncGenerator<Uint8Array> {
-  const child = spawn(xz, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = process.getBuiltinModule('node:child_process').spawn(xz, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (d: string) => { if (stderr.length < 4096) stderr += d; });

@@ -5,9 +5,9 @@
  * two COMPRESSED records (tools/perf/util/session.c perf_session__process_compressed_event carries the
  * unfinished tail to the next one). Each push's output is capped like every inflate (decompress.ts).
  */
-import { Decompress as ZstdStream } from 'fzstd';
+import type { Decompress as ZstdStream } from 'fzstd';
 import { FormatError } from '../bytes.js';
-import { MAX_INFLATED } from '../decompress.js';
+import { MAX_INFLATED, zstdStreamDecoder } from '../decompress.js';
 
 export class CompressedRecords {
   private readonly z: ZstdStream;
@@ -18,7 +18,7 @@ export class CompressedRecords {
   private tail: Uint8Array = new Uint8Array(0);
 
   constructor(private readonly le: boolean) {
-    this.z = new ZstdStream((chunk: Uint8Array) => {
+    this.z = zstdStreamDecoder((chunk: Uint8Array) => {
       this.outLen += chunk.length;
       this.produced += chunk.length;
       if (this.outLen > MAX_INFLATED) throw new Error(`inflates past the ${MAX_INFLATED}-byte cap`);
