@@ -71,6 +71,14 @@ class FdSource implements ByteSource {
 }
 
 /** A source over an async iterable of chunks (decompressors, stdin). */
+/**
+ * A stream source's read returns what has arrived once it holds this much, rather than waiting to fill the
+ * window: the scan of those bytes then overlaps the producer's next ones (xz -dc in a child, which blocks
+ * once its pipe holds 64 KiB; zlib on libuv's pool). Against waiting for half of a 4 MiB window, 256 MiB
+ * of ftrace took 1317 -> 1151 ms as .xz and 580 -> 526 ms as .gz (5 alternating runs).
+ */
+const STREAM_READ_MIN = 64 * 1024;
+
 class StreamSource implements ByteSource {
   head: Uint8Array = new Uint8Array(0);
   rawPosition?: () => number;
@@ -115,7 +123,7 @@ class StreamSource implements ByteSource {
       dst.set(this.pending.subarray(0, k), off + got);
       this.pending = this.pending.subarray(k);
       got += k;
-      if (got > 0 && this.pending.length === 0 && got >= len / 2) break;
+      if (got > 0 && this.pending.length === 0 && got >= Math.min(len / 2, STREAM_READ_MIN)) break;
     }
     return got;
   }
