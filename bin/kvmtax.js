@@ -46,7 +46,7 @@ function usableCache() {
   return bytes.length > stamp.length && bytes.subarray(0, stamp.length).equals(stamp) ? bytes.subarray(stamp.length) : undefined;
 }
 
-const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __kvmtaxModuleUrl, __kvmtaxImport) {${source}\n})`, {
+const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __kvmtaxModuleUrl, $kvImp) {${source}\n})`, {
   filename: file,
   cachedData: usableCache(),
 });

@@ -69,6 +69,12 @@ const common = {
   target: 'node20',
   inject: [path.join(root, 'scripts/lazy-segmenter.mjs')],
   plugins: [lazyStringWidthRegexes],
+  // minified, as one script holds every module (a tiny report had 6 MB more heap than the chunks when the
+  // names were kept: V8's scope data for the whole bundle); function and class names are kept for stack
+  // traces, and cli.cjs.map (not loaded) maps an internal error's positions back to dist/src
+  minify: true,
+  keepNames: true,
+  sourcemap: 'external',
   logLevel: 'warning',
 };
 
@@ -86,12 +92,13 @@ await esbuild.build({
 });
 // A dynamic import() in a script that vm.Script compiled needs Node's experimental importModuleDynamically,
 // and a function restored from the code cache loses it ("A dynamic import callback was not specified", Node
-// 20): the packages cli.cjs imports dynamically are imported by bin/kvmtax.js's function instead.
+// 20): the packages cli.cjs imports dynamically are imported by bin/kvmtax.js's function instead, $kvImp
+// (as long as "import", so that cli.cjs.map stays exact).
 const cliFile = path.join(outdir, 'cli.cjs');
 const cli = fs.readFileSync(cliFile, 'utf8');
 const imports = cli.match(/\bimport\(/g)?.length ?? 0;
 const externals = /\bimport\((?="(?:xz-decompress|protobufjs|fzstd|@hpcc-js\/wasm-zstd|@duckdb\/node-api|apache-arrow|hyparquet)"\))/g;
-const replaced = cli.replace(externals, '__kvmtaxImport(');
+const replaced = cli.replace(externals, '$kvImp(');
 if (replaced.match(/\bimport\(/g)) throw new Error(`${cliFile}: ${replaced.match(/\bimport\(/g).length} of ${imports} dynamic imports are not of an external package (see scripts/bundle.mjs)`);
 fs.writeFileSync(cliFile, replaced);
 
