@@ -4,10 +4,10 @@
 // writes after running a few short commands: parsing and compiling the bundle was most of a short run's
 // start-up (a 2-line report took node + 93 ms from ES module chunks, + 44 from this script and its cache).
 //
-// The cache is used only for the cli.cjs it was made from (its size and mtime are stamped in front of it),
-// and V8 itself refuses one from another Node or V8 flags; without a usable cache the bundle is compiled
-// as usual. KVMTAX_CODE_CACHE_TRAINING (the build's, a JSON list of argument lists) runs those commands in
-// one process and writes the cache at exit.
+// The cache is used only for the cli.cjs it was made from (the build id at the script's end, a digest of it,
+// is stamped in front of the cache), and V8 itself refuses one from another Node or V8 flags; without a
+// usable cache the bundle is compiled as usual. KVMTAX_CODE_CACHE_TRAINING (the build's, a JSON list of
+// argument lists) runs those commands in one process and writes the cache at exit.
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
@@ -31,12 +31,13 @@ try {
   process.stderr.write(`kvmtax: ${file} cannot be read (${e.code ?? e.message}): run "npm run build" first\n`);
   process.exit(1);
 }
-const { size, mtimeMs } = fs.statSync(file);
-const stamp = Buffer.from(JSON.stringify({ size, mtimeMs }) + '\n');
+// the build's id, the last line of cli.cjs (a digest of the script, scripts/bundle.mjs)
+const build = /\/\/# kvmtaxBuild=([0-9a-f]+)\n$/.exec(source.slice(-80))?.[1];
+const stamp = Buffer.from(JSON.stringify({ build }) + '\n');
 
 /** The cache when it was made from this cli.cjs, else undefined. */
 function usableCache() {
-  if (training) return undefined;
+  if (training || !build) return undefined;
   let bytes;
   try {
     bytes = fs.readFileSync(cacheFile);
@@ -46,10 +47,13 @@ function usableCache() {
   return bytes.length > stamp.length && bytes.subarray(0, stamp.length).equals(stamp) ? bytes.subarray(stamp.length) : undefined;
 }
 
+const cachedData = usableCache();
 const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __kvmtaxModuleUrl, $kvImp) {${source}\n})`, {
   filename: file,
-  cachedData: usableCache(),
+  cachedData,
 });
+// tests: whether this run used the cache (test/cli/code-cache.test.ts)
+if (process.env.KVMTAX_CODE_CACHE_STATUS) process.stderr.write(`code cache: ${!cachedData ? 'none' : script.cachedDataRejected ? 'refused by V8' : 'used'}\n`);
 const cli = { exports: {} };
 // Node's built-in modules straight from process.getBuiltinModule (the first require through a CommonJS
 // loader cost about 3 ms), packages through a require beside cli.cjs
@@ -60,10 +64,18 @@ const importPackage = (id) => import(id);
 script.runInThisContext()(cli.exports, requireFromBundle, cli, file, dir, pathToFileURL(file).href, importPackage);
 
 if (training) {
-  process.on('exit', () => fs.writeFileSync(cacheFile, Buffer.concat([stamp, script.createCachedData()])));
+  // written at exit (--help ends the process), whole or not at all, and only when every command succeeded
+  let failed = false;
+  process.on('exit', () => {
+    if (failed) return;
+    const tmp = `${cacheFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, Buffer.concat([stamp, script.createCachedData()]));
+    fs.renameSync(tmp, cacheFile);
+  });
   for (const args of JSON.parse(training)) {
     const code = await cli.exports.main(args);
     if (code !== 0) {
+      failed = true;
       process.stderr.write(`kvmtax: code cache training: ${args.join(' ')} exited ${code}\n`);
       process.exit(code);
     }

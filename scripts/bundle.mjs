@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as esbuild from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -69,9 +70,9 @@ const common = {
   target: 'node20',
   inject: [path.join(root, 'scripts/lazy-segmenter.mjs')],
   plugins: [lazyStringWidthRegexes],
-  // minified, as one script holds every module (a tiny report had 6 MB more heap than the chunks when the
-  // names were kept: V8's scope data for the whole bundle); function and class names are kept for stack
-  // traces, and cli.cjs.map (not loaded) maps an internal error's positions back to dist/src
+  // minified, as cli.cjs holds every module (with its names kept, V8's scope data for the whole script cost
+  // 6 MB of heap); the worker's modules too. Function and class names are kept for stack traces, and the
+  // .map files (not loaded) map an internal error's positions back to dist/src
   minify: true,
   keepNames: true,
   sourcemap: 'external',
@@ -100,7 +101,10 @@ const imports = cli.match(/\bimport\(/g)?.length ?? 0;
 const externals = /\bimport\((?="(?:xz-decompress|protobufjs|fzstd|@hpcc-js\/wasm-zstd|@duckdb\/node-api|apache-arrow|hyparquet)"\))/g;
 const replaced = cli.replace(externals, '$kvImp(');
 if (replaced.match(/\bimport\(/g)) throw new Error(`${cliFile}: ${replaced.match(/\bimport\(/g).length} of ${imports} dynamic imports are not of an external package (see scripts/bundle.mjs)`);
-fs.writeFileSync(cliFile, replaced);
+// the build's id, which the code cache is stamped with (bin/kvmtax.js): a digest of the script, so that a
+// copy (npm pack sets every mtime to 1985) keeps its cache and any other script is not given it
+const buildId = createHash('sha256').update(replaced).digest('hex').slice(0, 32);
+fs.writeFileSync(cliFile, `${replaced}${replaced.endsWith('\n') ? '' : '\n'}//# kvmtaxBuild=${buildId}\n`);
 
 // the --jobs worker's entry: ES modules, its optional parts in chunks
 await esbuild.build({
