@@ -160,7 +160,7 @@ export function unzstdCapped(data: Uint8Array, size?: number): Uint8Array {
   }
   const parts: Uint8Array[] = [];
   let total = 0;
-  const s = new (fzstd().Decompress)((chunk: Uint8Array) => {
+  const s = zstdStreamDecoder((chunk: Uint8Array) => {
     total += chunk.length;
     if (total > MAX_INFLATED) throw new Error(`inflates past the ${MAX_INFLATED}-byte cap`);
     parts.push(chunk);

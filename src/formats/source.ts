@@ -70,7 +70,6 @@ class FdSource implements ByteSource {
   }
 }
 
-/** A source over an async iterable of chunks (decompressors, stdin). */
 /**
  * A stream source's read returns what has arrived once it holds this much, rather than waiting to fill the
  * window: the scan of those bytes then overlaps the producer's next ones (xz -dc in a child, which blocks
@@ -79,6 +78,7 @@ class FdSource implements ByteSource {
  */
 const STREAM_READ_MIN = 64 * 1024;
 
+/** A source over an async iterable of chunks (decompressors, stdin). */
 class StreamSource implements ByteSource {
   head: Uint8Array = new Uint8Array(0);
   rawPosition?: () => number;
