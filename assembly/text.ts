@@ -134,7 +134,13 @@ export function textFastPaths(on: bool): void { fastPaths = on; } // offset of t
 
 // @ts-ignore: decorator
 @inline function hcSlot(q: usize): usize {
-  const k = load<u64>(q - 16) ^ (load<u64>(q - 8) * 0x9E3779B97F4A7C15);
+  // the 16 bytes before the '[' and the CPU's digits after it: the same task on other CPUs (the idle task
+  // of each, "<idle>-0 (-------) [024]") gets other slots rather than taking turns in one
+  const w = load<u32>(q + 1);
+  const x = w ^ 0x5d5d5d5d; // ']' bytes become zero
+  const z = (x - 0x01010101) & ~x & 0x80808080;
+  const digits = z == 0 ? w : w & (((z & (0 - z)) >> 7) - 1);
+  const k = load<u64>(q - 16) ^ (load<u64>(q - 8) * 0x9E3779B97F4A7C15) ^ (<u64>digits * 0xC2B2AE3D27D4EB4F);
   return hcache + <usize>((k * 0xff51afd7ed558ccd) >> 54) * HC_STRIDE;
 }
 

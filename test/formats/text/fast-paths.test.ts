@@ -247,6 +247,19 @@ describe('the event name (found 16 bytes a step)', () => {
   });
 });
 
+describe('the header cache', () => {
+  it('keeps the idle task of each CPU apart (the same bytes before the CPU column)', async () => {
+    const cpus = ['000', '001', '017', '063', '1', '12'];
+    const lines: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const c = cpus[i % cpus.length]!;
+      lines.push(`          <idle>-0       (-------) [${c}] dNh2. 24006.${String(249290 + i).padStart(6, '0')}: sched_wakeup: comm=CPU ${i % 4}/KVM pid=${3148 + (i % 4)} prio=120 target_cpu=${c}`);
+      lines.push(`${T} ..... 24006.${String(249290 + i).padStart(6, '0')}: kvm_exit: vcpu 0 reason HLT rip 0x1 ${EXIT_TAIL}`);
+    }
+    await same(Buffer.from(lines.join('\n') + '\n', 'latin1'), 'idle.txt');
+  });
+});
+
 describe('text tokenizer shortcuts change nothing', () => {
   it('on crafted surprises for the kvm_exit/kvm_entry fast path, whole and in 100-byte chunks', async () => {
     for (const [name, text] of [['ftrace.txt', FTRACE_SURPRISES], ['perf.txt', PERF_SURPRISES], ['trace-cmd.txt', TRACECMD_SURPRISES]] as const) {
