@@ -335,22 +335,62 @@ function hex(p: usize, e: usize): i64 {
   return true;
 }
 
+// The needles find() looks for are string literals (static, at fixed addresses): each one's bytes as two
+// little-endian words with their masks, kept in a small table keyed by the literal's address.
+const NEEDLE_SLOTS: usize = 256;
+const NEEDLE_STRIDE: usize = 40; // usize address, i32 length, then w0, m0, w1, m1 (u64) from offset 8
+const needles: usize = zalloc(NEEDLE_SLOTS * NEEDLE_STRIDE);
+function needleOf(s: string): usize {
+  const a = changetype<usize>(s);
+  const slot = needles + ((<usize>(<u32>a * 0x9e3779b1) >> 24) & (NEEDLE_SLOTS - 1)) * NEEDLE_STRIDE;
+  if (load<usize>(slot) == a) return slot;
+  // first use (or a slot another literal had): fill it
+  const n = s.length < 16 ? s.length : 16;
+  let w0: u64 = 0, w1: u64 = 0;
+  for (let i = 0; i < n; i++) {
+    const c = <u64>(s.charCodeAt(i) & 0xff);
+    if (i < 8) w0 |= c << (<u64>i * 8);
+    else w1 |= c << (<u64>(i - 8) * 8);
+  }
+  store<usize>(slot, a);
+  store<i32>(slot + 4, s.length);
+  store<u64>(slot + 8, w0);
+  store<u64>(slot + 16, n >= 8 ? <u64>-1 : (<u64>1 << (<u64>n * 8)) - 1);
+  store<u64>(slot + 24, w1);
+  store<u64>(slot + 32, n >= 16 ? <u64>-1 : n <= 8 ? 0 : (<u64>1 << (<u64>(n - 8) * 8)) - 1);
+  return slot;
+}
+
 /** First position of s in [p, e), or 0 if absent. */
 function find(p: usize, e: usize, s: string): usize {
-  const n = <usize>s.length;
+  const nd = needleOf(s);
+  const ni = load<i32>(nd + 4);
+  const n = <usize>ni;
   if (n == 0 || p + n > e) return 0;
-  const c0 = i8x16.splat(<u8>s.charCodeAt(0));
+  if (n > 16) return findLong(p, e, s);
   const last = e - n;
-  // candidates for the first byte, 16 at a time (memory past e is readable: the arena has slack)
+  const w0 = load<u64>(nd + 8), m0 = load<u64>(nd + 16);
+  const w1 = load<u64>(nd + 24), m1 = load<u64>(nd + 32);
+  const c0 = i8x16.splat(<u8>w0);
+  // candidates: where the first two bytes match, 16 at a time (memory past e is readable: the arena has slack)
+  const c1 = i8x16.splat(<u8>(w0 >> 8));
   for (let q = p; q <= last; q += 16) {
-    let m = i8x16.bitmask(i8x16.eq(v128.load(q), c0));
+    let m = n == 1
+      ? i8x16.bitmask(i8x16.eq(v128.load(q), c0))
+      : i8x16.bitmask(v128.and(i8x16.eq(v128.load(q), c0), i8x16.eq(v128.load(q + 1), c1)));
     while (m != 0) {
       const r = q + <usize>ctz(m);
       if (r > last) return 0;
-      if (at(r, e, s)) return r;
+      if ((load<u64>(r) & m0) == w0 && (load<u64>(r + 8) & m1) == w1) return r;
       m &= m - 1;
     }
   }
+  return 0;
+}
+/** find() for needles longer than 16 bytes (none is, today). */
+function findLong(p: usize, e: usize, s: string): usize {
+  const n = <usize>s.length;
+  for (let r = p; r + n <= e; r++) if (at(r, e, s)) return r;
   return 0;
 }
 

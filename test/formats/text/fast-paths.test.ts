@@ -247,6 +247,55 @@ describe('the event name (found 16 bytes a step)', () => {
   });
 });
 
+describe('payload fields (found by their first two bytes, 16 positions a step)', () => {
+  /** The sub-key names (\"pio 0x101 w\") and skip counts of `rests` read after one header. */
+  function subKeys(rests: string[]): { keys: string[]; skipped: number } {
+    const lines = rests.map((r, i) => `${T} ..... 24006.${String(249290 + i).padStart(6, '0')}: ${r}`);
+    const core = new Core({ arenaBytes: 64 * 1024, batch: 1024 });
+    core.beginTextFile(core.nextFileIndex(), K.FMT_FTRACE, false);
+    const bytes = Buffer.from(lines.join('\n') + '\n', 'latin1');
+    core.arena().set(bytes);
+    expect(core.scan(bytes.length, true)).toBe(bytes.length);
+    core.endFile();
+    const t = core.tables();
+    return {
+      keys: t.strings.filter((s) => /^(pio|mmio|msr) /.test(s)).sort(),
+      skipped: t.skips.reduce((n, k) => n + Number(k.count), 0),
+    };
+  }
+  it('at every offset from the payload start and after look-alikes', () => {
+    const rests: string[] = [];
+    const want: string[] = [];
+    for (let k = 0; k < 40; k++) {
+      // "at " after k spaces and a look-alike "a" / "att": every alignment of the needle in a 16-byte step
+      rests.push(`kvm_pio: pio_write${' '.repeat(k)}${k % 3 === 0 ? 'att ' : k % 3 === 1 ? 'a ' : ''}at 0x${(0x100 + k).toString(16)} size 1 count 1 val 0x5`);
+      want.push(`pio 0x${(0x100 + k).toString(16)} w`);
+      // "gpa " as the line's last field
+      rests.push(`kvm_mmio: mmio read len 4${' '.repeat(k)}gp gpa 0x${(0xfee00000 + k).toString(16)}`);
+      want.push(`mmio 0x${(0xfee00000 + k).toString(16)} r`);
+    }
+    const got = subKeys(rests);
+    expect(got.keys).toEqual([...new Set(want)].sort());
+    expect(got.skipped).toBe(0);
+  });
+  it('as the last bytes of the line', () => {
+    // "invalid" ends the kvm_vcpu_wakeup line: its last possible place
+    const rests = ['kvm_vcpu_wakeup: wait time 100 ns, polling invalid', 'kvm_vcpu_wakeup: wait time 100 ns, polling valid',
+      'kvm_vcpu_wakeup: poll time 10 ns, polling invalid', 'kvm_vcpu_wakeup: poll time 10 ns, polling invali'];
+    const lines = rests.map((r, i) => `${T} ..... 24006.${String(249290 + i).padStart(6, '0')}: ${r}`);
+    const core = new Core({ arenaBytes: 64 * 1024, batch: 1024 });
+    core.beginTextFile(core.nextFileIndex(), K.FMT_FTRACE, false);
+    const bytes = Buffer.from(lines.join('\n') + '\n', 'latin1');
+    core.arena().set(bytes);
+    expect(core.scan(bytes.length, true)).toBe(bytes.length);
+    core.endFile();
+    expect(core.tables().threads.map((t) => t.wakeInvalid)).toEqual([2]);
+  });
+  it('absent, or cut by the line end, is a bad payload', () => {
+    expect(subKeys(['kvm_pio: pio_write a', 'kvm_pio: pio_write at', 'kvm_mmio: mmio read len 4 gpa', 'kvm_mmio: mmio read len 4 gp'])).toEqual({ keys: [], skipped: 4 });
+  });
+});
+
 describe('the header cache', () => {
   it('keeps the idle task of each CPU apart (the same bytes before the CPU column)', async () => {
     const cpus = ['000', '001', '017', '063', '1', '12'];
