@@ -211,6 +211,18 @@ describe('the line scan (32 bytes a step)', () => {
   });
 });
 
+/** The core's tables after one scan of `rests` (event name and payload), each after the header T and a timestamp. */
+function tablesOfEvents(rests: string[], flags = 'd..1.'): ReturnType<Core['tables']> {
+  const lines = rests.map((r, i) => `${T} ${flags} 24006.${String(249290 + i).padStart(6, '0')}: ${r}`);
+  const core = new Core({ arenaBytes: 64 * 1024, batch: 1024 });
+  core.beginTextFile(core.nextFileIndex(), K.FMT_FTRACE, false);
+  const bytes = Buffer.from(lines.join('\n') + '\n', 'latin1');
+  core.arena().set(bytes);
+  expect(core.scan(bytes.length, true)).toBe(bytes.length);
+  core.endFile();
+  return core.tables();
+}
+
 describe('the event name (found 16 bytes a step)', () => {
   // the rule: up to the first ':' followed by a space, a tab or the line end, or up to the first space or
   // tab; a ':' followed by anything else ends a system prefix ("kvm:kvm_exit")
@@ -231,14 +243,7 @@ describe('the event name (found 16 bytes a step)', () => {
       'a:b:c: x', 'a:b:c:', 'x_23456789_123456789_123456789_123456789: y', 'sys:x_23456789_123456789_1234567: z',
       'name_with_no_colon rest', 'kvm_hv_timer_state:', 'q:', 'kvm:kvm_pio:x: pio_read at 0x1', 'kvm_userspace_exit:\treason KVM_EXIT_IO (2)',
     ];
-    const lines = rests.map((r, i) => `${T} d..1. 24006.${String(249290 + i).padStart(6, '0')}: ${r}`);
-    const core = new Core({ arenaBytes: 64 * 1024, batch: 1024 });
-    core.beginTextFile(core.nextFileIndex(), K.FMT_FTRACE, false);
-    const bytes = Buffer.from(lines.join('\n') + '\n', 'latin1');
-    core.arena().set(bytes);
-    expect(core.scan(bytes.length, true)).toBe(bytes.length);
-    core.endFile();
-    const t = core.tables();
+    const t = tablesOfEvents(rests);
     const got = new Map<string, number>();
     t.strings.forEach((s, i) => { if (t.nameCounts[i]! > 0) got.set(s, t.nameCounts[i]!); });
     const want = new Map<string, number>();
@@ -248,16 +253,9 @@ describe('the event name (found 16 bytes a step)', () => {
 });
 
 describe('payload fields (found by their first two bytes, 16 positions a step)', () => {
-  /** The sub-key names (\"pio 0x101 w\") and skip counts of `rests` read after one header. */
+  /** The sub-key names ("pio 0x101 w") and skip counts of `rests` read after one header. */
   function subKeys(rests: string[]): { keys: string[]; skipped: number } {
-    const lines = rests.map((r, i) => `${T} ..... 24006.${String(249290 + i).padStart(6, '0')}: ${r}`);
-    const core = new Core({ arenaBytes: 64 * 1024, batch: 1024 });
-    core.beginTextFile(core.nextFileIndex(), K.FMT_FTRACE, false);
-    const bytes = Buffer.from(lines.join('\n') + '\n', 'latin1');
-    core.arena().set(bytes);
-    expect(core.scan(bytes.length, true)).toBe(bytes.length);
-    core.endFile();
-    const t = core.tables();
+    const t = tablesOfEvents(rests, '.....');
     return {
       keys: t.strings.filter((s) => /^(pio|mmio|msr) /.test(s)).sort(),
       skipped: t.skips.reduce((n, k) => n + Number(k.count), 0),
@@ -282,14 +280,7 @@ describe('payload fields (found by their first two bytes, 16 positions a step)',
     // "invalid" ends the kvm_vcpu_wakeup line: its last possible place
     const rests = ['kvm_vcpu_wakeup: wait time 100 ns, polling invalid', 'kvm_vcpu_wakeup: wait time 100 ns, polling valid',
       'kvm_vcpu_wakeup: poll time 10 ns, polling invalid', 'kvm_vcpu_wakeup: poll time 10 ns, polling invali'];
-    const lines = rests.map((r, i) => `${T} ..... 24006.${String(249290 + i).padStart(6, '0')}: ${r}`);
-    const core = new Core({ arenaBytes: 64 * 1024, batch: 1024 });
-    core.beginTextFile(core.nextFileIndex(), K.FMT_FTRACE, false);
-    const bytes = Buffer.from(lines.join('\n') + '\n', 'latin1');
-    core.arena().set(bytes);
-    expect(core.scan(bytes.length, true)).toBe(bytes.length);
-    core.endFile();
-    expect(core.tables().threads.map((t) => t.wakeInvalid)).toEqual([2]);
+    expect(tablesOfEvents(rests, '.....').threads.map((t) => t.wakeInvalid)).toEqual([2]);
   });
   it('absent, or cut by the line end, is a bad payload', () => {
     expect(subKeys(['kvm_pio: pio_write a', 'kvm_pio: pio_write at', 'kvm_mmio: mmio read len 4 gpa', 'kvm_mmio: mmio read len 4 gp'])).toEqual({ keys: [], skipped: 4 });
