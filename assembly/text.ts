@@ -364,8 +364,7 @@ function needleOf(s: string): usize {
 /** First position of s in [p, e), or 0 if absent. */
 function find(p: usize, e: usize, s: string): usize {
   const nd = needleOf(s);
-  const ni = load<i32>(nd + 4);
-  const n = <usize>ni;
+  const n = <usize>load<i32>(nd + 4);
   if (n == 0 || p + n > e) return 0;
   if (n > 16) return findLong(p, e, s);
   const last = e - n;
