@@ -210,6 +210,91 @@ export function histAddAll(dst: i32, src: i32): void {
     }
   }
 }
+// ---- the summary's reads (src/core/histogram.ts): histograms summed and ranked here, not page by page in JS ----
+let hsum: usize = 0; // HIST_BUCKETS u64 counts
+let hscratch: usize = 0;
+let hscratchCap: usize = 0;
+/** A scratch area of at least `bytes` for the ids and ranks of histRanks / histSum (its address). */
+export function histScratch(bytes: i32): usize {
+  if (<usize>bytes > hscratchCap) {
+    let cap: usize = hscratchCap == 0 ? 4096 : hscratchCap;
+    while (cap < <usize>bytes) cap <<= 1;
+    hscratch = zalloc(cap);
+    hscratchCap = cap;
+  }
+  return hscratch;
+}
+/** The n histograms whose numbers (i32) are at p, summed into the dense u64 counts at hsum (its address). */
+export function histSum(p: usize, n: i32): usize {
+  histFlush();
+  if (hsum == 0) hsum = zalloc(<usize>HIST_BUCKETS << 3);
+  memory.fill(hsum, 0, <usize>HIST_BUCKETS << 3);
+  for (let k = 0; k < n; k++) {
+    const d = histAddr(load<i32>(p + (<usize>k << 2)));
+    for (let pg = 0; pg < HIST_PAGES; pg++) {
+      const sp = <usize>load<u32>(d + (<usize>pg << 2));
+      if (sp == 0) continue;
+      const o = hsum + (<usize>(pg << HIST_PAGE_SHIFT) << 3);
+      const len = min(HIST_PAGE, HIST_BUCKETS - (pg << HIST_PAGE_SHIFT));
+      for (let j = 0; j < len; j++) {
+        const q = o + (<usize>j << 3);
+        store<u64>(q, load<u64>(q) + <u64>load<u32>(sp + (<usize>j << 2)));
+      }
+    }
+  }
+  return hsum;
+}
+/**
+ * Nearest-rank reads of the n histograms at p summed: for each of the nr ranks (ascending f64 at r), the first
+ * bucket where the running count reaches it, or -1 when the counts end first (i32 each at out).
+ */
+export function histRanks(p: usize, n: i32, r: usize, nr: i32, out: usize): void {
+  histFlush();
+  if (hsum == 0) hsum = zalloc(<usize>HIST_BUCKETS << 3);
+  let k = 0;
+  let c: u64 = 0;
+  // page by page: each page's counts summed over the histograms that have it (in hsum's first HIST_PAGE words)
+  for (let pg = 0; pg < HIST_PAGES && k < nr; pg++) {
+    const len = min(HIST_PAGE, HIST_BUCKETS - (pg << HIST_PAGE_SHIFT));
+    if (n == 1) {
+      // one histogram: its page read in place
+      const sp = <usize>load<u32>(histAddr(load<i32>(p)) + (<usize>pg << 2));
+      if (sp == 0) continue;
+      // a page where no rank falls is passed at once
+      let t: u64 = 0;
+      for (let j = 0; j < len; j++) t += <u64>load<u32>(sp + (<usize>j << 2));
+      if (<f64>(c + t) < load<f64>(r + (<usize>k << 3))) { c += t; continue; }
+      for (let j = 0; j < len && k < nr; j++) {
+        const v = load<u32>(sp + (<usize>j << 2));
+        if (v == 0) continue;
+        c += <u64>v;
+        while (k < nr && <f64>c >= load<f64>(r + (<usize>k << 3))) { store<i32>(out + (<usize>k << 2), (pg << HIST_PAGE_SHIFT) + j); k++; }
+      }
+      continue;
+    }
+    let any = false;
+    for (let h = 0; h < n; h++) {
+      const sp = <usize>load<u32>(histAddr(load<i32>(p + (<usize>h << 2))) + (<usize>pg << 2));
+      if (sp == 0) continue;
+      if (!any) { memory.fill(hsum, 0, <usize>HIST_PAGE << 3); any = true; }
+      for (let j = 0; j < len; j++) {
+        const q = hsum + (<usize>j << 3);
+        store<u64>(q, load<u64>(q) + <u64>load<u32>(sp + (<usize>j << 2)));
+      }
+    }
+    if (!any) continue;
+    let t: u64 = 0;
+    for (let j = 0; j < len; j++) t += load<u64>(hsum + (<usize>j << 3));
+    if (<f64>(c + t) < load<f64>(r + (<usize>k << 3))) { c += t; continue; }
+    for (let j = 0; j < len && k < nr; j++) {
+      const v = load<u64>(hsum + (<usize>j << 3));
+      if (v == 0) continue;
+      c += v;
+      while (k < nr && <f64>c >= load<f64>(r + (<usize>k << 3))) { store<i32>(out + (<usize>k << 2), (pg << HIST_PAGE_SHIFT) + j); k++; }
+    }
+  }
+  for (; k < nr; k++) store<i32>(out + (<usize>k << 2), -1);
+}
 /** Every count of histogram h set to zero. */
 export function histClear(h: i32): void {
   histFlush();

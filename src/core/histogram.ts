@@ -34,10 +34,20 @@ export function bucketValue(i: number): number {
 const PAGE = 64;
 const PAGES = Math.ceil(HIST_BUCKETS / PAGE);
 
+/** A core that sums and ranks its own histograms in place (wasm/core.ts). */
+export interface HistCore {
+  /** for each rank (ascending), the first bucket where the histograms `ids` summed reach it; -1 when their counts end first */
+  histRanks(ids: readonly number[], ranks: readonly number[]): Int32Array;
+  /** fn(bucket, count) for each non-empty bucket of the histograms `ids` summed, in bucket order */
+  histEach(ids: readonly number[], fn: (bucket: number, count: number) => void): void;
+}
+
 /** What Histogram.addBin reads of a core bin (wasm/core.ts BinRec; the core's bins also list their pages). */
 export interface BinHistSource {
   hist: Uint32Array; handled: number; sum: bigint; sumsq: bigint; min: bigint; max: bigint;
   eachHistPage?(fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void;
+  /** the core and number of the bin's histogram, when its counts are the core's (not replaced by a copy) */
+  coreHist?(): { core: HistCore; h: number } | undefined;
 }
 
 /**
@@ -47,6 +57,14 @@ export interface BinHistSource {
  */
 export class Histogram {
   private readonly pages: (Float64Array | undefined)[] = new Array(PAGES);
+  /** a page was made (addBucket) */
+  private paged = false;
+  /**
+   * Core histograms added whole and not read here yet: the core sums and ranks them when asked (at hundreds of
+   * vCPUs, reading every bin's pages into these took most of the summary and its garbage). settle() adds them
+   * to the pages first when a read needs the counts here.
+   */
+  private refs: { core: HistCore; ids: number[] } | undefined;
   n = 0;
   sum = 0;
   /** the sum of squares: exact for whole bins (so the order they are added in does not matter), plus what came scaled or estimated */
@@ -60,6 +78,7 @@ export class Histogram {
 
   /** The counts as one dense array (a copy: write through addBucket). */
   get counts(): Float64Array {
+    this.settle();
     const out = new Float64Array(HIST_BUCKETS);
     this.pages.forEach((p, i) => { if (p) out.set(p.subarray(0, Math.min(PAGE, HIST_BUCKETS - i * PAGE)), i * PAGE); });
     return out;
@@ -69,8 +88,22 @@ export class Histogram {
   addBucket(i: number, c: number): void {
     const pi = i >> 6;
     let p = this.pages[pi];
-    if (!p) this.pages[pi] = p = new Float64Array(PAGE);
+    if (!p) { this.pages[pi] = p = new Float64Array(PAGE); this.paged = true; }
     p[i & 63]! += c;
+  }
+
+  /** Core histogram h added whole, summed when read (counts add up in any order: the same histogram). */
+  private addRef(core: HistCore, h: number): void {
+    if (this.refs && this.refs.core !== core) this.settle();
+    (this.refs ??= { core, ids: [] }).ids.push(h);
+  }
+
+  /** The core histograms added whole, into the pages. */
+  private settle(): void {
+    const r = this.refs;
+    if (!r) return;
+    this.refs = undefined;
+    r.core.histEach(r.ids, (i, c) => this.addBucket(i, c));
   }
 
   /** Add a core histogram whose values are in the same unit. */
@@ -93,9 +126,13 @@ export class Histogram {
     const n = b.handled, sum = Number(b.sum), min = Number(b.min), max = Number(b.max);
     if (k !== 1) return this.addScaled(b.hist, k, n, sum, Number(b.sumsq), min, max);
     if (!b.eachHistPage) { this.addCounts(b.hist, n, sum, 0, min, max); this.sqExact += b.sumsq; return; }
-    b.eachHistPage((pg, mem, at, len) => {
-      for (let j = 0; j < len; j++) if (mem[at + j]) this.addBucket(pg * PAGE + j, mem[at + j]!);
-    });
+    const ref = b.coreHist?.();
+    if (ref) this.addRef(ref.core, ref.h);
+    else {
+      b.eachHistPage((pg, mem, at, len) => {
+        for (let j = 0; j < len; j++) if (mem[at + j]) this.addBucket(pg * PAGE + j, mem[at + j]!);
+      });
+    }
     this.n += n;
     this.sum += sum;
     this.sqExact += b.sumsq;
@@ -119,6 +156,7 @@ export class Histogram {
   }
 
   merge(o: Histogram): void {
+    if (o.refs) for (const h of o.refs.ids) this.addRef(o.refs.core, h);
     o.pages.forEach((p, pi) => {
       if (!p) return;
       for (let j = 0; j < PAGE; j++) if (p[j]) this.addBucket(pi * PAGE + j, p[j]!);
@@ -134,6 +172,8 @@ export class Histogram {
   /** The q-quantile (0 < q <= 1) by nearest rank, clamped to the exact min and max. */
   quantile(q: number): number {
     if (this.n === 0) return NaN;
+    if (this.refs && !this.paged) return this.quantiles([q])[0]!;
+    this.settle();
     const rank = Math.max(1, Math.ceil(q * this.n));
     let c = 0;
     for (let pi = 0; pi < PAGES; pi++) {
@@ -151,6 +191,8 @@ export class Histogram {
   /** quantile() of each of qs (ascending), in one pass over the pages. */
   quantiles(qs: readonly number[]): number[] {
     const q = new Quantiles(qs, this.n, this.min, this.max);
+    if (this.refs && !this.paged) return q.fromCore(this.refs.core, this.refs.ids);
+    this.settle();
     for (let pi = 0; pi < PAGES && !q.done(); pi++) {
       const p = this.pages[pi];
       if (p) q.add(p, 0, PAGE, pi * PAGE);
@@ -169,6 +211,7 @@ export class Histogram {
 
   /** Non-empty buckets as [lo, hi, count] (for JSON and charts). */
   buckets(): Array<[number, number, number]> {
+    this.settle();
     const out: Array<[number, number, number]> = [];
     this.pages.forEach((p, pi) => {
       if (p) for (let j = 0; j < PAGE; j++) if (p[j]) out.push([...bucketBounds(pi * PAGE + j), p[j]!]);
@@ -215,6 +258,13 @@ class Quantiles {
     }
   }
   result(): number[] { return this.out; }
+  /** The result read from the histograms `ids` of `core` summed (the same nearest ranks, walked in the core). */
+  fromCore(core: HistCore, ids: readonly number[]): number[] {
+    if (this.done()) return this.out;
+    const b = core.histRanks(ids, this.ranks);
+    for (let k = 0; k < b.length; k++) if (b[k]! >= 0) this.out[k] = Math.min(this.max, Math.max(this.min, bucketValue(b[k]!)));
+    return this.out;
+  }
 }
 
 /** What a report's statistics read of a histogram (summary.ts stats()). */
@@ -234,7 +284,7 @@ export interface HistStats {
  * core hands out one dense scratch array that the next bin's read overwrites.
  */
 export class DenseHist implements HistStats {
-  constructor(private readonly src: { hist: Uint32Array; eachHistPage?: BinHistSource['eachHistPage'] }, readonly n: number, readonly sum: number, readonly sumsq: number, readonly min: number, readonly max: number) {}
+  constructor(private readonly src: { hist: Uint32Array; eachHistPage?: BinHistSource['eachHistPage']; coreHist?: BinHistSource['coreHist'] }, readonly n: number, readonly sum: number, readonly sumsq: number, readonly min: number, readonly max: number) {}
 
   /** The q-quantile by nearest rank, clamped to the exact min and max (as Histogram.quantile). */
   quantile(q: number): number {
@@ -254,6 +304,8 @@ export class DenseHist implements HistStats {
   quantiles(qs: readonly number[]): number[] {
     const q = new Quantiles(qs, this.n, this.min, this.max);
     if (this.n === 0) return q.result();
+    const ref = this.src.coreHist?.();
+    if (ref) return q.fromCore(ref.core, [ref.h]);
     if (this.src.eachHistPage) this.src.eachHistPage((pg, mem, at, len) => q.add(mem, at, len, pg * PAGE));
     else q.add(this.src.hist, 0, this.src.hist.length, 0);
     return q.result();

@@ -77,6 +77,9 @@ interface Exports {
   histAddPairs(h: number, p: number, n: number): void;
   histAddAll(dst: number, src: number): void;
   histClear(h: number): void;
+  histScratch(bytes: number): number;
+  histSum(p: number, n: number): number;
+  histRanks(p: number, n: number, r: number, nr: number, out: number): void;
   /** apply the logged histogram counts (before any histogram is read: it may grow memory) */
   histFlush(): void;
   topBase(): number;
@@ -206,6 +209,8 @@ class CoreBin implements BinRec {
   get hist(): Uint32Array { return this.own ?? this.core.histDenseOf(this.h); }
   /** the core and index of its histogram (merging --jobs slices adds to it: wasm/merge.ts) */
   histRef(): { core: Core; h: number } { return { core: this.core, h: this.h }; }
+  /** the same, for the summary's reads (core/histogram.ts): none once the histogram was replaced by a copy */
+  coreHist(): { core: Core; h: number } | undefined { return this.own ? undefined : { core: this.core, h: this.h }; }
   set hist(v: Uint32Array) { this.own = v; }
   /** fn(page, mem, at, len) for each page of the histogram that has a count: mem[at .. at + len) (core memory: valid during the call) */
   eachHistPage(fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void {
@@ -637,6 +642,33 @@ export class Core {
   /** Histogram src added to histogram dst. */
   histAddAll(dst: number, src: number): void { this.ex.histAddAll(dst, src); this.lastHist = -1; this.refresh(); }
   histClear(h: number): void { this.ex.histClear(h); this.lastHist = -1; }
+
+  // ---- the summary's reads of summed histograms (core/histogram.ts HistCore) ----
+  /** For each rank (ascending), the first bucket where the histograms `ids` summed reach it; -1 when their counts end first. */
+  histRanks(ids: readonly number[], ranks: readonly number[]): Int32Array {
+    const n = ids.length, nr = ranks.length;
+    const at = (n * 4 + 7) & ~7;
+    const p = this.ex.histScratch(at + nr * 12);
+    this.refresh();
+    new Int32Array(this.ex.memory.buffer, p, n).set(ids);
+    new Float64Array(this.ex.memory.buffer, p + at, nr).set(ranks);
+    this.ex.histRanks(p, n, p + at, nr, p + at + nr * 8);
+    this.refresh();
+    return new Int32Array(this.ex.memory.buffer, p + at + nr * 8, nr).slice();
+  }
+  /** fn(bucket, count) for each non-empty bucket of the histograms `ids` summed, in bucket order. */
+  histEach(ids: readonly number[], fn: (bucket: number, count: number) => void): void {
+    const p = this.ex.histScratch(ids.length * 4);
+    this.refresh();
+    new Int32Array(this.ex.memory.buffer, p, ids.length).set(ids);
+    const s = this.ex.histSum(p, ids.length) >>> 2;
+    this.refresh();
+    const u32 = new Uint32Array(this.ex.memory.buffer);
+    for (let i = 0; i < K.HIST_BUCKETS; i++) {
+      const lo = u32[s + 2 * i]!, hi = u32[s + 2 * i + 1]!;
+      if (lo || hi) fn(i, lo + hi * 4294967296);
+    }
+  }
 
   histDenseOf(h: number): Uint32Array {
     if (this.lastHist === h) return this.scratch;

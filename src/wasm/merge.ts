@@ -80,6 +80,8 @@ class MergedBin implements BinRec {
   addAll(o: MergedBin): void { this.core.histAddAll(this.h, o.h); }
   clear(): void { this.core.histClear(this.h); }
   eachHistPage(fn: (page: number, mem: Uint32Array, at: number, len: number) => void): void { this.core.eachHistPage(this.h, fn); }
+  /** the core and number of its histogram (core/histogram.ts sums and ranks it there) */
+  coreHist(): { core: Core; h: number } { return { core: this.core, h: this.h }; }
 }
 
 /** A source bin's non-zero buckets: a worker's pairs, a core's pages, or a dense array. */

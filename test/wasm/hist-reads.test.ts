@@ -1,0 +1,104 @@
+/**
+ * The summary's histogram reads done in the core (core/histogram.ts HistCore, assembly/analysis.ts histRanks /
+ * histSum): a Histogram given core bins whole asks the core for its nearest-rank quantiles and reads its counts
+ * from there only when it needs them here. Every case is checked against hand-computed ranks and against the
+ * same counts put into a Histogram bucket by bucket (the JavaScript walk the summary used before).
+ */
+import { describe, expect, it } from 'vitest';
+import { Core } from '../../src/wasm/core.js';
+import { Histogram, DenseHist, bucketBounds, bucketValue, type BinHistSource } from '../../src/core/histogram.js';
+
+const QS = [0.5, 0.9, 0.99, 0.999];
+
+/** A histogram of the core with `counts` ([bucket, count]), as a bin that lends it to the summary. */
+function coreBin(core: Core, counts: Array<[number, number]>): BinHistSource {
+  const h = core.histNew();
+  let n = 0;
+  for (const [b, c] of counts) { core.histAdd(h, b, c); n += c; }
+  const lo = Math.min(...counts.map(([b]) => bucketValue(b))), hi = Math.max(...counts.map(([b]) => bucketValue(b)));
+  return {
+    get hist() { return core.histDenseOf(h); }, handled: n, sum: 0n, sumsq: 0n, min: BigInt(Math.floor(lo)), max: BigInt(Math.ceil(hi)),
+    eachHistPage: (fn) => core.eachHistPage(h, fn),
+    coreHist: () => ({ core, h }),
+  };
+}
+
+/** The same bins read bucket by bucket into JavaScript pages (no core reads). */
+function jsHist(bins: BinHistSource[]): Histogram {
+  const h = new Histogram();
+  for (const b of bins) h.addBin({ ...b, hist: b.hist, eachHistPage: b.eachHistPage, coreHist: undefined }, 1);
+  return h;
+}
+
+describe('histogram reads in the core', () => {
+  it('gives the nearest-rank bucket of one histogram, page by page and across page ends', () => {
+    const core = new Core();
+    // 10 values: 4 in bucket 5, 1 in 130 (page 2), 4 in 255 (the last bucket of page 3), 1 in 256 (page 4)
+    const b = coreBin(core, [[5, 4], [130, 1], [255, 4], [256, 1]]);
+    const h = new Histogram();
+    h.addBin(b, 1);
+    expect(h.n).toBe(10);
+    // ranks ceil(q n) = 5, 9, 10, 10: the 5th value is in bucket 130, the 9th in 255, the 10th in 256
+    const want = [130, 255, 256, 256].map((i) => Math.min(Number(b.max), Math.max(Number(b.min), bucketValue(i))));
+    expect(h.quantiles(QS)).toEqual(want);
+    expect(h.quantile(0.5)).toBe(want[0]);
+    expect(h.quantiles(QS)).toEqual(jsHist([b]).quantiles(QS));
+    // a rank that falls on the last count of a page (rank 9 = 4 + 1 + 4): the page is not passed over
+    expect(h.quantile(0.9)).toBe(want[1]);
+    const d = new DenseHist(b, 10, 0, 0, Number(b.min), Number(b.max));
+    expect(d.quantiles(QS)).toEqual(want);
+  });
+
+  it('sums several histograms before ranking, as the JavaScript pages did', () => {
+    const core = new Core();
+    const bins = [
+      coreBin(core, [[3, 2], [200, 7]]),
+      coreBin(core, [[3, 1], [1000, 5], [2000, 1]]),
+      coreBin(core, [[64, 3], [200, 1], [2600, 2]]),
+    ];
+    const h = new Histogram();
+    for (const b of bins) h.addBin(b, 1);
+    // 22 values in bucket order: 3 x3, 64 x3, 200 x8, 1000 x5, 2000 x1, 2600 x2 (running counts 3, 6, 14, 19, 20, 22)
+    // ranks ceil(q n) = 11, 20, 22, 22 -> buckets 200, 2000, 2600, 2600
+    expect(h.n).toBe(22);
+    const raw = h.quantiles(QS).map((v) => v);
+    const js = jsHist(bins).quantiles(QS);
+    expect(raw).toEqual(js);
+    const min = Math.min(...bins.map((b) => Number(b.min))), max = Math.max(...bins.map((b) => Number(b.max)));
+    const at = (i: number) => Math.min(max, Math.max(min, bucketValue(i)));
+    expect(raw).toEqual([at(200), at(2000), at(2600), at(2600)]);
+    // the counts read back from the core, bucket by bucket
+    expect(h.buckets().map(([lo, , c]) => [lo, c])).toEqual(jsHist(bins).buckets().map(([lo, , c]) => [lo, c]));
+  });
+
+  it('adds JavaScript counts and core histograms together when a histogram holds both', () => {
+    const core = new Core();
+    const b = coreBin(core, [[10, 3], [300, 3]]);
+    const h = new Histogram();
+    h.addBin(b, 1);
+    h.addBucket(20, 4);
+    h.n += 4;
+    // 10 values: 10 x3, 20 x4, 300 x3: ranks 5, 9, 10, 10 -> 20, 300, 300, 300
+    const at = (i: number) => Math.min(Number(b.max), Math.max(Number(b.min), bucketValue(i)));
+    expect(h.quantiles(QS)).toEqual([at(20), at(300), at(300), at(300)]);
+    // merged into another: the pages come along, and so do the core histograms of one that holds only those
+    const g = new Histogram();
+    g.addBin(coreBin(core, [[300, 10]]), 1);
+    const m = new Histogram();
+    m.merge(h);
+    m.merge(g);
+    m.n = h.n + g.n;
+    expect(m.n).toBe(20);
+    expect(m.buckets().map(([lo, , c]) => [lo, c])).toEqual([[10, 3], [20, 4], [bucketBounds(300)[0], 13]]);
+  });
+
+  it('says "the counts end first" as the JavaScript walk did: a rank past the counts gives max', () => {
+    const core = new Core();
+    // n says 5 and max 100, but the counts hold 2 values (bucket 7): rank 1 is bucket 7, rank 5 is never reached
+    const b = { ...coreBin(core, [[7, 2]]), handled: 5, max: 100n };
+    const h = new Histogram();
+    h.addBin(b, 1);
+    expect(h.quantiles([0.2, 0.9])).toEqual([7, 100]);
+    expect(jsHist([b]).quantiles([0.2, 0.9])).toEqual([7, 100]);
+  });
+});
