@@ -250,16 +250,15 @@ export function histSum(p: usize, n: i32): usize {
  */
 export function histRanks(p: usize, n: i32, r: usize, nr: i32, out: usize): void {
   histFlush();
-  if (hsum == 0) hsum = zalloc(<usize>HIST_BUCKETS << 3);
   let k = 0;
   let c: u64 = 0;
-  // page by page: each page's counts summed over the histograms that have it (in hsum's first HIST_PAGE words)
-  for (let pg = 0; pg < HIST_PAGES && k < nr; pg++) {
-    const len = min(HIST_PAGE, HIST_BUCKETS - (pg << HIST_PAGE_SHIFT));
-    if (n == 1) {
-      // one histogram: its page read in place
-      const sp = <usize>load<u32>(histAddr(load<i32>(p)) + (<usize>pg << 2));
+  if (n == 1) {
+    // one histogram: its pages read in place
+    const d = histAddr(load<i32>(p));
+    for (let pg = 0; pg < HIST_PAGES && k < nr; pg++) {
+      const sp = <usize>load<u32>(d + (<usize>pg << 2));
       if (sp == 0) continue;
+      const len = min(HIST_PAGE, HIST_BUCKETS - (pg << HIST_PAGE_SHIFT));
       // a page where no rank falls is passed at once
       let t: u64 = 0;
       for (let j = 0; j < len; j++) t += <u64>load<u32>(sp + (<usize>j << 2));
@@ -270,27 +269,22 @@ export function histRanks(p: usize, n: i32, r: usize, nr: i32, out: usize): void
         c += <u64>v;
         while (k < nr && <f64>c >= load<f64>(r + (<usize>k << 3))) { store<i32>(out + (<usize>k << 2), (pg << HIST_PAGE_SHIFT) + j); k++; }
       }
-      continue;
     }
-    let any = false;
-    for (let h = 0; h < n; h++) {
-      const sp = <usize>load<u32>(histAddr(load<i32>(p + (<usize>h << 2))) + (<usize>pg << 2));
-      if (sp == 0) continue;
-      if (!any) { memory.fill(hsum, 0, <usize>HIST_PAGE << 3); any = true; }
-      for (let j = 0; j < len; j++) {
-        const q = hsum + (<usize>j << 3);
-        store<u64>(q, load<u64>(q) + <u64>load<u32>(sp + (<usize>j << 2)));
+  } else {
+    // several: summed into the dense counts one histogram at a time, then walked the same way
+    const s = histSum(p, n);
+    for (let pg = 0; pg < HIST_PAGES && k < nr; pg++) {
+      const o = s + (<usize>(pg << HIST_PAGE_SHIFT) << 3);
+      const len = min(HIST_PAGE, HIST_BUCKETS - (pg << HIST_PAGE_SHIFT));
+      let t: u64 = 0;
+      for (let j = 0; j < len; j++) t += load<u64>(o + (<usize>j << 3));
+      if (<f64>(c + t) < load<f64>(r + (<usize>k << 3))) { c += t; continue; }
+      for (let j = 0; j < len && k < nr; j++) {
+        const v = load<u64>(o + (<usize>j << 3));
+        if (v == 0) continue;
+        c += v;
+        while (k < nr && <f64>c >= load<f64>(r + (<usize>k << 3))) { store<i32>(out + (<usize>k << 2), (pg << HIST_PAGE_SHIFT) + j); k++; }
       }
-    }
-    if (!any) continue;
-    let t: u64 = 0;
-    for (let j = 0; j < len; j++) t += load<u64>(hsum + (<usize>j << 3));
-    if (<f64>(c + t) < load<f64>(r + (<usize>k << 3))) { c += t; continue; }
-    for (let j = 0; j < len && k < nr; j++) {
-      const v = load<u64>(hsum + (<usize>j << 3));
-      if (v == 0) continue;
-      c += v;
-      while (k < nr && <f64>c >= load<f64>(r + (<usize>k << 3))) { store<i32>(out + (<usize>k << 2), (pg << HIST_PAGE_SHIFT) + j); k++; }
     }
   }
   for (; k < nr; k++) store<i32>(out + (<usize>k << 2), -1);
