@@ -22,6 +22,9 @@ export function dataSection(fd: number): { start: number; end: number } | undefi
   return size > 0 ? { start, end: start + size } : undefined;
 }
 
+/** A FINISHED_ROUND record: type 68, misc 0, size 8. */
+const ROUND = Buffer.from([0x44, 0, 0, 0, 0, 0, 8, 0]);
+
 /** Walk `span` bytes of records from p in b: false at the first implausible header (true at b's end). */
 function walksFrom(b: Buffer, p: number, limit: number): boolean {
   while (p + 8 <= limit) {
@@ -51,14 +54,15 @@ function cutsNear(file: string, targets: (d: { start: number; end: number }) => 
     const d = dataSection(fd);
     if (!d) return [];
     const WINDOW = 4 << 20, CHECK = 1 << 20;
-    const b = Buffer.alloc(WINDOW + CHECK);
+    const b = Buffer.allocUnsafe(WINDOW + CHECK);
     const cuts: number[] = [];
     for (const at of targets(d)) {
       if (at <= (cuts[cuts.length - 1] ?? d.start) || at >= d.end) continue;
       const n = fs.readSync(fd, b, 0, b.length, at);
-      // records are 8-byte aligned in the data section
-      for (let p = (8 - ((at - d.start) % 8)) % 8; p + 8 <= Math.min(n, WINDOW); p += 8) {
-        if (b.readUInt32LE(p) !== 68 || b.readUInt16LE(p + 4) !== 0 || b.readUInt16LE(p + 6) !== 8) continue;
+      // records are 8-byte aligned in the data section: the record's bytes found by a native search, then aligned
+      const first = (8 - ((at - d.start) % 8)) % 8;
+      for (let p = b.indexOf(ROUND, first); p >= 0 && p + 8 <= Math.min(n, WINDOW); p = b.indexOf(ROUND, p + 1)) {
+        if ((p - first) % 8 !== 0) continue;
         const limit = Math.min(n, p + CHECK, d.end - at);
         if (at + limit < d.end && limit - p < CHECK / 2) continue;
         if (walksFrom(b, p, limit)) { cuts.push(at + p); break; }

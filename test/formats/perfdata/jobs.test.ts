@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, it, expect, afterAll } from 'vitest';
 import { analyze } from '../../../src/pipeline/analyze.js';
 import { perfDataJobStats } from '../../../src/pipeline/perfdata-jobs.js';
+import { cutsFrom, dataSection } from '../../../src/formats/perfdata/slices.js';
 import { tilePerfData, readMaybeXz } from '../../../bench/tile.js';
 import { SHARED, HAVE_SHARED } from '../../support/paths.js';
 import { tmpFile, removePerfTmpDir } from '../../support/perf-files.js';
@@ -37,6 +38,9 @@ async function compare(file: string, jobs: number[], after = 0, arenaBytes?: num
   return { sliced: perfDataJobStats.sliced - sliced0, fallbacks: perfDataJobStats.fallbacks.slice(fb0) };
 }
 
+/** A FINISHED_ROUND record's 8 bytes read as a little-endian u64. */
+const ROUND_BYTES = 0x0008_0000_0000_0044n;
+
 const ST = S_IP | S_TID | S_TIME | S_CPU | S_PERIOD | S_RAW | S_IDENTIFIER;
 const kvm = (): PerfCraft => new PerfCraft(true)
   .attr({ config: ID_KVM_EXIT, sampleType: ST, ids: [11, 12], name: 'kvm:kvm_exit' })
@@ -46,7 +50,7 @@ const kvm = (): PerfCraft => new PerfCraft(true)
  * Two vCPU threads on two CPUs, `rounds` rounds; in each round perf reads CPU 0's buffer then CPU 1's, so
  * the file's order is not time order within a round, and CPU 1's events can be older than CPU 0's last.
  */
-function twoCpus(rounds: number, perRound = 40, untimedEachRound = false): PerfCraft {
+function twoCpus(rounds: number, perRound = 40, untimedEachRound = false, lookAlike = false): PerfCraft {
   const c = kvm();
   c.comm(1, 11, 'vcpu0', { time: 1n, pid: 1, tid: 11, cpu: 0 });
   c.comm(1, 12, 'vcpu1', { time: 2n, pid: 1, tid: 12, cpu: 1 });
@@ -57,7 +61,10 @@ function twoCpus(rounds: number, perRound = 40, untimedEachRound = false): PerfC
       for (let i = 0; i < perRound; i++) {
         const t = t0 + BigInt(i) * 2000n + BigInt(cpu) * 700n;
         const reason = [0x78, 0x7c, 0x400, 0x72][(i + r) % 4]!;
-        c.sample(0, { id: 11, pid: 1, tid, time: t, cpu, raw: rawKvmExit(true, tid, reason, 0x1000n + BigInt(i), cpu) });
+        // lookAlike: the bytes of a FINISHED_ROUND record (44 00 00 00 00 00 08 00) in the sample's ip (8-byte aligned
+        // in the file) and in the exit's rip (4 bytes off alignment): neither is a record
+        const ip = lookAlike ? ROUND_BYTES : undefined, rip = lookAlike ? ROUND_BYTES : 0x1000n + BigInt(i);
+        c.sample(0, { id: 11, pid: 1, tid, time: t, cpu, ip, raw: rawKvmExit(true, tid, reason, rip, cpu) });
         c.sample(1, { id: 13, pid: 1, tid, time: t + 300n + BigInt((i * 37 + r * 11) % 900), cpu, raw: rawKvmEntry(true, tid, 0x1000n + BigInt(i), cpu) });
       }
     }
@@ -73,6 +80,33 @@ describe('perf.data --jobs: slices merged exactly', () => {
     const r = await compare(tmpFile('jobs-2cpu.data', twoCpus(60).buildFile()), [2, 3, 5, 9]);
     expect(r.fallbacks).toEqual([]);
     expect(r.sliced).toBe(4);
+  });
+
+  it('crafted: FINISHED_ROUND look-alikes inside samples, aligned and not, are never taken for cuts', async () => {
+    const f = tmpFile('jobs-2cpu-lookalike.data', twoCpus(60, 40, false, true).buildFile());
+    const fd = fs.openSync(f, 'r');
+    const d = dataSection(fd)!;
+    const bytes = fs.readFileSync(f);
+    fs.closeSync(fd);
+    // the look-alikes are there, at both alignments
+    const at: number[] = [];
+    for (let p = bytes.indexOf(Buffer.from([0x44, 0, 0, 0, 0, 0, 8, 0]), d.start); p >= 0; p = bytes.indexOf(Buffer.from([0x44, 0, 0, 0, 0, 0, 8, 0]), p + 1)) at.push((p - d.start) % 8);
+    expect(new Set(at)).toEqual(new Set([0, 4]));
+    // the real records, walked from the data's start
+    const rounds = new Set<number>();
+    for (let p = d.start; p < d.end; p += bytes.readUInt16LE(p + 6)) if (bytes.readUInt32LE(p) === 68) rounds.add(p);
+    // shares that end at every place within a round (one round is about 18 KB): the next bytes that look like a
+    // FINISHED_ROUND are most often a sample's ip or rip
+    for (const jobs of [2, 3, 5]) {
+      for (let unread = d.start; unread < d.start + 20_000; unread += 1_000) {
+        const cuts = cutsFrom(f, unread, jobs)!;
+        expect(cuts).toHaveLength(jobs - 1);
+        for (const c of cuts) expect(rounds.has(c), `cut at ${c} (${jobs} jobs from ${unread})`).toBe(true);
+      }
+    }
+    const r = await compare(f, [2, 3]);
+    expect(r.fallbacks).toEqual([]);
+    expect(r.sliced).toBe(2);
   });
 
   it('crafted: cut after the main thread read a third of the data (64 KiB chunks), at 2 and 3 jobs', async () => {
