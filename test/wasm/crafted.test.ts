@@ -54,6 +54,17 @@ describe('pairing', () => {
     expect(r.vms.map((v) => [v.pid, v.vcpus.map((c) => [c.vcpu, c.tid])])).toEqual([[10, [[0, 11]]], [20, [[0, 21]]]]);
   });
 
+  it('lists the host CPUs a vCPU ran on, and counts its moves; CPU 63 and above share the mask\'s last bit', async () => {
+    const C = (cpu: string, ts: string, ev: string) => `      qemu-a-11 (   10) [${cpu}] ..... ${ts}: ${ev}\n`;
+    const X = 'kvm_exit: vcpu 0 reason io rip 0x1 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0';
+    const E = 'kvm_entry: vcpu 0, rip 0x1';
+    const r = await report(HDR +
+      C('001', '6.000000', E) + C('001', '6.000010', X) + C('031', '6.000020', E) + C('032', '6.000030', X) +
+      C('070', '6.000040', E) + C('100', '6.000050', X) + C('063', '6.000060', E) + C('001', '6.000070', X));
+    // 1 -> 31 -> 32 -> 70 -> 100 -> 63 -> 1: six moves; 70, 100 and 63 are all "63"
+    expect(r.vms[0]!.vcpus[0]).toMatchObject({ cpus: [1, 31, 32, 63], migrations: 6 });
+  });
+
   it('counts unpaired events: exit after exit, entry after entry, pending at the end, leading entry', async () => {
     const r = await report(HDR +
       L(7, '2.000000', 'kvm_entry: vcpu 1, rip 0x1') +

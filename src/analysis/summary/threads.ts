@@ -49,7 +49,7 @@ export function vcpuRows(
       exits_per_s: perSecond(th.exits, wall), wall_ns: wall, guest_ns: guest, host_ns: host, halted_ns: halted,
       overhead_ns: overhead, tax: ratio(overhead, wall), guest_share: ratio(guest, wall), halted_share: ratio(halted, wall),
       top_reasons: rs.slice(0, 3), kvm_events: th.kvmEvents,
-      cpus: [...Array(64).keys()].filter((c) => (th.cpuMask >> BigInt(c)) & 1n), migrations: th.migrations,
+      cpus: cpusOf(th.cpuMask), migrations: th.migrations,
     };
     const file = inputs[th.file]!.file;
     const vmKey = `${th.file}:${th.tgid}`;
@@ -102,10 +102,22 @@ export function vcpuRows(
   return { vms, vcpuRowOf, guestAll, haltedAll, wallAll };
 }
 
+/** The host CPUs set in a thread's 64-bit mask (bit 63: CPU 63 or above), ascending. */
+function cpusOf(mask: bigint): number[] {
+  const m = BigInt.asUintN(64, mask);
+  const words = [Number(m & 0xffffffffn), Number(m >> 32n)];
+  const out: number[] = [];
+  for (let c = 0; c < 64; c++) if ((words[c >> 5]! >>> (c & 31)) & 1) out.push(c);
+  return out;
+}
+
 /** The vCPU threads (indexes into t.threads) in the order the report lists them. */
 export function reportOrder(vms: VmRow[], vcpuRowOf: Map<number, VcpuRow>): number[] {
+  // each row's thread, looked up once (a search of every row for each vCPU grew with the square of the vCPUs)
+  const threadOf = new Map<VcpuRow, number>();
+  for (const [ti, row] of vcpuRowOf) threadOf.set(row, ti);
   const order: number[] = [];
-  for (const vm of vms) for (const c of vm.vcpus) for (const [ti, row] of vcpuRowOf) if (row === c) order.push(ti);
+  for (const vm of vms) for (const c of vm.vcpus) { const ti = threadOf.get(c); if (ti !== undefined) order.push(ti); }
   return order;
 }
 
