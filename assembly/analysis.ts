@@ -197,6 +197,20 @@ export function histAddPairs(h: i32, p: usize, n: i32): void {
   const d = histAddr(h);
   for (let k = 0; k < n; k++) histAdd(d, load<u32>(p + (<usize>k << 3)), load<u32>(p + (<usize>k << 3) + 4));
 }
+/**
+ * Several histograms' [bucket, count] pairs in one call: n (histogram, pair count) i32 pairs at p, then each
+ * one's pairs in that order (a --jobs worker's bins, transferred: one call per bin was most of their merge).
+ */
+export function histAddPairsList(p: usize, n: i32): void {
+  histFlush();
+  let q = p + (<usize>n << 3);
+  for (let k = 0; k < n; k++) {
+    const d = histAddr(load<i32>(p + (<usize>k << 3)));
+    const m = load<i32>(p + (<usize>k << 3) + 4);
+    for (let j = 0; j < m; j++) histAdd(d, load<u32>(q + (<usize>j << 3)), load<u32>(q + (<usize>j << 3) + 4));
+    q += <usize>m << 3;
+  }
+}
 /** Histogram src added to histogram dst, page by page. */
 export function histAddAll(dst: i32, src: i32): void {
   histFlush();

@@ -153,7 +153,7 @@ export function binsCount(): i32 { return binCount; }
  */
 export function histDir(h: i32): usize { return histDirPtr(h); }
 // --jobs: the slices' histograms merged into this core's (assembly/analysis.ts)
-export { histNew, histAddTo, histAddPairs, histAddAll, histClear, histFlush, histScratch, histSum, histRanks } from "./analysis";
+export { histNew, histAddTo, histAddPairs, histAddPairsList, histAddAll, histClear, histFlush, histScratch, histSum, histRanks } from "./analysis";
 export function topBase(): usize { return topPtr(); }
 export function topSize(): i32 { return topCount; }
 export function skipsBase(): usize { return skips; }

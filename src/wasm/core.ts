@@ -75,6 +75,7 @@ interface Exports {
   histNew(): number;
   histAddTo(h: number, i: number, n: number): void;
   histAddPairs(h: number, p: number, n: number): void;
+  histAddPairsList(p: number, n: number): void;
   histAddAll(dst: number, src: number): void;
   histClear(h: number): void;
   histScratch(bytes: number): number;
@@ -636,6 +637,33 @@ export class Core {
       new Uint32Array(this.ex.memory.buffer, this.ex.inputPtr(), part.length).set(part);
       this.ex.histAddPairs(h, this.ex.inputPtr(), part.length >> 1);
       this.refresh();
+    }
+    this.lastHist = -1;
+  }
+  /**
+   * [bucket, count] pairs added to several histograms, in as few calls as the input arena allows: each call
+   * takes (histogram, pair count) for its items, then their pairs (a --jobs merge adds a worker's every bin).
+   */
+  histAddPairsMany(items: ReadonlyArray<{ h: number; pairs: Uint32Array }>): void {
+    const words = this.arenaBytes >> 2;
+    let k = 0;
+    while (k < items.length) {
+      // one item alone too big for the arena: the chunked single call
+      if (2 + items[k]!.pairs.length > words) { this.histAddPairs(items[k]!.h, items[k]!.pairs); k++; continue; }
+      let end = k, used = 0;
+      while (end < items.length && used + 2 + items[end]!.pairs.length <= words) { used += 2 + items[end]!.pairs.length; end++; }
+      const n = end - k;
+      const u32 = new Uint32Array(this.ex.memory.buffer, this.ex.inputPtr(), words);
+      let q = 2 * n;
+      for (let i = 0; i < n; i++) {
+        const it = items[k + i]!;
+        u32[2 * i] = it.h; u32[2 * i + 1] = it.pairs.length >> 1;
+        u32.set(it.pairs, q);
+        q += it.pairs.length;
+      }
+      this.ex.histAddPairsList(this.ex.inputPtr(), n);
+      this.refresh();
+      k = end;
     }
     this.lastHist = -1;
   }

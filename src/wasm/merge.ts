@@ -172,6 +172,8 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
         joins.push([at, rec]);
       }
     });
+    // a worker's histograms, added in few calls once its bins are merged (before the joins read them)
+    const added: Array<{ h: number; pairs: Uint32Array }> = [];
     for (const b of t.bins) {
       // the main core's own bins (parts[0]) keep their histograms; the others are added to them
       const ref = (b as { histRef?: () => { core: Core; h: number } }).histRef?.();
@@ -186,9 +188,10 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
       // a slice's hist is read from its core on access (wasm/core.ts): once per bin
       // (a worker's bins come with their non-zero buckets as [bucket, count] pairs: pipeline/jobs-worker.ts)
       const pairs = (b as { histPairs?: Uint32Array }).histPairs;
-      if (fresh) { /* its histogram is the merged one */ } else if (pairs) core.histAddPairs(m.h, pairs);
+      if (fresh) { /* its histogram is the merged one */ } else if (pairs) { if (pairs.length) added.push({ h: m.h, pairs }); }
       else eachBucket(b, (i, n) => m.add(i, n));
     }
+    core.histAddPairsMany(added);
     if (part.lost?.length) lostAcross(part, known);
     // (a tid with two records in the part, one replaced: its first event may be the other record's)
     const twice = new Set<number>();

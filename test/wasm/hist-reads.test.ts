@@ -102,3 +102,37 @@ describe('histogram reads in the core', () => {
     expect(jsHist([b]).quantiles([0.2, 0.9])).toEqual([7, 100]);
   });
 });
+
+describe('a --jobs worker\'s histograms added in few calls (Core.histAddPairsMany)', () => {
+  it('gives each histogram its pairs, across calls and with an item larger than the input arena', () => {
+    // a 4 KiB arena holds 1,024 words: 300 items of 2 pairs (6 words each) take two calls; one item of
+    // 700 pairs (1,402 words) does not fit and goes through the chunked single call
+    const core = new Core({ arenaBytes: 4096 });
+    const items: Array<{ h: number; pairs: Uint32Array }> = [];
+    const want = new Map<number, Map<number, number>>();
+    const add = (h: number, b: number, c: number) => {
+      const m = want.get(h) ?? new Map<number, number>();
+      m.set(b, (m.get(b) ?? 0) + c);
+      want.set(h, m);
+    };
+    for (let i = 0; i < 300; i++) {
+      const h = core.histNew();
+      const pairs = new Uint32Array([i % 128, 1 + (i % 5), 200 + (i % 900), 7]);
+      items.push({ h, pairs });
+      add(h, pairs[0]!, pairs[1]!); add(h, pairs[2]!, pairs[3]!);
+    }
+    const big = core.histNew();
+    const bigPairs = new Uint32Array(1400);
+    for (let j = 0; j < 700; j++) { bigPairs[2 * j] = j * 3; bigPairs[2 * j + 1] = j + 1; add(big, j * 3, j + 1); }
+    items.splice(150, 0, { h: big, pairs: bigPairs });
+    // the same histogram twice: both add
+    items.push({ h: items[0]!.h, pairs: new Uint32Array([5, 10]) });
+    add(items[0]!.h, 5, 10);
+    core.histAddPairsMany(items);
+    for (const [h, m] of want) {
+      const got = new Map<number, number>();
+      core.eachHistPage(h, (pg, mem, at, len) => { for (let j = 0; j < len; j++) if (mem[at + j]) got.set(pg * 64 + j, mem[at + j]!); });
+      expect(got, `histogram ${h}`).toEqual(m);
+    }
+  });
+});
