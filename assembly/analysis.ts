@@ -264,41 +264,33 @@ export function histSum(p: usize, n: i32): usize {
  */
 export function histRanks(p: usize, n: i32, r: usize, nr: i32, out: usize): void {
   histFlush();
+  if (hsum == 0) hsum = zalloc(<usize>HIST_BUCKETS << 3);
+  // several: summed into the dense counts, one histogram at a time; one: each of its pages widened in turn into
+  // the dense counts' first page (no 21 KB to clear for each of thousands of bins)
+  const one = n == 1;
+  const d = one ? histAddr(load<i32>(p)) : 0;
+  const s = one ? hsum : histSum(p, n);
   let k = 0;
   let c: u64 = 0;
-  if (n == 1) {
-    // one histogram: its pages read in place
-    const d = histAddr(load<i32>(p));
-    for (let pg = 0; pg < HIST_PAGES && k < nr; pg++) {
+  for (let pg = 0; pg < HIST_PAGES && k < nr; pg++) {
+    const len = min(HIST_PAGE, HIST_BUCKETS - (pg << HIST_PAGE_SHIFT));
+    let o = s + (<usize>(pg << HIST_PAGE_SHIFT) << 3);
+    let t: u64 = 0;
+    if (one) {
       const sp = <usize>load<u32>(d + (<usize>pg << 2));
       if (sp == 0) continue;
-      const len = min(HIST_PAGE, HIST_BUCKETS - (pg << HIST_PAGE_SHIFT));
-      // a page where no rank falls is passed at once
-      let t: u64 = 0;
-      for (let j = 0; j < len; j++) t += <u64>load<u32>(sp + (<usize>j << 2));
-      if (<f64>(c + t) < load<f64>(r + (<usize>k << 3))) { c += t; continue; }
-      for (let j = 0; j < len && k < nr; j++) {
-        const v = load<u32>(sp + (<usize>j << 2));
-        if (v == 0) continue;
-        c += <u64>v;
-        while (k < nr && <f64>c >= load<f64>(r + (<usize>k << 3))) { store<i32>(out + (<usize>k << 2), (pg << HIST_PAGE_SHIFT) + j); k++; }
-      }
-    }
-  } else {
-    // several: summed into the dense counts one histogram at a time, then walked the same way
-    const s = histSum(p, n);
-    for (let pg = 0; pg < HIST_PAGES && k < nr; pg++) {
-      const o = s + (<usize>(pg << HIST_PAGE_SHIFT) << 3);
-      const len = min(HIST_PAGE, HIST_BUCKETS - (pg << HIST_PAGE_SHIFT));
-      let t: u64 = 0;
+      o = hsum;
+      for (let j = 0; j < len; j++) { const v = <u64>load<u32>(sp + (<usize>j << 2)); store<u64>(o + (<usize>j << 3), v); t += v; }
+    } else {
       for (let j = 0; j < len; j++) t += load<u64>(o + (<usize>j << 3));
-      if (<f64>(c + t) < load<f64>(r + (<usize>k << 3))) { c += t; continue; }
-      for (let j = 0; j < len && k < nr; j++) {
-        const v = load<u64>(o + (<usize>j << 3));
-        if (v == 0) continue;
-        c += v;
-        while (k < nr && <f64>c >= load<f64>(r + (<usize>k << 3))) { store<i32>(out + (<usize>k << 2), (pg << HIST_PAGE_SHIFT) + j); k++; }
-      }
+    }
+    // a page where no rank falls is passed at once
+    if (<f64>(c + t) < load<f64>(r + (<usize>k << 3))) { c += t; continue; }
+    for (let j = 0; j < len && k < nr; j++) {
+      const v = load<u64>(o + (<usize>j << 3));
+      if (v == 0) continue;
+      c += v;
+      while (k < nr && <f64>c >= load<f64>(r + (<usize>k << 3))) { store<i32>(out + (<usize>k << 2), (pg << HIST_PAGE_SHIFT) + j); k++; }
     }
   }
   for (; k < nr; k++) store<i32>(out + (<usize>k << 2), -1);
