@@ -208,9 +208,10 @@ class CoreBin implements BinRec {
     Object.defineProperties(this, { core: { value: core }, h: { value: h }, own: { value: undefined, writable: true } });
   }
   get hist(): Uint32Array { return this.own ?? this.core.histDenseOf(this.h); }
-  /** the core and index of its histogram (merging --jobs slices adds to it: wasm/merge.ts) */
-  histRef(): { core: Core; h: number } { return { core: this.core, h: this.h }; }
-  /** the same, for the summary's reads (core/histogram.ts): none once the histogram was replaced by a copy */
+  /**
+   * the core and index of its histogram, none once it was replaced by a copy: the summary sums and ranks it there
+   * (core/histogram.ts), and merging --jobs slices adds to it (wasm/merge.ts)
+   */
   coreHist(): { core: Core; h: number } | undefined { return this.own ? undefined : { core: this.core, h: this.h }; }
   set hist(v: Uint32Array) { this.own = v; }
   /** fn(page, mem, at, len) for each page of the histogram that has a count: mem[at .. at + len) (core memory: valid during the call) */

@@ -176,7 +176,7 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     const added: Array<{ h: number; pairs: Uint32Array }> = [];
     for (const b of t.bins) {
       // the main core's own bins (parts[0]) keep their histograms; the others are added to them
-      const ref = (b as { histRef?: () => { core: Core; h: number } }).histRef?.();
+      const ref = (b as { coreHist?: () => { core: Core; h: number } | undefined }).coreHist?.();
       const own = ref && ref.core === core ? ref.h : undefined;
       const before = bins.length;
       const m = binOf(tmap[b.thread]!, remap(b.reason), own);
