@@ -63,13 +63,31 @@ const lazyStringWidthRegexes = {
   },
 };
 
+/**
+ * yargs reads a package.json for a default version (its factory calls .version() before ours is given),
+ * found upward from its "main file": outside node_modules that is the working directory. From /tmp (15,000
+ * entries) that read-dir walk cost a 2-line report 10 ms, and it read whatever package.json sat above the
+ * user's directory. In the bundle it starts from cli.cjs itself, and finds kvmtax's own.
+ */
+const yargsMainFromBundle = {
+  name: 'yargs-main-from-bundle',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, async (args) => {
+      const src = await fs.promises.readFile(args.path, 'utf8');
+      const from = 'mainFilename: mainFilename || process.cwd(),';
+      if (!src.includes(from)) throw new Error(`${args.path}: no "${from}" to replace (yargs changed? see scripts/bundle.mjs)`);
+      return { contents: src.replace(from, 'mainFilename: __dirname,'), loader: 'js' };
+    });
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
   external: ['xz-decompress', 'protobufjs', 'fzstd', '@hpcc-js/wasm-zstd', '@duckdb/node-api', 'apache-arrow', 'hyparquet'],
   target: 'node20',
   inject: [path.join(root, 'scripts/lazy-segmenter.mjs')],
-  plugins: [lazyStringWidthRegexes],
+  plugins: [lazyStringWidthRegexes, yargsMainFromBundle],
   // minified, as cli.cjs holds every module (with its names kept, V8's scope data for the whole script cost
   // 6 MB of heap); the worker's modules too. The .map files (not loaded) map an internal error's positions
   // and names back to dist/src. Not keepNames: it wraps every function esbuild renames in a call that
