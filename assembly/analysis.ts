@@ -705,6 +705,12 @@ function subKeyIntern(kind: i32, v: i64, write: bool): i32 {
   return 128 + (e - 7) * 64 + (sub - 64);
 }
 
+// The heap's order: its root is evicted first: the shortest, and of equally long ones the latest in the file. The
+// exits kept are then the N longest, ties going to the earliest, whatever order they came in: as --jobs merges
+// the slices' own top N (src/wasm/merge.ts sorts by duration, then by line).
+// @ts-ignore: decorator
+@inline function evictsFirst(da: i64, wa: i64, db: i64, wb: i64): bool { return da < db || (da == db && wa > wb); }
+
 function topInsert(d: i64, ts: i64, where: i64, thread: i32, reason: i32): void {
   if (topCap <= 0) return;
   if (topCount < topCap) {
@@ -713,7 +719,7 @@ function topInsert(d: i64, ts: i64, where: i64, thread: i32, reason: i32): void 
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const pp = top + <usize>parent * TOP_STRIDE;
-      if (load<i64>(pp) <= d) break;
+      if (evictsFirst(load<i64>(pp), load<i64>(pp + 16), d, where)) break;
       memory.copy(top + <usize>i * TOP_STRIDE, pp, TOP_STRIDE);
       i = parent;
     }
@@ -721,16 +727,20 @@ function topInsert(d: i64, ts: i64, where: i64, thread: i32, reason: i32): void 
     store<i64>(p, d); store<i64>(p + 8, ts); store<i64>(p + 16, where); store<i32>(p + 24, thread); store<i32>(p + 28, reason);
     return;
   }
-  if (d <= load<i64>(top)) return;
+  if (!evictsFirst(load<i64>(top), load<i64>(top + 16), d, where)) return;
   // replace the root, sift down
   let i = 0;
   while (true) {
     const l = 2 * i + 1;
     if (l >= topCount) break;
     let c = l;
-    if (l + 1 < topCount && load<i64>(top + <usize>(l + 1) * TOP_STRIDE) < load<i64>(top + <usize>l * TOP_STRIDE)) c = l + 1;
+    const lp = top + <usize>l * TOP_STRIDE;
+    if (l + 1 < topCount) {
+      const rp = lp + TOP_STRIDE;
+      if (evictsFirst(load<i64>(rp), load<i64>(rp + 16), load<i64>(lp), load<i64>(lp + 16))) c = l + 1;
+    }
     const cp = top + <usize>c * TOP_STRIDE;
-    if (load<i64>(cp) >= d) break;
+    if (evictsFirst(d, where, load<i64>(cp), load<i64>(cp + 16))) break;
     memory.copy(top + <usize>i * TOP_STRIDE, cp, TOP_STRIDE);
     i = c;
   }

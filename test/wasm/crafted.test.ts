@@ -96,6 +96,18 @@ describe('pairing', () => {
   });
 });
 
+describe('the slowest exits', () => {
+  // hand-computed: twelve 80 us exits then one of 90 us: the 10 slowest are the 90 us one and the nine earliest of the
+  // 80 us ones (the core's heap once kept the second to the tenth, whichever its order left; --jobs merges by line)
+  it('of equally long exits, the earliest are kept', async () => {
+    let text = HDR;
+    for (let i = 0; i < 12; i++) text += L(101, `1.0${String(i).padStart(2, '0')}000`, 'kvm_exit: vcpu 0 reason hlt rip 0x1 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0') + L(101, `1.0${String(i).padStart(2, '0')}080`, 'kvm_entry: vcpu 0, rip 0x1');
+    text += L(101, '1.020000', 'kvm_exit: vcpu 0 reason hlt rip 0x1 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0') + L(101, '1.020090', 'kvm_entry: vcpu 0, rip 0x1');
+    const r = await report(text);
+    expect(r.top.map((x) => [x.duration_ns, x.ts_ns])).toEqual([[90000, 1020000000], ...Array.from({ length: 9 }, (_, i) => [80000, 1000000000 + i * 1000000])]);
+  });
+});
+
 describe('kernel and tool variants of kvm_exit', () => {
   const body = [
     // old kernels (< 5.10): no vcpu, "info A B"
