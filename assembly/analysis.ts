@@ -23,6 +23,7 @@ import {
   M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, TH_PEND_RIP, TH_PEND_GPA, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG, TH_FIRST_IN_TS, TH_FIRST_IN_RUNNABLE, TH_FIRST_IN_PK, TH_PRE_EXIT_USER_TS, TH_PRE_EXIT_PREEMPT_NS, TH_PRE_EXIT_PREEMPT_OUT_TS,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
+  TH_PRE_WINDOW_LISTED, PW_POLL, PW_VALID, PW_MAX, M_PRE_POLL,
   TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
   EV_EXIT_INFO, EV_PAGE_FAULT, EXD_INFO, TH_PEND_INFO1, TH_PEND_INFO2, TH_PEND_CPU, TH_PEND_DETAIL, ROW_RIP, ROW_INFO1, ROW_INFO2, ROW_CPU, ROW_DETAIL,
@@ -325,6 +326,7 @@ export function analysisInit(topN: i32): void {
   binCount = 0;
   binTableCap = 1024;
   binTable = zalloc(<usize>binTableCap * 4);
+  pwList = 0; pwCount = 0; pwCap = 0;
   topCap = topN;
   top = zalloc(<usize>(topN + 1) * TOP_STRIDE);
   topCount = 0;
@@ -934,6 +936,31 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   }
 }
 
+// ---- a later slice's wake-ups before each thread's first kvm_halt_poll_ns, one by one ----
+// One core reading the whole file counts each such halt with the window the earlier slices ended with (or
+// with the start window of a halt the cut splits); a later slice does not know it. Its core keeps them as
+// they came, (thread i32, PW_* flags i32, halt ns i64), and leaves them unsettled for the merge
+// (src/wasm/merge.ts), which counts them as that core would have. At most PW_MAX per core.
+let pwList: usize = 0;
+let pwCount: i32 = 0;
+let pwCap: i32 = 0;
+export function preWakesPtr(): usize { return pwList; }
+export function preWakesCount(): i32 { return pwCount; }
+function pwKeep(t: usize, ti: i32, n: i64, poll: bool, valid: bool): void {
+  if (pwCount == pwCap) {
+    if (pwCap >= PW_MAX) return; // not kept: preWindowListed stays below preWindowWakes
+    const nc = pwCap == 0 ? 4096 : pwCap << 1;
+    pwList = regrow(pwList, <usize>pwCap << 4, <usize>nc << 4);
+    pwCap = nc;
+  }
+  const e = pwList + (<usize>pwCount << 4);
+  store<i32>(e, ti);
+  store<i32>(e + 4, (poll ? PW_POLL : 0) | (valid ? PW_VALID : 0));
+  store<i64>(e + 8, n);
+  pwCount++;
+  store<i32>(t + TH_PRE_WINDOW_LISTED, load<i32>(t + TH_PRE_WINDOW_LISTED) + 1);
+}
+
 /** kvm_vcpu_wakeup: the end of a halt of `n` ns (poll + blocked). */
 function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
   let t = threads + <usize>ti * TH_STRIDE;
@@ -977,11 +1004,13 @@ function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
   if (!(flags & HPF_KNOWN)) {
     // the window is not known yet: it is the "old" of the first kvm_halt_poll_ns, settled then
     store<i32>(t + TH_PRE_WINDOW_WAKES, load<i32>(t + TH_PRE_WINDOW_WAKES) + 1);
+    if (trackAll) pwKeep(t, ti, n, poll, valid);
     if (poll) {
       store<i32>(t + TH_PRE_WINDOW_POLLS, load<i32>(t + TH_PRE_WINDOW_POLLS) + 1);
       store<i64>(t + TH_PRE_WINDOW_POLL_NS, load<i64>(t + TH_PRE_WINDOW_POLL_NS) + n);
       if (!valid) store<i32>(t + TH_PRE_WINDOW_INVALID, load<i32>(t + TH_PRE_WINDOW_INVALID) + 1);
-      metric(ti, M_HALT_POLL_OK, n);
+      // (a later slice: a poll counts only if the window it started with was non-zero, which the merge knows)
+      metric(ti, trackAll ? M_PRE_POLL : M_HALT_POLL_OK, n);
     } else {
       store<i32>(t + TH_PRE_WINDOW_WAITS, load<i32>(t + TH_PRE_WINDOW_WAITS) + 1);
       store<i64>(t + TH_PRE_WINDOW_WAIT_NS, load<i64>(t + TH_PRE_WINDOW_WAIT_NS) + n);
@@ -1025,7 +1054,13 @@ function haltPollNs(ti: i32, ts: i64, nw: i64, old: i64, grow: i32): void {
     store<i64>(t + TH_HP_START_WINDOW, old);
     flags |= HPF_CHANGED;
   }
-  if (!(flags & HPF_KNOWN)) {
+  if (!(flags & HPF_KNOWN) && trackAll) {
+    // a later slice: the halts seen before are the merge's to settle (pwKeep)
+    flags |= HPF_KNOWN;
+    store<i64>(t + TH_HP_FIRST_TS, ts);
+    store<i64>(t + TH_HP_FIRST_OLD_WINDOW, old);
+    store<i64>(t + TH_HP_WIN_TS, ts);
+  } else if (!(flags & HPF_KNOWN)) {
     flags |= HPF_KNOWN;
     // settle the halts seen before: they all started with this window
     const waits = <i64>load<i32>(t + TH_PRE_WINDOW_WAITS);

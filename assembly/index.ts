@@ -12,8 +12,9 @@ import { nestedRowCount } from "./nested";
 import { dictInit, intern as dictIntern, dictEntries, dictCount, dictBytes, overflowed } from "./dict";
 import {
   analysisInit, onEvent, setFile, finishFile, segTable, setRipTracking, ripTable, ripCapacity, ripDroppedCount, setGpaTracking, gpaTable, gpaCapacity, gpaDroppedCount, counters, threadCount, binCount, topCount, threadsPtr,
-  binsPtr, histDirPtr, topPtr, nameThread as nameTh, setGpaReasons, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll,
+  binsPtr, histDirPtr, topPtr, nameThread as nameTh, setGpaReasons, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll, trackAll,
 } from "./analysis";
+export { preWakesPtr, preWakesCount } from "./analysis";
 import { pdSetScratch } from "./perfdata";
 export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt, pdReadBuffers, pdSlice, pdSliceFailed, pdSliceTo } from "./perfdata";
 export { tdConfig, tdBegin, tdStream, tdFeedPtr, tdFed, tdEnd, tdWait, tdNeed, tdSetFormat, tdErrOff, tdErrVal, tdEvents, tdLost, tdRun, tdWindow, tdBackwards, tdBackOff, tdStreamInfo } from "./tracedat";
@@ -175,3 +176,4 @@ export function timelineBase(): usize { return timelinePtr(); }
 export function setOrigin(ts: i64): void { setTimelineOrigin(ts); }
 export function origin(): i64 { return timelineOrigin(); }
 export function trackAllThreads(on: bool): void { setTrackAll(on); }
+export function trackingAllThreads(): bool { return trackAll; }

@@ -133,6 +133,7 @@ const GROUPS = [
     ['preExitUserTs', 'i64', 'first kvm_userspace_exit before the first exit/entry (I64 MIN: none)'],
     ['preExitPreemptNs', 'i64', 'time switched out runnable before the first exit/entry, from switch-outs before any kvm_userspace_exit'],
     ['preExitPreemptOutTs', 'i64', 'such a switch-out not yet followed by its switch-in (I64 MIN: none)'],
+    ['preWindowListed', 'i32', 'in a later slice: how many of its wake-ups before its first kvm_halt_poll_ns the core kept one by one (preWakes), for the merge to count them as one core would have'],
   ]],
 ];
 
@@ -189,6 +190,8 @@ for (const [title, list] of GROUPS) {
 }
 ts += `  /** exits per timeline bucket (TL_BUCKETS), when the thread had exits */
   timeline?: Uint32Array;
+  /** in a later slice: its wake-ups before its first kvm_halt_poll_ns, one by one (halt ns, PW_* flags), in order */
+  preWakes?: { ns: BigInt64Array; flags: Uint8Array };
 }
 `;
 

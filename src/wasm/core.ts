@@ -60,6 +60,7 @@ interface Exports {
   timelineBase(): number;
   setOrigin(ts: bigint): void;
   trackAllThreads(on: number): void;
+  trackingAllThreads(): number;
   origin(): bigint;
   consumeBatch(from: number, n: number): number;
   intern(len: number): number;
@@ -67,6 +68,8 @@ interface Exports {
   skip(kind: number, where: bigint, len: number): void;
   countersPtr(): number;
   threadsBase(): number;
+  preWakesPtr(): number;
+  preWakesCount(): number;
   threadsCount(): number;
   kvmThreadCount(): number;
   binsBase(): number;
@@ -566,6 +569,25 @@ export class Core {
       }
       threads.push(rec as unknown as ThreadRec);
     }
+    // a later slice's wake-ups before each thread's first kvm_halt_poll_ns, one by one (wasm/merge.ts settles them)
+    const pwN = this.ex.preWakesCount();
+    if (pwN > 0) {
+      const pw = this.ex.preWakesPtr();
+      const at = new Map<number, number>();
+      for (let i = 0; i < pwN; i++) {
+        const ti = m.getInt32(pw + i * 16, true);
+        let w = threads[ti]!.preWakes;
+        if (!w) {
+          const n = threads[ti]!.preWindowListed;
+          w = threads[ti]!.preWakes = { ns: new BigInt64Array(n), flags: new Uint8Array(n) };
+          at.set(ti, 0);
+        }
+        const k = at.get(ti)!;
+        w.ns[k] = m.getBigInt64(pw + i * 16 + 8, true);
+        w.flags[k] = m.getInt32(pw + i * 16 + 4, true);
+        at.set(ti, k + 1);
+      }
+    }
     const bins: BinRec[] = [];
     this.lastHist = -1;
     const bb = this.ex.binsBase();
@@ -604,7 +626,7 @@ export class Core {
         col: m.getInt32(r + K.SK_COL, true), excerpt: dec.decode(u8.subarray(r + K.SK_TEXT, r + K.SK_TEXT + len)),
       });
     }
-    return { strings, nameCounts, threads, bins, top, skips, dictOverflowed: Number(this.ex.dictOverflowed()) };
+    return { strings, nameCounts, threads, bins, top, skips, dictOverflowed: Number(this.ex.dictOverflowed()), ...(this.ex.trackingAllThreads() ? { laterSlice: true } : {}) };
   }
 
   /**
@@ -855,6 +877,11 @@ export interface CoreTables {
   strings: string[];
   nameCounts: number[];
   threads: ThreadRec[];
+  /**
+   * read by a core that followed every thread (a later --jobs slice): its threads' wake-ups before their first
+   * kvm_halt_poll_ns are not settled (ThreadRec.preWakes, M_PRE_POLL, M_PRE_WAIT): the merge does it
+   */
+  laterSlice?: boolean;
   bins: BinRec[];
   top: TopRec[];
   skips: SkipRec[];

@@ -138,6 +138,7 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
 
   for (const part of parts) {
     const t = part.tables;
+    const later = t.laterSlice === true;
     dictOverflowed += t.dictOverflowed;
     const map = t.strings.map((s) => intern(s));
     t.nameCounts.forEach((n, i) => { nameCounts[map[i]!]! += n; });
@@ -196,7 +197,20 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     // (a tid with two records in the part, one replaced: its first event may be the other record's)
     const twice = new Set<number>();
     if (part.firsts) { const seen = new Set<number>(); for (const x of t.threads) { if (seen.has(x.tid)) twice.add(x.tid); seen.add(x.tid); } }
-    for (const [at, rec] of joins) joinThread(threads[at]!, rec, at, part.renames === true, twice.has(rec.tid) ? undefined : part.firsts?.get(rec.tid)?.cpu);
+    for (const [at, rec] of joins) joinThread(threads[at]!, rec, at, part.renames === true, twice.has(rec.tid) ? undefined : part.firsts?.get(rec.tid)?.cpu, later);
+    // a thread new in a later slice: its halts before its first kvm_halt_poll_ns, as one core counts them (its
+    // polls as successful ones; settled with the old window of that first change, if any)
+    if (later) {
+      t.threads.forEach((_x, i) => {
+        const ti = tmap[i]!;
+        if (ti < known) return;
+        const rec = threads[ti]!;
+        movePrePolls(ti);
+        if ((rec.hpFlags & K.HPF_KNOWN) !== 0 && rec.preWindowWakes > 0) settle(rec, rec, rec.hpFirstOldWindow, ti, binOf);
+      });
+    }
+    for (const [at] of joins) delete threads[at]!.preWakes;
+    for (const ti of tmap) if (ti >= known) delete threads[ti]!.preWakes;
     // a thread new in this part: the run delay of its first switch-in is from its runnable time in the part
     t.threads.forEach((x, i) => {
       if (tmap[i]! >= known && x.firstInTs !== MIN && x.firstInRunnable !== MIN) accumulate(binOf(tmap[i]!, x.firstInPk ? K.M_PK_RUN_DELAY : K.M_RUN_DELAY), x.firstInTs - x.firstInRunnable);
@@ -240,8 +254,57 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     }
   }
 
-  /** `b` (a later slice of the same thread) continues `a` (everything before it). */
-  function joinThread(a: ThreadRec, b: ThreadRec, ai: number, renames: boolean, firstCpu: number | undefined): void {
+  /** Empty thread ti's metric bin m, if it has one. */
+  function clearMetric(ti: number, m: number): void {
+    const k = bIndex.get(bKey(ti, m));
+    if (k !== undefined) clearBin(bins[k]!);
+  }
+
+  /** A later slice's polls before the thread's window was known, counted as successful polls (as one core counts them). */
+  function movePrePolls(ti: number): void {
+    const k = bIndex.get(bKey(ti, K.M_PRE_POLL));
+    if (k === undefined || bins[k]!.handled === 0) return;
+    const from = bins[k]!;
+    const to = binOf(ti, K.M_HALT_POLL_OK);
+    to.handled += from.handled; to.sum += from.sum; to.sumsq += from.sumsq;
+    if (from.min < to.min) to.min = from.min;
+    if (from.max > to.max) to.max = from.max;
+    to.addAll(from);
+    clearBin(from);
+  }
+
+  /**
+   * A later slice's halts before the thread's first kvm_halt_poll_ns in it, when the slices before it knew the
+   * window: each counted as one core counts it (kvm_vcpu_halt's rules, assembly/analysis.ts haltWakeup), the
+   * first with `first` (the start window of a halt the cut splits, else the window) and the rest with `rest`.
+   */
+  function replayPreWakes(a: ThreadRec, ai: number, pw: { ns: BigInt64Array; flags: Uint8Array }, first: bigint, rest: bigint): void {
+    for (let k = 0; k < pw.ns.length; k++) {
+      const n = pw.ns[k]!;
+      const f = pw.flags[k]!;
+      const w = k === 0 ? first : rest;
+      const poll = (f & K.PW_POLL) !== 0;
+      if (w > 0n) {
+        a.hpAttempted++;
+        if (poll) {
+          a.hpSuccess++; a.hpSuccessNs += n;
+          if ((f & K.PW_VALID) === 0) a.hpInvalid++;
+          accumulate(binOf(ai, K.M_HALT_POLL_OK), n);
+        } else {
+          const part = w < n ? w : n;
+          a.hpFailNs += part; a.hpWaitNs += n - part;
+          accumulate(binOf(ai, K.M_HALT_BLOCKED), n - part);
+        }
+        accumulate(binOf(ai, K.M_HALT_POLL_ATTEMPT_WIN), w);
+      } else if (!poll) {
+        a.hpWaitNs += n;
+        accumulate(binOf(ai, K.M_HALT_BLOCKED), n);
+      }
+    }
+  }
+
+  /** `b` (a later slice of the same thread) continues `a` (everything before it); `later`: b's core left its halts before its first kvm_halt_poll_ns unsettled (CoreTables.laterSlice). */
+  function joinThread(a: ThreadRec, b: ThreadRec, ai: number, renames: boolean, firstCpu: number | undefined, later: boolean): void {
     const firstIsEntry = b.leadingEntry === 1;
     // wall time across the cut: from a's last exit/entry to b's first (a jump back is a new capture)
     if (a.prevTs !== MIN && b.exits + b.entries > 0) {
@@ -357,7 +420,32 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
     const aKnown = (a.hpFlags & K.HPF_KNOWN) !== 0;
     const bKnown = (b.hpFlags & K.HPF_KNOWN) !== 0;
     const bHalts = b.haltWakes > 0 || b.hpGrows + b.hpShrinks > 0;
-    if (aKnown && bHalts) {
+    let settled = false;
+    if (later) {
+      settled = true;
+      const bPre = b.preWindowWakes;
+      if (bPre > 0 && aKnown) {
+        // one core knew the window at these halts: the first ends a halt in progress at the cut if a's window changed
+        // in it (that halt started with the old window), the others started with the window a ended with
+        if (b.preWindowListed !== b.preWindowWakes || !b.preWakes) throw new MergeInexact(a.file, `thread ${a.tid} had more halts before its first kvm_halt_poll_ns in a slice than a slice keeps one by one (${K.PW_MAX})`);
+        replayPreWakes(a, ai, b.preWakes, (a.hpFlags & K.HPF_CHANGED) !== 0 ? a.hpStartWindow : a.hpWindow, a.hpWindow);
+        clearMetric(ai, K.M_PRE_WAIT);
+        clearMetric(ai, K.M_PRE_POLL);
+      } else if (!aKnown) {
+        // the window was not known before them either: they wait with a's, and one core settles them all at the
+        // first change (with its old window)
+        movePrePolls(ai);
+        a.preWindowWakes += b.preWindowWakes; a.preWindowPolls += b.preWindowPolls; a.preWindowPollNs += b.preWindowPollNs; a.preWindowInvalid += b.preWindowInvalid;
+        a.preWindowWaits += b.preWindowWaits; a.preWindowWaitNs += b.preWindowWaitNs;
+        if (bKnown) settle(a, a, b.hpFirstOldWindow, ai, binOf);
+      }
+      b.preWindowWakes = 0; b.preWindowPolls = 0; b.preWindowPollNs = 0n; b.preWindowInvalid = 0; b.preWindowWaits = 0; b.preWindowWaitNs = 0n;
+      // a halt in progress at the cut whose window changed, and b's first halt event another change (two in one halt:
+      // kvm_vcpu_halt makes one): b counted its halt with the second change's old window, one core with the first's
+      if (aKnown && bKnown && bPre === 0 && (a.hpFlags & K.HPF_CHANGED) !== 0 && a.hpStartWindow !== a.hpWindow) {
+        throw new MergeInexact(a.file, `thread ${a.tid}'s halt-poll window changed twice in a halt that the cut splits`);
+      }
+    } else if (aKnown && bHalts) {
       // ... unless a's window changed in a halt still in progress (that halt started with the old one), or the
       // later slice settled its halts with the old window of its first change and a's last window was another
       // (a kvm_halt_poll_ns not in the trace): the slices cannot say which halts those were
@@ -376,10 +464,10 @@ export function mergeTables(parts: Part[], topN: number, core: Core): CoreTables
       a.hpFlags |= K.HPF_KNOWN;
       if (!aKnown) {
         // a's halts were waiting for the window too: it is the old value of b's first change
-        settle(a, a, b.hpFirstOldWindow, ai, binOf);
+        if (!settled) settle(a, a, b.hpFirstOldWindow, ai, binOf);
         a.hpFirstOldWindow = b.hpFirstOldWindow;
       }
-    } else if (aKnown) {
+    } else if (aKnown && !settled) {
       settle(a, b, a.hpWindow, ai, binOf);
     }
     if (!aKnown && !bKnown) {

@@ -105,6 +105,7 @@ export const THREAD_FIELDS: ReadonlyArray<readonly [keyof ThreadRec, number, 'i3
   ['preExitUserTs', K.TH_PRE_EXIT_USER_TS, 'i64'],
   ['preExitPreemptNs', K.TH_PRE_EXIT_PREEMPT_NS, 'i64'],
   ['preExitPreemptOutTs', K.TH_PRE_EXIT_PREEMPT_OUT_TS, 'i64'],
+  ['preWindowListed', K.TH_PRE_WINDOW_LISTED, 'i32'],
 ];
 
 export interface ThreadRec {
@@ -313,6 +314,10 @@ export interface ThreadRec {
   preExitPreemptNs: bigint;
   /** such a switch-out not yet followed by its switch-in (I64 MIN: none) */
   preExitPreemptOutTs: bigint;
+  /** in a later slice: how many of its wake-ups before its first kvm_halt_poll_ns the core kept one by one (preWakes), for the merge to count them as one core would have */
+  preWindowListed: number;
   /** exits per timeline bucket (TL_BUCKETS), when the thread had exits */
   timeline?: Uint32Array;
+  /** in a later slice: its wake-ups before its first kvm_halt_poll_ns, one by one (halt ns, PW_* flags), in order */
+  preWakes?: { ns: BigInt64Array; flags: Uint8Array };
 }

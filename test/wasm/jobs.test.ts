@@ -10,6 +10,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze, type AnalyzeOptions } from '../../src/pipeline/analyze.js';
 import { openSource } from '../../src/formats/source.js';
+import * as K from '../../assembly/constants.js';
+import { Core } from '../../src/wasm/core.js';
+import { MergeInexact, mergeTables } from '../../src/wasm/merge.js';
 import { HAVE_SHARED, SHARED, TRACES, tmpTrace } from '../support/paths.js';
 
 async function plain(xz: string): Promise<string> {
@@ -171,6 +174,137 @@ describe('--jobs: slices merged exactly', () => {
       expect([u.to_userspace, u.userspace_ns, u.in_kernel_ns]).toEqual([1, 240000, 60000]);
     }
   });
+  // hand-computed: twelve 80 us exits, then one of 90 us after the cut (and shorter ones): the 10 slowest are the 90 us one and the
+  // nine earliest 80 us ones, in one thread (the core keeps ties to the earliest: crafted.test.ts) and merged (each
+  // slice's own, sorted by duration and then by line)
+  it('the slowest exits: equally long ones are the earliest, in one thread and merged', async () => {
+    const head: string[] = [];
+    for (let i = 0; i < 12; i++) head.push(HLT(`10.0${String(i).padStart(2, '0')}000`), V(`10.0${String(i).padStart(2, '0')}080`, 'kvm_entry: vcpu 0, rip 0x1000'));
+    // (the last 80 us exit's entry after the cut, and 10 us exits at the end: the middle of the file, where it is cut,
+    // falls in head's last line)
+    const tail = [head.pop()!, HLT('10.020000'), V('10.020090', 'kvm_entry: vcpu 0, rip 0x1000')];
+    for (let i = 0; i < 16; i++) tail.push(HLT(`10.1${String(i).padStart(2, '0')}000`), V(`10.1${String(i).padStart(2, '0')}010`, 'kvm_entry: vcpu 0, rip 0x1000'));
+    const { one, many } = await cutBetween(head, tail, {});
+    for (const r of [one, many]) {
+      expect(r.top.map((x) => [x.duration_ns, x.ts_ns])).toEqual([[90000, 10020000000], ...Array.from({ length: 9 }, (_, i) => [80000, 10000000000 + i * 1000000])]);
+    }
+  });
+  // ---- halt polling across a cut (virt/kvm/kvm_main.c kvm_vcpu_halt: a halt polls when its window, the one it
+  // started with, is non-zero; kvm_halt_poll_ns comes at the end of a halt whose window changed, before its
+  // kvm_vcpu_wakeup). A later slice keeps its halts before its first kvm_halt_poll_ns one by one and the merge counts
+  // them as one thread does; they were once settled in bulk (approximate blocked times, and the window-0 polls
+  // counted as successful), and a cut between a kvm_halt_poll_ns and its kvm_vcpu_wakeup made the file cut again.
+  const HP = (ts: string, nw: number, old: number) => V(ts, `kvm_halt_poll_ns: vcpu 0: halt_poll_ns ${nw} (${nw > old ? 'grow' : 'shrink'} ${old})`);
+  const WK = (ts: string, how: 'poll' | 'wait', ns: number, valid = true) => V(ts, `kvm_vcpu_wakeup: ${how} time ${ns} ns, polling ${valid ? 'valid' : 'invalid'}`);
+  const EN = (ts: string) => V(ts, 'kvm_entry: vcpu 0, rip 0x1002');
+  const haltFigures = (r: Awaited<ReturnType<typeof analyze>>) => {
+    if (!r.halt.available) throw new Error('no halt section');
+    const c = r.halt.vcpus[0]!;
+    return { attempted: c.halt_attempted_poll, success: c.halt_successful_poll, failNs: c.halt_poll_fail_ns_max, waitNs: c.halt_wait_ns_min,
+      polls: [c.poll_success.min_ns, c.poll_success.max_ns], blockedMin: c.blocked.min_ns, blockedMax: c.blocked.max_ns };
+  };
+  const noJobsNote = (r: { notes: string[] }) => expect(r.notes).not.toContainEqual(expect.stringMatching(/--jobs/));
+
+  // hand-computed: the first halt starts with 100 us (the old window of its grow), waits 300 us: 100 us polling,
+  // 200 us blocked; after the cut the window is 200 us: waits of 1234567, 987654, 300001, 250000 and 150000 ns block
+  // for 1034567, 787654, 100001, 50000 and 0 ns (the last polled all of its 150 us); a poll of 120 us succeeds
+  it('halts after a cut, before the later slice\'s first kvm_halt_poll_ns: counted with the window before the cut, exactly', async () => {
+    const head = [HLT('10.000000'), HP('10.000300', 200000, 100000), WK('10.000300', 'wait', 300000), EN('10.000310')];
+    const tail: string[] = [];
+    [1234567, 987654, 300001, 250000, 150000].forEach((n, i) => tail.push(HLT(`11.00${i}000`), WK(`11.00${i}500`, 'wait', n), EN(`11.00${i}600`)));
+    tail.push(HLT('11.009000'), WK('11.009200', 'poll', 120000), EN('11.009300'));
+    const { one, many } = await cutBetween(head, tail, {});
+    noJobsNote(many);
+    for (const r of [one, many]) {
+      expect(haltFigures(r)).toEqual({ attempted: 7, success: 1, failNs: 100000 + 4 * 200000 + 150000, waitNs: 200000 + 1034567 + 787654 + 100001 + 50000,
+        polls: [120000, 120000], blockedMin: 0, blockedMax: 1034567 });
+    }
+  });
+  // hand-computed: the window grows 20 -> 40 us in the first halt (it polled 20 us of its 60); the second halt shrinks
+  // it to 0 and the cut falls before its kvm_vcpu_wakeup: it started with 40 us and its 30 us poll succeeds; the third
+  // starts with 0 and blocks its whole 500 us
+  it('a cut between a kvm_halt_poll_ns and its kvm_vcpu_wakeup: that halt counted with the window it started with, one cut', async () => {
+    const head = [HLT('10.000000'), HP('10.000050', 40000, 20000), WK('10.000060', 'wait', 60000), EN('10.000100'), HLT('10.001000'), HP('10.001050', 0, 40000)];
+    const tail = [WK('10.001060', 'poll', 30000), EN('10.001100'), HLT('10.002000'), WK('10.002500', 'wait', 500000), EN('10.002600')];
+    const { one, many } = await cutBetween(head, tail, {});
+    noJobsNote(many);
+    for (const r of [one, many]) expect(haltFigures(r)).toEqual({ attempted: 2, success: 1, failNs: 20000, waitNs: 40000 + 500000, polls: [30000, 30000], blockedMin: 40000, blockedMax: 500000 });
+  });
+  // hand-computed: the window is 0 after the first halt, so the later slice's 5 us wake-up without blocking is no
+  // successful poll (KVM did not poll), and its waits block for their whole time
+  it('a window of 0 before the cut: the later slice\'s wake-ups without blocking are not counted as polls', async () => {
+    const head = [HLT('10.000000'), HP('10.000050', 0, 10000), WK('10.000080', 'wait', 80000), EN('10.000100')];
+    const tail = [HLT('10.001000'), WK('10.001005', 'poll', 5000), EN('10.001010'), HLT('10.002000'), WK('10.002070', 'wait', 70000, false), EN('10.002080')];
+    const { one, many } = await cutBetween(head, tail, {});
+    noJobsNote(many);
+    for (const r of [one, many]) {
+      expect(haltFigures(r)).toEqual({ attempted: 1, success: 0, failNs: 10000, waitNs: 70000 + 70000, polls: [null, null], blockedMin: 70000, blockedMax: 70000 });
+      if (!r.halt.available) throw new Error('no halt section');
+      expect([r.halt.vcpus[0]!.halts, r.halt.vcpus[0]!.poll_wakeups]).toEqual([3, 1]);
+    }
+  });
+  // one thread settles the halts it saw before it knew the window at its first kvm_halt_poll_ns, with that change's
+  // old window: halts on both sides of the cut (hand-computed: 3 before the change, 2 waits of 50 and 60 us with the
+  // 5 us window polling 10 us of them, 1 poll; the changed halt started with 5 us and its poll succeeds)
+  it('the window unknown before the cut and learned after it: the halts of both slices settled together', async () => {
+    const head = [HLT('10.000000'), WK('10.000050', 'wait', 50000), EN('10.000060'), HLT('10.001000'), WK('10.001003', 'poll', 3000), EN('10.001010')];
+    const tail = [HLT('10.002000'), WK('10.002060', 'wait', 60000), EN('10.002070'), HLT('10.003000'), HP('10.003002', 10000, 5000), WK('10.003002', 'poll', 2000), EN('10.003010')];
+    const { one, many } = await cutBetween(head, tail, {});
+    noJobsNote(many);
+    for (const r of [one, many]) {
+      const f = haltFigures(r);
+      expect([f.attempted, f.success, f.failNs, f.waitNs, f.polls]).toEqual([4, 2, 10000, 100000, [2000, 3000]]);
+    }
+  });
+  // a thread first seen after the cut, whose halts before its first change the later slice keeps for the merge
+  it('a vCPU thread first seen after the cut: its halts before its first change settled as one thread does', async () => {
+    const W = (ts: string, ev: string) => `             vmm-193     (    188) [001] d..1.    ${ts}: ${ev}`;
+    const head = [HLT('10.000000'), EN('10.000100')];
+    const tail = [W('10.001000', 'kvm_exit: vcpu 1 reason hlt rip 0x1002 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000'),
+      W('10.001090', 'kvm_vcpu_wakeup: wait time 90000 ns, polling valid'), W('10.001100', 'kvm_entry: vcpu 1, rip 0x1002'),
+      W('10.002000', 'kvm_exit: vcpu 1 reason hlt rip 0x1002 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000'),
+      W('10.002004', 'kvm_vcpu_wakeup: poll time 4000 ns, polling valid'), W('10.002010', 'kvm_entry: vcpu 1, rip 0x1002'),
+      W('10.003000', 'kvm_exit: vcpu 1 reason hlt rip 0x1002 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000'),
+      W('10.003008', 'kvm_halt_poll_ns: vcpu 1: halt_poll_ns 20000 (grow 10000)'), W('10.003008', 'kvm_vcpu_wakeup: poll time 8000 ns, polling valid'), W('10.003010', 'kvm_entry: vcpu 1, rip 0x1002')];
+    const { one, many } = await cutBetween(head, tail, {});
+    noJobsNote(many);
+    for (const r of [one, many]) {
+      if (!r.halt.available) throw new Error('no halt section');
+      const c = r.halt.vcpus.find((x) => x.vcpu === 1)!;
+      expect([c.halt_attempted_poll, c.halt_successful_poll, c.halt_poll_fail_ns_max, c.halt_wait_ns_min]).toEqual([3, 2, 10000, 80000]);
+    }
+  });
+  // a later slice keeps at most PW_MAX such halts one by one: past that, a thread whose window the slices before it
+  // knew cannot be counted as one thread counts it, and the merge says so (analyze.ts then reads the file with one)
+  it(`a later slice with more than ${K.PW_MAX} halts before a thread's first kvm_halt_poll_ns: MergeInexact`, () => {
+    const slice = (later: boolean, events: (push: (kind: number, ts: bigint, a: bigint, b: bigint, c: number, name: number) => void) => void) => {
+      const core = new Core({ topN: 10 });
+      if (later) core.trackAllThreads(true);
+      const sink = core.sinkFor(core.nextFileIndex());
+      sink.beginFile('crafted', K.CLOCK_NS);
+      let where = 0;
+      events((kind, ts, a, b, c, name) => sink.push(kind, ts, 192, 188, 0, 0, a, b, c, name, ++where));
+      core.endFile();
+      return core;
+    };
+    const first = slice(false, (push) => {
+      const hp = -1;
+      push(K.EV_HALT_POLL_NS, 1000n, 10000n, 0n, 1, hp);
+      push(K.EV_VCPU_WAKEUP, 1000n, 20000n, 0n, K.WAKE_VALID, -1);
+    });
+    const n = K.PW_MAX + 1;
+    const later = slice(true, (push) => { for (let i = 0; i < n; i++) push(K.EV_VCPU_WAKEUP, 2000n + BigInt(i) * 1000n, 5000n, 0n, K.WAKE_VALID, -1); });
+    const t = later.tables();
+    const th = t.threads.find((x) => x.tid === 192)!;
+    expect([t.laterSlice, th.preWindowWakes, th.preWindowListed, th.preWakes?.ns.length]).toEqual([true, n, K.PW_MAX, K.PW_MAX]);
+    expect(() => mergeTables([{ tables: first.tables(), lineOffset: 0 }, { tables: t, lineOffset: 2 }], 10, first)).toThrow(MergeInexact);
+    // one fewer: merged, each counted with the 10 us window (attempted, and successful: "poll" wake-ups); the first
+    // slice's halt grew the window from 0, which it started with: no attempt
+    const fits = slice(true, (push) => { for (let i = 0; i < K.PW_MAX; i++) push(K.EV_VCPU_WAKEUP, 2000n + BigInt(i) * 1000n, 5000n, 0n, K.WAKE_VALID, -1); });
+    const m = mergeTables([{ tables: first.tables(), lineOffset: 0 }, { tables: fits.tables(), lineOffset: 2 }], 10, first);
+    const mt = m.threads.find((x) => x.tid === 192)!;
+    expect([mt.hpAttempted, mt.hpSuccess, mt.hpSuccessNs]).toEqual([K.PW_MAX, K.PW_MAX, 5000n * BigInt(K.PW_MAX)]);
+  }, 60000);
   it('a strict-mode error before the cut: the workers are told to read nothing, the error is the one-thread error', async () => {
     const file = await plain(path.join(TRACES, 'svm-D-small/trace.txt.xz'));
     const lines = fs.readFileSync(file, 'utf8').split('\n');
