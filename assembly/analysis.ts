@@ -225,6 +225,37 @@ export function histAddAll(dst: i32, src: i32): void {
     }
   }
 }
+// ---- a --jobs worker's histograms, posted to the main thread (src/pipeline/jobs-worker.ts packHists) ----
+/**
+ * Every bin's histogram as [bucket, count] u32 pairs of its non-zero buckets, bin after bin. With out 0 it only
+ * counts them; else it writes them at out, and at ends the number of pairs up to the end of each bin (u32 per
+ * bin). Returns the number of pairs.
+ */
+export function histPack(out: usize, ends: usize): i32 {
+  histFlush();
+  let n = 0;
+  for (let i = 0; i < binCount; i++) {
+    const d = histAddr(load<i32>(bins + <usize>i * BIN_STRIDE + BIN_HIST));
+    for (let pg = 0; pg < HIST_PAGES; pg++) {
+      const sp = <usize>load<u32>(d + (<usize>pg << 2));
+      if (sp == 0) continue;
+      const len = min(HIST_PAGE, HIST_BUCKETS - (pg << HIST_PAGE_SHIFT));
+      for (let j = 0; j < len; j++) {
+        const c = load<u32>(sp + (<usize>j << 2));
+        if (c == 0) continue;
+        if (out) {
+          const q = out + (<usize>n << 3);
+          store<u32>(q, <u32>((pg << HIST_PAGE_SHIFT) + j));
+          store<u32>(q + 4, c);
+        }
+        n++;
+      }
+    }
+    if (out) store<u32>(ends + (<usize>i << 2), <u32>n);
+  }
+  return n;
+}
+
 // ---- the summary's reads (src/core/histogram.ts): histograms summed and ranked here, not page by page in JS ----
 let hsum: usize = 0; // HIST_BUCKETS u64 counts
 let hscratch: usize = 0;

@@ -114,7 +114,7 @@ export async function readTraceDatSlice(job: TraceDatJob, forClone: boolean, int
     const counters = core.endFile();
     if (into) return { ok: true, counters, td };
     const tables = core.tables();
-    if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins), td };
+    if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins, core), td };
     return { ok: true, counters, tables, td };
   } catch (e) {
     if (e instanceof FormatError) return { ok: false, error: { message: e.message, offset: e.offset } };
@@ -142,7 +142,7 @@ export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core, p
     phase(`slice ${job.start}: tables`);
     // each bin's histogram is read into one scratch array (core.ts); for the main thread they go sparse
     // into one buffer that is transferred, not cloned (a dense copy per bin is 10.5 KB, mostly zeros)
-    if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins) };
+    if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins, core) };
     return { ok: true, counters, tables };
   } catch (e) {
     if (e instanceof KvmtaxError) return { ok: false, error: { message: e.message, line: e.line, col: e.col } };
@@ -152,7 +152,13 @@ export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core, p
   }
 }
 
-export function packHists(bins: Part['tables']['bins']): { pairs: Uint32Array; histAt: Uint32Array } {
+export function packHists(bins: Part['tables']['bins'], core?: Core): { pairs: Uint32Array; histAt: Uint32Array } {
+  // the tables' bins as the core has them: packed by the core in two calls
+  if (core && bins.length === core.binsCount() && bins.every((b) => (b as { coreHist?: () => { core: Core } | undefined }).coreHist?.()?.core === core)) {
+    const packed = core.packHists();
+    for (const b of bins) b.hist = EMPTY;
+    return packed;
+  }
   const histAt = new Uint32Array(bins.length + 1);
   let pairs = new Uint32Array(1 << 16), n = 0;
   bins.forEach((b, i) => {

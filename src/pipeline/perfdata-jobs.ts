@@ -81,7 +81,7 @@ export async function readPerfSlice(job: PerfSliceJob, forClone: boolean, plan?:
     if (info.sliceFailed) return { ok: true, info };
     const tables = core.tables();
     phase(`perf.data slice ${job.index}: tables`);
-    if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins), info };
+    if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins, core), info };
     return { ok: true, counters, tables, info };
   } catch (e) {
     if (e instanceof FormatError) return { ok: false, error: { message: oneLine(e.message), offset: e.offset } };

@@ -136,3 +136,43 @@ describe('a --jobs worker\'s histograms added in few calls (Core.histAddPairsMan
     }
   });
 });
+
+describe('a --jobs worker\'s histograms packed in the core (jobs-worker.ts packHists)', () => {
+  it('gives the pairs and bin ends the JavaScript page walk gives, on a real capture and on hand-placed counts', async () => {
+    const { scanTextSource } = await import('../../src/formats/text/text.js');
+    const { openSource } = await import('../../src/formats/source.js');
+    const { packHists } = await import('../../src/pipeline/jobs-worker.js');
+    const { TRACES } = await import('../support/paths.js');
+    const path = await import('node:path');
+    const K = await import('../../assembly/constants.js');
+    const core = new Core();
+    const src = await openSource(path.join(TRACES, 'svm-A-baseline/trace.txt.xz'));
+    await scanTextSource(core, src, core.nextFileIndex(), K.FMT_FTRACE, false);
+    src.close();
+    core.endFile();
+    const bins = core.tables().bins;
+    expect(bins.length).toBeGreaterThan(40);
+    const fromCore = core.packHists();
+    const fromJs = packHists(bins); // no core given: bin by bin, page by page
+    expect(fromCore.histAt).toEqual(fromJs.histAt);
+    expect(fromCore.pairs).toEqual(fromJs.pairs);
+    // hand-placed: one bin's counts in bucket 3 (x2), 64 (page 1) and the last bucket; the pairs come back in bucket order
+    const c2 = new Core();
+    c2.beginFile(c2.nextFileIndex(), K.CLOCK_NS);
+    const sink = c2.sinkFor(0);
+    const exit = c2.intern('hlt');
+    let t = 1000n;
+    for (const d of [3n, 3n, 64n, 2n ** 50n]) {
+      sink.push(K.EV_EXIT, t, 7, 7, 0, 0, BigInt(exit), 0n, 0, -1, 1);
+      sink.push(K.EV_ENTRY, t + d, 7, 7, 0, 0, 0n, 0n, 0, -1, 2);
+      t += d + 10n;
+    }
+    c2.endFile();
+    const tb = c2.tables();
+    const hb = tb.bins.findIndex((b) => b.reason === exit);
+    const p = c2.packHists();
+    const mine = Array.from(p.pairs.subarray(p.histAt[hb]!, p.histAt[hb + 1]!));
+    expect(mine).toEqual([3, 2, 64, 1, K.HIST_BUCKETS - 1, 1]);
+    expect(p.histAt[tb.bins.length]).toBe(p.pairs.length);
+  });
+});
