@@ -8,16 +8,16 @@
  *     in the next: an exit pending at the end is paired with the next slice's leading entry (its handling
  *     time is binned here), guest time runs from the last entry to the next slice's first exit, and the
  *     halts and MSR/port keys a slice saw before its first exit/entry belong to that pending exit;
- *   - halts a slice saw before it learned the poll window are settled with the window the previous
- *     slice ended with (as kvm_main.c counts them: a halt polls when its window is non-zero);
+ *   - halts a later slice saw before a thread's first kvm_halt_poll_ns (kept one by one) are counted with the
+ *     window the slices before it ended with, the first with its start window when the cut split a halt whose
+ *     window changed (as kvm_main.c counts them: a halt polls when the window it started with is non-zero);
+ *     when those slices did not know the window either, all wait for the first change, as in one core;
  *   - the timeline of every slice starts at the file's first event, so its buckets merge exactly.
  *
  *   - a later slice leaves the run delay of each thread's first switch-in to the merge: it runs from the
  *     time the thread became runnable, which may be in an earlier slice; likewise an exit pending at the cut
- *     gets its preempted and userspace parts from what the next slice saw before its first exit/entry.
- *
- * Not carried across a boundary (documented in the README): a poll-window direction change (grow then
- * shrink) that straddles it.
+ *     gets its preempted and userspace parts from what the next slice saw before its first exit/entry;
+ *   - a poll-window direction change (grow then shrink) across a boundary is a flip, as in one core.
  */
 import * as K from '../../assembly/constants.js';
 import type { BinRec, Core, CoreTables, FileCounters, SkipRec, ThreadRec, TopRec } from './core.js';
