@@ -112,7 +112,9 @@ async function analyzeOnce(files: string[], opts: AnalyzeOptions): Promise<Repor
   if (opts.nested) core.trackNested();
   const inputs: InputInfo[] = [];
   const sliced: Part[] = [];
-  for (const file of files) {
+  // the core's own tables when the last file's --jobs slices read them while the workers finished
+  let own: CoreTables | undefined;
+  for (const [k, file] of files.entries()) {
     let src = await openSource(file);
     // opt-in (KVMTAX_UNPACK_ASIDE=1): a large compressed file decompressed on a worker thread beside the
     // scan (formats/source.ts opens it there as here). Off by default: .gz inflates on libuv's pool and .xz in
@@ -123,7 +125,7 @@ async function analyzeOnce(files: string[], opts: AnalyzeOptions): Promise<Repor
       src = await UnpackSource.open(file);
     }
     try {
-      inputs.push(await readOne(core, src, opts, sliced, topN));
+      inputs.push(await readOne(core, src, opts, sliced, topN, k === files.length - 1 ? (t) => { own = t; } : undefined));
     } finally {
       src.close();
     }
@@ -131,7 +133,7 @@ async function analyzeOnce(files: string[], opts: AnalyzeOptions): Promise<Repor
   phase('inputs read');
   let all: CoreTables;
   try {
-    all = sliced.length ? mergeTables([{ tables: core.tables(), lineOffset: 0 }, ...sliced], topN, core) : core.tables();
+    all = sliced.length ? mergeTables([{ tables: own ?? core.tables(), lineOffset: 0 }, ...sliced], topN, core) : own ?? core.tables();
   } catch (e) {
     if (e instanceof MergeInexact) throw new JobsFallback(inputs[e.file]!.file, e.why, true);
     throw e;

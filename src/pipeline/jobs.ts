@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Core, wasmModule, type FileCounters } from '../wasm/core.js';
+import { Core, wasmModule, type CoreTables, type FileCounters } from '../wasm/core.js';
 import { mergeCounters, type Part } from '../wasm/merge.js';
 import { packageRoot } from '../core/package-root.js';
 import { KvmtaxError } from '../core/errors.js';
@@ -37,7 +37,8 @@ export function cutShare(k: number, jobs: number, shifted: boolean): number {
  * (slice-control.ts), in what the main thread has not read yet. Every slice's timeline starts at the file's
  * first event, found by scanning the head first.
  */
-export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: number, opts: AnalyzeOptions, jobs: number, size: number, topN: number): Promise<{ parts: Part[]; counters: FileCounters }> {
+export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: number, opts: AnalyzeOptions, jobs: number, size: number, topN: number,
+  ownTables?: (t: CoreTables) => void): Promise<{ parts: Part[]; counters: FileCounters }> {
   const file = src.path!;
   phase('slices: plan');
   const head = new Core({ arenaBytes: Math.max(src.head.length, 4096) });
@@ -58,7 +59,9 @@ export async function readSlices(core: Core, src: ByteSource, idx: number, fmt: 
     onCut: (cuts) => { phase(`slices: cut at ${cuts.join(' ')}`); opts.onJobsCut?.(src.name, [0, ...cuts.slice(1)]); },
   });
   const first = scanSlice({ ...base, start: 0, end: size, chunkBytes: opts.chunkBytes }, false, core, (pos) => cutter.plan(pos))
-    .finally(() => cutter.done());
+    .finally(() => cutter.done())
+    // the core's own tables, read while the workers finish (the main thread's slice usually ends first)
+    .then((r) => { if (ownTables && r.ok) ownTables(core.tables()); return r; });
   const results = await Promise.all([first, ...started]);
   phase('slices: all read');
   let lineOffset = 0;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as K from '../../assembly/constants.js';
-import type { Core, FileCounters, SkipRec } from '../wasm/core.js';
+import type { Core, CoreTables, FileCounters, SkipRec } from '../wasm/core.js';
 import type { Part } from '../wasm/merge.js';
 import { KvmtaxError, excerpt } from '../core/errors.js';
 import type { ByteSource } from '../formats/source.js';
@@ -19,8 +19,11 @@ import { readSlices } from './jobs.js';
 import { readPerfDataSlices } from './perfdata-jobs.js';
 import { readTraceDatSlices } from './jobs-tracedat.js';
 
-/** Read `src` as the core's next file; worker-read slices of a text file are added to `sliced`. */
-export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced: Part[], topN: number): Promise<InputInfo> {
+/**
+ * Read `src` as the core's next file; worker-read slices of a text file are added to `sliced`. `ownTables`: the
+ * run's last file, whose --jobs slices may hand over the core's own tables, read while the workers finish.
+ */
+export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions, sliced: Part[], topN: number, ownTables?: (t: CoreTables) => void): Promise<InputInfo> {
   const idx = core.nextFileIndex();
   const entry = opts.format ? formatNamed(opts.format) : detectFormat(src.head, src.name);
   if (!entry.text) {
@@ -82,7 +85,7 @@ export async function readOne(core: Core, src: ByteSource, opts: AnalyzeOptions,
   const size = src.path && !src.compression ? fs.statSync(src.path).size : 0;
   let c: FileCounters;
   if (jobs > 1 && slicing(opts, size, src.name)) {
-    const r = await readSlices(core, src, idx, fmt, opts, jobs, size, topN);
+    const r = await readSlices(core, src, idx, fmt, opts, jobs, size, topN, ownTables);
     sliced.push(...r.parts);
     c = r.counters;
   } else {

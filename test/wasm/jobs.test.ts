@@ -137,6 +137,18 @@ describe('--jobs: slices merged exactly', () => {
       expect(cutRuns).toBeGreaterThan(before);
     }
   });
+  // the main thread reads the last file's own tables while its workers finish (analyze.ts): an earlier file's
+  // slices must not hand theirs over, since the core reads on
+  it('two files, each read in slices, or the first only: the same report as one thread', async () => {
+    const a = await plain(cases[0]!), b = await plain(cases[1]!); // 7.9 MB and 0.4 MB of text
+    const one = await analyze([a, b]);
+    for (const [minBytes, slicedFiles] of [[0, 2], [1 << 20, 1]] as const) {
+      let cut = 0;
+      const many = await analyze([a, b], { jobs: 2, jobsMinBytes: minBytes, jobsCutAfter: 0, onJobsCut: () => { cut++; } });
+      expect(cut, 'files read in slices').toBe(slicedFiles);
+      expect(differences(one, many)).toEqual([]);
+    }
+  });
   it('the main thread read the whole file before the cut (too little left): the workers read nothing, the same report', async () => {
     const file = await plain(cases[1]!);
     const one = await analyze([file]);
