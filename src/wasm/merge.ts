@@ -20,7 +20,7 @@
  *   - a poll-window direction change (grow then shrink) across a boundary is a flip, as in one core.
  */
 import * as K from '../../assembly/constants.js';
-import type { BinRec, Core, CoreTables, FileCounters, SkipRec, ThreadRec, TopRec } from './core.js';
+import { BIN_CORE, BIN_HIST, type BinRec, type Core, type CoreTables, type FileCounters, type SkipRec, type ThreadRec, type TopRec } from './core.js';
 import { bucketOf, bucketValue } from '../core/histogram.js';
 
 export interface Part {
@@ -63,16 +63,18 @@ const SUMS: Array<keyof ThreadRec> = [
  * A merged bin. Its histogram is one of the main core's: the main slice's own bin's when the bin was
  * there, else a new one; the workers' histograms, transferred as [bucket, count] pairs, are added to it
  * inside the core (a dense copy per merged bin was 10.5 KB: 100 MB at 9,580 bins). The core and the index
- * are non-enumerable: copies by descriptors (analysis/filter.ts) keep them.
+ * are kept under symbols, as a CoreBin's (wasm/core.ts): copies by descriptors (analysis/filter.ts) keep them.
  */
 class MergedBin implements BinRec {
   seen = 0; handled = 0; sum = 0n; min = 2n ** 63n - 1n; max = MIN; sumsq = 0n; failed = 0;
   wakes = 0; wakePolls = 0; wakePollNs = 0n; wakeWaitNs = 0n; userN = 0; userNs = 0n; preemptN = 0; preemptNs = 0n;
-  declare readonly core: Core;
-  declare readonly h: number;
+  private [BIN_CORE]: Core;
+  private [BIN_HIST]: number;
   constructor(public thread: number, public reason: number, core: Core, h: number) {
-    Object.defineProperties(this, { core: { value: core }, h: { value: h } });
+    this[BIN_CORE] = core; this[BIN_HIST] = h;
   }
+  get core(): Core { return this[BIN_CORE]; }
+  get h(): number { return this[BIN_HIST]; }
   get hist(): Uint32Array { return this.core.histDenseOf(this.h); }
   set hist(_v: Uint32Array) { throw new Error('a merged bin\'s histogram is written through its core'); }
   add(bucket: number, n: number): void { this.core.histAdd(this.h, bucket, n); }
