@@ -648,8 +648,8 @@ export class Core {
 
   /**
    * Every bin's histogram (bins in tables() order) as [bucket, count] pairs of its non-zero buckets, in one array:
-   * bin i's are pairs[histAt[i] .. histAt[i + 1]) (u32 indices). Two core calls: a JavaScript walk of each bin's
-   * pages took 14-20 ms of a worker's tail at 2,462 bins.
+   * bin i's are pairs[histAt[i] .. histAt[i + 1]) (u32 indices). Two core calls (a count, then the pairs): a
+   * JavaScript walk of each bin's pages took 14-20 ms of a worker's tail at 2,462 bins.
    */
   packHists(): { pairs: Uint32Array; histAt: Uint32Array } {
     const nb = this.ex.binsCount();
