@@ -466,6 +466,8 @@ function tlCount(t: usize, ts: i64): void {
   store<u32>(b, load<u32>(b) + 1);
 }
 export function timelinePtr(): usize { return tl; }
+/** Bytes of the timeline area in use (threads' bucket arrays, TL_PTR offsets into it). */
+export function timelineBytes(): i32 { return tlUsed * TL_BUCKETS * 4; }
 /** For a slice of a file read by a worker: use the whole file's timeline origin. */
 export function setTimelineOrigin(ts: i64): void { tlOrigin = ts; }
 export function timelineOrigin(): i64 { return tlOrigin; }

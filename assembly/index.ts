@@ -14,7 +14,7 @@ import {
   analysisInit, onEvent, setFile, finishFile, segTable, setRipTracking, ripTable, ripCapacity, ripDroppedCount, setGpaTracking, gpaTable, gpaCapacity, gpaDroppedCount, counters, threadCount, binCount, topCount, threadsPtr,
   binsPtr, histDirPtr, topPtr, nameThread as nameTh, setGpaReasons, rowsInit, rowsPtr, rowCount, rowsReset, timelinePtr, rowsRoom, setTimelineOrigin, timelineOrigin, setTrackAll, trackAll,
 } from "./analysis";
-export { preWakesPtr, preWakesCount, histPack } from "./analysis";
+export { preWakesPtr, preWakesCount, histPack, timelineBytes } from "./analysis";
 import { pdSetScratch } from "./perfdata";
 export { pdConfig, pdBegin, pdWalk, pdQueue, pdFinish, pdSamples, pdGuestSamples, pdLost, pdAttrCount, pdPidOf, pdSkipsPtr, pdSkipsClear, pdStopped, pdSkipCount, pdSetAttrName, pdAttrPeriod, pdWalkAt, pdReadBuffers, pdSlice, pdSliceFailed, pdSliceTo } from "./perfdata";
 export { tdConfig, tdBegin, tdStream, tdFeedPtr, tdFed, tdEnd, tdWait, tdNeed, tdSetFormat, tdErrOff, tdErrVal, tdEvents, tdLost, tdRun, tdWindow, tdBackwards, tdBackOff, tdStreamInfo } from "./tracedat";

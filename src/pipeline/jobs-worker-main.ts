@@ -22,7 +22,7 @@ const run = async (job: Job): Promise<void> => {
   const r = 'readPerfSlice' in m ? m.readPerfSlice(job as PerfSliceJob, true)
     : 'kind' in job && job.kind === 'tracedat' ? m.readTraceDatSlice(job, true) : m.scanSlice(job as SliceJob, true);
   const x = await r;
-  parentPort!.postMessage(x, x.packed ? [x.packed.pairs.buffer as ArrayBuffer, x.packed.histAt.buffer as ArrayBuffer] : []);
+  parentPort!.postMessage(x, [...(x.packed ? [x.packed.pairs.buffer as ArrayBuffer, x.packed.histAt.buffer as ArrayBuffer] : []), ...(x.snap ? [x.snap.buf] : [])]);
 };
 
 if (parentPort && workerData) {

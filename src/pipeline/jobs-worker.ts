@@ -5,7 +5,7 @@
  * counters; jobs.ts and jobs-tracedat.ts start it, src/wasm/merge.ts joins the slices.
  */
 import fs from 'node:fs';
-import { Core, type FileCounters } from '../wasm/core.js';
+import { Core, tablesOfSnapshot, type FileCounters, type TableSnapshot } from '../wasm/core.js';
 import type { Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import { scanTextSource } from '../formats/text/text.js';
@@ -87,6 +87,8 @@ export interface SliceResult {
   td?: { info: TraceDatInfo; result: TraceDatSliceResult };
   counters?: FileCounters;
   tables?: Part['tables'];
+  /** from a worker: its core's records, copied out (Core.snapshot); the main thread makes `tables` of them (unpackHists) */
+  snap?: TableSnapshot;
   /**
    * From a worker: every bin's histogram, sparse, in one transferred buffer (bin i's non-zero buckets are
    * pairs [bucket, count] at histAt[i]..histAt[i + 1]); the bins' own `hist` is empty until unpackHists.
@@ -113,9 +115,8 @@ export async function readTraceDatSlice(job: TraceDatJob, forClone: boolean, int
     const td = { info, result: slice.result! };
     const counters = core.endFile();
     if (into) return { ok: true, counters, td };
-    const tables = core.tables();
-    if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins, core), td };
-    return { ok: true, counters, tables, td };
+    if (forClone) return { ok: true, counters, snap: core.snapshot(), packed: core.packHists(), td };
+    return { ok: true, counters, tables: core.tables(), td };
   } catch (e) {
     if (e instanceof FormatError) return { ok: false, error: { message: e.message, offset: e.offset } };
     if (e instanceof KvmtaxError) return { ok: false, error: { message: e.message, offset: e.offset } };
@@ -138,12 +139,15 @@ export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core, p
     phase(`slice ${job.start}: scanned`);
     const counters = core.endFile();
     if (into) return { ok: true, counters };
-    const tables = core.tables();
-    phase(`slice ${job.start}: tables`);
-    // each bin's histogram is read into one scratch array (core.ts); for the main thread they go sparse
-    // into one buffer that is transferred, not cloned (a dense copy per bin is 10.5 KB, mostly zeros)
-    if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins, core) };
-    return { ok: true, counters, tables };
+    // for the main thread: the core's records copied into one buffer, and the bins' histograms sparse into
+    // another (a dense copy per bin is 10.5 KB, mostly zeros), both transferred, not cloned; decoded there
+    // (unpackHists)
+    if (forClone) {
+      const r: SliceResult = { ok: true, counters, snap: core.snapshot(), packed: core.packHists() };
+      phase(`slice ${job.start}: tables`);
+      return r;
+    }
+    return { ok: true, counters, tables: core.tables() };
   } catch (e) {
     if (e instanceof KvmtaxError) return { ok: false, error: { message: e.message, line: e.line, col: e.col } };
     return { ok: false, error: { message: String((e as Error)?.stack ?? e), internal: true } };
@@ -152,35 +156,13 @@ export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core, p
   }
 }
 
-export function packHists(bins: Part['tables']['bins'], core?: Core): { pairs: Uint32Array; histAt: Uint32Array } {
-  // the tables' bins as the core has them: packed by the core in two calls
-  if (core && bins.length === core.binsCount() && bins.every((b) => (b as { coreHist?: () => { core: Core } | undefined }).coreHist?.()?.core === core)) {
-    const packed = core.packHists();
-    for (const b of bins) b.hist = EMPTY;
-    return packed;
-  }
-  const histAt = new Uint32Array(bins.length + 1);
-  let pairs = new Uint32Array(1 << 16), n = 0;
-  bins.forEach((b, i) => {
-    // straight from the core's pages that have counts (a dense read per bin cost 2,624 steps)
-    (b as unknown as { eachHistPage(f: (pg: number, mem: Uint32Array, at: number, len: number) => void): void }).eachHistPage((pg, mem, at, len) => {
-      if (n + 2 * len > pairs.length) { const g = new Uint32Array(pairs.length * 2); g.set(pairs); pairs = g; }
-      for (let j = 0; j < len; j++) {
-        const c = mem[at + j]!;
-        if (c === 0) continue;
-        pairs[n++] = pg * 64 + j;
-        pairs[n++] = c;
-      }
-    });
-    histAt[i + 1] = n;
-    b.hist = EMPTY;
-  });
-  return { pairs: pairs.slice(0, n), histAt };
-}
-const EMPTY = new Uint32Array(0);
 
-/** On the main thread: give a worker's bins their histograms back, as [bucket, count] pairs (wasm/merge.ts adds them). */
+/**
+ * On the main thread: a worker's tables, decoded from its snapshot, and its bins' histograms given back as
+ * [bucket, count] pairs (wasm/merge.ts adds them).
+ */
 export function unpackHists(r: SliceResult): void {
+  if (r.snap) { r.tables = tablesOfSnapshot(r.snap); r.snap = undefined; }
   if (!r.packed || !r.tables) return;
   const { pairs, histAt } = r.packed;
   r.tables.bins.forEach((b, i) => { (b as { histPairs?: Uint32Array }).histPairs = pairs.subarray(histAt[i]!, histAt[i + 1]!); });

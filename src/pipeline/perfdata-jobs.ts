@@ -16,7 +16,7 @@ import { Cutter, SliceControl } from './slice-control.js';
 import fs from 'node:fs';
 import { FormatError } from '../formats/bytes.js';
 import { oneLine } from '../formats/registry.js';
-import { packHists, type SliceResult } from './jobs-worker.js';
+import type { SliceResult } from './jobs-worker.js';
 import { startWorker } from './jobs.js';
 import { phase } from '../core/phases.js';
 
@@ -79,9 +79,10 @@ export async function readPerfSlice(job: PerfSliceJob, forClone: boolean, plan?:
     phase(`perf.data slice ${job.index}: read done`);
     const counters = core.endFile();
     if (info.sliceFailed) return { ok: true, info };
+    // for another thread: the core's records copied out (decoded there: jobs-worker.ts unpackHists)
+    if (forClone) return { ok: true, counters, snap: core.snapshot(), packed: core.packHists(), info };
     const tables = core.tables();
     phase(`perf.data slice ${job.index}: tables`);
-    if (forClone) return { ok: true, counters, tables, packed: packHists(tables.bins, core), info };
     return { ok: true, counters, tables, info };
   } catch (e) {
     if (e instanceof FormatError) return { ok: false, error: { message: oneLine(e.message), offset: e.offset } };

@@ -58,6 +58,7 @@ interface Exports {
   rowsCount(): number;
   rowsClear(): void;
   timelineBase(): number;
+  timelineBytes(): number;
   setOrigin(ts: bigint): void;
   trackAllThreads(on: number): void;
   trackingAllThreads(): number;
@@ -232,6 +233,112 @@ class CoreBin implements BinRec {
     if (this.own) { fn(0, this.own, 0, this.own.length); return; }
     this.core.eachHistPage(this.h, fn);
   }
+}
+
+/** Offsets of the record regions tables() reads (in core memory, or in a snapshot's buffer). */
+interface TableOffsets { dictBase: number; dictBytes: number; tb: number; tlBase: number; pw: number; bb: number; tp: number; sb: number }
+/** Where tables() reads: a memory, the regions' offsets in it and their counts. */
+interface TableSource extends TableOffsets {
+  m: DataView; u8: Uint8Array;
+  dictN: number; threadsN: number; pwN: number; binsN: number; topN: number;
+  dictOverflowed: number; laterSlice: boolean;
+}
+/** A core's records copied into one transferable buffer (Core.snapshot). */
+export interface TableSnapshot {
+  buf: ArrayBuffer; offsets: TableOffsets;
+  dictN: number; threadsN: number; pwN: number; binsN: number; topN: number;
+  dictOverflowed: number; laterSlice: boolean;
+}
+
+/**
+ * The tables of a snapshot (another thread's core), with plain bins: their histograms travel apart, as pairs
+ * (pipeline/jobs-worker.ts packHists).
+ */
+export function tablesOfSnapshot(s: TableSnapshot): CoreTables {
+  const src: TableSource = { ...s, ...s.offsets, m: new DataView(s.buf), u8: new Uint8Array(s.buf) };
+  return decodeTables(src, () => ({
+    thread: 0, reason: 0, seen: 0, handled: 0, sum: 0n, min: 0n, max: 0n, sumsq: 0n, failed: 0,
+    wakes: 0, wakePolls: 0, wakePollNs: 0n, wakeWaitNs: 0n, userN: 0, userNs: 0n, preemptN: 0, preemptNs: 0n,
+  }) as unknown as BinRec);
+}
+
+/** The tables of the records at `src`; `makeBin(h)` makes each bin (h: its histogram's number) before its fields are set. */
+function decodeTables(src: TableSource, makeBin: (h: number) => BinRec): CoreTables {
+  const m = src.m;
+  const u8 = src.u8;
+  const strings: string[] = new Array(src.dictN);
+  const nameCounts: number[] = new Array(src.dictN);
+  for (let i = 0; i < src.dictN; i++) {
+    const e = src.dictBase + i * 24;
+    const off = m.getInt32(e, true);
+    const len = m.getInt32(e + 4, true);
+    strings[i] = dec.decode(u8.subarray(src.dictBytes + off, src.dictBytes + off + len));
+    nameCounts[i] = Number(m.getBigInt64(e + 16, true));
+  }
+  const threads: ThreadRec[] = [];
+  for (let i = 0; i < src.threadsN; i++) {
+    const t = src.tb + i * K.TH_STRIDE;
+    const rec = readThread(m, t) as unknown as Record<string, number | bigint>;
+    const tlOff = m.getInt32(t + K.TH_TL_PTR, true);
+    if (tlOff > 0) {
+      const base = src.tlBase + tlOff - 1;
+      rec.timeline = new Uint32Array(u8.buffer.slice(u8.byteOffset + base, u8.byteOffset + base + K.TL_BUCKETS * 4)) as unknown as number;
+    }
+    threads.push(rec as unknown as ThreadRec);
+  }
+  // a later slice's wake-ups before each thread's first kvm_halt_poll_ns, one by one (wasm/merge.ts settles them)
+  if (src.pwN > 0) {
+    const at = new Map<number, number>();
+    for (let i = 0; i < src.pwN; i++) {
+      const e = src.pw + i * 16;
+      const ti = m.getInt32(e, true);
+      let w = threads[ti]!.preWakes;
+      if (!w) {
+        const n = threads[ti]!.preWindowListed;
+        w = threads[ti]!.preWakes = { ns: new BigInt64Array(n), flags: new Uint8Array(n) };
+        at.set(ti, 0);
+      }
+      const k = at.get(ti)!;
+      w.ns[k] = m.getBigInt64(e + 8, true);
+      w.flags[k] = m.getInt32(e + 4, true);
+      at.set(ti, k + 1);
+    }
+  }
+  const bins: BinRec[] = [];
+  for (let i = 0; i < src.binsN; i++) {
+    const b = src.bb + i * K.BIN_STRIDE;
+    const x = makeBin(m.getInt32(b + K.BIN_HIST, true));
+    x.thread = m.getInt32(b + K.BIN_THREAD, true); x.reason = m.getInt32(b + K.BIN_REASON, true);
+    x.seen = m.getInt32(b + K.BIN_SEEN, true); x.handled = m.getInt32(b + K.BIN_HANDLED, true);
+    x.sum = m.getBigInt64(b + K.BIN_SUM, true); x.min = m.getBigInt64(b + K.BIN_MIN, true);
+    x.max = m.getBigInt64(b + K.BIN_MAX, true); x.sumsq = (m.getBigUint64(b + K.BIN_SUMSQ_HI, true) << 64n) | m.getBigUint64(b + K.BIN_SUMSQ, true);
+    x.failed = m.getInt32(b + K.BIN_FAILED, true); x.wakes = m.getInt32(b + K.BIN_WAKES, true);
+    x.wakePolls = m.getInt32(b + K.BIN_WAKE_POLLS, true); x.wakePollNs = m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true);
+    x.wakeWaitNs = m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true);
+    x.userNs = m.getBigInt64(b + K.BIN_USER_NS, true); x.userN = m.getInt32(b + K.BIN_USER_N, true);
+    x.preemptNs = m.getBigInt64(b + K.BIN_PREEMPT_NS, true); x.preemptN = m.getInt32(b + K.BIN_PREEMPT_N, true);
+    bins.push(x);
+  }
+  const top: TopRec[] = [];
+  for (let i = 0; i < src.topN; i++) {
+    const r = src.tp + i * K.TOP_STRIDE;
+    top.push({
+      duration: m.getBigInt64(r, true), ts: m.getBigInt64(r + 8, true), where: Number(m.getBigInt64(r + 16, true)),
+      thread: m.getInt32(r + 24, true), reason: m.getInt32(r + 28, true),
+    });
+  }
+  const skips: SkipRec[] = [];
+  for (let k = 0; k < K.SKIP_KIND_COUNT; k++) {
+    const r = src.sb + k * K.SK_STRIDE;
+    const count = Number(m.getBigInt64(r + K.SK_COUNT, true));
+    if (count === 0) continue;
+    const len = m.getInt32(r + K.SK_LEN, true);
+    skips.push({
+      kind: k, count, file: m.getInt32(r + K.SK_FILE, true), line: Number(m.getBigInt64(r + K.SK_LINE, true)),
+      col: m.getInt32(r + K.SK_COL, true), excerpt: dec.decode(u8.subarray(r + K.SK_TEXT, r + K.SK_TEXT + len)),
+    });
+  }
+  return { strings, nameCounts, threads, bins, top, skips, dictOverflowed: src.dictOverflowed, ...(src.laterSlice ? { laterSlice: true } : {}) };
 }
 
 /**
@@ -553,90 +660,57 @@ export class Core {
   tables(): CoreTables {
     this.flush();
     this.refresh();
-    const m = this.mem;
-    const u8 = this.u8;
-    const dictN = this.ex.dictSize();
-    const dictBase = this.ex.dictBase();
-    const dictBytes = this.ex.dictBytesBase();
-    const strings: string[] = new Array(dictN);
-    const nameCounts: number[] = new Array(dictN);
-    for (let i = 0; i < dictN; i++) {
-      const e = dictBase + i * 24;
-      const off = m.getInt32(e, true);
-      const len = m.getInt32(e + 4, true);
-      strings[i] = dec.decode(u8.subarray(dictBytes + off, dictBytes + off + len));
-      nameCounts[i] = Number(m.getBigInt64(e + 16, true));
-    }
-    const threads: ThreadRec[] = [];
-    const tb = this.ex.threadsBase();
-    for (let i = 0, n = this.ex.threadsCount(); i < n; i++) {
-      const t = tb + i * K.TH_STRIDE;
-      const rec = readThread(m, t) as unknown as Record<string, number | bigint>;
-      const tlOff = m.getInt32(t + K.TH_TL_PTR, true);
-      if (tlOff > 0) {
-        const base = this.ex.timelineBase() + tlOff - 1;
-        rec.timeline = new Uint32Array(this.ex.memory.buffer.slice(base, base + K.TL_BUCKETS * 4)) as unknown as number;
-      }
-      threads.push(rec as unknown as ThreadRec);
-    }
-    // a later slice's wake-ups before each thread's first kvm_halt_poll_ns, one by one (wasm/merge.ts settles them)
-    const pwN = this.ex.preWakesCount();
-    if (pwN > 0) {
-      const pw = this.ex.preWakesPtr();
-      const at = new Map<number, number>();
-      for (let i = 0; i < pwN; i++) {
-        const ti = m.getInt32(pw + i * 16, true);
-        let w = threads[ti]!.preWakes;
-        if (!w) {
-          const n = threads[ti]!.preWindowListed;
-          w = threads[ti]!.preWakes = { ns: new BigInt64Array(n), flags: new Uint8Array(n) };
-          at.set(ti, 0);
-        }
-        const k = at.get(ti)!;
-        w.ns[k] = m.getBigInt64(pw + i * 16 + 8, true);
-        w.flags[k] = m.getInt32(pw + i * 16 + 4, true);
-        at.set(ti, k + 1);
-      }
-    }
-    const bins: BinRec[] = [];
     this.lastHist = -1;
-    const bb = this.ex.binsBase();
-    for (let i = 0, n = this.ex.binsCount(); i < n; i++) {
-      const b = bb + i * K.BIN_STRIDE;
-      const x = new CoreBin(this, m.getInt32(b + K.BIN_HIST, true));
-      x.thread = m.getInt32(b + K.BIN_THREAD, true); x.reason = m.getInt32(b + K.BIN_REASON, true);
-      x.seen = m.getInt32(b + K.BIN_SEEN, true); x.handled = m.getInt32(b + K.BIN_HANDLED, true);
-      x.sum = m.getBigInt64(b + K.BIN_SUM, true); x.min = m.getBigInt64(b + K.BIN_MIN, true);
-      x.max = m.getBigInt64(b + K.BIN_MAX, true); x.sumsq = (m.getBigUint64(b + K.BIN_SUMSQ_HI, true) << 64n) | m.getBigUint64(b + K.BIN_SUMSQ, true);
-      x.failed = m.getInt32(b + K.BIN_FAILED, true); x.wakes = m.getInt32(b + K.BIN_WAKES, true);
-      x.wakePolls = m.getInt32(b + K.BIN_WAKE_POLLS, true); x.wakePollNs = m.getBigInt64(b + K.BIN_WAKE_POLL_NS, true);
-      x.wakeWaitNs = m.getBigInt64(b + K.BIN_WAKE_WAIT_NS, true);
-      x.userNs = m.getBigInt64(b + K.BIN_USER_NS, true); x.userN = m.getInt32(b + K.BIN_USER_N, true);
-      x.preemptNs = m.getBigInt64(b + K.BIN_PREEMPT_NS, true); x.preemptN = m.getInt32(b + K.BIN_PREEMPT_N, true);
-      bins.push(x);
+    return decodeTables(this.tableSource(), (h) => new CoreBin(this, h));
+  }
+
+  /** Where the core's records are in its memory. */
+  private tableSource(): TableSource {
+    const ex = this.ex;
+    return {
+      m: this.mem, u8: this.u8, dictN: ex.dictSize(), dictBase: ex.dictBase(), dictBytes: ex.dictBytesBase(),
+      tb: ex.threadsBase(), threadsN: ex.threadsCount(), tlBase: ex.timelineBase(), pw: ex.preWakesPtr(), pwN: ex.preWakesCount(),
+      bb: ex.binsBase(), binsN: ex.binsCount(), tp: ex.topBase(), topN: ex.topSize(), sb: ex.skipsBase(),
+      dictOverflowed: Number(ex.dictOverflowed()), laterSlice: ex.trackingAllThreads() !== 0,
+    };
+  }
+
+  /**
+   * The records tables() reads, copied out of core memory into one buffer that can be transferred to another
+   * thread (a --jobs worker's to the main thread, which decodes them with tablesOfSnapshot): structured clone of
+   * the tables' objects took 13 ms to serialize and 17-25 to deserialize at 256 vCPUs' 9,765 bins, besides the
+   * worker's own tables() (17 ms).
+   */
+  snapshot(): TableSnapshot {
+    this.flush();
+    this.refresh();
+    const src = this.tableSource();
+    const m = src.m;
+    // the dictionary's string bytes in use: up to the end of its last string
+    let dictEnd = 0;
+    for (let i = 0; i < src.dictN; i++) {
+      const e = src.dictBase + i * 24;
+      dictEnd = Math.max(dictEnd, m.getInt32(e, true) + m.getInt32(e + 4, true));
     }
-    const top: TopRec[] = [];
-    const tp = this.ex.topBase();
-    for (let i = 0, n = this.ex.topSize(); i < n; i++) {
-      const r = tp + i * K.TOP_STRIDE;
-      top.push({
-        duration: m.getBigInt64(r, true), ts: m.getBigInt64(r + 8, true), where: Number(m.getBigInt64(r + 16, true)),
-        thread: m.getInt32(r + 24, true), reason: m.getInt32(r + 28, true),
-      });
+    const regions: Array<[keyof TableOffsets, number, number]> = [
+      ['dictBase', src.dictBase, src.dictN * 24], ['dictBytes', src.dictBytes, dictEnd],
+      ['tb', src.tb, src.threadsN * K.TH_STRIDE], ['tlBase', src.tlBase, this.ex.timelineBytes()], ['pw', src.pw, src.pwN * 16],
+      ['bb', src.bb, src.binsN * K.BIN_STRIDE], ['tp', src.tp, src.topN * K.TOP_STRIDE], ['sb', src.sb, K.SKIP_KIND_COUNT * K.SK_STRIDE],
+    ];
+    const at = (n: number) => Math.ceil(n / 16) * 16;
+    const buf = new ArrayBuffer(regions.reduce((s, [, , n]) => s + at(n), 0));
+    const out = new Uint8Array(buf);
+    const offsets = {} as TableOffsets;
+    let o = 0;
+    for (const [name, from, n] of regions) {
+      out.set(src.u8.subarray(from, from + n), o);
+      offsets[name] = o;
+      o += at(n);
     }
-    const skips: SkipRec[] = [];
-    const sb = this.ex.skipsBase();
-    for (let k = 0; k < K.SKIP_KIND_COUNT; k++) {
-      const r = sb + k * K.SK_STRIDE;
-      const count = Number(m.getBigInt64(r + K.SK_COUNT, true));
-      if (count === 0) continue;
-      const len = m.getInt32(r + K.SK_LEN, true);
-      skips.push({
-        kind: k, count, file: m.getInt32(r + K.SK_FILE, true), line: Number(m.getBigInt64(r + K.SK_LINE, true)),
-        col: m.getInt32(r + K.SK_COL, true), excerpt: dec.decode(u8.subarray(r + K.SK_TEXT, r + K.SK_TEXT + len)),
-      });
-    }
-    return { strings, nameCounts, threads, bins, top, skips, dictOverflowed: Number(this.ex.dictOverflowed()), ...(this.ex.trackingAllThreads() ? { laterSlice: true } : {}) };
+    return {
+      buf, offsets, dictN: src.dictN, threadsN: src.threadsN, pwN: src.pwN, binsN: src.binsN, topN: src.topN,
+      dictOverflowed: src.dictOverflowed, laterSlice: src.laterSlice,
+    };
   }
 
   /**

@@ -137,11 +137,10 @@ describe('a --jobs worker\'s histograms added in few calls (Core.histAddPairsMan
   });
 });
 
-describe('a --jobs worker\'s histograms packed in the core (jobs-worker.ts packHists)', () => {
+describe('a --jobs worker\'s histograms packed in the core (Core.packHists)', () => {
   it('gives the pairs and bin ends the JavaScript page walk gives, on a real capture and on hand-placed counts', async () => {
     const { scanTextSource } = await import('../../src/formats/text/text.js');
     const { openSource } = await import('../../src/formats/source.js');
-    const { packHists } = await import('../../src/pipeline/jobs-worker.js');
     const { TRACES } = await import('../support/paths.js');
     const path = await import('node:path');
     const K = await import('../../assembly/constants.js');
@@ -153,9 +152,14 @@ describe('a --jobs worker\'s histograms packed in the core (jobs-worker.ts packH
     const bins = core.tables().bins;
     expect(bins.length).toBeGreaterThan(40);
     const fromCore = core.packHists();
-    const fromJs = packHists(bins); // no core given: bin by bin, page by page
-    expect(fromCore.histAt).toEqual(fromJs.histAt);
-    expect(fromCore.pairs).toEqual(fromJs.pairs);
+    // the same read bin by bin, page by page, in JavaScript (as a worker packed them before)
+    const pairs: number[] = [], histAt = [0];
+    for (const b of bins) {
+      (b as unknown as BinHistSource).eachHistPage!((pg, mem, at, len) => { for (let j = 0; j < len; j++) if (mem[at + j]) pairs.push(pg * 64 + j, mem[at + j]!); });
+      histAt.push(pairs.length);
+    }
+    expect(Array.from(fromCore.histAt)).toEqual(histAt);
+    expect(Array.from(fromCore.pairs)).toEqual(pairs);
     // hand-placed: one bin's counts in bucket 3 (x2), 64 (page 1) and the last bucket; the pairs come back in bucket order
     const c2 = new Core();
     c2.beginFile(c2.nextFileIndex(), K.CLOCK_NS);
@@ -174,5 +178,32 @@ describe('a --jobs worker\'s histograms packed in the core (jobs-worker.ts packH
     const mine = Array.from(p.pairs.subarray(p.histAt[hb]!, p.histAt[hb + 1]!));
     expect(mine).toEqual([3, 2, 64, 1, K.HIST_BUCKETS - 1, 1]);
     expect(p.histAt[tb.bins.length]).toBe(p.pairs.length);
+  });
+});
+
+describe('a --jobs worker\'s tables as a snapshot (Core.snapshot, tablesOfSnapshot)', () => {
+  it('decode to the tables tables() gives, but for the bins\' histograms, which travel apart', async () => {
+    const { scanTextSource } = await import('../../src/formats/text/text.js');
+    const { openSource } = await import('../../src/formats/source.js');
+    const { tablesOfSnapshot } = await import('../../src/wasm/core.js');
+    const { TRACES } = await import('../support/paths.js');
+    const path = await import('node:path');
+    const v8 = await import('node:v8');
+    const K = await import('../../assembly/constants.js');
+    const core = new Core();
+    core.trackAllThreads(true); // a later slice: its halts before each thread's first change travel too
+    const src = await openSource(path.join(TRACES, 'svm-F-haltpoll-2ms/trace.txt.xz'));
+    await scanTextSource(core, src, core.nextFileIndex(), K.FMT_FTRACE, false);
+    src.close();
+    core.endFile();
+    const snap = core.snapshot();
+    const plain = (x: unknown) => v8.deserialize(v8.serialize(x)); // as postMessage clones (own enumerable fields)
+    const want = plain(core.tables());
+    // transferred, then decoded in another realm's memory
+    const moved = structuredClone(snap, { transfer: [snap.buf] });
+    const got = tablesOfSnapshot(moved);
+    expect(plain(got)).toEqual(want);
+    expect(got.threads.some((t) => t.preWakes && t.preWakes.ns.length > 0 && t.timeline)).toBe(true);
+    expect(got.laterSlice).toBe(true);
   });
 });
