@@ -91,7 +91,7 @@ export interface SliceResult {
   snap?: TableSnapshot;
   /**
    * From a worker: every bin's histogram, sparse, in one transferred buffer (bin i's non-zero buckets are
-   * pairs [bucket, count] at histAt[i]..histAt[i + 1]); the bins' own `hist` is empty until unpackHists.
+   * pairs [bucket, count] at histAt[i]..histAt[i + 1]: Core.packHists); unpackHists gives them to the bins.
    */
   packed?: { pairs: Uint32Array; histAt: Uint32Array };
   error?: { message: string; line?: number; col?: number; offset?: number; internal?: boolean };
