@@ -13,6 +13,7 @@ import { openSource } from '../../src/formats/source.js';
 import * as K from '../../assembly/constants.js';
 import { Core } from '../../src/wasm/core.js';
 import { MergeInexact, mergeTables } from '../../src/wasm/merge.js';
+import { writeTrace } from '../../bench/gen.js';
 import { HAVE_SHARED, SHARED, TRACES, tmpTrace } from '../support/paths.js';
 
 async function plain(xz: string): Promise<string> {
@@ -137,6 +138,21 @@ describe('--jobs: slices merged exactly', () => {
       expect(cutRuns).toBeGreaterThan(before);
     }
   });
+  // the bench's generated traces (bench/gen.ts: 2 VMs x 4 vCPUs, every event kind it writes, in the three text
+  // formats), several seeds, cut where each run falls: the one-thread report at 2, 3 and 7 slices
+  it('generated traces of the three text formats, at 2, 3 and 7 slices: the one-thread report', async () => {
+    let cuts = 0;
+    for (const [format, seed] of [['ftrace', 1], ['ftrace', 2], ['perf', 3], ['trace-cmd', 4]] as const) {
+      const file = tmpTrace('', `gen-${seed}.txt`);
+      await writeTrace({ format, size: 3 << 20, seed, vms: 2, vcpus: 4 }, file);
+      const one = await analyze([file], { top: 20 });
+      for (const jobs of [2, 3, 7]) {
+        const many = await analyze([file], { top: 20, jobs, jobsMinBytes: 0, jobsCutAfter: 0, onJobsCut: () => { cuts++; } });
+        expect(differences(one, many), `${format} seed ${seed}, ${jobs} jobs`).toEqual([]);
+      }
+    }
+    expect(cuts, 'every run cut its file').toBe(12);
+  }, 60000);
   // the main thread reads the last file's own tables while its workers finish (analyze.ts): an earlier file's
   // slices must not hand theirs over, since the core reads on
   it('two files, each read in slices, or the first only: the same report as one thread', async () => {
