@@ -87,11 +87,11 @@ export interface SliceResult {
   td?: { info: TraceDatInfo; result: TraceDatSliceResult };
   counters?: FileCounters;
   tables?: Part['tables'];
-  /** from a worker: its core's records, copied out (Core.snapshot); the main thread makes `tables` of them (unpackHists) */
+  /** from a worker: its core's records, copied out (Core.snapshot); the main thread makes `tables` of them (unpackSlice) */
   snap?: TableSnapshot;
   /**
    * From a worker: every bin's histogram, sparse, in one transferred buffer (bin i's non-zero buckets are
-   * pairs [bucket, count] at histAt[i]..histAt[i + 1]: Core.packHists); unpackHists gives them to the bins.
+   * pairs [bucket, count] at histAt[i]..histAt[i + 1]: Core.packHists); unpackSlice gives them to the bins.
    */
   packed?: { pairs: Uint32Array; histAt: Uint32Array };
   error?: { message: string; line?: number; col?: number; offset?: number; internal?: boolean };
@@ -141,7 +141,7 @@ export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core, p
     if (into) return { ok: true, counters };
     // for the main thread: the core's records copied into one buffer, and the bins' histograms sparse into
     // another (a dense copy per bin is 10.5 KB, mostly zeros), both transferred, not cloned; decoded there
-    // (unpackHists)
+    // (unpackSlice)
     if (forClone) {
       const r: SliceResult = { ok: true, counters, snap: core.snapshot(), packed: core.packHists() };
       phase(`slice ${job.start}: tables`);
@@ -161,7 +161,7 @@ export async function scanSlice(job: SliceJob, forClone: boolean, into?: Core, p
  * On the main thread: a worker's tables, decoded from its snapshot, and its bins' histograms given back as
  * [bucket, count] pairs (wasm/merge.ts adds them).
  */
-export function unpackHists(r: SliceResult): void {
+export function unpackSlice(r: SliceResult): void {
   if (r.snap) { r.tables = tablesOfSnapshot(r.snap); r.snap = undefined; }
   if (!r.packed || !r.tables) return;
   const { pairs, histAt } = r.packed;

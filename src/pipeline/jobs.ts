@@ -11,7 +11,7 @@ import { packageRoot } from '../core/package-root.js';
 import { KvmtaxError } from '../core/errors.js';
 import { HEAD_BYTES, type ByteSource } from '../formats/source.js';
 import type { AnalyzeOptions } from './analyze.js';
-import { scanSlice, unpackHists, type SliceJob, type SliceResult, type TraceDatJob } from './jobs-worker.js';
+import { scanSlice, unpackSlice, type SliceJob, type SliceResult, type TraceDatJob } from './jobs-worker.js';
 import type { PerfSliceJob } from './perfdata-jobs.js';
 import { phase } from '../core/phases.js';
 import { slicesReadAhead } from '../formats/read-ahead.js';
@@ -118,7 +118,7 @@ function workerFile(): string {
 export function startWorker(job: SliceJob | TraceDatJob | PerfSliceJob): Promise<SliceResult> {
   return new Promise<SliceResult>((resolve, reject) => {
     const w = new (process.getBuiltinModule('node:worker_threads').Worker)(workerFile(), { workerData: { ...job, module: wasmModule() } });
-    w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
+    w.once('message', (m: SliceResult) => { unpackSlice(m); resolve(m); void w.terminate(); });
     w.once('error', reject);
   });
 }
@@ -134,7 +134,7 @@ export function waitingWorker(warm?: string): WaitingWorker {
   return {
     run: (job) => new Promise<SliceResult>((resolve, reject) => {
       if (failed) { reject(failed); return; }
-      w.once('message', (m: SliceResult) => { unpackHists(m); resolve(m); void w.terminate(); });
+      w.once('message', (m: SliceResult) => { unpackSlice(m); resolve(m); void w.terminate(); });
       w.once('error', reject);
       w.postMessage(job);
     }),

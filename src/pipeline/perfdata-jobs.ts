@@ -79,7 +79,7 @@ export async function readPerfSlice(job: PerfSliceJob, forClone: boolean, plan?:
     phase(`perf.data slice ${job.index}: read done`);
     const counters = core.endFile();
     if (info.sliceFailed) return { ok: true, info };
-    // for another thread: the core's records copied out (decoded there: jobs-worker.ts unpackHists)
+    // for another thread: the core's records copied out (decoded there: jobs-worker.ts unpackSlice)
     if (forClone) return { ok: true, counters, snap: core.snapshot(), packed: core.packHists(), info };
     const tables = core.tables();
     phase(`perf.data slice ${job.index}: tables`);

@@ -252,7 +252,7 @@ export interface TableSnapshot {
 
 /**
  * The tables of a snapshot (another thread's core), with plain bins: their histograms travel apart, as pairs
- * (Core.packHists; pipeline/jobs-worker.ts unpackHists gives them to the bins).
+ * (Core.packHists; pipeline/jobs-worker.ts unpackSlice gives them to the bins).
  */
 export function tablesOfSnapshot(s: TableSnapshot): CoreTables {
   const src: TableSource = { ...s, ...s.offsets, m: new DataView(s.buf), u8: new Uint8Array(s.buf) };
