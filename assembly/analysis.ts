@@ -225,7 +225,7 @@ export function histAddAll(dst: i32, src: i32): void {
     }
   }
 }
-// ---- a --jobs worker's histograms, posted to the main thread (src/pipeline/jobs-worker.ts packHists) ----
+// ---- a --jobs worker's histograms, posted to the main thread (src/wasm/core.ts Core.packHists) ----
 /**
  * Every bin's histogram as [bucket, count] u32 pairs of its non-zero buckets, bin after bin. With out 0 it only
  * counts them (the scratch for them then holds just those: it counts against the memory budget); else it writes
@@ -1091,30 +1091,27 @@ function haltPollNs(ti: i32, ts: i64, nw: i64, old: i64, grow: i32): void {
     store<i64>(t + TH_HP_START_WINDOW, old);
     flags |= HPF_CHANGED;
   }
-  if (!(flags & HPF_KNOWN) && trackAll) {
-    // a later slice: the halts seen before are the merge's to settle (pwKeep)
+  if (!(flags & HPF_KNOWN)) {
     flags |= HPF_KNOWN;
-    store<i64>(t + TH_HP_FIRST_TS, ts);
-    store<i64>(t + TH_HP_FIRST_OLD_WINDOW, old);
-    store<i64>(t + TH_HP_WIN_TS, ts);
-  } else if (!(flags & HPF_KNOWN)) {
-    flags |= HPF_KNOWN;
-    // settle the halts seen before: they all started with this window
-    const waits = <i64>load<i32>(t + TH_PRE_WINDOW_WAITS);
-    const waitNs = load<i64>(t + TH_PRE_WINDOW_WAIT_NS);
-    if (old > 0) {
-      store<i32>(t + TH_HP_ATTEMPTED, load<i32>(t + TH_HP_ATTEMPTED) + load<i32>(t + TH_PRE_WINDOW_WAKES));
-      store<i32>(t + TH_HP_SUCCESS, load<i32>(t + TH_HP_SUCCESS) + load<i32>(t + TH_PRE_WINDOW_POLLS));
-      store<i32>(t + TH_HP_INVALID, load<i32>(t + TH_HP_INVALID) + load<i32>(t + TH_PRE_WINDOW_INVALID));
-      store<i64>(t + TH_HP_SUCCESS_NS, load<i64>(t + TH_HP_SUCCESS_NS) + load<i64>(t + TH_PRE_WINDOW_POLL_NS));
-      let f = waits * old;
-      if (f > waitNs) f = waitNs;
-      store<i64>(t + TH_HP_FAIL_NS, load<i64>(t + TH_HP_FAIL_NS) + f);
-      store<i64>(t + TH_HP_WAIT_NS, load<i64>(t + TH_HP_WAIT_NS) + waitNs - f);
-    } else {
-      store<i64>(t + TH_HP_WAIT_NS, load<i64>(t + TH_HP_WAIT_NS) + waitNs);
+    // settle the halts seen before: they all started with this window (a later slice leaves them to the
+    // merge, which knows the window they started with: pwKeep)
+    if (!trackAll) {
+      const waits = <i64>load<i32>(t + TH_PRE_WINDOW_WAITS);
+      const waitNs = load<i64>(t + TH_PRE_WINDOW_WAIT_NS);
+      if (old > 0) {
+        store<i32>(t + TH_HP_ATTEMPTED, load<i32>(t + TH_HP_ATTEMPTED) + load<i32>(t + TH_PRE_WINDOW_WAKES));
+        store<i32>(t + TH_HP_SUCCESS, load<i32>(t + TH_HP_SUCCESS) + load<i32>(t + TH_PRE_WINDOW_POLLS));
+        store<i32>(t + TH_HP_INVALID, load<i32>(t + TH_HP_INVALID) + load<i32>(t + TH_PRE_WINDOW_INVALID));
+        store<i64>(t + TH_HP_SUCCESS_NS, load<i64>(t + TH_HP_SUCCESS_NS) + load<i64>(t + TH_PRE_WINDOW_POLL_NS));
+        let f = waits * old;
+        if (f > waitNs) f = waitNs;
+        store<i64>(t + TH_HP_FAIL_NS, load<i64>(t + TH_HP_FAIL_NS) + f);
+        store<i64>(t + TH_HP_WAIT_NS, load<i64>(t + TH_HP_WAIT_NS) + waitNs - f);
+      } else {
+        store<i64>(t + TH_HP_WAIT_NS, load<i64>(t + TH_HP_WAIT_NS) + waitNs);
+      }
+      settlePreWaits(ti, old);
     }
-    settlePreWaits(ti, old);
     store<i64>(t + TH_HP_FIRST_TS, ts);
     store<i64>(t + TH_HP_FIRST_OLD_WINDOW, old);
     store<i64>(t + TH_HP_WIN_TS, ts);

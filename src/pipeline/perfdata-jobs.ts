@@ -80,10 +80,9 @@ export async function readPerfSlice(job: PerfSliceJob, forClone: boolean, plan?:
     const counters = core.endFile();
     if (info.sliceFailed) return { ok: true, info };
     // for another thread: the core's records copied out (decoded there: jobs-worker.ts unpackSlice)
-    if (forClone) return { ok: true, counters, snap: core.snapshot(), packed: core.packHists(), info };
-    const tables = core.tables();
+    const r: PerfSliceResult = forClone ? { ok: true, counters, snap: core.snapshot(), packed: core.packHists(), info } : { ok: true, counters, tables: core.tables(), info };
     phase(`perf.data slice ${job.index}: tables`);
-    return { ok: true, counters, tables, info };
+    return r;
   } catch (e) {
     if (e instanceof FormatError) return { ok: false, error: { message: oneLine(e.message), offset: e.offset } };
     if (e instanceof KvmtaxError) return { ok: false, error: { message: e.message, offset: e.offset } };
