@@ -15,6 +15,7 @@ import type { EventSink } from '../../core/sink.js';
 import { Wire } from './wire.js';
 import { schema, conv, has, typedFields, decodeIn, stateLetter, DESC_TYPES, type Fields } from './schema.js';
 import { mapEvent, CUR, type Item, type MapContext, type PerfettoInfo } from './events.js';
+import { SLOW, eventHead, payloadFields, planOf, compactSched as compactFast, type Plan } from './fast.js';
 import {
   EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_LOST, SKIP_BAD_PAYLOAD, SKIP_BAD_TIMESTAMP, SKIP_UNRECOGNIZED,
 } from '../../../assembly/constants.js';
@@ -28,7 +29,15 @@ interface GenericDesc {
   type: protobuf.Type;
   /** protobufjs field name (f<N>) -> tracepoint field name */
   fields: Array<[string, string]>;
+  /** how fast.ts reads it (undefined: protobufjs does) */
+  plan?: Plan;
 }
+
+/** Decode by hand (fast.ts) where it gives what protobufjs gives; off in the tests that compare the two. */
+let fastPath = true;
+export function perfettoFastPath(on: boolean): void { fastPath = on; }
+/** Events and compact_sched messages decoded by hand, and those declined (for the tests). */
+export const fastCounts = { events: 0, compact: 0, declined: 0 };
 
 /** What decode() needs to know of a bundle besides its bytes. */
 export interface BundleHead {
@@ -47,6 +56,8 @@ export class BundleDecoder implements MapContext {
   private readonly names = new Map<string, number>();
   private readonly reasonKeys = new Map<number, number>();
   private readonly descs = new Map<number, GenericDesc>();
+  /** fast.ts plans of the typed payloads met so far (null: protobufjs decodes that type) */
+  private readonly typedPlans = new Map<number, Plan | null>();
 
   constructor(readonly sink: EventSink, readonly info: PerfettoInfo) {}
 
@@ -126,10 +137,15 @@ export class BundleDecoder implements MapContext {
       fields.push([key, f.name || key]);
     }
     new protobuf.Root().define('generic').add(type);
-    this.descs.set(id, { name, nameId: this.nameId(name), type, fields });
+    const names = new Map(fields);
+    this.descs.set(id, { name, nameId: this.nameId(name), type, fields, plan: planOf(type, (f) => names.get(f.name)!) });
   }
 
   private compactSched(w: Wire, s: number, e: number, cpu: number, where: number, out: Item[]): void {
+    if (fastPath) {
+      if (this.compactFast(w.buf, s, e, cpu, where, out)) { fastCounts.compact++; return; }
+      fastCounts.declined++;
+    }
     const cs = decodeIn(w, this.s.compactSched, s, e, 'compact_sched') as unknown as Record<string, unknown[]>;
     const table = (cs.intern_table ?? []) as string[];
     const col = (k: string): unknown[] => cs[k] ?? [];
@@ -179,8 +195,62 @@ export class BundleDecoder implements MapContext {
     }
   }
 
+  /** compact_sched by hand (fast.ts): the same items as the protobufjs path below, or false when declined. */
+  private compactFast(buf: Uint8Array, s: number, e: number, cpu: number, where: number, out: Item[]): boolean {
+    const c = compactFast(buf, s, e);
+    if (c === SLOW) return false;
+    const sw = this.nameId('sched_switch');
+    for (let i = 0; i < c.switchTs.length; i++) {
+      const next = c.switchPid[i]!;
+      out.push({ ts: c.switchTs[i]!, kind: EV_SCHED_SWITCH, tid: CUR, vcpu: -1, a: BigInt(next), b: stateLetter(BigInt(c.switchState[i]!)), c: CUR,
+        name: sw, where, cpu, next, comms: [next, c.table[c.switchComm[i]!]!] });
+    }
+    const wk = this.nameId('sched_waking');
+    for (let i = 0; i < c.wakingTs.length; i++) {
+      const woken = c.wakingPid[i]!;
+      out.push({ ts: c.wakingTs[i]!, kind: EV_SCHED_WAKEUP, tid: CUR, vcpu: -1, a: BigInt(woken), b: 0n, c: c.wakingCpu[i]!, name: wk,
+        where, cpu, comms: [woken, c.table[c.wakingComm[i]!]!] });
+    }
+    this.info.compactSched += c.switchTs.length + c.wakingTs.length;
+    return true;
+  }
+
+  /** One FtraceEvent by hand (fast.ts): its sink event, undefined when skipped, SLOW when declined. */
+  private eventFast(buf: Uint8Array, s: number, e: number, cpu: number, where: number): Item | undefined | typeof SLOW {
+    const h = eventHead(buf, s, e);
+    if (!h) return SLOW;
+    const { ts, pid, field, ps, pe } = h;
+    if (field >= GENERIC_EVENT_MIN_FIELD_ID) {
+      const d = this.descs.get(field);
+      if (!d?.plan) return SLOW;
+      const f = payloadFields(buf, ps, pe, d.plan);
+      if (f === SLOW) return SLOW;
+      this.info.ftraceEvents++;
+      this.info.denseGenericEvents++;
+      return mapEvent(this, d.name, d.nameId, f, ts, pid, cpu, where);
+    }
+    if (field === 327) return SLOW;
+    const ev = this.s.events.get(field);
+    if (!ev?.type) return SLOW;
+    let plan = this.typedPlans.get(field);
+    if (plan === undefined) {
+      plan = planOf(ev.type, (f) => f.name) ?? null;
+      this.typedPlans.set(field, plan);
+    }
+    if (!plan) return SLOW;
+    const f = payloadFields(buf, ps, pe, plan);
+    if (f === SLOW) return SLOW;
+    this.info.ftraceEvents++;
+    return mapEvent(this, ev.name, this.nameId(ev.name), f, ts, pid, cpu, where);
+  }
+
   /** One FtraceEvent: its sink event, or undefined (skipped and counted). */
   private event(bw: Wire, s: number, e: number, cpu: number, where: number): Item | undefined {
+    if (fastPath) {
+      const it = this.eventFast(bw.buf, s, e, cpu, where);
+      if (it !== SLOW) { fastCounts.events++; return it; }
+      fastCounts.declined++;
+    }
     this.info.ftraceEvents++;
     const w = new Wire(bw.buf, s, e, bw.at, 'ftrace event');
     let ts: bigint | undefined;

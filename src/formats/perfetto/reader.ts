@@ -32,7 +32,7 @@ import { inflateCapped, unzstdCapped, MAX_INFLATED } from '../decompress.js';
 import type { EventSink } from '../../core/sink.js';
 import { FormatError } from '../bytes.js';
 import { Wire } from './wire.js';
-import { forEachPacket, guarded } from './packets.js';
+import { forEachPacket, guarded, FileWindows } from './packets.js';
 import { schema, conv, decodeIn } from './schema.js';
 import { BundleDecoder } from './bundles.js';
 import { CUR, type Item, type PerfettoInfo } from './events.js';
@@ -106,8 +106,9 @@ class PerfettoReader {
   private readonly seqSeen = new Set<number>();
   private readonly statsStart = new Map<number, bigint>();
   private readonly statsEnd = new Map<number, bigint>();
+  private windows?: FileWindows;
 
-  constructor(private readonly sink: EventSink, private readonly fd: number) {
+  constructor(private readonly sink: EventSink, private readonly fd: number, private readonly size: number) {
     this.bundles = new BundleDecoder(sink, this.info);
   }
 
@@ -273,14 +274,11 @@ class PerfettoReader {
       if (loc.off + loc.len > out.length) throw new FormatError(`compressed packets changed between reads at offset ${loc.at}`, loc.at);
       return [out, loc.off, loc.off + loc.len, -1];
     }
-    const b = Buffer.alloc(loc.len);
-    let got = 0;
-    while (got < loc.len) {
-      const n = fs.readSync(this.fd, b, got, loc.len - got, loc.off + got);
-      if (n <= 0) throw new FormatError(`truncated packet at offset ${loc.at}`, loc.at);
-      got += n;
-    }
-    return [b, 0, loc.len, loc.off];
+    // windows of 1 MiB down to 64 KiB, a slot per CPU and two more, 32 MiB at most
+    const slots = Math.min(this.cursors.size + 2, 512);
+    this.windows ??= new FileWindows(this.fd, this.size, Math.max(64 << 10, Math.min(1 << 20, Math.floor((32 << 20) / slots))), slots);
+    const [b, i] = this.windows.get(loc.off, loc.len, loc.at);
+    return [b, i, i + loc.len, loc.off - i];
   }
 
   private inflated(z: ZSrc, at: number): Uint8Array {
@@ -384,7 +382,7 @@ export function readPerfetto(file: string, sink: EventSink): PerfettoInfo {
     const size = fs.fstatSync(fd).size;
     if (size === 0) throw new FormatError('empty file: no Perfetto trace packets at offset 0', 0);
     sink.beginFile(file, CLOCK_NS);
-    const r = new PerfettoReader(sink, fd);
+    const r = new PerfettoReader(sink, fd, size);
     // pass 1: every top-level packet, read one at a time
     forEachPacket(fd, size, (buf, len, at, dataOff) => guarded(at, () => r.packet(buf, 0, len, { at, base: dataOff, depth: 0 })));
     // pass 2: the events, CPUs merged in time order
