@@ -14,7 +14,7 @@ import protobuf from 'protobufjs';
 import type { EventSink } from '../../core/sink.js';
 import { Wire } from './wire.js';
 import { schema, conv, has, typedFields, decodeIn, stateLetter, DESC_TYPES, type Fields } from './schema.js';
-import { mapEvent, CUR, type Item, type MapContext, type PerfettoInfo } from './events.js';
+import { mapEvent, fieldsRead, CUR, type Item, type MapContext, type PerfettoInfo } from './events.js';
 import { SLOW, eventHead, payloadFields, planOf, compactSched as compactFast, type Plan } from './fast.js';
 import {
   EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_LOST, SKIP_BAD_PAYLOAD, SKIP_BAD_TIMESTAMP, SKIP_UNRECOGNIZED,
@@ -138,7 +138,7 @@ export class BundleDecoder implements MapContext {
     }
     new protobuf.Root().define('generic').add(type);
     const names = new Map(fields);
-    this.descs.set(id, { name, nameId: this.nameId(name), type, fields, plan: planOf(type, (f) => names.get(f.name)!) });
+    this.descs.set(id, { name, nameId: this.nameId(name), type, fields, plan: planOf(type, (f) => names.get(f.name)!, fieldsRead(name)) });
   }
 
   private compactSched(w: Wire, s: number, e: number, cpu: number, where: number, out: Item[]): void {
@@ -234,7 +234,7 @@ export class BundleDecoder implements MapContext {
     if (!ev?.type) return SLOW;
     let plan = this.typedPlans.get(field);
     if (plan === undefined) {
-      plan = planOf(ev.type, (f) => f.name) ?? null;
+      plan = planOf(ev.type, (f) => f.name, fieldsRead(ev.name)) ?? null;
       this.typedPlans.set(field, plan);
     }
     if (!plan) return SLOW;

@@ -74,6 +74,13 @@ const SPECS = new Map<string, EventSpec[]>();
 for (const e of EVENT_TABLE) SPECS.set(e.name, [...(SPECS.get(e.name) ?? []), e]);
 const NO_FIELDS: EventSpec['fields'] = [];
 
+/** The field names mapEvent may read of an event: its table entries' fields (every variant) and vcpu_id. */
+export function fieldsRead(ev: string): Set<string> {
+  const s = new Set<string>(['vcpu_id']);
+  for (const spec of SPECS.get(ev) ?? []) for (const n of spec.fields) for (const x of typeof n === 'string' ? [n] : n) s.add(x);
+  return s;
+}
+
 /** A table field's value in `f` (of alternatives, the first present); undefined when absent or not a number. */
 function fieldValue(f: Fields, n: string | readonly string[] | undefined): bigint | undefined {
   if (n === undefined) return undefined;

@@ -102,7 +102,7 @@ const SCALAR: Record<string, number> = {
 
 /** How to read one payload type by hand; undefined when it cannot be (a float, a nested message, a name twice). */
 export interface Plan {
-  /** by field number: its kind + 1 (0: not in the type, skipped) and the name its value goes under */
+  /** by field number: its kind + 1 (0: not in the type, skipped) and the name its value goes under ('': read, not kept) */
   kinds: Uint8Array;
   names: string[];
 }
@@ -111,7 +111,7 @@ export interface Plan {
  * The plan of a protobufjs type whose field values go into Fields under `nameOf(field)` (its own name for a
  * typed event, the tracepoint field's for a dense generic one).
  */
-export function planOf(t: protobuf.Type, nameOf: (f: protobuf.Field) => string): Plan | undefined {
+export function planOf(t: protobuf.Type, nameOf: (f: protobuf.Field) => string, wanted?: ReadonlySet<string>): Plan | undefined {
   const ids = t.fieldsArray.map((f) => f.id);
   if (ids.some((id) => id > 4096)) return undefined;
   const kinds = new Uint8Array(Math.max(0, ...ids) + 1), names: string[] = [];
@@ -128,7 +128,7 @@ export function planOf(t: protobuf.Type, nameOf: (f: protobuf.Field) => string):
     if (seen.has(n)) return undefined; // which value a Map of names keeps would depend on the order
     seen.add(n);
     kinds[f.id] = k + 1;
-    names[f.id] = n;
+    names[f.id] = wanted && !wanted.has(n) ? '' : n;
   }
   return { kinds, names };
 }
@@ -159,6 +159,7 @@ export function payloadFields(buf: Uint8Array, s: number, e: number, plan: Plan)
       case K_INT32: case K_UINT32: case K_SINT32: case K_BOOL: case K_INT64: case K_UINT64: case K_SINT64: {
         p = varint(buf, p, e);
         if (p < 0) return SLOW;
+        if (name === '') break;
         let v: bigint;
         if (k === K_INT32) v = BigInt(vLo | 0);
         else if (k === K_UINT32) v = BigInt(vLo);
@@ -179,11 +180,12 @@ export function payloadFields(buf: Uint8Array, s: number, e: number, plan: Plan)
         if (p + 4 > e) return SLOW;
         const x = (buf[p]! | buf[p + 1]! << 8 | buf[p + 2]! << 16 | buf[p + 3]! << 24);
         p += 4;
-        f.set(name, BigInt(k === K_FIXED32 ? x >>> 0 : x | 0));
+        if (name !== '') f.set(name, BigInt(k === K_FIXED32 ? x >>> 0 : x | 0));
         break;
       }
       case K_FIXED64: case K_SFIXED64: {
         if (p + 8 > e) return SLOW;
+        if (name === '') { p += 8; break; }
         vLo = (buf[p]! | buf[p + 1]! << 8 | buf[p + 2]! << 16 | buf[p + 3]! << 24) >>> 0;
         vHi = (buf[p + 4]! | buf[p + 5]! << 8 | buf[p + 6]! << 16 | buf[p + 7]! << 24) >>> 0;
         p += 8;
@@ -195,7 +197,7 @@ export function payloadFields(buf: Uint8Array, s: number, e: number, plan: Plan)
         if (q < 0 || vLo > e - q) return SLOW;
         const str = ascii(buf, q, q + vLo);
         if (str === undefined) return SLOW;
-        f.set(name, str);
+        if (name !== '') f.set(name, str);
         p = q + vLo;
         break;
       }
