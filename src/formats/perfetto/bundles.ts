@@ -6,7 +6,8 @@
  *     dense generic (field id >= 65536): a message laid out by the bundle's GenericEventDescriptor
  *       (11: a serialized DescriptorProto: name = event name, one field per tracepoint field)
  *   compact_sched (4): sched_switch / sched_waking as delta-coded columns and an intern table of comms
- * The wire walk is by hand (wire.ts); payloads are decoded with protobufjs (schema.ts); events.ts maps fields.
+ * The wire walk is by hand (wire.ts); events, payloads of plain scalar fields and compact_sched are decoded by
+ * hand too (fast.ts), the rest with protobufjs (schema.ts); events.ts maps fields.
  * Where the format is defined: src/traced/probes/ftrace/cpu_reader.cc and proto_translation_table.cc of
  * google/perfetto (how bundles, compact sched and dense generic events are written).
  */

@@ -2,8 +2,9 @@
  * Reader of Perfetto traces (`.pftrace`, `.perfetto-trace`): the ftrace data of `traced_probes`.
  *
  * Files: wire.ts (the protobuf wire walk, the sniff), schema.ts (perfetto.proto through protobufjs), bundles.ts
- * (an FtraceEventBundle -> events), events.ts (kernel fields -> sink events), this file (packets, the two passes,
- * the merge of the CPUs).
+ * (an FtraceEventBundle -> events), fast.ts (events, payloads and compact_sched decoded by hand where protobufjs
+ * would give the same), events.ts (kernel fields -> sink events), packets.ts (the top-level walk, read windows),
+ * this file (the two passes, the merge of the CPUs).
  *
  * Where the format is defined (facts taken from google/perfetto, code written from scratch): the protos listed
  * in perfetto.proto beside this file, which protobufjs loads at run time; src/traced/probes/ftrace/cpu_reader.cc
