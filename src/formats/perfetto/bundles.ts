@@ -91,15 +91,15 @@ export class BundleDecoder implements MapContext {
     const cpu = loc.cpu;
     const items: Item[] = [];
     while (w.more) {
-      const [field, wt] = w.tag();
-      if (field === 2 && wt === 2) {
-        const [es, ee] = w.lenDelim();
-        const it = this.event(w, es, ee, cpu, whereOf(es));
+      const t = w.tagN();
+      if (t === 2 * 8 + 2) {
+        const es = w.lenStart();
+        const it = this.event(w, es, w.lenEnd, cpu, whereOf(es));
         if (it) items.push(it);
-      } else if (field === 4 && wt === 2) {
-        const [cs, ce] = w.lenDelim();
-        this.compactSched(w, cs, ce, cpu, whereOf(cs), items);
-      } else w.skip(wt);
+      } else if (t === 4 * 8 + 2) {
+        const cs = w.lenStart();
+        this.compactSched(w, cs, w.lenEnd, cpu, whereOf(cs), items);
+      } else w.skip(t & 7);
     }
     // the event list and the two compact columns are each in time order: a stable sort merges them
     items.sort((x, y) => (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));

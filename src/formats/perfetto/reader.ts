@@ -230,12 +230,13 @@ class PerfettoReader {
     let lost = false;
     let data = false;
     while (w.more) {
-      const [field, wt] = w.tag();
+      const t = w.tagN();
+      const field = Math.floor(t / 8), wt = t & 7;
       if (field === 1 && wt === 0) cpu = w.varint();
       else if (field === 3 && wt === 0) lost = w.varint() !== 0;
       else if (field === 11 && wt === 2) {
-        const [ds, de] = w.lenDelim();
-        this.bundles.descriptor(w, ds, de);
+        const ds = w.lenStart();
+        this.bundles.descriptor(w, ds, w.lenEnd);
       } else {
         if ((field === 2 || field === 4) && wt === 2) data = true;
         w.skip(wt);

@@ -83,6 +83,38 @@ export class Wire {
     return [field, t % 8];
   }
 
+  /**
+   * The next tag as field * 8 + wire type: tag() without the pair it allocates (a bundle's walk takes one per
+   * event). One- and two-byte tags are read here; anything else, errors included, goes through tag().
+   */
+  tagN(): number {
+    const b = this.buf, p = this.pos;
+    if (p < this.end) {
+      const c = b[p]!;
+      if (c < 0x80) {
+        if (c >= 8) { this.pos = p + 1; return c; }
+      } else if (p + 1 < this.end && b[p + 1]! < 0x80) {
+        const t = (c & 0x7f) | (b[p + 1]! << 7);
+        if (t >= 8) { this.pos = p + 2; return t; }
+      }
+    }
+    const [field, wt] = this.tag();
+    return field * 8 + wt;
+  }
+
+  /** The end of the payload lenStart() last found. */
+  lenEnd = 0;
+
+  /** A length-delimited payload: its start in buf (its end in lenEnd); lenDelim() without the pair. */
+  lenStart(): number {
+    const n = this.varint();
+    if (n > this.end - this.pos) this.bad(`length ${n} past the end (${this.end - this.pos} bytes left)`);
+    const s = this.pos;
+    this.pos += n;
+    this.lenEnd = this.pos;
+    return s;
+  }
+
   /** A length-delimited payload: its [start, end) in buf. */
   lenDelim(): [number, number] {
     const n = this.varint();
