@@ -43,7 +43,7 @@ export interface PackedKit {
 
 interface Row { name: string; what: string; cmd: string[]; bytes: number; env?: Record<string, string>; out?: string; ref?: string; runs: PackedMeasure[] }
 
-const NAMES = ['kvmtax-pf-text', 'kvmtax-perfetto', 'kvmtax-perfetto-zstd', 'kvmtax-plain', 'kvmtax-gz', 'gzip-dc', 'kvmtax-xz', 'xz-dc',
+const NAMES = ['kvmtax-pf-text', 'kvmtax-perfetto', 'kvmtax-perfetto-zstd', 'kvmtax-plain', 'kvmtax-gz', 'gzip-dc', 'kvmtax-xz', 'xz-dc', 'xz-dc-pipe',
   'kvmtax-xz-builtin', 'kvmtax-xz-builtin-worker'];
 
 /** The real capture's ftrace text tiled to about `size` bytes: header once, then copies with shifted timestamps. */
@@ -103,7 +103,7 @@ export async function benchPacked(k: PackedKit): Promise<number> {
 
   // ---- compressed text: generator output, .gz and .xz
   const packSize = Math.min(k.size, k.quick ? parseSize('4M') : parseSize('256M'));
-  if (['kvmtax-plain', 'kvmtax-gz', 'gzip-dc', 'kvmtax-xz', 'xz-dc', 'kvmtax-xz-builtin', 'kvmtax-xz-builtin-worker'].some(k.want)) {
+  if (['kvmtax-plain', 'kvmtax-gz', 'gzip-dc', 'kvmtax-xz', 'xz-dc', 'xz-dc-pipe', 'kvmtax-xz-builtin', 'kvmtax-xz-builtin-worker'].some(k.want)) {
     const plain = path.join(tmp, 'pack.ftrace.txt');
     const t0 = Date.now();
     const exp = await writeTrace({ format: 'ftrace', size: packSize, seed: 7 }, plain);
@@ -120,6 +120,8 @@ export async function benchPacked(k: PackedKit): Promise<number> {
     if (haveXz) {
       add({ name: 'kvmtax-xz', what: 'kvmtax report, the same .xz (the system xz -dc beside the scan)', cmd: k.kvmtax(`${plain}.xz`, path.join(tmp, 'xz.json')), bytes: exp.bytes, out: path.join(tmp, 'xz.json'), ref: 'kvmtax-plain' });
       add({ name: 'xz-dc', what: 'xz -dc FILE.xz > /dev/null (decompression alone)', cmd: ['xz', '-dc', `${plain}.xz`], bytes: exp.bytes });
+      // kvmtax reads xz's output through a pipe: what the pipe alone costs, with a reader that does nothing
+      add({ name: 'xz-dc-pipe', what: 'xz -dc FILE.xz | cat > /dev/null (the same through a pipe, as kvmtax reads it)', cmd: ['sh', '-c', 'xz -dc "$1" | cat > /dev/null', 'sh', `${plain}.xz`], bytes: exp.bytes });
       add({ name: 'kvmtax-xz-builtin', what: 'kvmtax report .xz, its own decoder (xz-decompress, wasm) inline', cmd: k.kvmtax(`${plain}.xz`, path.join(tmp, 'xzb.json')), bytes: exp.bytes, env: { KVMTAX_XZ: 'builtin' }, out: path.join(tmp, 'xzb.json'), ref: 'kvmtax-plain' });
       add({ name: 'kvmtax-xz-builtin-worker', what: 'the same on the unpack worker thread (KVMTAX_UNPACK_ASIDE=1)', cmd: k.kvmtax(`${plain}.xz`, path.join(tmp, 'xzbw.json')), bytes: exp.bytes, env: { KVMTAX_XZ: 'builtin', KVMTAX_UNPACK_ASIDE: '1' }, out: path.join(tmp, 'xzbw.json'), ref: 'kvmtax-plain' });
     } else k.problems.push('packed: xz is not installed: the .xz rows are skipped');
@@ -168,7 +170,8 @@ export async function benchPacked(k: PackedKit): Promise<number> {
         const x = other(r.name === 'kvmtax-gz' ? 'gzip-dc' : 'xz-dc'), p = other('kvmtax-plain');
         if (p === undefined) return '';
         const over = m.wall - p;
-        return `plain + ${over.toFixed(3)} s${x ? ` = ${(over / x).toFixed(2)}x ${tool} alone` : ''}`;
+        const pipe = r.name === 'kvmtax-xz' ? other('xz-dc-pipe') : undefined;
+        return `plain + ${over.toFixed(3)} s${x ? ` = ${(over / x).toFixed(2)}x ${tool} alone` : ''}${pipe !== undefined ? ` (${tool} into a pipe: ${pipe.toFixed(3)} s)` : ''}`;
       }
       default: return '';
     }
