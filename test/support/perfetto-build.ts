@@ -345,3 +345,22 @@ export function buildPerfetto(events: TextEvent[], opts: BuildOptions): Uint8Arr
   }
   return trace(outer);
 }
+
+/** Top-level packet starts (field 1, length-delimited) and the start of each packet's payload: the fuzzers' structure points. */
+export function packetShape(bytes: Uint8Array): { bytes: Uint8Array; points: number[] } {
+  const pts: number[] = [];
+  let p = 0;
+  while (p < bytes.length && bytes[p] === 0x0a) {
+    pts.push(p);
+    let q = p + 1, len = 0, shift = 0;
+    for (;;) {
+      const c = bytes[q++]!;
+      len += (c & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(c & 0x80) || q >= bytes.length) break;
+    }
+    pts.push(q);
+    p = q + len;
+  }
+  return { bytes, points: pts };
+}

@@ -17,8 +17,8 @@ import { perfettoFastPath, fastCounts } from '../../../src/formats/perfetto/bund
 import { payloadFields, planOf, SLOW } from '../../../src/formats/perfetto/fast.js';
 import { CollectSink } from '../../support/collect-sink.js';
 import { TRACES } from '../../support/paths.js';
-import { buildPerfetto, parseFtraceText, type BuildOptions } from '../../support/perfetto-build.js';
-import { mutate, mutationArb, readAll, runs, FUZZ_SEED, type Shape } from '../../support/fuzz-harness.js';
+import { buildPerfetto, packetShape, parseFtraceText, type BuildOptions } from '../../support/perfetto-build.js';
+import { mutate, mutationArb, readAll, runs, FUZZ_SEED } from '../../support/fuzz-harness.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-pf-fast-'));
 afterAll(() => { perfettoFastPath(true); fs.rmSync(dir, { recursive: true, force: true }); });
@@ -39,23 +39,6 @@ function run(file: string, fast: boolean): string {
   return JSON.stringify(out, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
 }
 
-function packetShape(bytes: Uint8Array): Shape {
-  const pts: number[] = [];
-  let p = 0;
-  while (p < bytes.length && bytes[p] === 0x0a) {
-    pts.push(p);
-    let q = p + 1, len = 0, shift = 0;
-    for (;;) {
-      const c = bytes[q++]!;
-      len += (c & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (!(c & 0x80) || q >= bytes.length) break;
-    }
-    pts.push(q);
-    p = q + len;
-  }
-  return { bytes, points: pts };
-}
 
 describe('Perfetto: the hand decoder gives what protobufjs gives', () => {
   const variants: Array<[string, BuildOptions]> = [

@@ -10,27 +10,9 @@
 import path from 'node:path';
 import { describe, it } from 'vitest';
 import { TRACES } from '../../support/paths.js';
-import { buildPerfetto, parseFtraceText, type BuildOptions } from '../../support/perfetto-build.js';
-import { binaryFuzz, readAll, runs, type BinarySeed, type Shape } from '../../support/fuzz-harness.js';
+import { buildPerfetto, packetShape, parseFtraceText, type BuildOptions } from '../../support/perfetto-build.js';
+import { binaryFuzz, readAll, runs, type BinarySeed } from '../../support/fuzz-harness.js';
 
-/** Top-level packet starts (field 1, length-delimited) and the start of each packet's payload. */
-function packetShape(bytes: Uint8Array): Shape {
-  const pts: number[] = [];
-  let p = 0;
-  while (p < bytes.length && bytes[p] === 0x0a) {
-    pts.push(p);
-    let q = p + 1, len = 0, shift = 0;
-    for (;;) {
-      const c = bytes[q++]!;
-      len += (c & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (!(c & 0x80) || q >= bytes.length) break;
-    }
-    pts.push(q);
-    p = q + len;
-  }
-  return { bytes, points: pts };
-}
 
 describe('fuzz: Perfetto reader', () => {
   it(`mutated built traces: ${runs(10_000)} cases`, async () => {
