@@ -16,7 +16,7 @@ import type { EventSink } from '../../core/sink.js';
 import { Wire } from './wire.js';
 import { schema, conv, has, typedFields, decodeIn, stateLetter, DESC_TYPES, type Fields } from './schema.js';
 import { mapEvent, fieldsRead, CUR, type Item, type MapContext, type PerfettoInfo } from './events.js';
-import { SLOW, eventHead, payloadFields, planOf, compactSched as compactFast, type Plan } from './fast.js';
+import { SLOW, eventHead, payloadFields, planOf, genericEvent, compactSched as compactFast, type Plan } from './fast.js';
 import {
   EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_LOST, SKIP_BAD_PAYLOAD, SKIP_BAD_TIMESTAMP, SKIP_UNRECOGNIZED,
 } from '../../../assembly/constants.js';
@@ -59,6 +59,13 @@ export class BundleDecoder implements MapContext {
   private readonly descs = new Map<number, GenericDesc>();
   /** fast.ts plans of the typed payloads met so far (null: protobufjs decodes that type) */
   private readonly typedPlans = new Map<number, Plan | null>();
+  /** the fields mapEvent reads of an event, by its name */
+  private readonly read = new Map<string, Set<string>>();
+  private readonly wanted = (ev: string): Set<string> => {
+    let w = this.read.get(ev);
+    if (!w) { w = fieldsRead(ev); this.read.set(ev, w); }
+    return w;
+  };
 
   constructor(readonly sink: EventSink, readonly info: PerfettoInfo) {}
 
@@ -230,7 +237,14 @@ export class BundleDecoder implements MapContext {
       this.info.denseGenericEvents++;
       return mapEvent(this, d.name, d.nameId, f, ts, pid, cpu, where);
     }
-    if (field === 327) return SLOW;
+    if (field === 327) {
+      const g = genericEvent(buf, ps, pe, this.wanted);
+      if (g === SLOW) return SLOW;
+      this.info.ftraceEvents++;
+      this.info.genericEvents++;
+      const evName = g.name || 'generic';
+      return mapEvent(this, evName, this.nameId(evName), g.fields, ts, pid, cpu, where);
+    }
     const ev = this.s.events.get(field);
     if (!ev?.type) return SLOW;
     let plan = this.typedPlans.get(field);

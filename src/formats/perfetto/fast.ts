@@ -78,6 +78,34 @@ function skipField(buf: Uint8Array, p: number, end: number, wt: number): number 
   }
 }
 
+/**
+ * Short ASCII strings seen before (field and event names, comms), by a hash of their bytes: a generic event
+ * names each of its fields in every event, and a string made per name per event was a third of the walk.
+ */
+const NAME_CACHE = 4096;
+const nameCache = new Map<number, string>();
+
+/** ascii(), through the cache for strings of up to 32 bytes. */
+function cachedAscii(buf: Uint8Array, s: number, e: number): string | undefined {
+  if (e - s > 32) return ascii(buf, s, e);
+  let h = e - s;
+  for (let i = s; i < e; i++) {
+    const c = buf[i]!;
+    if (c >= 0x80) return undefined;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  const hit = nameCache.get(h);
+  if (hit !== undefined && hit.length === e - s) {
+    let same = true;
+    for (let i = 0; i < hit.length && same; i++) same = hit.charCodeAt(i) === buf[s + i];
+    if (same) return hit;
+  }
+  const str = ascii(buf, s, e)!;
+  if (nameCache.size >= NAME_CACHE) nameCache.clear();
+  nameCache.set(h, str);
+  return str;
+}
+
 /** ASCII bytes as a string; undefined when any byte is not ASCII (protobufjs' UTF-8 decoding then decides). */
 function ascii(buf: Uint8Array, s: number, e: number): string | undefined {
   let str = '';
@@ -204,6 +232,90 @@ export function payloadFields(buf: Uint8Array, s: number, e: number, plan: Plan)
     }
   }
   return f;
+}
+
+// ---- GenericFtraceEvent (field 327): the event name and (name, value) pairs ----
+
+/** A generic event's name and the values of its fields (those `wanted(name)` lists). */
+export interface Generic { name: string | undefined; fields: Map<string, bigint | string> }
+
+/**
+ * GenericFtraceEvent { optional string event_name = 1; repeated Field field = 2; } with Field { optional string
+ * name = 1; oneof value { string str_value = 3; int64 int_value = 4; uint64 uint_value = 5; } } in buf[s, e),
+ * as bundles.ts reads protobufjs' decoding of it: a field's value is its str_value when it has one, else its
+ * int_value, else its uint_value (protobufjs keeps every oneof member it meets); a field without a name, or
+ * without a value, gives none; a later field of the same name wins. SLOW as elsewhere.
+ */
+export function genericEvent(buf: Uint8Array, s: number, e: number, wanted: (name: string) => ReadonlySet<string>): Generic | typeof SLOW {
+  let evName: string | undefined;
+  // the fields, in order, until the event's name is known: name, which value (0 none, 1 str, 2 int, 3 uint), value
+  const names: string[] = [], kinds: number[] = [], los: number[] = [], his: number[] = [], strs: Array<string | undefined> = [];
+  let p = s;
+  while (p < e) {
+    p = short(buf, p, e);
+    if (p < 0) return SLOW;
+    const field = vLo >>> 3, wt = vLo & 7;
+    if (field === 0) return SLOW;
+    if (field === 1 || field === 2) {
+      if (wt !== 2) return SLOW;
+      const q = short(buf, p, e);
+      if (q < 0 || vLo > e - q) return SLOW;
+      const end = q + vLo;
+      if (field === 1) {
+        evName = cachedAscii(buf, q, end);
+        if (evName === undefined) return SLOW;
+      } else if (!genericField(buf, q, end, names, kinds, los, his, strs)) return SLOW;
+      p = end;
+      continue;
+    }
+    p = skipField(buf, p, e, wt);
+    if (p < 0) return SLOW;
+  }
+  const want = wanted(evName || 'generic');
+  const fields = new Map<string, bigint | string>();
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i]!, k = kinds[i]!;
+    if (n === '' || k === 0 || !want.has(n)) continue;
+    if (k === 1) { fields.set(n, strs[i]!); continue; }
+    vLo = los[i]!; vHi = his[i]!;
+    fields.set(n, k === 2 ? i64() : u64());
+  }
+  return { name: evName, fields };
+}
+
+/** One GenericFtraceEvent.Field in buf[s, e), appended to the lists; false to decline. */
+function genericField(buf: Uint8Array, s: number, e: number, names: string[], kinds: number[], los: number[], his: number[],
+  strs: Array<string | undefined>): boolean {
+  let fname = '', str: string | undefined, hasInt = false, iLo = 0, iHi = 0, hasUint = false, uLo = 0, uHi = 0;
+  let p = s;
+  while (p < e) {
+    p = short(buf, p, e);
+    if (p < 0) return false;
+    const field = vLo >>> 3, wt = vLo & 7;
+    if (field === 0) return false;
+    if (field === 1 || field === 3) {
+      if (wt !== 2) return false;
+      const q = short(buf, p, e);
+      if (q < 0 || vLo > e - q) return false;
+      const v = cachedAscii(buf, q, q + vLo);
+      if (v === undefined) return false;
+      if (field === 1) fname = v; else str = v;
+      p = q + vLo;
+    } else if (field === 4 || field === 5) {
+      if (wt !== 0) return false;
+      p = varint(buf, p, e);
+      if (p < 0) return false;
+      if (field === 4) { hasInt = true; iLo = vLo; iHi = vHi; } else { hasUint = true; uLo = vLo; uHi = vHi; }
+    } else {
+      p = skipField(buf, p, e, wt);
+      if (p < 0) return false;
+    }
+  }
+  names.push(fname);
+  if (str !== undefined) { kinds.push(1); los.push(0); his.push(0); } else if (hasInt) { kinds.push(2); los.push(iLo); his.push(iHi); }
+  else if (hasUint) { kinds.push(3); los.push(uLo); his.push(uHi); } else { kinds.push(0); los.push(0); his.push(0); }
+  strs.push(str);
+  return true;
 }
 
 // ---- FtraceEvent: timestamp, pid, payload ----

@@ -14,7 +14,9 @@ import protobuf from 'protobufjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readPerfetto } from '../../../src/formats/perfetto/reader.js';
 import { perfettoFastPath, fastCounts } from '../../../src/formats/perfetto/bundles.js';
-import { payloadFields, planOf, SLOW } from '../../../src/formats/perfetto/fast.js';
+import { payloadFields, planOf, genericEvent, SLOW } from '../../../src/formats/perfetto/fast.js';
+import { perfettoRoot } from '../../../src/formats/perfetto/reader.js';
+import { conv } from '../../../src/formats/perfetto/schema.js';
 import { CollectSink } from '../../support/collect-sink.js';
 import { TRACES } from '../../support/paths.js';
 import { buildPerfetto, packetShape, parseFtraceText, type BuildOptions } from '../../support/perfetto-build.js';
@@ -59,9 +61,9 @@ describe('Perfetto: the hand decoder gives what protobufjs gives', () => {
       Object.assign(fastCounts, { events: 0, compact: 0, declined: 0 });
       const fast = run(f, true);
       const { ftraceEvents } = (JSON.parse(fast) as { info: { ftraceEvents: number } }).info;
-      // the hand decoder did the work: every event but the legacy generic ones (and print) is its own
+      // the hand decoder did the work, in every encoding
       expect(fastCounts.events + fastCounts.declined, name).toBe(ftraceEvents);
-      if (o.generic === 'dense') expect(fastCounts.events / ftraceEvents, name).toBeGreaterThan(0.95);
+      expect(fastCounts.events / ftraceEvents, name).toBeGreaterThan(0.95);
       if (o.compactSched) expect(fastCounts.compact, name).toBeGreaterThan(0);
       expect(fast, name).toBe(run(f, false));
     }
@@ -172,5 +174,67 @@ describe('hand-decoded payload fields', () => {
     // types whose values protobufjs keeps or drops by rules of their own are left to it
     expect(planOf(root.lookupType('WithEnum'), (f) => f.name)).toBeUndefined();
     expect(planOf(root.lookupType('WithRequired'), (f) => f.name)).toBeUndefined();
+  });
+});
+
+describe('hand-decoded GenericFtraceEvent (field 327, older Perfetto)', () => {
+  const G = perfettoRoot().lookupType('perfetto.protos.GenericFtraceEvent');
+  /** bundles.ts's reading of protobufjs' decoding */
+  const viaProtobufjs = (b: Uint8Array): { name: string; fields: Record<string, string> } => {
+    const g = G.decode(b) as unknown as { event_name?: string; field?: Array<Record<string, unknown>> };
+    const fields: Record<string, string> = {};
+    for (const x of g.field ?? []) {
+      const n = x.name as string | undefined;
+      if (!n) continue;
+      const has = (k: string) => Object.prototype.hasOwnProperty.call(x, k);
+      const v = has('str_value') ? conv(x.str_value) : has('int_value') ? conv(x.int_value) : has('uint_value') ? conv(x.uint_value) : undefined;
+      if (v !== undefined) fields[n] = String(v);
+    }
+    return { name: g.event_name || 'generic', fields };
+  };
+  const all = new Set<string>(['a', 'b', 'c', 'd', 'comm', 'exit_reason']);
+  const viaHand = (b: Uint8Array) => {
+    const g = genericEvent(b, 0, b.length, () => all);
+    if (g === SLOW) return SLOW;
+    return { name: g.name || 'generic', fields: Object.fromEntries([...g.fields].map(([k, v]) => [k, String(v)])) };
+  };
+  const str = (field: number, v: string): number[] => [(field << 3) | 2, v.length, ...Buffer.from(v)];
+  const vint = (field: number, v: bigint): number[] => {
+    const out = [field << 3];
+    let x = BigInt.asUintN(64, v);
+    do { const b = Number(x & 0x7fn); x >>= 7n; out.push(x ? b | 0x80 : b); } while (x);
+    return out;
+  };
+  const fieldMsg = (...parts: number[][]): number[] => { const body = parts.flat(); return [0x12, body.length, ...body]; };
+
+  it('values, their precedence, unnamed and repeated fields, as protobufjs gives them', () => {
+    const cases: number[][] = [
+      [...str(1, 'kvm_exit'), ...fieldMsg(str(1, 'exit_reason'), vint(5, 0xffffffffa00db918n)), ...fieldMsg(str(1, 'a'), vint(4, -5n))],
+      // str_value and int_value both present: the string; int then uint: the int
+      [...fieldMsg(str(1, 'a'), vint(4, 7n), str(3, 'x')), ...fieldMsg(str(1, 'b'), vint(5, 9n), vint(4, -1n)), ...str(1, 'ev')],
+      // a later field of the same name wins; one without a value leaves the earlier; one without a name is dropped
+      [...fieldMsg(str(1, 'c'), vint(4, 1n)), ...fieldMsg(str(1, 'c'), vint(4, 2n)), ...fieldMsg(str(1, 'c')), ...fieldMsg(vint(4, 3n))],
+      // no event name: "generic"; an empty one too
+      [...fieldMsg(str(1, 'd'), str(3, 'CPU 0/KVM'))],
+      [...str(1, ''), ...fieldMsg(str(1, 'comm'), str(3, ''))],
+    ];
+    for (const c of cases) {
+      const b = Uint8Array.from(c);
+      expect(viaHand(b), JSON.stringify(c)).toEqual(viaProtobufjs(b));
+    }
+    expect(viaHand(Uint8Array.from(cases[1]!))).toEqual({ name: 'ev', fields: { a: 'x', b: '-1' } });
+    expect(viaHand(Uint8Array.from(cases[2]!))).toEqual({ name: 'generic', fields: { c: '2' } });
+  });
+
+  it('keeps only the wanted names, and declines what it does not reproduce', () => {
+    const b = Uint8Array.from([...str(1, 'kvm_exit'), ...fieldMsg(str(1, 'exit_reason'), vint(4, 3n)), ...fieldMsg(str(1, 'info1'), vint(5, 1n))]);
+    const g = genericEvent(b, 0, b.length, (n) => (n === 'kvm_exit' ? new Set(['exit_reason']) : new Set()));
+    expect(g === SLOW ? g : [...g.fields]).toEqual([['exit_reason', 3n]]);
+    for (const c of [
+      [0x0a, 0x02, 0xc3, 0xa9], // a non-ASCII event name
+      [0x12, 0x02, 0x20, 0x01, 0x00, 0x01], // field 0 after a Field
+      [0x12, 0x03, 0x1a, 0x02, 0x41], // a str_value past its Field
+      [0x10, 0x01], // Field as a varint
+    ]) expect(genericEvent(Uint8Array.from(c), 0, c.length, () => all), JSON.stringify(c)).toBe(SLOW);
   });
 });
