@@ -6,8 +6,8 @@
  *     dense generic (field id >= 65536): a message laid out by the bundle's GenericEventDescriptor
  *       (11: a serialized DescriptorProto: name = event name, one field per tracepoint field)
  *   compact_sched (4): sched_switch / sched_waking as delta-coded columns and an intern table of comms
- * The wire walk is by hand (wire.ts); events, payloads of plain scalar fields and compact_sched are decoded by
- * hand too (fast.ts), the rest with protobufjs (schema.ts); events.ts maps fields.
+ * The wire walk is by hand (wire.ts); events, payloads of plain scalar fields, generic events and compact_sched
+ * are decoded by hand too (fast.ts, fast-tables.ts), the rest with protobufjs (schema.ts); events.ts maps fields.
  * Where the format is defined: src/traced/probes/ftrace/cpu_reader.cc and proto_translation_table.cc of
  * google/perfetto (how bundles, compact sched and dense generic events are written).
  */
@@ -16,7 +16,8 @@ import type { EventSink } from '../../core/sink.js';
 import { Wire } from './wire.js';
 import { schema, conv, has, typedFields, decodeIn, stateLetter, DESC_TYPES, type Fields } from './schema.js';
 import { mapEvent, fieldsRead, CUR, type Item, type MapContext, type PerfettoInfo } from './events.js';
-import { SLOW, eventHead, payloadFields, planOf, genericEvent, compactSched as compactFast, type Plan } from './fast.js';
+import { SLOW, eventHead, payloadFields, planOf, type Plan } from './fast.js';
+import { genericEvent, compactSched as compactFast } from './fast-tables.js';
 import {
   EV_SCHED_SWITCH, EV_SCHED_WAKEUP, EV_LOST, SKIP_BAD_PAYLOAD, SKIP_BAD_TIMESTAMP, SKIP_UNRECOGNIZED,
 } from '../../../assembly/constants.js';

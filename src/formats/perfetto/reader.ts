@@ -2,8 +2,8 @@
  * Reader of Perfetto traces (`.pftrace`, `.perfetto-trace`): the ftrace data of `traced_probes`.
  *
  * Files: wire.ts (the protobuf wire walk, the sniff), schema.ts (perfetto.proto through protobufjs), bundles.ts
- * (an FtraceEventBundle -> events), fast.ts (events, payloads and compact_sched decoded by hand where protobufjs
- * would give the same), events.ts (kernel fields -> sink events), packets.ts (the top-level walk, read windows),
+ * (an FtraceEventBundle -> events), fast.ts, fast-tables.ts and fast-wire.ts (events, payloads, generic events and
+ * compact_sched decoded by hand where protobufjs would give the same), events.ts (kernel fields -> sink events), packets.ts (the top-level walk, read windows),
  * this file (the two passes, the merge of the CPUs).
  *
  * Where the format is defined (facts taken from google/perfetto, code written from scratch): the protos listed
