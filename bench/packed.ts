@@ -43,7 +43,7 @@ export interface PackedKit {
 
 interface Row { name: string; what: string; cmd: string[]; bytes: number; env?: Record<string, string>; out?: string; ref?: string; runs: PackedMeasure[] }
 
-const NAMES = ['kvmtax-pf-text', 'kvmtax-perfetto', 'kvmtax-perfetto-zstd', 'kvmtax-plain', 'kvmtax-gz', 'gzip-dc', 'kvmtax-xz', 'xz-dc', 'xz-dc-pipe',
+const NAMES = ['kvmtax-pf-text', 'kvmtax-perfetto', 'kvmtax-perfetto-zstd', 'kvmtax-perfetto-legacy', 'kvmtax-plain', 'kvmtax-gz', 'gzip-dc', 'kvmtax-xz', 'xz-dc', 'xz-dc-pipe',
   'kvmtax-xz-builtin', 'kvmtax-xz-builtin-worker'];
 
 /** The real capture's ftrace text tiled to about `size` bytes: header once, then copies with shifted timestamps. */
@@ -78,7 +78,7 @@ export async function benchPacked(k: PackedKit): Promise<number> {
 
   // ---- Perfetto: the real capture, tiled
   const pfSize = Math.min(k.size, k.quick ? parseSize('4M') : parseSize('64M'));
-  if (['kvmtax-pf-text', 'kvmtax-perfetto', 'kvmtax-perfetto-zstd'].some(k.want)) {
+  if (['kvmtax-pf-text', 'kvmtax-perfetto', 'kvmtax-perfetto-zstd', 'kvmtax-perfetto-legacy'].some(k.want)) {
     const src = path.join(k.root, 'traces/svm-D-small/trace.txt.xz');
     const t0 = Date.now();
     const { text, copies } = tileText(execFileSync('xz', ['-dc', src], { maxBuffer: 1 << 26 }).toString('utf8'), pfSize);
@@ -93,11 +93,18 @@ export async function benchPacked(k: PackedKit): Promise<number> {
       pfz = path.join(tmp, 'pf.tiled.zstd.pftrace');
       fs.writeFileSync(pfz, buildPerfetto(events, { generic: 'dense', compactSched: true, compress: 'zstd', zstd: (b) => zstd.compress(b) }));
     }
+    // older Perfetto writes events it has no proto for as GenericFtraceEvent (name, value) pairs
+    let pfl: string | undefined;
+    if (k.want('kvmtax-perfetto-legacy')) {
+      pfl = path.join(tmp, 'pf.tiled.legacy.pftrace');
+      fs.writeFileSync(pfl, buildPerfetto(events, { generic: 'legacy', compactSched: true }));
+    }
     const tb = fs.statSync(txt).size, pb = fs.statSync(pf).size;
     say(`tiled traces/svm-D-small/trace.txt.xz x ${copies}: ${events.length} events, text ${k.fmtBytes(tb)}, Perfetto ${k.fmtBytes(pb)}` +
       `${pfz ? `, Perfetto zstd ${k.fmtBytes(fs.statSync(pfz).size)}` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     add({ name: 'kvmtax-pf-text', what: 'kvmtax report, the tiled real capture as ftrace text', cmd: k.kvmtax(txt, path.join(tmp, 'pf-text.json')), bytes: tb, out: path.join(tmp, 'pf-text.json') });
     add({ name: 'kvmtax-perfetto', what: 'kvmtax report, the same events as a Perfetto trace (dense generic, compact sched)', cmd: k.kvmtax(pf, path.join(tmp, 'pf.json')), bytes: pb, out: path.join(tmp, 'pf.json'), ref: 'kvmtax-pf-text' });
+    if (pfl) add({ name: 'kvmtax-perfetto-legacy', what: 'kvmtax report, the same events as older Perfetto writes them (GenericFtraceEvent, compact sched)', cmd: k.kvmtax(pfl, path.join(tmp, 'pfl.json')), bytes: fs.statSync(pfl).size, out: path.join(tmp, 'pfl.json'), ref: 'kvmtax-pf-text' });
     if (pfz) add({ name: 'kvmtax-perfetto-zstd', what: 'kvmtax report, the same in zstd_compressed_packets', cmd: k.kvmtax(pfz, path.join(tmp, 'pfz.json')), bytes: fs.statSync(pfz).size, out: path.join(tmp, 'pfz.json'), ref: 'kvmtax-pf-text' });
   }
 
@@ -160,7 +167,7 @@ export async function benchPacked(k: PackedKit): Promise<number> {
     const m = med(r);
     const other = (n: string): number | undefined => { const x = byName(n); return x ? med(x).wall : undefined; };
     switch (r.name) {
-      case 'kvmtax-perfetto': case 'kvmtax-perfetto-zstd': {
+      case 'kvmtax-perfetto': case 'kvmtax-perfetto-zstd': case 'kvmtax-perfetto-legacy': {
         const t = byName('kvmtax-pf-text');
         return t ? `${(m.wall / med(t).wall).toFixed(2)}x the text's time, ${(med(t).rate).toFixed(0)} MB/s text` : '';
       }
