@@ -383,6 +383,8 @@ export class Core {
   private cols!: {
     kind: Int32Array; ts: BigInt64Array; tid: Int32Array; tgid: Int32Array; cpu: Int32Array; vcpu: Int32Array;
     a: BigInt64Array; b: BigInt64Array; c: Int32Array; name: Int32Array; where: BigInt64Array;
+    /** the where column as 32-bit halves: written without a BigInt per event */
+    where32: Int32Array;
   };
   private colPtrs: number[] = [];
 
@@ -434,7 +436,7 @@ export class Core {
       kind: new Int32Array(buf, k, n), ts: new BigInt64Array(buf, ts, n), tid: new Int32Array(buf, tid, n),
       tgid: new Int32Array(buf, tgid, n), cpu: new Int32Array(buf, cpu, n), vcpu: new Int32Array(buf, vcpu, n),
       a: new BigInt64Array(buf, a, n), b: new BigInt64Array(buf, b, n), c: new Int32Array(buf, c, n),
-      name: new Int32Array(buf, name, n), where: new BigInt64Array(buf, where, n),
+      name: new Int32Array(buf, name, n), where: new BigInt64Array(buf, where, n), where32: new Int32Array(buf, where, 2 * n),
     };
   }
 
@@ -624,7 +626,8 @@ export class Core {
     const i = this.bn;
     const cl = this.cols;
     cl.kind[i] = kind; cl.ts[i] = ts; cl.tid[i] = tid; cl.tgid[i] = tgid; cl.cpu[i] = cpu; cl.vcpu[i] = vcpu;
-    cl.a[i] = a; cl.b[i] = b; cl.c[i] = c; cl.name[i] = name; cl.where[i] = BigInt(where);
+    cl.a[i] = a; cl.b[i] = b; cl.c[i] = c; cl.name[i] = name;
+    cl.where32[2 * i] = where >>> 0; cl.where32[2 * i + 1] = Math.floor(where / 4294967296); // little-endian i64
     if (++this.bn === this.bcap) this.flush();
   }
 
