@@ -4,7 +4,7 @@
  * writes for events it has no proto for) and compact_sched (delta-coded sched_switch / sched_waking columns and
  * an intern table of comms). Each gives what bundles.ts makes of protobufjs' decoding, or SLOW.
  */
-import { SLOW, varint, short, skipField, u64, i64Of, u64Of, cachedAscii, vLo, vHi } from './fast-wire.js';
+import { SLOW, varint, tag, delimited, skipField, u64, i64Of, u64Of, cachedAscii, vLo, vHi } from './fast-wire.js';
 
 // ---- GenericFtraceEvent (field 327): the event name and (name, value) pairs ----
 
@@ -24,14 +24,13 @@ export function genericEvent(buf: Uint8Array, s: number, e: number, wanted: (nam
   const names: string[] = [], kinds: number[] = [], los: number[] = [], his: number[] = [], strs: Array<string | undefined> = [];
   let p = s;
   while (p < e) {
-    p = short(buf, p, e);
+    p = tag(buf, p, e);
     if (p < 0) return SLOW;
     const field = vLo >>> 3, wt = vLo & 7;
-    if (field === 0) return SLOW;
     if (field === 1 || field === 2) {
       if (wt !== 2) return SLOW;
-      const q = short(buf, p, e);
-      if (q < 0 || vLo > e - q) return SLOW;
+      const q = delimited(buf, p, e);
+      if (q < 0) return SLOW;
       const end = q + vLo;
       if (field === 1) {
         evName = cachedAscii(buf, q, end);
@@ -60,14 +59,13 @@ function genericField(buf: Uint8Array, s: number, e: number, names: string[], ki
   let fname = '', str: string | undefined, hasInt = false, iLo = 0, iHi = 0, hasUint = false, uLo = 0, uHi = 0;
   let p = s;
   while (p < e) {
-    p = short(buf, p, e);
+    p = tag(buf, p, e);
     if (p < 0) return false;
     const field = vLo >>> 3, wt = vLo & 7;
-    if (field === 0) return false;
     if (field === 1 || field === 3) {
       if (wt !== 2) return false;
-      const q = short(buf, p, e);
-      if (q < 0 || vLo > e - q) return false;
+      const q = delimited(buf, p, e);
+      if (q < 0) return false;
       const v = cachedAscii(buf, q, q + vLo);
       if (v === undefined) return false;
       if (field === 1) fname = v; else str = v;
@@ -118,14 +116,13 @@ export function compactSched(buf: Uint8Array, s: number, e: number): Compact | t
   deltas[C_SWITCH_TS] = []; deltas[C_WAKING_TS] = [];
   let p = s;
   while (p < e) {
-    p = short(buf, p, e);
+    p = tag(buf, p, e);
     if (p < 0) return SLOW;
     const field = vLo >>> 3, wt = vLo & 7;
-    if (field === 0) return SLOW;
     if (field === C_TABLE) {
       if (wt !== 2) return SLOW;
-      const q = short(buf, p, e);
-      if (q < 0 || vLo > e - q) return SLOW;
+      const q = delimited(buf, p, e);
+      if (q < 0) return SLOW;
       const str = cachedAscii(buf, q, q + vLo);
       if (str === undefined) return SLOW;
       c.table.push(str);
@@ -142,8 +139,8 @@ export function compactSched(buf: Uint8Array, s: number, e: number): Compact | t
     const col = cols[field], dts = deltas[field];
     let end = e, n = 1;
     if (wt === 2) {
-      const q = short(buf, p, e);
-      if (q < 0 || vLo > e - q) return SLOW;
+      const q = delimited(buf, p, e);
+      if (q < 0) return SLOW;
       p = q; end = q + vLo; n = Infinity;
     } else if (wt !== 0) return SLOW;
     for (; n > 0 && p < end; n--) {

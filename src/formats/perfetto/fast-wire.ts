@@ -43,6 +43,18 @@ export function short(buf: Uint8Array, p: number, end: number): number {
   return -1;
 }
 
+/** A tag other than field 0 (protobufjs' error) at buf[p]: the position after it (the tag in vLo), or -1. */
+export function tag(buf: Uint8Array, p: number, end: number): number {
+  const q = short(buf, p, end);
+  return q < 0 || vLo < 8 ? -1 : q;
+}
+
+/** A length at buf[p] whose payload fits before end: the payload's start (its length in vLo), or -1. */
+export function delimited(buf: Uint8Array, p: number, end: number): number {
+  const q = short(buf, p, end);
+  return q < 0 || vLo > end - q ? -1 : q;
+}
+
 const TWO32 = 4294967296;
 /** hi:lo (two unsigned 32-bit halves) as an unsigned 64-bit bigint. */
 export function u64Of(lo: number, hi: number): bigint {

@@ -13,7 +13,7 @@
  * in protobufjs; absent and bytes fields give no value.
  */
 import type protobuf from 'protobufjs';
-import { SLOW, varint, short, skipField, u64, i64, u64Of, i64Of, ascii, vLo, vHi, vAny } from './fast-wire.js';
+import { SLOW, varint, tag, delimited, skipField, u64, i64, u64Of, i64Of, ascii, vLo, vHi, vAny } from './fast-wire.js';
 
 export { SLOW } from './fast-wire.js';
 
@@ -66,10 +66,9 @@ export function payloadFields(buf: Uint8Array, s: number, e: number, plan: Plan)
   const f = new Map<string, bigint | string>();
   let p = s;
   while (p < e) {
-    p = short(buf, p, e);
-    if (p < 0) return SLOW;
+    p = tag(buf, p, e);
+    if (p < 0) return SLOW; // truncated, over 4 bytes, or field 0 (which protobufjs throws on)
     const field = vLo >>> 3, wt = vLo & 7;
-    if (field === 0) return SLOW; // protobufjs: "illegal tag: field number 0"
     const k = field < plan.kinds.length ? plan.kinds[field]! - 1 : -1;
     if (k < 0) {
       p = skipField(buf, p, e, wt);
@@ -119,8 +118,8 @@ export function payloadFields(buf: Uint8Array, s: number, e: number, plan: Plan)
         break;
       }
       default: { // K_STRING
-        const q = short(buf, p, e);
-        if (q < 0 || vLo > e - q) return SLOW;
+        const q = delimited(buf, p, e);
+        if (q < 0) return SLOW;
         const str = ascii(buf, q, q + vLo);
         if (str === undefined) return SLOW;
         if (name !== '') f.set(name, str);
@@ -147,17 +146,16 @@ export function eventHead(buf: Uint8Array, s: number, e: number): Head | undefin
   let p = s, hasTs = false, field0 = 0;
   head.pid = -1;
   while (p < e) {
-    p = short(buf, p, e);
+    p = tag(buf, p, e);
     if (p < 0) return undefined;
     const field = vLo >>> 3, wt = vLo & 7;
-    if (field === 0) return undefined;
     if ((field === 1 || field === 2) && wt === 0) {
       p = varint(buf, p, e);
       if (p < 0) return undefined;
       if (field === 1) { head.ts = u64(); hasTs = true; } else head.pid = vLo | 0;
     } else if (wt === 2 && field !== 1 && field !== 2 && field !== 5 && field0 === 0) {
-      const q = short(buf, p, e);
-      if (q < 0 || vLo > e - q) return undefined;
+      const q = delimited(buf, p, e);
+      if (q < 0) return undefined;
       field0 = field; head.ps = q; head.pe = q + vLo;
       p = head.pe;
     } else {
