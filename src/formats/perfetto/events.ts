@@ -95,38 +95,36 @@ function fieldValue(f: Fields, n: string | readonly string[] | undefined): bigin
   return undefined;
 }
 
+/** A string field's value up to its first NUL ('' when absent, not a string, or named by alternatives). */
+function fieldString(f: Fields, n: string | readonly string[] | undefined): string {
+  if (typeof n !== 'string') return '';
+  const v = f.get(n);
+  return typeof v === 'string' ? v.replace(/\0[^]*$/, '') : '';
+}
+
+/** A sink event waiting in its CPU's queue (always built here, with its fields in this order). */
+function makeItem(ts: bigint, kind: number, tid: number, vcpu: number, a: bigint, b: bigint, c: number, name: number, where: number, cpu: number): Item {
+  return { ts, kind, tid, vcpu, a, b, c, name, where, cpu };
+}
+
 /**
  * Kernel field names and values -> sink event (the mapping of kvm-events.ts, with the field names and kinds of
  * event-table.ts); undefined when skipped. The table's arm64 events (kvm_wfx_arm64, kvm_hvc_arm64) and the
  * process-stating ones (task_newtask, sched_process_exec) are counted by name here, as before.
  */
 export function mapEvent(cx: MapContext, ev: string, name: number, f: Fields, ts: bigint, tid: number, cpu: number, where: number): Item | undefined {
-  const big = (k: string): bigint | undefined => {
-    const v = f.get(k);
-    return typeof v === 'bigint' ? v : undefined;
-  };
-  const str = (k: string): string => {
-    const v = f.get(k);
-    return typeof v === 'string' ? v.replace(/\0[^]*$/, '') : '';
-  };
+  // (no closures here: this runs once per event, and each closure was an allocation)
   const specs = SPECS.get(ev);
   const spec = specs?.[0];
   const F = spec?.fields ?? NO_FIELDS;
-  const fv = (i: number): bigint | undefined => fieldValue(f, F[i]);
-  const fs = (i: number): string => {
-    const n = F[i];
-    return typeof n === 'string' ? str(n) : '';
-  };
-  const vcpuV = big('vcpu_id');
+  const vcpuV = fieldValue(f, 'vcpu_id');
   const vcpu = vcpuV === undefined ? -1 : Number(BigInt.asIntN(32, vcpuV));
-  const item = (kind: number, a: bigint, b: bigint, c: number, v = vcpu): Item =>
-    ({ ts, kind, tid, vcpu: v, a, b, c, name, where, cpu });
   switch (spec?.kind ?? EV_OTHER) {
     case EV_EXIT: {
       // x86: exit_reason, guest_rip, isa
-      const reason = fv(0);
+      const reason = fieldValue(f, F[0]);
       if (reason !== undefined) {
-        const isaV = fv(2);
+        const isaV = fieldValue(f, F[2]);
         const isa = isaV === 2n ? 2 : 1; // without an isa field: VMX (see the module comment of kvm-events.ts)
         const raw = Number(reason & 0xffffffffn);
         let c = vcpuV === undefined ? EXITF_NO_VCPU : 0;
@@ -135,7 +133,7 @@ export function mapEvent(cx: MapContext, ev: string, name: number, f: Fields, ts
           code = raw & 0xffff;
           if (raw >= 0x80000000) c |= EXITF_FAILED_VMENTRY;
         }
-        return item(EV_EXIT, BigInt(cx.reasonKey(isa, code)), fv(1) ?? 0n, c);
+        return makeItem(ts, EV_EXIT, tid, vcpu, BigInt(cx.reasonKey(isa, code)), fieldValue(f, F[1]) ?? 0n, c, name, where, cpu);
       }
       // arm64 (KvmExitFtraceEvent: ret, esr_ec, vcpu_pc): a TRAP is named by its exception class (arm64.ts)
       const A = specs!.find((e) => e.variant === 'arm64')?.fields ?? NO_FIELDS;
@@ -143,57 +141,57 @@ export function mapEvent(cx: MapContext, ev: string, name: number, f: Fields, ts
       if (ret !== undefined || esr !== undefined) {
         const r = Number(BigInt.asUintN(32, ret ?? 0n));
         const ec = Number(BigInt.asUintN(32, esr ?? 0n));
-        return item(EV_EXIT, BigInt(cx.nameId(arm64ExitReason(r, ec))), fieldValue(f, A[2]) ?? 0n, EXITF_NO_VCPU);
+        return makeItem(ts, EV_EXIT, tid, vcpu, BigInt(cx.nameId(arm64ExitReason(r, ec))), fieldValue(f, A[2]) ?? 0n, EXITF_NO_VCPU, name, where, cpu);
       }
       cx.info.exitsWithoutReason++;
-      return item(EV_EXIT, BigInt(cx.nameId(REASON_NOT_RECORDED)), fieldValue(f, A[2]) ?? 0n, EXITF_NO_VCPU);
+      return makeItem(ts, EV_EXIT, tid, vcpu, BigInt(cx.nameId(REASON_NOT_RECORDED)), fieldValue(f, A[2]) ?? 0n, EXITF_NO_VCPU, name, where, cpu);
     }
     case EV_ENTRY:
-      return item(EV_ENTRY, 0n, fv(0) ?? 0n, 0);
+      return makeItem(ts, EV_ENTRY, tid, vcpu, 0n, fieldValue(f, F[0]) ?? 0n, 0, name, where, cpu);
     case EV_VCPU_WAKEUP: {
       // ns, waited, valid
-      const c = (fv(1) ? WAKE_WAITED : 0) | (fv(2) ? WAKE_VALID : 0);
-      const ns = fv(0) ?? 0n;
+      const c = (fieldValue(f, F[1]) ? WAKE_WAITED : 0) | (fieldValue(f, F[2]) ? WAKE_VALID : 0);
+      const ns = fieldValue(f, F[0]) ?? 0n;
       // as in kvm-events.ts: a negative or centuries-long halt time is a damaged record
       if (ns < 0n || ns >= 1n << 62n) {
         cx.sink.skip(SKIP_BAD_PAYLOAD, where, `kvm_vcpu_wakeup: time ${ns} ns`);
         return undefined;
       }
-      return item(EV_VCPU_WAKEUP, ns, 0n, c);
+      return makeItem(ts, EV_VCPU_WAKEUP, tid, vcpu, ns, 0n, c, name, where, cpu);
     }
     case EV_HALT_POLL_NS: // new, old, grow
-      return item(EV_HALT_POLL_NS, fv(0) ?? 0n, fv(1) ?? 0n, fv(2) ? 1 : 0);
+      return makeItem(ts, EV_HALT_POLL_NS, tid, vcpu, fieldValue(f, F[0]) ?? 0n, fieldValue(f, F[1]) ?? 0n, fieldValue(f, F[2]) ? 1 : 0, name, where, cpu);
     case EV_WAIT_LAPIC_EXPIRE: { // delta (signed)
-      const d = BigInt.asIntN(64, fv(0) ?? 0n);
-      return item(EV_WAIT_LAPIC_EXPIRE, d, 0n, d < 0n ? 1 : 0);
+      const d = BigInt.asIntN(64, fieldValue(f, F[0]) ?? 0n);
+      return makeItem(ts, EV_WAIT_LAPIC_EXPIRE, tid, vcpu, d, 0n, d < 0n ? 1 : 0, name, where, cpu);
     }
     case EV_MSR: // ecx, data, write, exception
-      return item(EV_MSR, fv(0) ?? 0n, fv(1) ?? 0n, (fv(2) ? 1 : 0) | (fv(3) ? 2 : 0));
+      return makeItem(ts, EV_MSR, tid, vcpu, fieldValue(f, F[0]) ?? 0n, fieldValue(f, F[1]) ?? 0n, (fieldValue(f, F[2]) ? 1 : 0) | (fieldValue(f, F[3]) ? 2 : 0), name, where, cpu);
     case EV_PIO: // port, val (or data), rw
-      return item(EV_PIO, fv(0) ?? 0n, fv(1) ?? 0n, fv(2) ? 1 : 0);
+      return makeItem(ts, EV_PIO, tid, vcpu, fieldValue(f, F[0]) ?? 0n, fieldValue(f, F[1]) ?? 0n, fieldValue(f, F[2]) ? 1 : 0, name, where, cpu);
     case EV_MMIO: // gpa, val, type
       // type: 0 unsatisfied read, 1 read, 2 write (KVM_TRACE_MMIO_*); the core wants 1 = write
-      return item(EV_MMIO, fv(0) ?? 0n, fv(1) ?? 0n, fv(2) === 2n ? 1 : 0);
+      return makeItem(ts, EV_MMIO, tid, vcpu, fieldValue(f, F[0]) ?? 0n, fieldValue(f, F[1]) ?? 0n, fieldValue(f, F[2]) === 2n ? 1 : 0, name, where, cpu);
     case EV_USERSPACE_EXIT: // reason
-      return item(EV_USERSPACE_EXIT, fv(0) ?? 0n, 0n, 0);
+      return makeItem(ts, EV_USERSPACE_EXIT, tid, vcpu, fieldValue(f, F[0]) ?? 0n, 0n, 0, name, where, cpu);
     case EV_PLE_WINDOW: // new, old
-      return item(EV_PLE_WINDOW, fv(0) ?? 0n, fv(1) ?? 0n, 0);
+      return makeItem(ts, EV_PLE_WINDOW, tid, vcpu, fieldValue(f, F[0]) ?? 0n, fieldValue(f, F[1]) ?? 0n, 0, name, where, cpu);
     case EV_SCHED_SWITCH: { // next_pid, prev_pid, prev_state, prev_comm, next_comm
-      const prev = Number(fv(1) ?? BigInt(tid));
-      const next = Number(fv(0) ?? -1n);
-      const it = item(EV_SCHED_SWITCH, BigInt(next), stateLetter(fv(2) ?? 0n), prev, -1);
+      const prev = Number(fieldValue(f, F[1]) ?? BigInt(tid));
+      const next = Number(fieldValue(f, F[0]) ?? -1n);
+      const it = makeItem(ts, EV_SCHED_SWITCH, tid, -1, BigInt(next), stateLetter(fieldValue(f, F[2]) ?? 0n), prev, name, where, cpu);
       it.next = next;
-      it.comms = [prev, fs(3), next, fs(4)];
+      it.comms = [prev, fieldString(f, F[3]), next, fieldString(f, F[4])];
       return it;
     }
     case EV_SCHED_WAKEUP: { // sched_wakeup, sched_waking: pid, target_cpu, comm
-      const woken = Number(fv(0) ?? -1n);
-      const it = item(EV_SCHED_WAKEUP, BigInt(woken), 0n, Number(fv(1) ?? -1n), -1);
-      it.comms = [woken, fs(2)];
+      const woken = Number(fieldValue(f, F[0]) ?? -1n);
+      const it = makeItem(ts, EV_SCHED_WAKEUP, tid, -1, BigInt(woken), 0n, Number(fieldValue(f, F[1]) ?? -1n), name, where, cpu);
+      it.comms = [woken, fieldString(f, F[2])];
       return it;
     }
     default:
       // other kvm events may tell the thread's vCPU id (as the text readers take it)
-      return item(EV_OTHER, 0n, 0n, 0, ev.startsWith('kvm_') ? vcpu : -1);
+      return makeItem(ts, EV_OTHER, tid, ev.startsWith('kvm_') ? vcpu : -1, 0n, 0n, 0, name, where, cpu);
   }
 }
