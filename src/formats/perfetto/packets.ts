@@ -19,19 +19,10 @@ export function forEachPacket(fd: number, size: number, f: (buf: Buffer, len: nu
   const chunk = Buffer.allocUnsafe(CHUNK);
   let cOff = 0, cLen = 0;
   let big = Buffer.alloc(0);
-  const fill = (at: number, want: number, into: Buffer): number => {
-    let got = 0;
-    while (got < want) {
-      const n = fs.readSync(fd, into, got, want - got, at + got);
-      if (n <= 0) break;
-      got += n;
-    }
-    return got;
-  };
   let pos = 0;
   while (pos < size) {
     const at = pos;
-    if (pos + 16 > cOff + cLen && cOff + cLen < size) { cOff = pos; cLen = fill(pos, Math.min(CHUNK, size - pos), chunk); }
+    if (pos + 16 > cOff + cLen && cOff + cLen < size) { cOff = pos; cLen = readAt(fd, chunk, Math.min(CHUNK, size - pos), pos); }
     const hs = pos - cOff;
     const w = new Wire(chunk, hs, Math.min(cLen, hs + 16), at, 'trace packet header');
     const [field, wt] = w.tag();
@@ -50,17 +41,34 @@ export function forEachPacket(fd: number, size: number, f: (buf: Buffer, len: nu
       if (dataOff + len <= cOff + cLen) f(chunk.subarray(dataOff - cOff), len, at, dataOff);
       else if (len <= CHUNK) {
         cOff = dataOff;
-        cLen = fill(dataOff, Math.min(CHUNK, size - dataOff), chunk);
-        if (cLen < len) throw new FormatError(`truncated packet at offset ${at}`, at);
+        cLen = readPacket(fd, chunk, Math.min(CHUNK, size - dataOff), len, dataOff, at);
         f(chunk, len, at, dataOff);
       } else {
         if (big.length < len) big = Buffer.alloc(len);
-        if (fill(dataOff, len, big) < len) throw new FormatError(`truncated packet at offset ${at}`, at);
+        readPacket(fd, big, len, len, dataOff, at);
         f(big, len, at, dataOff);
       }
     }
     pos = dataOff + len;
   }
+}
+
+/** Read up to `want` bytes of the file at `off` into `into` (fewer only at its end): how many were read. */
+function readAt(fd: number, into: Buffer, want: number, off: number): number {
+  let got = 0;
+  while (got < want) {
+    const n = fs.readSync(fd, into, got, want - got, off + got);
+    if (n <= 0) break;
+    got += n;
+  }
+  return got;
+}
+
+/** readAt(), of which the packet at `at` needs `need` bytes: a shorter read is a truncated packet. */
+function readPacket(fd: number, into: Buffer, want: number, need: number, off: number, at: number): number {
+  const got = readAt(fd, into, want, off);
+  if (got < need) throw new FormatError(`truncated packet at offset ${at}`, at);
+  return got;
 }
 
 /** Run `f`, reporting any exception that is not already a kvmtax error as malformed data at `at`. */
@@ -89,25 +97,17 @@ export class FileWindows {
     for (const w of this.wins) {
       if (off >= w.off && off + len <= w.off + w.len) { w.used = ++this.clock; return [w.buf, off - w.off]; }
     }
-    if (len > this.win) return [this.read(Buffer.alloc(len), off, len, len, at), 0];
+    if (len > this.win) {
+      const b = Buffer.alloc(len);
+      readPacket(this.fd, b, len, len, off, at);
+      return [b, 0];
+    }
     let w = this.wins.length < this.slots ? undefined : this.wins.reduce((a, b) => (a.used <= b.used ? a : b));
     if (!w) { w = { off: 0, len: 0, buf: Buffer.allocUnsafe(this.win), used: 0 }; this.wins.push(w); }
     w.off = off;
-    w.len = Math.min(this.win, this.size - off);
-    w.len = Math.max(w.len, 0);
     w.used = ++this.clock;
-    this.read(w.buf, off, w.len, len, at);
+    w.len = 0; // until the read succeeds: a short one leaves no window claiming bytes it does not hold
+    w.len = readPacket(this.fd, w.buf, Math.max(0, Math.min(this.win, this.size - off)), len, off, at);
     return [w.buf, 0];
-  }
-
-  private read(b: Buffer, off: number, want: number, need: number, at: number): Buffer {
-    let got = 0;
-    while (got < want) {
-      const n = fs.readSync(this.fd, b, got, want - got, off + got);
-      if (n <= 0) break;
-      got += n;
-    }
-    if (got < need) throw new FormatError(`truncated packet at offset ${at}`, at);
-    return b;
   }
 }
