@@ -23,7 +23,7 @@ import {
   M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, TH_PEND_RIP, TH_PEND_GPA, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG, TH_FIRST_IN_TS, TH_FIRST_IN_RUNNABLE, TH_FIRST_IN_PK, TH_PRE_EXIT_USER_TS, TH_PRE_EXIT_PREEMPT_NS, TH_PRE_EXIT_PREEMPT_OUT_TS,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
-  TH_PRE_WINDOW_LISTED, PW_POLL, PW_VALID, PW_MAX, M_PRE_POLL,
+  TH_PRE_WINDOW_LISTED, TH_EXIT_BIN_KEY, TH_EXIT_BIN, PW_POLL, PW_VALID, PW_MAX, M_PRE_POLL,
   TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
   EV_EXIT_INFO, EV_PAGE_FAULT, EXD_INFO, TH_PEND_INFO1, TH_PEND_INFO2, TH_PEND_CPU, TH_PEND_DETAIL, ROW_RIP, ROW_INFO1, ROW_INFO2, ROW_CPU, ROW_DETAIL,
@@ -851,9 +851,18 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     if (ts < load<i64>(t + TH_FIRST_TS)) store<i64>(t + TH_FIRST_TS, ts);
     if (ts > load<i64>(t + TH_LAST_TS)) store<i64>(t + TH_LAST_TS, ts);
     store<i32>(t + TH_EXITS, load<i32>(t + TH_EXITS) + 1);
-    const bn = binOf(ti, <i32>a);
+    // the bin of the thread's last exit when the reason is the same (no hash lookup)
+    let bn: usize, binIdx: i32;
+    if (load<i32>(t + TH_EXIT_BIN_KEY) == <i32>a + 1) {
+      binIdx = load<i32>(t + TH_EXIT_BIN);
+      bn = bins + <usize>binIdx * BIN_STRIDE;
+    } else {
+      bn = binOf(ti, <i32>a);
+      binIdx = <i32>((bn - bins) / BIN_STRIDE);
+      store<i32>(t + TH_EXIT_BIN_KEY, <i32>a + 1);
+      store<i32>(t + TH_EXIT_BIN, binIdx);
+    }
     store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
-    const binIdx = <i32>((bn - bins) / BIN_STRIDE);
     if (c & EXITF_FAILED_VMENTRY) store<i32>(bn + BIN_FAILED, load<i32>(bn + BIN_FAILED) + 1);
     const st = load<i32>(t + TH_STATE);
     let guestBefore: i64 = -1;

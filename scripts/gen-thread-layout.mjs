@@ -135,6 +135,10 @@ const GROUPS = [
     ['preExitPreemptOutTs', 'i64', 'such a switch-out not yet followed by its switch-in (I64 MIN: none)'],
     ['preWindowListed', 'i32', 'in a later slice: how many of its wake-ups before its first kvm_halt_poll_ns the core kept one by one (preWakes), for the merge to count them as one core would have'],
   ]],
+  ['the core\'s own shortcuts', [
+    ['exitBinKey', 'i32', 'reason key of the thread\'s last kvm_exit + 1 (0: none): most exits repeat a recent reason', false],
+    ['exitBin', 'i32', 'bin index of that reason (saves the hash lookup when the next exit has it too)', false],
+  ]],
 ];
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -316,6 +316,7 @@ export interface ThreadRec {
   preExitPreemptOutTs: bigint;
   /** in a later slice: how many of its wake-ups before its first kvm_halt_poll_ns the core kept one by one (preWakes), for the merge to count them as one core would have */
   preWindowListed: number;
+  // the core's own shortcuts
   /** exits per timeline bucket (TL_BUCKETS), when the thread had exits */
   timeline?: Uint32Array;
   /** in a later slice: its wake-ups before its first kvm_halt_poll_ns, one by one (halt ns, PW_* flags), in order */
