@@ -853,14 +853,15 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     store<i32>(t + TH_EXITS, load<i32>(t + TH_EXITS) + 1);
     // the bin of the thread's last exit when the reason is the same (no hash lookup)
     let bn: usize, binIdx: i32;
-    if (load<i32>(t + TH_EXIT_BIN_KEY) == <i32>a + 1) {
-      binIdx = load<i32>(t + TH_EXIT_BIN);
+    const last = load<i32>(t + TH_EXIT_BIN);
+    if (last != 0 && load<i32>(t + TH_EXIT_BIN_KEY) == <i32>a) {
+      binIdx = last - 1;
       bn = bins + <usize>binIdx * BIN_STRIDE;
     } else {
       bn = binOf(ti, <i32>a);
       binIdx = <i32>((bn - bins) / BIN_STRIDE);
-      store<i32>(t + TH_EXIT_BIN_KEY, <i32>a + 1);
-      store<i32>(t + TH_EXIT_BIN, binIdx);
+      store<i32>(t + TH_EXIT_BIN_KEY, <i32>a);
+      store<i32>(t + TH_EXIT_BIN, binIdx + 1);
     }
     store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
     if (c & EXITF_FAILED_VMENTRY) store<i32>(bn + BIN_FAILED, load<i32>(bn + BIN_FAILED) + 1);

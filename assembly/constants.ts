@@ -181,8 +181,8 @@ export const TH_PRE_EXIT_PREEMPT_NS = 608; // i64 time switched out runnable bef
 export const TH_PRE_EXIT_PREEMPT_OUT_TS = 616; // i64 such a switch-out not yet followed by its switch-in (I64 MIN: none)
 export const TH_PRE_WINDOW_LISTED = 624; // i32 in a later slice: how many of its wake-ups before its first kvm_halt_poll_ns the core kept one by one (preWakes), for the merge to count them as one core would have
 // the core's own shortcuts
-export const TH_EXIT_BIN_KEY = 628; // i32 reason key of the thread's last kvm_exit + 1 (0: none): most exits repeat a recent reason
-export const TH_EXIT_BIN = 632; // i32 bin index of that reason (saves the hash lookup when the next exit has it too)
+export const TH_EXIT_BIN_KEY = 628; // i32 reason key of the thread's last kvm_exit: most exits repeat a recent reason
+export const TH_EXIT_BIN = 632; // i32 bin index of that reason + 1, 0: none yet (saves the hash lookup when the next exit has it too)
 // ---- end of the generated thread record ----
 /** A thread's clock going back by more than this is a new capture, not jitter between CPUs. */
 export const JUMP_BACK = 1000000;

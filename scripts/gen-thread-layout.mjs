@@ -136,8 +136,8 @@ const GROUPS = [
     ['preWindowListed', 'i32', 'in a later slice: how many of its wake-ups before its first kvm_halt_poll_ns the core kept one by one (preWakes), for the merge to count them as one core would have'],
   ]],
   ['the core\'s own shortcuts', [
-    ['exitBinKey', 'i32', 'reason key of the thread\'s last kvm_exit + 1 (0: none): most exits repeat a recent reason', false],
-    ['exitBin', 'i32', 'bin index of that reason (saves the hash lookup when the next exit has it too)', false],
+    ['exitBinKey', 'i32', 'reason key of the thread\'s last kvm_exit: most exits repeat a recent reason', false],
+    ['exitBin', 'i32', 'bin index of that reason + 1, 0: none yet (saves the hash lookup when the next exit has it too)', false],
   ]],
 ];
 
