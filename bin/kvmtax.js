@@ -8,18 +8,23 @@
 // is stamped in front of the cache), and V8 itself refuses one from another Node or V8 flags; without a
 // usable cache the bundle is compiled as usual. KVMTAX_CODE_CACHE_TRAINING (the build's, a JSON list of
 // argument lists) runs those commands in one process and writes the cache at exit.
-import fs from 'node:fs';
-import path from 'node:path';
-import vm from 'node:vm';
-import v8 from 'node:v8';
-import { createRequire, isBuiltin } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+//
+// This script is CommonJS (bin/package.json says so; the package is ES modules): an ES module entry starts
+// Node's ES module loader before anything else, about 10 ms of every run (`--help` and a 2-line report, medians
+// of 15 alternating runs: 0.192 -> 0.181 s and 0.200 -> 0.191 s, `node -e 0` 0.110 s).
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+const v8 = require('node:v8');
+const { createRequire, isBuiltin } = require('node:module');
+const { pathToFileURL } = require('node:url');
 
 // V8 stamps its code cache with a hash of its flags: the CLI sets this one (src/cli/main.ts run()), so it
 // is set before the bundle is compiled, when the cache is checked and when it is made
 v8.setFlagsFromString('--semi-space-growth-factor=1');
 
-const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bundle');
+const dir = path.join(__dirname, '..', 'dist', 'bundle');
 const file = path.join(dir, 'cli.cjs');
 const cacheFile = file + '.cache';
 const training = process.env.KVMTAX_CODE_CACHE_TRAINING;
@@ -72,14 +77,16 @@ if (training) {
     fs.writeFileSync(tmp, Buffer.concat([stamp, script.createCachedData()]));
     fs.renameSync(tmp, cacheFile);
   });
-  for (const args of JSON.parse(training)) {
-    const code = await cli.exports.main(args);
-    if (code !== 0) {
-      failed = true;
-      process.stderr.write(`kvmtax: code cache training: ${args.join(' ')} exited ${code}\n`);
-      process.exit(code);
+  (async () => {
+    for (const args of JSON.parse(training)) {
+      const code = await cli.exports.main(args);
+      if (code !== 0) {
+        failed = true;
+        process.stderr.write(`kvmtax: code cache training: ${args.join(' ')} exited ${code}\n`);
+        process.exit(code);
+      }
     }
-  }
+  })();
 } else {
   cli.exports.run();
 }
