@@ -23,7 +23,7 @@ import {
   M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, TH_PEND_RIP, TH_PEND_GPA, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG, TH_FIRST_IN_TS, TH_FIRST_IN_RUNNABLE, TH_FIRST_IN_PK, TH_PRE_EXIT_USER_TS, TH_PRE_EXIT_PREEMPT_NS, TH_PRE_EXIT_PREEMPT_OUT_TS,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
-  TH_PRE_WINDOW_LISTED, TH_EXIT_BIN_KEY, TH_EXIT_BIN, PW_POLL, PW_VALID, PW_MAX, M_PRE_POLL,
+  TH_PRE_WINDOW_LISTED, TH_EXIT_BIN_KEY, TH_EXIT_BIN, TH_SUB_BIN_KEY, TH_SUB_BIN, PW_POLL, PW_VALID, PW_MAX, M_PRE_POLL,
   TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
   EV_EXIT_INFO, EV_PAGE_FAULT, EXD_INFO, TH_PEND_INFO1, TH_PEND_INFO2, TH_PEND_CPU, TH_PEND_DETAIL, ROW_RIP, ROW_INFO1, ROW_INFO2, ROW_CPU, ROW_DETAIL,
@@ -678,6 +678,19 @@ function accumulate(bn: usize, d: i64): void {
   histLog(load<i32>(bn + BIN_HIST), bucketOf(d));
 }
 
+/**
+ * The bin of sub-key `sub` (msr, pio, mmio, wfx, hvc) of thread ti, record t: the thread's last sub-key's bin
+ * when it is the same (no hash lookup: a vCPU touches the same few MSRs and ports again and again).
+ */
+function subBinOf(ti: i32, t: usize, sub: i32): usize {
+  const last = load<i32>(t + TH_SUB_BIN);
+  if (last != 0 && load<i32>(t + TH_SUB_BIN_KEY) == sub) return bins + <usize>(last - 1) * BIN_STRIDE;
+  const bn = binOf(ti, sub | SUBKEY_FLAG);
+  store<i32>(t + TH_SUB_BIN_KEY, sub);
+  store<i32>(t + TH_SUB_BIN, <i32>((bn - bins) / BIN_STRIDE) + 1);
+  return bn;
+}
+
 function metric(ti: i32, m: i32, v: i64): void {
   if (v < 0) v = 0;
   accumulate(binOf(ti, m), v);
@@ -906,7 +919,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
         const reason = load<i32>(t + TH_PEND_REASON);
         accumulate(bins + <usize>load<i32>(t + TH_PEND_BIN) * BIN_STRIDE, d);
         const sub = load<i32>(t + TH_PEND_SUB);
-        if (sub >= 0) accumulate(binOf(ti, sub | SUBKEY_FLAG), d);
+        if (sub >= 0) accumulate(subBinOf(ti, t, sub), d);
         store<i64>(t + TH_HOST, load<i64>(t + TH_HOST) + d);
         store<i32>(t + TH_HANDLED, load<i32>(t + TH_HANDLED) + 1);
         topInsert(d, load<i64>(t + TH_PEND_TS), load<i64>(t + TH_PEND_WHERE), ti, reason);
@@ -929,7 +942,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
           store<i64>(rb + BIN_USER_NS, load<i64>(rb + BIN_USER_NS) + (ts - u0));
           store<i32>(rb + BIN_USER_N, load<i32>(rb + BIN_USER_N) + 1);
           if (sub >= 0) {
-            const sb = binOf(ti, sub | SUBKEY_FLAG);
+            const sb = subBinOf(ti, t, sub);
             store<i64>(sb + BIN_USER_NS, load<i64>(sb + BIN_USER_NS) + (ts - u0));
             store<i32>(sb + BIN_USER_N, load<i32>(sb + BIN_USER_N) + 1);
           }
@@ -967,7 +980,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
   if (kind == EV_MSR || kind == EV_PIO || kind == EV_MMIO || kind == EV_WFX || kind == EV_HVC) {
     // arm64: kvm_wfx_arm64 keys its exit by WFI (0) / WFE (1), kvm_hvc_arm64 by r0; both as "r"
     const sub = subKey(kind, kind == EV_WFX ? (a == 0 || a == 1 ? a : 2) : a, kind == EV_WFX || kind == EV_HVC ? false : (c & 1) != 0);
-    const bn = binOf(ti, sub | SUBKEY_FLAG);
+    const bn = subBinOf(ti, t, sub);
     store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
     const t2 = threads + <usize>ti * TH_STRIDE;
     const st2 = load<i32>(t2 + TH_STATE);
