@@ -58,7 +58,7 @@ export interface TraceDatInfo {
 export interface TraceDatOptions {
   /** instance to decode; default: the top instance, or the first instance with data when the top one is empty */
   buffer?: string;
-  /** files up to this size are read whole; larger ones page by page (default 32 MiB) */
+  /** files up to this size are read whole; larger ones page by page (default 4 MiB, WHOLE_FILE_LIMIT) */
   wholeFileLimit?: number;
   /** --jobs: read one time slice of the file (src/pipeline/jobs-tracedat.ts); needs the core path */
   slice?: TraceDatSlice;
@@ -160,8 +160,15 @@ export function readMeta(file: FileSrc): Meta {
  * Throws FormatError (message and byte offset) on a truncated or malformed file; events decoded before the
  * damage have already been pushed.
  */
+/**
+ * Files up to this size are read whole (one read; the sections and pages are views of it). Larger ones are read
+ * where they are needed: reading a 21 MB zstd file whole into a fresh buffer cost about 70 ms here, a page fault
+ * per 4 KiB, where its CPU streams read through windows of 1 MiB (FileWindow) touch 2 MiB.
+ */
+const WHOLE_FILE_LIMIT = 4 << 20;
+
 export function readTraceDat(path: string, sink: EventSink, opts: TraceDatOptions = {}): TraceDatInfo {
-  const file = new FileSrc(path, opts.wholeFileLimit ?? 32 << 20);
+  const file = new FileSrc(path, opts.wholeFileLimit ?? WHOLE_FILE_LIMIT);
   try {
     return decodeFile(file, path, sink, opts);
   } finally {
@@ -238,7 +245,7 @@ function decodeFile(file: FileSrc, path: string, sink: EventSink, opts: TraceDat
         atStart = start === probe.first;
         probes += probe.probes;
       }
-      const si = cp.addStream(cd.cpu, buf.compressed ? zFeed(file, cd, meta.decompress!, meta.le, start) : rawFeed(file, cd, buf.pageSize, start, pieceBytes(buf.cpus.length, buf.pageSize)));
+      const si = cp.addStream(cd.cpu, buf.compressed ? zFeed(file, cd, meta.decompress!, meta.le, start, pieceBytes(buf.cpus.length, buf.pageSize)) : rawFeed(file, cd, buf.pageSize, start, pieceBytes(buf.cpus.length, buf.pageSize)));
       streams.push({ si, cpu: cd.cpu, start: start ?? cd.offset, atStart });
     }
     ({ events, lost: lostEvents } = cp.finish());
