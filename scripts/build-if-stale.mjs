@@ -7,7 +7,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const inputs = ['assembly', 'src', 'bench', 'scripts/bundle.mjs', 'scripts/lazy-segmenter.mjs', 'bin/kvmtax.js', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'asconfig.json'];
+const inputs = ['assembly', 'src', 'bench', 'scripts/bundle.mjs', 'scripts/lazy-segmenter.mjs', 'scripts/libzstd.mjs', 'bin/kvmtax.js', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'asconfig.json'];
 const outputs = ['build/kvmtax.wasm', 'dist/bundle/cli.cjs', 'dist/bundle/jobs-worker-main.js', 'dist/bench/bench.js', 'dist/src/cli/main.js'];
 
 function newest(p) {

@@ -1,6 +1,6 @@
 /**
  * The one decompression module of the readers: zlib (node:zlib), zstd (the reference libzstd built to
- * WebAssembly, @hpcc-js/wasm-zstd, once loaded by zstdWarmup; fzstd before that) and xz (xz-decompress),
+ * WebAssembly, @hpcc-js/wasm-zstd (build/libzstd.cjs), once loaded by zstdWarmup; fzstd before that) and xz (xz-decompress),
  * for whole-file streams (source.ts) and for in-memory blocks (trace.dat v7 sections and page chunks,
  * Perfetto compressed_packets). Every in-memory inflate is capped at MAX_INFLATED bytes, whatever the
  * reader, so a small corrupt or hostile block cannot claim gigabytes.
@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type * as Fzstd from 'fzstd';
 import { FormatError } from './bytes.js';
+import { packageRoot } from '../core/package-root.js';
 
 // zlib, child_process and fzstd load on first use: a plain text report needs none of them, and loading
 // them was about 5 ms of its start-up
@@ -58,7 +59,8 @@ let wasmZstdLoading: Promise<void> | undefined;
 
 /**
  * Files at least this large load libzstd before they are read. Measured on this machine (2 cores, loaded):
- * loading the module costs about 95 ms (most of it the package's own JS unpacking of its wasm), and libzstd
+ * loading the module cost about 95 ms (most of it the package's own JS unpacking of its wasm; about 25 ms from
+ * build/libzstd.cjs, which skips that), and libzstd
  * inflates trace.dat v7 chunks at about 1 GB/s against fzstd's 170-260 MB/s, about 4 ms saved per MB inflated,
  * 15-20 ms per MB of a zstd file at trace ratios (4-5x). A 3.0 MiB Perfetto file of zstd_compressed_packets
  * (13.1 MiB inflated) took 0.155 s more than its uncompressed twin with libzstd, 0.365 s more with fzstd.
@@ -88,7 +90,7 @@ export async function zstdWarmup(file?: string, marker?: string): Promise<void> 
     }
   }
   wasmZstdLoading ??= (async () => {
-    const { Zstd } = await import('@hpcc-js/wasm-zstd');
+    const { Zstd } = await libzstdModule();
     const z = await Zstd.load();
     // The package's public decompress copies its output through a JS array ([...heap], about 8 MB/s here) and
     // cannot take a capacity: the same embind functions are called directly, the output copied with slice().
@@ -108,6 +110,23 @@ export async function zstdWarmup(file?: string, marker?: string): Promise<void> 
     };
   })().catch(() => undefined); // without it, fzstd does the work
   await wasmZstdLoading;
+}
+
+/**
+ * The libzstd package's module: build/libzstd.cjs when the build made it (scripts/libzstd.mjs: the package with
+ * its WebAssembly in a file beside it, instead of unpacked from text in JavaScript at every load: a load took
+ * 60-90 ms, now about 25), else the package itself.
+ */
+async function libzstdModule(): Promise<typeof import('@hpcc-js/wasm-zstd')> {
+  const copy = path.join(packageRoot(), 'build', 'libzstd.cjs');
+  if (fs.existsSync(copy)) {
+    try {
+      return createRequire(import.meta.url)(copy) as typeof import('@hpcc-js/wasm-zstd');
+    } catch {
+      // the package below
+    }
+  }
+  return await import('@hpcc-js/wasm-zstd');
 }
 
 /**

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
+import { createRequire } from 'node:module';
 import { blockDecompressor, unzstdCapped, unzstdInto, zstdWarmup, xzStream, systemXz, zstdSizeBound, MAX_INFLATED } from '../../src/formats/decompress.js';
 import { FormatError } from '../../src/formats/bytes.js';
 
@@ -76,6 +77,19 @@ describe('zstd', () => {
     expect(e).toBeInstanceOf(FormatError);
     expect((e as FormatError).message).toMatch(/^corrupt zstd data at offset 300: /);
     expect(() => unzstdCapped(c, MAX_INFLATED + 1)).toThrow(/over the 1073741824-byte cap/);
+  });
+});
+
+describe('build/libzstd.cjs (scripts/libzstd.mjs: the package with its WebAssembly kept in a file)', () => {
+  it('is made from the installed package and decodes real trace.dat chunks as fzstd does', async () => {
+    const root = path.join(import.meta.dirname, '../..');
+    const copy = path.join(root, 'build', 'libzstd.cjs');
+    expect(fs.existsSync(copy), 'npm run build writes it (scripts/libzstd.mjs prints why when it cannot)').toBe(true);
+    const version = (JSON.parse(fs.readFileSync(path.join(root, 'node_modules/@hpcc-js/wasm-zstd/package.json'), 'utf8')) as { version: string }).version;
+    expect(fs.readFileSync(copy, 'utf8').split('\n')[0]).toContain(`@hpcc-js/wasm-zstd ${version},`);
+    const z = await (createRequire(import.meta.url)(copy) as typeof import('@hpcc-js/wasm-zstd')).Zstd.load();
+    // the package's own decompress copies through a JS array (slow): three chunks
+    for (let i = 0; i < 3; i++) expect(Buffer.compare(z.decompress(chunks[i]![0]), byFzstd[i]!)).toBe(0);
   });
 });
 
