@@ -1174,6 +1174,8 @@ function parseEvent(ls: usize, le: usize, t: usize, ts: i64, tid: i32, tgid: i32
     onEvent(EV_WAIT_LAPIC_EXPIRE, ts, tid, tgid, cpu, vcpu, d, 0, find(rp, le, "early") ? 1 : 0, name, lineNo);
     return false;
   }
+  // kvm_msr, kvm_pio and kvm_mmio: the value written or read is not used by any figure (an event keys its exit by
+  // MSR, port or address): not parsed, 0 is passed (a 12-digit MSR value was a quarter of a kvm_msr line's cost)
   if (kind == EV_MSR) {
     // "msr_write 6e0 = 0x1234" / "msr_read 802 = 0x1" (optionally " (#GP)")
     let c: i32 = 0;
@@ -1183,10 +1185,8 @@ function parseEvent(ls: usize, le: usize, t: usize, ts: i64, tid: i32, tgid: i32
     else return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
     const idx = hex(x, le);
     if (!rneg) return skipLine(SKIP_BAD_PAYLOAD, ls, le, x);
-    const eq = find(rp, le, "= ");
-    const data = eq ? hex(eq + 2, le) : 0;
-    if (find(rp, le, "#GP")) c |= 2;
-    onEvent(EV_MSR, ts, tid, tgid, cpu, -1, idx, data, c, name, lineNo);
+    if (find(rp, le, "#GP")) c |= 2; // after " = 0x..." (hex digits hold no '#')
+    onEvent(EV_MSR, ts, tid, tgid, cpu, -1, idx, 0, c, name, lineNo);
     return false;
   }
   if (kind == EV_PIO) {
@@ -1197,9 +1197,7 @@ function parseEvent(ls: usize, le: usize, t: usize, ts: i64, tid: i32, tgid: i32
     const ap = find(b, le, "at ");
     if (!ap) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
     const port = hex(ap + 3, le);
-    const vp = find(rp, le, "val ");
-    const val = vp ? hex(vp + 4, le) : 0;
-    onEvent(EV_PIO, ts, tid, tgid, cpu, -1, port, val, c, name, lineNo);
+    onEvent(EV_PIO, ts, tid, tgid, cpu, -1, port, 0, c, name, lineNo);
     return false;
   }
   if (kind == EV_MMIO) {
@@ -1209,9 +1207,7 @@ function parseEvent(ls: usize, le: usize, t: usize, ts: i64, tid: i32, tgid: i32
     const gp = find(b, le, "gpa ");
     if (!gp) return skipLine(SKIP_BAD_PAYLOAD, ls, le, b);
     const gpa = hex(gp + 4, le);
-    const vp = find(rp, le, "val ");
-    const val = vp ? hex(vp + 4, le) : 0;
-    onEvent(EV_MMIO, ts, tid, tgid, cpu, -1, gpa, val, c, name, lineNo);
+    onEvent(EV_MMIO, ts, tid, tgid, cpu, -1, gpa, 0, c, name, lineNo);
     return false;
   }
   if (kind == EV_WFX) {
