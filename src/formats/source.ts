@@ -31,6 +31,8 @@ export interface ByteSource {
    * source's position moves past them; the read returns less than `n` only at the end of the file.
    */
   claim?(len: number): { fd: number; at: number; n: number };
+  /** Plain files: the size when opened (the file may still grow: read until a read gives 0). */
+  readonly size?: number;
 }
 
 export const HEAD_BYTES = 64 * 1024;
@@ -50,7 +52,9 @@ class FdSource implements ByteSource {
     const h = Buffer.alloc(HEAD_BYTES);
     const n = fs.readSync(fd, h, 0, HEAD_BYTES, 0);
     this.head = h.subarray(0, n);
-    if (fs.fstatSync(fd).isFile()) {
+    const st = fs.fstatSync(fd);
+    if (st.isFile()) {
+      this.size = st.size;
       this.claim = (len: number) => {
         const at = this.pos;
         this.pos += len;
@@ -65,6 +69,7 @@ class FdSource implements ByteSource {
   }
   /** a regular file's (a pipe cannot be read at an offset) */
   readonly claim?: (len: number) => { fd: number; at: number; n: number };
+  readonly size?: number;
   close(): void {
     fs.closeSync(this.fd);
   }

@@ -96,6 +96,25 @@ describe('text read ahead = the arena path', () => {
     expect(t).toMatch(/^error: binary data/);
   });
 
+  it('a file smaller than the arena is one read into it: no read-ahead buffers, the same tables', async () => {
+    // the read-ahead buffers (4 x the arena) took a 2-line report's core memory from 34 to 68 MB, past the
+    // 64 MB at which V8 starts a full collection for external memory
+    const memoryAfter = async (arenaBytes: number): Promise<number> => {
+      const src = await openSource(path.join(dir, 'small.txt'));
+      const core = new Core({ arenaBytes, batch: 256 });
+      try {
+        await readWith(detectFormat(src.head, src.name), { src, path: '', display: 'x' }, core, { fileIndex: core.nextFileIndex() });
+        return core.memoryBuffer().byteLength;
+      } finally {
+        src.close();
+      }
+    };
+    fs.writeFileSync(path.join(dir, 'small.txt'), real.subarray(0, 300_000));
+    expect(await same(real.subarray(0, 300_000), 1 << 20)).not.toMatch(/^error/);
+    // the core's memory at the default 4 MiB arena: 17 MB after its set-up, grown by doubling
+    expect(await memoryAfter(4 << 20), 'a 300 KB file: no 16 MiB of read-ahead buffers').toBeLessThanOrEqual(34 << 20);
+  });
+
   it('a gzip file goes through the arena path (its source is not a plain file)', async () => {
     const file = path.join(dir, 'z.txt.gz');
     fs.writeFileSync(file, zlib.gzipSync(real.subarray(0, 20000)));
