@@ -1,7 +1,7 @@
 /**
  * The one decompression module of the readers: zlib (node:zlib), zstd (the reference libzstd built to
- * WebAssembly, @hpcc-js/wasm-zstd (build/libzstd.cjs), once loaded by zstdWarmup; fzstd before that) and xz (xz-decompress),
- * for whole-file streams (source.ts) and for in-memory blocks (trace.dat v7 sections and page chunks,
+ * WebAssembly, @hpcc-js/wasm-zstd as build/libzstd.cjs, once loaded by zstdWarmup; fzstd before that) and xz
+ * (xz-decompress), for whole-file streams (source.ts) and for in-memory blocks (trace.dat v7 sections and page chunks,
  * Perfetto compressed_packets). Every in-memory inflate is capped at MAX_INFLATED bytes, whatever the
  * reader, so a small corrupt or hostile block cannot claim gigabytes.
  */
@@ -123,7 +123,8 @@ export async function zstdWarmup(file?: string, marker?: string): Promise<void> 
  */
 async function libzstdModule(): Promise<typeof import('@hpcc-js/wasm-zstd')> {
   const copy = path.join(packageRoot(), 'build', 'libzstd.cjs');
-  if (fs.existsSync(copy)) {
+  // (the copy without its WebAssembly beside it would fail at load, and fzstd would do all the work)
+  if (fs.existsSync(copy) && fs.existsSync(path.join(packageRoot(), 'build', 'libzstd.wasm'))) {
     try {
       return createRequire(import.meta.url)(copy) as typeof import('@hpcc-js/wasm-zstd');
     } catch {
