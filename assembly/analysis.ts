@@ -679,16 +679,26 @@ function accumulate(bn: usize, d: i64): void {
 }
 
 /**
- * The bin of sub-key `sub` (msr, pio, mmio, wfx, hvc) of thread ti, record t: the thread's last sub-key's bin
- * when it is the same (no hash lookup: a vCPU touches the same few MSRs and ports again and again).
+ * The index of thread ti's bin of `key`, with the thread (record t) keeping the last key it asked for at
+ * t + keyAt and that bin's index + 1 at t + binAt (0: none yet): no hash lookup when the key repeats, as a
+ * vCPU's exit reasons and the MSRs and ports it touches mostly do. Bins never move or go away within a core.
+ * (keyAt, binAt): (TH_EXIT_BIN_KEY, TH_EXIT_BIN) for exit reasons, (TH_SUB_BIN_KEY, TH_SUB_BIN) for sub-keys.
+ * Inline: an exit's repeated reason then costs two loads and a compare, as when it was written out in onEvent.
  */
-function subBinOf(ti: i32, t: usize, sub: i32): usize {
-  const last = load<i32>(t + TH_SUB_BIN);
-  if (last != 0 && load<i32>(t + TH_SUB_BIN_KEY) == sub) return bins + <usize>(last - 1) * BIN_STRIDE;
-  const bn = binOf(ti, sub | SUBKEY_FLAG);
-  store<i32>(t + TH_SUB_BIN_KEY, sub);
-  store<i32>(t + TH_SUB_BIN, <i32>((bn - bins) / BIN_STRIDE) + 1);
-  return bn;
+// @ts-ignore: decorator
+@inline function lastBin(ti: i32, t: usize, keyAt: usize, binAt: usize, key: i32): i32 {
+  const last = load<i32>(t + binAt);
+  if (last != 0 && load<i32>(t + keyAt) == key) return last - 1;
+  const idx = <i32>((binOf(ti, key) - bins) / BIN_STRIDE);
+  store<i32>(t + keyAt, key);
+  store<i32>(t + binAt, idx + 1);
+  return idx;
+}
+/** Thread ti's bin of sub-key `sub` (msr, pio, mmio, wfx, hvc), through lastBin. */
+// @ts-ignore: decorator
+@inline function subBinOf(ti: i32, t: usize, sub: i32): usize {
+  const idx = lastBin(ti, t, TH_SUB_BIN_KEY, TH_SUB_BIN, sub | SUBKEY_FLAG); // (may move the bins: read them after)
+  return bins + <usize>idx * BIN_STRIDE;
 }
 
 function metric(ti: i32, m: i32, v: i64): void {
@@ -864,18 +874,8 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     if (ts < load<i64>(t + TH_FIRST_TS)) store<i64>(t + TH_FIRST_TS, ts);
     if (ts > load<i64>(t + TH_LAST_TS)) store<i64>(t + TH_LAST_TS, ts);
     store<i32>(t + TH_EXITS, load<i32>(t + TH_EXITS) + 1);
-    // the bin of the thread's last exit when the reason is the same (no hash lookup)
-    let bn: usize, binIdx: i32;
-    const last = load<i32>(t + TH_EXIT_BIN);
-    if (last != 0 && load<i32>(t + TH_EXIT_BIN_KEY) == <i32>a) {
-      binIdx = last - 1;
-      bn = bins + <usize>binIdx * BIN_STRIDE;
-    } else {
-      bn = binOf(ti, <i32>a);
-      binIdx = <i32>((bn - bins) / BIN_STRIDE);
-      store<i32>(t + TH_EXIT_BIN_KEY, <i32>a);
-      store<i32>(t + TH_EXIT_BIN, binIdx + 1);
-    }
+    const binIdx = lastBin(ti, t, TH_EXIT_BIN_KEY, TH_EXIT_BIN, <i32>a); // the reason's bin
+    const bn = bins + <usize>binIdx * BIN_STRIDE;
     store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
     if (c & EXITF_FAILED_VMENTRY) store<i32>(bn + BIN_FAILED, load<i32>(bn + BIN_FAILED) + 1);
     const st = load<i32>(t + TH_STATE);

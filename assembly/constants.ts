@@ -183,7 +183,7 @@ export const TH_PRE_WINDOW_LISTED = 624; // i32 in a later slice: how many of it
 // the core's own shortcuts
 export const TH_EXIT_BIN_KEY = 628; // i32 reason key of the thread's last kvm_exit: most exits repeat a recent reason
 export const TH_EXIT_BIN = 632; // i32 bin index of that reason + 1, 0: none yet (saves the hash lookup when the next exit has it too)
-export const TH_SUB_BIN_KEY = 636; // i32 sub-key (msr, pio, mmio, wfx, hvc) of the thread's last such event: the same few come again and again
+export const TH_SUB_BIN_KEY = 636; // i32 bin key (sub-key | SUBKEY_FLAG) of the thread's last msr, pio, mmio, wfx or hvc event: the same few come again and again
 export const TH_SUB_BIN = 640; // i32 bin index of that sub-key + 1, 0: none yet (the event and its exit's entry then skip the hash lookup)
 // ---- end of the generated thread record ----
 /** A thread's clock going back by more than this is a new capture, not jitter between CPUs. */

@@ -138,7 +138,7 @@ const GROUPS = [
   ['the core\'s own shortcuts', [
     ['exitBinKey', 'i32', 'reason key of the thread\'s last kvm_exit: most exits repeat a recent reason', false],
     ['exitBin', 'i32', 'bin index of that reason + 1, 0: none yet (saves the hash lookup when the next exit has it too)', false],
-    ['subBinKey', 'i32', 'sub-key (msr, pio, mmio, wfx, hvc) of the thread\'s last such event: the same few come again and again', false],
+    ['subBinKey', 'i32', 'bin key (sub-key | SUBKEY_FLAG) of the thread\'s last msr, pio, mmio, wfx or hvc event: the same few come again and again', false],
     ['subBin', 'i32', 'bin index of that sub-key + 1, 0: none yet (the event and its exit\'s entry then skip the hash lookup)', false],
   ]],
 ];
