@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as K from '../../assembly/constants.js';
 import { Core } from '../../src/wasm/core.js';
 import { bucketOf } from '../../src/core/histogram.js';
+import { scanTextIntoCore } from '../support/scan-text.js';
 
 const REASONS = ['msr', 'io', 'cpuid', 'hlt', 'npf'];
 
@@ -50,23 +51,7 @@ function craft(threads: number, rounds: number): { text: string; want: Map<strin
 
 function binsOf(text: string): Map<string, Map<number, number>> {
   const core = new Core({ arenaBytes: 1 << 16 });
-  core.beginTextFile(core.nextFileIndex(), K.FMT_FTRACE, true);
-  const bytes = Buffer.from(text, 'latin1');
-  let off = 0, carry = 0;
-  for (;;) {
-    const a = core.arena();
-    const n = Math.min(core.arenaBytes - carry, bytes.length - off);
-    a.set(bytes.subarray(off, off + n), carry);
-    off += n;
-    const total = carry + n;
-    const last = off >= bytes.length;
-    const used = core.scan(total, last);
-    expect(used).toBeGreaterThanOrEqual(0);
-    if (last) break;
-    carry = total - used;
-    if (carry > 0) a.copyWithin(0, used, total);
-  }
-  core.endFile();
+  scanTextIntoCore(core, text);
   const t = core.tables();
   const got = new Map<string, Map<number, number>>();
   for (const b of t.bins) {
