@@ -144,18 +144,26 @@ export function timeline(t: CoreTables, order: number[], scale: number[], who: (
     const k = scale[th.file]!;
     const origin = Number(th.tlOrigin);
     const width = Number(th.tlWidth);
-    const per = new Map<number, number>();
-    th.timeline.forEach((n, i) => {
-      if (!n) return;
+    // a file bucket's widest bucket b never goes back as i grows (each step of the float arithmetic is
+    // monotonic), so each b's exits are one run of consecutive file buckets: summed in place, in order
+    const buckets: [number, number][] = [];
+    const tl = th.timeline;
+    let lastB = NaN, sum = 0;
+    for (let i = 0; i < tl.length; i++) {
+      const n = tl[i]!;
+      if (!n) continue;
       const t0 = (origin + i * width) * k;
       const b = Math.floor((t0 - origin * k) / bucketNs);
-      per.set(b, (per.get(b) ?? 0) + n);
-    });
+      if (b !== lastB) {
+        if (sum) buckets.push([Math.round(origin * k + lastB * bucketNs), sum]);
+        lastB = b;
+        sum = 0;
+      }
+      sum += n;
+    }
+    if (sum) buckets.push([Math.round(origin * k + lastB * bucketNs), sum]);
     const w = who(ti);
-    timeline.vcpus.push({
-      file_index: th.file, pid: w.pid, vcpu: w.vcpu, tid: w.tid,
-      buckets: [...per.entries()].sort((a, b) => a[0] - b[0]).map(([b, n]) => [Math.round(origin * k + b * bucketNs), n]),
-    });
+    timeline.vcpus.push({ file_index: th.file, pid: w.pid, vcpu: w.vcpu, tid: w.tid, buckets });
   }
   return timeline;
 }
