@@ -23,8 +23,8 @@ import {
   M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, TH_PEND_RIP, TH_PEND_GPA, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG, TH_FIRST_IN_TS, TH_FIRST_IN_RUNNABLE, TH_FIRST_IN_PK, TH_PRE_EXIT_USER_TS, TH_PRE_EXIT_PREEMPT_NS, TH_PRE_EXIT_PREEMPT_OUT_TS,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
-  TH_PRE_WINDOW_LISTED, TH_EXIT_BINS, TH_SUB_BINS, PW_POLL, PW_VALID, PW_MAX, M_PRE_POLL,
-  TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS, TH_METRIC_BINS,
+  TH_PRE_WINDOW_LISTED, TH_EXIT_BIN_KEY, TH_EXIT_BIN, TH_SUB_BIN_KEY, TH_SUB_BIN, PW_POLL, PW_VALID, PW_MAX, M_PRE_POLL,
+  TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
   EV_EXIT_INFO, EV_PAGE_FAULT, EXD_INFO, TH_PEND_INFO1, TH_PEND_INFO2, TH_PEND_CPU, TH_PEND_DETAIL, ROW_RIP, ROW_INFO1, ROW_INFO2, ROW_CPU, ROW_DETAIL,
 } from "./constants";
@@ -679,39 +679,31 @@ function accumulate(bn: usize, d: i64): void {
 }
 
 /**
- * The index of thread ti's bin of `key`, through a cache in the thread's record (t) at t + cacheAt: 8 (key, bin
- * index + 1) pairs, the pair of a key at slot key & 7 (keys are dictionary ids: a thread's few consecutive ones
- * get a slot each). A key found there skips the bin table's hash lookup and the bin it probes, cache misses
- * both; a vCPU's exits come back to a few reasons, and the MSRs and ports it touches to a few too. Bins never
- * move or go away within a core. cacheAt: TH_EXIT_BINS for exit reasons, TH_SUB_BINS for sub-keys.
- * Inline: a hit costs two loads and a compare.
+ * The index of thread ti's bin of `key`, with the thread (record t) keeping the last key it asked for at
+ * t + keyAt and that bin's index + 1 at t + binAt (0: none yet): no hash lookup when the key repeats, as a
+ * vCPU's exit reasons and the MSRs and ports it touches mostly do. Bins never move or go away within a core.
+ * (keyAt, binAt): (TH_EXIT_BIN_KEY, TH_EXIT_BIN) for exit reasons, (TH_SUB_BIN_KEY, TH_SUB_BIN) for sub-keys.
+ * Inline: an exit's repeated reason then costs two loads and a compare, as when it was written out in onEvent.
  */
 // @ts-ignore: decorator
-@inline function cachedBin(ti: i32, t: usize, cacheAt: usize, key: i32): i32 {
-  const slot = t + cacheAt + (<usize>(key & 7) << 3);
-  const known = load<i32>(slot + 4);
-  if (known != 0 && load<i32>(slot) == key) return known - 1;
+@inline function lastBin(ti: i32, t: usize, keyAt: usize, binAt: usize, key: i32): i32 {
+  const last = load<i32>(t + binAt);
+  if (last != 0 && load<i32>(t + keyAt) == key) return last - 1;
   const idx = <i32>((binOf(ti, key) - bins) / BIN_STRIDE);
-  store<i32>(slot, key);
-  store<i32>(slot + 4, idx + 1);
+  store<i32>(t + keyAt, key);
+  store<i32>(t + binAt, idx + 1);
   return idx;
 }
-/** Thread ti's bin of sub-key `sub` (msr, pio, mmio, wfx, hvc), through cachedBin. */
+/** Thread ti's bin of sub-key `sub` (msr, pio, mmio, wfx, hvc), through lastBin. */
 // @ts-ignore: decorator
 @inline function subBinOf(ti: i32, t: usize, sub: i32): usize {
-  const idx = cachedBin(ti, t, TH_SUB_BINS, sub | SUBKEY_FLAG); // (may move the bins: read them after)
+  const idx = lastBin(ti, t, TH_SUB_BIN_KEY, TH_SUB_BIN, sub | SUBKEY_FLAG); // (may move the bins: read them after)
   return bins + <usize>idx * BIN_STRIDE;
 }
 
 function metric(ti: i32, m: i32, v: i64): void {
   if (v < 0) v = 0;
-  // each thread keeps its metrics' bin indices (TH_METRIC_BINS, slot -m): no hash lookup after the first
-  const slot = threads + <usize>ti * TH_STRIDE + TH_METRIC_BINS + (<usize>(-m) << 2);
-  const known = load<i32>(slot);
-  if (known != 0) { accumulate(bins + <usize>(known - 1) * BIN_STRIDE, v); return; }
-  const b = binOf(ti, m); // (may move the bins, never the threads)
-  store<i32>(slot, <i32>((b - bins) / BIN_STRIDE) + 1);
-  accumulate(b, v);
+  accumulate(binOf(ti, m), v);
 }
 
 /** Threads that have shown themselves as vCPU threads so far (the memory budget: they cost the summary far more). */
@@ -882,7 +874,7 @@ export function onEvent(kind: i32, ts: i64, tid: i32, tgid: i32, cpu: i32, vcpu:
     if (ts < load<i64>(t + TH_FIRST_TS)) store<i64>(t + TH_FIRST_TS, ts);
     if (ts > load<i64>(t + TH_LAST_TS)) store<i64>(t + TH_LAST_TS, ts);
     store<i32>(t + TH_EXITS, load<i32>(t + TH_EXITS) + 1);
-    const binIdx = cachedBin(ti, t, TH_EXIT_BINS, <i32>a); // the reason's bin
+    const binIdx = lastBin(ti, t, TH_EXIT_BIN_KEY, TH_EXIT_BIN, <i32>a); // the reason's bin
     const bn = bins + <usize>binIdx * BIN_STRIDE;
     store<i32>(bn + BIN_SEEN, load<i32>(bn + BIN_SEEN) + 1);
     if (c & EXITF_FAILED_VMENTRY) store<i32>(bn + BIN_FAILED, load<i32>(bn + BIN_FAILED) + 1);
@@ -1066,7 +1058,7 @@ function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
   }
   // the halt happened inside the pending exit (HLT): explain its handling time
   if (load<i32>(t + TH_STATE) == ST_HOST) {
-    const bn = bins + <usize>load<i32>(t + TH_PEND_BIN) * BIN_STRIDE; // the pending exit's reason's bin
+    const bn = binOf(ti, load<i32>(t + TH_PEND_REASON));
     store<i32>(bn + BIN_WAKES, load<i32>(bn + BIN_WAKES) + 1);
     if (poll) {
       store<i32>(bn + BIN_WAKE_POLLS, load<i32>(bn + BIN_WAKE_POLLS) + 1);

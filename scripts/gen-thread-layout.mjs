@@ -136,30 +136,23 @@ const GROUPS = [
     ['preWindowListed', 'i32', 'in a later slice: how many of its wake-ups before its first kvm_halt_poll_ns the core kept one by one (preWakes), for the merge to count them as one core would have'],
   ]],
   ['the core\'s own shortcuts', [
-    ['exitBins', 'i32x16', 'the bins of its exit reasons it met last: 8 (key, bin index + 1) pairs, slot key & 7, bin 0: none yet (most exits come back to one of a few reasons: no hash lookup then)', false],
-    ['subBins', 'i32x16', 'the same for the bin keys (sub-key | SUBKEY_FLAG) of its msr, pio, mmio, wfx and hvc events: the same few come again and again', false],
-    ['metricBins', 'i32x16', 'bin index + 1 of each metric M_* (at -M_*: slots 1..15), 0: none yet (a wake-up and an entry each add to two or three)', false],
+    ['exitBinKey', 'i32', 'reason key of the thread\'s last kvm_exit: most exits repeat a recent reason', false],
+    ['exitBin', 'i32', 'bin index of that reason + 1, 0: none yet (saves the hash lookup when the next exit has it too)', false],
+    ['subBinKey', 'i32', 'bin key (sub-key | SUBKEY_FLAG) of the thread\'s last msr, pio, mmio, wfx or hvc event: the same few come again and again', false],
+    ['subBin', 'i32', 'bin index of that sub-key + 1, 0: none yet (the event and its exit\'s entry then skip the hash lookup)', false],
   ]],
 ];
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const snake = (n) => 'TH_' + n.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 const size = { i32: 4, i64: 8, f64: 8 };
-// a type 'i32xN' is N i32s in a row, for the core only
-const layoutOf = (type) => {
-  const m = /^(i32|i64)x(\d+)$/.exec(type);
-  return m ? { align: size[m[1]], bytes: size[m[1]] * Number(m[2]), array: true } : { align: size[type], bytes: size[type], array: false };
-};
 let off = 0;
 const fields = [];
 for (const [, list] of GROUPS) {
   for (const [name, type, doc, ts = true] of list) {
-    const { align, bytes, array } = layoutOf(type);
-    if (!align) throw new Error(`${name}: unknown type ${type}`);
-    if (array && ts) throw new Error(`${name}: an array field is for the core only (ts: false)`);
-    off = Math.ceil(off / align) * align;
+    off = Math.ceil(off / size[type]) * size[type];
     fields.push({ name, type, doc, ts, off });
-    off += bytes;
+    off += size[type];
   }
 }
 const stride = Math.ceil(off / 16) * 16;
