@@ -117,6 +117,14 @@ await esbuild.build({
 // (as long as "import", so that cli.cjs.map stays exact).
 const cliFile = path.join(outdir, 'cli.cjs');
 const cli = fs.readFileSync(cliFile, 'utf8');
+// cli.cjs stays ASCII: one character beyond it (a µ in a regular expression literal, which esbuild leaves as
+// written) makes V8 hold the whole 750 KB script as two-byte UTF-16, and reading, compiling and checking the
+// code cache of it cost a 2-line report several ms (README, Performance). Write \u00b5 in such a literal.
+const wide = /[^\x00-\x7f]/.exec(cli);
+if (wide) {
+  const line = cli.slice(0, wide.index).split('\n').length;
+  throw new Error(`${cliFile}:${line}: a non-ASCII character ${JSON.stringify(wide[0])} (write it as \\u${wide[0].charCodeAt(0).toString(16).padStart(4, '0')} in the source: see scripts/bundle.mjs)`);
+}
 const imports = cli.match(/\bimport\(/g)?.length ?? 0;
 const externals = /\bimport\((?="(?:xz-decompress|protobufjs|fzstd|@hpcc-js\/wasm-zstd|@duckdb\/node-api|apache-arrow|hyparquet)"\))/g;
 const replaced = cli.replace(externals, '$kvImp(');
@@ -124,7 +132,11 @@ if (replaced.match(/\bimport\(/g)) throw new Error(`${cliFile}: ${replaced.match
 // the build's id, which the code cache is stamped with (bin/kvmtax.js): a digest of the script, so that a
 // copy (npm pack sets every mtime to 1985) keeps its cache and any other script is not given it
 const buildId = createHash('sha256').update(replaced).digest('hex').slice(0, 32);
-fs.writeFileSync(cliFile, `${replaced}${replaced.endsWith('\n') ? '' : '\n'}//# kvmtaxBuild=${buildId}\n`);
+// written inside the function that bin/kvmtax.js calls (its parameters are what the script uses of a module):
+// wrapped when the script is read, a 750 KB string made by concatenation was copied once more as V8 flattened
+// it. The wrapper's start is on the script's first line, as it was at run time, so cli.cjs.map is unchanged.
+const wrapper = '(function (exports, require, module, __filename, __dirname, __kvmtaxModuleUrl, $kvImp) {';
+fs.writeFileSync(cliFile, `${wrapper}${replaced}${replaced.endsWith('\n') ? '' : '\n'}})\n//# kvmtaxBuild=${buildId}\n`);
 
 // the --jobs worker's entry: ES modules, its optional parts in chunks
 await esbuild.build({

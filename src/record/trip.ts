@@ -26,7 +26,7 @@ const QS: Record<string, number> = { p50: 0.5, p90: 0.9, p99: 0.99, p999: 0.999,
 
 export function parseTrip(s: string, isa: number): Trip {
   const t = s.trim();
-  const q = /^(p50|p90|p99|p999|max)\s*(?:\(\s*([^()]+?)\s*\))?\s*>\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)$/i.exec(t);
+  const q = /^(p50|p90|p99|p999|max)\s*(?:\(\s*([^()]+?)\s*\))?\s*>\s*(\d+(?:\.\d+)?)\s*(ns|us|\u00b5s|ms|s)$/i.exec(t);
   if (q) {
     const trip: Trip = { kind: 'quantile', text: t, q: QS[q[1]!.toLowerCase()]!, ns: Number(q[3]) * UNITS[q[4]!.toLowerCase()]! };
     if (q[2]) trip.reason = canonicalReason(q[2], isa);

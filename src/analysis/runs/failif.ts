@@ -158,13 +158,13 @@ function parse(text: string): Rule {
   ws();
   // ---- threshold ----
   const tstart = i;
-  const tm = /^([+-])?(\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*(%|pp|x|ns|us|µs|ms|s)?/.exec(text.slice(i));
+  const tm = /^([+-])?(\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*(%|pp|x|ns|us|\u00b5s|ms|s)?/.exec(text.slice(i));
   if (!tm) throw new ParseError(`expected a threshold: a number, +N% or -N% (relative change), +Npp, +N (change), Nx (ratio), with a unit % or ns/us/ms/s where it fits (${got()})`, i);
   i += tm[0].length;
   ws();
   if (i < text.length) throw new ParseError(`unexpected text after the threshold (${got()})`, i);
   const sign = tm[1];
-  const num = Number(text.slice(tstart, tstart + tm[0].length).replace(/^[+-]/, '').replace(/\s*(%|pp|x|ns|us|µs|ms|s)$/, ''));
+  const num = Number(text.slice(tstart, tstart + tm[0].length).replace(/^[+-]/, '').replace(/\s*(%|pp|x|ns|us|\u00b5s|ms|s)$/, ''));
   const suffix = tm[3] ?? '';
   const unit: FigureUnit = spread === 'cv' ? 'ratio' : section ? sectionUnit(name) : def!.unit;
   const unitCol = tstart + tm[0].length - suffix.length;
