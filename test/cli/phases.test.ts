@@ -19,7 +19,8 @@ describe('KVMTAX_PHASES', () => {
     expect(on.stdout).toBe(off.stdout);
     const lines = on.stderr.trim().split('\n');
     for (const l of lines) expect(l).toMatch(/^phase \d+\.\d main \S/);
-    expect(lines.map((l) => l.replace(/^phase \S+ main /, ''))).toEqual(['inputs read', 'tables merged', 'summarized', 'written']);
+    for (const l of lines) expect(l).toMatch(/ \(faults \d+, rss \d+ MB\)$/);
+    expect(lines.map((l) => l.replace(/^phase \S+ main /, '').replace(/ \(faults \d+, rss \d+ MB\)$/, ''))).toEqual(['inputs read', 'tables merged', 'summarized', 'written']);
     const t = lines.map((l) => Number(l.split(' ')[1]));
     expect([...t].sort((a, b) => a - b)).toEqual(t);
   });
