@@ -7,7 +7,7 @@ import { withInputOptions, inputOptions, INPUT_FORMATS } from './input-options.j
 import { KvmtaxError } from '../core/errors.js';
 import { GuestSymbols } from '../analysis/rips.js';
 import { SECTION_NAMES, DEFAULT_SECTIONS } from '../report/sections.js';
-import { render, OUTPUT_FORMATS } from '../report/render.js';
+import { render, jsonBodyOf, OUTPUT_FORMATS } from '../report/render.js';
 import { Progress } from './progress.js';
 import { listOf } from './repeat.js';
 import { withManifests, readManifest, manifestPath, type ReportLike } from '../record/manifest.js';
@@ -133,6 +133,13 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
   if (phaseRows) attachPhases(report, phaseRows.finish());
   if (only?.has('exitcost')) report.exitcost = buildExitCost(report, argv.traces.map((t) => hostCpuOf(t)));
   const width = tableWidth(argv.wide);
+  // plain JSON goes out as its body and a newline: body + '\n' is a new string that V8 copies whole to
+  // flatten it (the realistic 1 GB file's report: 2.2 MB, 530 fresh pages, about 7 ms on this VM)
+  if (out === 'json' && !whatIfs.length && !argv.traces.some((t) => readManifest(t) !== undefined)) {
+    await writeOutput([jsonBodyOf(report, only), '\n'], argv.output, argv.traces);
+    phase('written');
+    return;
+  }
   let text = render(report, out, { by, sections: only }, width);
   if (whatIfs.length) {
     // JSON: one scenario is an object (as before), several an array in the order given

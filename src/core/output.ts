@@ -145,13 +145,14 @@ function writeText(fd: number, text: string): void {
 }
 
 /** Write a file atomically: temporary, fsync, rename. */
-export function writeFileAtomic(t: Extract<Target, { kind: 'file' }>, data: string | Buffer, shown: string): void {
+export function writeFileAtomic(t: Extract<Target, { kind: 'file' }>, data: string | readonly string[] | Buffer, shown: string): void {
   const tmp = tempBeside(t.path);
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'wx', 0o666);
     if (typeof data === 'string') writeText(fd, data);
-    else writeAll(fd, data);
+    else if (Array.isArray(data)) for (const p of data as readonly string[]) writeText(fd, p);
+    else writeAll(fd, data as Buffer);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
@@ -176,14 +177,22 @@ export function writeStdout(data: string | Buffer): Promise<void> {
 }
 
 /** The text output of a command: stdout, or the file `-o` names (atomically), never one of `inputs`. */
-export async function writeOutput(text: string, out: string | undefined, inputs: string[], flag = '-o'): Promise<void> {
+/** `text` may come in pieces, written one after the other (a long JSON body and its newline, never joined). */
+export async function writeOutput(text: string | readonly string[], out: string | undefined, inputs: string[], flag = '-o'): Promise<void> {
   const t = target(out, inputs, flag);
-  if (t.kind === 'stdout') return writeStdout(text);
-  if (t.kind === 'stream') {
-    try { fs.writeFileSync(t.path, text); } catch (e) { throw writeError(e, out!); }
+  const pieces = typeof text === 'string' ? [text] : text;
+  if (t.kind === 'stdout') {
+    for (const p of pieces) await writeStdout(p);
     return;
   }
-  writeFileAtomic(t, text, out!);
+  if (t.kind === 'stream') {
+    try {
+      const fd = fs.openSync(t.path, 'w');
+      try { for (const p of pieces) writeText(fd, p); } finally { fs.closeSync(fd); }
+    } catch (e) { throw writeError(e, out!); }
+    return;
+  }
+  writeFileAtomic(t, pieces, out!);
 }
 
 export { EXIT_INPUT };

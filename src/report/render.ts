@@ -26,7 +26,12 @@ export function viewOf(view: RenderView): ViewOptions {
 
 /** JSON keeps every section unless --sections names some. */
 export function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
-  if (!sectionsNamed) return JSON.stringify(report, null, 2) + '\n';
+  return jsonBodyOf(report, sectionsNamed) + '\n';
+}
+
+/** jsonOf without its final newline (written as a piece of its own: see src/cli/report.ts). */
+export function jsonBodyOf(report: Report, sectionsNamed?: Set<string>): string {
+  if (!sectionsNamed) return JSON.stringify(report, null, 2);
   const keep: Record<string, unknown> = {};
   const alwaysKept = ['kvmtax', 'unit', 'inputs', 'isa', 'notes', 'sampled'];
   const sectionKeys: Record<string, string[]> = { summary: ['totals'], exits: ['reasons'], vcpus: ['vms'], top: ['top'], quality: ['quality'] };
@@ -37,7 +42,7 @@ export function jsonOf(report: Report, sectionsNamed?: Set<string>): string {
   // levers are not part of the report itself: computed when asked for
   if (sectionsNamed.has('levers')) keep.levers = buildLevers(report);
   if (sectionsNamed.has('nested')) keep.nested = buildNested(report);
-  return JSON.stringify(keep, null, 2) + '\n';
+  return JSON.stringify(keep, null, 2);
 }
 
 /** The report in one output format (OUTPUT_FORMATS; anything else is the text table). */

@@ -40,6 +40,13 @@ describe('writing a text to a file', () => {
     });
   }
 
+  it('a text in pieces (a JSON body and its newline) is written whole, in order', async () => {
+    const body = JSON.stringify({ a: 'é'.repeat(PIECE_UNITS), b: [1, 2, 3] }, null, 2);
+    const file = path.join(dir, 'pieces.json');
+    await writeOutput([body, '\n'], file, []);
+    expect(fs.readFileSync(file, 'utf8')).toBe(body + '\n');
+  });
+
   it('a long text made of 4-byte characters only (each piece is whole pairs)', async () => {
     const t = '😀'.repeat(200_000) + '\n';
     const got = await roundTrip(t);
