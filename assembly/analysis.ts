@@ -116,7 +116,7 @@ function histPage(d: usize, i: i32): usize {
 // and metrics) the pages outgrow the cache and each direct update was a miss (about a fifth of a
 // realistic text run). Counts add up in any order: the histograms are the same. Everything that reads
 // or changes histograms flushes the log first (histFlush).
-const HLOG_CAP: i32 = 65536; // (hist u32, bucket u32) entries: 2 x 512 KB (a 2 MB log took 1,024 more fresh pages, and those cost: README, Performance)
+const HLOG_CAP: i32 = 262144; // (hist u32, bucket u32) entries
 const HLOG_GROUPS: i32 = 4096;
 // Up to this many blocks of histograms (128: the bins of a few vCPU threads, as in most perf.data captures),
 // their pages stay in cache and a count goes straight to its bucket: logging and sorting it costs more
