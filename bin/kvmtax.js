@@ -16,13 +16,11 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
-const v8 = require('node:v8');
 const { createRequire, isBuiltin } = require('node:module');
 const { pathToFileURL } = require('node:url');
 
-// V8 stamps its code cache with a hash of its flags: the CLI sets this one (src/cli/main.ts run()), so it
-// is set before the bundle is compiled, when the cache is checked and when it is made
-v8.setFlagsFromString('--semi-space-growth-factor=1');
+// V8 stamps its code cache with a hash of its flags: none is set before the cache is checked or made (the
+// memory budget's young-generation flag is set later, by the runs that grow large: src/core/young-gen.ts)
 
 const dir = path.join(__dirname, '..', 'dist', 'bundle');
 const file = path.join(dir, 'cli.cjs');

@@ -168,9 +168,7 @@ export function editDistance(a: string, b: string): number {
 }
 
 export function run(): void {
-  // the young generation stays at its first size (V8 doubles it up to 2 x 16 MiB when a summary allocates
-  // fast): 25 MB less peak RSS at 256 vCPUs, the same wall time (issue 15's memory budget, README)
-  process.getBuiltinModule('node:v8').setFlagsFromString('--semi-space-growth-factor=1');
+  // the young generation is kept small by the runs that grow large (core/young-gen.ts), not here
   // a reader that went away (| head) ends the run quietly; any other write error on stdout (a full disk
   // under > file) is one line and exit 1, never a silent success with half a report
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {

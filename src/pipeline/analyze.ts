@@ -8,7 +8,8 @@ import { Core, type CoreTables, type NestedRec, type RowSink } from '../wasm/cor
 import { version } from '../core/package-root.js';
 import { MergeInexact, mergeTables, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
-import { openSource } from '../formats/source.js';
+import fs from 'node:fs';
+import { openSource, type ByteSource } from '../formats/source.js';
 import { UnpackSource, bigEnoughToUnpackAside } from './unpack-source.js';
 import { summarize } from '../analysis/summary.js';
 import { filterTables, describeFilter, type ThreadFilter } from '../analysis/filter.js';
@@ -16,6 +17,7 @@ import type { InputInfo, Report } from '../analysis/types.js';
 import { readOne } from './read-input.js';
 import { JobsFallback } from './jobs.js';
 import { phase } from '../core/phases.js';
+import { keepYoungGenerationSmall, LARGE_INPUT } from '../core/young-gen.js';
 
 export interface AnalyzeOptions {
   /** force a format: ftrace | trace-cmd | perf | perf.data | trace.dat | perfetto */
@@ -101,6 +103,20 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
   }
 }
 
+/** Will this input make a large run (core/young-gen.ts)? A compressed file counts as 8 times its size. */
+export function largeInput(file: string, src: Pick<ByteSource, 'size' | 'compression'>): boolean {
+  let bytes = src.size;
+  if (bytes === undefined) {
+    try {
+      const st = fs.statSync(file);
+      bytes = st.isFile() ? st.size * (src.compression ? 8 : 1) : undefined;
+    } catch {
+      bytes = undefined;
+    }
+  }
+  return bytes === undefined || bytes > LARGE_INPUT;
+}
+
 async function analyzeOnce(files: string[], opts: AnalyzeOptions): Promise<Report> {
   if (files.length === 0) throw new KvmtaxError('no input files');
   const filtered = opts.filter && (opts.filter.pid !== undefined || opts.filter.vcpu !== undefined);
@@ -116,6 +132,7 @@ async function analyzeOnce(files: string[], opts: AnalyzeOptions): Promise<Repor
   let own: CoreTables | undefined;
   for (const [k, file] of files.entries()) {
     let src = await openSource(file);
+    if (largeInput(file, src)) keepYoungGenerationSmall();
     // opt-in (KVMTAX_UNPACK_ASIDE=1): a large compressed file decompressed on a worker thread beside the
     // scan (formats/source.ts opens it there as here). Off by default: .gz inflates on libuv's pool and .xz in
     // the system's xz process, beside the scan already; with the builtin xz decoder it measured slower than

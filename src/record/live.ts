@@ -12,6 +12,7 @@ import { livePageDecoder, type PageDecoder } from './page-decoder.js';
 import { InKernelHist, bucketQuantile, type HistRow, type PairSpec } from './in-kernel.js';
 import { reasonName } from '../core/reasons.js';
 import { KvmtaxError } from '../core/errors.js';
+import { keepYoungGenerationSmall } from '../core/young-gen.js';
 
 export interface LiveOptions {
   tracefs?: string;
@@ -111,6 +112,8 @@ export function screenOf(s: IntervalSummary, sort: typeof SORTS[number], top: nu
 export async function runLive(o: LiveOptions): Promise<LiveResult> {
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
+  // a live session may run for hours: the memory budget's young generation (core/young-gen.ts)
+  keepYoungGenerationSmall();
   const core = new Core({ topN: Math.max(o.top, 10) });
   const sink = core.sinkFor(core.nextFileIndex());
   let decoder: PageDecoder | undefined;
