@@ -12,6 +12,7 @@ import { STDIN } from '../formats/source.js';
 import { version } from '../core/package-root.js';
 import { lastValueWins } from './repeat.js';
 import { trailing, RUNS_COMMAND } from './trailing.js';
+import { setStdoutErrorHandler, stdoutIsTerminal, stdoutStream } from '../core/stdout.js';
 
 /**
  * The commands, each loaded only when it runs: `sql` and the Parquet export pull in DuckDB (a native
@@ -104,7 +105,8 @@ export async function main(args: string[]): Promise<number> {
       .strict()
       .version(version())
       .help()
-      .wrap(Number(process.env.COLUMNS) > 0 ? Number(process.env.COLUMNS) : Math.min(110, process.stdout.columns || 110))
+      // the help's width: only a terminal's is asked for (core/stdout.ts)
+      .wrap(Number(process.env.COLUMNS) > 0 ? Number(process.env.COLUMNS) : Math.min(110, (stdoutIsTerminal() && stdoutStream().columns) || 110))
       .fail((msg, err) => {
         // yargs' own validation errors (YError) are usage errors like the messages it gives without one
         if (err && err.name !== 'YError') throw err;
@@ -167,15 +169,24 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** A report that asks for no help or version (which yargs prints on the stream). */
+function reportOnly(args: string[]): boolean {
+  return args.find((a) => !a.startsWith('-')) === 'report' && !args.some((a) => a === '--help' || a === '-h' || a === '--version');
+}
+
 export function run(): void {
   // the young generation is kept small by the runs that grow large (core/young-gen.ts), not here
   // a reader that went away (| head) ends the run quietly; any other write error on stdout (a full disk
   // under > file) is one line and exit 1, never a silent success with half a report
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  setStdoutErrorHandler((e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
     removeScratch();
     process.stderr.write(`kvmtax: ${writeError(e, 'standard output').format()}\n`);
     process.exit(EXIT_INPUT);
   });
-  main(hideBin(process.argv)).then((code) => { process.exitCode = code; });
+  const args = hideBin(process.argv);
+  // process.stdout is built only when needed (core/stdout.ts): a report writes its output once, to fd 1;
+  // every other command, help and the version use the stream as before, built now with the handler
+  if (!reportOnly(args)) stdoutStream();
+  main(args).then((code) => { process.exitCode = code; });
 }

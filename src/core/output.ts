@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { KvmtaxError, EXIT_INPUT, EXIT_USAGE } from './errors.js';
 import { registerScratch, releaseScratch, removeScratch } from './scratch.js';
+import { stdoutStream, stdoutStreamBuilt, writeFd1 } from './stdout.js';
 
 /** How the CLI passes a "-" argument through its parser (formats/source.ts STDIN; core imports no reader). */
 const STDIN = '\u0000stdin';
@@ -120,6 +121,7 @@ export function commit(tmp: string, file: string, mode?: number): void {
 
 /** Write all of `data` to fd (full-disk errors surface here, not later). */
 function writeAll(fd: number, data: Uint8Array): void {
+  if (fd === 1) return writeFd1(data);
   for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off);
 }
 
@@ -167,8 +169,20 @@ export function writeFileAtomic(t: Extract<Target, { kind: 'file' }>, data: stri
 
 /** Write to stdout, resolving when written; a write error other than EPIPE is a one-line error. */
 export function writeStdout(data: string | Buffer): Promise<void> {
+  // straight to fd 1 while nothing has built process.stdout (core/stdout.ts); a reader that went away (EPIPE)
+  // ends the output quietly, as through the stream
+  if (!stdoutStreamBuilt()) {
+    try {
+      if (typeof data === 'string') writeText(1, data);
+      else writeFd1(data);
+      return Promise.resolve();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') return Promise.resolve();
+      return Promise.reject(writeError(e, 'standard output'));
+    }
+  }
   return new Promise((resolve, reject) => {
-    process.stdout.write(data, (e) => {
+    stdoutStream().write(data, (e) => {
       if (!e) return resolve();
       if ((e as NodeJS.ErrnoException).code === 'EPIPE') return resolve();
       reject(writeError(e, 'standard output'));
