@@ -71,7 +71,14 @@ let packages;
 const requireFromBundle = (id) => (isBuiltin(id) ? process.getBuiltinModule(id) : (packages ??= createRequire(file))(id));
 // the bundle's dynamic imports of packages (scripts/bundle.mjs): resolved from here, as from dist/bundle
 const importPackage = (id) => import(id);
-script.runInThisContext()(cli.exports, requireFromBundle, cli, file, dir, pathToFileURL(file).href, importPackage);
+// esbuild's ES-module wrapper of a built-in module, made once per module and shared (scripts/bundle.mjs)
+const esmOf = new Map();
+const esmWrapped = (wrap, id) => {
+  let m = esmOf.get(id);
+  if (m === undefined) esmOf.set(id, (m = wrap(requireFromBundle(id), 1)));
+  return m;
+};
+script.runInThisContext()(cli.exports, requireFromBundle, cli, file, dir, pathToFileURL(file).href, importPackage, esmWrapped);
 
 if (training) {
   // written at exit (--help ends the process), whole or not at all, and only when every command succeeded

@@ -129,14 +129,27 @@ const imports = cli.match(/\bimport\(/g)?.length ?? 0;
 const externals = /\bimport\((?="(?:xz-decompress|protobufjs|fzstd|@hpcc-js\/wasm-zstd|@duckdb\/node-api|apache-arrow|hyparquet)"\))/g;
 const replaced = cli.replace(externals, '$kvImp(');
 if (replaced.match(/\bimport\(/g)) throw new Error(`${cliFile}: ${replaced.match(/\bimport\(/g).length} of ${imports} dynamic imports are not of an external package (see scripts/bundle.mjs)`);
+// Node's built-in modules come into the bundle's modules through esbuild's ES-module wrapper, one per import:
+// node:fs alone 39 times, each a new object with a getter for each of fs's hundred exports (a 2-line report
+// allocated 1.1 MB of them at start, a young-generation collection's worth). bin/kvmtax.js's $kvEsm makes
+// one per built-in and hands the same to every importer (they only read it). The call is padded to its old
+// length, so that cli.cjs.map stays exact.
+let esmCalls = 0;
+const memoized = replaced.replace(/\b([A-Za-z_$][\w$]*)\(require\("(node:[\w/]+)"\),1\)/g, (m, helper, id) => {
+  const r = `$kvEsm(${helper},"${id}")`;
+  if (r.length > m.length) throw new Error(`${cliFile}: ${m} is shorter than its replacement (see scripts/bundle.mjs)`);
+  esmCalls++;
+  return r + ' '.repeat(m.length - r.length);
+});
+if (esmCalls < 10) throw new Error(`${cliFile}: only ${esmCalls} wrapped built-in imports found (esbuild's output changed? see scripts/bundle.mjs)`);
 // the build's id, which the code cache is stamped with (bin/kvmtax.js): a digest of the script, so that a
 // copy (npm pack sets every mtime to 1985) keeps its cache and any other script is not given it
-const buildId = createHash('sha256').update(replaced).digest('hex').slice(0, 32);
+const buildId = createHash('sha256').update(memoized).digest('hex').slice(0, 32);
 // written inside the function that bin/kvmtax.js calls (its parameters are what the script uses of a module):
 // wrapped when the script is read, a 750 KB string made by concatenation was copied once more as V8 flattened
 // it. The wrapper's start is on the script's first line, as it was at run time, so cli.cjs.map is unchanged.
-const wrapper = '(function (exports, require, module, __filename, __dirname, __kvmtaxModuleUrl, $kvImp) {';
-fs.writeFileSync(cliFile, `${wrapper}${replaced}${replaced.endsWith('\n') ? '' : '\n'}})\n//# kvmtaxBuild=${buildId}\n`);
+const wrapper = '(function (exports, require, module, __filename, __dirname, __kvmtaxModuleUrl, $kvImp, $kvEsm) {';
+fs.writeFileSync(cliFile, `${wrapper}${memoized}${memoized.endsWith('\n') ? '' : '\n'}})\n//# kvmtaxBuild=${buildId}\n`);
 
 // the --jobs worker's entry: ES modules, its optional parts in chunks
 await esbuild.build({
