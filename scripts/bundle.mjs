@@ -135,7 +135,7 @@ if (replaced.match(/\bimport\(/g)) throw new Error(`${cliFile}: ${replaced.match
 // one per built-in and hands the same to every importer (they only read it). The call is padded to its old
 // length, so that cli.cjs.map stays exact.
 let esmCalls = 0;
-const memoized = replaced.replace(/\b([A-Za-z_$][\w$]*)\(require\("(node:[\w/]+)"\),1\)/g, (m, helper, id) => {
+const memoized = replaced.replace(/\b([A-Za-z_$][\w$]*)\(require\("(node:[\w/]+)"\),\s*1\)/g, (m, helper, id) => {
   const r = `$kvEsm(${helper},"${id}")`;
   if (r.length > m.length) throw new Error(`${cliFile}: ${m} is shorter than its replacement (see scripts/bundle.mjs)`);
   esmCalls++;
