@@ -41,9 +41,13 @@ export function reasonBins(t: CoreTables, inputs: InputInfo[], scale: number[], 
   const notes: string[] = [];
   const reasonBins = t.bins.filter((b) => b.reason >= 0 && (b.reason & K.SUBKEY_FLAG) === 0);
   const fileIsa = inputs.map(() => [0, 0, 0, 0, 0]);
+  // by reason string: a few dozen names over thousands of bins (isaOfName is regular expressions)
+  const isaOfId = new Map<number, number>();
   for (const b of reasonBins) {
     const th = t.threads[b.thread]!;
-    fileIsa[th.file]![isaOfName(t.strings[b.reason]!)]! += b.seen;
+    let i = isaOfId.get(b.reason);
+    if (i === undefined) isaOfId.set(b.reason, (i = isaOfName(t.strings[b.reason]!)));
+    fileIsa[th.file]![i]! += b.seen;
   }
   const isaOf = (file: number): number => {
     if (isa) return isa;
