@@ -190,8 +190,10 @@ export function writeStdout(data: string | Buffer): Promise<void> {
   });
 }
 
-/** The text output of a command: stdout, or the file `-o` names (atomically), never one of `inputs`. */
-/** `text` may come in pieces, written one after the other (a long JSON body and its newline, never joined). */
+/**
+ * The text output of a command: stdout, or the file `-o` names (atomically), never one of `inputs`. `text` may
+ * come in pieces, written one after the other (a long JSON body and its newline, never joined).
+ */
 export async function writeOutput(text: string | readonly string[], out: string | undefined, inputs: string[], flag = '-o'): Promise<void> {
   const t = target(out, inputs, flag);
   const pieces = typeof text === 'string' ? [text] : text;
