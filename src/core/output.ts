@@ -121,7 +121,6 @@ export function commit(tmp: string, file: string, mode?: number): void {
 
 /** Write all of `data` to fd (full-disk errors surface here, not later). */
 function writeAll(fd: number, data: Uint8Array): void {
-  if (fd === 1) return writeFd1(data);
   for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off);
 }
 
@@ -130,9 +129,9 @@ function writeAll(fd: number, data: Uint8Array): void {
 const PIECE = 256 << 10;
 let pieceBuf: Uint8Array | undefined;
 const encoder = new TextEncoder();
-/** Write `text` as UTF-8 to fd. */
-function writeText(fd: number, text: string): void {
-  if (text.length <= PIECE / 4) return writeAll(fd, Buffer.from(text));
+/** Write `text` as UTF-8 through `write` (all of the bytes it is given, or it throws). */
+function writeText(text: string, write: (bytes: Uint8Array) => void): void {
+  if (text.length <= PIECE / 4) return write(Buffer.from(text));
   pieceBuf ??= new Uint8Array(PIECE);
   for (let at = 0; at < text.length;) {
     // a piece of at most PIECE / 3 UTF-16 units always fits in PIECE bytes (3 bytes per unit at most);
@@ -141,7 +140,7 @@ function writeText(fd: number, text: string): void {
     if (end < text.length && (text.charCodeAt(end - 1) & 0xfc00) === 0xd800) end--;
     const { read, written } = encoder.encodeInto(text.slice(at, end), pieceBuf);
     if (read !== end - at) throw new Error(`writeText: ${read} of ${end - at} units encoded`);
-    writeAll(fd, pieceBuf.subarray(0, written));
+    write(pieceBuf.subarray(0, written));
     at = end;
   }
 }
@@ -152,9 +151,11 @@ export function writeFileAtomic(t: Extract<Target, { kind: 'file' }>, data: stri
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'wx', 0o666);
-    if (typeof data === 'string') writeText(fd, data);
-    else if (Array.isArray(data)) for (const p of data as readonly string[]) writeText(fd, p);
-    else writeAll(fd, data as Buffer);
+    const to = fd;
+    const write = (b: Uint8Array): void => writeAll(to, b);
+    if (typeof data === 'string') writeText(data, write);
+    else if (Array.isArray(data)) for (const p of data as readonly string[]) writeText(p, write);
+    else write(data as Buffer);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
@@ -173,7 +174,7 @@ export function writeStdout(data: string | Buffer): Promise<void> {
   // ends the output quietly, as through the stream
   if (!stdoutStreamBuilt()) {
     try {
-      if (typeof data === 'string') writeText(1, data);
+      if (typeof data === 'string') writeText(data, writeFd1);
       else writeFd1(data);
       return Promise.resolve();
     } catch (e) {
@@ -204,7 +205,7 @@ export async function writeOutput(text: string | readonly string[], out: string 
   if (t.kind === 'stream') {
     try {
       const fd = fs.openSync(t.path, 'w');
-      try { for (const p of pieces) writeText(fd, p); } finally { fs.closeSync(fd); }
+      try { for (const p of pieces) writeText(p, (b) => writeAll(fd, b)); } finally { fs.closeSync(fd); }
     } catch (e) { throw writeError(e, out!); }
     return;
   }
