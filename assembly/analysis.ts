@@ -23,7 +23,7 @@ import {
   M_WAKE_TO_ENTRY, M_SCHED_WAKE_TO_ENTRY, BIN_USER_NS, BIN_USER_N, TH_PEND_USER_TS, BIN_PREEMPT_NS, BIN_PREEMPT_N, TH_PEND_PREEMPT_NS, TH_PREEMPT_OUT_TS, TH_PEND_RIP, TH_PEND_GPA, EV_USERSPACE_EXIT, M_RUN_DELAY, M_HALT_POLL_ATTEMPT_WIN, SUBKEY_FLAG, TH_FIRST_IN_TS, TH_FIRST_IN_RUNNABLE, TH_FIRST_IN_PK, TH_PRE_EXIT_USER_TS, TH_PRE_EXIT_PREEMPT_NS, TH_PRE_EXIT_PREEMPT_OUT_TS,
   BIN_WAKE_POLL_NS, BIN_WAKE_WAIT_NS, BIN_WAKES, BIN_WAKE_POLLS,
   TH_PEND_GUEST, TH_TL_WIDTH, TH_TL_ORIGIN, TH_TL_PTR, TL_BUCKETS, TL_START_WIDTH,
-  TH_PRE_WINDOW_LISTED, TH_EXIT_BIN_KEY, TH_EXIT_BIN, TH_SUB_BIN_KEY, TH_SUB_BIN, PW_POLL, PW_VALID, PW_MAX, M_PRE_POLL,
+  TH_PRE_WINDOW_LISTED, TH_EXIT_BIN_KEY, TH_EXIT_BIN, TH_SUB_BIN_KEY, TH_SUB_BIN, TH_METRIC_BINS, PW_POLL, PW_VALID, PW_MAX, M_PRE_POLL,
   TH_PRE_EXIT_WAKES, TH_PRE_EXIT_WAKE_POLLS, TH_PRE_EXIT_POLL_NS, TH_PRE_EXIT_WAIT_NS, TH_PRE_EXIT_SUB, TH_HP_FIRST_OLD_WINDOW, TH_PRE_EXIT_SCHED_WAKE_TS, TH_PRE_EXIT_PREEMPTS, M_PRE_WAIT, TH_HP_FIRST_DIRECTION, TH_PRE_KVM_SWITCH_INS, TH_PRE_KVM_SLEEPS, TH_PRE_KVM_PREEMPTS, M_PK_RUN_DELAY, TH_WALL, TH_PREV_TS, TH_JUMPS, JUMP_BACK, TH_REPLACED, TH_JUMP_DROPS, TH_PEND_BIN, TH_CPU_MASK, TH_MIGRATIONS,
   ROW_STRIDE, ROW_TS, ROW_DUR, ROW_AUX, ROW_WHERE, ROW_THREAD, ROW_KEY, ROW_SUB, ROW_KIND, ROWK_EXIT, ROWK_HALT, ROWK_LAPIC,
   EV_EXIT_INFO, EV_PAGE_FAULT, EXD_INFO, TH_PEND_INFO1, TH_PEND_INFO2, TH_PEND_CPU, TH_PEND_DETAIL, ROW_RIP, ROW_INFO1, ROW_INFO2, ROW_CPU, ROW_DETAIL,
@@ -701,9 +701,16 @@ function accumulate(bn: usize, d: i64): void {
   return bins + <usize>idx * BIN_STRIDE;
 }
 
+/** Add v (negative: 0) to thread ti's metric bin m (M_*), found through the thread's TH_METRIC_BINS. */
 function metric(ti: i32, m: i32, v: i64): void {
   if (v < 0) v = 0;
-  accumulate(binOf(ti, m), v);
+  const slot = threads + <usize>ti * TH_STRIDE + TH_METRIC_BINS + (<usize>(-2 - m) << 2);
+  let idx = load<i32>(slot) - 1;
+  if (idx < 0) {
+    idx = <i32>((binOf(ti, m) - bins) / BIN_STRIDE); // (moves bins, never threads)
+    store<i32>(slot, idx + 1);
+  }
+  accumulate(bins + <usize>idx * BIN_STRIDE, v);
 }
 
 /** Threads that have shown themselves as vCPU threads so far (the memory budget: they cost the summary far more). */
@@ -1058,7 +1065,7 @@ function haltWakeup(ti: i32, ts: i64, n: i64, c: i32, where: i64): void {
   }
   // the halt happened inside the pending exit (HLT): explain its handling time
   if (load<i32>(t + TH_STATE) == ST_HOST) {
-    const bn = binOf(ti, load<i32>(t + TH_PEND_REASON));
+    const bn = bins + <usize>load<i32>(t + TH_PEND_BIN) * BIN_STRIDE; // (ST_HOST is always set with its bin)
     store<i32>(bn + BIN_WAKES, load<i32>(bn + BIN_WAKES) + 1);
     if (poll) {
       store<i32>(bn + BIN_WAKE_POLLS, load<i32>(bn + BIN_WAKE_POLLS) + 1);

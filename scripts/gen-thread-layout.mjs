@@ -140,19 +140,28 @@ const GROUPS = [
     ['exitBin', 'i32', 'bin index of that reason + 1, 0: none yet (saves the hash lookup when the next exit has it too)', false],
     ['subBinKey', 'i32', 'bin key (sub-key | SUBKEY_FLAG) of the thread\'s last msr, pio, mmio, wfx or hvc event: the same few come again and again', false],
     ['subBin', 'i32', 'bin index of that sub-key + 1, 0: none yet (the event and its exit\'s entry then skip the hash lookup)', false],
+    ['metricBins', 'i32x12', 'bin index + 1 of each metric bin M_* (slot -2 - M_*), 0: none yet (a halt, a wake-up or a switch-in updates one to four of them: no hash lookup each)', false],
   ]],
 ];
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const snake = (n) => 'TH_' + n.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 const size = { i32: 4, i64: 8, f64: 8 };
+/** A type's (alignment, size): 'i32', 'i64', 'f64', or an array of them, 'i32x12' (core-only). */
+const sizeOf = (type) => {
+  const m = /^(i32|i64|f64)(?:x(\d+))?$/.exec(type);
+  if (!m) throw new Error(`unknown field type ${type}`);
+  return [size[m[1]], size[m[1]] * Number(m[2] ?? 1)];
+};
 let off = 0;
 const fields = [];
 for (const [, list] of GROUPS) {
   for (const [name, type, doc, ts = true] of list) {
-    off = Math.ceil(off / size[type]) * size[type];
+    const [align, bytes] = sizeOf(type);
+    if (ts && bytes !== align) throw new Error(`${name}: an array field is the core's own (ts: false)`);
+    off = Math.ceil(off / align) * align;
     fields.push({ name, type, doc, ts, off });
-    off += size[type];
+    off += bytes;
   }
 }
 const stride = Math.ceil(off / 16) * 16;
