@@ -64,19 +64,38 @@ const lazyStringWidthRegexes = {
 };
 
 /**
- * yargs reads a package.json for a default version (its factory calls .version() before ours is given),
- * found upward from its "main file": outside node_modules that is the working directory. From /tmp (15,000
- * entries) that read-dir walk cost a 2-line report 10 ms, and it read whatever package.json sat above the
- * user's directory. In the bundle it starts from cli.cjs itself, and finds kvmtax's own.
+ * yargs' platform shim (lib/platform-shims/esm.mjs), changed in three places:
+ * - yargs reads a package.json for a default version (its factory calls .version() before ours is given),
+ *   found upward from its "main file": outside node_modules that is the working directory. From /tmp (15,000
+ *   entries) that read-dir walk cost a 2-line report 10 ms, and it read whatever package.json sat above the
+ *   user's directory. In the bundle it starts from cli.cjs itself, and finds kvmtax's own.
+ * - It read process.stdout.columns when it was loaded, which builds process.stdout (an fs stream for a file,
+ *   a socket for a pipe: 3-6 ms) in every run, a report's too (which writes to fd 1 itself:
+ *   src/core/stdout.ts). The value is now a getter: read when yargs asks for the terminal's width.
+ * - Its `import { notStrictEqual, strictEqual } from 'assert'` loaded node:assert in every run, and node:assert
+ *   loads its colour support, which builds process.stderr to ask whether it has colours. yargs calls them for
+ *   its own consistency checks, which pass: the checks are now made here, and node:assert loaded only to
+ *   fail one.
  */
-const yargsMainFromBundle = {
-  name: 'yargs-main-from-bundle',
+const SHIM_CHANGES = [
+  ['mainFilename: mainFilename || process.cwd(),', 'mainFilename: __dirname,'],
+  ["stdColumns: typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null",
+    "get stdColumns() { return typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null; }"],
+  ["import { notStrictEqual, strictEqual } from 'assert'",
+    // (the same tests as node:assert's, which fails them with its own error)
+    "const notStrictEqual = (a, b, m) => { if (Object.is(a, b)) require('node:assert').notStrictEqual(a, b, m); };\n" +
+    "const strictEqual = (a, b, m) => { if (!Object.is(a, b)) require('node:assert').strictEqual(a, b, m); };"],
+];
+const yargsShim = {
+  name: 'yargs-shim',
   setup(build) {
     build.onLoad({ filter: /[\\/]node_modules[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, async (args) => {
-      const src = await fs.promises.readFile(args.path, 'utf8');
-      const from = 'mainFilename: mainFilename || process.cwd(),';
-      if (!src.includes(from)) throw new Error(`${args.path}: no "${from}" to replace (yargs changed? see scripts/bundle.mjs)`);
-      return { contents: src.replace(from, 'mainFilename: __dirname,'), loader: 'js' };
+      let src = await fs.promises.readFile(args.path, 'utf8');
+      for (const [from, to] of SHIM_CHANGES) {
+        if (!src.includes(from)) throw new Error(`${args.path}: no "${from}" to replace (yargs changed? see scripts/bundle.mjs)`);
+        src = src.replace(from, to);
+      }
+      return { contents: src, loader: 'js' };
     });
   },
 };
@@ -87,7 +106,7 @@ const common = {
   external: ['xz-decompress', 'protobufjs', 'fzstd', '@hpcc-js/wasm-zstd', '@duckdb/node-api', 'apache-arrow', 'hyparquet'],
   target: 'node20',
   inject: [path.join(root, 'scripts/lazy-segmenter.mjs')],
-  plugins: [lazyStringWidthRegexes, yargsMainFromBundle],
+  plugins: [lazyStringWidthRegexes, yargsShim],
   // minified, as cli.cjs holds every module (with its names kept, V8's scope data for the whole script cost
   // 6 MB of heap); the worker's modules too. The .map files (not loaded) map an internal error's positions
   // and names back to dist/src. Not keepNames: it wraps every function esbuild renames in a call that

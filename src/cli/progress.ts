@@ -1,3 +1,5 @@
+import { stderrIsTerminal } from '../core/stdout.js';
+
 /**
  * A progress line on stderr for work longer than a second: bytes, rate and ETA. Only when stderr is a
  * terminal and not --quiet; it erases itself when done, so nothing is left in a captured log.
@@ -10,8 +12,9 @@ export class Progress {
 
   constructor(private readonly total: number | undefined, private readonly out: NodeJS.WriteStream = process.stderr) {}
 
-  static enabled(quiet: boolean, out: NodeJS.WriteStream = process.stderr): boolean {
-    return !quiet && out.isTTY === true;
+  /** `out`: the stream it would draw on (tests); by default fd 2, told without building process.stderr. */
+  static enabled(quiet: boolean, out?: NodeJS.WriteStream): boolean {
+    return !quiet && (out ? out.isTTY === true : stderrIsTerminal());
   }
 
   /** A new file begins: earlier files' bytes count as done. */

@@ -30,15 +30,21 @@ export function stdoutStreamBuilt(): boolean {
   return stream !== undefined;
 }
 
-let terminal: boolean | undefined;
+const terminal: Array<boolean | undefined> = [];
 /** Is fd 1 a terminal? A file, pipe, socket or /dev/null is told without building process.stdout. */
 export function stdoutIsTerminal(): boolean {
-  if (terminal !== undefined) return terminal;
+  return (terminal[1] ??= fdIsTerminal(1, () => stdoutStream()));
+}
+/** Is fd 2 a terminal? Told as for fd 1, without building process.stderr unless it is a character device. */
+export function stderrIsTerminal(): boolean {
+  return (terminal[2] ??= fdIsTerminal(2, () => process.stderr));
+}
+function fdIsTerminal(fd: number, stream: () => NodeJS.WriteStream): boolean {
   let st: fs.Stats;
-  try { st = fs.fstatSync(1); } catch { return (terminal = false); }
-  if (!st.isCharacterDevice()) return (terminal = false);
-  try { if (st.rdev === fs.statSync('/dev/null').rdev) return (terminal = false); } catch { /* no /dev/null: ask the stream */ }
-  return (terminal = stdoutStream().isTTY === true);
+  try { st = fs.fstatSync(fd); } catch { return false; }
+  if (!st.isCharacterDevice()) return false;
+  try { if (st.rdev === fs.statSync('/dev/null').rdev) return false; } catch { /* no /dev/null: ask the stream */ }
+  return stream().isTTY === true;
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));

@@ -83,4 +83,26 @@ describe('a report on standard output, without the stream', () => {
     expect(err).toBe('');
     expect(Buffer.concat(chunks).equals(viaFile())).toBe(true);
   });
+
+  it('neither standard stream is built, nor node:assert loaded (yargs\' shim, progress: scripts/bundle.mjs)', () => {
+    // a preload that lists, at exit, what the run loaded (process.moduleLoadList names each built-in module once)
+    const probe = path.join(dir, 'probe.cjs');
+    fs.writeFileSync(probe, "process.on('exit', () => require('fs').writeSync(3, process.moduleLoadList.join('\\n')));\n");
+    const out = fs.openSync(path.join(dir, 'probe.json'), 'w');
+    const list = path.join(dir, 'modules.txt');
+    const fd3 = fs.openSync(list, 'w');
+    try {
+      // a file that is not compressed (reading through a stream pipe asks process.stdout whether it is the destination)
+      const plain = ['report', path.join(TRACES, 'arm64-D-small/trace.dat'), '-f', 'json'];
+      const r = spawnSync(process.execPath, ['-r', probe, BIN, ...plain], { stdio: ['ignore', out, 'pipe', fd3], encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    } finally { fs.closeSync(out); fs.closeSync(fd3); }
+    const loaded = fs.readFileSync(list, 'utf8').split('\n');
+    expect(loaded.length).toBeGreaterThan(50);
+    // a file on fd 1 would be a sync write stream, a pipe on fd 2 a net socket; node:assert loads its colours
+    for (const m of ['NativeModule internal/fs/sync_write_stream', 'NativeModule net', 'NativeModule assert', 'NativeModule internal/util/colors']) {
+      expect(loaded, m).not.toContain(m);
+    }
+  });
 });
