@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { gunzipStream, xzStream } from './decompress.js';
+import { gunzipStream, xzFileStream, xzStream } from './decompress.js';
 import { KvmtaxError } from '../core/errors.js';
 
 export interface ByteSource {
@@ -66,6 +66,10 @@ class FdSource implements ByteSource {
     const n = fs.readSync(this.fd, dst, off, len, this.pos);
     this.pos += n;
     return n;
+  }
+  /** A regular file's descriptor (only ever read at offsets here), else undefined. */
+  fileFd(): number | undefined {
+    return this.claim ? this.fd : undefined;
   }
   /** a regular file's (a pipe cannot be read at an offset) */
   readonly claim?: (len: number) => { fd: number; at: number; n: number };
@@ -187,6 +191,16 @@ async function wrapCompressed(src: ByteSource, name: string): Promise<ByteSource
     return s;
   }
   if (startsWith(src.head, XZ)) {
+    // a regular file: the system's xz reads it itself (decompress.ts xzFileStream)
+    const fd = src instanceof FdSource ? src.fileFd() : undefined;
+    const direct = fd === undefined ? undefined : xzFileStream(fd);
+    if (direct) {
+      const s = new StreamSource(name, direct.chunks, 'xz', () => src.close());
+      let last = 0;
+      s.rawPosition = () => (last = direct.rawPosition() ?? last);
+      await s.fillHead();
+      return s;
+    }
     const raw = rawStream(src, name);
     const s = new StreamSource(name, await xzStream(raw), 'xz', () => { raw.destroy(); src.close(); });
     s.rawPosition = () => rawRead(src);

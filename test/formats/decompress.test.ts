@@ -9,7 +9,9 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { createRequire } from 'node:module';
-import { blockDecompressor, unzstdCapped, unzstdInto, zstdWarmup, xzStream, systemXz, zstdSizeBound, MAX_INFLATED } from '../../src/formats/decompress.js';
+import { blockDecompressor, unzstdCapped, unzstdInto, zstdWarmup, xzStream, xzFileStream, systemXz, zstdSizeBound, MAX_INFLATED } from '../../src/formats/decompress.js';
+import { openSource } from '../../src/formats/source.js';
+import os from 'node:os';
 import { FormatError } from '../../src/formats/bytes.js';
 
 const DAT = path.join(import.meta.dirname, '../../traces/svm-D-small/trace.dat.xz');
@@ -192,5 +194,41 @@ describe('xz', () => {
     bad.fill(0x33, 4000, 4100);
     await expect(all(await xzStream(raw(bad)))).rejects.toThrow(/corrupt/i);
     await expect(all(await xzStream(raw(bad), true))).rejects.toThrow();
+  });
+
+  it.skipIf(!xz)('a file read by xz itself (its descriptor as xz\'s input): the same bytes, how far it read, and the file\'s offset left alone', async () => {
+    const fd = fs.openSync(TEXT, 'r');
+    try {
+      const s = xzFileStream(fd)!;
+      const got = await all(s.chunks);
+      expect(Buffer.compare(got, await all(await xzStream(raw(fs.readFileSync(TEXT)), true)))).toBe(0);
+      // xz has exited: its fdinfo is gone (the progress line then keeps the last position it saw)
+      expect(s.rawPosition()).toBeUndefined();
+      // the descriptor is kvmtax's too, read at offsets: a positional read still sees the start
+      const head = Buffer.alloc(6);
+      fs.readSync(fd, head, 0, 6, 0);
+      expect([...head]).toEqual([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+    } finally { fs.closeSync(fd); }
+  });
+
+  it.skipIf(!xz)('through openSource: a .xz file\'s content, and a corrupt one ends in liblzma\'s words', async () => {
+    const src = await openSource(TEXT);
+    const parts: Buffer[] = [];
+    const b = Buffer.alloc(1 << 20);
+    for (let n; (n = await src.read(b, 0, b.length)) > 0;) parts.push(Buffer.from(b.subarray(0, n)));
+    src.close();
+    expect(Buffer.compare(Buffer.concat(parts), execFileSync('xz', ['-dc', TEXT], { maxBuffer: 1 << 26 }))).toBe(0);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-xz-'));
+    try {
+      const bad = Buffer.from(fs.readFileSync(TEXT));
+      bad.fill(0x33, 4000, 4100);
+      const f = path.join(dir, 'bad.txt.xz');
+      fs.writeFileSync(f, bad);
+      const read = async (): Promise<void> => {
+        const s = await openSource(f);
+        try { while ((await s.read(b, 0, b.length)) > 0); } finally { s.close(); }
+      };
+      await expect(read()).rejects.toThrow(/corrupt/i);
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
   });
 });
