@@ -86,9 +86,30 @@ const SHIM_CHANGES = [
     "const notStrictEqual = (a, b, m) => { if (Object.is(a, b)) require('node:assert').notStrictEqual(a, b, m); };\n" +
     "const strictEqual = (a, b, m) => { if (!Object.is(a, b)) require('node:assert').strictEqual(a, b, m); };"],
 ];
+/**
+ * yargs' setBlocking (lib/utils/set-blocking.js), called before it prints --help or --version, makes a
+ * terminal's handle blocking; it read process.stdout and process.stderr to find out, which builds both (an
+ * fs stream for a file or /dev/null, a socket for a pipe: 3-6 ms each). It now looks at fds 1 and 2 first
+ * (fstat: a character device other than /dev/null may be a terminal) and builds a stream only for those.
+ */
+const SET_BLOCKING_FROM = '[process.stdout, process.stderr].forEach(_stream => {';
+const SET_BLOCKING_TO = `[[1, 'stdout'], [2, 'stderr']].filter(([fd]) => {
+        const fs = process.getBuiltinModule('node:fs');
+        try {
+            const st = fs.fstatSync(fd);
+            return st.isCharacterDevice() && st.rdev !== fs.statSync('/dev/null').rdev;
+        } catch {
+            return true;
+        }
+    }).map(([, name]) => process[name]).forEach(_stream => {`;
 const yargsShim = {
   name: 'yargs-shim',
   setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]yargs[\\/]build[\\/]lib[\\/]utils[\\/]set-blocking\.js$/ }, async (args) => {
+      const src = await fs.promises.readFile(args.path, 'utf8');
+      if (!src.includes(SET_BLOCKING_FROM)) throw new Error(`${args.path}: no "${SET_BLOCKING_FROM}" to replace (yargs changed? see scripts/bundle.mjs)`);
+      return { contents: src.replace(SET_BLOCKING_FROM, SET_BLOCKING_TO), loader: 'js' };
+    });
     build.onLoad({ filter: /[\\/]node_modules[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, async (args) => {
       let src = await fs.promises.readFile(args.path, 'utf8');
       for (const [from, to] of SHIM_CHANGES) {

@@ -12,7 +12,7 @@ import { STDIN } from '../formats/source.js';
 import { version } from '../core/package-root.js';
 import { lastValueWins } from './repeat.js';
 import { trailing, RUNS_COMMAND } from './trailing.js';
-import { setStdoutErrorHandler, stdoutIsTerminal, stdoutStream } from '../core/stdout.js';
+import { setStdoutErrorHandler, stdoutIsTerminal, stdoutStream, writeFd1 } from '../core/stdout.js';
 
 /**
  * The commands, each loaded only when it runs: `sql` and the Parquet export pull in DuckDB (a native
@@ -174,6 +174,30 @@ function reportOnly(args: string[]): boolean {
   return args.find((a) => !a.startsWith('-')) === 'report' && !args.some((a) => a === '--help' || a === '-h' || a === '--version');
 }
 
+/** Asks for help or the version (yargs prints them with console.log, then exits). */
+function helpOrVersion(args: string[]): boolean {
+  return args.some((a) => a === '--help' || a === '-h' || a === '--version');
+}
+
+/**
+ * console.log straight to fd 1 (a file, a pipe, /dev/null: not a terminal, whose width the help needs), for
+ * --help and --version: console.log builds process.stdout, 3-6 ms. A reader that went away ends the run
+ * quietly, as through the stream (run()'s handler).
+ */
+function logToFd1(): void {
+  const format = process.getBuiltinModule('node:util').format;
+  console.log = (...a: unknown[]): void => {
+    try {
+      writeFd1(Buffer.from(format(...a) + '\n'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
+      removeScratch();
+      process.stderr.write(`kvmtax: ${writeError(e as NodeJS.ErrnoException, 'standard output').format()}\n`);
+      process.exit(EXIT_INPUT);
+    }
+  };
+}
+
 export function run(): void {
   // the young generation is kept small by the runs that grow large (core/young-gen.ts), not here
   // a reader that went away (| head) ends the run quietly; any other write error on stdout (a full disk
@@ -187,6 +211,7 @@ export function run(): void {
   const args = hideBin(process.argv);
   // process.stdout is built only when needed (core/stdout.ts): a report writes its output once, to fd 1;
   // every other command, help and the version use the stream as before, built now with the handler
-  if (!reportOnly(args)) stdoutStream();
+  if (helpOrVersion(args) && !stdoutIsTerminal()) logToFd1();
+  else if (!reportOnly(args)) stdoutStream();
   main(args).then((code) => { process.exitCode = code; });
 }

@@ -106,3 +106,44 @@ describe('a report on standard output, without the stream', () => {
     }
   });
 });
+
+describe('--help and --version on standard output that is not a terminal (console.log to fd 1)', () => {
+  it('the same text to a file and to a pipe; a full device is one line and exit 1; | head exits 0', () => {
+    for (const args of [['--help'], ['report', '--help'], ['--version']]) {
+      const f = path.join(dir, 'help.txt');
+      const fd = fs.openSync(f, 'w');
+      try {
+        expect(spawnSync(process.execPath, [BIN, ...args], { stdio: ['ignore', fd, 'pipe'] }).status).toBe(0);
+      } finally { fs.closeSync(fd); }
+      const pipe = spawnSync(process.execPath, [BIN, ...args]);
+      expect(pipe.status).toBe(0);
+      expect(pipe.stdout.equals(fs.readFileSync(f))).toBe(true);
+      expect(pipe.stdout.length).toBeGreaterThan(5);
+    }
+    const full = fs.openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [BIN, '--help'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
+      expect(r.stderr).toMatch(/^kvmtax: standard output: cannot write: no space left on device\n$/);
+      expect(r.status).toBe(1);
+    } finally { fs.closeSync(full); }
+    const h = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" report --help | head -c 10 >/dev/null`], { encoding: 'utf8' });
+    expect(h.stderr).toBe('');
+    expect(h.status).toBe(0);
+  });
+
+  it('--help builds no standard stream (yargs\' setBlocking looks at the descriptors first: scripts/bundle.mjs)', () => {
+    const probe = path.join(dir, 'probe-help.cjs');
+    fs.writeFileSync(probe, "process.on('exit', () => require('fs').writeSync(3, process.moduleLoadList.join('\\n')));\n");
+    const out = fs.openSync(path.join(dir, 'help-out.txt'), 'w');
+    const list = path.join(dir, 'help-modules.txt');
+    const fd3 = fs.openSync(list, 'w');
+    try {
+      const r = spawnSync(process.execPath, ['-r', probe, BIN, '--help'], { stdio: ['ignore', out, 'pipe', fd3], encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    } finally { fs.closeSync(out); fs.closeSync(fd3); }
+    const loaded = fs.readFileSync(list, 'utf8').split('\n');
+    expect(loaded.length).toBeGreaterThan(50);
+    for (const m of ['NativeModule internal/fs/sync_write_stream', 'NativeModule net']) expect(loaded, m).not.toContain(m);
+  });
+});
