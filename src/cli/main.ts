@@ -77,8 +77,28 @@ export function filesTakenAsValues(msg: string, args: string[]): string {
   return msg;
 }
 
+/**
+ * `kvmtax -f json report TRACE`: options typed before the command move after it, as npm takes
+ * `npm --silent run x`. The words before the command must all be options, or the value right after an
+ * option (`-f json`); anything else before it is left as it was (an unknown command is named as such).
+ */
+export function optionsAfterCommand(args: string[]): string[] {
+  if (args.length === 0 || !args[0]!.startsWith('-') || args[0] === '--') return args;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return args;
+    if (a.startsWith('-')) continue;
+    if (COMMANDS.some((c) => c[0] === a)) return [a, ...args.slice(0, i), ...args.slice(i + 1)];
+    // a word: the value of the option just before it, or not a place to look further
+    const prev = args[i - 1]!;
+    if (!(prev.startsWith('-') && prev !== '-' && !prev.includes('='))) return args;
+  }
+  return args;
+}
+
 export async function main(args: string[]): Promise<number> {
   let usage = false;
+  args = optionsAfterCommand(args);
   try {
     const dd = args.indexOf('--');
     if (dd >= 0 && RUNS_COMMAND.has(args.find((a) => !a.startsWith('-')) ?? '')) {
@@ -208,7 +228,7 @@ export function run(): void {
     process.stderr.write(`kvmtax: ${writeError(e, 'standard output').format()}\n`);
     process.exit(EXIT_INPUT);
   });
-  const args = hideBin(process.argv);
+  const args = optionsAfterCommand(hideBin(process.argv));
   // process.stdout is built only when needed (core/stdout.ts): a report writes its output once, to fd 1;
   // every other command, help and the version use the stream as before, built now with the handler
   if (helpOrVersion(args) && !stdoutIsTerminal()) logToFd1();

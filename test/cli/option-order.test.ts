@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, tmpTrace } from '../support/paths.js';
+import { optionsAfterCommand } from '../../src/cli/main.js';
 
 const BIN = path.join(ROOT, 'bin', 'kvmtax.js');
 const T = 'traces/svm-D-small/trace.txt.xz';
@@ -66,5 +67,27 @@ describe('options before or after the files', () => {
   it('merge -f json REPORT', () => {
     const r = tmpTrace(kvmtax(['report', '-f', 'json', '--histograms', T]).out, 'r.json');
     same(['merge', r, '-f', 'json'], ['merge', '-f', 'json', r]);
+  });
+});
+
+describe('options before the command (kvmtax -f json report TRACE, as npm --silent run x)', () => {
+  it('report and compare give the same output with their options before the command', () => {
+    const out = same(['report', T, '-f', 'json', '--top', '3'], ['-f', 'json', '--top', '3', 'report', T]);
+    expect(JSON.parse(out).top).toHaveLength(3);
+    same(['report', T, '-q'], ['-q', 'report', T]);
+    same(['compare', T, '--vs', T, '-f', 'json'], ['-f', 'json', 'compare', T, '--vs', T]);
+  });
+  it('moves only options and the word right after an option; anything else is left for the usual errors', () => {
+    expect(optionsAfterCommand(['-f', 'json', 'report', 't'])).toEqual(['report', '-f', 'json', 't']);
+    expect(optionsAfterCommand(['--format=json', '-q', 'report', 't'])).toEqual(['report', '--format=json', '-q', 't']);
+    expect(optionsAfterCommand(['-q', 'record', '--', 'sleep', '1'])).toEqual(['record', '-q', '--', 'sleep', '1']);
+    expect(optionsAfterCommand(['report', '-f', 'json', 't'])).toEqual(['report', '-f', 'json', 't']);
+    expect(optionsAfterCommand(['foo', 'report', 't'])).toEqual(['foo', 'report', 't']);
+    expect(optionsAfterCommand(['--format=json', 'foo', 'report', 't'])).toEqual(['--format=json', 'foo', 'report', 't']);
+    expect(optionsAfterCommand(['--', 'report', 't'])).toEqual(['--', 'report', 't']);
+    expect(optionsAfterCommand(['--help'])).toEqual(['--help']);
+    const r = kvmtax(['foo', 'report', T]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^kvmtax: unknown command "foo"/);
   });
 });
