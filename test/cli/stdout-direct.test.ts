@@ -26,6 +26,26 @@ const viaFile = (): Buffer => {
   return fs.readFileSync(f);
 };
 
+/**
+ * The built-in modules a run of `args` loaded (stdout a file, stderr a pipe, as in the bench), through a
+ * preload that writes process.moduleLoadList at exit (each built-in module is named once).
+ */
+function modulesLoaded(args: string[]): string[] {
+  const probe = path.join(dir, 'probe.cjs');
+  fs.writeFileSync(probe, "process.on('exit', () => require('fs').writeSync(3, process.moduleLoadList.join('\\n')));\n");
+  const out = fs.openSync(path.join(dir, 'probe-out.txt'), 'w');
+  const list = path.join(dir, 'modules.txt');
+  const fd3 = fs.openSync(list, 'w');
+  try {
+    const r = spawnSync(process.execPath, ['-r', probe, BIN, ...args], { stdio: ['ignore', out, 'pipe', fd3], encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  } finally { fs.closeSync(out); fs.closeSync(fd3); }
+  const loaded = fs.readFileSync(list, 'utf8').split('\n');
+  expect(loaded.length).toBeGreaterThan(50);
+  return loaded;
+}
+
 describe('a report on standard output, without the stream', () => {
   it('the same bytes to a file and to a pipe', () => {
     const file = viaFile();
@@ -85,21 +105,8 @@ describe('a report on standard output, without the stream', () => {
   });
 
   it('neither standard stream is built, nor node:assert loaded (yargs\' shim, progress: scripts/bundle.mjs)', () => {
-    // a preload that lists, at exit, what the run loaded (process.moduleLoadList names each built-in module once)
-    const probe = path.join(dir, 'probe.cjs');
-    fs.writeFileSync(probe, "process.on('exit', () => require('fs').writeSync(3, process.moduleLoadList.join('\\n')));\n");
-    const out = fs.openSync(path.join(dir, 'probe.json'), 'w');
-    const list = path.join(dir, 'modules.txt');
-    const fd3 = fs.openSync(list, 'w');
-    try {
-      // a file that is not compressed (reading through a stream pipe asks process.stdout whether it is the destination)
-      const plain = ['report', path.join(TRACES, 'arm64-D-small/trace.dat'), '-f', 'json'];
-      const r = spawnSync(process.execPath, ['-r', probe, BIN, ...plain], { stdio: ['ignore', out, 'pipe', fd3], encoding: 'utf8' });
-      expect(r.stderr).toBe('');
-      expect(r.status).toBe(0);
-    } finally { fs.closeSync(out); fs.closeSync(fd3); }
-    const loaded = fs.readFileSync(list, 'utf8').split('\n');
-    expect(loaded.length).toBeGreaterThan(50);
+    // a file that is not compressed (reading through a stream pipe asks process.stdout whether it is the destination)
+    const loaded = modulesLoaded(['report', path.join(TRACES, 'arm64-D-small/trace.dat'), '-f', 'json']);
     // a file on fd 1 would be a sync write stream, a pipe on fd 2 a net socket; node:assert loads its colours
     for (const m of ['NativeModule internal/fs/sync_write_stream', 'NativeModule net', 'NativeModule assert', 'NativeModule internal/util/colors']) {
       expect(loaded, m).not.toContain(m);
@@ -132,18 +139,7 @@ describe('--help and --version on standard output that is not a terminal (consol
   });
 
   it('--help builds no standard stream (yargs\' setBlocking looks at the descriptors first: scripts/bundle.mjs)', () => {
-    const probe = path.join(dir, 'probe-help.cjs');
-    fs.writeFileSync(probe, "process.on('exit', () => require('fs').writeSync(3, process.moduleLoadList.join('\\n')));\n");
-    const out = fs.openSync(path.join(dir, 'help-out.txt'), 'w');
-    const list = path.join(dir, 'help-modules.txt');
-    const fd3 = fs.openSync(list, 'w');
-    try {
-      const r = spawnSync(process.execPath, ['-r', probe, BIN, '--help'], { stdio: ['ignore', out, 'pipe', fd3], encoding: 'utf8' });
-      expect(r.stderr).toBe('');
-      expect(r.status).toBe(0);
-    } finally { fs.closeSync(out); fs.closeSync(fd3); }
-    const loaded = fs.readFileSync(list, 'utf8').split('\n');
-    expect(loaded.length).toBeGreaterThan(50);
+    const loaded = modulesLoaded(['--help']);
     for (const m of ['NativeModule internal/fs/sync_write_stream', 'NativeModule net']) expect(loaded, m).not.toContain(m);
   });
 });
