@@ -369,11 +369,6 @@ export function systemXz(): string | undefined {
 export async function xzStream(raw: Readable, builtin = false): Promise<AsyncIterable<Uint8Array>> {
   const xz = builtin ? undefined : systemXz();
   if (xz) return xzChild(xz, raw);
-  return xzBuiltin(raw);
-}
-
-/** The builtin decoder (xz-decompress) over a stream of the raw bytes. */
-async function xzBuiltin(raw: Readable): Promise<AsyncIterable<Uint8Array>> {
   const web = Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>;
   const lib = (await import('xz-decompress')).default;
   return new lib.XzReadableStream(web) as unknown as AsyncIterable<Uint8Array>;
