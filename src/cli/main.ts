@@ -201,8 +201,8 @@ function helpOrVersion(args: string[]): boolean {
 
 /**
  * console.log straight to fd 1 (a file, a pipe, /dev/null: not a terminal, whose width the help needs), for
- * --help and --version: console.log builds process.stdout, 3-6 ms. A reader that went away ends the run
- * quietly, as through the stream (run()'s handler).
+ * --help and --version: console.log builds process.stdout, 3-6 ms. Write errors go to stdoutFailed, as the
+ * stream's do.
  */
 function logToFd1(): void {
   const format = process.getBuiltinModule('node:util').format;
@@ -210,24 +210,25 @@ function logToFd1(): void {
     try {
       writeFd1(Buffer.from(format(...a) + '\n'));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
-      removeScratch();
-      process.stderr.write(`kvmtax: ${writeError(e as NodeJS.ErrnoException, 'standard output').format()}\n`);
-      process.exit(EXIT_INPUT);
+      stdoutFailed(e as NodeJS.ErrnoException);
     }
   };
 }
 
+/**
+ * A write to standard output failed: a reader that went away (| head) ends the run quietly; any other error
+ * (a full disk under > file) is one line and exit 1, never a silent success with half the output.
+ */
+function stdoutFailed(e: NodeJS.ErrnoException): never {
+  if (e.code === 'EPIPE') process.exit(0);
+  removeScratch();
+  process.stderr.write(`kvmtax: ${writeError(e, 'standard output').format()}\n`);
+  process.exit(EXIT_INPUT);
+}
+
 export function run(): void {
   // the young generation is kept small by the runs that grow large (core/young-gen.ts), not here
-  // a reader that went away (| head) ends the run quietly; any other write error on stdout (a full disk
-  // under > file) is one line and exit 1, never a silent success with half a report
-  setStdoutErrorHandler((e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    removeScratch();
-    process.stderr.write(`kvmtax: ${writeError(e, 'standard output').format()}\n`);
-    process.exit(EXIT_INPUT);
-  });
+  setStdoutErrorHandler(stdoutFailed);
   const args = optionsAfterCommand(hideBin(process.argv));
   // process.stdout is built only when needed (core/stdout.ts): a report writes its output once, to fd 1;
   // every other command, help and the version use the stream as before, built now with the handler
