@@ -11,6 +11,9 @@
 //   - string-width's Unicode property regular expressions (\p{RGI_Emoji} with the v flag alone took 12-21 ms
 //     to compile on every run, whether written as a literal or as new RegExp): each becomes an object that
 //     compiles the same pattern on first use (lazyStringWidthRegexes below).
+// And the string-width 7 that cliui and wrap-ansi use measures printable ASCII at once, as string-width 8 does
+// (ASCII_FAST_PATH below): it walked each character through the segmenter and built emoji-regex's pattern for
+// each, most of `--help`'s layout time.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,11 +50,26 @@ function __lazyRegExp(source, flags) {
 /** A top-level `const NAME = /PATTERN/FLAGS;` whose pattern uses a Unicode property (\p{...}). */
 const PROPERTY_REGEX = /^const (\w+) = \/((?:[^/\\\n]|\\.)*\\p\{(?:[^/\\\n]|\\.)*)\/([a-z]*);$/gm;
 
+/**
+ * string-width 7 (cliui's and wrap-ansi's) measures every string a character at a time: the segmenter, then
+ * emoji-regex's whole pattern built and tested per character. For printable ASCII (0x20-0x7e) each character
+ * is one column, and no escape sequence can start (ESC and CSI lie outside it), so the width is the length:
+ * the fast path string-width 8 has, put in after its empty-string check. A version with its own fast path is
+ * left as it is; any other shape fails the build.
+ */
+const ASCII_FAST_PATH_AT = "\tif (typeof string !== 'string' || string.length === 0) {\n\t\treturn 0;\n\t}\n";
+const ASCII_FAST_PATH = '\tif (/^[\\x20-\\x7e]*$/.test(string)) {\n\t\treturn string.length;\n\t}\n';
+const HAS_ASCII_FAST_PATH = /Fast path: printable ASCII/;
+
 const lazyStringWidthRegexes = {
   name: 'lazy-string-width-regexes',
   setup(build) {
     build.onLoad({ filter: /[\\/]node_modules[\\/](?:.*[\\/])?string-width[\\/]index\.js$/ }, async (args) => {
-      const src = await fs.promises.readFile(args.path, 'utf8');
+      let src = await fs.promises.readFile(args.path, 'utf8');
+      if (!HAS_ASCII_FAST_PATH.test(src)) {
+        if (!src.includes(ASCII_FAST_PATH_AT)) throw new Error(`${args.path}: no empty-string check to put the ASCII fast path after (string-width changed? see scripts/bundle.mjs)`);
+        src = src.replace(ASCII_FAST_PATH_AT, ASCII_FAST_PATH_AT + ASCII_FAST_PATH);
+      }
       let n = 0;
       const out = src.replace(PROPERTY_REGEX, (_m, name, pattern, flags) => {
         n++;
