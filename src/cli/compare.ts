@@ -107,8 +107,10 @@ export async function runCompare(a: CompareArgs): Promise<{ comparison: Comparis
   // --forecast: the phases of work on each side, timed from the exit rows (absolute figures per unit of work)
   const pa = a.forecast ? new PhaseCollector(a.analyze?.isa) : undefined;
   const pb = a.forecast ? new PhaseCollector(a.analyze?.isa) : undefined;
-  const sa = await loadSide(a.before, labels[0], split, a.analyze ?? {}, pa);
-  const sb = await loadSide(a.after, labels[1], split, a.analyze ?? {}, pb);
+  // the core's tiering is chosen once for the run: by both sides' inputs
+  const ao = { ...a.analyze, tieringInputs: [...a.before, ...a.after] };
+  const sa = await loadSide(a.before, labels[0], split, ao, pa);
+  const sb = await loadSide(a.after, labels[1], split, ao, pb);
   const comparison = compare(sa, sb, { split, version: version() });
   checkRules(rules, comparison);
   const results = evaluateRules(rules, comparison, (v, u) => fmtValue(v, u, comparison.unit));

@@ -44,6 +44,10 @@ const XZ = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 function startsWith(b: Uint8Array, magic: number[]): boolean {
   return b.length >= magic.length && magic.every((m, i) => b[i] === m);
 }
+/** The compression a file's first bytes show (the ones openSource decompresses), or undefined. */
+export function compressionOf(head: Uint8Array): 'gzip' | 'xz' | undefined {
+  return startsWith(head, GZIP) ? 'gzip' : startsWith(head, XZ) ? 'xz' : undefined;
+}
 
 class FdSource implements ByteSource {
   readonly head: Uint8Array;

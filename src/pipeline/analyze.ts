@@ -4,12 +4,13 @@
  * Several files give one report; each keeps its own threads and VMs (file index in the core).
  * Reading one input is read-input.ts; a text file read by worker threads is jobs.ts.
  */
-import { Core, type CoreTables, type NestedRec, type RowSink } from '../wasm/core.js';
+import { Core, planTiering, type CoreTables, type NestedRec, type RowSink } from '../wasm/core.js';
 import { version } from '../core/package-root.js';
 import { MergeInexact, mergeTables, type Part } from '../wasm/merge.js';
 import { KvmtaxError } from '../core/errors.js';
 import fs from 'node:fs';
-import { openSource, type ByteSource } from '../formats/source.js';
+import { compressionOf, openSource, type ByteSource } from '../formats/source.js';
+import { isTraceDat } from '../formats/tracedat/meta.js';
 import { UnpackSource, bigEnoughToUnpackAside } from './unpack-source.js';
 import { summarize } from '../analysis/summary.js';
 import { filterTables, describeFilter, type ThreadFilter } from '../analysis/filter.js';
@@ -73,6 +74,8 @@ export interface AnalyzeOptions {
   sliceReadAhead?: boolean;
   /** files smaller than this are read by one thread even with jobs > 1, as is a text file's rest when less than this is left once the workers are ready (default 16 MiB) */
   jobsMinBytes?: number;
+  /** the run's inputs, when it analyzes them in parts (compare: both sides), for the core's tiering (wasm/core.ts planTiering) */
+  tieringInputs?: string[];
   /** the run's memory budget in MiB (each worker's too); default DEFAULT_MAX_MEMORY_MB (wasm/core.ts) */
   maxMemoryMb?: number;
   /** --pid / --vcpu: only these vCPU threads (perf kvm stat report's -p and --vcpu) */
@@ -83,6 +86,7 @@ export interface AnalyzeOptions {
 export { version };
 
 export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promise<Report> {
+  planTiering(contentEstimate(opts.tieringInputs ?? files));
   // a file --jobs could not read in exact slices is read again by one thread, and the report says so
   const notes: string[] = [];
   for (;;) {
@@ -101,6 +105,44 @@ export async function analyze(files: string[], opts: AnalyzeOptions = {}): Promi
       opts = { ...opts, oneThread: [...(opts.oneThread ?? []), e.file] };
     }
   }
+}
+
+/**
+ * The content of the files in bytes, as far as they tell before they are read (the core's tiering: wasm/core.ts
+ * planTiering): a .gz or .xz file, or a trace.dat whose header names zstd or zlib, counts 16 times its size (the
+ * bundled captures' .xz hold 20-30 times theirs, a trace.dat's zstd sections about 12); undefined when an input
+ * is not a regular file (standard input, a FIFO: never opened here) or cannot be opened (its error comes later,
+ * from the reader).
+ */
+export function contentEstimate(files: string[]): number | undefined {
+  let total = 0;
+  const head = Buffer.alloc(4096);
+  for (const f of files) {
+    // stat first: opening a FIFO would wait for its writer, and reading it would take the reader's bytes
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(f);
+    } catch {
+      return undefined;
+    }
+    if (!st.isFile()) return undefined;
+    let fd: number;
+    try {
+      fd = fs.openSync(f, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const h = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
+      const packed = compressionOf(h) !== undefined || (isTraceDat(h) && (h.includes('zstd', 0, 'latin1') || h.includes('zlib', 0, 'latin1')));
+      total += st.size * (packed ? 16 : 1);
+    } catch {
+      return undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return total;
 }
 
 /** Will this input make a large run (core/young-gen.ts)? A compressed file counts as 8 times its size. */

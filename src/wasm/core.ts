@@ -24,6 +24,7 @@ import { THREAD_FIELDS, type ThreadRec } from './thread-layout.js';
 export type { ThreadRec };
 import { reasonName } from '../core/reasons.js';
 import { KvmtaxError } from '../core/errors.js';
+import { phase } from '../core/phases.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -145,6 +146,31 @@ let compiled: WebAssembly.Module | undefined;
 export function wasmModule(): WebAssembly.Module { return module(); }
 /** Use a module compiled elsewhere (a --jobs worker gets the main thread's). */
 export function useModule(m: WebAssembly.Module): void { compiled = m; }
+
+/**
+ * V8 compiles the core twice: with Liftoff, its baseline compiler, as the module is made, and then each function
+ * that runs hot again with TurboFan on background threads (dynamic tiering). The second costs a run about 3,000
+ * page faults and 30-50 ms whatever its input, and only pays for itself past about 50 MB of input here (a 379 KB
+ * capture: min 220 -> 198 ms with Liftoff's code alone; 32 MB: 377 -> 353 ms; 64 MB: 389 -> 397 ms; 256 MB: 555 ->
+ * 637 ms; README, Performance). So a run whose inputs hold at most LIFTOFF_ONLY_MAX bytes keeps the core in
+ * Liftoff's code. The flag is set before the module is compiled (once per process; --jobs workers get the
+ * compiled module), never while bin/kvmtax.js trains the CLI's code cache (V8 stamps the cache with a hash of
+ * the flags, and the cache is made and used with V8's defaults), and not for live sessions.
+ */
+export const LIFTOFF_ONLY_MAX = 32 << 20;
+/** Whether a run of `contentBytes` (undefined: unknown) keeps the core in Liftoff's code; never while training the code cache. */
+export function liftoffOnlyFor(contentBytes: number | undefined, training: boolean): boolean {
+  return contentBytes !== undefined && contentBytes <= LIFTOFF_ONLY_MAX && !training;
+}
+let tieringPlanned = false;
+/** Before the first Core of a run: Liftoff's code alone when its inputs are small (KVMTAX_PHASES says which). */
+export function planTiering(contentBytes: number | undefined): void {
+  if (compiled || tieringPlanned) return;
+  tieringPlanned = true;
+  const liftoff = liftoffOnlyFor(contentBytes, process.env.KVMTAX_CODE_CACHE_TRAINING !== undefined);
+  if (liftoff) process.getBuiltinModule('node:v8').setFlagsFromString('--liftoff-only');
+  phase(liftoff ? 'core: Liftoff only' : 'core: tiered');
+}
 
 function module(): WebAssembly.Module {
   if (!compiled) {
