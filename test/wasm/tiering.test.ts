@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { LIFTOFF_ONLY_MAX, liftoffOnlyFor } from '../../src/wasm/core.js';
+import { LIFTOFF_ONLY_MAX, LIFTOFF_ONLY_MIN, liftoffOnlyFor } from '../../src/wasm/core.js';
 import { contentEstimate } from '../../src/pipeline/analyze.js';
 import { STDIN } from '../../src/formats/source.js';
 import { ROOT, TRACES } from '../support/paths.js';
@@ -23,8 +23,10 @@ const file = (name: string, bytes: Uint8Array | string): string => {
 const TRACE_DAT_MAGIC = [0x17, 0x08, 0x44, ...Buffer.from('tracing')];
 
 describe('liftoffOnlyFor', () => {
-  it('keeps small runs in Liftoff, never unknown or large ones, never while training the code cache', () => {
-    expect(liftoffOnlyFor(0, false)).toBe(true);
+  it('keeps small runs in Liftoff, never tiny, unknown or large ones, never while training the code cache', () => {
+    expect(liftoffOnlyFor(0, false)).toBe(false);
+    expect(liftoffOnlyFor(LIFTOFF_ONLY_MIN - 1, false)).toBe(false);
+    expect(liftoffOnlyFor(LIFTOFF_ONLY_MIN, false)).toBe(true);
     expect(liftoffOnlyFor(LIFTOFF_ONLY_MAX, false)).toBe(true);
     expect(liftoffOnlyFor(LIFTOFF_ONLY_MAX + 1, false)).toBe(false);
     expect(liftoffOnlyFor(undefined, false)).toBe(false);
@@ -81,6 +83,14 @@ describe('the CLI', () => {
     const p = phases(path.join(TRACES, 'svm-D-small/trace.txt.xz'));
     expect(p).toHaveLength(1);
     expect(p[0]).toMatch(/ main core: Liftoff only /);
+  });
+
+  it('leaves V8\'s tiering as it is for a 2-line trace, which it never tiers up', () => {
+    const tiny = file('tiny.txt', '             vmm-193     (    188) [001] d..1.     7.334239: kvm_entry: vcpu 1, rip 0x1000\n' +
+      '             vmm-193     (    188) [001] .....     7.335242: kvm_exit: vcpu 1 reason npf rip 0x10000 info1 0x0000000200000006 info2 0x0000000000001000 intr_info 0x00000000 error_code 0x00000000\n');
+    const p = phases(tiny);
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/ main core: tiered /);
   });
 
   it('leaves V8\'s tiering as it is for inputs over the limit', () => {
