@@ -154,9 +154,10 @@ export function useModule(m: WebAssembly.Module): void { compiled = m; }
  * capture: min 220 -> 198 ms with Liftoff's code alone; 32 MB: 377 -> 353 ms; 64 MB: 389 -> 397 ms; 256 MB: 555 ->
  * 637 ms; README, Performance). So a run whose inputs hold at most LIFTOFF_ONLY_MAX bytes keeps the core in
  * Liftoff's code, unless they are under LIFTOFF_ONLY_MIN: V8 never tiered the core up on those (2 lines, 2-8 KB:
- * no TurboFan page faults), and the flag would only cost the loading of node:v8. The flag is set before the module is compiled (once per process; --jobs workers get the
- * compiled module), never while bin/kvmtax.js trains the CLI's code cache (V8 stamps the cache with a hash of
- * the flags, and the cache is made and used with V8's defaults), and not for live sessions.
+ * no TurboFan page faults), and the flag would only cost the loading of node:v8. The flag is set before the
+ * module is compiled (once per process; --jobs workers get the compiled module), never while bin/kvmtax.js
+ * trains the CLI's code cache (V8 stamps the cache with a hash of the flags, and the cache is made and used
+ * with V8's defaults), and not for live sessions.
  */
 export const LIFTOFF_ONLY_MAX = 32 << 20;
 export const LIFTOFF_ONLY_MIN = 4 << 10;

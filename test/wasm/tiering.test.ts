@@ -7,13 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LIFTOFF_ONLY_MAX, LIFTOFF_ONLY_MIN, liftoffOnlyFor } from '../../src/wasm/core.js';
 import { contentEstimate } from '../../src/pipeline/analyze.js';
 import { STDIN } from '../../src/formats/source.js';
 import { ROOT, TRACES } from '../support/paths.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-tiering-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, bytes: Uint8Array | string): string => {
   const p = path.join(dir, name);
   fs.writeFileSync(p, bytes);
