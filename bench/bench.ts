@@ -547,8 +547,10 @@ async function benchIn(tmp: string, o: Opts, want: (n: string) => boolean, notes
       case 'kvmtax-trace.dat': {
         const t = row('trace-cmd-report');
         if (t) vs = `${(r.rate / t.rate).toFixed(2)}x trace-cmd`;
-        target = '>= 10x trace-cmd report';
-        verdict = t ? pf(r.rate / t.rate >= 10) : '';
+        // 1.2 MB: both tools' start-up is most of it. Issue 13's >= 10x is for a capture of 50 MB or more,
+        // which the tiled rows (trace.dat-tiled) measure and judge
+        target = 'none: start-up bound (>= 10x: tiled rows)';
+        verdict = '';
         break;
       }
       default: break;
