@@ -839,11 +839,15 @@ export class Core {
     const at = (n * 4 + 7) & ~7;
     const p = this.ex.histScratch(at + nr * 12);
     this.refresh();
-    new Int32Array(this.ex.memory.buffer, p, n).set(ids);
-    new Float64Array(this.ex.memory.buffer, p + at, nr).set(ranks);
+    // written through the core's own views (the summary makes thousands of these calls, one per bin)
+    const m = this.mem;
+    for (let i = 0; i < n; i++) m.setInt32(p + 4 * i, ids[i]!, true);
+    for (let i = 0; i < nr; i++) m.setFloat64(p + at + 8 * i, ranks[i]!, true);
     this.ex.histRanks(p, n, p + at, nr, p + at + nr * 8);
     this.refresh();
-    return new Int32Array(this.ex.memory.buffer, p + at + nr * 8, nr).slice();
+    const out = new Int32Array(nr);
+    for (let i = 0; i < nr; i++) out[i] = this.mem.getInt32(p + at + nr * 8 + 4 * i, true);
+    return out;
   }
   /** fn(bucket, count) for each non-empty bucket of the histograms `ids` summed, in bucket order. */
   histEach(ids: readonly number[], fn: (bucket: number, count: number) => void): void {
