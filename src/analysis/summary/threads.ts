@@ -173,7 +173,7 @@ export function timeline(t: CoreTables, order: number[], scale: number[], who: (
 /**
  * A vCPU's timeline entry. Its buckets are kept as numbers in one array and made into [t, exits] pairs each time
  * they are read (by JSON.stringify, the HTML report, a spread): built up front, a report's pairs were tens of
- * thousands of small arrays (39,236 at 256 vCPUs, 20,000 in the realistic 1 GB file) that lived to the end, and the
+ * thousands of small arrays (39,236 at 256 vCPUs, 19,950 in the realistic 1 GB file) that lived to the end, and the
  * summary's young-generation collections copied them again and again.
  */
 function vcpuTimeline(file: number, w: Who, pairs: Float64Array): Timeline['vcpus'][number] {
