@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { writeOutput } from '../core/output.js';
 import { tableWidth, WIDE_OPTION } from './width.js';
-import { KvmtaxError, EXIT_USAGE } from '../core/errors.js';
+import { KvmtaxError, EXIT_USAGE, oneLine } from '../core/errors.js';
 import { STDIN } from '../formats/source.js';
 import { mergeReports, MergeError } from '../analysis/runs/merge.js';
 import { render, OUTPUT_FORMATS } from '../report/render.js';
@@ -41,7 +41,7 @@ export async function handler(argv: ArgumentsCamelCase<Args>): Promise<void> {
     try {
       return JSON.parse(text) as unknown;
     } catch (e) {
-      throw new KvmtaxError(`not JSON: ${(e as Error).message}`, { file: p });
+      throw new KvmtaxError(`not JSON: ${oneLine((e as Error).message)}`, { file: p });
     }
   });
   let merged;

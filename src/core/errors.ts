@@ -56,9 +56,20 @@ export class KvmtaxError extends Error {
   }
 }
 
+/** The characters `which` matches (a global regular expression of control bytes) as \xNN. */
+function escapeControls(s: string, which: RegExp): string {
+  return s.replace(which, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** Quote a piece of input for an error message: at most 60 characters, control bytes escaped. */
 export function excerpt(s: string, max = 60): string {
-  let t = s.length > max ? s.slice(0, max) + '...' : s;
-  t = t.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  return JSON.stringify(t);
+  return JSON.stringify(escapeControls(s.length > max ? s.slice(0, max) + '...' : s, /[\x00-\x08\x0b-\x1f\x7f]/g));
+}
+
+/**
+ * Another library's message made fit for a one-line error: its control bytes, newlines too, as \xNN (JSON.parse
+ * quotes the input it failed on, newlines and terminal escapes included).
+ */
+export function oneLine(message: string): string {
+  return escapeControls(message, /[\x00-\x1f\x7f]/g);
 }

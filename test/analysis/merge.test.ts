@@ -127,6 +127,16 @@ describe('kvmtax merge', () => {
     expect(out.stderr).toMatch(/^kvmtax: .*merging would count it twice\n$/);
   });
 
+  it('a file that is not JSON: one line naming it, its quoted bytes escaped, exit 1', () => {
+    // JSON.parse's message quotes the text it failed on: here a Markdown title, blank lines and a terminal escape
+    const f = tmpTrace('# notes\n\n\x1b[2Jhello\n', 'notes.json');
+    const out = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'kvmtax.js'), 'merge', f], { encoding: 'utf8' });
+    expect(out.status).toBe(1);
+    expect(out.stderr).toMatch(/^kvmtax: .*notes\.json: not JSON: .*\n$/);
+    expect(out.stderr.trimEnd()).not.toMatch(/[\x00-\x1f\x7f]/);
+    expect(out.stderr).toContain('# notes\\x0a\\x0a');
+  });
+
   it('refuses negative counts, naming where', async () => {
     const r = await json([path.join(TRACES, 'svm-D-small/trace.txt.xz')]);
     const b = await json([path.join(TRACES, 'svm-A-baseline/trace.txt.xz')]);
