@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { oneLine } from '../core/errors.js';
 
 export interface ThreadInfo { tid: number; comm: string; cpus_allowed: string; last_cpu: number | null; vcpu: number | null }
 export interface VmmInfo { pid: number; comm: string; cmdline: string[]; threads: ThreadInfo[] }
@@ -163,20 +164,34 @@ export function writeManifest(file: string, m: Manifest): void {
   }
 }
 
-/** The manifest beside a trace, if kvmtax record wrote one (undefined when absent or not ours). */
+/** Manifests already said to be unreadable (a report reads each up to three times). */
+const unreadable = new Set<string>();
+
+/**
+ * The manifest beside a trace, if kvmtax record wrote one (undefined when absent or not ours). One that is
+ * there but cannot be read as ours is left out with a warning on stderr, once: the report then lacks its lines.
+ */
 export function readManifest(trace: string): Manifest | undefined {
   let t: string | undefined;
+  let file = '';
   // beside the trace, or beside its uncompressed name (run.dat.xz: run.dat.manifest.json)
   for (const f of [manifestPath(trace), manifestPath(trace.replace(/\.(xz|gz)$/, ''))]) {
-    try { t = fs.readFileSync(f, 'utf8'); break; } catch { /* next */ }
+    try { t = fs.readFileSync(f, 'utf8'); file = f; break; } catch { /* next */ }
   }
   if (t === undefined) return undefined;
+  let why: string;
   try {
     const m = JSON.parse(t) as Manifest;
-    return m && m.kvmtax_manifest === 1 ? m : undefined;
-  } catch {
-    return undefined;
+    if (m && m.kvmtax_manifest === 1) return m;
+    why = 'no "kvmtax_manifest": 1 in it';
+  } catch (e) {
+    why = `not JSON: ${oneLine((e as Error).message)}`;
   }
+  if (!unreadable.has(file)) {
+    unreadable.add(file);
+    process.stderr.write(`kvmtax: warning: ${oneLine(file)}: not read as kvmtax record's manifest (${why}): its lines are left out\n`);
+  }
+  return undefined;
 }
 
 /** The parts of a report the manifest lines set beside KVM's statistics. */

@@ -98,6 +98,26 @@ describe('host manifest', () => {
     expect(r.totals.exits_seen).toBe(770);
     expect(r.manifests[`${trace}.xz`]!.host.nohz_full).toBe('2-3');
   });
+
+  it('one that cannot be read is left out with one warning naming it, and the report is as without it', () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-man-'));
+    const trace = path.join(d, 'run.txt.xz');
+    fs.copyFileSync(path.join(ROOT, 'traces/svm-D-small/trace.txt.xz'), trace);
+    const bin = path.join(ROOT, 'bin', 'kvmtax.js');
+    const plain = spawnSync(process.execPath, [bin, 'report', '-q', trace], { encoding: 'utf8' });
+    for (const [text, why] of [['{"host": \n', /not JSON: .*/], ['{"host": {}}\n', /no "kvmtax_manifest": 1 in it/]] as const) {
+      fs.writeFileSync(manifestPath(trace), text);
+      const t = spawnSync(process.execPath, [bin, 'report', '-q', trace], { encoding: 'utf8' });
+      expect(t.status).toBe(0);
+      expect(t.stdout).toBe(plain.stdout);
+      const lines = t.stderr.split('\n').filter(Boolean);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`kvmtax: warning: ${manifestPath(trace)}: not read as kvmtax record's manifest (`);
+      expect(lines[0]).toMatch(why);
+      expect(lines[0]).toMatch(/: its lines are left out$/);
+    }
+    fs.rmSync(d, { recursive: true, force: true });
+  });
 });
 
 describe('KVM statistics sampled while recording', () => {
