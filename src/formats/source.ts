@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { gunzipStream, xzFileStream, xzStream } from './decompress.js';
+import { gunzipStream, xzFileReader, xzStream, type PullReader } from './decompress.js';
 import { KvmtaxError } from '../core/errors.js';
 
 export interface ByteSource {
@@ -145,6 +145,43 @@ class StreamSource implements ByteSource {
   }
 }
 
+/** A source whose bytes a PullReader reads straight into the caller's buffer (xz's output, decompress.ts). */
+class PullSource implements ByteSource {
+  head: Uint8Array = new Uint8Array(0);
+  private pending: Uint8Array = new Uint8Array(0);
+  private lastRaw = 0;
+  constructor(readonly name: string, private readonly reader: PullReader, readonly compression: string, private readonly onClose: () => void) {}
+  async fillHead(): Promise<void> {
+    const h = Buffer.allocUnsafe(HEAD_BYTES);
+    let n = 0;
+    for (let k; n < HEAD_BYTES && (k = await this.pull(h, n, HEAD_BYTES - n)) > 0;) n += k;
+    this.head = h.subarray(0, n);
+    this.pending = this.head;
+  }
+  private async pull(dst: Uint8Array, off: number, len: number): Promise<number> {
+    try {
+      return await this.reader.read(dst, off, len);
+    } catch (e) {
+      throw new KvmtaxError(`cannot decompress ${this.compression}: ${(e as Error).message}`, this.name);
+    }
+  }
+  async read(dst: Uint8Array, off: number, len: number): Promise<number> {
+    if (this.pending.length === 0) return len > 0 ? this.pull(dst, off, len) : 0;
+    const k = Math.min(len, this.pending.length);
+    dst.set(this.pending.subarray(0, k), off);
+    this.pending = this.pending.subarray(k);
+    return k;
+  }
+  /** How far the decompressor has read the file (the last position it told, once it has exited). */
+  rawPosition(): number {
+    return (this.lastRaw = this.reader.rawPosition() ?? this.lastRaw);
+  }
+  close(): void {
+    this.reader.close();
+    this.onClose();
+  }
+}
+
 /** Open a file ('-' for stdin), decompressing .gz and .xz content transparently. */
 export async function openSource(file: string): Promise<ByteSource> {
   // /dev/stdin names fd 0, which may be a socket that cannot be opened again (ENXIO): read it as "-"
@@ -195,13 +232,11 @@ async function wrapCompressed(src: ByteSource, name: string): Promise<ByteSource
     return s;
   }
   if (startsWith(src.head, XZ)) {
-    // a regular file: the system's xz reads it itself (decompress.ts xzFileStream)
+    // a regular file: the system's xz reads it itself (decompress.ts xzFileReader)
     const fd = src instanceof FdSource ? src.fileFd() : undefined;
-    const direct = fd === undefined ? undefined : xzFileStream(fd);
+    const direct = fd === undefined ? undefined : xzFileReader(fd);
     if (direct) {
-      const s = new StreamSource(name, direct.chunks, 'xz', () => src.close());
-      let last = 0;
-      s.rawPosition = () => (last = direct.rawPosition() ?? last);
+      const s = new PullSource(name, direct, 'xz', () => src.close());
       await s.fillHead();
       return s;
     }

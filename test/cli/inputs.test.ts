@@ -62,3 +62,27 @@ describe('progress of a compressed input', () => {
     for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThanOrEqual(seen[i - 1]!);
   });
 });
+
+describe('a .xz file read by the system xz', () => {
+  it('ends at once when its text turns bad early: xz is stopped, not left blocked on a full pipe', () => {
+    if (spawnSync('sh', ['-c', 'command -v xz']).status !== 0) { console.warn('skipped: needs the system xz'); return; }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-test-'));
+    try {
+      // the capture's first 1,000 lines, a control byte, then 24 MB more of its text: when the scan stops at the
+      // control byte, xz has more to write than a pipe holds (and than the 16 MiB an earlier stream reader queued)
+      const text = spawnSync('xz', ['-dc', T], { maxBuffer: 1 << 26 }).stdout as Buffer;
+      const head = text.subarray(0, text.indexOf('\n', 200_000) + 1);
+      const lines = head.toString('latin1').split('\n').slice(0, 1000);
+      const bad = Buffer.concat([Buffer.from(lines.join('\n') + '\n\u0001\n', 'latin1'), ...Array(120).fill(head)]);
+      const f = path.join(dir, 'bad.txt.xz');
+      fs.writeFileSync(f, spawnSync('xz', ['-0', '-c'], { input: bad, maxBuffer: 1 << 26 }).stdout as Buffer);
+      const t0 = Date.now();
+      const r = spawnSync(process.execPath, [BIN, 'report', f], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.signal).toBeNull(); // not killed by the timeout: it had hung here, xz blocked and kvmtax waiting for it
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/bad\.txt\.xz:1001:1: binary data in a text trace/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(Date.now() - t0).toBeLessThan(20_000);
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  });
+});
