@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import type * as Fzstd from 'fzstd';
 import { FormatError } from './bytes.js';
 import { packageRoot } from '../core/package-root.js';
+import { PipeReader, streamFd, type PullReader } from './pipe-reader.js';
 
 // zlib, child_process and fzstd load on first use: a plain text report needs none of them, and loading
 // them was about 5 ms of its start-up
@@ -421,111 +422,44 @@ async function* flowing(stream: Readable): AsyncGenerator<Uint8Array> {
 }
 const EMPTY = new Uint8Array(0);
 
-/** Bytes pulled into the caller's buffer: read up to `len` bytes into dst[off..]; 0 at the end. */
-export interface PullReader {
-  read(dst: Uint8Array, off: number, len: number): Promise<number>;
-  /** Stop early (the consumer is done): the producer is stopped too. */
-  close(): void;
-  /** How many bytes of the compressed input have been read so far, if known. */
-  rawPosition(): number | undefined;
-}
-
 /**
  * A regular file's xz content, by the system's xz reading the file itself (its descriptor `fd` as xz's
  * standard input, read from offset 0: kvmtax reads its files at offsets and leaves the offset alone), rather
  * than through a pipe that kvmtax fills: that was 13 MB of reads and writes on the scanning thread for a
  * 256 MiB file. `rawPosition()` tells how far xz has read (its /proc fdinfo; for the progress line).
  * Without a system xz: undefined (the caller pipes the bytes to the builtin decoder).
- *
- * xz's output is read by the scanning thread itself, straight into the caller's buffer (XzPipeReader), not
- * taken as a stream's 'data' events: xz writes 8 KiB at a time, and each write woke the main thread for one
- * read and one callback (28,000 for 256 MiB, about 0.9 s of its CPU in 1.3-1.6 s, against 0.4 s read this way).
+ * xz's output is read by the scanning thread itself, straight into the scan's buffer (pipe-reader.ts).
  */
 export function xzFileReader(fd: number): PullReader | undefined {
   const xz = systemXz();
   if (!xz) return undefined;
   const child = process.getBuiltinModule('node:child_process').spawn(xz, ['-dc'], { stdio: [fd, 'pipe', 'pipe'] });
-  const handle = (child.stdout as unknown as { _handle?: { fd?: unknown; reading?: boolean; readStop?: () => number } } | null)?._handle;
-  if (handle && typeof handle.fd === 'number' && handle.fd >= 0 && typeof handle.readStop === 'function') {
-    // the socket starts reading as it is made (net.Socket's read(0)): stop that before the loop polls it, so
-    // every byte comes through the reads below (as net.Socket's own pauseOnCreate does)
-    handle.reading = false;
-    handle.readStop();
-    return new XzPipeReader(xz, child, handle.fd);
-  }
+  const out = streamFd(child.stdout);
   // no descriptor to read (not expected on Linux): the output as the stream's chunks
-  return chunkReader(xzChild(xz, child), () => readPosition(child.pid));
+  if (out === undefined) return chunkReader(xzChild(xz, child), () => readPosition(child.pid));
+  let stderr = '';
+  const err = child.stderr!;
+  err.setEncoding('utf8');
+  err.on('data', (d: string) => { if (stderr.length < 4096) stderr += d; });
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('close', (code, signal) => resolve(code ?? signal ?? 'killed'));
+    child.once('error', (e) => resolve(e.message));
+  });
+  return new PipeReader(out, async () => {
+    // xz closed its output: done once it has exited, with its status (its stdout is closed here, so that
+    // the child's 'close' comes)
+    child.stdout!.destroy();
+    const code = await exited;
+    if (code !== 0) throw new Error(xzFailure(stderr, xz, code));
+  }, () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+    child.stdout!.destroy();
+  }, () => readPosition(child.pid));
 }
 
-const NAP = new Int32Array(new SharedArrayBuffer(4));
-/** With nothing to read and less than PIPE_HANDOFF bytes in hand, the reader sleeps this long (ms) before it
- * tries again: xz then has written several of its 8 KiB pieces (about 30 us each), and the socket holds about
- * 200 KB, so xz does not block on it. */
-const PIPE_NAP_MS = 0.3;
-/** What has arrived is handed to the scan once it holds this much and nothing more is there. */
-const PIPE_HANDOFF = 64 << 10;
-/** The event loop gets a turn at least this often (ms) while the reader waits: signals, xz's stderr. */
-const PIPE_YIELD_MS = 20;
-
-class XzPipeReader implements PullReader {
-  private eof = false;
-  private stderr = '';
-  private readonly exited: Promise<number | string>;
-  private lastYield = performance.now();
-  constructor(private readonly xz: string, private readonly child: import('node:child_process').ChildProcess, private readonly fd: number) {
-    const err = child.stderr!;
-    err.setEncoding('utf8');
-    err.on('data', (d: string) => { if (this.stderr.length < 4096) this.stderr += d; });
-    this.exited = new Promise((resolve) => {
-      child.once('close', (code, signal) => resolve(code ?? signal ?? 'killed'));
-      child.once('error', (e) => resolve(e.message));
-    });
-  }
-  async read(dst: Uint8Array, off: number, len: number): Promise<number> {
-    if (this.eof) return this.finish();
-    let got = 0;
-    for (;;) {
-      let n: number;
-      try {
-        n = fs.readSync(this.fd, dst, off + got, len - got, null);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'EAGAIN' && code !== 'EINTR') throw e;
-        n = -1;
-      }
-      if (n > 0) {
-        got += n;
-        if (got === len) return got;
-        continue;
-      }
-      if (n === 0) {
-        // xz closed its output: done once it has exited (with its status)
-        this.eof = true;
-        this.child.stdout!.destroy();
-        return got > 0 ? got : this.finish();
-      }
-      if (got >= PIPE_HANDOFF) return got;
-      const now = performance.now();
-      if (now - this.lastYield >= PIPE_YIELD_MS) {
-        this.lastYield = now;
-        await new Promise<void>((r) => setImmediate(r));
-      } else {
-        Atomics.wait(NAP, 0, 0, PIPE_NAP_MS);
-      }
-    }
-  }
-  private async finish(): Promise<number> {
-    const code = await this.exited;
-    if (code !== 0) throw new Error(this.stderr.trim().split('\n')[0]?.replace(/^.*?\(stdin\): /, '') || `${path.basename(this.xz)} exited with ${code}`);
-    return 0;
-  }
-  close(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
-    if (!this.eof) this.child.stdout!.destroy();
-  }
-  rawPosition(): number | undefined {
-    return readPosition(this.child.pid);
-  }
+/** xz's first line of complaint, without its "xz: (stdin): " */
+function xzFailure(stderr: string, xz: string, code: number | string): string {
+  return stderr.trim().split('\n')[0]?.replace(/^.*?\(stdin\): /, '') || `${path.basename(xz)} exited with ${code}`;
 }
 
 /** A PullReader over an async iterable of chunks. */
@@ -584,10 +518,7 @@ async function* xzChild(xz: string, raw: Readable | import('node:child_process')
   try {
     yield* flowing(out);
     const code = await exited;
-    if (code !== 0) {
-      const why = stderr.trim().split('\n')[0]?.replace(/^.*?\(stdin\): /, '') || `${path.basename(xz)} exited with ${code}`;
-      throw new Error(why);
-    }
+    if (code !== 0) throw new Error(xzFailure(stderr, xz, code));
   } finally {
     if (child.exitCode === null) child.kill();
   }

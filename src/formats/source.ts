@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { gunzipStream, xzFileReader, xzStream, type PullReader } from './decompress.js';
+import { gunzipStream, xzFileReader, xzStream } from './decompress.js';
+import { PipeReader, streamFd, type PullReader } from './pipe-reader.js';
 import { KvmtaxError } from '../core/errors.js';
 
 export interface ByteSource {
@@ -145,12 +146,12 @@ class StreamSource implements ByteSource {
   }
 }
 
-/** A source whose bytes a PullReader reads straight into the caller's buffer (xz's output, decompress.ts). */
+/** A source whose bytes a PullReader reads straight into the caller's buffer (xz's output, a piped stdin). */
 class PullSource implements ByteSource {
   head: Uint8Array = new Uint8Array(0);
   private pending: Uint8Array = new Uint8Array(0);
   private lastRaw = 0;
-  constructor(readonly name: string, private readonly reader: PullReader, readonly compression: string, private readonly onClose: () => void) {}
+  constructor(readonly name: string, private readonly reader: PullReader, readonly compression?: string, private readonly onClose?: () => void) {}
   async fillHead(): Promise<void> {
     const h = Buffer.allocUnsafe(HEAD_BYTES);
     let n = 0;
@@ -162,7 +163,8 @@ class PullSource implements ByteSource {
     try {
       return await this.reader.read(dst, off, len);
     } catch (e) {
-      throw new KvmtaxError(`cannot decompress ${this.compression}: ${(e as Error).message}`, this.name);
+      const why = (e as Error).message;
+      throw new KvmtaxError(this.compression ? `cannot decompress ${this.compression}: ${why}` : why, this.name);
     }
   }
   async read(dst: Uint8Array, off: number, len: number): Promise<number> {
@@ -178,7 +180,7 @@ class PullSource implements ByteSource {
   }
   close(): void {
     this.reader.close();
-    this.onClose();
+    this.onClose?.();
   }
 }
 
@@ -186,6 +188,12 @@ class PullSource implements ByteSource {
 export async function openSource(file: string): Promise<ByteSource> {
   // /dev/stdin names fd 0, which may be a socket that cannot be opened again (ENXIO): read it as "-"
   if (file === '-' || file === STDIN || file === '/dev/stdin' || file === '/dev/fd/0' || file === '/proc/self/fd/0') {
+    const pipe = stdinPipe();
+    if (pipe) {
+      const p = new PullSource('<stdin>', pipe);
+      await p.fillHead();
+      return wrapCompressed(p, '<stdin>');
+    }
     const s = new StreamSource('<stdin>', process.stdin as AsyncIterable<Uint8Array>);
     await s.fillHead();
     return wrapCompressed(s, '<stdin>');
@@ -221,6 +229,20 @@ export async function openSource(file: string): Promise<ByteSource> {
   }
   const src = new FdSource(file, fd, file);
   return wrapCompressed(src, file);
+}
+
+/**
+ * Standard input when it is a pipe or a socket (`xz -dc f | kvmtax report -`): read by the scanning thread
+ * itself (pipe-reader.ts). 256 MiB through `cat` into `-`, 5 alternating runs: median 1008 ms as
+ * process.stdin's stream, against 659 ms for the file itself.
+ */
+function stdinPipe(): PullReader | undefined {
+  let st: fs.Stats;
+  try { st = fs.fstatSync(0); } catch { return undefined; }
+  if (!st.isFIFO() && !st.isSocket()) return undefined;
+  // process.stdin over a pipe is a net.Socket that has not started reading; libuv made fd 0 non-blocking
+  const fd = streamFd(process.stdin);
+  return fd === undefined ? undefined : new PipeReader(fd, async () => {}, () => {});
 }
 
 async function wrapCompressed(src: ByteSource, name: string): Promise<ByteSource> {
