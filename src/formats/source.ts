@@ -202,6 +202,7 @@ export async function openSource(file: string): Promise<ByteSource> {
   // "-", and opened without blocking the event loop (a FIFO nobody writes to can still be interrupted)
   let st: fs.Stats | undefined;
   try { st = fs.statSync(file); } catch { st = undefined; }
+  if (st && st.isFIFO()) return wrapCompressed(await openFifo(file), file);
   if (st && !st.isFile() && !st.isDirectory() && !st.isBlockDevice()) {
     const stream = fs.createReadStream(file);
     const opened = new Promise<void>((resolve, reject) => { stream.once('open', () => resolve()); stream.once('error', reject); });
@@ -243,6 +244,35 @@ function stdinPipe(): PullReader | undefined {
   // process.stdin over a pipe is a net.Socket that has not started reading; libuv made fd 0 non-blocking
   const fd = streamFd(process.stdin);
   return fd === undefined ? undefined : new PipeReader(fd, async () => {}, () => {});
+}
+
+/**
+ * A FIFO (mkfifo, bash's <(xz -dc ...)), read by the scanning thread itself (pipe-reader.ts). The first open
+ * waits on libuv's pool for a writer (a FIFO nobody writes to can still be interrupted); once there is one, a
+ * second, non-blocking descriptor of the same pipe is opened for the reads and the first is closed.
+ */
+async function openFifo(file: string): Promise<ByteSource> {
+  let first: number;
+  try {
+    first = await new Promise<number>((resolve, reject) => fs.open(file, 'r', (e, fd) => (e ? reject(e) : resolve(fd))));
+  } catch (e) {
+    throw new KvmtaxError((e as Error).message, file);
+  }
+  let fd: number | undefined;
+  try { fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); } catch { fd = undefined; }
+  if (fd === undefined) {
+    // (not expected) read as a stream of the first descriptor
+    const stream = fs.createReadStream('', { fd: first });
+    const s = new StreamSource(file, stream as AsyncIterable<Uint8Array>, undefined, () => stream.destroy());
+    await s.fillHead();
+    return s;
+  }
+  fs.closeSync(first);
+  const nb = fd;
+  let open = true;
+  const s = new PullSource(file, new PipeReader(nb, async () => {}, () => {}), undefined, () => { if (open) { open = false; fs.closeSync(nb); } });
+  await s.fillHead();
+  return s;
 }
 
 async function wrapCompressed(src: ByteSource, name: string): Promise<ByteSource> {
