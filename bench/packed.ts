@@ -9,8 +9,9 @@
  *   zstd_compressed_packets. There is no Perfetto capture of a KVM host to tile: this is the nearest real one.
  *   Check: the three reports have the same per-reason totals.
  * - Compressed text: the generator's ftrace text as .gz (gzip -6) and .xz (xz -6), kvmtax on each against
- *   `gzip -dc` / `xz -dc` alone and kvmtax on the plain file; .xz also with kvmtax's own decoder
- *   (KVMTAX_XZ=builtin) inline and on the unpack worker (KVMTAX_UNPACK_ASIDE=1). Check: same totals as plain.
+ *   `gzip -dc` / `xz -dc` alone and kvmtax on the plain file; .xz also piped into `kvmtax report -`, and with
+ *   kvmtax's own decoder (KVMTAX_XZ=builtin) inline and on the unpack worker (KVMTAX_UNPACK_ASIDE=1). Check: same
+ *   totals as plain.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -43,7 +44,7 @@ export interface PackedKit {
 
 interface Row { name: string; what: string; cmd: string[]; bytes: number; env?: Record<string, string>; out?: string; ref?: string; runs: PackedMeasure[] }
 
-const NAMES = ['kvmtax-pf-text', 'kvmtax-perfetto', 'kvmtax-perfetto-zstd', 'kvmtax-perfetto-legacy', 'kvmtax-plain', 'kvmtax-gz', 'gzip-dc', 'kvmtax-xz', 'xz-dc', 'xz-dc-pipe',
+const NAMES = ['kvmtax-pf-text', 'kvmtax-perfetto', 'kvmtax-perfetto-zstd', 'kvmtax-perfetto-legacy', 'kvmtax-plain', 'kvmtax-gz', 'gzip-dc', 'kvmtax-xz', 'kvmtax-xz-stdin', 'xz-dc', 'xz-dc-pipe',
   'kvmtax-xz-builtin', 'kvmtax-xz-builtin-worker'];
 
 /** The real capture's ftrace text tiled to about `size` bytes: header once, then copies with shifted timestamps. */
@@ -110,7 +111,7 @@ export async function benchPacked(k: PackedKit): Promise<number> {
 
   // ---- compressed text: generator output, .gz and .xz
   const packSize = Math.min(k.size, k.quick ? parseSize('4M') : parseSize('256M'));
-  if (['kvmtax-plain', 'kvmtax-gz', 'gzip-dc', 'kvmtax-xz', 'xz-dc', 'xz-dc-pipe', 'kvmtax-xz-builtin', 'kvmtax-xz-builtin-worker'].some(k.want)) {
+  if (['kvmtax-plain', 'kvmtax-gz', 'gzip-dc', 'kvmtax-xz', 'kvmtax-xz-stdin', 'xz-dc', 'xz-dc-pipe', 'kvmtax-xz-builtin', 'kvmtax-xz-builtin-worker'].some(k.want)) {
     const plain = path.join(tmp, 'pack.ftrace.txt');
     const t0 = Date.now();
     const exp = await writeTrace({ format: 'ftrace', size: packSize, seed: 7 }, plain);
@@ -126,6 +127,7 @@ export async function benchPacked(k: PackedKit): Promise<number> {
     } else k.problems.push('packed: gzip is not installed: the .gz rows are skipped');
     if (haveXz) {
       add({ name: 'kvmtax-xz', what: 'kvmtax report, the same .xz (the system xz -dc beside the scan)', cmd: k.kvmtax(`${plain}.xz`, path.join(tmp, 'xz.json')), bytes: exp.bytes, out: path.join(tmp, 'xz.json'), ref: 'kvmtax-plain' });
+      add({ name: 'kvmtax-xz-stdin', what: 'xz -dc FILE.xz | kvmtax report - (the same through a pipe into stdin)', cmd: ['sh', '-c', 'f=$1; shift; xz -dc "$f" | "$@"', 'sh', `${plain}.xz`, ...k.kvmtax('-', path.join(tmp, 'xzs.json'))], bytes: exp.bytes, out: path.join(tmp, 'xzs.json'), ref: 'kvmtax-plain' });
       add({ name: 'xz-dc', what: 'xz -dc FILE.xz > /dev/null (decompression alone)', cmd: ['xz', '-dc', `${plain}.xz`], bytes: exp.bytes });
       // kvmtax reads xz's output through a pipe: what the pipe alone costs, with a reader that does nothing
       add({ name: 'xz-dc-pipe', what: 'xz -dc FILE.xz | cat > /dev/null (the same through a pipe, as kvmtax reads it)', cmd: ['sh', '-c', 'xz -dc "$1" | cat > /dev/null', 'sh', `${plain}.xz`], bytes: exp.bytes });
@@ -172,7 +174,7 @@ export async function benchPacked(k: PackedKit): Promise<number> {
         return t ? `${(m.wall / med(t).wall).toFixed(2)}x the text's time, ${(med(t).rate).toFixed(0)} MB/s text` : '';
       }
       // the cost of decompressing: the time over the plain file's, against the system tool's time alone
-      case 'kvmtax-gz': case 'kvmtax-xz': case 'kvmtax-xz-builtin': case 'kvmtax-xz-builtin-worker': {
+      case 'kvmtax-gz': case 'kvmtax-xz': case 'kvmtax-xz-stdin': case 'kvmtax-xz-builtin': case 'kvmtax-xz-builtin-worker': {
         const tool = r.name === 'kvmtax-gz' ? 'gzip -dc' : 'xz -dc';
         const x = other(r.name === 'kvmtax-gz' ? 'gzip-dc' : 'xz-dc'), p = other('kvmtax-plain');
         if (p === undefined) return '';
