@@ -31,6 +31,15 @@ describe('non-seekable inputs read like -', () => {
     expect(r.status).toBe(0);
     expect(json(r.stdout).totals).toEqual(viaStdin.totals);
   });
+  it('a pipe that pauses (a writer with gaps, as a live producer): every byte is read, after each gap', () => {
+    if (spawnSync('sh', ['-c', 'command -v xz && command -v dd']).status !== 0) { console.warn('skipped: needs xz and dd'); return; }
+    // the text in three pieces, 0.3 s apart, the first ending inside a line
+    const sh = `xz -dc "${T}" | { dd bs=1000 count=77 2>/dev/null; sleep 0.3; dd bs=1000 count=100 2>/dev/null; sleep 0.3; cat; } | "${process.execPath}" "${BIN}" report -f json -`;
+    const r = spawnSync('sh', ['-c', sh], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(json(r.stdout).totals).toEqual(viaStdin.totals);
+  });
   it('/dev/stdin and <(xz -dc ...)', () => {
     const a = spawnSync(process.execPath, [BIN, 'report', '-f', 'json', '/dev/stdin'], { input: fs.readFileSync(T), encoding: 'utf8' });
     expect(a.stderr).toBe('');
