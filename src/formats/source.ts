@@ -150,8 +150,15 @@ class StreamSource implements ByteSource {
 class PullSource implements ByteSource {
   head: Uint8Array = new Uint8Array(0);
   private pending: Uint8Array = new Uint8Array(0);
-  private lastRaw = 0;
-  constructor(readonly name: string, private readonly reader: PullReader, readonly compression?: string, private readonly onClose?: () => void) {}
+  /** A decompressor's source: how far it has read the file (the last position it told, once it has exited). */
+  readonly rawPosition?: () => number;
+  constructor(readonly name: string, private readonly reader: PullReader, readonly compression?: string, private readonly onClose?: () => void) {
+    // (a plain pipe has none: its progress is the bytes read)
+    if (compression) {
+      let last = 0;
+      this.rawPosition = () => (last = reader.rawPosition() ?? last);
+    }
+  }
   async fillHead(): Promise<void> {
     const h = Buffer.allocUnsafe(HEAD_BYTES);
     let n = 0;
@@ -173,10 +180,6 @@ class PullSource implements ByteSource {
     dst.set(this.pending.subarray(0, k), off);
     this.pending = this.pending.subarray(k);
     return k;
-  }
-  /** How far the decompressor has read the file (the last position it told, once it has exited). */
-  rawPosition(): number {
-    return (this.lastRaw = this.reader.rawPosition() ?? this.lastRaw);
   }
   close(): void {
     this.reader.close();

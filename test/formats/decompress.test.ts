@@ -214,6 +214,32 @@ describe('xz', () => {
     } finally { fs.closeSync(fd); }
   });
 
+  it.skipIf(!xz)('the progress line\'s position: a .xz file has one (how far xz has read it); a FIFO has none (its bytes read count)', async () => {
+    const src = await openSource(TEXT);
+    try {
+      expect(src.compression).toBe('xz');
+      expect(typeof src.rawPosition).toBe('function');
+      // (the position while xz runs: test/cli/inputs.test.ts, "progress of a compressed input")
+      const at = src.rawPosition!();
+      expect(at >= 0 && at <= fs.statSync(TEXT).size).toBe(true);
+    } finally { src.close(); }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-fifo-'));
+    try {
+      const fifo = path.join(dir, 'f');
+      execFileSync('mkfifo', [fifo]);
+      const writer = (await import('node:child_process')).spawn('sh', ['-c', `xz -dc "${TEXT}" > "${fifo}"`]);
+      const s = await openSource(fifo);
+      try {
+        expect(s.compression).toBeUndefined();
+        expect(s.rawPosition).toBeUndefined();
+        let n = 0;
+        const b = Buffer.alloc(1 << 20);
+        for (let k; (k = await s.read(b, 0, b.length)) > 0;) n += k;
+        expect(n).toBe(execFileSync('xz', ['-dc', TEXT], { maxBuffer: 1 << 26 }).length);
+      } finally { s.close(); writer.kill(); }
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  });
+
   it.skipIf(!xz)('through openSource: a .xz file\'s content, and a corrupt one ends in liblzma\'s words', async () => {
     const src = await openSource(TEXT);
     const parts: Buffer[] = [];
