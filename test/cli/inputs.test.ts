@@ -31,6 +31,33 @@ describe('non-seekable inputs read like -', () => {
     expect(r.status).toBe(0);
     expect(json(r.stdout).totals).toEqual(viaStdin.totals);
   });
+  it('stdin redirected from a file is read as that file, from where the shell left it', () => {
+    if (spawnSync('sh', ['-c', 'command -v xz']).status !== 0) { console.warn('skipped: needs xz'); return; }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmtax-test-'));
+    try {
+      const text = spawnSync('xz', ['-dc', T], { maxBuffer: 1 << 26 }).stdout as Buffer;
+      const f = path.join(dir, 'trace.txt');
+      fs.writeFileSync(f, text);
+      const run = (stdin: number | 'pipe', args: string[]): { status: number | null; stdout: string; stderr: string } =>
+        spawnSync(process.execPath, [BIN, 'report', '-f', 'json', ...args], { stdio: [stdin, 'pipe', 'pipe'], encoding: 'utf8' });
+      const fd = fs.openSync(f, 'r');
+      try {
+        const a = run(fd, ['-']);
+        expect(a.stderr).toBe('');
+        expect(json(a.stdout).totals).toEqual(viaStdin.totals);
+        // the shell read part of it first (as `{ head -n 1000 > /dev/null; kvmtax report -; } < f` does): the rest
+        const cut = text.indexOf('\n', text.length >> 1) + 1;
+        fs.readSync(fd, Buffer.alloc(cut), 0, cut, null);
+        const rest = path.join(dir, 'rest.txt');
+        fs.writeFileSync(rest, text.subarray(cut));
+        const b = run(fd, ['-']);
+        expect(b.stderr).toBe('');
+        const c = run('pipe', [rest]);
+        expect(json(b.stdout).totals).toEqual(json(c.stdout).totals);
+        expect(json(b.stdout).totals.exits_seen).toBeLessThan(viaStdin.totals.exits_seen);
+      } finally { fs.closeSync(fd); }
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  });
   it('a pipe that pauses (a writer with gaps, as a live producer): every byte is read, after each gap', () => {
     if (spawnSync('sh', ['-c', 'command -v xz && command -v dd']).status !== 0) { console.warn('skipped: needs xz and dd'); return; }
     // the text in three pieces, 0.3 s apart, the first ending inside a line
