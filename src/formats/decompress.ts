@@ -435,8 +435,26 @@ export function xzFileReader(fd: number): PullReader | undefined {
   if (!xz) return undefined;
   const child = process.getBuiltinModule('node:child_process').spawn(xz, ['-dc'], { stdio: [fd, 'pipe', 'pipe'] });
   const out = streamFd(child.stdout);
-  // no descriptor to read (not expected on Linux): the output as the stream's chunks
-  if (out === undefined) return chunkReader(xzChild(xz, child), () => readPosition(child.pid));
+  if (out === undefined) {
+    // no descriptor to read (not expected on Linux): the caller pipes the file through xz as for a stream
+    child.kill();
+    return undefined;
+  }
+  const outcome = xzOutcome(child, xz);
+  return new PipeReader(out, async () => {
+    // xz closed its output: done once it has exited, with its status (its stdout is closed here, so that
+    // the child's 'close' comes)
+    child.stdout!.destroy();
+    await outcome();
+  }, () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+    child.stdout!.destroy();
+  }, () => readPosition(child.pid));
+}
+
+/** Collects xz's stderr; the function returned resolves once it has exited, and throws with xz's first line
+ * of complaint (without its "xz: (stdin): ") when it failed. */
+function xzOutcome(child: import('node:child_process').ChildProcess, xz: string): () => Promise<void> {
   let stderr = '';
   const err = child.stderr!;
   err.setEncoding('utf8');
@@ -445,43 +463,9 @@ export function xzFileReader(fd: number): PullReader | undefined {
     child.once('close', (code, signal) => resolve(code ?? signal ?? 'killed'));
     child.once('error', (e) => resolve(e.message));
   });
-  return new PipeReader(out, async () => {
-    // xz closed its output: done once it has exited, with its status (its stdout is closed here, so that
-    // the child's 'close' comes)
-    child.stdout!.destroy();
+  return async () => {
     const code = await exited;
-    if (code !== 0) throw new Error(xzFailure(stderr, xz, code));
-  }, () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill();
-    child.stdout!.destroy();
-  }, () => readPosition(child.pid));
-}
-
-/** xz's first line of complaint, without its "xz: (stdin): " */
-function xzFailure(stderr: string, xz: string, code: number | string): string {
-  return stderr.trim().split('\n')[0]?.replace(/^.*?\(stdin\): /, '') || `${path.basename(xz)} exited with ${code}`;
-}
-
-/** A PullReader over an async iterable of chunks. */
-function chunkReader(chunks: AsyncIterable<Uint8Array>, position: () => number | undefined): PullReader {
-  const it = chunks[Symbol.asyncIterator]();
-  let pending: Uint8Array = EMPTY;
-  let done = false;
-  return {
-    async read(dst, off, len) {
-      while (pending.length === 0) {
-        if (done) return 0;
-        const r = await it.next();
-        if (r.done) { done = true; return 0; }
-        pending = r.value;
-      }
-      const k = Math.min(len, pending.length);
-      dst.set(pending.subarray(0, k), off);
-      pending = pending.subarray(k);
-      return k;
-    },
-    close() { if (!done) { done = true; void it.return?.(); } },
-    rawPosition: position,
+    if (code !== 0) throw new Error(stderr.trim().split('\n')[0]?.replace(/^.*?\(stdin\): /, '') || `${path.basename(xz)} exited with ${code}`);
   };
 }
 
@@ -496,29 +480,18 @@ function readPosition(pid: number | undefined): number | undefined {
   }
 }
 
-/** The output of xz -dc in a child: its input `raw` piped in (a stream), or a child already spawned (reading a file). */
-async function* xzChild(xz: string, raw: Readable | import('node:child_process').ChildProcess): AsyncGenerator<Uint8Array> {
-  const spawned = !(raw instanceof Readable);
-  const child = spawned ? raw : process.getBuiltinModule('node:child_process').spawn(xz, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const out = child.stdout!, err = child.stderr!;
-  let stderr = '';
-  err.setEncoding('utf8');
-  err.on('data', (d: string) => { if (stderr.length < 4096) stderr += d; });
-  const exited = new Promise<number | string>((resolve) => {
-    child.once('close', (code, signal) => resolve(code ?? signal ?? 'killed'));
-    child.once('error', (e) => resolve(e.message));
-  });
-  if (!spawned) {
-    child.stdin!.on('error', () => { /* xz stopped reading (corrupt data, or we stopped): its exit says why */ });
-    raw.on('error', () => child.kill());
-    // the consumer closed the source before the end: stop xz too
-    raw.once('close', () => { if (!raw.readableEnded) child.kill(); });
-    raw.pipe(child.stdin!);
-  }
+/** xz -dc as a child, its input `raw` piped in. */
+async function* xzChild(xz: string, raw: Readable): AsyncGenerator<Uint8Array> {
+  const child = process.getBuiltinModule('node:child_process').spawn(xz, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const outcome = xzOutcome(child, xz);
+  child.stdin!.on('error', () => { /* xz stopped reading (corrupt data, or we stopped): its exit says why */ });
+  raw.on('error', () => child.kill());
+  // the consumer closed the source before the end: stop xz too
+  raw.once('close', () => { if (!raw.readableEnded) child.kill(); });
+  raw.pipe(child.stdin!);
   try {
-    yield* flowing(out);
-    const code = await exited;
-    if (code !== 0) throw new Error(xzFailure(stderr, xz, code));
+    yield* flowing(child.stdout!);
+    await outcome();
   } finally {
     if (child.exitCode === null) child.kill();
   }
