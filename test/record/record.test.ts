@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { HAVE_TRACE_CMD, requireTraceCmdUnderCi } from '../support/trace-cmd.js';
 import { svmDSmallTraceDat } from './svm-d-dat.js';
 import { traceDatParts } from '../../src/formats/tracedat/reader.js';
 import { writeTraceDatV6 } from '../../src/record/tracedat-writer.js';
@@ -52,8 +53,6 @@ function listing(dir: string): string[] {
   return out;
 }
 
-const haveTraceCmd = spawnSync('trace-cmd', ['--help'], { encoding: 'utf8' }).error === undefined;
-if (!haveTraceCmd) console.warn('note: trace-cmd is not installed (apt-get install trace-cmd): the trace-cmd report checks are skipped');
 
 /** Event lines of `trace-cmd report` (each event line has "[CPU] TIME:"). */
 function traceCmdEvents(file: string): number {
@@ -85,7 +84,7 @@ describe('trace.dat v6 writer', () => {
     // data is whole pages, page-aligned: 33 pages after the page-aligned header
     expect(b.length % 4096).toBe(0);
     expect(reportOf(out)).toEqual(reportOf(DAT));
-    if (haveTraceCmd) expect(traceCmdEvents(out)).toBe(traceCmdEvents(DAT));
+    if (HAVE_TRACE_CMD) expect(traceCmdEvents(out)).toBe(traceCmdEvents(DAT));
   });
 
   it('a failed write leaves no file behind and says why', () => {
@@ -96,6 +95,7 @@ describe('trace.dat v6 writer', () => {
 });
 
 describe('kvmtax record --tracefs REPLAY', () => {
+  requireTraceCmdUnderCi('the trace-cmd report checks of recorded files');
   function replay(): string {
     const d = tmp();
     const r = makeReplayDir(DAT, path.join(d, 'tracefs'), splitStats(fs.readFileSync(STATS, 'utf8')));
@@ -121,7 +121,7 @@ describe('kvmtax record --tracefs REPLAY', () => {
     // 2837 events in the capture (counts.txt), the same in trace-cmd report
     const j = JSON.parse(kvmtax(['report', '-q', '-f', 'json', out]).out) as { inputs: { events: number }[] };
     expect(j.inputs[0]!.events).toBe(2837);
-    if (haveTraceCmd) expect(traceCmdEvents(out)).toBe(2837);
+    if (HAVE_TRACE_CMD) expect(traceCmdEvents(out)).toBe(2837);
     const m = JSON.parse(fs.readFileSync(`${out}.manifest.json`, 'utf8')) as { kvmtax_manifest: number; recording: { pages: number; lost: { overrun: number } } };
     expect(m.kvmtax_manifest).toBe(1);
     expect(m.recording.pages).toBe(33);
@@ -137,8 +137,7 @@ describe('kvmtax record --tracefs REPLAY', () => {
     expect(reportOf(out)).toEqual(reportOf(DAT));
   });
 
-  it('stores per_cpu/cpuN/stats in the file (trace-cmd report --stat shows them)', () => {
-    if (!haveTraceCmd) { console.warn('skipped: trace-cmd is not installed'); return; }
+  it.skipIf(!HAVE_TRACE_CMD)('stores per_cpu/cpuN/stats in the file (trace-cmd report --stat shows them)', () => {
     const tfs = replay();
     fs.writeFileSync(path.join(tfs, 'per_cpu/cpu1/stats'), fs.readFileSync(path.join(tfs, 'per_cpu/cpu1/stats'), 'utf8').replace('overrun: 0', 'overrun: 17'));
     const out = path.join(path.dirname(tfs), 'rec.dat');

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { HAVE_TRACE_CMD, requireTraceCmdUnderCi } from '../support/trace-cmd.js';
 import { svmDSmallTraceDat } from './svm-d-dat.js';
 import { traceDatParts } from '../../src/formats/tracedat/reader.js';
 import { writeTraceDatV6 } from '../../src/record/tracedat-writer.js';
@@ -40,8 +41,6 @@ function reportOf(file: string): { rest: Record<string, unknown>; events: number
   return { rest: j, events, meta };
 }
 
-const haveTraceCmd = spawnSync('trace-cmd', ['--help'], { encoding: 'utf8' }).error === undefined;
-if (!haveTraceCmd) console.warn('note: trace-cmd is not installed (apt-get install trace-cmd): the trace-cmd report checks are skipped');
 
 function traceCmdEvents(file: string): number {
   const r = spawnSync('trace-cmd', ['report', file], { encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -60,6 +59,7 @@ function sections(b: Buffer, from: number): [number, number][] {
 }
 
 describe('trace.dat v7 writer', () => {
+  requireTraceCmdUnderCi('the trace-cmd report checks of the v7 files');
   const parts = traceDatParts(DAT);
   const d = tmp();
   const v6 = path.join(d, 'v6.dat');
@@ -82,7 +82,7 @@ describe('trace.dat v7 writer', () => {
     expect(r.events).toBe(EVENTS);
     expect(r.meta).toMatchObject({ version: 7, cpus: 2, clock: 'local' });
     expect(r.rest).toEqual(base.rest);
-    if (haveTraceCmd) expect(traceCmdEvents(out)).toBe(EVENTS);
+    if (HAVE_TRACE_CMD) expect(traceCmdEvents(out)).toBe(EVENTS);
   });
 
   it('zstd: compressed sections and page chunks, the same report as v6', async () => {
@@ -100,7 +100,7 @@ describe('trace.dat v7 writer', () => {
     expect(r.events).toBe(EVENTS);
     expect(r.meta).toMatchObject({ version: 7, compression: 'zstd' });
     expect(r.rest).toEqual(base.rest);
-    if (haveTraceCmd) expect(traceCmdEvents(out)).toBe(EVENTS);
+    if (HAVE_TRACE_CMD) expect(traceCmdEvents(out)).toBe(EVENTS);
   });
 
   it('a failed write leaves no file behind', async () => {
@@ -129,7 +129,7 @@ describe('kvmtax record --format-version 7 --tracefs REPLAY', () => {
     expect(b.events).toBe(EVENTS);
     expect(b.meta.compression).toBe(comp);
     expect(b.rest).toEqual(a.rest);
-    if (haveTraceCmd) expect(traceCmdEvents(v7)).toBe(EVENTS);
+    if (HAVE_TRACE_CMD) expect(traceCmdEvents(v7)).toBe(EVENTS);
   });
 
   it.each([

@@ -2,7 +2,7 @@
  * The HTML report at a narrow window: wide tables scroll inside their box (the page itself never gets
  * wider than the window), the same halt distribution is not drawn twice (blocked = halt_blocked when the
  * poll window was traced), and the timeline's legend shows values before any hover. Browser parts skip
- * without /usr/bin/chromium (scripts/install-browser.sh), except under CI.
+ * without /usr/bin/chromium (scripts/install-test-tools.sh), except under CI.
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -320,10 +320,10 @@ if (!HAVE_CHROMIUM) {
   describe('html report in a real browser (chromium)', () => {
     if (BROWSER_REQUIRED) {
       it('needs /usr/bin/chromium under CI', () => {
-        throw new Error(`${CHROMIUM} is absent and CI=true: the browser tests must run in CI (call scripts/install-browser.sh from .ci/run)`);
+        throw new Error(`${CHROMIUM} is absent and CI=true: the browser tests must run in CI (call scripts/install-test-tools.sh from .ci/run)`);
       });
     } else {
-      it.skip(`skipped: ${CHROMIUM} is absent (scripts/install-browser.sh installs it)`, () => {});
+      it.skip(`skipped: ${CHROMIUM} is absent (scripts/install-test-tools.sh installs it)`, () => {});
     }
   });
 }

@@ -1,5 +1,5 @@
 /**
- * A real headless browser for the HTML report tests: Debian's chromium (scripts/install-browser.sh)
+ * A real headless browser for the HTML report tests: Debian's chromium (scripts/install-test-tools.sh)
  * driven by playwright-core, which never downloads a browser of its own. Without /usr/bin/chromium the
  * browser tests skip with a message, except under CI=true, where they fail: CI must run them.
  */
@@ -16,7 +16,7 @@ export const BROWSER_REQUIRED = process.env.CI === 'true' || process.env.CI === 
 export const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
 
 if (!HAVE_CHROMIUM) {
-  const msg = `${CHROMIUM} is absent: the HTML report browser tests are skipped (install it with scripts/install-browser.sh)`;
+  const msg = `${CHROMIUM} is absent: the HTML report browser tests are skipped (install it with scripts/install-test-tools.sh)`;
   if (BROWSER_REQUIRED) console.error(`error: ${msg.replace('are skipped', 'cannot run')}; CI=true requires them`);
   else console.warn(`note: ${msg}`);
 }

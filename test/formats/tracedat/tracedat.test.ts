@@ -3,6 +3,7 @@
  * Needs ../shared (the project's shared captures); every test skips with a message when it is absent.
  */
 import { describe, it, expect } from 'vitest';
+import { HAVE_TRACE_CMD, requireTraceCmdUnderCi } from '../../support/trace-cmd.js';
 import { existsSync, readFileSync, createReadStream, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SHARED } from '../../support/paths.js';
 import { XzReadableStream } from 'xz-decompress';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readTraceDat, isTraceDat } from '../../../src/formats/tracedat/reader.js';
 import { FormatError } from '../../../src/formats/bytes.js';
 import { CollectSink } from '../../support/collect-sink.js';
@@ -232,13 +233,8 @@ describe.skipIf(!haveCaptures)('trace.dat: real captures vs their trace-cmd repo
   });
 });
 
-function haveTraceCmd(): boolean {
-  // `trace-cmd --version` exits with 1 on 3.1.6: only a failure to start it counts
-  const r = spawnSync('trace-cmd', ['--version'], { stdio: 'ignore' });
-  return r.error === undefined;
-}
-const traceCmd = haveCaptures && haveTraceCmd();
-if (haveCaptures && !traceCmd) console.warn('tracedat tests: trace-cmd is not installed, skipping the v6 / uncompressed v7 conversions');
+const traceCmd = haveCaptures && HAVE_TRACE_CMD;
+if (haveCaptures) requireTraceCmdUnderCi('the v6 / uncompressed v7 conversions');
 
 describe.skipIf(!traceCmd)('trace.dat: the same capture converted by trace-cmd to v6 and to uncompressed v7', () => {
   for (const name of ['svm-D-small', 'svm-T-tracecmd-record']) {
