@@ -122,7 +122,8 @@ async function scanAhead(core: Core, src: ByteSource, onProgress?: (bytesRead: n
   // Both buffers are read at once at the start: their first reads also fault in their fresh pages (about 13 us
   // a page on this VM, 15 ms for 4 MiB), which the main thread would otherwise wait for twice. After that, a
   // buffer is read again as soon as the scan is done with it, so one read is always in flight with the scan.
-  const pending: Array<Promise<number> | null> = [issue(0), src.size === undefined || src.size > CH ? issue(1) : null];
+  // (a read past the end, of a file of one arena, reads nothing)
+  const pending: Array<Promise<number> | null> = [issue(0), issue(1)];
   try {
     for (;;) {
       const n: number = await pending[slot]!;
@@ -130,7 +131,6 @@ async function scanAhead(core: Core, src: ByteSource, onProgress?: (bytesRead: n
       readSoFar += n;
       onProgress?.(readSoFar);
       const end: boolean = n < CH; // a short read: the end of the file (or of the slice)
-      if (!end && !pending[slot ^ 1]) pending[slot ^ 1] = issue(slot ^ 1);
       const d = dataAt(slot);
       let ls = d - carry;
       const stop = d + n;
